@@ -1,0 +1,339 @@
+#include "ferry/check.h"
+
+#include "ferry/error.h"
+
+#include <errno.h>
+#include <isa-l/crc.h>
+#include <isa-l/crc64.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- CRCs ---------------------------------------------------------------------------- */
+
+#define CRC64_XZ_POLY_REFL 0xC96C5795D7870F42ULL
+
+uint64_t ferry_crc64_update(uint64_t crc, const void *p, size_t n)
+{
+    /* ISA-L inverts on entry and exit, so its running value is the finished CRC. */
+    return crc64_ecma_refl(crc, (const unsigned char *)p, (uint64_t)n);
+}
+
+static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
+{
+    uint64_t sum = 0;
+    while (vec) {
+        if (vec & 1)
+            sum ^= *mat;
+        vec >>= 1;
+        mat++;
+    }
+    return sum;
+}
+
+static void gf2_square(uint64_t *square, const uint64_t *mat)
+{
+    for (int n = 0; n < 64; n++)
+        square[n] = gf2_times(mat, mat[n]);
+}
+
+uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
+{
+    uint64_t even[64], odd[64];
+    if (len_b == 0)
+        return crc_a;
+    odd[0] = CRC64_XZ_POLY_REFL; /* the operator for one zero bit */
+    uint64_t row = 1;
+    for (int n = 1; n < 64; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2_square(even, odd); /* two zero bits */
+    gf2_square(odd, even); /* four zero bits */
+    do {
+        gf2_square(even, odd);
+        if (len_b & 1)
+            crc_a = gf2_times(even, crc_a);
+        len_b >>= 1;
+        if (len_b == 0)
+            break;
+        gf2_square(odd, even);
+        if (len_b & 1)
+            crc_a = gf2_times(odd, crc_a);
+        len_b >>= 1;
+    } while (len_b);
+    return crc_a ^ crc_b;
+}
+
+uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n)
+{
+    /* ISA-L's iSCSI CRC does not invert; do it here so callers chain finished values. */
+    return ~crc32_iscsi((unsigned char *)(uintptr_t)p, (int)n, ~crc);
+}
+
+int ferry_crc64_parse(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return FERRY_EPARSE;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0')
+        return FERRY_EPARSE;
+    *out = (uint64_t)v;
+    return FERRY_OK;
+}
+
+/* ---- hashes ---------------------------------------------------------------------------- */
+
+static int md_init(void **ctx, const EVP_MD *md)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c == NULL)
+        return FERRY_ENOMEM;
+    if (EVP_DigestInit_ex(c, md, NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        return FERRY_ENOMEM;
+    }
+    *ctx = c;
+    return FERRY_OK;
+}
+
+static void md_final(void **ctx, uint8_t *out)
+{
+    unsigned int len = 0;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)*ctx, out, &len);
+    EVP_MD_CTX_free((EVP_MD_CTX *)*ctx);
+    *ctx = NULL;
+}
+
+int ferry_md5_init(ferry_md5_t *m)
+{
+    m->ctx = NULL;
+    return md_init(&m->ctx, EVP_md5());
+}
+
+void ferry_md5_update(ferry_md5_t *m, const void *p, size_t n)
+{
+    EVP_DigestUpdate((EVP_MD_CTX *)m->ctx, p, n);
+}
+
+void ferry_md5_final(ferry_md5_t *m, uint8_t out[16])
+{
+    md_final(&m->ctx, out);
+}
+
+void ferry_md5_free(ferry_md5_t *m)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)m->ctx);
+    m->ctx = NULL;
+}
+
+void ferry_md5(const void *p, size_t n, uint8_t out[16])
+{
+    unsigned int len = 16;
+    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
+}
+
+void ferry_sha256(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+void ferry_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)p, n, out, &len);
+}
+
+int ferry_sha256_init(ferry_sha256_t *s)
+{
+    s->ctx = NULL;
+    return md_init(&s->ctx, EVP_sha256());
+}
+
+void ferry_sha256_update(ferry_sha256_t *s, const void *p, size_t n)
+{
+    EVP_DigestUpdate((EVP_MD_CTX *)s->ctx, p, n);
+}
+
+void ferry_sha256_final(ferry_sha256_t *s, uint8_t out[32])
+{
+    md_final(&s->ctx, out);
+}
+
+void ferry_sha256_free(ferry_sha256_t *s)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)s->ctx);
+    s->ctx = NULL;
+}
+
+/* ---- qetag ----------------------------------------------------------------------------- */
+
+int ferry_qetag_init(ferry_qetag_t *q)
+{
+    memset(q, 0, sizeof(*q));
+    return md_init(&q->blk, EVP_sha1());
+}
+
+/* Finish the current block's digest and start the next one. */
+static void qetag_end_block(ferry_qetag_t *q)
+{
+    uint8_t d[20];
+    md_final(&q->blk, d);
+    if (q->nblocks == 0) {
+        memcpy(q->first, d, 20);
+    } else {
+        if (q->nblocks == 1) {
+            md_init(&q->outer, EVP_sha1());
+            EVP_DigestUpdate((EVP_MD_CTX *)q->outer, q->first, 20);
+        }
+        EVP_DigestUpdate((EVP_MD_CTX *)q->outer, d, 20);
+    }
+    q->nblocks++;
+    q->fill = 0;
+}
+
+void ferry_qetag_update(ferry_qetag_t *q, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        if (q->blk == NULL) /* the previous block ended exactly on the boundary */
+            md_init(&q->blk, EVP_sha1());
+        size_t take = FERRY_QETAG_BLOCK - q->fill;
+        if (take > n)
+            take = n;
+        EVP_DigestUpdate((EVP_MD_CTX *)q->blk, b, take);
+        q->fill += take;
+        b += take;
+        n -= take;
+        if (q->fill == FERRY_QETAG_BLOCK)
+            qetag_end_block(q);
+    }
+}
+
+void ferry_qetag_final(ferry_qetag_t *q, char out[29])
+{
+    uint8_t raw[21];
+    if (q->blk != NULL && (q->fill > 0 || q->nblocks == 0))
+        qetag_end_block(q);
+    if (q->nblocks <= 1) {
+        raw[0] = 0x16;
+        memcpy(raw + 1, q->first, 20);
+    } else {
+        raw[0] = 0x96;
+        md_final(&q->outer, raw + 1);
+    }
+    ferry_b64url(raw, 21, out);
+    ferry_qetag_free(q);
+}
+
+void ferry_qetag_free(ferry_qetag_t *q)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)q->blk);
+    EVP_MD_CTX_free((EVP_MD_CTX *)q->outer);
+    q->blk = NULL;
+    q->outer = NULL;
+}
+
+/* ---- encodings ----------------------------------------------------------------------- */
+
+static void hex(const uint8_t *p, size_t n, char *out, const char *digits)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void ferry_hex_lower(const uint8_t *p, size_t n, char *out)
+{
+    hex(p, n, out, "0123456789abcdef");
+}
+
+void ferry_hex_upper(const uint8_t *p, size_t n, char *out)
+{
+    hex(p, n, out, "0123456789ABCDEF");
+}
+
+size_t ferry_b64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+static void b64(const uint8_t *p, size_t n, char *out, const char *al)
+{
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = al[v >> 18];
+        out[o++] = al[(v >> 12) & 63];
+        out[o++] = al[(v >> 6) & 63];
+        out[o++] = al[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = al[v >> 18];
+        out[o++] = al[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? al[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+}
+
+void ferry_b64(const uint8_t *p, size_t n, char *out)
+{
+    b64(p, n, out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+}
+
+void ferry_b64url(const uint8_t *p, size_t n, char *out)
+{
+    b64(p, n, out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+int ferry_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    while (n > 0 && (s[n - 1] == '=' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n' || c == '\r')
+            continue;
+        int v = b64_val(c);
+        if (v < 0)
+            return FERRY_EPARSE;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return FERRY_ETOOBIG;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (bits >= 6) /* a lone trailing character cannot encode a byte */
+        return FERRY_EPARSE;
+    *outlen = o;
+    return FERRY_OK;
+}

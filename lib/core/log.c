@@ -1,0 +1,139 @@
+#define _GNU_SOURCE /* strcasestr */
+#include "ferry/log.h"
+
+#include "ferry/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 8192
+
+static ferry_log_level_t log_min = FERRY_LOG_INFO;
+static int log_fd = 2;
+
+void ferry_log_setup(ferry_log_level_t min, int fd)
+{
+    log_min = min;
+    log_fd = fd;
+}
+
+int ferry_log_level_parse(const char *s, ferry_log_level_t *out)
+{
+    static const char *names[] = {"debug", "info", "warn", "error", "off"};
+    for (int i = 0; i < 5; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = (ferry_log_level_t)i;
+            return FERRY_OK;
+        }
+    }
+    return FERRY_EINVAL;
+}
+
+int ferry_log_enabled(ferry_log_level_t level)
+{
+    return level >= log_min && log_min != FERRY_LOG_OFF;
+}
+
+typedef struct {
+    char b[LINE_MAX_BYTES + 8];
+    size_t n;
+    int cut;
+} line_t;
+
+static void put(line_t *l, const char *s, size_t n)
+{
+    if (l->cut)
+        return;
+    if (l->n + n > LINE_MAX_BYTES - 4) {
+        n = LINE_MAX_BYTES - 4 > l->n ? LINE_MAX_BYTES - 4 - l->n : 0;
+        l->cut = 1;
+    }
+    memcpy(l->b + l->n, s, n);
+    l->n += n;
+    if (l->cut) {
+        memcpy(l->b + l->n, "\xe2\x80\xa6", 3); /* … */
+        l->n += 3;
+    }
+}
+
+static int is_secret_name(const char *k)
+{
+    static const char *words[] = {"secret", "token", "password", "authorization", "signature",
+                                  "credential"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasestr(k, words[i]))
+            return 1;
+    return 0;
+}
+
+static void put_value(line_t *l, const char *v)
+{
+    int quote = (*v == '\0');
+    for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+            quote = 1;
+    if (!quote) {
+        put(l, v, strlen(v));
+        return;
+    }
+    put(l, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            put(l, esc, 2);
+        } else if (*p == '\n') {
+            put(l, "\\n", 2);
+        } else if (*p == '\t') {
+            put(l, "\\t", 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\x%02x", *p);
+            put(l, esc, 4);
+        } else {
+            put(l, (const char *)p, 1);
+        }
+    }
+    put(l, "\"", 1);
+}
+
+void ferry_log(ferry_log_level_t level, const char *event, ...)
+{
+    static const char *lv[] = {"debug", "info", "warn", "error"};
+    if (!ferry_log_enabled(level) || level > FERRY_LOG_ERROR)
+        return;
+    line_t l;
+    l.n = 0;
+    l.cut = 0;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[64];
+    int n = snprintf(ts, sizeof(ts), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(tv.tv_usec / 1000), lv[level]);
+    put(&l, ts, (size_t)n);
+    put_value(&l, event ? event : "");
+    va_list ap;
+    va_start(ap, event);
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (k == NULL)
+            break;
+        const char *v = va_arg(ap, const char *);
+        put(&l, " ", 1);
+        put(&l, k, strlen(k));
+        put(&l, "=", 1);
+        put_value(&l, is_secret_name(k) ? "[redacted]" : (v ? v : ""));
+    }
+    va_end(ap);
+    l.b[l.n++] = '\n';
+    ssize_t w = write(log_fd, l.b, l.n);
+    (void)w;
+}

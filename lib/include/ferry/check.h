@@ -1,0 +1,86 @@
+/* ferry — checksums: CRC-64/XZ (OSS, COS), CRC32C (S3 x-amz-checksum-crc32c), MD5
+ * (Content-MD5, S3 ETags), SHA-256 and HMAC-SHA256 (SigV4), qetag (Qiniu Kodo), and the
+ * encodings they travel in (hex, base64, URL-safe base64).
+ *
+ * CRCs use ISA-L (memory speed); hashes use OpenSSL's EVP. Streaming contexts are plain structs
+ * owned by the caller; the *_free functions release OpenSSL state and accept zeroed or
+ * already-freed contexts. All functions are thread-safe on distinct contexts.
+ */
+#ifndef FERRY_CHECK_H
+#define FERRY_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CRC-64/XZ (ECMA-182, reflected, init and xorout ~0), as OSS/COS report it in
+ * x-oss-hash-crc64ecma / x-cos-hash-crc64ecma. Start with crc = 0; feed pieces in order.
+ * "123456789" -> 0x995DC9BBDF1939FA. */
+uint64_t ferry_crc64_update(uint64_t crc, const void *p, size_t n);
+
+/* CRC-64/XZ of A||B from crc(A), crc(B) and len(B), without the data (zlib's crc combine):
+ * lets parts copied in parallel be checked against the whole-object CRC. */
+uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
+
+/* CRC-32C (Castagnoli, as x-amz-checksum-crc32c). Start with crc = 0. */
+uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n);
+
+/* Parse a decimal CRC-64 header value ("11051210869376104954"); FERRY_OK or FERRY_EPARSE. */
+int ferry_crc64_parse(const char *s, uint64_t *out);
+
+/* MD5, streaming. */
+typedef struct ferry_md5_s {
+    void *ctx; /* EVP_MD_CTX *, owned */
+} ferry_md5_t;
+int ferry_md5_init(ferry_md5_t *m);                 /* FERRY_OK or FERRY_ENOMEM */
+void ferry_md5_update(ferry_md5_t *m, const void *p, size_t n);
+void ferry_md5_final(ferry_md5_t *m, uint8_t out[16]); /* also frees; m may be re-inited */
+void ferry_md5_free(ferry_md5_t *m);
+void ferry_md5(const void *p, size_t n, uint8_t out[16]);
+
+/* SHA-256 and HMAC-SHA256 of contiguous data. */
+void ferry_sha256(const void *p, size_t n, uint8_t out[32]);
+void ferry_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, uint8_t out[32]);
+
+/* SHA-256, streaming (for signed payloads). */
+typedef struct ferry_sha256_s {
+    void *ctx; /* EVP_MD_CTX *, owned */
+} ferry_sha256_t;
+int ferry_sha256_init(ferry_sha256_t *s);
+void ferry_sha256_update(ferry_sha256_t *s, const void *p, size_t n);
+void ferry_sha256_final(ferry_sha256_t *s, uint8_t out[32]);
+void ferry_sha256_free(ferry_sha256_t *s);
+
+/* Qiniu qetag, streaming: 4 MiB blocks, SHA-1 each; <=1 block: 0x16||sha1(data),
+ * more: 0x96||sha1(sha1(b1)||sha1(b2)||...), URL-safe base64 (28 chars). Empty data gives
+ * "Fto5o-5ea0sNMlW_75VgGJCv2AcJ". */
+#define FERRY_QETAG_BLOCK (4u << 20)
+typedef struct ferry_qetag_s {
+    void *blk;        /* EVP_MD_CTX * for the current block */
+    void *outer;      /* EVP_MD_CTX * over the block digests */
+    uint8_t first[20]; /* the first block's digest, kept until a second block starts */
+    size_t fill;      /* bytes in the current block */
+    uint64_t nblocks; /* finished blocks */
+} ferry_qetag_t;
+int ferry_qetag_init(ferry_qetag_t *q);
+void ferry_qetag_update(ferry_qetag_t *q, const void *p, size_t n);
+void ferry_qetag_final(ferry_qetag_t *q, char out[29]); /* NUL-terminated; also frees */
+void ferry_qetag_free(ferry_qetag_t *q);
+
+/* Encodings. out must hold 2n+1 (hex) or ferry_b64_len(n)+1 bytes; all NUL-terminate. */
+void ferry_hex_lower(const uint8_t *p, size_t n, char *out);
+void ferry_hex_upper(const uint8_t *p, size_t n, char *out);
+size_t ferry_b64_len(size_t n);
+void ferry_b64(const uint8_t *p, size_t n, char *out);     /* standard, padded */
+void ferry_b64url(const uint8_t *p, size_t n, char *out);  /* URL-safe, padded */
+/* Decode standard or URL-safe base64 (padding optional). *outlen gets the byte count.
+ * FERRY_OK, FERRY_EPARSE on a bad character, FERRY_ETOOBIG if cap is too small. */
+int ferry_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

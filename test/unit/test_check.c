@@ -1,0 +1,113 @@
+/* Unit tests for lib/check: CRC-64/XZ, CRC32C, MD5, qetag, base64, against published or
+ * independently computed values. */
+#include "ferry/check.h"
+#include "ferry/error.h"
+#include "test.h"
+
+static void test_crc64(void)
+{
+    CHECK(ferry_crc64_update(0, "123456789", 9) == 0x995DC9BBDF1939FAULL);
+    CHECK(ferry_crc64_update(0, "", 0) == 0);
+    /* chaining equals one pass */
+    uint64_t c = ferry_crc64_update(0, "1234", 4);
+    c = ferry_crc64_update(c, "56789", 5);
+    CHECK(c == 0x995DC9BBDF1939FAULL);
+    /* combine equals one pass, for many split points */
+    static unsigned char buf[10000];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 131 + 7);
+    uint64_t whole = ferry_crc64_update(0, buf, sizeof(buf));
+    size_t cuts[] = {0, 1, 7, 4096, 9999, 10000};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        uint64_t a = ferry_crc64_update(0, buf, cuts[i]);
+        uint64_t b = ferry_crc64_update(0, buf + cuts[i], sizeof(buf) - cuts[i]);
+        CHECK(ferry_crc64_combine(a, b, sizeof(buf) - cuts[i]) == whole);
+    }
+    uint64_t v;
+    CHECK_INT(ferry_crc64_parse("11051210869376104954", &v), FERRY_OK);
+    CHECK(v == 0x995DC9BBDF1939FAULL);
+    CHECK_INT(ferry_crc64_parse("18446744073709551616", &v), FERRY_EPARSE); /* 2^64 */
+    CHECK_INT(ferry_crc64_parse("-1", &v), FERRY_EPARSE);
+    CHECK_INT(ferry_crc64_parse("12x", &v), FERRY_EPARSE);
+    CHECK_INT(ferry_crc64_parse("", &v), FERRY_EPARSE);
+}
+
+static void test_crc32c(void)
+{
+    CHECK(ferry_crc32c_update(0, "123456789", 9) == 0xE3069283u);
+    uint32_t c = ferry_crc32c_update(0, "12345", 5);
+    CHECK(ferry_crc32c_update(c, "6789", 4) == 0xE3069283u);
+    CHECK(ferry_crc32c_update(0, "", 0) == 0);
+}
+
+static void test_md5_hex_b64(void)
+{
+    uint8_t d[16];
+    char hex[33], b64[25];
+    ferry_md5("", 0, d);
+    ferry_hex_lower(d, 16, hex);
+    CHECK_STR(hex, "d41d8cd98f00b204e9800998ecf8427e");
+    ferry_hex_upper(d, 16, hex);
+    CHECK_STR(hex, "D41D8CD98F00B204E9800998ECF8427E");
+    ferry_b64(d, 16, b64);
+    CHECK_STR(b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
+    ferry_md5_t m;
+    REQUIRE(ferry_md5_init(&m) == FERRY_OK);
+    ferry_md5_update(&m, "hello ", 6);
+    ferry_md5_update(&m, "world", 5);
+    ferry_md5_final(&m, d);
+    ferry_hex_lower(d, 16, hex);
+    CHECK_STR(hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+    ferry_md5_free(&m); /* after final: a no-op */
+
+    uint8_t out[32];
+    size_t n;
+    CHECK_INT(ferry_b64_decode("aGVsbG8=", 8, out, sizeof(out), &n), FERRY_OK);
+    CHECK_INT(n, 5);
+    CHECK(memcmp(out, "hello", 5) == 0);
+    CHECK_INT(ferry_b64_decode("aGVsbG8", 7, out, sizeof(out), &n), FERRY_OK);
+    CHECK_INT(n, 5);
+    CHECK_INT(ferry_b64_decode("aGV*bG8=", 8, out, sizeof(out), &n), FERRY_EPARSE);
+    CHECK_INT(ferry_b64_decode("aGVsbG8=", 8, out, 3, &n), FERRY_ETOOBIG);
+    CHECK_INT(ferry_b64_decode("a", 1, out, sizeof(out), &n), FERRY_EPARSE);
+}
+
+static void qetag_of(const unsigned char *p, size_t n, size_t piece, char out[29])
+{
+    ferry_qetag_t q;
+    REQUIRE(ferry_qetag_init(&q) == FERRY_OK);
+    for (size_t off = 0; off < n; off += piece)
+        ferry_qetag_update(&q, p + off, n - off < piece ? n - off : piece);
+    ferry_qetag_final(&q, out);
+}
+
+static void test_qetag(void)
+{
+    char t[29], t2[29];
+    qetag_of(NULL, 0, 1, t);
+    CHECK_STR(t, "Fto5o-5ea0sNMlW_75VgGJCv2AcJ"); /* PROVIDERS.md §3 */
+    /* > 4 MiB: two-level form, prefix byte 0x96 -> base64 starts with 'l' */
+    size_t n = FERRY_QETAG_BLOCK + 12345;
+    unsigned char *big = malloc(n);
+    REQUIRE(big != NULL);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i ^ (i >> 8));
+    qetag_of(big, n, n, t);
+    qetag_of(big, n, 65536, t2);
+    CHECK_STR(t, t2);
+    CHECK(t[0] == 'l');
+    CHECK_INT(strlen(t), 28);
+    /* exactly one block: one-level form, prefix 0x16 -> 'F' */
+    qetag_of(big, FERRY_QETAG_BLOCK, 1 << 20, t);
+    CHECK(t[0] == 'F');
+    free(big);
+}
+
+int main(void)
+{
+    test_crc64();
+    test_crc32c();
+    test_md5_hex_b64();
+    test_qetag();
+    return test_summary();
+}
