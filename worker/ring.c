@@ -1,0 +1,73 @@
+#include "ring.h"
+
+#include "ferry/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ferry_ring_init(ferry_ring_t *r, size_t cap)
+{
+    memset(r, 0, sizeof(*r));
+    if (cap == 0)
+        return FERRY_EINVAL;
+    r->buf = malloc(cap);
+    if (r->buf == NULL)
+        return FERRY_ENOMEM;
+    r->cap = cap;
+    return FERRY_OK;
+}
+
+size_t ferry_ring_space(const ferry_ring_t *r)
+{
+    return r->cap - r->len;
+}
+
+size_t ferry_ring_used(const ferry_ring_t *r)
+{
+    return r->len;
+}
+
+size_t ferry_ring_write(ferry_ring_t *r, const void *p, size_t n)
+{
+    if (n > r->cap)
+        return (size_t)-1;
+    if (n > r->cap - r->len)
+        return 0;
+    size_t tail = (r->head + r->len) % r->cap;
+    size_t first = r->cap - tail < n ? r->cap - tail : n;
+    memcpy(r->buf + tail, p, first);
+    memcpy(r->buf, (const uint8_t *)p + first, n - first);
+    r->len += n;
+    r->total_in += n;
+    return n;
+}
+
+size_t ferry_ring_read(ferry_ring_t *r, void *p, size_t n)
+{
+    if (n > r->len)
+        n = r->len;
+    size_t first = r->cap - r->head < n ? r->cap - r->head : n;
+    memcpy(p, r->buf + r->head, first);
+    memcpy((uint8_t *)p + first, r->buf, n - first);
+    r->head = (r->head + n) % r->cap;
+    r->len -= n;
+    r->total_out += n;
+    if (r->len == 0)
+        r->head = 0; /* keep later writes contiguous */
+    return n;
+}
+
+void ferry_ring_reset(ferry_ring_t *r)
+{
+    r->head = 0;
+    r->len = 0;
+    r->total_in = 0;
+    r->total_out = 0;
+    r->eof = 0;
+}
+
+void ferry_ring_free(ferry_ring_t *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
