@@ -1,0 +1,76 @@
+/* ferry scheduler — event intake: one parser per source format, one entry point.
+ *
+ * ferry_events_parse() takes a request body exactly as a source delivered it and returns the
+ * object events it carries. It detects the format:
+ *   - OSS via Function Compute ({"events":[...]} with eventSource acs:oss), or the same JSON
+ *     base64-encoded as MNS delivers it;
+ *   - COS via SCF ({"Records":[{"cos":...,"event":...}]}), key "/appid/bucket/key" URL-encoded;
+ *   - Kodo event-rule callback ({"Message":"<json string>", ...});
+ *   - S3 notification ({"Records":[{"s3":...}]}), the same inside an SNS envelope
+ *     ({"Type":"Notification","Message":"..."}), and EventBridge ({"source":"aws.s3",
+ *     "detail-type":"Object Created"|"Object Deleted"});
+ *   - the plain {"key":"...","size":N} message (size optional), or an array of them.
+ * A body is accepted whole or rejected whole: on any error nothing is returned, so a caller
+ * enqueues nothing. Events that need no copy (OSS InitiateMultipartUpload/UploadPart, S3 test
+ * events, restores) are dropped and counted in `ignored`.
+ *
+ * Pure: no I/O, thread-safe on distinct lists.
+ */
+#ifndef FERRY_SCHED_EVENTS_H
+#define FERRY_SCHED_EVENTS_H
+
+#include "ferry/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_EVENTS_MAX_BODY (1024 * 1024) /* bytes; larger bodies: FERRY_ETOOBIG (413) */
+#define FERRY_EVENTS_MAX_EVENTS 1000        /* per body */
+#define FERRY_EVENTS_MAX_KEY 1024           /* bytes, after decoding */
+
+typedef enum { FERRY_EVENT_CREATE = 0, FERRY_EVENT_DELETE = 1 } ferry_event_op_t;
+
+typedef struct ferry_event_s {
+    ferry_event_op_t op;
+    char *key;        /* decoded object key, owned by the list */
+    int64_t size;     /* -1 when the event does not say */
+    char *etag;       /* as sent (quotes stripped), or NULL; owned */
+    char *sequencer;  /* S3 sequencer, or NULL; owned */
+    int64_t time_ms;  /* event time, ms since the epoch; 0 when absent */
+    const char *format; /* static: "oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain" */
+} ferry_event_t;
+
+typedef struct ferry_event_list_s {
+    ferry_event_t *v; /* owned */
+    size_t n;
+    size_t ignored;   /* events recognised but needing no copy */
+} ferry_event_list_t;
+
+/* Settings for the ⚠ items of PROVIDERS.md §5 (defaults from ferry_events_opts_default). */
+typedef struct ferry_events_opts_s {
+    int oss_key_urlencoded;       /* OSS FC/MNS key is percent-encoded (default 0: raw) */
+    int cos_plus_as_space;        /* COS key decoding: '+' is a space (default 0) */
+    int eventbridge_key_urlencoded; /* EventBridge key form-encoded like notifications (1) */
+} ferry_events_opts_t;
+
+void ferry_events_opts_default(ferry_events_opts_t *o);
+
+/* Parse body[0..len). opts may be NULL (defaults). On FERRY_OK *out holds the events (free
+ * with ferry_event_list_free). On error *out is empty and err->msg says what was wrong in
+ * terms the sender can fix ("event 2: oss.object.key is a number, want a string").
+ * Codes: FERRY_EPARSE (malformed or unknown format), FERRY_ETOOBIG (body or event count over
+ * the caps), FERRY_ENOMEM. */
+int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *opts,
+                       ferry_event_list_t *out, ferry_error_t *err);
+
+/* Accepts an empty or zeroed list. */
+void ferry_event_list_free(ferry_event_list_t *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,184 @@
+/* Unit tests for scheduler/events: every sample in shared/events/ parses to the right keys,
+ * sizes and operations; bad bodies are rejected whole with a message naming the problem. */
+#include "events.h"
+#include "ferry/buf.h"
+#include "test.h"
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/events/%s", FERRY_SHARED_DIR, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(1);
+    }
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static ferry_event_list_t parse_file(const char *name)
+{
+    size_t n;
+    char *b = slurp(name, &n);
+    ferry_event_list_t l;
+    ferry_error_t e;
+    ferry_error_clear(&e);
+    int rc = ferry_events_parse(b, n, NULL, &l, &e);
+    if (rc != FERRY_OK)
+        fprintf(stderr, "%s: %s\n", name, e.msg);
+    CHECK_INT(rc, FERRY_OK);
+    return l;
+}
+
+static void one(const char *file, const char *fmt, ferry_event_op_t op, const char *key,
+                long long size, const char *etag)
+{
+    ferry_event_list_t l = parse_file(file);
+    CHECK_INT(l.n, 1);
+    if (l.n == 1) {
+        CHECK_STR(l.v[0].format, fmt);
+        CHECK_INT(l.v[0].op, op);
+        CHECK_STR(l.v[0].key, key);
+        CHECK_INT(l.v[0].size, size);
+        if (etag)
+            CHECK_STR(l.v[0].etag, etag);
+        else
+            CHECK(l.v[0].etag == NULL);
+    }
+    ferry_event_list_free(&l);
+}
+
+static void reject(const char *body, int code, const char *fragment)
+{
+    ferry_event_list_t l;
+    ferry_error_t e;
+    ferry_error_clear(&e);
+    CHECK_INT(ferry_events_parse(body, strlen(body), NULL, &l, &e), code);
+    CHECK_INT(l.n, 0);
+    CHECK(l.v == NULL);
+    if (!strstr(e.msg, fragment))
+        fprintf(stderr, "  body %.40s: message \"%s\" lacks \"%s\"\n", body, e.msg, fragment);
+    CHECK(strstr(e.msg, fragment) != NULL);
+}
+
+int main(void)
+{
+    one("oss-fc-put.json", "oss", FERRY_EVENT_CREATE, "photos/2026/a.png", 122539,
+        "688A7BF4F233DC9C88A80BF985AB7329");
+    one("oss-fc-multipart.json", "oss", FERRY_EVENT_CREATE, "backups/db.tar", 52428800,
+        "3F2A0C53E0C5B8D1F4E7A9C1D2B3A4F5-10");
+    one("oss-fc-delete.json", "oss", FERRY_EVENT_DELETE, "photos/2026/a.png", -1, NULL);
+    one("oss-mns-put.base64", "oss", FERRY_EVENT_CREATE, "photos/2026/a.png", 122539,
+        "688A7BF4F233DC9C88A80BF985AB7329");
+    one("cos-scf-put.json", "cos", FERRY_EVENT_CREATE, "docs/report 2026.pdf", 1029, NULL);
+    one("cos-scf-delete.json", "cos", FERRY_EVENT_DELETE, "tmp/old.log", -1, NULL);
+    one("kodo-put.json", "kodo", FERRY_EVENT_CREATE, "video/clip.mp4", 6,
+        "FhWqsP2Lk36zuwGEFpPzXct12i-v");
+    one("s3-notification-put.json", "s3", FERRY_EVENT_CREATE, "red flower(1).jpg", 1024,
+        "d41d8cd98f00b204e9800998ecf8427e");
+    one("s3-sns-wrapped.json", "s3-sns", FERRY_EVENT_CREATE, "red flower(1).jpg", 1024,
+        "d41d8cd98f00b204e9800998ecf8427e");
+    one("s3-eventbridge-put.json", "eventbridge", FERRY_EVENT_CREATE,
+        "logs/2026/08/13/app.log", 5, "b1946ac92492d2347c6235b4d2611184");
+    one("minimal.json", "plain", FERRY_EVENT_CREATE, "inbox/2026/plain.bin", 2048, NULL);
+
+    ferry_event_list_t l = parse_file("kodo-move.json");
+    CHECK_INT(l.n, 2);
+    if (l.n == 2) {
+        CHECK_STR(l.v[0].key, "archive/a.txt");
+        CHECK_INT(l.v[0].op, FERRY_EVENT_CREATE);
+        CHECK_STR(l.v[1].key, "inbox/a.txt");
+        CHECK_INT(l.v[1].op, FERRY_EVENT_DELETE);
+    }
+    ferry_event_list_free(&l);
+    l = parse_file("s3-notification-put.json");
+    CHECK_STR(l.v[0].sequencer, "0055AED6DCD90281E5");
+    CHECK(l.v[0].time_ms == 1786603543000LL);
+    ferry_event_list_free(&l);
+
+    /* the shared bad samples */
+    size_t n;
+    char *b = slurp("bad-truncated.json", &n);
+    ferry_error_t e;
+    CHECK_INT(ferry_events_parse(b, n, NULL, &l, &e), FERRY_EPARSE);
+    CHECK(strstr(e.msg, "malformed JSON") != NULL);
+    b = slurp("bad-types.json", &n);
+    CHECK_INT(ferry_events_parse(b, n, NULL, &l, &e), FERRY_EPARSE);
+    CHECK(strstr(e.msg, "oss.object.key is a number, want a string") != NULL);
+
+    reject("", FERRY_EPARSE, "empty");
+    reject("   ", FERRY_EPARSE, "empty");
+    reject("not json", FERRY_EPARSE, "neither JSON nor base64");
+    reject("42", FERRY_EPARSE, "neither JSON nor base64");
+    reject("{\"hello\":1}", FERRY_EPARSE, "unknown event format");
+    reject("{\"key\":\"\"}", FERRY_EPARSE, "empty");
+    reject("{\"key\":\"a\",\"size\":\"big\"}", FERRY_EPARSE, "size is a string, want an integer");
+    reject("{\"key\":\"a\",\"op\":\"rename\"}", FERRY_EPARSE, "want \"create\" or \"delete\"");
+    reject("[{\"key\":\"a\"},7]", FERRY_EPARSE, "event 2 is a number");
+    reject("{\"key\":\"a\",\"key\":\"b\"}", FERRY_EPARSE, "malformed JSON");
+    reject("{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"object\":{\"key\":"
+           "\"a%zz\"}}}]}",
+           FERRY_EPARSE, "bad %-escape");
+    reject("{\"Records\":[{\"cos\":{\"cosObject\":{\"key\":\"nokeyprefix\"}},\"event\":{"
+           "\"eventName\":\"cos:ObjectCreated:Put\"}}]}",
+           FERRY_EPARSE, "not /appid/bucket/key");
+    reject("{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"x\"}", FERRY_EPARSE,
+           "confirm the subscription");
+    reject("{\"source\":\"aws.ec2\",\"detail-type\":\"Object Created\"}", FERRY_EPARSE,
+           "want \"aws.s3\"");
+    /* a second event bad: nothing from the first is returned either */
+    reject("[{\"key\":\"ok\",\"size\":1},{\"key\":5}]", FERRY_EPARSE, "event 2: key is a number");
+
+    /* caps: key length, event count, body size */
+    ferry_buf_t big;
+    ferry_buf_init(&big, 4 << 20);
+    ferry_buf_adds(&big, "{\"key\":\"");
+    for (int i = 0; i < 1025; i++)
+        ferry_buf_add(&big, "k", 1);
+    ferry_buf_adds(&big, "\"}");
+    reject(ferry_buf_cstr(&big), FERRY_EPARSE, "longer than 1024 bytes");
+    ferry_buf_reset(&big);
+    ferry_buf_adds(&big, "[");
+    for (int i = 0; i < 1001; i++)
+        ferry_buf_addf(&big, "%s{\"key\":\"k%d\"}", i ? "," : "", i);
+    ferry_buf_adds(&big, "]");
+    reject(ferry_buf_cstr(&big), FERRY_ETOOBIG, "more than 1000 events");
+    ferry_buf_reset(&big);
+    ferry_buf_adds(&big, "{\"key\":\"a\",\"pad\":\"");
+    while (big.len < FERRY_EVENTS_MAX_BODY + 1)
+        ferry_buf_adds(&big, "xxxxxxxxxxxxxxxx");
+    ferry_buf_adds(&big, "\"}");
+    reject(ferry_buf_cstr(&big), FERRY_ETOOBIG, "the cap is");
+    ferry_buf_free(&big);
+
+    /* ignored events: multipart steps, test events */
+    const char *ign = "{\"events\":[{\"eventName\":\"ObjectCreated:UploadPart\",\"oss\":{"
+                      "\"object\":{\"key\":\"a\",\"size\":1}}}]}";
+    CHECK_INT(ferry_events_parse(ign, strlen(ign), NULL, &l, &e), FERRY_OK);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(l.ignored, 1);
+    ferry_event_list_free(&l);
+    const char *test_ev = "{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}";
+    CHECK_INT(ferry_events_parse(test_ev, strlen(test_ev), NULL, &l, &e), FERRY_OK);
+    CHECK_INT(l.ignored, 1);
+    ferry_event_list_free(&l);
+
+    /* the EventBridge key setting */
+    ferry_events_opts_t o;
+    ferry_events_opts_default(&o);
+    o.eventbridge_key_urlencoded = 0;
+    const char *eb = "{\"source\":\"aws.s3\",\"detail-type\":\"Object Deleted\",\"detail\":{"
+                     "\"object\":{\"key\":\"a+b%20c\"}}}";
+    CHECK_INT(ferry_events_parse(eb, strlen(eb), &o, &l, &e), FERRY_OK);
+    CHECK_STR(l.v[0].key, "a+b%20c");
+    CHECK_INT(l.v[0].op, FERRY_EVENT_DELETE);
+    ferry_event_list_free(&l);
+    CHECK_INT(ferry_events_parse(eb, strlen(eb), NULL, &l, &e), FERRY_OK);
+    CHECK_STR(l.v[0].key, "a b c");
+    ferry_event_list_free(&l);
+    return test_summary();
+}
