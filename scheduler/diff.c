@@ -15,7 +15,7 @@ typedef struct entry_s {
 typedef struct {
     entry_t *head, *tail; /* FIFO in key order */
     size_t count;
-    char *last_key;       /* the side's previous key (to check order), owned */
+    char *last_key; /* the side's previous key (to check order), owned */
     size_t last_len;
     size_t last_cap;
     int has_last;

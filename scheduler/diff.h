@@ -26,11 +26,11 @@ extern "C" {
 /* One listing entry. Borrowed by ferry_diff_push (copied inside); borrowed again, valid only
  * during the callback, when emitted. */
 typedef struct ferry_obj_s {
-    const char *key;   /* relative key, not NUL-terminated necessarily */
+    const char *key; /* relative key, not NUL-terminated necessarily */
     size_t key_len;
     uint64_t size;
-    int64_t mtime_ms;  /* last modified, ms since the epoch; 0 when unknown */
-    const char *etag;  /* as listed (quotes stripped), or NULL */
+    int64_t mtime_ms;          /* last modified, ms since the epoch; 0 when unknown */
+    const char *etag;          /* as listed (quotes stripped), or NULL */
     const char *storage_class; /* or NULL */
 } ferry_obj_t;
 

@@ -28,32 +28,32 @@
 extern "C" {
 #endif
 
-#define FERRY_EVENTS_MAX_BODY (1024 * 1024) /* bytes; larger bodies: FERRY_ETOOBIG (413) */
-#define FERRY_EVENTS_MAX_EVENTS 1000        /* per body */
-#define FERRY_EVENTS_MAX_KEY 1024           /* bytes, after decoding */
+#define FERRY_EVENTS_MAX_BODY   (1024 * 1024) /* bytes; larger bodies: FERRY_ETOOBIG (413) */
+#define FERRY_EVENTS_MAX_EVENTS 1000          /* per body */
+#define FERRY_EVENTS_MAX_KEY    1024          /* bytes, after decoding */
 
 typedef enum { FERRY_EVENT_CREATE = 0, FERRY_EVENT_DELETE = 1 } ferry_event_op_t;
 
 typedef struct ferry_event_s {
     ferry_event_op_t op;
-    char *key;        /* decoded object key, owned by the list */
-    int64_t size;     /* -1 when the event does not say */
-    char *etag;       /* as sent (quotes stripped), or NULL; owned */
-    char *sequencer;  /* S3 sequencer, or NULL; owned */
-    int64_t time_ms;  /* event time, ms since the epoch; 0 when absent */
+    char *key;          /* decoded object key, owned by the list */
+    int64_t size;       /* -1 when the event does not say */
+    char *etag;         /* as sent (quotes stripped), or NULL; owned */
+    char *sequencer;    /* S3 sequencer, or NULL; owned */
+    int64_t time_ms;    /* event time, ms since the epoch; 0 when absent */
     const char *format; /* static: "oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain" */
 } ferry_event_t;
 
 typedef struct ferry_event_list_s {
     ferry_event_t *v; /* owned */
     size_t n;
-    size_t ignored;   /* events recognised but needing no copy */
+    size_t ignored; /* events recognised but needing no copy */
 } ferry_event_list_t;
 
 /* Settings for the ⚠ items of PROVIDERS.md §5 (defaults from ferry_events_opts_default). */
 typedef struct ferry_events_opts_s {
-    int oss_key_urlencoded;       /* OSS FC/MNS key is percent-encoded (default 0: raw) */
-    int cos_plus_as_space;        /* COS key decoding: '+' is a space (default 0) */
+    int oss_key_urlencoded;         /* OSS FC/MNS key is percent-encoded (default 0: raw) */
+    int cos_plus_as_space;          /* COS key decoding: '+' is a space (default 0) */
     int eventbridge_key_urlencoded; /* EventBridge key form-encoded like notifications (1) */
 } ferry_events_opts_t;
 

@@ -31,11 +31,11 @@
 extern "C" {
 #endif
 
-#define FERRY_MIB (1024ull * 1024ull)
-#define FERRY_S3_MIN_PART (5 * FERRY_MIB)
-#define FERRY_S3_MAX_PART (5 * 1024 * FERRY_MIB)
-#define FERRY_S3_MAX_PARTS 10000u
-#define FERRY_S3_MAX_PUT (5 * 1024 * FERRY_MIB)
+#define FERRY_MIB           (1024ull * 1024ull)
+#define FERRY_S3_MIN_PART   (5 * FERRY_MIB)
+#define FERRY_S3_MAX_PART   (5 * 1024 * FERRY_MIB)
+#define FERRY_S3_MAX_PARTS  10000u
+#define FERRY_S3_MAX_PUT    (5 * 1024 * FERRY_MIB)
 #define FERRY_S3_MAX_OBJECT (48ull * 1024 * 1024 * FERRY_MIB + 800ull * 1024 * FERRY_MIB)
 #define FERRY_S3_META_LIMIT 2048
 

@@ -21,12 +21,12 @@ extern "C" {
 #endif
 
 typedef struct ferry_ring_s {
-    uint8_t *buf;  /* owned */
+    uint8_t *buf; /* owned */
     size_t cap;
-    size_t head;   /* next byte to read */
-    size_t len;    /* bytes stored */
+    size_t head; /* next byte to read */
+    size_t len;  /* bytes stored */
     uint64_t total_in, total_out;
-    int eof;       /* the writer has finished */
+    int eof; /* the writer has finished */
 } ferry_ring_t;
 
 /* Allocate cap bytes. FERRY_OK, FERRY_EINVAL (cap 0) or FERRY_ENOMEM. */

@@ -12,13 +12,13 @@ typedef struct {
     int names_base;
 } field_t;
 
-static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                     "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                     "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const field_t fields[5] = {
-    {"minute", 0, 59, NULL, 0},     {"hour", 0, 23, NULL, 0},   {"day-of-month", 1, 31, NULL, 0},
-    {"month", 1, 12, months, 1},    {"day-of-week", 0, 7, days, 0},
+    {"minute", 0, 59, NULL, 0},  {"hour", 0, 23, NULL, 0},       {"day-of-month", 1, 31, NULL, 0},
+    {"month", 1, 12, months, 1}, {"day-of-week", 0, 7, days, 0},
 };
 
 /* Parse a number or a name at *p; advance. -1 when neither. */
@@ -100,8 +100,8 @@ static int parse_field(int idx, const char *s, size_t n, uint64_t *bits, int *st
             goto bad;
         if (lo < f->lo || hi > f->hi || lo > hi)
             return ferry_error_set(err, FERRY_EPARSE,
-                                   "cron: field %d (%s) has %d-%d: allowed %d-%d", idx + 1,
-                                   f->name, lo, hi, f->lo, f->hi);
+                                   "cron: field %d (%s) has %d-%d: allowed %d-%d", idx + 1, f->name,
+                                   lo, hi, f->lo, f->hi);
         for (int v = lo; v <= hi; v += step)
             *bits |= 1ULL << (idx == 4 && v == 7 ? 0 : v);
         continue;
@@ -111,8 +111,8 @@ static int parse_field(int idx, const char *s, size_t n, uint64_t *bits, int *st
                                idx + 1, f->name, item);
     }
     if (*bits == 0)
-        return ferry_error_set(err, FERRY_EPARSE, "cron: field %d (%s) matches nothing",
-                               idx + 1, f->name);
+        return ferry_error_set(err, FERRY_EPARSE, "cron: field %d (%s) matches nothing", idx + 1,
+                               f->name);
     return FERRY_OK;
 }
 

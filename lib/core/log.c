@@ -63,8 +63,8 @@ static void put(line_t *l, const char *s, size_t n)
 
 static int is_secret_name(const char *k)
 {
-    static const char *words[] = {"secret", "token", "password", "authorization", "signature",
-                                  "credential"};
+    static const char *words[] = {"secret",        "token",     "password",
+                                  "authorization", "signature", "credential"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcasestr(k, words[i]))
             return 1;
@@ -115,9 +115,10 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     char ts[64];
-    int n = snprintf(ts, sizeof(ts), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), lv[level]);
+    int n = snprintf(ts, sizeof(ts),
+                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(tv.tv_usec / 1000), lv[level]);
     put(&l, ts, (size_t)n);
     put_value(&l, event ? event : "");
     va_list ap;

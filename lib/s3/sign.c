@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HEADERS 64
+#define MAX_HEADERS      64
 #define MAX_QUERY_PARAMS 128
-#define CANON_CAP (64 * 1024)
+#define CANON_CAP        (64 * 1024)
 
 void ferry_sigv4_amz_date(time_t t, char out[17])
 {
@@ -22,8 +22,8 @@ void ferry_sigv4_amz_date(time_t t, char out[17])
 
 static int unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int ferry_uri_encode(const char *s, size_t n, int keep_slash, ferry_buf_t *out)
@@ -302,8 +302,8 @@ int ferry_sigv4_authorization(const ferry_sigv4_req_t *r, const ferry_creds_t *c
     ferry_buf_init(&sts, 1024);
     rc = ferry_sigv4_canonical_request(r, &creq, &sh);
     if (rc == FERRY_OK)
-        rc = ferry_sigv4_string_to_sign(r->amz_date, r->region, r->service,
-                                        ferry_buf_cstr(&creq), creq.len, &sts);
+        rc = ferry_sigv4_string_to_sign(r->amz_date, r->region, r->service, ferry_buf_cstr(&creq),
+                                        creq.len, &sts);
     if (rc == FERRY_OK) {
         ferry_sigv4_signature(creds->secret_key, r->amz_date, r->region, r->service,
                               ferry_buf_cstr(&sts), sig);

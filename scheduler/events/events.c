@@ -37,8 +37,8 @@ static char *dup_or_null(const char *s)
     return strdup(s);
 }
 
-int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t key_len,
-           int decode, int64_t size, const char *etag, const char *sequencer, int64_t time_ms,
+int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t key_len, int decode,
+           int64_t size, const char *etag, const char *sequencer, int64_t time_ms,
            const char *format, ferry_error_t *err, size_t idx)
 {
     int rc;
@@ -114,20 +114,20 @@ static const char *json_kind(json_t *v)
     }
 }
 
-int ev_str(json_t *obj, const char *name, int need, const char **out, const char *path,
-           size_t idx, ferry_error_t *err)
+int ev_str(json_t *obj, const char *name, int need, const char **out, const char *path, size_t idx,
+           ferry_error_t *err)
 {
     json_t *v = json_object_get(obj, name);
     *out = NULL;
     if (v == NULL || json_is_null(v)) {
         if (need)
-            return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is missing", idx + 1,
-                                   path, name);
+            return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is missing", idx + 1, path,
+                                   name);
         return FERRY_OK;
     }
     if (!json_is_string(v))
-        return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want a string",
-                               idx + 1, path, name, json_kind(v));
+        return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want a string", idx + 1,
+                               path, name, json_kind(v));
     *out = json_string_value(v);
     return FERRY_OK;
 }
@@ -139,8 +139,8 @@ int ev_int(json_t *obj, const char *name, int need, int64_t *out, const char *pa
     *out = -1;
     if (v == NULL || json_is_null(v)) {
         if (need)
-            return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is missing", idx + 1,
-                                   path, name);
+            return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is missing", idx + 1, path,
+                                   name);
         return FERRY_OK;
     }
     if (json_is_integer(v)) {
@@ -157,16 +157,16 @@ int ev_int(json_t *obj, const char *name, int need, int64_t *out, const char *pa
             return FERRY_OK;
         }
     }
-    return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want an integer",
-                           idx + 1, path, name, json_kind(v));
+    return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want an integer", idx + 1,
+                           path, name, json_kind(v));
 }
 
 json_t *ev_obj(json_t *obj, const char *name, const char *path, size_t idx, ferry_error_t *err)
 {
     json_t *v = json_object_get(obj, name);
     if (!json_is_object(v)) {
-        ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want an object", idx + 1,
-                        path, name, v ? json_kind(v) : "missing");
+        ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is %s, want an object", idx + 1, path,
+                        name, v ? json_kind(v) : "missing");
         return NULL;
     }
     return v;
@@ -225,8 +225,8 @@ static int parse_plain(json_t *root, ferry_event_list_t *l, ferry_error_t *err)
     return FERRY_OK;
 }
 
-static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t *l,
-                      int depth, ferry_error_t *err)
+static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t *l, int depth,
+                      ferry_error_t *err)
 {
     json_t *v;
     if (json_is_array(root))
@@ -238,15 +238,13 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
         return ev_parse_oss(root, o, l, err);
     if ((v = json_object_get(root, "Records")) != NULL) {
         if (!json_is_array(v))
-            return ferry_error_set(err, FERRY_EPARSE, "Records is %s, want an array",
-                                   json_kind(v));
+            return ferry_error_set(err, FERRY_EPARSE, "Records is %s, want an array", json_kind(v));
         json_t *first = json_array_get(v, 0);
         if (first && json_object_get(first, "cos"))
             return ev_parse_cos(v, o, l, err);
         return ev_parse_s3_records(v, depth ? "s3-sns" : "s3", l, err);
     }
-    if (json_is_string(json_object_get(root, "source")) &&
-        json_object_get(root, "detail-type"))
+    if (json_is_string(json_object_get(root, "source")) && json_object_get(root, "detail-type"))
         return ev_parse_eventbridge(root, o, l, err);
     if (json_is_string(v = json_object_get(root, "Message"))) {
         /* SNS envelope (S3 inside) or Kodo callback: both carry JSON as a string. */
@@ -302,8 +300,8 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
         opts = &defaults;
     }
     if (len > FERRY_EVENTS_MAX_BODY)
-        return ferry_error_set(err, FERRY_ETOOBIG, "the body has %zu bytes; the cap is %d",
-                               len, FERRY_EVENTS_MAX_BODY);
+        return ferry_error_set(err, FERRY_ETOOBIG, "the body has %zu bytes; the cap is %d", len,
+                               FERRY_EVENTS_MAX_BODY);
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
         i++;
@@ -326,8 +324,8 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     }
     if (root == NULL) {
-        rc = ferry_error_set(err, FERRY_EPARSE, "malformed JSON: %s (line %d, column %d)",
-                             je.text, je.line, je.column);
+        rc = ferry_error_set(err, FERRY_EPARSE, "malformed JSON: %s (line %d, column %d)", je.text,
+                             je.line, je.column);
         goto out;
     }
     rc = parse_json(root, opts, out, 0, err);

@@ -8,13 +8,13 @@
 
 /* Append one event (copies the strings; key decoded per `decode`: 0 raw, 1 percent, 2 form).
  * FERRY_OK, FERRY_EPARSE (bad escape, empty or oversized key), FERRY_ETOOBIG, FERRY_ENOMEM. */
-int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t key_len,
-           int decode, int64_t size, const char *etag, const char *sequencer, int64_t time_ms,
+int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t key_len, int decode,
+           int64_t size, const char *etag, const char *sequencer, int64_t time_ms,
            const char *format, ferry_error_t *err, size_t idx);
 
 /* Field access with messages naming the path. `need`: missing is an error. */
-int ev_str(json_t *obj, const char *name, int need, const char **out, const char *path,
-           size_t idx, ferry_error_t *err);
+int ev_str(json_t *obj, const char *name, int need, const char **out, const char *path, size_t idx,
+           ferry_error_t *err);
 int ev_int(json_t *obj, const char *name, int need, int64_t *out, const char *path, size_t idx,
            ferry_error_t *err);
 json_t *ev_obj(json_t *obj, const char *name, const char *path, size_t idx, ferry_error_t *err);

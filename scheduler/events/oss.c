@@ -49,8 +49,8 @@ int ev_parse_oss(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t 
             l->ignored++; /* AbortMultipartUpload, GetObject, restores */
             continue;
         }
-        if ((rc = ev_add(l, op, key, strlen(key), o->oss_key_urlencoded ? 1 : 0, size, etag,
-                         NULL, ev_iso8601_ms(etime), "oss", err, i)))
+        if ((rc = ev_add(l, op, key, strlen(key), o->oss_key_urlencoded ? 1 : 0, size, etag, NULL,
+                         ev_iso8601_ms(etime), "oss", err, i)))
             return rc;
     }
     return FERRY_OK;

@@ -37,8 +37,8 @@ int ev_parse_s3_records(json_t *records, const char *format, ferry_event_list_t 
             l->ignored++;
             continue;
         }
-        if ((rc = ev_add(l, op, key, strlen(key), 2, size, etag, seq, ev_iso8601_ms(etime),
-                         format, err, i)))
+        if ((rc = ev_add(l, op, key, strlen(key), 2, size, etag, seq, ev_iso8601_ms(etime), format,
+                         err, i)))
             return rc;
     }
     return FERRY_OK;
@@ -75,6 +75,6 @@ int ev_parse_eventbridge(json_t *root, const ferry_events_opts_t *o, ferry_event
         (rc = ev_str(obj, "etag", 0, &etag, "detail.object.", 0, err)) ||
         (rc = ev_str(obj, "sequencer", 0, &seq, "detail.object.", 0, err)))
         return rc;
-    return ev_add(l, op, key, strlen(key), o->eventbridge_key_urlencoded ? 2 : 0, size, etag,
-                  seq, ev_iso8601_ms(etime), "eventbridge", err, 0);
+    return ev_add(l, op, key, strlen(key), o->eventbridge_key_urlencoded ? 2 : 0, size, etag, seq,
+                  ev_iso8601_ms(etime), "eventbridge", err, 0);
 }

@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[4096];
     snprintf(path, sizeof(path), "/%s", s);
     ferry_kv_t h[] = {{"host", "h"}, {"x-amz-date", "20130524T000000Z"}};
-    ferry_sigv4_req_t r = {"GET", path, q, h, 2, FERRY_SIGV4_UNSIGNED, "us-east-1", "s3",
-                           "20130524T000000Z"};
+    ferry_sigv4_req_t r = {
+        "GET", path, q, h, 2, FERRY_SIGV4_UNSIGNED, "us-east-1", "s3", "20130524T000000Z"};
     ferry_creds_t c = {"AK", "SK", NULL};
     ferry_buf_init(&b, 1 << 16);
     (void)ferry_sigv4_authorization(&r, &c, &b);

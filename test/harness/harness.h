@@ -24,9 +24,9 @@ extern "C" {
 
 typedef struct harness_server_s {
     pid_t pid;
-    int port;           /* loopback TCP port */
-    char url[256];      /* redis://127.0.0.1:PORT, or http://127.0.0.1:PORT for S3 servers */
-    char dir[512];      /* this server's data dir inside the temp dir */
+    int port;            /* loopback TCP port */
+    char url[256];       /* redis://127.0.0.1:PORT, or http://127.0.0.1:PORT for S3 servers */
+    char dir[512];       /* this server's data dir inside the temp dir */
     char access_key[64]; /* S3 servers: the credentials they accept */
     char secret_key[64];
 } harness_server_t;

@@ -16,9 +16,9 @@ static void test_errors(void)
     CHECK_STR(ferry_strerror(-9999), "unknown error");
     ferry_error_t e;
     ferry_error_clear(&e);
-    CHECK_INT(ferry_error_set(&e, FERRY_EDENIED, "OSS said %s for GET %s", "AccessDenied",
-                              "oss://b/k"),
-              FERRY_EDENIED);
+    CHECK_INT(
+        ferry_error_set(&e, FERRY_EDENIED, "OSS said %s for GET %s", "AccessDenied", "oss://b/k"),
+        FERRY_EDENIED);
     CHECK_STR(e.msg, "OSS said AccessDenied for GET oss://b/k");
     CHECK_INT(ferry_error_set(NULL, FERRY_EIO, "x"), FERRY_EIO);
     /* a message longer than the slot is cut, not overflowed */

@@ -22,8 +22,7 @@ typedef struct {
     size_t emitted;
 } result_t;
 
-static int on_emit(void *ud, ferry_diff_kind_t kind, const ferry_obj_t *src,
-                   const ferry_obj_t *dst)
+static int on_emit(void *ud, ferry_diff_kind_t kind, const ferry_obj_t *src, const ferry_obj_t *dst)
 {
     result_t *r = ud;
     const ferry_obj_t *o = src ? src : dst;

@@ -82,8 +82,8 @@ int main(void)
         "d41d8cd98f00b204e9800998ecf8427e");
     one("s3-sns-wrapped.json", "s3-sns", FERRY_EVENT_CREATE, "red flower(1).jpg", 1024,
         "d41d8cd98f00b204e9800998ecf8427e");
-    one("s3-eventbridge-put.json", "eventbridge", FERRY_EVENT_CREATE,
-        "logs/2026/08/13/app.log", 5, "b1946ac92492d2347c6235b4d2611184");
+    one("s3-eventbridge-put.json", "eventbridge", FERRY_EVENT_CREATE, "logs/2026/08/13/app.log", 5,
+        "b1946ac92492d2347c6235b4d2611184");
     one("minimal.json", "plain", FERRY_EVENT_CREATE, "inbox/2026/plain.bin", 2048, NULL);
 
     ferry_event_list_t l = parse_file("kodo-move.json");

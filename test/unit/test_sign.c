@@ -15,11 +15,11 @@
 static const ferry_creds_t aws_creds = {"AKIAIOSFODNN7EXAMPLE",
                                         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL};
 
-static void check_auth(const char *method, const char *path, const char *query,
-                       const ferry_kv_t *h, size_t nh, const char *payload, const char *want)
+static void check_auth(const char *method, const char *path, const char *query, const ferry_kv_t *h,
+                       size_t nh, const char *payload, const char *want)
 {
-    ferry_sigv4_req_t r = {method, path, query, h, nh, payload, "us-east-1", "s3",
-                           "20130524T000000Z"};
+    ferry_sigv4_req_t r = {
+        method, path, query, h, nh, payload, "us-east-1", "s3", "20130524T000000Z"};
     ferry_buf_t out;
     ferry_buf_init(&out, 4096);
     CHECK_INT(ferry_sigv4_authorization(&r, &aws_creds, &out), FERRY_OK);
@@ -82,8 +82,15 @@ static void test_canonical(void)
                       {"X-Amz-Meta-A", "  two   spaces  "},
                       {"x-amz-meta-a", "second"},
                       {"x-amz-date", "20130524T000000Z"}};
-    ferry_sigv4_req_t r = {"GET",  "/a b/c+d%2B//e/",  "uploads&prefix=a%2Fb&z=%7e", h, 4,
-                           FERRY_SIGV4_UNSIGNED, "us-east-1", "s3", "20130524T000000Z"};
+    ferry_sigv4_req_t r = {"GET",
+                           "/a b/c+d%2B//e/",
+                           "uploads&prefix=a%2Fb&z=%7e",
+                           h,
+                           4,
+                           FERRY_SIGV4_UNSIGNED,
+                           "us-east-1",
+                           "s3",
+                           "20130524T000000Z"};
     ferry_buf_t c, sh;
     ferry_buf_init(&c, 8192);
     ferry_buf_init(&sh, 1024);
@@ -304,8 +311,8 @@ static void test_curl_parity(void)
         nh++;
     }
     ferry_creds_t cr = {"AKIDPARITY", "secretparity", NULL};
-    ferry_sigv4_req_t r = {"GET", "/bucket/dir/a%20b%2Bc.txt", NULL, hs, nh, sha,
-                           "us-east-1", "s3", date};
+    ferry_sigv4_req_t r = {"GET", "/bucket/dir/a%20b%2Bc.txt", NULL, hs, nh, sha, "us-east-1", "s3",
+                           date};
     ferry_buf_t ours;
     ferry_buf_init(&ours, 4096);
     CHECK_INT(ferry_sigv4_authorization(&r, &cr, &ours), FERRY_OK);

@@ -18,10 +18,10 @@ extern "C" {
 #endif
 
 typedef struct ferry_buf_s {
-    char *data;  /* owned; NULL until the first append */
-    size_t len;  /* bytes used, not counting the terminating NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the cap on len */
+    char *data; /* owned; NULL until the first append */
+    size_t len; /* bytes used, not counting the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the cap on len */
 } ferry_buf_t;
 
 /* Initialise an empty buffer that may hold at most max bytes. Cannot fail. */

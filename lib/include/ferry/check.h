@@ -35,7 +35,7 @@ int ferry_crc64_parse(const char *s, uint64_t *out);
 typedef struct ferry_md5_s {
     void *ctx; /* EVP_MD_CTX *, owned */
 } ferry_md5_t;
-int ferry_md5_init(ferry_md5_t *m);                 /* FERRY_OK or FERRY_ENOMEM */
+int ferry_md5_init(ferry_md5_t *m); /* FERRY_OK or FERRY_ENOMEM */
 void ferry_md5_update(ferry_md5_t *m, const void *p, size_t n);
 void ferry_md5_final(ferry_md5_t *m, uint8_t out[16]); /* also frees; m may be re-inited */
 void ferry_md5_free(ferry_md5_t *m);
@@ -59,11 +59,11 @@ void ferry_sha256_free(ferry_sha256_t *s);
  * "Fto5o-5ea0sNMlW_75VgGJCv2AcJ". */
 #define FERRY_QETAG_BLOCK (4u << 20)
 typedef struct ferry_qetag_s {
-    void *blk;        /* EVP_MD_CTX * for the current block */
-    void *outer;      /* EVP_MD_CTX * over the block digests */
+    void *blk;         /* EVP_MD_CTX * for the current block */
+    void *outer;       /* EVP_MD_CTX * over the block digests */
     uint8_t first[20]; /* the first block's digest, kept until a second block starts */
-    size_t fill;      /* bytes in the current block */
-    uint64_t nblocks; /* finished blocks */
+    size_t fill;       /* bytes in the current block */
+    uint64_t nblocks;  /* finished blocks */
 } ferry_qetag_t;
 int ferry_qetag_init(ferry_qetag_t *q);
 void ferry_qetag_update(ferry_qetag_t *q, const void *p, size_t n);
@@ -74,8 +74,8 @@ void ferry_qetag_free(ferry_qetag_t *q);
 void ferry_hex_lower(const uint8_t *p, size_t n, char *out);
 void ferry_hex_upper(const uint8_t *p, size_t n, char *out);
 size_t ferry_b64_len(size_t n);
-void ferry_b64(const uint8_t *p, size_t n, char *out);     /* standard, padded */
-void ferry_b64url(const uint8_t *p, size_t n, char *out);  /* URL-safe, padded */
+void ferry_b64(const uint8_t *p, size_t n, char *out);    /* standard, padded */
+void ferry_b64url(const uint8_t *p, size_t n, char *out); /* URL-safe, padded */
 /* Decode standard or URL-safe base64 (padding optional). *outlen gets the byte count.
  * FERRY_OK, FERRY_EPARSE on a bad character, FERRY_ETOOBIG if cap is too small. */
 int ferry_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);

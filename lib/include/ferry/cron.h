@@ -23,9 +23,9 @@ extern "C" {
 typedef struct ferry_cron_s {
     uint64_t minute; /* bit i set: minute i matches */
     uint32_t hour;
-    uint32_t dom;    /* bits 1..31 */
-    uint16_t month;  /* bits 1..12 */
-    uint8_t dow;     /* bits 0..6 */
+    uint32_t dom;               /* bits 1..31 */
+    uint16_t month;             /* bits 1..12 */
+    uint8_t dow;                /* bits 0..6 */
     uint8_t dom_star, dow_star; /* field was '*' (for the either-day rule) */
 } ferry_cron_t;
 

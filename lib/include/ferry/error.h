@@ -55,10 +55,10 @@ const char *ferry_err_name(int code);
 /* Error details carried on a context (client request, queue, parser). Fixed size: writing it
  * never allocates, so it works on the out-of-memory path too. */
 typedef struct ferry_error_s {
-    int code;          /* FERRY_OK or a FERRY_E* code */
-    int http_status;   /* HTTP status when a server answered, else 0 */
-    char s3_code[64];  /* the store's error code (e.g. "AccessDenied"), or "" */
-    char msg[320];     /* a sentence the user can act on, or "" */
+    int code;         /* FERRY_OK or a FERRY_E* code */
+    int http_status;  /* HTTP status when a server answered, else 0 */
+    char s3_code[64]; /* the store's error code (e.g. "AccessDenied"), or "" */
+    char msg[320];    /* a sentence the user can act on, or "" */
 } ferry_error_t;
 
 /* The one setter. Formats msg (truncated to fit), sets code, clears http_status and s3_code.

@@ -38,15 +38,15 @@ typedef struct ferry_kv_s {
     const char *value;
 } ferry_kv_t;
 
-#define FERRY_SIGV4_UNSIGNED "UNSIGNED-PAYLOAD"
+#define FERRY_SIGV4_UNSIGNED     "UNSIGNED-PAYLOAD"
 #define FERRY_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* One request to sign or verify. All pointers borrowed for the duration of the call. */
 typedef struct ferry_sigv4_req_s {
-    const char *method;       /* "GET", "PUT", ... */
-    const char *path;         /* the path as sent on the wire (encoded or not: it is decoded
-                                 and re-encoded canonically), starting with '/' */
-    const char *query;        /* raw query without '?', or NULL */
+    const char *method;        /* "GET", "PUT", ... */
+    const char *path;          /* the path as sent on the wire (encoded or not: it is decoded
+                                  and re-encoded canonically), starting with '/' */
+    const char *query;         /* raw query without '?', or NULL */
     const ferry_kv_t *headers; /* the headers to sign; must include host, x-amz-date and
                                   x-amz-content-sha256 for S3 */
     size_t nheaders;
@@ -92,7 +92,7 @@ int ferry_sigv4_authorization(const ferry_sigv4_req_t *r, const ferry_creds_t *c
 /* A parsed Authorization header (for servers). Pointers are into the caller's copy. */
 typedef struct ferry_sigv4_auth_s {
     char access_key[128];
-    char date[9];         /* YYYYMMDD from the credential scope */
+    char date[9]; /* YYYYMMDD from the credential scope */
     char region[64];
     char service[32];
     char signed_headers[1024]; /* "host;x-amz-date;..." */
