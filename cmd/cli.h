@@ -1,0 +1,39 @@
+/* ferry CLI internals shared by the command files (not a library header). */
+#ifndef FERRY_CMD_CLI_H
+#define FERRY_CMD_CLI_H
+
+#include "ferry/redis.h"
+
+/* Exit codes (INTERFACE.md). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_UNKNOWN = 3, CLI_TIMEOUT = 124 };
+
+typedef struct cli_s {
+    const char *redis_url; /* --redis, else $FERRY_REDIS_URL, else the private server */
+    const char *state_dir; /* --state-dir, else $FERRY_STATE_DIR, else ~/.local/state/ferry */
+    int json;
+} cli_t;
+
+/* If argv[*i] is a global option (--redis, --state-dir, --json) consume it (and its value)
+ * and return 1; 0 if not; -1 (after printing) on a missing value. */
+int cli_global_opt(cli_t *g, int argc, char **argv, int *i);
+
+/* Connect as the options say, starting the private server if needed. Prints the error and
+ * returns NULL on failure. */
+ferry_redis_t *cli_connect(cli_t *g);
+
+/* Print "ferry: <msg>" to stderr and return code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print the connection's last error and map its code to an exit code. */
+int cli_redis_error(ferry_redis_t *r);
+
+/* Command families: argv[0] is the command name. */
+int cmd_task(cli_t *g, int argc, char **argv);
+int cmd_status(cli_t *g, int argc, char **argv);
+int cmd_ls(cli_t *g, int argc, char **argv);
+int cmd_wait(cli_t *g, int argc, char **argv);
+int cmd_retry(cli_t *g, int argc, char **argv);
+int cmd_down(cli_t *g, int argc, char **argv);
+int cmd_not_yet(cli_t *g, int argc, char **argv);
+
+#endif

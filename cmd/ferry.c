@@ -1,0 +1,60 @@
+/* ferry — the one binary: dispatch to a command family. Later issues add their families to
+ * COMMANDS (sync, up, worker, scheduler, event); everything shared is in cli.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(cli_t *g, int argc, char **argv);
+    const char *help;
+} command_t;
+
+static const command_t COMMANDS[] = {
+    {"task", cmd_task, "task add|ls|show|rm|run …   define and inspect tasks"},
+    {"status", cmd_status, "status NAME KEY [--json]   one object's record"},
+    {"ls", cmd_ls, "ls NAME [--state S] [--prefix P] [--limit N] [--cursor C] [--json]"},
+    {"wait", cmd_wait, "wait NAME [--prefix P] [--timeout DUR] [--progress]"},
+    {"retry", cmd_retry, "retry NAME [--state failed] [KEY…]"},
+    {"down", cmd_down, "down                        stop the private redis-server"},
+    /* Extension points: the roles arrive with later issues. */
+    {"sync", cmd_not_yet, "sync --from LOC --to LOC … one-shot copy"},
+    {"up", cmd_not_yet, "up [--workers MIN..MAX]     scheduler, API and local workers"},
+    {"worker", cmd_not_yet, "worker [--concurrency N]"},
+    {"scheduler", cmd_not_yet, "scheduler"},
+    {"event", cmd_not_yet, "event NAME [FILE|-]         enqueue one event payload"},
+};
+
+static int usage(FILE *f, int code)
+{
+    fprintf(f, "usage: ferry [--redis URL] [--state-dir DIR] COMMAND …\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        fprintf(f, "  %s\n", COMMANDS[i].help);
+    fprintf(f, "\nRedis: --redis URL or FERRY_REDIS_URL (redis://[:password@]host:port[/db], "
+               "unix:///path);\nwithout one, a private redis-server under the state dir.\n");
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    cli_t g = {0};
+    int i = 1;
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        if (strcmp(argv[i], "--help") == 0)
+            return usage(stdout, CLI_OK);
+        int r = cli_global_opt(&g, argc, argv, &i);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r == 0)
+            return cli_error(CLI_USAGE, "unknown option %s (see ferry --help)", argv[i]);
+    }
+    if (i >= argc)
+        return usage(stderr, CLI_USAGE);
+    if (strcmp(argv[i], "help") == 0)
+        return usage(stdout, CLI_OK);
+    for (size_t c = 0; c < sizeof(COMMANDS) / sizeof(COMMANDS[0]); c++)
+        if (strcmp(argv[i], COMMANDS[c].name) == 0)
+            return COMMANDS[c].fn(&g, argc - i, argv + i);
+    return cli_error(CLI_USAGE, "unknown command \"%s\" (see ferry --help)", argv[i]);
+}

@@ -1,0 +1,230 @@
+/* ferry — the ledger: one record per object key, in Redis, changed only by compare-and-set
+ * Lua scripts that also keep the pending/failed indexes, the per-task counters and the per-key
+ * copy lease consistent. Layout and encoding: docs/internals/ledger.md.
+ *
+ * All keys of task T share the hash tag {T} ("ferry:{T}:…"), so one script may touch them
+ * together and a task lives on one Redis Cluster node.
+ *
+ * Threading: a ferry_ledger_t borrows a ferry_redis_t and has the same one-thread rule.
+ * Errors: functions return FERRY_OK or a FERRY_E* code; details are on the connection
+ * (ferry_redis_error()).
+ */
+#ifndef FERRY_LEDGER_H
+#define FERRY_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ferry/buf.h"
+#include "ferry/redis.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_KEY_MAX                1024 /* S3's limit on an object key, in bytes */
+#define FERRY_ETAG_MAX               130  /* quoted multipart etags fit */
+#define FERRY_SEQ_MAX                64   /* event sequencers */
+#define FERRY_WORKER_MAX             128
+#define FERRY_UPLOAD_ID_MAX          512
+#define FERRY_ERRMSG_MAX             512
+#define FERRY_TASK_NAME_MAX          64
+#define FERRY_LEDGER_DEFAULT_BUCKETS 65536
+
+/* Values are stored; never renumber. */
+typedef enum {
+    FERRY_STATE_QUEUED = 0,
+    FERRY_STATE_COPYING = 1,
+    FERRY_STATE_DONE = 2,
+    FERRY_STATE_FAILED = 3,
+    FERRY_STATE_SKIPPED = 4,
+    FERRY_STATE_DELETED = 5,
+    FERRY_STATE_COUNT = 6
+} ferry_state_t;
+
+typedef enum {
+    FERRY_ORIGIN_SCAN = 0,
+    FERRY_ORIGIN_EVENT = 1,
+    FERRY_ORIGIN_RETRY = 2
+} ferry_origin_t;
+
+/* "queued", …; "?" for an unknown value. */
+const char *ferry_state_name(int state);
+/* FERRY_OK or FERRY_EINVAL. */
+int ferry_state_parse(const char *s, ferry_state_t *out);
+const char *ferry_origin_name(int origin);
+int ferry_origin_parse(const char *s, ferry_origin_t *out);
+
+/* One object's record. Strings are "" when absent; times are unix seconds, 0 when unset. */
+typedef struct ferry_record_s {
+    char key[FERRY_KEY_MAX + 1];
+    int state; /* ferry_state_t */
+    uint64_t size;
+    int64_t src_mtime;
+    char src_etag[FERRY_ETAG_MAX + 1];
+    int has_crc64;
+    uint64_t src_crc64;
+    char dst_etag[FERRY_ETAG_MAX + 1];
+    char seq[FERRY_SEQ_MAX + 1]; /* source sequencer (events), the CAS tie-break */
+    uint32_t attempts;
+    int origin; /* ferry_origin_t */
+    int64_t queued_at, started_at, finished_at;
+    int64_t duration_ms; /* -1 when unset */
+    char error[FERRY_ERRMSG_MAX + 1];
+    char worker[FERRY_WORKER_MAX + 1];
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
+} ferry_record_t;
+
+/* Reset to an empty record (duration_ms -1). */
+void ferry_record_init(ferry_record_t *rec);
+
+/* Decode a stored record value (the bytes the Lua scripts write). Pure and bounded: any input
+ * gives FERRY_OK or FERRY_EPARSE, never a crash. key may be NULL (then rec->key is ""). */
+int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
+                        ferry_record_t *rec);
+
+/* Encode a record the way the Lua scripts do (tests, benchmarks, fixtures). Appends to out. */
+int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out);
+
+/* Etag packing used in the stored record and on the scripts' argv: hex etags (bare or
+ * quoted, either case) become binary; anything else is kept as text. Pure. */
+size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap);
+int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap);
+
+/* The record as INTERFACE.md's JSON object (new reference; NULL on allocation failure). */
+json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec);
+
+/* Format unix seconds as 2026-08-13T06:45:43Z; "" for 0. Parse the same form (and a bare
+ * integer) back. */
+void ferry_time_format(int64_t t, char *buf, size_t n);
+int ferry_time_parse(const char *s, int64_t *out);
+
+/* ---- the ledger of one task ----------------------------------------------------------------- */
+
+typedef struct ferry_ledger_s ferry_ledger_t;
+
+/* Open the ledger of task (name validated: [A-Za-z0-9._-]{1,64}). buckets: the number of hash
+ * buckets the records are spread over (from the task's config; 0 means the default). r is
+ * borrowed and must outlive the ledger. *out new, free with ferry_ledger_free. */
+int ferry_ledger_open(ferry_redis_t *r, const char *task, uint32_t buckets, ferry_ledger_t **out);
+void ferry_ledger_free(ferry_ledger_t *l);
+
+/* Borrowed accessors. */
+ferry_redis_t *ferry_ledger_redis(const ferry_ledger_t *l);
+const char *ferry_ledger_task(const ferry_ledger_t *l);
+uint32_t ferry_ledger_buckets(const ferry_ledger_t *l);
+
+/* Which bucket a key's record lives in (FNV-1a 64 mod buckets). Pure. */
+uint32_t ferry_ledger_bucket_of(const char *key, size_t klen, uint32_t buckets);
+
+/* One object's record: FERRY_OK, FERRY_ENOTFOUND, or a Redis error. */
+int ferry_ledger_get(ferry_ledger_t *l, const char *key, ferry_record_t *rec);
+
+/* What a producer (scan, event, retry) saw of a source object. */
+typedef struct ferry_item_s {
+    const char *key;
+    uint64_t size;
+    int64_t mtime;    /* unix seconds; 0 = unknown version (always worth a look) */
+    const char *etag; /* may be NULL */
+    const char *seq;  /* event sequencer, may be NULL */
+    int has_crc64;
+    uint64_t crc64;
+    int origin;    /* ferry_origin_t */
+    int op_delete; /* 1: the source object was deleted */
+    int force;     /* 1: re-queue even an unchanged done record (retry) */
+} ferry_item_t;
+
+/* Outcome of an enqueue, per item. */
+typedef enum {
+    FERRY_ENQ_QUEUED = 1,    /* record now queued and a job was added to the stream */
+    FERRY_ENQ_UNCHANGED = 0, /* same version already done/skipped, or already queued/copying */
+    FERRY_ENQ_STALE = -1     /* older than the recorded version: ignored */
+} ferry_enq_result_t;
+
+typedef enum { FERRY_QUEUE_EVENT = 0, FERRY_QUEUE_BULK = 1 } ferry_queue_kind_t;
+
+/* Record and enqueue n items in one pipelined round trip (a CAS script per item adds the
+ * stream job in the same atomic step as the ledger change, so a job exists exactly when the
+ * record went to queued). results (may be NULL) gets one ferry_enq_result_t per item.
+ * On a lost connection the whole batch is resent once: safe, because re-queueing is a no-op. */
+int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
+                         size_t n, int *results);
+
+/* ---- transitions used by workers ------------------------------------------------------------ */
+
+typedef enum {
+    FERRY_START_COPY = 1,  /* record is now copying and the lease is ours: go */
+    FERRY_START_DONE = 0,  /* nothing to do (done/skipped/deleted): ack the job */
+    FERRY_START_BUSY = -2, /* another holder has the key's lease: leave the job for later */
+    FERRY_START_GONE = -3  /* no record (task removed?): ack and drop */
+} ferry_start_result_t;
+
+/* queued|failed|copying → copying, attempts+1, under a copy lease (token, lease_ms). On
+ * FERRY_START_COPY and FERRY_START_DONE, rec (may be NULL) receives the record — with the open
+ * upload id for a multipart resume. */
+int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, const char *token,
+                       int64_t lease_ms, int *result, ferry_record_t *rec);
+
+/* Extend the lease if token still holds it: FERRY_OK, or FERRY_EBUSY when lost. */
+int ferry_ledger_lease_renew(ferry_ledger_t *l, const char *key, const char *token,
+                             int64_t lease_ms);
+
+/* Release the lease if token holds it (idempotent). */
+int ferry_ledger_lease_release(ferry_ledger_t *l, const char *key, const char *token);
+
+/* The outcome of a copy attempt. */
+typedef struct ferry_outcome_s {
+    int state;     /* DONE, SKIPPED, DELETED, FAILED (final) or QUEUED (retryable) */
+    uint64_t size; /* the source version actually copied */
+    int64_t mtime;
+    const char *etag;
+    const char *seq;
+    int has_crc64;
+    uint64_t crc64;
+    const char *dst_etag;
+    const char *error; /* for FAILED / QUEUED */
+    int64_t duration_ms;
+} ferry_outcome_t;
+
+/* copying → outcome, compare-and-set: FERRY_OK; FERRY_ECONFLICT when the record is for a newer
+ * source version than the one copied (the newer job is queued; just ack); FERRY_EBUSY when
+ * another token holds the lease; FERRY_ENOTFOUND without a record. Releases the lease. */
+int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
+                        const ferry_outcome_t *o);
+
+/* Mark failed with error unless the record is done/skipped/deleted (dead letters). */
+int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error);
+
+/* Remember (or clear, upload_id "") the open multipart upload id while token holds the lease. */
+int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *token,
+                            const char *upload_id);
+
+/* ---- queries ------------------------------------------------------------------------------- */
+
+typedef struct ferry_counters_s {
+    long long objects[FERRY_STATE_COUNT];
+    long long bytes[FERRY_STATE_COUNT];
+} ferry_counters_t;
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c);
+
+/* Under prefix (""/NULL: all): queued+copying count, failed count. complete = both zero. */
+int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,
+                          long long *failed);
+
+/* Page through records: state -1 for any. cursor is "" to start; on return next holds the
+ * cursor of the following page ("" when finished). fn is called per record; it returns 0 to
+ * go on. At most limit records per call. Records of one page are unordered across buckets for
+ * state done/any; failed/queued/copying pages come from the indexes in key order. */
+typedef int (*ferry_record_fn)(void *ud, const ferry_record_t *rec);
+int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
+                      size_t limit, ferry_record_fn fn, void *ud, char *next, size_t next_n);
+
+/* Keys under prefix in the failed index (for retry), paged like ferry_ledger_list. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

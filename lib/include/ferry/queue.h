@@ -1,0 +1,101 @@
+/* ferry — the job queue of a task: two Redis streams, ferry:{T}:q:event (drained first) and
+ * ferry:{T}:q:bulk, each with consumer group "workers", and a dead-letter stream ferry:{T}:q:dead.
+ *
+ * Producers do not write streams directly: ferry_ledger_enqueue() adds a job in the same Lua
+ * step that moves the record to queued. Consumers use this module:
+ *
+ *   ferry_queue_next()    the next job: own pending entries after a restart, then entries idle
+ *                         past the visibility timeout (XAUTOCLAIM), then new ones, event first
+ *   ferry_queue_refresh() reset the idle clock while a long copy runs (call < visibility/2)
+ *   ferry_queue_ack()     XACK + XDEL: the job is gone, the stream stays small
+ *   ferry_queue_nack()    leave it pending; it becomes claimable again after a delay
+ *   ferry_queue_dead()    ledger failed + move to the dead-letter stream
+ *
+ * Delivery is at least once. A job delivered more than max_deliveries times is moved to the
+ * dead-letter stream by ferry_queue_next() itself, and its record says failed with the last
+ * error. Streams are never trimmed by length: acked entries are deleted one by one, so no
+ * pending job can be trimmed away.
+ *
+ * Consumer names must be stable across restarts ("<host>/<slot>", see ferry_queue_consumer_name)
+ * so that a restarted worker finds its own pending entries first instead of leaving them for
+ * the visibility timeout. Threading: as for ferry_redis_t, one thread.
+ */
+#ifndef FERRY_QUEUE_H
+#define FERRY_QUEUE_H
+
+#include <stdint.h>
+
+#include "ferry/ledger.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A job as read from a stream. */
+typedef struct ferry_job_s {
+    char id[48];   /* stream entry id, "<ms>-<seq>" */
+    int kind;      /* ferry_queue_kind_t: which stream */
+    int op_delete; /* 0 copy, 1 delete */
+    char key[FERRY_KEY_MAX + 1];
+    uint64_t size;
+    int64_t mtime; /* unix seconds, 0 unknown */
+    char etag[FERRY_ETAG_MAX + 1];
+    int has_crc64;
+    uint64_t crc64;
+    char seq[FERRY_SEQ_MAX + 1];
+    int origin; /* ferry_origin_t */
+    int64_t enqueued_ms;
+    long long deliveries; /* 1 on first delivery */
+} ferry_job_t;
+
+/* Decode one stream entry reply ([id, [field, value, …]]). Pure, bounded and validated:
+ * FERRY_OK; FERRY_ENOTFOUND for an entry whose body was deleted (nil); FERRY_EPARSE with a
+ * message in err otherwise. kind is copied into job->kind. */
+int ferry_job_decode(const redisReply *entry, int kind, ferry_job_t *job, ferry_error_t *err);
+
+typedef struct ferry_queue_opts_s {
+    const char *consumer;  /* required: stable consumer name */
+    int64_t visibility_ms; /* claims idle longer are re-claimed; 0 means 300000 */
+    int max_deliveries;    /* past this a job goes to the dead letters; 0 means 5 */
+} ferry_queue_opts_t;
+
+typedef struct ferry_queue_s ferry_queue_t;
+
+/* Open the consumer side of the ledger's task (creates the groups if needed). The ledger is
+ * borrowed and must outlive the queue. *out new, free with ferry_queue_free (NULL accepted). */
+int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out);
+void ferry_queue_free(ferry_queue_t *q);
+
+/* "<host>/<slot>": host is FERRY_HOSTNAME, else gethostname(); NULL host looks it up. */
+int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot);
+
+/* The next job, waiting up to block_ms (0: do not wait). FERRY_OK with *job filled, or
+ * FERRY_ETIMEOUT when there was none, or an error. */
+int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms);
+
+/* Done with the job, whatever the outcome: XACK + XDEL, atomically. */
+int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job);
+
+/* Reset the job's idle time if this consumer still owns it: FERRY_OK, or FERRY_EBUSY when it
+ * was re-claimed by another consumer (stop working on it). */
+int ferry_queue_refresh(ferry_queue_t *q, const ferry_job_t *job);
+
+/* Give the job back: it stays pending and becomes claimable after delay_ms. The delivery
+ * count grows on the next claim. */
+int ferry_queue_nack(ferry_queue_t *q, const ferry_job_t *job, int64_t delay_ms);
+
+/* Mark the record failed with error and move the job to the dead-letter stream. */
+int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error);
+
+/* Producer side: how many jobs wait or run (entries in the streams; acked ones are deleted)
+ * and how many dead letters there are. Any pointer may be NULL. */
+int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead);
+
+/* Remove consumers of this task's groups that own nothing and were idle longer than idle_ms
+ * (names of machines that are gone). *removed may be NULL. */
+int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

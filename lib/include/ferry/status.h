@@ -1,0 +1,52 @@
+/* ferry — status queries, shared by the CLI (ferry status/ls/wait/retry/task show) and the
+ * HTTP API. Each returns JSON in INTERFACE.md's shapes, so both surfaces say the same thing.
+ * Errors: FERRY_E* codes with details on the connection (ferry_redis_error()).
+ */
+#ifndef FERRY_STATUS_H
+#define FERRY_STATUS_H
+
+#include <jansson.h>
+
+#include "ferry/ledger.h"
+#include "ferry/redis.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Open the ledger of a registered task (FERRY_ENOTFOUND: "no task named …"). *out new. */
+int ferry_status_ledger(ferry_redis_t *r, const char *task, ferry_ledger_t **out);
+
+/* One object's record. FERRY_OK with *out new, or FERRY_ENOTFOUND (unknown key or task). */
+int ferry_status_object(ferry_redis_t *r, const char *task, const char *key, json_t **out);
+
+/* A page of records as a JSON array (*out new). state -1 for any. cursor "" starts; next gets
+ * the following page's cursor, "" at the end. */
+int ferry_status_list(ferry_redis_t *r, const char *task, int state, const char *prefix,
+                      const char *cursor, size_t limit, json_t **out, char *next, size_t next_n);
+
+/* {"complete": bool, "pending": n, "failed": n} for prefix ("" = all). */
+int ferry_status_complete(ferry_redis_t *r, const char *task, const char *prefix, json_t **out);
+
+/* The task: its definition plus "counters" {state: {objects, bytes}}, "backlog"
+ * {event, bulk, dead}. */
+int ferry_status_task(ferry_redis_t *r, const char *task, json_t **out);
+
+/* Re-queue keys (n > 0), or every record in state (FAILED normally) when n == 0. *requeued
+ * counts jobs added; *unknown counts named keys without a record. */
+int ferry_status_retry(ferry_redis_t *r, const char *task, int state, const char *const *keys,
+                       size_t n, long long *requeued, long long *unknown);
+
+/* Block until nothing under prefix is queued or copying. progress (may be NULL) is called
+ * every poll with the task's counters and the prefix's pending/failed counts; a non-zero
+ * return stops the wait with FERRY_ECANCELED. Returns FERRY_OK with *failed set (0: all done),
+ * FERRY_ETIMEOUT after timeout_ms (< 0: forever), or an error. */
+typedef int (*ferry_wait_fn)(void *ud, const ferry_counters_t *c, long long pending,
+                             long long failed);
+int ferry_status_wait(ferry_redis_t *r, const char *task, const char *prefix, int64_t timeout_ms,
+                      int poll_ms, ferry_wait_fn progress, void *ud, long long *failed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

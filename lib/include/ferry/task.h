@@ -1,0 +1,111 @@
+/* ferry — task definitions and the task registry (Redis hash "ferry:tasks": name -> JSON).
+ *
+ * A task is what to copy and how: two locations, a schedule and options. Secrets are never
+ * part of it: credentials are named by profile only (--src-profile / --dst-profile).
+ * Option parsing lives here, not in cmd/, so `ferry task add`, `ferry sync` and the HTTP API
+ * validate the same way; every error names the bad option.
+ */
+#ifndef FERRY_TASK_H
+#define FERRY_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ferry/error.h"
+#include "ferry/redis.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FERRY_SCHEME_OSS = 0,
+    FERRY_SCHEME_COS,
+    FERRY_SCHEME_KODO,
+    FERRY_SCHEME_S3,
+    FERRY_SCHEME_S3C
+} ferry_scheme_t;
+
+/* SCHEME://BUCKET[/PREFIX] */
+typedef struct ferry_location_s {
+    ferry_scheme_t scheme;
+    char bucket[64];
+    char prefix[1025];
+} ferry_location_t;
+
+/* Parse a location. FERRY_OK or FERRY_EINVAL with a message. Pure. */
+int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *err);
+const char *ferry_scheme_name(ferry_scheme_t s);
+
+/* "500ms", "90s", "15m", "1h30m", "2d" (a bare number is seconds). Pure; FERRY_EINVAL. */
+int ferry_duration_parse(const char *s, int64_t *ms);
+/* "123", "64k", "8MiB", "8M" (binary multiples), "1G". Pure; FERRY_EINVAL / FERRY_ERANGE. */
+int ferry_size_parse(const char *s, uint64_t *bytes);
+
+typedef enum {
+    FERRY_COMPARE_SIZE = 0,
+    FERRY_COMPARE_SIZE_MTIME,
+    FERRY_COMPARE_CHECKSUM
+} ferry_compare_t;
+
+#define FERRY_TASK_GLOBS_MAX 64
+
+typedef struct ferry_task_side_s {
+    char loc[1100]; /* as given; parsed into .parsed */
+    ferry_location_t parsed;
+    char endpoint[512];
+    char region[64];
+    int path_style;
+    char profile[128];
+} ferry_task_side_t;
+
+typedef struct ferry_task_s {
+    char name[65];
+    ferry_task_side_t src, dst;
+    int64_t every_ms; /* 0 when cron is set; default 1 h */
+    char cron[128];
+    int compare; /* ferry_compare_t; default size-mtime */
+    char *include[FERRY_TASK_GLOBS_MAX];
+    int n_include;
+    char *exclude[FERRY_TASK_GLOBS_MAX];
+    int n_exclude;
+    char storage_class[64];
+    int delete_;                  /* propagate deletions */
+    uint64_t part_size;           /* default 16 MiB */
+    uint64_t multipart_threshold; /* default 64 MiB */
+    uint32_t ledger_buckets;      /* fixed at creation */
+    int64_t created_at;
+} ferry_task_t;
+
+/* Defaults; the struct owns the glob strings afterwards (release with ferry_task_clear). */
+void ferry_task_init(ferry_task_t *t);
+void ferry_task_clear(ferry_task_t *t);
+
+/* Parse task options (argv as after "task add NAME": --from … --to … etc.). Unknown options
+ * and bad values are FERRY_EINVAL with a message naming the option. Then validates. */
+int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err);
+
+/* Check a complete task (name, both locations, schedule, sizes). */
+int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err);
+
+/* A valid task name: [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
+int ferry_task_name_valid(const char *name);
+
+/* JSON form (new reference) and back. */
+json_t *ferry_task_to_json(const ferry_task_t *t);
+int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err);
+
+/* Registry. put: FERRY_EEXISTS when the name is taken and replace is 0. get: FERRY_ENOTFOUND.
+ * list: *names new (free each and the array). remove: deletes the task's every key (ledger,
+ * queue, counters) too; FERRY_ENOTFOUND when unknown. Errors on the connection. */
+int ferry_task_put(ferry_redis_t *r, const ferry_task_t *t, int replace);
+int ferry_task_get(ferry_redis_t *r, const char *name, ferry_task_t *t);
+int ferry_task_list(ferry_redis_t *r, char ***names, size_t *n);
+int ferry_task_remove(ferry_redis_t *r, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1424 @@
+/* ferry — the ledger. Layout, encoding and transition rules: docs/internals/ledger.md. */
+#include "ferry/ledger.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys_int.h"
+
+struct ferry_ledger_s {
+    ferry_redis_t *r;
+    char task[FERRY_TASK_NAME_MAX + 1];
+    uint32_t buckets;
+    char k_pending[128], k_failed[128], k_cnt[128], k_q[2][128];
+};
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+static const char *const STATE_NAMES[FERRY_STATE_COUNT] = {"queued", "copying", "done",
+                                                           "failed", "skipped", "deleted"};
+static const char *const ORIGIN_NAMES[3] = {"scan", "event", "retry"};
+
+const char *ferry_state_name(int s)
+{
+    return s >= 0 && s < FERRY_STATE_COUNT ? STATE_NAMES[s] : "?";
+}
+
+int ferry_state_parse(const char *s, ferry_state_t *out)
+{
+    for (int i = 0; i < FERRY_STATE_COUNT; i++)
+        if (s && strcmp(s, STATE_NAMES[i]) == 0) {
+            *out = (ferry_state_t)i;
+            return FERRY_OK;
+        }
+    return FERRY_EINVAL;
+}
+
+const char *ferry_origin_name(int o)
+{
+    return o >= 0 && o < 3 ? ORIGIN_NAMES[o] : "?";
+}
+
+int ferry_origin_parse(const char *s, ferry_origin_t *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, ORIGIN_NAMES[i]) == 0) {
+            *out = (ferry_origin_t)i;
+            return FERRY_OK;
+        }
+    return FERRY_EINVAL;
+}
+
+/* ---- time ----------------------------------------------------------------------------------- */
+
+void ferry_time_format(int64_t t, char *buf, size_t n)
+{
+    if (t <= 0) {
+        if (n)
+            buf[0] = '\0';
+        return;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int ferry_time_parse(const char *s, int64_t *out)
+{
+    if (s == NULL || *s == '\0')
+        return FERRY_EINVAL;
+    char *e;
+    errno = 0;
+    long long v = strtoll(s, &e, 10);
+    if (*e == '\0' && errno == 0 && v >= 0) {
+        *out = v;
+        return FERRY_OK;
+    }
+    int Y, M, D, h, m, sec;
+    char tail[16] = "";
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &Y, &M, &D, &h, &m, &sec, tail) < 6)
+        return FERRY_EINVAL;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
+        return FERRY_EINVAL;
+    /* Accept Z, .123Z, +00:00 (other offsets are not produced by any store we read). */
+    const char *t = tail;
+    if (*t == '.') {
+        t++;
+        while (*t >= '0' && *t <= '9')
+            t++;
+    }
+    if (!(strcmp(t, "Z") == 0 || strcmp(t, "") == 0 || strcmp(t, "+00:00") == 0))
+        return FERRY_EINVAL;
+    *out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + sec;
+    return FERRY_OK;
+}
+
+/* ---- etag packing -----------------------------------------------------------------------------
+ */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
+{
+    if (etag == NULL || *etag == '\0')
+        return 0;
+    size_t n = strlen(etag);
+    const char *h = etag;
+    size_t hn = n;
+    int quoted = 0;
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+        quoted = 1;
+        h++;
+        hn -= 2;
+    }
+    int lower = 0, upper = 0, ok = hn >= 2 && hn % 2 == 0 && hn / 2 + 1 <= cap;
+    for (size_t i = 0; ok && i < hn; i++) {
+        int c = (unsigned char)h[i];
+        if (hexval(c) < 0)
+            ok = 0;
+        else if (c >= 'a' && c <= 'f')
+            lower = 1;
+        else if (c >= 'A' && c <= 'F')
+            upper = 1;
+    }
+    if (ok && !(lower && upper)) {
+        /* tag: 1 lower, 2 upper, +2 when quoted (all-digit hex counts as lower) */
+        out[0] = (uint8_t)((upper ? 2 : 1) + (quoted ? 2 : 0));
+        for (size_t i = 0; i < hn / 2; i++)
+            out[1 + i] = (uint8_t)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+        return hn / 2 + 1;
+    }
+    /* Text form. A tag byte 0 marks text that would otherwise start with a tag value. */
+    size_t off = ((unsigned char)etag[0] <= 4) ? 1 : 0;
+    if (n + off > cap)
+        n = cap - off;
+    if (off)
+        out[0] = 0;
+    memcpy(out + off, etag, n);
+    return n + off;
+}
+
+int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap)
+{
+    static const char LO[] = "0123456789abcdef", UP[] = "0123456789ABCDEF";
+    if (cap == 0)
+        return FERRY_ERANGE;
+    out[0] = '\0';
+    if (n == 0)
+        return FERRY_OK;
+    if (in[0] >= 1 && in[0] <= 4) {
+        const char *d = (in[0] == 1 || in[0] == 3) ? LO : UP;
+        int q = in[0] >= 3;
+        size_t need = (n - 1) * 2 + (q ? 2 : 0) + 1;
+        if (need > cap)
+            return FERRY_ERANGE;
+        size_t o = 0;
+        if (q)
+            out[o++] = '"';
+        for (size_t i = 1; i < n; i++) {
+            out[o++] = d[in[i] >> 4];
+            out[o++] = d[in[i] & 15];
+        }
+        if (q)
+            out[o++] = '"';
+        out[o] = '\0';
+        return FERRY_OK;
+    }
+    size_t off = in[0] == 0 ? 1 : 0;
+    if (n - off + 1 > cap)
+        return FERRY_ERANGE;
+    for (size_t i = off; i < n; i++)
+        if (in[i] == 0)
+            return FERRY_EPARSE;
+    memcpy(out, in + off, n - off);
+    out[n - off] = '\0';
+    return FERRY_OK;
+}
+
+/* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5. */
+static int dst_same_as_src(const char *src, const char *dst)
+{
+    uint8_t a[80], b[80];
+    if (!src || !dst || !*src || !*dst)
+        return 0;
+    size_t na = ferry_etag_pack(src, a, sizeof(a)), nb = ferry_etag_pack(dst, b, sizeof(b));
+    return na == nb && na > 1 && a[0] >= 1 && a[0] <= 4 && b[0] == 3 &&
+           memcmp(a + 1, b + 1, na - 1) == 0;
+}
+
+/* ---- record codec: a run of MessagePack values (what Lua's cmsgpack.pack(...) writes) ------- */
+
+enum { MP_NIL, MP_BOOL, MP_INT, MP_STR, MP_ABSENT };
+typedef struct {
+    int t;
+    int64_t i;
+    const uint8_t *s;
+    size_t n;
+} mp_t;
+
+static uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Read one value at *pos; 0 or -1. */
+static int mp_read(const uint8_t *b, size_t n, size_t *pos, mp_t *v)
+{
+    size_t p = *pos;
+    if (p >= n)
+        return -1;
+    uint8_t c = b[p++];
+    size_t need = 0, len = 0;
+    memset(v, 0, sizeof(*v));
+    if (c <= 0x7f) {
+        v->t = MP_INT;
+        v->i = c;
+    } else if (c >= 0xe0) {
+        v->t = MP_INT;
+        v->i = (int8_t)c;
+    } else if (c >= 0xa0 && c <= 0xbf) {
+        len = c & 0x1f;
+        v->t = MP_STR;
+    } else {
+        switch (c) {
+        case 0xc0:
+            v->t = MP_NIL;
+            break;
+        case 0xc2:
+            v->t = MP_BOOL;
+            v->i = 0;
+            break;
+        case 0xc3:
+            v->t = MP_BOOL;
+            v->i = 1;
+            break;
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            need = (size_t)1 << (c - 0xcc);
+            if (p + need > n)
+                return -1;
+            {
+                uint64_t u = be(b + p, (int)need);
+                if (u > INT64_MAX)
+                    return -1;
+                v->t = MP_INT;
+                v->i = (int64_t)u;
+            }
+            p += need;
+            break;
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
+            need = (size_t)1 << (c - 0xd0);
+            if (p + need > n)
+                return -1;
+            {
+                uint64_t u = be(b + p, (int)need);
+                int sh = 64 - 8 * (int)need;
+                v->t = MP_INT;
+                v->i = sh ? (int64_t)(u << sh) >> sh : (int64_t)u;
+            }
+            p += need;
+            break;
+        case 0xcb: /* double: cmsgpack writes non-integral numbers so; we only keep integers */
+            if (p + 8 > n)
+                return -1;
+            {
+                uint64_t u = be(b + p, 8);
+                double d;
+                memcpy(&d, &u, 8);
+                if (!(d >= -9.2e18 && d <= 9.2e18))
+                    return -1;
+                v->t = MP_INT;
+                v->i = (int64_t)d;
+            }
+            p += 8;
+            break;
+        case 0xd9:
+        case 0xc4:
+            need = 1;
+            break;
+        case 0xda:
+        case 0xc5:
+            need = 2;
+            break;
+        case 0xdb:
+        case 0xc6:
+            need = 4;
+            break;
+        default:
+            return -1;
+        }
+        if (need && (c == 0xd9 || c == 0xda || c == 0xdb || c == 0xc4 || c == 0xc5 || c == 0xc6)) {
+            if (p + need > n)
+                return -1;
+            len = (size_t)be(b + p, (int)need);
+            p += need;
+            v->t = MP_STR;
+        }
+    }
+    if (v->t == MP_STR) {
+        if (len > n - p)
+            return -1;
+        v->s = b + p;
+        v->n = len;
+        p += len;
+    }
+    *pos = p;
+    return 0;
+}
+
+#define REC_FIELDS 16
+
+static int copy_str(const mp_t *v, char *dst, size_t cap)
+{
+    if (v->t == MP_NIL || v->t == MP_ABSENT) {
+        dst[0] = '\0';
+        return 0;
+    }
+    if (v->t != MP_STR || v->n + 1 > cap || memchr(v->s, 0, v->n))
+        return -1;
+    memcpy(dst, v->s, v->n);
+    dst[v->n] = '\0';
+    return 0;
+}
+
+static int get_int(const mp_t *v, int64_t lo, int64_t hi, int64_t dflt, int64_t *out)
+{
+    if (v->t == MP_NIL || v->t == MP_ABSENT) {
+        *out = dflt;
+        return 0;
+    }
+    if (v->t != MP_INT || v->i < lo || v->i > hi)
+        return -1;
+    *out = v->i;
+    return 0;
+}
+
+void ferry_record_init(ferry_record_t *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->duration_ms = -1;
+}
+
+int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
+                        ferry_record_t *rec)
+{
+    const uint8_t *b = buf;
+    mp_t v[REC_FIELDS];
+    size_t pos = 0;
+    int cnt = 0;
+    ferry_record_init(rec);
+    if (key) {
+        if (klen == 0 || klen > FERRY_KEY_MAX || memchr(key, 0, klen))
+            return FERRY_EPARSE;
+        memcpy(rec->key, key, klen);
+        rec->key[klen] = '\0';
+    }
+    while (pos < n) {
+        if (cnt == REC_FIELDS)
+            return FERRY_EPARSE;
+        if (mp_read(b, n, &pos, &v[cnt]))
+            return FERRY_EPARSE;
+        cnt++;
+    }
+    if (cnt == 0)
+        return FERRY_EPARSE;
+    for (int i = cnt; i < REC_FIELDS; i++)
+        v[i].t = MP_ABSENT;
+    int64_t x, q = 0, st = 0;
+    if (get_int(&v[0], 0, FERRY_STATE_COUNT - 1, -1, &x) || x < 0)
+        return FERRY_EPARSE;
+    rec->state = (int)x;
+    if (get_int(&v[1], 0, INT64_MAX, 0, &x))
+        return FERRY_EPARSE;
+    rec->size = (uint64_t)x;
+    if (get_int(&v[2], 0, INT64_MAX / 2, 0, &rec->src_mtime))
+        return FERRY_EPARSE;
+    if (v[3].t == MP_STR) {
+        if (ferry_etag_unpack(v[3].s, v[3].n, rec->src_etag, sizeof(rec->src_etag)))
+            return FERRY_EPARSE;
+    } else if (v[3].t != MP_NIL && v[3].t != MP_ABSENT)
+        return FERRY_EPARSE;
+    if (v[4].t == MP_STR) {
+        if (v[4].n != 8)
+            return FERRY_EPARSE;
+        rec->has_crc64 = 1;
+        rec->src_crc64 = be(v[4].s, 8);
+    } else if (v[4].t != MP_NIL && v[4].t != MP_ABSENT)
+        return FERRY_EPARSE;
+    if (v[5].t == MP_BOOL && v[5].i == 1) {
+        /* same as the source's MD5, as S3 writes it: quoted lower case */
+        uint8_t tmp[80];
+        size_t tn = ferry_etag_pack(rec->src_etag, tmp, sizeof(tmp));
+        if (tn < 2 || tmp[0] < 1 || tmp[0] > 4)
+            return FERRY_EPARSE;
+        tmp[0] = 3;
+        if (ferry_etag_unpack(tmp, tn, rec->dst_etag, sizeof(rec->dst_etag)))
+            return FERRY_EPARSE;
+    } else if (v[5].t == MP_STR) {
+        if (ferry_etag_unpack(v[5].s, v[5].n, rec->dst_etag, sizeof(rec->dst_etag)))
+            return FERRY_EPARSE;
+    } else if (v[5].t != MP_NIL && v[5].t != MP_ABSENT)
+        return FERRY_EPARSE;
+    if (get_int(&v[6], 0, UINT32_MAX, 0, &x))
+        return FERRY_EPARSE;
+    rec->attempts = (uint32_t)x;
+    if (get_int(&v[7], 0, 2, 0, &x))
+        return FERRY_EPARSE;
+    rec->origin = (int)x;
+    if (get_int(&v[8], 0, INT64_MAX / 4, 0, &q))
+        return FERRY_EPARSE;
+    rec->queued_at = q;
+    if (get_int(&v[9], 0, INT64_MAX / 4, -1, &x))
+        return FERRY_EPARSE;
+    if (x >= 0)
+        rec->started_at = st = q + x;
+    if (get_int(&v[10], 0, INT64_MAX / 4, -1, &x))
+        return FERRY_EPARSE;
+    if (x >= 0)
+        rec->finished_at = (st ? st : q) + x;
+    if (get_int(&v[11], 0, INT64_MAX / 2, -1, &rec->duration_ms))
+        return FERRY_EPARSE;
+    if (copy_str(&v[12], rec->error, sizeof(rec->error)) ||
+        copy_str(&v[13], rec->worker, sizeof(rec->worker)) ||
+        copy_str(&v[14], rec->upload_id, sizeof(rec->upload_id)) ||
+        copy_str(&v[15], rec->seq, sizeof(rec->seq)))
+        return FERRY_EPARSE;
+    return FERRY_OK;
+}
+
+static int mp_int(ferry_buf_t *o, int64_t v)
+{
+    uint8_t b[9];
+    size_t n;
+    if (v >= 0 && v <= 0x7f) {
+        b[0] = (uint8_t)v;
+        n = 1;
+    } else if (v < 0 && v >= -32) {
+        b[0] = (uint8_t)(int8_t)v;
+        n = 1;
+    } else if (v > 0 && v <= 0xff) {
+        b[0] = 0xcc, b[1] = (uint8_t)v, n = 2;
+    } else if (v > 0 && v <= 0xffff) {
+        b[0] = 0xcd, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)v, n = 3;
+    } else if (v > 0 && v <= 0xffffffffLL) {
+        b[0] = 0xce;
+        for (int i = 0; i < 4; i++)
+            b[1 + i] = (uint8_t)(v >> (24 - 8 * i));
+        n = 5;
+    } else {
+        b[0] = v > 0 ? 0xcf : 0xd3;
+        for (int i = 0; i < 8; i++)
+            b[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+        n = 9;
+    }
+    return ferry_buf_add(o, b, n);
+}
+
+static int mp_str(ferry_buf_t *o, const void *s, size_t n)
+{
+    uint8_t h[5];
+    size_t hn;
+    if (n < 32)
+        h[0] = (uint8_t)(0xa0 | n), hn = 1;
+    else if (n <= 0xff)
+        h[0] = 0xd9, h[1] = (uint8_t)n, hn = 2;
+    else if (n <= 0xffff)
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n, hn = 3;
+    else
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16), h[3] = (uint8_t)(n >> 8),
+        h[4] = (uint8_t)n, hn = 5;
+    int rc = ferry_buf_add(o, h, hn);
+    return rc ? rc : ferry_buf_add(o, s, n);
+}
+
+int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
+{
+    /* Build the 16 slots, then drop trailing nils, exactly like the Lua save(). */
+    ferry_buf_t parts[REC_FIELDS];
+    int used[REC_FIELDS] = {0};
+    int rc = FERRY_OK, last = 0;
+    for (int i = 0; i < REC_FIELDS; i++)
+        ferry_buf_init(&parts[i], 4096);
+    uint8_t tmp[FERRY_ETAG_MAX + 2];
+#define SLOT(i) (used[i] = 1, last = (i) + 1 > last ? (i) + 1 : last, &parts[i])
+    rc |= mp_int(SLOT(0), rec->state);
+    rc |= mp_int(SLOT(1), (int64_t)rec->size);
+    rc |= mp_int(SLOT(2), rec->src_mtime);
+    if (rec->src_etag[0]) {
+        size_t n = ferry_etag_pack(rec->src_etag, tmp, sizeof(tmp));
+        rc |= mp_str(SLOT(3), tmp, n);
+    }
+    if (rec->has_crc64) {
+        uint8_t c[8];
+        for (int i = 0; i < 8; i++)
+            c[i] = (uint8_t)(rec->src_crc64 >> (56 - 8 * i));
+        rc |= mp_str(SLOT(4), c, 8);
+    }
+    if (rec->dst_etag[0]) {
+        if (dst_same_as_src(rec->src_etag, rec->dst_etag)) {
+            uint8_t t = 0xc3;
+            rc |= ferry_buf_add(SLOT(5), &t, 1);
+        } else {
+            size_t n = ferry_etag_pack(rec->dst_etag, tmp, sizeof(tmp));
+            rc |= mp_str(SLOT(5), tmp, n);
+        }
+    }
+    rc |= mp_int(SLOT(6), rec->attempts);
+    rc |= mp_int(SLOT(7), rec->origin);
+    rc |= mp_int(SLOT(8), rec->queued_at);
+    if (rec->started_at)
+        rc |= mp_int(SLOT(9), rec->started_at - rec->queued_at);
+    if (rec->finished_at)
+        rc |= mp_int(SLOT(10),
+                     rec->finished_at - (rec->started_at ? rec->started_at : rec->queued_at));
+    if (rec->duration_ms >= 0)
+        rc |= mp_int(SLOT(11), rec->duration_ms);
+    if (rec->error[0])
+        rc |= mp_str(SLOT(12), rec->error, strlen(rec->error));
+    if (rec->worker[0])
+        rc |= mp_str(SLOT(13), rec->worker, strlen(rec->worker));
+    if (rec->upload_id[0])
+        rc |= mp_str(SLOT(14), rec->upload_id, strlen(rec->upload_id));
+    if (rec->seq[0])
+        rc |= mp_str(SLOT(15), rec->seq, strlen(rec->seq));
+#undef SLOT
+    for (int i = 0; rc == FERRY_OK && i < last; i++) {
+        if (used[i])
+            rc = ferry_buf_add(out, parts[i].data, parts[i].len);
+        else {
+            uint8_t nil = 0xc0;
+            rc = ferry_buf_add(out, &nil, 1);
+        }
+    }
+    for (int i = 0; i < REC_FIELDS; i++)
+        ferry_buf_free(&parts[i]);
+    return rc ? FERRY_ENOMEM : FERRY_OK;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *time_or_null(int64_t t)
+{
+    char b[40];
+    if (t <= 0)
+        return json_null();
+    ferry_time_format(t, b, sizeof(b));
+    return json_string(b);
+}
+
+json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    char crc[24] = "";
+    if (rec->has_crc64)
+        snprintf(crc, sizeof(crc), "%" PRIu64, rec->src_crc64);
+    json_object_set_new(o, "task", json_string(task));
+    json_object_set_new(o, "key", json_string(rec->key));
+    json_object_set_new(o, "state", json_string(ferry_state_name(rec->state)));
+    json_object_set_new(o, "size", json_integer((json_int_t)rec->size));
+    json_object_set_new(o, "src_etag", str_or_null(rec->src_etag));
+    json_object_set_new(o, "src_mtime", time_or_null(rec->src_mtime));
+    json_object_set_new(o, "src_crc64", str_or_null(crc));
+    json_object_set_new(o, "dst_etag", str_or_null(rec->dst_etag));
+    json_object_set_new(o, "attempts", json_integer(rec->attempts));
+    json_object_set_new(o, "origin", json_string(ferry_origin_name(rec->origin)));
+    json_object_set_new(o, "queued_at", time_or_null(rec->queued_at));
+    json_object_set_new(o, "started_at", time_or_null(rec->started_at));
+    json_object_set_new(o, "finished_at", time_or_null(rec->finished_at));
+    json_object_set_new(o, "duration_ms",
+                        rec->duration_ms >= 0 ? json_integer(rec->duration_ms) : json_null());
+    json_object_set_new(o, "error", str_or_null(rec->error));
+    json_object_set_new(o, "worker", str_or_null(rec->worker));
+    if (rec->upload_id[0])
+        json_object_set_new(o, "upload_id", json_string(rec->upload_id));
+    if (rec->seq[0])
+        json_object_set_new(o, "src_sequencer", json_string(rec->seq));
+    return o;
+}
+
+/* ---- Lua ------------------------------------------------------------------------------------ */
+
+/* Record slots (1-based): 1 state, 2 size, 3 mtime, 4 etag, 5 crc64, 6 dst etag (true = same
+ * as the source MD5), 7 attempts, 8 origin, 9 queued_at, 10 started-queued, 11 finished-started,
+ * 12 duration_ms, 13 error, 14 worker, 15 upload id, 16 sequencer. */
+#define LUA_PRELUDE                                                                                \
+    "local function load(B, k)\n"                                                                  \
+    "  local v = redis.call('HGET', B, k)\n"                                                       \
+    "  if not v then return nil end\n"                                                             \
+    "  return {cmsgpack.unpack(v)}\n"                                                              \
+    "end\n"                                                                                        \
+    "local function save(B, k, r)\n"                                                               \
+    "  local n = 16\n"                                                                             \
+    "  while n > 0 and r[n] == nil do n = n - 1 end\n"                                             \
+    "  local v = cmsgpack.pack(unpack(r, 1, n))\n"                                                 \
+    "  redis.call('HSET', B, k, v)\n"                                                              \
+    "  return v\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function pend(s) return s == 0 or s == 1 or s == 3 end\n"                               \
+    "local function account(C, P, F, k, os, osz, ns, nsz)\n"                                       \
+    "  if os ~= nil then\n"                                                                        \
+    "    redis.call('HINCRBY', C, 'n' .. os, -1)\n"                                                \
+    "    if osz ~= 0 then redis.call('HINCRBY', C, 'b' .. os, -osz) end\n"                         \
+    "  end\n"                                                                                      \
+    "  redis.call('HINCRBY', C, 'n' .. ns, 1)\n"                                                   \
+    "  if nsz ~= 0 then redis.call('HINCRBY', C, 'b' .. ns, nsz) end\n"                            \
+    "  local op = os ~= nil and pend(os)\n"                                                        \
+    "  local np = pend(ns)\n"                                                                      \
+    "  if np and not op then redis.call('ZADD', P, 0, k)\n"                                        \
+    "  elseif op and not np then redis.call('ZREM', P, k) end\n"                                   \
+    "  if ns == 3 and os ~= 3 then redis.call('ZADD', F, 0, k)\n"                                  \
+    "  elseif os == 3 and ns ~= 3 then redis.call('ZREM', F, k) end\n"                             \
+    "end\n"                                                                                        \
+    "local function opt(s) if s == '' then return nil end return s end\n"                          \
+    "local function vcmp(m, e, q, r)\n"                                                            \
+    "  local om = r[3] or 0\n"                                                                     \
+    "  if m > om then return 1 elseif m < om then return -1 end\n"                                 \
+    "  local oq = r[16]\n"                                                                         \
+    "  if q ~= '' and oq and q ~= oq then\n"                                                       \
+    "    if #q ~= #oq then if #q > #oq then return 1 else return -1 end end\n"                     \
+    "    if q > oq then return 1 else return -1 end\n"                                             \
+    "  end\n"                                                                                      \
+    "  local oe = r[4] or ''\n"                                                                    \
+    "  if e == oe or e == '' then return 0 end\n"                                                  \
+    "  return 1\n"                                                                                 \
+    "end\n"
+
+/* KEYS: bucket pending failed counters stream
+ * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin force now op now_ms etag_text
+ *       crc_text origin_name */
+static const ferry_redis_script_t LUA_ENQUEUE = {
+    "enqueue", LUA_PRELUDE
+    "local k = ARGV[1]\n"
+    "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
+    "local force = ARGV[8] == '1'\n"
+    "local r = load(KEYS[1], k)\n"
+    "local os, osz = nil, 0\n"
+    "local changed = true\n"
+    "if r then\n"
+    "  os = r[1]; osz = r[2] or 0\n"
+    "  if m == 0 then\n"
+    "    changed = false\n"
+    "    if not force and (os == 0 or os == 1) then return 0 end\n"
+    "  else\n"
+    "    local c = vcmp(m, e, q, r)\n"
+    "    if c < 0 then return -1 end\n"
+    "    if c == 0 then\n"
+    "      changed = false\n"
+    "      if not force then return 0 end\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  r = {}\n"
+    "end\n"
+    "if changed or r[3] == nil then\n"
+    "  r[2] = size; r[3] = m; r[4] = opt(e); r[5] = opt(crc); r[16] = opt(q); r[6] = nil\n"
+    "  r[15] = nil\n"
+    "end\n"
+    "r[1] = 0; r[7] = 0; r[8] = tonumber(ARGV[7]); r[9] = tonumber(ARGV[9])\n"
+    "r[10] = nil; r[11] = nil; r[12] = nil; r[13] = nil; r[14] = nil\n"
+    "save(KEYS[1], k, r)\n"
+    "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, 0, r[2] or 0)\n"
+    "redis.call('XADD', KEYS[5], '*', 'k', k, 's', ARGV[2], 'm', ARGV[3], 'e', ARGV[12],\n"
+    "  'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])\n"
+    "return 1\n"};
+
+/* KEYS: bucket pending failed counters lease; ARGV: key worker token lease_ms now */
+static const ferry_redis_script_t LUA_START = {
+    "start", LUA_PRELUDE
+    "local k = ARGV[1]\n"
+    "local r = load(KEYS[1], k)\n"
+    "if not r then return {-3} end\n"
+    "local s = r[1]\n"
+    "if s == 2 or s == 4 or s == 5 then return {0, redis.call('HGET', KEYS[1], k)} end\n"
+    "local cur = redis.call('GET', KEYS[5])\n"
+    "if cur and cur ~= ARGV[3] then return {-2} end\n"
+    "redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[4])\n"
+    "local now = tonumber(ARGV[5])\n"
+    "r[1] = 1; r[7] = (r[7] or 0) + 1\n"
+    "r[10] = math.max(0, now - (r[9] or now)); r[11] = nil; r[12] = nil; r[14] = ARGV[2]\n"
+    "local v = save(KEYS[1], k, r)\n"
+    "account(KEYS[4], KEYS[2], KEYS[3], k, s, r[2] or 0, 1, r[2] or 0)\n"
+    "return {1, v}\n"};
+
+/* KEYS: bucket pending failed counters lease
+ * ARGV: key token state size mtime etag crc seq dst error now duration_ms */
+static const ferry_redis_script_t LUA_FINISH = {
+    "finish",
+    LUA_PRELUDE "local k = ARGV[1]\n"
+                "local r = load(KEYS[1], k)\n"
+                "if not r then return -3 end\n"
+                "local cur = redis.call('GET', KEYS[5])\n"
+                "if cur and cur ~= ARGV[2] then return -2 end\n"
+                "local os, osz = r[1], r[2] or 0\n"
+                "local m = tonumber(ARGV[5])\n"
+                "if m ~= 0 then\n"
+                "  local c = vcmp(m, ARGV[6], ARGV[8], r)\n"
+                "  if c < 0 then\n"
+                "    if cur then redis.call('DEL', KEYS[5]) end\n"
+                "    return -1\n"
+                "  end\n"
+                "  if c > 0 then r[6] = nil; r[15] = nil end\n"
+                "  r[2] = tonumber(ARGV[4]); r[3] = m; r[4] = opt(ARGV[6])\n"
+                "  if ARGV[7] ~= '' then r[5] = ARGV[7] end\n"
+                "  if ARGV[8] ~= '' then r[16] = ARGV[8] end\n"
+                "end\n"
+                "local ns = tonumber(ARGV[3])\n"
+                "local now = tonumber(ARGV[11])\n"
+                "r[1] = ns\n"
+                "if ARGV[9] == '=' then r[6] = true elseif ARGV[9] ~= '' then r[6] = ARGV[9] end\n"
+                "if ns == 3 or ns == 0 then r[13] = opt(ARGV[10]) else r[13] = nil end\n"
+                "if ns == 2 or ns == 4 or ns == 5 then r[15] = nil end\n"
+                "local q = r[9] or now\n"
+                "local st = q + (r[10] or 0)\n"
+                "if ns ~= 0 then r[11] = math.max(0, now - st) end\n"
+                "if ARGV[12] ~= '' then r[12] = tonumber(ARGV[12]) end\n"
+                "save(KEYS[1], k, r)\n"
+                "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, ns, r[2] or 0)\n"
+                "if cur then redis.call('DEL', KEYS[5]) end\n"
+                "return 1\n"};
+
+/* KEYS: bucket pending failed counters; ARGV: key error now */
+static const ferry_redis_script_t LUA_FAIL = {
+    "fail", LUA_PRELUDE "local k = ARGV[1]\n"
+                        "local r = load(KEYS[1], k)\n"
+                        "if not r then return -3 end\n"
+                        "local os = r[1]\n"
+                        "if os == 2 or os == 4 or os == 5 then return 0 end\n"
+                        "local now = tonumber(ARGV[3])\n"
+                        "r[1] = 3; r[13] = opt(ARGV[2])\n"
+                        "r[11] = math.max(0, now - ((r[9] or now) + (r[10] or 0)))\n"
+                        "save(KEYS[1], k, r)\n"
+                        "account(KEYS[4], KEYS[2], KEYS[3], k, os, r[2] or 0, 3, r[2] or 0)\n"
+                        "return 1\n"};
+
+/* KEYS: bucket lease; ARGV: key token upload_id */
+static const ferry_redis_script_t LUA_UPLOAD = {"upload", LUA_PRELUDE
+                                                "local cur = redis.call('GET', KEYS[2])\n"
+                                                "if cur and cur ~= ARGV[2] then return -2 end\n"
+                                                "local r = load(KEYS[1], ARGV[1])\n"
+                                                "if not r then return -3 end\n"
+                                                "r[15] = opt(ARGV[3])\n"
+                                                "save(KEYS[1], ARGV[1], r)\n"
+                                                "return 1\n"};
+
+/* KEYS: lease; ARGV: token ms (ms 0 = release) */
+static const ferry_redis_script_t LUA_LEASE = {
+    "lease", "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+             "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else\n"
+             "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+             "return 1\n"};
+
+/* KEYS: buckets…; ARGV: state(-1 any) prefix skip limit. Returns {buckets_done, skip, k, v…}. */
+static const ferry_redis_script_t LUA_LIST = {
+    "list", "local st, pfx = tonumber(ARGV[1]), ARGV[2]\n"
+            "local skip, limit = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+            "local out = {0, 0}\n"
+            "local n = 0\n"
+            "for i = 1, #KEYS do\n"
+            "  local h = redis.call('HGETALL', KEYS[i])\n"
+            "  local seen = 0\n"
+            "  for j = 1, #h, 2 do\n"
+            "    local k, v = h[j], h[j + 1]\n"
+            "    if (pfx == '' or string.sub(k, 1, #pfx) == pfx) and\n"
+            "       (st < 0 or string.byte(v, 1) == st) then\n"
+            "      seen = seen + 1\n"
+            "      if seen > skip then\n"
+            "        if n >= limit then out[1] = i - 1; out[2] = seen - 1; return out end\n"
+            "        out[#out + 1] = k; out[#out + 1] = v; n = n + 1\n"
+            "      end\n"
+            "    end\n"
+            "  end\n"
+            "  skip = 0\n"
+            "end\n"
+            "out[1] = #KEYS\n"
+            "return out\n"};
+
+/* ---- context ----------------------------------------------------------------------------------
+ */
+
+uint32_t ferry_ledger_bucket_of(const char *key, size_t klen, uint32_t buckets)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < klen; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ULL;
+    }
+    return buckets ? (uint32_t)(h % buckets) : 0;
+}
+
+int ferry_ledger_open(ferry_redis_t *r, const char *task, uint32_t buckets, ferry_ledger_t **out)
+{
+    *out = NULL;
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    ferry_ledger_t *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return FERRY_ENOMEM;
+    l->r = r;
+    snprintf(l->task, sizeof(l->task), "%s", task);
+    l->buckets = buckets ? buckets : FERRY_LEDGER_DEFAULT_BUCKETS;
+    keys_task(l->k_pending, sizeof(l->k_pending), task, "pending");
+    keys_task(l->k_failed, sizeof(l->k_failed), task, "failed");
+    keys_task(l->k_cnt, sizeof(l->k_cnt), task, "cnt");
+    keys_task(l->k_q[0], sizeof(l->k_q[0]), task, "q:event");
+    keys_task(l->k_q[1], sizeof(l->k_q[1]), task, "q:bulk");
+    *out = l;
+    return FERRY_OK;
+}
+
+void ferry_ledger_free(ferry_ledger_t *l)
+{
+    free(l);
+}
+
+ferry_redis_t *ferry_ledger_redis(const ferry_ledger_t *l)
+{
+    return l->r;
+}
+
+const char *ferry_ledger_task(const ferry_ledger_t *l)
+{
+    return l->task;
+}
+
+uint32_t ferry_ledger_buckets(const ferry_ledger_t *l)
+{
+    return l->buckets;
+}
+
+static void bucket_key(const ferry_ledger_t *l, uint32_t b, char *buf, size_t n)
+{
+    snprintf(buf, n, "ferry:{%s}:led:%" PRIu32, l->task, b);
+}
+
+static void key_bucket(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
+{
+    bucket_key(l, ferry_ledger_bucket_of(key, strlen(key), l->buckets), buf, n);
+}
+
+static void lease_key(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
+{
+    snprintf(buf, n, "ferry:{%s}:lk:%s", l->task, key);
+}
+
+static int key_ok(ferry_ledger_t *l, const char *key)
+{
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(l->r);
+    if (key == NULL || *key == '\0')
+        return ferry_error_set(e, FERRY_EINVAL, "empty object key");
+    if (strlen(key) > FERRY_KEY_MAX)
+        return ferry_error_set(e, FERRY_EINVAL, "object key longer than %d bytes", FERRY_KEY_MAX);
+    return FERRY_OK;
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int ferry_ledger_get(ferry_ledger_t *l, const char *key, ferry_record_t *rec)
+{
+    int rc = key_ok(l, key);
+    if (rc)
+        return rc;
+    char b[256];
+    key_bucket(l, key, b, sizeof(b));
+    redisReply *rep = NULL;
+    const char *argv[3] = {"HGET", b, key};
+    rc = ferry_redis_argv(l->r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_STRING) {
+        freeReplyObject(rep);
+        return FERRY_ENOTFOUND;
+    }
+    rc = ferry_record_decode(key, strlen(key), rep->str, rep->len, rec);
+    if (rc)
+        ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), rc,
+                        "the stored record of %s is malformed", key);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- enqueue ----------------------------------------------------------------------------------
+ */
+
+#define ENQ_CHUNK 256
+
+typedef struct {
+    char bucket[160];
+    char size[24], mtime[24], origin[4], now[24], nowms[24], crctext[24];
+    uint8_t etag[FERRY_ETAG_MAX + 2];
+    size_t etag_n;
+    uint8_t crc[8];
+} enq_args_t;
+
+static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
+                         size_t n, int *results, enq_args_t *a)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long nowms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int rc = ferry_redis_script_load(l->r, &LUA_ENQUEUE);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const ferry_item_t *it = &items[i];
+        enq_args_t *x = &a[i];
+        key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
+        snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
+        snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
+        snprintf(x->origin, sizeof(x->origin), "%d", it->origin);
+        snprintf(x->now, sizeof(x->now), "%lld", (long long)ts.tv_sec);
+        snprintf(x->nowms, sizeof(x->nowms), "%lld", nowms);
+        x->etag_n = ferry_etag_pack(it->etag, x->etag, sizeof(x->etag));
+        x->crctext[0] = '\0';
+        if (it->has_crc64) {
+            for (int j = 0; j < 8; j++)
+                x->crc[j] = (uint8_t)(it->crc64 >> (56 - 8 * j));
+            snprintf(x->crctext, sizeof(x->crctext), "%" PRIu64, it->crc64);
+        }
+        const char *argv[19] = {x->bucket,
+                                l->k_pending,
+                                l->k_failed,
+                                l->k_cnt,
+                                l->k_q[kind],
+                                it->key,
+                                x->size,
+                                x->mtime,
+                                (const char *)x->etag,
+                                (const char *)x->crc,
+                                it->seq ? it->seq : "",
+                                x->origin,
+                                it->force ? "1" : "0",
+                                x->now,
+                                it->op_delete ? "delete" : "copy",
+                                x->nowms,
+                                it->etag ? it->etag : "",
+                                x->crctext,
+                                ferry_origin_name(it->origin)};
+        size_t lens[19];
+        for (int j = 0; j < 19; j++)
+            lens[j] = strlen(argv[j]);
+        lens[8] = x->etag_n;
+        lens[9] = it->has_crc64 ? 8 : 0;
+        rc = ferry_redis_eval_append(l->r, &LUA_ENQUEUE, 5, 19, argv, lens);
+        if (rc)
+            return rc;
+    }
+    int first_err = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        rc = ferry_redis_read(l->r, &rep);
+        if (rc)
+            return rc;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                            "enqueue %s: %s", items[i].key, rep->str);
+        } else if (results)
+            results[i] = (int)ferry_redis_reply_int(rep, 0);
+        freeReplyObject(rep);
+    }
+    return first_err;
+}
+
+int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
+                         size_t n, int *results)
+{
+    if (kind != FERRY_QUEUE_EVENT && kind != FERRY_QUEUE_BULK)
+        return FERRY_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int rc = key_ok(l, items[i].key);
+        if (rc)
+            return rc;
+    }
+    enq_args_t *a = malloc(sizeof(*a) * ENQ_CHUNK);
+    if (a == NULL)
+        return FERRY_ENOMEM;
+    int rc = FERRY_OK;
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += ENQ_CHUNK) {
+        size_t m = n - off < ENQ_CHUNK ? n - off : ENQ_CHUNK;
+        for (int round = 0; round < 2; round++) {
+            rc = enqueue_chunk(l, kind, items + off, m, results ? results + off : NULL, a);
+            if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
+                break;
+            /* Connection lost mid-pipeline: resend the chunk (re-queueing is a no-op). */
+            if (ferry_redis_reset(l->r) != FERRY_OK)
+                break;
+        }
+    }
+    free(a);
+    return rc;
+}
+
+/* ---- transitions --------------------------------------------------------------------------------
+ */
+
+int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, const char *token,
+                       int64_t lease_ms, int *result, ferry_record_t *rec)
+{
+    int rc = key_ok(l, key);
+    if (rc)
+        return rc;
+    char b[160], lk[FERRY_KEY_MAX + 160], ms[24], now[24];
+    key_bucket(l, key, b, sizeof(b));
+    lease_key(l, key, lk, sizeof(lk));
+    snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
+    snprintf(now, sizeof(now), "%lld", (long long)now_s());
+    const char *argv[10] = {b,   l->k_pending,         l->k_failed, l->k_cnt, lk,
+                            key, worker ? worker : "", token,       ms,       now};
+    redisReply *rep = NULL;
+    rc = ferry_redis_eval(l->r, &LUA_START, 5, 10, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
+        freeReplyObject(rep);
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                               "start: unexpected reply");
+    }
+    *result = (int)ferry_redis_reply_int(rep->element[0], -3);
+    if (rec && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
+        rc = ferry_record_decode(key, strlen(key), rep->element[1]->str, rep->element[1]->len, rec);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int run_int_script(ferry_ledger_t *l, const ferry_redis_script_t *s, int nkeys, int argc,
+                          const char **argv, const size_t *lens, long long *out)
+{
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(l->r, s, nkeys, argc, argv, lens, &rep);
+    if (rc)
+        return rc;
+    *out = ferry_redis_reply_int(rep, -99);
+    freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+int ferry_ledger_lease_renew(ferry_ledger_t *l, const char *key, const char *token,
+                             int64_t lease_ms)
+{
+    char lk[FERRY_KEY_MAX + 160], ms[24];
+    lease_key(l, key, lk, sizeof(lk));
+    snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
+    const char *argv[3] = {lk, token, ms};
+    long long v;
+    int rc = run_int_script(l, &LUA_LEASE, 1, 3, argv, NULL, &v);
+    if (rc)
+        return rc;
+    return v == 1 ? FERRY_OK : FERRY_EBUSY;
+}
+
+int ferry_ledger_lease_release(ferry_ledger_t *l, const char *key, const char *token)
+{
+    char lk[FERRY_KEY_MAX + 160];
+    lease_key(l, key, lk, sizeof(lk));
+    const char *argv[3] = {lk, token, "0"};
+    long long v;
+    return run_int_script(l, &LUA_LEASE, 1, 3, argv, NULL, &v);
+}
+
+int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
+                        const ferry_outcome_t *o)
+{
+    int rc = key_ok(l, key);
+    if (rc)
+        return rc;
+    if (o->state < 0 || o->state >= FERRY_STATE_COUNT || o->state == FERRY_STATE_COPYING)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                               "finish: bad target state");
+    char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
+    uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
+    key_bucket(l, key, b, sizeof(b));
+    lease_key(l, key, lk, sizeof(lk));
+    snprintf(st, sizeof(st), "%d", o->state);
+    snprintf(size, sizeof(size), "%" PRIu64, o->size);
+    snprintf(mtime, sizeof(mtime), "%" PRId64, o->mtime > 0 ? o->mtime : 0);
+    snprintf(now, sizeof(now), "%lld", (long long)now_s());
+    dur[0] = '\0';
+    if (o->duration_ms >= 0)
+        snprintf(dur, sizeof(dur), "%lld", (long long)o->duration_ms);
+    size_t en = ferry_etag_pack(o->etag, etag, sizeof(etag));
+    size_t dn = 0;
+    if (o->dst_etag && *o->dst_etag) {
+        if (dst_same_as_src(o->etag, o->dst_etag)) {
+            dst[0] = '=';
+            dn = 1;
+        } else {
+            dn = ferry_etag_pack(o->dst_etag, dst, sizeof(dst));
+            if (dn == 1 && dst[0] == '=') { /* a text etag "=": keep it distinct from the marker */
+                dst[0] = 0;
+                dst[1] = '=';
+                dn = 2;
+            }
+        }
+    }
+    if (o->has_crc64)
+        for (int j = 0; j < 8; j++)
+            crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
+    char err[FERRY_ERRMSG_MAX + 1];
+    snprintf(err, sizeof(err), "%s", o->error ? o->error : "");
+    const char *argv[17] = {b,
+                            l->k_pending,
+                            l->k_failed,
+                            l->k_cnt,
+                            lk,
+                            key,
+                            token ? token : "",
+                            st,
+                            size,
+                            mtime,
+                            (const char *)etag,
+                            (const char *)crc,
+                            o->seq ? o->seq : "",
+                            (const char *)dst,
+                            err,
+                            now,
+                            dur};
+    size_t lens[17];
+    for (int j = 0; j < 17; j++)
+        lens[j] = (j == 10 || j == 11 || j == 13) ? 0 : strlen(argv[j]);
+    lens[10] = en;
+    lens[11] = o->has_crc64 ? 8 : 0;
+    lens[13] = dn;
+    long long v;
+    rc = run_int_script(l, &LUA_FINISH, 5, 17, argv, lens, &v);
+    if (rc)
+        return rc;
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(l->r);
+    switch (v) {
+    case 1:
+        return FERRY_OK;
+    case -1:
+        return ferry_error_set(e, FERRY_ECONFLICT, "%s: a newer source version is queued", key);
+    case -2:
+        return ferry_error_set(e, FERRY_EBUSY, "%s: another worker holds the copy lease", key);
+    case -3:
+        return ferry_error_set(e, FERRY_ENOTFOUND, "%s: no record", key);
+    default:
+        return ferry_error_set(e, FERRY_EREDIS, "finish: unexpected reply %lld", v);
+    }
+}
+
+int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error)
+{
+    int rc = key_ok(l, key);
+    if (rc)
+        return rc;
+    char b[160], now[24], err[FERRY_ERRMSG_MAX + 1];
+    key_bucket(l, key, b, sizeof(b));
+    snprintf(now, sizeof(now), "%lld", (long long)now_s());
+    snprintf(err, sizeof(err), "%s", error ? error : "");
+    const char *argv[7] = {b, l->k_pending, l->k_failed, l->k_cnt, key, err, now};
+    long long v;
+    rc = run_int_script(l, &LUA_FAIL, 4, 7, argv, NULL, &v);
+    if (rc)
+        return rc;
+    return v == -3 ? FERRY_ENOTFOUND : FERRY_OK;
+}
+
+int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *token,
+                            const char *upload_id)
+{
+    int rc = key_ok(l, key);
+    if (rc)
+        return rc;
+    char b[160], lk[FERRY_KEY_MAX + 160];
+    key_bucket(l, key, b, sizeof(b));
+    lease_key(l, key, lk, sizeof(lk));
+    const char *argv[5] = {b, lk, key, token ? token : "", upload_id ? upload_id : ""};
+    long long v;
+    rc = run_int_script(l, &LUA_UPLOAD, 2, 5, argv, NULL, &v);
+    if (rc)
+        return rc;
+    return v == 1 ? FERRY_OK : v == -2 ? FERRY_EBUSY : FERRY_ENOTFOUND;
+}
+
+/* ---- queries ------------------------------------------------------------------------------------
+ */
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HGETALL", l->k_cnt};
+    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+        const redisReply *f = rep->element[i];
+        if (f->type != REDIS_REPLY_STRING || f->len != 2 || f->str[1] < '0' ||
+            f->str[1] >= '0' + FERRY_STATE_COUNT)
+            continue;
+        int s = f->str[1] - '0';
+        long long v = ferry_redis_reply_int(rep->element[i + 1], 0);
+        if (f->str[0] == 'n')
+            c->objects[s] = v;
+        else if (f->str[0] == 'b')
+            c->bytes[s] = v;
+    }
+    freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+/* ZLEX bounds for "every member starting with prefix". */
+static void lex_bounds(const char *prefix, char *lo, char *hi, size_t n)
+{
+    if (prefix == NULL || *prefix == '\0') {
+        snprintf(lo, n, "-");
+        snprintf(hi, n, "+");
+        return;
+    }
+    snprintf(lo, n, "[%s", prefix);
+    snprintf(hi, n, "(%s\xff", prefix);
+}
+
+int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,
+                          long long *failed)
+{
+    char lo[FERRY_KEY_MAX + 4], hi[FERRY_KEY_MAX + 4];
+    lex_bounds(prefix, lo, hi, sizeof(lo));
+    const char *a1[4] = {"ZLEXCOUNT", l->k_pending, lo, hi};
+    const char *a2[4] = {"ZLEXCOUNT", l->k_failed, lo, hi};
+    int rc = ferry_redis_append(l->r, 4, a1, NULL);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(l->r, 4, a2, NULL);
+    if (rc)
+        return rc;
+    redisReply *r1 = NULL, *r2 = NULL;
+    rc = ferry_redis_read(l->r, &r1);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_read(l->r, &r2);
+    if (rc == FERRY_OK) {
+        long long p = ferry_redis_reply_int(r1, -1), f = ferry_redis_reply_int(r2, -1);
+        if (p < 0 || f < 0)
+            rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                 "ZLEXCOUNT failed: %s",
+                                 r1->type == REDIS_REPLY_ERROR ? r1->str : "");
+        else {
+            *failed = f;
+            *pending = p - f;
+        }
+    }
+    if (r1)
+        freeReplyObject(r1);
+    if (r2)
+        freeReplyObject(r2);
+    return rc;
+}
+
+/* Cursor forms: "b<bucket>.<skip>" over the buckets, "z<last key>" over an index. */
+static int list_index(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
+                      size_t limit, ferry_record_fn fn, void *ud, char *next, size_t next_n)
+{
+    const char *idx = state == FERRY_STATE_FAILED ? l->k_failed : l->k_pending;
+    char lo[FERRY_KEY_MAX + 4], hi[FERRY_KEY_MAX + 4];
+    lex_bounds(prefix, lo, hi, sizeof(lo));
+    if (cursor && cursor[0] == 'z' && cursor[1])
+        snprintf(lo, sizeof(lo), "(%s", cursor + 1);
+    next[0] = '\0';
+    size_t got = 0;
+    int rc = FERRY_OK;
+    while (got < limit && rc == FERRY_OK) {
+        size_t want = limit - got < 512 ? limit - got : 512;
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", want);
+        const char *argv[7] = {"ZRANGEBYLEX", idx, lo, hi, "LIMIT", "0", cnt};
+        redisReply *keys = NULL;
+        rc = ferry_redis_argv(l->r, 7, argv, NULL, &keys);
+        if (rc)
+            break;
+        size_t nk = keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
+        for (size_t i = 0; i < nk && rc == FERRY_OK; i++) {
+            char b[160];
+            key_bucket(l, keys->element[i]->str, b, sizeof(b));
+            const char *hg[3] = {"HGET", b, keys->element[i]->str};
+            rc = ferry_redis_append(l->r, 3, hg, NULL);
+        }
+        for (size_t i = 0; i < nk; i++) {
+            redisReply *v = NULL;
+            int r2 = ferry_redis_read(l->r, &v);
+            if (r2) {
+                rc = r2;
+                break;
+            }
+            ferry_record_t rec;
+            const redisReply *k = keys->element[i];
+            if (rc == FERRY_OK && v->type == REDIS_REPLY_STRING &&
+                ferry_record_decode(k->str, k->len, v->str, v->len, &rec) == FERRY_OK &&
+                (state < 0 || rec.state == state || (state == -2))) {
+                if (got < limit) {
+                    got++;
+                    if (fn(ud, &rec))
+                        rc = FERRY_ECANCELED;
+                }
+            }
+            freeReplyObject(v);
+        }
+        if (nk > 0)
+            snprintf(lo, sizeof(lo), "(%s", keys->element[nk - 1]->str);
+        freeReplyObject(keys);
+        if (nk < want) {
+            lo[0] = '\0';
+            break;
+        }
+    }
+    if (lo[0] == '(' && rc == FERRY_OK)
+        snprintf(next, next_n, "z%s", lo + 1);
+    return rc == FERRY_ECANCELED ? FERRY_OK : rc;
+}
+
+#define LIST_BATCH 128
+
+int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
+                      size_t limit, ferry_record_fn fn, void *ud, char *next, size_t next_n)
+{
+    if (prefix == NULL)
+        prefix = "";
+    if (limit == 0)
+        limit = 1000;
+    if (state == FERRY_STATE_FAILED || state == FERRY_STATE_QUEUED || state == FERRY_STATE_COPYING)
+        return list_index(l, state, prefix, cursor, limit, fn, ud, next, next_n);
+    unsigned long bucket = 0, skip = 0;
+    if (cursor && cursor[0] == 'b') {
+        if (sscanf(cursor + 1, "%lu.%lu", &bucket, &skip) != 2)
+            return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                                   "bad cursor \"%s\"", cursor);
+    } else if (cursor && *cursor)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                               "bad cursor \"%s\"", cursor);
+    next[0] = '\0';
+    size_t got = 0;
+    char(*keys)[160] = malloc(sizeof(*keys) * LIST_BATCH);
+    if (keys == NULL)
+        return FERRY_ENOMEM;
+    int rc = FERRY_OK;
+    char st[8], sk[24], lim[24];
+    snprintf(st, sizeof(st), "%d", state);
+    while (bucket < l->buckets && got < limit && rc == FERRY_OK) {
+        size_t nb = l->buckets - bucket < LIST_BATCH ? l->buckets - bucket : LIST_BATCH;
+        const char *argv[LIST_BATCH + 4];
+        for (size_t i = 0; i < nb; i++) {
+            bucket_key(l, (uint32_t)(bucket + i), keys[i], sizeof(keys[i]));
+            argv[i] = keys[i];
+        }
+        snprintf(sk, sizeof(sk), "%lu", skip);
+        snprintf(lim, sizeof(lim), "%zu", limit - got);
+        argv[nb] = st;
+        argv[nb + 1] = prefix;
+        argv[nb + 2] = sk;
+        argv[nb + 3] = lim;
+        redisReply *rep = NULL;
+        rc = ferry_redis_eval(l->r, &LUA_LIST, (int)nb, (int)nb + 4, argv, NULL, &rep);
+        if (rc)
+            break;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+            freeReplyObject(rep);
+            rc = FERRY_EREDIS;
+            break;
+        }
+        long long done = ferry_redis_reply_int(rep->element[0], (long long)nb);
+        long long nskip = ferry_redis_reply_int(rep->element[1], 0);
+        for (size_t i = 2; i + 1 < rep->elements && rc == FERRY_OK; i += 2) {
+            ferry_record_t rec;
+            const redisReply *k = rep->element[i], *v = rep->element[i + 1];
+            got++;
+            if (ferry_record_decode(k->str, k->len, v->str, v->len, &rec) == FERRY_OK &&
+                fn(ud, &rec))
+                rc = FERRY_ECANCELED;
+        }
+        freeReplyObject(rep);
+        if (done < (long long)nb) {
+            bucket += (unsigned long)done;
+            skip = (unsigned long)nskip;
+            break;
+        }
+        bucket += nb;
+        skip = 0;
+    }
+    free(keys);
+    if (rc == FERRY_OK && bucket < l->buckets)
+        snprintf(next, next_n, "b%lu.%lu", bucket, skip);
+    return rc == FERRY_ECANCELED ? FERRY_OK : rc;
+}

@@ -1,0 +1,638 @@
+/* ferry — job queue on Redis streams. See ferry/queue.h and docs/internals/ledger.md. */
+#include "ferry/queue.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "keys_int.h"
+
+#define BUF_MAX 64
+
+struct ferry_queue_s {
+    ferry_ledger_t *l;
+    ferry_redis_t *r;
+    char consumer[FERRY_WORKER_MAX + 1];
+    int64_t vt_ms;
+    int max_deliveries;
+    char k_q[2][128];
+    char k_dead[128];
+    int recovered;           /* own pending entries read after start */
+    long long last_claim_ms; /* last XAUTOCLAIM sweep */
+    ferry_job_t *buf;        /* jobs delivered but not yet handed out */
+    int nbuf;
+};
+
+static ferry_error_t *qerr(ferry_queue_t *q)
+{
+    return (ferry_error_t *)ferry_redis_error(q->r);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- job decoding ------------------------------------------------------------------------------
+ */
+
+static int num_field(const redisReply *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (v->len == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (v->len > 20)
+        return -1;
+    char tmp[24];
+    memcpy(tmp, v->str, v->len);
+    tmp[v->len] = '\0';
+    for (size_t i = 0; i < v->len; i++)
+        if (tmp[i] < '0' || tmp[i] > '9')
+            return -1;
+    errno = 0;
+    unsigned long long x = strtoull(tmp, NULL, 10);
+    if (errno || x > (unsigned long long)hi || (int64_t)x < lo)
+        return -1;
+    *out = (int64_t)x;
+    return 0;
+}
+
+static int str_field(const redisReply *v, char *dst, size_t cap)
+{
+    if (v->len + 1 > cap || memchr(v->str, 0, v->len))
+        return -1;
+    memcpy(dst, v->str, v->len);
+    dst[v->len] = '\0';
+    return 0;
+}
+
+int ferry_job_decode(const redisReply *e, int kind, ferry_job_t *job, ferry_error_t *err)
+{
+    memset(job, 0, sizeof(*job));
+    job->kind = kind;
+    job->deliveries = 1;
+    if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return ferry_error_set(err, FERRY_EPARSE, "job: not a stream entry");
+    const redisReply *id = e->element[0], *f = e->element[1];
+    if (id->len == 0 || id->len >= sizeof(job->id))
+        return ferry_error_set(err, FERRY_EPARSE, "job: bad entry id");
+    for (size_t i = 0; i < id->len; i++)
+        if (!((id->str[i] >= '0' && id->str[i] <= '9') || id->str[i] == '-'))
+            return ferry_error_set(err, FERRY_EPARSE, "job: bad entry id");
+    memcpy(job->id, id->str, id->len);
+    if (f->type == REDIS_REPLY_NIL)
+        return ferry_error_set(err, FERRY_ENOTFOUND, "job %s was deleted", job->id);
+    if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 || f->elements > 64)
+        return ferry_error_set(err, FERRY_EPARSE, "job %s: fields are not pairs", job->id);
+    int have_key = 0;
+    for (size_t i = 0; i < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return ferry_error_set(err, FERRY_EPARSE, "job %s: non-string field", job->id);
+        int64_t x;
+        int bad = 0;
+        if (k->len == 1) {
+            switch (k->str[0]) {
+            case 'k':
+                bad = v->len == 0 || v->len > FERRY_KEY_MAX ||
+                      str_field(v, job->key, sizeof(job->key));
+                have_key = !bad;
+                break;
+            case 's':
+                bad = num_field(v, 0, INT64_MAX, &x);
+                job->size = (uint64_t)x;
+                break;
+            case 'm':
+                bad = num_field(v, 0, INT64_MAX / 2, &job->mtime);
+                break;
+            case 'e':
+                bad = str_field(v, job->etag, sizeof(job->etag));
+                break;
+            case 'c':
+                if (v->len) {
+                    char tmp[24];
+                    bad = v->len > 20 || str_field(v, tmp, sizeof(tmp));
+                    for (size_t j = 0; !bad && tmp[j]; j++)
+                        bad = tmp[j] < '0' || tmp[j] > '9';
+                    if (!bad) {
+                        errno = 0;
+                        job->crc64 = strtoull(tmp, NULL, 10);
+                        bad = errno != 0;
+                        job->has_crc64 = !bad;
+                    }
+                }
+                break;
+            case 'q':
+                bad = str_field(v, job->seq, sizeof(job->seq));
+                break;
+            case 'o': {
+                char tmp[8];
+                ferry_origin_t o;
+                bad = str_field(v, tmp, sizeof(tmp)) || ferry_origin_parse(tmp, &o);
+                job->origin = bad ? 0 : (int)o;
+                break;
+            }
+            case 't':
+                bad = num_field(v, 0, INT64_MAX / 2, &job->enqueued_ms);
+                break;
+            default:
+                break; /* unknown one-letter fields: newer producers */
+            }
+        } else if (k->len == 2 && memcmp(k->str, "op", 2) == 0) {
+            if (v->len == 4 && memcmp(v->str, "copy", 4) == 0)
+                job->op_delete = 0;
+            else if (v->len == 6 && memcmp(v->str, "delete", 6) == 0)
+                job->op_delete = 1;
+            else
+                bad = 1;
+        }
+        if (bad)
+            return ferry_error_set(err, FERRY_EPARSE, "job %s: bad field \"%.*s\"", job->id,
+                                   (int)(k->len > 8 ? 8 : k->len), k->str);
+    }
+    if (!have_key)
+        return ferry_error_set(err, FERRY_EPARSE, "job %s has no key", job->id);
+    return FERRY_OK;
+}
+
+/* ---- open
+ * ---------------------------------------------------------------------------------------- */
+
+int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot)
+{
+    char h[256];
+    if (host == NULL)
+        host = getenv("FERRY_HOSTNAME");
+    if (host == NULL || *host == '\0') {
+        if (gethostname(h, sizeof(h)) != 0)
+            snprintf(h, sizeof(h), "localhost");
+        h[sizeof(h) - 1] = '\0';
+        host = h;
+    }
+    int w = snprintf(buf, n, "%s/%d", host, slot);
+    return w < 0 || (size_t)w >= n || w > FERRY_WORKER_MAX ? FERRY_ERANGE : FERRY_OK;
+}
+
+static int ensure_group(ferry_queue_t *q, const char *stream)
+{
+    const char *argv[6] = {"XGROUP", "CREATE", stream, KEYS_GROUP, "0", "MKSTREAM"};
+    int rc = ferry_redis_argv(q->r, 6, argv, NULL, NULL);
+    if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "BUSYGROUP"))
+        rc = FERRY_OK;
+    return rc;
+}
+
+int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out)
+{
+    *out = NULL;
+    ferry_redis_t *r = ferry_ledger_redis(l);
+    if (o == NULL || o->consumer == NULL || *o->consumer == '\0' ||
+        strlen(o->consumer) > FERRY_WORKER_MAX)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(r), FERRY_EINVAL,
+                               "queue: a consumer name (1..%d bytes) is required",
+                               FERRY_WORKER_MAX);
+    ferry_queue_t *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return FERRY_ENOMEM;
+    q->buf = calloc(BUF_MAX, sizeof(ferry_job_t));
+    if (q->buf == NULL) {
+        free(q);
+        return FERRY_ENOMEM;
+    }
+    q->l = l;
+    q->r = r;
+    snprintf(q->consumer, sizeof(q->consumer), "%s", o->consumer);
+    q->vt_ms = o->visibility_ms > 0 ? o->visibility_ms : 300000;
+    q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : 5;
+    const char *task = ferry_ledger_task(l);
+    keys_task(q->k_q[0], sizeof(q->k_q[0]), task, "q:event");
+    keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
+    keys_task(q->k_dead, sizeof(q->k_dead), task, "q:dead");
+    int rc = ensure_group(q, q->k_q[0]);
+    if (rc == FERRY_OK)
+        rc = ensure_group(q, q->k_q[1]);
+    if (rc) {
+        ferry_queue_free(q);
+        return rc;
+    }
+    *out = q;
+    return FERRY_OK;
+}
+
+void ferry_queue_free(ferry_queue_t *q)
+{
+    if (q == NULL)
+        return;
+    free(q->buf);
+    free(q);
+}
+
+/* ---- reading
+ * ------------------------------------------------------------------------------------- */
+
+static const ferry_redis_script_t LUA_ACK = {"ack",
+                                             "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                                             "return redis.call('XDEL', KEYS[1], ARGV[2])\n"};
+
+/* Reset the idle time only while we own the entry (XCLAIM would otherwise steal it back). */
+static const ferry_redis_script_t LUA_REFRESH = {
+    "refresh",
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)\n"
+    "if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end\n"
+    "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'JUSTID')\n"
+    "return 1\n"};
+
+/* KEYS: stream dead; ARGV: group id field value … */
+static const ferry_redis_script_t LUA_DEAD = {"dead",
+                                              "local f = {}\n"
+                                              "for i = 3, #ARGV do f[#f + 1] = ARGV[i] end\n"
+                                              "redis.call('XADD', KEYS[2], '*', unpack(f))\n"
+                                              "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                                              "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                                              "return 1\n"};
+
+static int ack_id(ferry_queue_t *q, int kind, const char *id)
+{
+    const char *argv[3] = {q->k_q[kind], KEYS_GROUP, id};
+    return ferry_redis_eval(q->r, &LUA_ACK, 1, 3, argv, NULL, NULL);
+}
+
+/* Delivery count of one pending entry, from XPENDING; 1 if unknown. */
+static long long deliveries_of(ferry_queue_t *q, int kind, const char *id)
+{
+    redisReply *rep = NULL;
+    const char *argv[6] = {"XPENDING", q->k_q[kind], KEYS_GROUP, id, id, "1"};
+    if (ferry_redis_argv(q->r, 6, argv, NULL, &rep))
+        return 1;
+    long long n = 1;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+        rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 4)
+        n = ferry_redis_reply_int(rep->element[0]->element[3], 1);
+    freeReplyObject(rep);
+    return n;
+}
+
+/* Append entries of one stream reply to the local buffer. fetch_count: look up deliveries. */
+static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, int fetch_count)
+{
+    if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
+        return FERRY_OK;
+    for (size_t i = 0; i < entries->elements; i++) {
+        ferry_error_t e;
+        ferry_job_t *j = &q->buf[q->nbuf];
+        int rc = ferry_job_decode(entries->element[i], kind, j, &e);
+        if (rc == FERRY_ENOTFOUND) {
+            /* Deleted body still pending (acked-then-crashed): drop it, leave no orphan. */
+            ack_id(q, kind, j->id);
+            continue;
+        }
+        if (rc) {
+            /* A malformed job can never succeed: dead-letter it as is. */
+            const redisReply *id =
+                entries->element[i]->type == REDIS_REPLY_ARRAY && entries->element[i]->elements > 0
+                    ? entries->element[i]->element[0]
+                    : NULL;
+            if (id && id->type == REDIS_REPLY_STRING && id->len < 48) {
+                char idb[48];
+                memcpy(idb, id->str, id->len);
+                idb[id->len] = '\0';
+                const char *argv[8] = {q->k_q[kind], q->k_dead, KEYS_GROUP, idb,
+                                       "error",      e.msg,     "id",       idb};
+                ferry_redis_eval(q->r, &LUA_DEAD, 2, 8, argv, NULL, NULL);
+            }
+            ferry_log(FERRY_LOG_WARN, "queue.bad_job", "task", ferry_ledger_task(q->l), "error",
+                      e.msg, NULL);
+            continue;
+        }
+        if (fetch_count)
+            j->deliveries = deliveries_of(q, kind, j->id);
+        if (q->nbuf < BUF_MAX)
+            q->nbuf++;
+    }
+    return FERRY_OK;
+}
+
+/* XREADGROUP reply: [[stream, entries], …] */
+static int take_read_reply(ferry_queue_t *q, const redisReply *rep, int fetch_count)
+{
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+        return FERRY_OK;
+    /* event first, whatever order Redis used */
+    for (int kind = 0; kind < 2; kind++)
+        for (size_t i = 0; i < rep->elements; i++) {
+            const redisReply *s = rep->element[i];
+            if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+                s->element[0]->type != REDIS_REPLY_STRING)
+                continue;
+            if (strlen(q->k_q[kind]) == s->element[0]->len &&
+                memcmp(q->k_q[kind], s->element[0]->str, s->element[0]->len) == 0)
+                take_entries(q, kind, s->element[1], fetch_count);
+        }
+    return FERRY_OK;
+}
+
+/* streams: bit 0 event, bit 1 bulk */
+static int read_group(ferry_queue_t *q, int streams, const char *id, int count, int block_ms,
+                      int fetch_count)
+{
+    char cnt[16], blk[16];
+    snprintf(cnt, sizeof(cnt), "%d", count);
+    snprintf(blk, sizeof(blk), "%d", block_ms);
+    const char *argv[13];
+    int n = 0;
+    argv[n++] = "XREADGROUP";
+    argv[n++] = "GROUP";
+    argv[n++] = KEYS_GROUP;
+    argv[n++] = q->consumer;
+    argv[n++] = "COUNT";
+    argv[n++] = cnt;
+    if (block_ms > 0) {
+        argv[n++] = "BLOCK";
+        argv[n++] = blk;
+    }
+    argv[n++] = "STREAMS";
+    for (int k = 0; k < 2; k++)
+        if (streams & (1 << k))
+            argv[n++] = q->k_q[k];
+    for (int k = 0; k < 2; k++)
+        if (streams & (1 << k))
+            argv[n++] = id;
+    redisReply *rep = NULL;
+    int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+    if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
+        /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
+        if (ensure_group(q, q->k_q[0]) == FERRY_OK && ensure_group(q, q->k_q[1]) == FERRY_OK)
+            rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+    }
+    if (rc)
+        return rc;
+    take_read_reply(q, rep, fetch_count);
+    freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+static int autoclaim(ferry_queue_t *q)
+{
+    char vt[24];
+    snprintf(vt, sizeof(vt), "%lld", (long long)q->vt_ms);
+    for (int kind = 0; kind < 2 && q->nbuf < BUF_MAX / 2; kind++) {
+        const char *argv[8] = {"XAUTOCLAIM", q->k_q[kind], KEYS_GROUP, q->consumer,
+                               vt,           "0-0",        "COUNT",    "16"};
+        redisReply *rep = NULL;
+        int rc = ferry_redis_argv(q->r, 8, argv, NULL, &rep);
+        if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
+            ensure_group(q, q->k_q[kind]);
+            continue;
+        }
+        if (rc)
+            return rc;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
+            take_entries(q, kind, rep->element[1], 1);
+        freeReplyObject(rep);
+    }
+    return FERRY_OK;
+}
+
+/* Pop the first buffered job (event jobs were put first). */
+static int pop(ferry_queue_t *q, ferry_job_t *job)
+{
+    int best = 0;
+    for (int i = 0; i < q->nbuf; i++)
+        if (q->buf[i].kind == FERRY_QUEUE_EVENT) {
+            best = i;
+            break;
+        }
+    *job = q->buf[best];
+    memmove(&q->buf[best], &q->buf[best + 1], sizeof(ferry_job_t) * (size_t)(q->nbuf - best - 1));
+    q->nbuf--;
+    return FERRY_OK;
+}
+
+static int over_limit(ferry_queue_t *q, ferry_job_t *job)
+{
+    if (job->deliveries <= q->max_deliveries)
+        return 0;
+    ferry_record_t rec;
+    char msg[FERRY_ERRMSG_MAX + 1];
+    int have = ferry_ledger_get(q->l, job->key, &rec) == FERRY_OK && rec.error[0];
+    snprintf(msg, sizeof(msg), "gave up after %lld deliveries%s%.400s", job->deliveries - 1,
+             have ? ": " : "", have ? rec.error : "");
+    if (ferry_queue_dead(q, job, msg) == FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "queue.dead_letter", "task", ferry_ledger_task(q->l), "key",
+                  job->key, "error", msg, NULL);
+    return 1;
+}
+
+int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
+{
+    int rc;
+    for (;;) {
+        while (q->nbuf > 0) {
+            pop(q, job);
+            if (!over_limit(q, job))
+                return FERRY_OK;
+        }
+        if (!q->recovered) {
+            /* Our own pending entries from before a restart come first. */
+            rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+            if (rc)
+                return rc;
+            q->recovered = 1;
+            if (q->nbuf)
+                continue;
+        }
+        long long now = mono_ms();
+        long long every = q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
+        if (now - q->last_claim_ms >= every) {
+            q->last_claim_ms = now;
+            rc = autoclaim(q);
+            if (rc)
+                return rc;
+            if (q->nbuf)
+                continue;
+        }
+        /* New work, one job at a time so nothing idles in a local buffer: event, then bulk,
+         * then wait on both (a wake-up may bring one of each; event goes first). */
+        rc = read_group(q, 1, ">", 1, 0, 0);
+        if (rc == FERRY_OK && q->nbuf == 0)
+            rc = read_group(q, 2, ">", 1, 0, 0);
+        if (rc)
+            return rc;
+        if (q->nbuf)
+            continue;
+        if (block_ms <= 0)
+            return FERRY_ETIMEOUT;
+        int blk = block_ms;
+        if (blk > 0 && blk > (int)every)
+            blk = (int)every > 0 ? (int)every : 1; /* wake up for the next re-claim sweep */
+        rc = read_group(q, 3, ">", 1, blk, 0);
+        if (rc)
+            return rc;
+        if (q->nbuf)
+            continue;
+        if (block_ms <= 0)
+            return FERRY_ETIMEOUT;
+        block_ms -= blk;
+        if (block_ms <= 0)
+            return FERRY_ETIMEOUT;
+    }
+}
+
+int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
+{
+    return ack_id(q, job->kind, job->id);
+}
+
+int ferry_queue_refresh(ferry_queue_t *q, const ferry_job_t *job)
+{
+    const char *argv[5] = {q->k_q[job->kind], KEYS_GROUP, q->consumer, job->id, "0"};
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long v = ferry_redis_reply_int(rep, 0);
+    freeReplyObject(rep);
+    return v == 1 ? FERRY_OK : FERRY_EBUSY;
+}
+
+int ferry_queue_nack(ferry_queue_t *q, const ferry_job_t *job, int64_t delay_ms)
+{
+    int64_t idle = q->vt_ms - (delay_ms > 0 ? delay_ms : 0);
+    if (idle < 0)
+        idle = 0;
+    char ib[24];
+    snprintf(ib, sizeof(ib), "%lld", (long long)idle);
+    const char *argv[5] = {q->k_q[job->kind], KEYS_GROUP, q->consumer, job->id, ib};
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error)
+{
+    int rc = ferry_ledger_fail(q->l, job->key, error);
+    if (rc && rc != FERRY_ENOTFOUND)
+        return rc;
+    char size[24], mtime[24], crc[24] = "", t[24], dl[24];
+    snprintf(size, sizeof(size), "%" PRIu64, job->size);
+    snprintf(mtime, sizeof(mtime), "%" PRId64, job->mtime);
+    if (job->has_crc64)
+        snprintf(crc, sizeof(crc), "%" PRIu64, job->crc64);
+    snprintf(t, sizeof(t), "%" PRId64, job->enqueued_ms);
+    snprintf(dl, sizeof(dl), "%lld", job->deliveries);
+    const char *argv[28] = {q->k_q[job->kind],
+                            q->k_dead,
+                            KEYS_GROUP,
+                            job->id,
+                            "k",
+                            job->key,
+                            "s",
+                            size,
+                            "m",
+                            mtime,
+                            "e",
+                            job->etag,
+                            "c",
+                            crc,
+                            "q",
+                            job->seq,
+                            "o",
+                            ferry_origin_name(job->origin),
+                            "op",
+                            job->op_delete ? "delete" : "copy",
+                            "t",
+                            t,
+                            "from",
+                            job->kind == FERRY_QUEUE_EVENT ? "event" : "bulk",
+                            "deliveries",
+                            dl,
+                            "error",
+                            error ? error : ""};
+    return ferry_redis_eval(q->r, &LUA_DEAD, 2, 28, argv, NULL, NULL);
+}
+
+int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)
+{
+    ferry_redis_t *r = ferry_ledger_redis(l);
+    const char *task = ferry_ledger_task(l);
+    char k[3][128];
+    keys_task(k[0], sizeof(k[0]), task, "q:event");
+    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
+    keys_task(k[2], sizeof(k[2]), task, "q:dead");
+    long long *out[3] = {event, bulk, dead};
+    int rc = FERRY_OK;
+    for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
+        const char *argv[2] = {"XLEN", k[i]};
+        rc = ferry_redis_append(r, 2, argv, NULL);
+    }
+    if (rc)
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (out[i])
+            *out[i] = ferry_redis_reply_int(rep, 0);
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed)
+{
+    ferry_redis_t *r = ferry_ledger_redis(l);
+    const char *task = ferry_ledger_task(l);
+    int n = 0, rc = FERRY_OK;
+    for (int kind = 0; kind < 2 && rc == FERRY_OK; kind++) {
+        char k[128];
+        keys_task(k, sizeof(k), task, kind ? "q:bulk" : "q:event");
+        const char *argv[4] = {"XINFO", "CONSUMERS", k, KEYS_GROUP};
+        redisReply *rep = NULL;
+        rc = ferry_redis_argv(r, 4, argv, NULL, &rep);
+        if (rc == FERRY_EREDIS) { /* no stream or group yet: nothing to prune */
+            rc = FERRY_OK;
+            continue;
+        }
+        if (rc)
+            break;
+        for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+            const redisReply *c = rep->element[i];
+            char name[FERRY_WORKER_MAX + 1] = "";
+            long long pending = -1, idle = -1;
+            for (size_t j = 0; c->type == REDIS_REPLY_ARRAY && j + 1 < c->elements; j += 2) {
+                const redisReply *f = c->element[j], *v = c->element[j + 1];
+                if (f->type != REDIS_REPLY_STRING)
+                    continue;
+                if (strcmp(f->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+                    snprintf(name, sizeof(name), "%s", v->str);
+                else if (strcmp(f->str, "pending") == 0)
+                    pending = ferry_redis_reply_int(v, -1);
+                else if (strcmp(f->str, "idle") == 0)
+                    idle = ferry_redis_reply_int(v, -1);
+            }
+            if (name[0] && pending == 0 && idle >= idle_ms) {
+                const char *d[5] = {"XGROUP", "DELCONSUMER", k, KEYS_GROUP, name};
+                if (ferry_redis_argv(r, 5, d, NULL, NULL) == FERRY_OK)
+                    n++;
+            }
+        }
+        freeReplyObject(rep);
+    }
+    if (removed)
+        *removed = n;
+    return rc;
+}

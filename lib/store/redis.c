@@ -1,0 +1,575 @@
+/* ferry — synchronous Redis connection. See ferry/redis.h for the contract. */
+#include "ferry/redis.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCRIPT_SLOTS 32
+
+typedef struct {
+    const ferry_redis_script_t *script;
+    char sha[41];
+    unsigned gen; /* connection generation the script was loaded on */
+} script_slot_t;
+
+struct ferry_redis_s {
+    redisContext *c;
+    ferry_redis_url_t url;
+    ferry_redis_opts_t opts;
+    char where[300];
+    ferry_error_t err;
+    unsigned gen; /* bumped on every (re)connect */
+    unsigned reconnects;
+    uint64_t rng;
+    script_slot_t scripts[SCRIPT_SLOTS];
+};
+
+/* ---- URL ---------------------------------------------------------------------------------- */
+
+static int parse_uint(const char *s, size_t n, long max, long *out)
+{
+    long v = 0;
+    if (n == 0 || n > 10)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (url == NULL || *url == '\0')
+        return ferry_error_set(err, FERRY_EINVAL, "empty Redis URL");
+    size_t len = strlen(url);
+    if (len > 1024)
+        return ferry_error_set(err, FERRY_EINVAL, "Redis URL longer than 1024 bytes");
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)url[i] < 0x21 || url[i] == 0x7f)
+            return ferry_error_set(err, FERRY_EINVAL, "Redis URL contains a space or control byte");
+
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *p = url + 7;
+        const char *q = strchr(p, '?');
+        size_t pl = q ? (size_t)(q - p) : strlen(p);
+        if (pl == 0 || p[0] != '/')
+            return ferry_error_set(
+                err, FERRY_EINVAL,
+                "unix:// Redis URL needs an absolute path: unix:///path/to.sock");
+        if (pl >= sizeof(out->path) || pl >= 108)
+            return ferry_error_set(err, FERRY_EINVAL, "unix socket path too long (max 107 bytes)");
+        memcpy(out->path, p, pl);
+        out->is_unix = 1;
+        if (q) {
+            long db;
+            if (strncmp(q, "?db=", 4) != 0 || parse_uint(q + 4, strlen(q + 4), 1000000, &db))
+                return ferry_error_set(err, FERRY_EINVAL,
+                                       "unix:// Redis URL accepts only ?db=N after the path");
+            out->db = (int)db;
+        }
+        return FERRY_OK;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "Redis URL must start with redis:// or unix:// (got \"%.40s\")",
+                               url);
+    const char *p = url + 8;
+    const char *end = p + strlen(p);
+    const char *slash = strchr(p, '/');
+    const char *hostend = slash ? slash : end;
+    const char *at = NULL;
+    for (const char *s = p; s < hostend; s++)
+        if (*s == '@')
+            at = s; /* the last '@' before the path: passwords may contain '@' */
+    if (at) {
+        const char *cred = p;
+        size_t cl = (size_t)(at - p);
+        const char *colon = memchr(cred, ':', cl);
+        if (colon == NULL)
+            return ferry_error_set(
+                err, FERRY_EINVAL,
+                "Redis URL credentials must be \":password@\" or \"user:password@\"");
+        size_t pwl = (size_t)(at - colon - 1);
+        if (pwl >= sizeof(out->password))
+            return ferry_error_set(err, FERRY_EINVAL, "Redis password too long");
+        memcpy(out->password, colon + 1, pwl);
+        p = at + 1;
+    }
+    const char *portp = NULL;
+    const char *h = p, *he = hostend;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(hostend - p));
+        if (rb == NULL)
+            return ferry_error_set(err, FERRY_EINVAL, "Redis URL: unterminated [IPv6] host");
+        h = p + 1;
+        he = rb;
+        if (rb + 1 < hostend) {
+            if (rb[1] != ':')
+                return ferry_error_set(err, FERRY_EINVAL, "Redis URL: junk after ]");
+            portp = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(hostend - p));
+        if (colon) {
+            he = colon;
+            portp = colon + 1;
+        }
+    }
+    size_t hl = (size_t)(he - h);
+    if (hl == 0)
+        return ferry_error_set(err, FERRY_EINVAL, "Redis URL has no host");
+    if (hl >= sizeof(out->host))
+        return ferry_error_set(err, FERRY_EINVAL, "Redis URL host too long");
+    for (size_t i = 0; i < hl; i++)
+        if (h[i] == '@' || h[i] == '[' || h[i] == ']' || h[i] == '?' || h[i] == '#')
+            return ferry_error_set(err, FERRY_EINVAL, "Redis URL host contains '%c'", h[i]);
+    memcpy(out->host, h, hl);
+    if (portp) {
+        long port;
+        if (parse_uint(portp, (size_t)(hostend - portp), 65535, &port) || port == 0)
+            return ferry_error_set(err, FERRY_EINVAL, "Redis URL port must be 1..65535");
+        out->port = (int)port;
+    }
+    if (slash && slash + 1 < end) {
+        long db;
+        if (parse_uint(slash + 1, strlen(slash + 1), 1000000, &db))
+            return ferry_error_set(err, FERRY_EINVAL, "Redis URL database must be a number: /0..");
+        out->db = (int)db;
+    }
+    return FERRY_OK;
+}
+
+void ferry_redis_url_describe(const ferry_redis_url_t *u, char *buf, size_t n)
+{
+    if (u->is_unix)
+        snprintf(buf, n, "unix://%s", u->path);
+    else if (strchr(u->host, ':'))
+        snprintf(buf, n, "[%s]:%d", u->host, u->port);
+    else
+        snprintf(buf, n, "%s:%d", u->host, u->port);
+}
+
+/* ---- connection --------------------------------------------------------------------------- */
+
+static uint64_t rng_next(ferry_redis_t *r)
+{
+    uint64_t x = r->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    r->rng = x;
+    return x;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+static void lower_first(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src);
+    /* hiredis says "Connection refused"; in the middle of our sentence it reads better lower. */
+    if (dst[0] >= 'A' && dst[0] <= 'Z' && !(dst[1] >= 'A' && dst[1] <= 'Z'))
+        dst[0] = (char)(dst[0] - 'A' + 'a');
+}
+
+static int connect_once(ferry_redis_t *r)
+{
+    if (r->c) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+    struct timeval ctv = tv_ms(r->opts.connect_timeout_ms);
+    redisContext *c = r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, ctv)
+                                     : redisConnectWithTimeout(r->url.host, r->url.port, ctv);
+    if (c == NULL)
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot allocate a Redis context");
+    if (c->err) {
+        char why[160];
+        lower_first(why, sizeof(why), c->errstr);
+        redisFree(c);
+        return ferry_error_set(
+            &r->err, FERRY_ENET,
+            "cannot reach Redis at %s: %s — start redis-server or pass --redis URL", r->where, why);
+    }
+    if (r->opts.command_timeout_ms > 0)
+        redisSetTimeout(c, tv_ms(r->opts.command_timeout_ms));
+    r->c = c;
+    r->gen++;
+    if (r->url.password[0]) {
+        redisReply *rep = redisCommand(c, "AUTH %s", r->url.password);
+        int bad = rep == NULL || rep->type == REDIS_REPLY_ERROR;
+        if (bad) {
+            ferry_error_set(&r->err, FERRY_EAUTH, "Redis at %s refused the password: %s", r->where,
+                            rep ? rep->str : c->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            r->c = NULL;
+            return FERRY_EAUTH;
+        }
+        freeReplyObject(rep);
+    }
+    if (r->url.db) {
+        redisReply *rep = redisCommand(c, "SELECT %d", r->url.db);
+        int bad = rep == NULL || rep->type == REDIS_REPLY_ERROR;
+        if (bad) {
+            ferry_error_set(&r->err, FERRY_EREDIS, "Redis at %s: SELECT %d failed: %s", r->where,
+                            r->url.db, rep ? rep->str : c->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            r->c = NULL;
+            return FERRY_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+    return FERRY_OK;
+}
+
+int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_redis_t **out,
+                        ferry_error_t *err)
+{
+    *out = NULL;
+    ferry_redis_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    int rc = ferry_redis_url_parse(url, &r->url, err);
+    if (rc)
+        goto fail;
+    if (opts)
+        r->opts = *opts;
+    if (r->opts.connect_timeout_ms <= 0)
+        r->opts.connect_timeout_ms = 2000;
+    if (r->opts.command_timeout_ms == 0)
+        r->opts.command_timeout_ms = 15000;
+    if (r->opts.retry_ms == 0)
+        r->opts.retry_ms = 10000;
+    r->rng = r->opts.seed
+                 ? r->opts.seed
+                 : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
+    ferry_redis_url_describe(&r->url, r->where, sizeof(r->where));
+    rc = connect_once(r);
+    if (rc) {
+        if (err)
+            *err = r->err;
+        goto fail;
+    }
+    *out = r;
+    return FERRY_OK;
+fail:
+    if (r->c)
+        redisFree(r->c);
+    free(r);
+    return rc;
+}
+
+void ferry_redis_free(ferry_redis_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->c)
+        redisFree(r->c);
+    memset(r->url.password, 0, sizeof(r->url.password));
+    free(r);
+}
+
+const ferry_error_t *ferry_redis_error(const ferry_redis_t *r)
+{
+    return &r->err;
+}
+
+const char *ferry_redis_where(const ferry_redis_t *r)
+{
+    return r->where;
+}
+
+unsigned ferry_redis_reconnects(const ferry_redis_t *r)
+{
+    return r->reconnects;
+}
+
+int ferry_redis_reset(ferry_redis_t *r)
+{
+    long long deadline = r->opts.retry_ms < 0 ? 0 : now_ms() + r->opts.retry_ms;
+    long backoff = 50;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = connect_once(r);
+        if (rc == FERRY_OK) {
+            r->reconnects++;
+            return FERRY_OK;
+        }
+        if (rc == FERRY_EAUTH || deadline == 0)
+            return rc;
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return rc;
+        /* Full jitter: sleep uniformly in [0, backoff], backoff doubling to 2 s. */
+        long s = (long)(rng_next(r) % (uint64_t)(backoff + 1));
+        if (s > left)
+            s = (long)left;
+        sleep_ms(s);
+        if (backoff < 2000)
+            backoff *= 2;
+    }
+}
+
+static int conn_lost(const redisContext *c)
+{
+    return c == NULL || c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF;
+}
+
+static int io_error(ferry_redis_t *r)
+{
+    char why[160];
+    lower_first(why, sizeof(why), r->c ? r->c->errstr : "not connected");
+    if (r->c && r->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return ferry_error_set(&r->err, FERRY_ETIMEOUT, "Redis at %s did not answer in %d ms",
+                               r->where, r->opts.command_timeout_ms);
+    return ferry_error_set(&r->err, FERRY_ENET, "lost Redis at %s: %s", r->where, why);
+}
+
+static int check_reply(ferry_redis_t *r, redisReply *rep, redisReply **out)
+{
+    if (rep->type == REDIS_REPLY_ERROR) {
+        ferry_error_set(&r->err, FERRY_EREDIS, "Redis at %s: %s", r->where, rep->str);
+        freeReplyObject(rep);
+        return FERRY_EREDIS;
+    }
+    if (out)
+        *out = rep;
+    else
+        freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                     redisReply **reply)
+{
+    if (reply)
+        *reply = NULL;
+    for (int round = 0; round < 2; round++) {
+        if (r->c == NULL || conn_lost(r->c)) {
+            int rc = ferry_redis_reset(r);
+            if (rc)
+                return rc;
+        }
+        redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+        if (rep)
+            return check_reply(r, rep, reply);
+        int rc = io_error(r);
+        if (!conn_lost(r->c) || round == 1)
+            return rc;
+        /* Lost mid-command: reconnect and send it once more (at-least-once). */
+    }
+    return FERRY_ENET;
+}
+
+int ferry_redis_cmd(ferry_redis_t *r, redisReply **reply, const char *fmt, ...)
+{
+    if (reply)
+        *reply = NULL;
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
+    int rc = FERRY_ENET;
+    for (int round = 0; round < 2; round++) {
+        if (r->c == NULL || conn_lost(r->c)) {
+            rc = ferry_redis_reset(r);
+            if (rc)
+                break;
+        }
+        redisReply *rep = NULL;
+        if (redisAppendFormattedCommand(r->c, cmd, (size_t)len) == REDIS_OK &&
+            redisGetReply(r->c, (void **)&rep) == REDIS_OK && rep) {
+            rc = check_reply(r, rep, reply);
+            break;
+        }
+        rc = io_error(r);
+        if (!conn_lost(r->c))
+            break;
+    }
+    free(cmd);
+    return rc;
+}
+
+int ferry_redis_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens)
+{
+    if (r->c == NULL || conn_lost(r->c)) {
+        int rc = ferry_redis_reset(r);
+        if (rc)
+            return rc;
+    }
+    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot queue a Redis command");
+    return FERRY_OK;
+}
+
+int ferry_redis_read(ferry_redis_t *r, redisReply **reply)
+{
+    *reply = NULL;
+    if (r->c == NULL)
+        return ferry_error_set(&r->err, FERRY_ENET, "not connected to Redis at %s", r->where);
+    void *rep = NULL;
+    if (redisGetReply(r->c, &rep) != REDIS_OK || rep == NULL)
+        return io_error(r);
+    *reply = rep;
+    return FERRY_OK;
+}
+
+long long ferry_redis_reply_int(const redisReply *rep, long long dflt)
+{
+    if (rep == NULL)
+        return dflt;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        return rep->integer;
+    if ((rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) && rep->len > 0 &&
+        rep->len < 24) {
+        char tmp[24];
+        memcpy(tmp, rep->str, rep->len);
+        tmp[rep->len] = '\0';
+        char *e;
+        errno = 0;
+        long long v = strtoll(tmp, &e, 10);
+        if (*e == '\0' && errno == 0)
+            return v;
+    }
+    return dflt;
+}
+
+/* ---- scripts ------------------------------------------------------------------------------ */
+
+static script_slot_t *slot_for(ferry_redis_t *r, const ferry_redis_script_t *s)
+{
+    for (int i = 0; i < SCRIPT_SLOTS; i++) {
+        if (r->scripts[i].script == s)
+            return &r->scripts[i];
+        if (r->scripts[i].script == NULL) {
+            r->scripts[i].script = s;
+            r->scripts[i].gen = 0;
+            return &r->scripts[i];
+        }
+    }
+    return NULL;
+}
+
+int ferry_redis_script_load(ferry_redis_t *r, const ferry_redis_script_t *s)
+{
+    script_slot_t *sl = slot_for(r, s);
+    if (sl == NULL)
+        return ferry_error_set(&r->err, FERRY_ERANGE, "too many Lua scripts on one connection");
+    if (sl->gen == r->gen && r->c && !conn_lost(r->c))
+        return FERRY_OK;
+    redisReply *rep = NULL;
+    const char *argv[3] = {"SCRIPT", "LOAD", s->src};
+    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
+    if (rc) {
+        ferry_error_set(&r->err, rc, "cannot load Lua script %s into Redis at %s: %s", s->name,
+                        r->where, r->err.msg);
+        return rc;
+    }
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        freeReplyObject(rep);
+        return ferry_error_set(&r->err, FERRY_EREDIS, "SCRIPT LOAD %s: unexpected reply", s->name);
+    }
+    memcpy(sl->sha, rep->str, 40);
+    sl->sha[40] = '\0';
+    sl->gen = r->gen;
+    freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+#define EVAL_MAX_ARGS 1100
+
+static int build_eval(const char *verb, const char *body, int nkeys, int argc, const char **argv,
+                      const size_t *lens, const char **av, size_t *al, char *nk, size_t nkn)
+{
+    if (argc + 3 > EVAL_MAX_ARGS)
+        return -1;
+    snprintf(nk, nkn, "%d", nkeys);
+    av[0] = verb;
+    al[0] = strlen(verb);
+    av[1] = body;
+    al[1] = strlen(body);
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    return argc + 3;
+}
+
+int ferry_redis_eval_append(ferry_redis_t *r, const ferry_redis_script_t *s, int nkeys, int argc,
+                            const char **argv, const size_t *lens)
+{
+    int rc = ferry_redis_script_load(r, s);
+    if (rc)
+        return rc;
+    script_slot_t *sl = slot_for(r, s);
+    const char *av[EVAL_MAX_ARGS];
+    size_t al[EVAL_MAX_ARGS];
+    char nk[16];
+    int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
+    if (n < 0)
+        return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
+    return ferry_redis_append(r, n, av, al);
+}
+
+int ferry_redis_eval(ferry_redis_t *r, const ferry_redis_script_t *s, int nkeys, int argc,
+                     const char **argv, const size_t *lens, redisReply **reply)
+{
+    const char *av[EVAL_MAX_ARGS];
+    size_t al[EVAL_MAX_ARGS];
+    char nk[16];
+    int rc = ferry_redis_script_load(r, s);
+    if (rc)
+        return rc;
+    script_slot_t *sl = slot_for(r, s);
+    int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
+    if (n < 0)
+        return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
+    rc = ferry_redis_argv(r, n, av, al, reply);
+    if (rc == FERRY_EREDIS && strstr(r->err.msg, "NOSCRIPT")) {
+        /* The server forgot the script (restart, SCRIPT FLUSH, failover): EVAL loads it. */
+        sl->gen = 0;
+        n = build_eval("EVAL", s->src, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
+        rc = ferry_redis_argv(r, n, av, al, reply);
+    }
+    return rc;
+}

@@ -1,0 +1,622 @@
+/* ferry — task definitions, option parsing and the registry. See ferry/task.h. */
+#include "ferry/task.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ferry/cron.h"
+#include "ferry/ledger.h"
+#include "keys_int.h"
+
+static const char *const SCHEMES[] = {"oss", "cos", "kodo", "s3", "s3c"};
+static const char *const COMPARES[] = {"size", "size-mtime", "checksum"};
+
+const char *ferry_scheme_name(ferry_scheme_t s)
+{
+    return (int)s >= 0 && (int)s < 5 ? SCHEMES[s] : "?";
+}
+
+int ferry_task_name_valid(const char *name)
+{
+    return name && keys_task_name_ok(name);
+}
+
+int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *sep = s ? strstr(s, "://") : NULL;
+    if (sep == NULL)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "\"%.60s\" is not a location: use SCHEME://BUCKET[/PREFIX] with "
+                               "SCHEME oss, cos, kodo, s3 or s3c",
+                               s ? s : "");
+    size_t sl = (size_t)(sep - s);
+    int scheme = -1;
+    for (int i = 0; i < 5; i++)
+        if (strlen(SCHEMES[i]) == sl && strncmp(s, SCHEMES[i], sl) == 0)
+            scheme = i;
+    if (scheme < 0)
+        return ferry_error_set(
+            err, FERRY_EINVAL,
+            "unknown scheme \"%.*s\" in \"%.60s\": use oss, cos, kodo, s3 or s3c",
+            (int)(sl > 16 ? 16 : sl), s, s);
+    out->scheme = (ferry_scheme_t)scheme;
+    const char *b = sep + 3;
+    const char *slash = strchr(b, '/');
+    size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+    if (bl < 1 || bl > 63)
+        return ferry_error_set(err, FERRY_EINVAL, "bucket name in \"%.60s\" must be 1..63 bytes",
+                               s);
+    for (size_t i = 0; i < bl; i++) {
+        char c = b[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_'))
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "bucket name in \"%.60s\" has a bad character '%c'", s, c);
+    }
+    memcpy(out->bucket, b, bl);
+    if (slash) {
+        const char *p = slash + 1;
+        size_t pl = strlen(p);
+        if (pl > 1024)
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "prefix in \"%.60s\" is longer than 1024 bytes", s);
+        memcpy(out->prefix, p, pl);
+    }
+    return FERRY_OK;
+}
+
+int ferry_duration_parse(const char *s, int64_t *ms)
+{
+    if (s == NULL || *s == '\0')
+        return FERRY_EINVAL;
+    int64_t total = 0;
+    const char *p = s;
+    int parts = 0;
+    while (*p) {
+        if (*p < '0' || *p > '9')
+            return FERRY_EINVAL;
+        errno = 0;
+        char *e;
+        unsigned long long v = strtoull(p, &e, 10);
+        if (errno || v > 1000000000ULL)
+            return FERRY_ERANGE;
+        int64_t mul;
+        if (*e == '\0')
+            mul = parts ? -1 : 1000; /* a bare number is seconds, only on its own */
+        else if (strncmp(e, "ms", 2) == 0)
+            mul = 1, e += 2;
+        else if (*e == 's')
+            mul = 1000, e++;
+        else if (*e == 'm')
+            mul = 60000, e++;
+        else if (*e == 'h')
+            mul = 3600000, e++;
+        else if (*e == 'd')
+            mul = 86400000, e++;
+        else
+            return FERRY_EINVAL;
+        if (mul < 0)
+            return FERRY_EINVAL;
+        total += (int64_t)v * mul;
+        p = e;
+        parts++;
+    }
+    *ms = total;
+    return FERRY_OK;
+}
+
+int ferry_size_parse(const char *s, uint64_t *bytes)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return FERRY_EINVAL;
+    errno = 0;
+    char *e;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno)
+        return FERRY_ERANGE;
+    uint64_t mul = 1;
+    if (*e) {
+        switch (*e) {
+        case 'k':
+        case 'K':
+            mul = 1ULL << 10;
+            break;
+        case 'm':
+        case 'M':
+            mul = 1ULL << 20;
+            break;
+        case 'g':
+        case 'G':
+            mul = 1ULL << 30;
+            break;
+        case 't':
+        case 'T':
+            mul = 1ULL << 40;
+            break;
+        case 'b':
+        case 'B':
+            mul = 1;
+            break;
+        default:
+            return FERRY_EINVAL;
+        }
+        e++;
+        if (mul > 1 && (strcasecmp(e, "ib") == 0 || strcasecmp(e, "b") == 0 || *e == '\0'))
+            e += strlen(e);
+        if (*e)
+            return FERRY_EINVAL;
+    }
+    if (v > UINT64_MAX / mul)
+        return FERRY_ERANGE;
+    *bytes = v * mul;
+    return FERRY_OK;
+}
+
+void ferry_task_init(ferry_task_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->every_ms = 3600000;
+    t->compare = FERRY_COMPARE_SIZE_MTIME;
+    t->part_size = 16ULL << 20;
+    t->multipart_threshold = 64ULL << 20;
+    t->ledger_buckets = FERRY_LEDGER_DEFAULT_BUCKETS;
+}
+
+void ferry_task_clear(ferry_task_t *t)
+{
+    for (int i = 0; i < t->n_include; i++)
+        free(t->include[i]);
+    for (int i = 0; i < t->n_exclude; i++)
+        free(t->exclude[i]);
+    t->n_include = t->n_exclude = 0;
+}
+
+static int cron_valid(const char *c)
+{
+    int fields = 0, in = 0;
+    for (const char *p = c; *p; p++) {
+        if (*p == ' ' || *p == '\t') {
+            in = 0;
+            continue;
+        }
+        if (!in) {
+            fields++;
+            in = 1;
+        }
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              *p == '*' || *p == '/' || *p == ',' || *p == '-' || *p == '?'))
+            return 0;
+    }
+    return fields == 5;
+}
+
+static int set_str(char *dst, size_t cap, const char *v, const char *opt, ferry_error_t *err)
+{
+    if (strlen(v) >= cap)
+        return ferry_error_set(err, FERRY_EINVAL, "%s: value longer than %zu bytes", opt, cap - 1);
+    memcpy(dst, v, strlen(v) + 1);
+    return FERRY_OK;
+}
+
+static int add_glob(char **arr, int *n, const char *v, const char *opt, ferry_error_t *err)
+{
+    if (*n >= FERRY_TASK_GLOBS_MAX)
+        return ferry_error_set(err, FERRY_EINVAL, "%s: at most %d patterns", opt,
+                               FERRY_TASK_GLOBS_MAX);
+    if (*v == '\0' || strlen(v) > 1024)
+        return ferry_error_set(err, FERRY_EINVAL, "%s: pattern must be 1..1024 bytes", opt);
+    arr[*n] = strdup(v);
+    if (arr[*n] == NULL)
+        return FERRY_ENOMEM;
+    (*n)++;
+    return FERRY_OK;
+}
+
+int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err)
+{
+    int rc = FERRY_OK, saw_every = 0;
+    for (int i = 0; i < argc && rc == FERRY_OK; i++) {
+        const char *o = argv[i];
+        const char *v = NULL;
+        char name[64];
+        const char *eq = strchr(o, '=');
+        if (strncmp(o, "--", 2) != 0)
+            return ferry_error_set(err, FERRY_EINVAL, "unexpected argument \"%.60s\"", o);
+        if (eq && (size_t)(eq - o) < sizeof(name)) {
+            memcpy(name, o, (size_t)(eq - o));
+            name[eq - o] = '\0';
+            o = name;
+            v = eq + 1;
+        }
+        /* flags */
+        if (strcmp(o, "--delete") == 0) {
+            t->delete_ = 1;
+            continue;
+        }
+        if (strcmp(o, "--src-path-style") == 0 || strcmp(o, "--dst-path-style") == 0) {
+            (o[2] == 's' ? &t->src : &t->dst)->path_style = 1;
+            continue;
+        }
+        if (v == NULL) {
+            if (i + 1 >= argc)
+                return ferry_error_set(err, FERRY_EINVAL, "%s needs a value", o);
+            v = argv[++i];
+        }
+        if (strcmp(o, "--from") == 0)
+            rc = set_str(t->src.loc, sizeof(t->src.loc), v, o, err);
+        else if (strcmp(o, "--to") == 0)
+            rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
+        else if (strcmp(o, "--every") == 0) {
+            if (ferry_duration_parse(v, &t->every_ms) || t->every_ms < 1000)
+                rc = ferry_error_set(
+                    err, FERRY_EINVAL,
+                    "--every: \"%.40s\" is not a duration of at least 1s (e.g. 1h, 15m)", v);
+            saw_every = 1;
+        } else if (strcmp(o, "--cron") == 0) {
+            ferry_cron_t cr;
+            ferry_error_t ce;
+            if (!cron_valid(v) || strlen(v) >= sizeof(t->cron))
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "--cron: \"%.60s\" is not a 5-field cron expression", v);
+            else if (ferry_cron_parse(v, &cr, &ce) != FERRY_OK)
+                rc = ferry_error_set(err, FERRY_EINVAL, "--cron: %s", ce.msg);
+            else
+                rc = set_str(t->cron, sizeof(t->cron), v, o, err);
+        } else if (strcmp(o, "--compare") == 0) {
+            int c = -1;
+            for (int k = 0; k < 3; k++)
+                if (strcmp(v, COMPARES[k]) == 0)
+                    c = k;
+            if (c < 0)
+                rc = ferry_error_set(
+                    err, FERRY_EINVAL,
+                    "--compare: \"%.40s\" is not one of size, size-mtime, checksum", v);
+            t->compare = c;
+        } else if (strcmp(o, "--include") == 0)
+            rc = add_glob(t->include, &t->n_include, v, o, err);
+        else if (strcmp(o, "--exclude") == 0)
+            rc = add_glob(t->exclude, &t->n_exclude, v, o, err);
+        else if (strcmp(o, "--storage-class") == 0) {
+            rc = set_str(t->storage_class, sizeof(t->storage_class), v, o, err);
+            for (const char *p = v; rc == FERRY_OK && *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || *p == '_' || (*p >= '0' && *p <= '9')))
+                    rc = ferry_error_set(
+                        err, FERRY_EINVAL,
+                        "--storage-class: \"%.40s\" is not a storage class (e.g. STANDARD_IA)", v);
+        } else if (strcmp(o, "--part-size") == 0) {
+            if (ferry_size_parse(v, &t->part_size) || t->part_size < (5ULL << 20) ||
+                t->part_size > (5ULL << 30))
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "--part-size: \"%.40s\" must be a size from 5MiB to 5GiB", v);
+        } else if (strcmp(o, "--multipart-threshold") == 0) {
+            if (ferry_size_parse(v, &t->multipart_threshold) ||
+                t->multipart_threshold < (5ULL << 20) || t->multipart_threshold > (5ULL << 30))
+                rc = ferry_error_set(
+                    err, FERRY_EINVAL,
+                    "--multipart-threshold: \"%.40s\" must be a size from 5MiB to 5GiB", v);
+        } else if (strcmp(o, "--ledger-buckets") == 0) {
+            char *e;
+            unsigned long b = strtoul(v, &e, 10);
+            if (*e || b < 1 || b > (1UL << 24))
+                rc = ferry_error_set(err, FERRY_EINVAL, "--ledger-buckets: must be 1..16777216");
+            t->ledger_buckets = (uint32_t)b;
+        } else if (strncmp(o, "--src-", 6) == 0 || strncmp(o, "--dst-", 6) == 0) {
+            ferry_task_side_t *sd = o[2] == 's' ? &t->src : &t->dst;
+            const char *f = o + 6;
+            if (strcmp(f, "endpoint") == 0) {
+                if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+                    rc = ferry_error_set(err, FERRY_EINVAL,
+                                         "%s: \"%.60s\" must be an http:// or https:// URL", o, v);
+                else
+                    rc = set_str(sd->endpoint, sizeof(sd->endpoint), v, o, err);
+            } else if (strcmp(f, "region") == 0)
+                rc = set_str(sd->region, sizeof(sd->region), v, o, err);
+            else if (strcmp(f, "profile") == 0)
+                rc = set_str(sd->profile, sizeof(sd->profile), v, o, err);
+            else
+                rc = ferry_error_set(err, FERRY_EINVAL, "unknown option %s", o);
+        } else
+            rc = ferry_error_set(err, FERRY_EINVAL, "unknown option %s", o);
+    }
+    if (rc)
+        return rc;
+    if (saw_every && t->cron[0])
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--every and --cron: give one schedule, not both");
+    if (t->cron[0])
+        t->every_ms = 0;
+    return ferry_task_validate(t, err);
+}
+
+int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err)
+{
+    if (!ferry_task_name_valid(t->name))
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "task name \"%.70s\" must be 1..64 of A-Z a-z 0-9 . _ - "
+                               "(not starting with . or -)",
+                               t->name);
+    if (t->src.loc[0] == '\0')
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--from is required (e.g. --from oss://bucket/prefix/)");
+    if (t->dst.loc[0] == '\0')
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--to is required (e.g. --to s3://bucket/prefix/)");
+    ferry_location_t l;
+    ferry_error_t e;
+    if (ferry_location_parse(t->src.loc, &l, &e))
+        return ferry_error_set(err, FERRY_EINVAL, "--from: %s", e.msg);
+    if (ferry_location_parse(t->dst.loc, &l, &e))
+        return ferry_error_set(err, FERRY_EINVAL, "--to: %s", e.msg);
+    if (t->every_ms == 0 && t->cron[0] == '\0')
+        return ferry_error_set(err, FERRY_EINVAL, "--every or --cron: a schedule is required");
+    if (t->part_size > t->multipart_threshold && t->multipart_threshold)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--part-size must not exceed --multipart-threshold");
+    return FERRY_OK;
+}
+
+static void side_json(json_t *o, const char *pfx, const ferry_task_side_t *s)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "%s", pfx);
+    json_object_set_new(o, k, json_string(s->loc));
+    if (s->endpoint[0]) {
+        snprintf(k, sizeof(k), "%s_endpoint", pfx);
+        json_object_set_new(o, k, json_string(s->endpoint));
+    }
+    if (s->region[0]) {
+        snprintf(k, sizeof(k), "%s_region", pfx);
+        json_object_set_new(o, k, json_string(s->region));
+    }
+    if (s->path_style) {
+        snprintf(k, sizeof(k), "%s_path_style", pfx);
+        json_object_set_new(o, k, json_true());
+    }
+    if (s->profile[0]) {
+        snprintf(k, sizeof(k), "%s_profile", pfx);
+        json_object_set_new(o, k, json_string(s->profile));
+    }
+}
+
+json_t *ferry_task_to_json(const ferry_task_t *t)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "name", json_string(t->name));
+    side_json(o, "from", &t->src);
+    side_json(o, "to", &t->dst);
+    if (t->cron[0])
+        json_object_set_new(o, "cron", json_string(t->cron));
+    else
+        json_object_set_new(o, "every_ms", json_integer(t->every_ms));
+    json_object_set_new(o, "compare", json_string(COMPARES[t->compare]));
+    json_t *inc = json_array(), *exc = json_array();
+    for (int i = 0; i < t->n_include; i++)
+        json_array_append_new(inc, json_string(t->include[i]));
+    for (int i = 0; i < t->n_exclude; i++)
+        json_array_append_new(exc, json_string(t->exclude[i]));
+    json_object_set_new(o, "include", inc);
+    json_object_set_new(o, "exclude", exc);
+    if (t->storage_class[0])
+        json_object_set_new(o, "storage_class", json_string(t->storage_class));
+    json_object_set_new(o, "delete", json_boolean(t->delete_));
+    json_object_set_new(o, "part_size", json_integer((json_int_t)t->part_size));
+    json_object_set_new(o, "multipart_threshold", json_integer((json_int_t)t->multipart_threshold));
+    json_object_set_new(o, "ledger_buckets", json_integer(t->ledger_buckets));
+    json_object_set_new(o, "created_at", json_integer(t->created_at));
+    return o;
+}
+
+static int jstr(const json_t *j, const char *k, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(j, k);
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v) || strlen(json_string_value(v)) >= cap)
+        return -1;
+    memcpy(dst, json_string_value(v), strlen(json_string_value(v)) + 1);
+    return 0;
+}
+
+static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
+{
+    char k[32];
+    int bad = jstr(j, pfx, s->loc, sizeof(s->loc));
+    snprintf(k, sizeof(k), "%s_endpoint", pfx);
+    bad |= jstr(j, k, s->endpoint, sizeof(s->endpoint));
+    snprintf(k, sizeof(k), "%s_region", pfx);
+    bad |= jstr(j, k, s->region, sizeof(s->region));
+    snprintf(k, sizeof(k), "%s_profile", pfx);
+    bad |= jstr(j, k, s->profile, sizeof(s->profile));
+    snprintf(k, sizeof(k), "%s_path_style", pfx);
+    s->path_style = json_is_true(json_object_get(j, k));
+    if (!bad)
+        bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;
+    return bad;
+}
+
+int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
+{
+    ferry_task_init(t);
+    if (!json_is_object(j))
+        return ferry_error_set(err, FERRY_EPARSE, "task: not a JSON object");
+    int bad = jstr(j, "name", t->name, sizeof(t->name));
+    bad |= side_from(j, "from", &t->src);
+    bad |= side_from(j, "to", &t->dst);
+    bad |= jstr(j, "cron", t->cron, sizeof(t->cron));
+    bad |= jstr(j, "storage_class", t->storage_class, sizeof(t->storage_class));
+    if (t->cron[0])
+        t->every_ms = 0;
+    if (json_is_integer(json_object_get(j, "every_ms")))
+        t->every_ms = json_integer_value(json_object_get(j, "every_ms"));
+    const char *cmp = json_string_value(json_object_get(j, "compare"));
+    for (int k = 0; cmp && k < 3; k++)
+        if (strcmp(cmp, COMPARES[k]) == 0)
+            t->compare = k;
+    const json_t *a;
+    size_t i;
+    json_t *v;
+    if ((a = json_object_get(j, "include")) && json_is_array(a))
+        json_array_foreach(a, i, v) if (json_is_string(v))
+            add_glob(t->include, &t->n_include, json_string_value(v), "include", NULL);
+    if ((a = json_object_get(j, "exclude")) && json_is_array(a))
+        json_array_foreach(a, i, v) if (json_is_string(v))
+            add_glob(t->exclude, &t->n_exclude, json_string_value(v), "exclude", NULL);
+    t->delete_ = json_is_true(json_object_get(j, "delete"));
+    if (json_is_integer(json_object_get(j, "part_size")))
+        t->part_size = (uint64_t)json_integer_value(json_object_get(j, "part_size"));
+    if (json_is_integer(json_object_get(j, "multipart_threshold")))
+        t->multipart_threshold =
+            (uint64_t)json_integer_value(json_object_get(j, "multipart_threshold"));
+    if (json_is_integer(json_object_get(j, "ledger_buckets"))) {
+        json_int_t b = json_integer_value(json_object_get(j, "ledger_buckets"));
+        t->ledger_buckets = b >= 1 && b <= (1 << 24) ? (uint32_t)b : FERRY_LEDGER_DEFAULT_BUCKETS;
+    }
+    if (json_is_integer(json_object_get(j, "created_at")))
+        t->created_at = json_integer_value(json_object_get(j, "created_at"));
+    if (bad)
+        return ferry_error_set(err, FERRY_EPARSE, "task %s: malformed stored definition", t->name);
+    return FERRY_OK;
+}
+
+/* ---- registry -------------------------------------------------------------------------------- */
+
+int ferry_task_put(ferry_redis_t *r, const ferry_task_t *t, int replace)
+{
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(r);
+    int rc = ferry_task_validate(t, e);
+    if (rc)
+        return rc;
+    ferry_task_t copy = *t;
+    if (copy.created_at == 0)
+        copy.created_at = (int64_t)time(NULL);
+    json_t *j = ferry_task_to_json(&copy);
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (s == NULL)
+        return FERRY_ENOMEM;
+    redisReply *rep = NULL;
+    const char *argv[4] = {replace ? "HSET" : "HSETNX", KEYS_REGISTRY, t->name, s};
+    rc = ferry_redis_argv(r, 4, argv, NULL, &rep);
+    free(s);
+    if (rc)
+        return rc;
+    long long v = ferry_redis_reply_int(rep, -1);
+    freeReplyObject(rep);
+    if (!replace && v == 0)
+        return ferry_error_set(
+            e, FERRY_EEXISTS,
+            "task %s already exists (ferry task rm %s first, or pick another name)", t->name,
+            t->name);
+    return FERRY_OK;
+}
+
+int ferry_task_get(ferry_redis_t *r, const char *name, ferry_task_t *t)
+{
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(r);
+    ferry_task_init(t);
+    if (!ferry_task_name_valid(name))
+        return ferry_error_set(e, FERRY_EINVAL, "\"%.70s\" is not a valid task name",
+                               name ? name : "");
+    redisReply *rep = NULL;
+    const char *argv[3] = {"HGET", KEYS_REGISTRY, name};
+    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_STRING) {
+        freeReplyObject(rep);
+        return ferry_error_set(e, FERRY_ENOTFOUND, "no task named %s (see ferry task ls)", name);
+    }
+    json_error_t je;
+    json_t *j = json_loadb(rep->str, rep->len, 0, &je);
+    freeReplyObject(rep);
+    if (j == NULL)
+        return ferry_error_set(e, FERRY_EPARSE, "task %s: stored definition is not JSON", name);
+    rc = ferry_task_from_json(j, t, e);
+    json_decref(j);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ferry_task_list(ferry_redis_t *r, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HKEYS", KEYS_REGISTRY};
+    int rc = ferry_redis_argv(r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    char **out = calloc(rep->elements + 1, sizeof(char *));
+    if (out == NULL) {
+        freeReplyObject(rep);
+        return FERRY_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < rep->elements; i++)
+        if (rep->element[i]->type == REDIS_REPLY_STRING && (out[m] = strdup(rep->element[i]->str)))
+            m++;
+    freeReplyObject(rep);
+    qsort(out, m, sizeof(char *), cmp_str);
+    *names = out;
+    *n = m;
+    return FERRY_OK;
+}
+
+int ferry_task_remove(ferry_redis_t *r, const char *name)
+{
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(r);
+    if (!ferry_task_name_valid(name))
+        return ferry_error_set(e, FERRY_EINVAL, "\"%.70s\" is not a valid task name",
+                               name ? name : "");
+    redisReply *rep = NULL;
+    const char *argv[3] = {"HDEL", KEYS_REGISTRY, name};
+    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long gone = ferry_redis_reply_int(rep, 0);
+    freeReplyObject(rep);
+    /* Delete the task's keys even when the registry entry was already gone (half-removed). */
+    char match[128], cursor[32] = "0";
+    snprintf(match, sizeof(match), "ferry:{%s}:*", name);
+    long long deleted = 0;
+    do {
+        const char *sargv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+        rc = ferry_redis_argv(r, 6, sargv, NULL, &rep);
+        if (rc)
+            return rc;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            return FERRY_EREDIS;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        const redisReply *ks = rep->element[1];
+        for (size_t i = 0; i < ks->elements; i += 256) {
+            const char *dargv[257];
+            size_t m = ks->elements - i < 256 ? ks->elements - i : 256;
+            dargv[0] = "UNLINK";
+            for (size_t j = 0; j < m; j++)
+                dargv[1 + j] = ks->element[i + j]->str;
+            redisReply *d = NULL;
+            if (ferry_redis_argv(r, (int)m + 1, dargv, NULL, &d) == FERRY_OK) {
+                deleted += ferry_redis_reply_int(d, 0);
+                freeReplyObject(d);
+            }
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    if (!gone && deleted == 0)
+        return ferry_error_set(e, FERRY_ENOTFOUND, "no task named %s (see ferry task ls)", name);
+    return FERRY_OK;
+}

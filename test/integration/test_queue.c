@@ -1,0 +1,356 @@
+/* Integration tests for the job queue against a real redis-server (test/harness):
+ * a consumer crashing mid-job, a restarted consumer resuming its own entries, poison jobs going
+ * to the dead letters, event-first reads, claim refresh, orphaned pending entries, and a Redis
+ * restart (AOF) in the middle of a run with no job lost. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/ledger.h"
+#include "ferry/queue.h"
+#include "ferry/status.h"
+#include "ferry/task.h"
+#include "harness.h"
+#include "test.h"
+
+static harness_server_t srv;
+
+static ferry_redis_t *conn(int retry_ms)
+{
+    ferry_redis_t *r = NULL;
+    ferry_error_t e;
+    ferry_redis_opts_t o = {.retry_ms = retry_ms};
+    if (ferry_redis_connect(srv.url, &o, &r, &e) != FERRY_OK) {
+        fprintf(stderr, "connect: %s\n", e.msg);
+        return NULL;
+    }
+    return r;
+}
+
+static long long pel_count(ferry_redis_t *r, const char *task, const char *kind)
+{
+    redisReply *rep;
+    char k[128];
+    snprintf(k, sizeof(k), "ferry:{%s}:q:%s", task, kind);
+    if (ferry_redis_cmd(r, &rep, "XPENDING %s workers", k) != FERRY_OK)
+        return -1;
+    long long n =
+        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 ? rep->element[0]->integer : -1;
+    freeReplyObject(rep);
+    return n;
+}
+
+static void enqueue_one(ferry_ledger_t *l, const char *key, int kind)
+{
+    ferry_item_t it = {.key = key, .size = 5, .mtime = 100};
+    int res;
+    REQUIRE(ferry_ledger_enqueue(l, kind, &it, 1, &res) == FERRY_OK);
+    REQUIRE(res == FERRY_ENQ_QUEUED);
+}
+
+/* Run one job to done: start (retrying while another lease is live), finish, ack. */
+static int complete(ferry_queue_t *q, ferry_ledger_t *l, const ferry_job_t *j, const char *tok)
+{
+    int sr;
+    for (int i = 0; i < 200; i++) {
+        if (ferry_ledger_start(l, j->key, "w", tok, 2000, &sr, NULL) != FERRY_OK)
+            return -1;
+        if (sr != FERRY_START_BUSY)
+            break;
+        usleep(20 * 1000);
+    }
+    if (sr == FERRY_START_COPY) {
+        ferry_outcome_t o = {
+            .state = FERRY_STATE_DONE, .size = j->size, .mtime = j->mtime, .duration_ms = 1};
+        if (ferry_ledger_finish(l, j->key, tok, &o) != FERRY_OK)
+            return -1;
+    }
+    return ferry_queue_ack(q, j);
+}
+
+static void test_crash_reclaim(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "crash", 8, &l) == FERRY_OK);
+    enqueue_one(l, "victim", FERRY_QUEUE_BULK);
+    pid_t p = fork();
+    if (p == 0) {
+        ferry_redis_t *c = conn(0);
+        ferry_ledger_t *cl;
+        ferry_queue_t *cq;
+        ferry_queue_opts_t o = {.consumer = "hostA/1", .visibility_ms = 300};
+        ferry_job_t j;
+        int sr;
+        if (!c || ferry_ledger_open(c, "crash", 8, &cl) || ferry_queue_open(cl, &o, &cq) ||
+            ferry_queue_next(cq, &j, 1000) ||
+            ferry_ledger_start(cl, j.key, "hostA/1", "A", 400, &sr, NULL))
+            _exit(1);
+        kill(getpid(), SIGKILL); /* crash mid-copy */
+        _exit(1);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    CHECK(WIFSIGNALED(st));
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_get(l, "victim", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_COPYING);
+    CHECK_INT(pel_count(r, "crash", "bulk"), 1);
+
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "hostB/1", .visibility_ms = 300};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    ferry_job_t j;
+    REQUIRE(ferry_queue_next(q, &j, 3000) == FERRY_OK);
+    CHECK_STR(j.key, "victim");
+    CHECK_INT(j.deliveries, 2);
+    CHECK(complete(q, l, &j, "B") == FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "victim", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.attempts, 2);
+    CHECK_INT(pel_count(r, "crash", "bulk"), 0);
+    long long ev, bulk;
+    REQUIRE(ferry_queue_backlog(l, &ev, &bulk, NULL) == FERRY_OK);
+    CHECK_INT(bulk, 0); /* acked entries are deleted: nothing to trim */
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+/* A restarted consumer with the same stable name gets its own pending job back at once. */
+static void test_same_name_resumes(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "resume", 8, &l) == FERRY_OK);
+    enqueue_one(l, "mine", FERRY_QUEUE_BULK);
+    pid_t p = fork();
+    if (p == 0) {
+        ferry_redis_t *c = conn(0);
+        ferry_ledger_t *cl;
+        ferry_queue_t *cq;
+        ferry_queue_opts_t o = {.consumer = "host/7", .visibility_ms = 60000};
+        ferry_job_t j;
+        if (!c || ferry_ledger_open(c, "resume", 8, &cl) || ferry_queue_open(cl, &o, &cq) ||
+            ferry_queue_next(cq, &j, 1000))
+            _exit(1);
+        kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    waitpid(p, NULL, 0);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "host/7", .visibility_ms = 60000};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    ferry_job_t j;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    REQUIRE(ferry_queue_next(q, &j, 0) == FERRY_OK);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK_STR(j.key, "mine");
+    CHECK(b.tv_sec - a.tv_sec < 2); /* not after the 60 s visibility timeout */
+    CHECK(complete(q, l, &j, "T") == FERRY_OK);
+    CHECK_INT(ferry_queue_next(q, &j, 0), FERRY_ETIMEOUT);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+static void test_poison(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "poison", 8, &l) == FERRY_OK);
+    enqueue_one(l, "bad.bin", FERRY_QUEUE_EVENT);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "h/1", .visibility_ms = 100, .max_deliveries = 3};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    int attempts = 0;
+    ferry_job_t j;
+    for (int i = 0; i < 10; i++) {
+        int rc = ferry_queue_next(q, &j, 500);
+        if (rc == FERRY_ETIMEOUT)
+            continue;
+        REQUIRE(rc == FERRY_OK);
+        attempts++;
+        int sr;
+        char tok[16];
+        snprintf(tok, sizeof(tok), "t%d", i);
+        REQUIRE(ferry_ledger_start(l, j.key, "h/1", tok, 5000, &sr, NULL) == FERRY_OK);
+        REQUIRE(sr == FERRY_START_COPY);
+        char err[64];
+        snprintf(err, sizeof(err), "SlowDown on attempt %d", attempts);
+        ferry_outcome_t out = {.state = FERRY_STATE_QUEUED, .error = err, .duration_ms = 1};
+        REQUIRE(ferry_ledger_finish(l, j.key, tok, &out) == FERRY_OK);
+        REQUIRE(ferry_queue_nack(q, &j, 0) == FERRY_OK);
+    }
+    CHECK_INT(attempts, 3);
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_get(l, "bad.bin", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_FAILED);
+    CHECK(strstr(rec.error, "gave up after 3 deliveries") != NULL);
+    CHECK(strstr(rec.error, "SlowDown on attempt 3") != NULL);
+    long long ev, bulk, dead;
+    REQUIRE(ferry_queue_backlog(l, &ev, &bulk, &dead) == FERRY_OK);
+    CHECK_INT(ev, 0);
+    CHECK_INT(dead, 1);
+    CHECK_INT(pel_count(r, "poison", "event"), 0);
+    long long pend, failed;
+    REQUIRE(ferry_ledger_progress(l, "", &pend, &failed) == FERRY_OK);
+    CHECK_INT(failed, 1);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+static void test_event_first_refresh_orphans(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "order", 8, &l) == FERRY_OK);
+    char k[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(k, sizeof(k), "bulk%d", i);
+        enqueue_one(l, k, FERRY_QUEUE_BULK);
+    }
+    enqueue_one(l, "ev0", FERRY_QUEUE_EVENT);
+    ferry_queue_t *q, *q2;
+    ferry_queue_opts_t o = {.consumer = "h/1", .visibility_ms = 300};
+    ferry_queue_opts_t o2 = {.consumer = "h/2", .visibility_ms = 300};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    REQUIRE(ferry_queue_open(l, &o2, &q2) == FERRY_OK);
+    ferry_job_t j, j2;
+    REQUIRE(ferry_queue_next(q, &j, 100) == FERRY_OK);
+    CHECK_STR(j.key, "ev0");
+    CHECK_INT(j.kind, FERRY_QUEUE_EVENT);
+    /* a long copy: refresh keeps it ours past the visibility timeout */
+    for (int i = 0; i < 5; i++) {
+        usleep(150 * 1000);
+        CHECK_INT(ferry_queue_refresh(q, &j), FERRY_OK);
+        /* h/2 gets bulk jobs, never ev0 */
+        if (ferry_queue_next(q2, &j2, 0) == FERRY_OK) {
+            CHECK(strcmp(j2.key, "ev0") != 0);
+            CHECK(complete(q2, l, &j2, "x") == 0);
+        }
+    }
+    CHECK(complete(q, l, &j, "y") == 0);
+    /* a job claimed away from its owner: refresh says so */
+    enqueue_one(l, "stolen", FERRY_QUEUE_EVENT);
+    REQUIRE(ferry_queue_next(q, &j, 100) == FERRY_OK);
+    CHECK_STR(j.key, "stolen");
+    usleep(400 * 1000);
+    REQUIRE(ferry_queue_next(q2, &j2, 1000) == FERRY_OK);
+    CHECK_STR(j2.key, "stolen");
+    CHECK_INT(ferry_queue_refresh(q, &j), FERRY_EBUSY);
+    CHECK(complete(q2, l, &j2, "z") == 0);
+    /* an orphan: pending entry whose body is gone is cleaned up, not left pending */
+    enqueue_one(l, "orphan", FERRY_QUEUE_EVENT);
+    REQUIRE(ferry_queue_next(q, &j, 100) == FERRY_OK);
+    redisReply *rep;
+    REQUIRE(ferry_redis_cmd(r, &rep, "XDEL ferry:{order}:q:event %s", j.id) == FERRY_OK);
+    freeReplyObject(rep);
+    usleep(400 * 1000);
+    while (ferry_queue_next(q2, &j2, 200) == FERRY_OK)
+        CHECK(complete(q2, l, &j2, "w") == 0);
+    CHECK_INT(pel_count(r, "order", "event"), 0);
+    CHECK_INT(pel_count(r, "order", "bulk"), 0);
+    int removed = -1;
+    REQUIRE(ferry_queue_prune(l, 0, &removed) == FERRY_OK);
+    CHECK(removed >= 2);
+    ferry_queue_free(q);
+    ferry_queue_free(q2);
+    ferry_ledger_free(l);
+}
+
+/* Workers in child processes drain 2,000 jobs while Redis restarts (AOF): none is lost. */
+static void test_restart_mid_run(ferry_redis_t *r)
+{
+    const int N = 2000, workers = 2;
+    ferry_task_t t;
+    ferry_task_init(&t);
+    snprintf(t.name, sizeof(t.name), "rs");
+    snprintf(t.src.loc, sizeof(t.src.loc), "oss://a");
+    snprintf(t.dst.loc, sizeof(t.dst.loc), "s3://b");
+    t.ledger_buckets = 64;
+    REQUIRE(ferry_task_put(r, &t, 0) == FERRY_OK);
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "rs", 64, &l) == FERRY_OK);
+    ferry_item_t *items = calloc(N, sizeof(*items));
+    char(*keys)[24] = calloc(N, 24);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 24, "obj/%05d", i);
+        items[i].key = keys[i];
+        items[i].size = 1000;
+        items[i].mtime = 5;
+    }
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, items, N, NULL) == FERRY_OK);
+    free(items);
+    free(keys);
+    /* everything reaches the AOF before the restart (appendfsync everysec; SIGTERM flushes) */
+    pid_t kids[4];
+    for (int w = 0; w < workers; w++) {
+        kids[w] = fork();
+        if (kids[w] == 0) {
+            ferry_redis_t *c = conn(20000);
+            ferry_ledger_t *cl;
+            ferry_queue_t *cq = NULL;
+            char name[32];
+            snprintf(name, sizeof(name), "rs-host/%d", w);
+            ferry_queue_opts_t o = {.consumer = name, .visibility_ms = 2000};
+            if (!c || ferry_ledger_open(c, "rs", 64, &cl) || ferry_queue_open(cl, &o, &cq))
+                _exit(1);
+            int idle = 0;
+            for (int n = 0; idle < 40 && n < 100000; n++) {
+                ferry_job_t j;
+                int rc = ferry_queue_next(cq, &j, 100);
+                if (rc == FERRY_ETIMEOUT) {
+                    long long p, f;
+                    if (ferry_ledger_progress(cl, "", &p, &f) == FERRY_OK && p == 0 && f == 0)
+                        idle++;
+                    continue;
+                }
+                if (rc) {
+                    usleep(50 * 1000);
+                    continue;
+                }
+                char tok[48];
+                snprintf(tok, sizeof(tok), "%s-%d", name, n);
+                complete(cq, cl, &j, tok); /* errors during the restart: redelivery covers it */
+                usleep(300);
+            }
+            _exit(0);
+        }
+    }
+    usleep(400 * 1000);
+    REQUIRE(harness_restart(&srv) == 0);
+    for (int w = 0; w < workers; w++) {
+        int st;
+        waitpid(kids[w], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    ferry_counters_t c;
+    REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+    CHECK_INT(c.objects[FERRY_STATE_DONE], N);
+    CHECK_INT(c.bytes[FERRY_STATE_DONE], (long long)N * 1000);
+    long long p, f, ev, bulk;
+    REQUIRE(ferry_ledger_progress(l, "", &p, &f) == FERRY_OK);
+    CHECK_INT(p, 0);
+    CHECK_INT(f, 0);
+    REQUIRE(ferry_queue_backlog(l, &ev, &bulk, NULL) == FERRY_OK);
+    CHECK_INT(bulk, 0);
+    CHECK_INT(pel_count(r, "rs", "bulk"), 0);
+    CHECK(ferry_redis_reconnects(r) >= 1);
+    ferry_ledger_free(l);
+    ferry_task_clear(&t);
+}
+
+int main(void)
+{
+    REQUIRE(harness_init() == 0);
+    REQUIRE(harness_redis_start(&srv) == 0);
+    ferry_redis_t *r = conn(20000);
+    REQUIRE(r != NULL);
+    test_crash_reclaim(r);
+    test_same_name_resumes(r);
+    test_poison(r);
+    test_event_first_refresh_orphans(r);
+    test_restart_mid_run(r);
+    ferry_redis_free(r);
+    return test_summary();
+}

@@ -1,0 +1,121 @@
+/* Unit tests: record encode/decode, etag packing, time formatting, JSON shape (pure). */
+#include "ferry/ledger.h"
+#include "test.h"
+
+int main(void)
+{
+    uint8_t p[200];
+    char out[200];
+    const char *etags[] = {"688A4C0F0B5D3B7E2F1A6B5C4D3E2F10",
+                           "\"9b2cf535f27731c974343645a3985328\"",
+                           "d41d8cd98f00b204e9800998ecf8427e",
+                           "\"abc-3\"",
+                           "x",
+                           "0123456789",
+                           "AbCd",
+                           "\"\"",
+                           "\x01weird"};
+    for (size_t i = 0; i < sizeof(etags) / sizeof(etags[0]); i++) {
+        size_t n = ferry_etag_pack(etags[i], p, sizeof(p));
+        REQUIRE(n > 0);
+        CHECK(ferry_etag_unpack(p, n, out, sizeof(out)) == FERRY_OK);
+        CHECK_STR(out, etags[i]);
+    }
+    CHECK_INT(ferry_etag_pack(etags[0], p, sizeof(p)), 17); /* 32 hex -> 16 bytes + tag */
+
+    ferry_record_t r, d;
+    ferry_record_init(&r);
+    snprintf(r.key, sizeof(r.key), "a/b.jpg");
+    r.state = FERRY_STATE_DONE;
+    r.size = 122539;
+    r.src_mtime = 1786603543;
+    snprintf(r.src_etag, sizeof(r.src_etag), "688A4C0F0B5D3B7E2F1A6B5C4D3E2F10");
+    r.has_crc64 = 1;
+    r.src_crc64 = 11051505435318425153ULL;
+    snprintf(r.dst_etag, sizeof(r.dst_etag), "\"688a4c0f0b5d3b7e2f1a6b5c4d3e2f10\"");
+    r.attempts = 1;
+    r.origin = FERRY_ORIGIN_EVENT;
+    r.queued_at = 1786603600;
+    r.started_at = 1786603601;
+    r.finished_at = 1786603602;
+    r.duration_ms = 12;
+    snprintf(r.worker, sizeof(r.worker), "host-a/3");
+    ferry_buf_t b;
+    ferry_buf_init(&b, 4096);
+    REQUIRE(ferry_record_encode(&r, &b) == FERRY_OK);
+    printf("done record: %zu bytes\n", b.len);
+    CHECK(b.len <= 64); /* fits a default listpack value */
+    REQUIRE(ferry_record_decode("a/b.jpg", 7, b.data, b.len, &d) == FERRY_OK);
+    CHECK_STR(d.key, "a/b.jpg");
+    CHECK_INT(d.state, FERRY_STATE_DONE);
+    CHECK_INT(d.size, 122539);
+    CHECK_INT(d.src_mtime, 1786603543);
+    CHECK_STR(d.src_etag, r.src_etag);
+    CHECK(d.has_crc64 && d.src_crc64 == r.src_crc64);
+    CHECK_STR(d.dst_etag, r.dst_etag);
+    CHECK_INT(d.started_at, r.started_at);
+    CHECK_INT(d.finished_at, r.finished_at);
+    CHECK_INT(d.duration_ms, 12);
+    CHECK_STR(d.worker, "host-a/3");
+    CHECK_INT(d.origin, FERRY_ORIGIN_EVENT);
+
+    /* failed record with error, upload id, sequencer; dst etag not derived */
+    ferry_buf_reset(&b);
+    r.state = FERRY_STATE_FAILED;
+    snprintf(r.dst_etag, sizeof(r.dst_etag), "\"other-2\"");
+    snprintf(r.error, sizeof(r.error), "OSS said AccessDenied");
+    snprintf(r.upload_id, sizeof(r.upload_id), "UPLOAD123");
+    snprintf(r.seq, sizeof(r.seq), "0055AED6DCD90281E5");
+    REQUIRE(ferry_record_encode(&r, &b) == FERRY_OK);
+    REQUIRE(ferry_record_decode(NULL, 0, b.data, b.len, &d) == FERRY_OK);
+    CHECK_STR(d.dst_etag, "\"other-2\"");
+    CHECK_STR(d.error, "OSS said AccessDenied");
+    CHECK_STR(d.upload_id, "UPLOAD123");
+    CHECK_STR(d.seq, "0055AED6DCD90281E5");
+
+    /* a minimal queued record: trailing nils dropped */
+    ferry_record_t q;
+    ferry_record_init(&q);
+    q.queued_at = 5;
+    ferry_buf_reset(&b);
+    REQUIRE(ferry_record_encode(&q, &b) == FERRY_OK);
+    CHECK_INT(b.len, 9); /* state size mtime nil nil nil attempts origin queued_at */
+    REQUIRE(ferry_record_decode(NULL, 0, b.data, b.len, &d) == FERRY_OK);
+    CHECK_INT(d.duration_ms, -1);
+    CHECK_INT(d.started_at, 0);
+
+    /* malformed */
+    CHECK(ferry_record_decode(NULL, 0, "", 0, &d) == FERRY_EPARSE);
+    CHECK(ferry_record_decode(NULL, 0, "\x09", 1, &d) == FERRY_EPARSE); /* state 9 */
+    CHECK(ferry_record_decode(NULL, 0, "\x02\xce\x01", 3, &d) == FERRY_EPARSE);
+    CHECK(ferry_record_decode(NULL, 0, "\x02\x01\x01\xa5xy", 6, &d) == FERRY_EPARSE);
+    CHECK(ferry_record_decode(NULL, 0, "\x02\x01\x01\xc0\xa3xyz", 8, &d) ==
+          FERRY_EPARSE); /* crc != 8 */
+    CHECK(ferry_record_decode(NULL, 0, "\x02\xc1", 2, &d) == FERRY_EPARSE);
+    ferry_buf_free(&b);
+
+    char t[40];
+    ferry_time_format(1786603543, t, sizeof(t));
+    CHECK_STR(t, "2026-08-13T06:45:43Z");
+    int64_t v;
+    CHECK(ferry_time_parse("2026-08-13T06:45:43Z", &v) == 0 && v == 1786603543);
+    CHECK(ferry_time_parse("2026-08-13T06:45:43.123Z", &v) == 0 && v == 1786603543);
+    CHECK(ferry_time_parse("1786603543", &v) == 0 && v == 1786603543);
+    CHECK(ferry_time_parse("yesterday", &v) != 0);
+
+    json_t *j = ferry_record_to_json("t1", &r);
+    char *s = json_dumps(j, JSON_COMPACT);
+    CHECK(strstr(s, "\"task\":\"t1\"") != NULL);
+    CHECK(strstr(s, "\"src_mtime\":\"2026-08-13T06:45:43Z\"") != NULL);
+    CHECK(strstr(s, "\"src_crc64\":\"11051505435318425153\"") != NULL);
+    CHECK(strstr(s, "\"state\":\"failed\"") != NULL);
+    free(s);
+    json_decref(j);
+
+    ferry_state_t st;
+    CHECK(ferry_state_parse("skipped", &st) == 0 && st == FERRY_STATE_SKIPPED);
+    CHECK(ferry_state_parse("nope", &st) != 0);
+    CHECK(ferry_ledger_bucket_of("a", 1, 16) < 16);
+    CHECK(ferry_ledger_bucket_of("a", 1, 65536) == ferry_ledger_bucket_of("a", 1, 65536));
+    return test_summary();
+}

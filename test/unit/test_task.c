@@ -1,0 +1,123 @@
+/* Unit tests: locations, durations, sizes, task option parsing and JSON round trip. */
+#include "ferry/task.h"
+#include "test.h"
+
+static int parse(ferry_task_t *t, ferry_error_t *e, int argc, char **argv)
+{
+    ferry_task_init(t);
+    snprintf(t->name, sizeof(t->name), "t1");
+    return ferry_task_parse_args(t, argc, argv, e);
+}
+
+int main(void)
+{
+    ferry_location_t l;
+    ferry_error_t e;
+    REQUIRE(ferry_location_parse("oss://my-bucket/in/", &l, &e) == FERRY_OK);
+    CHECK_INT(l.scheme, FERRY_SCHEME_OSS);
+    CHECK_STR(l.bucket, "my-bucket");
+    CHECK_STR(l.prefix, "in/");
+    REQUIRE(ferry_location_parse("s3c://b", &l, &e) == FERRY_OK);
+    CHECK_INT(l.scheme, FERRY_SCHEME_S3C);
+    CHECK_STR(l.prefix, "");
+    CHECK(ferry_location_parse("gs://b", &l, &e) == FERRY_EINVAL);
+    CHECK(strstr(e.msg, "gs") != NULL);
+    CHECK(ferry_location_parse("b/x", &l, &e) == FERRY_EINVAL);
+    CHECK(ferry_location_parse("s3://", &l, &e) == FERRY_EINVAL);
+    CHECK(ferry_location_parse("s3://b b/x", &l, &e) == FERRY_EINVAL);
+
+    int64_t ms;
+    CHECK(ferry_duration_parse("1h", &ms) == 0 && ms == 3600000);
+    CHECK(ferry_duration_parse("1h30m", &ms) == 0 && ms == 5400000);
+    CHECK(ferry_duration_parse("500ms", &ms) == 0 && ms == 500);
+    CHECK(ferry_duration_parse("90", &ms) == 0 && ms == 90000);
+    CHECK(ferry_duration_parse("2d", &ms) == 0 && ms == 172800000);
+    CHECK(ferry_duration_parse("1x", &ms) != 0);
+    CHECK(ferry_duration_parse("", &ms) != 0);
+    CHECK(ferry_duration_parse("h", &ms) != 0);
+    CHECK(ferry_duration_parse("1h5", &ms) != 0);
+
+    uint64_t b;
+    CHECK(ferry_size_parse("8MiB", &b) == 0 && b == 8ULL << 20);
+    CHECK(ferry_size_parse("8M", &b) == 0 && b == 8ULL << 20);
+    CHECK(ferry_size_parse("64k", &b) == 0 && b == 65536);
+    CHECK(ferry_size_parse("100", &b) == 0 && b == 100);
+    CHECK(ferry_size_parse("1G", &b) == 0 && b == 1ULL << 30);
+    CHECK(ferry_size_parse("1Q", &b) != 0);
+    CHECK(ferry_size_parse("-1", &b) != 0);
+    CHECK(ferry_size_parse("99999999999999999999", &b) != 0);
+
+    ferry_task_t t;
+    char *good[] = {"--from",
+                    "oss://src/in/",
+                    "--to",
+                    "s3://dst/out/",
+                    "--every",
+                    "15m",
+                    "--include",
+                    "*.jpg",
+                    "--exclude",
+                    "tmp/*",
+                    "--compare",
+                    "checksum",
+                    "--part-size",
+                    "32MiB",
+                    "--delete",
+                    "--dst-endpoint",
+                    "http://127.0.0.1:9000",
+                    "--dst-path-style",
+                    "--src-profile",
+                    "aliyun"};
+    REQUIRE(parse(&t, &e, 20, good) == FERRY_OK);
+    CHECK_INT(t.every_ms, 900000);
+    CHECK_INT(t.n_include, 1);
+    CHECK_INT(t.compare, FERRY_COMPARE_CHECKSUM);
+    CHECK(t.delete_);
+    CHECK(t.dst.path_style);
+    json_t *j = ferry_task_to_json(&t);
+    char *s = json_dumps(j, JSON_COMPACT);
+    CHECK(strstr(s, "secret") == NULL);
+    ferry_task_t t2;
+    REQUIRE(ferry_task_from_json(j, &t2, &e) == FERRY_OK);
+    CHECK_STR(t2.src.loc, "oss://src/in/");
+    CHECK_STR(t2.dst.endpoint, "http://127.0.0.1:9000");
+    CHECK_STR(t2.exclude[0], "tmp/*");
+    CHECK_INT(t2.part_size, 32ULL << 20);
+    CHECK_STR(t2.src.profile, "aliyun");
+    free(s);
+    json_decref(j);
+    ferry_task_clear(&t);
+    ferry_task_clear(&t2);
+
+    /* every error names the option */
+    struct {
+        int argc;
+        char *argv[6];
+        const char *opt;
+    } bad[] = {
+        {4, {"--from", "oss://a", "--to", "ftp://b"}, "--to"},
+        {4, {"--from", "nope", "--to", "s3://b"}, "--from"},
+        {2, {"--to", "s3://b"}, "--from"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--every", "soon"}, "--every"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--compare", "md5"}, "--compare"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--part-size", "1k"}, "--part-size"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--cron", "* * *"}, "--cron"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--cron", "0 24 * * *"}, "--cron"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--bogus", "1"}, "--bogus"},
+        {5, {"--from", "oss://a", "--to", "s3://b", "--every"}, "--every"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--src-endpoint", "ftp://x"}, "--src-endpoint"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = parse(&t, &e, bad[i].argc, bad[i].argv);
+        CHECK(rc == FERRY_EINVAL);
+        if (strstr(e.msg, bad[i].opt) == NULL)
+            fprintf(stderr, "message \"%s\" does not name %s\n", e.msg, bad[i].opt);
+        CHECK(strstr(e.msg, bad[i].opt) != NULL);
+        ferry_task_clear(&t);
+    }
+    CHECK(ferry_task_name_valid("nightly-photos_2.x"));
+    CHECK(!ferry_task_name_valid("a{b}"));
+    CHECK(!ferry_task_name_valid("-x"));
+    CHECK(!ferry_task_name_valid(""));
+    return test_summary();
+}
