@@ -16,6 +16,8 @@
 #ifndef FERRY_SCHED_DIFF_H
 #define FERRY_SCHED_DIFF_H
 
+#include "ferry/task.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,11 +43,9 @@ typedef enum {
     FERRY_DIFF_EXTRA = 3      /* in the destination only (a delete candidate) */
 } ferry_diff_kind_t;
 
-typedef enum {
-    FERRY_COMPARE_SIZE = 0,       /* sizes differ */
-    FERRY_COMPARE_SIZE_MTIME = 1, /* sizes differ, or the source is newer than the copy */
-    FERRY_COMPARE_CHECKSUM = 2    /* as SIZE here; the ledger join compares etag/CRC */
-} ferry_compare_t;
+/* Compare modes are the task's (ferry/task.h): FERRY_COMPARE_SIZE (sizes differ),
+ * FERRY_COMPARE_SIZE_MTIME (sizes differ, or the source is newer than the copy),
+ * FERRY_COMPARE_CHECKSUM (as SIZE here; the ledger join compares etag/CRC). */
 
 enum { FERRY_DIFF_SRC = 0, FERRY_DIFF_DST = 1 };
 

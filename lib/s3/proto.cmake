@@ -3,7 +3,8 @@
 add_library(ferry_s3proto STATIC
   ${CMAKE_CURRENT_LIST_DIR}/xml.c
   ${CMAKE_CURRENT_LIST_DIR}/retry.c
-  ${CMAKE_CURRENT_LIST_DIR}/profile.c)
+  ${CMAKE_CURRENT_LIST_DIR}/profile.c
+  ${CMAKE_CURRENT_LIST_DIR}/side.c)
 # ferry_sigv4 provides ferry_uri_decode (listing keys with EncodingType=url).
 target_link_libraries(ferry_s3proto PUBLIC ferry_core ferry_sigv4 PkgConfig::EXPAT)
 set_target_properties(ferry_s3proto PROPERTIES POSITION_INDEPENDENT_CODE ON)
@@ -15,3 +16,4 @@ ferry_unit_test(test_profile ${FERRY_ROOT}/test/unit/test_profile.c ferry_s3prot
 foreach(t list error multipart)
   ferry_fuzz_target(fuzz_s3xml_${t} ${FERRY_ROOT}/test/fuzz/fuzz_s3xml_${t}.c ferry_s3proto)
 endforeach()
+ferry_unit_test(test_side ${FERRY_ROOT}/test/unit/test_side.c ferry_s3proto)
