@@ -7,7 +7,7 @@
 static char *slurp(const char *name, size_t *len)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/events/%s", FERRY_SHARED_DIR, name);
+    snprintf(path, sizeof(path), "%s/events/%s", FERRY_TEST_DATA, name);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "cannot open %s\n", path);
