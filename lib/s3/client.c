@@ -1,0 +1,970 @@
+/* ferry — the S3 client's engine: client life cycle, request building and SigV4 signing,
+ * the retry loop on a uv timer, wrong-region redirects, and error messages a user can act on.
+ * The operations themselves (what each sends, how each reply is read) are in ops.c. See
+ * docs/internals/s3-client.md. */
+#include "s3_int.h"
+
+#include "ferry/check.h"
+#include "ferry/log.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XML_BODY_MAX FERRY_S3XML_DEFAULT_MAX_BYTES
+
+char *s3_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *s3_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static int64_t real_now_ms(void *ud)
+{
+    struct timespec ts;
+    (void)ud;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- client ------------------------------------------------------------------------------ */
+
+int ferry_s3_new(uv_loop_t *loop, const ferry_s3_config_t *cfg, ferry_s3_t **out,
+                 ferry_error_t *err)
+{
+    ferry_s3_t *c = NULL;
+    int rc = FERRY_OK;
+
+    if (out)
+        *out = NULL;
+    if (!loop || !cfg || !out || !cfg->profile)
+        return ferry_error_set(err, FERRY_EINVAL, "S3 client: loop, config and profile needed");
+    if (!cfg->creds.access_key || !*cfg->creds.access_key || !cfg->creds.secret_key)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "S3 client for %s: no credentials (access key and secret key)",
+                               cfg->profile->scheme);
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    c->loop = loop;
+    c->prof = *cfg->profile;
+    c->access_key = strdup(cfg->creds.access_key);
+    c->secret_key = strdup(cfg->creds.secret_key);
+    c->token = cfg->creds.session_token && *cfg->creds.session_token
+                   ? strdup(cfg->creds.session_token)
+                   : NULL;
+    if (!c->access_key || !c->secret_key ||
+        (cfg->creds.session_token && *cfg->creds.session_token && !c->token)) {
+        rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        goto fail;
+    }
+    c->creds.access_key = c->access_key;
+    c->creds.secret_key = c->secret_key;
+    c->creds.session_token = c->token;
+    if (cfg->retry) {
+        c->pol = *cfg->retry;
+    } else {
+        uint64_t seed = 0;
+        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+            seed = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+        ferry_retry_policy_init(&c->pol);
+        ferry_retry_rng_seed(&c->rng, seed);
+        c->pol.rand = ferry_retry_rng_next;
+        c->pol.rand_ud = &c->rng;
+    }
+    if (!c->pol.extra_codes)
+        c->pol.extra_codes = c->prof.retry_codes; /* static table: outlives the client */
+    snprintf(c->role, sizeof(c->role), "%s", cfg->role ? cfg->role : "");
+    c->now_ms = cfg->now_ms ? cfg->now_ms : real_now_ms;
+    c->now_ud = cfg->now_ud;
+    c->timeout_ms = cfg->timeout_ms;
+    if (cfg->http) {
+        c->http = cfg->http;
+    } else {
+        rc = ferry_http_new(loop, &cfg->http_opts, &c->http);
+        if (rc) {
+            ferry_error_set(err, rc, "S3 client: cannot start the HTTP transport");
+            goto fail;
+        }
+        c->own_http = 1;
+    }
+    *out = c;
+    return FERRY_OK;
+fail:
+    free(c->access_key);
+    free(c->secret_key);
+    free(c->token);
+    free(c);
+    return rc;
+}
+
+const ferry_profile_t *ferry_s3_profile(const ferry_s3_t *c)
+{
+    return c ? &c->prof : NULL;
+}
+
+size_t ferry_s3_active(const ferry_s3_t *c)
+{
+    return c ? c->nops : 0;
+}
+
+static void client_maybe_free(ferry_s3_t *c)
+{
+    if (!c->closing || c->nops > 0 || c->nalive > 0 || !c->http_closed)
+        return;
+    void (*cb)(void *) = c->closed_cb;
+    void *arg = c->closed_arg;
+    if (c->secret_key)
+        memset(c->secret_key, 0, strlen(c->secret_key));
+    free(c->access_key);
+    free(c->secret_key);
+    free(c->token);
+    free(c);
+    if (cb)
+        cb(arg);
+}
+
+static void http_closed(void *arg)
+{
+    ferry_s3_t *c = arg;
+    c->http_closed = 1;
+    client_maybe_free(c);
+}
+
+void ferry_s3_free(ferry_s3_t *c, void (*closed_cb)(void *arg), void *arg)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = 1;
+    c->closed_cb = closed_cb;
+    c->closed_arg = arg;
+    for (ferry_s3_op_t *op = c->ops; op; op = op->next)
+        ferry_s3_cancel(op);
+    if (c->own_http) {
+        ferry_http_close(c->http, http_closed, c); /* frees after the ops' callbacks */
+    } else {
+        c->http_closed = 1;
+        /* ops finish from their timers; the last one frees the client */
+        if (!c->nops && !c->nalive) {
+            /* free from the loop, never from inside the caller */
+            client_maybe_free(c);
+        }
+    }
+}
+
+/* ---- operations: life cycle -------------------------------------------------------------- */
+
+ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, const char *key,
+                         size_t key_len, ferry_error_t *err, int *rc)
+{
+    ferry_s3_op_t *op;
+    *rc = FERRY_OK;
+    if (!c) {
+        *rc = ferry_error_set(err, FERRY_EINVAL, "S3 operation without a client");
+        return NULL;
+    }
+    if (c->closing) {
+        *rc = ferry_error_set(err, FERRY_ECANCELED, "S3 client is closing");
+        return NULL;
+    }
+    if (!bucket || !*bucket) {
+        *rc = ferry_error_set(err, FERRY_EINVAL, "S3 operation without a bucket");
+        return NULL;
+    }
+    op = calloc(1, sizeof(*op));
+    if (!op) {
+        *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    op->c = c;
+    op->kind = kind;
+    op->range_start = op->range_end = -1;
+    op->part_marker = -1;
+    ferry_buf_init(&op->query, 64 * 1024);
+    op->bucket = strdup(bucket);
+    if (key) {
+        if (!key_len)
+            key_len = strlen(key);
+        op->key = s3_strndup(key, key_len);
+        op->key_len = key_len;
+    }
+    if (!op->bucket || (key && !op->key)) {
+        s3_op_discard(op);
+        *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return op;
+}
+
+int s3_op_header(ferry_s3_op_t *op, const char *name, const char *value)
+{
+    if (op->nhdrs >= OP_MAX_HDRS)
+        return FERRY_ETOOBIG;
+    /* no header injection: names are tokens, values hold no CR, LF or NUL */
+    if (!name || !*name || strpbrk(name, " \t\r\n:()<>@,;\\\"/[]?={}") ||
+        (value && strpbrk(value, "\r\n")))
+        return FERRY_EINVAL;
+    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return FERRY_ENOMEM;
+    }
+    op->hdrs[op->nhdrs].name = n;
+    op->hdrs[op->nhdrs].value = v;
+    op->nhdrs++;
+    return FERRY_OK;
+}
+
+void s3_op_discard(ferry_s3_op_t *op)
+{
+    if (!op)
+        return;
+    for (size_t i = 0; i < op->nhdrs; i++) {
+        free((char *)op->hdrs[i].name);
+        free((char *)op->hdrs[i].value);
+    }
+    ferry_buf_free(&op->query);
+    free(op->bucket);
+    free(op->key);
+    free(op->own_body);
+    free(op->if_match);
+    free(op->prefix);
+    free(op->delimiter);
+    free(op->start_after);
+    free(op->token);
+    free(op->marker);
+    free(op->upload_id_marker);
+    free(op->upload_id);
+    free(op);
+}
+
+static void op_closed(uv_handle_t *h)
+{
+    ferry_s3_op_t *op = h->data;
+    ferry_s3_t *c = op->c;
+    s3_op_discard(op);
+    c->nalive--;
+    client_maybe_free(c);
+}
+
+static void op_unlink(ferry_s3_op_t *op)
+{
+    ferry_s3_t *c = op->c;
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        c->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    op->prev = op->next = NULL;
+    c->nops--;
+}
+
+/* ---- error messages ------------------------------------------------------------------------ */
+
+static const char *flag_side(const ferry_s3_t *c)
+{
+    if (!strcmp(c->role, "source"))
+        return "src";
+    if (!strcmp(c->role, "destination"))
+        return "dst";
+    return "src/dst";
+}
+
+static const char *action(op_kind_t k)
+{
+    switch (k) {
+    case OP_HEAD:
+    case OP_GET:
+        return "read objects in";
+    case OP_LIST:
+    case OP_LIST_PARTS:
+    case OP_LIST_UPLOADS:
+        return "list";
+    case OP_DELETE:
+    case OP_DELETE_OBJECTS:
+    case OP_ABORT:
+        return "delete objects in";
+    default:
+        return "write to";
+    }
+}
+
+static void provider_name(const ferry_s3_t *c, char *out, size_t n)
+{
+    size_t i = 0;
+    for (const char *s = c->prof.scheme ? c->prof.scheme : "s3"; *s && i + 1 < n; s++)
+        out[i++] = (char)toupper((unsigned char)*s);
+    out[i] = 0;
+    if (!strcmp(out, "S3C"))
+        snprintf(out, n, "the store");
+}
+
+/* A hint for what to check, by error code then status. */
+static void hint(const ferry_s3_op_t *op, const char *code, long status, const char *region,
+                 char *out, size_t n)
+{
+    const ferry_s3_t *c = op->c;
+    const char *role = c->role[0] ? c->role : "the";
+    (void)role;
+    if (!strcmp(code, "AccessDenied") || !strcmp(code, "AllAccessDisabled") ||
+        (status == 403 && !*code))
+        snprintf(out, n, "the %s credentials cannot %s this bucket (check the key's permissions)",
+                 c->role[0] ? c->role : "given", action(op->kind));
+    else if (!strcmp(code, "InvalidAccessKeyId"))
+        snprintf(
+            out, n,
+            "the %s access key id is unknown to this store (check --%s-profile and the endpoint)",
+            c->role[0] ? c->role : "given", flag_side(c));
+    else if (!strcmp(code, "SignatureDoesNotMatch"))
+        snprintf(out, n, "the signature was refused: check the %s secret key",
+                 c->role[0] ? c->role : "given");
+    else if (!strcmp(code, "RequestTimeTooSkewed"))
+        snprintf(out, n, "this machine's clock is too far off: sync it (NTP)");
+    else if (!strcmp(code, "NoSuchBucket"))
+        snprintf(out, n, "bucket %.63s does not exist at %.100s%s%.120s", op->bucket,
+                 c->prof.endpoint, c->prof.bucket_note ? "; " : "",
+                 c->prof.bucket_note ? c->prof.bucket_note : "");
+    else if (!strcmp(code, "NoSuchKey") || (status == 404 && op->key && !*code))
+        snprintf(out, n, "the object does not exist (deleted since it was listed?)");
+    else if (!strcmp(code, "NoSuchUpload"))
+        snprintf(out, n, "the multipart upload is gone (aborted or completed): start a new one");
+    else if (!strcmp(code, "PreconditionFailed") || status == 412)
+        snprintf(out, n, "the object changed since it was read (ETag no longer matches)");
+    else if (!strcmp(code, "SecondLevelDomainForbidden") ||
+             !strcmp(code, "PathStyleDomainForbidden"))
+        snprintf(out, n, "this store refuses path-style requests: drop --%s-path-style",
+                 flag_side(c));
+    else if (!strcmp(code, "AuthorizationHeaderMalformed") || !strcmp(code, "PermanentRedirect") ||
+             status == 301 || status == 307)
+        snprintf(out, n, "the bucket is in another region%s%s%s: set --%s-region",
+                 region && *region ? " (" : "", region && *region ? region : "",
+                 region && *region ? ")" : "", flag_side(c));
+    else if (!strcmp(code, "BadDigest") || !strcmp(code, "InvalidDigest") ||
+             !strcmp(code, "XAmzContentChecksumMismatch") ||
+             !strcmp(code, "XAmzContentSHA256Mismatch"))
+        snprintf(out, n, "the data did not match its checksum on arrival (corrupted in transit)");
+    else if (!strcmp(code, "EntityTooSmall"))
+        snprintf(out, n, "a part is below the store's minimum part size: raise --part-size");
+    else if (!strcmp(code, "EntityTooLarge"))
+        snprintf(out, n, "the body is larger than the store accepts: lower --multipart-threshold");
+    else if (!strcmp(code, "InvalidPart") || !strcmp(code, "InvalidPartOrder"))
+        snprintf(out, n, "the part list does not match the uploaded parts: restart the upload");
+    else if (!strcmp(code, "SlowDown") || !strcmp(code, "TooManyRequests") || status == 429 ||
+             status == 503)
+        snprintf(out, n, "still throttled after %u attempts: lower the concurrency", op->tries);
+    else if (status >= 500 || !strcmp(code, "InternalError") ||
+             !strcmp(code, "ServiceUnavailable") || !strcmp(code, "RequestTimeout"))
+        snprintf(out, n, "the store kept failing after %u attempts: try again later", op->tries);
+    else if (status == 403)
+        snprintf(out, n, "the %s credentials may not %s this bucket (check the key's permissions)",
+                 c->role[0] ? c->role : "given", action(op->kind));
+    else if (status == 404)
+        snprintf(out, n, "not found");
+    else
+        snprintf(out, n, "the store refused the request");
+}
+
+static void op_fail_s3(ferry_s3_op_t *op, int code, long status, const char *s3code,
+                       const char *s3msg, const char *region)
+{
+    char prov[32], h[400], what[96], sm[160];
+    provider_name(op->c, prov, sizeof(prov));
+    /* the store's own message, first line only (some quote whole canonical requests) */
+    size_t ml = 0;
+    for (; s3msg && s3msg[ml] && s3msg[ml] != '\n' && s3msg[ml] != '\r' && ml + 1 < sizeof(sm);
+         ml++)
+        sm[ml] = s3msg[ml];
+    sm[ml] = 0;
+    while (ml > 0 && (sm[ml - 1] == ' ' || sm[ml - 1] == ':'))
+        sm[--ml] = 0;
+    s3msg = sm;
+    hint(op, s3code ? s3code : "", status, region, h, sizeof(h));
+    if (s3code && *s3code)
+        snprintf(what, sizeof(what), "%s", s3code);
+    else
+        snprintf(what, sizeof(what), "HTTP %ld", status);
+    ferry_error_t *e = &op->res.err;
+    ferry_error_set(e, code, "%s said %s on %s %s://%s/%.*s: %s%s%s%s", prov, what, op->method,
+                    op->c->prof.scheme, op->bucket,
+                    op->key ? (int)(op->key_len > 200 ? 200 : op->key_len) : 0,
+                    op->key ? op->key : "", h, s3msg && *s3msg ? " (" : "",
+                    s3msg && *s3msg ? s3msg : "", s3msg && *s3msg ? ")" : "");
+    e->http_status = (int)status;
+    snprintf(e->s3_code, sizeof(e->s3_code), "%s", s3code ? s3code : "");
+}
+
+static void op_fail_net(ferry_s3_op_t *op, int code, const char *detail)
+{
+    ferry_error_set(&op->res.err, code,
+                    "could not complete %s %s://%s/%.*s at %s after %u attempts: %s", op->method,
+                    op->c->prof.scheme, op->bucket,
+                    op->key ? (int)(op->key_len > 200 ? 200 : op->key_len) : 0,
+                    op->key ? op->key : "", op->c->prof.endpoint, op->tries, detail);
+}
+
+/* ---- completion ----------------------------------------------------------------------------- */
+
+static void header_copy(const ferry_http_resp_t *resp, const char *name, char *out, size_t n)
+{
+    const char *v = ferry_http_resp_header(resp, name);
+    if (v)
+        snprintf(out, n, "%s", v);
+}
+
+static void strip_quotes(const char *v, char *out, size_t n)
+{
+    size_t len = strlen(v);
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+        v++;
+        len -= 2;
+    }
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, v, len);
+    out[len] = 0;
+}
+
+/* Pick up the headers every result carries. */
+static void capture_headers(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
+{
+    ferry_s3_result_t *r = &op->res;
+    const char *v;
+    r->status = resp->status;
+    if ((v = ferry_http_resp_header(resp, "x-amz-request-id")) ||
+        (v = ferry_http_resp_header(resp, "x-oss-request-id")) ||
+        (v = ferry_http_resp_header(resp, "x-cos-request-id")) ||
+        (v = ferry_http_resp_header(resp, "x-reqid")))
+        snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+    if (resp->status < 200 || resp->status >= 300)
+        return;
+    if ((v = ferry_http_resp_header(resp, "etag")))
+        strip_quotes(v, r->etag, sizeof(r->etag));
+    if ((v = ferry_http_resp_header(resp, "x-oss-hash-crc64ecma")) ||
+        (v = ferry_http_resp_header(resp, "x-cos-hash-crc64ecma")))
+        snprintf(r->crc64, sizeof(r->crc64), "%s", v);
+    header_copy(resp, "x-amz-checksum-crc32c", r->checksum_crc32c, sizeof(r->checksum_crc32c));
+    header_copy(resp, "x-amz-checksum-crc64nvme", r->checksum_crc64nvme,
+                sizeof(r->checksum_crc64nvme));
+    header_copy(resp, "x-amz-version-id", r->version_id, sizeof(r->version_id));
+    if ((v = ferry_http_resp_header(resp, "content-length")))
+        r->content_length = strtoll(v, NULL, 10);
+    if (op->kind == OP_HEAD || op->kind == OP_GET) {
+        const char *cr = ferry_http_resp_header(resp, "content-range");
+        const char *slash = cr ? strrchr(cr, '/') : NULL;
+        if (slash && slash[1] != '*')
+            r->object_size = strtoll(slash + 1, NULL, 10);
+        else if (resp->status == 200 && r->content_length >= 0)
+            r->object_size = r->content_length + (op->kind == OP_GET ? op->skip : 0);
+    }
+}
+
+static void finish_cb(uv_timer_t *t);
+
+/* Call done once, then close the timer; the op is freed in the close callback. */
+static void op_finish(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
+{
+    ferry_s3_t *c = op->c;
+    if (op->finishing)
+        return;
+    op->finishing = 1;
+    uv_timer_stop(&op->timer);
+    op->res.rc = op->res.err.code;
+    op->res.attempts = op->attempts;
+    op->res.resp = resp;
+    op_unlink(op);
+    op->done(op->done_arg, &op->res);
+    op->res.resp = NULL;
+    uv_close((uv_handle_t *)&op->timer, op_closed);
+    (void)c;
+}
+
+/* Finish from the loop (never inside a caller's call). */
+static void op_finish_later(ferry_s3_op_t *op)
+{
+    uv_timer_start(&op->timer, finish_cb, 0, 0);
+}
+
+static void finish_cb(uv_timer_t *t)
+{
+    op_finish(t->data, NULL);
+}
+
+/* ---- sending --------------------------------------------------------------------------------- */
+
+static int op_sink(void *arg, const char *p, size_t n)
+{
+    ferry_s3_op_t *op = arg;
+    if (op->canceled)
+        return FERRY_ECANCELED;
+    if (op->skip > 0) { /* a resumed GET answered with the whole object: drop what we had */
+        size_t drop = (int64_t)n < op->skip ? n : (size_t)op->skip;
+        op->skip -= (int64_t)drop;
+        p += drop;
+        n -= drop;
+        if (!n)
+            return FERRY_OK;
+    }
+    int rc = op->sink(op->uarg, p, n);
+    if (rc == FERRY_OK)
+        op->delivered += (int64_t)n;
+    return rc;
+}
+
+static int op_headers(void *arg, const ferry_http_resp_t *resp)
+{
+    ferry_s3_op_t *op = arg;
+    const char *et = ferry_http_resp_header(resp, "etag");
+    if (resp->status < 200 || resp->status >= 300)
+        return FERRY_OK;
+    if (op->kind == OP_GET && op->delivered > 0) {
+        /* A resumed GET: 206 continues where we stopped; a 200 repeats the whole object. */
+        if (resp->status == 200)
+            op->skip = op->delivered + (op->range_start > 0 ? op->range_start : 0);
+        return FERRY_OK;
+    }
+    if (et && !op->first_etag[0])
+        snprintf(op->first_etag, sizeof(op->first_etag), "%s", et);
+    if (op->on_headers && !op->headers_reported) {
+        op->headers_reported = 1;
+        return op->on_headers(op->uarg, resp);
+    }
+    return FERRY_OK;
+}
+
+static ssize_t op_source(void *arg, char *buf, size_t n)
+{
+    ferry_s3_op_t *op = arg;
+    if (op->canceled)
+        return FERRY_ECANCELED;
+    return op->source(op->uarg, buf, n);
+}
+
+static void on_http_done(void *arg, int rc, const ferry_error_t *err,
+                         const ferry_http_resp_t *resp);
+
+/* Where the host part of a URL ends (the start of its path). */
+static const char *url_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    p = strchr(p, '/');
+    return p ? p : "/";
+}
+
+static int op_send(ferry_s3_op_t *op)
+{
+    ferry_s3_t *c = op->c;
+    ferry_buf_t url, host, auth;
+    ferry_kv_t hv[OP_MAX_HDRS + 10];
+    size_t nh = 0;
+    char amz_date[17], range[64];
+    int rc;
+
+    ferry_buf_init(&url, 16384);
+    ferry_buf_init(&host, 1024);
+    ferry_buf_init(&auth, 1024);
+    ferry_buf_reset(&op->query);
+    if ((rc = s3_ops_build_query(op)))
+        goto out;
+    if ((rc = ferry_profile_bucket_url(&c->prof, op->bucket, &url, &op->res.err)) ||
+        (rc = ferry_profile_bucket_host(&c->prof, op->bucket, &host, &op->res.err)))
+        goto out;
+    if ((rc = ferry_buf_adds(&url, "/")))
+        goto out;
+    if (op->key && (rc = ferry_uri_encode(op->key, op->key_len, 1, &url)))
+        goto out;
+    if (op->query.len && ((rc = ferry_buf_adds(&url, "?")) ||
+                          (rc = ferry_buf_add(&url, op->query.data, op->query.len))))
+        goto out;
+
+    int64_t now = c->now_ms(c->now_ud);
+    ferry_sigv4_amz_date((time_t)(now / 1000), amz_date);
+    hv[nh++] = (ferry_kv_t){"Host", ferry_buf_cstr(&host)};
+    hv[nh++] = (ferry_kv_t){"x-amz-date", amz_date};
+    hv[nh++] = (ferry_kv_t){"x-amz-content-sha256", op->payload_hash};
+    if (c->token)
+        hv[nh++] = (ferry_kv_t){"x-amz-security-token", c->token};
+    for (size_t i = 0; i < op->nhdrs; i++)
+        hv[nh++] = op->hdrs[i];
+    if (op->kind == OP_GET) {
+        int64_t start = op->range_start > 0 ? op->range_start : 0;
+        start += op->delivered;
+        if (start > 0 || op->range_end >= 0) {
+            if (op->range_end >= 0)
+                snprintf(range, sizeof(range), "bytes=%" PRId64 "-%" PRId64, start, op->range_end);
+            else
+                snprintf(range, sizeof(range), "bytes=%" PRId64 "-", start);
+            hv[nh++] = (ferry_kv_t){"Range", range};
+        }
+        if (op->if_match)
+            hv[nh++] = (ferry_kv_t){"If-Match", op->if_match};
+        else if (op->delivered > 0 && op->first_etag[0])
+            hv[nh++] = (ferry_kv_t){"If-Match", op->first_etag};
+    }
+    ferry_sigv4_req_t sr = {
+        .method = op->method,
+        .path = url_path(ferry_buf_cstr(&url)),
+        .query = op->query.len ? ferry_buf_cstr(&op->query) : NULL,
+        .headers = hv,
+        .nheaders = nh,
+        .payload_hash = op->payload_hash,
+        .region = c->prof.signing_region,
+        .service = "s3",
+        .amz_date = amz_date,
+    };
+    /* the path for signing stops at '?' */
+    char *path = NULL;
+    {
+        const char *p = sr.path, *q = strchr(p, '?');
+        path = q ? s3_strndup(p, (size_t)(q - p)) : strdup(p);
+        if (!path) {
+            rc = FERRY_ENOMEM;
+            goto out;
+        }
+        sr.path = path;
+    }
+    rc = ferry_sigv4_authorization(&sr, &c->creds, &auth);
+    free(path);
+    if (rc) {
+        ferry_error_set(&op->res.err, rc, "cannot sign %s %s://%s: %s", op->method, c->prof.scheme,
+                        op->bucket, ferry_strerror(rc));
+        goto out;
+    }
+    hv[nh++] = (ferry_kv_t){"Authorization", ferry_buf_cstr(&auth)};
+
+    ferry_http_reqopts_t ro = {
+        .method = op->method,
+        .url = ferry_buf_cstr(&url),
+        .headers = hv,
+        .nheaders = nh,
+        .body = op->source ? NULL : op->body,
+        .body_len = op->body_len,
+        .source = op->source ? op_source : NULL,
+        .sink = op->kind == OP_GET ? op_sink : NULL,
+        .body_max = XML_BODY_MAX,
+        .on_headers = op_headers,
+        .done = on_http_done,
+        .arg = op,
+        .timeout_ms = c->timeout_ms,
+    };
+    if (!ro.body && !ro.source)
+        ro.body_len = 0;
+    op->attempts++;
+    op->tries++;
+    op->skip = 0;
+    rc = ferry_http_submit(c->http, &ro, &op->req);
+    if (rc)
+        ferry_error_set(&op->res.err, rc, "cannot start %s %s://%s: %s", op->method, c->prof.scheme,
+                        op->bucket, ferry_strerror(rc));
+out:
+    if (rc && !op->res.err.code)
+        ferry_error_set(&op->res.err, rc, "cannot build %s %s://%s: %s", op->method, c->prof.scheme,
+                        op->bucket, ferry_strerror(rc));
+    ferry_buf_free(&url);
+    ferry_buf_free(&host);
+    ferry_buf_free(&auth);
+    return rc;
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+    ferry_s3_op_t *op = t->data;
+    if (op->canceled) {
+        ferry_error_set(&op->res.err, FERRY_ECANCELED, "canceled");
+        op_finish(op, NULL);
+        return;
+    }
+    ferry_error_clear(&op->res.err);
+    if (op_send(op) != FERRY_OK)
+        op_finish(op, NULL);
+}
+
+/* Replace the old region in the endpoint's host (s3.us-east-1.amazonaws.com ->
+ * s3.eu-west-1.amazonaws.com) when it names it. */
+static void repoint_region(ferry_s3_t *c, const char *region)
+{
+    const char *old = c->prof.region[0] ? c->prof.region : c->prof.signing_region;
+    char *at = old[0] ? strstr(c->prof.endpoint, old) : NULL;
+    if (at) {
+        char tmp[sizeof(c->prof.endpoint)];
+        int n = snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(at - c->prof.endpoint),
+                         c->prof.endpoint, region, at + strlen(old));
+        if (n > 0 && (size_t)n < sizeof(tmp))
+            memcpy(c->prof.endpoint, tmp, (size_t)n + 1);
+    }
+    snprintf(c->prof.region, sizeof(c->prof.region), "%s", region);
+    snprintf(c->prof.signing_region, sizeof(c->prof.signing_region), "%s", region);
+}
+
+/* Pull a region out of an endpoint host ("bucket.s3.eu-west-1.amazonaws.com",
+ * "s3-eu-west-1.amazonaws.com"). */
+static int region_from_endpoint(const char *ep, char *out, size_t n)
+{
+    const char *p = strstr(ep, "s3.");
+    const char *q = p ? p + 3 : NULL;
+    if (!q && (p = strstr(ep, "s3-")))
+        q = p + 3;
+    if (!q)
+        return 0;
+    const char *e = strchr(q, '.');
+    if (!e || (size_t)(e - q) >= n || e == q)
+        return 0;
+    memcpy(out, q, (size_t)(e - q));
+    out[e - q] = 0;
+    return strcmp(out, "amazonaws") != 0;
+}
+
+static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
+                         const ferry_http_resp_t *resp)
+{
+    ferry_s3_op_t *op = arg;
+    ferry_s3_t *c = op->c;
+    ferry_retry_outcome_t oc = {0};
+    ferry_s3xml_error_t xe;
+    ferry_s3xml_t *px = NULL;
+    char region[64] = "";
+    int more = 0;
+
+    op->req = NULL;
+    memset(&xe, 0, sizeof(xe));
+    if (op->canceled) {
+        ferry_error_set(&op->res.err, FERRY_ECANCELED, "%s %s://%s canceled", op->method,
+                        c->prof.scheme, op->bucket);
+        op_finish(op, resp);
+        return;
+    }
+    capture_headers(op, resp);
+    if (rc != FERRY_OK) {
+        switch (rc) {
+        case FERRY_ENET:
+            oc.net = FERRY_NETFAIL_RESET;
+            break;
+        case FERRY_ETIMEOUT:
+            oc.net = FERRY_NETFAIL_TIMEOUT;
+            break;
+        case FERRY_ECONFIG:
+            oc.net = FERRY_NETFAIL_TLS;
+            break;
+        default: /* a callback of ours or the caller's stopped it: final */
+            if (rc == FERRY_ETOOBIG)
+                ferry_error_set(&op->res.err, rc, "%s %s://%s: reply larger than %u bytes",
+                                op->method, c->prof.scheme, op->bucket, XML_BODY_MAX);
+            else
+                ferry_error_set(&op->res.err, rc, "%s %s://%s/%.*s stopped: %s", op->method,
+                                c->prof.scheme, op->bucket, op->key ? (int)op->key_len : 0,
+                                op->key ? op->key : "", ferry_strerror(rc));
+            op_finish(op, resp);
+            return;
+        }
+    } else {
+        oc.http_status = (int)resp->status;
+        int ok2xx = resp->status >= 200 && resp->status < 300;
+        if (ok2xx && op->expect != FERRY_S3XML_NONE) {
+            ferry_s3xml_opts_t xo = {.expect = op->expect,
+                                     .list_version = op->list_version,
+                                     .plus_literal = !c->prof.list_plus_is_space};
+            int prc = ferry_s3xml_new(&xo, NULL, &px);
+            if (!prc)
+                prc = ferry_s3xml_feed(px, resp->body, resp->body_len);
+            if (!prc)
+                prc = ferry_s3xml_finish(px);
+            if (prc) {
+                const ferry_error_t *pe = px ? ferry_s3xml_last_error(px) : NULL;
+                ferry_error_set(&op->res.err, prc, "%s %s://%s: unreadable reply (%s)", op->method,
+                                c->prof.scheme, op->bucket,
+                                pe && pe->msg[0] ? pe->msg : ferry_strerror(prc));
+                op->res.err.http_status = (int)resp->status;
+                ferry_s3xml_free(px);
+                op_finish(op, resp);
+                return;
+            }
+            const ferry_s3xml_result_t *xr = ferry_s3xml_result(px);
+            if (xr->root == FERRY_S3XML_ERROR) {
+                xe = xr->err; /* a 200 carrying <Error>: a failure */
+                ok2xx = 0;
+            }
+        } else if (!ok2xx && resp->body_len) {
+            ferry_s3xml_parse_error(resp->body, resp->body_len, &xe);
+        }
+        if (ok2xx) {
+            int orc = s3_ops_on_page(op, resp, px ? ferry_s3xml_result(px) : NULL, &more);
+            ferry_s3xml_free(px);
+            if (orc) {
+                if (!op->res.err.code)
+                    ferry_error_set(&op->res.err, orc, "%s %s://%s stopped: %s", op->method,
+                                    c->prof.scheme, op->bucket, ferry_strerror(orc));
+                op_finish(op, resp);
+                return;
+            }
+            if (more) { /* next page */
+                op->tries = 0;
+                op->redirected = 0;
+                if (op_send(op) != FERRY_OK)
+                    op_finish(op, resp);
+                return;
+            }
+            ferry_error_clear(&op->res.err);
+            op_finish(op, resp);
+            return;
+        }
+        ferry_s3xml_free(px);
+        px = NULL;
+        if (!xe.code[0] && resp->status == 404)
+            snprintf(xe.code, sizeof(xe.code), "%s", op->key ? "NoSuchKey" : "NoSuchBucket");
+        oc.s3_code = xe.code;
+        if (!op->res.request_id[0] && xe.request_id[0])
+            snprintf(op->res.request_id, sizeof(op->res.request_id), "%s", xe.request_id);
+        snprintf(region, sizeof(region), "%s", xe.region);
+        if (!region[0] && !strcmp(xe.code, "AuthorizationHeaderMalformed")) {
+            /* S3 also says it in words: "... the region 'us-east-1' is wrong; expecting
+             * 'eu-west-1'" (and fakes3 only in words). */
+            const char *e = strstr(xe.message, "expecting '");
+            const char *q = e ? strchr(e + 11, '\'') : NULL;
+            if (q && (size_t)(q - (e + 11)) < sizeof(region) && q > e + 11)
+                snprintf(region, sizeof(region), "%.*s", (int)(q - (e + 11)), e + 11);
+        }
+        if (!region[0]) {
+            const char *br = ferry_http_resp_header(resp, "x-amz-bucket-region");
+            if (br)
+                snprintf(region, sizeof(region), "%s", br);
+            else if (xe.endpoint[0])
+                region_from_endpoint(xe.endpoint, region, sizeof(region));
+        }
+        oc.region = region;
+        oc.endpoint = xe.endpoint;
+        uint64_t floor_ms = 0, v;
+        const char *ra = ferry_http_resp_header(resp, "retry-after");
+        if (ra && ferry_retry_parse_retry_after(ra, c->now_ms(c->now_ud), &v) == FERRY_OK)
+            floor_ms = v;
+        const char *qd = ferry_http_resp_header(resp, "x-oss-qos-delay-time");
+        if (qd && ferry_retry_parse_qos_delay(qd, &v) == FERRY_OK && v > floor_ms)
+            floor_ms = v;
+        oc.floor_ms = floor_ms;
+    }
+
+    ferry_retry_class_t cls;
+    uint64_t delay = 0;
+    int again = ferry_retry_next(&c->pol, &oc, op->tries, &cls, &delay);
+    if (again && cls == FERRY_RETRY_REDIRECT_REGION) {
+        if (op->redirected || !region[0]) {
+            again = 0;
+        } else {
+            op->redirected = 1;
+            ferry_log(FERRY_LOG_INFO, "s3.region_redirect", "bucket", op->bucket, "from",
+                      c->prof.signing_region, "to", region, NULL);
+            repoint_region(c, region);
+            op->tries--; /* a redirect is not a failed attempt */
+        }
+    }
+    if (again && op->source && cls != FERRY_RETRY_REDIRECT_REGION) {
+        /* A streamed body is sent again only if the source can start over. */
+        if (!op->rewind || op->rewind(op->uarg) != FERRY_OK)
+            again = 0;
+    } else if (again && op->source && cls == FERRY_RETRY_REDIRECT_REGION) {
+        if (!op->rewind || op->rewind(op->uarg) != FERRY_OK)
+            again = 0;
+    }
+    if (again) {
+        ferry_log(FERRY_LOG_DEBUG, "s3.retry", "op", op->name, "bucket", op->bucket, "class",
+                  ferry_retry_class_name(cls), "code", xe.code, NULL);
+        op->res.status = 0;
+        uv_timer_start(&op->timer, retry_cb, delay, 0);
+        return;
+    }
+    /* final */
+    int code = ferry_retry_errcode(&oc);
+    if (code == FERRY_OK)
+        code = FERRY_ES3;
+    if (oc.net != FERRY_NETFAIL_NONE)
+        op_fail_net(op, code, herr && herr->msg[0] ? herr->msg : ferry_strerror(rc));
+    else
+        op_fail_s3(op, code, resp->status, xe.code, xe.message, region);
+    op_finish(op, resp);
+}
+
+int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op_t **out,
+                ferry_error_t *err)
+{
+    ferry_s3_t *c = op->c;
+    if (out)
+        *out = NULL;
+    if (!done) {
+        s3_op_discard(op);
+        return FERRY_EINVAL;
+    }
+    op->done = done;
+    op->done_arg = arg;
+    op->res.content_length = -1;
+    op->res.object_size = -1;
+    if (!op->payload_hash[0]) {
+        if (op->source)
+            snprintf(op->payload_hash, sizeof(op->payload_hash), "%s", FERRY_SIGV4_UNSIGNED);
+        else if (op->body && op->body_len > 0) {
+            uint8_t d[32];
+            ferry_sha256(op->body, (size_t)op->body_len, d);
+            ferry_hex_lower(d, 32, op->payload_hash);
+        } else
+            snprintf(op->payload_hash, sizeof(op->payload_hash), "%s", FERRY_SIGV4_EMPTY_SHA256);
+    }
+    int rc = op_send(op);
+    if (rc) {
+        if (err)
+            *err = op->res.err;
+        s3_op_discard(op);
+        return rc;
+    }
+    uv_timer_init(c->loop, &op->timer);
+    op->timer.data = op;
+    op->next = c->ops;
+    if (c->ops)
+        c->ops->prev = op;
+    c->ops = op;
+    c->nops++;
+    c->nalive++;
+    if (out)
+        *out = op;
+    return FERRY_OK;
+}
+
+void ferry_s3_unpause(ferry_s3_op_t *op)
+{
+    if (op && op->req)
+        ferry_http_unpause(op->req);
+}
+
+void ferry_s3_cancel(ferry_s3_op_t *op)
+{
+    if (!op || op->canceled || op->finishing)
+        return;
+    op->canceled = 1;
+    if (op->req) {
+        ferry_http_cancel(op->req); /* on_http_done finishes it */
+    } else {
+        ferry_error_set(&op->res.err, FERRY_ECANCELED, "%s %s://%s canceled", op->method,
+                        op->c->prof.scheme, op->bucket);
+        uv_timer_stop(&op->timer);
+        op_finish_later(op);
+    }
+}
+
+const char *ferry_s3_result_header(const ferry_s3_result_t *r, const char *name)
+{
+    return r ? ferry_http_resp_header(r->resp, name) : NULL;
+}

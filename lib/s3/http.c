@@ -1,0 +1,829 @@
+/* ferry — HTTP transport: libcurl multi on a libuv loop. See ferry/http.h and
+ * docs/internals/s3-client.md ("Transport").
+ *
+ * Shape (after curl's docs/examples/multi-uv.c, with the ownership rules libuv asks for):
+ *   - one curl multi handle per transport; its socket callback opens one uv_poll_t per socket
+ *     (sock_t, freed in its close callback), its timer callback drives one uv_timer_t;
+ *   - every uv callback calls curl_multi_socket_action and then drains curl_multi_info_read,
+ *     calling completion callbacks there, outside any curl callback;
+ *   - anything a user may call from inside a curl callback (unpause, cancel, close) is only
+ *     flagged and done from a zero-delay "defer" timer, because curl forbids removing or
+ *     unpausing handles from inside its own callbacks;
+ *   - the transport is freed when its last uv handle has closed.
+ */
+#include "ferry/http.h"
+
+#include <curl/curl.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ERROR_BODY_MAX   (64u * 1024)
+#define DEFAULT_BODY_MAX (1u << 20)
+#define MAX_RESP_HEADERS 256
+#define MAX_HEADER_BYTES (64u * 1024)
+
+typedef struct sock_s sock_t;
+
+struct ferry_http_s {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer; /* curl's timeout */
+    uv_timer_t defer; /* deferred unpause / cancel / close work */
+    ferry_http_opts_t opts;
+    char *ca_file;
+    ferry_http_req_t *reqs; /* in-flight requests (doubly linked) */
+    size_t nreqs;
+    sock_t *socks;   /* open poll handles (doubly linked) */
+    int in_curl;     /* depth of calls into curl that may run our curl callbacks */
+    int dispatching; /* inside check_info */
+    int closing;
+    int open_handles; /* uv handles not yet closed */
+    void (*closed_cb)(void *);
+    void *closed_arg;
+};
+
+struct sock_s {
+    uv_poll_t poll;
+    ferry_http_t *h;
+    curl_socket_t fd;
+    int closing;
+    sock_t *prev, *next;
+};
+
+struct ferry_http_req_s {
+    ferry_http_t *h;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    ferry_http_req_t *prev, *next;
+    ferry_http_reqopts_t o; /* copy; strings below are owned copies */
+    char *url;
+    char *method;
+    char *connect_to;
+    struct curl_slist *connect_to_list;
+    int64_t body_off; /* memory body: next byte to send */
+    /* response */
+    long status;
+    ferry_kv_t resp_hdrs[MAX_RESP_HEADERS];
+    size_t nresp_hdrs;
+    size_t hdr_bytes;
+    int headers_done;
+    ferry_buf_t body; /* captured body (2xx without sink, or any error body) */
+    int body_truncated;
+    int abort_rc; /* a callback's abort code, or 0 */
+    int cancel_pending;
+    int unpause_pending;
+    int paused;
+    int64_t sent;
+    int64_t received;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_info(ferry_http_t *h);
+static void defer_schedule(ferry_http_t *h);
+
+/* ---- uv handle bookkeeping --------------------------------------------------------------- */
+
+static void maybe_free(ferry_http_t *h)
+{
+    if (!h->closing || h->open_handles > 0)
+        return;
+    void (*cb)(void *) = h->closed_cb;
+    void *arg = h->closed_arg;
+    free(h->ca_file);
+    free(h);
+    if (cb)
+        cb(arg);
+}
+
+static void handle_closed(uv_handle_t *hd)
+{
+    ferry_http_t *h = hd->data;
+    h->open_handles--;
+    maybe_free(h);
+}
+
+static void sock_closed(uv_handle_t *hd)
+{
+    sock_t *s = hd->data;
+    ferry_http_t *h = s->h;
+    free(s);
+    h->open_handles--;
+    maybe_free(h);
+}
+
+static void sock_close(sock_t *s)
+{
+    ferry_http_t *h = s->h;
+    if (s->closing)
+        return;
+    s->closing = 1;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    uv_close((uv_handle_t *)&s->poll, sock_closed);
+}
+
+/* ---- curl -> uv ---------------------------------------------------------------------------- */
+
+static void socket_action(ferry_http_t *h, curl_socket_t fd, int flags)
+{
+    int running = 0;
+    h->in_curl++;
+    curl_multi_socket_action(h->multi, fd, flags, &running);
+    h->in_curl--;
+    check_info(h);
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+    sock_t *s = p->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    socket_action(s->h, s->fd, flags);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    ferry_http_t *h = userp;
+    (void)multi;
+    if (h->closing)
+        return 0;
+    if (timeout_ms < 0)
+        uv_timer_stop(&h->timer);
+    else /* 0 means "as soon as possible", but never from inside this callback */
+        uv_timer_start(&h->timer, timer_cb, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    ferry_http_t *h = userp;
+    sock_t *s = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            curl_multi_assign(h->multi, fd, NULL);
+            sock_close(s);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return -1;
+        if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->h = h;
+        s->fd = fd;
+        s->poll.data = s;
+        s->next = h->socks;
+        if (h->socks)
+            h->socks->prev = s;
+        h->socks = s;
+        h->open_handles++;
+        curl_multi_assign(h->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&s->poll, events, poll_cb);
+    return 0;
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+static void req_free(ferry_http_req_t *r)
+{
+    if (!r)
+        return;
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
+    curl_slist_free_all(r->connect_to_list);
+    for (size_t i = 0; i < r->nresp_hdrs; i++) {
+        free((char *)r->resp_hdrs[i].name);
+        free((char *)r->resp_hdrs[i].value);
+    }
+    ferry_buf_free(&r->body);
+    free(r->url);
+    free(r->method);
+    free(r->connect_to);
+    free(r);
+}
+
+static void req_unlink(ferry_http_req_t *r)
+{
+    ferry_http_t *h = r->h;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        h->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    h->nreqs--;
+}
+
+static int is_2xx(long s)
+{
+    return s >= 200 && s < 300;
+}
+
+static void fill_resp(ferry_http_req_t *r, ferry_http_resp_t *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->status = r->status;
+    resp->headers = r->resp_hdrs;
+    resp->nheaders = r->nresp_hdrs;
+    resp->body = ferry_buf_cstr(&r->body);
+    resp->body_len = r->body.len;
+    resp->body_truncated = r->body_truncated;
+    resp->bytes_sent = r->sent;
+    resp->bytes_received = r->received;
+    if (r->easy) {
+        long nconn = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &resp->total_s);
+        curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn);
+        resp->reused = (nconn == 0 && r->status != 0);
+    }
+}
+
+/* Detach from the multi handle, call done once, free. Never called inside a curl callback. */
+static void req_finish(ferry_http_req_t *r, int rc, const char *msg)
+{
+    ferry_http_t *h = r->h;
+    ferry_error_t err;
+    ferry_http_resp_t resp;
+
+    h->in_curl++;
+    curl_multi_remove_handle(h->multi, r->easy);
+    h->in_curl--;
+    req_unlink(r);
+    ferry_error_clear(&err);
+    if (rc != FERRY_OK) {
+        ferry_error_set(&err, rc, "%s", msg && *msg ? msg : ferry_strerror(rc));
+        err.http_status = (int)r->status;
+    }
+    fill_resp(r, &resp);
+    r->o.done(r->o.arg, rc, &err, &resp);
+    req_free(r);
+}
+
+static int map_curl(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OK:
+        return FERRY_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return FERRY_ETIMEOUT;
+    case CURLE_OUT_OF_MEMORY:
+        return FERRY_ENOMEM;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return FERRY_ECONFIG; /* retrying cannot fix these */
+    default:
+        return FERRY_ENET;
+    }
+}
+
+static void check_info(ferry_http_t *h)
+{
+    CURLMsg *m;
+    int left;
+    if (h->dispatching)
+        return;
+    h->dispatching = 1;
+    while (!h->closing && (m = curl_multi_info_read(h->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        ferry_http_req_t *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode c = m->data.result;
+        int rc;
+        const char *msg = r->errbuf;
+        char tmp[160];
+        if (r->cancel_pending) {
+            rc = FERRY_ECANCELED;
+            msg = "request canceled";
+        } else if (r->abort_rc) {
+            rc = r->abort_rc;
+            snprintf(tmp, sizeof(tmp), "request aborted: %s", ferry_strerror(rc));
+            msg = tmp;
+        } else {
+            rc = map_curl(c);
+            if (rc && !*msg)
+                msg = curl_easy_strerror(c);
+        }
+        req_finish(r, rc, msg);
+    }
+    h->dispatching = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    ferry_http_req_t *r = arg;
+    size_t len = size * n;
+    if (r->cancel_pending)
+        return 0;
+    /* A status line starts a new response (100-continue, or a 1xx before the final one). */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        for (size_t i = 0; i < r->nresp_hdrs; i++) {
+            free((char *)r->resp_hdrs[i].name);
+            free((char *)r->resp_hdrs[i].value);
+        }
+        r->nresp_hdrs = 0;
+        r->hdr_bytes = 0;
+        r->headers_done = 0;
+        const char *sp = memchr(p, ' ', len);
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return len;
+    }
+    if (len <= 2 && (len == 0 || p[0] == '\r' || p[0] == '\n')) {
+        if (r->status >= 200 && !r->headers_done) {
+            r->headers_done = 1;
+            if (r->o.on_headers) {
+                ferry_http_resp_t resp;
+                fill_resp(r, &resp);
+                resp.body = "";
+                resp.body_len = 0;
+                int rc = r->o.on_headers(r->o.arg, &resp);
+                if (rc != FERRY_OK) {
+                    r->abort_rc = rc;
+                    return 0;
+                }
+            }
+        }
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon)
+        return len; /* obsolete folding or junk: ignore */
+    r->hdr_bytes += len;
+    if (r->nresp_hdrs >= MAX_RESP_HEADERS || r->hdr_bytes > MAX_HEADER_BYTES)
+        return len; /* keep the first ones; the rest are dropped */
+    size_t nlen = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    char *name = malloc(nlen + 1), *val = malloc((size_t)(end - v) + 1);
+    if (!name || !val) {
+        free(name);
+        free(val);
+        r->abort_rc = FERRY_ENOMEM;
+        return 0;
+    }
+    for (size_t i = 0; i < nlen; i++)
+        name[i] = (char)tolower((unsigned char)p[i]);
+    name[nlen] = 0;
+    memcpy(val, v, (size_t)(end - v));
+    val[end - v] = 0;
+    r->resp_hdrs[r->nresp_hdrs].name = name;
+    r->resp_hdrs[r->nresp_hdrs].value = val;
+    r->nresp_hdrs++;
+    return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *arg)
+{
+    ferry_http_req_t *r = arg;
+    size_t len = size * n;
+    if (r->cancel_pending)
+        return 0;
+    if (!is_2xx(r->status) || !r->o.sink) {
+        size_t cap = is_2xx(r->status) ? r->o.body_max : ERROR_BODY_MAX;
+        size_t room = r->body.len < cap ? cap - r->body.len : 0;
+        size_t take = len < room ? len : room;
+        if (take < len) {
+            if (is_2xx(r->status)) {
+                r->abort_rc = FERRY_ETOOBIG; /* a 2xx body we must parse cannot be cut */
+                return 0;
+            }
+            r->body_truncated = 1;
+        }
+        if (take && ferry_buf_add(&r->body, p, take) != FERRY_OK) {
+            r->abort_rc = FERRY_ENOMEM;
+            return 0;
+        }
+        r->received += (int64_t)len;
+        return len;
+    }
+    int rc = r->o.sink(r->o.arg, p, len);
+    if (rc == FERRY_HTTP_PAUSE) {
+        r->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (rc != FERRY_OK) {
+        r->abort_rc = rc;
+        return 0;
+    }
+    r->received += (int64_t)len;
+    return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+    ferry_http_req_t *r = arg;
+    size_t len = size * n;
+    if (r->cancel_pending)
+        return CURL_READFUNC_ABORT;
+    if (r->o.body) {
+        int64_t left = r->o.body_len - r->body_off;
+        size_t take = left < (int64_t)len ? (size_t)left : len;
+        memcpy(buf, r->o.body + r->body_off, take);
+        r->body_off += (int64_t)take;
+        r->sent += (int64_t)take;
+        return take;
+    }
+    if (!r->o.source)
+        return 0;
+    ssize_t got = r->o.source(r->o.arg, buf, len);
+    if (got == FERRY_HTTP_PAUSE) {
+        r->paused = 1;
+        return CURL_READFUNC_PAUSE;
+    }
+    if (got < 0) {
+        r->abort_rc = (int)got;
+        return CURL_READFUNC_ABORT;
+    }
+    if ((size_t)got > len) {
+        r->abort_rc = FERRY_EINVAL;
+        return CURL_READFUNC_ABORT;
+    }
+    if (r->sent + got > r->o.body_len) {
+        r->abort_rc = FERRY_ERANGE; /* the source gave more than it promised */
+        return CURL_READFUNC_ABORT;
+    }
+    r->sent += got;
+    return (size_t)got;
+}
+
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+    ferry_http_req_t *r = arg;
+    if (r->o.body && origin == SEEK_SET && off >= 0 && off <= r->o.body_len) {
+        r->body_off = off;
+        r->sent = off;
+        return CURL_SEEKFUNC_OK;
+    }
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
+static char *dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
+{
+    const ferry_http_reqopts_t *o = &r->o;
+    CURL *e = r->easy;
+    ferry_buf_t line;
+    int rc = FERRY_OK;
+
+    ferry_buf_init(&line, 16384);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "/../" and "//" */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
+    if (h->opts.low_speed_time_s > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, h->opts.low_speed_limit);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, h->opts.low_speed_time_s);
+    }
+    if (o->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->opts.insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->opts.insecure ? 0L : 2L);
+    if (h->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    if (h->opts.verbose)
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    if (r->connect_to) {
+        r->connect_to_list = curl_slist_append(NULL, r->connect_to);
+        if (!r->connect_to_list) {
+            rc = FERRY_ENOMEM;
+            goto out;
+        }
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to_list);
+    }
+
+    int has_body = o->body || o->source;
+    int upload = has_body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST");
+    if (!strcmp(r->method, "HEAD")) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (upload) {
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? o->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, r);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
+        if (strcmp(r->method, "PUT") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    } else if (strcmp(r->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+
+    /* No "Expect: 100-continue" round trip, and no header the signature does not cover
+     * beyond curl's harmless defaults. */
+    struct curl_slist *l = curl_slist_append(NULL, "Expect:");
+    if (!l) {
+        rc = FERRY_ENOMEM;
+        goto out;
+    }
+    r->hdrs = l;
+    for (size_t i = 0; i < o->nheaders; i++) {
+        ferry_buf_reset(&line);
+        const char *v = o->headers[i].value ? o->headers[i].value : "";
+        /* "Name;" sends an empty header; "Name:" would remove it. */
+        if (*v)
+            rc = ferry_buf_addf(&line, "%s: %s", o->headers[i].name, v);
+        else
+            rc = ferry_buf_addf(&line, "%s;", o->headers[i].name);
+        if (rc)
+            goto out;
+        l = curl_slist_append(r->hdrs, ferry_buf_cstr(&line));
+        if (!l) {
+            rc = FERRY_ENOMEM;
+            goto out;
+        }
+        r->hdrs = l;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+out:
+    ferry_buf_free(&line);
+    return rc;
+}
+
+int ferry_http_submit(ferry_http_t *h, const ferry_http_reqopts_t *o, ferry_http_req_t **out)
+{
+    ferry_http_req_t *r = NULL;
+    int rc = FERRY_OK;
+
+    if (out)
+        *out = NULL;
+    if (!h || !o || !o->method || !o->url || !o->done || o->body_len < 0 || (o->body && o->source))
+        return FERRY_EINVAL;
+    if (h->closing)
+        return FERRY_ECANCELED;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return FERRY_ENOMEM;
+    r->h = h;
+    r->o = *o;
+    r->o.headers = NULL; /* copied into the slist; not kept */
+    r->o.nheaders = 0;
+    if (!r->o.body_max)
+        r->o.body_max = DEFAULT_BODY_MAX;
+    ferry_buf_init(&r->body, r->o.body_max > ERROR_BODY_MAX ? r->o.body_max : ERROR_BODY_MAX);
+    r->url = dupstr(o->url);
+    r->method = dupstr(o->method);
+    r->connect_to = dupstr(o->connect_to);
+    r->easy = curl_easy_init();
+    if (!r->url || !r->method || (o->connect_to && !r->connect_to) || !r->easy) {
+        rc = FERRY_ENOMEM;
+        goto fail;
+    }
+    r->o.headers = o->headers;
+    r->o.nheaders = o->nheaders;
+    rc = req_setup(h, r);
+    r->o.headers = NULL;
+    r->o.nheaders = 0;
+    if (rc)
+        goto fail;
+    r->next = h->reqs;
+    if (h->reqs)
+        h->reqs->prev = r;
+    h->reqs = r;
+    h->nreqs++;
+    h->in_curl++;
+    CURLMcode mc = curl_multi_add_handle(h->multi, r->easy);
+    h->in_curl--;
+    if (mc != CURLM_OK) {
+        req_unlink(r);
+        rc = mc == CURLM_OUT_OF_MEMORY ? FERRY_ENOMEM : FERRY_EINVAL;
+        goto fail;
+    }
+    if (out)
+        *out = r;
+    return FERRY_OK;
+fail:
+    req_free(r);
+    return rc;
+}
+
+/* ---- deferred work ------------------------------------------------------------------------ */
+
+static void teardown(ferry_http_t *h);
+
+static void defer_cb(uv_timer_t *t)
+{
+    ferry_http_t *h = t->data;
+    if (h->closing) {
+        teardown(h);
+        return;
+    }
+    /* Cancels first: they complete (call done) here, outside every curl callback. */
+    for (;;) {
+        ferry_http_req_t *r = h->reqs;
+        while (r && !r->cancel_pending)
+            r = r->next;
+        if (!r)
+            break;
+        req_finish(r, FERRY_ECANCELED, "request canceled");
+        if (h->closing) {
+            teardown(h);
+            return;
+        }
+    }
+    for (ferry_http_req_t *r = h->reqs; r; r = r->next) {
+        if (r->unpause_pending) {
+            r->unpause_pending = 0;
+            r->paused = 0;
+            h->in_curl++;
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+            h->in_curl--;
+        }
+    }
+    check_info(h);
+}
+
+static void defer_schedule(ferry_http_t *h)
+{
+    if (!uv_is_active((uv_handle_t *)&h->defer))
+        uv_timer_start(&h->defer, defer_cb, 0, 0);
+}
+
+void ferry_http_unpause(ferry_http_req_t *r)
+{
+    if (!r || r->cancel_pending)
+        return;
+    ferry_http_t *h = r->h;
+    if (h->in_curl || h->closing) {
+        r->unpause_pending = 1;
+        defer_schedule(h);
+        return;
+    }
+    r->paused = 0;
+    h->in_curl++;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    h->in_curl--;
+    /* curl_easy_pause asks for an immediate timeout; the timer callback drives it on. */
+}
+
+void ferry_http_cancel(ferry_http_req_t *r)
+{
+    if (!r || r->cancel_pending)
+        return;
+    r->cancel_pending = 1;
+    defer_schedule(r->h);
+}
+
+/* ---- life cycle ----------------------------------------------------------------------------- */
+
+int ferry_http_new(uv_loop_t *loop, const ferry_http_opts_t *opts, ferry_http_t **out)
+{
+    static int curl_inited;
+    ferry_http_t *h;
+
+    if (!loop || !out)
+        return FERRY_EINVAL;
+    *out = NULL;
+    if (!curl_inited) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return FERRY_ENOMEM;
+        curl_inited = 1;
+    }
+    h = calloc(1, sizeof(*h));
+    if (!h)
+        return FERRY_ENOMEM;
+    h->loop = loop;
+    if (opts)
+        h->opts = *opts;
+    if (h->opts.connect_timeout_ms <= 0)
+        h->opts.connect_timeout_ms = 10000;
+    if (h->opts.low_speed_limit <= 0)
+        h->opts.low_speed_limit = 1;
+    if (h->opts.low_speed_time_s == 0)
+        h->opts.low_speed_time_s = 30;
+    if (h->opts.max_cached_conns <= 0)
+        h->opts.max_cached_conns = 256;
+    if (opts && opts->ca_file && !(h->ca_file = strdup(opts->ca_file))) {
+        free(h);
+        return FERRY_ENOMEM;
+    }
+    h->opts.ca_file = h->ca_file;
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        free(h->ca_file);
+        free(h);
+        return FERRY_ENOMEM;
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, h->opts.max_cached_conns);
+    if (h->opts.max_host_conns > 0)
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->opts.max_host_conns);
+    if (h->opts.max_total_conns > 0)
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, h->opts.max_total_conns);
+    uv_timer_init(loop, &h->timer);
+    h->timer.data = h;
+    uv_timer_init(loop, &h->defer);
+    h->defer.data = h;
+    h->open_handles = 2;
+    *out = h;
+    return FERRY_OK;
+}
+
+static void teardown(ferry_http_t *h)
+{
+    /* Complete every request with ECANCELED; callbacks may not submit (closing is set). */
+    while (h->reqs) {
+        h->reqs->cancel_pending = 1;
+        req_finish(h->reqs, FERRY_ECANCELED, "transport closed");
+    }
+    if (h->multi) {
+        h->in_curl++;
+        curl_multi_cleanup(h->multi); /* may call curl_socket_cb(REMOVE) */
+        h->in_curl--;
+        h->multi = NULL;
+    }
+    while (h->socks)
+        sock_close(h->socks);
+    if (!uv_is_closing((uv_handle_t *)&h->timer)) {
+        uv_close((uv_handle_t *)&h->timer, handle_closed);
+        uv_close((uv_handle_t *)&h->defer, handle_closed);
+    }
+}
+
+void ferry_http_close(ferry_http_t *h, void (*closed_cb)(void *arg), void *arg)
+{
+    if (!h || h->closing)
+        return;
+    h->closing = 1;
+    h->closed_cb = closed_cb;
+    h->closed_arg = arg;
+    /* Flag in-flight requests so their curl callbacks stop at once; finish from the loop. */
+    for (ferry_http_req_t *r = h->reqs; r; r = r->next)
+        r->cancel_pending = 1;
+    uv_timer_stop(&h->timer);
+    uv_timer_start(&h->defer, defer_cb, 0, 0);
+}
+
+size_t ferry_http_active(const ferry_http_t *h)
+{
+    return h ? h->nreqs : 0;
+}
+
+uv_loop_t *ferry_http_loop(const ferry_http_t *h)
+{
+    return h ? h->loop : NULL;
+}
+
+const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)
+{
+    if (!r || !name)
+        return NULL;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name))
+            return r->headers[i].value;
+    return NULL;
+}

@@ -1,0 +1,683 @@
+/* ferry — the S3 operations: what each request carries (method, query, headers, body) and
+ * how each reply is read (listing pages, upload ids, ETags). The engine that signs, sends and
+ * retries them is client.c. */
+#include "s3_int.h"
+
+#include "ferry/check.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ferry_s3_args_init(ferry_s3_args_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->range_start = a->range_end = -1;
+    a->copy_range_start = a->copy_range_end = -1;
+}
+
+/* ---- query ------------------------------------------------------------------------------- */
+
+static int q_add(ferry_buf_t *q, const char *name, const char *value, size_t vlen)
+{
+    int rc;
+    if (q->len && (rc = ferry_buf_adds(q, "&")))
+        return rc;
+    if ((rc = ferry_buf_adds(q, name)))
+        return rc;
+    if (!value)
+        return FERRY_OK;
+    if ((rc = ferry_buf_adds(q, "=")))
+        return rc;
+    return ferry_uri_encode(value, vlen, 0, q);
+}
+
+static int q_str(ferry_buf_t *q, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return FERRY_OK;
+    return q_add(q, name, value, strlen(value));
+}
+
+static int q_num(ferry_buf_t *q, const char *name, long v)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%ld", v);
+    return q_add(q, name, b, strlen(b));
+}
+
+/* Parameters in byte order of their names (the signer sorts anyway; this keeps URLs stable). */
+int s3_ops_build_query(ferry_s3_op_t *op)
+{
+    ferry_buf_t *q = &op->query;
+    const ferry_profile_t *p = &op->c->prof;
+    int rc = FERRY_OK;
+    switch (op->kind) {
+    case OP_LIST:
+        if (op->list_version == 2) {
+            if ((rc = q_str(q, "continuation-token", op->token)) ||
+                (rc = q_str(q, "delimiter", op->delimiter)) ||
+                (p->list_url_encode && (rc = q_str(q, "encoding-type", "url"))) ||
+                (rc = q_str(q, "list-type", "2")) ||
+                (rc = q_num(q, "max-keys", (long)op->max_keys)) ||
+                (rc = q_str(q, "prefix", op->prefix)) ||
+                (!op->token && (rc = q_str(q, "start-after", op->start_after))))
+                return rc;
+        } else {
+            if ((rc = q_str(q, "delimiter", op->delimiter)) ||
+                (p->list_url_encode && (rc = q_str(q, "encoding-type", "url"))) ||
+                (op->marker && (rc = q_add(q, "marker", op->marker, op->marker_len))) ||
+                (!op->marker && (rc = q_str(q, "marker", op->start_after))) ||
+                (rc = q_num(q, "max-keys", (long)op->max_keys)) ||
+                (rc = q_str(q, "prefix", op->prefix)))
+                return rc;
+        }
+        break;
+    case OP_LIST_PARTS:
+        if ((rc = q_num(q, "max-parts", (long)op->max_keys)) ||
+            (op->part_marker > 0 && (rc = q_num(q, "part-number-marker", op->part_marker))) ||
+            (rc = q_str(q, "uploadId", op->upload_id)))
+            return rc;
+        break;
+    case OP_LIST_UPLOADS:
+        if ((rc = q_str(q, "delimiter", op->delimiter)) ||
+            (p->list_url_encode && (rc = q_str(q, "encoding-type", "url"))) ||
+            (op->marker && (rc = q_add(q, "key-marker", op->marker, op->marker_len))) ||
+            (!op->marker && (rc = q_str(q, "key-marker", op->start_after))) ||
+            (rc = q_num(q, "max-uploads", (long)op->max_keys)) ||
+            (rc = q_str(q, "prefix", op->prefix)) ||
+            (rc = q_str(q, "upload-id-marker", op->upload_id_marker)) ||
+            (rc = q_add(q, "uploads", NULL, 0)))
+            return rc;
+        break;
+    case OP_CREATE_MPU:
+        rc = q_add(q, "uploads", NULL, 0);
+        break;
+    case OP_UPLOAD_PART:
+    case OP_UPLOAD_PART_COPY:
+        if ((rc = q_num(q, "partNumber", op->part_marker)) ||
+            (rc = q_str(q, "uploadId", op->upload_id)))
+            return rc;
+        break;
+    case OP_COMPLETE:
+    case OP_ABORT:
+        rc = q_str(q, "uploadId", op->upload_id);
+        break;
+    case OP_DELETE_OBJECTS:
+        rc = q_add(q, "delete", NULL, 0);
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
+/* ---- replies -------------------------------------------------------------------------------- */
+
+typedef struct {
+    ferry_s3_op_t *op;
+} page_ud_t;
+
+static int cb_object(void *ud, const ferry_s3xml_object_t *o)
+{
+    ferry_s3_op_t *op = ud;
+    return op->la.on_object ? op->la.on_object(op->la.arg, o) : FERRY_OK;
+}
+
+static int cb_prefix(void *ud, const char *p, size_t n)
+{
+    ferry_s3_op_t *op = ud;
+    return op->la.on_prefix ? op->la.on_prefix(op->la.arg, p, n) : FERRY_OK;
+}
+
+static int cb_part(void *ud, const ferry_s3xml_part_t *p)
+{
+    ferry_s3_op_t *op = ud;
+    return op->la.on_part ? op->la.on_part(op->la.arg, p) : FERRY_OK;
+}
+
+static int cb_upload(void *ud, const ferry_s3xml_upload_t *u)
+{
+    ferry_s3_op_t *op = ud;
+    return op->la.on_upload ? op->la.on_upload(op->la.arg, u) : FERRY_OK;
+}
+
+static int cb_deleted(void *ud, const ferry_s3xml_deleted_t *d)
+{
+    ferry_s3_op_t *op = ud;
+    if (!d->ok)
+        op->res.deleted_errors++;
+    return op->on_deleted ? op->on_deleted(op->la.arg, d) : FERRY_OK;
+}
+
+static int set_str(char **dst, const char *s, size_t n)
+{
+    char *p = s3_strndup(s, n);
+    if (!p)
+        return FERRY_ENOMEM;
+    free(*dst);
+    *dst = p;
+    return FERRY_OK;
+}
+
+/* A listing page that parsed: deliver its entries (second pass, now that the page is known
+ * good), then move the paging state on. */
+static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, int *more)
+{
+    ferry_s3_t *c = op->c;
+    ferry_s3xml_opts_t xo = {.expect = op->expect,
+                             .list_version = op->list_version,
+                             .plus_literal = !c->prof.list_plus_is_space};
+    ferry_s3xml_cbs_t cbs = {.ud = op,
+                             .on_object = cb_object,
+                             .on_prefix = cb_prefix,
+                             .on_part = cb_part,
+                             .on_upload = cb_upload,
+                             .on_deleted = cb_deleted};
+    ferry_s3xml_t *px = NULL;
+    int rc = ferry_s3xml_new(&xo, &cbs, &px);
+    if (!rc)
+        rc = ferry_s3xml_feed(px, resp->body, resp->body_len);
+    if (!rc)
+        rc = ferry_s3xml_finish(px);
+    if (rc) {
+        ferry_s3xml_free(px);
+        return rc; /* a callback stopped it (the page itself parsed before) */
+    }
+    const ferry_s3xml_result_t *r = ferry_s3xml_result(px);
+    ferry_s3_result_t *res = &op->res;
+    res->pages++;
+    res->entries += r->objects;
+    res->prefixes += r->prefixes;
+    res->truncated = 0;
+    *more = 0;
+    if (op->kind == OP_DELETE_OBJECTS || !r->is_truncated)
+        goto out;
+
+    switch (op->kind) {
+    case OP_LIST:
+        if (op->list_version == 2) {
+            if (!r->next_token[0] || (op->token && !strcmp(op->token, r->next_token))) {
+                rc = ferry_error_set(&res->err, FERRY_EPARSE,
+                                     "%s://%s: listing page %ld is truncated but gives no new "
+                                     "continuation token",
+                                     c->prof.scheme, op->bucket, res->pages);
+                goto out;
+            }
+            if ((rc = set_str(&op->token, r->next_token, strlen(r->next_token))))
+                goto out;
+            snprintf(res->next_token, sizeof(res->next_token), "%s", r->next_token);
+        } else {
+            if (!r->next_marker_len || (op->marker && op->marker_len == r->next_marker_len &&
+                                        !memcmp(op->marker, r->next_marker, r->next_marker_len))) {
+                rc = ferry_error_set(&res->err, FERRY_EPARSE,
+                                     "%s://%s: listing page %ld is truncated but gives no new "
+                                     "marker",
+                                     c->prof.scheme, op->bucket, res->pages);
+                goto out;
+            }
+            if ((rc = set_str(&op->marker, r->next_marker, r->next_marker_len)))
+                goto out;
+            op->marker_len = r->next_marker_len;
+            snprintf(res->next_marker, sizeof(res->next_marker), "%s", r->next_marker);
+        }
+        break;
+    case OP_LIST_PARTS:
+        if (r->next_part_number_marker <= op->part_marker) {
+            rc = ferry_error_set(&res->err, FERRY_EPARSE,
+                                 "%s://%s: ListParts page is truncated without a new part marker",
+                                 c->prof.scheme, op->bucket);
+            goto out;
+        }
+        op->part_marker = r->next_part_number_marker;
+        break;
+    case OP_LIST_UPLOADS:
+        if (!r->next_marker_len && !r->next_upload_id_marker[0]) {
+            rc = ferry_error_set(&res->err, FERRY_EPARSE,
+                                 "%s://%s: ListMultipartUploads page is truncated without markers",
+                                 c->prof.scheme, op->bucket);
+            goto out;
+        }
+        if ((rc = set_str(&op->marker, r->next_marker, r->next_marker_len)) ||
+            (rc = set_str(&op->upload_id_marker, r->next_upload_id_marker,
+                          strlen(r->next_upload_id_marker))))
+            goto out;
+        op->marker_len = r->next_marker_len;
+        snprintf(res->next_marker, sizeof(res->next_marker), "%s", r->next_marker);
+        break;
+    default:
+        break;
+    }
+    if (op->la.max_pages && (unsigned long)res->pages >= op->la.max_pages)
+        res->truncated = 1;
+    else
+        *more = 1;
+out:
+    ferry_s3xml_free(px);
+    return rc;
+}
+
+int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry_s3xml_result_t *xr,
+                   int *more)
+{
+    *more = 0;
+    switch (op->kind) {
+    case OP_LIST:
+    case OP_LIST_PARTS:
+    case OP_LIST_UPLOADS:
+    case OP_DELETE_OBJECTS:
+        return list_page(op, resp, more);
+    case OP_CREATE_MPU:
+        if (!xr || !xr->upload_id[0])
+            return ferry_error_set(&op->res.err, FERRY_EPARSE,
+                                   "%s://%s: CreateMultipartUpload reply has no UploadId",
+                                   op->c->prof.scheme, op->bucket);
+        snprintf(op->res.upload_id, sizeof(op->res.upload_id), "%s", xr->upload_id);
+        return FERRY_OK;
+    case OP_COMPLETE:
+    case OP_COPY:
+    case OP_UPLOAD_PART_COPY:
+        if (xr && xr->etag[0])
+            snprintf(op->res.etag, sizeof(op->res.etag), "%s", xr->etag);
+        return FERRY_OK;
+    default:
+        return FERRY_OK;
+    }
+}
+
+/* ---- object operations --------------------------------------------------------------------- */
+
+static int need_key(const ferry_s3_args_t *a, ferry_error_t *err)
+{
+    if (!a || !a->key || (!a->key_len && !*a->key))
+        return ferry_error_set(err, FERRY_EINVAL, "S3 operation without an object key");
+    if ((a->key_len ? a->key_len : strlen(a->key)) > FERRY_S3XML_KEY_MAX)
+        return ferry_error_set(err, FERRY_EINVAL, "object key longer than %d bytes",
+                               FERRY_S3XML_KEY_MAX);
+    return FERRY_OK;
+}
+
+static ferry_s3_op_t *obj_op(ferry_s3_t *c, op_kind_t kind, const char *name, const char *method,
+                             const ferry_s3_args_t *a, ferry_error_t *err, int *rc)
+{
+    if ((*rc = need_key(a, err)))
+        return NULL;
+    ferry_s3_op_t *op = s3_op_new(c, kind, a->bucket, a->key, a->key_len, err, rc);
+    if (!op)
+        return NULL;
+    op->name = name;
+    op->method = method;
+    op->uarg = a->arg;
+    return op;
+}
+
+static int add_user_headers(ferry_s3_op_t *op, const ferry_s3_args_t *a)
+{
+    int rc;
+    for (size_t i = 0; i < a->nheaders; i++)
+        if (a->headers[i].name && (rc = s3_op_header(op, a->headers[i].name, a->headers[i].value)))
+            return rc == FERRY_EINVAL
+                       ? ferry_error_set(&op->res.err, rc,
+                                         "header \"%.60s\": not a valid HTTP header (a name is a "
+                                         "token; a value holds no CR or LF)",
+                                         a->headers[i].name)
+                       : rc;
+    if (a->content_md5 && (rc = s3_op_header(op, "Content-MD5", a->content_md5)))
+        return rc;
+    if (a->checksum_crc32c && (rc = s3_op_header(op, "x-amz-checksum-crc32c", a->checksum_crc32c)))
+        return rc;
+    return FERRY_OK;
+}
+
+static int set_body(ferry_s3_op_t *op, const ferry_s3_args_t *a, ferry_error_t *err)
+{
+    if (a->body && a->source)
+        return ferry_error_set(err, FERRY_EINVAL, "a body from memory or a source, not both");
+    if (a->body_len < 0 || ((a->body || a->source) == 0 && a->body_len > 0))
+        return ferry_error_set(err, FERRY_EINVAL, "body length %" PRId64 " without a body",
+                               a->body_len);
+    op->body = a->body;
+    op->body_len = a->body_len;
+    op->source = a->source;
+    op->rewind = a->rewind;
+    return FERRY_OK;
+}
+
+static int copy_source(ferry_s3_op_t *op, const ferry_s3_args_t *a, ferry_error_t *err)
+{
+    ferry_buf_t b;
+    int rc;
+    if (!a->copy_bucket || !*a->copy_bucket || !a->copy_key || !*a->copy_key)
+        return ferry_error_set(err, FERRY_EINVAL, "copy without a source bucket and key");
+    ferry_buf_init(&b, 8192);
+    size_t kl = a->copy_key_len ? a->copy_key_len : strlen(a->copy_key);
+    if (!(rc = ferry_buf_adds(&b, "/")) &&
+        !(rc = ferry_uri_encode(a->copy_bucket, strlen(a->copy_bucket), 0, &b)) &&
+        !(rc = ferry_buf_adds(&b, "/")) && !(rc = ferry_uri_encode(a->copy_key, kl, 1, &b)))
+        rc = s3_op_header(op, "x-amz-copy-source", ferry_buf_cstr(&b));
+    ferry_buf_free(&b);
+    if (!rc && a->copy_if_match)
+        rc = s3_op_header(op, "x-amz-copy-source-if-match", a->copy_if_match);
+    return rc;
+}
+
+#define START(op)                                                                                  \
+    do {                                                                                           \
+        if (rc) {                                                                                  \
+            if (err && !err->code && (op)->res.err.code)                                           \
+                *err = (op)->res.err;                                                              \
+            else if (err && !err->code)                                                            \
+                ferry_error_set(err, rc, "%s: %s", (op)->name, ferry_strerror(rc));                \
+            s3_op_discard(op);                                                                     \
+            return rc;                                                                             \
+        }                                                                                          \
+        return s3_op_start((op), done, arg, out, err);                                             \
+    } while (0)
+
+int ferry_s3_head(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                  ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = obj_op(c, OP_HEAD, "HeadObject", "HEAD", a, err, &rc);
+    if (!op)
+        return rc;
+    op->on_headers = a->on_headers;
+    rc = add_user_headers(op, a);
+    if (!rc && a->if_match)
+        rc = s3_op_header(op, "If-Match", a->if_match);
+    START(op);
+}
+
+int ferry_s3_get(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                 ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    if (!a || !a->sink)
+        return ferry_error_set(err, FERRY_EINVAL, "GET without a sink");
+    if (a->range_end >= 0 && a->range_start > a->range_end)
+        return ferry_error_set(err, FERRY_EINVAL, "GET range %" PRId64 "-%" PRId64 " is empty",
+                               a->range_start, a->range_end);
+    ferry_s3_op_t *op = obj_op(c, OP_GET, "GetObject", "GET", a, err, &rc);
+    if (!op)
+        return rc;
+    op->sink = a->sink;
+    op->on_headers = a->on_headers;
+    op->range_start = a->range_start;
+    op->range_end = a->range_end;
+    rc = add_user_headers(op, a);
+    if (!rc && a->if_match && !(op->if_match = strdup(a->if_match)))
+        rc = FERRY_ENOMEM;
+    START(op);
+}
+
+int ferry_s3_put(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                 ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = obj_op(c, OP_PUT, "PutObject", "PUT", a, err, &rc);
+    if (!op)
+        return rc;
+    rc = set_body(op, a, err);
+    if (!rc)
+        rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_delete(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                    ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = obj_op(c, OP_DELETE, "DeleteObject", "DELETE", a, err, &rc);
+    if (!op)
+        return rc;
+    rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_copy(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                  ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = obj_op(c, OP_COPY, "CopyObject", "PUT", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_COPY;
+    rc = copy_source(op, a, err);
+    if (!rc)
+        rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_create_multipart(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done,
+                              void *arg, ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = obj_op(c, OP_CREATE_MPU, "CreateMultipartUpload", "POST", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_INITIATE;
+    rc = add_user_headers(op, a);
+    START(op);
+}
+
+static int need_upload(const ferry_s3_args_t *a, int need_part, ferry_error_t *err)
+{
+    if (!a || !a->upload_id || !*a->upload_id)
+        return ferry_error_set(err, FERRY_EINVAL, "multipart operation without an upload id");
+    if (need_part && (a->part_number < 1 || a->part_number > 10000))
+        return ferry_error_set(err, FERRY_EINVAL, "part number %d is outside 1..10000",
+                               a->part_number);
+    return FERRY_OK;
+}
+
+int ferry_s3_upload_part(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done, void *arg,
+                         ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    if ((rc = need_upload(a, 1, err)))
+        return rc;
+    ferry_s3_op_t *op = obj_op(c, OP_UPLOAD_PART, "UploadPart", "PUT", a, err, &rc);
+    if (!op)
+        return rc;
+    op->part_marker = a->part_number;
+    if (!(op->upload_id = strdup(a->upload_id)))
+        rc = FERRY_ENOMEM;
+    if (!rc)
+        rc = set_body(op, a, err);
+    if (!rc)
+        rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_upload_part_copy(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done,
+                              void *arg, ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    if ((rc = need_upload(a, 1, err)))
+        return rc;
+    if (a->copy_range_start >= 0 && a->copy_range_end < a->copy_range_start)
+        return ferry_error_set(err, FERRY_EINVAL, "UploadPartCopy range is empty");
+    ferry_s3_op_t *op = obj_op(c, OP_UPLOAD_PART_COPY, "UploadPartCopy", "PUT", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_COPY;
+    op->part_marker = a->part_number;
+    if (!(op->upload_id = strdup(a->upload_id)))
+        rc = FERRY_ENOMEM;
+    if (!rc)
+        rc = copy_source(op, a, err);
+    if (!rc && a->copy_range_start >= 0) {
+        char r[80];
+        snprintf(r, sizeof(r), "bytes=%" PRId64 "-%" PRId64, a->copy_range_start,
+                 a->copy_range_end);
+        rc = s3_op_header(op, "x-amz-copy-source-range", r);
+    }
+    if (!rc)
+        rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_complete_multipart(ferry_s3_t *c, const ferry_s3_args_t *a,
+                                const ferry_s3xml_cpart_t *parts, size_t nparts,
+                                ferry_s3_done_cb done, void *arg, ferry_s3_op_t **out,
+                                ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_buf_t b;
+    if ((rc = need_upload(a, 0, err)))
+        return rc;
+    ferry_s3_op_t *op = obj_op(c, OP_COMPLETE, "CompleteMultipartUpload", "POST", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_COMPLETE;
+    ferry_buf_init(&b, (size_t)16 << 20);
+    if (!(op->upload_id = strdup(a->upload_id)))
+        rc = FERRY_ENOMEM;
+    if (!rc && (rc = ferry_s3xml_build_complete(parts, nparts, &b)))
+        ferry_error_set(err, rc, "CompleteMultipartUpload: bad part list (%zu parts)", nparts);
+    if (!rc) {
+        op->body_len = (int64_t)b.len;
+        op->own_body = ferry_buf_steal(&b, NULL);
+        op->body = op->own_body;
+        rc = s3_op_header(op, "Content-Type", "application/xml");
+    }
+    ferry_buf_free(&b);
+    if (!rc)
+        rc = add_user_headers(op, a);
+    START(op);
+}
+
+int ferry_s3_abort_multipart(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done,
+                             void *arg, ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    if ((rc = need_upload(a, 0, err)))
+        return rc;
+    ferry_s3_op_t *op = obj_op(c, OP_ABORT, "AbortMultipartUpload", "DELETE", a, err, &rc);
+    if (!op)
+        return rc;
+    if (!(op->upload_id = strdup(a->upload_id)))
+        rc = FERRY_ENOMEM;
+    START(op);
+}
+
+/* ---- listings --------------------------------------------------------------------------- */
+
+static ferry_s3_op_t *list_op(ferry_s3_t *c, op_kind_t kind, const char *name,
+                              const ferry_s3_list_args_t *a, ferry_error_t *err, int *rc)
+{
+    if (!a) {
+        *rc = ferry_error_set(err, FERRY_EINVAL, "%s without arguments", name);
+        return NULL;
+    }
+    ferry_s3_op_t *op =
+        s3_op_new(c, kind, a->bucket, kind == OP_LIST_PARTS ? a->key : NULL, 0, err, rc);
+    if (!op)
+        return NULL;
+    op->name = name;
+    op->method = "GET";
+    op->la = *a;
+    /* strings in la are borrowed only for the call: keep copies, clear the borrowed ones */
+    op->la.bucket = op->la.prefix = op->la.delimiter = op->la.start_after = op->la.token = NULL;
+    op->la.key = op->la.upload_id = NULL;
+    op->max_keys =
+        a->max_keys ? a->max_keys : (c->prof.list_page_size ? c->prof.list_page_size : 1000);
+    if (op->max_keys > 1000)
+        op->max_keys = 1000;
+    if ((a->prefix && !(op->prefix = strdup(a->prefix))) ||
+        (a->delimiter && !(op->delimiter = strdup(a->delimiter))) ||
+        (a->start_after && !(op->start_after = strdup(a->start_after))) ||
+        (a->token && !(op->token = strdup(a->token))) ||
+        (a->upload_id && !(op->upload_id = strdup(a->upload_id))))
+        *rc = FERRY_ENOMEM;
+    return op;
+}
+
+int ferry_s3_list(ferry_s3_t *c, const ferry_s3_list_args_t *a, ferry_s3_done_cb done, void *arg,
+                  ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = list_op(c, OP_LIST, "ListObjects", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_LIST;
+    op->list_version = a->version ? a->version : (c->prof.list_version ? c->prof.list_version : 2);
+    if (op->list_version != 1 && op->list_version != 2)
+        rc = ferry_error_set(err, FERRY_EINVAL, "list version %d (1 or 2)", a->version);
+    if (op->list_version == 2)
+        op->name = "ListObjectsV2";
+    START(op);
+}
+
+int ferry_s3_list_parts(ferry_s3_t *c, const ferry_s3_list_args_t *a, ferry_s3_done_cb done,
+                        void *arg, ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    if (!a || !a->key || !*a->key || !a->upload_id || !*a->upload_id)
+        return ferry_error_set(err, FERRY_EINVAL, "ListParts needs a key and an upload id");
+    ferry_s3_op_t *op = list_op(c, OP_LIST_PARTS, "ListParts", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_LIST_PARTS;
+    op->part_marker = 0;
+    START(op);
+}
+
+int ferry_s3_list_uploads(ferry_s3_t *c, const ferry_s3_list_args_t *a, ferry_s3_done_cb done,
+                          void *arg, ferry_s3_op_t **out, ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_s3_op_t *op = list_op(c, OP_LIST_UPLOADS, "ListMultipartUploads", a, err, &rc);
+    if (!op)
+        return rc;
+    op->expect = FERRY_S3XML_LIST_UPLOADS;
+    START(op);
+}
+
+int ferry_s3_delete_objects(ferry_s3_t *c, const char *bucket, const char *const *keys, size_t n,
+                            int quiet, int (*on_deleted)(void *arg, const ferry_s3xml_deleted_t *d),
+                            ferry_s3_done_cb done, void *arg, ferry_s3_op_t **out,
+                            ferry_error_t *err)
+{
+    ferry_error_clear(err);
+    int rc;
+    ferry_buf_t b;
+    ferry_s3_op_t *op = s3_op_new(c, OP_DELETE_OBJECTS, bucket, NULL, 0, err, &rc);
+    if (!op)
+        return rc;
+    op->name = "DeleteObjects";
+    op->method = "POST";
+    op->expect = FERRY_S3XML_DELETE;
+    op->on_deleted = on_deleted;
+    op->la.arg = arg;
+    ferry_buf_init(&b, (size_t)4 << 20);
+    rc = ferry_s3xml_build_delete(keys, n, quiet, &b, err);
+    if (!rc) {
+        uint8_t md5[16];
+        char b64[32];
+        ferry_md5(b.data, b.len, md5);
+        ferry_b64(md5, 16, b64);
+        op->body_len = (int64_t)b.len;
+        op->own_body = ferry_buf_steal(&b, NULL);
+        op->body = op->own_body;
+        rc = s3_op_header(op, "Content-MD5", b64); /* S3 requires it on DeleteObjects */
+        if (!rc)
+            rc = s3_op_header(op, "Content-Type", "application/xml");
+    }
+    ferry_buf_free(&b);
+    START(op);
+}

@@ -1,0 +1,122 @@
+/* ferry — S3 client internals shared by client.c (engine: signing, retries, errors) and ops.c
+ * (the operations: what each sends and how its reply is read). Not a public header. */
+#ifndef FERRY_S3_INT_H
+#define FERRY_S3_INT_H
+
+#include "ferry/s3.h"
+
+#include "ferry/buf.h"
+
+typedef enum {
+    OP_HEAD,
+    OP_GET,
+    OP_PUT,
+    OP_DELETE,
+    OP_COPY,
+    OP_CREATE_MPU,
+    OP_UPLOAD_PART,
+    OP_UPLOAD_PART_COPY,
+    OP_COMPLETE,
+    OP_ABORT,
+    OP_LIST,
+    OP_LIST_PARTS,
+    OP_LIST_UPLOADS,
+    OP_DELETE_OBJECTS
+} op_kind_t;
+
+#define OP_MAX_HDRS 48
+
+struct ferry_s3_s {
+    uv_loop_t *loop;
+    ferry_http_t *http;
+    int own_http;
+    ferry_profile_t prof;
+    char *access_key, *secret_key, *token;
+    ferry_creds_t creds;
+    ferry_retry_policy_t pol;
+    ferry_retry_rng_t rng;
+    char role[32];
+    int64_t (*now_ms)(void *);
+    void *now_ud;
+    long timeout_ms;
+    ferry_s3_op_t *ops; /* in flight (doubly linked) */
+    size_t nops;        /* operations not yet finished (done not called) */
+    size_t nalive;      /* operations not yet freed (their timer's close callback pending) */
+    int closing;
+    int http_closed;
+    void (*closed_cb)(void *);
+    void *closed_arg;
+};
+
+struct ferry_s3_op_s {
+    ferry_s3_t *c;
+    ferry_s3_op_t *prev, *next;
+    op_kind_t kind;
+    const char *name;   /* "GetObject" */
+    const char *method; /* "GET" */
+    char *bucket;
+    char *key; /* NULL for bucket-level operations */
+    size_t key_len;
+    ferry_buf_t query; /* encoded query without '?', rebuilt per attempt */
+    /* headers fixed for the operation (names and values owned) */
+    ferry_kv_t hdrs[OP_MAX_HDRS];
+    size_t nhdrs;
+    /* body */
+    char *own_body; /* XML bodies built by the client */
+    const char *body;
+    int64_t body_len;
+    ferry_http_source_cb source;
+    int (*rewind)(void *);
+    char payload_hash[65];
+    /* GET */
+    ferry_http_sink_cb sink;
+    ferry_http_headers_cb on_headers;
+    int headers_reported;
+    int64_t range_start, range_end;
+    char *if_match;
+    int64_t delivered; /* bytes the sink accepted, over all attempts */
+    int64_t skip;      /* bytes to drop (a resumed GET the server answered with 200) */
+    char first_etag[130];
+    void *uarg;
+    /* XML reply */
+    ferry_s3xml_kind_t expect;
+    int list_version;
+    /* listings */
+    ferry_s3_list_args_t la;
+    char *prefix, *delimiter, *start_after, *token, *marker, *upload_id_marker, *upload_id;
+    size_t marker_len;
+    long part_marker;
+    unsigned max_keys;
+    int (*on_deleted)(void *, const ferry_s3xml_deleted_t *);
+    /* state */
+    ferry_http_req_t *req;
+    uv_timer_t timer;  /* backoff and deferred completion; the op is freed in its close cb */
+    unsigned attempts; /* total */
+    unsigned tries;    /* for the current request (page) */
+    int redirected;
+    int canceled;
+    int finishing;
+    ferry_s3_result_t res;
+    ferry_s3_done_cb done;
+    void *done_arg;
+};
+
+/* client.c */
+ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, const char *key,
+                         size_t key_len, ferry_error_t *err, int *rc);
+int s3_op_header(ferry_s3_op_t *op, const char *name, const char *value);
+void s3_op_discard(ferry_s3_op_t *op); /* before start: free without callbacks */
+int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op_t **out,
+                ferry_error_t *err);
+char *s3_strdup(const char *s);
+char *s3_strndup(const char *s, size_t n);
+
+/* ops.c */
+/* Build op->query for the next attempt (listings: from the paging state). */
+int s3_ops_build_query(ferry_s3_op_t *op);
+/* A 2xx reply whose XML parsed into r: update the result; *more = 1 when another page must be
+ * fetched. Returns FERRY_OK or the code to finish with (a callback's). */
+int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry_s3xml_result_t *xr,
+                   int *more);
+
+#endif

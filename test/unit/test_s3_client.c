@@ -1,0 +1,286 @@
+/* test_s3_client — S3 client behaviours that need a server misbehaving on purpose, against a
+ * tiny libmicrohttpd server in a thread: a wrong-region reply followed once and not looped,
+ * a PermanentRedirect naming the region in its Endpoint, x-oss-qos-delay-time as a floor on
+ * the backoff, the injected clock in x-amz-date, a 200 whose body is <Error>, a truncated XML
+ * body, and a listing that says "truncated" without a way on (an error, not a loop). */
+#include "test.h"
+
+#include "ferry/s3.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <time.h>
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int hits[16];
+
+static int bump(int i)
+{
+    pthread_mutex_lock(&mu);
+    int n = ++hits[i];
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
+                             const char *h1, const char *v1)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/xml");
+    if (h1)
+        MHD_add_response_header(r, h1, v1);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version, (void)upload, (void)method;
+    if (!*con_cls) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *date = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-date");
+    if (!auth || !date)
+        return reply(c, 403, "<Error><Code>AccessDenied</Code></Error>", NULL, NULL);
+    if (!strcmp(url, "/b/redirect-always")) {
+        bump(0);
+        return reply(c, 400,
+                     "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization "
+                     "header is malformed; the region 'x' is wrong; expecting 'eu-west-1'"
+                     "</Message><Region>eu-west-1</Region></Error>",
+                     NULL, NULL);
+    }
+    if (!strcmp(url, "/b/perm-redirect")) {
+        bump(1);
+        if (strstr(auth, "/ap-south-1/s3/aws4_request"))
+            return reply(c, 200, "", "ETag", "\"abc\"");
+        return reply(c, 301,
+                     "<Error><Code>PermanentRedirect</Code><Message>Use the endpoint."
+                     "</Message><Endpoint>b.s3.ap-south-1.amazonaws.com</Endpoint></Error>",
+                     NULL, NULL);
+    }
+    if (!strcmp(url, "/b/qos")) {
+        if (bump(2) == 1)
+            return reply(c, 503, "<Error><Code>ServiceUnavailable</Code></Error>",
+                         "x-oss-qos-delay-time", "400");
+        return reply(c, 200, "", NULL, NULL);
+    }
+    if (!strcmp(url, "/b/date"))
+        return reply(c, 200, "", "x-echo-date", date);
+    if (!strcmp(url, "/b/copy-error")) {
+        bump(3);
+        return reply(c, 200,
+                     "<?xml version=\"1.0\"?>\n<Error><Code>AccessDenied</Code><Message>Access "
+                     "Denied</Message><RequestId>R1</RequestId></Error>",
+                     NULL, NULL);
+    }
+    if (!strcmp(url, "/b/cut-xml"))
+        return reply(c, 200, "<InitiateMultipartUploadResult><Bucket>b</Bucket><UploadId>x", NULL,
+                     NULL);
+    if (!strcmp(url, "/b/")) {
+        bump(4);
+        return reply(c, 200,
+                     "<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated>"
+                     "<Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>",
+                     NULL, NULL);
+    }
+    return reply(c, 404, "<Error><Code>NoSuchKey</Code></Error>", NULL, NULL);
+}
+
+typedef struct {
+    int done;
+    ferry_s3_result_t r;
+    char echo_date[32];
+} res_t;
+
+static void done_cb(void *arg, const ferry_s3_result_t *r)
+{
+    res_t *x = arg;
+    x->done++;
+    x->r = *r;
+    const char *d = ferry_s3_result_header(r, "x-echo-date");
+    if (d)
+        snprintf(x->echo_date, sizeof(x->echo_date), "%s", d);
+}
+
+static int64_t fixed_now(void *ud)
+{
+    (void)ud;
+    return 1369353600000LL; /* 2013-05-24T00:00:00Z, the AWS test-suite date */
+}
+
+static uv_loop_t loop;
+static char endpoint[64];
+
+static ferry_s3_t *client(ferry_profile_t *prof, int fixed_clock)
+{
+    ferry_profile_overrides_t ov;
+    ferry_error_t err;
+    ferry_s3_t *c;
+    ferry_profile_overrides_init(&ov);
+    ov.endpoint = endpoint;
+    ov.region = "us-east-1";
+    REQUIRE(ferry_profile_resolve("s3c", &ov, prof, &err) == FERRY_OK);
+    ferry_retry_policy_t pol;
+    ferry_retry_policy_init(&pol);
+    pol.base_ms = 1;
+    pol.cap_ms = 5;
+    ferry_s3_config_t cfg = {.profile = prof,
+                             .creds = {"AKID", "SECRET", "TOKEN"},
+                             .retry = &pol,
+                             .role = "destination",
+                             .now_ms = fixed_clock ? fixed_now : NULL};
+    REQUIRE(ferry_s3_new(&loop, &cfg, &c, &err) == FERRY_OK);
+    return c;
+}
+
+static void run(res_t *x)
+{
+    while (!x->done)
+        uv_run(&loop, UV_RUN_ONCE);
+}
+
+static void put(ferry_s3_t *c, const char *key, res_t *x)
+{
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    ferry_s3_args_init(&a);
+    a.bucket = "b";
+    a.key = key;
+    a.body = "x";
+    a.body_len = 1;
+    memset(x, 0, sizeof(*x));
+    REQUIRE(ferry_s3_put(c, &a, done_cb, x, NULL, &err) == FERRY_OK);
+    run(x);
+}
+
+static void client_free(ferry_s3_t *c)
+{
+    ferry_s3_free(c, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(void)
+{
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+                         NULL, handler, NULL, MHD_OPTION_END);
+    REQUIRE(d != NULL);
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d",
+             MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    REQUIRE(uv_loop_init(&loop) == 0);
+    ferry_profile_t prof;
+    res_t x;
+
+    /* wrong region, every time: followed once, then an error naming the region */
+    ferry_s3_t *c = client(&prof, 0);
+    put(c, "redirect-always", &x);
+    CHECK(x.r.rc != FERRY_OK);
+    CHECK_INT(hits[0], 2);
+    CHECK_INT(x.r.attempts, 2);
+    CHECK(strstr(x.r.err.msg, "eu-west-1") && strstr(x.r.err.msg, "--dst-region"));
+    printf("redirect loop: %s\n", x.r.err.msg);
+    client_free(c);
+
+    /* PermanentRedirect: the region comes from <Endpoint> */
+    c = client(&prof, 0);
+    put(c, "perm-redirect", &x);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_INT(hits[1], 2);
+    CHECK_STR(ferry_s3_profile(c)->signing_region, "ap-south-1");
+    client_free(c);
+
+    /* x-oss-qos-delay-time is a floor on the wait */
+    c = client(&prof, 0);
+    double t0 = now_s();
+    put(c, "qos", &x);
+    double el = now_s() - t0;
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_INT(x.r.attempts, 2);
+    CHECK(el >= 0.39);
+    printf("qos delay 400 ms: retried after %.3f s\n", el);
+
+    /* a 200 carrying <Error> is a failure, not retried when the code is not retryable */
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    ferry_s3_args_init(&a);
+    a.bucket = "b";
+    a.key = "copy-error";
+    a.copy_bucket = "src";
+    a.copy_key = "k";
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_copy(c, &a, done_cb, &x, NULL, &err) == FERRY_OK);
+    run(&x);
+    CHECK(x.r.rc != FERRY_OK);
+    CHECK_INT(x.r.status, 200);
+    CHECK_STR(x.r.err.s3_code, "AccessDenied");
+    CHECK_INT(hits[3], 1);
+    CHECK_STR(x.r.request_id, "R1"); /* from the body when no header has it */
+    printf("200 with <Error>: %s\n", x.r.err.msg);
+
+    /* a cut XML body is a parse error */
+    ferry_s3_args_init(&a);
+    a.bucket = "b";
+    a.key = "cut-xml";
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_create_multipart(c, &a, done_cb, &x, NULL, &err) == FERRY_OK);
+    run(&x);
+    CHECK_INT(x.r.rc, FERRY_EPARSE);
+
+    /* "truncated" with no token: an error after one request, never a loop */
+    ferry_s3_list_args_t la;
+    memset(&la, 0, sizeof(la));
+    la.bucket = "b";
+    la.version = 2;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_list(c, &la, done_cb, &x, NULL, &err) == FERRY_OK);
+    run(&x);
+    CHECK_INT(x.r.rc, FERRY_EPARSE);
+    CHECK_INT(hits[4], 1);
+    printf("truncated without a token: %s\n", x.r.err.msg);
+    client_free(c);
+
+    /* the injected clock signs the request */
+    c = client(&prof, 1);
+    put(c, "date", &x);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_STR(x.echo_date, "20130524T000000Z");
+    client_free(c);
+
+    /* argument errors: no callback */
+    c = client(&prof, 0);
+    memset(&x, 0, sizeof(x));
+    ferry_s3_args_init(&a);
+    a.bucket = "b";
+    CHECK_INT(ferry_s3_put(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL); /* no key */
+    a.key = "k";
+    CHECK_INT(ferry_s3_get(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL); /* no sink */
+    a.upload_id = "u";
+    a.part_number = 10001;
+    CHECK_INT(ferry_s3_upload_part(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL);
+    CHECK(strstr(err.msg, "10001") != NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_INT(x.done, 0);
+    client_free(c);
+
+    CHECK_INT(uv_loop_close(&loop), 0);
+    MHD_stop_daemon(d);
+    return test_summary();
+}
