@@ -35,5 +35,6 @@ int cmd_wait(cli_t *g, int argc, char **argv);
 int cmd_retry(cli_t *g, int argc, char **argv);
 int cmd_down(cli_t *g, int argc, char **argv);
 int cmd_not_yet(cli_t *g, int argc, char **argv);
+int cmd_worker(cli_t *g, int argc, char **argv);
 
 #endif

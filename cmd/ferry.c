@@ -21,7 +21,7 @@ static const command_t COMMANDS[] = {
     /* Extension points: the roles arrive with later issues. */
     {"sync", cmd_not_yet, "sync --from LOC --to LOC … one-shot copy"},
     {"up", cmd_not_yet, "up [--workers MIN..MAX]     scheduler, API and local workers"},
-    {"worker", cmd_not_yet, "worker [--concurrency N]"},
+    {"worker", cmd_worker, "worker [--task NAME]… [--concurrency N] [--slot N] [--exit-when-idle]"},
     {"scheduler", cmd_not_yet, "scheduler"},
     {"event", cmd_not_yet, "event NAME [FILE|-]         enqueue one event payload"},
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench_copy.sh — ferry worker vs rclone (Debian's) on the same two fakes3 servers, same run.
+#
+#   test/bench/bench_copy.sh [BUILD_DIR] [SCENARIOS]
+#
+# BUILD_DIR: a release build with ferry, fakes3 and bench_enqueue (default build-rel).
+# SCENARIOS: any of a b c (default "a b c"):
+#   a) 10,000 x 16 KiB   b) 8 x 256 MiB   c) 1 x 4 GiB
+# Source: fakes3 --personality oss (seeded, bytes generated on the fly, with CRC-64);
+# destination: fakes3 --personality s3 (in memory; each tool's output is purged after its run).
+# Measured per tool with /usr/bin/time: wall seconds, CPU seconds (user+sys), peak RSS. The
+# servers' CPU is not counted for either tool. ferry's figures are the worker's; the listing
+# and enqueue that ferry's scheduler does are timed separately (bench_enqueue) and reported
+# beside them (rclone lists the source itself). Output: a Markdown table on stdout.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$ROOT/build-rel}
+SCEN=${2:-"a b c"}
+BIN=$BUILD/bin
+for b in ferry fakes3 bench_enqueue; do
+  [[ -x $BIN/$b ]] || { echo "bench_copy: $BIN/$b missing: build it (cmake --build $BUILD --target $b)" >&2; exit 2; }
+done
+command -v rclone >/dev/null || { echo "bench_copy: rclone missing: apt-get install rclone" >&2; exit 2; }
+TMP=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+RPORT=$(freeport)
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+PIDS+=($!)
+REDIS=redis://127.0.0.1:$RPORT
+
+start_fakes3() { # personality bucket -> prints port
+  local out=$TMP/fakes3-$1.out
+  "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$1" --access-key AK$1 --secret-key SK$1 \
+    --bucket "$2" --path-style-ok >"$out" 2>"$TMP/fakes3-$1.err" &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q '^ready' "$out" 2>/dev/null && break; sleep 0.05; done
+  awk '/^ready/{print $2}' "$out"
+}
+SPORT=$(start_fakes3 oss src)
+DPORT=$(start_fakes3 s3 dst)
+SRC=http://127.0.0.1:$SPORT
+DST=http://127.0.0.1:$DPORT
+for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+export FERRY_SRC_ACCESS_KEY_ID=AKoss FERRY_SRC_SECRET_ACCESS_KEY=SKoss
+export FERRY_DST_ACCESS_KEY_ID=AKs3 FERRY_DST_SECRET_ACCESS_KEY=SKs3
+export RCLONE_CONFIG_FSRC_TYPE=s3 RCLONE_CONFIG_FSRC_PROVIDER=Other \
+  RCLONE_CONFIG_FSRC_ACCESS_KEY_ID=AKoss RCLONE_CONFIG_FSRC_SECRET_ACCESS_KEY=SKoss \
+  RCLONE_CONFIG_FSRC_ENDPOINT=$SRC RCLONE_CONFIG_FSRC_REGION=us-east-1 RCLONE_CONFIG_FSRC_FORCE_PATH_STYLE=true
+export RCLONE_CONFIG_FDST_TYPE=s3 RCLONE_CONFIG_FDST_PROVIDER=Other \
+  RCLONE_CONFIG_FDST_ACCESS_KEY_ID=AKs3 RCLONE_CONFIG_FDST_SECRET_ACCESS_KEY=SKs3 \
+  RCLONE_CONFIG_FDST_ENDPOINT=$DST RCLONE_CONFIG_FDST_REGION=us-east-1 RCLONE_CONFIG_FDST_FORCE_PATH_STYLE=true
+
+seed() { curl -sf -X POST "$SRC/_fakes3/seed" -d "$1" >/dev/null; }
+
+timed() { # name cmd... -> "wall cpu rss_kib"
+  /usr/bin/time -f "%e %U %S %M" -o "$TMP/$1.time" "${@:2}" >"$TMP/$1.out" 2>"$TMP/$1.err" || {
+    echo "bench_copy: $1 failed:" >&2; tail -5 "$TMP/$1.err" >&2; exit 1; }
+  awk '{printf "%s %.2f %s\n", $1, $2+$3, $4}' "$TMP/$1.time"
+}
+
+declare -A NOBJ BYTES FFLAGS RFLAGS
+NOBJ[a]=10000; BYTES[a]=$((10000*16384))
+NOBJ[b]=8;     BYTES[b]=$((8*268435456))
+NOBJ[c]=1;     BYTES[c]=4294967296
+FFLAGS[a]="--concurrency 64 --ring 1MiB"
+FFLAGS[b]="--concurrency 8 --parts-per-job 8 --streams 64 --ring 2MiB"
+FFLAGS[c]="--concurrency 1 --parts-per-job 16 --streams 16 --ring 2MiB"
+RFLAGS[a]="--transfers 64 --checkers 64 --no-check-dest"
+RFLAGS[b]="--transfers 8 --checkers 8 --s3-upload-concurrency 8 --s3-chunk-size 16M --multi-thread-streams 4 --no-check-dest"
+RFLAGS[c]="--transfers 1 --checkers 1 --s3-upload-concurrency 16 --s3-chunk-size 16M --multi-thread-streams 4 --no-check-dest"
+seed '{"bucket":"src","prefix":"a/","count":10000,"size":16384,"seed":1}'
+seed '{"bucket":"src","prefix":"b/","count":8,"size":268435456,"seed":2}'
+seed '{"bucket":"src","prefix":"c/","count":1,"size":4294967296,"seed":3}'
+
+echo "| scenario | tool | wall s | objects/s | MB/s | CPU s | CPU s/GB | peak RSS MiB | flags |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for s in $SCEN; do
+  "$BIN/ferry" --redis "$REDIS" task add "bench-$s" --from "oss://src/$s/" --to "s3://dst/ferry-$s/" \
+    --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1 \
+    --src-path-style --dst-path-style --part-size 16MiB >/dev/null
+  enq=$("$BIN/bench_enqueue" "$REDIS" "bench-$s" oss "$SRC" src "$s/")
+  read -r fw fc fr < <(timed "ferry-$s" "$BIN/ferry" --redis "$REDIS" worker --task "bench-$s" \
+    --exit-when-idle --log-level warn ${FFLAGS[$s]})
+  done_n=$(redis-cli -p "$RPORT" hget "ferry:{bench-$s}:cnt" n2)
+  [[ "$done_n" == "${NOBJ[$s]}" ]] || { echo "bench_copy: ferry left $done_n/${NOBJ[$s]} done" >&2; exit 1; }
+  env -u AWS_CA_BUNDLE rclone purge "fdst:dst/ferry-$s" >/dev/null 2>&1 || true
+  read -r rw rc rr < <(timed "rclone-$s" env -u AWS_CA_BUNDLE rclone copy "fsrc:src/$s/" "fdst:dst/rclone-$s/" ${RFLAGS[$s]})
+  env -u AWS_CA_BUNDLE rclone purge "fdst:dst/rclone-$s" >/dev/null 2>&1 || true
+  gb=$(echo "${BYTES[$s]} / 1000000000" | bc -l)
+  row() { # tool wall cpu rss flags
+    printf "| %s | %s | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | \`%s\` |\n" "$s" "$1" "$2" \
+      "$(echo "${NOBJ[$s]} / $2" | bc -l)" "$(echo "${BYTES[$s]} / 1000000 / $2" | bc -l)" "$3" \
+      "$(echo "$3 / $gb" | bc -l)" "$(echo "$4 / 1024" | bc -l)" "$5"
+  }
+  row ferry "$fw" "$fc" "$fr" "${FFLAGS[$s]} ($enq)"
+  row rclone "$rw" "$rc" "$rr" "${RFLAGS[$s]}"
+  printf "| %s | ratio ferry/rclone | speed %.2fx | | | CPU/GB %.2fx | | RSS %.2fx | |\n" "$s" \
+    "$(echo "$rw / $fw" | bc -l)" "$(echo "$fc / $rc" | bc -l)" "$(echo "$fr / $rr" | bc -l)"
+done

@@ -1,0 +1,180 @@
+/* ferry worker: crashes, overwrites and shutdowns.
+ *
+ *  1. kill -9 of the worker in the middle of a 256 MiB multipart copy: a new worker (same
+ *     consumer name) resumes the upload from the ledger; fakes3's UploadPart counter shows
+ *     that the parts already uploaded were not sent again; the copy is byte-identical.
+ *  2. The source is overwritten while a multipart copy runs: the destination ends equal to
+ *     the final source version.
+ *  3. SIGTERM while copies run, with a short grace period: the worker exits 0 at once, no job
+ *     is lost (every record is done or still has its job), and a new worker finishes them;
+ *     with a long grace period the in-flight copies are drained (finished) instead.
+ */
+#include "test_worker_util.h"
+
+#include <jansson.h>
+
+typedef struct lp_s {
+    int done, n;
+} lp_t;
+
+static int on_part(void *arg, const ferry_s3xml_part_t *p)
+{
+    (void)p;
+    ((lp_t *)arg)->n++;
+    return FERRY_OK;
+}
+
+static void lp_done(void *arg, const ferry_s3_result_t *r)
+{
+    (void)r;
+    ((lp_t *)arg)->done = 1;
+}
+
+static int count_parts(s3t_t *t, const char *key, const char *upload_id)
+{
+    lp_t x = {0, 0};
+    ferry_s3_list_args_t a;
+    ferry_error_t e;
+    memset(&a, 0, sizeof(a));
+    a.bucket = "dst";
+    a.key = key;
+    a.upload_id = upload_id;
+    a.on_part = on_part;
+    a.arg = &x;
+    if (ferry_s3_list_parts(t->c, &a, lp_done, &x, NULL, &e) != FERRY_OK)
+        return -1;
+    while (!x.done)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    return x.n;
+}
+
+static void seed(wt_t *w, const char *json)
+{
+    char out[8192];
+    long st = s3t_control(&w->s, w->src.url, "POST", "/_fakes3/seed", json, out, sizeof(out));
+    if (st != 200)
+        fprintf(stderr, "seed: %ld %s\n", st, out);
+    REQUIRE(st == 200);
+}
+
+static int wait_stat(wt_t *w, const char *op, long at_least, double secs)
+{
+    double end = wt_now() + secs;
+    while (wt_now() < end) {
+        if (wt_stat(&w->d, w->dst.url, op, "count") >= at_least)
+            return 1;
+        usleep(10 * 1000);
+    }
+    return 0;
+}
+
+int main(void)
+{
+    wt_t w;
+    wt_start(&w, "cos", "cos");
+    ferry_record_t rec;
+
+    /* ---- 1. kill -9 mid-multipart, resume ---- */
+    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"r/\",\"count\":1,\"size\":268435456,\"seed\":5}");
+    const char *topts[] = {"--part-size", "16MiB", NULL};
+    wt_task(&w, "resume", "r/", NULL, "r/", topts);
+    wt_enqueue_prefix(&w, "resume", "r/");
+    const char *wopts[] = {"--slot",          "3", "--lease",          "2s",
+                           "--parts-per-job", "2", "--exit-when-idle", NULL};
+    pid_t p = wt_worker(&w, "resume", "resume1.log", wopts);
+    REQUIRE(wait_stat(&w, "UploadPart", 6, 120));
+    usleep(100 * 1000);
+    kill(p, SIGKILL);
+    CHECK_INT(wt_wait(p, 10), 128 + SIGKILL);
+    long sent_before = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    REQUIRE(wt_record(&w, "resume", "r/00000000", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_COPYING);
+    CHECK(rec.upload_id[0] != '\0');
+    int there = count_parts(&w.d, "r/00000000", rec.upload_id);
+    printf("killed after %ld UploadPart requests, %d parts complete of 16\n", sent_before, there);
+    CHECK(there >= 4 && there < 16);
+    p = wt_worker(&w, "resume", "resume2.log", wopts);
+    CHECK_INT(wt_wait(p, 300), 0);
+    long sent_after = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    printf("the second worker sent %ld parts\n", sent_after - sent_before);
+    CHECK_INT(sent_after - sent_before, 16 - there);
+    CHECK_INT(wt_log_count("resume2.log", "event=copy.resume "), 1);
+    REQUIRE(wt_record(&w, "resume", "r/00000000", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.upload_id[0], 0);
+    CHECK(rec.has_crc64);
+    CHECK_INT(wt_compare(&w, &w.d, "r/", "r/"), 0);
+
+    /* ---- 2. overwritten during the copy ---- */
+    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"o/\",\"count\":1,\"size\":83886080,\"seed\":8}");
+    const char *oopts[] = {"--part-size", "5MiB", "--multipart-threshold", "8MiB", NULL};
+    wt_task(&w, "over", "o/", NULL, "o/", oopts);
+    wt_enqueue_prefix(&w, "over", "o/");
+    long parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    const char *oworker[] = {"--parts-per-job", "1", "--exit-when-idle", NULL};
+    p = wt_worker(&w, "over", "over.log", oworker);
+    REQUIRE(wait_stat(&w, "UploadPart", parts0 + 3, 120));
+    size_t nlen = 9u << 20;
+    char *nb = malloc(nlen);
+    REQUIRE(nb != NULL);
+    s3t_fill(nb, nlen, 99);
+    s3t_res_t x;
+    REQUIRE(s3t_put(&w.s, "src", "o/00000000", 10, nb, nlen, &x) == FERRY_OK);
+    free(nb);
+    CHECK_INT(wt_wait(p, 300), 0);
+    REQUIRE(wt_record(&w, "over", "o/00000000", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.size, nlen);
+    CHECK_INT(wt_compare(&w, &w.d, "o/", "o/"), 0);
+    CHECK(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count") >= 1 ||
+          wt_log_count("over.log", "event=copy.source_changed") >= 1);
+
+    /* ---- 3. SIGTERM ---- */
+    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"t/\",\"count\":40,\"seed\":9,\"sizes\":["
+             "{\"size\":20971520,\"weight\":1},{\"size\":4096,\"weight\":1}]}");
+    const char *sopts[] = {"--part-size", "5MiB", "--multipart-threshold", "8MiB", NULL};
+    wt_task(&w, "term", "t/", NULL, "t/", sopts);
+    size_t n = wt_enqueue_prefix(&w, "term", "t/");
+    const char *short_grace[] = {"--grace", "100ms", "--concurrency", "4", "--parts-per-job",
+                                 "1",       NULL};
+    long c0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    p = wt_worker(&w, "term", "term1.log", short_grace);
+    REQUIRE(wait_stat(&w, "UploadPart", c0 + 4, 120));
+    double t0 = wt_now();
+    kill(p, SIGTERM);
+    CHECK_INT(wt_wait(p, 30), 0);
+    printf("SIGTERM with 100 ms grace: exited after %.2f s\n", wt_now() - t0);
+    CHECK(wt_log_count("term1.log", "event=copy.handed_back") >= 1);
+    ferry_counters_t c;
+    wt_counters(&w, "term", &c);
+    long long backlog = 0, ev = 0, bu = 0;
+    {
+        ferry_ledger_t *led = NULL;
+        REQUIRE(ferry_ledger_open(w.r, "term", 0, &led) == FERRY_OK);
+        REQUIRE(ferry_queue_backlog(led, &ev, &bu, NULL) == FERRY_OK);
+        ferry_ledger_free(led);
+        backlog = ev + bu;
+    }
+    long long not_done = (long long)n - c.objects[FERRY_STATE_DONE];
+    printf("after SIGTERM: %lld done, %lld not done, %lld jobs in the streams\n",
+           c.objects[FERRY_STATE_DONE], not_done, backlog);
+    CHECK(not_done > 0);
+    CHECK_INT(backlog, not_done); /* every unfinished object still has its job */
+    /* Drain with a long grace period: SIGTERM, and the copies in flight finish. */
+    const char *long_grace[] = {"--grace", "120s", "--concurrency", "4", NULL};
+    p = wt_worker(&w, "term", "term2.log", long_grace);
+    REQUIRE(wait_stat(&w, "UploadPart", wt_stat(&w.d, w.dst.url, "UploadPart", "count") + 2, 120));
+    kill(p, SIGTERM);
+    CHECK_INT(wt_wait(p, 150), 0);
+    CHECK_INT(wt_log_count("term2.log", "event=copy.handed_back"), 0);
+    CHECK(wt_log_count("term2.log", "event=worker.draining") == 1);
+    const char *finish[] = {"--exit-when-idle", NULL};
+    p = wt_worker(&w, "term", "term3.log", finish);
+    CHECK_INT(wt_wait(p, 300), 0);
+    wt_counters(&w, "term", &c);
+    CHECK_INT(c.objects[FERRY_STATE_DONE], (long long)n);
+    CHECK_INT(wt_compare(&w, &w.d, "t/", "t/"), 0);
+
+    wt_stop(&w);
+    return test_summary();
+}

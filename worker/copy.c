@@ -1,0 +1,1421 @@
+/* ferry worker — the copy of one object (see copy.h and docs/internals/worker.md). */
+#include "copy.h"
+
+#include "plan.h"
+#include "ring.h"
+
+#include "ferry/buf.h"
+#include "ferry/check.h"
+#include "ferry/log.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HDRS 48
+
+/* A stream in flight: one source GET (or none) and one destination request. */
+typedef enum {
+    UM_BUF = 0, /* GET whole into buf, then PUT/UploadPart from memory with Content-MD5 */
+    UM_STREAM,  /* GET -> ring -> PUT/UploadPart, both running */
+    UM_VERIFY,  /* resume: re-read an uploaded part to hash it, no upload */
+    UM_PCOPY,   /* UploadPartCopy */
+    UM_EMPTY    /* zero bytes: no GET */
+} unit_mode_t;
+
+typedef struct part_s {
+    uint64_t first, len;
+    uint8_t state; /* 0 pending, 1 running, 2 done */
+    uint8_t listed;
+    unsigned tries;
+    uint64_t not_before; /* loop ms */
+    uint64_t crc64;
+    uint8_t md5[16];
+    char *etag;        /* the destination's part ETag (owned) */
+    char *listed_etag; /* ListParts (owned) */
+} part_t;
+
+typedef struct unit_s unit_t;
+struct unit_s {
+    ferry_copy_t *c;
+    unit_t *next;
+    int pidx; /* part index, -1 for a single-request copy */
+    unit_mode_t mode;
+    uint64_t first, len, got;
+    char *buf;
+    ferry_ring_t ring;
+    ferry_s3_op_t *get_op, *put_op;
+    int ops; /* callbacks outstanding */
+    int get_ok, get_paused, put_paused, stopping;
+    int holdback, verified; /* single PUT: keep the last byte until the source CRC matched */
+    uint64_t sent;
+    int rc;
+    ferry_error_t err;
+    uint64_t crc64;
+    uint32_t crc32c;
+    ferry_md5_t md5;
+    int qetag_on;
+    ferry_qetag_t qetag;
+    uint8_t md5_bin[16];
+    char md5_b64[32], crc32c_b64[16];
+    char etag[130];
+};
+
+typedef enum {
+    PH_HEAD = 0,
+    PH_PROBE,
+    PH_LISTPARTS,
+    PH_CREATE,
+    PH_PARTS,
+    PH_COMPLETE,
+    PH_SCOPY,
+    PH_DSTHEAD,
+    PH_RECHECK,
+    PH_ABORT,
+    PH_END
+} phase_t;
+
+struct ferry_copy_s {
+    ferry_copy_env_t env;
+    char *src_key, *dst_key;
+    size_t src_len, dst_len;
+    char resume_id[1025];
+    int (*on_upload)(void *arg, const char *upload_id);
+    ferry_copy_done_cb done;
+    void *arg;
+    ferry_copy_result_t res;
+    const ferry_profile_t *sp, *dp;
+    ferry_plan_t plan;
+    char *hname[MAX_HDRS], *hval[MAX_HDRS];
+    ferry_kv_t hdrs[MAX_HDRS];
+    size_t nh;
+    char upload_id[1025];
+    int upload_open;
+    part_t *parts;
+    uint32_t parts_done;
+    unit_t *units;
+    unsigned running;
+    phase_t phase;
+    ferry_s3_op_t *op;
+    int failing; /* an error is set in fail_*, units are being stopped */
+    ferry_copy_status_t fail_status;
+    ferry_error_t fail_err;
+    int canceled;
+    uv_timer_t timer;
+    int timer_armed;
+    int waiting; /* in the pool's wait list */
+    ferry_copy_t *wnext, *wprev;
+    int src_md5_etag; /* the source ETag is the content MD5 (single PUT semantics) */
+    int in_pump;
+    int64_t t0;
+};
+
+static void pump(ferry_copy_t *c);
+static void finish(ferry_copy_t *c);
+static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e);
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+int64_t ferry_copy_http_time(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    time_t t = curl_getdate(s, NULL);
+    return t < 0 ? 0 : (int64_t)t;
+}
+
+static uint64_t now_ms(ferry_copy_t *c)
+{
+    return uv_now(c->env.loop);
+}
+
+static ferry_copy_status_t classify(int rc, const ferry_error_t *e)
+{
+    switch (rc) {
+    case FERRY_EDENIED:
+    case FERRY_EAUTH:
+    case FERRY_EINVAL:
+    case FERRY_ECONFIG:
+    case FERRY_ERANGE:
+    case FERRY_EUNSUPPORTED:
+    case FERRY_ENOTFOUND:
+    case FERRY_ETOOBIG:
+        return FERRY_COPY_FAILED;
+    case FERRY_ES3:
+        return (e->http_status >= 500 || e->http_status == 0) ? FERRY_COPY_RETRY
+                                                              : FERRY_COPY_FAILED;
+    default:
+        return FERRY_COPY_RETRY;
+    }
+}
+
+static void add_check(ferry_copy_t *c, const char *what)
+{
+    size_t l = strlen(c->res.checks);
+    if (strstr(c->res.checks, what) != NULL)
+        return;
+    snprintf(c->res.checks + l, sizeof(c->res.checks) - l, "%s%s", l ? "," : "", what);
+}
+
+static int etag_eq(const char *a, const char *b)
+{
+    while (*a == '"')
+        a++;
+    while (*b == '"')
+        b++;
+    size_t la = strlen(a), lb = strlen(b);
+    while (la && a[la - 1] == '"')
+        la--;
+    while (lb && b[lb - 1] == '"')
+        lb--;
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int is_hex32(const char *s)
+{
+    while (*s == '"')
+        s++;
+    for (int i = 0; i < 32; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return s[32] == '\0' || s[32] == '"';
+}
+
+/* The destination's ETag for a single PUT / part is the MD5 of the bytes it received. */
+static int dst_etag_is_md5(const ferry_copy_t *c)
+{
+    return c->dp->etag_kind == FERRY_ETAG_MD5 || c->dp->etag_kind == FERRY_ETAG_MD5_UPPER;
+}
+
+static int add_hdr(ferry_copy_t *c, const char *name, const char *val)
+{
+    if (c->nh >= MAX_HDRS)
+        return FERRY_ETOOBIG;
+    c->hname[c->nh] = strdup(name);
+    c->hval[c->nh] = strdup(val);
+    if (c->hname[c->nh] == NULL || c->hval[c->nh] == NULL) {
+        free(c->hname[c->nh]);
+        free(c->hval[c->nh]);
+        return FERRY_ENOMEM;
+    }
+    c->hdrs[c->nh].name = c->hname[c->nh];
+    c->hdrs[c->nh].value = c->hval[c->nh];
+    c->nh++;
+    return FERRY_OK;
+}
+
+static void args_base(ferry_copy_t *c, ferry_s3_args_t *a, int dst)
+{
+    ferry_s3_args_init(a);
+    if (dst) {
+        a->bucket = c->env.dst_bucket;
+        a->key = c->dst_key;
+        a->key_len = c->dst_len;
+    } else {
+        a->bucket = c->env.src_bucket;
+        a->key = c->src_key;
+        a->key_len = c->src_len;
+    }
+}
+
+/* ---- pool -------------------------------------------------------------------------------- */
+
+static int pool_take(ferry_copy_t *c)
+{
+    ferry_copy_pool_t *p = c->env.pool;
+    if (p->used < p->max) {
+        p->used++;
+        return 1;
+    }
+    if (!c->waiting) {
+        c->waiting = 1;
+        c->wnext = NULL;
+        c->wprev = p->wait_tail;
+        if (p->wait_tail)
+            p->wait_tail->wnext = c;
+        else
+            p->wait_head = c;
+        p->wait_tail = c;
+    }
+    return 0;
+}
+
+static void pool_unwait(ferry_copy_t *c)
+{
+    ferry_copy_pool_t *p = c->env.pool;
+    if (!c->waiting)
+        return;
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else
+        p->wait_head = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        p->wait_tail = c->wprev;
+    c->waiting = 0;
+    c->wnext = c->wprev = NULL;
+}
+
+static void pool_give(ferry_copy_pool_t *p)
+{
+    if (p->used > 0)
+        p->used--;
+    while (p->used < p->max && p->wait_head != NULL) {
+        ferry_copy_t *w = p->wait_head;
+        unsigned before = p->used;
+        pool_unwait(w);
+        pump(w);
+        if (p->used == before)
+            continue; /* it needed nothing after all */
+    }
+}
+
+/* ---- units ------------------------------------------------------------------------------- */
+
+static void unit_free(unit_t *u)
+{
+    ferry_ring_free(&u->ring);
+    free(u->buf);
+    ferry_md5_free(&u->md5);
+    if (u->qetag_on)
+        ferry_qetag_free(&u->qetag);
+    free(u);
+}
+
+static void unit_settle(unit_t *u);
+
+static void unit_error(unit_t *u, int rc, const ferry_error_t *e)
+{
+    if (u->rc == FERRY_OK) {
+        u->rc = rc;
+        if (e)
+            u->err = *e;
+        else
+            ferry_error_set(&u->err, rc, "%s", ferry_strerror(rc));
+        if (u->err.code == FERRY_OK)
+            u->err.code = rc;
+    }
+    u->stopping = 1;
+    if (u->get_op)
+        ferry_s3_cancel(u->get_op);
+    if (u->put_op)
+        ferry_s3_cancel(u->put_op);
+}
+
+static void unit_hash(unit_t *u, const char *p, size_t n)
+{
+    u->crc64 = ferry_crc64_update(u->crc64, p, n);
+    ferry_md5_update(&u->md5, p, n);
+    if (u->mode == UM_BUF)
+        u->crc32c = ferry_crc32c_update(u->crc32c, p, n);
+    if (u->qetag_on)
+        ferry_qetag_update(&u->qetag, p, n);
+}
+
+static int unit_sink(void *arg, const char *p, size_t n)
+{
+    unit_t *u = arg;
+    if (u->stopping)
+        return FERRY_ECANCELED;
+    if (u->got + n > u->len)
+        return FERRY_ERANGE;
+    if (u->mode == UM_STREAM) {
+        size_t w = ferry_ring_write(&u->ring, p, n);
+        if (w == (size_t)-1)
+            return FERRY_EINVAL;
+        if (w == 0) {
+            u->get_paused = 1;
+            return FERRY_HTTP_PAUSE;
+        }
+    } else if (u->mode == UM_BUF) {
+        memcpy(u->buf + u->got, p, n);
+    }
+    unit_hash(u, p, n);
+    u->got += n;
+    if (u->mode == UM_STREAM && u->put_paused && u->put_op) {
+        u->put_paused = 0;
+        ferry_s3_unpause(u->put_op);
+    }
+    return FERRY_OK;
+}
+
+static ssize_t unit_source(void *arg, char *buf, size_t n)
+{
+    unit_t *u = arg;
+    if (u->stopping)
+        return FERRY_ECANCELED;
+    if (u->holdback && !u->verified && u->sent + n >= u->len)
+        n = (size_t)(u->len - 1 - u->sent);
+    size_t r = n ? ferry_ring_read(&u->ring, buf, n) : 0;
+    u->sent += r;
+    if (r > 0) {
+        if (u->get_paused && u->get_op) {
+            u->get_paused = 0;
+            ferry_s3_unpause(u->get_op);
+        }
+        return (ssize_t)r;
+    }
+    if (u->ring.eof && u->sent == u->len)
+        return 0;
+    u->put_paused = 1;
+    return FERRY_HTTP_PAUSE;
+}
+
+static void unit_put_done(void *arg, const ferry_s3_result_t *r)
+{
+    unit_t *u = arg;
+    u->put_op = NULL;
+    u->ops--;
+    if (r->rc != FERRY_OK)
+        unit_error(u, r->rc, &r->err);
+    else
+        snprintf(u->etag, sizeof(u->etag), "%s", r->etag);
+    if (u->ops == 0)
+        unit_settle(u);
+}
+
+static int unit_start_put(unit_t *u)
+{
+    ferry_copy_t *c = u->c;
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 1);
+    a.arg = u;
+    a.body_len = (int64_t)u->len;
+    if (u->mode == UM_BUF || u->mode == UM_EMPTY) {
+        uint8_t d[16];
+        if (u->mode == UM_EMPTY)
+            ferry_md5("", 0, d);
+        else
+            memcpy(d, u->md5_bin, 16);
+        ferry_b64(d, 16, u->md5_b64);
+        a.body = u->buf ? u->buf : "";
+        a.content_md5 = u->md5_b64;
+        if (strcmp(c->dp->scheme, "s3") == 0) {
+            uint8_t be[4] = {(uint8_t)(u->crc32c >> 24), (uint8_t)(u->crc32c >> 16),
+                             (uint8_t)(u->crc32c >> 8), (uint8_t)u->crc32c};
+            ferry_b64(be, 4, u->crc32c_b64);
+            a.checksum_crc32c = u->crc32c_b64;
+        }
+    } else {
+        a.source = unit_source;
+        /* A streamed single PUT whose source ETag is its MD5: the destination checks it. */
+        if (c->plan.kind == FERRY_PLAN_SINGLE && c->src_md5_etag) {
+            uint8_t d[16];
+            const char *s = c->res.etag;
+            for (int i = 0; i < 16; i++) {
+                unsigned v;
+                sscanf(s + 2 * i, "%2x", &v);
+                d[i] = (uint8_t)v;
+            }
+            ferry_b64(d, 16, u->md5_b64);
+            a.content_md5 = u->md5_b64;
+        }
+    }
+    int rc;
+    if (c->plan.kind == FERRY_PLAN_SINGLE) {
+        a.headers = c->hdrs;
+        a.nheaders = c->nh;
+        rc = ferry_s3_put(c->env.dst, &a, unit_put_done, u, &u->put_op, &e);
+    } else {
+        a.upload_id = c->upload_id;
+        a.part_number = u->pidx + 1;
+        rc = ferry_s3_upload_part(c->env.dst, &a, unit_put_done, u, &u->put_op, &e);
+    }
+    if (rc != FERRY_OK) {
+        u->put_op = NULL;
+        unit_error(u, rc, &e);
+        return rc;
+    }
+    u->ops++;
+    return FERRY_OK;
+}
+
+static int is_qetag(const char *e)
+{
+    while (*e == '"')
+        e++;
+    size_t n = strlen(e);
+    while (n && e[n - 1] == '"')
+        n--;
+    return n == 28 && (e[0] == 'F' || e[0] == 'l');
+}
+
+/* A single-request copy has read the whole object: compare with what the source says it is,
+ * before the destination can commit it. */
+static int unit_verify_whole(unit_t *u, ferry_error_t *err)
+{
+    ferry_copy_t *c = u->c;
+    if (c->res.src_has_crc64) {
+        if (u->crc64 != c->res.src_crc64) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "CRC-64 of the bytes read (%llu) differs from the source's "
+                                   "(%llu): the read was corrupted; nothing was committed and "
+                                   "the copy is retried",
+                                   (unsigned long long)u->crc64,
+                                   (unsigned long long)c->res.src_crc64);
+        }
+        add_check(c, "crc64=src");
+    }
+    if (u->qetag_on) {
+        char q[29];
+        ferry_qetag_final(&u->qetag, q);
+        u->qetag_on = 0;
+        if (is_qetag(c->res.etag)) {
+            if (!etag_eq(q, c->res.etag)) {
+                c->res.checksum_failures++;
+                return ferry_error_set(err, FERRY_ECHECKSUM,
+                                       "the qetag of the bytes read (%s) differs from the "
+                                       "source's (%s): the read was corrupted; nothing was "
+                                       "committed and the copy is retried",
+                                       q, c->res.etag);
+            }
+            add_check(c, "qetag=src");
+        }
+    }
+    u->verified = 1;
+    return FERRY_OK;
+}
+
+static void unit_get_done(void *arg, const ferry_s3_result_t *r)
+{
+    unit_t *u = arg;
+    u->get_op = NULL;
+    u->ops--;
+    if (r->rc != FERRY_OK) {
+        unit_error(u, r->rc, &r->err);
+    } else if (u->got != u->len) {
+        ferry_error_t e;
+        ferry_error_set(&e, FERRY_ECHECKSUM,
+                        "the source sent %llu bytes for a range of %llu: the object changed or "
+                        "the store is misbehaving",
+                        (unsigned long long)u->got, (unsigned long long)u->len);
+        unit_error(u, FERRY_ECHECKSUM, &e);
+    } else if (!u->stopping) {
+        ferry_error_t ve;
+        u->get_ok = 1;
+        if (u->c->plan.kind == FERRY_PLAN_SINGLE && unit_verify_whole(u, &ve) != FERRY_OK) {
+            unit_error(u, ve.code, &ve);
+        } else if (u->mode == UM_STREAM) {
+            u->ring.eof = 1;
+            if (u->put_paused && u->put_op) {
+                u->put_paused = 0;
+                ferry_s3_unpause(u->put_op);
+            }
+        } else if (u->mode == UM_BUF) {
+            ferry_md5_final(&u->md5, u->md5_bin);
+            unit_start_put(u);
+        }
+    }
+    if (u->ops == 0)
+        unit_settle(u);
+}
+
+static void unit_pcopy_done(void *arg, const ferry_s3_result_t *r)
+{
+    unit_t *u = arg;
+    u->put_op = NULL;
+    u->ops--;
+    if (r->rc != FERRY_OK)
+        unit_error(u, r->rc, &r->err);
+    else
+        snprintf(u->etag, sizeof(u->etag), "%s", r->etag);
+    unit_settle(u);
+}
+
+static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first, uint64_t len)
+{
+    ferry_error_t e;
+    unit_t *u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return FERRY_ENOMEM;
+    u->c = c;
+    u->pidx = pidx;
+    u->mode = mode;
+    u->first = first;
+    u->len = len;
+    int rc = ferry_md5_init(&u->md5);
+    if (rc == FERRY_OK && c->plan.kind == FERRY_PLAN_SINGLE &&
+        c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
+        rc = ferry_qetag_init(&u->qetag);
+        u->qetag_on = rc == FERRY_OK;
+    }
+    if (rc == FERRY_OK && mode == UM_BUF && len > 0 && (u->buf = malloc(len)) == NULL)
+        rc = FERRY_ENOMEM;
+    if (rc == FERRY_OK && mode == UM_STREAM)
+        rc = ferry_ring_init(&u->ring, c->env.ring_size);
+    if (rc != FERRY_OK) {
+        unit_free(u);
+        return rc;
+    }
+    u->next = c->units;
+    c->units = u;
+    c->running++;
+    if (mode == UM_EMPTY) {
+        u->get_ok = 1;
+        ferry_md5_final(&u->md5, u->md5_bin);
+        unit_start_put(u);
+        if (u->ops == 0)
+            unit_settle(u);
+        return FERRY_OK;
+    }
+    if (mode == UM_PCOPY) {
+        ferry_s3_args_t a;
+        args_base(c, &a, 1);
+        a.upload_id = c->upload_id;
+        a.part_number = pidx + 1;
+        a.copy_bucket = c->env.src_bucket;
+        a.copy_key = c->src_key;
+        a.copy_key_len = c->src_len;
+        a.copy_range_start = (int64_t)first;
+        a.copy_range_end = (int64_t)(first + len - 1);
+        a.copy_if_match = c->res.etag;
+        rc = ferry_s3_upload_part_copy(c->env.dst, &a, unit_pcopy_done, u, &u->put_op, &e);
+        if (rc != FERRY_OK) {
+            unit_error(u, rc, &e);
+            unit_settle(u);
+        } else
+            u->ops++;
+        return FERRY_OK;
+    }
+    ferry_s3_args_t a;
+    args_base(c, &a, 0);
+    a.arg = u;
+    a.sink = unit_sink;
+    a.if_match = c->res.etag[0] ? c->res.etag : NULL;
+    if (c->plan.kind != FERRY_PLAN_SINGLE) {
+        a.range_start = (int64_t)first;
+        a.range_end = (int64_t)(first + len - 1);
+    }
+    rc = ferry_s3_get(c->env.src, &a, unit_get_done, u, &u->get_op, &e);
+    if (rc != FERRY_OK) {
+        u->get_op = NULL;
+        unit_error(u, rc, &e);
+        unit_settle(u);
+        return FERRY_OK;
+    }
+    u->ops++;
+    if (mode == UM_STREAM) {
+        u->holdback = c->plan.kind == FERRY_PLAN_SINGLE && (c->res.src_has_crc64 || u->qetag_on);
+        unit_start_put(u);
+    }
+    return FERRY_OK;
+}
+
+/* Both requests of a unit have finished: check, record, release. */
+static void unit_settle(unit_t *u)
+{
+    ferry_copy_t *c = u->c;
+    /* unlink */
+    for (unit_t **pp = &c->units; *pp; pp = &(*pp)->next)
+        if (*pp == u) {
+            *pp = u->next;
+            break;
+        }
+    c->running--;
+    int rc = u->rc;
+    ferry_error_t err = u->err;
+    part_t *p = &c->parts[u->pidx];
+    if (rc == FERRY_OK && u->mode != UM_PCOPY) {
+        if (u->mode == UM_STREAM || u->mode == UM_VERIFY)
+            ferry_md5_final(&u->md5, u->md5_bin);
+        char hex[33];
+        ferry_hex_lower(u->md5_bin, 16, hex);
+        const char *want = u->mode == UM_VERIFY ? p->listed_etag : u->etag;
+        if (dst_etag_is_md5(c) && want && want[0] && strchr(want, '-') == NULL) {
+            if (!etag_eq(want, hex)) {
+                if (u->mode == UM_VERIFY) {
+                    /* The uploaded part is not these bytes (changed source?): upload it again. */
+                    p->listed = 0;
+                    p->state = 0;
+                    c->res.parts_resumed--;
+                    ferry_log(FERRY_LOG_WARN, "copy.resume_part_mismatch", "key", c->src_key,
+                              "reason", "the uploaded part differs from the source range", NULL);
+                    goto release;
+                }
+                rc = FERRY_ECHECKSUM;
+                ferry_error_set(&err, rc,
+                                "the destination's ETag %s for %s does not match the MD5 %s "
+                                "of the bytes sent: corrupted in transit",
+                                want, c->plan.kind == FERRY_PLAN_SINGLE ? "the object" : "a part",
+                                hex);
+                c->res.checksum_failures++;
+            } else
+                add_check(c, u->mode == UM_VERIFY ? "resume-md5" : "md5=dst-etag");
+        }
+        if (u->mode == UM_BUF || u->mode == UM_EMPTY)
+            add_check(c, "content-md5");
+    }
+    if (rc == FERRY_OK) {
+        if (u->mode != UM_VERIFY)
+            c->res.bytes_moved += u->mode == UM_PCOPY ? 0 : u->len;
+        {
+            p->state = 2;
+            p->crc64 = u->crc64;
+            memcpy(p->md5, u->md5_bin, 16);
+            free(p->etag);
+            p->etag = strdup(u->mode == UM_VERIFY ? p->listed_etag : u->etag);
+            if (p->etag == NULL) {
+                ferry_error_set(&err, FERRY_ENOMEM, "out of memory");
+                fail(c, FERRY_COPY_RETRY, &err);
+            }
+            c->parts_done++;
+        }
+    } else if (!c->failing && !c->canceled) {
+        ferry_copy_status_t st = classify(rc, &err);
+        unsigned tries = ++p->tries;
+        if (st == FERRY_COPY_RETRY && rc != FERRY_ECHANGED && rc != FERRY_ECHECKSUM &&
+            tries < c->env.part_tries) {
+            /* Retry this part alone, after a short backoff. */
+            p->state = 0;
+            p->not_before = now_ms(c) + 200u * (1u << (tries < 6 ? tries : 6));
+            ferry_log(FERRY_LOG_WARN, "copy.part_retry", "key", c->src_key, "error", err.msg, NULL);
+        } else {
+            fail(c, st, &err);
+        }
+    }
+release:
+    unit_free(u);
+    pool_give(c->env.pool);
+    pump(c);
+}
+
+/* ---- phases ------------------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t)
+{
+    ferry_copy_t *c = t->data;
+    c->timer_armed = 0;
+    pump(c);
+}
+
+static void after_close(uv_handle_t *h)
+{
+    ferry_copy_t *c = h->data;
+    for (size_t i = 0; i < c->nh; i++) {
+        free(c->hname[i]);
+        free(c->hval[i]);
+    }
+    if (c->parts)
+        for (uint32_t i = 0; i < c->plan.parts; i++) {
+            free(c->parts[i].etag);
+            free(c->parts[i].listed_etag);
+        }
+    free(c->parts);
+    free(c->src_key);
+    free(c->dst_key);
+    free(c);
+}
+
+static void finish(ferry_copy_t *c)
+{
+    c->phase = PH_END;
+    pool_unwait(c);
+    uv_timer_stop(&c->timer);
+    c->done(c->arg, &c->res);
+    uv_close((uv_handle_t *)&c->timer, after_close);
+}
+
+static void abort_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc != FERRY_OK && r->rc != FERRY_ENOTFOUND)
+        ferry_log(FERRY_LOG_WARN, "copy.abort_failed", "key", c->dst_key, "error", r->err.msg,
+                  NULL);
+    else if (c->on_upload)
+        c->on_upload(c->arg, "");
+    c->upload_open = 0;
+    finish(c);
+}
+
+/* Called once every unit has stopped after a failure. */
+static void conclude_failure(ferry_copy_t *c)
+{
+    c->res.status = c->fail_status;
+    c->res.err = c->fail_err;
+    if (c->fail_status != FERRY_COPY_CANCELED && c->upload_open) {
+        ferry_s3_args_t a;
+        ferry_error_t e;
+        args_base(c, &a, 1);
+        a.upload_id = c->upload_id;
+        c->phase = PH_ABORT;
+        if (ferry_s3_abort_multipart(c->env.dst, &a, abort_done, c, &c->op, &e) == FERRY_OK)
+            return;
+    }
+    finish(c);
+}
+
+static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e)
+{
+    if (!c->failing) {
+        c->failing = 1;
+        c->fail_status = st;
+        c->fail_err = *e;
+        if (c->fail_err.code == FERRY_OK)
+            c->fail_err.code = FERRY_ES3;
+    }
+    for (unit_t *u = c->units; u; u = u->next)
+        if (!u->stopping)
+            unit_error(u, FERRY_ECANCELED, NULL);
+    if (c->op)
+        ferry_s3_cancel(c->op);
+}
+
+static void recheck_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc == FERRY_OK && r->etag[0] && !etag_eq(r->etag, c->res.etag)) {
+        c->res.changed_after = 1;
+        c->res.new_size = r->object_size >= 0 ? (uint64_t)r->object_size : 0;
+        c->res.new_mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
+        snprintf(c->res.new_etag, sizeof(c->res.new_etag), "%s", r->etag);
+    }
+    c->res.status = FERRY_COPY_DONE;
+    finish(c);
+}
+
+/* The destination holds the object: verify the whole, re-check the source, report. */
+static void committed(ferry_copy_t *c)
+{
+    ferry_error_t e;
+    if (c->plan.kind == FERRY_PLAN_SINGLE) {
+        c->res.has_crc64 = 1;
+        c->res.crc64 = c->parts[0].crc64;
+        snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s",
+                 c->parts[0].etag ? c->parts[0].etag : "");
+    } else if (c->plan.kind == FERRY_PLAN_MULTIPART) {
+        uint64_t crc = 0;
+        for (uint32_t i = 0; i < c->plan.parts; i++)
+            crc = ferry_crc64_combine(crc, c->parts[i].crc64, c->parts[i].len);
+        c->res.has_crc64 = 1;
+        c->res.crc64 = crc;
+    }
+    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->res.src_has_crc64) {
+        if (c->res.crc64 != c->res.src_crc64) {
+            c->res.checksum_failures++;
+            ferry_error_set(&e, FERRY_ECHECKSUM,
+                            "CRC-64 of the bytes copied (%llu) differs from the source's "
+                            "(%llu): the read was corrupted; the upload is discarded and "
+                            "the copy retried",
+                            (unsigned long long)c->res.crc64, (unsigned long long)c->res.src_crc64);
+            fail(c, FERRY_COPY_RETRY, &e);
+            conclude_failure(c);
+            return;
+        }
+        add_check(c, "crc64=src");
+    }
+    if (c->plan.kind == FERRY_PLAN_MULTIPART || c->plan.kind == FERRY_PLAN_SERVER_PARTS) {
+        /* Complete comes next (caller). */
+        return;
+    }
+    ferry_s3_args_t a;
+    args_base(c, &a, 0);
+    c->phase = PH_RECHECK;
+    if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
+        c->res.status = FERRY_COPY_DONE;
+        finish(c);
+    }
+}
+
+static void complete_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc != FERRY_OK) {
+        fail(c, c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err), &r->err);
+        conclude_failure(c);
+        return;
+    }
+    c->upload_open = 0;
+    snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
+    if (c->dp->multipart_etag_md5 && c->plan.kind == FERRY_PLAN_MULTIPART) {
+        /* md5(concat(md5(part_i)))-N */
+        ferry_md5_t m;
+        uint8_t d[16];
+        char want[48];
+        if (ferry_md5_init(&m) == FERRY_OK) {
+            for (uint32_t i = 0; i < c->plan.parts; i++)
+                ferry_md5_update(&m, c->parts[i].md5, 16);
+            ferry_md5_final(&m, d);
+            ferry_hex_lower(d, 16, want);
+            snprintf(want + 32, sizeof(want) - 32, "-%u", c->plan.parts);
+            if (etag_eq(want, r->etag))
+                add_check(c, "multipart-etag");
+            else
+                ferry_log(FERRY_LOG_WARN, "copy.multipart_etag_differs", "key", c->dst_key, "want",
+                          want, "got", r->etag, NULL);
+        }
+    }
+    if (c->on_upload)
+        c->on_upload(c->arg, "");
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 0);
+    c->phase = PH_RECHECK;
+    if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
+        c->res.status = FERRY_COPY_DONE;
+        finish(c);
+    }
+}
+
+static void start_complete(ferry_copy_t *c)
+{
+    ferry_error_t e;
+    ferry_s3xml_cpart_t *cp = calloc(c->plan.parts, sizeof(*cp));
+    if (cp == NULL) {
+        ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
+        fail(c, FERRY_COPY_RETRY, &e);
+        conclude_failure(c);
+        return;
+    }
+    for (uint32_t i = 0; i < c->plan.parts; i++) {
+        cp[i].number = (int)i + 1;
+        cp[i].etag = c->parts[i].etag ? c->parts[i].etag : "";
+    }
+    ferry_s3_args_t a;
+    args_base(c, &a, 1);
+    a.upload_id = c->upload_id;
+    c->phase = PH_COMPLETE;
+    int rc = ferry_s3_complete_multipart(c->env.dst, &a, cp, c->plan.parts, complete_done, c,
+                                         &c->op, &e);
+    free(cp);
+    if (rc != FERRY_OK) {
+        fail(c, classify(rc, &e), &e);
+        conclude_failure(c);
+    }
+}
+
+/* Start what can start; conclude when everything has finished. Re-entrant-safe. */
+static void pump(ferry_copy_t *c)
+{
+    if (c->in_pump || c->phase == PH_END)
+        return;
+    c->in_pump = 1;
+    if (c->failing) {
+        if (c->running == 0 && c->op == NULL && c->phase != PH_ABORT) {
+            c->in_pump = 0;
+            conclude_failure(c);
+            return;
+        }
+        goto out;
+    }
+    if (c->phase == PH_PARTS) {
+        uint64_t now = now_ms(c), wake = 0;
+        for (uint32_t i = 0; i < c->plan.parts && c->running < c->env.parts_per_job; i++) {
+            part_t *p = &c->parts[i];
+            if (p->state != 0)
+                continue;
+            if (p->not_before > now) {
+                if (wake == 0 || p->not_before < wake)
+                    wake = p->not_before;
+                continue;
+            }
+            if (!pool_take(c))
+                break;
+            unit_mode_t m = c->plan.kind == FERRY_PLAN_SERVER_PARTS ? UM_PCOPY
+                            : p->listed                             ? UM_VERIFY
+                            : p->len == 0                           ? UM_EMPTY
+                            : p->len <= c->env.ring_size            ? UM_BUF
+                                                                    : UM_STREAM;
+            p->state = 1;
+            int rc = unit_start(c, (int)i, m, p->first, p->len);
+            if (rc != FERRY_OK) {
+                p->state = 0;
+                pool_give(c->env.pool);
+                ferry_error_t e;
+                ferry_error_set(&e, rc, "cannot start a part: %s", ferry_strerror(rc));
+                fail(c, FERRY_COPY_RETRY, &e);
+                break;
+            }
+            if (c->failing)
+                break;
+        }
+        if (c->failing) {
+            c->in_pump = 0;
+            pump(c);
+            return;
+        }
+        if (c->parts_done == c->plan.parts && c->running == 0) {
+            c->in_pump = 0;
+            committed(c);
+            if (!c->failing && c->phase == PH_PARTS && c->plan.kind != FERRY_PLAN_SINGLE)
+                start_complete(c);
+            return;
+        }
+        if (wake && !c->timer_armed) {
+            c->timer_armed = 1;
+            uv_timer_start(&c->timer, on_timer, wake - now, 0);
+        }
+    }
+out:
+    c->in_pump = 0;
+}
+
+static int setup_parts(ferry_copy_t *c)
+{
+    c->parts = calloc(c->plan.parts, sizeof(*c->parts));
+    if (c->parts == NULL)
+        return FERRY_ENOMEM;
+    for (uint32_t i = 0; i < c->plan.parts; i++) {
+        uint64_t f, l;
+        ferry_plan_part_range(&c->plan, i, &f, &l);
+        c->parts[i].first = f;
+        c->parts[i].len = l - f + 1;
+    }
+    return FERRY_OK;
+}
+
+static void start_parts(ferry_copy_t *c)
+{
+    c->phase = PH_PARTS;
+    pump(c);
+}
+
+static void create_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc != FERRY_OK) {
+        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
+        c->res.err = r->err;
+        finish(c);
+        return;
+    }
+    snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
+    c->upload_open = 1;
+    if (c->on_upload && c->on_upload(c->arg, c->upload_id) != FERRY_OK) {
+        ferry_error_t e;
+        ferry_error_set(&e, FERRY_EREDIS,
+                        "could not record the upload id in the ledger; the upload is aborted "
+                        "and the copy retried");
+        fail(c, FERRY_COPY_RETRY, &e);
+        conclude_failure(c);
+        return;
+    }
+    if (c->canceled) {
+        fail(c, FERRY_COPY_CANCELED, &c->res.err);
+        conclude_failure(c);
+        return;
+    }
+    start_parts(c);
+}
+
+static void start_create(ferry_copy_t *c)
+{
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 1);
+    if (c->plan.kind == FERRY_PLAN_MULTIPART) {
+        a.headers = c->hdrs;
+        a.nheaders = c->nh;
+    } else {
+        /* Server-side parts: metadata as the source has it (the client copies none). */
+        a.headers = c->hdrs;
+        a.nheaders = c->nh;
+    }
+    c->phase = PH_CREATE;
+    int rc = ferry_s3_create_multipart(c->env.dst, &a, create_done, c, &c->op, &e);
+    if (rc != FERRY_OK) {
+        c->res.status = classify(rc, &e);
+        c->res.err = e;
+        finish(c);
+    }
+}
+
+static int on_listed_part(void *arg, const ferry_s3xml_part_t *lp)
+{
+    ferry_copy_t *c = arg;
+    if (lp->number < 1 || (uint32_t)lp->number > c->plan.parts)
+        return FERRY_OK;
+    part_t *p = &c->parts[lp->number - 1];
+    if (lp->size < 0 || (uint64_t)lp->size != p->len || p->listed)
+        return FERRY_OK; /* wrong size: upload it again (same part number replaces it) */
+    p->listed_etag = strdup(lp->etag);
+    if (p->listed_etag == NULL)
+        return FERRY_ENOMEM;
+    p->listed = 1;
+    c->res.parts_resumed++;
+    return FERRY_OK;
+}
+
+static void listparts_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (c->canceled) {
+        c->res.status = FERRY_COPY_CANCELED;
+        finish(c);
+        return;
+    }
+    if (r->rc != FERRY_OK) {
+        /* The upload is gone (aborted by a janitor, completed) or unreadable: start afresh. */
+        ferry_log(FERRY_LOG_INFO, "copy.resume_restart", "key", c->src_key, "reason", r->err.msg,
+                  NULL);
+        for (uint32_t i = 0; i < c->plan.parts; i++) {
+            c->parts[i].listed = 0;
+            free(c->parts[i].listed_etag);
+            c->parts[i].listed_etag = NULL;
+        }
+        c->res.parts_resumed = 0;
+        c->upload_open = 0;
+        start_create(c);
+        return;
+    }
+    if (!dst_etag_is_md5(c) && c->res.parts_resumed > 0 && !c->res.src_has_crc64) {
+        /* Nothing can verify the parts already there: safer to send them again. */
+        for (uint32_t i = 0; i < c->plan.parts; i++)
+            c->parts[i].listed = 0;
+        c->res.parts_resumed = 0;
+    }
+    ferry_log(FERRY_LOG_INFO, "copy.resume", "key", c->src_key, "upload_id", c->upload_id,
+              "parts_there", c->res.parts_resumed ? "yes" : "no", NULL);
+    start_parts(c);
+}
+
+static void scopy_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc != FERRY_OK) {
+        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
+        c->res.err = r->err;
+        finish(c);
+        return;
+    }
+    snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
+    if (strchr(c->res.etag, '-') == NULL && r->etag[0]) {
+        if (!etag_eq(r->etag, c->res.etag)) {
+            c->res.status = FERRY_COPY_RETRY;
+            ferry_error_set(&c->res.err, FERRY_ECHECKSUM,
+                            "server-side copy returned ETag %s, the source has %s", r->etag,
+                            c->res.etag);
+            finish(c);
+            return;
+        }
+        add_check(c, "etag=src");
+    }
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 0);
+    c->phase = PH_RECHECK;
+    if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
+        c->res.status = FERRY_COPY_DONE;
+        finish(c);
+    }
+}
+
+/* Headers to carry: the standard ones and user metadata (plan.h's rule), storage class. */
+static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err)
+{
+    static const char *const std[][2] = {{"content-type", "Content-Type"},
+                                         {"cache-control", "Cache-Control"},
+                                         {"content-disposition", "Content-Disposition"},
+                                         {"content-encoding", "Content-Encoding"},
+                                         {"content-language", "Content-Language"},
+                                         {"expires", "Expires"}};
+    int rc = FERRY_OK;
+    ferry_meta_t meta[64];
+    size_t nmeta = 0, bad = 0;
+    const ferry_http_resp_t *resp = r->resp;
+    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++) {
+        const char *v = ferry_s3_result_header(r, std[i][0]);
+        if (v != NULL && (rc = add_hdr(c, std[i][1], v)) != FERRY_OK)
+            return rc;
+    }
+    const char *sclass = NULL;
+    for (size_t i = 0; resp && i < resp->nheaders; i++) {
+        const char *n = resp->headers[i].name;
+        const char *pfx = NULL;
+        if (strncmp(n, "x-amz-meta-", 11) == 0)
+            pfx = "x-amz-meta-";
+        else if (c->sp->meta_prefix &&
+                 strncmp(n, c->sp->meta_prefix, strlen(c->sp->meta_prefix)) == 0)
+            pfx = c->sp->meta_prefix;
+        if (pfx) {
+            const char *name = n + strlen(pfx);
+            int ok = *name != '\0' && strcmp(name, "ferry-dropped") != 0;
+            for (const char *q = name; ok && *q; q++)
+                ok = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+                     *q == '_' || *q == '.';
+            if (!ok || nmeta >= 64)
+                bad++;
+            else
+                meta[nmeta++] = (ferry_meta_t){name, resp->headers[i].value};
+            continue;
+        }
+        if (strcmp(n, "x-amz-storage-class") == 0 || strcmp(n, "x-oss-storage-class") == 0 ||
+            strcmp(n, "x-cos-storage-class") == 0)
+            sclass = resp->headers[i].value;
+    }
+    ferry_buf_t b;
+    size_t dropped = 0;
+    ferry_buf_init(&b, 64 * 1024);
+    rc =
+        ferry_meta_apply(meta, nmeta, c->dp->meta_limit ? c->dp->meta_limit : 0, &b, &dropped, err);
+    if (rc == FERRY_OK && bad) {
+        dropped += bad;
+        ferry_log(FERRY_LOG_WARN, "copy.meta_dropped", "key", c->src_key, "reason",
+                  "user metadata names S3 cannot carry", NULL);
+    }
+    for (char *line = b.data; rc == FERRY_OK && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *colon = strstr(line, ": ");
+        if (colon) {
+            *colon = '\0';
+            rc = add_hdr(c, line, colon + 2);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    ferry_buf_free(&b);
+    if (rc != FERRY_OK)
+        return rc;
+    if (dropped)
+        ferry_log(FERRY_LOG_WARN, "copy.meta_truncated", "key", c->src_key, "rule",
+                  "user metadata over S3's 2 KB: entries in name order kept, the rest dropped "
+                  "(x-amz-meta-ferry-dropped)",
+                  NULL);
+    const char *cls = c->env.storage_class && c->env.storage_class[0] ? c->env.storage_class : NULL;
+    int restore = 0;
+    const char *mapped = ferry_profile_map_storage_class(c->sp, sclass, &restore);
+    if (restore)
+        return ferry_error_set(err, FERRY_EUNSUPPORTED,
+                               "the source object is in the archive class %s: restore it on "
+                               "the source first, then retry (ferry retry)",
+                               sclass);
+    if (cls == NULL)
+        cls = mapped;
+    if (cls != NULL && strcmp(cls, "STANDARD") != 0)
+        rc = add_hdr(c, "x-amz-storage-class", cls);
+    return rc;
+}
+
+static int probe_sink(void *arg, const char *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return FERRY_OK;
+}
+
+static void probe_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc == FERRY_OK) {
+        /* It is back: let the job run again. */
+        c->res.status = FERRY_COPY_RETRY;
+        ferry_error_set(&c->res.err, FERRY_ECHANGED,
+                        "the source object reappeared during the copy; retrying");
+    } else if (r->rc == FERRY_ENOTFOUND && strcmp(r->err.s3_code, "NoSuchBucket") == 0) {
+        c->res.status = FERRY_COPY_FAILED;
+        c->res.err = r->err;
+    } else if (r->rc == FERRY_ENOTFOUND) {
+        c->res.status = FERRY_COPY_SKIPPED;
+        ferry_error_set(&c->res.err, FERRY_ENOTFOUND,
+                        "the source object is gone (404 NoSuchKey): nothing to copy");
+    } else {
+        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
+        c->res.err = r->err;
+    }
+    finish(c);
+}
+
+static void head_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    ferry_error_t e;
+    c->op = NULL;
+    if (c->canceled) {
+        c->res.status = FERRY_COPY_CANCELED;
+        finish(c);
+        return;
+    }
+    if (r->rc == FERRY_ENOTFOUND) {
+        /* HEAD has no body: ask with a 1-byte GET whether the key or the bucket is missing. */
+        ferry_s3_args_t a;
+        args_base(c, &a, 0);
+        a.range_start = 0;
+        a.range_end = 0;
+        a.sink = probe_sink;
+        c->phase = PH_PROBE;
+        if (ferry_s3_get(c->env.src, &a, probe_done, c, &c->op, &e) == FERRY_OK)
+            return;
+        c->res.status = FERRY_COPY_SKIPPED;
+        ferry_error_set(&c->res.err, FERRY_ENOTFOUND, "the source object is gone (404)");
+        finish(c);
+        return;
+    }
+    if (r->rc != FERRY_OK) {
+        c->res.status = classify(r->rc, &r->err);
+        c->res.err = r->err;
+        finish(c);
+        return;
+    }
+    if (r->object_size < 0) {
+        c->res.status = FERRY_COPY_RETRY;
+        ferry_error_set(&c->res.err, FERRY_EPARSE, "the source HEAD gave no Content-Length");
+        finish(c);
+        return;
+    }
+    c->res.size = (uint64_t)r->object_size;
+    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
+    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
+    if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
+        c->res.src_has_crc64 = 1;
+    c->src_md5_etag =
+        (c->sp->etag_kind == FERRY_ETAG_MD5 || c->sp->etag_kind == FERRY_ETAG_MD5_UPPER) &&
+        is_hex32(c->res.etag);
+    int rc = collect_headers(c, r, &e);
+    if (rc != FERRY_OK) {
+        c->res.status = classify(rc, &e);
+        c->res.err = e;
+        finish(c);
+        return;
+    }
+    uint64_t want = c->env.part_size;
+    /* Kodo: keep parts on qetag block boundaries. */
+    if (c->sp->checksum_kind == FERRY_CHECKSUM_QETAG && want % FERRY_QETAG_BLOCK)
+        want = (want / FERRY_QETAG_BLOCK + 1) * FERRY_QETAG_BLOCK;
+    rc = ferry_plan_make(c->res.size, c->env.threshold, want, c->env.server_side, &c->plan, &e);
+    if (rc != FERRY_OK) {
+        c->res.status = FERRY_COPY_FAILED;
+        c->res.err = e;
+        finish(c);
+        return;
+    }
+    c->res.plan_kind = c->plan.kind;
+    c->res.parts = c->plan.parts;
+    switch (c->plan.kind) {
+    case FERRY_PLAN_SERVER_COPY: {
+        ferry_s3_args_t a;
+        args_base(c, &a, 1);
+        a.copy_bucket = c->env.src_bucket;
+        a.copy_key = c->src_key;
+        a.copy_key_len = c->src_len;
+        a.copy_if_match = c->res.etag[0] ? c->res.etag : NULL;
+        ferry_kv_t h[2];
+        size_t nh = 0;
+        h[nh++] = (ferry_kv_t){"x-amz-metadata-directive", "COPY"};
+        for (size_t i = 0; i < c->nh; i++)
+            if (strcmp(c->hdrs[i].name, "x-amz-storage-class") == 0)
+                h[nh++] = c->hdrs[i];
+        a.headers = h;
+        a.nheaders = nh;
+        c->phase = PH_SCOPY;
+        rc = ferry_s3_copy(c->env.dst, &a, scopy_done, c, &c->op, &e);
+        if (rc != FERRY_OK) {
+            c->res.status = classify(rc, &e);
+            c->res.err = e;
+            finish(c);
+        }
+        return;
+    }
+    default:
+        break;
+    }
+    if (setup_parts(c) != FERRY_OK) {
+        c->res.status = FERRY_COPY_RETRY;
+        ferry_error_set(&c->res.err, FERRY_ENOMEM, "out of memory");
+        finish(c);
+        return;
+    }
+    if (c->plan.kind == FERRY_PLAN_SINGLE) {
+        c->parts[0].first = 0;
+        c->parts[0].len = c->res.size;
+        start_parts(c);
+        return;
+    }
+    if (c->resume_id[0] && c->plan.kind == FERRY_PLAN_MULTIPART) {
+        snprintf(c->upload_id, sizeof(c->upload_id), "%s", c->resume_id);
+        c->upload_open = 1;
+        ferry_s3_list_args_t la;
+        memset(&la, 0, sizeof(la));
+        la.bucket = c->env.dst_bucket;
+        la.key = c->dst_key; /* ListParts takes a NUL-terminated key */
+        la.upload_id = c->upload_id;
+        la.on_part = on_listed_part;
+        la.arg = c;
+        c->phase = PH_LISTPARTS;
+        if (memchr(c->dst_key, '\0', c->dst_len) == NULL &&
+            ferry_s3_list_parts(c->env.dst, &la, listparts_done, c, &c->op, &e) == FERRY_OK)
+            return;
+    }
+    start_create(c);
+}
+
+int ferry_copy_start(const ferry_copy_env_t *env, const ferry_copy_req_t *req,
+                     ferry_copy_done_cb done, void *arg, ferry_copy_t **out)
+{
+    if (env == NULL || req == NULL || done == NULL || env->src == NULL || env->dst == NULL ||
+        env->pool == NULL || env->pool->max == 0 || req->src_key == NULL || req->dst_key == NULL ||
+        env->ring_size < 256 * 1024)
+        return FERRY_EINVAL;
+    ferry_copy_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return FERRY_ENOMEM;
+    c->env = *env;
+    if (c->env.parts_per_job == 0)
+        c->env.parts_per_job = 4;
+    if (c->env.part_tries == 0)
+        c->env.part_tries = 4;
+    c->src_len = req->src_key_len ? req->src_key_len : strlen(req->src_key);
+    c->dst_len = req->dst_key_len ? req->dst_key_len : strlen(req->dst_key);
+    c->src_key = malloc(c->src_len + 1);
+    c->dst_key = malloc(c->dst_len + 1);
+    if (c->src_key == NULL || c->dst_key == NULL) {
+        free(c->src_key);
+        free(c->dst_key);
+        free(c);
+        return FERRY_ENOMEM;
+    }
+    memcpy(c->src_key, req->src_key, c->src_len);
+    c->src_key[c->src_len] = '\0';
+    memcpy(c->dst_key, req->dst_key, c->dst_len);
+    c->dst_key[c->dst_len] = '\0';
+    if (req->resume_upload_id)
+        snprintf(c->resume_id, sizeof(c->resume_id), "%s", req->resume_upload_id);
+    c->on_upload = req->on_upload;
+    c->done = done;
+    c->arg = arg;
+    c->sp = ferry_s3_profile(env->src);
+    c->dp = ferry_s3_profile(env->dst);
+    c->t0 = (int64_t)uv_now(env->loop);
+    uv_timer_init(env->loop, &c->timer);
+    c->timer.data = c;
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 0);
+    c->phase = PH_HEAD;
+    int rc = ferry_s3_head(env->src, &a, head_done, c, &c->op, &e);
+    if (rc != FERRY_OK) {
+        uv_close((uv_handle_t *)&c->timer, after_close);
+        return rc;
+    }
+    if (out)
+        *out = c;
+    return FERRY_OK;
+}
+
+void ferry_copy_cancel(ferry_copy_t *c)
+{
+    if (c == NULL || c->phase == PH_END || c->canceled)
+        return;
+    c->canceled = 1;
+    if (c->phase == PH_PARTS) {
+        ferry_error_t e;
+        ferry_error_set(&e, FERRY_ECANCELED, "the worker is stopping");
+        fail(c, FERRY_COPY_CANCELED, &e);
+        pump(c);
+        return;
+    }
+    if (c->op)
+        ferry_s3_cancel(c->op);
+}

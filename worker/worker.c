@@ -1,0 +1,1061 @@
+/* ferry worker — the job loop (see worker.h and docs/internals/worker.md). */
+#include "worker.h"
+
+#include "copy.h"
+
+#include "ferry/http.h"
+#include "ferry/ledger.h"
+#include "ferry/log.h"
+#include "ferry/queue.h"
+#include "ferry/redis.h"
+#include "ferry/s3.h"
+#include "ferry/side.h"
+#include "ferry/task.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define TASKS_MAX        256
+#define JANITOR_MAX_SCAN 1000
+
+typedef struct worker_s worker_t;
+
+/* A task as the loop thread serves it: ledger and queue on the loop's connection, the two
+ * S3 clients and the copy environment. */
+typedef struct wtask_s {
+    struct wtask_s *next;
+    worker_t *w;
+    ferry_task_t task;
+    ferry_ledger_t *led;
+    ferry_queue_t *q;
+    ferry_side_t *src, *dst;
+    ferry_s3_t *s3s, *s3d;
+    ferry_copy_env_t env;
+    int broken; /* sides could not be resolved: every job fails with broken_err */
+    ferry_error_t broken_err;
+    int janitor_busy;
+    ferry_s3_op_t *janitor_op;
+} wtask_t;
+
+typedef struct wjob_s {
+    struct wjob_s *next, *prev;
+    worker_t *w;
+    wtask_t *t;
+    ferry_job_t job;
+    char token[96];
+    ferry_copy_t *copy;
+    ferry_s3_op_t *del_op;
+    uint64_t t0, renewed;
+    int lost;
+} wjob_t;
+
+typedef struct handoff_s {
+    char task[FERRY_TASK_NAME_MAX + 1];
+    ferry_job_t job;
+} handoff_t;
+
+struct worker_s {
+    ferry_worker_opts_t o;
+    uv_loop_t loop;
+    ferry_http_t *http;
+    ferry_redis_t *r;
+    wtask_t *tasks;
+    wjob_t *jobs;
+    unsigned njobs;
+    ferry_copy_pool_t pool;
+    uv_async_t async;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t renew, grace, janitor;
+    pthread_t feeder;
+    int feeder_started, feeder_joined;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    handoff_t *hand;
+    size_t nhand;
+    unsigned busy; /* jobs handed over and not yet ended (under mu) */
+    int stop, feeder_exited, feeder_idle, feeder_failed;
+    ferry_error_t feeder_err;
+    int draining, closing;
+    unsigned long long seq;
+    unsigned long long n_done, n_failed, n_skipped, n_retry, n_canceled;
+    int rc;
+};
+
+static void maybe_exit(worker_t *w);
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the feeder thread --------------------------------------------------------------------- */
+
+typedef struct ftask_s {
+    char name[FERRY_TASK_NAME_MAX + 1];
+    ferry_ledger_t *led;
+    ferry_queue_t *q;
+} ftask_t;
+
+static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t *ft)
+{
+    ferry_task_t t;
+    ferry_task_init(&t);
+    int rc = ferry_task_get(r, name, &t);
+    uint32_t buckets = t.ledger_buckets;
+    ferry_task_clear(&t);
+    if (rc != FERRY_OK)
+        return rc;
+    snprintf(ft->name, sizeof(ft->name), "%s", name);
+    rc = ferry_ledger_open(r, name, buckets, &ft->led);
+    if (rc != FERRY_OK)
+        return rc;
+    ferry_queue_opts_t qo = {.consumer = w->o.consumer,
+                             .visibility_ms = w->o.visibility_ms,
+                             .max_deliveries = w->o.max_deliveries};
+    rc = ferry_queue_open(ft->led, &qo, &ft->q);
+    if (rc != FERRY_OK) {
+        ferry_ledger_free(ft->led);
+        ft->led = NULL;
+    }
+    return rc;
+}
+
+static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job)
+{
+    pthread_mutex_lock(&w->mu);
+    handoff_t *h = &w->hand[w->nhand++];
+    snprintf(h->task, sizeof(h->task), "%s", task);
+    h->job = *job;
+    w->busy++;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+}
+
+static void *feeder_main(void *arg)
+{
+    worker_t *w = arg;
+    ferry_redis_t *r = NULL;
+    ferry_error_t err;
+    ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
+    size_t nft = 0, rr = 0;
+    int64_t listed_at = 0;
+    ferry_job_t job;
+    ferry_redis_opts_t ro = {.retry_ms = 30000};
+    if (ft == NULL || ferry_redis_connect(w->o.redis_url, &ro, &r, &err) != FERRY_OK) {
+        pthread_mutex_lock(&w->mu);
+        w->feeder_failed = 1;
+        if (ft == NULL)
+            ferry_error_set(&w->feeder_err, FERRY_ENOMEM, "out of memory");
+        else
+            w->feeder_err = err;
+        pthread_mutex_unlock(&w->mu);
+        goto out;
+    }
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->stop && w->busy >= w->o.concurrency)
+            pthread_cond_wait(&w->cv, &w->mu);
+        int stop = w->stop;
+        pthread_mutex_unlock(&w->mu);
+        if (stop)
+            break;
+        /* (Re)load the task list. */
+        int64_t now = wall_ms();
+        if (nft == 0 || (w->o.ntasks == 0 && now - listed_at > 5000)) {
+            listed_at = now;
+            char **names = NULL;
+            size_t n = 0;
+            if (w->o.ntasks) {
+                names = (char **)w->o.tasks;
+                n = w->o.ntasks;
+            } else if (ferry_task_list(r, &names, &n) != FERRY_OK) {
+                ferry_log(FERRY_LOG_WARN, "worker.task_list_failed", "error",
+                          ferry_redis_error(r)->msg, NULL);
+                n = 0;
+            }
+            for (size_t i = 0; i < n && nft < TASKS_MAX; i++) {
+                size_t k;
+                for (k = 0; k < nft; k++)
+                    if (strcmp(ft[k].name, names[i]) == 0)
+                        break;
+                if (k < nft)
+                    continue;
+                int rc = feeder_open(w, r, names[i], &ft[nft]);
+                if (rc == FERRY_OK)
+                    nft++;
+                else if (w->o.ntasks) {
+                    pthread_mutex_lock(&w->mu);
+                    w->feeder_failed = 1;
+                    ferry_error_set(&w->feeder_err, rc,
+                                    "task \"%s\": %s (define it with ferry task add, or check "
+                                    "--task)",
+                                    names[i],
+                                    rc == FERRY_ENOTFOUND ? "no such task"
+                                                          : ferry_redis_error(r)->msg);
+                    pthread_mutex_unlock(&w->mu);
+                    goto out;
+                }
+            }
+            if (!w->o.ntasks) {
+                for (size_t i = 0; i < n; i++)
+                    free(names[i]);
+                free(names);
+            }
+        }
+        int got = 0, errs = 0;
+        for (size_t k = 0; k < nft && !got; k++) {
+            size_t i = (rr + k) % nft;
+            int rc = ferry_queue_next(ft[i].q, &job, 0);
+            if (rc == FERRY_OK) {
+                feeder_push(w, ft[i].name, &job);
+                got = 1;
+                rr = i + 1;
+            } else if (rc != FERRY_ETIMEOUT) {
+                errs++;
+                ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", ft[i].name, "error",
+                          ferry_redis_error(r)->msg, NULL);
+            }
+        }
+        if (got)
+            continue;
+        if (errs) {
+            usleep(500 * 1000);
+            continue;
+        }
+        if (w->o.exit_when_idle) {
+            pthread_mutex_lock(&w->mu);
+            int idle = w->busy == 0;
+            pthread_mutex_unlock(&w->mu);
+            long long total = 0;
+            for (size_t i = 0; idle && i < nft; i++) {
+                long long ev = 0, bu = 0;
+                if (ferry_queue_backlog(ft[i].led, &ev, &bu, NULL) != FERRY_OK)
+                    total++;
+                total += ev + bu;
+            }
+            if (idle && total == 0) {
+                pthread_mutex_lock(&w->mu);
+                w->feeder_idle = 1;
+                pthread_mutex_unlock(&w->mu);
+                break;
+            }
+        }
+        if (nft == 1) {
+            int rc = ferry_queue_next(ft[0].q, &job, 500);
+            if (rc == FERRY_OK)
+                feeder_push(w, ft[0].name, &job);
+        } else {
+            usleep((nft ? 50 : 500) * 1000);
+        }
+    }
+out:
+    for (size_t i = 0; i < nft; i++) {
+        ferry_queue_free(ft[i].q);
+        ferry_ledger_free(ft[i].led);
+    }
+    free(ft);
+    ferry_redis_free(r);
+    pthread_mutex_lock(&w->mu);
+    w->feeder_exited = 1;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    return NULL;
+}
+
+/* ---- tasks on the loop thread -------------------------------------------------------------- */
+
+static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
+{
+    const char *sp = t->task.src.parsed.prefix, *dp = t->task.dst.parsed.prefix;
+    size_t sl = strlen(sp);
+    const char *rest = strncmp(key, sp, sl) == 0 ? key + sl : key;
+    snprintf(out, n, "%s%s", dp, rest);
+}
+
+static int side_client(worker_t *w, wtask_t *t, const ferry_task_side_t *ts, ferry_side_kind_t k,
+                       ferry_side_t **side, ferry_s3_t **client, ferry_error_t *err)
+{
+    ferry_side_spec_t sp = {.kind = k,
+                            .scheme = ferry_scheme_name(ts->parsed.scheme),
+                            .bucket = ts->parsed.bucket,
+                            .prefix = ts->parsed.prefix,
+                            .endpoint = ts->endpoint,
+                            .region = ts->region,
+                            .path_style = ts->path_style,
+                            .profile = ts->profile};
+    *side = calloc(1, sizeof(**side));
+    if (*side == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    int rc = ferry_side_resolve(&sp, *side, err);
+    if (rc != FERRY_OK)
+        return rc;
+    ferry_s3_config_t cfg = {.profile = &(*side)->profile,
+                             .creds = ferry_creds_view(&(*side)->creds),
+                             .http = w->http,
+                             .role = k == FERRY_SIDE_SRC ? "source" : "destination"};
+    return ferry_s3_new(&w->loop, &cfg, client, err);
+}
+
+static wtask_t *task_get(worker_t *w, const char *name)
+{
+    for (wtask_t *t = w->tasks; t; t = t->next)
+        if (strcmp(t->task.name, name) == 0)
+            return t;
+    wtask_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->w = w;
+    ferry_task_init(&t->task);
+    if (ferry_task_get(w->r, name, &t->task) != FERRY_OK ||
+        ferry_ledger_open(w->r, name, t->task.ledger_buckets, &t->led) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "worker.task_unavailable", "task", name, "error",
+                  ferry_redis_error(w->r)->msg, NULL);
+        ferry_task_clear(&t->task);
+        free(t);
+        return NULL;
+    }
+    ferry_queue_opts_t qo = {.consumer = w->o.consumer,
+                             .visibility_ms = w->o.visibility_ms,
+                             .max_deliveries = w->o.max_deliveries};
+    if (ferry_queue_open(t->led, &qo, &t->q) != FERRY_OK) {
+        ferry_ledger_free(t->led);
+        ferry_task_clear(&t->task);
+        free(t);
+        return NULL;
+    }
+    ferry_error_t err;
+    ferry_error_clear(&err);
+    int rc = side_client(w, t, &t->task.src, FERRY_SIDE_SRC, &t->src, &t->s3s, &err);
+    if (rc == FERRY_OK)
+        rc = side_client(w, t, &t->task.dst, FERRY_SIDE_DST, &t->dst, &t->s3d, &err);
+    if (rc != FERRY_OK) {
+        t->broken = 1;
+        t->broken_err = err;
+        ferry_log(FERRY_LOG_ERROR, "worker.task_config", "task", name, "error", err.msg, NULL);
+    } else {
+        const ferry_profile_t *a = ferry_s3_profile(t->s3s), *b = ferry_s3_profile(t->s3d);
+        t->env.loop = &w->loop;
+        t->env.src = t->s3s;
+        t->env.dst = t->s3d;
+        t->env.src_bucket = t->src->bucket;
+        t->env.dst_bucket = t->dst->bucket;
+        t->env.server_side = strcmp(a->endpoint, b->endpoint) == 0 &&
+                             strcmp(a->scheme, b->scheme) == 0 &&
+                             strcmp(t->src->creds.access_key, t->dst->creds.access_key) == 0 &&
+                             strcmp(t->src->creds.secret_key, t->dst->creds.secret_key) == 0;
+        t->env.threshold = t->task.multipart_threshold;
+        t->env.part_size = t->task.part_size;
+        t->env.storage_class = t->task.storage_class;
+        t->env.ring_size = w->o.ring_size;
+        t->env.parts_per_job = w->o.parts_per_job;
+        t->env.part_tries = 4;
+        t->env.pool = &w->pool;
+        ferry_log(FERRY_LOG_INFO, "worker.task", "task", name, "from", t->src->where, "to",
+                  t->dst->where, "server_side", t->env.server_side ? "yes" : "no", NULL);
+    }
+    t->next = w->tasks;
+    w->tasks = t;
+    return t;
+}
+
+/* ---- jobs --------------------------------------------------------------------------------- */
+
+static void job_end(wjob_t *j)
+{
+    worker_t *w = j->w;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        w->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    w->njobs--;
+    free(j);
+    pthread_mutex_lock(&w->mu);
+    w->busy--;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    maybe_exit(w);
+}
+
+static void job_ack(wjob_t *j)
+{
+    if (ferry_queue_ack(j->t->q, &j->job) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", j->t->task.name, "key", j->job.key,
+                  "error", ferry_redis_error(j->w->r)->msg, NULL);
+}
+
+static void job_nack(wjob_t *j, int64_t delay)
+{
+    if (ferry_queue_nack(j->t->q, &j->job, delay) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "job.nack_failed", "task", j->t->task.name, "key", j->job.key,
+                  "error", ferry_redis_error(j->w->r)->msg, NULL);
+}
+
+static int64_t backoff_ms(long long deliveries)
+{
+    int64_t d = 1000;
+    for (long long i = 1; i < deliveries && d < 30000; i++)
+        d *= 2;
+    return d > 30000 ? 30000 : d;
+}
+
+/* Record a final or retryable outcome, then ack (final) or hand back (retry). */
+static void job_record(wjob_t *j, ferry_outcome_t *o, int64_t retry_delay)
+{
+    worker_t *w = j->w;
+    int rc = ferry_ledger_finish(j->t->led, j->job.key, j->token, o);
+    if (rc == FERRY_EBUSY) {
+        /* Someone else holds the key now (our lease lapsed): their job decides. */
+        ferry_log(FERRY_LOG_WARN, "job.lease_lost", "task", j->t->task.name, "key", j->job.key,
+                  NULL);
+        return;
+    }
+    if (rc != FERRY_OK && rc != FERRY_ECONFLICT && rc != FERRY_ENOTFOUND) {
+        ferry_log(FERRY_LOG_ERROR, "job.finish_failed", "task", j->t->task.name, "key", j->job.key,
+                  "error", ferry_redis_error(w->r)->msg, NULL);
+        ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
+        job_nack(j, 1000);
+        return;
+    }
+    if (o->state == FERRY_STATE_QUEUED && rc == FERRY_OK)
+        job_nack(j, retry_delay);
+    else
+        job_ack(j);
+}
+
+static void copy_done(void *arg, const ferry_copy_result_t *res)
+{
+    wjob_t *j = arg;
+    worker_t *w = j->w;
+    j->copy = NULL;
+    char ms[32], bytes[32], att[16];
+    uint64_t dur = uv_now(&w->loop) - j->t0;
+    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
+    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
+    snprintf(att, sizeof(att), "%lld", j->job.deliveries);
+    if (res->status == FERRY_COPY_CANCELED || j->lost) {
+        /* Leave it for a re-claim: lease released, job pending again at once; an open
+         * upload id stays in the ledger for the resume. */
+        w->n_canceled++;
+        ferry_log(FERRY_LOG_INFO, "copy.handed_back", "task", j->t->task.name, "key", j->job.key,
+                  "reason", j->lost ? "lease or claim lost" : "shutting down", NULL);
+        if (!j->lost) {
+            ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
+            job_nack(j, 0);
+        }
+        job_end(j);
+        return;
+    }
+    ferry_outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.size = res->size;
+    o.mtime = res->mtime;
+    o.etag = res->etag[0] ? res->etag : NULL;
+    o.has_crc64 = res->has_crc64 || res->src_has_crc64;
+    o.crc64 = res->has_crc64 ? res->crc64 : res->src_crc64;
+    o.dst_etag = res->dst_etag[0] ? res->dst_etag : NULL;
+    o.duration_ms = (int64_t)dur;
+    o.seq = j->job.seq[0] ? j->job.seq : NULL;
+    int64_t delay = 0;
+    char msg[FERRY_ERRMSG_MAX + 1];
+    switch (res->status) {
+    case FERRY_COPY_DONE:
+        o.state = FERRY_STATE_DONE;
+        w->n_done++;
+        ferry_log(FERRY_LOG_INFO, "copy.done", "task", j->t->task.name, "key", j->job.key, "bytes",
+                  bytes, "ms", ms, "checks", res->checks, NULL);
+        break;
+    case FERRY_COPY_SKIPPED:
+        o.state = FERRY_STATE_SKIPPED;
+        o.error = res->err.msg;
+        o.has_crc64 = 0;
+        o.etag = j->job.etag[0] ? j->job.etag : NULL;
+        o.size = j->job.size;
+        o.mtime = j->job.mtime;
+        w->n_skipped++;
+        ferry_log(FERRY_LOG_INFO, "copy.skipped", "task", j->t->task.name, "key", j->job.key,
+                  "reason", res->err.msg, NULL);
+        break;
+    case FERRY_COPY_RETRY:
+        if (j->job.deliveries < w->o.max_deliveries) {
+            o.state = FERRY_STATE_QUEUED;
+            o.error = res->err.msg;
+            /* A changed source is worth an immediate retry; anything else backs off. */
+            delay = res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->job.deliveries);
+            w->n_retry++;
+            ferry_log(FERRY_LOG_WARN, "copy.retry", "task", j->t->task.name, "key", j->job.key,
+                      "attempt", att, "error", res->err.msg, NULL);
+            break;
+        }
+        snprintf(msg, sizeof(msg), "gave up after %lld attempts: %s", j->job.deliveries,
+                 res->err.msg);
+        o.state = FERRY_STATE_FAILED;
+        o.error = msg;
+        w->n_failed++;
+        ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
+                  "error", msg, NULL);
+        break;
+    default:
+        o.state = FERRY_STATE_FAILED;
+        o.error = res->err.msg[0] ? res->err.msg : ferry_strerror(res->err.code);
+        w->n_failed++;
+        ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
+                  "error", o.error, NULL);
+        break;
+    }
+    if (o.state != FERRY_STATE_DONE && o.state != FERRY_STATE_SKIPPED && res->size == 0 &&
+        res->etag[0] == '\0') {
+        /* The HEAD never answered: record the version the job named. */
+        o.size = j->job.size;
+        o.mtime = j->job.mtime;
+        o.etag = j->job.etag[0] ? j->job.etag : NULL;
+        o.has_crc64 = j->job.has_crc64;
+        o.crc64 = j->job.crc64;
+    }
+    job_record(j, &o, delay);
+    if (res->status == FERRY_COPY_DONE && res->changed_after) {
+        /* The source changed after we read it: queue the new version. */
+        ferry_item_t it = {.key = j->job.key,
+                           .size = res->new_size,
+                           .mtime = res->new_mtime,
+                           .etag = res->new_etag,
+                           .origin = FERRY_ORIGIN_RETRY};
+        int r = FERRY_ENQ_UNCHANGED;
+        ferry_ledger_enqueue(j->t->led, FERRY_QUEUE_EVENT, &it, 1, &r);
+        ferry_log(FERRY_LOG_INFO, "copy.source_changed", "task", j->t->task.name, "key", j->job.key,
+                  "requeued", r == FERRY_ENQ_QUEUED ? "yes" : "no", NULL);
+    }
+    job_end(j);
+}
+
+static int job_on_upload(void *arg, const char *upload_id)
+{
+    wjob_t *j = arg;
+    int rc = ferry_ledger_set_upload(j->t->led, j->job.key, j->token, upload_id);
+    if (rc != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "job.set_upload_failed", "task", j->t->task.name, "key",
+                  j->job.key, "error", ferry_redis_error(j->w->r)->msg, NULL);
+    return rc;
+}
+
+static void delete_done(void *arg, const ferry_s3_result_t *r)
+{
+    wjob_t *j = arg;
+    j->del_op = NULL;
+    ferry_outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.size = j->job.size;
+    o.mtime = j->job.mtime;
+    o.etag = j->job.etag[0] ? j->job.etag : NULL;
+    o.seq = j->job.seq[0] ? j->job.seq : NULL;
+    if (r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) {
+        o.state = FERRY_STATE_DELETED;
+        ferry_log(FERRY_LOG_INFO, "copy.deleted", "task", j->t->task.name, "key", j->job.key, NULL);
+        job_record(j, &o, 0);
+    } else if (r->rc == FERRY_ECANCELED) {
+        ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
+        job_nack(j, 0);
+    } else {
+        o.state =
+            j->job.deliveries < j->w->o.max_deliveries ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
+        o.error = r->err.msg;
+        job_record(j, &o, backoff_ms(j->job.deliveries));
+    }
+    job_end(j);
+}
+
+static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
+{
+    wjob_t *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        pthread_mutex_lock(&w->mu);
+        w->busy--;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        return; /* the job stays pending and is re-claimed */
+    }
+    j->w = w;
+    j->job = *job;
+    j->t0 = j->renewed = uv_now(&w->loop);
+    j->next = w->jobs;
+    if (w->jobs)
+        w->jobs->prev = j;
+    w->jobs = j;
+    w->njobs++;
+    j->t = task_get(w, task);
+    if (j->t == NULL) {
+        job_end(j); /* task gone or Redis trouble: stays pending, re-claimed later */
+        return;
+    }
+    wtask_t *t = j->t;
+    if (w->draining) {
+        job_nack(j, 0);
+        job_end(j);
+        return;
+    }
+    snprintf(j->token, sizeof(j->token), "%s/%d/%llu", w->o.consumer, (int)getpid(), ++w->seq);
+    int res = 0;
+    ferry_record_t *rec = malloc(sizeof(*rec));
+    if (rec == NULL) {
+        job_end(j);
+        return;
+    }
+    int rc =
+        ferry_ledger_start(t->led, job->key, w->o.consumer, j->token, w->o.lease_ms, &res, rec);
+    if (rc != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "job.start_failed", "task", task, "key", job->key, "error",
+                  ferry_redis_error(w->r)->msg, NULL);
+        free(rec);
+        job_nack(j, 1000);
+        job_end(j);
+        return;
+    }
+    if (res == FERRY_START_DONE || res == FERRY_START_GONE) {
+        free(rec);
+        job_ack(j);
+        job_end(j);
+        return;
+    }
+    if (res == FERRY_START_BUSY) {
+        /* Another holder copies this key; look again once its lease could have lapsed. */
+        free(rec);
+        job_nack(j, w->o.lease_ms / 2 > 1000 ? w->o.lease_ms / 2 : 1000);
+        job_end(j);
+        return;
+    }
+    if (t->broken) {
+        free(rec);
+        ferry_outcome_t o;
+        memset(&o, 0, sizeof(o));
+        o.state = FERRY_STATE_FAILED;
+        o.size = job->size;
+        o.mtime = job->mtime;
+        o.etag = job->etag[0] ? job->etag : NULL;
+        o.error = t->broken_err.msg;
+        w->n_failed++;
+        job_record(j, &o, 0);
+        job_end(j);
+        return;
+    }
+    char dkey[FERRY_KEY_MAX * 2 + 2];
+    dst_key_of(t, job->key, dkey, sizeof(dkey));
+    if (job->op_delete) {
+        free(rec);
+        if (!t->task.delete_) {
+            ferry_s3_result_t fake;
+            memset(&fake, 0, sizeof(fake));
+            delete_done(j, &fake); /* record deleted; the copy stays (task without --delete) */
+            return;
+        }
+        ferry_s3_args_t a;
+        ferry_error_t e;
+        ferry_s3_args_init(&a);
+        a.bucket = t->dst->bucket;
+        a.key = dkey;
+        if (ferry_s3_delete(t->s3d, &a, delete_done, j, &j->del_op, &e) != FERRY_OK) {
+            ferry_s3_result_t fake;
+            memset(&fake, 0, sizeof(fake));
+            fake.rc = e.code ? e.code : FERRY_EINVAL;
+            fake.err = e;
+            delete_done(j, &fake);
+        }
+        return;
+    }
+    if (strlen(dkey) > FERRY_KEY_MAX) {
+        free(rec);
+        ferry_outcome_t o;
+        memset(&o, 0, sizeof(o));
+        o.state = FERRY_STATE_FAILED;
+        o.size = job->size;
+        o.error = "the destination key (destination prefix + key) is longer than S3's 1024 "
+                  "bytes: shorten the destination prefix";
+        job_record(j, &o, 0);
+        job_end(j);
+        return;
+    }
+    ferry_copy_req_t req = {.src_key = job->key,
+                            .dst_key = dkey,
+                            .resume_upload_id = rec->upload_id,
+                            .on_upload = job_on_upload};
+    rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
+    free(rec);
+    if (rc != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", task, "key", job->key, "error",
+                  ferry_strerror(rc), NULL);
+        ferry_ledger_lease_release(t->led, job->key, j->token);
+        job_nack(j, 1000);
+        job_end(j);
+    }
+}
+
+/* ---- loop plumbing ------------------------------------------------------------------------- */
+
+static void on_async(uv_async_t *a)
+{
+    worker_t *w = a->data;
+    handoff_t local[256];
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        size_t n = w->nhand < 256 ? w->nhand : 256;
+        memcpy(local, w->hand, n * sizeof(*local));
+        memmove(w->hand, w->hand + n, (w->nhand - n) * sizeof(*local));
+        w->nhand -= n;
+        int exited = w->feeder_exited;
+        pthread_mutex_unlock(&w->mu);
+        for (size_t i = 0; i < n; i++)
+            job_begin(w, local[i].task, &local[i].job);
+        if (n == 0) {
+            if (exited && !w->feeder_joined) {
+                pthread_join(w->feeder, NULL);
+                w->feeder_joined = 1;
+                if (w->feeder_failed) {
+                    ferry_log(FERRY_LOG_ERROR, "worker.feeder_failed", "error", w->feeder_err.msg,
+                              NULL);
+                    w->rc = w->feeder_err.code ? w->feeder_err.code : FERRY_EREDIS;
+                    w->draining = 1;
+                }
+                if (w->feeder_idle)
+                    ferry_log(FERRY_LOG_INFO, "worker.idle", NULL);
+                maybe_exit(w);
+            }
+            break;
+        }
+    }
+}
+
+static void on_renew(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    uint64_t now = uv_now(&w->loop);
+    for (wjob_t *j = w->jobs; j; j = j->next) {
+        if (j->copy == NULL || j->lost || now - j->renewed < (uint64_t)w->o.lease_ms / 3)
+            continue;
+        j->renewed = now;
+        int a = ferry_ledger_lease_renew(j->t->led, j->job.key, j->token, w->o.lease_ms);
+        int b = ferry_queue_refresh(j->t->q, &j->job);
+        if (a == FERRY_EBUSY || b == FERRY_EBUSY) {
+            ferry_log(FERRY_LOG_WARN, "job.lost", "task", j->t->task.name, "key", j->job.key,
+                      "what", a == FERRY_EBUSY ? "lease" : "queue claim", NULL);
+            j->lost = 1;
+            ferry_copy_cancel(j->copy);
+        }
+    }
+}
+
+static void cancel_all(worker_t *w)
+{
+    for (wjob_t *j = w->jobs; j; j = j->next) {
+        if (j->copy)
+            ferry_copy_cancel(j->copy);
+        if (j->del_op)
+            ferry_s3_cancel(j->del_op);
+    }
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    if (w->njobs)
+        ferry_log(FERRY_LOG_WARN, "worker.grace_over", "reason",
+                  "copies still running after the grace period are handed back for re-claim", NULL);
+    cancel_all(w);
+}
+
+static void begin_drain(worker_t *w, const char *why)
+{
+    if (w->draining)
+        return;
+    w->draining = 1;
+    ferry_log(FERRY_LOG_INFO, "worker.draining", "reason", why, NULL);
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    uv_timer_start(&w->grace, on_grace, (uint64_t)w->o.grace_ms, 0);
+    maybe_exit(w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    worker_t *w = s->data;
+    if (w->draining) {
+        ferry_log(FERRY_LOG_WARN, "worker.second_signal", "reason",
+                  "handing in-flight copies back now", NULL);
+        cancel_all(w);
+        return;
+    }
+    begin_drain(w, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- janitor ------------------------------------------------------------------------------- */
+
+typedef struct jan_s {
+    wtask_t *t;
+    size_t n, scanned;
+    struct {
+        char *key;
+        char *id;
+    } v[64];
+} jan_t;
+
+static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
+{
+    jan_t *jn = arg;
+    wtask_t *t = jn->t;
+    worker_t *w = t->w;
+    if (++jn->scanned > JANITOR_MAX_SCAN || jn->n >= 64)
+        return FERRY_OK;
+    if (u->initiated_ms < 0 || wall_ms() - u->initiated_ms < w->o.janitor_age_ms)
+        return FERRY_OK;
+    if (memchr(u->key, '\0', u->key_len) != NULL)
+        return FERRY_OK;
+    /* Map the destination key back to the source key and ask the ledger who owns it. */
+    const char *dp = t->task.dst.parsed.prefix, *sp = t->task.src.parsed.prefix;
+    size_t dl = strlen(dp);
+    if (u->key_len < dl || strncmp(u->key, dp, dl) != 0)
+        return FERRY_OK;
+    char skey[FERRY_KEY_MAX * 2 + 2];
+    snprintf(skey, sizeof(skey), "%s%.*s", sp, (int)(u->key_len - dl), u->key + dl);
+    ferry_record_t *rec = malloc(sizeof(*rec));
+    if (rec == NULL)
+        return FERRY_ENOMEM;
+    int rc = ferry_ledger_get(t->led, skey, rec);
+    int owned = rc == FERRY_OK && strcmp(rec->upload_id, u->upload_id) == 0 &&
+                (rec->state == FERRY_STATE_COPYING || rec->state == FERRY_STATE_QUEUED ||
+                 rec->state == FERRY_STATE_FAILED);
+    free(rec);
+    if (rc != FERRY_OK && rc != FERRY_ENOTFOUND)
+        return FERRY_OK; /* Redis trouble: leave it */
+    if (owned)
+        return FERRY_OK;
+    jn->v[jn->n].key = strndup(u->key, u->key_len);
+    jn->v[jn->n].id = strdup(u->upload_id);
+    if (jn->v[jn->n].key == NULL || jn->v[jn->n].id == NULL) {
+        free(jn->v[jn->n].key);
+        free(jn->v[jn->n].id);
+        return FERRY_ENOMEM;
+    }
+    jn->n++;
+    return FERRY_OK;
+}
+
+static void jan_abort_done(void *arg, const ferry_s3_result_t *r)
+{
+    (void)arg;
+    (void)r;
+}
+
+static void jan_list_done(void *arg, const ferry_s3_result_t *r)
+{
+    jan_t *jn = arg;
+    wtask_t *t = jn->t;
+    t->janitor_op = NULL;
+    t->janitor_busy = 0;
+    if (r->rc != FERRY_OK && r->rc != FERRY_ECANCELED)
+        ferry_log(FERRY_LOG_WARN, "janitor.list_failed", "task", t->task.name, "error", r->err.msg,
+                  NULL);
+    for (size_t i = 0; i < jn->n; i++) {
+        if (r->rc != FERRY_ECANCELED && !t->w->closing) {
+            ferry_s3_args_t a;
+            ferry_error_t e;
+            ferry_s3_args_init(&a);
+            a.bucket = t->dst->bucket;
+            a.key = jn->v[i].key;
+            a.upload_id = jn->v[i].id;
+            ferry_log(FERRY_LOG_INFO, "janitor.abort", "task", t->task.name, "key", jn->v[i].key,
+                      "upload_id", jn->v[i].id, NULL);
+            ferry_s3_abort_multipart(t->s3d, &a, jan_abort_done, NULL, NULL, &e);
+        }
+        free(jn->v[i].key);
+        free(jn->v[i].id);
+    }
+    free(jn);
+}
+
+static void on_janitor(uv_timer_t *tm)
+{
+    worker_t *w = tm->data;
+    if (w->draining)
+        return;
+    for (wtask_t *t = w->tasks; t; t = t->next) {
+        if (t->broken || t->janitor_busy)
+            continue;
+        jan_t *jn = calloc(1, sizeof(*jn));
+        if (jn == NULL)
+            return;
+        jn->t = t;
+        ferry_s3_list_args_t la;
+        memset(&la, 0, sizeof(la));
+        la.bucket = t->dst->bucket;
+        la.prefix = t->task.dst.parsed.prefix[0] ? t->task.dst.parsed.prefix : NULL;
+        la.on_upload = jan_upload;
+        la.arg = jn;
+        la.max_pages = 2;
+        ferry_error_t e;
+        if (ferry_s3_list_uploads(t->s3d, &la, jan_list_done, jn, &t->janitor_op, &e) == FERRY_OK)
+            t->janitor_busy = 1;
+        else
+            free(jn);
+    }
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------ */
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void maybe_exit(worker_t *w)
+{
+    if (w->closing || !(w->draining || w->feeder_idle) || !w->feeder_joined || w->njobs)
+        return;
+    if (!w->draining) {
+        w->draining = 1;
+    }
+    w->closing = 1;
+    ferry_log(FERRY_LOG_INFO, "worker.exit", "done", NULL, NULL);
+    for (wtask_t *t = w->tasks; t; t = t->next)
+        if (t->janitor_op)
+            ferry_s3_cancel(t->janitor_op);
+    uv_timer_stop(&w->renew);
+    uv_timer_stop(&w->grace);
+    uv_timer_stop(&w->janitor);
+    uv_close((uv_handle_t *)&w->renew, on_closed);
+    uv_close((uv_handle_t *)&w->grace, on_closed);
+    uv_close((uv_handle_t *)&w->janitor, on_closed);
+    uv_close((uv_handle_t *)&w->async, on_closed);
+    uv_close((uv_handle_t *)&w->sigterm, on_closed);
+    uv_close((uv_handle_t *)&w->sigint, on_closed);
+    for (wtask_t *t = w->tasks; t; t = t->next) {
+        ferry_s3_free(t->s3s, NULL, NULL);
+        ferry_s3_free(t->s3d, NULL, NULL);
+        t->s3s = t->s3d = NULL;
+    }
+    ferry_http_close(w->http, NULL, NULL);
+    w->http = NULL;
+}
+
+int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
+{
+    worker_t *w = calloc(1, sizeof(*w));
+    int rc = FERRY_OK;
+    if (w == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    w->o = *opts;
+    if (w->o.redis_url == NULL || w->o.consumer == NULL) {
+        free(w);
+        return ferry_error_set(err, FERRY_EINVAL, "worker: need a Redis URL and a consumer name");
+    }
+    if (w->o.concurrency == 0)
+        w->o.concurrency = 16;
+    if (w->o.parts_per_job == 0)
+        w->o.parts_per_job = 4;
+    if (w->o.ring_size == 0)
+        w->o.ring_size = 2u << 20;
+    if (w->o.ring_size < 256 * 1024)
+        w->o.ring_size = 256 * 1024;
+    if (w->o.streams == 0) {
+        unsigned s = w->o.concurrency * w->o.parts_per_job;
+        w->o.streams = s > 64 ? (w->o.concurrency > 64 ? w->o.concurrency : 64) : s;
+    }
+    if (w->o.grace_ms <= 0)
+        w->o.grace_ms = 30000;
+    if (w->o.lease_ms <= 0)
+        w->o.lease_ms = 60000;
+    if (w->o.visibility_ms <= 0)
+        w->o.visibility_ms = 300000;
+    if (w->o.max_deliveries <= 0)
+        w->o.max_deliveries = 5;
+    if (w->o.janitor_age_ms == 0)
+        w->o.janitor_age_ms = 24 * 3600 * 1000LL;
+    if (w->o.janitor_every_ms <= 0)
+        w->o.janitor_every_ms = 3600 * 1000LL;
+    w->pool.max = w->o.streams;
+    w->hand = calloc(w->o.concurrency + 1, sizeof(*w->hand));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    ferry_redis_opts_t ro = {.retry_ms = 30000};
+    if (w->hand == NULL) {
+        rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    if ((rc = ferry_redis_connect(w->o.redis_url, &ro, &w->r, err)) != FERRY_OK)
+        goto out_free;
+    uv_loop_init(&w->loop);
+    ferry_http_opts_t ho = {.max_cached_conns = 512};
+    if ((rc = ferry_http_new(&w->loop, &ho, &w->http)) != FERRY_OK) {
+        ferry_error_set(err, rc, "cannot start the HTTP transport: %s", ferry_strerror(rc));
+        uv_loop_close(&w->loop);
+        goto out_free;
+    }
+    uv_async_init(&w->loop, &w->async, on_async);
+    w->async.data = w;
+    uv_signal_init(&w->loop, &w->sigterm);
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigterm.data = w->sigint.data = w;
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    uv_timer_init(&w->loop, &w->renew);
+    uv_timer_init(&w->loop, &w->grace);
+    uv_timer_init(&w->loop, &w->janitor);
+    w->renew.data = w->grace.data = w->janitor.data = w;
+    uint64_t every = (uint64_t)w->o.lease_ms / 6;
+    uv_timer_start(&w->renew, on_renew, every ? every : 1000, every ? every : 1000);
+    if (w->o.janitor_age_ms > 0)
+        uv_timer_start(&w->janitor, on_janitor, (uint64_t)w->o.janitor_every_ms,
+                       (uint64_t)w->o.janitor_every_ms);
+    char conc[16], ring[24], streams[16];
+    snprintf(conc, sizeof(conc), "%u", w->o.concurrency);
+    snprintf(ring, sizeof(ring), "%zu", w->o.ring_size);
+    snprintf(streams, sizeof(streams), "%u", w->o.streams);
+    ferry_log(FERRY_LOG_INFO, "worker.start", "consumer", w->o.consumer, "concurrency", conc,
+              "streams", streams, "ring", ring, "redis", ferry_redis_where(w->r), NULL);
+    if (pthread_create(&w->feeder, NULL, feeder_main, w) != 0) {
+        rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the feeder thread");
+        w->feeder_joined = 1;
+        w->draining = 1;
+        maybe_exit(w);
+    } else
+        w->feeder_started = 1;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (rc == FERRY_OK && w->rc != FERRY_OK)
+        rc = ferry_error_set(err, w->rc, "%s", w->feeder_err.msg);
+    char d[24], f[24], s[24], r[24];
+    snprintf(d, sizeof(d), "%llu", w->n_done);
+    snprintf(f, sizeof(f), "%llu", w->n_failed);
+    snprintf(s, sizeof(s), "%llu", w->n_skipped);
+    snprintf(r, sizeof(r), "%llu", w->n_retry);
+    ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
+              NULL);
+    uv_loop_close(&w->loop);
+    while (w->tasks) {
+        wtask_t *t = w->tasks;
+        w->tasks = t->next;
+        ferry_queue_free(t->q);
+        ferry_ledger_free(t->led);
+        if (t->src)
+            ferry_side_wipe(t->src);
+        if (t->dst)
+            ferry_side_wipe(t->dst);
+        free(t->src);
+        free(t->dst);
+        ferry_task_clear(&t->task);
+        free(t);
+    }
+out_free:
+    ferry_redis_free(w->r);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->hand);
+    free(w);
+    return rc;
+}
