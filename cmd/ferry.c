@@ -19,10 +19,11 @@ static const command_t COMMANDS[] = {
     {"retry", cmd_retry, "retry NAME [--state failed] [KEY…]"},
     {"down", cmd_down, "down                        stop the private redis-server"},
     /* Extension points: the roles arrive with later issues. */
-    {"sync", cmd_not_yet, "sync --from LOC --to LOC … one-shot copy"},
+    {"sync", cmd_sync, "sync --from LOC --to LOC … one-shot copy"},
     {"up", cmd_not_yet, "up [--workers MIN..MAX]     scheduler, API and local workers"},
     {"worker", cmd_worker, "worker [--task NAME]… [--concurrency N] [--slot N] [--exit-when-idle]"},
-    {"scheduler", cmd_not_yet, "scheduler"},
+    {"scheduler", cmd_scheduler,
+     "scheduler [--task NAME]… [--lease-ttl DUR]   scan tasks on schedule"},
     {"event", cmd_not_yet, "event NAME [FILE|-]         enqueue one event payload"},
 };
 

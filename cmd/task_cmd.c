@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scan.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 
@@ -164,10 +165,15 @@ static int task_show_rm(cli_t *g, int argc, char **argv, int rm)
             printf("removed task %s and its ledger\n", pos[0]);
     } else {
         json_t *j = NULL;
+        json_t *scans = NULL;
         if (ferry_status_task(r, pos[0], &j) != FERRY_OK)
             code = cli_redis_error(r);
-        else
+        else {
+            /* the last scans, newest first (scheduler/scan.h) */
+            if (ferry_scan_history(r, pos[0], 10, &scans) == FERRY_OK)
+                json_object_set_new(j, "scans", scans);
             print_json(j, g->json);
+        }
         json_decref(j);
     }
     ferry_redis_free(r);
@@ -195,7 +201,7 @@ int cmd_task(cli_t *g, int argc, char **argv)
         return task_show_rm(g, argc, argv, 0);
     if (strcmp(sub, "rm") == 0)
         return task_show_rm(g, argc, argv, 1);
-    if (strcmp(sub, "run") == 0) /* scan now: arrives with the scheduler */
-        return cli_error(CLI_USAGE, "task run: not implemented yet");
+    if (strcmp(sub, "run") == 0) /* scan now, under the task's lease (sync_cmd.c) */
+        return cmd_task_run(g, argc, argv);
     return cli_error(CLI_USAGE, "task: unknown subcommand \"%s\" (add, ls, show, rm, run)", sub);
 }

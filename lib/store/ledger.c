@@ -920,6 +920,61 @@ int ferry_ledger_get(ferry_ledger_t *l, const char *key, ferry_record_t *rec)
     return rc;
 }
 
+/* Pipelined lookups (the scan's ledger join): one round trip for n keys. On a lost connection
+ * the batch is resent once (reads are idempotent). */
+static int get_many_once(ferry_ledger_t *l, const char *const *keys, size_t n, ferry_record_t *recs,
+                         int *found)
+{
+    int rc = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        char b[256];
+        key_bucket(l, keys[i], b, sizeof(b));
+        const char *argv[3] = {"HGET", b, keys[i]};
+        rc = ferry_redis_append(l->r, 3, argv, NULL);
+        if (rc)
+            return rc;
+    }
+    int first_err = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        rc = ferry_redis_read(l->r, &rep);
+        if (rc)
+            return rc;
+        found[i] = 0;
+        if (rep->type == REDIS_REPLY_STRING) {
+            int drc = ferry_record_decode(keys[i], strlen(keys[i]), rep->str, rep->len, &recs[i]);
+            if (drc == FERRY_OK)
+                found[i] = 1;
+            else if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), drc,
+                                            "the stored record of %s is malformed", keys[i]);
+        } else if (rep->type == REDIS_REPLY_ERROR && !first_err)
+            first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                        "lookup %s: %s", keys[i], rep->str);
+        freeReplyObject(rep);
+    }
+    return first_err;
+}
+
+int ferry_ledger_get_many(ferry_ledger_t *l, const char *const *keys, size_t n,
+                          ferry_record_t *recs, int *found)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = key_ok(l, keys[i]);
+        if (rc)
+            return rc;
+    }
+    int rc = FERRY_OK;
+    for (int round = 0; round < 2; round++) {
+        rc = get_many_once(l, keys, n, recs, found);
+        if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
+            break;
+        if (ferry_redis_reset(l->r) != FERRY_OK)
+            break;
+    }
+    return rc;
+}
+
 /* ---- enqueue ----------------------------------------------------------------------------------
  */
 

@@ -122,6 +122,13 @@ uint32_t ferry_ledger_bucket_of(const char *key, size_t klen, uint32_t buckets);
 /* One object's record: FERRY_OK, FERRY_ENOTFOUND, or a Redis error. */
 int ferry_ledger_get(ferry_ledger_t *l, const char *key, ferry_record_t *rec);
 
+/* Look up n records in one pipelined round trip (the scan's ledger join). recs[i] and
+ * found[i] (1 when a record exists) are written for each key; recs is caller-owned, n entries.
+ * FERRY_OK; FERRY_EINVAL for an empty or over-long key; a Redis error; FERRY_EPARSE for a
+ * malformed stored record (the others are still filled). */
+int ferry_ledger_get_many(ferry_ledger_t *l, const char *const *keys, size_t n,
+                          ferry_record_t *recs, int *found);
+
 /* What a producer (scan, event, retry) saw of a source object. */
 typedef struct ferry_item_s {
     const char *key;

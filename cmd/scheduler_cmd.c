@@ -1,0 +1,274 @@
+/* ferry scheduler: scan each task on its schedule, under the task's Redis lease.
+ *
+ * Every tick (1 s) the scheduler reads the task registry (every 10 s), and for each task whose
+ * next scan is due — ferry:{T}:scan:last + every, or the cron time after it — tries the lease.
+ * The process that gets it scans; the others see the lease (or, once the scan recorded its end,
+ * a new due time) and wait. A holder that dies stops renewing: its lease expires within the
+ * ttl and the next scheduler to tick takes the task over. One scan at a time per process; run
+ * more processes for more. SIGINT/SIGTERM cancel the scan (nothing is deleted), release the
+ * lease and exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "lease.h"
+#include "scan.h"
+
+#include "ferry/cron.h"
+#include "ferry/log.h"
+#include "ferry/task.h"
+
+int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o);
+
+#define SCHED_TASKS_MAX 64
+
+typedef struct {
+    cli_t *g;
+    uv_loop_t loop;
+    ferry_redis_t *r;
+    ferry_scan_opts_t o;
+    const char *only[SCHED_TASKS_MAX];
+    int nonly;
+    int64_t tick_ms, ttl_ms;
+    char **names;
+    size_t nnames;
+    int64_t names_at;
+    size_t rr; /* round-robin start */
+    ferry_scan_t *scan;
+    ferry_task_t t;
+    ferry_lease_t lease;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    int stopping;
+    long long scans;
+} sched_t;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_names(sched_t *s)
+{
+    for (size_t i = 0; i < s->nnames; i++)
+        free(s->names[i]);
+    free(s->names);
+    s->names = NULL;
+    s->nnames = 0;
+}
+
+static int wanted(const sched_t *s, const char *name)
+{
+    if (s->nonly == 0)
+        return 1;
+    for (int i = 0; i < s->nonly; i++)
+        if (strcmp(s->only[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* When the task's next scan is due (epoch ms). */
+static int64_t due_at(sched_t *s, const ferry_task_t *t)
+{
+    char key[128];
+    redisReply *rep = NULL;
+    int64_t last = 0;
+    snprintf(key, sizeof(key), "ferry:{%s}:scan:last", t->name);
+    if (ferry_redis_cmd(s->r, &rep, "GET %s", key) == FERRY_OK) {
+        if (rep->type == REDIS_REPLY_STRING)
+            last = strtoll(rep->str, NULL, 10);
+        freeReplyObject(rep);
+    }
+    if (last == 0)
+        return 0; /* never scanned: now */
+    if (t->cron[0]) {
+        ferry_cron_t c;
+        time_t next;
+        if (ferry_cron_parse(t->cron, &c, NULL) != FERRY_OK ||
+            ferry_cron_next(&c, (time_t)(last / 1000), &next) != FERRY_OK)
+            return INT64_MAX;
+        return (int64_t)next * 1000;
+    }
+    return last + (t->every_ms > 0 ? t->every_ms : 3600000);
+}
+
+static void on_scan_done(void *ud, const ferry_scan_report_t *r)
+{
+    sched_t *s = ud;
+    if (ferry_scan_history_add(s->r, r) != FERRY_OK)
+        ferry_log(FERRY_LOG_ERROR, "scheduler.history", "task", r->task, "error",
+                  ferry_redis_error(s->r)->msg, NULL);
+    ferry_lease_release(&s->lease);
+    s->scans++;
+    char line[900];
+    ferry_scan_report_line(r, line, sizeof(line));
+    ferry_log(r->rc ? FERRY_LOG_WARN : FERRY_LOG_INFO, "scheduler.scan", "task", r->task, "report",
+              line, NULL);
+}
+
+static void try_tasks(sched_t *s)
+{
+    int64_t now = wall_ms();
+    if (s->names == NULL || now - s->names_at > 10000) {
+        free_names(s);
+        if (ferry_task_list(s->r, &s->names, &s->nnames) != FERRY_OK) {
+            ferry_log(FERRY_LOG_ERROR, "scheduler.tasks", "error", ferry_redis_error(s->r)->msg,
+                      NULL);
+            return;
+        }
+        s->names_at = now;
+    }
+    for (size_t k = 0; k < s->nnames && s->scan == NULL; k++) {
+        const char *name = s->names[(s->rr + k) % s->nnames];
+        if (!wanted(s, name))
+            continue;
+        ferry_task_clear(&s->t);
+        ferry_task_init(&s->t);
+        if (ferry_task_get(s->r, name, &s->t) != FERRY_OK)
+            continue;
+        if (due_at(s, &s->t) > now)
+            continue;
+        if (ferry_lease_init(&s->lease, s->r, name, s->ttl_ms, NULL) != FERRY_OK ||
+            ferry_lease_acquire(&s->lease, NULL, 0) != FERRY_OK)
+            continue; /* another scheduler has it */
+        /* Re-check under the lease: the previous holder may just have finished. */
+        if (due_at(s, &s->t) > wall_ms()) {
+            ferry_lease_release(&s->lease);
+            continue;
+        }
+        ferry_scan_opts_t o = s->o;
+        o.lease = &s->lease;
+        ferry_error_t err;
+        if (ferry_scan_start(&s->loop, s->r, &s->t, &o, on_scan_done, s, &s->scan, &err) !=
+            FERRY_OK) {
+            /* Record the failure so the task waits a period instead of failing every tick. */
+            ferry_scan_report_t rep;
+            memset(&rep, 0, sizeof(rep));
+            snprintf(rep.task, sizeof(rep.task), "%s", name);
+            rep.started_ms = rep.finished_ms = wall_ms();
+            rep.rc = err.code ? err.code : FERRY_ECONFIG;
+            snprintf(rep.error, sizeof(rep.error), "%s", err.msg);
+            ferry_log(FERRY_LOG_ERROR, "scheduler.scan", "task", name, "error", err.msg, NULL);
+            ferry_scan_history_add(s->r, &rep);
+            ferry_lease_release(&s->lease);
+            s->scan = NULL;
+        }
+        s->rr = (s->rr + k + 1) % (s->nnames ? s->nnames : 1);
+    }
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    sched_t *s = h->data;
+    if (s->stopping) {
+        if (s->scan == NULL)
+            uv_stop(&s->loop);
+        return;
+    }
+    if (s->scan == NULL)
+        try_tasks(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    sched_t *s = h->data;
+    (void)signum;
+    s->stopping = 1;
+    if (s->scan)
+        ferry_scan_cancel(s->scan, "the scheduler is stopping");
+    ferry_log(FERRY_LOG_INFO, "scheduler.stop", NULL);
+}
+
+/* The scan's done callback cannot free the scan from inside itself safely before its caller
+ * returns; a check handle frees finished scans after each loop iteration. */
+static void on_check(uv_check_t *h)
+{
+    sched_t *s = h->data;
+    if (s->scan && ferry_scan_progress(s->scan)->finished_ms && !s->lease.held) {
+        ferry_scan_free(s->scan);
+        s->scan = NULL;
+        if (s->stopping)
+            uv_stop(&s->loop);
+    }
+}
+
+int cmd_scheduler(cli_t *g, int argc, char **argv)
+{
+    sched_t s;
+    memset(&s, 0, sizeof(s));
+    s.g = g;
+    s.tick_ms = 1000;
+    s.ttl_ms = 30000;
+    ferry_task_init(&s.t);
+    for (int i = 1; i < argc;) {
+        int r = cli_global_opt(g, argc, argv, &i);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r)
+            continue;
+        r = cli_scan_opt(argc, argv, &i, &s.o);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r)
+            continue;
+        if (i + 1 < argc && strcmp(argv[i], "--task") == 0) {
+            if (s.nonly >= SCHED_TASKS_MAX)
+                return cli_error(CLI_USAGE, "scheduler: at most %d --task options",
+                                 SCHED_TASKS_MAX);
+            s.only[s.nonly++] = argv[i + 1];
+            i += 2;
+        } else if (i + 1 < argc &&
+                   (strcmp(argv[i], "--tick") == 0 || strcmp(argv[i], "--lease-ttl") == 0)) {
+            int64_t ms;
+            if (ferry_duration_parse(argv[i + 1], &ms) != FERRY_OK || ms < 100)
+                return cli_error(CLI_USAGE, "scheduler: %s: \"%s\" is not a duration >= 100ms",
+                                 argv[i], argv[i + 1]);
+            *(argv[i][2] == 't' ? &s.tick_ms : &s.ttl_ms) = ms;
+            i += 2;
+        } else
+            return cli_error(CLI_USAGE,
+                             "scheduler: unknown option %s (usage: ferry scheduler [--task NAME]… "
+                             "[--tick DUR] [--lease-ttl DUR] [--parallel N] [--max-backlog N])",
+                             argv[i]);
+    }
+    s.r = cli_connect(g);
+    if (s.r == NULL)
+        return CLI_FAIL;
+    if (uv_loop_init(&s.loop)) {
+        ferry_redis_free(s.r);
+        return cli_error(CLI_FAIL, "cannot make an event loop");
+    }
+    uv_check_t check;
+    uv_timer_init(&s.loop, &s.tick);
+    uv_check_init(&s.loop, &check);
+    uv_signal_init(&s.loop, &s.sigint);
+    uv_signal_init(&s.loop, &s.sigterm);
+    s.tick.data = check.data = s.sigint.data = s.sigterm.data = &s;
+    uv_timer_start(&s.tick, on_tick, 0, (uint64_t)s.tick_ms);
+    uv_check_start(&check, on_check);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)s.ttl_ms);
+    ferry_log(FERRY_LOG_INFO, "scheduler.start", "redis", ferry_redis_where(s.r), "lease_ttl_ms",
+              ttl, NULL);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&s.tick, NULL);
+    uv_close((uv_handle_t *)&check, NULL);
+    uv_close((uv_handle_t *)&s.sigint, NULL);
+    uv_close((uv_handle_t *)&s.sigterm, NULL);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    ferry_scan_free(s.scan);
+    free_names(&s);
+    ferry_task_clear(&s.t);
+    ferry_redis_free(s.r);
+    return CLI_OK;
+}

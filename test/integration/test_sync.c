@@ -1,0 +1,217 @@
+/* Integration: the ferry binary's scan commands — ferry task run (and its lease), ferry sync
+ * (dry run; end to end with local workers: the second run copies nothing), and two
+ * `ferry scheduler` processes sharing one task (one scan per period).
+ *
+ * The end-to-end part needs `ferry worker` (the worker issue); until it lands, ferry sync
+ * reports that its workers exited and this test fails there, by design.
+ */
+#include "test_s3_util.h"
+
+#include "harness.h"
+
+#include "ferry/redis.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static harness_server_t rs, src, dst;
+static ferry_redis_t *R;
+static char ferry_bin[1024];
+
+static int run(const char *const *args, char *out, size_t outn, int timeout_s)
+{
+    char op[1200], ep[1200];
+    static int seq;
+    snprintf(op, sizeof(op), "%s/out.%d", harness_tmpdir(), seq);
+    snprintf(ep, sizeof(ep), "%s/err.%d", harness_tmpdir(), seq++);
+    pid_t pid = harness_spawn(args, op, ep);
+    REQUIRE(pid > 0);
+    int st = 0;
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        usleep(100000);
+        if (i == timeout_s * 10 - 1) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fprintf(stderr, "timeout: %s %s\n", args[0], args[3]);
+            return -1;
+        }
+    }
+    if (out) {
+        FILE *f = fopen(op, "r");
+        size_t n = f ? fread(out, 1, outn - 1, f) : 0;
+        out[n] = '\0';
+        if (f)
+            fclose(f);
+    }
+    char buf[4096];
+    FILE *f = fopen(ep, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code != 0)
+        fprintf(stderr, "[%s %s exit %d] stderr tail: %s\n", args[3], args[4] ? args[4] : "", code,
+                n > 600 ? buf + n - 600 : buf);
+    return code;
+}
+
+static long long llen(const char *key)
+{
+    redisReply *rep;
+    REQUIRE(ferry_redis_cmd(R, &rep, "LLEN %s", key) == FERRY_OK);
+    long long n = rep->integer;
+    freeReplyObject(rep);
+    return n;
+}
+
+int main(void)
+{
+    REQUIRE(harness_init() == 0);
+    const char *bin = getenv("FERRY_BIN_DIR");
+    snprintf(ferry_bin, sizeof(ferry_bin), "%s/ferry", bin ? bin : "build/bin");
+    REQUIRE(harness_redis_start(&rs) == 0);
+    ferry_error_t err;
+    REQUIRE(ferry_redis_connect(rs.url, NULL, &R, &err) == FERRY_OK);
+    const char *sx[] = {"--bucket", "src", "--path-style-ok", NULL};
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("oss", sx, &src) == 0);
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    setenv("FERRY_SRC_ACCESS_KEY_ID", src.access_key, 1);
+    setenv("FERRY_SRC_SECRET_ACCESS_KEY", src.secret_key, 1);
+    setenv("FERRY_DST_ACCESS_KEY_ID", dst.access_key, 1);
+    setenv("FERRY_DST_SECRET_ACCESS_KEY", dst.secret_key, 1);
+    s3t_t cs;
+    REQUIRE(s3t_open(&cs, "oss", src.url, src.access_key, src.secret_key, FERRY_TRI_ON, "source") ==
+            0);
+    char out[8192];
+    REQUIRE(s3t_control(&cs, src.url, "POST", "/_fakes3/seed",
+                        "{\"bucket\":\"src\",\"prefix\":\"in/a/\",\"count\":150,\"size\":1000}",
+                        out, sizeof(out)) == 200);
+    REQUIRE(s3t_control(&cs, src.url, "POST", "/_fakes3/seed",
+                        "{\"bucket\":\"src\",\"prefix\":\"in/b c/\",\"count\":150,\"size\":70000}",
+                        out, sizeof(out)) == 200);
+
+    printf("== ferry sync --dry-run\n");
+    {
+        const char *a[] = {ferry_bin,
+                           "--redis",
+                           rs.url,
+                           "sync",
+                           "--from",
+                           "oss://src/in/",
+                           "--to",
+                           "s3://dst/out/",
+                           "--src-endpoint",
+                           src.url,
+                           "--dst-endpoint",
+                           dst.url,
+                           "--name",
+                           "dry",
+                           "--dry-run",
+                           "--workers",
+                           "0",
+                           NULL};
+        CHECK_INT(run(a, out, sizeof(out), 60), 0);
+        CHECK(strstr(out, "300 new") != NULL);
+        CHECK(strstr(out, "copied 0 objects") != NULL);
+    }
+
+    printf("== ferry task run: the lease keeps a second scan out\n");
+    {
+        const char *add[] = {ferry_bin,
+                             "--redis",
+                             rs.url,
+                             "task",
+                             "add",
+                             "t1",
+                             "--from",
+                             "oss://src/in/",
+                             "--to",
+                             "s3://dst/out/",
+                             "--src-endpoint",
+                             src.url,
+                             "--dst-endpoint",
+                             dst.url,
+                             "--every",
+                             "1h",
+                             NULL};
+        CHECK_INT(run(add, NULL, 0, 30), 0);
+        redisReply *rep;
+        REQUIRE(ferry_redis_cmd(R, &rep, "SET ferry:{t1}:lease other:1:abc PX 5000") == FERRY_OK);
+        freeReplyObject(rep);
+        const char *tr[] = {ferry_bin, "--redis", rs.url, "task", "run", "t1", NULL};
+        CHECK_INT(run(tr, out, sizeof(out), 30), 1);
+        REQUIRE(ferry_redis_cmd(R, &rep, "DEL ferry:{t1}:lease") == FERRY_OK);
+        freeReplyObject(rep);
+        CHECK_INT(run(tr, out, sizeof(out), 60), 0);
+        CHECK(strstr(out, "300 new") != NULL);
+        CHECK(strstr(out, "queued 300 jobs") != NULL);
+        CHECK_INT(llen("ferry:{t1}:scans"), 1);
+        const char *show[] = {ferry_bin, "--redis", rs.url, "task", "show", "t1", NULL};
+        CHECK_INT(run(show, out, sizeof(out), 30), 0);
+        CHECK(strstr(out, "\"scans\"") != NULL && strstr(out, "\"listed_src\": 300") != NULL);
+    }
+
+    printf("== two schedulers, one lease: one scan per period\n");
+    {
+        redisReply *rep;
+        REQUIRE(ferry_redis_cmd(R, &rep, "DEL ferry:{t1}:scans ferry:{t1}:scan:last") == FERRY_OK);
+        freeReplyObject(rep);
+        const char *sa[] = {ferry_bin, "--redis", rs.url,        "scheduler", "--task", "t1",
+                            "--tick",  "100ms",   "--lease-ttl", "2s",        NULL};
+        char e1[1200], e2[1200];
+        snprintf(e1, sizeof(e1), "%s/sched1.log", harness_tmpdir());
+        snprintf(e2, sizeof(e2), "%s/sched2.log", harness_tmpdir());
+        pid_t p1 = harness_spawn(sa, NULL, e1);
+        pid_t p2 = harness_spawn(sa, NULL, e2);
+        REQUIRE(p1 > 0 && p2 > 0);
+        for (int i = 0; i < 100 && llen("ferry:{t1}:scans") == 0; i++)
+            usleep(100000);
+        usleep(1500000); /* both tick ~15 more times: the task is not due again for an hour */
+        CHECK_INT(llen("ferry:{t1}:scans"), 1);
+        kill(p1, SIGTERM);
+        kill(p2, SIGTERM);
+        int st1, st2;
+        waitpid(p1, &st1, 0);
+        waitpid(p2, &st2, 0);
+        CHECK(WIFEXITED(st1) && WEXITSTATUS(st1) == 0);
+        CHECK(WIFEXITED(st2) && WEXITSTATUS(st2) == 0);
+    }
+
+    printf("== ferry sync end to end (needs ferry worker)\n");
+    {
+        const char *a[] = {ferry_bin,
+                           "--redis",
+                           rs.url,
+                           "sync",
+                           "--from",
+                           "oss://src/in/",
+                           "--to",
+                           "s3://dst/copy/",
+                           "--src-endpoint",
+                           src.url,
+                           "--dst-endpoint",
+                           dst.url,
+                           "--name",
+                           "e2e",
+                           "--workers",
+                           "2",
+                           NULL};
+        CHECK_INT(run(a, out, sizeof(out), 120), 0);
+        CHECK(strstr(out, "copied 300 objects") != NULL);
+        CHECK_INT(run(a, out, sizeof(out), 120), 0);
+        CHECK(strstr(out, "300 unchanged") != NULL);
+        CHECK(strstr(out, "copied 0 objects") != NULL);
+        CHECK(strstr(out, "queued 0 jobs") != NULL);
+    }
+    s3t_close(&cs);
+    ferry_redis_free(R);
+    return test_summary();
+}
