@@ -36,6 +36,7 @@ int cmd_retry(cli_t *g, int argc, char **argv);
 int cmd_down(cli_t *g, int argc, char **argv);
 int cmd_not_yet(cli_t *g, int argc, char **argv);
 int cmd_worker(cli_t *g, int argc, char **argv);
+int cmd_event(cli_t *g, int argc, char **argv);
 /* scheduler issue: sync_cmd.c, scheduler_cmd.c (task run is called by cmd_task) */
 int cmd_sync(cli_t *g, int argc, char **argv);
 int cmd_scheduler(cli_t *g, int argc, char **argv);

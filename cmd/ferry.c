@@ -24,7 +24,7 @@ static const command_t COMMANDS[] = {
     {"worker", cmd_worker, "worker [--task NAME]… [--concurrency N] [--slot N] [--exit-when-idle]"},
     {"scheduler", cmd_scheduler,
      "scheduler [--task NAME]… [--lease-ttl DUR]   scan tasks on schedule"},
-    {"event", cmd_not_yet, "event NAME [FILE|-]         enqueue one event payload"},
+    {"event", cmd_event, "event NAME [FILE|-]         enqueue one event payload"},
 };
 
 static int usage(FILE *f, int code)
