@@ -64,7 +64,8 @@ struct unit_s {
 };
 
 typedef enum {
-    PH_HEAD = 0,
+    PH_GET1 = 0, /* small object: one GET whole, no HEAD (see ferry_copy_req_t.use_hint) */
+    PH_HEAD,
     PH_PROBE,
     PH_LISTPARTS,
     PH_CREATE,
@@ -110,11 +111,18 @@ struct ferry_copy_s {
     int src_md5_etag; /* the source ETag is the content MD5 (single PUT semantics) */
     int in_pump;
     int64_t t0;
+    /* PH_GET1: the whole object, read into fbuf (at most ring_size bytes). */
+    char *fbuf;
+    size_t fgot, fcap;
+    uint64_t hint;
+    int fslot; /* holds a pool stream for the GET1 */
 };
 
 static void pump(ferry_copy_t *c);
 static void finish(ferry_copy_t *c);
 static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e);
+static void head_done(void *arg, const ferry_s3_result_t *r);
+static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -706,6 +714,7 @@ static void after_close(uv_handle_t *h)
             free(c->parts[i].listed_etag);
         }
     free(c->parts);
+    free(c->fbuf);
     free(c->src_key);
     free(c->dst_key);
     free(c);
@@ -1351,6 +1360,189 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     start_create(c);
 }
 
+/* ---- small objects: one GET, no HEAD ------------------------------------------------------ */
+
+static int start_head(ferry_copy_t *c, ferry_error_t *e)
+{
+    ferry_s3_args_t a;
+    args_base(c, &a, 0);
+    c->phase = PH_HEAD;
+    return ferry_s3_head(c->env.src, &a, head_done, c, &c->op, e);
+}
+
+static void get1_release(ferry_copy_t *c)
+{
+    free(c->fbuf);
+    c->fbuf = NULL;
+    c->fgot = c->fcap = 0;
+    if (c->fslot) {
+        c->fslot = 0;
+        pool_give(c->env.pool);
+    }
+}
+
+static int get1_sink(void *arg, const char *p, size_t n)
+{
+    ferry_copy_t *c = arg;
+    if (c->canceled)
+        return FERRY_ECANCELED;
+    if (n > c->env.ring_size - c->fgot)
+        return FERRY_ETOOBIG; /* larger than the hint said: HEAD + plan instead */
+    if (c->fgot + n > c->fcap) {
+        size_t cap = c->fcap * 2;
+        if (cap < c->fgot + n)
+            cap = c->fgot + n;
+        if (cap > c->env.ring_size)
+            cap = c->env.ring_size;
+        char *nb = realloc(c->fbuf, cap);
+        if (nb == NULL)
+            return FERRY_ENOMEM;
+        c->fbuf = nb;
+        c->fcap = cap;
+    }
+    memcpy(c->fbuf + c->fgot, p, n);
+    c->fgot += n;
+    return FERRY_OK;
+}
+
+/* The object is in fbuf: hash it as a buffered stream would have, verify it against what the
+ * same response said, then PUT it from memory. Takes over fbuf and the pool stream. */
+static void get1_unit(ferry_copy_t *c)
+{
+    ferry_error_t e;
+    unit_t *u = calloc(1, sizeof(*u));
+    int rc = u ? ferry_md5_init(&u->md5) : FERRY_ENOMEM;
+    if (rc == FERRY_OK && c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
+        rc = ferry_qetag_init(&u->qetag);
+        u->qetag_on = rc == FERRY_OK;
+    }
+    if (rc != FERRY_OK) {
+        if (u)
+            unit_free(u);
+        get1_release(c);
+        c->res.status = FERRY_COPY_RETRY;
+        ferry_error_set(&c->res.err, rc, "cannot start the copy: %s", ferry_strerror(rc));
+        finish(c);
+        return;
+    }
+    u->c = c;
+    u->pidx = 0;
+    u->mode = c->res.size == 0 ? UM_EMPTY : UM_BUF;
+    u->len = u->got = c->res.size;
+    u->buf = c->fbuf; /* ownership moves to the unit (freed with it) */
+    c->fbuf = NULL;
+    c->fslot = 0; /* the unit gives the stream back when it settles */
+    u->get_ok = 1;
+    unit_hash(u, u->buf ? u->buf : "", (size_t)u->len);
+    u->next = c->units;
+    c->units = u;
+    c->running++;
+    c->parts[0].state = 1;
+    c->phase = PH_PARTS;
+    if (unit_verify_whole(u, &e) != FERRY_OK) {
+        unit_error(u, e.code, &e);
+        unit_settle(u);
+        return;
+    }
+    ferry_md5_final(&u->md5, u->md5_bin);
+    unit_start_put(u);
+    if (u->ops == 0)
+        unit_settle(u);
+}
+
+static void get1_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    ferry_error_t e;
+    c->op = NULL;
+    if (c->canceled) {
+        get1_release(c);
+        c->res.status = FERRY_COPY_CANCELED;
+        finish(c);
+        return;
+    }
+    if (r->rc == FERRY_ENOTFOUND) {
+        /* A GET has a body: NoSuchKey and NoSuchBucket are told apart without a probe. */
+        get1_release(c);
+        if (strcmp(r->err.s3_code, "NoSuchBucket") == 0) {
+            c->res.status = FERRY_COPY_FAILED;
+            c->res.err = r->err;
+        } else {
+            c->res.status = FERRY_COPY_SKIPPED;
+            ferry_error_set(&c->res.err, FERRY_ENOTFOUND,
+                            "the source object is gone (404 NoSuchKey): nothing to copy");
+        }
+        finish(c);
+        return;
+    }
+    if (r->rc != FERRY_OK || r->object_size < 0 || (uint64_t)r->object_size != c->fgot) {
+        /* Larger than the hint, or an error: the general path classifies it. */
+        get1_release(c);
+        if (start_head(c, &e) != FERRY_OK) {
+            c->res.status = classify(e.code, &e);
+            c->res.err = e;
+            finish(c);
+        }
+        return;
+    }
+    c->res.size = c->fgot;
+    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
+    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
+    if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
+        c->res.src_has_crc64 = 1;
+    c->src_md5_etag =
+        (c->sp->etag_kind == FERRY_ETAG_MD5 || c->sp->etag_kind == FERRY_ETAG_MD5_UPPER) &&
+        is_hex32(c->res.etag);
+    int rc = collect_headers(c, r, &e);
+    if (rc == FERRY_OK)
+        rc = ferry_plan_make(c->res.size, c->env.threshold, c->env.part_size, 0, &c->plan, &e);
+    if (rc == FERRY_OK && c->plan.kind != FERRY_PLAN_SINGLE)
+        rc = ferry_error_set(&e, FERRY_EINVAL, "internal: a one-GET copy planned as multipart");
+    if (rc == FERRY_OK && setup_parts(c) != FERRY_OK)
+        rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
+    if (rc != FERRY_OK) {
+        get1_release(c);
+        c->res.status = rc == FERRY_ENOMEM ? FERRY_COPY_RETRY : classify(rc, &e);
+        c->res.err = e;
+        finish(c);
+        return;
+    }
+    c->res.plan_kind = c->plan.kind;
+    c->res.parts = c->plan.parts;
+    c->parts[0].first = 0;
+    c->parts[0].len = c->res.size;
+    get1_unit(c);
+}
+
+/* Start the one-GET path if it applies and a stream is free; 0 when it did not start. */
+static int get1_start(ferry_copy_t *c)
+{
+    ferry_copy_pool_t *p = c->env.pool;
+    uint64_t threshold = c->env.threshold ? c->env.threshold : 64ull << 20;
+    if (c->env.server_side || c->resume_id[0] || c->hint > c->env.ring_size ||
+        c->hint > threshold || p->used >= p->max)
+        return 0;
+    c->fcap = c->hint > 0 ? (size_t)c->hint : 64 * 1024;
+    if (c->fcap > c->env.ring_size)
+        c->fcap = c->env.ring_size;
+    c->fbuf = malloc(c->fcap);
+    if (c->fbuf == NULL)
+        return 0;
+    p->used++;
+    c->fslot = 1;
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 0);
+    a.sink = get1_sink;
+    a.arg = c;
+    c->phase = PH_GET1;
+    if (ferry_s3_get(c->env.src, &a, get1_done, c, &c->op, &e) != FERRY_OK) {
+        get1_release(c);
+        return 0;
+    }
+    return 1;
+}
+
 int ferry_copy_start(const ferry_copy_env_t *env, const ferry_copy_req_t *req,
                      ferry_copy_done_cb done, void *arg, ferry_copy_t **out)
 {
@@ -1390,11 +1582,9 @@ int ferry_copy_start(const ferry_copy_env_t *env, const ferry_copy_req_t *req,
     c->t0 = (int64_t)uv_now(env->loop);
     uv_timer_init(env->loop, &c->timer);
     c->timer.data = c;
-    ferry_s3_args_t a;
+    c->hint = req->size_hint;
     ferry_error_t e;
-    args_base(c, &a, 0);
-    c->phase = PH_HEAD;
-    int rc = ferry_s3_head(env->src, &a, head_done, c, &c->op, &e);
+    int rc = req->use_hint && get1_start(c) ? FERRY_OK : start_head(c, &e);
     if (rc != FERRY_OK) {
         uv_close((uv_handle_t *)&c->timer, after_close);
         return rc;

@@ -63,6 +63,14 @@ typedef struct ferry_copy_req_s {
      * records it (ledger) before the copy goes on. Return FERRY_OK, or an error to stop the
      * copy (the upload is then aborted). May be NULL. */
     int (*on_upload)(void *arg, const char *upload_id);
+    /* The job's size hint (what the producer saw). When use_hint is set, the hint is no
+     * larger than the ring and the threshold, and the copy is not server-side or a resume,
+     * the copy skips the source HEAD: it GETs the object whole and takes size, ETag,
+     * Last-Modified, CRC-64, metadata and storage class from that one response (a single
+     * response describes one version, so no If-Match is needed). A larger object than the
+     * hint said, or any GET error other than 404, falls back to HEAD + plan. */
+    uint64_t size_hint;
+    int use_hint;
 } ferry_copy_req_t;
 
 /* How a copy ended, as the ledger wants it. */

@@ -54,10 +54,31 @@ typedef struct wjob_s {
     int lost;
 } wjob_t;
 
+/* A job the feeder has started (ledger start: lease taken, record copying), handed to the
+ * loop. */
 typedef struct handoff_s {
     char task[FERRY_TASK_NAME_MAX + 1];
     ferry_job_t job;
+    char token[96];
+    char upload_id[1025]; /* the record's open multipart upload, for a resume */
 } handoff_t;
+
+/* An outcome for the committer thread to record (finish, then ack or nack), and the newer
+ * source version to queue when the copy saw one. Owns copies of every string. */
+typedef struct commit_s {
+    struct commit_s *next;
+    char task[FERRY_TASK_NAME_MAX + 1];
+    ferry_job_t job;
+    char token[96];
+    ferry_outcome_t o;
+    int64_t delay;
+    char etag[FERRY_ETAG_MAX + 1], dst_etag[FERRY_ETAG_MAX + 1], seq[FERRY_SEQ_MAX + 1];
+    char error[FERRY_ERRMSG_MAX + 1];
+    int requeue;
+    uint64_t new_size;
+    int64_t new_mtime;
+    char new_etag[FERRY_ETAG_MAX + 1];
+} commit_t;
 
 struct worker_s {
     ferry_worker_opts_t o;
@@ -73,6 +94,14 @@ struct worker_s {
     uv_timer_t renew, grace, janitor;
     pthread_t feeder;
     int feeder_started, feeder_joined;
+    /* The committer thread: its own Redis connection records outcomes off the loop. */
+    pthread_t committer;
+    int committer_started;
+    ferry_redis_t *rc_conn;
+    commit_t *c_head, *c_tail; /* under mu */
+    unsigned commits;          /* posted and not yet recorded (under mu) */
+    int c_stop;                /* under mu */
+    pthread_cond_t c_cv;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     handoff_t *hand;
@@ -127,14 +156,54 @@ static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t 
     return rc;
 }
 
-static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job)
+static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job, const char *token,
+                        const char *upload_id)
 {
     pthread_mutex_lock(&w->mu);
     handoff_t *h = &w->hand[w->nhand++];
     snprintf(h->task, sizeof(h->task), "%s", task);
     h->job = *job;
+    snprintf(h->token, sizeof(h->token), "%s", token);
+    snprintf(h->upload_id, sizeof(h->upload_id), "%s", upload_id);
     w->busy++;
     pthread_mutex_unlock(&w->mu);
+}
+
+/* Take the job's copy lease (ledger start) on the feeder's connection, so the loop never
+ * waits for it; hand it over only when it is ours to copy. */
+static void feeder_start(worker_t *w, ftask_t *ft, const ferry_job_t *job, ferry_record_t *rec,
+                         unsigned long long *seq)
+{
+    char token[96];
+    snprintf(token, sizeof(token), "%s/%d/f%llu", w->o.consumer, (int)getpid(), ++*seq);
+    int res = 0;
+    rec->upload_id[0] = '\0';
+    int rc = ferry_ledger_start(ft->led, job->key, w->o.consumer, token, w->o.lease_ms, &res, rec);
+    if (rc != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "job.start_failed", "task", ft->name, "key", job->key, "error",
+                  ferry_redis_error(ferry_ledger_redis(ft->led))->msg, NULL);
+        ferry_queue_nack(ft->q, job, 1000);
+        return;
+    }
+    if (res == FERRY_START_DONE || res == FERRY_START_GONE) {
+        if (ferry_queue_ack(ft->q, job) != FERRY_OK)
+            ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", ft->name, "key", job->key, "error",
+                      ferry_redis_error(ferry_ledger_redis(ft->led))->msg, NULL);
+        return;
+    }
+    if (res == FERRY_START_BUSY) {
+        /* Another holder copies this key; look again once its lease could have lapsed. */
+        ferry_queue_nack(ft->q, job, w->o.lease_ms / 2 > 1000 ? w->o.lease_ms / 2 : 1000);
+        return;
+    }
+    feeder_push(w, ft->name, job, token, rec->upload_id);
+}
+
+static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, int n,
+                             ferry_record_t *rec, unsigned long long *seq)
+{
+    for (int i = 0; i < n; i++)
+        feeder_start(w, ft, &jobs[i], rec, seq);
     uv_async_send(&w->async);
 }
 
@@ -146,12 +215,15 @@ static void *feeder_main(void *arg)
     ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
     size_t nft = 0, rr = 0;
     int64_t listed_at = 0;
-    ferry_job_t job;
+    ferry_job_t *jobs = calloc(w->o.concurrency, sizeof(*jobs));
+    ferry_record_t *rec = malloc(sizeof(*rec));
+    unsigned long long seq = 0;
     ferry_redis_opts_t ro = {.retry_ms = 30000};
-    if (ft == NULL || ferry_redis_connect(w->o.redis_url, &ro, &r, &err) != FERRY_OK) {
+    if (ft == NULL || jobs == NULL || rec == NULL ||
+        ferry_redis_connect(w->o.redis_url, &ro, &r, &err) != FERRY_OK) {
         pthread_mutex_lock(&w->mu);
         w->feeder_failed = 1;
-        if (ft == NULL)
+        if (ft == NULL || jobs == NULL || rec == NULL)
             ferry_error_set(&w->feeder_err, FERRY_ENOMEM, "out of memory");
         else
             w->feeder_err = err;
@@ -163,6 +235,7 @@ static void *feeder_main(void *arg)
         while (!w->stop && w->busy >= w->o.concurrency)
             pthread_cond_wait(&w->cv, &w->mu);
         int stop = w->stop;
+        int room = (int)(w->o.concurrency - w->busy); /* never fetch more than free slots */
         pthread_mutex_unlock(&w->mu);
         if (stop)
             break;
@@ -212,9 +285,10 @@ static void *feeder_main(void *arg)
         int got = 0, errs = 0;
         for (size_t k = 0; k < nft && !got; k++) {
             size_t i = (rr + k) % nft;
-            int rc = ferry_queue_next(ft[i].q, &job, 0);
+            int n = 0;
+            int rc = ferry_queue_next_batch(ft[i].q, jobs, room, 0, &n);
             if (rc == FERRY_OK) {
-                feeder_push(w, ft[i].name, &job);
+                feeder_start_all(w, &ft[i], jobs, n, rec, &seq);
                 got = 1;
                 rr = i + 1;
             } else if (rc != FERRY_ETIMEOUT) {
@@ -248,9 +322,10 @@ static void *feeder_main(void *arg)
             }
         }
         if (nft == 1) {
-            int rc = ferry_queue_next(ft[0].q, &job, 500);
+            int n = 0;
+            int rc = ferry_queue_next_batch(ft[0].q, jobs, room, 500, &n);
             if (rc == FERRY_OK)
-                feeder_push(w, ft[0].name, &job);
+                feeder_start_all(w, &ft[0], jobs, n, rec, &seq);
         } else {
             usleep((nft ? 50 : 500) * 1000);
         }
@@ -261,11 +336,102 @@ out:
         ferry_ledger_free(ft[i].led);
     }
     free(ft);
+    free(jobs);
+    free(rec);
     ferry_redis_free(r);
     pthread_mutex_lock(&w->mu);
     w->feeder_exited = 1;
     pthread_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
+    return NULL;
+}
+
+/* ---- the committer thread ------------------------------------------------------------------ */
+
+/* Record one outcome on the committer's connection: finish, then ack (final) or nack
+ * (retry) — the same order and rules as job_record on the loop. */
+static void commit_one(worker_t *w, ftask_t *ft, commit_t *c)
+{
+    ferry_redis_t *r = w->rc_conn;
+    int rc = ferry_ledger_finish(ft->led, c->job.key, c->token, &c->o);
+    if (rc == FERRY_EBUSY) {
+        /* Someone else holds the key now (our lease lapsed): their job decides. */
+        ferry_log(FERRY_LOG_WARN, "job.lease_lost", "task", ft->name, "key", c->job.key, NULL);
+    } else if (rc != FERRY_OK && rc != FERRY_ECONFLICT && rc != FERRY_ENOTFOUND) {
+        ferry_log(FERRY_LOG_ERROR, "job.finish_failed", "task", ft->name, "key", c->job.key,
+                  "error", ferry_redis_error(r)->msg, NULL);
+        ferry_ledger_lease_release(ft->led, c->job.key, c->token);
+        if (ferry_queue_nack(ft->q, &c->job, 1000) != FERRY_OK)
+            ferry_log(FERRY_LOG_WARN, "job.nack_failed", "task", ft->name, "key", c->job.key,
+                      "error", ferry_redis_error(r)->msg, NULL);
+    } else if (c->o.state == FERRY_STATE_QUEUED && rc == FERRY_OK) {
+        if (ferry_queue_nack(ft->q, &c->job, c->delay) != FERRY_OK)
+            ferry_log(FERRY_LOG_WARN, "job.nack_failed", "task", ft->name, "key", c->job.key,
+                      "error", ferry_redis_error(r)->msg, NULL);
+    } else if (ferry_queue_ack(ft->q, &c->job) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", ft->name, "key", c->job.key, "error",
+                  ferry_redis_error(r)->msg, NULL);
+    }
+    if (c->requeue) {
+        /* The source changed after we read it: queue the new version. */
+        ferry_item_t it = {.key = c->job.key,
+                           .size = c->new_size,
+                           .mtime = c->new_mtime,
+                           .etag = c->new_etag,
+                           .origin = FERRY_ORIGIN_RETRY};
+        int q = FERRY_ENQ_UNCHANGED;
+        ferry_ledger_enqueue(ft->led, FERRY_QUEUE_EVENT, &it, 1, &q);
+        ferry_log(FERRY_LOG_INFO, "copy.source_changed", "task", ft->name, "key", c->job.key,
+                  "requeued", q == FERRY_ENQ_QUEUED ? "yes" : "no", NULL);
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    worker_t *w = arg;
+    ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
+    size_t nft = 0;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->c_stop && w->c_head == NULL)
+            pthread_cond_wait(&w->c_cv, &w->mu);
+        commit_t *batch = w->c_head;
+        w->c_head = w->c_tail = NULL;
+        int stop = w->c_stop;
+        pthread_mutex_unlock(&w->mu);
+        if (batch == NULL && stop)
+            break;
+        unsigned n = 0;
+        while (batch) {
+            commit_t *c = batch;
+            batch = c->next;
+            size_t k;
+            for (k = 0; k < nft; k++)
+                if (strcmp(ft[k].name, c->task) == 0)
+                    break;
+            if (k == nft && ft && nft < TASKS_MAX &&
+                feeder_open(w, w->rc_conn, c->task, &ft[k]) == FERRY_OK)
+                nft++;
+            if (ft && k < nft)
+                commit_one(w, &ft[k], c);
+            else /* task gone or Redis down: the job stays pending and is re-claimed */
+                ferry_log(FERRY_LOG_WARN, "job.commit_failed", "task", c->task, "key", c->job.key,
+                          "error", ferry_redis_error(w->rc_conn)->msg, NULL);
+            free(c);
+            n++;
+        }
+        pthread_mutex_lock(&w->mu);
+        w->commits -= n;
+        w->busy -= n;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        uv_async_send(&w->async); /* the loop may be waiting for the last commits to exit */
+    }
+    for (size_t i = 0; i < nft; i++) {
+        ferry_queue_free(ft[i].q);
+        ferry_ledger_free(ft[i].led);
+    }
+    free(ft);
     return NULL;
 }
 
@@ -367,7 +533,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
 
 /* ---- jobs --------------------------------------------------------------------------------- */
 
-static void job_end(wjob_t *j)
+static void job_unlink(wjob_t *j)
 {
     worker_t *w = j->w;
     if (j->prev)
@@ -378,6 +544,12 @@ static void job_end(wjob_t *j)
         j->next->prev = j->prev;
     w->njobs--;
     free(j);
+}
+
+static void job_end(wjob_t *j)
+{
+    worker_t *w = j->w;
+    job_unlink(j);
     pthread_mutex_lock(&w->mu);
     w->busy--;
     pthread_cond_signal(&w->cv);
@@ -520,20 +692,42 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
         o.has_crc64 = j->job.has_crc64;
         o.crc64 = j->job.crc64;
     }
-    job_record(j, &o, delay);
-    if (res->status == FERRY_COPY_DONE && res->changed_after) {
-        /* The source changed after we read it: queue the new version. */
-        ferry_item_t it = {.key = j->job.key,
-                           .size = res->new_size,
-                           .mtime = res->new_mtime,
-                           .etag = res->new_etag,
-                           .origin = FERRY_ORIGIN_RETRY};
-        int r = FERRY_ENQ_UNCHANGED;
-        ferry_ledger_enqueue(j->t->led, FERRY_QUEUE_EVENT, &it, 1, &r);
-        ferry_log(FERRY_LOG_INFO, "copy.source_changed", "task", j->t->task.name, "key", j->job.key,
-                  "requeued", r == FERRY_ENQ_QUEUED ? "yes" : "no", NULL);
+    /* Hand the outcome to the committer (finish + ack/nack on its own connection): the loop
+     * does not wait for Redis. The job keeps its slot (busy) until it is recorded. */
+    commit_t *c = malloc(sizeof(*c));
+    if (c == NULL) {
+        job_record(j, &o, delay); /* out of memory: record it here, synchronously */
+        job_end(j);
+        return;
     }
-    job_end(j);
+    c->next = NULL;
+    snprintf(c->task, sizeof(c->task), "%s", j->t->task.name);
+    c->job = j->job;
+    snprintf(c->token, sizeof(c->token), "%s", j->token);
+    c->delay = delay;
+    c->o = o;
+    snprintf(c->etag, sizeof(c->etag), "%s", o.etag ? o.etag : "");
+    snprintf(c->dst_etag, sizeof(c->dst_etag), "%s", o.dst_etag ? o.dst_etag : "");
+    snprintf(c->seq, sizeof(c->seq), "%s", o.seq ? o.seq : "");
+    snprintf(c->error, sizeof(c->error), "%s", o.error ? o.error : "");
+    c->o.etag = o.etag ? c->etag : NULL;
+    c->o.dst_etag = o.dst_etag ? c->dst_etag : NULL;
+    c->o.seq = o.seq ? c->seq : NULL;
+    c->o.error = o.error ? c->error : NULL;
+    c->requeue = res->status == FERRY_COPY_DONE && res->changed_after;
+    c->new_size = res->new_size;
+    c->new_mtime = res->new_mtime;
+    snprintf(c->new_etag, sizeof(c->new_etag), "%s", res->new_etag);
+    job_unlink(j);
+    pthread_mutex_lock(&w->mu);
+    if (w->c_tail)
+        w->c_tail->next = c;
+    else
+        w->c_head = c;
+    w->c_tail = c;
+    w->commits++;
+    pthread_cond_signal(&w->c_cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static int job_on_upload(void *arg, const char *upload_id)
@@ -572,15 +766,18 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
     job_end(j);
 }
 
-static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
+/* A job the feeder started (lease ours, record copying): copy it. */
+static void job_begin(worker_t *w, const handoff_t *h)
 {
+    const char *task = h->task;
+    const ferry_job_t *job = &h->job;
     wjob_t *j = calloc(1, sizeof(*j));
     if (j == NULL) {
         pthread_mutex_lock(&w->mu);
         w->busy--;
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        return; /* the job stays pending and is re-claimed */
+        return; /* the job stays pending; re-claimed once the lease lapses */
     }
     j->w = w;
     j->job = *job;
@@ -590,49 +787,22 @@ static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
         w->jobs->prev = j;
     w->jobs = j;
     w->njobs++;
+    snprintf(j->token, sizeof(j->token), "%s", h->token);
     j->t = task_get(w, task);
     if (j->t == NULL) {
-        job_end(j); /* task gone or Redis trouble: stays pending, re-claimed later */
+        /* Task gone or Redis trouble: stays pending, re-claimed once the lease lapses. */
+        job_end(j);
         return;
     }
     wtask_t *t = j->t;
+    int rc;
     if (w->draining) {
+        ferry_ledger_lease_release(t->led, job->key, j->token);
         job_nack(j, 0);
         job_end(j);
         return;
     }
-    snprintf(j->token, sizeof(j->token), "%s/%d/%llu", w->o.consumer, (int)getpid(), ++w->seq);
-    int res = 0;
-    ferry_record_t *rec = malloc(sizeof(*rec));
-    if (rec == NULL) {
-        job_end(j);
-        return;
-    }
-    int rc =
-        ferry_ledger_start(t->led, job->key, w->o.consumer, j->token, w->o.lease_ms, &res, rec);
-    if (rc != FERRY_OK) {
-        ferry_log(FERRY_LOG_WARN, "job.start_failed", "task", task, "key", job->key, "error",
-                  ferry_redis_error(w->r)->msg, NULL);
-        free(rec);
-        job_nack(j, 1000);
-        job_end(j);
-        return;
-    }
-    if (res == FERRY_START_DONE || res == FERRY_START_GONE) {
-        free(rec);
-        job_ack(j);
-        job_end(j);
-        return;
-    }
-    if (res == FERRY_START_BUSY) {
-        /* Another holder copies this key; look again once its lease could have lapsed. */
-        free(rec);
-        job_nack(j, w->o.lease_ms / 2 > 1000 ? w->o.lease_ms / 2 : 1000);
-        job_end(j);
-        return;
-    }
     if (t->broken) {
-        free(rec);
         ferry_outcome_t o;
         memset(&o, 0, sizeof(o));
         o.state = FERRY_STATE_FAILED;
@@ -648,7 +818,6 @@ static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
     char dkey[FERRY_KEY_MAX * 2 + 2];
     dst_key_of(t, job->key, dkey, sizeof(dkey));
     if (job->op_delete) {
-        free(rec);
         if (!t->task.delete_) {
             ferry_s3_result_t fake;
             memset(&fake, 0, sizeof(fake));
@@ -670,7 +839,6 @@ static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
         return;
     }
     if (strlen(dkey) > FERRY_KEY_MAX) {
-        free(rec);
         ferry_outcome_t o;
         memset(&o, 0, sizeof(o));
         o.state = FERRY_STATE_FAILED;
@@ -683,10 +851,11 @@ static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
     }
     ferry_copy_req_t req = {.src_key = job->key,
                             .dst_key = dkey,
-                            .resume_upload_id = rec->upload_id,
-                            .on_upload = job_on_upload};
+                            .resume_upload_id = h->upload_id,
+                            .on_upload = job_on_upload,
+                            .size_hint = job->size,
+                            .use_hint = 1};
     rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
-    free(rec);
     if (rc != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", task, "key", job->key, "error",
                   ferry_strerror(rc), NULL);
@@ -701,17 +870,17 @@ static void job_begin(worker_t *w, const char *task, const ferry_job_t *job)
 static void on_async(uv_async_t *a)
 {
     worker_t *w = a->data;
-    handoff_t local[256];
+    handoff_t local[64];
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        size_t n = w->nhand < 256 ? w->nhand : 256;
+        size_t n = w->nhand < 64 ? w->nhand : 64;
         memcpy(local, w->hand, n * sizeof(*local));
         memmove(w->hand, w->hand + n, (w->nhand - n) * sizeof(*local));
         w->nhand -= n;
         int exited = w->feeder_exited;
         pthread_mutex_unlock(&w->mu);
         for (size_t i = 0; i < n; i++)
-            job_begin(w, local[i].task, &local[i].job);
+            job_begin(w, &local[i]);
         if (n == 0) {
             if (exited && !w->feeder_joined) {
                 pthread_join(w->feeder, NULL);
@@ -724,8 +893,8 @@ static void on_async(uv_async_t *a)
                 }
                 if (w->feeder_idle)
                     ferry_log(FERRY_LOG_INFO, "worker.idle", NULL);
-                maybe_exit(w);
             }
+            maybe_exit(w); /* also after the committer recorded the last outcomes */
             break;
         }
     }
@@ -885,6 +1054,10 @@ static void on_janitor(uv_timer_t *tm)
     worker_t *w = tm->data;
     if (w->draining)
         return;
+    /* Tasks are loaded on the loop when a job reaches it; the feeder settles some jobs on its
+     * own (done, busy), so load the named tasks here too: the janitor covers them anyway. */
+    for (size_t i = 0; i < w->o.ntasks; i++)
+        task_get(w, w->o.tasks[i]);
     for (wtask_t *t = w->tasks; t; t = t->next) {
         if (t->broken || t->janitor_busy)
             continue;
@@ -918,6 +1091,17 @@ static void maybe_exit(worker_t *w)
 {
     if (w->closing || !(w->draining || w->feeder_idle) || !w->feeder_joined || w->njobs)
         return;
+    pthread_mutex_lock(&w->mu);
+    unsigned commits = w->commits;
+    w->c_stop = commits == 0;
+    pthread_cond_signal(&w->c_cv);
+    pthread_mutex_unlock(&w->mu);
+    if (commits)
+        return; /* the committer wakes the loop when it has recorded them */
+    if (w->committer_started) {
+        pthread_join(w->committer, NULL);
+        w->committer_started = 0;
+    }
     if (!w->draining) {
         w->draining = 1;
     }
@@ -983,19 +1167,26 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     w->hand = calloc(w->o.concurrency + 1, sizeof(*w->hand));
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->c_cv, NULL);
     ferry_redis_opts_t ro = {.retry_ms = 30000};
     if (w->hand == NULL) {
         rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         goto out_free;
     }
-    if ((rc = ferry_redis_connect(w->o.redis_url, &ro, &w->r, err)) != FERRY_OK)
+    if ((rc = ferry_redis_connect(w->o.redis_url, &ro, &w->r, err)) != FERRY_OK ||
+        (rc = ferry_redis_connect(w->o.redis_url, &ro, &w->rc_conn, err)) != FERRY_OK)
         goto out_free;
+    if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {
+        rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the committer thread");
+        goto out_free;
+    }
+    w->committer_started = 1;
     uv_loop_init(&w->loop);
     ferry_http_opts_t ho = {.max_cached_conns = 512};
     if ((rc = ferry_http_new(&w->loop, &ho, &w->http)) != FERRY_OK) {
         ferry_error_set(err, rc, "cannot start the HTTP transport: %s", ferry_strerror(rc));
         uv_loop_close(&w->loop);
-        goto out_free;
+        goto out_stop;
     }
     uv_async_init(&w->loop, &w->async, on_async);
     w->async.data = w;
@@ -1051,8 +1242,18 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         ferry_task_clear(&t->task);
         free(t);
     }
+out_stop:
+    if (w->committer_started) {
+        pthread_mutex_lock(&w->mu);
+        w->c_stop = 1;
+        pthread_cond_signal(&w->c_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->committer, NULL);
+    }
 out_free:
     ferry_redis_free(w->r);
+    ferry_redis_free(w->rc_conn);
+    pthread_cond_destroy(&w->c_cv);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w->hand);

@@ -432,7 +432,8 @@ static int over_limit(ferry_queue_t *q, ferry_job_t *job)
     return 1;
 }
 
-int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
+/* want: how many new entries one read may deliver (the caller's free slots). */
+static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
 {
     int rc;
     for (;;) {
@@ -460,11 +461,12 @@ int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
             if (q->nbuf)
                 continue;
         }
-        /* New work, one job at a time so nothing idles in a local buffer: event, then bulk,
-         * then wait on both (a wake-up may bring one of each; event goes first). */
-        rc = read_group(q, 1, ">", 1, 0, 0);
+        /* New work, at most `want` entries (what the caller can start at once) so nothing
+         * idles in a local buffer: event, then bulk, then wait on both (a wake-up may bring
+         * up to `want` of each; event goes first). */
+        rc = read_group(q, 1, ">", want, 0, 0);
         if (rc == FERRY_OK && q->nbuf == 0)
-            rc = read_group(q, 2, ">", 1, 0, 0);
+            rc = read_group(q, 2, ">", want, 0, 0);
         if (rc)
             return rc;
         if (q->nbuf)
@@ -474,7 +476,7 @@ int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
         int blk = block_ms;
         if (blk > 0 && blk > (int)every)
             blk = (int)every > 0 ? (int)every : 1; /* wake up for the next re-claim sweep */
-        rc = read_group(q, 3, ">", 1, blk, 0);
+        rc = read_group(q, 3, ">", want, blk, 0);
         if (rc)
             return rc;
         if (q->nbuf)
@@ -485,6 +487,34 @@ int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
         if (block_ms <= 0)
             return FERRY_ETIMEOUT;
     }
+}
+
+int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
+{
+    return next_impl(q, job, block_ms, 1);
+}
+
+int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int block_ms, int *n)
+{
+    *n = 0;
+    if (max <= 0)
+        return FERRY_ETIMEOUT;
+    /* The buffer must take a whole reply (a blocking read may bring `want` from each stream). */
+    int want = (BUF_MAX - q->nbuf) / 2;
+    if (want > max)
+        want = max;
+    if (want < 1)
+        want = 1;
+    int rc = next_impl(q, &jobs[0], block_ms, want);
+    if (rc)
+        return rc;
+    *n = 1;
+    while (*n < max && q->nbuf > 0) {
+        pop(q, &jobs[*n]);
+        if (!over_limit(q, &jobs[*n]))
+            (*n)++;
+    }
+    return FERRY_OK;
 }
 
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)

@@ -32,16 +32,17 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonl
 PIDS+=($!)
 REDIS=redis://127.0.0.1:$RPORT
 
-start_fakes3() { # personality bucket -> prints port
+# Runs in this shell (not in $(…)) so that its pid lands in PIDS and the trap stops it.
+start_fakes3() { # personality bucket -> sets PORT
   local out=$TMP/fakes3-$1.out
   "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$1" --access-key AK$1 --secret-key SK$1 \
     --bucket "$2" --path-style-ok >"$out" 2>"$TMP/fakes3-$1.err" &
   PIDS+=($!)
   for _ in $(seq 100); do grep -q '^ready' "$out" 2>/dev/null && break; sleep 0.05; done
-  awk '/^ready/{print $2}' "$out"
+  PORT=$(awk '/^ready/{print $2}' "$out")
 }
-SPORT=$(start_fakes3 oss src)
-DPORT=$(start_fakes3 s3 dst)
+start_fakes3 oss src; SPORT=$PORT
+start_fakes3 s3 dst; DPORT=$PORT
 SRC=http://127.0.0.1:$SPORT
 DST=http://127.0.0.1:$DPORT
 for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done

@@ -73,6 +73,13 @@ int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot);
  * FERRY_ETIMEOUT when there was none, or an error. */
 int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms);
 
+/* Up to max jobs (max >= 1) in one go, for a consumer with max free slots: like
+ * ferry_queue_next, but a read of new entries asks for up to max (XREADGROUP COUNT), so
+ * one round trip fills the free slots. Every job returned is delivered to this consumer
+ * (pending on it): start each one, or nack it. FERRY_OK with *n >= 1, FERRY_ETIMEOUT with
+ * *n = 0, or an error. */
+int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int block_ms, int *n);
+
 /* Done with the job, whatever the outcome: XACK + XDEL, atomically. */
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job);
 
