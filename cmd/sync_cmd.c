@@ -27,6 +27,21 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* --min-size, --max-size, --min-age, --max-age (also as --opt=VALUE). */
+static int is_filter_opt(const char *a)
+{
+    static const char *const F[] = {"--min-size", "--max-size", "--min-age", "--max-age"};
+    for (int k = 0; k < 4; k++) {
+        size_t n = strlen(F[k]);
+        if (strncmp(a, F[k], n) == 0 && (a[n] == '\0' || a[n] == '='))
+            return 1;
+    }
+    return 0;
+}
+
+/* Scan options of ferry task run and ferry scheduler. The size/age filters given here replace
+ * the task's stored bound of the same name for this scan only (scan.h); ferry sync instead
+ * stores them in the task it defines. */
 int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o)
 {
     const char *a = argv[*i];
@@ -458,6 +473,13 @@ int cmd_sync(cli_t *g, int argc, char **argv)
         }
         if (r)
             continue;
+        if (is_filter_opt(argv[i])) {
+            /* Part of the task sync defines (stored, like --include): ferry task parses it. */
+            topts[nt++] = argv[i++];
+            if (strchr(argv[i - 1], '=') == NULL && i < argc)
+                topts[nt++] = argv[i++];
+            continue;
+        }
         r = cli_scan_opt(argc, argv, &i, &o);
         if (r < 0) {
             code = CLI_USAGE;

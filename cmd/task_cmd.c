@@ -67,9 +67,18 @@ static int task_add(cli_t *g, int argc, char **argv)
         code = ferry_redis_error(r)->code == FERRY_EEXISTS
                    ? cli_error(CLI_USAGE, "%s", ferry_redis_error(r)->msg)
                    : cli_redis_error(r);
-    else if (!g->json)
+    else if (!g->json) {
         printf("task %s: %s -> %s\n", t.name, t.src.loc, t.dst.loc);
-    else {
+        if (t.min_size || t.max_size || t.min_age_ms || t.max_age_ms) {
+            char maxs[32] = "any", maxa[32] = "any";
+            if (t.max_size)
+                snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)t.max_size);
+            if (t.max_age_ms)
+                snprintf(maxa, sizeof(maxa), "%llds", (long long)(t.max_age_ms / 1000));
+            printf("task %s: copies source objects of %llu..%s bytes, %llds..%s old\n", t.name,
+                   (unsigned long long)t.min_size, maxs, (long long)(t.min_age_ms / 1000), maxa);
+        }
+    } else {
         json_t *j = ferry_task_to_json(&t);
         print_json(j, 1);
         json_decref(j);

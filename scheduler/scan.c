@@ -70,6 +70,8 @@ typedef struct cand_s {
     char etag[FERRY_ETAG_MAX + 1];
     char dst_etag[FERRY_ETAG_MAX + 1];
     char key[FERRY_KEY_MAX + 1]; /* full source key */
+    int archive;                 /* 1: an archive class: recorded skipped with .reason */
+    char reason[160];
 } cand_t;
 
 struct ferry_scan_s {
@@ -103,6 +105,9 @@ struct ferry_scan_s {
     const char **keys;
     ferry_item_t *items;
     int *results, *ikind;
+    ferry_item_t *sitems; /* archive-class keys recorded as skipped (ferry_ledger_skip) */
+    const char **sreasons;
+    int *sresults;
 
     char spool[192];
     char **dels;
@@ -237,7 +242,7 @@ static int check_backlog(ferry_scan_t *s);
 
 static int flush(ferry_scan_t *s)
 {
-    size_t n = s->ncand, m = 0;
+    size_t n = s->ncand, m = 0, k = 0;
     int rc = FERRY_OK;
     s->ncand = 0;
     if (n == 0)
@@ -259,9 +264,31 @@ static int flush(ferry_scan_t *s)
                 continue;
             }
             kind = FERRY_DIFF_CHANGED;
-            s->rep.changed++;
+            if (!c->archive)
+                s->rep.changed++;
         }
         int same = rec && same_version(rec, c);
+        if (c->archive) {
+            /* Cannot be copied until restored: record it skipped, with the reason, unless the
+             * ledger already says so for this version (a rescan costs no write) or a job for
+             * this version is on its way (the CAS script would leave it alone too). */
+            skip(s, c->key, strlen(c->key), c->reason);
+            s->rep.skipped_archive++;
+            if (same && (rec->state == FERRY_STATE_QUEUED || rec->state == FERRY_STATE_COPYING ||
+                         (rec->state == FERRY_STATE_SKIPPED && strcmp(rec->error, c->reason) == 0)))
+                continue;
+            if (s->o.dry_run)
+                continue;
+            ferry_item_t *it = &s->sitems[k];
+            memset(it, 0, sizeof(*it));
+            it->key = c->key;
+            it->size = c->size;
+            it->mtime = c->mtime;
+            it->etag = c->etag[0] ? c->etag : NULL;
+            it->origin = FERRY_ORIGIN_SCAN;
+            s->sreasons[k++] = c->reason;
+            continue;
+        }
         if (same && (rec->state == FERRY_STATE_QUEUED || rec->state == FERRY_STATE_COPYING)) {
             s->rep.in_flight++;
             continue;
@@ -279,6 +306,14 @@ static int flush(ferry_scan_t *s)
          * copy it again (a plain enqueue would be a no-op for an unchanged done record). */
         it->force = same != 0;
         s->ikind[m++] = kind;
+    }
+    if (k > 0) {
+        rc = ferry_ledger_skip(s->led, s->sitems, s->sreasons, k, s->sresults);
+        if (rc)
+            return redis_fail(s, "recording skipped keys");
+        for (size_t i = 0; i < k; i++)
+            if (s->sresults[i] == FERRY_SKIP_STALE)
+                s->rep.stale++;
     }
     if (m == 0)
         return FERRY_OK;
@@ -387,16 +422,8 @@ static int decide(ferry_scan_t *s, ferry_diff_kind_t kind, const ferry_obj_t *sr
         skip(s, o->key, o->key_len, "outside the size/age filters");
         return FERRY_OK;
     }
-    int restore = 0;
-    if (src->storage_class && src->storage_class[0] &&
-        ferry_profile_map_storage_class(s->src_prof, src->storage_class, &restore) && restore) {
-        s->rep.skipped_archive++;
-        char why[160];
-        snprintf(why, sizeof(why), "storage class %.40s is an archive class: restore it first",
-                 src->storage_class);
-        skip(s, o->key, o->key_len, why);
-        return FERRY_OK;
-    }
+    /* Unchanged keys are done whatever their class now (an object copied before a lifecycle
+     * rule archived it stays done). */
     if (kind == FERRY_DIFF_UNCHANGED && s->t.compare != FERRY_COMPARE_CHECKSUM) {
         s->rep.unchanged++;
         return FERRY_OK;
@@ -407,7 +434,19 @@ static int decide(ferry_scan_t *s, ferry_diff_kind_t kind, const ferry_obj_t *sr
         skip(s, o->key, o->key_len, why);
         return FERRY_OK;
     }
-    if (kind == FERRY_DIFF_NEW)
+    /* Archive classes (the source profile's needs_restore) cannot be read until restored:
+     * they go through the ledger join like any difference, and flush records them skipped. */
+    int restore = 0;
+    c->archive = src->storage_class && src->storage_class[0] &&
+                 ferry_profile_map_storage_class(s->src_prof, src->storage_class, &restore) &&
+                 restore;
+    c->reason[0] = '\0';
+    if (c->archive)
+        snprintf(c->reason, sizeof(c->reason),
+                 "source object is in archive storage class %.40s: restore it before it can be "
+                 "copied",
+                 src->storage_class);
+    else if (kind == FERRY_DIFF_NEW)
         s->rep.new_++;
     else if (kind == FERRY_DIFF_CHANGED)
         s->rep.changed++;
@@ -1083,6 +1122,9 @@ void ferry_scan_free(ferry_scan_t *s)
     free(s->items);
     free(s->results);
     free(s->ikind);
+    free(s->sitems);
+    free(s->sreasons);
+    free(s->sresults);
     ferry_ledger_free(s->led);
     ferry_side_wipe(&s->side[0]);
     ferry_side_wipe(&s->side[1]);
@@ -1122,6 +1164,30 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         s->o.split = 1;
     if (s->o.split_depth <= 0)
         s->o.split_depth = 2;
+    /* Size/age filters: the task's, each bound replaced by the caller's when the caller gives
+     * one (ferry task run / ferry scheduler command-line options win for that scan). */
+    if (s->o.min_size == 0)
+        s->o.min_size = t->min_size;
+    if (s->o.max_size == 0)
+        s->o.max_size = t->max_size;
+    if (s->o.min_age_ms == 0)
+        s->o.min_age_ms = t->min_age_ms;
+    if (s->o.max_age_ms == 0)
+        s->o.max_age_ms = t->max_age_ms;
+    if (s->o.max_size && s->o.min_size > s->o.max_size) {
+        rc = ferry_error_set(err, FERRY_EINVAL,
+                             "--min-size (%" PRIu64 " bytes) exceeds --max-size (%" PRIu64
+                             " bytes), counting task %s's stored values: nothing would be copied",
+                             s->o.min_size, s->o.max_size, t->name);
+        goto fail;
+    }
+    if (s->o.max_age_ms && s->o.min_age_ms > s->o.max_age_ms) {
+        rc = ferry_error_set(err, FERRY_EINVAL,
+                             "--min-age (%" PRId64 " ms) exceeds --max-age (%" PRId64
+                             " ms), counting task %s's stored values: nothing would be copied",
+                             s->o.min_age_ms, s->o.max_age_ms, t->name);
+        goto fail;
+    }
     snprintf(s->rep.task, sizeof(s->rep.task), "%s", t->name);
     s->rep.started_ms = now_ms();
     s->rep.dry_run = s->o.dry_run;
@@ -1146,8 +1212,11 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
     s->results = calloc(b, sizeof(*s->results));
     s->ikind = calloc(b, sizeof(*s->ikind));
     s->dels = calloc(b, sizeof(*s->dels));
+    s->sitems = calloc(b, sizeof(*s->sitems));
+    s->sreasons = calloc(b, sizeof(*s->sreasons));
+    s->sresults = calloc(b, sizeof(*s->sresults));
     if (!s->cands || !s->recs || !s->found || !s->keys || !s->items || !s->results || !s->ikind ||
-        !s->dels) {
+        !s->dels || !s->sitems || !s->sreasons || !s->sresults) {
         rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         goto fail;
     }

@@ -10,7 +10,9 @@
  *   - A side that runs more than opts.diff_buffer entries ahead of the other pauses; listing
  *     pauses while the task's bulk backlog is above opts.max_backlog and resumes below half.
  *   - NEW / CHANGED keys (and UNCHANGED ones in checksum mode) are collected into batches:
- *     one pipelined ledger lookup, then one pipelined ferry_ledger_enqueue per batch. A key
+ *     one pipelined ledger lookup, then one pipelined ferry_ledger_enqueue per batch. Those in
+ *     an archive storage class are recorded skipped with the reason (ferry_ledger_skip, also
+ *     pipelined) instead, unless the ledger already says so for that version. A key
  *     already queued or copying at the same version is not queued again; a key the ledger
  *     says is done at the listed version but the destination lacks or differs is forced.
  *   - Delete candidates (task --delete) are spooled in Redis, never held in memory, and turned
@@ -46,7 +48,8 @@ typedef struct ferry_scan_report_s {
     long long src_listed, dst_listed; /* objects listed on each side */
     long long new_, changed, unchanged;
     long long skipped;         /* filtered (globs, size, age), archive class, unusable key */
-    long long skipped_archive; /* of which: archive class (restore first) */
+    long long skipped_archive; /* of which: archive class (restore first), recorded in the
+                                  ledger as skipped with the reason */
     long long in_flight;       /* differences already queued or copying at that version */
     long long stale;           /* listing older than the ledger's version (an event was faster) */
     long long queued;          /* jobs added to the bulk stream (copies) */
@@ -64,17 +67,20 @@ typedef struct ferry_scan_report_s {
 } ferry_scan_report_t;
 
 typedef struct ferry_scan_opts_s {
-    int parallel;                /* partitions listed at once; 0: 8 */
-    unsigned max_keys;           /* page size; 0: the profile's (1000) */
-    size_t diff_buffer;          /* entries one side may run ahead per partition; 0: 5000 */
-    long long max_backlog;       /* pause above this many bulk jobs; 0: 500000; < 0: never */
-    int batch;                   /* lookups / enqueues per round trip; 0: 512 */
-    int split;                   /* 1: partition by delimiter prefixes (default), -1: one listing */
-    int split_depth;             /* how many "/" levels to split; 0: 2 */
-    int dry_run;                 /* decide and count; write nothing to Redis */
-    int allow_empty_source;      /* delete even when the source listed nothing */
-    uint64_t min_size, max_size; /* source objects outside are skipped; 0: no bound */
-    int64_t min_age_ms, max_age_ms; /* by last-modified; 0: no bound */
+    int parallel;           /* partitions listed at once; 0: 8 */
+    unsigned max_keys;      /* page size; 0: the profile's (1000) */
+    size_t diff_buffer;     /* entries one side may run ahead per partition; 0: 5000 */
+    long long max_backlog;  /* pause above this many bulk jobs; 0: 500000; < 0: never */
+    int batch;              /* lookups / enqueues per round trip; 0: 512 */
+    int split;              /* 1: partition by delimiter prefixes (default), -1: one listing */
+    int split_depth;        /* how many "/" levels to split; 0: 2 */
+    int dry_run;            /* decide and count; write nothing to Redis */
+    int allow_empty_source; /* delete even when the source listed nothing */
+    /* Size/age filters on source objects (and on destination objects of deletes). 0: the
+     * task's stored value (ferry_task_t min_size …), which is 0 for no bound; a non-zero value
+     * here replaces that one bound for this scan (command-line overrides). */
+    uint64_t min_size, max_size;
+    int64_t min_age_ms, max_age_ms; /* by last-modified */
     int64_t now_ms;                 /* clock for age filters; 0: real */
     /* Called after every listing page and batch, on the loop: a progress display or a test
      * hook. Return non-zero to cancel the scan. May be NULL. */

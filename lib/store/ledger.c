@@ -702,6 +702,44 @@ static const ferry_redis_script_t LUA_ENQUEUE = {
     "  'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])\n"
     "return 1\n"};
 
+/* KEYS: bucket pending failed counters
+ * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin now reason
+ * Returns 1 recorded, 0 already skipped at this version, -1 stale, -2 queued/copying. */
+static const ferry_redis_script_t LUA_SKIP = {
+    "skip", LUA_PRELUDE
+    "local k = ARGV[1]\n"
+    "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
+    "local why = opt(ARGV[9])\n"
+    "local r = load(KEYS[1], k)\n"
+    "local os, osz = nil, 0\n"
+    "local changed = true\n"
+    "if r then\n"
+    "  os = r[1]; osz = r[2] or 0\n"
+    "  if m == 0 then return 0 end\n"
+    "  local c = vcmp(m, e, q, r)\n"
+    "  if c < 0 then return -1 end\n"
+    "  if c == 0 then\n"
+    "    changed = false\n"
+    "    if os == 0 or os == 1 then return -2 end\n"
+    "    if os == 4 then\n"
+    "      if r[13] ~= why then r[13] = why; save(KEYS[1], k, r) end\n"
+    "      return 0\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  r = {}\n"
+    "end\n"
+    "if changed then\n"
+    "  r[2] = size; r[3] = m; r[4] = opt(e); r[5] = opt(crc); r[16] = opt(q); r[6] = nil\n"
+    "  r[15] = nil; r[7] = 0\n"
+    "end\n"
+    "r[1] = 4; r[7] = r[7] or 0; r[8] = tonumber(ARGV[7])\n"
+    "r[9] = nil; r[10] = nil; r[11] = tonumber(ARGV[8]); r[12] = nil; r[13] = why; r[14] = nil\n"
+    "save(KEYS[1], k, r)\n"
+    "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, 4, r[2] or 0)\n"
+    "return 1\n"};
+
 /* KEYS: bucket pending failed counters lease; ARGV: key worker token lease_ms now */
 static const ferry_redis_script_t LUA_START = {
     "start", LUA_PRELUDE
@@ -1079,6 +1117,99 @@ int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
             if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
                 break;
             /* Connection lost mid-pipeline: resend the chunk (re-queueing is a no-op). */
+            if (ferry_redis_reset(l->r) != FERRY_OK)
+                break;
+        }
+    }
+    free(a);
+    return rc;
+}
+
+/* ---- skip (records without a job) ---------------------------------------------------------- */
+
+static int skip_chunk(ferry_ledger_t *l, const ferry_item_t *items, const char *const *reasons,
+                      size_t n, int *results, enq_args_t *a)
+{
+    int rc = ferry_redis_script_load(l->r, &LUA_SKIP);
+    if (rc)
+        return rc;
+    long long now = (long long)now_s();
+    for (size_t i = 0; i < n; i++) {
+        const ferry_item_t *it = &items[i];
+        enq_args_t *x = &a[i];
+        key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
+        snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
+        snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
+        snprintf(x->origin, sizeof(x->origin), "%d", it->origin);
+        snprintf(x->now, sizeof(x->now), "%lld", now);
+        x->etag_n = ferry_etag_pack(it->etag, x->etag, sizeof(x->etag));
+        if (it->has_crc64)
+            for (int j = 0; j < 8; j++)
+                x->crc[j] = (uint8_t)(it->crc64 >> (56 - 8 * j));
+        const char *why = reasons && reasons[i] ? reasons[i] : "";
+        const char *argv[13] = {x->bucket,
+                                l->k_pending,
+                                l->k_failed,
+                                l->k_cnt,
+                                it->key,
+                                x->size,
+                                x->mtime,
+                                (const char *)x->etag,
+                                (const char *)x->crc,
+                                it->seq ? it->seq : "",
+                                x->origin,
+                                x->now,
+                                why};
+        size_t lens[13];
+        for (int j = 0; j < 13; j++)
+            lens[j] = (j == 7 || j == 8) ? 0 : strlen(argv[j]);
+        lens[7] = x->etag_n;
+        lens[8] = it->has_crc64 ? 8 : 0;
+        if (lens[12] > FERRY_ERRMSG_MAX)
+            lens[12] = FERRY_ERRMSG_MAX;
+        rc = ferry_redis_eval_append(l->r, &LUA_SKIP, 4, 13, argv, lens);
+        if (rc)
+            return rc;
+    }
+    int first_err = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        rc = ferry_redis_read(l->r, &rep);
+        if (rc)
+            return rc;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                            "skip %s: %s", items[i].key, rep->str);
+        } else if (results)
+            results[i] = (int)ferry_redis_reply_int(rep, 0);
+        freeReplyObject(rep);
+    }
+    return first_err;
+}
+
+int ferry_ledger_skip(ferry_ledger_t *l, const ferry_item_t *items, const char *const *reasons,
+                      size_t n, int *results)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = key_ok(l, items[i].key);
+        if (rc)
+            return rc;
+    }
+    if (n == 0)
+        return FERRY_OK;
+    enq_args_t *a = malloc(sizeof(*a) * ENQ_CHUNK);
+    if (a == NULL)
+        return FERRY_ENOMEM;
+    int rc = FERRY_OK;
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += ENQ_CHUNK) {
+        size_t m = n - off < ENQ_CHUNK ? n - off : ENQ_CHUNK;
+        for (int round = 0; round < 2; round++) {
+            rc = skip_chunk(l, items + off, reasons ? reasons + off : NULL, m,
+                            results ? results + off : NULL, a);
+            if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
+                break;
+            /* Connection lost mid-pipeline: resend the chunk (re-recording is a no-op). */
             if (ferry_redis_reset(l->r) != FERRY_OK)
                 break;
         }

@@ -300,6 +300,18 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
                 rc = ferry_error_set(
                     err, FERRY_EINVAL,
                     "--multipart-threshold: \"%.40s\" must be a size from 5MiB to 5GiB", v);
+        } else if (strcmp(o, "--min-size") == 0 || strcmp(o, "--max-size") == 0) {
+            uint64_t *dst = o[3] == 'i' ? &t->min_size : &t->max_size;
+            if (ferry_size_parse(v, dst) != FERRY_OK)
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "%s: \"%.40s\" is not a size (e.g. 64k, 8MiB; 0: no bound)", o,
+                                     v);
+        } else if (strcmp(o, "--min-age") == 0 || strcmp(o, "--max-age") == 0) {
+            int64_t *dst = o[3] == 'i' ? &t->min_age_ms : &t->max_age_ms;
+            if (ferry_duration_parse(v, dst) != FERRY_OK)
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "%s: \"%.40s\" is not a duration (e.g. 1h, 7d; 0: no bound)",
+                                     o, v);
         } else if (strcmp(o, "--ledger-buckets") == 0) {
             char *e;
             unsigned long b = strtoul(v, &e, 10);
@@ -358,6 +370,15 @@ int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err)
     if (t->part_size > t->multipart_threshold && t->multipart_threshold)
         return ferry_error_set(err, FERRY_EINVAL,
                                "--part-size must not exceed --multipart-threshold");
+    if (t->min_age_ms < 0 || t->max_age_ms < 0)
+        return ferry_error_set(err, FERRY_EINVAL, "--%s-age must not be negative",
+                               t->min_age_ms < 0 ? "min" : "max");
+    if (t->max_size && t->min_size > t->max_size)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--min-size must not exceed --max-size: nothing would be copied");
+    if (t->max_age_ms && t->min_age_ms > t->max_age_ms)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--min-age must not exceed --max-age: nothing would be copied");
     return FERRY_OK;
 }
 
@@ -411,6 +432,15 @@ json_t *ferry_task_to_json(const ferry_task_t *t)
     json_object_set_new(o, "multipart_threshold", json_integer((json_int_t)t->multipart_threshold));
     json_object_set_new(o, "ledger_buckets", json_integer(t->ledger_buckets));
     json_object_set_new(o, "created_at", json_integer(t->created_at));
+    /* Filters only when set, so tasks without them keep their stored form. */
+    if (t->min_size)
+        json_object_set_new(o, "min_size", json_integer((json_int_t)t->min_size));
+    if (t->max_size)
+        json_object_set_new(o, "max_size", json_integer((json_int_t)t->max_size));
+    if (t->min_age_ms)
+        json_object_set_new(o, "min_age_ms", json_integer(t->min_age_ms));
+    if (t->max_age_ms)
+        json_object_set_new(o, "max_age_ms", json_integer(t->max_age_ms));
     return o;
 }
 
@@ -422,6 +452,21 @@ static int jstr(const json_t *j, const char *k, char *dst, size_t cap)
     if (!json_is_string(v) || strlen(json_string_value(v)) >= cap)
         return -1;
     memcpy(dst, json_string_value(v), strlen(json_string_value(v)) + 1);
+    return 0;
+}
+
+/* A non-negative integer member into *i or *u; absent leaves it. -1 when malformed. */
+static int jnonneg(const json_t *j, const char *k, int64_t *i, uint64_t *u)
+{
+    const json_t *v = json_object_get(j, k);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    if (i)
+        *i = (int64_t)json_integer_value(v);
+    if (u)
+        *u = (uint64_t)json_integer_value(v);
     return 0;
 }
 
@@ -481,6 +526,16 @@ int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
     }
     if (json_is_integer(json_object_get(j, "created_at")))
         t->created_at = json_integer_value(json_object_get(j, "created_at"));
+    /* Filters: absent is no bound; present must be a non-negative integer. */
+    static const char *const FILTERS[4] = {"min_size", "max_size", "min_age_ms", "max_age_ms"};
+    int64_t *ages[4] = {NULL, NULL, &t->min_age_ms, &t->max_age_ms};
+    uint64_t *sizes[4] = {&t->min_size, &t->max_size, NULL, NULL};
+    for (int k = 0; k < 4; k++)
+        if (jnonneg(j, FILTERS[k], ages[k], sizes[k]))
+            return ferry_error_set(err, FERRY_EPARSE,
+                                   "task %s: \"%s\" in the stored definition must be a "
+                                   "non-negative integer",
+                                   t->name, FILTERS[k]);
     if (bad)
         return ferry_error_set(err, FERRY_EPARSE, "task %s: malformed stored definition", t->name);
     return FERRY_OK;

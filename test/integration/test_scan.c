@@ -6,7 +6,13 @@
  *   - a listing failure mid-scan: stopped, reported, nothing deleted;
  *   - the empty-source guard, and --allow-empty-source;
  *   - the scan lease: one holder, a take-over after expiry;
- *   - 100,000 objects seeded with /_fakes3/seed: every difference found, nothing else.
+ *   - 100,000 objects seeded with /_fakes3/seed: every difference found, nothing else;
+ *   - archive-class source objects (OSS Archive/ColdArchive/DeepColdArchive, PUT with
+ *     x-amz-storage-class): recorded skipped with the reason, counters and indexes exact, a
+ *     rescan writes nothing, a restored object is queued; `ferry status` / `ferry ls --state
+ *     skipped` show them;
+ *   - size/age filters stored by `ferry task add` (and `ferry sync`), applied by `ferry task
+ *     run`, a command-line bound replacing the stored one for that run.
  */
 #include "test_s3_util.h"
 
@@ -19,13 +25,16 @@
 #include "ferry/task.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static harness_server_t redis_srv;
 static ferry_redis_t *R;
+static char ferry_bin[1024];
 
 static void set_creds(const harness_server_t *src, const harness_server_t *dst)
 {
@@ -314,9 +323,467 @@ static void test_failures(void)
     CHECK_INT(xlen("emptysrc", "bulk"), 1000);
     ferry_task_clear(&t);
 
-    /* Archive-class objects are skipped with the reason. */
     s3t_close(&cs);
     s3t_close(&cd);
+    harness_stop(&src, 15);
+    harness_stop(&dst, 15);
+}
+
+/* ---- archive classes ------------------------------------------------------------------------ */
+
+/* Run the ferry binary (args[0] is replaced by it); stdout into out, stderr into err (either
+ * may be NULL). The exit code, or -1 on a timeout. */
+static int run_ferry(const char **args, char *out, size_t outn, char *err, size_t errn)
+{
+    char op[1200], ep[1200];
+    static int seq;
+    snprintf(op, sizeof(op), "%s/scan-out.%d", harness_tmpdir(), seq);
+    snprintf(ep, sizeof(ep), "%s/scan-err.%d", harness_tmpdir(), seq++);
+    args[0] = ferry_bin;
+    pid_t pid = harness_spawn(args, op, ep);
+    REQUIRE(pid > 0);
+    int st = 0;
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        usleep(100000);
+        if (i == 599) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+    }
+    const char *paths[2] = {op, ep};
+    char *bufs[2] = {out, err};
+    size_t caps[2] = {outn, errn};
+    for (int k = 0; k < 2; k++) {
+        if (bufs[k] == NULL)
+            continue;
+        FILE *f = fopen(paths[k], "r");
+        size_t n = f ? fread(bufs[k], 1, caps[k] - 1, f) : 0;
+        bufs[k][n] = '\0';
+        if (f)
+            fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void put_class(s3t_t *c, const char *bucket, const char *key, size_t size,
+                      const char *sclass)
+{
+    static char buf[4096];
+    memset(buf, 'a', sizeof(buf));
+    ferry_kv_t h = {"x-amz-storage-class", sclass};
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    s3t_res_t x;
+    memset(&x, 0, sizeof(x));
+    ferry_s3_args_init(&a);
+    a.bucket = bucket;
+    a.key = key;
+    a.key_len = strlen(key);
+    a.body = buf;
+    a.body_len = (int64_t)(size < sizeof(buf) ? size : sizeof(buf));
+    a.headers = sclass ? &h : NULL;
+    a.nheaders = sclass ? 1 : 0;
+    REQUIRE(ferry_s3_put(c->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+    s3t_wait(c, &x);
+    if (x.r.rc)
+        fprintf(stderr, "put %s (%s): %s\n", key, sclass ? sclass : "-", x.r.err.msg);
+    REQUIRE(x.r.rc == FERRY_OK);
+}
+
+static int zscore_exists(const char *task, const char *index, const char *key)
+{
+    redisReply *rep;
+    char k[128];
+    snprintf(k, sizeof(k), "ferry:{%s}:%s", task, index);
+    REQUIRE(ferry_redis_cmd(R, &rep, "ZSCORE %s %s", k, key) == FERRY_OK);
+    int yes = rep->type != REDIS_REPLY_NIL;
+    freeReplyObject(rep);
+    return yes;
+}
+
+static int count_rec(void *ud, const ferry_record_t *rec)
+{
+    (void)rec;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int count_state(ferry_ledger_t *led, int state)
+{
+    int n = 0;
+    char next[256] = "", cur[256] = "";
+    do {
+        REQUIRE(ferry_ledger_list(led, state, "", cur, 1000, count_rec, &n, next, sizeof(next)) ==
+                FERRY_OK);
+        snprintf(cur, sizeof(cur), "%s", next);
+    } while (next[0]);
+    return n;
+}
+
+static void test_archive(void)
+{
+    printf("== archive-class source objects are recorded skipped with the reason\n");
+    harness_server_t src, dst;
+    const char *sx[] = {"--bucket", "src", "--path-style-ok", NULL};
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("oss", sx, &src) == 0);
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    set_creds(&src, &dst);
+    s3t_t cs, cd;
+    REQUIRE(s3t_open(&cs, "oss", src.url, src.access_key, src.secret_key, FERRY_TRI_ON, "source") ==
+            0);
+    REQUIRE(s3t_open(&cd, "s3", dst.url, dst.access_key, dst.secret_key, FERRY_TRI_ON,
+                     "destination") == 0);
+    put_class(&cs, "src", "in/std.txt", 10, NULL);
+    put_class(&cs, "src", "in/ia.txt", 20, "IA");
+    put_class(&cs, "src", "in/arc/g1", 100, "Archive");
+    put_class(&cs, "src", "in/arc/g2", 200, "ColdArchive");
+    put_class(&cs, "src", "in/deep/g3", 300, "DeepColdArchive");
+    put_class(&cs, "src", "in/copied-then-archived", 40, "Archive");
+    put_class(&cd, "dst", "out/copied-then-archived", 40, NULL);
+
+    ferry_task_t t;
+    mk_task(&t, "arch", "oss://src/in/", "s3://dst/out/", &src, &dst, 0);
+    ferry_ledger_t *led;
+    REQUIRE(ferry_ledger_open(R, "arch", t.ledger_buckets, &led) == FERRY_OK);
+    /* g2 was seen before at an older version and failed: its record must move to skipped and
+     * leave the failed index (a job for it is still in the stream). */
+    ferry_item_t old = {.key = "in/arc/g2", .size = 1, .mtime = 1000, .etag = "0123abcd"};
+    int res[4];
+    REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, &old, 1, res) == FERRY_OK);
+    CHECK_INT(res[0], FERRY_ENQ_QUEUED);
+    REQUIRE(ferry_ledger_fail(led, "in/arc/g2", "InvalidObjectState") == FERRY_OK);
+    CHECK(zscore_exists("arch", "failed", "in/arc/g2"));
+
+    ferry_scan_opts_t o = {0};
+    o.max_keys = 2;
+    ferry_scan_report_t rep;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.src_listed, 6);
+    CHECK_INT(rep.new_, 2);      /* std.txt, ia.txt */
+    CHECK_INT(rep.unchanged, 1); /* copied before it was archived: stays as it is */
+    CHECK_INT(rep.skipped_archive, 3);
+    CHECK_INT(rep.skipped, 3);
+    CHECK_INT(rep.queued, 2);
+    CHECK(strstr(rep.skip_example, "restore it before it can be copied") != NULL);
+    CHECK_INT(xlen("arch", "bulk"), 1 + 2); /* the old g2 job + 2 copies; no job for skips */
+
+    ferry_record_t rec;
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g1", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_SKIPPED);
+    CHECK_INT(rec.size, 100);
+    CHECK(rec.src_mtime > 1000);
+    CHECK(rec.src_etag[0] != '\0');
+    CHECK_STR(rec.error, "source object is in archive storage class Archive: restore it before "
+                         "it can be copied");
+    CHECK(rec.finished_at > 0);
+    CHECK_INT(rec.queued_at, 0);
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g2", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_SKIPPED);
+    CHECK_INT(rec.size, 200);
+    CHECK(strstr(rec.error, "ColdArchive") != NULL);
+    CHECK_INT(ferry_ledger_get(led, "in/deep/g3", &rec), FERRY_OK);
+    CHECK(strstr(rec.error, "DeepColdArchive") != NULL);
+    CHECK_INT(ferry_ledger_get(led, "in/copied-then-archived", &rec), FERRY_ENOTFOUND);
+    CHECK_INT(ferry_ledger_get(led, "in/ia.txt", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+    /* counters and indexes: a skipped key is neither pending nor failed */
+    ferry_counters_t c;
+    REQUIRE(ferry_ledger_counters(led, &c) == FERRY_OK);
+    CHECK_INT(c.objects[FERRY_STATE_SKIPPED], 3);
+    CHECK_INT(c.bytes[FERRY_STATE_SKIPPED], 600);
+    CHECK_INT(c.objects[FERRY_STATE_QUEUED], 2);
+    CHECK_INT(c.bytes[FERRY_STATE_QUEUED], 30);
+    CHECK_INT(c.objects[FERRY_STATE_FAILED], 0);
+    CHECK_INT(c.bytes[FERRY_STATE_FAILED], 0);
+    long long pending = -1, failed = -1;
+    REQUIRE(ferry_ledger_progress(led, "", &pending, &failed) == FERRY_OK);
+    CHECK_INT(pending, 2);
+    CHECK_INT(failed, 0);
+    CHECK(!zscore_exists("arch", "pending", "in/arc/g1"));
+    CHECK(!zscore_exists("arch", "pending", "in/arc/g2"));
+    CHECK(!zscore_exists("arch", "failed", "in/arc/g2"));
+    CHECK_INT(count_state(led, FERRY_STATE_SKIPPED), 3);
+
+    /* The CLI: ferry status and ferry ls --state skipped. */
+    {
+        char out[8192], err[2048];
+        const char *a[] = {NULL,     "--redis", redis_srv.url, "--json",
+                           "status", "arch",    "in/arc/g1",   NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "\"state\":\"skipped\"") != NULL);
+        CHECK(strstr(out, "\"error\":\"source object is in archive storage class Archive: "
+                          "restore it before it can be copied\"") != NULL);
+        const char *b[] = {NULL,   "--redis", redis_srv.url, "--json", "ls",
+                           "arch", "--state", "skipped",     NULL};
+        CHECK_INT(run_ferry(b, out, sizeof(out), err, sizeof(err)), 0);
+        int lines = 0;
+        for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+            lines++;
+        CHECK_INT(lines, 3);
+        CHECK(strstr(out, "\"key\":\"in/arc/g1\"") != NULL);
+        CHECK(strstr(out, "\"key\":\"in/arc/g2\"") != NULL);
+        CHECK(strstr(out, "\"key\":\"in/deep/g3\"") != NULL);
+        CHECK(strstr(out, "in/std.txt") == NULL);
+    }
+
+    /* A rescan finds the same and writes nothing: counters unchanged, no job added. */
+    long long jobs = xlen("arch", "bulk");
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.skipped_archive, 3);
+    CHECK_INT(rep.queued, 0);
+    CHECK_INT(rep.in_flight, 2);
+    CHECK_INT(xlen("arch", "bulk"), jobs);
+    ferry_counters_t c2;
+    REQUIRE(ferry_ledger_counters(led, &c2) == FERRY_OK);
+    CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
+
+    /* The CAS rules of ferry_ledger_skip itself. */
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g1", &rec), FERRY_OK);
+    ferry_item_t same = {
+        .key = "in/arc/g1", .size = rec.size, .mtime = rec.src_mtime, .etag = rec.src_etag};
+    const char *why = rec.error;
+    CHECK_INT(ferry_ledger_skip(led, &same, &why, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_SKIP_UNCHANGED);
+    ferry_item_t older = same;
+    older.mtime = rec.src_mtime - 10;
+    CHECK_INT(ferry_ledger_skip(led, &older, &why, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_SKIP_STALE);
+    ferry_item_t queued_one = {.key = "in/std.txt"};
+    ferry_record_t qrec;
+    CHECK_INT(ferry_ledger_get(led, "in/std.txt", &qrec), FERRY_OK);
+    queued_one.size = qrec.size;
+    queued_one.mtime = qrec.src_mtime;
+    queued_one.etag = qrec.src_etag;
+    CHECK_INT(ferry_ledger_skip(led, &queued_one, &why, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_SKIP_BUSY);
+    REQUIRE(ferry_ledger_counters(led, &c2) == FERRY_OK);
+    CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
+    /* A newer version, still archived: recorded again, bytes follow the new size. */
+    ferry_item_t newer = same;
+    newer.mtime = rec.src_mtime + 10;
+    newer.size = 150;
+    CHECK_INT(ferry_ledger_skip(led, &newer, &why, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_SKIP_RECORDED);
+    REQUIRE(ferry_ledger_counters(led, &c2) == FERRY_OK);
+    CHECK_INT(c2.objects[FERRY_STATE_SKIPPED], 3);
+    CHECK_INT(c2.bytes[FERRY_STATE_SKIPPED], 650);
+    /* Restored (same version as recorded, now copyable): a forced enqueue queues it — what the
+     * scan does when it sees a skipped record of the listed version. */
+    newer.force = 1;
+    CHECK_INT(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, &newer, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_ENQ_QUEUED);
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g1", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+    CHECK_STR(rec.error, "");
+    REQUIRE(ferry_ledger_counters(led, &c2) == FERRY_OK);
+    CHECK_INT(c2.objects[FERRY_STATE_SKIPPED], 2);
+    CHECK_INT(c2.bytes[FERRY_STATE_SKIPPED], 500);
+    CHECK_INT(c2.objects[FERRY_STATE_QUEUED], 3);
+    CHECK(zscore_exists("arch", "pending", "in/arc/g1"));
+
+    /* End to end: g2 restored to a normal class (a re-PUT; within the same second it is the
+     * same version, else a newer one — both must queue it). */
+    put_class(&cs, "src", "in/arc/g2", 200, "Standard");
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.skipped_archive, 2); /* g3, and g1 — listed older than its record: stale */
+    CHECK_INT(rep.stale, 1);
+    CHECK_INT(rep.queued, 1);
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g2", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+    CHECK_STR(rec.error, "");
+    REQUIRE(ferry_ledger_counters(led, &c2) == FERRY_OK);
+    CHECK_INT(c2.objects[FERRY_STATE_SKIPPED], 1);
+    CHECK_INT(c2.bytes[FERRY_STATE_SKIPPED], 300);
+    CHECK_INT(c2.objects[FERRY_STATE_QUEUED], 4);
+    CHECK_INT(count_state(led, FERRY_STATE_SKIPPED), 1);
+    REQUIRE(ferry_ledger_progress(led, "", &pending, &failed) == FERRY_OK);
+    CHECK_INT(pending, 4);
+
+    /* Dry run: counted, nothing written. */
+    put_class(&cs, "src", "in/arc/g4", 50, "Archive");
+    o.dry_run = 1;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.skipped_archive, 3);
+    CHECK_INT(ferry_ledger_get(led, "in/arc/g4", &rec), FERRY_ENOTFOUND);
+
+    ferry_ledger_free(led);
+    ferry_task_clear(&t);
+    s3t_close(&cs);
+    s3t_close(&cd);
+    harness_stop(&src, 15);
+    harness_stop(&dst, 15);
+}
+
+/* ---- size/age filters stored in the task ------------------------------------------------------
+ */
+
+static void test_filters(void)
+{
+    printf("== size/age filters: stored by task add and sync, applied by task run\n");
+    harness_server_t src, dst;
+    const char *sx[] = {"--bucket", "src", "--path-style-ok", NULL};
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("oss", sx, &src) == 0);
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    set_creds(&src, &dst);
+    s3t_t cs;
+    REQUIRE(s3t_open(&cs, "oss", src.url, src.access_key, src.secret_key, FERRY_TRI_ON, "source") ==
+            0);
+    put_class(&cs, "src", "f/small", 10, NULL);
+    put_class(&cs, "src", "f/mid", 1000, NULL);
+    put_class(&cs, "src", "f/big", 4000, NULL);
+    char out[8192], err[2048];
+
+    /* A bad bound: exit 2, the message names the option. */
+    {
+        const char *a[] = {NULL,         "--redis", redis_srv.url,  "task", "add",
+                           "badf",       "--from",  "oss://src/f/", "--to", "s3://dst/f/",
+                           "--min-size", "2M",      "--max-size",   "1M",   NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 2);
+        CHECK(strstr(err, "--min-size") != NULL);
+        const char *b[] = {
+            NULL,           "--redis", redis_srv.url, "task",      "add",  "badf", "--from",
+            "oss://src/f/", "--to",    "s3://dst/f/", "--max-age", "soon", NULL};
+        CHECK_INT(run_ferry(b, out, sizeof(out), err, sizeof(err)), 2);
+        CHECK(strstr(err, "--max-age") != NULL);
+    }
+    const char *add[] = {NULL,
+                         "--redis",
+                         redis_srv.url,
+                         "task",
+                         "add",
+                         "filt",
+                         "--from",
+                         "oss://src/f/",
+                         "--to",
+                         "s3://dst/f/",
+                         "--src-endpoint",
+                         src.url,
+                         "--dst-endpoint",
+                         dst.url,
+                         "--min-size",
+                         "100",
+                         "--max-size",
+                         "2k",
+                         "--max-age",
+                         "1d",
+                         NULL};
+    CHECK_INT(run_ferry(add, out, sizeof(out), err, sizeof(err)), 0);
+    {
+        const char *a[] = {NULL, "--redis", redis_srv.url, "--json", "task", "show", "filt", NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "\"min_size\":100") != NULL);
+        CHECK(strstr(out, "\"max_size\":2048") != NULL);
+        CHECK(strstr(out, "\"max_age_ms\":86400000") != NULL);
+        CHECK(strstr(out, "min_age_ms") == NULL);
+    }
+    ferry_task_t t;
+    REQUIRE(ferry_task_get(R, "filt", &t) == FERRY_OK);
+    CHECK_INT(t.min_size, 100);
+    CHECK_INT(t.max_size, 2048);
+    CHECK_INT(t.max_age_ms, 86400000);
+    ferry_ledger_t *led;
+    REQUIRE(ferry_ledger_open(R, "filt", t.ledger_buckets, &led) == FERRY_OK);
+    ferry_record_t rec;
+    {
+        const char *a[] = {NULL, "--redis", redis_srv.url, "--json", "task", "run", "filt", NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "\"queued\":1,") != NULL);
+        CHECK(strstr(out, "\"skipped\":2,") != NULL);
+        CHECK_INT(ferry_ledger_get(led, "f/mid", &rec), FERRY_OK);
+        CHECK_INT(ferry_ledger_get(led, "f/small", &rec), FERRY_ENOTFOUND);
+        CHECK_INT(ferry_ledger_get(led, "f/big", &rec), FERRY_ENOTFOUND);
+    }
+    /* The library applies the stored bounds with no options of its own, too. */
+    {
+        ferry_scan_opts_t o = {0};
+        ferry_scan_report_t rep;
+        o.dry_run = 1;
+        CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+        CHECK_INT(rep.skipped, 2);
+        CHECK_INT(rep.new_, 1);
+    }
+    /* A command-line bound replaces the stored one for that run only. */
+    {
+        const char *a[] = {NULL,  "--redis", redis_srv.url, "--json", "task",
+                           "run", "filt",    "--max-size",  "1M",     NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "\"queued\":1,") != NULL);  /* big; mid is already queued */
+        CHECK(strstr(out, "\"skipped\":1,") != NULL); /* small: the stored --min-size holds */
+        CHECK_INT(ferry_ledger_get(led, "f/big", &rec), FERRY_OK);
+        CHECK_INT(ferry_ledger_get(led, "f/small", &rec), FERRY_ENOTFOUND);
+        ferry_task_t t2;
+        REQUIRE(ferry_task_get(R, "filt", &t2) == FERRY_OK);
+        CHECK_INT(t2.max_size, 2048); /* not stored */
+        ferry_task_clear(&t2);
+        /* an override that contradicts the stored bound is refused before any listing */
+        const char *b[] = {NULL,   "--redis",    redis_srv.url, "task", "run",
+                           "filt", "--min-size", "1G",          NULL};
+        CHECK(run_ferry(b, out, sizeof(out), err, sizeof(err)) != 0);
+        CHECK(strstr(err, "--min-size") != NULL);
+    }
+    /* An age bound: everything here is seconds old, so --min-age 1h skips it all. */
+    {
+        const char *a[] = {NULL,
+                           "--redis",
+                           redis_srv.url,
+                           "task",
+                           "add",
+                           "aged",
+                           "--from",
+                           "oss://src/f/",
+                           "--to",
+                           "s3://dst/f/",
+                           "--src-endpoint",
+                           src.url,
+                           "--dst-endpoint",
+                           dst.url,
+                           "--min-age",
+                           "1h",
+                           NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        const char *b[] = {NULL, "--redis", redis_srv.url, "--json", "task", "run", "aged", NULL};
+        CHECK_INT(run_ferry(b, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "\"queued\":0,") != NULL);
+        CHECK(strstr(out, "\"skipped\":3,") != NULL);
+    }
+    /* ferry sync stores the filters in the task it defines. */
+    {
+        const char *a[] = {NULL,
+                           "--redis",
+                           redis_srv.url,
+                           "sync",
+                           "--name",
+                           "syncf",
+                           "--from",
+                           "oss://src/f/",
+                           "--to",
+                           "s3://dst/f/",
+                           "--src-endpoint",
+                           src.url,
+                           "--dst-endpoint",
+                           dst.url,
+                           "--min-size=500",
+                           "--dry-run",
+                           "--workers",
+                           "0",
+                           NULL};
+        CHECK_INT(run_ferry(a, out, sizeof(out), err, sizeof(err)), 0);
+        CHECK(strstr(out, "2 new") != NULL);
+        CHECK(strstr(out, "1 skipped") != NULL);
+        ferry_task_t t3;
+        REQUIRE(ferry_task_get(R, "syncf", &t3) == FERRY_OK);
+        CHECK_INT(t3.min_size, 500);
+        CHECK_INT(t3.max_size, 0);
+        ferry_task_clear(&t3);
+    }
+    ferry_ledger_free(led);
+    ferry_task_clear(&t);
+    s3t_close(&cs);
     harness_stop(&src, 15);
     harness_stop(&dst, 15);
 }
@@ -423,6 +890,8 @@ int main(void)
 {
     setlocale(LC_ALL, "");
     REQUIRE(harness_init() == 0);
+    const char *bin = getenv("FERRY_BIN_DIR");
+    snprintf(ferry_bin, sizeof(ferry_bin), "%s/ferry", bin ? bin : "build/bin");
     REQUIRE(harness_redis_start(&redis_srv) == 0);
     ferry_error_t err;
     REQUIRE(ferry_redis_connect(redis_srv.url, NULL, &R, &err) == FERRY_OK);
@@ -431,6 +900,8 @@ int main(void)
     test_hostile("cos");
     test_hostile("kodo");
     test_failures();
+    test_archive();
+    test_filters();
     test_100k();
     ferry_redis_free(R);
     harness_stop(&redis_srv, 15);

@@ -115,6 +115,80 @@ int main(void)
         CHECK(strstr(e.msg, bad[i].opt) != NULL);
         ferry_task_clear(&t);
     }
+    /* size/age filters: parsed, stored in the JSON, read back; absent when unset */
+    {
+        char *fa[] = {"--from",        "oss://a",   "--to", "s3://b",    "--min-size", "64k",
+                      "--max-size=1G", "--min-age", "90m",  "--max-age", "30d"};
+        REQUIRE(parse(&t, &e, 11, fa) == FERRY_OK);
+        CHECK_INT(t.min_size, 65536);
+        CHECK_INT(t.max_size, 1ULL << 30);
+        CHECK_INT(t.min_age_ms, 90LL * 60000);
+        CHECK_INT(t.max_age_ms, 30LL * 86400000);
+        json_t *fj = ferry_task_to_json(&t);
+        CHECK_INT(json_integer_value(json_object_get(fj, "min_size")), 65536);
+        CHECK_INT(json_integer_value(json_object_get(fj, "max_size")), 1LL << 30);
+        CHECK_INT(json_integer_value(json_object_get(fj, "min_age_ms")), 5400000);
+        CHECK_INT(json_integer_value(json_object_get(fj, "max_age_ms")), 2592000000LL);
+        char *dump = json_dumps(fj, JSON_COMPACT);
+        json_t *back = json_loads(dump, 0, NULL);
+        ferry_task_t t3;
+        REQUIRE(ferry_task_from_json(back, &t3, &e) == FERRY_OK);
+        CHECK_INT(t3.min_size, t.min_size);
+        CHECK_INT(t3.max_size, t.max_size);
+        CHECK_INT(t3.min_age_ms, t.min_age_ms);
+        CHECK_INT(t3.max_age_ms, t.max_age_ms);
+        CHECK_INT(ferry_task_validate(&t3, &e), FERRY_OK);
+        ferry_task_clear(&t3);
+        /* a stored definition with a bad filter is refused, naming the field */
+        json_object_set_new(back, "max_age_ms", json_integer(-5));
+        CHECK_INT(ferry_task_from_json(back, &t3, &e), FERRY_EPARSE);
+        CHECK(strstr(e.msg, "max_age_ms") != NULL);
+        ferry_task_clear(&t3);
+        json_object_set_new(back, "max_age_ms", json_string("1h"));
+        CHECK_INT(ferry_task_from_json(back, &t3, &e), FERRY_EPARSE);
+        ferry_task_clear(&t3);
+        json_decref(back);
+        free(dump);
+        json_decref(fj);
+        ferry_task_clear(&t);
+        /* no filters: no filter members (stored tasks keep their old form) */
+        char *nf[] = {"--from", "oss://a", "--to", "s3://b"};
+        REQUIRE(parse(&t, &e, 4, nf) == FERRY_OK);
+        fj = ferry_task_to_json(&t);
+        CHECK(json_object_get(fj, "min_size") == NULL);
+        CHECK(json_object_get(fj, "max_age_ms") == NULL);
+        REQUIRE(ferry_task_from_json(fj, &t3, &e) == FERRY_OK);
+        CHECK_INT(t3.min_size + t3.max_size, 0);
+        CHECK_INT(t3.min_age_ms + t3.max_age_ms, 0);
+        ferry_task_clear(&t3);
+        json_decref(fj);
+        ferry_task_clear(&t);
+    }
+    struct {
+        int argc;
+        char *argv[8];
+        const char *opt;
+    } badf[] = {
+        {6, {"--from", "oss://a", "--to", "s3://b", "--min-size", "lots"}, "--min-size"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--max-size", "-1"}, "--max-size"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--min-age", "old"}, "--min-age"},
+        {5, {"--from", "oss://a", "--to", "s3://b", "--max-age=1x"}, "--max-age"},
+        {5, {"--from", "oss://a", "--to", "s3://b", "--max-age"}, "--max-age"},
+        {8,
+         {"--from", "oss://a", "--to", "s3://b", "--min-size", "2M", "--max-size", "1M"},
+         "--min-size"},
+        {8,
+         {"--from", "oss://a", "--to", "s3://b", "--min-age", "2d", "--max-age", "1d"},
+         "--min-age"},
+    };
+    for (size_t i = 0; i < sizeof(badf) / sizeof(badf[0]); i++) {
+        int rc = parse(&t, &e, badf[i].argc, badf[i].argv);
+        CHECK(rc == FERRY_EINVAL);
+        if (strstr(e.msg, badf[i].opt) == NULL)
+            fprintf(stderr, "message \"%s\" does not name %s\n", e.msg, badf[i].opt);
+        CHECK(strstr(e.msg, badf[i].opt) != NULL);
+        ferry_task_clear(&t);
+    }
     CHECK(ferry_task_name_valid("nightly-photos_2.x"));
     CHECK(!ferry_task_name_valid("a{b}"));
     CHECK(!ferry_task_name_valid("-x"));

@@ -159,6 +159,30 @@ typedef enum { FERRY_QUEUE_EVENT = 0, FERRY_QUEUE_BULK = 1 } ferry_queue_kind_t;
 int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
                          size_t n, int *results);
 
+/* Outcome of ferry_ledger_skip, per item. */
+typedef enum {
+    FERRY_SKIP_RECORDED = 1,  /* the record is now skipped at this version, with the reason */
+    FERRY_SKIP_UNCHANGED = 0, /* already skipped at this version (the reason is refreshed) */
+    FERRY_SKIP_STALE = -1,    /* older than the recorded version: ignored */
+    FERRY_SKIP_BUSY = -2      /* this version is queued or copying: left alone */
+} ferry_skip_result_t;
+
+/* Record n source objects as skipped without creating a job — objects the scan will not copy
+ * and the user should hear about (an archive storage class that must be restored first).
+ * reasons[i] is what `ferry status` shows as the record's "error" (cut to FERRY_ERRMSG_MAX).
+ * Compare-and-set like enqueue, one Lua step per item, pipelined like ferry_ledger_enqueue:
+ * an older version is STALE; the same version already skipped is a no-op (UNCHANGED); the same
+ * version queued or copying is BUSY; anything else (no record, a newer version, the same
+ * version done/failed/deleted) becomes skipped: counters move, the key leaves the pending and
+ * failed indexes, a newer version clears the dst etag and upload id. A job already in a stream
+ * for the key finds the record skipped and is acked without copying. Only key, size, mtime,
+ * etag, seq, crc64 and origin of the items are used. A later enqueue of the same version with
+ * force (the scan does that when the object is copyable again) queues it normally.
+ * results (may be NULL) gets one ferry_skip_result_t per item. A lost connection resends the
+ * chunk once (re-recording is a no-op). */
+int ferry_ledger_skip(ferry_ledger_t *l, const ferry_item_t *items, const char *const *reasons,
+                      size_t n, int *results);
+
 /* ---- transitions used by workers ------------------------------------------------------------ */
 
 typedef enum {

@@ -77,6 +77,11 @@ typedef struct ferry_task_s {
     uint64_t multipart_threshold; /* default 64 MiB */
     uint32_t ledger_buckets;      /* fixed at creation */
     int64_t created_at;
+    /* Scan filters (--min-size, --max-size, --min-age, --max-age): source objects outside are
+     * skipped (not recorded). 0: no bound. A scan's own options may replace a bound for one
+     * scan (scheduler/scan.h). */
+    uint64_t min_size, max_size;
+    int64_t min_age_ms, max_age_ms; /* by last-modified */
 } ferry_task_t;
 
 /* Defaults; the struct owns the glob strings afterwards (release with ferry_task_clear). */
