@@ -131,6 +131,7 @@ static void client_maybe_free(ferry_s3_t *c)
     void *arg = c->closed_arg;
     if (c->secret_key)
         memset(c->secret_key, 0, strlen(c->secret_key));
+    ferry_sigv4_key_wipe(&c->sigkey);
     free(c->access_key);
     free(c->secret_key);
     free(c->token);
@@ -629,19 +630,9 @@ static int op_send(ferry_s3_op_t *op)
         .service = "s3",
         .amz_date = amz_date,
     };
-    /* the path for signing stops at '?' */
-    char *path = NULL;
-    {
-        const char *p = sr.path, *q = strchr(p, '?');
-        path = q ? s3_strndup(p, (size_t)(q - p)) : strdup(p);
-        if (!path) {
-            rc = FERRY_ENOMEM;
-            goto out;
-        }
-        sr.path = path;
-    }
-    rc = ferry_sigv4_authorization(&sr, &c->creds, &auth);
-    free(path);
+    /* sr.path runs on into the query: the canonical request stops the path at the first '?'
+     * (a '?' in a key is percent-encoded). The signing key is derived once a day per region. */
+    rc = ferry_sigv4_authorization_cached(&sr, &c->creds, &c->sigkey, &auth);
     if (rc) {
         ferry_error_set(&op->res.err, rc, "cannot sign %s %s://%s: %s", op->method, c->prof.scheme,
                         op->bucket, ferry_strerror(rc));

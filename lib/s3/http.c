@@ -25,6 +25,15 @@
 #define DEFAULT_BODY_MAX (1u << 20)
 #define MAX_RESP_HEADERS 256
 #define MAX_HEADER_BYTES (64u * 1024)
+/* Idle easy handles kept for reuse. An easy handle is ~6 KiB of state plus its receive buffer
+ * (CURLOPT_BUFFERSIZE); initialising one per request was a measurable share of the loop's CPU
+ * on small objects. The cap bounds what an idle transport holds. */
+#define EASY_POOL_MAX 256
+/* Upload buffer: large for streamed and large bodies (fewer read callbacks and send calls per
+ * MiB), small for small memory bodies — curl allocates it for every upload and frees it when
+ * the transfer is done, whatever the handle's reuse. */
+#define UPLOAD_BUF_LARGE (512L * 1024)
+#define UPLOAD_BUF_MIN   (16L * 1024)
 
 typedef struct sock_s sock_t;
 
@@ -41,7 +50,9 @@ struct ferry_http_s {
     int in_curl;     /* depth of calls into curl that may run our curl callbacks */
     int dispatching; /* inside check_info */
     int closing;
-    int open_handles; /* uv handles not yet closed */
+    int open_handles;          /* uv handles not yet closed */
+    CURL *pool[EASY_POOL_MAX]; /* idle easy handles, reset (no request state, no references) */
+    size_t npool;
     void (*closed_cb)(void *);
     void *closed_arg;
 };
@@ -67,9 +78,13 @@ struct ferry_http_req_s {
     int64_t body_off; /* memory body: next byte to send */
     /* response */
     long status;
-    ferry_kv_t resp_hdrs[MAX_RESP_HEADERS];
+    ferry_kv_t resp_hdrs[MAX_RESP_HEADERS]; /* name/value point into hdr_arena */
     size_t nresp_hdrs;
     size_t hdr_bytes;
+    /* Response headers, each "name\0value\0", one allocation for all of them. Bounded by
+     * MAX_HEADER_BYTES (plus two NULs per header); the kv pointers are fixed up when it moves. */
+    char *hdr_arena;
+    size_t hdr_arena_len, hdr_arena_cap;
     int headers_done;
     ferry_buf_t body; /* captured body (2xx without sink, or any error body) */
     int body_truncated;
@@ -213,18 +228,43 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
+/* An easy handle for a new request: an idle one when there is one. */
+static CURL *easy_get(ferry_http_t *h)
+{
+    if (h->npool)
+        return h->pool[--h->npool];
+    return curl_easy_init();
+}
+
+/* Back to the pool, reset: curl_easy_reset drops every option (so no pointer into the finished
+ * request survives) but keeps the handle's buffers; connections, DNS and TLS sessions live in
+ * the multi handle either way. A closing transport frees it instead. */
+static void easy_put(ferry_http_t *h, CURL *e)
+{
+    if (!e)
+        return;
+    if (h->closing || h->npool >= EASY_POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    h->pool[h->npool++] = e;
+}
+
+static void pool_drain(ferry_http_t *h)
+{
+    while (h->npool)
+        curl_easy_cleanup(h->pool[--h->npool]);
+}
+
 static void req_free(ferry_http_req_t *r)
 {
     if (!r)
         return;
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
+    easy_put(r->h, r->easy);
     curl_slist_free_all(r->hdrs);
     curl_slist_free_all(r->connect_to_list);
-    for (size_t i = 0; i < r->nresp_hdrs; i++) {
-        free((char *)r->resp_hdrs[i].name);
-        free((char *)r->resp_hdrs[i].value);
-    }
+    free(r->hdr_arena);
     ferry_buf_free(&r->body);
     free(r->url);
     free(r->method);
@@ -351,11 +391,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         return 0;
     /* A status line starts a new response (100-continue, or a 1xx before the final one). */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-        for (size_t i = 0; i < r->nresp_hdrs; i++) {
-            free((char *)r->resp_hdrs[i].name);
-            free((char *)r->resp_hdrs[i].value);
-        }
         r->nresp_hdrs = 0;
+        r->hdr_arena_len = 0;
         r->hdr_bytes = 0;
         r->headers_done = 0;
         const char *sp = memchr(p, ' ', len);
@@ -391,18 +428,31 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    char *name = malloc(nlen + 1), *val = malloc((size_t)(end - v) + 1);
-    if (!name || !val) {
-        free(name);
-        free(val);
-        r->abort_rc = FERRY_ENOMEM;
-        return 0;
+    size_t vlen = (size_t)(end - v), need = nlen + vlen + 2;
+    if (r->hdr_arena_len + need > r->hdr_arena_cap) {
+        /* hdr_bytes bounds the total, so this grows a few times at most */
+        size_t cap = r->hdr_arena_cap ? r->hdr_arena_cap * 2 : 2048;
+        while (cap < r->hdr_arena_len + need)
+            cap *= 2;
+        char *na = realloc(r->hdr_arena, cap);
+        if (!na) {
+            r->abort_rc = FERRY_ENOMEM;
+            return 0;
+        }
+        for (size_t i = 0; i < r->nresp_hdrs; i++) { /* re-point into the moved arena */
+            r->resp_hdrs[i].name = na + (r->resp_hdrs[i].name - r->hdr_arena);
+            r->resp_hdrs[i].value = na + (r->resp_hdrs[i].value - r->hdr_arena);
+        }
+        r->hdr_arena = na;
+        r->hdr_arena_cap = cap;
     }
+    char *name = r->hdr_arena + r->hdr_arena_len, *val = name + nlen + 1;
+    r->hdr_arena_len += need;
     for (size_t i = 0; i < nlen; i++)
         name[i] = (char)tolower((unsigned char)p[i]);
     name[nlen] = 0;
-    memcpy(val, v, (size_t)(end - v));
-    val[end - v] = 0;
+    memcpy(val, v, vlen);
+    val[vlen] = 0;
     r->resp_hdrs[r->nresp_hdrs].name = name;
     r->resp_hdrs[r->nresp_hdrs].value = val;
     r->nresp_hdrs++;
@@ -527,7 +577,6 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->opts.insecure ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->opts.insecure ? 0L : 2L);
     if (h->ca_file)
@@ -550,6 +599,10 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
     } else if (upload) {
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? o->body_len : 0));
+        long ubuf = UPLOAD_BUF_LARGE;
+        if (!o->source && o->body_len < UPLOAD_BUF_LARGE)
+            ubuf = o->body_len > UPLOAD_BUF_MIN ? (long)o->body_len : UPLOAD_BUF_MIN;
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, ubuf);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(e, CURLOPT_READDATA, r);
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
@@ -572,11 +625,9 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
         ferry_buf_reset(&line);
         const char *v = o->headers[i].value ? o->headers[i].value : "";
         /* "Name;" sends an empty header; "Name:" would remove it. */
-        if (*v)
-            rc = ferry_buf_addf(&line, "%s: %s", o->headers[i].name, v);
-        else
-            rc = ferry_buf_addf(&line, "%s;", o->headers[i].name);
-        if (rc)
+        if ((rc = ferry_buf_adds(&line, o->headers[i].name)) ||
+            (rc = *v ? ferry_buf_add(&line, ": ", 2) : ferry_buf_add(&line, ";", 1)) ||
+            (rc = ferry_buf_adds(&line, v)))
             goto out;
         l = curl_slist_append(r->hdrs, ferry_buf_cstr(&line));
         if (!l) {
@@ -615,7 +666,7 @@ int ferry_http_submit(ferry_http_t *h, const ferry_http_reqopts_t *o, ferry_http
     r->url = dupstr(o->url);
     r->method = dupstr(o->method);
     r->connect_to = dupstr(o->connect_to);
-    r->easy = curl_easy_init();
+    r->easy = easy_get(h);
     if (!r->url || !r->method || (o->connect_to && !r->connect_to) || !r->easy) {
         rc = FERRY_ENOMEM;
         goto fail;
@@ -786,6 +837,7 @@ static void teardown(ferry_http_t *h)
         h->in_curl--;
         h->multi = NULL;
     }
+    pool_drain(h);
     while (h->socks)
         sock_close(h->socks);
     if (!uv_is_closing((uv_handle_t *)&h->timer)) {

@@ -33,6 +33,7 @@ struct ferry_s3_s {
     ferry_profile_t prof;
     char *access_key, *secret_key, *token;
     ferry_creds_t creds;
+    ferry_sigv4_key_t sigkey; /* derived signing key for today's scope; wiped with the secret */
     ferry_retry_policy_t pol;
     ferry_retry_rng_t rng;
     char role[32];

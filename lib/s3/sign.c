@@ -13,6 +13,14 @@
 #define MAX_QUERY_PARAMS 128
 #define CANON_CAP        (64 * 1024)
 
+/* Zero memory that held key material; the volatile pointer keeps the stores. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 void ferry_sigv4_amz_date(time_t t, char out[17])
 {
     struct tm tm;
@@ -271,10 +279,10 @@ int ferry_sigv4_string_to_sign(const char *amz_date, const char *region, const c
                           amz_date, region, service, hex);
 }
 
-void ferry_sigv4_signature(const char *secret, const char *amz_date, const char *region,
-                           const char *service, const char *string_to_sign, char out[65])
+/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date8), region), service), "aws4_request") */
+static void derive_key(const char *secret, const char *amz_date, const char *region,
+                       const char *service, uint8_t k[32])
 {
-    uint8_t k[32];
     char kdate[300];
     int n = snprintf(kdate, sizeof(kdate), "AWS4%s", secret);
     if (n < 0 || (size_t)n >= sizeof(kdate))
@@ -283,13 +291,33 @@ void ferry_sigv4_signature(const char *secret, const char *amz_date, const char 
     ferry_hmac_sha256(k, 32, region, strlen(region), k);
     ferry_hmac_sha256(k, 32, service, strlen(service), k);
     ferry_hmac_sha256(k, 32, "aws4_request", 12, k);
+    wipe(kdate, sizeof(kdate));
+}
+
+void ferry_sigv4_signature(const char *secret, const char *amz_date, const char *region,
+                           const char *service, const char *string_to_sign, char out[65])
+{
+    uint8_t k[32];
+    derive_key(secret, amz_date, region, service, k);
     ferry_hmac_sha256(k, 32, string_to_sign, strlen(string_to_sign), k);
     ferry_hex_lower(k, 32, out);
-    memset(kdate, 0, sizeof(kdate));
+    wipe(k, sizeof(k));
+}
+
+void ferry_sigv4_key_wipe(ferry_sigv4_key_t *kc)
+{
+    if (kc)
+        wipe(kc, sizeof(*kc));
 }
 
 int ferry_sigv4_authorization(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
                               ferry_buf_t *out)
+{
+    return ferry_sigv4_authorization_cached(r, creds, NULL, out);
+}
+
+int ferry_sigv4_authorization_cached(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
+                                     ferry_sigv4_key_t *kc, ferry_buf_t *out)
 {
     ferry_buf_t creq, sh, sts;
     char sig[65];
@@ -305,8 +333,28 @@ int ferry_sigv4_authorization(const ferry_sigv4_req_t *r, const ferry_creds_t *c
         rc = ferry_sigv4_string_to_sign(r->amz_date, r->region, r->service, ferry_buf_cstr(&creq),
                                         creq.len, &sts);
     if (rc == FERRY_OK) {
-        ferry_sigv4_signature(creds->secret_key, r->amz_date, r->region, r->service,
-                              ferry_buf_cstr(&sts), sig);
+        uint8_t k[32];
+        /* The derived key depends only on (secret, day, region, service): reuse it while they
+         * hold. A scope that does not fit the cache's fields is derived every time. */
+        size_t rl = strlen(r->region), sl = strlen(r->service);
+        int cacheable = kc && rl < sizeof(kc->region) && sl < sizeof(kc->service);
+        if (cacheable && kc->valid && memcmp(kc->date, r->amz_date, 8) == 0 &&
+            strcmp(kc->region, r->region) == 0 && strcmp(kc->service, r->service) == 0) {
+            memcpy(k, kc->key, 32);
+        } else {
+            derive_key(creds->secret_key, r->amz_date, r->region, r->service, k);
+            if (cacheable) {
+                memcpy(kc->date, r->amz_date, 8);
+                kc->date[8] = 0;
+                memcpy(kc->region, r->region, rl + 1);
+                memcpy(kc->service, r->service, sl + 1);
+                memcpy(kc->key, k, 32);
+                kc->valid = 1;
+            }
+        }
+        ferry_hmac_sha256(k, 32, ferry_buf_cstr(&sts), sts.len, k);
+        ferry_hex_lower(k, 32, sig);
+        wipe(k, sizeof(k));
         rc = ferry_buf_addf(out,
                             "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request, "
                             "SignedHeaders=%s, Signature=%s",

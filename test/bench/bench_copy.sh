@@ -11,7 +11,11 @@
 # Measured per tool with /usr/bin/time: wall seconds, CPU seconds (user+sys), peak RSS. The
 # servers' CPU is not counted for either tool. ferry's figures are the worker's; the listing
 # and enqueue that ferry's scheduler does are timed separately (bench_enqueue) and reported
-# beside them (rclone lists the source itself). Output: a Markdown table on stdout.
+# beside them (rclone lists the source itself). The servers' CPU (both fakes3 and redis, from
+# /proc) during each tool's run is reported in its own column: on a small machine the servers
+# share the cores with the tool, so a tool can be bound by them. FERRY_BENCH_WRAP (e.g.
+# "perf record -g -o /tmp/ferry.perf --") prefixes ferry's command line. Output: a Markdown table
+# on stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-rel}
@@ -43,6 +47,19 @@ start_fakes3() { # personality bucket -> sets PORT
 }
 start_fakes3 oss src; SPORT=$PORT
 start_fakes3 s3 dst; DPORT=$PORT
+SERVER_PIDS="${PIDS[*]}"
+REDIS_PID=${PIDS[0]} SRC_PID=${PIDS[1]} DST_PID=${PIDS[2]}
+split_cpu() { # -> "redis R, fakes3 src S, fakes3 dst D" (seconds so far)
+  printf "redis %.2f, fakes3 src %.2f, fakes3 dst %.2f" "$(servers_cpu "$REDIS_PID")" \
+    "$(servers_cpu "$SRC_PID")" "$(servers_cpu "$DST_PID")"
+}
+servers_cpu() { # user+sys seconds of the given pids (default: redis and both fakes3) so far
+  local t=0 p
+  for p in ${1:-$SERVER_PIDS}; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t / $(getconf CLK_TCK)" | bc -l
+}
 SRC=http://127.0.0.1:$SPORT
 DST=http://127.0.0.1:$DPORT
 for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -78,28 +95,35 @@ seed '{"bucket":"src","prefix":"a/","count":10000,"size":16384,"seed":1}'
 seed '{"bucket":"src","prefix":"b/","count":8,"size":268435456,"seed":2}'
 seed '{"bucket":"src","prefix":"c/","count":1,"size":4294967296,"seed":3}'
 
-echo "| scenario | tool | wall s | objects/s | MB/s | CPU s | CPU s/GB | peak RSS MiB | flags |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | tool | wall s | objects/s | MB/s | CPU s | CPU s/GB | peak RSS MiB | servers CPU s | flags |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for s in $SCEN; do
   "$BIN/ferry" --redis "$REDIS" task add "bench-$s" --from "oss://src/$s/" --to "s3://dst/ferry-$s/" \
     --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1 \
     --src-path-style --dst-path-style --part-size 16MiB >/dev/null
   enq=$("$BIN/bench_enqueue" "$REDIS" "bench-$s" oss "$SRC" src "$s/")
-  read -r fw fc fr < <(timed "ferry-$s" "$BIN/ferry" --redis "$REDIS" worker --task "bench-$s" \
+  s0=$(servers_cpu)
+  echo "bench_copy: $s: servers CPU before ferry: $(split_cpu)" >&2
+  read -r fw fc fr < <(timed "ferry-$s" ${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" worker --task "bench-$s" \
     --exit-when-idle --log-level warn ${FFLAGS[$s]})
+  fs=$(echo "$(servers_cpu) - $s0" | bc -l)
+  echo "bench_copy: $s: servers CPU after ferry:  $(split_cpu)" >&2
   done_n=$(redis-cli -p "$RPORT" hget "ferry:{bench-$s}:cnt" n2)
   [[ "$done_n" == "${NOBJ[$s]}" ]] || { echo "bench_copy: ferry left $done_n/${NOBJ[$s]} done" >&2; exit 1; }
   env -u AWS_CA_BUNDLE rclone purge "fdst:dst/ferry-$s" >/dev/null 2>&1 || true
+  s0=$(servers_cpu)
   read -r rw rc rr < <(timed "rclone-$s" env -u AWS_CA_BUNDLE rclone copy "fsrc:src/$s/" "fdst:dst/rclone-$s/" ${RFLAGS[$s]})
+  rs=$(echo "$(servers_cpu) - $s0" | bc -l)
+  echo "bench_copy: $s: servers CPU after rclone: $(split_cpu)" >&2
   env -u AWS_CA_BUNDLE rclone purge "fdst:dst/rclone-$s" >/dev/null 2>&1 || true
   gb=$(echo "${BYTES[$s]} / 1000000000" | bc -l)
-  row() { # tool wall cpu rss flags
-    printf "| %s | %s | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | \`%s\` |\n" "$s" "$1" "$2" \
+  row() { # tool wall cpu rss servers-cpu flags
+    printf "| %s | %s | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | \`%s\` |\n" "$s" "$1" "$2" \
       "$(echo "${NOBJ[$s]} / $2" | bc -l)" "$(echo "${BYTES[$s]} / 1000000 / $2" | bc -l)" "$3" \
-      "$(echo "$3 / $gb" | bc -l)" "$(echo "$4 / 1024" | bc -l)" "$5"
+      "$(echo "$3 / $gb" | bc -l)" "$(echo "$4 / 1024" | bc -l)" "$5" "$6"
   }
-  row ferry "$fw" "$fc" "$fr" "${FFLAGS[$s]} ($enq)"
-  row rclone "$rw" "$rc" "$rr" "${RFLAGS[$s]}"
-  printf "| %s | ratio ferry/rclone | speed %.2fx | | | CPU/GB %.2fx | | RSS %.2fx | |\n" "$s" \
+  row ferry "$fw" "$fc" "$fr" "$fs" "${FFLAGS[$s]} ($enq)"
+  row rclone "$rw" "$rc" "$rr" "$rs" "${RFLAGS[$s]}"
+  printf "| %s | ratio ferry/rclone | speed %.2fx | | | CPU/GB %.2fx | | RSS %.2fx | | |\n" "$s" \
     "$(echo "$rw / $fw" | bc -l)" "$(echo "$fc / $rc" | bc -l)" "$(echo "$fr / $rr" | bc -l)"
 done

@@ -89,6 +89,28 @@ int ferry_sigv4_string_to_sign(const char *amz_date, const char *region, const c
 int ferry_sigv4_authorization(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
                               ferry_buf_t *out);
 
+/* A cached SigV4 signing key: kSigning, the HMAC chain over the day, region and service,
+ * which changes once a day per region. Four of the five HMACs of a signature are spent
+ * deriving it, so a client keeps one per secret and signs each request with a single HMAC.
+ * Zero-initialise it; it belongs to one secret (a client's, copied at creation) — never share
+ * one between credentials. Wipe it with ferry_sigv4_key_wipe when the secret goes. */
+typedef struct ferry_sigv4_key_s {
+    char date[9]; /* YYYYMMDD */
+    char region[64];
+    char service[16];
+    unsigned char key[32];
+    int valid;
+} ferry_sigv4_key_t;
+
+/* ferry_sigv4_authorization with the signing key taken from *cache when its day, region and
+ * service match the request's, else derived and stored there. cache may be NULL (derive every
+ * time). The header value is byte for byte the one ferry_sigv4_authorization gives. */
+int ferry_sigv4_authorization_cached(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
+                                     ferry_sigv4_key_t *cache, ferry_buf_t *out);
+
+/* Zero a cached key (NULL accepted). */
+void ferry_sigv4_key_wipe(ferry_sigv4_key_t *cache);
+
 /* A parsed Authorization header (for servers). Pointers are into the caller's copy. */
 typedef struct ferry_sigv4_auth_s {
     char access_key[128];
