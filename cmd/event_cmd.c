@@ -115,11 +115,7 @@ int cmd_event(cli_t *g, int argc, char **argv)
         code = cli_redis_error(r);
         goto out;
     }
-    ferry_location_t src;
-    if (ferry_location_parse(t.src.loc, &src, &err) != FERRY_OK) {
-        code = cli_error(CLI_FAIL, "event: task %s has a bad source: %s", pos[0], err.msg);
-        goto out;
-    }
+    const ferry_location_t *src = &t.src.parsed; /* filled by ferry_task_get */
     if (ferry_ledger_open(r, t.name, t.ledger_buckets, &led) != FERRY_OK) {
         code = cli_redis_error(r);
         goto out;
@@ -134,10 +130,10 @@ int cmd_event(cli_t *g, int argc, char **argv)
      * this task's business. Events carry no reliable version, so mtime 0: "worth a look"; the
      * worker HEADs the source and records what it finds. */
     size_t n = 0, outside = 0, nodelete = 0;
-    size_t plen = strlen(src.prefix);
+    size_t plen = strlen(src->prefix);
     for (size_t i = 0; i < evs.n; i++) {
         const ferry_event_t *e = &evs.v[i];
-        if (plen && strncmp(e->key, src.prefix, plen) != 0) {
+        if (plen && strncmp(e->key, src->prefix, plen) != 0) {
             outside++;
             continue;
         }

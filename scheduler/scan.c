@@ -1056,16 +1056,12 @@ static int resolve_side(const ferry_task_side_t *ts, ferry_side_kind_t kind, fer
                         ferry_error_t *err)
 {
     ferry_side_spec_t sp;
-    ferry_location_t loc;
-    /* Parse the location as given: a task from ferry_task_parse_args has .parsed unset. */
-    int rc = ferry_location_parse(ts->loc, &loc, err);
-    if (rc)
-        return rc;
+    const ferry_location_t *loc = &ts->parsed; /* filled by parse_args and registry reads */
     memset(&sp, 0, sizeof(sp));
     sp.kind = kind;
-    sp.scheme = ferry_scheme_name(loc.scheme);
-    sp.bucket = loc.bucket;
-    sp.prefix = loc.prefix;
+    sp.scheme = ferry_scheme_name(loc->scheme);
+    sp.bucket = loc->bucket;
+    sp.prefix = loc->prefix;
     sp.endpoint = ts->endpoint;
     sp.region = ts->region;
     sp.path_style = ts->path_style;

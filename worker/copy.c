@@ -729,6 +729,14 @@ static void finish(ferry_copy_t *c)
     uv_close((uv_handle_t *)&c->timer, after_close);
 }
 
+/* A single-request phase failed: record why (canceled, or as classified) and end the copy. */
+static void finish_op_error(ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
+    c->res.err = r->err;
+    finish(c);
+}
+
 static void abort_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
@@ -991,9 +999,7 @@ static void create_done(void *arg, const ferry_s3_result_t *r)
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (r->rc != FERRY_OK) {
-        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
-        c->res.err = r->err;
-        finish(c);
+        finish_op_error(c, r);
         return;
     }
     snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
@@ -1092,9 +1098,7 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (r->rc != FERRY_OK) {
-        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
-        c->res.err = r->err;
-        finish(c);
+        finish_op_error(c, r);
         return;
     }
     snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
@@ -1231,8 +1235,8 @@ static void probe_done(void *arg, const ferry_s3_result_t *r)
         ferry_error_set(&c->res.err, FERRY_ENOTFOUND,
                         "the source object is gone (404 NoSuchKey): nothing to copy");
     } else {
-        c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
-        c->res.err = r->err;
+        finish_op_error(c, r);
+        return;
     }
     finish(c);
 }

@@ -1018,6 +1018,30 @@ int ferry_ledger_get_many(ferry_ledger_t *l, const char *const *keys, size_t n,
 
 #define ENQ_CHUNK 256
 
+/* Read the n replies of a pipeline of per-item CAS scripts: results[i] (results may be NULL)
+ * gets each integer reply. The first error reply is recorded on the connection as
+ * FERRY_EREDIS naming `what` and the key, and returned after every reply was read (so the
+ * pipeline stays in step). Connection errors are returned at once. */
+static int read_int_replies(ferry_ledger_t *l, const ferry_item_t *items, size_t n,
+                            const char *what, int *results)
+{
+    int first_err = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        int rc = ferry_redis_read(l->r, &rep);
+        if (rc)
+            return rc;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                            "%s %s: %s", what, items[i].key, rep->str);
+        } else if (results)
+            results[i] = (int)ferry_redis_reply_int(rep, 0);
+        freeReplyObject(rep);
+    }
+    return first_err;
+}
+
 typedef struct {
     char bucket[160];
     char size[24], mtime[24], origin[4], now[24], nowms[24], crctext[24];
@@ -1079,33 +1103,26 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
         if (rc)
             return rc;
     }
-    int first_err = FERRY_OK;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *rep;
-        rc = ferry_redis_read(l->r, &rep);
-        if (rc)
-            return rc;
-        if (rep->type == REDIS_REPLY_ERROR) {
-            if (!first_err)
-                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                                            "enqueue %s: %s", items[i].key, rep->str);
-        } else if (results)
-            results[i] = (int)ferry_redis_reply_int(rep, 0);
-        freeReplyObject(rep);
-    }
-    return first_err;
+    return read_int_replies(l, items, n, "enqueue", results);
 }
 
-int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
-                         size_t n, int *results)
+/* One chunk of a batched ledger operation: items[0..m) are items[off..off+m) of the batch. */
+typedef int (*chunk_fn)(ferry_ledger_t *l, const void *ctx, size_t off, const ferry_item_t *items,
+                        size_t m, int *results, enq_args_t *a);
+
+/* Validate every key, then run fn over chunks of ENQ_CHUNK items. A chunk whose connection was
+ * lost mid-pipeline is resent once after a reconnect: safe, because every per-item script is
+ * a compare-and-set that is a no-op when repeated. */
+static int run_chunks(ferry_ledger_t *l, const ferry_item_t *items, size_t n, int *results,
+                      chunk_fn fn, const void *ctx)
 {
-    if (kind != FERRY_QUEUE_EVENT && kind != FERRY_QUEUE_BULK)
-        return FERRY_EINVAL;
     for (size_t i = 0; i < n; i++) {
         int rc = key_ok(l, items[i].key);
         if (rc)
             return rc;
     }
+    if (n == 0)
+        return FERRY_OK;
     enq_args_t *a = malloc(sizeof(*a) * ENQ_CHUNK);
     if (a == NULL)
         return FERRY_ENOMEM;
@@ -1113,16 +1130,30 @@ int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
     for (size_t off = 0; off < n && rc == FERRY_OK; off += ENQ_CHUNK) {
         size_t m = n - off < ENQ_CHUNK ? n - off : ENQ_CHUNK;
         for (int round = 0; round < 2; round++) {
-            rc = enqueue_chunk(l, kind, items + off, m, results ? results + off : NULL, a);
+            rc = fn(l, ctx, off, items + off, m, results ? results + off : NULL, a);
             if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
                 break;
-            /* Connection lost mid-pipeline: resend the chunk (re-queueing is a no-op). */
             if (ferry_redis_reset(l->r) != FERRY_OK)
                 break;
         }
     }
     free(a);
     return rc;
+}
+
+static int enqueue_fn(ferry_ledger_t *l, const void *ctx, size_t off, const ferry_item_t *items,
+                      size_t m, int *results, enq_args_t *a)
+{
+    (void)off;
+    return enqueue_chunk(l, *(const ferry_queue_kind_t *)ctx, items, m, results, a);
+}
+
+int ferry_ledger_enqueue(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
+                         size_t n, int *results)
+{
+    if (kind != FERRY_QUEUE_EVENT && kind != FERRY_QUEUE_BULK)
+        return FERRY_EINVAL;
+    return run_chunks(l, items, n, results, enqueue_fn, &kind);
 }
 
 /* ---- skip (records without a job) ---------------------------------------------------------- */
@@ -1171,51 +1202,20 @@ static int skip_chunk(ferry_ledger_t *l, const ferry_item_t *items, const char *
         if (rc)
             return rc;
     }
-    int first_err = FERRY_OK;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *rep;
-        rc = ferry_redis_read(l->r, &rep);
-        if (rc)
-            return rc;
-        if (rep->type == REDIS_REPLY_ERROR) {
-            if (!first_err)
-                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                                            "skip %s: %s", items[i].key, rep->str);
-        } else if (results)
-            results[i] = (int)ferry_redis_reply_int(rep, 0);
-        freeReplyObject(rep);
-    }
-    return first_err;
+    return read_int_replies(l, items, n, "skip", results);
+}
+
+static int skip_fn(ferry_ledger_t *l, const void *ctx, size_t off, const ferry_item_t *items,
+                   size_t m, int *results, enq_args_t *a)
+{
+    const char *const *reasons = ctx;
+    return skip_chunk(l, items, reasons ? reasons + off : NULL, m, results, a);
 }
 
 int ferry_ledger_skip(ferry_ledger_t *l, const ferry_item_t *items, const char *const *reasons,
                       size_t n, int *results)
 {
-    for (size_t i = 0; i < n; i++) {
-        int rc = key_ok(l, items[i].key);
-        if (rc)
-            return rc;
-    }
-    if (n == 0)
-        return FERRY_OK;
-    enq_args_t *a = malloc(sizeof(*a) * ENQ_CHUNK);
-    if (a == NULL)
-        return FERRY_ENOMEM;
-    int rc = FERRY_OK;
-    for (size_t off = 0; off < n && rc == FERRY_OK; off += ENQ_CHUNK) {
-        size_t m = n - off < ENQ_CHUNK ? n - off : ENQ_CHUNK;
-        for (int round = 0; round < 2; round++) {
-            rc = skip_chunk(l, items + off, reasons ? reasons + off : NULL, m,
-                            results ? results + off : NULL, a);
-            if (rc != FERRY_ENET && rc != FERRY_ETIMEOUT)
-                break;
-            /* Connection lost mid-pipeline: resend the chunk (re-recording is a no-op). */
-            if (ferry_redis_reset(l->r) != FERRY_OK)
-                break;
-        }
-    }
-    free(a);
-    return rc;
+    return run_chunks(l, items, n, results, skip_fn, reasons);
 }
 
 /* ---- transitions --------------------------------------------------------------------------------

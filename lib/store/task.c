@@ -343,7 +343,14 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
                                "--every and --cron: give one schedule, not both");
     if (t->cron[0])
         t->every_ms = 0;
-    return ferry_task_validate(t, err);
+    rc = ferry_task_validate(t, err);
+    if (rc == FERRY_OK) {
+        /* Validated above, so these cannot fail: keep the parsed form, as a registry read
+         * does, so no caller parses the locations again. */
+        ferry_location_parse(t->src.loc, &t->src.parsed, NULL);
+        ferry_location_parse(t->dst.loc, &t->dst.parsed, NULL);
+    }
+    return rc;
 }
 
 int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err)

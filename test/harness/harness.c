@@ -1000,3 +1000,34 @@ int harness_restart(harness_server_t *s)
     say("could not restart the server in %s on port %d", s->dir, s->port);
     return -1;
 }
+
+int harness_run(const char *cmdline, char *out, size_t outn, char *err, size_t errn)
+{
+    char ef[PATH_MAX + 32], cmd[16384];
+    snprintf(ef, sizeof(ef), "%s/run-stderr.txt", harness_tmpdir());
+    int n = snprintf(cmd, sizeof(cmd), "%s 2>'%s'", cmdline, ef);
+    if (n < 0 || (size_t)n >= sizeof(cmd)) {
+        fprintf(stderr, "harness_run: command longer than %zu bytes\n", sizeof(cmd));
+        return 128;
+    }
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        fprintf(stderr, "harness_run: popen: %s\n", strerror(errno));
+        return 128;
+    }
+    size_t got = outn ? fread(out, 1, outn - 1, p) : 0;
+    if (outn)
+        out[got] = '\0';
+    /* drain what did not fit, so the command never blocks on a full pipe */
+    char sink[4096];
+    while (fread(sink, 1, sizeof(sink), p) > 0)
+        ;
+    int st = pclose(p);
+    FILE *f = fopen(ef, "r");
+    got = f && errn ? fread(err, 1, errn - 1, f) : 0;
+    if (errn)
+        err[got] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}

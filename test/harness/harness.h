@@ -60,6 +60,11 @@ int harness_restart(harness_server_t *s);
  * stdout_path/stderr_path may be NULL (inherit). Returns the pid or -1. */
 pid_t harness_spawn(const char *const *argv, const char *stdout_path, const char *stderr_path);
 
+/* Run a shell command line; its stdout goes to out[0..outn) and its stderr to err[0..errn)
+ * (both NUL-terminated, cut at the cap). Returns the exit code, or 128 when it did not exit
+ * normally. */
+int harness_run(const char *cmdline, char *out, size_t outn, char *err, size_t errn);
+
 /* Kill every child and remove the temp dir. Called automatically; safe to call twice. */
 void harness_cleanup(void);
 

@@ -25,24 +25,13 @@ static char state_a[512], state_b[512], state_home[512];
 /* Run "ferry ARGS" through the shell; stdout in out, stderr in errbuf; returns exit code. */
 static int run(const char *fmt, ...)
 {
-    char args[4096], cmd[8192], ef[600];
+    char args[4096], cmd[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    snprintf(ef, sizeof(ef), "%s/stderr.txt", harness_tmpdir());
-    snprintf(cmd, sizeof(cmd), "%s %s 2>%s", ferry_bin, args, ef);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p != NULL);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    FILE *f = fopen(ef, "r");
-    n = f ? fread(errbuf, 1, sizeof(errbuf) - 1, f) : 0;
-    errbuf[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    snprintf(cmd, sizeof(cmd), "%s %s", ferry_bin, args);
+    return harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf));
 }
 
 static void stop_private(void)

@@ -19,24 +19,13 @@ static char out[65536], errbuf[8192];
 /* Run "ferry --redis URL ARGS" through the shell; returns the exit code. */
 static int run(const char *fmt, ...)
 {
-    char args[4096], cmd[8192], ef[600];
+    char args[4096], cmd[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    snprintf(ef, sizeof(ef), "%s/stderr.txt", harness_tmpdir());
-    snprintf(cmd, sizeof(cmd), "%s --redis %s %s 2>%s", ferry_bin, srv.url, args, ef);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p != NULL);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    FILE *f = fopen(ef, "r");
-    n = f ? fread(errbuf, 1, sizeof(errbuf) - 1, f) : 0;
-    errbuf[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    snprintf(cmd, sizeof(cmd), "%s --redis %s %s", ferry_bin, srv.url, args);
+    return harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf));
 }
 
 static const char *write_file(const char *name, const char *body)
