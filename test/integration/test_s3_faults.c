@@ -16,29 +16,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-typedef struct {
-    const char *data;
-    size_t len, off;
-    int rewinds;
-} src_t;
-
-static ssize_t src_read(void *arg, char *buf, size_t n)
-{
-    src_t *s = arg;
-    size_t take = s->len - s->off < n ? s->len - s->off : n;
-    memcpy(buf, s->data + s->off, take);
-    s->off += take;
-    return (ssize_t)take;
-}
-
-static int src_rewind(void *arg)
-{
-    src_t *s = arg;
-    s->off = 0;
-    s->rewinds++;
-    return FERRY_OK;
-}
-
 static ferry_retry_policy_t fast_policy(void)
 {
     ferry_retry_policy_t p;
@@ -140,12 +117,12 @@ static void test_put_reset(s3t_t *t, const char *base, const char *bucket)
     /* a source that can rewind: two resets, then success */
     REQUIRE(s3t_faults(t, base, "[{\"op\":\"PutObject\",\"reset_after\":100000,\"count\":2}]") ==
             0);
-    src_t s = {data, n, 0, 0};
+    s3t_src_t s = {data, n, 0, 0, 0};
     ferry_s3_args_init(&a);
     a.bucket = bucket;
     a.key = "reset/put.bin";
-    a.source = src_read;
-    a.rewind = src_rewind;
+    a.source = s3t_src_read;
+    a.rewind = s3t_src_rewind;
     a.arg = &s;
     a.body_len = (int64_t)n;
     memset(&x, 0, sizeof(x));
@@ -162,7 +139,7 @@ static void test_put_reset(s3t_t *t, const char *base, const char *bucket)
     /* a source that cannot rewind: the reset surfaces once, as a network error */
     REQUIRE(s3t_faults(t, base, "[{\"op\":\"PutObject\",\"reset_after\":100000,\"count\":1}]") ==
             0);
-    src_t s2 = {data, n, 0, 0};
+    s3t_src_t s2 = {data, n, 0, 0, 0};
     a.key = "reset/put2.bin";
     a.arg = &s2;
     a.rewind = NULL;

@@ -22,32 +22,6 @@ static const pers_t pers[] = {
     {"kodo", "src-kodo", FERRY_TRI_ON},
 };
 
-/* A streamed source over a memory buffer, in odd-sized pieces, that can rewind. */
-typedef struct {
-    const char *data;
-    size_t len, off;
-    int rewinds;
-} src_t;
-
-static ssize_t src_read(void *arg, char *buf, size_t n)
-{
-    src_t *s = arg;
-    size_t take = s->len - s->off < n ? s->len - s->off : n;
-    if (take > 7777)
-        take = 7777;
-    memcpy(buf, s->data + s->off, take);
-    s->off += take;
-    return (ssize_t)take;
-}
-
-static int src_rewind(void *arg)
-{
-    src_t *s = arg;
-    s->off = 0;
-    s->rewinds++;
-    return FERRY_OK;
-}
-
 static int header_seen;
 static int on_head_hdrs(void *arg, const ferry_http_resp_t *r)
 {
@@ -208,12 +182,12 @@ static void test_objects(s3t_t *t, const pers_t *p)
     size_t big = 12u << 20;
     char *data = malloc(big);
     s3t_fill(data, big, 7);
-    src_t s = {data, big, 0, 0};
+    s3t_src_t s = {data, big, 0, 0, 7777};
     ferry_s3_args_init(&a);
     a.bucket = b;
     a.key = "docs/big.bin";
-    a.source = src_read;
-    a.rewind = src_rewind;
+    a.source = s3t_src_read;
+    a.rewind = s3t_src_rewind;
     a.arg = &s;
     a.body_len = (int64_t)big;
     memset(&x, 0, sizeof(x));
@@ -257,7 +231,7 @@ static void test_objects(s3t_t *t, const pers_t *p)
     const size_t psz = 5u << 20; /* S3's minimum part size (fakes3 s3 enforces it) */
     char etags[3][128];
     for (int pn = 1; pn <= 2; pn++) {
-        src_t ps = {data + (size_t)(pn - 1) * psz, psz, 0, 0};
+        s3t_src_t ps = {data + (size_t)(pn - 1) * psz, psz, 0, 0, 7777};
         ferry_s3_args_init(&a);
         a.bucket = b;
         a.key = "multi/obj.bin";
@@ -266,8 +240,8 @@ static void test_objects(s3t_t *t, const pers_t *p)
         if (pn == 1) {
             a.body = ps.data;
         } else {
-            a.source = src_read;
-            a.rewind = src_rewind;
+            a.source = s3t_src_read;
+            a.rewind = s3t_src_rewind;
             a.arg = &ps;
         }
         a.body_len = (int64_t)psz;

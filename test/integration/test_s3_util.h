@@ -118,6 +118,34 @@ static inline void s3t_wait(s3t_t *t, s3t_res_t *x)
         uv_run(&t->loop, UV_RUN_ONCE);
 }
 
+/* A streamed request body over a memory buffer that can rewind (for retries). piece > 0
+ * hands it over in pieces of at most that many bytes, to exercise odd chunk boundaries. */
+typedef struct s3t_src_s {
+    const char *data;
+    size_t len, off;
+    int rewinds;
+    size_t piece;
+} s3t_src_t;
+
+static inline ssize_t s3t_src_read(void *arg, char *buf, size_t n)
+{
+    s3t_src_t *s = arg;
+    size_t take = s->len - s->off < n ? s->len - s->off : n;
+    if (s->piece && take > s->piece)
+        take = s->piece;
+    memcpy(buf, s->data + s->off, take);
+    s->off += take;
+    return (ssize_t)take;
+}
+
+static inline int s3t_src_rewind(void *arg)
+{
+    s3t_src_t *s = arg;
+    s->off = 0;
+    s->rewinds++;
+    return FERRY_OK;
+}
+
 /* A memory sink. */
 typedef struct s3t_sink_s {
     char *data;
