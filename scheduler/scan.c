@@ -4,6 +4,7 @@
 #include "diff.h"
 #include "lease.h"
 
+#include "ferry/check.h"
 #include "ferry/ledger.h"
 #include "ferry/log.h"
 #include "ferry/profile.h"
@@ -132,21 +133,6 @@ static const char *side_name(int side)
     return side == FERRY_DIFF_SRC ? "source" : "destination";
 }
 
-/* Etags compare without quotes, case-insensitively (OSS writes upper-case MD5). */
-static int etag_eq(const char *a, const char *b)
-{
-    while (*a == '"')
-        a++;
-    while (*b == '"')
-        b++;
-    size_t la = strlen(a), lb = strlen(b);
-    while (la && a[la - 1] == '"')
-        la--;
-    while (lb && b[lb - 1] == '"')
-        lb--;
-    return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
-}
-
 static void copy_bounded(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
@@ -235,7 +221,8 @@ static int redis_fail(ferry_scan_t *s, const char *what)
 
 static int same_version(const ferry_record_t *rec, const cand_t *c)
 {
-    return rec->src_mtime == c->mtime && (c->etag[0] == '\0' || etag_eq(rec->src_etag, c->etag));
+    return rec->src_mtime == c->mtime &&
+           (c->etag[0] == '\0' || ferry_etag_eq(rec->src_etag, c->etag));
 }
 
 static int check_backlog(ferry_scan_t *s);
@@ -258,8 +245,8 @@ static int flush(ferry_scan_t *s)
         int kind = c->kind;
         if (kind == FERRY_DIFF_UNCHANGED) { /* checksum mode */
             if (rec ? (rec->state == FERRY_STATE_DONE && rec->src_etag[0] &&
-                       etag_eq(rec->src_etag, c->etag))
-                    : etag_eq(c->etag, c->dst_etag)) {
+                       ferry_etag_eq(rec->src_etag, c->etag))
+                    : ferry_etag_eq(c->etag, c->dst_etag)) {
                 s->rep.unchanged++;
                 continue;
             }

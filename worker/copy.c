@@ -167,20 +167,6 @@ static void add_check(ferry_copy_t *c, const char *what)
     snprintf(c->res.checks + l, sizeof(c->res.checks) - l, "%s%s", l ? "," : "", what);
 }
 
-static int etag_eq(const char *a, const char *b)
-{
-    while (*a == '"')
-        a++;
-    while (*b == '"')
-        b++;
-    size_t la = strlen(a), lb = strlen(b);
-    while (la && a[la - 1] == '"')
-        la--;
-    while (lb && b[lb - 1] == '"')
-        lb--;
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 static int is_hex32(const char *s)
 {
     while (*s == '"')
@@ -474,7 +460,7 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         ferry_qetag_final(&u->qetag, q);
         u->qetag_on = 0;
         if (is_qetag(c->res.etag)) {
-            if (!etag_eq(q, c->res.etag)) {
+            if (!ferry_etag_eq(q, c->res.etag)) {
                 c->res.checksum_failures++;
                 return ferry_error_set(err, FERRY_ECHECKSUM,
                                        "the qetag of the bytes read (%s) differs from the "
@@ -635,7 +621,7 @@ static void unit_settle(unit_t *u)
         ferry_hex_lower(u->md5_bin, 16, hex);
         const char *want = u->mode == UM_VERIFY ? p->listed_etag : u->etag;
         if (dst_etag_is_md5(c) && want && want[0] && strchr(want, '-') == NULL) {
-            if (!etag_eq(want, hex)) {
+            if (!ferry_etag_eq(want, hex)) {
                 if (u->mode == UM_VERIFY) {
                     /* The uploaded part is not these bytes (changed source?): upload it again. */
                     p->listed = 0;
@@ -787,7 +773,7 @@ static void recheck_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
     c->op = NULL;
-    if (r->rc == FERRY_OK && r->etag[0] && !etag_eq(r->etag, c->res.etag)) {
+    if (r->rc == FERRY_OK && r->etag[0] && !ferry_etag_eq(r->etag, c->res.etag)) {
         c->res.changed_after = 1;
         c->res.new_size = r->object_size >= 0 ? (uint64_t)r->object_size : 0;
         c->res.new_mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
@@ -862,7 +848,7 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
             ferry_md5_final(&m, d);
             ferry_hex_lower(d, 16, want);
             snprintf(want + 32, sizeof(want) - 32, "-%u", c->plan.parts);
-            if (etag_eq(want, r->etag))
+            if (ferry_etag_eq(want, r->etag))
                 add_check(c, "multipart-etag");
             else
                 ferry_log(FERRY_LOG_WARN, "copy.multipart_etag_differs", "key", c->dst_key, "want",
@@ -1103,7 +1089,7 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
     }
     snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
     if (strchr(c->res.etag, '-') == NULL && r->etag[0]) {
-        if (!etag_eq(r->etag, c->res.etag)) {
+        if (!ferry_etag_eq(r->etag, c->res.etag)) {
             c->res.status = FERRY_COPY_RETRY;
             ferry_error_set(&c->res.err, FERRY_ECHECKSUM,
                             "server-side copy returned ETag %s, the source has %s", r->etag,

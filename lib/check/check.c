@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- CRCs ---------------------------------------------------------------------------- */
 
@@ -236,6 +237,33 @@ void ferry_qetag_free(ferry_qetag_t *q)
     EVP_MD_CTX_free((EVP_MD_CTX *)q->outer);
     q->blk = NULL;
     q->outer = NULL;
+}
+
+/* ---- hex digits and ETags -------------------------------------------------------------- */
+
+int ferry_hex_val(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ferry_etag_eq(const char *a, const char *b)
+{
+    while (*a == '"')
+        a++;
+    while (*b == '"')
+        b++;
+    size_t la = strlen(a), lb = strlen(b);
+    while (la && a[la - 1] == '"')
+        la--;
+    while (lb && b[lb - 1] == '"')
+        lb--;
+    return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
 }
 
 /* ---- encodings ----------------------------------------------------------------------- */

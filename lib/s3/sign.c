@@ -59,17 +59,6 @@ int ferry_uri_encode(const char *s, size_t n, int keep_slash, ferry_buf_t *out)
     return FERRY_OK;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ferry_uri_decode(const char *s, size_t n, int plus_as_space, ferry_buf_t *out)
 {
     int rc;
@@ -82,7 +71,8 @@ int ferry_uri_decode(const char *s, size_t n, int plus_as_space, ferry_buf_t *ou
         if (c == '%') {
             if (n - i < 3)
                 return FERRY_EPARSE;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = ferry_hex_val((unsigned char)s[i + 1]),
+                lo = ferry_hex_val((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return FERRY_EPARSE;
             dst[o++] = (char)(hi << 4 | lo);
@@ -435,7 +425,7 @@ int ferry_sigv4_parse_authorization(const char *value, ferry_sigv4_auth_t *out)
             if (vlen != 64)
                 return FERRY_EPARSE;
             for (size_t i = 0; i < 64; i++)
-                if (hexval((unsigned char)v[i]) < 0)
+                if (ferry_hex_val((unsigned char)v[i]) < 0)
                     return FERRY_EPARSE;
             copy_field(out->signature, sizeof(out->signature), v, vlen);
             have |= 4;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "http.h"
 
+#include "ferry/check.h"
 #include "ferry/error.h"
 
 #include <errno.h>
@@ -204,17 +205,6 @@ enum {
 
 #define CHUNK_JUNK_MAX 16384 /* extensions + trailers */
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int fakes3_chunked_feed(fakes3_chunked_t *c, const char *in, size_t n, size_t *used,
                         ferry_buf_t *out)
 {
@@ -224,7 +214,7 @@ int fakes3_chunked_feed(fakes3_chunked_t *c, const char *in, size_t n, size_t *u
         char ch = in[i];
         switch (c->state) {
         case C_SIZE: {
-            int v = hexval(ch);
+            int v = ferry_hex_val(ch);
             if (v >= 0) {
                 if (c->ndig == 15) {
                     rc = FERRY_ETOOBIG;

@@ -103,8 +103,24 @@ static void test_qetag(void)
     free(big);
 }
 
+static void test_hex_etag(void)
+{
+    CHECK_INT(ferry_hex_val('0'), 0);
+    CHECK_INT(ferry_hex_val('a'), 10);
+    CHECK_INT(ferry_hex_val('F'), 15);
+    CHECK_INT(ferry_hex_val('g'), -1);
+    CHECK_INT(ferry_hex_val('\0'), -1);
+    CHECK(ferry_etag_eq("\"688a7bf4\"", "688A7BF4"));
+    CHECK(ferry_etag_eq("abc-2", "\"ABC-2\""));
+    CHECK(!ferry_etag_eq("abc", "abd"));
+    CHECK(!ferry_etag_eq("abc", "abcd"));
+    CHECK(!ferry_etag_eq("", ""));
+    CHECK(!ferry_etag_eq("\"\"", ""));
+}
+
 int main(void)
 {
+    test_hex_etag();
     test_crc64();
     test_crc32c();
     test_md5_hex_b64();

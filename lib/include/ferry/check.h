@@ -70,6 +70,13 @@ void ferry_qetag_update(ferry_qetag_t *q, const void *p, size_t n);
 void ferry_qetag_final(ferry_qetag_t *q, char out[29]); /* NUL-terminated; also frees */
 void ferry_qetag_free(ferry_qetag_t *q);
 
+/* The value of one hex digit (either case), or -1. */
+int ferry_hex_val(int c);
+
+/* True when two ETags name the same content: surrounding quotes ignored, case ignored (OSS
+ * writes upper-case MD5 hex, S3 lower-case). An empty ETag equals nothing. */
+int ferry_etag_eq(const char *a, const char *b);
+
 /* Encodings. out must hold 2n+1 (hex) or ferry_b64_len(n)+1 bytes; all NUL-terminate. */
 void ferry_hex_lower(const uint8_t *p, size_t n, char *out);
 void ferry_hex_upper(const uint8_t *p, size_t n, char *out);
