@@ -2,8 +2,63 @@
 
 #include "ferry/error.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+static struct {
+    pthread_mutex_t mu;
+    size_t cap; /* of every kept buffer */
+    size_t n;
+    uint8_t *kept[FERRY_RING_CACHE_MAX];
+} cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+int ferry_ring_init_cached(ferry_ring_t *r, size_t cap)
+{
+    uint8_t *b = NULL;
+    pthread_mutex_lock(&cache.mu);
+    if (cache.n > 0 && cache.cap == cap)
+        b = cache.kept[--cache.n];
+    pthread_mutex_unlock(&cache.mu);
+    if (b == NULL)
+        return ferry_ring_init(r, cap);
+    memset(r, 0, sizeof(*r));
+    r->buf = b;
+    r->cap = cap;
+    return FERRY_OK;
+}
+
+void ferry_ring_free_cached(ferry_ring_t *r)
+{
+    uint8_t *drop[FERRY_RING_CACHE_MAX];
+    size_t ndrop = 0;
+    if (r->buf == NULL)
+        return;
+    pthread_mutex_lock(&cache.mu);
+    if (cache.cap != r->cap) { /* a new size: the old buffers will not be asked for again */
+        memcpy(drop, cache.kept, cache.n * sizeof(*drop));
+        ndrop = cache.n;
+        cache.n = 0;
+        cache.cap = r->cap;
+    }
+    if (cache.n < FERRY_RING_CACHE_MAX) {
+        cache.kept[cache.n++] = r->buf;
+        r->buf = NULL;
+    }
+    pthread_mutex_unlock(&cache.mu);
+    for (size_t i = 0; i < ndrop; i++)
+        free(drop[i]);
+    ferry_ring_free(r);
+}
+
+void ferry_ring_cache_drain(void)
+{
+    pthread_mutex_lock(&cache.mu);
+    for (size_t i = 0; i < cache.n; i++)
+        free(cache.kept[i]);
+    cache.n = 0;
+    pthread_mutex_unlock(&cache.mu);
+}
 
 int ferry_ring_init(ferry_ring_t *r, size_t cap)
 {

@@ -50,6 +50,17 @@ void ferry_ring_reset(ferry_ring_t *r);
 /* Release the storage. Accepts a zeroed ring. */
 void ferry_ring_free(ferry_ring_t *r);
 
+/* As init / free, but buffers are kept for the next ring of the same capacity instead of going
+ * back to the C library: a 2 MiB ring per part would otherwise be fresh pages every time
+ * (glibc maps blocks this big), and the kernel zeroing them cost ~12% of a worker's CPU in
+ * bench (b). At most FERRY_RING_CACHE_MAX buffers are kept, of one capacity (a different one
+ * empties the cache); so memory stays within what the streams used at their peak.
+ * Thread-safe. ferry_ring_cache_drain() frees what is kept (process exit, tests). */
+#define FERRY_RING_CACHE_MAX 64
+int ferry_ring_init_cached(ferry_ring_t *r, size_t cap);
+void ferry_ring_free_cached(ferry_ring_t *r);
+void ferry_ring_cache_drain(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "copy.h"
+#include "ring.h"
 
 #include "ferry/http.h"
 #include "ferry/ledger.h"
@@ -169,16 +170,11 @@ static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job, c
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Take the job's copy lease (ledger start) on the feeder's connection, so the loop never
- * waits for it; hand it over only when it is ours to copy. */
-static void feeder_start(worker_t *w, ftask_t *ft, const ferry_job_t *job, ferry_record_t *rec,
-                         unsigned long long *seq)
+/* After the job's copy lease was asked for (ledger start): hand it over when it is ours to
+ * copy, else ack or put it back. */
+static void feeder_settle(worker_t *w, ftask_t *ft, const ferry_job_t *job, const char *token,
+                          int rc, int res, const ferry_record_t *rec)
 {
-    char token[96];
-    snprintf(token, sizeof(token), "%s/%d/f%llu", w->o.consumer, (int)getpid(), ++*seq);
-    int res = 0;
-    rec->upload_id[0] = '\0';
-    int rc = ferry_ledger_start(ft->led, job->key, w->o.consumer, token, w->o.lease_ms, &res, rec);
     if (rc != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN, "job.start_failed", "task", ft->name, "key", job->key, "error",
                   ferry_redis_error(ferry_ledger_redis(ft->led))->msg, NULL);
@@ -199,11 +195,34 @@ static void feeder_start(worker_t *w, ftask_t *ft, const ferry_job_t *job, ferry
     feeder_push(w, ft->name, job, token, rec->upload_id);
 }
 
+/* Take the jobs' copy leases on the feeder's connection, all in one pipeline, so that the loop
+ * never waits for them and a batch costs one round trip. */
 static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, int n,
-                             ferry_record_t *rec, unsigned long long *seq)
+                             ferry_record_t *recs, unsigned long long *seq)
 {
-    for (int i = 0; i < n; i++)
-        feeder_start(w, ft, &jobs[i], rec, seq);
+    ferry_start_item_t *it = calloc((size_t)n, sizeof(*it));
+    char(*tokens)[96] = calloc((size_t)n, sizeof(*tokens));
+    if (it == NULL || tokens == NULL) {
+        for (int i = 0; i < n; i++) /* back to the queue; re-delivered later */
+            ferry_queue_nack(ft->q, &jobs[i], 1000);
+        free(it);
+        free(tokens);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(tokens[i], sizeof(tokens[i]), "%s/%d/f%llu", w->o.consumer, (int)getpid(), ++*seq);
+        recs[i].upload_id[0] = '\0';
+        it[i] = (ferry_start_item_t){.key = jobs[i].key, .token = tokens[i], .rec = &recs[i]};
+    }
+    int rc = ferry_ledger_start_many(ft->led, it, (size_t)n, w->o.consumer, w->o.lease_ms);
+    for (int i = 0; i < n; i++) {
+        if (rc != FERRY_OK && it[i].rc == FERRY_ERETRY) /* unknown: again, alone, same token */
+            it[i].rc = ferry_ledger_start(ft->led, jobs[i].key, w->o.consumer, tokens[i],
+                                          w->o.lease_ms, &it[i].result, &recs[i]);
+        feeder_settle(w, ft, &jobs[i], tokens[i], it[i].rc, it[i].result, &recs[i]);
+    }
+    free(it);
+    free(tokens);
     uv_async_send(&w->async);
 }
 
@@ -216,7 +235,7 @@ static void *feeder_main(void *arg)
     size_t nft = 0, rr = 0;
     int64_t listed_at = 0;
     ferry_job_t *jobs = calloc(w->o.concurrency, sizeof(*jobs));
-    ferry_record_t *rec = malloc(sizeof(*rec));
+    ferry_record_t *rec = calloc(w->o.concurrency, sizeof(*rec));
     unsigned long long seq = 0;
     ferry_redis_opts_t ro = {.retry_ms = 30000};
     if (ft == NULL || jobs == NULL || rec == NULL ||
@@ -348,12 +367,13 @@ out:
 
 /* ---- the committer thread ------------------------------------------------------------------ */
 
-/* Record one outcome on the committer's connection: finish, then ack (final) or nack
- * (retry) — the same order and rules as job_record on the loop. */
-static void commit_one(worker_t *w, ftask_t *ft, commit_t *c)
+/* Record one outcome after its finish script answered rc: ack (final), nack (retry), or leave
+ * it (lease lost) — the same order and rules as job_record on the loop. The acks are gathered
+ * in acks[] to be sent together. */
+static void commit_after_finish(worker_t *w, ftask_t *ft, commit_t *c, int rc,
+                                const ferry_job_t **acks, size_t *nacks)
 {
     ferry_redis_t *r = w->rc_conn;
-    int rc = ferry_ledger_finish(ft->led, c->job.key, c->token, &c->o);
     if (rc == FERRY_EBUSY) {
         /* Someone else holds the key now (our lease lapsed): their job decides. */
         ferry_log(FERRY_LOG_WARN, "job.lease_lost", "task", ft->name, "key", c->job.key, NULL);
@@ -368,9 +388,8 @@ static void commit_one(worker_t *w, ftask_t *ft, commit_t *c)
         if (ferry_queue_nack(ft->q, &c->job, c->delay) != FERRY_OK)
             ferry_log(FERRY_LOG_WARN, "job.nack_failed", "task", ft->name, "key", c->job.key,
                       "error", ferry_redis_error(r)->msg, NULL);
-    } else if (ferry_queue_ack(ft->q, &c->job) != FERRY_OK) {
-        ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", ft->name, "key", c->job.key, "error",
-                  ferry_redis_error(r)->msg, NULL);
+    } else {
+        acks[(*nacks)++] = &c->job;
     }
     if (c->requeue) {
         /* The source changed after we read it: queue the new version. */
@@ -386,11 +405,53 @@ static void commit_one(worker_t *w, ftask_t *ft, commit_t *c)
     }
 }
 
+/* Record n outcomes of one task on the committer's connection: their finish scripts in one
+ * pipeline, then their acks in another, so a batch costs two round trips, not two per job. */
+static void commit_batch(worker_t *w, ftask_t *ft, commit_t **cs, size_t n)
+{
+    ferry_finish_item_t *fi = calloc(n, sizeof(*fi));
+    int *res = malloc(n * sizeof(*res));
+    const ferry_job_t **acks = malloc(n * sizeof(*acks));
+    size_t nacks = 0;
+    if (fi == NULL || res == NULL || acks == NULL) {
+        /* the jobs stay pending and are re-claimed */
+        ferry_log(FERRY_LOG_ERROR, "job.commit_failed", "task", ft->name, "error", "out of memory",
+                  NULL);
+        free(fi);
+        free(res);
+        free(acks);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fi[i].key = cs[i]->job.key;
+        fi[i].token = cs[i]->token;
+        fi[i].o = &cs[i]->o;
+    }
+    int rc = ferry_ledger_finish_many(ft->led, fi, n, res);
+    for (size_t i = 0; i < n; i++) {
+        if (rc != FERRY_OK && res[i] == FERRY_ERETRY) /* unknown outcome: once more, alone */
+            res[i] = ferry_ledger_finish(ft->led, cs[i]->job.key, cs[i]->token, &cs[i]->o);
+        commit_after_finish(w, ft, cs[i], res[i], acks, &nacks);
+    }
+    if (nacks > 0 && ferry_queue_ack_many(ft->q, acks, nacks) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", ft->name, "error",
+                  ferry_redis_error(w->rc_conn)->msg, NULL);
+        for (size_t i = 0; i < nacks; i++) /* again one by one, with reconnects */
+            if (ferry_queue_ack(ft->q, acks[i]) != FERRY_OK)
+                ferry_log(FERRY_LOG_WARN, "job.ack_failed", "task", ft->name, "key", acks[i]->key,
+                          "error", ferry_redis_error(w->rc_conn)->msg, NULL);
+    }
+    free(fi);
+    free(res);
+    free(acks);
+}
+
 static void *committer_main(void *arg)
 {
     worker_t *w = arg;
     ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
-    size_t nft = 0;
+    size_t nft = 0, cap = 0;
+    commit_t **group = NULL;
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (!w->c_stop && w->c_head == NULL)
@@ -403,22 +464,57 @@ static void *committer_main(void *arg)
             break;
         unsigned n = 0;
         while (batch) {
-            commit_t *c = batch;
-            batch = c->next;
-            size_t k;
+            /* the commits of the first task in the list, in order */
+            const char *task = batch->task;
+            size_t k, ng = 0;
+            commit_t **pp = &batch;
             for (k = 0; k < nft; k++)
-                if (strcmp(ft[k].name, c->task) == 0)
+                if (strcmp(ft[k].name, task) == 0)
                     break;
             if (k == nft && ft && nft < TASKS_MAX &&
-                feeder_open(w, w->rc_conn, c->task, &ft[k]) == FERRY_OK)
+                feeder_open(w, w->rc_conn, task, &ft[k]) == FERRY_OK)
                 nft++;
+            for (commit_t *c = batch; c; c = c->next)
+                ng += strcmp(c->task, task) == 0;
+            if (ng > cap) {
+                commit_t **g = realloc(group, ng * sizeof(*g));
+                if (g) {
+                    group = g;
+                    cap = ng;
+                }
+            }
+            size_t m = 0;
+            char name[FERRY_TASK_NAME_MAX + 1];
+            snprintf(name, sizeof(name), "%s", task);
+            while (*pp) { /* unlink this task's commits from the batch */
+                commit_t *c = *pp;
+                if (strcmp(c->task, name) != 0 || m >= cap) {
+                    pp = &c->next;
+                    continue;
+                }
+                *pp = c->next;
+                group[m++] = c;
+            }
+            if (m == 0) { /* no memory for the group: one at a time */
+                commit_t *c = batch;
+                batch = c->next;
+                if (ft && k < nft) {
+                    commit_t *one[1] = {c};
+                    commit_batch(w, &ft[k], one, 1);
+                }
+                free(c);
+                n++;
+                continue;
+            }
             if (ft && k < nft)
-                commit_one(w, &ft[k], c);
-            else /* task gone or Redis down: the job stays pending and is re-claimed */
-                ferry_log(FERRY_LOG_WARN, "job.commit_failed", "task", c->task, "key", c->job.key,
-                          "error", ferry_redis_error(w->rc_conn)->msg, NULL);
-            free(c);
-            n++;
+                commit_batch(w, &ft[k], group, m);
+            else /* task gone or Redis down: the jobs stay pending and are re-claimed */
+                for (size_t i = 0; i < m; i++)
+                    ferry_log(FERRY_LOG_WARN, "job.commit_failed", "task", name, "key",
+                              group[i]->job.key, "error", ferry_redis_error(w->rc_conn)->msg, NULL);
+            for (size_t i = 0; i < m; i++)
+                free(group[i]);
+            n += (unsigned)m;
         }
         pthread_mutex_lock(&w->mu);
         w->commits -= n;
@@ -431,6 +527,7 @@ static void *committer_main(void *arg)
         ferry_queue_free(ft[i].q);
         ferry_ledger_free(ft[i].led);
     }
+    free(group);
     free(ft);
     return NULL;
 }
@@ -1258,5 +1355,6 @@ out_free:
     pthread_cond_destroy(&w->cv);
     free(w->hand);
     free(w);
+    ferry_ring_cache_drain();
     return rc;
 }

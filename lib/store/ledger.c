@@ -1032,6 +1032,8 @@ static int read_int_replies(ferry_ledger_t *l, const ferry_item_t *items, size_t
     return first_err;
 }
 
+#define FINISH_CHUNK 256
+
 typedef struct {
     char bucket[160];
     char size[24], mtime[24], origin[4], now[24], nowms[24], crctext[24];
@@ -1240,6 +1242,64 @@ int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, c
     return rc;
 }
 
+int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t n,
+                            const char *worker, int64_t lease_ms)
+{
+    typedef struct {
+        char b[160], lk[FERRY_KEY_MAX + 160];
+    } start_keys_t;
+    if (n == 0)
+        return FERRY_OK;
+    size_t chunk = n < FINISH_CHUNK ? n : FINISH_CHUNK;
+    start_keys_t *k = malloc(sizeof(*k) * chunk);
+    if (k == NULL)
+        return FERRY_ENOMEM;
+    char ms[24], now[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
+    snprintf(now, sizeof(now), "%lld", (long long)now_s());
+    int rc = ferry_redis_script_load(l->r, &LUA_START);
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += chunk) {
+        size_t m = n - off < chunk ? n - off : chunk;
+        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
+            ferry_start_item_t *it = &items[off + i];
+            it->result = FERRY_START_GONE;
+            if ((it->rc = key_ok(l, it->key)) != FERRY_OK)
+                continue;
+            key_bucket(l, it->key, k[i].b, sizeof(k[i].b));
+            lease_key(l, it->key, k[i].lk, sizeof(k[i].lk));
+            const char *argv[10] = {k[i].b,  l->k_pending,         l->k_failed, l->k_cnt, k[i].lk,
+                                    it->key, worker ? worker : "", it->token,   ms,       now};
+            rc = ferry_redis_eval_append(l->r, &LUA_START, 5, 10, argv, NULL);
+            it->rc = FERRY_ERETRY; /* sent; answer below */
+        }
+        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
+            ferry_start_item_t *it = &items[off + i];
+            if (it->rc != FERRY_ERETRY)
+                continue;
+            redisReply *rep;
+            rc = ferry_redis_read(l->r, &rep);
+            if (rc)
+                break;
+            if (rep->type == REDIS_REPLY_ERROR)
+                it->rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                         "start %s: %s", it->key, rep->str);
+            else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+                it->rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                         "start: unexpected reply");
+            else {
+                it->rc = FERRY_OK;
+                it->result = (int)ferry_redis_reply_int(rep->element[0], -3);
+                if (it->rec && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
+                    it->rc = ferry_record_decode(it->key, strlen(it->key), rep->element[1]->str,
+                                                 rep->element[1]->len, it->rec);
+            }
+            freeReplyObject(rep);
+        }
+    }
+    free(k);
+    return rc;
+}
+
 static int run_int_script(ferry_ledger_t *l, const ferry_redis_script_t *s, int nkeys, int argc,
                           const char **argv, const size_t *lens, long long *out)
 {
@@ -1275,8 +1335,17 @@ int ferry_ledger_lease_release(ferry_ledger_t *l, const char *key, const char *t
     return run_int_script(l, &LUA_LEASE, 1, 3, argv, NULL, &v);
 }
 
-int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
-                        const ferry_outcome_t *o)
+/* The arguments of one finish script call, kept alive while a pipeline is in flight. */
+typedef struct {
+    char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
+    uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
+    char err[FERRY_ERRMSG_MAX + 1];
+    const char *argv[17];
+    size_t lens[17];
+} finish_args_t;
+
+static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
+                       const ferry_outcome_t *o, finish_args_t *f)
 {
     int rc = key_ok(l, key);
     if (rc)
@@ -1284,64 +1353,64 @@ int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
     if (o->state < 0 || o->state >= FERRY_STATE_COUNT || o->state == FERRY_STATE_COPYING)
         return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
                                "finish: bad target state");
-    char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
-    uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
-    key_bucket(l, key, b, sizeof(b));
-    lease_key(l, key, lk, sizeof(lk));
-    snprintf(st, sizeof(st), "%d", o->state);
-    snprintf(size, sizeof(size), "%" PRIu64, o->size);
-    snprintf(mtime, sizeof(mtime), "%" PRId64, o->mtime > 0 ? o->mtime : 0);
-    snprintf(now, sizeof(now), "%lld", (long long)now_s());
-    dur[0] = '\0';
+    key_bucket(l, key, f->b, sizeof(f->b));
+    lease_key(l, key, f->lk, sizeof(f->lk));
+    snprintf(f->st, sizeof(f->st), "%d", o->state);
+    snprintf(f->size, sizeof(f->size), "%" PRIu64, o->size);
+    snprintf(f->mtime, sizeof(f->mtime), "%" PRId64, o->mtime > 0 ? o->mtime : 0);
+    snprintf(f->now, sizeof(f->now), "%lld", (long long)now_s());
+    f->dur[0] = '\0';
     if (o->duration_ms >= 0)
-        snprintf(dur, sizeof(dur), "%lld", (long long)o->duration_ms);
-    size_t en = ferry_etag_pack(o->etag, etag, sizeof(etag));
+        snprintf(f->dur, sizeof(f->dur), "%lld", (long long)o->duration_ms);
+    size_t en = ferry_etag_pack(o->etag, f->etag, sizeof(f->etag));
     size_t dn = 0;
     if (o->dst_etag && *o->dst_etag) {
         if (dst_same_as_src(o->etag, o->dst_etag)) {
-            dst[0] = '=';
+            f->dst[0] = '=';
             dn = 1;
         } else {
-            dn = ferry_etag_pack(o->dst_etag, dst, sizeof(dst));
-            if (dn == 1 && dst[0] == '=') { /* a text etag "=": keep it distinct from the marker */
-                dst[0] = 0;
-                dst[1] = '=';
+            dn = ferry_etag_pack(o->dst_etag, f->dst, sizeof(f->dst));
+            if (dn == 1 &&
+                f->dst[0] == '=') { /* a text etag "=": keep it distinct from the marker */
+                f->dst[0] = 0;
+                f->dst[1] = '=';
                 dn = 2;
             }
         }
     }
     if (o->has_crc64)
         for (int j = 0; j < 8; j++)
-            crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
-    char err[FERRY_ERRMSG_MAX + 1];
-    snprintf(err, sizeof(err), "%s", o->error ? o->error : "");
-    const char *argv[17] = {b,
+            f->crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
+    snprintf(f->err, sizeof(f->err), "%s", o->error ? o->error : "");
+    const char *argv[17] = {f->b,
                             l->k_pending,
                             l->k_failed,
                             l->k_cnt,
-                            lk,
+                            f->lk,
                             key,
                             token ? token : "",
-                            st,
-                            size,
-                            mtime,
-                            (const char *)etag,
-                            (const char *)crc,
+                            f->st,
+                            f->size,
+                            f->mtime,
+                            (const char *)f->etag,
+                            (const char *)f->crc,
                             o->seq ? o->seq : "",
-                            (const char *)dst,
-                            err,
-                            now,
-                            dur};
-    size_t lens[17];
+                            (const char *)f->dst,
+                            f->err,
+                            f->now,
+                            f->dur};
+    memcpy(f->argv, argv, sizeof(argv));
     for (int j = 0; j < 17; j++)
-        lens[j] = (j == 10 || j == 11 || j == 13) ? 0 : strlen(argv[j]);
-    lens[10] = en;
-    lens[11] = o->has_crc64 ? 8 : 0;
-    lens[13] = dn;
-    long long v;
-    rc = run_int_script(l, &LUA_FINISH, 5, 17, argv, lens, &v);
-    if (rc)
-        return rc;
+        f->lens[j] = (j == 10 || j == 11 || j == 13) ? 0 : strlen(argv[j]);
+    f->lens[10] = en;
+    f->lens[11] = o->has_crc64 ? 8 : 0;
+    f->lens[13] = dn;
+    return FERRY_OK;
+}
+
+/* The finish script's answer as a code, with the message on the connection's error. */
+static int finish_code(ferry_ledger_t *l, const char *key, long long v)
+{
     ferry_error_t *e = (ferry_error_t *)ferry_redis_error(l->r);
     switch (v) {
     case 1:
@@ -1355,6 +1424,64 @@ int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
     default:
         return ferry_error_set(e, FERRY_EREDIS, "finish: unexpected reply %lld", v);
     }
+}
+
+int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
+                        const ferry_outcome_t *o)
+{
+    finish_args_t *f = malloc(sizeof(*f));
+    if (f == NULL)
+        return FERRY_ENOMEM;
+    long long v = 0;
+    int rc = finish_args(l, key, token, o, f);
+    if (!rc)
+        rc = run_int_script(l, &LUA_FINISH, 5, 17, f->argv, f->lens, &v);
+    free(f);
+    return rc ? rc : finish_code(l, key, v);
+}
+
+int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t n,
+                             int *results)
+{
+    if (n == 0)
+        return FERRY_OK;
+    finish_args_t *f = malloc(sizeof(*f) * (n < FINISH_CHUNK ? n : FINISH_CHUNK));
+    if (f == NULL)
+        return FERRY_ENOMEM;
+    int rc = ferry_redis_script_load(l->r, &LUA_FINISH);
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += FINISH_CHUNK) {
+        size_t m = n - off < FINISH_CHUNK ? n - off : FINISH_CHUNK;
+        size_t sent = 0;
+        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
+            const ferry_finish_item_t *it = &items[off + i];
+            int arc = finish_args(l, it->key, it->token, it->o, &f[sent]);
+            if (arc != FERRY_OK) {
+                results[off + i] = arc; /* not sent */
+                continue;
+            }
+            rc = ferry_redis_eval_append(l->r, &LUA_FINISH, 5, 17, f[sent].argv, f[sent].lens);
+            results[off + i] = FERRY_ERETRY; /* sent; answer below */
+            sent++;
+        }
+        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
+            if (results[off + i] != FERRY_ERETRY)
+                continue;
+            redisReply *rep;
+            rc = ferry_redis_read(l->r, &rep);
+            if (rc)
+                break;
+            if (rep->type == REDIS_REPLY_ERROR)
+                results[off + i] =
+                    ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                    "finish %s: %s", items[off + i].key, rep->str);
+            else
+                results[off + i] =
+                    finish_code(l, items[off + i].key, ferry_redis_reply_int(rep, -99));
+            freeReplyObject(rep);
+        }
+    }
+    free(f);
+    return rc;
 }
 
 int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error)

@@ -522,6 +522,26 @@ int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
     return ack_id(q, job->kind, job->id);
 }
 
+int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_t n)
+{
+    int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK) : FERRY_OK, first = FERRY_OK;
+    size_t sent = 0;
+    for (; sent < n && rc == FERRY_OK; sent++) {
+        const char *argv[3] = {q->k_q[jobs[sent]->kind], KEYS_GROUP, jobs[sent]->id};
+        rc = ferry_redis_eval_append(q->r, &LUA_ACK, 1, 3, argv, NULL);
+    }
+    for (size_t i = 0; i < sent && rc == FERRY_OK; i++) {
+        redisReply *rep;
+        rc = ferry_redis_read(q->r, &rep);
+        if (rc == FERRY_OK && rep->type == REDIS_REPLY_ERROR && first == FERRY_OK)
+            first = ferry_error_set((ferry_error_t *)ferry_redis_error(q->r), FERRY_EREDIS,
+                                    "ack %s: %s", jobs[i]->id, rep->str);
+        if (rc == FERRY_OK)
+            freeReplyObject(rep);
+    }
+    return rc ? rc : first;
+}
+
 int ferry_queue_refresh(ferry_queue_t *q, const ferry_job_t *job)
 {
     const char *argv[5] = {q->k_q[job->kind], KEYS_GROUP, q->consumer, job->id, "0"};

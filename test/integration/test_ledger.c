@@ -554,6 +554,96 @@ static void test_queries(ferry_redis_t *r)
     CHECK_INT(ferry_task_remove(r, "q1"), FERRY_ENOTFOUND);
 }
 
+/* The pipelined transitions answer item by item exactly as the single calls do. */
+static void test_many(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "many", 8, &l) == FERRY_OK);
+    enum { N = 300 }; /* more than one pipeline chunk */
+    static char keys[N][24], toks[N][24];
+    static ferry_item_t items[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k/%03d", i);
+        snprintf(toks[i], sizeof(toks[i]), "T%d", i);
+        items[i] = item(keys[i], (uint64_t)i, 100 + i, NULL);
+    }
+    /* k/000 is never enqueued (no record); k/001 is held by someone else */
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, items + 1, N - 1, NULL) == FERRY_OK);
+    int sr;
+    REQUIRE(ferry_ledger_start(l, keys[1], "other", "OTHER", 5000, &sr, NULL) == FERRY_OK);
+    static ferry_start_item_t st[N];
+    static ferry_record_t recs[N];
+    for (int i = 0; i < N; i++)
+        st[i] = (ferry_start_item_t){.key = keys[i], .token = toks[i], .rec = &recs[i]};
+    st[2].key = ""; /* an invalid key: refused before sending, the rest go on */
+    REQUIRE(ferry_ledger_start_many(l, st, N, "w/1", 5000) == FERRY_OK);
+    CHECK_INT(st[0].rc, FERRY_OK);
+    CHECK_INT(st[0].result, FERRY_START_GONE);
+    CHECK_INT(st[1].result, FERRY_START_BUSY);
+    CHECK(st[2].rc != FERRY_OK);
+    int copying = 0;
+    for (int i = 3; i < N; i++)
+        copying +=
+            st[i].rc == FERRY_OK && st[i].result == FERRY_START_COPY && recs[i].size == (uint64_t)i;
+    CHECK_INT(copying, N - 3);
+    /* finish: done for most, queued for one, a wrong token, and the no-record key */
+    static ferry_outcome_t o[N];
+    static ferry_finish_item_t fi[N];
+    static int res[N];
+    for (int i = 0; i < N; i++) {
+        o[i] = (ferry_outcome_t){
+            .state = FERRY_STATE_DONE, .size = (uint64_t)i, .mtime = 100 + i, .duration_ms = 1};
+        fi[i] = (ferry_finish_item_t){keys[i], toks[i], &o[i]};
+    }
+    o[3].state = FERRY_STATE_QUEUED;
+    o[3].error = "try again";
+    fi[4].token = "NOT-MINE";
+    REQUIRE(ferry_ledger_finish_many(l, fi + 3, N - 3, res + 3) == FERRY_OK);
+    fi[0].token = toks[0];
+    CHECK_INT(ferry_ledger_finish_many(l, fi, 1, res), FERRY_OK);
+    CHECK_INT(res[0], FERRY_ENOTFOUND);
+    CHECK_INT(res[3], FERRY_OK);
+    CHECK_INT(res[4], FERRY_EBUSY);
+    int ok = 0;
+    for (int i = 5; i < N; i++)
+        ok += res[i] == FERRY_OK;
+    CHECK_INT(ok, N - 5);
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_get(l, keys[N - 1], &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    REQUIRE(ferry_ledger_get(l, keys[3], &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+    REQUIRE(ferry_ledger_get(l, keys[4], &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_COPYING);
+    /* finishing again (a resend after a lost connection) changes nothing */
+    REQUIRE(ferry_ledger_finish_many(l, fi + 5, 1, res + 5) == FERRY_OK);
+    CHECK_INT(res[5], FERRY_OK);
+    ferry_counters_t c;
+    REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+    CHECK_INT(c.objects[FERRY_STATE_DONE], N - 5);
+
+    /* queue: acks of a batch in one pipeline */
+    ferry_queue_t *q;
+    ferry_queue_opts_t qo = {.consumer = "w/1", .visibility_ms = 60000};
+    REQUIRE(ferry_queue_open(l, &qo, &q) == FERRY_OK);
+    static ferry_job_t jobs[N];
+    int n = 0;
+    REQUIRE(ferry_queue_next_batch(q, jobs, 100, 0, &n) == FERRY_OK);
+    CHECK(n > 1);
+    const ferry_job_t *jp[100];
+    for (int i = 0; i < n; i++)
+        jp[i] = &jobs[i];
+    long long ev = 0, bu = 0, dead = 0;
+    REQUIRE(ferry_queue_backlog(l, &ev, &bu, &dead) == FERRY_OK);
+    long long before = bu;
+    CHECK_INT(ferry_queue_ack_many(q, jp, (size_t)n), FERRY_OK);
+    REQUIRE(ferry_queue_backlog(l, &ev, &bu, &dead) == FERRY_OK);
+    CHECK_INT(bu, before - n);
+    CHECK_INT(ferry_queue_ack_many(q, jp, (size_t)n), FERRY_OK); /* again: harmless */
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -566,6 +656,7 @@ int main(void)
     test_lease(r);
     test_counters_exact(r);
     test_queries(r);
+    test_many(r);
     ferry_redis_free(r);
     return test_summary();
 }

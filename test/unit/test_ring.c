@@ -66,5 +66,35 @@ int main(void)
     CHECK(crc_in == crc_out);
     CHECK(r.total_in == total && r.total_out == total);
     ferry_ring_free(&r);
+
+    /* the cache hands a freed buffer to the next ring of the same size, empty */
+    ferry_ring_t a, b, c;
+    REQUIRE(ferry_ring_init_cached(&a, 4096) == FERRY_OK);
+    CHECK_INT((int)ferry_ring_write(&a, "abc", 3), 3);
+    uint8_t *abuf = a.buf;
+    ferry_ring_free_cached(&a);
+    CHECK(a.buf == NULL);
+    REQUIRE(ferry_ring_init_cached(&b, 4096) == FERRY_OK);
+    CHECK(b.buf == abuf);
+    CHECK_INT((int)ferry_ring_used(&b), 0);
+    CHECK_INT((int)b.cap, 4096);
+    /* another size is not served from it, and retires the old size */
+    REQUIRE(ferry_ring_init_cached(&c, 8192) == FERRY_OK);
+    CHECK(c.buf != abuf);
+    CHECK_INT((int)c.cap, 8192);
+    ferry_ring_free_cached(&c);
+    ferry_ring_free_cached(&b); /* 4096 again: the 8192 one is freed */
+    REQUIRE(ferry_ring_init_cached(&c, 8192) == FERRY_OK);
+    CHECK_INT((int)c.cap, 8192);
+    ferry_ring_free(&c);
+    /* at most FERRY_RING_CACHE_MAX kept: the rest go back to the C library */
+    ferry_ring_t many[FERRY_RING_CACHE_MAX + 4];
+    for (int i = 0; i < FERRY_RING_CACHE_MAX + 4; i++)
+        REQUIRE(ferry_ring_init_cached(&many[i], 4096) == FERRY_OK);
+    for (int i = 0; i < FERRY_RING_CACHE_MAX + 4; i++)
+        ferry_ring_free_cached(&many[i]);
+    ferry_ring_cache_drain();
+    REQUIRE(ferry_ring_init_cached(&a, 4096) == FERRY_OK);
+    ferry_ring_free(&a);
     return test_summary();
 }

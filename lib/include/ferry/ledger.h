@@ -198,6 +198,21 @@ typedef enum {
 int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, const char *token,
                        int64_t lease_ms, int *result, ferry_record_t *rec);
 
+/* ferry_ledger_start for many keys in one pipeline. Each item's rc is what ferry_ledger_start
+ * would have returned, result and rec (may be NULL) what it would have filled. Returns FERRY_OK
+ * when every reply was read; on a connection error, items whose rc is FERRY_ERETRY have no
+ * known outcome (their lease may be taken under their token: starting again with the same
+ * token is allowed). */
+typedef struct ferry_start_item_s {
+    const char *key;     /* in */
+    const char *token;   /* in */
+    ferry_record_t *rec; /* in, may be NULL: receives the record as ferry_ledger_start's */
+    int rc;              /* out */
+    int result;          /* out: ferry_start_result_t */
+} ferry_start_item_t;
+int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t n,
+                            const char *worker, int64_t lease_ms);
+
 /* Extend the lease if token still holds it: FERRY_OK, or FERRY_EBUSY when lost. */
 int ferry_ledger_lease_renew(ferry_ledger_t *l, const char *key, const char *token,
                              int64_t lease_ms);
@@ -224,6 +239,20 @@ typedef struct ferry_outcome_s {
  * another token holds the lease; FERRY_ENOTFOUND without a record. Releases the lease. */
 int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
                         const ferry_outcome_t *o);
+
+/* ferry_ledger_finish for many keys in one pipeline (chunks of 256): one round trip instead of
+ * one per key. results[i] gets the code ferry_ledger_finish would have returned for items[i].
+ * Returns FERRY_OK when every reply was read; on a connection error (FERRY_ENET, FERRY_ETIMEOUT)
+ * the items whose results[i] is FERRY_ERETRY have no known outcome: some may have been applied.
+ * Finishing one again with the same outcome is harmless (the record already holds it); if
+ * another worker took the key meanwhile, it answers FERRY_EBUSY and that worker decides. */
+typedef struct ferry_finish_item_s {
+    const char *key;
+    const char *token;
+    const ferry_outcome_t *o;
+} ferry_finish_item_t;
+int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t n,
+                             int *results);
 
 /* Mark failed with error unless the record is done/skipped/deleted (dead letters). */
 int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error);

@@ -82,6 +82,10 @@ int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int blo
 
 /* Done with the job, whatever the outcome: XACK + XDEL, atomically. */
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job);
+/* Ack many in one pipeline. FERRY_OK; the first error reply as FERRY_EREDIS (the others were
+ * still acked); FERRY_ENET / FERRY_ETIMEOUT when the connection failed (some may be acked:
+ * acking again is harmless). */
+int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_t n);
 
 /* Reset the job's idle time if this consumer still owns it: FERRY_OK, or FERRY_EBUSY when it
  * was re-claimed by another consumer (stop working on it). */
