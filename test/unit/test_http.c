@@ -6,8 +6,10 @@
 
 #include "ferry/http.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the server -------------------------------------------------------------------------- */
@@ -40,6 +42,40 @@ static uint64_t pattern_sum(uint64_t n)
 
 static int srv_conns; /* connections accepted */
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The gate: a GET with "?gate=N" is held in the server until N gated requests are in it at once,
+ * so the client must have them all in flight on N connections. Without it, curl runs each newly
+ * added transfer as far as it can go at once, and a fast local server often answers before curl
+ * starts the next one, which then reuses the connection just freed: how many connections N
+ * "simultaneous" requests use is a race. The deadline only keeps a broken client from hanging
+ * the test; gate_timed_out makes that a failure. Guarded by srv_mu. */
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_arrived;
+static int gate_timed_out;
+
+static void gate_pass(int want)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&srv_mu);
+    gate_arrived++;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_arrived < want && !gate_timed_out)
+        if (pthread_cond_timedwait(&gate_cv, &srv_mu, &deadline) == ETIMEDOUT) {
+            gate_timed_out = 1;
+            pthread_cond_broadcast(&gate_cv);
+        }
+    pthread_mutex_unlock(&srv_mu);
+}
+
+static void gate_reset(void)
+{
+    pthread_mutex_lock(&srv_mu);
+    gate_arrived = 0;
+    gate_timed_out = 0;
+    pthread_mutex_unlock(&srv_mu);
+}
 
 typedef struct {
     uint64_t len;
@@ -122,6 +158,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = calloc(1, 1);
         return MHD_YES;
     }
+    const char *gate = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "gate");
+    if (gate)
+        gate_pass(atoi(gate)); /* a thread per connection: blocking here holds only this one */
     if (!strncmp(url, "/data/", 6)) {
         uint64_t n = strtoull(url + 6, NULL, 10);
         resp = MHD_create_response_from_callback(n, 64 * 1024, data_reader, (void *)(uintptr_t)n,
@@ -570,17 +609,21 @@ static void test_pipe(uv_loop_t *loop, ferry_http_t *h)
     free(x);
 }
 
+/* N requests in flight at once (the gate proves it), then N more on the idle keep-alive
+ * connections the first round left. The gate makes the first round leave at least N idle
+ * connections, so with reuse working every request of the second round finds one: all N reuse
+ * and the server sees no new connection. */
 static void test_many_and_reuse(uv_loop_t *loop, ferry_http_t *h)
 {
     enum { N = 40 };
     ctx_t *c = calloc(2 * N, sizeof(*c));
+    char gated[64];
+    snprintf(gated, sizeof(gated), "/data/200000?gate=%d", N);
+    gate_reset();
     for (int i = 0; i < N; i++) {
         ctx_init(loop, &c[i]);
-        ferry_http_reqopts_t o = {.method = "GET",
-                                  .url = url("/data/200000"),
-                                  .sink = sink_cb,
-                                  .done = done_cb,
-                                  .arg = &c[i]};
+        ferry_http_reqopts_t o = {
+            .method = "GET", .url = url(gated), .sink = sink_cb, .done = done_cb, .arg = &c[i]};
         REQUIRE(ferry_http_submit(h, &o, NULL) == FERRY_OK);
     }
     CHECK_INT(ferry_http_active(h), N);
@@ -590,10 +633,13 @@ static void test_many_and_reuse(uv_loop_t *loop, ferry_http_t *h)
     for (int i = 0; i < N; i++)
         ok += c[i].calls == 1 && c[i].rc == 0 && c[i].got == 200000;
     CHECK_INT(ok, N);
-    /* a second round rides the idle keep-alive connections */
     pthread_mutex_lock(&srv_mu);
+    int arrived = gate_arrived, timed_out = gate_timed_out;
     int before = srv_conns;
     pthread_mutex_unlock(&srv_mu);
+    CHECK_INT(arrived, N);
+    CHECK_INT(timed_out, 0); /* all N were in the server at once */
+    /* a second round rides the idle keep-alive connections */
     int reused = 0;
     for (int i = N; i < 2 * N; i++) {
         ctx_init(loop, &c[i]);
@@ -612,8 +658,8 @@ static void test_many_and_reuse(uv_loop_t *loop, ferry_http_t *h)
     pthread_mutex_unlock(&srv_mu);
     printf("reuse: %d of %d requests on reused connections, %d new connections\n", reused, N,
            after - before);
-    CHECK(reused >= N / 2);
-    CHECK(after - before <= N / 2);
+    CHECK_INT(reused, N);
+    CHECK_INT(after - before, 0);
     for (int i = 0; i < 2 * N; i++)
         ctx_close(&c[i]);
     uv_run(loop, UV_RUN_DEFAULT);
