@@ -14,8 +14,10 @@
 # beside them (rclone lists the source itself). The servers' CPU (both fakes3 and redis, from
 # /proc) during each tool's run is reported in its own column: on a small machine the servers
 # share the cores with the tool, so a tool can be bound by them. FERRY_BENCH_WRAP (e.g.
-# "perf record -g -o /tmp/ferry.perf --") prefixes ferry's command line. Output: a Markdown table
-# on stdout.
+# "perf record -g -o /tmp/ferry.perf --") prefixes ferry's command line. FERRY_BENCH_A_FLAGS
+# replaces ferry's flags for scenario a; FAKES3_BENCH_FLAGS adds flags to both servers;
+# FAKES3_DST_PREFAULT sets the destination's --prefault bytes (0: off); FERRY_BENCH_REDIS_STATS=1
+# prints Redis's command statistics for ferry's run. Output: a Markdown table on stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-rel}
@@ -37,16 +39,19 @@ PIDS+=($!)
 REDIS=redis://127.0.0.1:$RPORT
 
 # Runs in this shell (not in $(…)) so that its pid lands in PIDS and the trap stops it.
-start_fakes3() { # personality bucket -> sets PORT
+start_fakes3() { # personality bucket [extra flags...] -> sets PORT
   local out=$TMP/fakes3-$1.out
   "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$1" --access-key AK$1 --secret-key SK$1 \
-    --bucket "$2" --path-style-ok >"$out" 2>"$TMP/fakes3-$1.err" &
+    --bucket "$2" --path-style-ok "${@:3}" ${FAKES3_BENCH_FLAGS:-} >"$out" 2>"$TMP/fakes3-$1.err" &
   PIDS+=($!)
-  for _ in $(seq 100); do grep -q '^ready' "$out" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
   PORT=$(awk '/^ready/{print $2}' "$out")
 }
 start_fakes3 oss src; SPORT=$PORT
-start_fakes3 s3 dst; DPORT=$PORT
+# The destination stores what both tools write: its pages are faulted in at start (see
+# docs/internals/fakes3.md, --prefault) so that zeroing fresh pages on this VM does not make the
+# server the limit. 4.5 GiB covers scenario c's 4 GiB (each tool's output is purged after it).
+start_fakes3 s3 dst --prefault "${FAKES3_DST_PREFAULT:-4831838208}"; DPORT=$PORT
 SERVER_PIDS="${PIDS[*]}"
 REDIS_PID=${PIDS[0]} SRC_PID=${PIDS[1]} DST_PID=${PIDS[2]}
 split_cpu() { # -> "redis R, fakes3 src S, fakes3 dst D" (seconds so far)
@@ -85,7 +90,7 @@ declare -A NOBJ BYTES FFLAGS RFLAGS
 NOBJ[a]=10000; BYTES[a]=$((10000*16384))
 NOBJ[b]=8;     BYTES[b]=$((8*268435456))
 NOBJ[c]=1;     BYTES[c]=4294967296
-FFLAGS[a]="--concurrency 64 --ring 1MiB"
+FFLAGS[a]="${FERRY_BENCH_A_FLAGS:---concurrency 64 --ring 1MiB}"
 FFLAGS[b]="--concurrency 8 --parts-per-job 8 --streams 64 --ring 2MiB"
 FFLAGS[c]="--concurrency 1 --parts-per-job 16 --streams 16 --ring 2MiB"
 RFLAGS[a]="--transfers 64 --checkers 64 --no-check-dest"
@@ -102,12 +107,17 @@ for s in $SCEN; do
     --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1 \
     --src-path-style --dst-path-style --part-size 16MiB >/dev/null
   enq=$("$BIN/bench_enqueue" "$REDIS" "bench-$s" oss "$SRC" src "$s/")
+  [[ -n ${FERRY_BENCH_REDIS_STATS:-} ]] && redis-cli -p "$RPORT" config resetstat >/dev/null
   s0=$(servers_cpu)
   echo "bench_copy: $s: servers CPU before ferry: $(split_cpu)" >&2
   read -r fw fc fr < <(timed "ferry-$s" ${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" worker --task "bench-$s" \
     --exit-when-idle --log-level warn ${FFLAGS[$s]})
   fs=$(echo "$(servers_cpu) - $s0" | bc -l)
   echo "bench_copy: $s: servers CPU after ferry:  $(split_cpu)" >&2
+  if [[ -n ${FERRY_BENCH_REDIS_STATS:-} ]]; then # where Redis spent its time during ferry's run
+    redis-cli -p "$RPORT" info commandstats | grep -v '^#' | sort -t= -k3 -rn | head -12 >&2
+    redis-cli -p "$RPORT" config resetstat >/dev/null
+  fi
   done_n=$(redis-cli -p "$RPORT" hget "ferry:{bench-$s}:cnt" n2)
   [[ "$done_n" == "${NOBJ[$s]}" ]] || { echo "bench_copy: ferry left $done_n/${NOBJ[$s]} done" >&2; exit 1; }
   env -u AWS_CA_BUNDLE rclone purge "fdst:dst/ferry-$s" >/dev/null 2>&1 || true

@@ -73,6 +73,9 @@ typedef struct fakes3_obj_s {
     int64_t mtime_ms;
     uint64_t crc64;
     int has_crc;
+    uint32_t crc32c;            /* S3 x-amz-checksum-crc32c, with has_crc32c */
+    int has_crc32c;             /* given on PUT, or composed by a CRC32C multipart upload */
+    uint32_t crc32c_parts;      /* 0: CRC32C of the whole object; N: COMPOSITE over N parts */
     int persisted;              /* a meta file exists for it in --data-dir */
     char etag[FAKES3_ETAG_MAX]; /* with quotes */
     char sclass[24];            /* "STANDARD" ... */
@@ -90,6 +93,8 @@ typedef struct fakes3_part_s {
     char etag[FAKES3_ETAG_MAX];
     uint64_t crc64;
     int has_crc;
+    uint32_t crc32c; /* the part's CRC32C (header or aws-chunked trailer), with has_crc32c */
+    int has_crc32c;
     uint32_t nslices;
     fakes3_slice_t *slices;
 } fakes3_part_t;
@@ -102,6 +107,7 @@ typedef struct fakes3_upload_s {
     char *hdrs; /* owned, headers given at Create */
     int has_ctype;
     char sclass[24];
+    int crc32c; /* created with x-amz-checksum-algorithm: CRC32C (COMPOSITE) */
     size_t nparts, cap;
     fakes3_part_t **parts; /* owned, sorted by num */
 } fakes3_upload_t;
@@ -278,8 +284,15 @@ typedef struct fakes3_opstat_s {
     atomic_uint_fast64_t count, bytes_in, bytes_out, errors, faults;
 } fakes3_opstat_t;
 
+/* Requests whose body was aws-chunked (or claimed to be): count, those answered >= 400, and
+ * the bytes decoded from the ones accepted. */
+typedef struct fakes3_chunkstat_s {
+    atomic_uint_fast64_t count, errors, bytes_decoded;
+} fakes3_chunkstat_t;
+
 typedef struct fakes3_stats_s {
     fakes3_opstat_t op[FAKES3_OP_COUNT];
+    fakes3_chunkstat_t aws_chunked;
 } fakes3_stats_t;
 
 int fakes3_stats_dump(fakes3_stats_t *st, ferry_buf_t *out);
@@ -310,6 +323,7 @@ int fakes3_url_encode(ferry_buf_t *out, const char *s, size_t n);
 typedef struct fakes3_xml_part_s {
     uint32_t num;
     char etag[FAKES3_ETAG_MAX + 8];
+    char crc32c[16]; /* <ChecksumCRC32C> as sent (base64), "" when absent */
 } fakes3_xml_part_t;
 
 /* Parse a CompleteMultipartUpload body. *parts owned by the caller (free()). FERRY_OK,

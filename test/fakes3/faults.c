@@ -271,6 +271,14 @@ int fakes3_stats_dump(fakes3_stats_t *st, ferry_buf_t *out)
                             (unsigned long long)atomic_load(&o->faults));
         first = 0;
     }
+    const fakes3_chunkstat_t *a = &st->aws_chunked;
+    if (rc == FERRY_OK && atomic_load(&a->count) != 0)
+        rc = ferry_buf_addf(out,
+                            "%s\"aws_chunked\":{\"count\":%llu,\"errors\":%llu,"
+                            "\"bytes_decoded\":%llu}",
+                            first ? "" : ",", (unsigned long long)atomic_load(&a->count),
+                            (unsigned long long)atomic_load(&a->errors),
+                            (unsigned long long)atomic_load(&a->bytes_decoded));
     if (rc == FERRY_OK)
         rc = ferry_buf_adds(out, "}");
     return rc;
@@ -285,4 +293,7 @@ void fakes3_stats_reset(fakes3_stats_t *st)
         atomic_store(&st->op[i].errors, 0);
         atomic_store(&st->op[i].faults, 0);
     }
+    atomic_store(&st->aws_chunked.count, 0);
+    atomic_store(&st->aws_chunked.errors, 0);
+    atomic_store(&st->aws_chunked.bytes_decoded, 0);
 }

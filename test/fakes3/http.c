@@ -37,8 +37,7 @@ static int ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Does the comma-separated list s contain token tok (case-insensitive)? */
-static int has_token(const char *s, const char *tok)
+int fakes3_http_has_token(const char *s, const char *tok)
 {
     size_t tl = strlen(tok);
     while (*s) {
@@ -165,9 +164,9 @@ int fakes3_http_parse(char *buf, size_t len, fakes3_http_req_t *req)
                 return FERRY_EPARSE;
             req->chunked = 1;
         } else if (strcmp(name, "connection") == 0) {
-            if (has_token(val, "close"))
+            if (fakes3_http_has_token(val, "close"))
                 req->keep_alive = 0;
-            else if (has_token(val, "keep-alive"))
+            else if (fakes3_http_has_token(val, "keep-alive"))
                 req->keep_alive = 1;
         } else if (strcmp(name, "expect") == 0) {
             if (ieq(val, "100-continue"))
@@ -428,38 +427,45 @@ int fakes3_conn_read(fakes3_conn_t *c, void *dst, size_t n)
     return FERRY_OK;
 }
 
+int fakes3_conn_read_chunked_some(fakes3_conn_t *c, fakes3_chunked_t *ch, ferry_buf_t *out)
+{
+    size_t used;
+    int rc;
+    if (ch->done)
+        return FERRY_OK;
+    /* Buffered bytes first. */
+    if (c->rpos < c->rlen) {
+        rc = fakes3_chunked_feed(ch, c->rbuf + c->rpos, c->rlen - c->rpos, &used, out);
+        c->rpos += used;
+        c->bytes_in += used;
+        return rc;
+    }
+    ssize_t r = recv_some(c, c->scratch, FAKES3_CONN_SCRATCH);
+    if (r <= 0)
+        return FERRY_EIO;
+    rc = fakes3_chunked_feed(ch, c->scratch, (size_t)r, &used, out);
+    c->bytes_in += used;
+    if (rc != FERRY_OK)
+        return rc;
+    if (used < (size_t)r) {
+        /* A pipelined request follows: keep its bytes after the current head. */
+        size_t extra = (size_t)r - used;
+        if (extra > FAKES3_HTTP_MAX_HEAD - c->rlen)
+            return FERRY_ETOOBIG;
+        memcpy(c->rbuf + c->rlen, c->scratch + used, extra);
+        c->rlen += extra;
+    }
+    return FERRY_OK;
+}
+
 int fakes3_conn_read_chunked(fakes3_conn_t *c, ferry_buf_t *out)
 {
     fakes3_chunked_t ch;
     memset(&ch, 0, sizeof(ch));
-    size_t used;
-    int rc;
-    /* Buffered bytes first. */
-    if (c->rpos < c->rlen) {
-        rc = fakes3_chunked_feed(&ch, c->rbuf + c->rpos, c->rlen - c->rpos, &used, out);
-        c->rpos += used;
-        c->bytes_in += used;
-        if (rc != FERRY_OK || ch.done)
-            return rc;
-    }
-    while (!ch.done) {
-        ssize_t r = recv_some(c, c->scratch, FAKES3_CONN_SCRATCH);
-        if (r <= 0)
-            return FERRY_EIO;
-        rc = fakes3_chunked_feed(&ch, c->scratch, (size_t)r, &used, out);
-        c->bytes_in += used;
-        if (rc != FERRY_OK)
-            return rc;
-        if (used < (size_t)r) {
-            /* A pipelined request follows: keep its bytes after the current head. */
-            size_t extra = (size_t)r - used;
-            if (extra > FAKES3_HTTP_MAX_HEAD - c->rlen)
-                return FERRY_ETOOBIG;
-            memcpy(c->rbuf + c->rlen, c->scratch + used, extra);
-            c->rlen += extra;
-        }
-    }
-    return FERRY_OK;
+    int rc = FERRY_OK;
+    while (rc == FERRY_OK && !ch.done)
+        rc = fakes3_conn_read_chunked_some(c, &ch, out);
+    return rc;
 }
 
 int fakes3_conn_write(fakes3_conn_t *c, const void *p, size_t n, int more)

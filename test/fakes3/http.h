@@ -40,6 +40,9 @@ typedef struct fakes3_http_req_s {
  * FERRY_ETOOBIG (head over FAKES3_HTTP_MAX_HEAD or too many headers), FERRY_EPARSE. */
 int fakes3_http_parse(char *buf, size_t len, fakes3_http_req_t *req);
 
+/* Does the comma-separated list s contain token tok (case-insensitive)? */
+int fakes3_http_has_token(const char *s, const char *tok);
+
 /* First value of a header (name lowercase), or NULL. Borrowed from req. */
 const char *fakes3_http_header(const fakes3_http_req_t *req, const char *name);
 
@@ -86,6 +89,11 @@ int fakes3_conn_read(fakes3_conn_t *c, void *dst, size_t n);
 /* Read a whole chunked body into out (capped by out's max). FERRY_OK, FERRY_EIO, FERRY_EPARSE,
  * FERRY_ETOOBIG. out may be NULL to discard. */
 int fakes3_conn_read_chunked(fakes3_conn_t *c, ferry_buf_t *out);
+
+/* One step of the same: decode the buffered bytes, or what one recv brings (at most
+ * FAKES3_CONN_SCRATCH bytes of input), appending the data to out. Start with a zeroed ch and
+ * call until ch->done. Same codes; out may be NULL to discard. */
+int fakes3_conn_read_chunked_some(fakes3_conn_t *c, fakes3_chunked_t *ch, ferry_buf_t *out);
 
 /* Write all of p[0..n), paced by c->bw. more: more data follows at once (MSG_MORE, so a
  * response head and a small body share a segment). FERRY_OK or FERRY_EIO. */

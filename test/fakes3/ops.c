@@ -113,6 +113,36 @@ static int add_crc(const fakes3_ctx_t *ctx, ferry_buf_t *h, int has, uint64_t cr
     return ferry_buf_addf(h, "%s: %llu\r\n", name, (unsigned long long)crc);
 }
 
+static int is_s3(const fakes3_ctx_t *ctx)
+{
+    return ctx->srv->cfg.personality == FAKES3_S3;
+}
+
+/* The x-amz-checksum-crc32c value: base64, with "-N" for a COMPOSITE over N parts. */
+static void crc32c_value(uint32_t crc, uint32_t parts, char out[32])
+{
+    char b64[16];
+    fakes3_crc32c_b64(crc, b64);
+    if (parts > 0)
+        snprintf(out, 32, "%s-%u", b64, parts);
+    else
+        snprintf(out, 32, "%s", b64);
+}
+
+/* x-amz-checksum-crc32c (and, with type, x-amz-checksum-type) in S3's style. */
+static int add_crc32c(const fakes3_ctx_t *ctx, ferry_buf_t *h, int has, uint32_t crc,
+                      uint32_t parts, int type)
+{
+    char v[32];
+    if (!has || !is_s3(ctx))
+        return FERRY_OK;
+    crc32c_value(crc, parts, v);
+    int rc = ferry_buf_addf(h, "x-amz-checksum-crc32c: %s\r\n", v);
+    if (rc == FERRY_OK && type)
+        rc = ferry_buf_addf(h, "x-amz-checksum-type: %s\r\n", parts ? "COMPOSITE" : "FULL_OBJECT");
+    return rc;
+}
+
 static fakes3_bucket_t *need_bucket(fakes3_ctx_t *ctx, const char *name)
 {
     fakes3_bucket_t *b = fakes3_store_bucket(ctx->srv->store, name);
@@ -161,6 +191,27 @@ static int etag_list_match(const char *list, const char *etag)
     return 0;
 }
 
+/* Store a Content-Encoding that names aws-chunked as S3 does: without that coding, which only
+ * framed the upload (nothing at all when it was the only one). */
+static int add_content_encoding(ferry_buf_t *b, const char *v)
+{
+    int rc = FERRY_OK, n = 0;
+    while (*v && rc == FERRY_OK) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        size_t l = strcspn(v, ",");
+        size_t t = l;
+        while (t > 0 && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+            t--;
+        if (t > 0 && !(t == 11 && strncasecmp(v, "aws-chunked", 11) == 0))
+            rc = ferry_buf_addf(b, "%s%.*s", n++ ? "," : "Content-Encoding: ", (int)t, v);
+        v += l;
+    }
+    if (rc == FERRY_OK && n > 0)
+        rc = ferry_buf_adds(b, "\r\n");
+    return rc;
+}
+
 /* Collect the headers S3 stores with an object. FERRY_OK or an error already sent. */
 static int collect_meta(fakes3_ctx_t *ctx, char **hdrs, int *has_ctype, char sclass[24])
 {
@@ -195,6 +246,10 @@ static int collect_meta(fakes3_ctx_t *ctx, char **hdrs, int *has_ctype, char scl
                 return FERRY_EINVAL;
             }
             strcpy(sclass, v);
+            continue;
+        }
+        if (strcmp(n, "content-encoding") == 0 && fakes3_http_has_token(v, "aws-chunked")) {
+            rc = add_content_encoding(&b, v);
             continue;
         }
         for (size_t k = 0; k < sizeof(std) / sizeof(std[0]); k++) {
@@ -695,6 +750,10 @@ static void op_get_object(fakes3_ctx_t *ctx, int head)
         rc = ferry_buf_addf(&h, "x-amz-mp-parts-count: %d\r\n", atoi(strchr(o->etag, '-') + 1));
     if (rc == FERRY_OK)
         rc = add_crc(ctx, &h, o->has_crc, o->crc64);
+    /* S3 returns stored checksums only when asked, and not for a range. */
+    const char *mode = fakes3_http_header(ctx->req, "x-amz-checksum-mode");
+    if (rc == FERRY_OK && status == 200 && mode != NULL && strcasecmp(mode, "ENABLED") == 0)
+        rc = add_crc32c(ctx, &h, o->has_crc32c, o->crc32c, o->crc32c_parts, 1);
     if (rc != FERRY_OK) {
         fakes3_ctx_error(ctx, 500, "InternalError", "headers too large");
         goto out;
@@ -773,6 +832,8 @@ static void op_put_object(fakes3_ctx_t *ctx)
     o->size = ctx->body_len;
     o->crc64 = ctx->crc64;
     o->has_crc = want_crc(ctx);
+    o->has_crc32c = ctx->has_crc32c && is_s3(ctx);
+    o->crc32c = ctx->crc32c;
     if (ctx->srv->cfg.personality == FAKES3_KODO)
         snprintf(o->etag, sizeof(o->etag), "\"%s\"", ctx->qetag);
     else
@@ -783,6 +844,7 @@ static void op_put_object(fakes3_ctx_t *ctx)
     }
     ferry_buf_addf(&h, "ETag: %s\r\n", o->etag);
     add_crc(ctx, &h, o->has_crc, o->crc64);
+    add_crc32c(ctx, &h, o->has_crc32c, o->crc32c, 0, 0);
     int rc = fakes3_store_put(ctx->srv->store, bk, ctx->key, ctx->klen, o);
     o = NULL; /* taken */
     if (rc != FERRY_OK) {
@@ -920,10 +982,11 @@ static void reply_error_body(fakes3_ctx_t *ctx)
     ferry_buf_free(&b);
 }
 
-/* MD5 (and CRC-64) of a body range by reading it. */
+/* MD5, CRC-64, qetag and CRC32C of a body range by reading it (each optional). */
 static int digest_slices(const fakes3_slice_t *sl, uint32_t n, char *scratch, uint8_t md5[16],
-                         uint64_t *crc, char qetag[29])
+                         uint64_t *crc, char qetag[29], uint32_t *crc32c)
 {
+    uint32_t c32 = 0;
     ferry_md5_t m = {0};
     ferry_qetag_t q = {0};
     uint64_t total = 0;
@@ -941,6 +1004,8 @@ static int digest_slices(const fakes3_slice_t *sl, uint32_t n, char *scratch, ui
         if (qetag)
             ferry_qetag_update(&q, scratch, k);
         c = ferry_crc64_update(c, scratch, k);
+        if (crc32c)
+            c32 = ferry_crc32c_update(c32, scratch, k);
     }
     if (md5)
         ferry_md5_final(&m, md5);
@@ -950,6 +1015,8 @@ static int digest_slices(const fakes3_slice_t *sl, uint32_t n, char *scratch, ui
     ferry_qetag_free(&q);
     if (crc)
         *crc = c;
+    if (crc32c)
+        *crc32c = c32;
     return rc;
 }
 
@@ -996,6 +1063,9 @@ static void op_copy_object(fakes3_ctx_t *ctx)
     o->size = src->size;
     o->crc64 = src->crc64;
     o->has_crc = src->has_crc;
+    /* The copy is one part: a whole-object CRC32C still holds, a COMPOSITE one does not. */
+    o->has_crc32c = src->has_crc32c && src->crc32c_parts == 0;
+    o->crc32c = src->crc32c;
     memcpy(o->etag, src->etag, sizeof(o->etag));
     if (replace) {
         if (collect_meta(ctx, &o->hdrs, &o->has_ctype, o->sclass) != FERRY_OK)
@@ -1074,6 +1144,26 @@ static void op_create_upload(fakes3_ctx_t *ctx)
         goto out;
     if (fakes3_ctx_read_body(ctx, FAKES3_XML_BODY_MAX, 0) != FERRY_OK)
         goto out;
+    int crc32c = 0;
+    const char *alg = fakes3_http_header(ctx->req, "x-amz-checksum-algorithm");
+    const char *typ = fakes3_http_header(ctx->req, "x-amz-checksum-type");
+    if (is_s3(ctx) && alg != NULL) {
+        if (strcasecmp(alg, "CRC32C") != 0) {
+            fakes3_ctx_error(ctx, 501, "NotImplemented",
+                             "fakes3 does multipart checksums with CRC32C only, not %.40s", alg);
+            goto out;
+        }
+        crc32c = 1;
+    }
+    if (is_s3(ctx) && typ != NULL && (!crc32c || strcasecmp(typ, "COMPOSITE") != 0)) {
+        if (crc32c)
+            fakes3_ctx_error(ctx, 501, "NotImplemented",
+                             "fakes3 does COMPOSITE multipart checksums only, not %.40s", typ);
+        else
+            fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                             "x-amz-checksum-type needs x-amz-checksum-algorithm");
+        goto out;
+    }
     u = calloc(1, sizeof(*u));
     if (u == NULL || (u->key = malloc(ctx->klen + 1)) == NULL) {
         fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");
@@ -1081,6 +1171,7 @@ static void op_create_upload(fakes3_ctx_t *ctx)
     }
     memcpy(u->key, ctx->key, ctx->klen + 1);
     u->keylen = ctx->klen;
+    u->crc32c = crc32c;
     if (collect_meta(ctx, &u->hdrs, &u->has_ctype, u->sclass) != FERRY_OK)
         goto out;
     snprintf(u->id, sizeof(u->id), "%016llx%016llx",
@@ -1105,7 +1196,10 @@ static void op_create_upload(fakes3_ctx_t *ctx)
         rc = put_elem(&b, "Key", ctx->key, ctx->klen, 0);
     if (rc == FERRY_OK)
         rc = ferry_buf_addf(&b, "<UploadId>%s</UploadId></InitiateMultipartUploadResult>", id);
-    reply_xml(ctx, 200, NULL, &b);
+    reply_xml(ctx, 200,
+              crc32c ? "x-amz-checksum-algorithm: CRC32C\r\nx-amz-checksum-type: COMPOSITE\r\n"
+                     : NULL,
+              &b);
 out:
     fakes3_upload_free(u);
     ferry_buf_free(&b);
@@ -1131,12 +1225,15 @@ static fakes3_upload_t *find_upload(fakes3_bucket_t *bk, fakes3_ctx_t *ctx, cons
     return fakes3_map_get(&bk->uploads, mk, ml);
 }
 
-static int upload_exists(fakes3_bucket_t *bk, fakes3_ctx_t *ctx, const char *id)
+/* Does the upload exist? *crc32c (may be NULL) gets whether it was created with CRC32C. */
+static int upload_exists(fakes3_bucket_t *bk, fakes3_ctx_t *ctx, const char *id, int *crc32c)
 {
     pthread_rwlock_rdlock(&bk->lock);
-    int ok = find_upload(bk, ctx, id) != NULL;
+    const fakes3_upload_t *u = find_upload(bk, ctx, id);
+    if (crc32c != NULL)
+        *crc32c = u != NULL && u->crc32c;
     pthread_rwlock_unlock(&bk->lock);
-    return ok;
+    return u != NULL;
 }
 
 /* Insert or replace part p in upload (bucket write-locked). Takes p. */
@@ -1181,8 +1278,16 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
     const char *id = upload_id_param(ctx);
     if (bk == NULL || parse_part_number(ctx, &num) != FERRY_OK)
         goto out;
-    if (id == NULL || !upload_exists(bk, ctx, id)) {
+    int crc32c = 0;
+    if (id == NULL || !upload_exists(bk, ctx, id, &crc32c)) {
         no_such_upload(ctx);
+        goto out;
+    }
+    if (!copy && crc32c && !ctx->trailer_crc32c &&
+        fakes3_http_header(ctx->req, "x-amz-checksum-crc32c") == NULL) {
+        fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                         "The upload was created using a crc32c checksum. The part must include "
+                         "it (x-amz-checksum-crc32c or an aws-chunked trailer).");
         goto out;
     }
     p = calloc(1, sizeof(*p));
@@ -1204,6 +1309,8 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
         memcpy(p->md5, ctx->md5, 16);
         p->crc64 = ctx->crc64;
         p->has_crc = want_crc(ctx);
+        p->has_crc32c = ctx->has_crc32c && is_s3(ctx);
+        p->crc32c = ctx->crc32c;
         if (body_slices(ctx, &p->slices, &p->nslices) != FERRY_OK) {
             fakes3_ctx_error(ctx, 500, "InternalError", "could not store the part");
             goto out;
@@ -1248,8 +1355,9 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
         }
         p->size = len;
         p->has_crc = want_crc(ctx);
-        if (digest_slices(p->slices, p->nslices, ctx->conn->scratch, p->md5, &p->crc64, NULL) !=
-            FERRY_OK) {
+        p->has_crc32c = crc32c; /* S3 computes the checksum of a copied part itself */
+        if (digest_slices(p->slices, p->nslices, ctx->conn->scratch, p->md5, &p->crc64, NULL,
+                          crc32c ? &p->crc32c : NULL) != FERRY_OK) {
             fakes3_ctx_error(ctx, 500, "InternalError", "could not read the source");
             goto out;
         }
@@ -1260,8 +1368,9 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
     p->mtime_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     char etag[FAKES3_ETAG_MAX];
     memcpy(etag, p->etag, sizeof(etag));
-    int has_crc = p->has_crc;
+    int has_crc = p->has_crc, has_c32 = p->has_crc32c;
     uint64_t crc = p->crc64;
+    uint32_t c32 = p->crc32c;
     int64_t mt = p->mtime_ms;
     pthread_rwlock_wrlock(&bk->lock);
     fakes3_upload_t *u = find_upload(bk, ctx, id);
@@ -1278,15 +1387,19 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
     p = NULL;
     add_crc(ctx, &h, has_crc, crc);
     if (!copy) {
+        add_crc32c(ctx, &h, has_c32, c32, 0, 0);
         ferry_buf_addf(&h, "ETag: %s\r\n", etag);
         fakes3_ctx_reply(ctx, 200, h.data, NULL, "", 0);
     } else {
-        char t[32];
+        char t[32], v[32];
         iso8601(mt, t);
+        crc32c_value(c32, 0, v);
         ferry_buf_addf(&b,
                        "%s<CopyPartResult " XMLNS "><LastModified>%s</LastModified>"
-                       "<ETag>&quot;%.*s&quot;</ETag></CopyPartResult>",
-                       fakes3_xml_head(), t, (int)strlen(etag) - 2, etag + 1);
+                       "<ETag>&quot;%.*s&quot;</ETag>%s%s%s</CopyPartResult>",
+                       fakes3_xml_head(), t, (int)strlen(etag) - 2, etag + 1,
+                       has_c32 ? "<ChecksumCRC32C>" : "", has_c32 ? v : "",
+                       has_c32 ? "</ChecksumCRC32C>" : "");
         reply_xml(ctx, 200, h.len ? h.data : NULL, &b);
     }
 out:
@@ -1294,6 +1407,16 @@ out:
     fakes3_obj_unref(src);
     ferry_buf_free(&h);
     ferry_buf_free(&b);
+}
+
+/* Does the part carry this CRC32C (base64, as a Complete request gives it)? */
+static int part_crc32c_is(const fakes3_part_t *p, const char *b64)
+{
+    char mine[16];
+    if (!p->has_crc32c)
+        return 0;
+    fakes3_crc32c_b64(p->crc32c, mine);
+    return strcmp(mine, b64) == 0;
 }
 
 static void op_complete(fakes3_ctx_t *ctx)
@@ -1313,7 +1436,7 @@ static void op_complete(fakes3_ctx_t *ctx)
         goto out;
     if (fakes3_ctx_read_body(ctx, FAKES3_XML_BODY_MAX, 0) != FERRY_OK)
         goto out;
-    if (id == NULL || !upload_exists(bk, ctx, id)) {
+    if (id == NULL || !upload_exists(bk, ctx, id, NULL)) {
         no_such_upload(ctx);
         goto out;
     }
@@ -1341,22 +1464,30 @@ static void op_complete(fakes3_ctx_t *ctx)
         fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");
         goto out;
     }
-    uint32_t cap = 1;
-    int all_crc = 1;
+    uint32_t cap = 1, comp = 0;
+    int all_crc = 1, alg = 0;
     pthread_rwlock_wrlock(&bk->lock);
     u = find_upload(bk, ctx, id);
     const char *err = NULL;
     uint32_t bad = 0;
     if (u == NULL)
         err = "NoSuchUpload";
+    else
+        alg = u->crc32c;
     /* Validate everything before taking anything. */
     size_t j = 0;
     for (size_t i = 0; u != NULL && i < nwant && err == NULL; i++) {
         while (j < u->nparts && u->parts[j]->num < want[i].num)
             j++;
-        if (j == u->nparts || u->parts[j]->num != want[i].num ||
-            !etag_eq(u->parts[j]->etag, want[i].etag)) {
+        if (alg && want[i].crc32c[0] == '\0') {
+            err = "MissingChecksum";
+            bad = want[i].num;
+        } else if (j == u->nparts || u->parts[j]->num != want[i].num ||
+                   !etag_eq(u->parts[j]->etag, want[i].etag)) {
             err = "InvalidPart";
+            bad = want[i].num;
+        } else if (want[i].crc32c[0] != '\0' && !part_crc32c_is(u->parts[j], want[i].crc32c)) {
+            err = "BadChecksum";
             bad = want[i].num;
         } else if (i + 1 < nwant && cfg->min_part_size && u->parts[j]->size < cfg->min_part_size) {
             err = "EntityTooSmall";
@@ -1384,6 +1515,11 @@ static void op_complete(fakes3_ctx_t *ctx)
             o->nslices++;
         }
         ferry_md5_update(&md5, p->md5, 16);
+        if (alg) { /* COMPOSITE: the CRC32C of the parts' big-endian CRC32Cs */
+            uint8_t be[4] = {(uint8_t)(p->crc32c >> 24), (uint8_t)(p->crc32c >> 16),
+                             (uint8_t)(p->crc32c >> 8), (uint8_t)p->crc32c};
+            comp = ferry_crc32c_update(comp, be, 4);
+        }
         o->crc64 = i == 0 ? p->crc64 : ferry_crc64_combine(o->crc64, p->crc64, p->size);
         all_crc &= p->has_crc;
         o->size += p->size;
@@ -1405,6 +1541,19 @@ static void op_complete(fakes3_ctx_t *ctx)
                              "may not have been uploaded, or the specified entity tag may not "
                              "match the part's entity tag. (part %u)",
                              bad);
+        else if (strcmp(err, "MissingChecksum") == 0)
+            fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                             "The upload was created using a crc32c checksum. The complete "
+                             "request must include the checksum for each part. It was missing "
+                             "for part %u in the request.",
+                             bad);
+        else if (strcmp(err, "BadChecksum") == 0)
+            fakes3_ctx_error(ctx, 400, "InvalidPart",
+                             "One or more of the specified parts could not be found. The part "
+                             "may not have been uploaded, or the specified entity tag may not "
+                             "match the part's entity tag. (part %u: its ChecksumCRC32C does not "
+                             "match the part's checksum)",
+                             bad);
         else if (strcmp(err, "EntityTooSmall") == 0)
             fakes3_ctx_error(ctx, 400, "EntityTooSmall",
                              "Your proposed upload is smaller than the minimum allowed object "
@@ -1415,13 +1564,17 @@ static void op_complete(fakes3_ctx_t *ctx)
         goto out;
     }
     o->has_crc = all_crc && want_crc(ctx);
+    o->has_crc32c = alg;
+    o->crc32c = comp;
+    o->crc32c_parts = (uint32_t)nwant;
     o->hdrs = u->hdrs;
     u->hdrs = NULL;
     o->has_ctype = u->has_ctype;
     memcpy(o->sclass, u->sclass, sizeof(o->sclass));
     if (cfg->personality == FAKES3_KODO) {
         char q[29];
-        if (digest_slices(o->slices, o->nslices, ctx->conn->scratch, NULL, NULL, q) != FERRY_OK) {
+        if (digest_slices(o->slices, o->nslices, ctx->conn->scratch, NULL, NULL, q, NULL) !=
+            FERRY_OK) {
             fakes3_ctx_error(ctx, 500, "InternalError", "could not read the parts");
             goto out;
         }
@@ -1456,8 +1609,17 @@ static void op_complete(fakes3_ctx_t *ctx)
     if (rc == FERRY_OK)
         rc = put_elem(&b, "Key", ctx->key, ctx->klen, 0);
     if (rc == FERRY_OK)
-        rc = ferry_buf_addf(&b, "<ETag>&quot;%.*s&quot;</ETag></CompleteMultipartUploadResult>",
-                            (int)strlen(etag) - 2, etag + 1);
+        rc = ferry_buf_addf(&b, "<ETag>&quot;%.*s&quot;</ETag>", (int)strlen(etag) - 2, etag + 1);
+    if (rc == FERRY_OK && alg) {
+        char v[32];
+        crc32c_value(comp, (uint32_t)nwant, v);
+        rc = ferry_buf_addf(&b,
+                            "<ChecksumCRC32C>%s</ChecksumCRC32C><ChecksumType>COMPOSITE"
+                            "</ChecksumType>",
+                            v);
+    }
+    if (rc == FERRY_OK)
+        rc = ferry_buf_adds(&b, "</CompleteMultipartUploadResult>");
     reply_xml(ctx, 200, h.len ? h.data : NULL, &b);
 out:
     ferry_md5_free(&md5);
@@ -1523,9 +1685,13 @@ static void op_list_parts(fakes3_ctx_t *ctx)
         rc = ferry_buf_addf(&b,
                             "<UploadId>%s</UploadId><Initiator><ID>fakes3</ID><DisplayName>"
                             "fakes3</DisplayName></Initiator>" OWNER
-                            "<StorageClass>%s</StorageClass><PartNumberMarker>%llu"
+                            "<StorageClass>%s</StorageClass>%s<PartNumberMarker>%llu"
                             "</PartNumberMarker><MaxParts>%llu</MaxParts>",
-                            u->id, u->sclass, (unsigned long long)marker, (unsigned long long)max);
+                            u->id, u->sclass,
+                            u->crc32c ? "<ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                                        "<ChecksumType>COMPOSITE</ChecksumType>"
+                                      : "",
+                            (unsigned long long)marker, (unsigned long long)max);
     uint64_t n = 0, last = 0;
     int truncated = 0;
     ferry_buf_t items;
@@ -1538,13 +1704,16 @@ static void op_list_parts(fakes3_ctx_t *ctx)
             truncated = 1;
             break;
         }
-        char t[32];
+        char t[32], c32[16] = "";
         iso8601(p->mtime_ms, t);
+        if (p->has_crc32c)
+            fakes3_crc32c_b64(p->crc32c, c32);
         rc = ferry_buf_addf(&items,
                             "<Part><PartNumber>%u</PartNumber><LastModified>%s</LastModified>"
-                            "<ETag>&quot;%.*s&quot;</ETag><Size>%llu</Size></Part>",
+                            "<ETag>&quot;%.*s&quot;</ETag>%s%s%s<Size>%llu</Size></Part>",
                             p->num, t, (int)strlen(p->etag) - 2, p->etag + 1,
-                            (unsigned long long)p->size);
+                            c32[0] ? "<ChecksumCRC32C>" : "", c32,
+                            c32[0] ? "</ChecksumCRC32C>" : "", (unsigned long long)p->size);
         last = p->num;
         n++;
     }
@@ -1640,9 +1809,12 @@ static void op_list_uploads(fakes3_ctx_t *ctx)
             rc = ferry_buf_addf(&items,
                                 "<UploadId>%s</UploadId><Initiator><ID>fakes3</ID><DisplayName>"
                                 "fakes3</DisplayName></Initiator>" OWNER
-                                "<StorageClass>%s</StorageClass><Initiated>%s</Initiated>"
+                                "<StorageClass>%s</StorageClass><Initiated>%s</Initiated>%s"
                                 "</Upload>",
-                                u->id, u->sclass, t);
+                                u->id, u->sclass, t,
+                                u->crc32c ? "<ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                                            "<ChecksumType>COMPOSITE</ChecksumType>"
+                                          : "");
         memcpy(lastkey, u->key, u->keylen);
         lastkl = u->keylen;
         snprintf(lastid, sizeof(lastid), "%s", u->id);

@@ -205,6 +205,12 @@ int fakes3_persist_obj(fakes3_store_t *s, fakes3_bucket_t *b, const char *key, s
                      (json_int_t)o->size, "mtime", (json_int_t)o->mtime_ms, "etag", o->etag, "crc",
                      crc, "has_crc", o->has_crc, "sc", o->sclass, "hdrs", hh, "ct", o->has_ctype,
                      "segs", segs);
+    if (root != NULL && o->has_crc32c &&
+        (json_object_set_new(root, "c32", json_integer((json_int_t)o->crc32c)) != 0 ||
+         json_object_set_new(root, "c32n", json_integer((json_int_t)o->crc32c_parts)) != 0)) {
+        rc = FERRY_ENOMEM;
+        goto out;
+    }
     text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     if (text == NULL) {
         rc = FERRY_ENOMEM;
@@ -446,6 +452,12 @@ static int load_meta(fakes3_store_t *s, fakes3_bucket_t *b, fakes3_map_t *blobs,
     o->has_crc = json_is_true(json_object_get(r, "has_crc"));
     o->has_ctype = json_is_true(json_object_get(r, "ct"));
     ferry_crc64_parse(crc, &o->crc64);
+    json_t *c32 = json_object_get(r, "c32"), *c32n = json_object_get(r, "c32n");
+    if (json_is_integer(c32) && json_is_integer(c32n)) {
+        o->has_crc32c = 1;
+        o->crc32c = (uint32_t)json_integer_value(c32);
+        o->crc32c_parts = (uint32_t)json_integer_value(c32n);
+    }
     strcpy(o->etag, etag);
     strcpy(o->sclass, sc);
     if (hl > 0) {

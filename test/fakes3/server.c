@@ -1,6 +1,8 @@
 /* fakes3 connection loop: parse, route, authenticate (SigV4), apply faults, answer. */
 #include "server_int.h"
 
+#include "awschunked.h"
+
 #include "ferry/check.h"
 #include "ferry/error.h"
 #include "ferry/log.h"
@@ -79,6 +81,24 @@ const char *fakes3_ctx_param(const fakes3_ctx_t *ctx, const char *name)
 
 /* ---- responses --------------------------------------------------------------------------- */
 
+/* Count the request's body bytes and its error in the stats before its answer goes out, so that
+ * a client reading /_fakes3/stats on another connection right after the answer sees them. What
+ * comes later (bytes out, a body drained after the answer) is added when the request ends. */
+static void account(fakes3_ctx_t *ctx, int status)
+{
+    fakes3_stats_t *st = &ctx->srv->stats;
+    if (ctx->accounted)
+        return;
+    ctx->accounted = 1;
+    ctx->in_counted = ctx->conn->bytes_in;
+    atomic_fetch_add(&st->op[ctx->op].bytes_in, ctx->in_counted);
+    if (status >= 400) {
+        atomic_fetch_add(&st->op[ctx->op].errors, 1);
+        if (ctx->aws_seen)
+            atomic_fetch_add(&st->aws_chunked.errors, 1);
+    }
+}
+
 static int build_head(fakes3_ctx_t *ctx, ferry_buf_t *h, int status, const char *hdrs,
                       const char *ctype, uint64_t clen)
 {
@@ -87,6 +107,7 @@ static int build_head(fakes3_ctx_t *ctx, ferry_buf_t *h, int status, const char 
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    account(ctx, status);
     const char *pfx = ctx->srv->cfg.personality == FAKES3_OSS   ? "x-oss-request-id: "
                       : ctx->srv->cfg.personality == FAKES3_COS ? "x-cos-request-id: "
                                                                 : NULL;
@@ -229,6 +250,190 @@ static char *body_alloc(size_t n)
     return p;
 }
 
+void fakes3_crc32c_b64(uint32_t crc, char out[16])
+{
+    uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    ferry_b64(be, 4, out);
+}
+
+/* The digests one body needs, fed as its bytes land. */
+typedef struct digests_s {
+    unsigned want; /* FAKES3_WANT_* */
+    int crc32c;    /* a CRC32C was supplied: compute it */
+    ferry_md5_t md5;
+    ferry_qetag_t qe;
+    ferry_sha256_t sh;
+    uint64_t crc64;
+    uint32_t c32;
+} digests_t;
+
+static int digests_init(digests_t *g, unsigned want, int crc32c)
+{
+    memset(g, 0, sizeof(*g));
+    g->want = want;
+    g->crc32c = crc32c;
+    if ((want & FAKES3_WANT_MD5) && ferry_md5_init(&g->md5) != FERRY_OK)
+        return FERRY_ENOMEM;
+    if ((want & FAKES3_WANT_QETAG) && ferry_qetag_init(&g->qe) != FERRY_OK)
+        return FERRY_ENOMEM;
+    if ((want & FAKES3_WANT_SHA256) && ferry_sha256_init(&g->sh) != FERRY_OK)
+        return FERRY_ENOMEM;
+    return FERRY_OK;
+}
+
+static void digests_update(digests_t *g, const char *p, size_t n)
+{
+    if (g->want & FAKES3_WANT_MD5)
+        ferry_md5_update(&g->md5, p, n);
+    if (g->want & FAKES3_WANT_QETAG)
+        ferry_qetag_update(&g->qe, p, n);
+    if (g->want & FAKES3_WANT_CRC64)
+        g->crc64 = ferry_crc64_update(g->crc64, p, n);
+    if (g->want & FAKES3_WANT_SHA256)
+        ferry_sha256_update(&g->sh, p, n);
+    if (g->crc32c)
+        g->c32 = ferry_crc32c_update(g->c32, p, n);
+}
+
+static void digests_free(digests_t *g)
+{
+    ferry_md5_free(&g->md5);
+    ferry_qetag_free(&g->qe);
+    ferry_sha256_free(&g->sh);
+}
+
+/* Where the encoded bytes of an aws-chunked body come from: Content-Length bytes, or an HTTP
+ * chunked body (the AWS CLI sends aws-chunked inside Transfer-Encoding: chunked). */
+typedef struct enc_src_s {
+    fakes3_conn_t *conn;
+    int te;
+    uint64_t left;       /* Content-Length: bytes not read yet */
+    fakes3_chunked_t ch; /* chunked: the transfer decoder */
+    ferry_buf_t tmp;     /* chunked: the data of one step */
+} enc_src_t;
+
+/* The next span of encoded bytes (*n == 0 at the end). FERRY_OK; FERRY_EIO, FERRY_EPARSE or
+ * FERRY_ETOOBIG when the connection or its HTTP chunking failed. */
+static int enc_next(enc_src_t *s, const char **p, size_t *n)
+{
+    *n = 0;
+    if (!s->te) {
+        if (s->left == 0)
+            return FERRY_OK;
+        size_t k = s->left < FAKES3_CONN_SCRATCH ? (size_t)s->left : FAKES3_CONN_SCRATCH;
+        if (fakes3_conn_read(s->conn, s->conn->scratch, k) != FERRY_OK)
+            return FERRY_EIO;
+        s->left -= k;
+        *p = s->conn->scratch;
+        *n = k;
+        return FERRY_OK;
+    }
+    ferry_buf_reset(&s->tmp);
+    while (s->tmp.len == 0 && !s->ch.done) {
+        int rc = fakes3_conn_read_chunked_some(s->conn, &s->ch, &s->tmp);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    *p = s->tmp.data;
+    *n = s->tmp.len;
+    return FERRY_OK;
+}
+
+/* Read and decode an aws-chunked body into ctx->body (ctx->decoded_len bytes), digesting each
+ * MiB as it lands. The trailer's value goes to trailer. After a framing error the rest of the
+ * body is read and dropped (up to DRAIN_MAX) so that the error reaches the client on a
+ * connection that stays usable. FERRY_OK; otherwise the answer was sent or the connection is
+ * dead. */
+static int read_aws_chunked(fakes3_ctx_t *ctx, uint64_t cap, digests_t *g,
+                            char trailer[FAKES3_AWSCHUNKED_LINE_MAX + 1])
+{
+    fakes3_http_req_t *req = ctx->req;
+    fakes3_conn_t *conn = ctx->conn;
+    fakes3_awschunked_t d;
+    enc_src_t src = {.conn = conn,
+                     .te = req->chunked,
+                     .left = req->content_length > 0 ? (uint64_t)req->content_length : 0};
+    uint64_t digested = 0, extra = 0, dropped = 0;
+    int rc = FERRY_OK;
+    ferry_buf_init(&src.tmp, FAKES3_CONN_SCRATCH + FAKES3_HTTP_MAX_HEAD);
+    if (ctx->decoded_len > cap) {
+        ctx->close_after = 1;
+        rc = (fakes3_ctx_error(ctx, 400, "EntityTooLarge", "the body exceeds the cap of %llu bytes",
+                               (unsigned long long)cap),
+              FERRY_ETOOBIG);
+        goto out;
+    }
+    ctx->body = body_alloc((size_t)ctx->decoded_len);
+    if (ctx->body == NULL) {
+        ctx->close_after = 1;
+        rc = (fakes3_ctx_error(ctx, 500, "InternalError", "out of memory for the body"),
+              FERRY_ENOMEM);
+        goto out;
+    }
+    ctx->body_len = (size_t)ctx->decoded_len;
+    if (req->expect_continue)
+        fakes3_conn_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25, 0);
+    if (!src.te && ctx->fault.reset_after >= 0 && (uint64_t)ctx->fault.reset_after < src.left) {
+        for (uint64_t r = (uint64_t)ctx->fault.reset_after; r > 0;) {
+            size_t k = r < FAKES3_CONN_SCRATCH ? (size_t)r : FAKES3_CONN_SCRATCH;
+            if (fakes3_conn_read(conn, conn->scratch, k) != FERRY_OK)
+                break;
+            r -= k;
+        }
+        fakes3_conn_reset(conn);
+        ctx->dead = 1;
+        rc = FERRY_EIO;
+        goto out;
+    }
+    fakes3_awschunked_init(&d, ctx->body, ctx->decoded_len,
+                           ctx->trailer_crc32c ? "x-amz-checksum-crc32c" : NULL);
+    for (;;) {
+        const char *p = NULL;
+        size_t n = 0, used = 0;
+        if ((d.code != NULL || d.done) && dropped + src.left > DRAIN_MAX) {
+            ctx->close_after = 1; /* too much left to drop: answer and close */
+            break;
+        }
+        if (enc_next(&src, &p, &n) != FERRY_OK) {
+            ctx->dead = 1;
+            rc = FERRY_EIO;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (d.code != NULL || d.done) {
+            dropped += n;
+            if (d.code == NULL)
+                extra += n;
+            continue;
+        }
+        if (fakes3_awschunked_feed(&d, p, n, &used) == FERRY_OK && used < n)
+            extra += n - used;
+        for (; d.decoded - digested >= DIGEST_STEP; digested += DIGEST_STEP)
+            digests_update(g, ctx->body + digested, DIGEST_STEP);
+    }
+    if (d.code == NULL)
+        (void)fakes3_awschunked_finish(&d);
+    if (d.code != NULL) {
+        rc = (fakes3_ctx_error(ctx, 400, d.code, "%s", d.msg), FERRY_EPARSE);
+        goto out;
+    }
+    if (extra > 0) {
+        rc = (fakes3_ctx_error(ctx, 400, "IncompleteBody",
+                               "%llu bytes follow the end of the aws-chunked body (is "
+                               "Content-Length right?)",
+                               (unsigned long long)extra),
+              FERRY_EPARSE);
+        goto out;
+    }
+    digests_update(g, ctx->body + digested, (size_t)(ctx->decoded_len - digested));
+    memcpy(trailer, d.value, sizeof(d.value));
+    atomic_fetch_add(&ctx->srv->stats.aws_chunked.bytes_decoded, ctx->decoded_len);
+out:
+    ferry_buf_free(&src.tmp);
+    return rc;
+}
+
 int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want)
 {
     int rc = FERRY_OK;
@@ -237,34 +442,47 @@ int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want)
     int check_sha = sha != NULL && is_hex64(sha);
     const char *cmd5 = fakes3_http_header(req, "content-md5");
     const char *ccrc = fakes3_http_header(req, "x-amz-checksum-crc32c");
-    ferry_md5_t md5 = {0};
-    ferry_qetag_t qe = {0};
-    ferry_sha256_t sh = {0};
-    uint32_t crc32c = 0;
+    char trailer[FAKES3_AWSCHUNKED_LINE_MAX + 1] = "";
+    digests_t g;
+    memset(&g, 0, sizeof(g));
     if (cmd5 != NULL)
         want |= FAKES3_WANT_MD5;
     if (ctx->body_done) {
         /* Read earlier (to authenticate a request without x-amz-content-sha256): digest
          * what is still missing from memory; the checks below ran then. */
         unsigned miss = want & ~ctx->have;
-        if ((miss & FAKES3_WANT_MD5) && ferry_md5_init(&md5) == FERRY_OK) {
-            ferry_md5_update(&md5, ctx->body, ctx->body_len);
-            ferry_md5_final(&md5, ctx->md5);
+        if (digests_init(&g, miss & ~(unsigned)FAKES3_WANT_SHA256, 0) == FERRY_OK) {
+            digests_update(&g, ctx->body ? ctx->body : "", ctx->body_len);
+            if (miss & FAKES3_WANT_MD5)
+                ferry_md5_final(&g.md5, ctx->md5);
+            if (miss & FAKES3_WANT_QETAG)
+                ferry_qetag_final(&g.qe, ctx->qetag);
+            if (miss & FAKES3_WANT_CRC64)
+                ctx->crc64 = g.crc64;
+            ctx->have |= miss;
         }
-        if ((miss & FAKES3_WANT_QETAG) && ferry_qetag_init(&qe) == FERRY_OK) {
-            ferry_qetag_update(&qe, ctx->body, ctx->body_len);
-            ferry_qetag_final(&qe, ctx->qetag);
-        }
-        if (miss & FAKES3_WANT_CRC64)
-            ctx->crc64 = ferry_crc64_update(0, ctx->body, ctx->body_len);
-        ctx->have |= miss;
+        digests_free(&g);
         return FERRY_OK;
     }
     ctx->crc64 = 0;
     ctx->body_done = 1;
     if (want & FAKES3_WANT_SHA256)
         check_sha = 1;
-    if (req->chunked) {
+    if (check_sha)
+        want |= FAKES3_WANT_SHA256;
+    if (digests_init(&g, want, ccrc != NULL || ctx->trailer_crc32c) != FERRY_OK) {
+        ctx->close_after = 1;
+        rc = (fakes3_ctx_error(ctx, 500, "InternalError", "out of memory for the digests"),
+              FERRY_ENOMEM);
+        goto out;
+    }
+    if (ctx->aws_chunked) {
+        rc = read_aws_chunked(ctx, cap, &g, trailer);
+        if (rc != FERRY_OK)
+            goto out;
+        if (ctx->trailer_crc32c)
+            ccrc = trailer;
+    } else if (req->chunked) {
         ferry_buf_t b;
         ferry_buf_init(&b, cap);
         if (req->expect_continue)
@@ -273,32 +491,36 @@ int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want)
         if (rc == FERRY_ETOOBIG) {
             ctx->close_after = 1;
             ferry_buf_free(&b);
-            return fakes3_ctx_error(ctx, 400, "EntityTooLarge",
-                                    "the body exceeds the cap of %llu bytes",
-                                    (unsigned long long)cap),
-                   FERRY_ETOOBIG;
+            rc = (fakes3_ctx_error(ctx, 400, "EntityTooLarge",
+                                   "the body exceeds the cap of %llu bytes",
+                                   (unsigned long long)cap),
+                  FERRY_ETOOBIG);
+            goto out;
         }
         if (rc != FERRY_OK) {
             ferry_buf_free(&b);
             ctx->dead = 1;
-            return rc;
+            goto out;
         }
         ctx->body_len = b.len;
         ctx->body = ferry_buf_steal(&b, NULL);
+        digests_update(&g, ctx->body ? ctx->body : "", ctx->body_len);
     } else if (req->content_length > 0) {
         if ((uint64_t)req->content_length > cap) {
             ctx->close_after = 1; /* we will not read it */
-            return fakes3_ctx_error(ctx, 400, "EntityTooLarge",
-                                    "the body exceeds the cap of %llu bytes",
-                                    (unsigned long long)cap),
-                   FERRY_ETOOBIG;
+            rc = (fakes3_ctx_error(ctx, 400, "EntityTooLarge",
+                                   "the body exceeds the cap of %llu bytes",
+                                   (unsigned long long)cap),
+                  FERRY_ETOOBIG);
+            goto out;
         }
         ctx->body_len = (size_t)req->content_length;
         ctx->body = body_alloc(ctx->body_len);
         if (ctx->body == NULL) {
             ctx->close_after = 1;
-            return fakes3_ctx_error(ctx, 500, "InternalError", "out of memory for the body"),
-                   FERRY_ENOMEM;
+            rc = (fakes3_ctx_error(ctx, 500, "InternalError", "out of memory for the body"),
+                  FERRY_ENOMEM);
+            goto out;
         }
         if (req->expect_continue)
             fakes3_conn_write(ctx->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25, 0);
@@ -310,58 +532,29 @@ int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want)
             (void)fakes3_conn_read(ctx->conn, ctx->body, (size_t)ctx->fault.reset_after);
             fakes3_conn_reset(ctx->conn);
             ctx->dead = 1;
-            return FERRY_EIO;
-        }
-        /* Digest each MiB right after it lands, while it is still in cache. */
-        rc = FERRY_OK;
-        if ((want & FAKES3_WANT_MD5) && ferry_md5_init(&md5) != FERRY_OK)
-            rc = FERRY_ENOMEM;
-        if ((want & FAKES3_WANT_QETAG) && ferry_qetag_init(&qe) != FERRY_OK)
-            rc = FERRY_ENOMEM;
-        if (check_sha && ferry_sha256_init(&sh) != FERRY_OK)
-            rc = FERRY_ENOMEM;
-        for (size_t off = 0; off < n && rc == FERRY_OK; off += DIGEST_STEP) {
-            size_t k = n - off < DIGEST_STEP ? n - off : DIGEST_STEP;
-            rc = fakes3_conn_read(ctx->conn, ctx->body + off, k);
-            if (rc != FERRY_OK)
-                break;
-            if (want & FAKES3_WANT_MD5)
-                ferry_md5_update(&md5, ctx->body + off, k);
-            if (want & FAKES3_WANT_QETAG)
-                ferry_qetag_update(&qe, ctx->body + off, k);
-            if (want & FAKES3_WANT_CRC64)
-                ctx->crc64 = ferry_crc64_update(ctx->crc64, ctx->body + off, k);
-            if (check_sha)
-                ferry_sha256_update(&sh, ctx->body + off, k);
-            if (ccrc != NULL)
-                crc32c = ferry_crc32c_update(crc32c, ctx->body + off, k);
-        }
-        if (rc != FERRY_OK) {
-            ctx->dead = 1;
+            rc = FERRY_EIO;
             goto out;
         }
-        goto digests_done;
+        /* Digest each MiB right after it lands, while it is still in cache. */
+        for (size_t off = 0; off < n; off += DIGEST_STEP) {
+            size_t k = n - off < DIGEST_STEP ? n - off : DIGEST_STEP;
+            rc = fakes3_conn_read(ctx->conn, ctx->body + off, k);
+            if (rc != FERRY_OK) {
+                ctx->dead = 1;
+                goto out;
+            }
+            digests_update(&g, ctx->body + off, k);
+        }
     }
-    /* Chunked or empty bodies: digest in one go. */
-    if ((want & FAKES3_WANT_MD5) && ferry_md5_init(&md5) == FERRY_OK)
-        ferry_md5_update(&md5, ctx->body, ctx->body_len);
-    if ((want & FAKES3_WANT_QETAG) && ferry_qetag_init(&qe) == FERRY_OK)
-        ferry_qetag_update(&qe, ctx->body, ctx->body_len);
-    if (want & FAKES3_WANT_CRC64)
-        ctx->crc64 = ferry_crc64_update(0, ctx->body, ctx->body_len);
-    if (check_sha && ferry_sha256_init(&sh) == FERRY_OK)
-        ferry_sha256_update(&sh, ctx->body, ctx->body_len);
-    if (ccrc != NULL)
-        crc32c = ferry_crc32c_update(0, ctx->body, ctx->body_len);
-digests_done:
     if (want & FAKES3_WANT_MD5)
-        ferry_md5_final(&md5, ctx->md5);
+        ferry_md5_final(&g.md5, ctx->md5);
     if (want & FAKES3_WANT_QETAG)
-        ferry_qetag_final(&qe, ctx->qetag);
+        ferry_qetag_final(&g.qe, ctx->qetag);
+    ctx->crc64 = g.crc64;
     ctx->have = want;
     if (check_sha) {
         uint8_t d[32];
-        ferry_sha256_final(&sh, d);
+        ferry_sha256_final(&g.sh, d);
         ferry_hex_lower(d, 32, ctx->sha256);
         if (sha != NULL && is_hex64(sha) && strcmp(ctx->sha256, sha) != 0) {
             rc = FERRY_ECHECKSUM;
@@ -389,21 +582,19 @@ digests_done:
         }
     }
     if (ccrc != NULL) {
-        uint8_t be[4] = {(uint8_t)(crc32c >> 24), (uint8_t)(crc32c >> 16), (uint8_t)(crc32c >> 8),
-                         (uint8_t)crc32c};
         char b64[16];
-        ferry_b64(be, 4, b64);
+        fakes3_crc32c_b64(g.c32, b64);
         if (strcmp(b64, ccrc) != 0) {
             rc = FERRY_ECHECKSUM;
             fakes3_ctx_error(ctx, 400, "BadDigest",
                              "The CRC32C you specified did not match the calculated checksum.");
             goto out;
         }
+        ctx->has_crc32c = 1;
+        ctx->crc32c = g.c32;
     }
 out:
-    ferry_md5_free(&md5);
-    ferry_qetag_free(&qe);
-    ferry_sha256_free(&sh);
+    digests_free(&g);
     return rc;
 }
 
@@ -521,14 +712,9 @@ static int authenticate(fakes3_ctx_t *ctx)
         }
         ctx->payload_hash = ctx->sha256;
     }
-    if (strncmp(ctx->payload_hash, "STREAMING-", 10) == 0) {
-        rc = (fakes3_ctx_error(ctx, 501, "NotImplemented",
-                               "fakes3 does not implement aws-chunked payloads (%s)",
-                               ctx->payload_hash),
-              FERRY_EAUTH);
-        goto out;
-    }
-    if (strcmp(ctx->payload_hash, FERRY_SIGV4_UNSIGNED) != 0 && !is_hex64(ctx->payload_hash)) {
+    /* STREAMING-* values are signed like any other; check_aws_chunked judges them after. */
+    if (strcmp(ctx->payload_hash, FERRY_SIGV4_UNSIGNED) != 0 && !is_hex64(ctx->payload_hash) &&
+        strncmp(ctx->payload_hash, "STREAMING-", 10) != 0) {
         rc = (fakes3_ctx_error(ctx, 400, "InvalidArgument",
                                "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a valid sha256 "
                                "value."),
@@ -588,6 +774,112 @@ out:
     ferry_buf_free(&sh);
     ferry_buf_free(&sts);
     return rc;
+}
+
+/* ---- aws-chunked ------------------------------------------------------------------------- */
+
+#define STREAMING_TRAILER "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+static const char *provider_name(fakes3_personality_t p)
+{
+    switch (p) {
+    case FAKES3_OSS:
+        return "Aliyun OSS";
+    case FAKES3_COS:
+        return "Tencent COS";
+    case FAKES3_KODO:
+        return "Qiniu Kodo";
+    default:
+        return "S3";
+    }
+}
+
+/* Judge the headers of an aws-chunked request (Content-Encoding: aws-chunked, x-amz-trailer or
+ * a STREAMING-* payload hash) before the operation runs, and prepare ctx to decode its body.
+ * FERRY_OK (also for ordinary requests); otherwise the error was sent. */
+static int check_aws_chunked(fakes3_ctx_t *ctx)
+{
+    fakes3_http_req_t *req = ctx->req;
+    const char *ce = fakes3_http_header(req, "content-encoding");
+    const char *trl = fakes3_http_header(req, "x-amz-trailer");
+    const char *dcl = fakes3_http_header(req, "x-amz-decoded-content-length");
+    const char *ph = ctx->payload_hash ? ctx->payload_hash : "";
+    int ce_aws = ce != NULL && fakes3_http_has_token(ce, "aws-chunked");
+    int streaming = strncmp(ph, "STREAMING-", 10) == 0;
+    if (!ce_aws && trl == NULL && !streaming)
+        return FERRY_OK;
+    ctx->aws_seen = 1;
+    atomic_fetch_add(&ctx->srv->stats.aws_chunked.count, 1);
+    if (ctx->srv->cfg.personality != FAKES3_S3)
+        return fakes3_ctx_error(ctx, 400, "InvalidArgument",
+                                "%s does not accept aws-chunked trailing checksums "
+                                "(Content-Encoding: aws-chunked, x-amz-trailer, "
+                                "x-amz-content-sha256: STREAMING-*): send a plain body with "
+                                "Content-Length",
+                                provider_name(ctx->srv->cfg.personality)),
+               FERRY_EINVAL;
+    if (streaming && strcmp(ph, STREAMING_TRAILER) != 0)
+        return fakes3_ctx_error(ctx, 501, "NotImplemented",
+                                "fakes3 does not implement signed streaming uploads (%s); it "
+                                "takes aws-chunked bodies only as " STREAMING_TRAILER,
+                                ph),
+               FERRY_EINVAL;
+    if (!streaming)
+        return fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                                "Content-Encoding: aws-chunked and x-amz-trailer need "
+                                "x-amz-content-sha256: " STREAMING_TRAILER),
+               FERRY_EINVAL;
+    if (!ce_aws)
+        return fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                                "x-amz-content-sha256: " STREAMING_TRAILER
+                                " needs Content-Encoding: aws-chunked"),
+               FERRY_EINVAL;
+    if (ctx->op != FAKES3_OP_PUT_OBJECT && ctx->op != FAKES3_OP_UPLOAD_PART)
+        return fakes3_ctx_error(ctx, 501, "NotImplemented",
+                                "fakes3 takes aws-chunked bodies for PutObject and UploadPart "
+                                "only, not %s",
+                                fakes3_op_name(ctx->op)),
+               FERRY_EINVAL;
+    if (trl == NULL)
+        return fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                                STREAMING_TRAILER " needs an x-amz-trailer header naming the "
+                                                  "trailing checksum"),
+               FERRY_EINVAL;
+    if (strcasecmp(trl, "x-amz-checksum-crc32c") != 0) {
+        static const char *const other[] = {"x-amz-checksum-crc32", "x-amz-checksum-crc64nvme",
+                                            "x-amz-checksum-sha1", "x-amz-checksum-sha256"};
+        for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+            if (strcasecmp(trl, other[i]) == 0)
+                return fakes3_ctx_error(ctx, 501, "NotImplemented",
+                                        "fakes3 verifies only x-amz-checksum-crc32c trailers, "
+                                        "not %s",
+                                        other[i]),
+                       FERRY_EINVAL;
+        return fakes3_ctx_error(ctx, 400, "InvalidArgument",
+                                "x-amz-trailer must name one checksum header such as "
+                                "x-amz-checksum-crc32c, not \"%.100s\"",
+                                trl),
+               FERRY_EINVAL;
+    }
+    if (fakes3_http_header(req, "x-amz-checksum-crc32c") != NULL)
+        return fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                                "Expecting a single x-amz-checksum- header. Multiple checksum "
+                                "Types are not allowed."),
+               FERRY_EINVAL;
+    uint64_t v = 0;
+    size_t nd = 0;
+    for (const char *p = dcl; p != NULL && *p >= '0' && *p <= '9' && nd < 19; p++, nd++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (dcl == NULL || nd == 0 || dcl[nd] != '\0')
+        return fakes3_ctx_error(ctx, 400, "InvalidRequest",
+                                "An aws-chunked body needs x-amz-decoded-content-length, the "
+                                "length of the decoded data in decimal (got %.40s)",
+                                dcl ? dcl : "none"),
+               FERRY_EINVAL;
+    ctx->aws_chunked = 1;
+    ctx->decoded_len = v;
+    ctx->trailer_crc32c = 1;
+    return FERRY_OK;
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
@@ -769,6 +1061,8 @@ static void serve_one(fakes3_server_t *srv, fakes3_conn_t *conn, fakes3_http_req
                          "Please use virtual hosted style to access.");
         goto done;
     }
+    if (check_aws_chunked(ctx) != FERRY_OK)
+        goto done;
     fakes3_faults_match(&srv->faults, fakes3_op_name(ctx->op), ctx->has_key ? ctx->key : NULL,
                         ctx->klen, &ctx->fault);
     if (ctx->fault.fired) {
@@ -806,10 +1100,9 @@ done:
     } else if (conn->fd >= 0) {
         /* a write failed: make sure the loop ends */
     }
-    atomic_fetch_add(&srv->stats.op[ctx->op].bytes_in, conn->bytes_in);
+    account(ctx, ctx->status); /* no answer went out */
+    atomic_fetch_add(&srv->stats.op[ctx->op].bytes_in, conn->bytes_in - ctx->in_counted);
     atomic_fetch_add(&srv->stats.op[ctx->op].bytes_out, ctx->bytes_out);
-    if (ctx->status >= 400)
-        atomic_fetch_add(&srv->stats.op[ctx->op].errors, 1);
     if (srv->cfg.verbose) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         log_request(ctx, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +

@@ -50,11 +50,22 @@ typedef struct fakes3_ctx_s {
     char qetag[29];
     char sha256[65]; /* hex, with FAKES3_WANT_SHA256 */
     unsigned have;   /* FAKES3_WANT_* digests computed so far */
+    /* aws-chunked (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER), checked by
+     * the server before the operation runs */
+    int aws_seen;         /* the request claimed an aws-chunked body (counted in the stats) */
+    int aws_chunked;      /* ... and it passed the header checks: decode it */
+    uint64_t decoded_len; /* x-amz-decoded-content-length */
+    int trailer_crc32c;   /* x-amz-trailer: x-amz-checksum-crc32c */
+    /* a CRC32C the client supplied (header or trailer) and that matched the body */
+    int has_crc32c;
+    uint32_t crc32c;
     fakes3_fault_hit_t fault;
     /* outcome */
     int status;
-    int close_after; /* answer with Connection: close and close */
-    int dead;        /* the connection was reset or failed: do not touch it again */
+    int close_after;     /* answer with Connection: close and close */
+    int dead;            /* the connection was reset or failed: do not touch it again */
+    int accounted;       /* counted in the stats (when the answer's head was built) */
+    uint64_t in_counted; /* body bytes in counted then */
     uint64_t bytes_out;
 } fakes3_ctx_t;
 
@@ -72,8 +83,14 @@ int fakes3_ctx_reply_head(fakes3_ctx_t *ctx, int status, const char *hdrs, const
                           uint64_t content_length);
 /* Read the request body (cap bounds it; 100-continue is sent first when asked), computing the
  * wanted digests, and check x-amz-content-sha256 and Content-MD5 / x-amz-checksum-crc32c.
+ * An aws-chunked body (ctx->aws_chunked) is decoded while it arrives; ctx->body holds the
+ * decoded bytes and the trailer's CRC32C is checked like the header's. A CRC32C that was
+ * supplied and matched is left in ctx->crc32c (ctx->has_crc32c).
  * FERRY_OK; otherwise the error answer was already sent (or the connection is dead). */
 int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want);
+
+/* The base64 of a CRC32C as S3 writes it (4 bytes, big-endian): out gets 8 chars + NUL. */
+void fakes3_crc32c_b64(uint32_t crc, char out[16]);
 
 /* The personality's extra error/response decorations. */
 const char *fakes3_xml_head(void);

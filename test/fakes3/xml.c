@@ -177,6 +177,13 @@ static void end_complete(xctx_t *x, const char *name)
             }
             memcpy(x->cur.etag, t, x->text.len + 1);
             x->have_etag = 1;
+        } else if (strcmp(name, "ChecksumCRC32C") == 0) {
+            /* base64 of 4 bytes is 8 characters; anything longer cannot match */
+            if (x->text.len == 0 || x->text.len >= sizeof(x->cur.crc32c)) {
+                fail(x, FERRY_EPARSE);
+                return;
+            }
+            memcpy(x->cur.crc32c, t, x->text.len + 1);
         }
     } else if (x->depth == 2 && strcmp(name, "Part") == 0) {
         if (!x->have_num || !x->have_etag) {

@@ -4,6 +4,10 @@
  * libcurl 7.88 signs the path and query exactly as given (no sorting, no re-encoding), so
  * the requests here use canonical URLs: keys S3-encoded, query parameters sorted, "uploads=".
  * That is also what real S3 requires of such a signer.
+ *
+ * aws-chunked uploads (STREAMING-UNSIGNED-PAYLOAD-TRAILER) are written by hand on their own
+ * sockets and signed with ferry_sigv4, so that the framing can be cut into writes anywhere
+ * and be wrong on purpose.
  */
 #include "harness.h"
 #include "test.h"
@@ -13,8 +17,12 @@
 #include "ferry/error.h"
 #include "ferry/sigv4.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1375,6 +1383,559 @@ static void test_keepalive(srv_t *sv)
     CHECK_INT(total, 50);
 }
 
+/* ---- aws-chunked uploads and CRC32C checksums ------------------------------------------- */
+
+/* A request written by hand on its own connection (Connection: close), so that the body can
+ * be any bytes, cut into writes anywhere. Signed with ferry_sigv4 like lib_sign. */
+typedef struct raw_s {
+    const char *method, *bucket, *key, *query;
+    const char *const *headers; /* NULL-terminated "Name: value"; the x-amz-* ones are signed */
+    const char *sha;  /* x-amz-content-sha256 (default STREAMING-UNSIGNED-PAYLOAD-TRAILER) */
+    const char *body; /* the encoded body, sent as is */
+    size_t blen;
+    long clen;    /* Content-Length to announce; -1: blen */
+    size_t piece; /* write the body in pieces of this many bytes, pausing between (0: at once) */
+    int te;       /* send it as Transfer-Encoding: chunked (one HTTP chunk per piece) */
+    int shut;     /* shut down writing after the body: a short body when clen > blen */
+    const char *then; /* keep the connection and send this request right after the body */
+} raw_t;
+
+static int send_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The status (0 when the server closed without an answer); r gets headers and body (with
+ * q->then, the body is everything after the first head: the rest of the first answer and the
+ * whole second one). */
+static long raw_req(srv_t *sv, const raw_t *q, resp_t *r)
+{
+    char host[300], tmp[256];
+    ferry_buf_t path, head, in;
+    const char *sha = q->sha ? q->sha : "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+    ferry_buf_init(&path, 1 << 16);
+    ferry_buf_init(&head, 1 << 16);
+    ferry_buf_init(&in, 4u << 20);
+    ferry_buf_init(&r->body, 4u << 20);
+    ferry_buf_init(&r->hdrs, 1 << 20);
+    r->status = 0;
+    r->cc = CURLE_OK;
+    if (sv->vhost) {
+        snprintf(host, sizeof(host), "%s.localhost:%d", q->bucket, sv->h.port);
+        ferry_buf_adds(&path, "/");
+    } else {
+        snprintf(host, sizeof(host), "127.0.0.1:%d", sv->h.port);
+        ferry_buf_addf(&path, "/%s/", q->bucket);
+    }
+    s3enc(&path, q->key, strlen(q->key), 1);
+    req_t sq = {.method = q->method, .query = q->query, .headers = q->headers};
+    struct curl_slist *sig = lib_sign(sv, &sq, host, ferry_buf_cstr(&path), sha, NULL);
+    ferry_buf_addf(&head, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\nx-amz-content-sha256: %s\r\n",
+                   q->method, ferry_buf_cstr(&path), q->query ? "?" : "", q->query ? q->query : "",
+                   host, sha);
+    for (struct curl_slist *l = sig; l; l = l->next)
+        ferry_buf_addf(&head, "%s\r\n", l->data);
+    for (const char *const *h = q->headers; h && *h; h++)
+        ferry_buf_addf(&head, "%s\r\n", *h);
+    if (q->te)
+        ferry_buf_adds(&head, "Transfer-Encoding: chunked\r\n");
+    else
+        ferry_buf_addf(&head, "Content-Length: %ld\r\n", q->clen >= 0 ? q->clen : (long)q->blen);
+    ferry_buf_adds(&head, q->then ? "\r\n" : "Connection: close\r\n\r\n");
+    curl_slist_free_all(sig);
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sv->h.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int ok = send_all(fd, head.data, head.len) == 0;
+    size_t piece = q->piece ? q->piece : (q->blen ? q->blen : 1);
+    for (size_t off = 0; ok && off < q->blen; off += piece) {
+        size_t k = q->blen - off < piece ? q->blen - off : piece;
+        if (q->te) {
+            snprintf(tmp, sizeof(tmp), "%zx\r\n", k);
+            ok = send_all(fd, tmp, strlen(tmp)) == 0;
+        }
+        ok = ok && send_all(fd, q->body + off, k) == 0;
+        if (ok && q->te)
+            ok = send_all(fd, "\r\n", 2) == 0;
+        if (q->piece)
+            usleep(300); /* let the server see the pieces apart */
+    }
+    if (ok && q->te)
+        ok = send_all(fd, "0\r\n\r\n", 5) == 0;
+    if (ok && q->then)
+        ok = send_all(fd, q->then, strlen(q->then)) == 0;
+    if (q->shut)
+        shutdown(fd, SHUT_WR);
+    for (;;) {
+        char buf[65536];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        ferry_buf_add(&in, buf, (size_t)n);
+    }
+    close(fd);
+    const char *s = ferry_buf_cstr(&in);
+    const char *end = strstr(s, "\r\n\r\n");
+    if (end != NULL && strncmp(s, "HTTP/1.1 ", 9) == 0) {
+        r->status = strtol(s + 9, NULL, 10);
+        ferry_buf_add(&r->hdrs, s, (size_t)(end + 4 - s));
+        ferry_buf_add(&r->body, end + 4, in.len - (size_t)(end + 4 - s));
+    }
+    if (getenv("FAKES3_TEST_DEBUG") && r->status != 200)
+        fprintf(stderr, "raw %s %s -> %ld\n%s\n", q->method, ferry_buf_cstr(&path), r->status,
+                ferry_buf_cstr(&r->body));
+    ferry_buf_free(&path);
+    ferry_buf_free(&head);
+    ferry_buf_free(&in);
+    return r->status;
+}
+
+static void crc32c_b64(const void *p, size_t n, char out[16])
+{
+    uint32_t c = ferry_crc32c_update(0, p, n);
+    uint8_t be[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+    ferry_b64(be, 4, out);
+}
+
+/* data[0..n) in aws-chunked framing: chunk sizes taken in turn from sizes (0-terminated), hex
+ * upper case every other chunk, then "0\r\n" and trailer (the trailer lines and the final
+ * CRLF). */
+static void aws_encode(ferry_buf_t *out, const void *data, size_t n, const size_t *sizes,
+                       const char *trailer)
+{
+    const char *p = data;
+    ferry_buf_init(out, 64u << 20);
+    for (size_t off = 0, i = 0, j = 0; off < n; i++, j++) {
+        if (sizes[j] == 0)
+            j = 0;
+        size_t k = sizes[j];
+        if (k > n - off)
+            k = n - off;
+        REQUIRE(ferry_buf_addf(out, (i & 1) ? "%zX\r\n" : "%zx\r\n", k) == FERRY_OK);
+        REQUIRE(ferry_buf_add(out, p + off, k) == FERRY_OK);
+        REQUIRE(ferry_buf_adds(out, "\r\n") == FERRY_OK);
+        off += k;
+    }
+    REQUIRE(ferry_buf_addf(out, "0\r\n%s", trailer) == FERRY_OK);
+}
+
+/* An aws-chunked PUT of key that must fail with status and code (and msg in the message, when
+ * given), and leave no object behind. */
+static void aws_refused(srv_t *sv, raw_t *q, long status, const char *code, const char *msg)
+{
+    resp_t r;
+    char v[1024];
+    CHECK_INT(raw_req(sv, q, &r), status);
+    CHECK_STR(xml(&r, "Code", v, sizeof(v)), code);
+    if (msg != NULL && strstr(xml(&r, "Message", v, sizeof(v)) ? v : "", msg) == NULL) {
+        fprintf(stderr, "message for %s: %s\n", q->key, v);
+        CHECK(!"message");
+    }
+    resp_free(&r);
+    CHECK_INT(get(sv, q->bucket, q->key, NULL, &r), 404);
+    resp_free(&r);
+}
+
+static void test_aws_chunked_multipart(srv_t *sv)
+{
+    resp_t r;
+    char v[1024], id[128], e1[80], e2[80], q[512], body[2048], c1[16], c2[16], want[32];
+    char dl1[64], dl2[64];
+    size_t n1 = (5u << 20) + 3, n2 = 1000;
+    char *p1 = malloc(n1), *p2 = malloc(n2);
+    REQUIRE(p1 && p2);
+    fill(p1, n1, 21);
+    fill(p2, n2, 22);
+    crc32c_b64(p1, n1, c1);
+    crc32c_b64(p2, n2, c2);
+    /* Only CRC32C, in any case. */
+    const char *const bad[] = {"x-amz-checksum-algorithm: SHA256", NULL};
+    req_t cb = {
+        .method = "POST", .bucket = "bk", .key = "awsmp/obj", .query = "uploads=", .headers = bad};
+    do_req(sv, &cb, &r);
+    CHECK_INT(r.status, 501);
+    CHECK_STR(xml(&r, "Code", v, sizeof(v)), "NotImplemented");
+    resp_free(&r);
+    const char *const ch[] = {"x-amz-checksum-algorithm: crc32c", NULL};
+    req_t cq = {
+        .method = "POST", .bucket = "bk", .key = "awsmp/obj", .query = "uploads=", .headers = ch};
+    do_req(sv, &cq, &r);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-algorithm", v, sizeof(v)), "CRC32C");
+    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
+    resp_free(&r);
+    /* A part without a checksum is refused. */
+    snprintf(q, sizeof(q), "partNumber=2&uploadId=%s", id);
+    req_t plain = {
+        .method = "PUT", .bucket = "bk", .key = "awsmp/obj", .query = q, .body = p2, .blen = n2};
+    do_req(sv, &plain, &r);
+    CHECK_INT(r.status, 400);
+    CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidRequest");
+    resp_free(&r);
+    /* Two parts through aws-chunked. */
+    char trl[64];
+    ferry_buf_t enc;
+    const size_t big[] = {65536, 0}, odd[] = {333, 1, 0};
+    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", c1);
+    aws_encode(&enc, p1, n1, big, trl);
+    snprintf(dl1, sizeof(dl1), "x-amz-decoded-content-length: %zu", n1);
+    const char *const h1[] = {"Content-Encoding: aws-chunked", dl1,
+                              "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
+    raw_t u1 = {.method = "PUT",
+                .bucket = "bk",
+                .key = "awsmp/obj",
+                .query = q,
+                .headers = h1,
+                .body = enc.data,
+                .blen = enc.len,
+                .clen = -1};
+    CHECK_INT(raw_req(sv, &u1, &r), 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), c1);
+    REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
+    resp_free(&r);
+    ferry_buf_free(&enc);
+    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", c2);
+    aws_encode(&enc, p2, n2, odd, trl);
+    snprintf(dl2, sizeof(dl2), "x-amz-decoded-content-length: %zu", n2);
+    const char *const h2[] = {"Content-Encoding: aws-chunked", dl2,
+                              "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    snprintf(q, sizeof(q), "partNumber=2&uploadId=%s", id);
+    raw_t u2 = {.method = "PUT",
+                .bucket = "bk",
+                .key = "awsmp/obj",
+                .query = q,
+                .headers = h2,
+                .body = enc.data,
+                .blen = enc.len,
+                .clen = -1,
+                .piece = 100};
+    CHECK_INT(raw_req(sv, &u2, &r), 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), c2);
+    REQUIRE(hdr(&r, "ETag", e2, sizeof(e2)) != NULL);
+    resp_free(&r);
+    ferry_buf_free(&enc);
+    /* ListParts: each part's checksum, after its ETag and before its Size. */
+    snprintf(q, sizeof(q), "uploadId=%s", id);
+    CHECK_INT(simple(sv, "GET", "bk", "awsmp/obj", q, NULL, &r), 200);
+    CHECK_STR(xml(&r, "ChecksumAlgorithm", v, sizeof(v)), "CRC32C");
+    snprintf(v, sizeof(v), "</ETag><ChecksumCRC32C>%s</ChecksumCRC32C><Size>%zu</Size>", c1, n1);
+    CHECK(strstr(ferry_buf_cstr(&r.body), v) != NULL);
+    snprintf(v, sizeof(v), "</ETag><ChecksumCRC32C>%s</ChecksumCRC32C><Size>%zu</Size>", c2, n2);
+    CHECK(strstr(ferry_buf_cstr(&r.body), v) != NULL);
+    resp_free(&r);
+    /* Complete must name each part's checksum, and the right one. */
+    snprintf(body, sizeof(body),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+             e1, e2);
+    CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 400);
+    CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidRequest");
+    CHECK_STR(xml(&r, "Message", v, sizeof(v)),
+              "The upload was created using a crc32c checksum. The complete request must include "
+              "the checksum for each part. It was missing for part 1 in the request.");
+    resp_free(&r);
+    snprintf(body, sizeof(body),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
+             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part><Part><PartNumber>2</PartNumber>"
+             "<ETag>%s</ETag><ChecksumCRC32C>%s</ChecksumCRC32C></Part>"
+             "</CompleteMultipartUpload>",
+             e1, c1, e2, c1);
+    CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 400);
+    CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidPart");
+    resp_free(&r);
+    snprintf(body, sizeof(body),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
+             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part><Part><PartNumber>2</PartNumber>"
+             "<ETag>%s</ETag><ChecksumCRC32C>%s</ChecksumCRC32C></Part>"
+             "</CompleteMultipartUpload>",
+             e1, c1, e2, c2);
+    CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 200);
+    /* S3's COMPOSITE checksum: the CRC32C of the parts' big-endian CRC32Cs, then -N. */
+    uint8_t be[8];
+    uint32_t x1 = ferry_crc32c_update(0, p1, n1), x2 = ferry_crc32c_update(0, p2, n2);
+    for (int i = 0; i < 4; i++) {
+        be[i] = (uint8_t)(x1 >> (24 - 8 * i));
+        be[4 + i] = (uint8_t)(x2 >> (24 - 8 * i));
+    }
+    char comp[16];
+    uint32_t xc = ferry_crc32c_update(0, be, 8);
+    uint8_t bc[4] = {(uint8_t)(xc >> 24), (uint8_t)(xc >> 16), (uint8_t)(xc >> 8), (uint8_t)xc};
+    ferry_b64(bc, 4, comp);
+    snprintf(want, sizeof(want), "%s-2", comp);
+    CHECK_STR(xml(&r, "ChecksumCRC32C", v, sizeof(v)), want);
+    CHECK(strstr(ferry_buf_cstr(&r.body), "</ETag><ChecksumCRC32C>") != NULL);
+    resp_free(&r);
+    /* HEAD gives it only with x-amz-checksum-mode: ENABLED. */
+    const char *const mode[] = {"x-amz-checksum-mode: ENABLED", NULL};
+    req_t hq = {.method = "HEAD", .bucket = "bk", .key = "awsmp/obj", .headers = mode};
+    do_req(sv, &hq, &r);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), want);
+    CHECK_STR(hdr(&r, "x-amz-checksum-type", v, sizeof(v)), "COMPOSITE");
+    resp_free(&r);
+    req_t hq2 = {.method = "HEAD", .bucket = "bk", .key = "awsmp/obj"};
+    do_req(sv, &hq2, &r);
+    CHECK_INT(r.status, 200);
+    CHECK(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)) == NULL);
+    resp_free(&r);
+    CHECK_INT(get(sv, "bk", "awsmp/obj", NULL, &r), 200);
+    CHECK(r.body.len == n1 + n2 && memcmp(r.body.data, p1, n1) == 0 &&
+          memcmp(r.body.data + n1, p2, n2) == 0);
+    resp_free(&r);
+    free(p1);
+    free(p2);
+}
+
+static void test_aws_chunked(srv_t *sv)
+{
+    resp_t r;
+    char v[1024], crc[16], trl[64], dlen[64], want[64];
+    static char data[70001];
+    int s3 = strcmp(sv->pers, "s3") == 0;
+    long sent = 0, failed = 0;
+    fill(data, sizeof(data), 11);
+    crc32c_b64(data, sizeof(data), crc);
+    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", crc);
+    snprintf(dlen, sizeof(dlen), "x-amz-decoded-content-length: %zu", sizeof(data));
+    const char *const h[] = {"Content-Encoding: aws-chunked", dlen,
+                             "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    const size_t sizes[] = {8192, 1, 1023, 65536, 7, 0};
+    ferry_buf_t enc;
+    aws_encode(&enc, data, sizeof(data), sizes, trl);
+    CHECK_INT(control(sv, "POST", "stats/reset", NULL, &r), 200);
+    resp_free(&r);
+    raw_t good = {.method = "PUT",
+                  .bucket = "bk",
+                  .key = "aws/good",
+                  .headers = h,
+                  .body = enc.data,
+                  .blen = enc.len,
+                  .clen = -1,
+                  .piece = 997};
+    if (!s3) {
+        /* OSS, COS and Kodo refuse aws-chunked (docs/PROVIDERS.md). */
+        raw_t q = good;
+        aws_refused(sv, &q, 400, "InvalidArgument", "does not accept aws-chunked");
+        ferry_buf_free(&enc);
+        return;
+    }
+    /* A good upload, cut into 997-byte writes (inside size lines, data and CRLFs). */
+    CHECK_INT(raw_req(sv, &good, &r), 200);
+    sent++;
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    expect_etag("s3", data, sizeof(data), want);
+    CHECK_STR(hdr(&r, "ETag", v, sizeof(v)), want);
+    resp_free(&r);
+    CHECK_INT(get(sv, "bk", "aws/good", NULL, &r), 200);
+    CHECK(r.body.len == sizeof(data) && memcmp(r.body.data, data, sizeof(data)) == 0);
+    CHECK(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)) == NULL);
+    CHECK(hdr(&r, "Content-Encoding", v, sizeof(v)) == NULL); /* aws-chunked is not stored */
+    resp_free(&r);
+    const char *const mode[] = {"x-amz-checksum-mode: ENABLED", NULL};
+    CHECK_INT(get(sv, "bk", "aws/good", mode, &r), 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    CHECK_STR(hdr(&r, "x-amz-checksum-type", v, sizeof(v)), "FULL_OBJECT");
+    resp_free(&r);
+    const char *const mode_range[] = {"x-amz-checksum-mode: enabled", "Range: bytes=0-9", NULL};
+    CHECK_INT(get(sv, "bk", "aws/good", mode_range, &r), 206);
+    CHECK(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)) == NULL);
+    resp_free(&r);
+    /* The same inside Transfer-Encoding: chunked (as the AWS CLI sends it), with another
+     * Content-Encoding kept. */
+    const char *const hg[] = {"Content-Encoding: aws-chunked,gzip", dlen,
+                              "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    raw_t te = good;
+    te.key = "aws/te";
+    te.te = 1;
+    te.piece = 4000;
+    te.headers = hg;
+    CHECK_INT(raw_req(sv, &te, &r), 200);
+    sent++;
+    resp_free(&r);
+    CHECK_INT(get(sv, "bk", "aws/te", NULL, &r), 200);
+    CHECK(r.body.len == sizeof(data) && memcmp(r.body.data, data, sizeof(data)) == 0);
+    CHECK_STR(hdr(&r, "Content-Encoding", v, sizeof(v)), "gzip");
+    resp_free(&r);
+    /* The connection stays usable after an aws-chunked body, good or refused (the rest of a
+     * refused body is read and dropped), plain or inside HTTP chunking. */
+    static const char health[] = "GET /_fakes3/health HTTP/1.1\r\nHost: x\r\n"
+                                 "Connection: close\r\n\r\n";
+    static const char bad_then[] = "5\r\nhello\r\nzz\r\n"; /* refused at the 2nd size */
+    for (int i = 0; i < 4; i++) {
+        int bad = i % 2;
+        ferry_buf_t kb;
+        ferry_buf_init(&kb, 1 << 20);
+        if (bad) { /* then 100 KB of anything: read and dropped */
+            REQUIRE(ferry_buf_adds(&kb, bad_then) == FERRY_OK);
+            REQUIRE(ferry_buf_add(&kb, data, sizeof(data)) == FERRY_OK);
+            REQUIRE(ferry_buf_add(&kb, data, 30000) == FERRY_OK);
+        }
+        raw_t k = good;
+        k.key = bad ? "aws/keep-bad" : "aws/keep";
+        k.then = health;
+        k.te = i >= 2;
+        k.piece = i >= 2 ? 5000 : 0;
+        if (bad) {
+            k.body = kb.data;
+            k.blen = kb.len;
+        }
+        CHECK_INT(raw_req(sv, &k, &r), bad ? 400 : 200);
+        sent++;
+        failed += bad;
+        const char *second = strstr(ferry_buf_cstr(&r.body), "HTTP/1.1 200 OK\r\n");
+        CHECK(second != NULL && strstr(second, "{\"ok\":true}") != NULL);
+        resp_free(&r);
+        ferry_buf_free(&kb);
+    }
+
+    /* Refusals: each leaves nothing behind. */
+    ferry_buf_t b;
+    aws_encode(&b, data, sizeof(data), sizes, "x-amz-checksum-crc32c:AAAAAA==\r\n\r\n");
+    raw_t q = good;
+    q.key = "aws/badcrc";
+    q.body = b.data;
+    q.blen = b.len;
+    aws_refused(sv, &q, 400, "BadDigest",
+                "The CRC32C you specified did not match the calculated checksum.");
+    sent++, failed++;
+    ferry_buf_free(&b);
+    q = good; /* truncated: without the last chunk and the trailer */
+    q.key = "aws/trunc";
+    q.blen = enc.len - strlen(trl) - 3;
+    q.piece = 0;
+    aws_refused(sv, &q, 400, "IncompleteBody", "terminated unexpectedly");
+    sent++, failed++;
+    q = good;
+    q.key = "aws/badsize";
+    q.body = "zz\r\nhello\r\n0\r\n\r\n";
+    q.blen = strlen(q.body);
+    aws_refused(sv, &q, 400, "InvalidChunkSizeError", NULL);
+    sent++, failed++;
+    q.key = "aws/ext";
+    q.body = "5;chunk-signature=00\r\nhello\r\n0\r\n\r\n";
+    q.blen = strlen(q.body);
+    aws_refused(sv, &q, 400, "InvalidChunkSizeError", "signed streaming");
+    sent++, failed++;
+    char dl1[64];
+    snprintf(dl1, sizeof(dl1), "x-amz-decoded-content-length: %zu", sizeof(data) + 1);
+    const char *const hlong[] = {"Content-Encoding: aws-chunked", dl1,
+                                 "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    q = good;
+    q.key = "aws/declong";
+    q.headers = hlong;
+    q.piece = 0;
+    aws_refused(sv, &q, 400, "IncompleteBody", "x-amz-decoded-content-length");
+    sent++, failed++;
+    snprintf(dl1, sizeof(dl1), "x-amz-decoded-content-length: %zu", sizeof(data) - 1);
+    q.key = "aws/decshort";
+    aws_refused(sv, &q, 400, "IncompleteBody", "x-amz-decoded-content-length");
+    sent++, failed++;
+    const char *const hnolen[] = {"Content-Encoding: aws-chunked",
+                                  "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    q.key = "aws/nolen";
+    q.headers = hnolen;
+    aws_refused(sv, &q, 400, "InvalidRequest", "x-amz-decoded-content-length");
+    sent++, failed++;
+    aws_encode(&b, data, sizeof(data), sizes, "\r\n");
+    q = good;
+    q.key = "aws/notrailer";
+    q.body = b.data;
+    q.blen = b.len;
+    aws_refused(sv, &q, 400, "MalformedTrailerError", "missing");
+    sent++, failed++;
+    ferry_buf_free(&b);
+    char t2[64];
+    snprintf(t2, sizeof(t2), "x-amz-checksum-crc32:%s\r\n\r\n", crc);
+    aws_encode(&b, data, sizeof(data), sizes, t2);
+    q.key = "aws/othertrailer";
+    q.body = b.data;
+    q.blen = b.len;
+    aws_refused(sv, &q, 400, "MalformedTrailerError", "unexpected trailer");
+    sent++, failed++;
+    ferry_buf_free(&b);
+    char t3[400];
+    snprintf(t3, sizeof(t3), "x-amz-checksum-crc32c:%0300d\r\n\r\n", 0);
+    aws_encode(&b, data, sizeof(data), sizes, t3);
+    q.key = "aws/longtrailer";
+    q.body = b.data;
+    q.blen = b.len;
+    aws_refused(sv, &q, 400, "MalformedTrailerError", "longer than");
+    sent++, failed++;
+    ferry_buf_free(&b);
+    char t4[80];
+    snprintf(t4, sizeof(t4), "%sGARBAGE", trl);
+    aws_encode(&b, data, sizeof(data), sizes, t4);
+    q.key = "aws/extra";
+    q.body = b.data;
+    q.blen = b.len;
+    aws_refused(sv, &q, 400, "IncompleteBody", "follow the end");
+    sent++, failed++;
+    ferry_buf_free(&b);
+    const char *const hsha[] = {"Content-Encoding: aws-chunked", dlen,
+                                "x-amz-trailer: x-amz-checksum-sha256", NULL};
+    q = good;
+    q.key = "aws/sha256";
+    q.headers = hsha;
+    aws_refused(sv, &q, 501, "NotImplemented", "x-amz-checksum-crc32c");
+    sent++, failed++;
+    q = good;
+    q.key = "aws/signed";
+    q.sha = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+    aws_refused(sv, &q, 501, "NotImplemented", "signed streaming");
+    sent++, failed++;
+    const char *const hnoce[] = {dlen, "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    q = good;
+    q.key = "aws/noce";
+    q.headers = hnoce;
+    aws_refused(sv, &q, 400, "InvalidRequest", "Content-Encoding: aws-chunked");
+    sent++, failed++;
+    /* A body shorter than its Content-Length: the connection closes without an answer. */
+    q = good;
+    q.key = "aws/short";
+    q.clen = (long)enc.len + 100;
+    q.shut = 1;
+    q.piece = 0;
+    CHECK_INT(raw_req(sv, &q, &r), 0);
+    resp_free(&r);
+    sent++;
+    CHECK_INT(get(sv, "bk", "aws/short", NULL, &r), 404);
+    resp_free(&r);
+    ferry_buf_free(&enc);
+
+    /* A plain PUT with x-amz-checksum-crc32c: echoed, and kept for checksum-mode reads. */
+    char hc[64];
+    snprintf(hc, sizeof(hc), "x-amz-checksum-crc32c: %s", crc);
+    const char *const hp[] = {hc, NULL};
+    CHECK_INT(put(sv, "bk", "aws/plain", data, sizeof(data), hp, &r), 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    resp_free(&r);
+    req_t hq = {.method = "HEAD", .bucket = "bk", .key = "aws/plain", .headers = mode};
+    do_req(sv, &hq, &r);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    resp_free(&r);
+
+    test_aws_chunked_multipart(sv);
+    sent += 2;
+
+    /* The stats prove the client used aws-chunked. */
+    CHECK_INT(control(sv, "GET", "stats", NULL, &r), 200);
+    CHECK_INT(json_num(ferry_buf_cstr(&r.body), "aws_chunked", "count"), sent);
+    CHECK_INT(json_num(ferry_buf_cstr(&r.body), "aws_chunked", "errors"), failed);
+    resp_free(&r);
+}
+
 static void run_personality(const char *pers)
 {
     srv_t sv;
@@ -1392,6 +1953,7 @@ static void run_personality(const char *pers)
     test_delete_objects(&sv);
     test_faults(&sv);
     test_stats(&sv);
+    test_aws_chunked(&sv);
     test_keepalive(&sv);
     test_seed(&sv, strcmp(pers, "s3") == 0 ? 100000 : 3000);
     stop(&sv);
@@ -1495,6 +2057,63 @@ static void test_data_dir(void)
     stop(&sv);
 }
 
+/* --data-dir keeps the stored CRC32C (whole object and COMPOSITE) across a restart. */
+static void test_data_dir_crc32c(void)
+{
+    srv_t sv;
+    resp_t r;
+    char dir[600], v[256], crc[16], hc[64], id[128], e1[80], q[256], body[512], comp[48];
+    snprintf(dir, sizeof(dir), "%s/fakes3-data-crc32c", harness_tmpdir());
+    const char *const extra[] = {"--bucket", "bk", "--data-dir", dir, NULL};
+    fprintf(stderr, "== data-dir crc32c\n");
+    start(&sv, "s3", extra);
+    static const char data[] = "crc32c across restarts";
+    crc32c_b64(data, sizeof(data) - 1, crc);
+    snprintf(hc, sizeof(hc), "x-amz-checksum-crc32c: %s", crc);
+    const char *const hp[] = {hc, NULL};
+    CHECK_INT(put(&sv, "bk", "c/one", data, sizeof(data) - 1, hp, &r), 200);
+    resp_free(&r);
+    const char *const ch[] = {"x-amz-checksum-algorithm: CRC32C", NULL};
+    req_t cq = {
+        .method = "POST", .bucket = "bk", .key = "c/mp", .query = "uploads=", .headers = ch};
+    do_req(&sv, &cq, &r);
+    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
+    resp_free(&r);
+    snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
+    req_t u1 = {.method = "PUT",
+                .bucket = "bk",
+                .key = "c/mp",
+                .query = q,
+                .body = data,
+                .blen = sizeof(data) - 1,
+                .headers = hp};
+    do_req(&sv, &u1, &r);
+    REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
+    resp_free(&r);
+    snprintf(q, sizeof(q), "uploadId=%s", id);
+    snprintf(body, sizeof(body),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
+             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part></CompleteMultipartUpload>",
+             e1, crc);
+    CHECK_INT(simple(&sv, "POST", "bk", "c/mp", q, body, &r), 200);
+    REQUIRE(xml(&r, "ChecksumCRC32C", comp, sizeof(comp)) != NULL);
+    CHECK(strlen(comp) == 10 && strcmp(comp + 8, "-1") == 0);
+    resp_free(&r);
+    REQUIRE(harness_restart(&sv.h) == 0);
+    curl_easy_cleanup(sv.curl);
+    sv.curl = curl_easy_init();
+    const char *const mode[] = {"x-amz-checksum-mode: ENABLED", NULL};
+    req_t h1 = {.method = "HEAD", .bucket = "bk", .key = "c/one", .headers = mode};
+    do_req(&sv, &h1, &r);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    resp_free(&r);
+    req_t h2 = {.method = "HEAD", .bucket = "bk", .key = "c/mp", .headers = mode};
+    do_req(&sv, &h2, &r);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), comp);
+    resp_free(&r);
+    stop(&sv);
+}
+
 /* Hand-made bytes: bad requests must be refused without hurting the server. */
 static void test_raw(void)
 {
@@ -1526,6 +2145,7 @@ int main(void)
     run_personality("cos");
     run_personality("kodo");
     test_data_dir();
+    test_data_dir_crc32c();
     test_raw();
     curl_global_cleanup();
     return test_summary();
