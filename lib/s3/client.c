@@ -549,11 +549,132 @@ static int op_headers(void *arg, const ferry_http_resp_t *resp)
     return FERRY_OK;
 }
 
+/* ---- aws-chunked with a trailing CRC32C ---------------------------------------------------- */
+
+#define CHUNK_MAX    ((int64_t)1 << 20) /* decoded bytes per chunk */
+#define TRAILER_HEAD "0\r\nx-amz-checksum-crc32c:"
+
+static int hex_digits(int64_t v)
+{
+    int d = 1;
+    while (v >>= 4)
+        d++;
+    return d;
+}
+
+int s3_chunked_init(ferry_s3_op_t *op, int64_t len)
+{
+    if (len < 0)
+        return FERRY_EINVAL;
+    memset(&op->ch, 0, sizeof(op->ch));
+    op->ch.on = 1;
+    op->ch.len = len;
+    /* per chunk: hex size, CRLF, data, CRLF; then the last chunk and the trailer (8 base64
+     * characters for 4 bytes), CRLF, CRLF */
+    int64_t full = len / CHUNK_MAX, rest = len % CHUNK_MAX;
+    int64_t enc = len + full * (hex_digits(CHUNK_MAX) + 4);
+    if (rest)
+        enc += hex_digits(rest) + 4;
+    op->body_len = enc + (int64_t)strlen(TRAILER_HEAD) + 8 + 4;
+    snprintf(op->payload_hash, sizeof(op->payload_hash), "%s",
+             "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    return FERRY_OK;
+}
+
+static void chunked_rewind(ferry_s3_op_t *op)
+{
+    int64_t len = op->ch.len;
+    memset(&op->ch, 0, sizeof(op->ch));
+    op->ch.on = 1;
+    op->ch.len = len;
+    op->res.checksum_crc32c[0] = '\0'; /* the next reply's, not this one's */
+}
+
+/* Fill buf with framing and the source's bytes: as much as fits without waiting. */
+static ssize_t chunked_source(ferry_s3_op_t *op, char *buf, size_t n)
+{
+    size_t out = 0;
+    while (out < n) {
+        if (op->ch.frame_off < op->ch.frame_len) {
+            size_t k = op->ch.frame_len - op->ch.frame_off;
+            if (k > n - out)
+                k = n - out;
+            memcpy(buf + out, op->ch.frame + op->ch.frame_off, k);
+            op->ch.frame_off += k;
+            out += k;
+            continue;
+        }
+        if (op->ch.chunk_left > 0) {
+            size_t want = n - out;
+            if ((int64_t)want > op->ch.chunk_left)
+                want = (size_t)op->ch.chunk_left;
+            ssize_t r = op->source(op->uarg, buf + out, want);
+            if (r == FERRY_HTTP_PAUSE || r < 0)
+                return out > 0 && r == FERRY_HTTP_PAUSE ? (ssize_t)out : r;
+            if (r == 0 || (size_t)r > want)
+                return FERRY_ERANGE; /* the source ended early, or overran */
+            op->ch.crc = ferry_crc32c_update(op->ch.crc, buf + out, (size_t)r);
+            op->ch.sent += r;
+            op->ch.chunk_left -= r;
+            out += (size_t)r;
+            if (op->ch.chunk_left == 0) {
+                memcpy(op->ch.frame, "\r\n", 2);
+                op->ch.frame_len = 2;
+                op->ch.frame_off = 0;
+            }
+            continue;
+        }
+        if (op->ch.sent < op->ch.len) {
+            int64_t k = op->ch.len - op->ch.sent;
+            if (k > CHUNK_MAX)
+                k = CHUNK_MAX;
+            op->ch.chunk_left = k;
+            op->ch.frame_len = (size_t)snprintf(op->ch.frame, sizeof(op->ch.frame),
+                                                "%" PRIx64 "\r\n", (uint64_t)k);
+            op->ch.frame_off = 0;
+            continue;
+        }
+        if (op->ch.ended)
+            break;
+        uint8_t be[4] = {(uint8_t)(op->ch.crc >> 24), (uint8_t)(op->ch.crc >> 16),
+                         (uint8_t)(op->ch.crc >> 8), (uint8_t)op->ch.crc};
+        ferry_b64(be, 4, op->ch.b64);
+        op->ch.frame_len = (size_t)snprintf(op->ch.frame, sizeof(op->ch.frame),
+                                            TRAILER_HEAD "%s\r\n\r\n", op->ch.b64);
+        op->ch.frame_off = 0;
+        op->ch.ended = 1;
+    }
+    return (ssize_t)out;
+}
+
+/* A successful aws-chunked request: the store must confirm the CRC32C we sent. */
+static int chunked_confirm(ferry_s3_op_t *op)
+{
+    if (!op->ch.on)
+        return FERRY_OK;
+    if (op->res.checksum_crc32c[0] && strcmp(op->res.checksum_crc32c, op->ch.b64) == 0)
+        return FERRY_OK;
+    ferry_s3_t *c = op->c;
+    if (!op->res.checksum_crc32c[0])
+        return ferry_error_set(&op->res.err, FERRY_ECHECKSUM,
+                               "%s %s://%s: the store did not confirm the CRC32C trailer it was "
+                               "sent; it may not support aws-chunked uploads (give the task "
+                               "--dst-checksum md5 for this destination)",
+                               op->method, c->prof.scheme, op->bucket);
+    return ferry_error_set(&op->res.err, FERRY_ECHECKSUM,
+                           "%s %s://%s: the store's CRC32C %s differs from the %s that was sent: "
+                           "corrupted in transit",
+                           op->method, c->prof.scheme, op->bucket, op->res.checksum_crc32c,
+                           op->ch.b64);
+}
+
 static ssize_t op_source(void *arg, char *buf, size_t n)
 {
     ferry_s3_op_t *op = arg;
     if (op->canceled)
         return FERRY_ECANCELED;
+    if (op->ch.on)
+        return chunked_source(op, buf, n);
     return op->source(op->uarg, buf, n);
 }
 
@@ -812,6 +933,7 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
                 return;
             }
             ferry_error_clear(&op->res.err);
+            (void)chunked_confirm(op); /* sets res.err on a failure */
             op_finish(op, resp);
             return;
         }
@@ -864,13 +986,12 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
             op->tries--; /* a redirect is not a failed attempt */
         }
     }
-    if (again && op->source && cls != FERRY_RETRY_REDIRECT_REGION) {
+    if (again && op->source) {
         /* A streamed body is sent again only if the source can start over. */
         if (!op->rewind || op->rewind(op->uarg) != FERRY_OK)
             again = 0;
-    } else if (again && op->source && cls == FERRY_RETRY_REDIRECT_REGION) {
-        if (!op->rewind || op->rewind(op->uarg) != FERRY_OK)
-            again = 0;
+        else if (op->ch.on)
+            chunked_rewind(op);
     }
     if (again) {
         ferry_log(FERRY_LOG_DEBUG, "s3.retry", "op", op->name, "bucket", op->bucket, "class",

@@ -280,6 +280,9 @@ int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry
     case OP_UPLOAD_PART_COPY:
         if (xr && xr->etag[0])
             snprintf(op->res.etag, sizeof(op->res.etag), "%s", xr->etag);
+        if (xr && xr->checksum_crc32c[0])
+            snprintf(op->res.checksum_crc32c, sizeof(op->res.checksum_crc32c), "%s",
+                     xr->checksum_crc32c);
         return FERRY_OK;
     default:
         return FERRY_OK;
@@ -341,7 +344,29 @@ static int set_body(ferry_s3_op_t *op, const ferry_s3_args_t *a, ferry_error_t *
     op->body_len = a->body_len;
     op->source = a->source;
     op->rewind = a->rewind;
-    return FERRY_OK;
+    if (!a->trailer_crc32c)
+        return FERRY_OK;
+    if (!a->source)
+        return ferry_error_set(err, FERRY_EINVAL, "a trailing checksum needs a streamed body");
+    if (a->checksum_crc32c || a->content_md5)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "a trailing checksum replaces Content-MD5 and "
+                               "x-amz-checksum-crc32c; send one or the other");
+    for (size_t i = 0; i < a->nheaders; i++)
+        if (a->headers[i].name && !strcasecmp(a->headers[i].name, "Content-Encoding"))
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "a trailing checksum (aws-chunked) cannot be sent with a "
+                                   "Content-Encoding header");
+    int rc = s3_chunked_init(op, a->body_len);
+    if (!rc)
+        rc = s3_op_header(op, "Content-Encoding", "aws-chunked");
+    char n[24];
+    snprintf(n, sizeof(n), "%" PRId64, a->body_len);
+    if (!rc)
+        rc = s3_op_header(op, "x-amz-decoded-content-length", n);
+    if (!rc)
+        rc = s3_op_header(op, "x-amz-trailer", "x-amz-checksum-crc32c");
+    return rc;
 }
 
 static int copy_source(ferry_s3_op_t *op, const ferry_s3_args_t *a, ferry_error_t *err)
@@ -464,6 +489,8 @@ int ferry_s3_create_multipart(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_
         return rc;
     op->expect = FERRY_S3XML_INITIATE;
     rc = add_user_headers(op, a);
+    if (!rc && a->checksum_algorithm)
+        rc = s3_op_header(op, "x-amz-checksum-algorithm", a->checksum_algorithm);
     START(op);
 }
 

@@ -69,6 +69,19 @@ struct ferry_s3_op_s {
     ferry_http_source_cb source;
     int (*rewind)(void *);
     char payload_hash[65];
+    /* aws-chunked body with a trailing CRC32C (args.trailer_crc32c): body_len above is the
+     * encoded length; the source's bytes are framed on the fly. */
+    struct {
+        int on;
+        int64_t len;        /* decoded length */
+        int64_t sent;       /* decoded bytes taken from the source */
+        int64_t chunk_left; /* of the current chunk */
+        uint32_t crc;       /* CRC32C of the bytes so far */
+        int ended;          /* the last chunk and trailer are queued */
+        char frame[64];     /* chunk header, CRLF, or last chunk + trailer, pending output */
+        size_t frame_len, frame_off;
+        char b64[16]; /* the trailer's value, once known */
+    } ch;
     /* GET */
     ferry_http_sink_cb sink;
     ferry_http_headers_cb on_headers;
@@ -110,6 +123,9 @@ void s3_op_discard(ferry_s3_op_t *op); /* before start: free without callbacks *
 int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op_t **out,
                 ferry_error_t *err);
 char *s3_strdup(const char *s);
+/* aws-chunked: set op->ch for len decoded bytes, op->body_len to the encoded length and the
+ * payload hash. FERRY_OK or FERRY_EINVAL (len < 0). */
+int s3_chunked_init(ferry_s3_op_t *op, int64_t len);
 char *s3_strndup(const char *s, size_t n);
 
 /* ops.c */

@@ -616,6 +616,9 @@ static void end_parts(ferry_s3xml_t *p, const char *n, const char *t, size_t tl)
     } else if (IS("LastModified")) {
         if (ferry_s3xml_parse_time(t, tl, &pt->last_modified_ms))
             BAD("bad <%s> timestamp");
+    } else if (IS("ChecksumCRC32C")) {
+        if (slot(pt->checksum_crc32c, sizeof(pt->checksum_crc32c), t, tl, 1))
+            TOOBIG("<%s> longer than 15 bytes");
     }
 }
 
@@ -714,6 +717,9 @@ static void end_simple(ferry_s3xml_t *p, const char *n, const char *t, size_t tl
             TOOBIG("<%s> longer than 127 bytes");
     } else if (IS("Location")) {
         slot(r->location, sizeof(r->location), t, tl, 0);
+    } else if (IS("ChecksumCRC32C")) {
+        if (slot(r->checksum_crc32c, sizeof(r->checksum_crc32c), t, tl, 1))
+            TOOBIG("<%s> longer than 15 bytes");
     } else if (IS("LastModified")) {
         if (ferry_s3xml_parse_time(t, tl, &r->last_modified_ms))
             BAD("bad <%s> timestamp");
@@ -1098,7 +1104,17 @@ int ferry_s3xml_build_complete(const ferry_s3xml_cpart_t *parts, size_t n, ferry
         if (!rc)
             rc = ferry_s3xml_escape(e, el, out);
         if (!rc)
-            rc = ferry_buf_adds(out, "\"</ETag></Part>");
+            rc = ferry_buf_adds(out, "\"</ETag>");
+        const char *ck = parts[i].checksum_crc32c;
+        if (!rc && ck && ck[0]) {
+            rc = ferry_buf_adds(out, "<ChecksumCRC32C>");
+            if (!rc)
+                rc = ferry_s3xml_escape(ck, strlen(ck), out);
+            if (!rc)
+                rc = ferry_buf_adds(out, "</ChecksumCRC32C>");
+        }
+        if (!rc)
+            rc = ferry_buf_adds(out, "</Part>");
     }
     if (!rc)
         rc = ferry_buf_adds(out, "</CompleteMultipartUpload>");

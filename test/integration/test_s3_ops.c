@@ -31,8 +31,10 @@ static int on_head_hdrs(void *arg, const ferry_http_resp_t *r)
 }
 
 static int parts_seen;
+static char last_part_crc32c[16];
 static int on_part(void *arg, const ferry_s3xml_part_t *p)
 {
+    memcpy(last_part_crc32c, p->checksum_crc32c, sizeof(last_part_crc32c));
     (void)arg;
     parts_seen++;
     CHECK(p->number == parts_seen);
@@ -300,7 +302,7 @@ static void test_objects(s3t_t *t, const pers_t *p)
     CHECK_INT(uploads_seen, 1);
     CHECK_STR(upload_key_seen, "multi/obj.bin");
 
-    ferry_s3xml_cpart_t cp[3] = {{1, etags[0]}, {2, etags[1]}, {3, etags[2]}};
+    ferry_s3xml_cpart_t cp[3] = {{1, etags[0], NULL}, {2, etags[1], NULL}, {3, etags[2], NULL}};
     ferry_s3_args_init(&a);
     a.bucket = b;
     a.key = "multi/obj.bin";
@@ -656,6 +658,181 @@ static void test_pipe_copy(void)
     harness_stop(&sd, 15);
 }
 
+/* Streamed bodies sent aws-chunked with a trailing CRC32C (S3 only), and CRC32C multipart. */
+static void b64_crc(uint32_t crc, char out[16])
+{
+    uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    ferry_b64(be, 4, out);
+}
+
+static int trailer_put(s3t_t *t, const char *bucket, const char *key, const char *data, size_t n,
+                       size_t piece, s3t_res_t *x, s3t_src_t *src)
+{
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    *src = (s3t_src_t){.data = data, .len = n, .piece = piece};
+    ferry_s3_args_init(&a);
+    a.bucket = bucket;
+    a.key = key;
+    a.source = s3t_src_read;
+    a.rewind = s3t_src_rewind;
+    a.arg = src;
+    a.body_len = (int64_t)n;
+    a.trailer_crc32c = 1;
+    memset(x, 0, sizeof(*x));
+    int rc = ferry_s3_put(t->c, &a, s3t_done, x, NULL, &err);
+    if (rc)
+        return rc;
+    s3t_wait(t, x);
+    return x->r.rc;
+}
+
+static void test_trailer(s3t_t *t, const char *base, const pers_t *p)
+{
+    enum { BIG = (3 << 20) + 12345 }; /* three full 1 MiB chunks and a remainder */
+    static char big[BIG];
+    s3t_fill(big, sizeof(big), 77);
+    s3t_res_t x;
+    s3t_src_t src;
+    s3t_sink_t sink = {0};
+    char want[16];
+    b64_crc(ferry_crc32c_update(0, big, sizeof(big)), want);
+    if (strcmp(p->personality, "s3") != 0) {
+        /* OSS, COS and Kodo refuse aws-chunked: a clear error, not retried */
+        CHECK(trailer_put(t, p->bucket, "tr/a", big, 1000, 0, &x, &src) != FERRY_OK);
+        CHECK_INT(x.r.attempts, 1);
+        CHECK(x.r.status == 400 || x.r.status == 501);
+        printf("[%s] trailer refused: %s\n", p->personality, x.r.err.msg);
+        return;
+    }
+    /* odd source pieces, several chunks: stored bytes are the decoded ones, CRC confirmed */
+    CHECK_INT(trailer_put(t, p->bucket, "tr/big", big, sizeof(big), 7777, &x, &src), FERRY_OK);
+    CHECK_STR(x.r.checksum_crc32c, want);
+    CHECK_INT(s3t_get(t, p->bucket, "tr/big", 0, -1, -1, &sink, &x), FERRY_OK);
+    CHECK(sink.len == sizeof(big) && memcmp(sink.data, big, sizeof(big)) == 0);
+    /* zero bytes */
+    CHECK_INT(trailer_put(t, p->bucket, "tr/empty", "", 0, 0, &x, &src), FERRY_OK);
+    b64_crc(0, want);
+    CHECK_STR(x.r.checksum_crc32c, want);
+    CHECK_INT(s3t_get(t, p->bucket, "tr/empty", 0, -1, -1, &sink, &x), FERRY_OK);
+    CHECK(sink.len == 0);
+    /* a reset mid-body: the client rewinds and reframes from the start */
+    REQUIRE(s3t_faults(t, base, "[{\"op\":\"PutObject\",\"reset_after\":1500000,\"count\":1}]") ==
+            0);
+    CHECK_INT(trailer_put(t, p->bucket, "tr/retry", big, sizeof(big), 0, &x, &src), FERRY_OK);
+    CHECK_INT(x.r.attempts, 2);
+    CHECK_INT(src.rewinds, 1);
+    REQUIRE(s3t_faults(t, base, "[]") == 0);
+    CHECK_INT(s3t_get(t, p->bucket, "tr/retry", 0, -1, -1, &sink, &x), FERRY_OK);
+    CHECK(sink.len == sizeof(big) && memcmp(sink.data, big, sizeof(big)) == 0);
+    /* a source that ends early is an error, nothing stored */
+    {
+        ferry_s3_args_t a;
+        ferry_error_t err;
+        src = (s3t_src_t){.data = big, .len = 100};
+        ferry_s3_args_init(&a);
+        a.bucket = p->bucket;
+        a.key = "tr/short";
+        a.source = s3t_src_read;
+        a.arg = &src;
+        a.body_len = 200;
+        a.trailer_crc32c = 1;
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+        s3t_wait(t, &x);
+        CHECK(x.r.rc != FERRY_OK);
+        CHECK(s3t_get(t, p->bucket, "tr/short", 0, -1, -1, &sink, &x) == FERRY_ENOTFOUND);
+        /* misuse refused up front */
+        a.source = NULL;
+        a.body = big;
+        CHECK_INT(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err), FERRY_EINVAL);
+        a.body = NULL;
+        a.source = s3t_src_read;
+        a.content_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
+        CHECK_INT(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err), FERRY_EINVAL);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
+
+    /* multipart with CRC32C: parts by trailer, ListParts shows them, Complete's composite */
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    ferry_s3_args_init(&a);
+    a.bucket = p->bucket;
+    a.key = "tr/mpu";
+    a.checksum_algorithm = "CRC32C";
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+    s3t_wait(t, &x);
+    REQUIRE(x.r.rc == FERRY_OK);
+    char uid[1025], etags[2][130], crcs[2][16];
+    snprintf(uid, sizeof(uid), "%s", x.r.upload_id);
+    size_t half = (5 << 20) + 3;
+    static char mp[(5 << 20) + 3 + 4096];
+    s3t_fill(mp, sizeof(mp), 5);
+    for (int i = 0; i < 2; i++) {
+        size_t off = i ? half : 0, len = i ? sizeof(mp) - half : half;
+        src = (s3t_src_t){.data = mp + off, .len = len, .piece = 4000};
+        ferry_s3_args_init(&a);
+        a.bucket = p->bucket;
+        a.key = "tr/mpu";
+        a.upload_id = uid;
+        a.part_number = i + 1;
+        a.source = s3t_src_read;
+        a.rewind = s3t_src_rewind;
+        a.arg = &src;
+        a.body_len = (int64_t)len;
+        a.trailer_crc32c = 1;
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+        s3t_wait(t, &x);
+        CHECK_INT(x.r.rc, FERRY_OK);
+        snprintf(etags[i], sizeof(etags[i]), "%s", x.r.etag);
+        b64_crc(ferry_crc32c_update(0, mp + off, len), crcs[i]);
+        CHECK_STR(x.r.checksum_crc32c, crcs[i]);
+    }
+    ferry_s3_list_args_t la;
+    memset(&la, 0, sizeof(la));
+    la.bucket = p->bucket;
+    la.key = "tr/mpu";
+    la.upload_id = uid;
+    la.on_part = on_part;
+    parts_seen = 0;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_list_parts(t->c, &la, s3t_done, &x, NULL, &err) == FERRY_OK);
+    s3t_wait(t, &x);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_INT(parts_seen, 2);
+    CHECK_STR(last_part_crc32c, crcs[1]);
+    /* Complete without the checksums is refused (S3's rule for a CRC32C upload) */
+    ferry_s3xml_cpart_t cp[2] = {{1, etags[0], NULL}, {2, etags[1], NULL}};
+    ferry_s3_args_init(&a);
+    a.bucket = p->bucket;
+    a.key = "tr/mpu";
+    a.upload_id = uid;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_complete_multipart(t->c, &a, cp, 2, s3t_done, &x, NULL, &err) == FERRY_OK);
+    s3t_wait(t, &x);
+    CHECK(x.r.rc != FERRY_OK);
+    CHECK(strstr(x.r.err.msg, "part 1") != NULL);
+    cp[0].checksum_crc32c = crcs[0];
+    cp[1].checksum_crc32c = crcs[1];
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_complete_multipart(t->c, &a, cp, 2, s3t_done, &x, NULL, &err) == FERRY_OK);
+    s3t_wait(t, &x);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    uint8_t cat[8];
+    size_t got = 0;
+    REQUIRE(ferry_b64_decode(crcs[0], strlen(crcs[0]), cat, 4, &got) == FERRY_OK);
+    REQUIRE(ferry_b64_decode(crcs[1], strlen(crcs[1]), cat + 4, 4, &got) == FERRY_OK);
+    char comp[24];
+    b64_crc(ferry_crc32c_update(0, cat, 8), comp);
+    strcat(comp, "-2");
+    CHECK_STR(x.r.checksum_crc32c, comp);
+    CHECK_INT(s3t_get(t, p->bucket, "tr/mpu", 0, -1, -1, &sink, &x), FERRY_OK);
+    CHECK(sink.len == sizeof(mp) && memcmp(sink.data, mp, sizeof(mp)) == 0);
+    free(sink.data);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -671,6 +848,7 @@ int main(void)
                          "destination") == 0);
         test_objects(&t, p);
         test_listing(&t, p);
+        test_trailer(&t, srv.url, p);
         s3t_close(&t);
         test_errors(&srv, p);
         if (!strcmp(p->personality, "oss")) {

@@ -142,7 +142,7 @@ static void run(const char *scheme, harness_server_t *srv, const char *bucket)
             CHECK_INT(x.r.rc, FERRY_OK);
             snprintf(etags[pn - 1], sizeof(etags[0]), "%s", x.r.etag);
         }
-        ferry_s3xml_cpart_t parts[2] = {{1, etags[0]}, {2, etags[1]}};
+        ferry_s3xml_cpart_t parts[2] = {{1, etags[0], NULL}, {2, etags[1], NULL}};
         ferry_s3_args_init(&a);
         a.bucket = bucket;
         a.key = mk;

@@ -350,8 +350,11 @@ static inline long s3t_control(s3t_t *t, const char *base, const char *method, c
         return -1;
     while (!x.done)
         uv_run(&t->loop, UV_RUN_ONCE);
-    if (out)
-        snprintf(out, outlen, "%s", x.body);
+    if (out && outlen) { /* truncated to fit */
+        size_t k = strnlen(x.body, outlen - 1);
+        memcpy(out, x.body, k);
+        out[k] = '\0';
+    }
     return x.status;
 }
 

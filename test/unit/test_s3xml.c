@@ -69,10 +69,13 @@ static int on_prefix(void *ud, const char *p, size_t n)
     return FERRY_OK;
 }
 
+static char last_part_crc32c[16];
+
 static int on_part(void *ud, const ferry_s3xml_part_t *p)
 {
     coll_t *c = ud;
     c->parts++;
+    memcpy(last_part_crc32c, p->checksum_crc32c, sizeof(last_part_crc32c));
     ferry_buf_addf(&c->log, "T %d|%s|%lld|%lld\n", p->number, p->etag, (long long)p->size,
                    (long long)p->last_modified_ms);
     return FERRY_OK;
@@ -638,6 +641,28 @@ static void test_multipart(void)
     CHECK_INT(R.next_part_number_marker, 3);
     CHECK_STR(R.upload_id, "XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA");
     ferry_buf_free(&c.log);
+    /* checksums: a part's <ChecksumCRC32C>, Complete's composite; a value too long refused */
+    {
+        static const char lp[] = "<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>\"e\""
+                                 "</ETag><ChecksumCRC32C>q83vEg==</ChecksumCRC32C><Size>5</Size>"
+                                 "</Part></ListPartsResult>";
+        coll_t cc;
+        coll_init(&cc);
+        CHECK_INT(parse(FERRY_S3XML_LIST_PARTS, 0, lp, sizeof(lp) - 1, 7, &cc, NULL, NULL, 0),
+                  FERRY_OK);
+        CHECK_STR(last_part_crc32c, "q83vEg==");
+        ferry_buf_free(&cc.log);
+        static const char cm[] = "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
+                                 "<ChecksumCRC32C>AAAAAA==-2</ChecksumCRC32C>"
+                                 "</CompleteMultipartUploadResult>";
+        CHECK_INT(parse(FERRY_S3XML_COMPLETE, 0, cm, sizeof(cm) - 1, 3, NULL, &R, NULL, 0),
+                  FERRY_OK);
+        CHECK_STR(R.checksum_crc32c, "AAAAAA==-2");
+        static const char big[] = "<CompleteMultipartUploadResult><ChecksumCRC32C>0123456789abcdef"
+                                  "</ChecksumCRC32C></CompleteMultipartUploadResult>";
+        CHECK_INT(parse(FERRY_S3XML_COMPLETE, 0, big, sizeof(big) - 1, 0, NULL, NULL, NULL, 0),
+                  FERRY_ETOOBIG);
+    }
     CHECK_INT(parse(FERRY_S3XML_LIST_PARTS, 0,
                     "<ListPartsResult><Part><PartNumber>0</PartNumber>"
                     "</Part></ListPartsResult>",
@@ -710,7 +735,7 @@ static void test_builders(void)
 {
     ferry_buf_t b;
     ferry_buf_init(&b, 1 << 20);
-    ferry_s3xml_cpart_t parts[] = {{1, "\"abc\""}, {2, "def"}, {5, "\"A&B\""}};
+    ferry_s3xml_cpart_t parts[] = {{1, "\"abc\"", NULL}, {2, "def", ""}, {5, "\"A&B\"", NULL}};
     CHECK_INT(ferry_s3xml_build_complete(parts, 3, &b), FERRY_OK);
     CHECK_STR(ferry_buf_cstr(&b),
               "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"abc\"</ETag>"
@@ -718,12 +743,21 @@ static void test_builders(void)
               "<PartNumber>5</PartNumber><ETag>\"A&amp;B\"</ETag></Part>"
               "</CompleteMultipartUpload>");
     ferry_buf_reset(&b);
-    ferry_s3xml_cpart_t unordered[] = {{2, "a"}, {2, "b"}};
+    ferry_buf_reset(&b);
+    ferry_s3xml_cpart_t ck[] = {{1, "e1", "AAAAAA=="}, {2, "e2", "q83vEg=="}};
+    CHECK_INT(ferry_s3xml_build_complete(ck, 2, &b), FERRY_OK);
+    CHECK_STR(ferry_buf_cstr(&b),
+              "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag>"
+              "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part><Part><PartNumber>2</PartNumber>"
+              "<ETag>\"e2\"</ETag><ChecksumCRC32C>q83vEg==</ChecksumCRC32C></Part>"
+              "</CompleteMultipartUpload>");
+    ferry_buf_reset(&b);
+    ferry_s3xml_cpart_t unordered[] = {{2, "a", NULL}, {2, "b", NULL}};
     CHECK_INT(ferry_s3xml_build_complete(unordered, 2, &b), FERRY_EINVAL);
     CHECK_INT(b.len, 0);
-    ferry_s3xml_cpart_t zero[] = {{0, "a"}};
+    ferry_s3xml_cpart_t zero[] = {{0, "a", NULL}};
     CHECK_INT(ferry_s3xml_build_complete(zero, 1, &b), FERRY_EINVAL);
-    ferry_s3xml_cpart_t empty[] = {{1, "\"\""}};
+    ferry_s3xml_cpart_t empty[] = {{1, "\"\"", NULL}};
     CHECK_INT(ferry_s3xml_build_complete(empty, 1, &b), FERRY_EINVAL);
     CHECK_INT(ferry_s3xml_build_complete(parts, 0, &b), FERRY_EINVAL);
     CHECK_INT(b.len, 0);

@@ -139,6 +139,17 @@ typedef struct ferry_s3_args_s {
                                     streamed body is not retried. */
     const char *content_md5;     /* base64 MD5 (Content-MD5), or NULL */
     const char *checksum_crc32c; /* base64 (x-amz-checksum-crc32c), or NULL */
+    /* Streamed PUT / UploadPart: send the body aws-chunked (STREAMING-UNSIGNED-PAYLOAD-TRAILER)
+     * with a trailing x-amz-checksum-crc32c that the client computes over the bytes as they
+     * go. The store checks it (400 BadDigest on a mismatch); the client then requires the
+     * store's x-amz-checksum-crc32c in the reply to equal it (FERRY_ECHECKSUM otherwise, also
+     * when the reply has none: a store that ignored the encoding would have kept the framing).
+     * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (PROVIDERS.md §1). Needs source; not
+     * with content_md5, checksum_crc32c or a Content-Encoding header (FERRY_EINVAL). */
+    int trailer_crc32c;
+    /* CreateMultipartUpload: x-amz-checksum-algorithm (e.g. "CRC32C"), or NULL. S3 then wants
+     * that checksum on every part and in Complete (ferry_s3xml_cpart_t.checksum_crc32c). */
+    const char *checksum_algorithm;
     /* Extra request headers: Content-Type, Cache-Control, Content-Disposition,
      * Content-Encoding, Content-Language, Expires, x-amz-meta-*, x-amz-storage-class,
      * x-amz-metadata-directive, ... (signed and sent as given) */

@@ -96,6 +96,7 @@ typedef struct ferry_s3xml_part_s {
     char etag[128];           /* quotes stripped */
     int64_t size;             /* or -1 */
     int64_t last_modified_ms; /* or -1 */
+    char checksum_crc32c[16]; /* <ChecksumCRC32C> (base64), or "" */
 } ferry_s3xml_part_t;
 
 /* One <Upload> of ListMultipartUploads. */
@@ -167,6 +168,7 @@ typedef struct ferry_s3xml_result_s {
     char etag[128];                    /* quotes stripped */
     char location[1025];
     int64_t last_modified_ms;
+    char checksum_crc32c[16]; /* Complete: <ChecksumCRC32C> ("base64-N" composite), or "" */
 } ferry_s3xml_result_t;
 
 typedef struct ferry_s3xml_s ferry_s3xml_t;
@@ -208,8 +210,9 @@ int ferry_s3xml_error_apply(const ferry_s3xml_error_t *e, int code, int http_sta
 
 /* A part for CompleteMultipartUpload. etag with or without quotes (quotes are added). */
 typedef struct ferry_s3xml_cpart_s {
-    int number;       /* 1..10000, strictly ascending across the list */
-    const char *etag; /* borrowed */
+    int number;                  /* 1..10000, strictly ascending across the list */
+    const char *etag;            /* borrowed */
+    const char *checksum_crc32c; /* base64, or NULL/"": no <ChecksumCRC32C> (borrowed) */
 } ferry_s3xml_cpart_t;
 
 /* Append <CompleteMultipartUpload> for parts[0..n) to out. FERRY_OK; FERRY_EINVAL (n == 0 or
