@@ -1053,6 +1053,7 @@ static int resolve_side(const ferry_task_side_t *ts, ferry_side_kind_t kind, fer
     sp.region = ts->region;
     sp.path_style = ts->path_style;
     sp.profile = ts->profile;
+    sp.checksum = ts->checksum;
     return ferry_side_resolve(&sp, out, err);
 }
 

@@ -552,7 +552,8 @@ static int side_client(worker_t *w, wtask_t *t, const ferry_task_side_t *ts, fer
                             .endpoint = ts->endpoint,
                             .region = ts->region,
                             .path_style = ts->path_style,
-                            .profile = ts->profile};
+                            .profile = ts->profile,
+                            .checksum = ts->checksum};
     *side = calloc(1, sizeof(**side));
     if (*side == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");

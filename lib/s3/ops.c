@@ -192,6 +192,9 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, int *more
     res->prefixes += r->prefixes;
     res->truncated = 0;
     *more = 0;
+    if (op->kind == OP_LIST_PARTS && r->checksum_algorithm[0])
+        snprintf(res->checksum_algorithm, sizeof(res->checksum_algorithm), "%s",
+                 r->checksum_algorithm);
     if (op->kind == OP_DELETE_OBJECTS || !r->is_truncated)
         goto out;
 

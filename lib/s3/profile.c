@@ -231,6 +231,7 @@ void ferry_profile_overrides_init(ferry_profile_overrides_t *ov)
     ov->list_url_encode = FERRY_TRI_DEFAULT;
     ov->list_plus_is_space = FERRY_TRI_DEFAULT;
     ov->etag_kind = -1;
+    ov->aws_chunked = FERRY_TRI_DEFAULT;
 }
 
 static int valid_region(const char *r)
@@ -383,6 +384,8 @@ int ferry_profile_resolve(const char *scheme, const ferry_profile_overrides_t *o
         p.list_url_encode = ov.list_url_encode;
     if (ov.list_plus_is_space == FERRY_TRI_ON || ov.list_plus_is_space == FERRY_TRI_OFF)
         p.list_plus_is_space = ov.list_plus_is_space;
+    if (ov.aws_chunked == FERRY_TRI_ON || ov.aws_chunked == FERRY_TRI_OFF)
+        p.aws_chunked_ok = ov.aws_chunked;
     if (ov.etag_kind >= FERRY_ETAG_MD5 && ov.etag_kind <= FERRY_ETAG_QETAG)
         p.etag_kind = (ferry_etag_kind_t)ov.etag_kind;
     else if (ov.etag_kind != -1)

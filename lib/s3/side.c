@@ -20,6 +20,17 @@ int ferry_side_resolve(const ferry_side_spec_t *spec, ferry_side_t *out, ferry_e
     ov.endpoint = spec->endpoint && *spec->endpoint ? spec->endpoint : NULL;
     ov.region = spec->region && *spec->region ? spec->region : NULL;
     ov.path_style = spec->path_style ? FERRY_TRI_ON : FERRY_TRI_DEFAULT;
+    if (spec->checksum == FERRY_CHECKSUM_MODE_TRAILER)
+        ov.aws_chunked = FERRY_TRI_ON;
+    else if (spec->checksum == FERRY_CHECKSUM_MODE_MD5)
+        ov.aws_chunked = FERRY_TRI_OFF;
+    if (spec->checksum == FERRY_CHECKSUM_MODE_TRAILER &&
+        (!strcmp(spec->scheme, "oss") || !strcmp(spec->scheme, "cos") ||
+         !strcmp(spec->scheme, "kodo")))
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "%s: %s does not accept aws-chunked trailing checksums; use "
+                               "--dst-checksum md5 or auto",
+                               role, spec->scheme);
     rc = ferry_profile_resolve(spec->scheme, &ov, &out->profile, err);
     if (rc) {
         char m[sizeof(err->msg)];

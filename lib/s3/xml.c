@@ -592,6 +592,9 @@ static void end_parts(ferry_s3xml_t *p, const char *n, const char *t, size_t tl)
         } else if (IS("Key")) {
             if (slot(r->key, sizeof(r->key), t, tl, 1))
                 TOOBIG("<%s> too long");
+        } else if (IS("ChecksumAlgorithm")) {
+            if (slot(r->checksum_algorithm, sizeof(r->checksum_algorithm), t, tl, 1))
+                TOOBIG("<%s> longer than 15 bytes");
         } else {
             end_common_root(p, n, t, tl);
         }

@@ -11,6 +11,7 @@
 
 #include "ferry/cron.h"
 #include "ferry/ledger.h"
+#include "ferry/profile.h"
 #include "keys_int.h"
 
 static const char *const SCHEMES[] = {"oss", "cos", "kodo", "s3", "s3c"};
@@ -248,7 +249,17 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
                 return ferry_error_set(err, FERRY_EINVAL, "%s needs a value", o);
             v = argv[++i];
         }
-        if (strcmp(o, "--from") == 0)
+        if (strcmp(o, "--dst-checksum") == 0) {
+            if (strcmp(v, "auto") == 0)
+                t->dst.checksum = FERRY_CHECKSUM_MODE_AUTO;
+            else if (strcmp(v, "trailer") == 0)
+                t->dst.checksum = FERRY_CHECKSUM_MODE_TRAILER;
+            else if (strcmp(v, "md5") == 0)
+                t->dst.checksum = FERRY_CHECKSUM_MODE_MD5;
+            else
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
+        } else if (strcmp(o, "--from") == 0)
             rc = set_str(t->src.loc, sizeof(t->src.loc), v, o, err);
         else if (strcmp(o, "--to") == 0)
             rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
@@ -410,6 +421,11 @@ static void side_json(json_t *o, const char *pfx, const ferry_task_side_t *s)
         snprintf(k, sizeof(k), "%s_profile", pfx);
         json_object_set_new(o, k, json_string(s->profile));
     }
+    if (s->checksum != FERRY_CHECKSUM_MODE_AUTO) {
+        snprintf(k, sizeof(k), "%s_checksum", pfx);
+        json_object_set_new(
+            o, k, json_string(s->checksum == FERRY_CHECKSUM_MODE_TRAILER ? "trailer" : "md5"));
+    }
 }
 
 json_t *ferry_task_to_json(const ferry_task_t *t)
@@ -489,6 +505,12 @@ static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
     bad |= jstr(j, k, s->profile, sizeof(s->profile));
     snprintf(k, sizeof(k), "%s_path_style", pfx);
     s->path_style = json_is_true(json_object_get(j, k));
+    snprintf(k, sizeof(k), "%s_checksum", pfx);
+    const char *ck = json_string_value(json_object_get(j, k));
+    s->checksum = ck == NULL                   ? FERRY_CHECKSUM_MODE_AUTO
+                  : strcmp(ck, "trailer") == 0 ? FERRY_CHECKSUM_MODE_TRAILER
+                  : strcmp(ck, "md5") == 0     ? FERRY_CHECKSUM_MODE_MD5
+                                               : (bad = -1, FERRY_CHECKSUM_MODE_AUTO);
     if (!bad)
         bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;
     return bad;

@@ -8,6 +8,9 @@
  *  3. SIGTERM while copies run, with a short grace period: the worker exits 0 at once, no job
  *     is lost (every record is done or still has its job), and a new worker finishes them;
  *     with a long grace period the in-flight copies are drained (finished) instead.
+ *  4. --dst-checksum changed between a killed run (md5) and the next (auto: CRC32C parts): the
+ *     upload left open cannot be completed with CRC32C parts, so it is aborted and a new one
+ *     made; the copy ends byte-identical.
  */
 #include "test_worker_util.h"
 
@@ -26,10 +29,13 @@ static int on_part(void *arg, const ferry_s3xml_part_t *p)
 
 static void lp_done(void *arg, const ferry_s3_result_t *r)
 {
-    (void)r;
-    ((lp_t *)arg)->done = 1;
+    lp_t *x = arg;
+    x->done = 1;
+    if (r->rc != FERRY_OK)
+        x->n = -1;
 }
 
+/* Parts of an open upload, or -1 when ListParts fails (no such upload). */
 static int count_parts(s3t_t *t, const char *key, const char *upload_id)
 {
     lp_t x = {0, 0};
@@ -174,6 +180,42 @@ int main(void)
     wt_counters(&w, "term", &c);
     CHECK_INT(c.objects[FERRY_STATE_DONE], (long long)n);
     CHECK_INT(wt_compare(&w, &w.d, "t/", "t/"), 0);
+
+    /* ---- 4. the checksum mode changed between two runs ---- */
+    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"m/\",\"count\":1,\"size\":134217728,\"seed\":12}");
+    const char *md5opts[] = {"--part-size", "8MiB", "--dst-checksum", "md5", NULL};
+    wt_task(&w, "mode", "m/", NULL, "m/", md5opts);
+    wt_enqueue_prefix(&w, "mode", "m/");
+    char out[512];
+    REQUIRE(s3t_control(&w.d, w.dst.url, "POST", "/_fakes3/faults",
+                        "[{\"op\":\"UploadPart\",\"key_prefix\":\"m/\",\"latency_ms\":300}]", out,
+                        sizeof(out)) == 200);
+    const char *mopts[] = {"--slot",          "4", "--lease",          "2s",
+                           "--parts-per-job", "1", "--exit-when-idle", NULL};
+    long m0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    p = wt_worker(&w, "mode", "mode1.log", mopts);
+    REQUIRE(wait_stat(&w, "UploadPart", m0 + 2, 120));
+    kill(p, SIGKILL);
+    CHECK_INT(wt_wait(p, 10), 128 + SIGKILL);
+    REQUIRE(s3t_control(&w.d, w.dst.url, "DELETE", "/_fakes3/faults", NULL, out, sizeof(out)) ==
+            200);
+    REQUIRE(wt_record(&w, "mode", "m/00000000", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_COPYING);
+    char old_id[sizeof(rec.upload_id)];
+    snprintf(old_id, sizeof(old_id), "%s", rec.upload_id);
+    CHECK(old_id[0] != '\0' && count_parts(&w.d, "m/00000000", old_id) >= 1);
+    long aborts = wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count");
+    const char *autoopts[] = {"--part-size", "8MiB", NULL}; /* --dst-checksum auto */
+    wt_task(&w, "mode", "m/", NULL, "m/", autoopts);
+    p = wt_worker(&w, "mode", "mode2.log", mopts);
+    CHECK_INT(wt_wait(p, 300), 0);
+    CHECK_INT(wt_log_count("mode2.log", "created without CRC32C part checksums"), 1);
+    CHECK_INT(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count"), aborts + 1);
+    CHECK_INT(count_parts(&w.d, "m/00000000", old_id), -1); /* gone */
+    REQUIRE(wt_record(&w, "mode", "m/00000000", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(wt_log_count("mode2.log", "crc32c-composite"), 1); /* CRC32C parts this time */
+    CHECK_INT(wt_compare(&w, &w.d, "m/", "m/"), 0);
 
     wt_stop(&w);
     return test_summary();

@@ -645,12 +645,14 @@ static void test_multipart(void)
     {
         static const char lp[] = "<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>\"e\""
                                  "</ETag><ChecksumCRC32C>q83vEg==</ChecksumCRC32C><Size>5</Size>"
-                                 "</Part></ListPartsResult>";
+                                 "</Part><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                                 "</ListPartsResult>";
         coll_t cc;
         coll_init(&cc);
-        CHECK_INT(parse(FERRY_S3XML_LIST_PARTS, 0, lp, sizeof(lp) - 1, 7, &cc, NULL, NULL, 0),
+        CHECK_INT(parse(FERRY_S3XML_LIST_PARTS, 0, lp, sizeof(lp) - 1, 7, &cc, &R, NULL, 0),
                   FERRY_OK);
         CHECK_STR(last_part_crc32c, "q83vEg==");
+        CHECK_STR(R.checksum_algorithm, "CRC32C");
         ferry_buf_free(&cc.log);
         static const char cm[] = "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
                                  "<ChecksumCRC32C>AAAAAA==-2</ChecksumCRC32C>"

@@ -96,8 +96,15 @@ static void test_side(void)
     clear_env();
     setenv("FERRY_SRC_ACCESS_KEY_ID", "K", 1);
     setenv("FERRY_SRC_SECRET_ACCESS_KEY", "S", 1);
-    ferry_side_spec_t spec = {FERRY_SIDE_SRC, "oss", "src-bucket", "in/", "http://127.0.0.1:9000",
-                              "cn-hangzhou",  0,     NULL};
+    ferry_side_spec_t spec = {FERRY_SIDE_SRC,
+                              "oss",
+                              "src-bucket",
+                              "in/",
+                              "http://127.0.0.1:9000",
+                              "cn-hangzhou",
+                              0,
+                              NULL,
+                              FERRY_CHECKSUM_MODE_AUTO};
     CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
     CHECK_STR(s.where, "oss://src-bucket/in/");
     CHECK_STR(s.creds.access_key, "K");
@@ -109,6 +116,27 @@ static void test_side(void)
     spec.kind = FERRY_SIDE_DST;
     CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_ENOTFOUND);
     CHECK(strstr(e.msg, "destination: no destination credentials") != NULL);
+    /* trailing checksums: S3 on by default, s3c off, forced either way; refused for OSS */
+    setenv("FERRY_DST_ACCESS_KEY_ID", "K", 1);
+    setenv("FERRY_DST_SECRET_ACCESS_KEY", "S", 1);
+    spec.checksum = FERRY_CHECKSUM_MODE_TRAILER;
+    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_EINVAL);
+    CHECK(strstr(e.msg, "--dst-checksum md5") != NULL);
+    spec.scheme = "s3";
+    spec.checksum = FERRY_CHECKSUM_MODE_AUTO;
+    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
+    CHECK_INT(s.profile.aws_chunked_ok, 1);
+    spec.checksum = FERRY_CHECKSUM_MODE_MD5;
+    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
+    CHECK_INT(s.profile.aws_chunked_ok, 0);
+    spec.scheme = "s3c";
+    spec.checksum = FERRY_CHECKSUM_MODE_AUTO;
+    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
+    CHECK_INT(s.profile.aws_chunked_ok, 0);
+    spec.checksum = FERRY_CHECKSUM_MODE_TRAILER;
+    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
+    CHECK_INT(s.profile.aws_chunked_ok, 1);
+    ferry_side_wipe(&s);
     clear_env();
 }
 

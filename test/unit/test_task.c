@@ -1,5 +1,6 @@
 /* Unit tests: locations, durations, sizes, task option parsing and JSON round trip. */
 #include "ferry/task.h"
+#include "ferry/profile.h"
 #include "test.h"
 
 static int parse(ferry_task_t *t, ferry_error_t *e, int argc, char **argv)
@@ -106,6 +107,7 @@ int main(void)
         {6, {"--from", "oss://a", "--to", "s3://b", "--bogus", "1"}, "--bogus"},
         {5, {"--from", "oss://a", "--to", "s3://b", "--every"}, "--every"},
         {6, {"--from", "oss://a", "--to", "s3://b", "--src-endpoint", "ftp://x"}, "--src-endpoint"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--dst-checksum", "sha1"}, "--dst-checksum"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = parse(&t, &e, bad[i].argc, bad[i].argv);
@@ -113,6 +115,26 @@ int main(void)
         if (strstr(e.msg, bad[i].opt) == NULL)
             fprintf(stderr, "message \"%s\" does not name %s\n", e.msg, bad[i].opt);
         CHECK(strstr(e.msg, bad[i].opt) != NULL);
+        ferry_task_clear(&t);
+    }
+    /* --dst-checksum: stored when not auto, read back */
+    {
+        char *ca[] = {"--from", "oss://a", "--to", "s3://b", "--dst-checksum", "md5"};
+        REQUIRE(parse(&t, &e, 6, ca) == FERRY_OK);
+        CHECK_INT(t.dst.checksum, FERRY_CHECKSUM_MODE_MD5);
+        json_t *cj = ferry_task_to_json(&t);
+        CHECK_STR(json_string_value(json_object_get(cj, "to_checksum")), "md5");
+        ferry_task_t t3;
+        REQUIRE(ferry_task_from_json(cj, &t3, &e) == FERRY_OK);
+        CHECK_INT(t3.dst.checksum, FERRY_CHECKSUM_MODE_MD5);
+        ferry_task_clear(&t3);
+        json_decref(cj);
+        ferry_task_clear(&t);
+        ca[5] = "auto";
+        REQUIRE(parse(&t, &e, 6, ca) == FERRY_OK);
+        cj = ferry_task_to_json(&t);
+        CHECK(json_object_get(cj, "to_checksum") == NULL);
+        json_decref(cj);
         ferry_task_clear(&t);
     }
     /* size/age filters: parsed, stored in the JSON, read back; absent when unset */

@@ -54,6 +54,13 @@ typedef struct ferry_storage_class_s {
     int needs_restore; /* archive classes: must be restored before GET */
 } ferry_storage_class_t;
 
+/* How a destination's uploads carry a checksum the store verifies (--dst-checksum). */
+typedef enum {
+    FERRY_CHECKSUM_MODE_AUTO = 0, /* trailer where the profile accepts aws-chunked (s3), else md5 */
+    FERRY_CHECKSUM_MODE_TRAILER,  /* streamed parts: aws-chunked with a trailing CRC32C */
+    FERRY_CHECKSUM_MODE_MD5       /* Content-MD5 where known up front, else the MD5 ETag */
+} ferry_checksum_mode_t;
+
 /* A resolved profile. */
 typedef struct ferry_profile_s {
     const char *scheme;       /* "oss", ... (static) */
@@ -116,7 +123,9 @@ typedef struct ferry_profile_overrides_s {
     int list_version;                    /* 0 = profile default, 1 or 2 */
     int list_url_encode;                 /* FERRY_TRI_* */
     int list_plus_is_space;              /* FERRY_TRI_* */
-    int etag_kind; /* -1 = profile default, else a ferry_etag_kind_t (Kodo ⚠) */
+    int etag_kind;   /* -1 = profile default, else a ferry_etag_kind_t (Kodo ⚠) */
+    int aws_chunked; /* FERRY_TRI_*: trailing checksums (aws-chunked) on or off; only S3
+                        accepts them by default (S3-compatible stores vary: s3c is off) */
 } ferry_profile_overrides_t;
 
 /* Set every override to "profile default". */

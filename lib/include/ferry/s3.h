@@ -91,11 +91,12 @@ typedef struct ferry_s3_result_s {
     char crc64[32];           /* x-oss-hash-crc64ecma / x-cos-hash-crc64ecma, decimal, or "" */
     char checksum_crc32c[16]; /* x-amz-checksum-crc32c (base64), or "" */
     char checksum_crc64nvme[32];
-    int64_t content_length; /* Content-Length of the response, or -1 */
-    int64_t object_size;    /* HEAD/GET: whole object size (Content-Range total or
-                               Content-Length), or -1 */
-    char upload_id[1025];   /* CreateMultipartUpload */
-    char version_id[256];   /* x-amz-version-id, or "" */
+    char checksum_algorithm[16]; /* ListParts: the upload's <ChecksumAlgorithm>, or "" */
+    int64_t content_length;      /* Content-Length of the response, or -1 */
+    int64_t object_size;         /* HEAD/GET: whole object size (Content-Range total or
+                                    Content-Length), or -1 */
+    char upload_id[1025];        /* CreateMultipartUpload */
+    char version_id[256];        /* x-amz-version-id, or "" */
     /* Listings: totals over all pages, and where to resume after the last complete page. */
     long entries;  /* objects / parts / uploads / deleted entries reported */
     long prefixes; /* CommonPrefixes reported */

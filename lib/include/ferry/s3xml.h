@@ -161,6 +161,7 @@ typedef struct ferry_s3xml_result_s {
     size_t next_marker_len;
     char next_upload_id_marker[1025]; /* ListMultipartUploads */
     long next_part_number_marker;     /* ListParts, or -1 */
+    char checksum_algorithm[16];      /* ListParts: the upload's <ChecksumAlgorithm>, or "" */
     /* Initiate / Complete / Copy */
     char upload_id[1025];
     char bucket[256];

@@ -25,6 +25,7 @@ typedef struct ferry_side_spec_s {
     const char *region;   /* or NULL / "" */
     int path_style;       /* 1: --src-path-style given; 0: the profile's style */
     const char *profile;  /* credentials profile name, or NULL / "" */
+    int checksum;         /* ferry_checksum_mode_t: how uploads carry their checksum */
 } ferry_side_spec_t;
 
 /* A resolved side. Plain value; owns nothing on the heap. */

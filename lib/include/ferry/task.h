@@ -59,6 +59,7 @@ typedef struct ferry_task_side_s {
     char region[64];
     int path_style;
     char profile[128];
+    int checksum; /* ferry_checksum_mode_t (destination only: --dst-checksum) */
 } ferry_task_side_t;
 
 typedef struct ferry_task_s {
