@@ -120,7 +120,16 @@ struct ferry_copy_s {
     size_t fgot, fcap;
     uint64_t hint;
     int fslot; /* holds a pool stream for the GET1 */
+    /* Kodo multipart: each 4 MiB block's SHA-1, written by the parts as they stream (they
+     * start on block boundaries), combined into the source's qetag before Complete. Owned;
+     * NULL when not checked. */
+    uint8_t *qblk;
+    uint64_t qblk_n;
 };
+
+/* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB, so 20 MiB covers 4 TiB.
+ * Larger objects are checked by CRC-64 only where the source gives one (Kodo does not). */
+#define QBLK_MAX (1u << 20)
 
 static void pump(ferry_copy_t *c);
 static void finish(ferry_copy_t *c);
@@ -559,6 +568,11 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
         c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
         rc = ferry_qetag_init(&u->qetag);
         u->qetag_on = rc == FERRY_OK;
+    } else if (rc == FERRY_OK && c->qblk != NULL &&
+               (mode == UM_STREAM || mode == UM_BUF || mode == UM_VERIFY)) {
+        rc = ferry_qetag_init(&u->qetag);
+        u->qetag_on = rc == FERRY_OK;
+        u->qetag.blocks = c->qblk + first / FERRY_QETAG_BLOCK * 20; /* first is block-aligned */
     }
     if (rc == FERRY_OK && mode == UM_BUF && len > 0 && (u->buf = malloc(len)) == NULL)
         rc = FERRY_ENOMEM;
@@ -690,6 +704,11 @@ static void unit_settle(unit_t *u)
         if (u->mode != UM_VERIFY)
             c->res.bytes_moved += u->mode == UM_PCOPY ? 0 : u->len;
         {
+            if (u->qetag_on && c->qblk != NULL) { /* writes this part's last block digest */
+                char ignored[29];
+                ferry_qetag_final(&u->qetag, ignored);
+                u->qetag_on = 0;
+            }
             p->state = 2;
             p->crc64 = u->crc64;
             memcpy(p->md5, u->md5_bin, 16);
@@ -743,6 +762,7 @@ static void after_close(uv_handle_t *h)
             free(c->parts[i].listed_etag);
         }
     free(c->parts);
+    free(c->qblk);
     free(c->fbuf);
     free(c->src_key);
     free(c->dst_key);
@@ -855,6 +875,27 @@ static void committed(ferry_copy_t *c)
             return;
         }
         add_check(c, "crc64=src");
+    }
+    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->qblk != NULL && is_qetag(c->res.etag)) {
+        char q[29];
+        if (ferry_qetag_of_blocks(c->qblk, c->qblk_n, q) != FERRY_OK) {
+            ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
+            fail(c, FERRY_COPY_RETRY, &e);
+            conclude_failure(c);
+            return;
+        }
+        if (!ferry_etag_eq(q, c->res.etag)) {
+            c->res.checksum_failures++;
+            ferry_error_set(&e, FERRY_ECHECKSUM,
+                            "the qetag of the bytes copied (%s) differs from the source's (%s): "
+                            "the read was corrupted; the upload is discarded and the copy "
+                            "retried",
+                            q, c->res.etag);
+            fail(c, FERRY_COPY_RETRY, &e);
+            conclude_failure(c);
+            return;
+        }
+        add_check(c, "qetag=src");
     }
     if (c->plan.kind == FERRY_PLAN_MULTIPART || c->plan.kind == FERRY_PLAN_SERVER_PARTS) {
         /* Complete comes next (caller). */
@@ -1429,7 +1470,13 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     default:
         break;
     }
-    if (setup_parts(c) != FERRY_OK) {
+    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->sp->checksum_kind == FERRY_CHECKSUM_QETAG &&
+        c->plan.part_size % FERRY_QETAG_BLOCK == 0) {
+        c->qblk_n = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
+        if (c->qblk_n <= QBLK_MAX)
+            c->qblk = calloc((size_t)c->qblk_n, 20);
+    }
+    if (setup_parts(c) != FERRY_OK || (c->qblk == NULL && c->qblk_n > 0 && c->qblk_n <= QBLK_MAX)) {
         c->res.status = FERRY_COPY_RETRY;
         ferry_error_set(&c->res.err, FERRY_ENOMEM, "out of memory");
         finish(c);

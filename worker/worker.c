@@ -113,6 +113,12 @@ struct worker_s {
     int draining, closing;
     unsigned long long seq;
     unsigned long long n_done, n_failed, n_skipped, n_retry, n_canceled;
+    /* Pipeline figures for worker.stopped: how well the threads batch their round trips. Each
+     * is written by one thread and read after it has been joined. */
+    unsigned long long feeds, fed;      /* feeder: lease batches, jobs in them */
+    unsigned long long cbatches, cjobs; /* committer: finish batches, jobs in them */
+    int pid;
+    uint64_t started_ns;
     int rc;
 };
 
@@ -210,11 +216,13 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
         return;
     }
     for (int i = 0; i < n; i++) {
-        snprintf(tokens[i], sizeof(tokens[i]), "%s/%d/f%llu", w->o.consumer, (int)getpid(), ++*seq);
+        snprintf(tokens[i], sizeof(tokens[i]), "%s/%d/f%llu", w->o.consumer, w->pid, ++*seq);
         recs[i].upload_id[0] = '\0';
         it[i] = (ferry_start_item_t){.key = jobs[i].key, .token = tokens[i], .rec = &recs[i]};
     }
     int rc = ferry_ledger_start_many(ft->led, it, (size_t)n, w->o.consumer, w->o.lease_ms);
+    w->feeds++;
+    w->fed += (unsigned long long)n;
     for (int i = 0; i < n; i++) {
         if (rc != FERRY_OK && it[i].rc == FERRY_ERETRY) /* unknown: again, alone, same token */
             it[i].rc = ferry_ledger_start(ft->led, jobs[i].key, w->o.consumer, tokens[i],
@@ -506,6 +514,8 @@ static void *committer_main(void *arg)
                 n++;
                 continue;
             }
+            w->cbatches++;
+            w->cjobs += m;
             if (ft && k < nft)
                 commit_batch(w, &ft[k], group, m);
             else /* task gone or Redis down: the jobs stay pending and are re-claimed */
@@ -1280,6 +1290,9 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     }
     w->committer_started = 1;
     uv_loop_init(&w->loop);
+    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME); /* loop_idle_pct in worker.stopped */
+    w->started_ns = uv_hrtime();
+    w->pid = (int)getpid();
     ferry_http_opts_t ho = {.max_cached_conns = 512};
     if ((rc = ferry_http_new(&w->loop, &ho, &w->http)) != FERRY_OK) {
         ferry_error_set(err, rc, "cannot start the HTTP transport: %s", ferry_strerror(rc));
@@ -1323,8 +1336,14 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     snprintf(f, sizeof(f), "%llu", w->n_failed);
     snprintf(s, sizeof(s), "%llu", w->n_skipped);
     snprintf(r, sizeof(r), "%llu", w->n_retry);
+    char fb[24], cb[24], idle[24];
+    snprintf(fb, sizeof(fb), "%.1f", w->feeds ? (double)w->fed / (double)w->feeds : 0.0);
+    snprintf(cb, sizeof(cb), "%.1f", w->cbatches ? (double)w->cjobs / (double)w->cbatches : 0.0);
+    uint64_t ran = uv_hrtime() - w->started_ns;
+    snprintf(idle, sizeof(idle), "%.0f",
+             ran ? 100.0 * (double)uv_metrics_idle_time(&w->loop) / (double)ran : 0.0);
     ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
-              NULL);
+              "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "loop_idle_pct", idle, NULL);
     uv_loop_close(&w->loop);
     while (w->tasks) {
         wtask_t *t = w->tasks;

@@ -184,6 +184,8 @@ static void qetag_end_block(ferry_qetag_t *q)
 {
     uint8_t d[20];
     md_final(&q->blk, d);
+    if (q->blocks != NULL)
+        memcpy(q->blocks + q->nblocks * 20, d, 20);
     if (q->nblocks == 0) {
         memcpy(q->first, d, 20);
     } else {
@@ -229,6 +231,31 @@ void ferry_qetag_final(ferry_qetag_t *q, char out[29])
     }
     ferry_b64url(raw, 21, out);
     ferry_qetag_free(q);
+}
+
+int ferry_qetag_of_blocks(const uint8_t *digests, uint64_t n, char out[29])
+{
+    uint8_t raw[21];
+    if (n == 0) { /* the SHA-1 of nothing */
+        ferry_qetag_t q;
+        if (ferry_qetag_init(&q) != FERRY_OK)
+            return FERRY_ENOMEM;
+        ferry_qetag_final(&q, out);
+        return FERRY_OK;
+    }
+    if (n == 1) {
+        raw[0] = 0x16;
+        memcpy(raw + 1, digests, 20);
+    } else {
+        void *ctx = NULL;
+        if (md_init(&ctx, EVP_sha1()) != FERRY_OK)
+            return FERRY_ENOMEM;
+        EVP_DigestUpdate((EVP_MD_CTX *)ctx, digests, (size_t)n * 20);
+        raw[0] = 0x96;
+        md_final(&ctx, raw + 1);
+    }
+    ferry_b64url(raw, 21, out);
+    return FERRY_OK;
 }
 
 void ferry_qetag_free(ferry_qetag_t *q)

@@ -17,7 +17,8 @@
 # "perf record -g -o /tmp/ferry.perf --") prefixes ferry's command line. FERRY_BENCH_A_FLAGS
 # replaces ferry's flags for scenario a; FAKES3_BENCH_FLAGS adds flags to both servers;
 # FAKES3_DST_PREFAULT sets the destination's --prefault bytes (0: off); FERRY_BENCH_REDIS_STATS=1
-# prints Redis's command statistics for ferry's run. Output: a Markdown table on stdout.
+# prints Redis's command statistics for ferry's run; FERRY_BENCH_LOG=PATH keeps ferry's stderr
+# as PATH.SCENARIO. Output: a Markdown table on stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-rel}
@@ -86,13 +87,16 @@ timed() { # name cmd... -> "wall cpu rss_kib"
   awk '{printf "%s %.2f %s\n", $1, $2+$3, $4}' "$TMP/$1.time"
 }
 
-declare -A NOBJ BYTES FFLAGS RFLAGS
+declare -A NOBJ BYTES FFLAGS RFLAGS PROCS
 NOBJ[a]=10000; BYTES[a]=$((10000*16384))
 NOBJ[b]=8;     BYTES[b]=$((8*268435456))
 NOBJ[c]=1;     BYTES[c]=4294967296
 FFLAGS[a]="${FERRY_BENCH_A_FLAGS:---concurrency 64 --ring 1MiB}"
 FFLAGS[b]="--concurrency 8 --parts-per-job 8 --streams 64 --ring 2MiB"
 FFLAGS[c]="--concurrency 1 --parts-per-job 16 --streams 16 --ring 2MiB"
+# Worker processes per scenario: one, and for the small-object scenario also one per core (a
+# single event loop is the limit there; see docs/scaling.md). Peak RSS is per process.
+PROCS[a]=${FERRY_BENCH_A_PROCS:-"1 $(nproc)"}; PROCS[b]=1; PROCS[c]=1
 RFLAGS[a]="--transfers 64 --checkers 64 --no-check-dest"
 RFLAGS[b]="--transfers 8 --checkers 8 --s3-upload-concurrency 8 --s3-chunk-size 16M --multi-thread-streams 4 --no-check-dest"
 RFLAGS[c]="--transfers 1 --checkers 1 --s3-upload-concurrency 16 --s3-chunk-size 16M --multi-thread-streams 4 --no-check-dest"
@@ -102,25 +106,55 @@ seed '{"bucket":"src","prefix":"c/","count":1,"size":4294967296,"seed":3}'
 
 echo "| scenario | tool | wall s | objects/s | MB/s | CPU s | CPU s/GB | peak RSS MiB | servers CPU s | flags |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-for s in $SCEN; do
-  "$BIN/ferry" --redis "$REDIS" task add "bench-$s" --from "oss://src/$s/" --to "s3://dst/ferry-$s/" \
+# N worker processes (ferry's unit of parallelism: one event loop each, as `ferry sync
+# --workers N` runs them), each with the given flags, all waited for. Exit status: the first
+# failure's.
+workers() { # n flags...
+  local n=$1 i pids=() st=0
+  shift
+  for ((i = 1; i <= n; i++)); do
+    ${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" worker --slot "$i" --exit-when-idle \
+      --log-level warn "$@" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || st=$?; done
+  return $st
+}
+export -f workers
+export BIN REDIS
+
+# Run ferry on scenario $s with $1 worker processes; sets fw fc fr fs enq.
+run_ferry() {
+  local n=$1 task=bench-$s-$1
+  "$BIN/ferry" --redis "$REDIS" task add "$task" --from "oss://src/$s/" --to "s3://dst/ferry-$s/" \
     --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1 \
     --src-path-style --dst-path-style --part-size 16MiB >/dev/null
-  enq=$("$BIN/bench_enqueue" "$REDIS" "bench-$s" oss "$SRC" src "$s/")
+  enq=$("$BIN/bench_enqueue" "$REDIS" "$task" oss "$SRC" src "$s/")
   [[ -n ${FERRY_BENCH_REDIS_STATS:-} ]] && redis-cli -p "$RPORT" config resetstat >/dev/null
+  local s0
   s0=$(servers_cpu)
-  echo "bench_copy: $s: servers CPU before ferry: $(split_cpu)" >&2
-  read -r fw fc fr < <(timed "ferry-$s" ${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" worker --task "bench-$s" \
-    --exit-when-idle --log-level warn ${FFLAGS[$s]})
+  echo "bench_copy: $s: servers CPU before ferry x$n: $(split_cpu)" >&2
+  # shellcheck disable=SC2086
+  read -r fw fc fr < <(timed "ferry-$s-$n" bash -c 'workers "$@"' workers "$n" --task "$task" ${FFLAGS[$s]})
   fs=$(echo "$(servers_cpu) - $s0" | bc -l)
-  echo "bench_copy: $s: servers CPU after ferry:  $(split_cpu)" >&2
+  [[ -n ${FERRY_BENCH_LOG:-} ]] && cp "$TMP/ferry-$s-$n.err" "$FERRY_BENCH_LOG.$s-$n"
+  echo "bench_copy: $s: servers CPU after ferry x$n:  $(split_cpu)" >&2
   if [[ -n ${FERRY_BENCH_REDIS_STATS:-} ]]; then # where Redis spent its time during ferry's run
     redis-cli -p "$RPORT" info commandstats | grep -v '^#' | sort -t= -k3 -rn | head -12 >&2
     redis-cli -p "$RPORT" config resetstat >/dev/null
   fi
-  done_n=$(redis-cli -p "$RPORT" hget "ferry:{bench-$s}:cnt" n2)
+  local done_n
+  done_n=$(redis-cli -p "$RPORT" hget "ferry:{$task}:cnt" n2)
   [[ "$done_n" == "${NOBJ[$s]}" ]] || { echo "bench_copy: ferry left $done_n/${NOBJ[$s]} done" >&2; exit 1; }
   env -u AWS_CA_BUNDLE rclone purge "fdst:dst/ferry-$s" >/dev/null 2>&1 || true
+}
+
+for s in $SCEN; do
+  declare -A FW FC FR FS FE
+  for n in ${PROCS[$s]}; do
+    run_ferry "$n"
+    FW[$n]=$fw FC[$n]=$fc FR[$n]=$fr FS[$n]=$fs FE[$n]=$enq
+  done
   s0=$(servers_cpu)
   read -r rw rc rr < <(timed "rclone-$s" env -u AWS_CA_BUNDLE rclone copy "fsrc:src/$s/" "fdst:dst/rclone-$s/" ${RFLAGS[$s]})
   rs=$(echo "$(servers_cpu) - $s0" | bc -l)
@@ -132,8 +166,18 @@ for s in $SCEN; do
       "$(echo "${NOBJ[$s]} / $2" | bc -l)" "$(echo "${BYTES[$s]} / 1000000 / $2" | bc -l)" "$3" \
       "$(echo "$3 / $gb" | bc -l)" "$(echo "$4 / 1024" | bc -l)" "$5" "$6"
   }
-  row ferry "$fw" "$fc" "$fr" "$fs" "${FFLAGS[$s]} ($enq)"
+  for n in ${PROCS[$s]}; do
+    label=ferry
+    ((n > 1)) && label="ferry, $n processes"
+    row "$label" "${FW[$n]}" "${FC[$n]}" "${FR[$n]}" "${FS[$n]}" "${FFLAGS[$s]} (${FE[$n]})"
+  done
   row rclone "$rw" "$rc" "$rr" "$rs" "${RFLAGS[$s]}"
-  printf "| %s | ratio ferry/rclone | speed %.2fx | | | CPU/GB %.2fx | | RSS %.2fx | | |\n" "$s" \
-    "$(echo "$rw / $fw" | bc -l)" "$(echo "$fc / $rc" | bc -l)" "$(echo "$fr / $rr" | bc -l)"
+  for n in ${PROCS[$s]}; do
+    label="ratio ferry/rclone"
+    ((n > 1)) && label="ratio ferry ($n processes)/rclone"
+    printf "| %s | %s | speed %.2fx | | | CPU/GB %.2fx | | RSS %.2fx | | |\n" "$s" "$label" \
+      "$(echo "$rw / ${FW[$n]}" | bc -l)" "$(echo "${FC[$n]} / $rc" | bc -l)" \
+      "$(echo "${FR[$n]} / $rr" | bc -l)"
+  done
+  unset FW FC FR FS FE
 done

@@ -100,6 +100,29 @@ static void test_qetag(void)
     /* exactly one block: one-level form, prefix 0x16 -> 'F' */
     qetag_of(big, FERRY_QETAG_BLOCK, 1 << 20, t);
     CHECK(t[0] == 'F');
+    /* the same from block digests, hashed in two separate pieces on the block boundary (as
+     * the worker's parts are): equal to the one-pass qetag */
+    uint8_t dig[2 * 20];
+    ferry_qetag_t a, b;
+    REQUIRE(ferry_qetag_init(&a) == FERRY_OK && ferry_qetag_init(&b) == FERRY_OK);
+    a.blocks = dig;
+    b.blocks = dig + 20;
+    ferry_qetag_update(&a, big, FERRY_QETAG_BLOCK);
+    ferry_qetag_update(&b, big + FERRY_QETAG_BLOCK, 12345);
+    ferry_qetag_final(&a, t2);
+    ferry_qetag_final(&b, t2);
+    CHECK_INT(ferry_qetag_of_blocks(dig, 2, t2), FERRY_OK);
+    qetag_of(big, n, n, t);
+    CHECK_STR(t2, t);
+    CHECK_INT(ferry_qetag_of_blocks(dig, 1, t2), FERRY_OK); /* one block: its digest */
+    qetag_of(big, FERRY_QETAG_BLOCK, FERRY_QETAG_BLOCK, t);
+    CHECK_STR(t2, t);
+    CHECK_INT(ferry_qetag_of_blocks(NULL, 0, t2), FERRY_OK);
+    CHECK_STR(t2, "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
+    dig[5] ^= 1; /* a changed block changes the whole */
+    CHECK_INT(ferry_qetag_of_blocks(dig, 2, t2), FERRY_OK);
+    qetag_of(big, n, n, t);
+    CHECK(strcmp(t2, t) != 0);
     free(big);
 }
 

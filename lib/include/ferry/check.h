@@ -59,6 +59,8 @@ void ferry_sha256_free(ferry_sha256_t *s);
  * "Fto5o-5ea0sNMlW_75VgGJCv2AcJ". */
 #define FERRY_QETAG_BLOCK (4u << 20)
 typedef struct ferry_qetag_s {
+    uint8_t *blocks;   /* optional, borrowed: each finished block's SHA-1 is also written here,
+                          20 bytes per block in order (set after init; room for every block) */
     void *blk;         /* EVP_MD_CTX * for the current block */
     void *outer;       /* EVP_MD_CTX * over the block digests */
     uint8_t first[20]; /* the first block's digest, kept until a second block starts */
@@ -69,6 +71,10 @@ int ferry_qetag_init(ferry_qetag_t *q);
 void ferry_qetag_update(ferry_qetag_t *q, const void *p, size_t n);
 void ferry_qetag_final(ferry_qetag_t *q, char out[29]); /* NUL-terminated; also frees */
 void ferry_qetag_free(ferry_qetag_t *q);
+/* The qetag of an object from its blocks' SHA-1s (n x 20 bytes, in order; n 0 = empty data).
+ * Lets parts hashed apart (on 4 MiB boundaries) give the whole object's qetag. FERRY_OK, or
+ * FERRY_ENOMEM. */
+int ferry_qetag_of_blocks(const uint8_t *digests, uint64_t n, char out[29]);
 
 /* The value of one hex digit (either case), or -1. */
 int ferry_hex_val(int c);
