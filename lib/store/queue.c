@@ -517,6 +517,31 @@ int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int blo
     return FERRY_OK;
 }
 
+int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n)
+{
+    *n = 0;
+    if (max <= 0)
+        return FERRY_ETIMEOUT;
+    if (!q->recovered) { /* our own pending entries from before a restart, of either kind */
+        int rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+        if (rc)
+            return rc;
+        q->recovered = 1;
+    }
+    if (q->nbuf == 0) {
+        int want = BUF_MAX / 2 < max ? BUF_MAX / 2 : max;
+        int rc = read_group(q, 1, ">", want, 0, 0);
+        if (rc)
+            return rc;
+    }
+    while (*n < max && q->nbuf > 0) {
+        pop(q, &jobs[*n]);
+        if (!over_limit(q, &jobs[*n]))
+            (*n)++;
+    }
+    return *n ? FERRY_OK : FERRY_ETIMEOUT;
+}
+
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
 {
     return ack_id(q, job->kind, job->id);

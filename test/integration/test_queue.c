@@ -258,6 +258,56 @@ static void test_event_first_refresh_orphans(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+/* ferry_queue_next_events: only event jobs, never waits, keeps recovery first. */
+static void test_next_events(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "evonly", 8, &l) == FERRY_OK);
+    enqueue_one(l, "b0", FERRY_QUEUE_BULK);
+    enqueue_one(l, "b1", FERRY_QUEUE_BULK);
+    enqueue_one(l, "e0", FERRY_QUEUE_EVENT);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "h/ev"};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    ferry_job_t jobs[4];
+    int n = -1;
+    CHECK_INT(ferry_queue_next_events(q, jobs, 4, &n), FERRY_OK);
+    CHECK_INT(n, 1);
+    CHECK_STR(jobs[0].key, "e0");
+    CHECK(complete(q, l, &jobs[0], "t0") == 0);
+    /* a restarted consumer (same name): its pending bulk entry comes back first */
+    REQUIRE(ferry_queue_next_batch(q, jobs, 1, 0, &n) == FERRY_OK);
+    CHECK_STR(jobs[0].key, "b0");
+    ferry_queue_free(q);
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    CHECK_INT(ferry_queue_next_events(q, jobs, 4, &n), FERRY_OK);
+    CHECK_INT(n, 1);
+    CHECK_STR(jobs[0].key, "b0");
+    CHECK(complete(q, l, &jobs[0], "t0") == 0);
+    /* no event left: ETIMEOUT at once, bulk untouched */
+    double t0 = (double)time(NULL);
+    CHECK_INT(ferry_queue_next_events(q, jobs, 4, &n), FERRY_ETIMEOUT);
+    CHECK((double)time(NULL) - t0 < 2);
+    CHECK_INT(pel_count(r, "evonly", "bulk"), 0);
+    enqueue_one(l, "e1", FERRY_QUEUE_EVENT);
+    enqueue_one(l, "e2", FERRY_QUEUE_EVENT);
+    CHECK_INT(ferry_queue_next_events(q, jobs, 4, &n), FERRY_OK);
+    CHECK_INT(n, 2);
+    CHECK_STR(jobs[0].key, "e1");
+    CHECK_STR(jobs[1].key, "e2");
+    CHECK_INT(jobs[1].kind, FERRY_QUEUE_EVENT);
+    for (int i = 0; i < n; i++)
+        CHECK(complete(q, l, &jobs[i], "t1") == 0);
+    CHECK_INT(pel_count(r, "evonly", "bulk"), 0);
+    while (ferry_queue_next_batch(q, jobs, 4, 0, &n) == FERRY_OK)
+        for (int i = 0; i < n; i++)
+            CHECK(complete(q, l, &jobs[i], "t2") == 0);
+    CHECK_INT(pel_count(r, "evonly", "bulk"), 0);
+    CHECK_INT(pel_count(r, "evonly", "event"), 0);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
 /* Workers in child processes drain 2,000 jobs while Redis restarts (AOF): none is lost. */
 static void test_restart_mid_run(ferry_redis_t *r)
 {
@@ -350,6 +400,7 @@ int main(void)
     test_same_name_resumes(r);
     test_poison(r);
     test_event_first_refresh_orphans(r);
+    test_next_events(r);
     test_restart_mid_run(r);
     ferry_redis_free(r);
     return test_summary();

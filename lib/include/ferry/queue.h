@@ -80,6 +80,13 @@ int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms);
  * *n = 0, or an error. */
 int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int block_ms, int *n);
 
+/* Up to max new jobs of the event stream only, without waiting: a consumer of several tasks
+ * asks each for events before it takes any task's bulk work. What is delivered to this
+ * consumer already comes first, of either kind: its own pending entries from before a restart
+ * (read on the first call, as ferry_queue_next does) and jobs left in the local buffer.
+ * FERRY_OK with *n >= 1, FERRY_ETIMEOUT with *n = 0, or an error. */
+int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n);
+
 /* Done with the job, whatever the outcome: XACK + XDEL, atomically. */
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job);
 /* Ack many in one pipeline. FERRY_OK; the first error reply as FERRY_EREDIS (the others were
