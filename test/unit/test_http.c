@@ -1,14 +1,19 @@
 /* test_http — the transport (lib/s3/http.c) against a tiny libmicrohttpd server in a thread:
  * streaming GET and PUT, many in flight, keep-alive reuse, pause/unpause on both sides (a GET
  * piped into a PUT through a bounded ring), error bodies captured and capped, cancellation,
- * timeouts, refused connections, close with requests in flight, the callback contract. */
+ * timeouts, refused connections, close with requests in flight, the callback contract, and a
+ * peer that closes an idle keep-alive connection (a raw socket server). */
 #include "test.h"
 
 #include "ferry/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -818,6 +823,100 @@ static void test_tls(uv_loop_t *loop)
     free(cert);
 }
 
+/* A server that answers one keep-alive request per connection, then closes the connection
+ * 100 ms later, while the client holds it idle; two connections, then it stops. */
+static int raw_lfd = -1, raw_port;
+
+static void *raw_server(void *arg)
+{
+    (void)arg;
+    for (int n = 0; n < 2; n++) {
+        int fd = accept(raw_lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        char buf[4096];
+        size_t got = 0;
+        while (got < sizeof(buf) - 1) { /* to the end of the request head */
+            ssize_t k = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n"))
+                break;
+        }
+        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        if (send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) < 0) {
+            close(fd);
+            return NULL;
+        }
+        usleep(100 * 1000);
+        close(fd); /* the client has it parked in its connection cache now */
+    }
+    return NULL;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static void stop_cb(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void test_peer_closes_idle(uv_loop_t *loop)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    raw_lfd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(raw_lfd >= 0 && bind(raw_lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            listen(raw_lfd, 4) == 0 && getsockname(raw_lfd, (struct sockaddr *)&a, &al) == 0);
+    raw_port = ntohs(a.sin_port);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, raw_server, NULL) == 0);
+    ferry_http_t *h;
+    REQUIRE(ferry_http_new(loop, NULL, &h) == FERRY_OK);
+    char u[64];
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/x", raw_port);
+    for (int round = 0; round < 2; round++) {
+        ctx_t c;
+        ctx_init(loop, &c);
+        ferry_http_reqopts_t o = {.method = "GET", .url = u, .done = done_cb, .arg = &c};
+        REQUIRE(ferry_http_submit(h, &o, &c.req) == FERRY_OK);
+        uv_run(loop, UV_RUN_DEFAULT); /* an idle (parked) connection keeps no loop alive */
+        CHECK_INT(c.calls, 1);
+        CHECK_INT(c.rc, FERRY_OK);
+        CHECK_INT(c.status, 200);
+        CHECK_STR(c.body, "ok");
+        CHECK_INT(c.reused, 0); /* round 2: the closed connection was not used */
+        ctx_close(&c);
+        uv_run(loop, UV_RUN_DEFAULT);
+        if (round == 0) {
+            /* The server closes the idle connection: the parked handle is woken once and
+             * stops watching; no busy loop on the readable EOF. */
+            uv_timer_t t;
+            uv_timer_init(loop, &t);
+            double c0 = cpu_seconds();
+            uv_timer_start(&t, stop_cb, 400, 0);
+            uv_run(loop, UV_RUN_DEFAULT);
+            CHECK(cpu_seconds() - c0 < 0.2);
+            uv_close((uv_handle_t *)&t, NULL);
+            uv_run(loop, UV_RUN_DEFAULT);
+        }
+    }
+    closed_flag = 0;
+    ferry_http_close(h, closed_cb, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_INT(closed_flag, 1);
+    pthread_join(th, NULL);
+    close(raw_lfd);
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -837,6 +936,7 @@ int main(void)
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_INT(closed_flag, 1);
     test_close_inflight(&loop);
+    test_peer_closes_idle(&loop);
     test_tls(&loop);
     CHECK_INT(uv_loop_close(&loop), 0);
     MHD_stop_daemon(srv);
