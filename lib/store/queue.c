@@ -494,6 +494,16 @@ int ferry_queue_next(ferry_queue_t *q, ferry_job_t *job, int block_ms)
     return next_impl(q, job, block_ms, 1);
 }
 
+/* Move buffered entries into jobs[*n..max), dead-lettering those over the delivery limit. */
+static void take_buffered(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n)
+{
+    while (*n < max && q->nbuf > 0) {
+        pop(q, &jobs[*n]);
+        if (!over_limit(q, &jobs[*n]))
+            (*n)++;
+    }
+}
+
 int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int block_ms, int *n)
 {
     *n = 0;
@@ -509,11 +519,7 @@ int ferry_queue_next_batch(ferry_queue_t *q, ferry_job_t *jobs, int max, int blo
     if (rc)
         return rc;
     *n = 1;
-    while (*n < max && q->nbuf > 0) {
-        pop(q, &jobs[*n]);
-        if (!over_limit(q, &jobs[*n]))
-            (*n)++;
-    }
+    take_buffered(q, jobs, max, n);
     return FERRY_OK;
 }
 
@@ -534,11 +540,7 @@ int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n
         if (rc)
             return rc;
     }
-    while (*n < max && q->nbuf > 0) {
-        pop(q, &jobs[*n]);
-        if (!over_limit(q, &jobs[*n]))
-            (*n)++;
-    }
+    take_buffered(q, jobs, max, n);
     return *n ? FERRY_OK : FERRY_ETIMEOUT;
 }
 

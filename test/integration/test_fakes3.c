@@ -1547,11 +1547,41 @@ static void aws_refused(srv_t *sv, raw_t *q, long status, const char *code, cons
     resp_free(&r);
 }
 
+/* UploadPart number partno of awsmp/obj in upload id: data[0..n) aws-chunked in pieces of
+ * sizes, with the CRC32C trailer crc (base64), sent piece bytes at a time (0: at once). The
+ * store must echo the checksum; etag gets the part's ETag. */
+static void aws_put_part(srv_t *sv, const char *id, int partno, const void *data, size_t n,
+                         const char *crc, const size_t *sizes, size_t piece, char etag[128])
+{
+    char trl[64], dl[64], q[256], v[256];
+    ferry_buf_t enc;
+    resp_t r;
+    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", crc);
+    aws_encode(&enc, data, n, sizes, trl);
+    snprintf(dl, sizeof(dl), "x-amz-decoded-content-length: %zu", n);
+    const char *const h[] = {"Content-Encoding: aws-chunked", dl,
+                             "x-amz-trailer: x-amz-checksum-crc32c", NULL};
+    snprintf(q, sizeof(q), "partNumber=%d&uploadId=%s", partno, id);
+    raw_t u = {.method = "PUT",
+               .bucket = "bk",
+               .key = "awsmp/obj",
+               .query = q,
+               .headers = h,
+               .body = enc.data,
+               .blen = enc.len,
+               .clen = -1,
+               .piece = piece};
+    CHECK_INT(raw_req(sv, &u, &r), 200);
+    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), crc);
+    REQUIRE(hdr(&r, "ETag", etag, 128) != NULL);
+    resp_free(&r);
+    ferry_buf_free(&enc);
+}
+
 static void test_aws_chunked_multipart(srv_t *sv)
 {
     resp_t r;
-    char v[1024], id[128], e1[80], e2[80], q[512], body[2048], c1[16], c2[16], want[32];
-    char dl1[64], dl2[64];
+    char v[1024], id[128], e1[128], e2[128], q[512], body[2048], c1[16], c2[16], want[32];
     size_t n1 = (5u << 20) + 3, n2 = 1000;
     char *p1 = malloc(n1), *p2 = malloc(n2);
     REQUIRE(p1 && p2);
@@ -1584,48 +1614,9 @@ static void test_aws_chunked_multipart(srv_t *sv)
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidRequest");
     resp_free(&r);
     /* Two parts through aws-chunked. */
-    char trl[64];
-    ferry_buf_t enc;
     const size_t big[] = {65536, 0}, odd[] = {333, 1, 0};
-    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", c1);
-    aws_encode(&enc, p1, n1, big, trl);
-    snprintf(dl1, sizeof(dl1), "x-amz-decoded-content-length: %zu", n1);
-    const char *const h1[] = {"Content-Encoding: aws-chunked", dl1,
-                              "x-amz-trailer: x-amz-checksum-crc32c", NULL};
-    snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
-    raw_t u1 = {.method = "PUT",
-                .bucket = "bk",
-                .key = "awsmp/obj",
-                .query = q,
-                .headers = h1,
-                .body = enc.data,
-                .blen = enc.len,
-                .clen = -1};
-    CHECK_INT(raw_req(sv, &u1, &r), 200);
-    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), c1);
-    REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
-    resp_free(&r);
-    ferry_buf_free(&enc);
-    snprintf(trl, sizeof(trl), "x-amz-checksum-crc32c:%s\r\n\r\n", c2);
-    aws_encode(&enc, p2, n2, odd, trl);
-    snprintf(dl2, sizeof(dl2), "x-amz-decoded-content-length: %zu", n2);
-    const char *const h2[] = {"Content-Encoding: aws-chunked", dl2,
-                              "x-amz-trailer: x-amz-checksum-crc32c", NULL};
-    snprintf(q, sizeof(q), "partNumber=2&uploadId=%s", id);
-    raw_t u2 = {.method = "PUT",
-                .bucket = "bk",
-                .key = "awsmp/obj",
-                .query = q,
-                .headers = h2,
-                .body = enc.data,
-                .blen = enc.len,
-                .clen = -1,
-                .piece = 100};
-    CHECK_INT(raw_req(sv, &u2, &r), 200);
-    CHECK_STR(hdr(&r, "x-amz-checksum-crc32c", v, sizeof(v)), c2);
-    REQUIRE(hdr(&r, "ETag", e2, sizeof(e2)) != NULL);
-    resp_free(&r);
-    ferry_buf_free(&enc);
+    aws_put_part(sv, id, 1, p1, n1, c1, big, 0, e1);
+    aws_put_part(sv, id, 2, p2, n2, c2, odd, 100, e2);
     /* ListParts: each part's checksum, after its ETag and before its Size. */
     snprintf(q, sizeof(q), "uploadId=%s", id);
     CHECK_INT(simple(sv, "GET", "bk", "awsmp/obj", q, NULL, &r), 200);
@@ -1848,41 +1839,29 @@ static void test_aws_chunked(srv_t *sv)
     q.headers = hnolen;
     aws_refused(sv, &q, 400, "InvalidRequest", "x-amz-decoded-content-length");
     sent++, failed++;
-    aws_encode(&b, data, sizeof(data), sizes, "\r\n");
-    q = good;
-    q.key = "aws/notrailer";
-    q.body = b.data;
-    q.blen = b.len;
-    aws_refused(sv, &q, 400, "MalformedTrailerError", "missing");
-    sent++, failed++;
-    ferry_buf_free(&b);
-    char t2[64];
+    /* bad trailer parts after good data */
+    char t2[64], t3[400], t4[80];
     snprintf(t2, sizeof(t2), "x-amz-checksum-crc32:%s\r\n\r\n", crc);
-    aws_encode(&b, data, sizeof(data), sizes, t2);
-    q.key = "aws/othertrailer";
-    q.body = b.data;
-    q.blen = b.len;
-    aws_refused(sv, &q, 400, "MalformedTrailerError", "unexpected trailer");
-    sent++, failed++;
-    ferry_buf_free(&b);
-    char t3[400];
     snprintf(t3, sizeof(t3), "x-amz-checksum-crc32c:%0300d\r\n\r\n", 0);
-    aws_encode(&b, data, sizeof(data), sizes, t3);
-    q.key = "aws/longtrailer";
-    q.body = b.data;
-    q.blen = b.len;
-    aws_refused(sv, &q, 400, "MalformedTrailerError", "longer than");
-    sent++, failed++;
-    ferry_buf_free(&b);
-    char t4[80];
     snprintf(t4, sizeof(t4), "%sGARBAGE", trl);
-    aws_encode(&b, data, sizeof(data), sizes, t4);
-    q.key = "aws/extra";
-    q.body = b.data;
-    q.blen = b.len;
-    aws_refused(sv, &q, 400, "IncompleteBody", "follow the end");
-    sent++, failed++;
-    ferry_buf_free(&b);
+    const struct {
+        const char *key, *trailer, *code, *msg;
+    } bad_trailers[] = {
+        {"aws/notrailer", "\r\n", "MalformedTrailerError", "missing"},
+        {"aws/othertrailer", t2, "MalformedTrailerError", "unexpected trailer"},
+        {"aws/longtrailer", t3, "MalformedTrailerError", "longer than"},
+        {"aws/extra", t4, "IncompleteBody", "follow the end"},
+    };
+    for (size_t i = 0; i < sizeof(bad_trailers) / sizeof(bad_trailers[0]); i++) {
+        aws_encode(&b, data, sizeof(data), sizes, bad_trailers[i].trailer);
+        q = good;
+        q.key = bad_trailers[i].key;
+        q.body = b.data;
+        q.blen = b.len;
+        aws_refused(sv, &q, 400, bad_trailers[i].code, bad_trailers[i].msg);
+        sent++, failed++;
+        ferry_buf_free(&b);
+    }
     const char *const hsha[] = {"Content-Encoding: aws-chunked", dlen,
                                 "x-amz-trailer: x-amz-checksum-sha256", NULL};
     q = good;

@@ -16,19 +16,6 @@
 
 #include <jansson.h>
 
-static void put_obj(wt_t *w, const char *key, size_t len, unsigned seed)
-{
-    char *b = malloc(len ? len : 1);
-    REQUIRE(b != NULL);
-    s3t_fill(b, len, seed);
-    s3t_res_t x;
-    int rc = s3t_put(&w->s, "src", key, strlen(key), b, len, &x);
-    if (rc != FERRY_OK)
-        fprintf(stderr, "put %s: %s\n", key, x.r.err.msg);
-    REQUIRE(rc == FERRY_OK);
-    free(b);
-}
-
 static void seed(wt_t *w, const char *json)
 {
     char out[1024];
@@ -68,8 +55,8 @@ int main(void)
     seed(&w, js);
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"big/\",\"count\":1,\"size\":67108864,\"seed\":3}");
     for (int i = 0; hostile[i]; i++)
-        put_obj(&w, hostile[i], hostile[i][strlen(hostile[i]) - 1] == '/' ? 0 : 1000 + i * 777,
-                (unsigned)i);
+        wt_put(&w, hostile[i], hostile[i][strlen(hostile[i]) - 1] == '/' ? 0 : 1000 + i * 777,
+               (unsigned)i);
     const char *opts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB", NULL};
     wt_task(&w, "mixed", "", NULL, "copy/", opts);
     size_t total = wt_enqueue_prefix(&w, "mixed", "");
@@ -119,11 +106,11 @@ int main(void)
     CHECK_INT(wt_log_count("mixed.log", "event=copy.failed"), 0);
 
     /* ---- 2. flipped bytes ---- */
-    put_obj(&w, "f1/small", 5000, 11);
-    put_obj(&w, "f1/stream", 3u << 20, 12);
-    put_obj(&w, "fa/small", 5000, 13);
-    put_obj(&w, "fa/stream", 3u << 20, 14);
-    put_obj(&w, "fa/multi", 12u << 20, 15);
+    wt_put(&w, "f1/small", 5000, 11);
+    wt_put(&w, "f1/stream", 3u << 20, 12);
+    wt_put(&w, "fa/small", 5000, 13);
+    wt_put(&w, "fa/stream", 3u << 20, 14);
+    wt_put(&w, "fa/multi", 12u << 20, 15);
     wt_task(&w, "flip", "", NULL, "flip/", opts);
     wt_enqueue_prefix(&w, "flip", "f");
     REQUIRE(s3t_faults(&w.s, w.src.url,

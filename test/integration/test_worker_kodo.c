@@ -9,19 +9,6 @@
  */
 #include "test_worker_util.h"
 
-static void put_obj(wt_t *w, const char *key, size_t len, unsigned seed)
-{
-    char *b = malloc(len ? len : 1);
-    REQUIRE(b != NULL);
-    s3t_fill(b, len, seed);
-    s3t_res_t x;
-    int rc = s3t_put(&w->s, "src", key, strlen(key), b, len, &x);
-    if (rc != FERRY_OK)
-        fprintf(stderr, "put %s: %s\n", key, x.r.err.msg);
-    REQUIRE(rc == FERRY_OK);
-    free(b);
-}
-
 int main(void)
 {
     wt_t w;
@@ -29,10 +16,10 @@ int main(void)
     ferry_record_t rec;
 
     /* ---- 1. qetag checked, single and multipart ---- */
-    put_obj(&w, "k/small", 3000, 1);
-    put_obj(&w, "k/one-block", 4u << 20, 2); /* single PUT, exactly one qetag block */
-    put_obj(&w, "k/multi", 21u << 20, 3);    /* 8 + 8 + 5 MiB: a partial last block */
-    put_obj(&w, "k/aligned", 16u << 20, 4);  /* 8 + 8 MiB: block-aligned end */
+    wt_put(&w, "k/small", 3000, 1);
+    wt_put(&w, "k/one-block", 4u << 20, 2); /* single PUT, exactly one qetag block */
+    wt_put(&w, "k/multi", 21u << 20, 3);    /* 8 + 8 + 5 MiB: a partial last block */
+    wt_put(&w, "k/aligned", 16u << 20, 4);  /* 8 + 8 MiB: block-aligned end */
     const char *topts[] = {"--multipart-threshold", "6MiB", "--part-size", "6MiB", NULL};
     wt_task(&w, "kq", "k/", NULL, "k/", topts); /* 6 MiB parts are rounded up to 8 MiB */
     size_t n = wt_enqueue_prefix(&w, "kq", "k/");
@@ -50,7 +37,7 @@ int main(void)
     CHECK_INT(wt_stat(&w.d, w.dst.url, "UploadPart", "count"), 5);
 
     /* ---- 2. corrupted reads of a multipart object ---- */
-    put_obj(&w, "bad/multi", 13u << 20, 5);
+    wt_put(&w, "bad/multi", 13u << 20, 5);
     wt_task(&w, "kbad", "bad/", NULL, "bad/", topts);
     wt_enqueue_prefix(&w, "kbad", "bad/");
     REQUIRE(s3t_faults(&w.s, w.src.url,

@@ -131,6 +131,20 @@ static inline size_t wt_enqueue_prefix(wt_t *w, const char *task, const char *pr
     return n;
 }
 
+/* PUT len bytes of s3t_fill(seed) as the source object key. */
+static inline void wt_put(wt_t *w, const char *key, size_t len, unsigned seed)
+{
+    char *b = malloc(len ? len : 1);
+    REQUIRE(b != NULL);
+    s3t_fill(b, len, seed);
+    s3t_res_t x;
+    int rc = s3t_put(&w->s, "src", key, strlen(key), b, len, &x);
+    if (rc != FERRY_OK)
+        fprintf(stderr, "put %s: %s\n", key, x.r.err.msg);
+    REQUIRE(rc == FERRY_OK);
+    free(b);
+}
+
 /* Enqueue one key (event stream). */
 static inline void wt_enqueue_key(wt_t *w, const char *task, const char *key, uint64_t size)
 {
