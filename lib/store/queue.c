@@ -243,6 +243,12 @@ static const ferry_redis_script_t LUA_ACK = {"ack",
                                              "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
                                              "return redis.call('XDEL', KEYS[1], ARGV[2])\n"};
 
+/* KEYS: stream; ARGV: group id…: ack and delete many entries of one stream in one call. */
+static const ferry_redis_script_t LUA_ACK_MANY = {
+    "ack_many", "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))\n"
+                "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n"};
+#define ACK_CHUNK 256 /* ids per call (Lua's unpack limit is ~8,000) */
+
 /* Reset the idle time only while we own the entry (XCLAIM would otherwise steal it back). */
 static const ferry_redis_script_t LUA_REFRESH = {
     "refresh",
@@ -551,18 +557,31 @@ int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
 
 int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_t n)
 {
-    int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK) : FERRY_OK, first = FERRY_OK;
-    size_t sent = 0;
-    for (; sent < n && rc == FERRY_OK; sent++) {
-        const char *argv[3] = {q->k_q[jobs[sent]->kind], KEYS_GROUP, jobs[sent]->id};
-        rc = ferry_redis_eval_append(q->r, &LUA_ACK, 1, 3, argv, NULL);
+    /* One call per stream and ACK_CHUNK ids (KEYS[1] stream, ARGV group id...), all in one
+     * pipeline. */
+    const char *av[2 + ACK_CHUNK];
+    int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK_MANY) : FERRY_OK, first = FERRY_OK;
+    size_t calls = 0;
+    for (int kind = 0; kind < 2 && rc == FERRY_OK; kind++) {
+        int ac = 2;
+        av[0] = q->k_q[kind];
+        av[1] = KEYS_GROUP;
+        for (size_t i = 0; i <= n && rc == FERRY_OK; i++) {
+            if (i < n && (int)jobs[i]->kind == kind)
+                av[ac++] = jobs[i]->id;
+            if (ac > 2 && (i == n || ac == 2 + ACK_CHUNK)) {
+                rc = ferry_redis_eval_append(q->r, &LUA_ACK_MANY, 1, ac, av, NULL);
+                calls++;
+                ac = 2;
+            }
+        }
     }
-    for (size_t i = 0; i < sent && rc == FERRY_OK; i++) {
+    for (size_t i = 0; i < calls && rc == FERRY_OK; i++) {
         redisReply *rep;
         rc = ferry_redis_read(q->r, &rep);
         if (rc == FERRY_OK && rep->type == REDIS_REPLY_ERROR && first == FERRY_OK)
             first = ferry_error_set((ferry_error_t *)ferry_redis_error(q->r), FERRY_EREDIS,
-                                    "ack %s: %s", jobs[i]->id, rep->str);
+                                    "ack of %zu jobs: %s", n, rep->str);
         if (rc == FERRY_OK)
             freeReplyObject(rep);
     }

@@ -640,6 +640,40 @@ static void test_many(ferry_redis_t *r)
     REQUIRE(ferry_queue_backlog(l, &ev, &bu, &dead) == FERRY_OK);
     CHECK_INT(bu, before - n);
     CHECK_INT(ferry_queue_ack_many(q, jp, (size_t)n), FERRY_OK); /* again: harmless */
+    /* both streams, more ids than one call takes (256), in any order */
+    static char mk[N][24];
+    static ferry_item_t mi[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(mk[i], sizeof(mk[i]), "m/%03d", i);
+        mi[i] = item(mk[i], 1, 100, NULL);
+    }
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, mi, 7, NULL) == FERRY_OK);
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, mi + 7, N - 7, NULL) == FERRY_OK);
+    static const ferry_job_t *all[2 * N];
+    size_t na = 0;
+    while (na < 2 * N && ferry_queue_next_batch(q, jobs, 50, 0, &n) == FERRY_OK) {
+        static ferry_job_t keep[2 * N];
+        for (int i = 0; i < n && na < 2 * N; i++) {
+            keep[na] = jobs[i];
+            all[na] = &keep[na];
+            na++;
+        }
+    }
+    REQUIRE(ferry_queue_backlog(l, &ev, &bu, &dead) == FERRY_OK);
+    CHECK(ev >= 7 && bu >= N - 7);
+    CHECK(na >= (size_t)N);
+    long long ev0 = ev, bu0 = bu;
+    CHECK_INT(ferry_queue_ack_many(q, all, na), FERRY_OK);
+    REQUIRE(ferry_queue_backlog(l, &ev, &bu, &dead) == FERRY_OK);
+    long long evs = 0;
+    for (size_t i = 0; i < na; i++)
+        evs += all[i]->kind == FERRY_QUEUE_EVENT;
+    CHECK_INT(ev, ev0 - evs);
+    CHECK_INT(bu, bu0 - ((long long)na - evs));
+    redisReply *rep;
+    REQUIRE(ferry_redis_cmd(r, &rep, "XPENDING ferry:{many}:q:bulk workers") == FERRY_OK);
+    CHECK_INT(rep->element[0]->integer, 0);
+    freeReplyObject(rep);
     ferry_queue_free(q);
     ferry_ledger_free(l);
 }
