@@ -36,6 +36,10 @@
  * the transfer is done, whatever the handle's reuse. */
 #define UPLOAD_BUF_LARGE (512L * 1024)
 #define UPLOAD_BUF_MIN   (16L * 1024)
+/* A memory body up to this size goes with the request head in one send (CURLOPT_POSTFIELDS:
+ * curl 7.88 puts a body under 64 KiB in the head's buffer), not head and body in two sends
+ * through the read callback: one system call less per small PUT. */
+#define INLINE_BODY_MAX (60L * 1024)
 
 typedef struct sock_s sock_t;
 
@@ -92,6 +96,7 @@ struct ferry_http_req_s {
     char *connect_to;
     struct curl_slist *connect_to_list;
     int64_t body_off; /* memory body: next byte to send */
+    int inline_body;  /* the memory body goes as CURLOPT_POSTFIELDS (sent with the head) */
     /* response */
     long status;
     ferry_kv_t resp_hdrs[MAX_RESP_HEADERS]; /* name/value point into hdr_arena */
@@ -390,7 +395,7 @@ static void fill_resp(ferry_http_req_t *r, ferry_http_resp_t *resp)
     resp->body = ferry_buf_cstr(&r->body);
     resp->body_len = r->body.len;
     resp->body_truncated = r->body_truncated;
-    resp->bytes_sent = r->sent;
+    resp->bytes_sent = r->inline_body && r->status != 0 ? r->o.body_len : r->sent;
     resp->bytes_received = r->received;
     if (r->easy) {
         long nconn = 0;
@@ -691,6 +696,11 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
     int upload = has_body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST");
     if (!strcmp(r->method, "HEAD")) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (upload && !o->source && o->body_len <= INLINE_BODY_MAX) {
+        r->inline_body = 1;
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body ? o->body : "");
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     } else if (upload) {
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? o->body_len : 0));
@@ -716,6 +726,18 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
         goto out;
     }
     r->hdrs = l;
+    int has_ctype = 0;
+    for (size_t i = 0; i < o->nheaders; i++)
+        has_ctype |= strcasecmp(o->headers[i].name, "Content-Type") == 0;
+    if (r->inline_body && !has_ctype) {
+        /* curl would add "Content-Type: application/x-www-form-urlencoded" to a POSTFIELDS
+         * request, and S3 would store it as the object's type */
+        if ((l = curl_slist_append(r->hdrs, "Content-Type:")) == NULL) {
+            rc = FERRY_ENOMEM;
+            goto out;
+        }
+        r->hdrs = l;
+    }
     for (size_t i = 0; i < o->nheaders; i++) {
         ferry_buf_reset(&line);
         const char *v = o->headers[i].value ? o->headers[i].value : "";

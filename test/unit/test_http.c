@@ -155,6 +155,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-test");
         MHD_add_response_header(resp, "x-echo-test", ct ? ct : "");
+        ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        MHD_add_response_header(resp, "x-echo-ctype", ct ? ct : "-");
         ret = MHD_queue_response(c, 200, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -221,6 +223,7 @@ typedef struct {
     char etag[64];
     char rid[64];
     char meta[64];
+    char ctype[64]; /* /echo: the Content-Type the server received ("-" when none) */
     char body[512];
     size_t body_len;
     int truncated;
@@ -259,6 +262,8 @@ static void done_cb(void *arg, int rc, const ferry_error_t *err, const ferry_htt
         snprintf(c->rid, sizeof(c->rid), "%s", v);
     if ((v = ferry_http_resp_header(r, "x-amz-meta-color")))
         snprintf(c->meta, sizeof(c->meta), "%s", v);
+    if ((v = ferry_http_resp_header(r, "x-echo-ctype")))
+        snprintf(c->ctype, sizeof(c->ctype), "%s", v);
     if ((v = ferry_http_resp_header(r, "x-oss-hash-crc64ecma")))
         snprintf(c->meta, sizeof(c->meta), "%s", v);
     snprintf(c->body, sizeof(c->body), "%s", r->body);
@@ -492,6 +497,39 @@ static void test_put(uv_loop_t *loop, ferry_http_t *h)
     CHECK_STR(m.body, want);
     snprintf(want, sizeof(want), "len=0 sum=%016llx", (unsigned long long)FNV_INIT);
     CHECK_STR(z.body, want);
+    /* small memory bodies go with the head in one send (POSTFIELDS): curl's default
+     * form Content-Type must not appear, a given one must; a larger one takes the read path */
+    CHECK_STR(m.ctype, "-");
+    CHECK_STR(z.ctype, "-");
+    static char big[200000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)pattern_byte(i);
+    ferry_kv_t cth[] = {{"Content-Type", "image/png"}};
+    ctx_t s1, s2;
+    ctx_init(loop, &s1);
+    ctx_init(loop, &s2);
+    ferry_http_reqopts_t o5 = {.method = "PUT",
+                               .url = url("/echo"),
+                               .headers = cth,
+                               .nheaders = 1,
+                               .body = big,
+                               .body_len = 60000,
+                               .done = done_cb,
+                               .arg = &s1};
+    ferry_http_reqopts_t o6 = o5;
+    o6.body_len = sizeof(big);
+    o6.arg = &s2;
+    REQUIRE(ferry_http_submit(h, &o5, NULL) == FERRY_OK);
+    REQUIRE(ferry_http_submit(h, &o6, NULL) == FERRY_OK);
+    uv_run(loop, UV_RUN_DEFAULT);
+    snprintf(want, sizeof(want), "len=60000 sum=%016llx", (unsigned long long)pattern_sum(60000));
+    CHECK_STR(s1.body, want);
+    CHECK_STR(s1.ctype, "image/png");
+    snprintf(want, sizeof(want), "len=200000 sum=%016llx",
+             (unsigned long long)pattern_sum(sizeof(big)));
+    CHECK_STR(s2.body, want);
+    CHECK_STR(s2.ctype, "image/png");
+    ctx_close(&s1), ctx_close(&s2);
 
     /* a source that gives more than body_len is an error, not a corrupt upload */
     put_t q;
