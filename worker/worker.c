@@ -119,6 +119,7 @@ struct worker_s {
     unsigned long long cbatches, cjobs; /* committer: finish batches, jobs in them */
     int pid;
     uint64_t started_ns;
+    int exit_waits; /* under mu: maybe_exit waits for commits, so the committer wakes the loop */
     int rc;
 };
 
@@ -546,9 +547,11 @@ static void *committer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         w->commits -= n;
         w->busy -= n;
+        int wake = w->exit_waits; /* only a loop that is ending waits for commits */
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        uv_async_send(&w->async); /* the loop may be waiting for the last commits to exit */
+        if (wake)
+            uv_async_send(&w->async);
     }
     for (size_t i = 0; i < nft; i++) {
         ferry_queue_free(ft[i].q);
@@ -1214,7 +1217,12 @@ static void on_closed(uv_handle_t *h)
 
 static void maybe_exit(worker_t *w)
 {
-    if (w->closing || !(w->draining || w->feeder_idle) || !w->feeder_joined || w->njobs)
+    if (w->closing || !(w->draining || w->feeder_idle))
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->exit_waits = 1; /* from now on the committer wakes the loop after every batch */
+    pthread_mutex_unlock(&w->mu);
+    if (!w->feeder_joined || w->njobs)
         return;
     pthread_mutex_lock(&w->mu);
     unsigned commits = w->commits;
