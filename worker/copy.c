@@ -199,6 +199,12 @@ static int crc_parts(const ferry_copy_t *c)
     return c->plan.kind == FERRY_PLAN_MULTIPART && c->dp->aws_chunked_ok;
 }
 
+/* The unit reads the source range through the worker (and so can hash it). */
+static int reads_source(unit_mode_t m)
+{
+    return m == UM_STREAM || m == UM_BUF || m == UM_VERIFY;
+}
+
 /* The destination's ETag for a single PUT / part is the MD5 of the bytes it received. */
 static int dst_etag_is_md5(const ferry_copy_t *c)
 {
@@ -415,9 +421,7 @@ static int unit_start_put(unit_t *u)
         a.body = u->buf ? u->buf : "";
         a.content_md5 = u->md5_on || u->mode == UM_EMPTY ? u->md5_b64 : NULL;
         if (strcmp(c->dp->scheme, "s3") == 0 || !u->md5_on) {
-            uint8_t be[4] = {(uint8_t)(u->crc32c >> 24), (uint8_t)(u->crc32c >> 16),
-                             (uint8_t)(u->crc32c >> 8), (uint8_t)u->crc32c};
-            ferry_b64(be, 4, u->crc32c_b64);
+            ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
             a.checksum_crc32c = u->crc32c_b64;
         }
     } else {
@@ -561,15 +565,14 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     u->first = first;
     u->len = len;
     int rc = FERRY_OK;
-    u->md5_on = !(crc_parts(c) && (mode == UM_STREAM || mode == UM_BUF || mode == UM_VERIFY));
+    u->md5_on = !(crc_parts(c) && reads_source(mode));
     if (u->md5_on || mode == UM_EMPTY)
         rc = ferry_md5_init(&u->md5);
     if (rc == FERRY_OK && c->plan.kind == FERRY_PLAN_SINGLE &&
         c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
         rc = ferry_qetag_init(&u->qetag);
         u->qetag_on = rc == FERRY_OK;
-    } else if (rc == FERRY_OK && c->qblk != NULL &&
-               (mode == UM_STREAM || mode == UM_BUF || mode == UM_VERIFY)) {
+    } else if (rc == FERRY_OK && c->qblk != NULL && reads_source(mode)) {
         rc = ferry_qetag_init(&u->qetag);
         u->qetag_on = rc == FERRY_OK;
         u->qetag.blocks = c->qblk + first / FERRY_QETAG_BLOCK * 20; /* first is block-aligned */
@@ -652,9 +655,7 @@ static void unit_settle(unit_t *u)
     part_t *p = &c->parts[u->pidx];
     if (rc == FERRY_OK && u->mode != UM_PCOPY && !u->md5_on && u->mode != UM_EMPTY) {
         if (u->mode == UM_VERIFY) {
-            uint8_t be[4] = {(uint8_t)(u->crc32c >> 24), (uint8_t)(u->crc32c >> 16),
-                             (uint8_t)(u->crc32c >> 8), (uint8_t)u->crc32c};
-            ferry_b64(be, 4, u->crc32c_b64);
+            ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
             if (strcmp(u->crc32c_b64, p->listed_crc32c) != 0) {
                 /* The uploaded part is not these bytes (changed source?): upload it again. */
                 p->listed = 0;
@@ -799,20 +800,26 @@ static void abort_done(void *arg, const ferry_s3_result_t *r)
     finish(c);
 }
 
+/* Abort the multipart upload c->upload_id; done runs when it has. FERRY_OK, or the error of
+ * a request that could not start (done will not run). */
+static int start_abort(ferry_copy_t *c, ferry_s3_done_cb done)
+{
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 1);
+    a.upload_id = c->upload_id;
+    c->phase = PH_ABORT;
+    return ferry_s3_abort_multipart(c->env.dst, &a, done, c, &c->op, &e);
+}
+
 /* Called once every unit has stopped after a failure. */
 static void conclude_failure(ferry_copy_t *c)
 {
     c->res.status = c->fail_status;
     c->res.err = c->fail_err;
-    if (c->fail_status != FERRY_COPY_CANCELED && c->upload_open) {
-        ferry_s3_args_t a;
-        ferry_error_t e;
-        args_base(c, &a, 1);
-        a.upload_id = c->upload_id;
-        c->phase = PH_ABORT;
-        if (ferry_s3_abort_multipart(c->env.dst, &a, abort_done, c, &c->op, &e) == FERRY_OK)
-            return;
-    }
+    if (c->fail_status != FERRY_COPY_CANCELED && c->upload_open &&
+        start_abort(c, abort_done) == FERRY_OK)
+        return;
     finish(c);
 }
 
@@ -934,11 +941,9 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
             if (ok)
                 crc = ferry_crc32c_update(crc, (const char *)be, 4);
         }
-        uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8),
-                         (uint8_t)crc};
-        char want[24];
-        ferry_b64(be, 4, want);
-        snprintf(want + 8, sizeof(want) - 8, "-%u", c->plan.parts);
+        char b64[9], want[24];
+        ferry_crc32c_b64(crc, b64);
+        snprintf(want, sizeof(want), "%s-%u", b64, c->plan.parts);
         if (ok && strcmp(want, r->checksum_crc32c) == 0)
             add_check(c, "crc32c-composite");
         else
@@ -1209,12 +1214,7 @@ static void listparts_done(void *arg, const ferry_s3_result_t *r)
                   crc_parts(c) ? "the upload was created without CRC32C part checksums"
                                : "the upload was created with CRC32C part checksums",
                   NULL);
-        ferry_s3_args_t a;
-        ferry_error_t e;
-        args_base(c, &a, 1);
-        a.upload_id = c->upload_id;
-        c->phase = PH_ABORT;
-        if (ferry_s3_abort_multipart(c->env.dst, &a, restart_abort_done, c, &c->op, &e) != FERRY_OK)
+        if (start_abort(c, restart_abort_done) != FERRY_OK)
             restart_upload(c);
         return;
     }
@@ -1470,13 +1470,17 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     default:
         break;
     }
-    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->sp->checksum_kind == FERRY_CHECKSUM_QETAG &&
-        c->plan.part_size % FERRY_QETAG_BLOCK == 0) {
-        c->qblk_n = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
-        if (c->qblk_n <= QBLK_MAX)
-            c->qblk = calloc((size_t)c->qblk_n, 20);
+    int prc = setup_parts(c);
+    uint64_t nblk = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
+    if (prc == FERRY_OK && c->plan.kind == FERRY_PLAN_MULTIPART &&
+        c->sp->checksum_kind == FERRY_CHECKSUM_QETAG &&
+        c->plan.part_size % FERRY_QETAG_BLOCK == 0 && nblk <= QBLK_MAX) {
+        c->qblk = calloc((size_t)nblk, 20);
+        c->qblk_n = nblk;
+        if (c->qblk == NULL)
+            prc = FERRY_ENOMEM;
     }
-    if (setup_parts(c) != FERRY_OK || (c->qblk == NULL && c->qblk_n > 0 && c->qblk_n <= QBLK_MAX)) {
+    if (prc != FERRY_OK) {
         c->res.status = FERRY_COPY_RETRY;
         ferry_error_set(&c->res.err, FERRY_ENOMEM, "out of memory");
         finish(c);

@@ -311,35 +311,26 @@ static void *feeder_main(void *arg)
             }
         }
         int got = 0, errs = 0;
-        /* Several tasks: events of any task before bulk work of any (one round trip per task;
-         * with one task ferry_queue_next_batch reads events first itself). */
-        for (size_t k = 0; nft > 1 && k < nft && !got; k++) {
-            size_t i = (rr + k) % nft;
-            int n = 0;
-            int rc = ferry_queue_next_events(ft[i].q, jobs, room, &n);
-            if (rc == FERRY_OK) {
-                feeder_start_all(w, &ft[i], jobs, n, rec, &seq);
-                got = 1;
-            } else if (rc != FERRY_ETIMEOUT) {
-                errs++;
-                ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", ft[i].name, "error",
-                          ferry_redis_error(r)->msg, NULL);
+        /* Pass 0, with several tasks: events of any task before bulk work of any (one round
+         * trip per task; with one task ferry_queue_next_batch reads events first itself).
+         * Pass 1: any work, tasks in turn. */
+        for (int pass = nft > 1 ? 0 : 1; pass < 2 && !got; pass++)
+            for (size_t k = 0; k < nft && !got; k++) {
+                size_t i = (rr + k) % nft;
+                int n = 0;
+                int rc = pass == 0 ? ferry_queue_next_events(ft[i].q, jobs, room, &n)
+                                   : ferry_queue_next_batch(ft[i].q, jobs, room, 0, &n);
+                if (rc == FERRY_OK) {
+                    feeder_start_all(w, &ft[i], jobs, n, rec, &seq);
+                    got = 1;
+                    if (pass == 1)
+                        rr = i + 1;
+                } else if (rc != FERRY_ETIMEOUT) {
+                    errs++;
+                    ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", ft[i].name, "error",
+                              ferry_redis_error(r)->msg, NULL);
+                }
             }
-        }
-        for (size_t k = 0; k < nft && !got; k++) {
-            size_t i = (rr + k) % nft;
-            int n = 0;
-            int rc = ferry_queue_next_batch(ft[i].q, jobs, room, 0, &n);
-            if (rc == FERRY_OK) {
-                feeder_start_all(w, &ft[i], jobs, n, rec, &seq);
-                got = 1;
-                rr = i + 1;
-            } else if (rc != FERRY_ETIMEOUT) {
-                errs++;
-                ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", ft[i].name, "error",
-                          ferry_redis_error(r)->msg, NULL);
-            }
-        }
         if (got)
             continue;
         if (errs) {

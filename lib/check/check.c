@@ -73,6 +73,12 @@ uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n)
     return ~crc32_iscsi((unsigned char *)(uintptr_t)p, (int)n, ~crc);
 }
 
+void ferry_crc32c_b64(uint32_t crc, char out[9])
+{
+    uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    ferry_b64(be, 4, out);
+}
+
 int ferry_crc64_parse(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9')

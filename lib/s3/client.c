@@ -562,13 +562,19 @@ static int hex_digits(int64_t v)
     return d;
 }
 
+/* Framing state back to the start of a body of len decoded bytes. */
+static void chunked_reset(ferry_s3_op_t *op, int64_t len)
+{
+    memset(&op->ch, 0, sizeof(op->ch));
+    op->ch.on = 1;
+    op->ch.len = len;
+}
+
 int s3_chunked_init(ferry_s3_op_t *op, int64_t len)
 {
     if (len < 0)
         return FERRY_EINVAL;
-    memset(&op->ch, 0, sizeof(op->ch));
-    op->ch.on = 1;
-    op->ch.len = len;
+    chunked_reset(op, len);
     /* per chunk: hex size, CRLF, data, CRLF; then the last chunk and the trailer (8 base64
      * characters for 4 bytes), CRLF, CRLF */
     int64_t full = len / CHUNK_MAX, rest = len % CHUNK_MAX;
@@ -583,10 +589,7 @@ int s3_chunked_init(ferry_s3_op_t *op, int64_t len)
 
 static void chunked_rewind(ferry_s3_op_t *op)
 {
-    int64_t len = op->ch.len;
-    memset(&op->ch, 0, sizeof(op->ch));
-    op->ch.on = 1;
-    op->ch.len = len;
+    chunked_reset(op, op->ch.len);
     op->res.checksum_crc32c[0] = '\0'; /* the next reply's, not this one's */
 }
 
@@ -636,9 +639,7 @@ static ssize_t chunked_source(ferry_s3_op_t *op, char *buf, size_t n)
         }
         if (op->ch.ended)
             break;
-        uint8_t be[4] = {(uint8_t)(op->ch.crc >> 24), (uint8_t)(op->ch.crc >> 16),
-                         (uint8_t)(op->ch.crc >> 8), (uint8_t)op->ch.crc};
-        ferry_b64(be, 4, op->ch.b64);
+        ferry_crc32c_b64(op->ch.crc, op->ch.b64);
         op->ch.frame_len = (size_t)snprintf(op->ch.frame, sizeof(op->ch.frame),
                                             TRAILER_HEAD "%s\r\n\r\n", op->ch.b64);
         op->ch.frame_off = 0;

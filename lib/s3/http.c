@@ -645,6 +645,14 @@ static char *dupstr(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+static int has_header(const ferry_http_reqopts_t *o, const char *name)
+{
+    for (size_t i = 0; i < o->nheaders; i++)
+        if (strcasecmp(o->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
 {
     const ferry_http_reqopts_t *o = &r->o;
@@ -726,10 +734,7 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
         goto out;
     }
     r->hdrs = l;
-    int has_ctype = 0;
-    for (size_t i = 0; i < o->nheaders; i++)
-        has_ctype |= strcasecmp(o->headers[i].name, "Content-Type") == 0;
-    if (r->inline_body && !has_ctype) {
+    if (r->inline_body && !has_header(o, "Content-Type")) {
         /* curl would add "Content-Type: application/x-www-form-urlencoded" to a POSTFIELDS
          * request, and S3 would store it as the object's type */
         if ((l = curl_slist_append(r->hdrs, "Content-Type:")) == NULL) {

@@ -15,6 +15,19 @@
 #include "keys_int.h"
 
 static const char *const SCHEMES[] = {"oss", "cos", "kodo", "s3", "s3c"};
+/* --dst-checksum values, indexed by ferry_checksum_mode_t */
+static const char *const CHECKSUM_MODES[] = {"auto", "trailer", "md5"};
+
+/* A --dst-checksum name to its mode; FERRY_OK or FERRY_EINVAL. */
+static int checksum_mode(const char *v, int *out)
+{
+    for (int i = 0; i < (int)(sizeof(CHECKSUM_MODES) / sizeof(CHECKSUM_MODES[0])); i++)
+        if (strcmp(v, CHECKSUM_MODES[i]) == 0) {
+            *out = i;
+            return FERRY_OK;
+        }
+    return FERRY_EINVAL;
+}
 static const char *const COMPARES[] = {"size", "size-mtime", "checksum"};
 
 const char *ferry_scheme_name(ferry_scheme_t s)
@@ -250,13 +263,7 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
             v = argv[++i];
         }
         if (strcmp(o, "--dst-checksum") == 0) {
-            if (strcmp(v, "auto") == 0)
-                t->dst.checksum = FERRY_CHECKSUM_MODE_AUTO;
-            else if (strcmp(v, "trailer") == 0)
-                t->dst.checksum = FERRY_CHECKSUM_MODE_TRAILER;
-            else if (strcmp(v, "md5") == 0)
-                t->dst.checksum = FERRY_CHECKSUM_MODE_MD5;
-            else
+            if (checksum_mode(v, &t->dst.checksum) != FERRY_OK)
                 rc = ferry_error_set(err, FERRY_EINVAL,
                                      "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
         } else if (strcmp(o, "--from") == 0)
@@ -423,8 +430,7 @@ static void side_json(json_t *o, const char *pfx, const ferry_task_side_t *s)
     }
     if (s->checksum != FERRY_CHECKSUM_MODE_AUTO) {
         snprintf(k, sizeof(k), "%s_checksum", pfx);
-        json_object_set_new(
-            o, k, json_string(s->checksum == FERRY_CHECKSUM_MODE_TRAILER ? "trailer" : "md5"));
+        json_object_set_new(o, k, json_string(CHECKSUM_MODES[s->checksum]));
     }
 }
 
@@ -507,10 +513,9 @@ static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
     s->path_style = json_is_true(json_object_get(j, k));
     snprintf(k, sizeof(k), "%s_checksum", pfx);
     const char *ck = json_string_value(json_object_get(j, k));
-    s->checksum = ck == NULL                   ? FERRY_CHECKSUM_MODE_AUTO
-                  : strcmp(ck, "trailer") == 0 ? FERRY_CHECKSUM_MODE_TRAILER
-                  : strcmp(ck, "md5") == 0     ? FERRY_CHECKSUM_MODE_MD5
-                                               : (bad = -1, FERRY_CHECKSUM_MODE_AUTO);
+    s->checksum = FERRY_CHECKSUM_MODE_AUTO;
+    if (ck != NULL && checksum_mode(ck, &s->checksum) != FERRY_OK)
+        bad = -1;
     if (!bad)
         bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;
     return bad;

@@ -121,8 +121,8 @@ static int is_s3(const fakes3_ctx_t *ctx)
 /* The x-amz-checksum-crc32c value: base64, with "-N" for a COMPOSITE over N parts. */
 static void crc32c_value(uint32_t crc, uint32_t parts, char out[32])
 {
-    char b64[16];
-    fakes3_crc32c_b64(crc, b64);
+    char b64[9];
+    ferry_crc32c_b64(crc, b64);
     if (parts > 0)
         snprintf(out, 32, "%s-%u", b64, parts);
     else
@@ -1415,7 +1415,7 @@ static int part_crc32c_is(const fakes3_part_t *p, const char *b64)
     char mine[16];
     if (!p->has_crc32c)
         return 0;
-    fakes3_crc32c_b64(p->crc32c, mine);
+    ferry_crc32c_b64(p->crc32c, mine);
     return strcmp(mine, b64) == 0;
 }
 
@@ -1707,7 +1707,7 @@ static void op_list_parts(fakes3_ctx_t *ctx)
         char t[32], c32[16] = "";
         iso8601(p->mtime_ms, t);
         if (p->has_crc32c)
-            fakes3_crc32c_b64(p->crc32c, c32);
+            ferry_crc32c_b64(p->crc32c, c32);
         rc = ferry_buf_addf(&items,
                             "<Part><PartNumber>%u</PartNumber><LastModified>%s</LastModified>"
                             "<ETag>&quot;%.*s&quot;</ETag>%s%s%s<Size>%llu</Size></Part>",

@@ -250,12 +250,6 @@ static char *body_alloc(size_t n)
     return p;
 }
 
-void fakes3_crc32c_b64(uint32_t crc, char out[16])
-{
-    uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
-    ferry_b64(be, 4, out);
-}
-
 /* The digests one body needs, fed as its bytes land. */
 typedef struct digests_s {
     unsigned want; /* FAKES3_WANT_* */
@@ -583,7 +577,7 @@ int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want)
     }
     if (ccrc != NULL) {
         char b64[16];
-        fakes3_crc32c_b64(g.c32, b64);
+        ferry_crc32c_b64(g.c32, b64);
         if (strcmp(b64, ccrc) != 0) {
             rc = FERRY_ECHECKSUM;
             fakes3_ctx_error(ctx, 400, "BadDigest",

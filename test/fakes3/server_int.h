@@ -89,9 +89,6 @@ int fakes3_ctx_reply_head(fakes3_ctx_t *ctx, int status, const char *hdrs, const
  * FERRY_OK; otherwise the error answer was already sent (or the connection is dead). */
 int fakes3_ctx_read_body(fakes3_ctx_t *ctx, uint64_t cap, unsigned want);
 
-/* The base64 of a CRC32C as S3 writes it (4 bytes, big-endian): out gets 8 chars + NUL. */
-void fakes3_crc32c_b64(uint32_t crc, char out[16]);
-
 /* The personality's extra error/response decorations. */
 const char *fakes3_xml_head(void);
 

@@ -378,6 +378,19 @@ static long simple(srv_t *sv, const char *m, const char *b, const char *k, const
     return r->status;
 }
 
+/* CreateMultipartUpload of bk/key with headers (NULL-terminated, or NULL): must answer 200
+ * with an UploadId, which goes to id. */
+static void create_upload(srv_t *sv, const char *key, const char *const *headers, char id[128])
+{
+    resp_t r;
+    req_t q = {
+        .method = "POST", .bucket = "bk", .key = key, .query = "uploads=", .headers = headers};
+    do_req(sv, &q, &r);
+    CHECK_INT(r.status, 200);
+    REQUIRE(xml(&r, "UploadId", id, 128) != NULL);
+    resp_free(&r);
+}
+
 /* Control routes (no auth). */
 static long control(srv_t *sv, const char *m, const char *route, const char *json, resp_t *r)
 {
@@ -677,8 +690,7 @@ static void test_objects(srv_t *sv)
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "BadDigest");
     resp_free(&r);
     uint32_t c = ferry_crc32c_update(0, "hello", 5);
-    uint8_t be[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
-    ferry_b64(be, 4, b64);
+    ferry_crc32c_b64(c, b64);
     snprintf(hb, sizeof(hb), "x-amz-checksum-crc32c: %s", b64);
     const char *const d2[] = {hb, NULL};
     CHECK_INT(put(sv, "bk", "obj/crc", "hello", 5, d2, &r), 200);
@@ -929,12 +941,7 @@ static void test_multipart(srv_t *sv)
     fill(p2, n2, 2);
     fill(p3, n3, 3);
     const char *const h[] = {"Content-Type: video/mp4", "x-amz-meta-mp: yes", NULL};
-    req_t cq = {
-        .method = "POST", .bucket = "bk", .key = "mp/obj", .query = "uploads=", .headers = h};
-    do_req(sv, &cq, &r);
-    CHECK_INT(r.status, 200);
-    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
-    resp_free(&r);
+    create_upload(sv, "mp/obj", h, id);
     snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
     req_t u1 = {
         .method = "PUT", .bucket = "bk", .key = "mp/obj", .query = q, .body = p1, .blen = n1};
@@ -1043,9 +1050,7 @@ static void test_multipart(srv_t *sv)
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "NoSuchUpload");
     resp_free(&r);
     /* Abort. */
-    do_req(sv, &cq, &r);
-    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
-    resp_free(&r);
+    create_upload(sv, "mp/obj", h, id);
     snprintf(q, sizeof(q), "uploadId=%s", id);
     CHECK_INT(simple(sv, "DELETE", "bk", "mp/obj", q, NULL, &r), 204);
     resp_free(&r);
@@ -1199,10 +1204,7 @@ static void test_faults(srv_t *sv)
     /* error_body on Complete. */
     set_faults(sv, "[{\"op\":\"CompleteMultipartUpload\",\"error_body\":true,\"count\":1}]");
     char id[128], q[256], e1[80], body[512];
-    req_t cq = {.method = "POST", .bucket = "bk", .key = "f/mp", .query = "uploads="};
-    do_req(sv, &cq, &r);
-    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
-    resp_free(&r);
+    create_upload(sv, "f/mp", NULL, id);
     snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
     req_t u1 = {
         .method = "PUT", .bucket = "bk", .key = "f/mp", .query = q, .body = "abc", .blen = 3};
@@ -1503,9 +1505,7 @@ static long raw_req(srv_t *sv, const raw_t *q, resp_t *r)
 
 static void crc32c_b64(const void *p, size_t n, char out[16])
 {
-    uint32_t c = ferry_crc32c_update(0, p, n);
-    uint8_t be[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
-    ferry_b64(be, 4, out);
+    ferry_crc32c_b64(ferry_crc32c_update(0, p, n), out);
 }
 
 /* data[0..n) in aws-chunked framing: chunk sizes taken in turn from sizes (0-terminated), hex
@@ -1961,10 +1961,7 @@ static void test_data_dir(void)
     CHECK_INT(simple(&sv, "DELETE", "bk", "dd/gone", NULL, NULL, &r), 204);
     resp_free(&r);
     char id[128], q[256], e1[80], body[512];
-    req_t cq = {.method = "POST", .bucket = "bk", .key = "dd/mp", .query = "uploads="};
-    do_req(&sv, &cq, &r);
-    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
-    resp_free(&r);
+    create_upload(&sv, "dd/mp", NULL, id);
     snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
     req_t u1 = {
         .method = "PUT", .bucket = "bk", .key = "dd/mp", .query = q, .body = data, .blen = 5000};
@@ -2053,11 +2050,7 @@ static void test_data_dir_crc32c(void)
     CHECK_INT(put(&sv, "bk", "c/one", data, sizeof(data) - 1, hp, &r), 200);
     resp_free(&r);
     const char *const ch[] = {"x-amz-checksum-algorithm: CRC32C", NULL};
-    req_t cq = {
-        .method = "POST", .bucket = "bk", .key = "c/mp", .query = "uploads=", .headers = ch};
-    do_req(&sv, &cq, &r);
-    REQUIRE(xml(&r, "UploadId", id, sizeof(id)) != NULL);
-    resp_free(&r);
+    create_upload(&sv, "c/mp", ch, id);
     snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
     req_t u1 = {.method = "PUT",
                 .bucket = "bk",

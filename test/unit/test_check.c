@@ -38,6 +38,11 @@ static void test_crc32c(void)
     uint32_t c = ferry_crc32c_update(0, "12345", 5);
     CHECK(ferry_crc32c_update(c, "6789", 4) == 0xE3069283u);
     CHECK(ferry_crc32c_update(0, "", 0) == 0);
+    char b64[9];
+    ferry_crc32c_b64(0xE3069283u, b64); /* bytes e3 06 92 83, big-endian as S3 sends them */
+    CHECK_STR(b64, "4waSgw==");
+    ferry_crc32c_b64(0, b64);
+    CHECK_STR(b64, "AAAAAA==");
 }
 
 static void test_md5_hex_b64(void)

@@ -27,6 +27,9 @@ uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 
 /* CRC-32C (Castagnoli, as x-amz-checksum-crc32c). Start with crc = 0. */
 uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n);
+/* A CRC-32C as S3 writes it (x-amz-checksum-crc32c, <ChecksumCRC32C>): its four bytes
+ * big-endian, base64: 8 characters and a NUL. */
+void ferry_crc32c_b64(uint32_t crc, char out[9]);
 
 /* Parse a decimal CRC-64 header value ("11051210869376104954"); FERRY_OK or FERRY_EPARSE. */
 int ferry_crc64_parse(const char *s, uint64_t *out);
