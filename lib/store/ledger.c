@@ -624,13 +624,15 @@ json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
     "  return v\n"                                                                                 \
     "end\n"                                                                                        \
     "local function pend(s) return s == 0 or s == 1 or s == 3 end\n"                               \
-    "local function account(C, P, F, k, os, osz, ns, nsz)\n"                                       \
-    "  if os ~= nil then\n"                                                                        \
-    "    redis.call('HINCRBY', C, 'n' .. os, -1)\n"                                                \
-    "    if osz ~= 0 then redis.call('HINCRBY', C, 'b' .. os, -osz) end\n"                         \
-    "  end\n"                                                                                      \
-    "  redis.call('HINCRBY', C, 'n' .. ns, 1)\n"                                                   \
-    "  if nsz ~= 0 then redis.call('HINCRBY', C, 'b' .. ns, nsz) end\n"                            \
+    "local CD = {}\n"                                                                              \
+    "local function cadd(f, v) CD[f] = (CD[f] or 0) + v end\n"                                     \
+    "local function flush(C)\n"                                                                    \
+    "  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, v) end end\n"           \
+    "  CD = {}\n"                                                                                  \
+    "end\n"                                                                                        \
+    "local function account(P, F, k, os, osz, ns, nsz)\n"                                          \
+    "  if os ~= nil then cadd('n' .. os, -1); cadd('b' .. os, -osz) end\n"                         \
+    "  cadd('n' .. ns, 1); cadd('b' .. ns, nsz)\n"                                                 \
     "  local op = os ~= nil and pend(os)\n"                                                        \
     "  local np = pend(ns)\n"                                                                      \
     "  if np and not op then redis.call('ZADD', P, 0, k)\n"                                        \
@@ -687,7 +689,8 @@ static const ferry_redis_script_t LUA_ENQUEUE = {
     "r[1] = 0; r[7] = 0; r[8] = tonumber(ARGV[7]); r[9] = tonumber(ARGV[9])\n"
     "r[10] = nil; r[11] = nil; r[12] = nil; r[13] = nil; r[14] = nil\n"
     "save(KEYS[1], k, r)\n"
-    "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, 0, r[2] or 0)\n"
+    "account(KEYS[2], KEYS[3], k, os, osz, 0, r[2] or 0)\n"
+    "flush(KEYS[4])\n"
     "redis.call('XADD', KEYS[5], '*', 'k', k, 's', ARGV[2], 'm', ARGV[3], 'e', ARGV[12],\n"
     "  'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])\n"
     "return 1\n"};
@@ -727,63 +730,93 @@ static const ferry_redis_script_t LUA_SKIP = {
     "r[1] = 4; r[7] = r[7] or 0; r[8] = tonumber(ARGV[7])\n"
     "r[9] = nil; r[10] = nil; r[11] = tonumber(ARGV[8]); r[12] = nil; r[13] = why; r[14] = nil\n"
     "save(KEYS[1], k, r)\n"
-    "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, 4, r[2] or 0)\n"
+    "account(KEYS[2], KEYS[3], k, os, osz, 4, r[2] or 0)\n"
+    "flush(KEYS[4])\n"
     "return 1\n"};
 
-/* KEYS: bucket pending failed counters lease; ARGV: key worker token lease_ms now */
+/* Many keys in one call (one script run, the counters written once per call).
+ * KEYS: pending failed counters, then per key: bucket lease
+ * ARGV: worker lease_ms now, then per key: key token
+ * Returns two values per key: the code (1 ours to copy, 0 already final, -2 another token holds
+ * the lease, -3 no record) and the packed record ('' with -2 and -3). */
 static const ferry_redis_script_t LUA_START = {
     "start", LUA_PRELUDE
-    "local k = ARGV[1]\n"
-    "local r = load(KEYS[1], k)\n"
-    "if not r then return {-3} end\n"
-    "local s = r[1]\n"
-    "if s == 2 or s == 4 or s == 5 then return {0, redis.call('HGET', KEYS[1], k)} end\n"
-    "local cur = redis.call('GET', KEYS[5])\n"
-    "if cur and cur ~= ARGV[3] then return {-2} end\n"
-    "redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[4])\n"
-    "local now = tonumber(ARGV[5])\n"
-    "r[1] = 1; r[7] = (r[7] or 0) + 1\n"
-    "r[10] = math.max(0, now - (r[9] or now)); r[11] = nil; r[12] = nil; r[14] = ARGV[2]\n"
-    "local v = save(KEYS[1], k, r)\n"
-    "account(KEYS[4], KEYS[2], KEYS[3], k, s, r[2] or 0, 1, r[2] or 0)\n"
-    "return {1, v}\n"};
+    "local out = {}\n"
+    "local now = tonumber(ARGV[3])\n"
+    "for i = 1, (#KEYS - 3) / 2 do\n"
+    "  local B, L, k, tok = KEYS[2 + 2 * i], KEYS[3 + 2 * i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
+    "  local code, v = -3, ''\n"
+    "  local raw = redis.call('HGET', B, k)\n"
+    "  if raw then\n"
+    "    local r = {cmsgpack.unpack(raw)}\n"
+    "    local s = r[1]\n"
+    "    if s == 2 or s == 4 or s == 5 then code = 0; v = raw\n"
+    "    else\n"
+    "      local cur = redis.call('GET', L)\n"
+    "      if cur and cur ~= tok then code = -2\n"
+    "      else\n"
+    "        redis.call('SET', L, tok, 'PX', ARGV[2])\n"
+    "        r[1] = 1; r[7] = (r[7] or 0) + 1\n"
+    "        r[10] = math.max(0, now - (r[9] or now)); r[11] = nil; r[12] = nil\n"
+    "        r[14] = ARGV[1]\n"
+    "        code = 1; v = save(B, k, r)\n"
+    "        account(KEYS[1], KEYS[2], k, s, r[2] or 0, 1, r[2] or 0)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  out[2 * i - 1] = code; out[2 * i] = v\n"
+    "end\n"
+    "flush(KEYS[3])\n"
+    "return out\n"};
 
-/* KEYS: bucket pending failed counters lease
- * ARGV: key token state size mtime etag crc seq dst error now duration_ms */
+/* Many keys in one call, as LUA_START.
+ * KEYS: pending failed counters, then per key: bucket lease
+ * ARGV: per key 12 values: key token state size mtime etag crc seq dst error now duration_ms
+ * Returns one code per key: 1 recorded, -1 a newer version is queued, -2 another token holds
+ * the lease, -3 no record. */
 static const ferry_redis_script_t LUA_FINISH = {
     "finish",
-    LUA_PRELUDE "local k = ARGV[1]\n"
-                "local r = load(KEYS[1], k)\n"
-                "if not r then return -3 end\n"
-                "local cur = redis.call('GET', KEYS[5])\n"
-                "if cur and cur ~= ARGV[2] then return -2 end\n"
-                "local os, osz = r[1], r[2] or 0\n"
-                "local m = tonumber(ARGV[5])\n"
-                "if m ~= 0 then\n"
-                "  local c = vcmp(m, ARGV[6], ARGV[8], r)\n"
-                "  if c < 0 then\n"
-                "    if cur then redis.call('DEL', KEYS[5]) end\n"
-                "    return -1\n"
+    LUA_PRELUDE "local function finish(B, L, o)\n"
+                "  local function A(j) return ARGV[o + j] end\n"
+                "  local k = A(1)\n"
+                "  local r = load(B, k)\n"
+                "  if not r then return -3 end\n"
+                "  local cur = redis.call('GET', L)\n"
+                "  if cur and cur ~= A(2) then return -2 end\n"
+                "  local os, osz = r[1], r[2] or 0\n"
+                "  local m = tonumber(A(5))\n"
+                "  if m ~= 0 then\n"
+                "    local c = vcmp(m, A(6), A(8), r)\n"
+                "    if c < 0 then\n"
+                "      if cur then redis.call('DEL', L) end\n"
+                "      return -1\n"
+                "    end\n"
+                "    if c > 0 then r[6] = nil; r[15] = nil end\n"
+                "    r[2] = tonumber(A(4)); r[3] = m; r[4] = opt(A(6))\n"
+                "    if A(7) ~= '' then r[5] = A(7) end\n"
+                "    if A(8) ~= '' then r[16] = A(8) end\n"
                 "  end\n"
-                "  if c > 0 then r[6] = nil; r[15] = nil end\n"
-                "  r[2] = tonumber(ARGV[4]); r[3] = m; r[4] = opt(ARGV[6])\n"
-                "  if ARGV[7] ~= '' then r[5] = ARGV[7] end\n"
-                "  if ARGV[8] ~= '' then r[16] = ARGV[8] end\n"
+                "  local ns = tonumber(A(3))\n"
+                "  local now = tonumber(A(11))\n"
+                "  r[1] = ns\n"
+                "  if A(9) == '=' then r[6] = true elseif A(9) ~= '' then r[6] = A(9) end\n"
+                "  if ns == 3 or ns == 0 then r[13] = opt(A(10)) else r[13] = nil end\n"
+                "  if ns == 2 or ns == 4 or ns == 5 then r[15] = nil end\n"
+                "  local q = r[9] or now\n"
+                "  local st = q + (r[10] or 0)\n"
+                "  if ns ~= 0 then r[11] = math.max(0, now - st) end\n"
+                "  if A(12) ~= '' then r[12] = tonumber(A(12)) end\n"
+                "  save(B, k, r)\n"
+                "  account(KEYS[1], KEYS[2], k, os, osz, ns, r[2] or 0)\n"
+                "  if cur then redis.call('DEL', L) end\n"
+                "  return 1\n"
                 "end\n"
-                "local ns = tonumber(ARGV[3])\n"
-                "local now = tonumber(ARGV[11])\n"
-                "r[1] = ns\n"
-                "if ARGV[9] == '=' then r[6] = true elseif ARGV[9] ~= '' then r[6] = ARGV[9] end\n"
-                "if ns == 3 or ns == 0 then r[13] = opt(ARGV[10]) else r[13] = nil end\n"
-                "if ns == 2 or ns == 4 or ns == 5 then r[15] = nil end\n"
-                "local q = r[9] or now\n"
-                "local st = q + (r[10] or 0)\n"
-                "if ns ~= 0 then r[11] = math.max(0, now - st) end\n"
-                "if ARGV[12] ~= '' then r[12] = tonumber(ARGV[12]) end\n"
-                "save(KEYS[1], k, r)\n"
-                "account(KEYS[4], KEYS[2], KEYS[3], k, os, osz, ns, r[2] or 0)\n"
-                "if cur then redis.call('DEL', KEYS[5]) end\n"
-                "return 1\n"};
+                "local out = {}\n"
+                "for i = 1, (#KEYS - 3) / 2 do\n"
+                "  out[i] = finish(KEYS[2 + 2 * i], KEYS[3 + 2 * i], (i - 1) * 12)\n"
+                "end\n"
+                "flush(KEYS[3])\n"
+                "return out\n"};
 
 /* KEYS: bucket pending failed counters; ARGV: key error now */
 static const ferry_redis_script_t LUA_FAIL = {
@@ -796,7 +829,8 @@ static const ferry_redis_script_t LUA_FAIL = {
                         "r[1] = 3; r[13] = opt(ARGV[2])\n"
                         "r[11] = math.max(0, now - ((r[9] or now) + (r[10] or 0)))\n"
                         "save(KEYS[1], k, r)\n"
-                        "account(KEYS[4], KEYS[2], KEYS[3], k, os, r[2] or 0, 3, r[2] or 0)\n"
+                        "account(KEYS[2], KEYS[3], k, os, r[2] or 0, 3, r[2] or 0)\n"
+                        "flush(KEYS[4])\n"
                         "return 1\n"};
 
 /* KEYS: bucket lease; ARGV: key token upload_id */
@@ -1032,8 +1066,6 @@ static int read_int_replies(ferry_ledger_t *l, const ferry_item_t *items, size_t
     return first_err;
 }
 
-#define FINISH_CHUNK 256
-
 typedef struct {
     char bucket[160];
     char size[24], mtime[24], origin[4], now[24], nowms[24], crctext[24];
@@ -1216,87 +1248,101 @@ int ferry_ledger_skip(ferry_ledger_t *l, const ferry_item_t *items, const char *
 int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, const char *token,
                        int64_t lease_ms, int *result, ferry_record_t *rec)
 {
-    int rc = key_ok(l, key);
-    if (rc)
-        return rc;
-    char b[160], lk[FERRY_KEY_MAX + 160], ms[24], now[24];
-    key_bucket(l, key, b, sizeof(b));
-    lease_key(l, key, lk, sizeof(lk));
-    snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
-    snprintf(now, sizeof(now), "%lld", (long long)now_s());
-    const char *argv[10] = {b,   l->k_pending,         l->k_failed, l->k_cnt, lk,
-                            key, worker ? worker : "", token,       ms,       now};
-    redisReply *rep = NULL;
-    rc = ferry_redis_eval(l->r, &LUA_START, 5, 10, argv, NULL, &rep);
-    if (rc)
-        return rc;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
-        freeReplyObject(rep);
-        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                               "start: unexpected reply");
+    ferry_start_item_t it = {.key = key, .token = token, .rec = rec};
+    int rc = ferry_ledger_start_many(l, &it, 1, worker, lease_ms);
+    *result = it.result;
+    return rc != FERRY_OK ? rc : it.rc;
+}
+
+/* Keys per start script call: 4 arguments each, under EVAL_MAX_ARGS. */
+#define START_BATCH 128
+
+/* One start script call for items[0..m): fills their rc, result and rec. */
+static int start_batch(ferry_ledger_t *l, ferry_start_item_t *items, size_t m, const char *worker,
+                       const char *ms, const char *now)
+{
+    typedef struct {
+        char b[160], lk[FERRY_KEY_MAX + 160];
+    } start_keys_t;
+    start_keys_t *k = malloc(sizeof(*k) * m);
+    const char **argv = malloc(sizeof(*argv) * (6 + 4 * m));
+    size_t *map = malloc(sizeof(*map) * m); /* sent position -> item */
+    if (k == NULL || argv == NULL || map == NULL) {
+        free(k);
+        free(argv);
+        free(map);
+        return FERRY_ENOMEM;
     }
-    *result = (int)ferry_redis_reply_int(rep->element[0], -3);
-    if (rec && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
-        rc = ferry_record_decode(key, strlen(key), rep->element[1]->str, rep->element[1]->len, rec);
-    freeReplyObject(rep);
+    size_t sent = 0;
+    for (size_t i = 0; i < m; i++) {
+        ferry_start_item_t *it = &items[i];
+        it->result = FERRY_START_GONE;
+        if ((it->rc = key_ok(l, it->key)) != FERRY_OK)
+            continue;
+        key_bucket(l, it->key, k[sent].b, sizeof(k[sent].b));
+        lease_key(l, it->key, k[sent].lk, sizeof(k[sent].lk));
+        it->rc = FERRY_ERETRY; /* sent; answer below */
+        map[sent++] = i;
+    }
+    /* KEYS: pending failed counters (bucket lease)…; ARGV: worker ms now (key token)… */
+    size_t nk = 3 + 2 * sent, a = 0;
+    argv[a++] = l->k_pending;
+    argv[a++] = l->k_failed;
+    argv[a++] = l->k_cnt;
+    for (size_t j = 0; j < sent; j++) {
+        argv[a++] = k[j].b;
+        argv[a++] = k[j].lk;
+    }
+    argv[a++] = worker ? worker : "";
+    argv[a++] = ms;
+    argv[a++] = now;
+    for (size_t j = 0; j < sent; j++) {
+        argv[a++] = items[map[j]].key;
+        argv[a++] = items[map[j]].token;
+    }
+    redisReply *rep = NULL;
+    int rc =
+        sent ? ferry_redis_eval(l->r, &LUA_START, (int)nk, (int)a, argv, NULL, &rep) : FERRY_OK;
+    if (rc == FERRY_EREDIS) { /* the script failed: every key sent gets the error */
+        for (size_t j = 0; j < sent; j++)
+            items[map[j]].rc = FERRY_EREDIS;
+        rc = FERRY_OK;
+    } else if (rc == FERRY_OK && sent &&
+               (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 * sent)) {
+        rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                             "start: unexpected reply from Redis");
+        for (size_t j = 0; j < sent; j++)
+            items[map[j]].rc = FERRY_EREDIS;
+    } else if (rc == FERRY_OK) {
+        for (size_t j = 0; j < sent; j++) {
+            ferry_start_item_t *it = &items[map[j]];
+            redisReply *v = rep->element[2 * j + 1];
+            it->rc = FERRY_OK;
+            it->result = (int)ferry_redis_reply_int(rep->element[2 * j], -3);
+            if (it->rec && v->type == REDIS_REPLY_STRING && v->len > 0)
+                it->rc = ferry_record_decode(it->key, strlen(it->key), v->str, v->len, it->rec);
+        }
+    }
+    if (rep)
+        freeReplyObject(rep);
+    free(k);
+    free(argv);
+    free(map);
     return rc;
 }
 
 int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t n,
                             const char *worker, int64_t lease_ms)
 {
-    typedef struct {
-        char b[160], lk[FERRY_KEY_MAX + 160];
-    } start_keys_t;
-    if (n == 0)
-        return FERRY_OK;
-    size_t chunk = n < FINISH_CHUNK ? n : FINISH_CHUNK;
-    start_keys_t *k = malloc(sizeof(*k) * chunk);
-    if (k == NULL)
-        return FERRY_ENOMEM;
     char ms[24], now[24];
     snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
     snprintf(now, sizeof(now), "%lld", (long long)now_s());
-    int rc = ferry_redis_script_load(l->r, &LUA_START);
-    for (size_t off = 0; off < n && rc == FERRY_OK; off += chunk) {
-        size_t m = n - off < chunk ? n - off : chunk;
-        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-            ferry_start_item_t *it = &items[off + i];
-            it->result = FERRY_START_GONE;
-            if ((it->rc = key_ok(l, it->key)) != FERRY_OK)
-                continue;
-            key_bucket(l, it->key, k[i].b, sizeof(k[i].b));
-            lease_key(l, it->key, k[i].lk, sizeof(k[i].lk));
-            const char *argv[10] = {k[i].b,  l->k_pending,         l->k_failed, l->k_cnt, k[i].lk,
-                                    it->key, worker ? worker : "", it->token,   ms,       now};
-            rc = ferry_redis_eval_append(l->r, &LUA_START, 5, 10, argv, NULL);
-            it->rc = FERRY_ERETRY; /* sent; answer below */
-        }
-        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-            ferry_start_item_t *it = &items[off + i];
-            if (it->rc != FERRY_ERETRY)
-                continue;
-            redisReply *rep;
-            rc = ferry_redis_read(l->r, &rep);
-            if (rc)
-                break;
-            if (rep->type == REDIS_REPLY_ERROR)
-                it->rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                                         "start %s: %s", it->key, rep->str);
-            else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
-                it->rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                                         "start: unexpected reply");
-            else {
-                it->rc = FERRY_OK;
-                it->result = (int)ferry_redis_reply_int(rep->element[0], -3);
-                if (it->rec && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
-                    it->rc = ferry_record_decode(it->key, strlen(it->key), rep->element[1]->str,
-                                                 rep->element[1]->len, it->rec);
-            }
-            freeReplyObject(rep);
-        }
-    }
-    free(k);
+    for (size_t i = 0; i < n; i++)
+        items[i].rc = FERRY_ERETRY;
+    int rc = FERRY_OK;
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += START_BATCH)
+        rc = start_batch(l, items + off, n - off < START_BATCH ? n - off : START_BATCH, worker, ms,
+                         now);
     return rc;
 }
 
@@ -1335,13 +1381,13 @@ int ferry_ledger_lease_release(ferry_ledger_t *l, const char *key, const char *t
     return run_int_script(l, &LUA_LEASE, 1, 3, argv, NULL, &v);
 }
 
-/* The arguments of one finish script call, kept alive while a pipeline is in flight. */
+/* The arguments of one key in a finish script call. */
 typedef struct {
     char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
     uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
     char err[FERRY_ERRMSG_MAX + 1];
-    const char *argv[17];
-    size_t lens[17];
+    const char *argv[12]; /* the script's ARGV for this key */
+    size_t lens[12];
 } finish_args_t;
 
 static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
@@ -1382,12 +1428,7 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
         for (int j = 0; j < 8; j++)
             f->crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
     snprintf(f->err, sizeof(f->err), "%s", o->error ? o->error : "");
-    const char *argv[17] = {f->b,
-                            l->k_pending,
-                            l->k_failed,
-                            l->k_cnt,
-                            f->lk,
-                            key,
+    const char *argv[12] = {key,
                             token ? token : "",
                             f->st,
                             f->size,
@@ -1400,11 +1441,11 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
                             f->now,
                             f->dur};
     memcpy(f->argv, argv, sizeof(argv));
-    for (int j = 0; j < 17; j++)
-        f->lens[j] = (j == 10 || j == 11 || j == 13) ? 0 : strlen(argv[j]);
-    f->lens[10] = en;
-    f->lens[11] = o->has_crc64 ? 8 : 0;
-    f->lens[13] = dn;
+    for (int j = 0; j < 12; j++)
+        f->lens[j] = strlen(argv[j]);
+    f->lens[5] = en;
+    f->lens[6] = o->has_crc64 ? 8 : 0;
+    f->lens[8] = dn;
     return FERRY_OK;
 }
 
@@ -1429,15 +1470,64 @@ static int finish_code(ferry_ledger_t *l, const char *key, long long v)
 int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
                         const ferry_outcome_t *o)
 {
-    finish_args_t *f = malloc(sizeof(*f));
-    if (f == NULL)
-        return FERRY_ENOMEM;
-    long long v = 0;
-    int rc = finish_args(l, key, token, o, f);
-    if (!rc)
-        rc = run_int_script(l, &LUA_FINISH, 5, 17, f->argv, f->lens, &v);
-    free(f);
-    return rc ? rc : finish_code(l, key, v);
+    ferry_finish_item_t it = {.key = key, .token = token, .o = o};
+    int res = FERRY_ERETRY;
+    int rc = ferry_ledger_finish_many(l, &it, 1, &res);
+    return rc != FERRY_OK ? rc : res;
+}
+
+/* Keys per finish script call: 14 arguments each, under EVAL_MAX_ARGS. */
+#define FINISH_BATCH 64
+
+/* One finish script call for items[0..m): fills results[0..m). */
+static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t m, int *results,
+                        finish_args_t *f, const char **argv, size_t *lens)
+{
+    size_t sent = 0;
+    for (size_t i = 0; i < m; i++) {
+        results[i] = finish_args(l, items[i].key, items[i].token, items[i].o, &f[sent]);
+        if (results[i] != FERRY_OK)
+            continue;              /* not sent */
+        results[i] = FERRY_ERETRY; /* sent; answer below */
+        sent++;
+    }
+    if (sent == 0)
+        return FERRY_OK;
+    /* KEYS: pending failed counters (bucket lease)…; ARGV: 12 per key */
+    size_t a = 0;
+    argv[a] = l->k_pending, lens[a++] = strlen(l->k_pending);
+    argv[a] = l->k_failed, lens[a++] = strlen(l->k_failed);
+    argv[a] = l->k_cnt, lens[a++] = strlen(l->k_cnt);
+    for (size_t j = 0; j < sent; j++) {
+        argv[a] = f[j].b, lens[a++] = strlen(f[j].b);
+        argv[a] = f[j].lk, lens[a++] = strlen(f[j].lk);
+    }
+    for (size_t j = 0; j < sent; j++) {
+        memcpy(argv + a, f[j].argv, sizeof(f[j].argv));
+        memcpy(lens + a, f[j].lens, sizeof(f[j].lens));
+        a += 12;
+    }
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(l->r, &LUA_FINISH, (int)(3 + 2 * sent), (int)a, argv, lens, &rep);
+    if (rc == FERRY_EREDIS) { /* the script failed: every key sent gets the error */
+        for (size_t i = 0; i < m; i++)
+            if (results[i] == FERRY_ERETRY)
+                results[i] = FERRY_EREDIS;
+        return FERRY_OK;
+    }
+    if (rc != FERRY_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != sent) {
+        freeReplyObject(rep);
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                               "finish: unexpected reply from Redis");
+    }
+    for (size_t i = 0, j = 0; i < m; i++)
+        if (results[i] == FERRY_ERETRY)
+            results[i] =
+                finish_code(l, items[i].key, ferry_redis_reply_int(rep->element[j++], -99));
+    freeReplyObject(rep);
+    return FERRY_OK;
 }
 
 int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t n,
@@ -1445,42 +1535,19 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
 {
     if (n == 0)
         return FERRY_OK;
-    finish_args_t *f = malloc(sizeof(*f) * (n < FINISH_CHUNK ? n : FINISH_CHUNK));
-    if (f == NULL)
-        return FERRY_ENOMEM;
-    int rc = ferry_redis_script_load(l->r, &LUA_FINISH);
-    for (size_t off = 0; off < n && rc == FERRY_OK; off += FINISH_CHUNK) {
-        size_t m = n - off < FINISH_CHUNK ? n - off : FINISH_CHUNK;
-        size_t sent = 0;
-        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-            const ferry_finish_item_t *it = &items[off + i];
-            int arc = finish_args(l, it->key, it->token, it->o, &f[sent]);
-            if (arc != FERRY_OK) {
-                results[off + i] = arc; /* not sent */
-                continue;
-            }
-            rc = ferry_redis_eval_append(l->r, &LUA_FINISH, 5, 17, f[sent].argv, f[sent].lens);
-            results[off + i] = FERRY_ERETRY; /* sent; answer below */
-            sent++;
-        }
-        for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-            if (results[off + i] != FERRY_ERETRY)
-                continue;
-            redisReply *rep;
-            rc = ferry_redis_read(l->r, &rep);
-            if (rc)
-                break;
-            if (rep->type == REDIS_REPLY_ERROR)
-                results[off + i] =
-                    ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
-                                    "finish %s: %s", items[off + i].key, rep->str);
-            else
-                results[off + i] =
-                    finish_code(l, items[off + i].key, ferry_redis_reply_int(rep, -99));
-            freeReplyObject(rep);
-        }
-    }
+    size_t cap = n < FINISH_BATCH ? n : FINISH_BATCH;
+    finish_args_t *f = malloc(sizeof(*f) * cap);
+    const char **argv = malloc(sizeof(*argv) * (3 + 14 * cap));
+    size_t *lens = malloc(sizeof(*lens) * (3 + 14 * cap));
+    int rc = f && argv && lens ? FERRY_OK : FERRY_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        results[i] = FERRY_ERETRY;
+    for (size_t off = 0; off < n && rc == FERRY_OK; off += FINISH_BATCH)
+        rc = finish_batch(l, items + off, n - off < FINISH_BATCH ? n - off : FINISH_BATCH,
+                          results + off, f, argv, lens);
     free(f);
+    free(argv);
+    free(lens);
     return rc;
 }
 

@@ -621,6 +621,12 @@ static void test_many(ferry_redis_t *r)
     ferry_counters_t c;
     REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
     CHECK_INT(c.objects[FERRY_STATE_DONE], N - 5);
+    /* one script call counts many keys at once: the sums still add up key by key */
+    CHECK_INT(c.bytes[FERRY_STATE_DONE], (long long)(N - 1) * N / 2 - (0 + 1 + 2 + 3 + 4));
+    CHECK_INT(c.objects[FERRY_STATE_COPYING], 2); /* k/001 (other) and k/004 (not finished) */
+    CHECK_INT(c.bytes[FERRY_STATE_COPYING], 1 + 4);
+    CHECK_INT(c.objects[FERRY_STATE_QUEUED], 2); /* k/002 (never started) and k/003 */
+    CHECK_INT(c.bytes[FERRY_STATE_QUEUED], 2 + 3);
 
     /* queue: acks of a batch in one pipeline */
     ferry_queue_t *q;

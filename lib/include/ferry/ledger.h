@@ -198,11 +198,12 @@ typedef enum {
 int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, const char *token,
                        int64_t lease_ms, int *result, ferry_record_t *rec);
 
-/* ferry_ledger_start for many keys in one pipeline. Each item's rc is what ferry_ledger_start
- * would have returned, result and rec (may be NULL) what it would have filled. Returns FERRY_OK
- * when every reply was read; on a connection error, items whose rc is FERRY_ERETRY have no
- * known outcome (their lease may be taken under their token: starting again with the same
- * token is allowed). */
+/* ferry_ledger_start for many keys: one script call per 128 keys, so Redis runs one script
+ * and updates the counters once for the lot. Each item's rc is what ferry_ledger_start would
+ * have returned, result and rec (may be NULL) what it would have filled. Returns FERRY_OK when
+ * every call was answered; on a connection error, items whose rc is FERRY_ERETRY have no known
+ * outcome (their lease may be taken under their token: starting again with the same token is
+ * allowed). */
 typedef struct ferry_start_item_s {
     const char *key;     /* in */
     const char *token;   /* in */
@@ -240,9 +241,9 @@ typedef struct ferry_outcome_s {
 int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
                         const ferry_outcome_t *o);
 
-/* ferry_ledger_finish for many keys in one pipeline (chunks of 256): one round trip instead of
- * one per key. results[i] gets the code ferry_ledger_finish would have returned for items[i].
- * Returns FERRY_OK when every reply was read; on a connection error (FERRY_ENET, FERRY_ETIMEOUT)
+/* ferry_ledger_finish for many keys: one script call (one round trip, one counter update) per
+ * 64 keys. results[i] gets the code ferry_ledger_finish would have returned for items[i].
+ * Returns FERRY_OK when every call was answered; on a connection error (FERRY_ENET, FERRY_ETIMEOUT)
  * the items whose results[i] is FERRY_ERETRY have no known outcome: some may have been applied.
  * Finishing one again with the same outcome is harmless (the record already holds it); if
  * another worker took the key meanwhile, it answers FERRY_EBUSY and that worker decides. */
