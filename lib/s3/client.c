@@ -1027,7 +1027,9 @@ int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op
     op->res.content_length = -1;
     op->res.object_size = -1;
     if (!op->payload_hash[0]) {
-        if (op->source)
+        /* A memory body under a signed checksum header is not hashed a second time: the store
+         * checks that header against the bytes, as it does for streamed bodies. */
+        if (op->source || (op->body && op->body_len > 0 && op->body_checked))
             snprintf(op->payload_hash, sizeof(op->payload_hash), "%s", FERRY_SIGV4_UNSIGNED);
         else if (op->body && op->body_len > 0) {
             uint8_t d[32];

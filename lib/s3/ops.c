@@ -333,6 +333,7 @@ static int add_user_headers(ferry_s3_op_t *op, const ferry_s3_args_t *a)
         return rc;
     if (a->checksum_crc32c && (rc = s3_op_header(op, "x-amz-checksum-crc32c", a->checksum_crc32c)))
         return rc;
+    op->body_checked = a->content_md5 || a->checksum_crc32c;
     return FERRY_OK;
 }
 

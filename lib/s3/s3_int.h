@@ -69,6 +69,7 @@ struct ferry_s3_op_s {
     ferry_http_source_cb source;
     int (*rewind)(void *);
     char payload_hash[65];
+    int body_checked; /* a Content-MD5 or x-amz-checksum-crc32c header covers the body */
     /* aws-chunked body with a trailing CRC32C (args.trailer_crc32c): body_len above is the
      * encoded length; the source's bytes are framed on the fly. */
     struct {

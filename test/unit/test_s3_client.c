@@ -77,6 +77,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (!strcmp(url, "/b/date"))
         return reply(c, 200, "", "x-echo-date", date);
+    if (!strcmp(url, "/b/sha"))
+        return reply(c, 200, "", "x-echo-sha",
+                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-content-sha256"));
     if (!strcmp(url, "/b/copy-error")) {
         bump(3);
         return reply(c, 200,
@@ -101,6 +104,7 @@ typedef struct {
     int done;
     ferry_s3_result_t r;
     char echo_date[32];
+    char echo_sha[80];
 } res_t;
 
 static void done_cb(void *arg, const ferry_s3_result_t *r)
@@ -111,6 +115,9 @@ static void done_cb(void *arg, const ferry_s3_result_t *r)
     const char *d = ferry_s3_result_header(r, "x-echo-date");
     if (d)
         snprintf(x->echo_date, sizeof(x->echo_date), "%s", d);
+    d = ferry_s3_result_header(r, "x-echo-sha");
+    if (d)
+        snprintf(x->echo_sha, sizeof(x->echo_sha), "%s", d);
 }
 
 static int64_t fixed_now(void *ud)
@@ -262,6 +269,33 @@ int main(void)
     put(c, "date", &x);
     CHECK_INT(x.r.rc, FERRY_OK);
     CHECK_STR(x.echo_date, "20130524T000000Z");
+    client_free(c);
+
+    /* the payload hash of a memory body: its SHA-256, unless a signed checksum header covers
+     * the body (then UNSIGNED-PAYLOAD, as for streamed bodies: not hashed twice) */
+    c = client(&prof, 0);
+    put(c, "sha", &x);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_STR(x.echo_sha, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+    const char *sums[2][2] = {{"content_md5", "ndTkYSaMgDT1yFZOFVxnpg=="},
+                              {"checksum_crc32c", "qTxfkw=="}};
+    for (int i = 0; i < 2; i++) {
+        ferry_s3_args_init(&a);
+        a.bucket = "b";
+        a.key = "sha";
+        a.body = "x";
+        a.body_len = 1;
+        if (i == 0)
+            a.content_md5 = sums[i][1];
+        else
+            a.checksum_crc32c = sums[i][1];
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_put(c, &a, done_cb, &x, NULL, &err) == FERRY_OK);
+        run(&x);
+        CHECK_INT(x.r.rc, FERRY_OK);
+        CHECK_STR(x.echo_sha, "UNSIGNED-PAYLOAD");
+        printf("payload hash with %s: %s\n", sums[i][0], x.echo_sha);
+    }
     client_free(c);
 
     /* argument errors: no callback */
