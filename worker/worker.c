@@ -100,6 +100,8 @@ struct worker_s {
     int committer_started;
     ferry_redis_t *rc_conn;
     commit_t *c_head, *c_tail; /* under mu */
+    unsigned c_queued;         /* in the list above (under mu) */
+    int c_gathering;           /* the committer waits for a fuller batch (under mu) */
     unsigned commits;          /* posted and not yet recorded (under mu) */
     int c_stop;                /* under mu */
     pthread_cond_t c_cv;
@@ -463,6 +465,15 @@ static void commit_batch(worker_t *w, ftask_t *ft, commit_t **cs, size_t n)
     free(acks);
 }
 
+/* The committer waits up to COMMIT_GATHER_US for a batch of gather_min outcomes. Slots stay
+ * taken until recorded, so the wait is short and the batch a fraction of the slots. */
+#define COMMIT_GATHER_US 500
+static unsigned gather_min(const worker_t *w)
+{
+    unsigned m = w->o.concurrency / 4;
+    return m > 16 ? 16 : m;
+}
+
 static void *committer_main(void *arg)
 {
     worker_t *w = arg;
@@ -473,8 +484,27 @@ static void *committer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         while (!w->c_stop && w->c_head == NULL)
             pthread_cond_wait(&w->c_cv, &w->mu);
+        /* A few outcomes: give the loop up to COMMIT_GATHER_US to add more, so that one round
+         * trip records many (and frees many slots for the feeder's next read) — unless the
+         * worker is stopping or ending, where nobody should wait for it. */
+        unsigned want = gather_min(w);
+        if (!w->c_stop && !w->exit_waits && w->c_queued < want) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += COMMIT_GATHER_US * 1000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            w->c_gathering = 1;
+            while (!w->c_stop && !w->exit_waits && w->c_queued < want &&
+                   pthread_cond_timedwait(&w->c_cv, &w->mu, &dl) == 0) {
+            }
+            w->c_gathering = 0;
+        }
         commit_t *batch = w->c_head;
         w->c_head = w->c_tail = NULL;
+        w->c_queued = 0;
         int stop = w->c_stop;
         pthread_mutex_unlock(&w->mu);
         if (batch == NULL && stop)
@@ -845,7 +875,9 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
         w->c_head = c;
     w->c_tail = c;
     w->commits++;
-    pthread_cond_signal(&w->c_cv);
+    w->c_queued++;
+    if (!w->c_gathering || w->c_queued >= gather_min(w))
+        pthread_cond_signal(&w->c_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -1291,7 +1323,11 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     w->hand = calloc(w->o.concurrency + 1, sizeof(*w->hand));
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    pthread_cond_init(&w->c_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the committer's gather deadline */
+    pthread_cond_init(&w->c_cv, &ca);
+    pthread_condattr_destroy(&ca);
     ferry_redis_opts_t ro = {.retry_ms = 30000};
     if (w->hand == NULL) {
         rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
