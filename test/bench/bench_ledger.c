@@ -77,6 +77,21 @@ static pid_t start_redis(int port, int tuned, const char *dir)
     return p;
 }
 
+/* Wait for the forked transition workers; returns the time they were all done. */
+static double wait_workers(int workers)
+{
+    int bad = 0;
+    for (int w = 0; w < workers; w++) {
+        int st;
+        wait(&st);
+        bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    double t = now_s();
+    if (bad)
+        fprintf(stderr, "%d transition workers failed\n", bad);
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     long N = 1000000;
@@ -225,15 +240,7 @@ int main(int argc, char **argv)
             _exit(0);
         }
     }
-    int bad = 0;
-    for (int w = 0; w < workers; w++) {
-        int st;
-        wait(&st);
-        bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    t1 = now_s();
-    if (bad)
-        fprintf(stderr, "%d transition workers failed\n", bad);
+    t1 = wait_workers(workers);
     printf("transitions (start+finish, %d clients, unpipelined): %.0f transitions/s\n", workers,
            2.0 * half / (t1 - t0));
 
@@ -280,14 +287,7 @@ int main(int argc, char **argv)
             _exit(0);
         }
     }
-    for (int w = 0; w < workers; w++) {
-        int st;
-        wait(&st);
-        bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    t1 = now_s();
-    if (bad)
-        fprintf(stderr, "%d transition workers failed\n", bad);
+    t1 = wait_workers(workers);
     printf("transitions (start+finish, %d clients, 64 keys per call): %.0f transitions/s\n",
            workers, 2.0 * (N - half) / (t1 - t0));
 
