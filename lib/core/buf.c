@@ -23,7 +23,7 @@ char *ferry_buf_reserve(ferry_buf_t *b, size_t n, int *rc)
     }
     size_t need = b->len + n + 1; /* + NUL */
     if (need > b->cap) {
-        size_t ncap = b->cap ? b->cap : 64;
+        size_t ncap = b->cap ? b->cap : 256; /* URLs, header lines, signatures: one allocation */
         while (ncap < need)
             ncap = ncap > ((size_t)-1) / 2 ? need : ncap * 2;
         if (ncap > b->max + 1)
