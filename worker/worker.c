@@ -1243,7 +1243,8 @@ static void maybe_exit(worker_t *w)
     if (w->closing || !(w->draining || w->feeder_idle))
         return;
     pthread_mutex_lock(&w->mu);
-    w->exit_waits = 1; /* from now on the committer wakes the loop after every batch */
+    w->exit_waits = 1;             /* from now on the committer wakes the loop after every batch */
+    pthread_cond_signal(&w->c_cv); /* and stops gathering */
     pthread_mutex_unlock(&w->mu);
     if (!w->feeder_joined || w->njobs)
         return;
