@@ -480,6 +480,28 @@ static void check_crc(const char *pers, const resp_t *r, const void *p, size_t n
 
 /* ---- sections ---------------------------------------------------------------------------- */
 
+/* A CompleteMultipartUpload body for parts 1..n, each with its ETag and, when crc is not NULL,
+ * its <ChecksumCRC32C>. */
+typedef struct {
+    const char *etag, *crc;
+} tpart_t;
+
+static void complete_xml(char *out, size_t cap, const tpart_t *p, int n)
+{
+    size_t o = (size_t)snprintf(out, cap, "<CompleteMultipartUpload>");
+    for (int i = 0; i < n && o < cap; i++) {
+        o += (size_t)snprintf(out + o, cap - o, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>",
+                              i + 1, p[i].etag);
+        if (p[i].crc && o < cap)
+            o +=
+                (size_t)snprintf(out + o, cap - o, "<ChecksumCRC32C>%s</ChecksumCRC32C>", p[i].crc);
+        if (o < cap)
+            o += (size_t)snprintf(out + o, cap - o, "</Part>");
+    }
+    if (o < cap)
+        snprintf(out + o, cap - o, "</CompleteMultipartUpload>");
+}
+
 static void test_auth(srv_t *sv)
 {
     resp_t r;
@@ -1212,10 +1234,7 @@ static void test_faults(srv_t *sv)
     REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
     resp_free(&r);
     snprintf(q, sizeof(q), "uploadId=%s", id);
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
-             "</CompleteMultipartUpload>",
-             e1);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, NULL}}, 1);
     CHECK_INT(simple(sv, "POST", "bk", "f/mp", q, body, &r), 200);
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InternalError");
     resp_free(&r);
@@ -1627,31 +1646,18 @@ static void test_aws_chunked_multipart(srv_t *sv)
     CHECK(strstr(ferry_buf_cstr(&r.body), v) != NULL);
     resp_free(&r);
     /* Complete must name each part's checksum, and the right one. */
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
-             "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
-             e1, e2);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, NULL}, {e2, NULL}}, 2);
     CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 400);
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidRequest");
     CHECK_STR(xml(&r, "Message", v, sizeof(v)),
               "The upload was created using a crc32c checksum. The complete request must include "
               "the checksum for each part. It was missing for part 1 in the request.");
     resp_free(&r);
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
-             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part><Part><PartNumber>2</PartNumber>"
-             "<ETag>%s</ETag><ChecksumCRC32C>%s</ChecksumCRC32C></Part>"
-             "</CompleteMultipartUpload>",
-             e1, c1, e2, c1);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, c1}, {e2, c1}}, 2);
     CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 400);
     CHECK_STR(xml(&r, "Code", v, sizeof(v)), "InvalidPart");
     resp_free(&r);
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
-             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part><Part><PartNumber>2</PartNumber>"
-             "<ETag>%s</ETag><ChecksumCRC32C>%s</ChecksumCRC32C></Part>"
-             "</CompleteMultipartUpload>",
-             e1, c1, e2, c2);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, c1}, {e2, c2}}, 2);
     CHECK_INT(simple(sv, "POST", "bk", "awsmp/obj", q, body, &r), 200);
     /* S3's COMPOSITE checksum: the CRC32C of the parts' big-endian CRC32Cs, then -N. */
     uint8_t be[8];
@@ -1969,10 +1975,7 @@ static void test_data_dir(void)
     REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
     resp_free(&r);
     snprintf(q, sizeof(q), "uploadId=%s", id);
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
-             "</CompleteMultipartUpload>",
-             e1);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, NULL}}, 1);
     CHECK_INT(simple(&sv, "POST", "bk", "dd/mp", q, body, &r), 200);
     resp_free(&r);
     CHECK_INT(control(&sv, "POST", "seed",
@@ -2063,10 +2066,7 @@ static void test_data_dir_crc32c(void)
     REQUIRE(hdr(&r, "ETag", e1, sizeof(e1)) != NULL);
     resp_free(&r);
     snprintf(q, sizeof(q), "uploadId=%s", id);
-    snprintf(body, sizeof(body),
-             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
-             "<ChecksumCRC32C>%s</ChecksumCRC32C></Part></CompleteMultipartUpload>",
-             e1, crc);
+    complete_xml(body, sizeof(body), (const tpart_t[]){{e1, crc}}, 1);
     CHECK_INT(simple(&sv, "POST", "bk", "c/mp", q, body, &r), 200);
     REQUIRE(xml(&r, "ChecksumCRC32C", comp, sizeof(comp)) != NULL);
     CHECK(strlen(comp) == 10 && strcmp(comp + 8, "-1") == 0);

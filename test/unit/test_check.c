@@ -146,11 +146,6 @@ static void test_hex_etag(void)
     CHECK(!ferry_etag_eq("\"\"", ""));
 }
 
-static void hex_of(const uint8_t d[32], char out[65])
-{
-    ferry_hex_lower(d, 32, out);
-}
-
 /* RFC 4231 test cases 1, 2 and 6 (a key longer than the block is hashed first), SHA-256 of
  * "abc" (FIPS 180-2), and the output written over the key as SigV4's key chain does. */
 static void test_sha256_hmac(void)
@@ -158,19 +153,19 @@ static void test_sha256_hmac(void)
     uint8_t d[32], key[131];
     char hex[65];
     ferry_sha256("abc", 3, d);
-    hex_of(d, hex);
+    ferry_hex_lower(d, 32, hex);
     CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     memset(key, 0x0b, 20);
     ferry_hmac_sha256(key, 20, "Hi There", 8, d);
-    hex_of(d, hex);
+    ferry_hex_lower(d, 32, hex);
     CHECK_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
     ferry_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
-    hex_of(d, hex);
+    ferry_hex_lower(d, 32, hex);
     CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     memset(key, 0xaa, sizeof(key));
     const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
     ferry_hmac_sha256(key, sizeof(key), m6, strlen(m6), d);
-    hex_of(d, hex);
+    ferry_hex_lower(d, 32, hex);
     CHECK_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     memcpy(key, d, 32); /* out == key */
     uint8_t want[32];

@@ -745,7 +745,6 @@ static void test_builders(void)
               "<PartNumber>5</PartNumber><ETag>\"A&amp;B\"</ETag></Part>"
               "</CompleteMultipartUpload>");
     ferry_buf_reset(&b);
-    ferry_buf_reset(&b);
     ferry_s3xml_cpart_t ck[] = {{1, "e1", "AAAAAA=="}, {2, "e2", "q83vEg=="}};
     CHECK_INT(ferry_s3xml_build_complete(ck, 2, &b), FERRY_OK);
     CHECK_STR(ferry_buf_cstr(&b),

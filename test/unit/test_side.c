@@ -122,20 +122,20 @@ static void test_side(void)
     spec.checksum = FERRY_CHECKSUM_MODE_TRAILER;
     CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_EINVAL);
     CHECK(strstr(e.msg, "--dst-checksum md5") != NULL);
-    spec.scheme = "s3";
-    spec.checksum = FERRY_CHECKSUM_MODE_AUTO;
-    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
-    CHECK_INT(s.profile.aws_chunked_ok, 1);
-    spec.checksum = FERRY_CHECKSUM_MODE_MD5;
-    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
-    CHECK_INT(s.profile.aws_chunked_ok, 0);
-    spec.scheme = "s3c";
-    spec.checksum = FERRY_CHECKSUM_MODE_AUTO;
-    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
-    CHECK_INT(s.profile.aws_chunked_ok, 0);
-    spec.checksum = FERRY_CHECKSUM_MODE_TRAILER;
-    CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
-    CHECK_INT(s.profile.aws_chunked_ok, 1);
+    static const struct {
+        const char *scheme;
+        ferry_checksum_mode_t mode;
+        int chunked;
+    } modes[] = {{"s3", FERRY_CHECKSUM_MODE_AUTO, 1},
+                 {"s3", FERRY_CHECKSUM_MODE_MD5, 0},
+                 {"s3c", FERRY_CHECKSUM_MODE_AUTO, 0},
+                 {"s3c", FERRY_CHECKSUM_MODE_TRAILER, 1}};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        spec.scheme = modes[i].scheme;
+        spec.checksum = modes[i].mode;
+        CHECK_INT(ferry_side_resolve(&spec, &s, &e), FERRY_OK);
+        CHECK_INT(s.profile.aws_chunked_ok, modes[i].chunked);
+    }
     ferry_side_wipe(&s);
     clear_env();
 }
