@@ -18,7 +18,9 @@
 # replaces ferry's flags for scenario a; FAKES3_BENCH_FLAGS adds flags to both servers;
 # FAKES3_DST_PREFAULT sets the destination's --prefault bytes (0: off); FERRY_BENCH_REDIS_STATS=1
 # prints Redis's command statistics for ferry's run; FERRY_BENCH_LOG=PATH keeps ferry's stderr
-# as PATH.SCENARIO. Output: a Markdown table on stdout.
+# as PATH.SCENARIO. FERRY_BENCH_BEFORE=BUILD_DIR also runs the ferry (and bench_enqueue) of an
+# older release build in the same run, on the same servers, labelled "ferry (before)": what a
+# change costs, measured side by side. Output: a Markdown table on stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-rel}
@@ -123,9 +125,10 @@ workers() { # n flags...
 export -f workers
 export BIN REDIS
 
-# Run ferry on scenario $s with $1 worker processes; sets fw fc fr fs enq.
+# Run ferry on scenario $s with $1 worker processes, from build bin dir $2 (default $BIN);
+# sets fw fc fr fs enq.
 run_ferry() {
-  local n=$1 task=bench-$s-$1
+  local n=$1 BIN=${2:-$BIN} task=bench-$s-$1${3:-}
   "$BIN/ferry" --redis "$REDIS" task add "$task" --from "oss://src/$s/" --to "s3://dst/ferry-$s/" \
     --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1 \
     --src-path-style --dst-path-style --part-size 16MiB >/dev/null
@@ -135,7 +138,7 @@ run_ferry() {
   s0=$(servers_cpu)
   echo "bench_copy: $s: servers CPU before ferry x$n: $(split_cpu)" >&2
   # shellcheck disable=SC2086
-  read -r fw fc fr < <(timed "ferry-$s-$n" bash -c 'workers "$@"' workers "$n" --task "$task" ${FFLAGS[$s]})
+  read -r fw fc fr < <(BIN=$BIN timed "ferry-$s-$n${3:-}" bash -c 'workers "$@"' workers "$n" --task "$task" ${FFLAGS[$s]})
   fs=$(echo "$(servers_cpu) - $s0" | bc -l)
   [[ -n ${FERRY_BENCH_LOG:-} ]] && cp "$TMP/ferry-$s-$n.err" "$FERRY_BENCH_LOG.$s-$n"
   echo "bench_copy: $s: servers CPU after ferry x$n:  $(split_cpu)" >&2
@@ -154,6 +157,10 @@ for s in $SCEN; do
   for n in ${PROCS[$s]}; do
     run_ferry "$n"
     FW[$n]=$fw FC[$n]=$fc FR[$n]=$fr FS[$n]=$fs FE[$n]=$enq
+    if [[ -n ${FERRY_BENCH_BEFORE:-} ]]; then
+      run_ferry "$n" "$FERRY_BENCH_BEFORE/bin" -before
+      FW[b$n]=$fw FC[b$n]=$fc FR[b$n]=$fr FS[b$n]=$fs FE[b$n]=$enq
+    fi
   done
   s0=$(servers_cpu)
   read -r rw rc rr < <(timed "rclone-$s" env -u AWS_CA_BUNDLE rclone copy "fsrc:src/$s/" "fdst:dst/rclone-$s/" ${RFLAGS[$s]})
@@ -170,6 +177,7 @@ for s in $SCEN; do
     label=ferry
     ((n > 1)) && label="ferry, $n processes"
     row "$label" "${FW[$n]}" "${FC[$n]}" "${FR[$n]}" "${FS[$n]}" "${FFLAGS[$s]} (${FE[$n]})"
+    [[ -n ${FW[b$n]:-} ]] && row "$label (before)" "${FW[b$n]}" "${FC[b$n]}" "${FR[b$n]}" "${FS[b$n]}" "${FFLAGS[$s]} (${FE[b$n]})"
   done
   row rclone "$rw" "$rc" "$rr" "$rs" "${RFLAGS[$s]}"
   for n in ${PROCS[$s]}; do
