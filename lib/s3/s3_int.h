@@ -89,8 +89,8 @@ struct ferry_s3_op_s {
     int headers_reported;
     int64_t range_start, range_end;
     char *if_match;
-    int64_t delivered; /* bytes the sink accepted, over all attempts */
-    int64_t skip;      /* bytes to drop (a resumed GET the server answered with 200) */
+    int64_t delivered;   /* bytes the sink accepted, over all attempts */
+    int64_t first_total; /* whole-object size the first 2xx reply gave, or -1 */
     char first_etag[130];
     void *uarg;
     /* XML reply */
