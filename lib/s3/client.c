@@ -287,6 +287,7 @@ void s3_op_discard(ferry_s3_op_t *op)
     free(op->marker);
     free(op->upload_id_marker);
     free(op->upload_id);
+    ferry_s3_list_guard_free(op->own_guard);
     free(op);
 }
 
@@ -1025,15 +1026,23 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
             ferry_s3xml_opts_t xo = {.expect = op->expect,
                                      .list_version = op->list_version,
                                      .plus_literal = !c->prof.list_plus_is_space};
-            int prc = ferry_s3xml_new(&xo, NULL, &px);
+            ferry_s3xml_cbs_t vc;
+            ferry_error_clear(&op->res.err);
+            int prc = ferry_s3xml_new(&xo, s3_ops_check_cbs(op, &vc), &px);
             if (!prc)
                 prc = ferry_s3xml_feed(px, resp->body, resp->body_len);
             if (!prc)
                 prc = ferry_s3xml_finish(px);
+            if (prc && op->res.err.code == prc) { /* the page check said why */
+                op->res.err.http_status = (int)resp->status;
+                ferry_s3xml_free(px);
+                op_finish(op, resp);
+                return;
+            }
             if (prc) {
                 const ferry_error_t *pe = px ? ferry_s3xml_last_error(px) : NULL;
-                ferry_error_set(&op->res.err, prc, "%s %s://%s: unreadable reply (%s)", op->method,
-                                c->prof.scheme, op->bucket,
+                ferry_error_set(&op->res.err, prc, "%s %s://%s at %s: unreadable reply (%s)",
+                                op->method, c->prof.scheme, op->bucket, c->prof.endpoint,
                                 pe && pe->msg[0] ? pe->msg : ferry_strerror(prc));
                 op->res.err.http_status = (int)resp->status;
                 ferry_s3xml_free(px);

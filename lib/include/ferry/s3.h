@@ -204,6 +204,28 @@ int ferry_s3_abort_multipart(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_d
 
 /* ---- listings ----------------------------------------------------------------------------- */
 
+/* The guard of one object listing (ListObjects V1/V2), kept across every page of it, also
+ * across ferry_s3_list calls that resume it page by page (max_pages = 1, token / start_after).
+ * A listing that would loop or silently lose keys is stopped with an error naming the store:
+ *   - a continuation token or V1 marker seen before in this listing (a 64-bit hash of each is
+ *     remembered: memory is 8-16 bytes per page);
+ *   - a V1 marker that does not strictly increase;
+ *   - more than max_empty_pages truncated pages in a row with no entry;
+ *   - a key or common prefix not strictly after the previous one in byte order (within a page
+ *     objects and prefixes are two runs; across pages everything is), or not after the
+ *     listing's start-after / marker. A merge-join of out-of-order keys would lose keys.
+ * Errors: FERRY_EPARSE (loop, order), FERRY_ERETRY (empty pages). */
+typedef struct ferry_s3_list_guard_s ferry_s3_list_guard_t;
+
+#define FERRY_S3_LIST_MAX_EMPTY_PAGES 100
+
+/* A new guard (free with ferry_s3_list_guard_free). max_empty_pages: 0 for the default
+ * (FERRY_S3_LIST_MAX_EMPTY_PAGES). FERRY_OK or FERRY_ENOMEM. */
+int ferry_s3_list_guard_new(unsigned max_empty_pages, ferry_s3_list_guard_t **out);
+void ferry_s3_list_guard_free(ferry_s3_list_guard_t *g); /* NULL is fine */
+/* Pages the guard has seen. */
+unsigned long ferry_s3_list_guard_pages(const ferry_s3_list_guard_t *g);
+
 typedef struct ferry_s3_list_args_s {
     const char *bucket;
     const char *prefix;      /* or NULL */
@@ -213,6 +235,11 @@ typedef struct ferry_s3_list_args_s {
     int version;             /* 0: the profile's list_version; 1 or 2 */
     unsigned max_keys;       /* per page; 0: the profile's list_page_size */
     unsigned max_pages;      /* 0: all; else stop after this many (result.truncated) */
+    /* ListObjects: the listing's guard (borrowed; must outlive the operation), shared by the
+     * calls that resume one listing; NULL: the operation guards its own pages, with
+     * max_empty_pages (0: the default). */
+    ferry_s3_list_guard_t *guard;
+    unsigned max_empty_pages;
     /* ListParts */
     const char *key;
     const char *upload_id;
