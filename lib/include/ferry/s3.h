@@ -18,14 +18,22 @@
  * other errors surface at once. A streamed request body is retried only if its source can
  * rewind (args.rewind); a GET whose sink already received bytes resumes with a Range from
  * where it stopped and If-Match on the ETag it first saw, so the sink never sees a byte twice.
+ * The resumed reply must be a 206 for exactly the bytes asked (Content-Range start, end and
+ * total as asked and first seen) with the first reply's ETag; anything else (another range,
+ * a 200, no Content-Range) fails the GET with FERRY_ERETRY (another ETag: FERRY_ECHANGED), and
+ * the caller starts the transfer over: nothing is spliced. A ranged GET's first reply is held
+ * to the same rule. On a path-style client, keys with a '.' or '..' segment are FERRY_EINVAL
+ * (servers normalise such paths).
  * A wrong-region reply (301, AuthorizationHeaderMalformed with the expected region) is
  * followed once — re-signed for that region (and the endpoint re-pointed when its host
  * names the old region) — and the client keeps the corrected region; a second one is an
  * error. A 200 whose body is <Error> (COS Complete/Copy, S3 Copy/Complete) is an error.
  *
  * Listings are paged by the client: one callback per entry, in the store's order. A page's
- * entries are delivered only after the whole page arrived and parsed, so a retried page never
- * repeats an entry and a failed listing never delivers a partial page.
+ * entries are delivered only after the whole page arrived, parsed and passed the listing's
+ * guard (ferry_s3_list_guard_t below: byte order, no repeated token or marker, a bound on
+ * empty pages), so a retried page never repeats an entry and a failed listing never delivers
+ * a partial page. A listed size above 5 TiB fails the page (FERRY_ERANGE).
  */
 #ifndef FERRY_S3_H
 #define FERRY_S3_H
