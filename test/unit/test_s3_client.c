@@ -169,6 +169,31 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                      "<Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>",
                      NULL, NULL);
     }
+    if (!strcmp(url, "/order/") || !strcmp(url, "/loop/") || !strcmp(url, "/after/")) {
+        /* ListObjectsV2 pages: "order" goes back across pages (a, c | b, d), "loop" sends
+         * tokens T1, T2, T1 (keys always increasing), "after" lists a key before its
+         * start-after */
+        const char *tok =
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continuation-token");
+        int n = bump(5);
+        char body[512];
+        if (url[1] == 'a' || n > 50) /* 50: a client without guards ends, and fails */
+            snprintf(body, sizeof(body), "%s",
+                     "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                     "<Contents><Key>a</Key></Contents></ListBucketResult>");
+        else
+            snprintf(body, sizeof(body),
+                     "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                     "<Contents><Key>%s%02d</Key></Contents><Contents><Key>%s%02d</Key>"
+                     "</Contents><NextContinuationToken>%s</NextContinuationToken>"
+                     "</ListBucketResult>",
+                     url[1] == 'o' ? (tok ? "b" : "a") : "k", url[1] == 'o' ? 0 : 2 * n,
+                     url[1] == 'o' ? (tok ? "d" : "c") : "k", url[1] == 'o' ? 0 : 2 * n + 1,
+                     !tok                 ? "T1"
+                     : !strcmp(tok, "T1") ? "T2"
+                                          : "T1");
+        return reply(c, 200, body, NULL, NULL);
+    }
     return reply(c, 404, "<Error><Code>NoSuchKey</Code></Error>", NULL, NULL);
 }
 
@@ -325,6 +350,51 @@ static void test_resumed_ranges(void)
     CHECK_INT(x.r.rc, FERRY_OK);
     CHECK_INT(k.got, 10);
     CHECK_INT(k.bad, 0);
+    client_free(c);
+}
+
+static int count_obj(void *arg, const ferry_s3xml_object_t *o)
+{
+    (void)o;
+    (*(int *)arg)++;
+    return FERRY_OK;
+}
+
+/* Issue 12 item 6: one ListObjects call (all pages, the operation's own guard) stops on keys
+ * that go back across pages, on a token seen before, and on a key not after start-after;
+ * a bad page delivers none of its entries. */
+static void test_list_guard(void)
+{
+    ferry_profile_t prof;
+    res_t x;
+    ferry_s3_t *c = client(&prof, 0);
+    static const struct {
+        const char *bucket, *start_after, *says;
+        int delivered;
+    } cases[] = {
+        {"order", NULL, "out of byte order: key \"b00\" came after \"c00\"", 2},
+        {"loop", NULL, "continuation token \"T1\" a second time", 6},
+        {"after", "b", "key \"a\" came after \"b\"", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ferry_s3_list_args_t la;
+        ferry_error_t err;
+        int n = 0;
+        memset(&la, 0, sizeof(la));
+        la.bucket = cases[i].bucket;
+        la.start_after = cases[i].start_after;
+        la.version = 2;
+        la.on_object = count_obj;
+        la.arg = &n;
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_list(c, &la, done_cb, &x, NULL, &err) == FERRY_OK);
+        run(&x);
+        printf("list guard, %s: %s\n", cases[i].bucket, x.r.err.msg);
+        CHECK_INT(x.r.rc, FERRY_EPARSE);
+        CHECK(strstr(x.r.err.msg, cases[i].says) != NULL);
+        CHECK(strstr(x.r.err.msg, endpoint) != NULL);
+        CHECK_INT(n, cases[i].delivered);
+    }
     client_free(c);
 }
 
@@ -509,6 +579,7 @@ int main(void)
     client_free(c);
 
     test_resumed_ranges();
+    test_list_guard();
     test_dot_segments();
 
     CHECK_INT(uv_loop_close(&loop), 0);
