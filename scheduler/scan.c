@@ -47,7 +47,8 @@ struct scan_lister_s {
     int side;
     int ended, running;
     ferry_s3_op_t *op;
-    char *token, *marker; /* where to resume: V2 token or V1 marker (owned) */
+    char *token, *marker;         /* where to resume: V2 token or V1 marker (owned) */
+    ferry_s3_list_guard_t *guard; /* this listing's loop / order guard, across its pages */
     long long listed;
     char last[FERRY_KEY_MAX + 1]; /* last key listed, for "where it stopped" */
     page_ent_t **page;            /* root only */
@@ -459,6 +460,7 @@ static void part_free(part_t *p)
     for (int i = 0; i < 2; i++) {
         free(p->l[i].token);
         free(p->l[i].marker);
+        ferry_s3_list_guard_free(p->l[i].guard);
         for (size_t j = 0; j < p->l[i].npage; j++)
             free(p->l[i].page[j]);
         free(p->l[i].page);
@@ -494,6 +496,10 @@ static part_t *part_new(ferry_scan_t *s, const char *prefix, size_t plen, int ro
     for (int i = 0; i < 2; i++) {
         p->l[i].p = p;
         p->l[i].side = i;
+        if (ferry_s3_list_guard_new(s->o.max_empty_pages, &p->l[i].guard)) {
+            part_free(p);
+            return NULL;
+        }
     }
     if (p->delim || root) {
         for (int i = 0; i < 2; i++) {
@@ -831,6 +837,7 @@ static void kick(lister_t *l)
     a.start_after = l->token ? NULL : l->marker;
     a.max_keys = s->o.max_keys;
     a.max_pages = 1;
+    a.guard = l->guard;
     a.on_object = on_object;
     a.on_prefix = on_prefix;
     a.arg = l;
@@ -1144,8 +1151,10 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         s->o.max_backlog = 500000;
     if (s->o.batch <= 0 || s->o.batch > 4096)
         s->o.batch = 512;
-    if (s->o.split == 0)
-        s->o.split = 1;
+    /* The listing strategy: partitions by delimiter only when both sides are trusted with
+     * delimiter listings (the task's --src-listing / --dst-listing, else the scheme's default);
+     * a store that drops a CommonPrefix would otherwise hide every key under it. Set below,
+     * once the profiles are resolved. */
     if (s->o.split_depth <= 0)
         s->o.split_depth = 2;
     /* Size/age filters: the task's, each bound replaced by the caller's when the caller gives
@@ -1182,6 +1191,15 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         goto fail;
     for (int i = 0; i < 2; i++)
         s->base_len[i] = strlen(s->side[i].prefix);
+    if (s->o.split == 0) {
+        int flat = 0;
+        const ferry_task_side_t *ts[2] = {&t->src, &t->dst};
+        for (int i = 0; i < 2; i++)
+            flat |= ts[i]->listing == 2 ||
+                    (ts[i]->listing == 0 && !s->side[i].profile.listing_delimiter_ok);
+        s->o.split = flat ? -1 : 1;
+    }
+    s->rep.flat = s->o.split < 0;
     rc = ferry_ledger_open(r, t->name, t->ledger_buckets, &s->led);
     if (rc) {
         ferry_error_set(err, rc, "cannot open the ledger of task %s", t->name);
@@ -1231,7 +1249,7 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         uv_timer_start(&s->t_lease, on_lease_timer, every, every);
     }
     ferry_log(FERRY_LOG_INFO, "scan.start", "task", t->name, "from", s->side[0].where, "to",
-              s->side[1].where, NULL);
+              s->side[1].where, "listing", s->rep.flat ? "flat" : "delimiter", NULL);
     *out = s;
     kick(&s->root->l[0]);
     kick(&s->root->l[1]);
@@ -1328,6 +1346,7 @@ json_t *ferry_scan_report_json(const ferry_scan_report_t *r)
     json_object_set_new(o, "peak_buffered", json_integer((json_int_t)r->peak_buffered));
     if (r->dry_run)
         json_object_set_new(o, "dry_run", json_true());
+    json_object_set_new(o, "listing", json_string(r->flat ? "flat" : "delimiter"));
     json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
     if (r->guard[0])
         json_object_set_new(o, "delete_guard", json_string(r->guard));

@@ -60,6 +60,7 @@ typedef struct ferry_scan_report_s {
     long long pauses;     /* times listing paused for the backlog */
     size_t peak_buffered; /* most diff entries buffered at once, all partitions */
     int dry_run;
+    int flat;               /* 1: listed flat (one listing per side), 0: partitioned */
     int rc;                 /* FERRY_OK or the code that stopped the scan */
     char error[512];        /* why it stopped, where, and what to do ("" when rc == OK) */
     char guard[320];        /* why deletes were withheld, or "" */
@@ -67,15 +68,19 @@ typedef struct ferry_scan_report_s {
 } ferry_scan_report_t;
 
 typedef struct ferry_scan_opts_s {
-    int parallel;           /* partitions listed at once; 0: 8 */
-    unsigned max_keys;      /* page size; 0: the profile's (1000) */
-    size_t diff_buffer;     /* entries one side may run ahead per partition; 0: 5000 */
-    long long max_backlog;  /* pause above this many bulk jobs; 0: 500000; < 0: never */
-    int batch;              /* lookups / enqueues per round trip; 0: 512 */
-    int split;              /* 1: partition by delimiter prefixes (default), -1: one listing */
-    int split_depth;        /* how many "/" levels to split; 0: 2 */
-    int dry_run;            /* decide and count; write nothing to Redis */
-    int allow_empty_source; /* delete even when the source listed nothing */
+    int parallel;             /* partitions listed at once; 0: 8 */
+    unsigned max_keys;        /* page size; 0: the profile's (1000) */
+    size_t diff_buffer;       /* entries one side may run ahead per partition; 0: 5000 */
+    long long max_backlog;    /* pause above this many bulk jobs; 0: 500000; < 0: never */
+    int batch;                /* lookups / enqueues per round trip; 0: 512 */
+    int split;                /* 1: partition by delimiter prefixes, -1: one flat listing; 0: by
+                                 the task's listing strategy (--src-listing / --dst-listing, else
+                                 delimiter when both schemes are trusted with it, flat for s3c) */
+    unsigned max_empty_pages; /* a listing stops with an error after this many empty truncated
+                                 pages in a row; 0: 100 (FERRY_S3_LIST_MAX_EMPTY_PAGES) */
+    int split_depth;          /* how many "/" levels to split; 0: 2 */
+    int dry_run;              /* decide and count; write nothing to Redis */
+    int allow_empty_source;   /* delete even when the source listed nothing */
     /* Size/age filters on source objects (and on destination objects of deletes). 0: the
      * task's stored value (ferry_task_t min_size …), which is 0 for no bound; a non-zero value
      * here replaces that one bound for this scan (command-line overrides). */

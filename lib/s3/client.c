@@ -170,6 +170,22 @@ void ferry_s3_free(ferry_s3_t *c, void (*closed_cb)(void *arg), void *arg)
 
 /* ---- operations: life cycle -------------------------------------------------------------- */
 
+/* The first "." or ".." path segment of a key ("a/../b", "./x", "x/."), or NULL. */
+static const char *dot_segment(const char *key, size_t len)
+{
+    size_t i = 0;
+    while (i <= len) {
+        size_t j = i;
+        while (j < len && key[j] != '/')
+            j++;
+        size_t n = j - i;
+        if ((n == 1 && key[i] == '.') || (n == 2 && key[i] == '.' && key[i + 1] == '.'))
+            return n == 1 ? "." : "..";
+        i = j + 1;
+    }
+    return NULL;
+}
+
 ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, const char *key,
                          size_t key_len, ferry_error_t *err, int *rc)
 {
@@ -187,6 +203,24 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
         *rc = ferry_error_set(err, FERRY_EINVAL, "S3 operation without a bucket");
         return NULL;
     }
+    if (key && c->prof.path_style) {
+        /* Servers and proxies normalise a path ("/bucket/a/../b" is "/bucket/b"; "/bucket/.."
+         * is another bucket): such a key cannot be addressed path-style. */
+        size_t kl = key_len ? key_len : strlen(key);
+        const char *seg = dot_segment(key, kl);
+        if (seg) {
+            *rc = ferry_error_set(err, FERRY_EINVAL,
+                                  "key \"%.*s\" has a '%s' segment; such keys cannot be "
+                                  "addressed path-style: use virtual-hosted style (drop "
+                                  "--%s-path-style, or give an endpoint that takes the bucket "
+                                  "in the host name)",
+                                  (int)(kl > 200 ? 200 : kl), key, seg,
+                                  !strcmp(c->role, "destination") ? "dst"
+                                  : !strcmp(c->role, "source")    ? "src"
+                                                                  : "src/dst");
+            return NULL;
+        }
+    }
     op = calloc(1, sizeof(*op));
     if (!op) {
         *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
@@ -195,6 +229,7 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
     op->c = c;
     op->kind = kind;
     op->range_start = op->range_end = -1;
+    op->first_total = -1;
     op->part_marker = -1;
     ferry_buf_init(&op->query, 64 * 1024);
     op->bucket = strdup(bucket);
@@ -252,6 +287,7 @@ void s3_op_discard(ferry_s3_op_t *op)
     free(op->marker);
     free(op->upload_id_marker);
     free(op->upload_id);
+    ferry_s3_list_guard_free(op->own_guard);
     free(op);
 }
 
@@ -472,7 +508,7 @@ static void capture_headers(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
         if (slash && slash[1] != '*')
             r->object_size = strtoll(slash + 1, NULL, 10);
         else if (resp->status == 200 && r->content_length >= 0)
-            r->object_size = r->content_length + (op->kind == OP_GET ? op->skip : 0);
+            r->object_size = r->content_length;
     }
 }
 
@@ -514,18 +550,110 @@ static int op_sink(void *arg, const char *p, size_t n)
     ferry_s3_op_t *op = arg;
     if (op->canceled)
         return FERRY_ECANCELED;
-    if (op->skip > 0) { /* a resumed GET answered with the whole object: drop what we had */
-        size_t drop = (int64_t)n < op->skip ? n : (size_t)op->skip;
-        op->skip -= (int64_t)drop;
-        p += drop;
-        n -= drop;
-        if (!n)
-            return FERRY_OK;
-    }
     int rc = op->sink(op->uarg, p, n);
     if (rc == FERRY_OK)
         op->delivered += (int64_t)n;
     return rc;
+}
+
+/* Parse "bytes START-END/TOTAL" (TOTAL may be "*": -1). 0 when it is not exactly that. */
+static int parse_content_range(const char *v, int64_t *start, int64_t *end, int64_t *total)
+{
+    int64_t x[3] = {-1, -1, -1};
+    const char *p = v;
+    if (!v || strncasecmp(p, "bytes ", 6) != 0)
+        return 0;
+    p += 6;
+    for (int i = 0; i < 3; i++) {
+        if (i == 2 && *p == '*') {
+            p++;
+            break;
+        }
+        if (*p < '0' || *p > '9')
+            return 0;
+        int64_t n = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (n > (INT64_MAX - 9) / 10)
+                return 0;
+            n = n * 10 + (*p - '0');
+        }
+        x[i] = n;
+        if (i < 2 && *p++ != (i == 0 ? '-' : '/'))
+            return 0;
+    }
+    if (*p || x[1] < x[0] || (x[2] >= 0 && x[1] >= x[2]))
+        return 0;
+    *start = x[0];
+    *end = x[1];
+    *total = x[2];
+    return 1;
+}
+
+/* A GET's reply before its body: the bytes it carries must be exactly the ones asked for, so
+ * that the sink never gets a byte at the wrong offset. A resumed GET (bytes already delivered)
+ * takes only a 206 whose Content-Range starts where we stopped and ends where the first reply
+ * said the object (or the asked range) ends, with the first reply's ETag; a first ranged GET
+ * takes only a 206 for its range (or a 200 that is exactly that range from byte 0). Anything
+ * else fails the operation with FERRY_ERETRY (FERRY_ECHANGED for another ETag): the caller
+ * restarts the transfer; nothing is spliced. */
+static int check_get_range(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
+{
+    ferry_s3_t *c = op->c;
+    int64_t base = op->range_start > 0 ? op->range_start : 0;
+    int64_t want_start = base + op->delivered, want_end = op->range_end;
+    int resumed = op->delivered > 0, ranged = resumed || base > 0 || op->range_end >= 0;
+    const char *cr = ferry_http_resp_header(resp, "content-range");
+    const char *cl = ferry_http_resp_header(resp, "content-length");
+    const char *et = ferry_http_resp_header(resp, "etag");
+    int64_t s = -1, e = -1, total = -1;
+    char asked[64];
+    if (want_end >= 0)
+        snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-%" PRId64, want_start, want_end);
+    else
+        snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-", want_start);
+#define RANGE_FAIL(code, ...)                                                                      \
+    do {                                                                                           \
+        char why_[300];                                                                            \
+        snprintf(why_, sizeof(why_), __VA_ARGS__);                                                 \
+        ferry_log(FERRY_LOG_WARN, "s3.bad_range", "bucket", op->bucket, "asked", asked, "why",     \
+                  why_, NULL);                                                                     \
+        return ferry_error_set(&op->res.err, code,                                                 \
+                               "GET %s://%s/%.*s: asked %s, but %s; the transfer must start "      \
+                               "over (nothing was spliced)",                                       \
+                               c->prof.scheme, op->bucket,                                         \
+                               (int)(op->key_len > 200 ? 200 : op->key_len), op->key, asked,       \
+                               why_);                                                              \
+    } while (0)
+    if (resumed && op->first_etag[0] && (!et || strcmp(et, op->first_etag) != 0))
+        RANGE_FAIL(FERRY_ECHANGED, "the resumed reply has ETag %.80s instead of %.80s",
+                   et ? et : "(none)", op->first_etag);
+    if (resp->status == 206) {
+        if (!parse_content_range(cr, &s, &e, &total))
+            RANGE_FAIL(FERRY_ERETRY, "the 206 reply has %s Content-Range%s%.80s%s",
+                       cr ? "an unreadable" : "no", cr ? " \"" : "", cr ? cr : "", cr ? "\"" : "");
+        if (!ranged)
+            RANGE_FAIL(FERRY_ERETRY, "the store answered 206 (%.80s) to a GET without a range", cr);
+        int64_t end = want_end;
+        if (resumed && op->first_total >= 0 && (end < 0 || end >= op->first_total))
+            end = op->first_total - 1;
+        else if (!resumed && total >= 0 && (end < 0 || end >= total))
+            end = total - 1;
+        if (s != want_start || (end >= 0 && e != end) ||
+            (resumed && op->first_total >= 0 && total != op->first_total))
+            RANGE_FAIL(FERRY_ERETRY, "the store sent Content-Range \"%.80s\"", cr);
+        if (cl && strtoll(cl, NULL, 10) != e - s + 1)
+            RANGE_FAIL(FERRY_ERETRY, "Content-Length %.24s does not match Content-Range %.80s", cl,
+                       cr);
+        return FERRY_OK;
+    }
+    /* a 200: the whole object */
+    if (resumed)
+        RANGE_FAIL(FERRY_ERETRY, "the store answered %ld with the whole object", resp->status);
+    if (ranged && (base > 0 || !cl || strtoll(cl, NULL, 10) != want_end + 1))
+        RANGE_FAIL(FERRY_ERETRY, "the store answered %ld (not 206) with %s bytes", resp->status,
+                   cl ? cl : "an unknown number of");
+    return FERRY_OK;
+#undef RANGE_FAIL
 }
 
 static int op_headers(void *arg, const ferry_http_resp_t *resp)
@@ -534,11 +662,17 @@ static int op_headers(void *arg, const ferry_http_resp_t *resp)
     const char *et = ferry_http_resp_header(resp, "etag");
     if (resp->status < 200 || resp->status >= 300)
         return FERRY_OK;
-    if (op->kind == OP_GET && op->delivered > 0) {
-        /* A resumed GET: 206 continues where we stopped; a 200 repeats the whole object. */
-        if (resp->status == 200)
-            op->skip = op->delivered + (op->range_start > 0 ? op->range_start : 0);
-        return FERRY_OK;
+    if (op->kind == OP_GET) {
+        int rc = check_get_range(op, resp);
+        if (rc || op->delivered > 0)
+            return rc;
+        const char *cr = ferry_http_resp_header(resp, "content-range");
+        const char *cl = ferry_http_resp_header(resp, "content-length");
+        int64_t s, e, total = -1;
+        if (resp->status == 206 && parse_content_range(cr, &s, &e, &total))
+            op->first_total = total;
+        else if (resp->status == 200 && cl)
+            op->first_total = strtoll(cl, NULL, 10);
     }
     if (et && !op->first_etag[0])
         snprintf(op->first_etag, sizeof(op->first_etag), "%s", et);
@@ -781,7 +915,6 @@ static int op_send(ferry_s3_op_t *op)
         ro.body_len = 0;
     op->attempts++;
     op->tries++;
-    op->skip = 0;
     rc = ferry_http_submit(c->http, &ro, &op->req);
     if (rc)
         ferry_error_set(&op->res.err, rc, "cannot start %s %s://%s: %s", op->method, c->prof.scheme,
@@ -879,7 +1012,7 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
             if (rc == FERRY_ETOOBIG)
                 ferry_error_set(&op->res.err, rc, "%s %s://%s: reply larger than %u bytes",
                                 op->method, c->prof.scheme, op->bucket, XML_BODY_MAX);
-            else
+            else if (op->res.err.code != rc) /* else: our own check said why */
                 ferry_error_set(&op->res.err, rc, "%s %s://%s/%.*s stopped: %s", op->method,
                                 c->prof.scheme, op->bucket, op->key ? (int)op->key_len : 0,
                                 op->key ? op->key : "", ferry_strerror(rc));
@@ -893,15 +1026,23 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
             ferry_s3xml_opts_t xo = {.expect = op->expect,
                                      .list_version = op->list_version,
                                      .plus_literal = !c->prof.list_plus_is_space};
-            int prc = ferry_s3xml_new(&xo, NULL, &px);
+            ferry_s3xml_cbs_t vc;
+            ferry_error_clear(&op->res.err);
+            int prc = ferry_s3xml_new(&xo, s3_ops_check_cbs(op, &vc), &px);
             if (!prc)
                 prc = ferry_s3xml_feed(px, resp->body, resp->body_len);
             if (!prc)
                 prc = ferry_s3xml_finish(px);
+            if (prc && op->res.err.code == prc) { /* the page check said why */
+                op->res.err.http_status = (int)resp->status;
+                ferry_s3xml_free(px);
+                op_finish(op, resp);
+                return;
+            }
             if (prc) {
                 const ferry_error_t *pe = px ? ferry_s3xml_last_error(px) : NULL;
-                ferry_error_set(&op->res.err, prc, "%s %s://%s: unreadable reply (%s)", op->method,
-                                c->prof.scheme, op->bucket,
+                ferry_error_set(&op->res.err, prc, "%s %s://%s at %s: unreadable reply (%s)",
+                                op->method, c->prof.scheme, op->bucket, c->prof.endpoint,
                                 pe && pe->msg[0] ? pe->msg : ferry_strerror(prc));
                 op->res.err.http_status = (int)resp->status;
                 ferry_s3xml_free(px);

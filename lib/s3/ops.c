@@ -113,6 +113,243 @@ int s3_ops_build_query(ferry_s3_op_t *op)
     return rc;
 }
 
+/* ---- the listing guard --------------------------------------------------------------------- */
+
+struct ferry_s3_list_guard_s {
+    uint64_t *set; /* hashes of the tokens / markers seen (open addressing; 0 = free) */
+    size_t cap, n;
+    unsigned long pages;
+    unsigned empty_run, max_empty;
+    /* the greatest key or prefix of the pages accepted so far (or the start-after) */
+    int has_last;
+    size_t last_len;
+    char last[FERRY_S3XML_KEY_MAX + 1];
+    /* the last V1 marker */
+    int has_marker;
+    size_t marker_len;
+    char marker[FERRY_S3XML_KEY_MAX + 1];
+    /* the page being validated: the previous object and prefix of its two runs */
+    int pg_has_obj, pg_has_pfx;
+    size_t pg_obj_len, pg_pfx_len;
+    char pg_obj[FERRY_S3XML_KEY_MAX + 1];
+    char pg_pfx[FERRY_S3XML_KEY_MAX + 1];
+};
+
+int ferry_s3_list_guard_new(unsigned max_empty_pages, ferry_s3_list_guard_t **out)
+{
+    ferry_s3_list_guard_t *g = calloc(1, sizeof(*g));
+    *out = g;
+    if (!g)
+        return FERRY_ENOMEM;
+    g->max_empty = max_empty_pages ? max_empty_pages : FERRY_S3_LIST_MAX_EMPTY_PAGES;
+    return FERRY_OK;
+}
+
+void ferry_s3_list_guard_free(ferry_s3_list_guard_t *g)
+{
+    if (!g)
+        return;
+    free(g->set);
+    free(g);
+}
+
+unsigned long ferry_s3_list_guard_pages(const ferry_s3_list_guard_t *g)
+{
+    return g ? g->pages : 0;
+}
+
+static uint64_t hash64(int kind, const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)kind; /* FNV-1a, then a finaliser */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+/* Remember a token; 1 when it was seen before, 0 when new, FERRY_ENOMEM. */
+static int guard_seen(ferry_s3_list_guard_t *g, int kind, const char *s, size_t n)
+{
+    uint64_t h = hash64(kind, s, n);
+    if ((g->n + 1) * 2 > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        uint64_t *set = calloc(cap, sizeof(*set));
+        if (!set)
+            return FERRY_ENOMEM;
+        for (size_t i = 0; i < g->cap; i++)
+            if (g->set[i])
+                for (size_t j = g->set[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!set[j]) {
+                        set[j] = g->set[i];
+                        break;
+                    }
+        free(g->set);
+        g->set = set;
+        g->cap = cap;
+    }
+    for (size_t j = h & (g->cap - 1);; j = (j + 1) & (g->cap - 1)) {
+        if (g->set[j] == h)
+            return 1;
+        if (!g->set[j]) {
+            g->set[j] = h;
+            g->n++;
+            return 0;
+        }
+    }
+}
+
+static int key_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static void guard_set(char *dst, size_t *dlen, int *has, const char *s, size_t n)
+{
+    if (n > FERRY_S3XML_KEY_MAX)
+        n = FERRY_S3XML_KEY_MAX;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    *dlen = n;
+    *has = 1;
+}
+
+/* Where a listing is, for messages: "s3c://bucket at http://host:port". */
+#define STORE_FMT      "%s://%s at %s"
+#define STORE_ARGS(op) (op)->c->prof.scheme, (op)->bucket, (op)->c->prof.endpoint
+#define SHOW(s, n)     (int)((n) > 120 ? 120 : (n)), (s)
+
+static int chk_entry(ferry_s3_op_t *op, const char *k, size_t n, int is_prefix)
+{
+    ferry_s3_list_guard_t *g = op->guard;
+    char *prev = is_prefix ? g->pg_pfx : g->pg_obj;
+    size_t *plen = is_prefix ? &g->pg_pfx_len : &g->pg_obj_len;
+    int *has = is_prefix ? &g->pg_has_pfx : &g->pg_has_obj;
+    if (*has && key_cmp(k, n, prev, *plen) <= 0)
+        return ferry_error_set(&op->res.err, FERRY_EPARSE,
+                               "the listing of " STORE_FMT " is out of byte order: %s \"%.*s\" "
+                               "came after \"%.*s\" (page %lu); a merge over it would lose "
+                               "keys, so the listing stopped (is a proxy reordering keys, or "
+                               "does the store sort another way?)",
+                               STORE_ARGS(op), is_prefix ? "prefix" : "key", SHOW(k, n),
+                               SHOW(prev, *plen), g->pages + 1);
+    guard_set(prev, plen, has, k, n);
+    return FERRY_OK;
+}
+
+static int chk_object(void *ud, const ferry_s3xml_object_t *o)
+{
+    return chk_entry(ud, o->key, o->key_len, 0);
+}
+
+static int chk_prefix(void *ud, const char *p, size_t n)
+{
+    return chk_entry(ud, p, n, 1);
+}
+
+const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *cbs)
+{
+    ferry_s3_list_guard_t *g = op->guard;
+    if (op->kind != OP_LIST || !g)
+        return NULL;
+    /* both runs of the page start after everything accepted so far */
+    g->pg_has_obj = g->pg_has_pfx = g->has_last;
+    g->pg_obj_len = g->pg_pfx_len = g->last_len;
+    memcpy(g->pg_obj, g->last, g->last_len + 1);
+    memcpy(g->pg_pfx, g->last, g->last_len + 1);
+    memset(cbs, 0, sizeof(*cbs));
+    cbs->ud = op;
+    cbs->on_object = chk_object;
+    cbs->on_prefix = chk_prefix;
+    return cbs;
+}
+
+/* A ListObjects page was accepted (entries delivered): move the guard on, and check the way
+ * on before another page is asked for. */
+static int guard_page(ferry_s3_op_t *op, const ferry_s3xml_result_t *r)
+{
+    ferry_s3_list_guard_t *g = op->guard;
+    ferry_s3_result_t *res = &op->res;
+    int rc;
+    g->pages++;
+    /* the greatest entry: the later of the two runs' last ones */
+    if (g->pg_has_obj &&
+        (!g->pg_has_pfx || key_cmp(g->pg_obj, g->pg_obj_len, g->pg_pfx, g->pg_pfx_len) >= 0))
+        guard_set(g->last, &g->last_len, &g->has_last, g->pg_obj, g->pg_obj_len);
+    else if (g->pg_has_pfx)
+        guard_set(g->last, &g->last_len, &g->has_last, g->pg_pfx, g->pg_pfx_len);
+    if (!r->is_truncated)
+        return FERRY_OK;
+    if (r->objects + r->prefixes == 0) {
+        if (++g->empty_run >= g->max_empty)
+            return ferry_error_set(&res->err, FERRY_ERETRY,
+                                   "the listing of " STORE_FMT " sent %u empty pages in a row "
+                                   "that each said more was to come (page %lu); the listing "
+                                   "stopped rather than loop (the store may be overloaded or "
+                                   "looping: try again later)",
+                                   STORE_ARGS(op), g->empty_run, g->pages);
+    } else {
+        g->empty_run = 0;
+    }
+    if (op->list_version == 2) {
+        size_t tl = strlen(r->next_token);
+        if ((rc = guard_seen(g, 2, r->next_token, tl)) == 1)
+            return ferry_error_set(&res->err, FERRY_EPARSE,
+                                   "the listing of " STORE_FMT " sent continuation token "
+                                   "\"%.*s\" a second time (page %lu): it would loop forever, "
+                                   "so the listing stopped (a store bug: report it to its "
+                                   "operator)",
+                                   STORE_ARGS(op), SHOW(r->next_token, tl), g->pages);
+        return rc;
+    }
+    if (g->has_marker && key_cmp(r->next_marker, r->next_marker_len, g->marker, g->marker_len) <= 0)
+        return ferry_error_set(&res->err, FERRY_EPARSE,
+                               "the listing of " STORE_FMT " sent marker \"%.*s\" after \"%.*s\" "
+                               "(page %lu): markers must increase, or the listing would loop or "
+                               "skip keys, so it stopped (a store bug: report it to its "
+                               "operator)",
+                               STORE_ARGS(op), SHOW(r->next_marker, r->next_marker_len),
+                               SHOW(g->marker, g->marker_len), g->pages);
+    if ((rc = guard_seen(g, 1, r->next_marker, r->next_marker_len)) == 1)
+        return ferry_error_set(&res->err, FERRY_EPARSE,
+                               "the listing of " STORE_FMT " sent marker \"%.*s\" a second time "
+                               "(page %lu): the listing stopped rather than loop",
+                               STORE_ARGS(op), SHOW(r->next_marker, r->next_marker_len), g->pages);
+    if (rc)
+        return rc;
+    guard_set(g->marker, &g->marker_len, &g->has_marker, r->next_marker, r->next_marker_len);
+    return FERRY_OK;
+}
+
+/* A ListObjects operation starts: its guard (given or its own), told where the listing
+ * starts when it is new. */
+static int guard_start(ferry_s3_op_t *op, const ferry_s3_list_args_t *a, ferry_error_t *err)
+{
+    if (a->guard) {
+        op->guard = a->guard;
+    } else {
+        if (ferry_s3_list_guard_new(a->max_empty_pages, &op->own_guard))
+            return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        op->guard = op->own_guard;
+    }
+    ferry_s3_list_guard_t *g = op->guard;
+    if (g->pages || g->has_last)
+        return FERRY_OK; /* resuming: the guard knows where the listing is */
+    if (a->start_after && *a->start_after && !a->token) {
+        size_t n = strlen(a->start_after);
+        guard_set(g->last, &g->last_len, &g->has_last, a->start_after, n);
+        if (op->list_version == 1)
+            guard_set(g->marker, &g->marker_len, &g->has_marker, a->start_after, n);
+    }
+    if (a->token && *a->token && guard_seen(g, 2, a->token, strlen(a->token)) < 0)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    return FERRY_OK;
+}
+
 /* ---- replies -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -195,6 +432,8 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, int *more
     if (op->kind == OP_LIST_PARTS && r->checksum_algorithm[0])
         snprintf(res->checksum_algorithm, sizeof(res->checksum_algorithm), "%s",
                  r->checksum_algorithm);
+    if (op->kind == OP_LIST && op->guard && (rc = guard_page(op, r)))
+        goto out;
     if (op->kind == OP_DELETE_OBJECTS || !r->is_truncated)
         goto out;
 
@@ -649,6 +888,8 @@ int ferry_s3_list(ferry_s3_t *c, const ferry_s3_list_args_t *a, ferry_s3_done_cb
         rc = ferry_error_set(err, FERRY_EINVAL, "list version %d (1 or 2)", a->version);
     if (op->list_version == 2)
         op->name = "ListObjectsV2";
+    if (!rc)
+        rc = guard_start(op, a, err);
     START(op);
 }
 

@@ -89,8 +89,8 @@ struct ferry_s3_op_s {
     int headers_reported;
     int64_t range_start, range_end;
     char *if_match;
-    int64_t delivered; /* bytes the sink accepted, over all attempts */
-    int64_t skip;      /* bytes to drop (a resumed GET the server answered with 200) */
+    int64_t delivered;   /* bytes the sink accepted, over all attempts */
+    int64_t first_total; /* whole-object size the first 2xx reply gave, or -1 */
     char first_etag[130];
     void *uarg;
     /* XML reply */
@@ -100,6 +100,8 @@ struct ferry_s3_op_s {
     ferry_s3_list_args_t la;
     char *prefix, *delimiter, *start_after, *token, *marker, *upload_id_marker, *upload_id;
     size_t marker_len;
+    ferry_s3_list_guard_t *guard; /* ListObjects: borrowed (la.guard) or own_guard */
+    ferry_s3_list_guard_t *own_guard;
     long part_marker;
     unsigned max_keys;
     int (*on_deleted)(void *, const ferry_s3xml_deleted_t *);
@@ -136,5 +138,9 @@ int s3_ops_build_query(ferry_s3_op_t *op);
  * fetched. Returns FERRY_OK or the code to finish with (a callback's). */
 int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry_s3xml_result_t *xr,
                    int *more);
+/* Callbacks that validate a page in the first (parse-only) pass, or NULL when the operation
+ * has none: ListObjects checks the order of keys and prefixes against its guard, so a bad page
+ * delivers nothing. A callback's error is set in op->res.err. */
+const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *cbs);
 
 #endif

@@ -515,10 +515,20 @@ static void end_list(ferry_s3xml_t *p, const char *n, const char *t, size_t tl)
     ferry_s3xml_result_t *r = &p->res;
     if (p->depth == 2) {
         if (IS("Contents")) {
-            if (!p->have_key)
+            if (!p->have_key) {
                 BAD("<%s> without <Key>");
-            else
+            } else if (p->obj.size > FERRY_S3XML_SIZE_MAX) {
+                /* a bound every consumer relies on (ledger, plan): refused at parse time */
+                char why[200];
+                size_t kl = p->key.len > 80 ? 80 : p->key.len;
+                snprintf(why, sizeof(why),
+                         "object \"%.*s\" has <Size> %" PRId64
+                         ", above the 5 TiB an object can have",
+                         (int)kl, p->key.data ? p->key.data : "", p->obj.size);
+                fail(p, FERRY_ERANGE, "%s", why);
+            } else {
                 report(p, REC_OBJECT);
+            }
         } else if (IS("CommonPrefixes")) {
             if (p->have_key)
                 report(p, REC_PREFIX);

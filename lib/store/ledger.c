@@ -1119,8 +1119,8 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
                                 x->crctext,
                                 ferry_origin_name(it->origin)};
         size_t lens[19];
-        for (int j = 0; j < 19; j++)
-            lens[j] = strlen(argv[j]);
+        for (int j = 0; j < 19; j++) /* 8 and 9 are binary, not NUL-terminated */
+            lens[j] = j == 8 || j == 9 ? 0 : strlen(argv[j]);
         lens[8] = x->etag_n;
         lens[9] = it->has_crc64 ? 8 : 0;
         rc = ferry_redis_eval_append(l->r, &LUA_ENQUEUE, 5, 19, argv, lens);

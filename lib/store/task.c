@@ -29,6 +29,18 @@ static int checksum_mode(const char *v, int *out)
     return FERRY_EINVAL;
 }
 static const char *const COMPARES[] = {"size", "size-mtime", "checksum"};
+/* --src-listing / --dst-listing values, indexed by ferry_task_side_t.listing */
+static const char *const LISTINGS[] = {"default", "delimiter", "flat"};
+
+static int listing_mode(const char *v, int *out)
+{
+    for (int i = 1; i < 3; i++)
+        if (strcmp(v, LISTINGS[i]) == 0) {
+            *out = i;
+            return FERRY_OK;
+        }
+    return FERRY_EINVAL;
+}
 
 const char *ferry_scheme_name(ferry_scheme_t s)
 {
@@ -266,6 +278,10 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
             if (checksum_mode(v, &t->dst.checksum) != FERRY_OK)
                 rc = ferry_error_set(err, FERRY_EINVAL,
                                      "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
+        } else if (strcmp(o, "--src-listing") == 0 || strcmp(o, "--dst-listing") == 0) {
+            if (listing_mode(v, &(o[2] == 's' ? &t->src : &t->dst)->listing) != FERRY_OK)
+                rc = ferry_error_set(err, FERRY_EINVAL, "%s: \"%.40s\" is not delimiter or flat", o,
+                                     v);
         } else if (strcmp(o, "--from") == 0)
             rc = set_str(t->src.loc, sizeof(t->src.loc), v, o, err);
         else if (strcmp(o, "--to") == 0)
@@ -432,6 +448,10 @@ static void side_json(json_t *o, const char *pfx, const ferry_task_side_t *s)
         snprintf(k, sizeof(k), "%s_checksum", pfx);
         json_object_set_new(o, k, json_string(CHECKSUM_MODES[s->checksum]));
     }
+    if (s->listing > 0 && s->listing < 3) {
+        snprintf(k, sizeof(k), "%s_listing", pfx);
+        json_object_set_new(o, k, json_string(LISTINGS[s->listing]));
+    }
 }
 
 json_t *ferry_task_to_json(const ferry_task_t *t)
@@ -515,6 +535,11 @@ static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
     const char *ck = json_string_value(json_object_get(j, k));
     s->checksum = FERRY_CHECKSUM_MODE_AUTO;
     if (ck != NULL && checksum_mode(ck, &s->checksum) != FERRY_OK)
+        bad = -1;
+    snprintf(k, sizeof(k), "%s_listing", pfx);
+    const char *li = json_string_value(json_object_get(j, k));
+    s->listing = 0;
+    if (li != NULL && listing_mode(li, &s->listing) != FERRY_OK)
         bad = -1;
     if (!bad)
         bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;

@@ -1,13 +1,18 @@
 /* Fuzz the listing parser (ListObjects V1/V2): any bytes, fed in chunks chosen by the input.
- * Invariants: no crash, keys reported within 1..1024 bytes, complete only when finish is OK. */
+ * Invariants: no crash, keys reported within 1..1024 bytes, sizes within -1..5 TiB, ETags
+ * within their slot, complete only when finish is OK. */
 #include "ferry/s3xml.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int on_object(void *ud, const ferry_s3xml_object_t *o)
 {
     if (o->key_len == 0 || o->key_len > FERRY_S3XML_KEY_MAX || o->key[o->key_len] != '\0')
+        abort();
+    if (o->size < -1 || o->size > FERRY_S3XML_SIZE_MAX ||
+        memchr(o->etag, '\0', sizeof(o->etag)) == NULL)
         abort();
     (*(long *)ud)++;
     return FERRY_OK;

@@ -12,11 +12,19 @@
  *     rescan writes nothing, a restored object is queued; `ferry status` / `ferry ls --state
  *     skipped` show them;
  *   - size/age filters stored by `ferry task add` (and `ferry sync`), applied by `ferry task
- *     run`, a command-line bound replacing the stored one for that run.
+ *     run`, a command-line bound replacing the stored one for that run;
+ *   - hostile listings (test/integration/hostile_list.c; issue 12 items 6 and 13): alternating
+ *     continuation tokens, V1 markers walking back, endless empty truncated pages, keys out of
+ *     byte order, a size above 5 TiB — each stops the scan with an error naming the store
+ *     (and nothing queued); a store that drops
+ *     nested CommonPrefixes loses nothing with the flat listing (the s3c default) and, forced
+ *     to a delimiter listing, shows what it hides;
+ *   - s3rver as an s3c source with keys three levels deep: the default (flat) finds them all.
  */
 #include "test_s3_util.h"
 
 #include "harness.h"
+#include "hostile_list.h"
 #include "lease.h"
 #include "scan.h"
 
@@ -886,6 +894,166 @@ static void test_100k(void)
     harness_stop(&dst, 15);
 }
 
+/* ---- hostile listings (issue 12, items 6 and 13) -------------------------------------------- */
+
+static void mk_task_x(ferry_task_t *t, const char *name, const char *from, const char *to,
+                      const char *src_url, const harness_server_t *dst, const char *src_listing)
+{
+    char *argv[12];
+    int n = 0;
+    ferry_error_t err;
+    ferry_task_init(t);
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    argv[n++] = "--from";
+    argv[n++] = (char *)from;
+    argv[n++] = "--to";
+    argv[n++] = (char *)to;
+    argv[n++] = "--src-endpoint";
+    argv[n++] = (char *)src_url;
+    argv[n++] = "--dst-endpoint";
+    argv[n++] = (char *)dst->url;
+    if (src_listing) {
+        argv[n++] = "--src-listing";
+        argv[n++] = (char *)src_listing;
+    }
+    int rc = ferry_task_parse_args(t, n, argv, &err);
+    if (rc)
+        fprintf(stderr, "task: %s\n", err.msg);
+    REQUIRE(rc == FERRY_OK);
+    REQUIRE(ferry_task_put(R, t, 1) == FERRY_OK);
+}
+
+static void test_hostile_listings(void)
+{
+    printf("== hostile listings: loops, empty pages, order, dropped CommonPrefixes\n");
+    harness_server_t dst;
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    hostile_list_t *h;
+    char url[64];
+    REQUIRE(hostile_list_start(&h, url, sizeof(url)) == 0);
+    setenv("FERRY_SRC_ACCESS_KEY_ID", "AKIDHOSTILE", 1);
+    setenv("FERRY_SRC_SECRET_ACCESS_KEY", "hostile-secret", 1);
+    setenv("FERRY_DST_ACCESS_KEY_ID", dst.access_key, 1);
+    setenv("FERRY_DST_SECRET_ACCESS_KEY", dst.secret_key, 1);
+    const char *host = url + strlen("http://");
+
+    static const struct {
+        hl_mode_t mode;
+        const char *from; /* s3: V2 tokens; s3c: V1 markers */
+        const char *says;
+    } loops[] = {
+        {HL_ALT_TOKENS, "s3://b", "continuation token"},
+        {HL_MARKER_BACK, "s3c://b", "marker"},
+        {HL_EMPTY_PAGES, "s3://b", "empty pages"},
+        {HL_OUT_OF_ORDER, "s3://b", "out of byte order"},
+        {HL_OUT_OF_ORDER, "s3c://b", "out of byte order"},
+        {HL_HUGE_SIZE, "s3://b", "\"in/huge\" has <Size> 100000000000000000"},
+    };
+    for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "hostile-list-%zu", i);
+        ferry_task_t t;
+        mk_task_x(&t, name, loops[i].from, "s3://dst/out/", url, &dst, NULL);
+        hostile_list_mode(h, loops[i].mode);
+        ferry_scan_opts_t o = {0};
+        ferry_scan_report_t rep;
+        int rc = scan(&t, &o, &rep);
+        long hits = hostile_list_hits(h);
+        printf("  mode %d (%s): rc %d after %ld requests: %s\n", (int)loops[i].mode, loops[i].from,
+               rc, hits, rep.error);
+        CHECK(rc != FERRY_OK);
+        CHECK(hits < HL_HIT_CAP);               /* stopped, not worn out */
+        CHECK(strstr(rep.error, host) != NULL); /* names the store */
+        CHECK(strstr(rep.error, loops[i].says) != NULL);
+        CHECK(strstr(rep.error, "source") != NULL);
+        CHECK_INT(rep.queued, 0);
+        CHECK_INT(xlen(name, "bulk"), 0);
+        ferry_task_clear(&t);
+    }
+
+    /* A store that drops nested CommonPrefixes (s3rver 3.7.1's bug): the default for s3c is a
+     * flat listing, which finds every key; forcing --src-listing delimiter trusts the store
+     * and, as documented, loses what it hides. */
+    hostile_list_mode(h, HL_DROP_NESTED);
+    ferry_task_t t;
+    mk_task_x(&t, "hostile-nested", "s3c://b/in/", "s3://dst/nested/", url, &dst, NULL);
+    ferry_scan_opts_t o = {0};
+    ferry_scan_report_t rep;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.flat, 1);
+    CHECK_INT(rep.src_listed, HL_NESTED_N);
+    CHECK_INT(rep.queued, HL_NESTED_N);
+    CHECK_INT(rep.partitions, 0);
+    ferry_task_clear(&t);
+    mk_task_x(&t, "hostile-nested-delim", "s3c://b/in/", "s3://dst/nested2/", url, &dst,
+              "delimiter");
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.flat, 0);
+    printf("  dropped CommonPrefixes, --src-listing delimiter: %lld of %d keys listed (the "
+           "store hid the rest: delimiter listings are for trusted stores)\n",
+           rep.src_listed, HL_NESTED_N);
+    CHECK_INT(rep.src_listed, 2);
+    ferry_task_clear(&t);
+    /* the strategy is stored with the task (what `ferry task run` and the scheduler load) */
+    REQUIRE(ferry_task_get(R, "hostile-nested-delim", &t) == FERRY_OK);
+    CHECK_INT(t.src.listing, 1);
+    CHECK_INT(t.dst.listing, 0);
+    ferry_task_clear(&t);
+    /* the same with flat forced on a scheme whose default is delimiter */
+    mk_task_x(&t, "hostile-nested-flat", "s3://b/in/", "s3://dst/nested3/", url, &dst, "flat");
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.flat, 1);
+    CHECK_INT(rep.src_listed, HL_NESTED_N);
+    ferry_task_clear(&t);
+
+    hostile_list_stop(h);
+    harness_stop(&dst, 15);
+}
+
+/* s3rver 3.7.1 as an s3c source, keys three levels deep under a folder with no key of its own:
+ * the default listing (flat for s3c) finds every key. */
+static void test_s3rver_deep(void)
+{
+    printf("== s3rver source, keys three levels deep\n");
+    setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
+    harness_server_t src, dst;
+    const char *buckets[] = {"deep", NULL};
+    if (harness_s3rver_start(buckets, &src) != 0) {
+        printf("  s3rver not available: skipped\n");
+        return;
+    }
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    set_creds(&src, &dst);
+    s3t_t cs;
+    REQUIRE(s3t_open(&cs, "s3c", src.url, src.access_key, src.secret_key, FERRY_TRI_ON, "source") ==
+            0);
+    const char *keys[] = {"in/top.txt", "in/deep/a/b/k.txt", "in/deep/a/b/l.txt",
+                          "in/deep/a/c/d/m.txt", "in/x/y.txt"};
+    size_t nk = sizeof(keys) / sizeof(keys[0]);
+    for (size_t i = 0; i < nk; i++)
+        put(&cs, "deep", keys[i], strlen(keys[i]), 10 + i);
+    ferry_task_t t;
+    mk_task_x(&t, "s3rver-deep", "s3c://deep/in/", "s3://dst/deep/", src.url, &dst, NULL);
+    ferry_scan_opts_t o = {0};
+    ferry_scan_report_t rep;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.flat, 1);
+    CHECK_INT(rep.src_listed, (long long)nk);
+    CHECK_INT(rep.queued, (long long)nk);
+    ferry_task_clear(&t);
+    /* forced delimiter: what s3rver's bug costs (printed, documented; not a guarantee) */
+    mk_task_x(&t, "s3rver-deep-delim", "s3c://deep/in/", "s3://dst/deep2/", src.url, &dst,
+              "delimiter");
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    printf("  s3rver with --src-listing delimiter: %lld of %zu keys listed\n", rep.src_listed, nk);
+    ferry_task_clear(&t);
+    s3t_close(&cs);
+    harness_stop(&src, 15);
+    harness_stop(&dst, 15);
+}
+
 int main(void)
 {
     setlocale(LC_ALL, "");
@@ -895,6 +1063,8 @@ int main(void)
     REQUIRE(harness_redis_start(&redis_srv) == 0);
     ferry_error_t err;
     REQUIRE(ferry_redis_connect(redis_srv.url, NULL, &R, &err) == FERRY_OK);
+    test_hostile_listings();
+    test_s3rver_deep();
     test_lease();
     test_hostile("oss");
     test_hostile("cos");

@@ -27,7 +27,7 @@ static void seed(wt_t *w, const char *json)
 
 static const char *const hostile[] = {"h/a b+c%20d.txt",
                                       "h/dir/",
-                                      "h/x/../y",
+                                      "h/x/..y", /* not "../": path style (item 16) */
                                       "h/tab\there",
                                       "h/ünïcödé/名前.bin",
                                       "h/q?a=1&b=2#f",

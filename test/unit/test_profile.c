@@ -106,6 +106,16 @@ static void test_schemes(void)
     CHECK_INT(P.list_version, 1);
     CHECK_INT(P.path_style, 1);
     CHECK_STR(url("b"), "https://minio.example.com:9000/b");
+    /* issue 12 item 13: an unknown store is listed flat by default (its CommonPrefixes are not
+     * trusted to partition a scan); the four known stores by delimiter */
+    CHECK_INT(P.listing_delimiter_ok, 0);
+    static const char *const trusted[] = {"oss", "cos", "kodo", "s3"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(
+            resolve(trusted[i], "https://store.example.com", "ap-east-1", FERRY_TRI_DEFAULT, &err),
+            FERRY_OK);
+        CHECK_INT(P.listing_delimiter_ok, 1);
+    }
 }
 
 static void test_errors_and_overrides(void)

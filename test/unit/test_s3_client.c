@@ -2,7 +2,14 @@
  * tiny libmicrohttpd server in a thread: a wrong-region reply followed once and not looped,
  * a PermanentRedirect naming the region in its Endpoint, x-oss-qos-delay-time as a floor on
  * the backoff, the injected clock in x-amz-date, a 200 whose body is <Error>, a truncated XML
- * body, and a listing that says "truncated" without a way on (an error, not a loop). */
+ * body, and a listing that says "truncated" without a way on (an error, not a loop).
+ *
+ * Issue 12: a GET cut mid-body resumes with Range; the resumed reply is accepted only when it is
+ * a 206 for exactly the bytes asked, of the same object size, with the first reply's ETag —
+ * a wrong start, another total, another ETag, a 200, or no Content-Range fails the GET and the
+ * sink never gets a byte at the wrong offset (item 2); a first ranged GET answered for another
+ * range fails the same way; on a path-style client, keys with '.' or '..' segments are refused
+ * before anything is sent (item 16). */
 #include "test.h"
 
 #include "ferry/s3.h"
@@ -35,6 +42,69 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     return ret;
 }
 
+/* ---- ranged GETs ---- */
+
+#define RNG_TOTAL 200000
+#define RNG_CUT   100000
+
+static char rng_data[RNG_TOTAL];
+
+/* The first reply of a /b/rng-* GET: 200 with the whole length announced, cut at RNG_CUT. */
+static ssize_t cut_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    if (pos >= RNG_CUT)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = RNG_CUT - (size_t)pos < max ? RNG_CUT - (size_t)pos : max;
+    memcpy(buf, rng_data + pos, n);
+    return (ssize_t)n;
+}
+
+static enum MHD_Result reply_bytes(struct MHD_Connection *c, unsigned status, size_t off,
+                                   size_t len, const char *etag, const char *cr)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, rng_data + off, MHD_RESPMEM_PERSISTENT);
+    if (etag)
+        MHD_add_response_header(r, "ETag", etag);
+    if (cr)
+        MHD_add_response_header(r, "Content-Range", cr);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result ranged(struct MHD_Connection *c, const char *url)
+{
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    if (!strcmp(url, "/b/part")) /* asked bytes=10-19, answers another range */
+        return reply_bytes(c, 206, 0, 10, "\"e1\"", "bytes 0-9/100");
+    if (!strcmp(url, "/b/part-ok"))
+        return reply_bytes(c, 206, 10, 10, "\"e1\"", "bytes 10-19/100");
+    if (!range) {
+        struct MHD_Response *r =
+            MHD_create_response_from_callback(RNG_TOTAL, 16 * 1024, cut_body, NULL, NULL);
+        MHD_add_response_header(r, "ETag", "\"e1\"");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    size_t rest = RNG_TOTAL - RNG_CUT;
+    if (!strcmp(url, "/b/rng-ok"))
+        return reply_bytes(c, 206, RNG_CUT, rest, "\"e1\"", "bytes 100000-199999/200000");
+    if (!strcmp(url, "/b/rng-start")) /* the first half again: spliced, it doubles it */
+        return reply_bytes(c, 206, 0, RNG_CUT, "\"e1\"", "bytes 0-99999/200000");
+    if (!strcmp(url, "/b/rng-etag"))
+        return reply_bytes(c, 206, RNG_CUT, rest, "\"e2\"", "bytes 100000-199999/200000");
+    if (!strcmp(url, "/b/rng-total"))
+        return reply_bytes(c, 206, RNG_CUT, rest, "\"e1\"", "bytes 100000-199999/300000");
+    if (!strcmp(url, "/b/rng-nocr"))
+        return reply_bytes(c, 206, RNG_CUT, rest, "\"e1\"", NULL);
+    if (!strcmp(url, "/b/rng-200"))
+        return reply_bytes(c, 200, 0, RNG_TOTAL, "\"e1\"", NULL);
+    return reply(c, 404, "<Error><Code>NoSuchKey</Code></Error>", NULL, NULL);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -52,6 +122,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const char *date = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-date");
     if (!auth || !date)
         return reply(c, 403, "<Error><Code>AccessDenied</Code></Error>", NULL, NULL);
+    if (!strncmp(url, "/b/rng-", 7) || !strncmp(url, "/b/part", 7))
+        return ranged(c, url);
     if (!strcmp(url, "/b/redirect-always")) {
         bump(0);
         return reply(c, 400,
@@ -96,6 +168,31 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                      "<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated>"
                      "<Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>",
                      NULL, NULL);
+    }
+    if (!strcmp(url, "/order/") || !strcmp(url, "/loop/") || !strcmp(url, "/after/")) {
+        /* ListObjectsV2 pages: "order" goes back across pages (a, c | b, d), "loop" sends
+         * tokens T1, T2, T1 (keys always increasing), "after" lists a key before its
+         * start-after */
+        const char *tok =
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continuation-token");
+        int n = bump(5);
+        char body[512];
+        if (url[1] == 'a' || n > 50) /* 50: a client without guards ends, and fails */
+            snprintf(body, sizeof(body), "%s",
+                     "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                     "<Contents><Key>a</Key></Contents></ListBucketResult>");
+        else
+            snprintf(body, sizeof(body),
+                     "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                     "<Contents><Key>%s%02d</Key></Contents><Contents><Key>%s%02d</Key>"
+                     "</Contents><NextContinuationToken>%s</NextContinuationToken>"
+                     "</ListBucketResult>",
+                     url[1] == 'o' ? (tok ? "b" : "a") : "k", url[1] == 'o' ? 0 : 2 * n,
+                     url[1] == 'o' ? (tok ? "d" : "c") : "k", url[1] == 'o' ? 0 : 2 * n + 1,
+                     !tok                 ? "T1"
+                     : !strcmp(tok, "T1") ? "T2"
+                                          : "T1");
+        return reply(c, 200, body, NULL, NULL);
     }
     return reply(c, 404, "<Error><Code>NoSuchKey</Code></Error>", NULL, NULL);
 }
@@ -175,6 +272,173 @@ static void client_free(ferry_s3_t *c)
 {
     ferry_s3_free(c, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
+}
+
+typedef struct {
+    size_t off, got; /* where the sink starts in rng_data, bytes taken */
+    int bad;         /* a byte differed from rng_data at its offset */
+} rng_sink_t;
+
+static int rng_sink(void *arg, const char *p, size_t n)
+{
+    rng_sink_t *k = arg;
+    if (k->off + k->got + n > RNG_TOTAL || memcmp(rng_data + k->off + k->got, p, n) != 0)
+        k->bad = 1;
+    k->got += n;
+    return FERRY_OK;
+}
+
+static void get_range(ferry_s3_t *c, const char *key, int64_t start, int64_t end, res_t *x,
+                      rng_sink_t *k)
+{
+    ferry_s3_args_t a;
+    ferry_error_t err;
+    ferry_s3_args_init(&a);
+    a.bucket = "b";
+    a.key = key;
+    a.range_start = start;
+    a.range_end = end;
+    a.sink = rng_sink;
+    a.arg = k;
+    memset(x, 0, sizeof(*x));
+    memset(k, 0, sizeof(*k));
+    k->off = start > 0 ? (size_t)start : 0;
+    REQUIRE(ferry_s3_get(c, &a, done_cb, x, NULL, &err) == FERRY_OK);
+    run(x);
+}
+
+/* Issue 12 item 2: a resumed GET takes only the exact bytes it asked for. */
+static void test_resumed_ranges(void)
+{
+    ferry_profile_t prof;
+    res_t x;
+    rng_sink_t k;
+    for (size_t i = 0; i < RNG_TOTAL; i++)
+        rng_data[i] = (char)((i * 7 + i / 251) & 0xff);
+    ferry_s3_t *c = client(&prof, 0);
+
+    get_range(c, "rng-ok", -1, -1, &x, &k); /* a well-behaved resume */
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_INT(x.r.attempts, 2);
+    CHECK_INT(k.got, RNG_TOTAL);
+    CHECK_INT(k.bad, 0);
+
+    static const struct {
+        const char *key;
+        int rc;
+    } bad[] = {
+        {"rng-start", FERRY_ERETRY}, /* 206 for bytes 0-: the first half twice if spliced */
+        {"rng-etag", FERRY_ECHANGED}, {"rng-total", FERRY_ERETRY},
+        {"rng-nocr", FERRY_ERETRY},   {"rng-200", FERRY_ERETRY},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        get_range(c, bad[i].key, -1, -1, &x, &k);
+        printf("resume answered by %s: rc %d, %zu bytes delivered: %s\n", bad[i].key, x.r.rc, k.got,
+               x.r.err.msg);
+        CHECK_INT(x.r.rc, bad[i].rc);
+        CHECK_INT(k.bad, 0);       /* never a byte at the wrong offset */
+        CHECK_INT(k.got, RNG_CUT); /* only the first attempt's bytes */
+        CHECK(strstr(x.r.err.msg, "bytes=100000-") != NULL);
+    }
+
+    /* a first ranged GET answered for another range */
+    get_range(c, "part", 10, 19, &x, &k);
+    CHECK_INT(x.r.rc, FERRY_ERETRY);
+    CHECK_INT(k.got, 0);
+    printf("ranged GET answered for another range: %s\n", x.r.err.msg);
+    get_range(c, "part-ok", 10, 19, &x, &k);
+    CHECK_INT(x.r.rc, FERRY_OK);
+    CHECK_INT(k.got, 10);
+    CHECK_INT(k.bad, 0);
+    client_free(c);
+}
+
+static int count_obj(void *arg, const ferry_s3xml_object_t *o)
+{
+    (void)o;
+    (*(int *)arg)++;
+    return FERRY_OK;
+}
+
+/* Issue 12 item 6: one ListObjects call (all pages, the operation's own guard) stops on keys
+ * that go back across pages, on a token seen before, and on a key not after start-after;
+ * a bad page delivers none of its entries. */
+static void test_list_guard(void)
+{
+    ferry_profile_t prof;
+    res_t x;
+    ferry_s3_t *c = client(&prof, 0);
+    static const struct {
+        const char *bucket, *start_after, *says;
+        int delivered;
+    } cases[] = {
+        {"order", NULL, "out of byte order: key \"b00\" came after \"c00\"", 2},
+        {"loop", NULL, "continuation token \"T1\" a second time", 6},
+        {"after", "b", "key \"a\" came after \"b\"", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ferry_s3_list_args_t la;
+        ferry_error_t err;
+        int n = 0;
+        memset(&la, 0, sizeof(la));
+        la.bucket = cases[i].bucket;
+        la.start_after = cases[i].start_after;
+        la.version = 2;
+        la.on_object = count_obj;
+        la.arg = &n;
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_list(c, &la, done_cb, &x, NULL, &err) == FERRY_OK);
+        run(&x);
+        printf("list guard, %s: %s\n", cases[i].bucket, x.r.err.msg);
+        CHECK_INT(x.r.rc, FERRY_EPARSE);
+        CHECK(strstr(x.r.err.msg, cases[i].says) != NULL);
+        CHECK(strstr(x.r.err.msg, endpoint) != NULL);
+        CHECK_INT(n, cases[i].delivered);
+    }
+    client_free(c);
+}
+
+/* Issue 12 item 16: '.' and '..' segments cannot travel path-style. */
+static void test_dot_segments(void)
+{
+    ferry_profile_t prof;
+    res_t x;
+    ferry_s3_t *c = client(&prof, 0);
+    REQUIRE(prof.path_style == 1);
+    static const char *const refused[] = {"a/../b", "./x", "x/.", "..", "a/./b", "../../etc"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        ferry_s3_args_t a;
+        ferry_error_t err;
+        ferry_s3_args_init(&a);
+        a.bucket = "b";
+        a.key = refused[i];
+        a.body = "x";
+        a.body_len = 1;
+        memset(&x, 0, sizeof(x));
+        CHECK_INT(ferry_s3_put(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL);
+        CHECK(strstr(err.msg, "segment") && strstr(err.msg, "virtual-hosted"));
+        a.sink = rng_sink;
+        CHECK_INT(ferry_s3_get(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL);
+        CHECK_INT(ferry_s3_delete(c, &a, done_cb, &x, NULL, &err), FERRY_EINVAL);
+        if (i == 0)
+            printf("path-style dot segment: %s\n", err.msg);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_INT(x.done, 0);
+    /* dots that are not whole segments are ordinary keys */
+    static const char *const fine[] = {"a..b", "..a/b.", ".x/y", "a/...", "a/.b/c"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        ferry_s3_args_t a;
+        ferry_error_t err;
+        ferry_s3_args_init(&a);
+        a.bucket = "b";
+        a.key = fine[i];
+        memset(&x, 0, sizeof(x));
+        CHECK_INT(ferry_s3_head(c, &a, done_cb, &x, NULL, &err), FERRY_OK);
+        run(&x);
+        CHECK_INT(x.r.status, 404);
+    }
+    client_free(c);
 }
 
 static double now_s(void)
@@ -313,6 +577,10 @@ int main(void)
     uv_run(&loop, UV_RUN_NOWAIT);
     CHECK_INT(x.done, 0);
     client_free(c);
+
+    test_resumed_ranges();
+    test_list_guard();
+    test_dot_segments();
 
     CHECK_INT(uv_loop_close(&loop), 0);
     MHD_stop_daemon(d);

@@ -466,6 +466,23 @@ static void test_hostile(void)
     expect_fail("<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a</Key>"
                 "</Contents></ListBucketResult>",
                 FERRY_S3XML_LIST, FERRY_EPARSE, "NextContinuationToken");
+    /* Issue 12 item 4/5: a listed size above S3's 5 TiB is refused at parse time, naming the
+     * key, before any entry of the page is reported (1e17 once broke the enqueue script). */
+    expect_fail("<ListBucketResult><Contents><Key>ok</Key><Size>1</Size></Contents><Contents>"
+                "<Key>big/one</Key><Size>5497558138881</Size></Contents></ListBucketResult>",
+                FERRY_S3XML_LIST, FERRY_ERANGE, "\"big/one\" has <Size> 5497558138881");
+    expect_fail("<ListBucketResult><Contents><Size>100000000000000000</Size><Key>late</Key>"
+                "</Contents></ListBucketResult>",
+                FERRY_S3XML_LIST, FERRY_ERANGE, "5 TiB");
+    {
+        const char *at = "<ListBucketResult><Contents><Key>max</Key><Size>5497558138880</Size>"
+                         "</Contents></ListBucketResult>";
+        coll_t c;
+        coll_init(&c);
+        CHECK_INT(parse(FERRY_S3XML_LIST, 2, at, strlen(at), 0, &c, NULL, NULL, 0), FERRY_OK);
+        CHECK_INT(c.objects, 1);
+        ferry_buf_free(&c.log);
+    }
     /* depth */
     ferry_buf_t b;
     ferry_buf_init(&b, 1 << 20);

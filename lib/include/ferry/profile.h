@@ -85,6 +85,11 @@ typedef struct ferry_profile_s {
     int list_plus_is_space;    /* decode '+' as space in url-encoded listings (S3: 1) ⚠ */
     unsigned max_keys_default; /* what the store returns without max-keys (OSS: 100) */
     unsigned list_page_size;   /* max-keys ferry sends (1000) */
+    int listing_delimiter_ok;  /* 1: the store's delimiter listings (CommonPrefixes) are trusted
+                                  enough to partition a scan by them (oss, cos, kodo, s3); 0:
+                                  a scan lists it flat by default (s3c: unknown stores, some of
+                                  which drop nested CommonPrefixes). The task's --src-listing /
+                                  --dst-listing overrides it. */
 
     /* Integrity */
     const char *checksum_header; /* "x-oss-hash-crc64ecma", "x-cos-hash-crc64ecma", or NULL */

@@ -18,14 +18,22 @@
  * other errors surface at once. A streamed request body is retried only if its source can
  * rewind (args.rewind); a GET whose sink already received bytes resumes with a Range from
  * where it stopped and If-Match on the ETag it first saw, so the sink never sees a byte twice.
+ * The resumed reply must be a 206 for exactly the bytes asked (Content-Range start, end and
+ * total as asked and first seen) with the first reply's ETag; anything else (another range,
+ * a 200, no Content-Range) fails the GET with FERRY_ERETRY (another ETag: FERRY_ECHANGED), and
+ * the caller starts the transfer over: nothing is spliced. A ranged GET's first reply is held
+ * to the same rule. On a path-style client, keys with a '.' or '..' segment are FERRY_EINVAL
+ * (servers normalise such paths).
  * A wrong-region reply (301, AuthorizationHeaderMalformed with the expected region) is
  * followed once — re-signed for that region (and the endpoint re-pointed when its host
  * names the old region) — and the client keeps the corrected region; a second one is an
  * error. A 200 whose body is <Error> (COS Complete/Copy, S3 Copy/Complete) is an error.
  *
  * Listings are paged by the client: one callback per entry, in the store's order. A page's
- * entries are delivered only after the whole page arrived and parsed, so a retried page never
- * repeats an entry and a failed listing never delivers a partial page.
+ * entries are delivered only after the whole page arrived, parsed and passed the listing's
+ * guard (ferry_s3_list_guard_t below: byte order, no repeated token or marker, a bound on
+ * empty pages), so a retried page never repeats an entry and a failed listing never delivers
+ * a partial page. A listed size above 5 TiB fails the page (FERRY_ERANGE).
  */
 #ifndef FERRY_S3_H
 #define FERRY_S3_H
@@ -204,6 +212,28 @@ int ferry_s3_abort_multipart(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_d
 
 /* ---- listings ----------------------------------------------------------------------------- */
 
+/* The guard of one object listing (ListObjects V1/V2), kept across every page of it, also
+ * across ferry_s3_list calls that resume it page by page (max_pages = 1, token / start_after).
+ * A listing that would loop or silently lose keys is stopped with an error naming the store:
+ *   - a continuation token or V1 marker seen before in this listing (a 64-bit hash of each is
+ *     remembered: memory is 8-16 bytes per page);
+ *   - a V1 marker that does not strictly increase;
+ *   - more than max_empty_pages truncated pages in a row with no entry;
+ *   - a key or common prefix not strictly after the previous one in byte order (within a page
+ *     objects and prefixes are two runs; across pages everything is), or not after the
+ *     listing's start-after / marker. A merge-join of out-of-order keys would lose keys.
+ * Errors: FERRY_EPARSE (loop, order), FERRY_ERETRY (empty pages). */
+typedef struct ferry_s3_list_guard_s ferry_s3_list_guard_t;
+
+#define FERRY_S3_LIST_MAX_EMPTY_PAGES 100
+
+/* A new guard (free with ferry_s3_list_guard_free). max_empty_pages: 0 for the default
+ * (FERRY_S3_LIST_MAX_EMPTY_PAGES). FERRY_OK or FERRY_ENOMEM. */
+int ferry_s3_list_guard_new(unsigned max_empty_pages, ferry_s3_list_guard_t **out);
+void ferry_s3_list_guard_free(ferry_s3_list_guard_t *g); /* NULL is fine */
+/* Pages the guard has seen. */
+unsigned long ferry_s3_list_guard_pages(const ferry_s3_list_guard_t *g);
+
 typedef struct ferry_s3_list_args_s {
     const char *bucket;
     const char *prefix;      /* or NULL */
@@ -213,6 +243,11 @@ typedef struct ferry_s3_list_args_s {
     int version;             /* 0: the profile's list_version; 1 or 2 */
     unsigned max_keys;       /* per page; 0: the profile's list_page_size */
     unsigned max_pages;      /* 0: all; else stop after this many (result.truncated) */
+    /* ListObjects: the listing's guard (borrowed; must outlive the operation), shared by the
+     * calls that resume one listing; NULL: the operation guards its own pages, with
+     * max_empty_pages (0: the default). */
+    ferry_s3_list_guard_t *guard;
+    unsigned max_empty_pages;
     /* ListParts */
     const char *key;
     const char *upload_id;

@@ -11,10 +11,10 @@
  * skipped, because S3 and COS send spaces as keep-alive before the XML of a Complete reply.
  * Hostile input is an error, never a crash: the body is capped (FERRY_ETOOBIG), so is the
  * element depth (FERRY_ETOOBIG) and each text field (keys: 1024 bytes after decoding, the
- * S3 limit; FERRY_ETOOBIG). DTDs and entity declarations are refused (FERRY_EPARSE), so
- * "billion laughs" cannot expand. A body that ends early (unclosed tags, no root) is
- * FERRY_EPARSE from ferry_s3xml_finish(); a listing is complete only when finish returns
- * FERRY_OK.
+ * S3 limit; FERRY_ETOOBIG); a listed <Size> above 5 TiB is FERRY_ERANGE naming the key. DTDs and
+ * entity declarations are refused (FERRY_EPARSE), so "billion laughs" cannot expand. A body that
+ * ends early (unclosed tags, no root) is FERRY_EPARSE from ferry_s3xml_finish(); a listing is
+ * complete only when finish returns FERRY_OK.
  *
  * Listing keys: when the response carries <EncodingType>url</EncodingType>, Key, Prefix
  * (CommonPrefixes), NextMarker, and ListMultipartUploads' Key/NextKeyMarker are decoded.
@@ -61,8 +61,9 @@ typedef enum ferry_s3xml_kind_e {
     FERRY_S3XML_DELETE        /* <DeleteResult> */
 } ferry_s3xml_kind_t;
 
-#define FERRY_S3XML_KEY_MAX           1024       /* bytes, after decoding (S3's limit) */
-#define FERRY_S3XML_DEFAULT_MAX_BYTES (8u << 20) /* a 1000-key page is ~0.5-1.5 MB */
+#define FERRY_S3XML_KEY_MAX           1024               /* bytes, after decoding (S3's limit) */
+#define FERRY_S3XML_SIZE_MAX          ((int64_t)5 << 40) /* 5 TiB: S3's object size limit */
+#define FERRY_S3XML_DEFAULT_MAX_BYTES (8u << 20)         /* a 1000-key page is ~0.5-1.5 MB */
 #define FERRY_S3XML_DEFAULT_MAX_DEPTH 16
 #define FERRY_S3XML_DEFAULT_MAX_TEXT  4096 /* any non-key text field (tokens, ids) */
 

@@ -60,6 +60,8 @@ typedef struct ferry_task_side_s {
     int path_style;
     char profile[128];
     int checksum; /* ferry_checksum_mode_t (destination only: --dst-checksum) */
+    int listing;  /* --src-listing / --dst-listing: 0 the scheme's default (ferry/profile.h
+                     ferry_profile_t.listing_delimiter_ok), 1 delimiter, 2 flat */
 } ferry_task_side_t;
 
 typedef struct ferry_task_s {
