@@ -116,6 +116,66 @@ int main(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     CHECK_INT(queued_now(), 2);
 
+    /* Issue 12 item 3: an event for another bucket is refused, naming the field */
+    const char *ob =
+        write_file("other-bucket.json",
+                   "{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\",\"eventTime\":"
+                   "\"2026-11-30T05:40:45.000Z\",\"oss\":{\"bucket\":{\"name\":\"another-bucket\"},"
+                   "\"object\":{\"key\":\"in/"
+                   "ob.csv\",\"size\":5,\"eTag\":\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"}}}]}");
+    CHECK_INT(run("event t1 %s", ob), 2);
+    CHECK(strstr(errbuf, "oss.bucket.name is \"another-bucket\"") != NULL);
+    CHECK(strstr(errbuf, "nothing was queued") != NULL);
+    CHECK_INT(queued_now(), 2);
+
+    /* items 4, 5: one bad event among good ones: exit 2, nothing queued, the index named */
+    const char *oversize =
+        write_file("oversize.json", "[{\"key\":\"in/g1\",\"size\":1},"
+                                    "{\"key\":\"in/g2\",\"size\":1},"
+                                    "{\"key\":\"in/g3\",\"size\":100000000000000000}]");
+    CHECK_INT(run("event t1 %s", oversize), 2);
+    CHECK(strstr(errbuf, "event 3: size is over 5 TiB") != NULL);
+    CHECK_INT(queued_now(), 2);
+    char longtag[400];
+    snprintf(longtag, sizeof(longtag),
+             "[{\"key\":\"in/g1\",\"size\":1},{\"key\":\"in/g2\",\"etag\":\"%0131d\"}]", 0);
+    CHECK_INT(run("event t1 %s", write_file("longtag.json", longtag)), 2);
+    CHECK(strstr(errbuf, "event 2: etag is longer than 130") != NULL);
+    CHECK_INT(queued_now(), 2);
+    CHECK_INT(run("status t1 in/g1"), 3);
+
+    /* item 8: events obey the task's filters, counted as ignored */
+    CHECK_INT(run("task add t2 --from oss://src/in/ --to s3://dst/out/ --exclude '*.tmp' "
+                  "--max-size 100 --delete"),
+              0);
+    const char *filt = write_file("filt.json", "[{\"key\":\"in/a.tmp\",\"size\":1},"
+                                               "{\"key\":\"in/big.bin\",\"size\":1000},"
+                                               "{\"key\":\"in/ok.bin\",\"size\":10}]");
+    CHECK_INT(run("event t2 %s --json", filt), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK(strstr(out, "\"filtered\":2") != NULL);
+    CHECK_INT(run("status t2 in/a.tmp"), 3);
+    CHECK_INT(run("status t2 in/big.bin"), 3);
+
+    /* item 3: a delete older than the recorded create (event time) is stale: nothing queued */
+    const char *cr = write_file(
+        "cr.json", "{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\",\"eventTime\":"
+                   "\"2026-11-30T05:40:45.000Z\",\"oss\":{\"bucket\":{\"name\":\"src\"},"
+                   "\"object\":{\"key\":\"in/"
+                   "s.bin\",\"size\":5,\"eTag\":\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"}}}]}");
+    CHECK_INT(run("event t2 %s --json", cr), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    const char *olddel = write_file(
+        "olddel.json", "{\"events\":[{\"eventName\":\"ObjectRemoved:DeleteObject\",\"eventTime\":"
+                       "\"2026-11-30T05:40:44.000Z\",\"oss\":{\"bucket\":{\"name\":\"src\"},"
+                       "\"object\":{\"key\":\"in/s.bin\"}}}]}");
+    CHECK_INT(run("event t2 %s --json", olddel), 0);
+    CHECK(strstr(out, "\"stale\":1") != NULL);
+    CHECK(strstr(out, "\"queued\":0") != NULL);
+    CHECK_INT(run("status t2 in/s.bin --json"), 0);
+    CHECK(strstr(out, "\"size\":5") != NULL);
+    CHECK(strstr(out, "\"src_mtime\":\"2026-11-30T05:40:45Z\"") != NULL);
+
     /* unknown task, usage */
     CHECK_INT(run("event nosuch %s", plain), 3);
     CHECK_INT(run("event"), 2);
