@@ -838,6 +838,24 @@ static void test_checks(ferry_redis_t *r)
     REQUIRE(ferry_ledger_list(l, FERRY_STATE_DONE, "", "", 100, checks_cb, &n, next,
                               sizeof(next)) == FERRY_OK);
     CHECK_INT(n, 1);
+    /* `ferry ls --unverified` and the task's counters, through the status API */
+    ferry_task_t t;
+    ferry_task_init(&t);
+    snprintf(t.name, sizeof(t.name), "chk");
+    snprintf(t.src.loc, sizeof(t.src.loc), "oss://a/");
+    snprintf(t.dst.loc, sizeof(t.dst.loc), "s3://b/");
+    t.ledger_buckets = 16;
+    REQUIRE(ferry_task_put(r, &t, 0) == FERRY_OK);
+    ferry_task_clear(&t);
+    json_t *arr = NULL, *tj = NULL;
+    REQUIRE(ferry_status_list_unverified(r, "chk", FERRY_STATE_DONE, "", "", 100, &arr, next,
+                                         sizeof(next)) == FERRY_OK);
+    CHECK_INT(json_array_size(arr), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "key")), "u");
+    json_decref(arr);
+    REQUIRE(ferry_status_task(r, "chk", &tj) == FERRY_OK);
+    CHECK_INT(json_integer_value(json_object_get(tj, "unverified")), 1);
+    json_decref(tj);
     /* a new version re-queues it: no longer a done unverified record */
     ferry_item_t nv = item("u", 2, 200, NULL);
     REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &nv, 1, res) == FERRY_OK);
