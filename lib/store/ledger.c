@@ -691,10 +691,15 @@ int ferry_checks_unverified(const char *checks)
     "end\n"                                                                                        \
     "local function vcmp(m, e, q, r)\n"                                                            \
     "  local oq = r[16]\n"                                                                         \
-    "  if q ~= '' and oq and q ~= oq then return qcmp(q, oq) end\n"                                \
+    "  local oe = r[4] or ''\n"                                                                    \
+    "  if q ~= '' and oq then\n"                                                                   \
+    "    local c = qcmp(q, oq)\n"                                                                  \
+    "    if c ~= 0 then return c end\n"                                                            \
+    "    if e == oe or e == '' then return 0 end\n"                                                \
+    "    return 1\n"                                                                               \
+    "  end\n"                                                                                      \
     "  local om = r[3] or 0\n"                                                                     \
     "  if m > om then return 1 elseif m < om then return -1 end\n"                                 \
-    "  local oe = r[4] or ''\n"                                                                    \
     "  if e == oe or e == '' then return 0 end\n"                                                  \
     "  return 1\n"                                                                                 \
     "end\n"

@@ -718,6 +718,11 @@ static void test_event_order(ferry_redis_t *r)
     CHECK_INT(ferry_ledger_finish(l, "k", "t1", &o), FERRY_OK);
     REQUIRE(ferry_ledger_get(l, "k", &rec) == FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.src_mtime, 1999); /* the HEAD's version is recorded */
+    /* the same S3 event delivered again (same sequencer, its time after the Last-Modified):
+     * the same version, nothing queued */
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &c, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_UNCHANGED);
     /* a delete whose sequencer is longer but smaller once padded (00AA99 < 00AB00): stale,
      * even with a later event time */
     ferry_item_t d = item("k", 0, 2001, NULL);
