@@ -174,7 +174,9 @@ typedef enum { FERRY_QUEUE_EVENT = 0, FERRY_QUEUE_BULK = 1 } ferry_queue_kind_t;
  * Versions: an item's mtime (the scan's Last-Modified, an event's time) and seq (an S3
  * event's sequencer) order it against the record: when both carry a sequencer, the
  * sequencers decide (ferry_seq_cmp); otherwise mtime, then etag. Older is STALE and changes
- * nothing. A delete at the same version as a record that is not deleted is queued.
+ * nothing. A delete at the same version as a record that is done, failed or skipped is
+ * queued (a create and a delete within one second); over a queued or copying record it is a
+ * no-op like any same-version item (the job on its way HEADs the source).
  *
  * Record and enqueue n items in one pipelined round trip (a CAS script per item adds the
  * stream job in the same atomic step as the ledger change, so a job exists exactly when the
