@@ -1212,33 +1212,42 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
     return read_int_replies(l, items, n, "enqueue", results);
 }
 
+int ferry_item_validate(const ferry_item_t *it, char *why, size_t n)
+{
+    const char *k = it->key ? it->key : "";
+    size_t kl = strlen(k);
+    if (kl == 0)
+        snprintf(why, n, "empty object key");
+    else if (kl > FERRY_KEY_MAX)
+        snprintf(why, n, "%.64s…: the key is longer than %d bytes", k, FERRY_KEY_MAX);
+    else if (it->size > FERRY_SIZE_MAX)
+        snprintf(why, n, "%.64s: size %" PRIu64 " is over 5 TiB", k, it->size);
+    else if (it->mtime > FERRY_MTIME_MAX)
+        snprintf(why, n, "%.64s: mtime %" PRId64 " is after the year 9999", k, it->mtime);
+    else if (it->etag && strlen(it->etag) > FERRY_ETAG_MAX)
+        snprintf(why, n, "%.64s: the etag is longer than %d characters", k, FERRY_ETAG_MAX);
+    else if (it->seq && strlen(it->seq) > FERRY_SEQ_MAX)
+        snprintf(why, n, "%.64s: the sequencer is longer than %d characters", k, FERRY_SEQ_MAX);
+    else {
+        for (const char *q = it->seq; q && *q; q++)
+            if (ferry_hex_val((unsigned char)*q) < 0) {
+                snprintf(why, n, "%.64s: the sequencer is not hex", k);
+                return FERRY_EINVAL;
+            }
+        if (n)
+            why[0] = '\0';
+        return FERRY_OK;
+    }
+    return FERRY_EINVAL;
+}
+
 /* Every bound the record and the scripts hold, checked before anything is sent. */
 static int item_ok(ferry_ledger_t *l, const ferry_item_t *it)
 {
-    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(l->r);
-    int rc = key_ok(l, it->key);
-    if (rc)
-        return rc;
-    if (it->size > FERRY_SIZE_MAX)
-        return ferry_error_set(e, FERRY_EINVAL, "%.64s: size %" PRIu64 " is over 5 TiB", it->key,
-                               it->size);
-    if (it->mtime > FERRY_MTIME_MAX)
-        return ferry_error_set(e, FERRY_EINVAL, "%.64s: mtime %" PRId64 " is after the year 9999",
-                               it->key, it->mtime);
-    if (it->etag && strlen(it->etag) > FERRY_ETAG_MAX)
-        return ferry_error_set(e, FERRY_EINVAL, "%.64s: the etag is longer than %d characters",
-                               it->key, FERRY_ETAG_MAX);
-    if (it->seq) {
-        size_t n = strlen(it->seq);
-        if (n > FERRY_SEQ_MAX)
-            return ferry_error_set(e, FERRY_EINVAL,
-                                   "%.64s: the sequencer is longer than %d characters", it->key,
-                                   FERRY_SEQ_MAX);
-        for (size_t i = 0; i < n; i++)
-            if (ferry_hex_val((unsigned char)it->seq[i]) < 0)
-                return ferry_error_set(e, FERRY_EINVAL, "%.64s: the sequencer is not hex", it->key);
-    }
-    return FERRY_OK;
+    char why[160];
+    if (ferry_item_validate(it, why, sizeof(why)) == FERRY_OK)
+        return FERRY_OK;
+    return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL, "%s", why);
 }
 
 /* One chunk of a batched ledger operation: items[0..m) are items[off..off+m) of the batch. */

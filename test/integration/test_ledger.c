@@ -793,6 +793,13 @@ static void test_enqueue_atomic(ferry_redis_t *r)
         CHECK_INT(redis_int(r, "ZCARD %s", "ferry:{atom}:pending"), 0);
         CHECK_INT(redis_int(r, "EXISTS %s", "ferry:{atom}:cnt"), 0);
     }
+    /* the same test for a producer that skips one bad item (the scan) */
+    char why[160];
+    CHECK_INT(ferry_item_validate(&bad[0], why, sizeof(why)), FERRY_EINVAL);
+    CHECK(strstr(why, "big: size 100000000000000000 is over 5 TiB") != NULL);
+    CHECK_INT(ferry_item_validate(&bad[3], why, sizeof(why)), FERRY_EINVAL);
+    CHECK(strstr(why, "not hex") != NULL);
+    CHECK_INT(ferry_item_validate(&good, why, sizeof(why)), FERRY_OK);
     /* 5 TiB exactly is fine */
     ferry_item_t max = item("max", 5497558138880ULL, 100, NULL);
     int res = 99;

@@ -157,6 +157,11 @@ typedef struct ferry_item_s {
     int force;     /* 1: re-queue even an unchanged done record (retry) */
 } ferry_item_t;
 
+/* The bounds ferry_ledger_enqueue and ferry_ledger_skip check, for a producer that would
+ * rather skip one bad item (a listing entry with an impossible size) than fail the batch:
+ * FERRY_OK, or FERRY_EINVAL with why (cut to n) naming the key and the field. Pure. */
+int ferry_item_validate(const ferry_item_t *it, char *why, size_t n);
+
 /* Outcome of an enqueue, per item. */
 typedef enum {
     FERRY_ENQ_QUEUED = 1,    /* record now queued and a job was added to the stream */
