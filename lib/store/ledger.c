@@ -957,6 +957,17 @@ static const ferry_redis_script_t LUA_LIST = {
             "out[1] = #KEYS\n"
             "return out\n"};
 
+const ferry_redis_script_t *ferry_ledger_script(const char *name)
+{
+    static const ferry_redis_script_t *const all[] = {&LUA_ENQUEUE, &LUA_SKIP, &LUA_START,
+                                                      &LUA_FINISH,  &LUA_FAIL, &LUA_UPLOAD,
+                                                      &LUA_LEASE,   &LUA_LIST};
+    for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
+
 /* ---- context ----------------------------------------------------------------------------------
  */
 

@@ -793,6 +793,59 @@ static void test_enqueue_atomic(ferry_redis_t *r)
         CHECK_INT(redis_int(r, "ZCARD %s", "ferry:{atom}:pending"), 0);
         CHECK_INT(redis_int(r, "EXISTS %s", "ferry:{atom}:cnt"), 0);
     }
+    /* the script itself refuses what C would have refused, before its first write */
+    const ferry_redis_script_t *enq = ferry_ledger_script("enqueue");
+    REQUIRE(enq != NULL);
+    char longseq[80];
+    memset(longseq, 'A', 65);
+    longseq[65] = '\0';
+    static const struct {
+        const char *size, *mtime, *etag, *crc, *seq;
+    } raw[] = {
+        {"100000000000000000", "100", "", "", ""}, /* 1e17: a Lua float, once HINCRBY's undoing */
+        {"5497558138881", "100", "", "", ""},
+        {"-1", "100", "", "", ""},
+        {"1", "99999999999999", "", "", ""},
+        {"1", "100", "", "abcde", ""},
+        {"1", "100", "", "", "00XY"},
+        {"1", "100", "", "", NULL},
+        {"1", "100", NULL, "", ""},
+    };
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        char etagbuf[140];
+        memset(etagbuf, 'e', 132);
+        etagbuf[132] = '\0';
+        const char *argv[19] = {"ferry:{atom}:led:0",
+                                "ferry:{atom}:pending",
+                                "ferry:{atom}:failed",
+                                "ferry:{atom}:cnt",
+                                "ferry:{atom}:q:bulk",
+                                "rawkey",
+                                raw[i].size,
+                                raw[i].mtime,
+                                raw[i].etag,
+                                raw[i].crc,
+                                raw[i].seq ? raw[i].seq : longseq,
+                                "0",
+                                "0",
+                                "100",
+                                "copy",
+                                "100000",
+                                "",
+                                "",
+                                "scan"};
+        if (raw[i].etag == NULL)
+            argv[8] = etagbuf; /* over the packed etag bound */
+        redisReply *rep = NULL;
+        int rc = ferry_redis_eval(r, enq, 5, 19, argv, NULL, &rep);
+        CHECK_INT(rc, FERRY_EREDIS);
+        if (rep)
+            freeReplyObject(rep);
+        CHECK_INT(redis_int(r, "HLEN %s", "ferry:{atom}:led:0"), 0);
+        CHECK_INT(redis_int(r, "XLEN %s", "ferry:{atom}:q:bulk"), 0);
+        CHECK_INT(redis_int(r, "ZCARD %s", "ferry:{atom}:pending"), 0);
+        CHECK_INT(redis_int(r, "EXISTS %s", "ferry:{atom}:cnt"), 0);
+    }
     /* the same test for a producer that skips one bad item (the scan) */
     char why[160];
     CHECK_INT(ferry_item_validate(&bad[0], why, sizeof(why)), FERRY_EINVAL);

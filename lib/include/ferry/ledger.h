@@ -299,6 +299,11 @@ int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error);
 int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *token,
                             const char *upload_id);
 
+/* One of the ledger's Lua scripts by name ("enqueue", "skip", "start", "finish", "fail",
+ * "upload", "lease", "list"), or NULL: for tests that send a script arguments the C API would
+ * refuse (the scripts validate again before their first write). Static storage. */
+const ferry_redis_script_t *ferry_ledger_script(const char *name);
+
 /* ---- queries ------------------------------------------------------------------------------- */
 
 typedef struct ferry_counters_s {
