@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ferry/ledger.h"
+#include "ferry/redis.h"
 #include "harness.h"
 #include "test.h"
 
@@ -175,6 +177,38 @@ int main(void)
     CHECK_INT(run("status t2 in/s.bin --json"), 0);
     CHECK(strstr(out, "\"size\":5") != NULL);
     CHECK(strstr(out, "\"src_mtime\":\"2026-11-30T05:40:45Z\"") != NULL);
+
+    /* Issue 12: checks and src:unverified are visible. A worker finishes the S3 event's key
+     * with a source it could not verify (done through the ledger API, as the worker does). */
+    ferry_redis_t *rc = NULL;
+    ferry_error_t ce;
+    REQUIRE(ferry_redis_connect(srv.url, NULL, &rc, &ce) == FERRY_OK);
+    ferry_ledger_t *led = NULL;
+    REQUIRE(ferry_ledger_open(rc, "t1", 0, &led) == FERRY_OK);
+    int sr = 0;
+    REQUIRE(ferry_ledger_start(led, "in/red flower(1).jpg", "w/0", "tok", 5000, &sr, NULL) ==
+            FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    ferry_outcome_t o = {.state = FERRY_STATE_DONE,
+                         .size = 1024,
+                         .mtime = 1786603543,
+                         .etag = "d41d8cd98f00b204e9800998ecf8427e",
+                         .seq = "0055AED6DCD90281E5",
+                         .duration_ms = 3,
+                         .checks = "src:unverified,dst:content-md5"};
+    CHECK_INT(ferry_ledger_finish(led, "in/red flower(1).jpg", "tok", &o), FERRY_OK);
+    ferry_ledger_free(led);
+    ferry_redis_free(rc);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg'"), 0);
+    CHECK(strstr(out, "checks       src:unverified,dst:content-md5") != NULL);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg' --json"), 0);
+    CHECK(strstr(out, "\"checks\":[\"src:unverified\",\"dst:content-md5\"]") != NULL);
+    CHECK_INT(run("ls t1 --unverified --json"), 0);
+    CHECK_INT(count_lines(out), 1);
+    CHECK(strstr(out, "red flower(1).jpg") != NULL);
+    CHECK_INT(run("ls t1 --unverified --state failed"), 2);
+    CHECK_INT(run("task ls"), 0);
+    CHECK(strstr(out, "unverified=1") != NULL);
 
     /* unknown task, usage */
     CHECK_INT(run("event nosuch %s", plain), 3);
