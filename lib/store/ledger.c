@@ -689,6 +689,19 @@ int ferry_checks_unverified(const char *checks)
     "  then return 1 end\n"                                                                        \
     "  return 0\n"                                                                                 \
     "end\n"                                                                                        \
+    "local function esame(a, b)\n"                                                                 \
+    "  if a == nil or b == nil or a == '' or b == '' then return a == b end\n"                     \
+    "  if a == b then return true end\n"                                                           \
+    "  local ta, tb = string.byte(a, 1), string.byte(b, 1)\n"                                      \
+    "  if ta >= 1 and ta <= 4 and tb >= 1 and tb <= 4 then\n"                                      \
+    "    return string.sub(a, 2) == string.sub(b, 2)\n"                                            \
+    "  end\n"                                                                                      \
+    "  local function bare(x)\n"                                                                   \
+    "    if string.byte(x, 1) == 0 then x = string.sub(x, 2) end\n"                                \
+    "    return (string.gsub(x, '^\"(.*)\"$', '%1'))\n"                                            \
+    "  end\n"                                                                                      \
+    "  return bare(a) == bare(b)\n"                                                                \
+    "end\n"                                                                                        \
     "local function vcmp(m, e, q, r)\n"                                                            \
     "  local oq = r[16]\n"                                                                         \
     "  local oe = r[4] or ''\n"                                                                    \
@@ -858,9 +871,10 @@ static const ferry_redis_script_t LUA_FINISH = {
                 "  if m ~= 0 then\n"
                 "    local c = vcmp(m, A(6), A(8), r)\n"
                 /* still copying what an event named, and the HEAD found that object
-                 * (same etag or sequencer, or the event named none): the event's time is
-                 * not the object's Last-Modified, the HEAD is the truth */
-                "    if c < 0 and os == 1 and r[8] == 1 and (r[4] == nil or r[4] == A(6) or\n"
+                 * (same etag, quotes and hex case aside, or same sequencer, or the event
+                 * named none): the event's time is not the object's Last-Modified, the
+                 * HEAD is the truth */
+                "    if c < 0 and os == 1 and r[8] == 1 and (r[4] == nil or esame(r[4], A(6)) or\n"
                 "        (A(8) ~= '' and A(8) == r[16])) then c = 0 end\n"
                 "    if c < 0 then\n"
                 "      if cur then redis.call('DEL', L) end\n"

@@ -723,6 +723,21 @@ static void test_event_order(ferry_redis_t *r)
      * the same version, nothing queued */
     REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &c, 1, &res) == FERRY_OK);
     CHECK_INT(res, FERRY_ENQ_UNCHANGED);
+    /* OSS: the event's eTag is bare upper-case hex, the HEAD's is quoted; the event's time is
+     * after the Last-Modified. The HEAD found the object the event named: recorded, done. */
+    ferry_item_t oc = item("oss", 5, 5000, "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+    oc.origin = FERRY_ORIGIN_EVENT;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &oc, 1, &res) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "oss", "w/1", "t9", 5000, &sr, &rec) == FERRY_OK);
+    ferry_outcome_t oo = {.state = FERRY_STATE_DONE,
+                          .size = 5,
+                          .mtime = 4998,
+                          .etag = "\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"",
+                          .duration_ms = 1};
+    CHECK_INT(ferry_ledger_finish(l, "oss", "t9", &oo), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "oss", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.src_mtime, 4998);
     /* a delete whose sequencer is longer but smaller once padded (00AA99 < 00AB00): stale,
      * even with a later event time */
     ferry_item_t d = item("k", 0, 2001, NULL);
