@@ -328,5 +328,9 @@ int main(void)
     /* Issue 12 items 4, 7 and 16: every field is bounded at parse time, after decoding. */
     bounds();
     buckets();
+    /* item 3: events order by sequencer as AWS documents it (the ledger's compare) */
+    CHECK(ferry_seq_cmp("00AA99", "00AB") < 0); /* not length first */
+    CHECK(ferry_seq_cmp("00AB", "00AB0000") == 0);
+    CHECK(ferry_seq_cmp("0055AED6DCD90281E6", "0055AED6DCD90281E5") > 0);
     return test_summary();
 }
