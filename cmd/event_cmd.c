@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "events.h"
@@ -93,14 +94,6 @@ int cmd_event(cli_t *g, int argc, char **argv)
     if (rc)
         return cli_error(CLI_FAIL, "event: reading the body: %s", ferry_strerror(rc));
 
-    ferry_error_t err;
-    ferry_error_clear(&err);
-    rc = ferry_events_parse(body, len, NULL, &evs, &err);
-    if (rc) {
-        code = cli_error(CLI_USAGE, "event rejected: %s (nothing was queued)", err.msg);
-        goto out;
-    }
-
     r = cli_connect(g);
     if (r == NULL) {
         code = CLI_FAIL;
@@ -116,6 +109,19 @@ int cmd_event(cli_t *g, int argc, char **argv)
         goto out;
     }
     const ferry_location_t *src = &t.src.parsed; /* filled by ferry_task_get */
+
+    /* The whole body is parsed and bounded (and its bucket checked against the task's source
+     * bucket) before anything is queued: exit 2 means nothing was. */
+    ferry_error_t err;
+    ferry_error_clear(&err);
+    ferry_events_opts_t eo;
+    ferry_events_opts_default(&eo);
+    eo.bucket = src->bucket;
+    rc = ferry_events_parse(body, len, &eo, &evs, &err);
+    if (rc) {
+        code = cli_error(CLI_USAGE, "event rejected: %s (nothing was queued)", err.msg);
+        goto out;
+    }
     if (ferry_ledger_open(r, t.name, t.ledger_buckets, &led) != FERRY_OK) {
         code = cli_redis_error(r);
         goto out;
@@ -126,11 +132,16 @@ int cmd_event(cli_t *g, int argc, char **argv)
         code = cli_error(CLI_FAIL, "event: out of memory");
         goto out;
     }
-    /* Keys outside the task's source prefix, and deletes of a task without --delete, are not
-     * this task's business. Events carry no reliable version, so mtime 0: "worth a look"; the
-     * worker HEADs the source and records what it finds. */
-    size_t n = 0, outside = 0, nodelete = 0;
+    /* Keys outside the task's source prefix, deletes of a task without --delete, and keys the
+     * task's filters (globs, size, age: the scan's own test) exclude are not this task's
+     * business: counted as ignored. An event's version is its time (and an S3 event's
+     * sequencer): the ledger refuses an event older than the version it holds (stale). A
+     * plain {"key"} event has neither: mtime 0, "worth a look"; the worker HEADs the source. */
+    size_t n = 0, outside = 0, nodelete = 0, filtered = 0;
     size_t plen = strlen(src->prefix);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     for (size_t i = 0; i < evs.n; i++) {
         const ferry_event_t *e = &evs.v[i];
         if (plen && strncmp(e->key, src->prefix, plen) != 0) {
@@ -141,10 +152,17 @@ int cmd_event(cli_t *g, int argc, char **argv)
             nodelete++;
             continue;
         }
+        if (!ferry_task_glob_ok(&t, e->key + plen) ||
+            (e->op == FERRY_EVENT_CREATE && e->size >= 0 &&
+             !ferry_filter_size_age_ok(t.min_size, t.max_size, t.min_age_ms, t.max_age_ms, now_ms,
+                                       (uint64_t)e->size, e->time_ms))) {
+            filtered++;
+            continue;
+        }
         ferry_item_t *it = &items[n++];
         it->key = e->key;
         it->size = e->size > 0 ? (uint64_t)e->size : 0;
-        it->mtime = 0;
+        it->mtime = e->time_ms / 1000;
         it->etag = e->etag;
         it->seq = e->sequencer;
         it->origin = FERRY_ORIGIN_EVENT;
@@ -154,17 +172,21 @@ int cmd_event(cli_t *g, int argc, char **argv)
         code = cli_redis_error(r);
         goto out;
     }
-    size_t queued = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t queued = 0, stale = 0;
+    for (size_t i = 0; i < n; i++) {
         queued += results[i] == FERRY_ENQ_QUEUED;
+        stale += results[i] == FERRY_ENQ_STALE;
+    }
+    size_t ignored = evs.ignored + outside + nodelete + filtered;
     if (g->json)
-        printf("{\"events\":%zu,\"queued\":%zu,\"unchanged\":%zu,\"ignored\":%zu,"
-               "\"outside_prefix\":%zu,\"deletes_off\":%zu}\n",
-               evs.n, queued, n - queued, evs.ignored, outside, nodelete);
+        printf("{\"events\":%zu,\"queued\":%zu,\"unchanged\":%zu,\"stale\":%zu,\"ignored\":%zu,"
+               "\"outside_prefix\":%zu,\"deletes_off\":%zu,\"filtered\":%zu}\n",
+               evs.n, queued, n - queued - stale, stale, evs.ignored, outside, nodelete, filtered);
     else
-        printf("accepted %zu event(s): %zu queued, %zu already queued or unchanged, %zu ignored "
-               "(%zu outside the source prefix, %zu deletes without --delete)\n",
-               evs.n, queued, n - queued, evs.ignored + outside + nodelete, outside, nodelete);
+        printf("accepted %zu event(s): %zu queued, %zu already queued or unchanged, %zu older "
+               "than the recorded version (stale), %zu ignored (%zu outside the source prefix, "
+               "%zu deletes without --delete, %zu excluded by the task's filters)\n",
+               evs.n, queued, n - queued - stale, stale, ignored, outside, nodelete, filtered);
 out:
     free(items);
     free(results);

@@ -94,7 +94,13 @@ int cmd_status(cli_t *g, int argc, char **argv)
                 continue;
             if (json_is_string(v))
                 printf("%-12s %s\n", k, json_string_value(v));
-            else
+            else if (json_is_array(v)) { /* checks: src:unverified is shown like any other */
+                size_t i;
+                json_t *x;
+                printf("%-12s", k);
+                json_array_foreach(v, i, x) printf("%s%s", i ? "," : " ", json_string_value(x));
+                printf("%s\n", json_array_size(v) ? "" : " none recorded");
+            } else
                 printf("%-12s %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
         }
     }
@@ -106,18 +112,17 @@ int cmd_status(cli_t *g, int argc, char **argv)
 int cmd_ls(cli_t *g, int argc, char **argv)
 {
     const char *state = NULL, *prefix = "", *limit_s = NULL, *cursor = "";
-    opt_t opts[] = {{"--state", 1, &state, NULL},
-                    {"--prefix", 1, &prefix, NULL},
-                    {"--limit", 1, &limit_s, NULL},
-                    {"--cursor", 1, &cursor, NULL},
-                    {NULL, 0, NULL, NULL}};
+    int unverified = 0;
+    opt_t opts[] = {{"--state", 1, &state, NULL},   {"--unverified", 0, NULL, &unverified},
+                    {"--prefix", 1, &prefix, NULL}, {"--limit", 1, &limit_s, NULL},
+                    {"--cursor", 1, &cursor, NULL}, {NULL, 0, NULL, NULL}};
     const char *pos[1];
     int np, code = parse(g, argc, argv, opts, pos, 1, &np);
     if (code)
         return code;
     if (np != 1)
-        return cli_error(CLI_USAGE,
-                         "ls: usage: ferry ls NAME [--state S] [--prefix P] [--limit N]");
+        return cli_error(CLI_USAGE, "ls: usage: ferry ls NAME [--state S] [--prefix P] [--limit N] "
+                                    "[--unverified]");
     int st = -1;
     if (state) {
         ferry_state_t s;
@@ -128,6 +133,10 @@ int cmd_ls(cli_t *g, int argc, char **argv)
                              state);
         st = (int)s;
     }
+    if (unverified && st >= 0 && st != FERRY_STATE_DONE)
+        return cli_error(CLI_USAGE, "ls: --unverified lists done records: drop --state %s", state);
+    if (unverified)
+        st = FERRY_STATE_DONE; /* done records whose source could not be checked */
     size_t limit = 1000;
     if (limit_s) {
         char *e;
@@ -141,8 +150,8 @@ int cmd_ls(cli_t *g, int argc, char **argv)
         return CLI_FAIL;
     json_t *arr = NULL;
     char next[1100];
-    if (ferry_status_list(r, pos[0], st, prefix, cursor, limit, &arr, next, sizeof(next)) !=
-        FERRY_OK)
+    if ((unverified ? ferry_status_list_unverified : ferry_status_list)(
+            r, pos[0], st, prefix, cursor, limit, &arr, next, sizeof(next)) != FERRY_OK)
         code = cli_redis_error(r);
     else {
         size_t i;
@@ -156,9 +165,9 @@ int cmd_ls(cli_t *g, int argc, char **argv)
                        json_integer_value(json_object_get(v, "size")), js(v, "key"));
         }
         if (next[0])
-            fprintf(stderr, "ferry: more records: ferry ls %s --cursor '%s'%s%s%s%s\n", pos[0],
+            fprintf(stderr, "ferry: more records: ferry ls %s --cursor '%s'%s%s%s%s%s\n", pos[0],
                     next, state ? " --state " : "", state ? state : "",
-                    prefix[0] ? " --prefix " : "", prefix);
+                    prefix[0] ? " --prefix " : "", prefix, unverified ? " --unverified" : "");
     }
     json_decref(arr);
     ferry_redis_free(r);

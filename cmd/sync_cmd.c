@@ -630,6 +630,10 @@ int cmd_sync(cli_t *g, int argc, char **argv)
                "%lld, in %.1fs\n",
                x.t.name, copied < 0 ? 0 : copied, bytes < 0 ? "up to " : "",
                bytes < 0 ? x.rep.queued_bytes : bytes, deleted, x.failed, x.pending, secs);
+    if (!g->json && x.c1.unverified > 0) /* issue 12: copies without a source-side check */
+        printf("sync %s: %lld done objects have no source-side check (src:unverified): ferry ls "
+               "%s --unverified\n",
+               x.t.name, x.c1.unverified, x.t.name);
     if (x.interrupted) {
         code = cli_error(CLI_FAIL, "sync: interrupted; run the same command again to resume");
     } else if (x.rep.rc) {

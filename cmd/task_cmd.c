@@ -142,10 +142,11 @@ static int task_ls(cli_t *g, int argc, char **argv)
                 else
                     snprintf(sched, sizeof(sched), "every %llds",
                              (long long)json_integer_value(json_object_get(j, "every_ms")) / 1000);
-                printf("%s\t%s -> %s\t%s\tobjects=%lld done=%lld failed=%lld\n", names[i],
-                       json_string_value(json_object_get(j, "from")),
+                printf("%s\t%s -> %s\t%s\tobjects=%lld done=%lld failed=%lld unverified=%lld\n",
+                       names[i], json_string_value(json_object_get(j, "from")),
                        json_string_value(json_object_get(j, "to")), sched,
-                       (long long)json_integer_value(json_object_get(j, "objects")), done, failed);
+                       (long long)json_integer_value(json_object_get(j, "objects")), done, failed,
+                       (long long)json_integer_value(json_object_get(j, "unverified")));
             }
             json_decref(j);
         }

@@ -11,7 +11,11 @@
  *     "detail-type":"Object Created"|"Object Deleted"});
  *   - the plain {"key":"...","size":N} message (size optional), or an array of them.
  * A body is accepted whole or rejected whole: on any error nothing is returned, so a caller
- * enqueues nothing. Events that need no copy (OSS InitiateMultipartUpload/UploadPart, S3 test
+ * enqueues nothing. Every field is bounded here, after decoding (key ≤ 1,024 bytes of valid
+ * UTF-8, size ≤ 5 TiB, etag ≤ FERRY_ETAG_MAX characters, sequencer ≤ FERRY_SEQ_MAX hex digits,
+ * times within 1970..9999): a bad field rejects the body, naming the event and the field. With
+ * opts->bucket set, an event naming another bucket is refused the same way (the plain format
+ * names none). Events that need no copy (OSS InitiateMultipartUpload/UploadPart, S3 test
  * events, restores) are dropped and counted in `ignored`.
  *
  * Pure: no I/O, thread-safe on distinct lists.
@@ -20,6 +24,7 @@
 #define FERRY_SCHED_EVENTS_H
 
 #include "ferry/error.h"
+#include "ferry/ledger.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,9 +33,11 @@
 extern "C" {
 #endif
 
-#define FERRY_EVENTS_MAX_BODY   (1024 * 1024) /* bytes; larger bodies: FERRY_ETOOBIG (413) */
-#define FERRY_EVENTS_MAX_EVENTS 1000          /* per body */
-#define FERRY_EVENTS_MAX_KEY    1024          /* bytes, after decoding */
+#define FERRY_EVENTS_MAX_BODY   (1024 * 1024)   /* bytes; larger bodies: FERRY_ETOOBIG (413) */
+#define FERRY_EVENTS_MAX_EVENTS 1000            /* per body */
+#define FERRY_EVENTS_MAX_KEY    FERRY_KEY_MAX   /* bytes, after decoding */
+#define FERRY_EVENTS_MAX_SIZE   5497558138880LL /* 5 TiB, the largest object S3 stores */
+#define FERRY_EVENTS_MAX_TIME_S 253402300799LL  /* 9999-12-31T23:59:59Z */
 
 typedef enum { FERRY_EVENT_CREATE = 0, FERRY_EVENT_DELETE = 1 } ferry_event_op_t;
 
@@ -41,6 +48,7 @@ typedef struct ferry_event_s {
     char *etag;         /* as sent (quotes stripped), or NULL; owned */
     char *sequencer;    /* S3 sequencer, or NULL; owned */
     int64_t time_ms;    /* event time, ms since the epoch; 0 when absent */
+    char *bucket;       /* the bucket the event names (COS: as in the key), or NULL; owned */
     const char *format; /* static: "oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain" */
 } ferry_event_t;
 
@@ -55,6 +63,9 @@ typedef struct ferry_events_opts_s {
     int oss_key_urlencoded;         /* OSS FC/MNS key is percent-encoded (default 0: raw) */
     int cos_plus_as_space;          /* COS key decoding: '+' is a space (default 0) */
     int eventbridge_key_urlencoded; /* EventBridge key form-encoded like notifications (1) */
+    /* The task's source bucket, borrowed; NULL or "" (the default): no check. COS events match
+     * either "name" or "name-appid". */
+    const char *bucket;
 } ferry_events_opts_t;
 
 void ferry_events_opts_default(ferry_events_opts_t *o);

@@ -174,31 +174,13 @@ static void on_abort_timer(uv_timer_t *h)
  * patterns, when any, must match; exclude patterns must not. */
 static int glob_ok(const ferry_scan_t *s, const char *rel)
 {
-    for (int i = 0; i < s->t.n_exclude; i++)
-        if (fnmatch(s->t.exclude[i], rel, 0) == 0)
-            return 0;
-    if (s->t.n_include == 0)
-        return 1;
-    for (int i = 0; i < s->t.n_include; i++)
-        if (fnmatch(s->t.include[i], rel, 0) == 0)
-            return 1;
-    return 0;
+    return ferry_task_glob_ok(&s->t, rel); /* shared with the event intake */
 }
 
 static int size_age_ok(const ferry_scan_t *s, const ferry_obj_t *o)
 {
-    if (s->o.min_size && o->size < s->o.min_size)
-        return 0;
-    if (s->o.max_size && o->size > s->o.max_size)
-        return 0;
-    if ((s->o.min_age_ms || s->o.max_age_ms) && o->mtime_ms) {
-        int64_t age = (s->o.now_ms ? s->o.now_ms : now_ms()) - o->mtime_ms;
-        if (s->o.min_age_ms && age < s->o.min_age_ms)
-            return 0;
-        if (s->o.max_age_ms && age > s->o.max_age_ms)
-            return 0;
-    }
-    return 1;
+    return ferry_filter_size_age_ok(s->o.min_size, s->o.max_size, s->o.min_age_ms, s->o.max_age_ms,
+                                    s->o.now_ms ? s->o.now_ms : now_ms(), o->size, o->mtime_ms);
 }
 
 static void skip(ferry_scan_t *s, const char *key, size_t klen, const char *why)

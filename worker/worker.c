@@ -75,6 +75,7 @@ typedef struct commit_s {
     int64_t delay;
     char etag[FERRY_ETAG_MAX + 1], dst_etag[FERRY_ETAG_MAX + 1], seq[FERRY_SEQ_MAX + 1];
     char error[FERRY_ERRMSG_MAX + 1];
+    char checks[FERRY_CHECKS_MAX + 1];
     int requeue;
     uint64_t new_size;
     int64_t new_mtime;
@@ -785,6 +786,7 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     o.dst_etag = res->dst_etag[0] ? res->dst_etag : NULL;
     o.duration_ms = (int64_t)dur;
     o.seq = j->job.seq[0] ? j->job.seq : NULL;
+    o.checks = res->checks[0] ? res->checks : NULL; /* the record's checks (issue 12) */
     int64_t delay = 0;
     char msg[FERRY_ERRMSG_MAX + 1];
     switch (res->status) {
@@ -863,6 +865,8 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     c->o.dst_etag = o.dst_etag ? c->dst_etag : NULL;
     c->o.seq = o.seq ? c->seq : NULL;
     c->o.error = o.error ? c->error : NULL;
+    snprintf(c->checks, sizeof(c->checks), "%s", o.checks ? o.checks : "");
+    c->o.checks = o.checks ? c->checks : NULL;
     c->requeue = res->status == FERRY_COPY_DONE && res->changed_after;
     c->new_size = res->new_size;
     c->new_mtime = res->new_mtime;

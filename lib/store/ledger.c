@@ -328,7 +328,7 @@ static int mp_read(const uint8_t *b, size_t n, size_t *pos, mp_t *v)
     return 0;
 }
 
-#define REC_FIELDS 16
+#define REC_FIELDS 17
 
 static int copy_str(const mp_t *v, char *dst, size_t cap)
 {
@@ -443,7 +443,8 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
     if (copy_str(&v[12], rec->error, sizeof(rec->error)) ||
         copy_str(&v[13], rec->worker, sizeof(rec->worker)) ||
         copy_str(&v[14], rec->upload_id, sizeof(rec->upload_id)) ||
-        copy_str(&v[15], rec->seq, sizeof(rec->seq)))
+        copy_str(&v[15], rec->seq, sizeof(rec->seq)) ||
+        copy_str(&v[16], rec->checks, sizeof(rec->checks)))
         return FERRY_EPARSE;
     return FERRY_OK;
 }
@@ -495,7 +496,7 @@ static int mp_str(ferry_buf_t *o, const void *s, size_t n)
 
 int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
 {
-    /* Build the 16 slots, then drop trailing nils, exactly like the Lua save(). */
+    /* Build the 17 slots, then drop trailing nils, exactly like the Lua save(). */
     ferry_buf_t parts[REC_FIELDS];
     int used[REC_FIELDS] = {0};
     int rc = FERRY_OK, last = 0;
@@ -543,6 +544,8 @@ int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
         rc |= mp_str(SLOT(14), rec->upload_id, strlen(rec->upload_id));
     if (rec->seq[0])
         rc |= mp_str(SLOT(15), rec->seq, strlen(rec->seq));
+    if (rec->checks[0])
+        rc |= mp_str(SLOT(16), rec->checks, strlen(rec->checks));
 #undef SLOT
     for (int i = 0; rc == FERRY_OK && i < last; i++) {
         if (used[i])
@@ -602,14 +605,47 @@ json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
         json_object_set_new(o, "upload_id", json_string(rec->upload_id));
     if (rec->seq[0])
         json_object_set_new(o, "src_sequencer", json_string(rec->seq));
+    json_t *ch = json_array();
+    for (const char *p = rec->checks; ch && *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n)
+            json_array_append_new(ch, json_stringn(p, n));
+        p += n + (e ? 1 : 0);
+    }
+    json_object_set_new(o, "checks", ch ? ch : json_null());
     return o;
+}
+
+int ferry_seq_cmp(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b), n = na > nb ? na : nb;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = i < na ? (unsigned char)a[i] : '0',
+                      y = i < nb ? (unsigned char)b[i] : '0';
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+int ferry_checks_unverified(const char *checks)
+{
+    for (const char *p = checks; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 14 && memcmp(p, "src:unverified", 14) == 0)
+            return 1;
+        p += n + (e ? 1 : 0);
+    }
+    return 0;
 }
 
 /* ---- Lua ------------------------------------------------------------------------------------ */
 
 /* Record slots (1-based): 1 state, 2 size, 3 mtime, 4 etag, 5 crc64, 6 dst etag (true = same
  * as the source MD5), 7 attempts, 8 origin, 9 queued_at, 10 started-queued, 11 finished-started,
- * 12 duration_ms, 13 error, 14 worker, 15 upload id, 16 sequencer. */
+ * 12 duration_ms, 13 error, 14 worker, 15 upload id, 16 sequencer, 17 checks. */
 #define LUA_PRELUDE                                                                                \
     "local function load(B, k)\n"                                                                  \
     "  local v = redis.call('HGET', B, k)\n"                                                       \
@@ -617,7 +653,7 @@ json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
     "  return {cmsgpack.unpack(v)}\n"                                                              \
     "end\n"                                                                                        \
     "local function save(B, k, r)\n"                                                               \
-    "  local n = 16\n"                                                                             \
+    "  local n = 17\n"                                                                             \
     "  while n > 0 and r[n] == nil do n = n - 1 end\n"                                             \
     "  local v = cmsgpack.pack(unpack(r, 1, n))\n"                                                 \
     "  redis.call('HSET', B, k, v)\n"                                                              \
@@ -641,28 +677,72 @@ json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
     "  elseif os == 3 and ns ~= 3 then redis.call('ZREM', F, k) end\n"                             \
     "end\n"                                                                                        \
     "local function opt(s) if s == '' then return nil end return s end\n"                          \
+    "local function qcmp(a, b)\n"                                                                  \
+    "  if #a < #b then a = a .. string.rep('0', #b - #a)\n"                                        \
+    "  elseif #b < #a then b = b .. string.rep('0', #a - #b) end\n"                                \
+    "  if a < b then return -1 elseif a > b then return 1 end\n"                                   \
+    "  return 0\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function uvc(s, c)\n"                                                                   \
+    "  if s == 2 and type(c) == 'string' and (',' .. c .. ','):find(',src:unverified,', 1, "       \
+    "true)\n"                                                                                      \
+    "  then return 1 end\n"                                                                        \
+    "  return 0\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function esame(a, b)\n"                                                                 \
+    "  if a == nil or b == nil or a == '' or b == '' then return a == b end\n"                     \
+    "  if a == b then return true end\n"                                                           \
+    "  local ta, tb = string.byte(a, 1), string.byte(b, 1)\n"                                      \
+    "  if ta >= 1 and ta <= 4 and tb >= 1 and tb <= 4 then\n"                                      \
+    "    return string.sub(a, 2) == string.sub(b, 2)\n"                                            \
+    "  end\n"                                                                                      \
+    "  local function bare(x)\n"                                                                   \
+    "    if string.byte(x, 1) == 0 then x = string.sub(x, 2) end\n"                                \
+    "    return (string.gsub(x, '^\"(.*)\"$', '%1'))\n"                                            \
+    "  end\n"                                                                                      \
+    "  return bare(a) == bare(b)\n"                                                                \
+    "end\n"                                                                                        \
     "local function vcmp(m, e, q, r)\n"                                                            \
+    "  local oq = r[16]\n"                                                                         \
+    "  local oe = r[4] or ''\n"                                                                    \
+    "  if q ~= '' and oq then\n"                                                                   \
+    "    local c = qcmp(q, oq)\n"                                                                  \
+    "    if c ~= 0 then return c end\n"                                                            \
+    "    if e == oe or e == '' then return 0 end\n"                                                \
+    "    return 1\n"                                                                               \
+    "  end\n"                                                                                      \
     "  local om = r[3] or 0\n"                                                                     \
     "  if m > om then return 1 elseif m < om then return -1 end\n"                                 \
-    "  local oq = r[16]\n"                                                                         \
-    "  if q ~= '' and oq and q ~= oq then\n"                                                       \
-    "    if #q ~= #oq then if #q > #oq then return 1 else return -1 end end\n"                     \
-    "    if q > oq then return 1 else return -1 end\n"                                             \
-    "  end\n"                                                                                      \
-    "  local oe = r[4] or ''\n"                                                                    \
     "  if e == oe or e == '' then return 0 end\n"                                                  \
     "  return 1\n"                                                                                 \
     "end\n"
+
+/* Checks every argument of an enqueue or skip before the script's first write (Redis does not
+ * roll a script back): an error reply, nothing changed. */
+#define LUA_ARGCHECK                                                                               \
+    "local function bad(what) return redis.error_reply('ERR ferry: bad ' .. what .. ' for ' .. "   \
+    "string.sub(ARGV[1], 1, 64)) end\n"                                                            \
+    "if #ARGV[1] == 0 or #ARGV[1] > 1024 then return bad('key') end\n"                             \
+    "if not string.match(ARGV[2], '^%d+$') or #ARGV[2] > 13 or tonumber(ARGV[2]) > "               \
+    "5497558138880\n"                                                                              \
+    "  then return bad('size') end\n"                                                              \
+    "if not string.match(ARGV[3], '^%d+$') or #ARGV[3] > 12 or tonumber(ARGV[3]) > 253402300799\n" \
+    "  then return bad('mtime') end\n"                                                             \
+    "if #ARGV[4] > 131 then return bad('etag') end\n"                                              \
+    "if #ARGV[5] ~= 0 and #ARGV[5] ~= 8 then return bad('crc64') end\n"                            \
+    "if #ARGV[6] > 64 or string.match(ARGV[6], '[^0-9A-Fa-f]') then return bad('sequencer') end\n"
 
 /* KEYS: bucket pending failed counters stream
  * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin force now op now_ms etag_text
  *       crc_text origin_name */
 static const ferry_redis_script_t LUA_ENQUEUE = {
-    "enqueue", LUA_PRELUDE
+    "enqueue", LUA_PRELUDE LUA_ARGCHECK
+    "if #ARGV[12] > 130 then return bad('etag') end\n"
     "local k = ARGV[1]\n"
     "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
     "local force = ARGV[8] == '1'\n"
+    "local del = ARGV[10] == 'delete'\n"
     "local r = load(KEYS[1], k)\n"
     "local os, osz = nil, 0\n"
     "local changed = true\n"
@@ -676,9 +756,10 @@ static const ferry_redis_script_t LUA_ENQUEUE = {
     "    if c < 0 then return -1 end\n"
     "    if c == 0 then\n"
     "      changed = false\n"
-    "      if not force then return 0 end\n"
+    "      if not force and not (del and os ~= 0 and os ~= 1 and os ~= 5) then return 0 end\n"
     "    end\n"
     "  end\n"
+    "  cadd('uv', -uvc(os, r[17]))\n"
     "else\n"
     "  r = {}\n"
     "end\n"
@@ -699,7 +780,7 @@ static const ferry_redis_script_t LUA_ENQUEUE = {
  * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin now reason
  * Returns 1 recorded, 0 already skipped at this version, -1 stale, -2 queued/copying. */
 static const ferry_redis_script_t LUA_SKIP = {
-    "skip", LUA_PRELUDE
+    "skip", LUA_PRELUDE LUA_ARGCHECK
     "local k = ARGV[1]\n"
     "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
@@ -727,6 +808,7 @@ static const ferry_redis_script_t LUA_SKIP = {
     "  r[2] = size; r[3] = m; r[4] = opt(e); r[5] = opt(crc); r[16] = opt(q); r[6] = nil\n"
     "  r[15] = nil; r[7] = 0\n"
     "end\n"
+    "cadd('uv', -uvc(os, r[17]))\n"
     "r[1] = 4; r[7] = r[7] or 0; r[8] = tonumber(ARGV[7])\n"
     "r[9] = nil; r[10] = nil; r[11] = tonumber(ARGV[8]); r[12] = nil; r[13] = why; r[14] = nil\n"
     "save(KEYS[1], k, r)\n"
@@ -771,7 +853,8 @@ static const ferry_redis_script_t LUA_START = {
 
 /* Many keys in one call, as LUA_START.
  * KEYS: pending failed counters, then per key: bucket lease
- * ARGV: per key 12 values: key token state size mtime etag crc seq dst error now duration_ms
+ * ARGV: per key 13 values: key token state size mtime etag crc seq dst error now duration_ms
+ *       checks
  * Returns one code per key: 1 recorded, -1 a newer version is queued, -2 another token holds
  * the lease, -3 no record. */
 static const ferry_redis_script_t LUA_FINISH = {
@@ -787,6 +870,12 @@ static const ferry_redis_script_t LUA_FINISH = {
                 "  local m = tonumber(A(5))\n"
                 "  if m ~= 0 then\n"
                 "    local c = vcmp(m, A(6), A(8), r)\n"
+                /* still copying what an event named, and the HEAD found that object
+                 * (same etag, quotes and hex case aside, or same sequencer, or the event
+                 * named none): the event's time is not the object's Last-Modified, the
+                 * HEAD is the truth */
+                "    if c < 0 and os == 1 and r[8] == 1 and (r[4] == nil or esame(r[4], A(6)) or\n"
+                "        (A(8) ~= '' and A(8) == r[16])) then c = 0 end\n"
                 "    if c < 0 then\n"
                 "      if cur then redis.call('DEL', L) end\n"
                 "      return -1\n"
@@ -798,7 +887,10 @@ static const ferry_redis_script_t LUA_FINISH = {
                 "  end\n"
                 "  local ns = tonumber(A(3))\n"
                 "  local now = tonumber(A(11))\n"
+                "  local uv0 = uvc(os, r[17])\n"
                 "  r[1] = ns\n"
+                "  r[17] = opt(A(13))\n"
+                "  cadd('uv', uvc(ns, r[17]) - uv0)\n"
                 "  if A(9) == '=' then r[6] = true elseif A(9) ~= '' then r[6] = A(9) end\n"
                 "  if ns == 3 or ns == 0 then r[13] = opt(A(10)) else r[13] = nil end\n"
                 "  if ns == 2 or ns == 4 or ns == 5 then r[15] = nil end\n"
@@ -813,7 +905,7 @@ static const ferry_redis_script_t LUA_FINISH = {
                 "end\n"
                 "local out = {}\n"
                 "for i = 1, (#KEYS - 3) / 2 do\n"
-                "  out[i] = finish(KEYS[2 + 2 * i], KEYS[3 + 2 * i], (i - 1) * 12)\n"
+                "  out[i] = finish(KEYS[2 + 2 * i], KEYS[3 + 2 * i], (i - 1) * 13)\n"
                 "end\n"
                 "flush(KEYS[3])\n"
                 "return out\n"};
@@ -839,6 +931,10 @@ static const ferry_redis_script_t LUA_UPLOAD = {"upload", LUA_PRELUDE
                                                 "if cur and cur ~= ARGV[2] then return -2 end\n"
                                                 "local r = load(KEYS[1], ARGV[1])\n"
                                                 "if not r then return -3 end\n"
+                                                "if #ARGV[3] > 1024 then\n"
+                                                "  return redis.error_reply('ERR ferry: upload id "
+                                                "over 1024 bytes')\n"
+                                                "end\n"
                                                 "r[15] = opt(ARGV[3])\n"
                                                 "save(KEYS[1], ARGV[1], r)\n"
                                                 "return 1\n"};
@@ -874,6 +970,17 @@ static const ferry_redis_script_t LUA_LIST = {
             "end\n"
             "out[1] = #KEYS\n"
             "return out\n"};
+
+const ferry_redis_script_t *ferry_ledger_script(const char *name)
+{
+    static const ferry_redis_script_t *const all[] = {&LUA_ENQUEUE, &LUA_SKIP, &LUA_START,
+                                                      &LUA_FINISH,  &LUA_FAIL, &LUA_UPLOAD,
+                                                      &LUA_LEASE,   &LUA_LIST};
+    for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
 
 /* ---- context ----------------------------------------------------------------------------------
  */
@@ -1130,6 +1237,44 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
     return read_int_replies(l, items, n, "enqueue", results);
 }
 
+int ferry_item_validate(const ferry_item_t *it, char *why, size_t n)
+{
+    const char *k = it->key ? it->key : "";
+    size_t kl = strlen(k);
+    if (kl == 0)
+        snprintf(why, n, "empty object key");
+    else if (kl > FERRY_KEY_MAX)
+        snprintf(why, n, "%.64s…: the key is longer than %d bytes", k, FERRY_KEY_MAX);
+    else if (it->size > FERRY_SIZE_MAX)
+        snprintf(why, n, "%.64s: size %" PRIu64 " is over 5 TiB", k, it->size);
+    else if (it->mtime > FERRY_MTIME_MAX)
+        snprintf(why, n, "%.64s: mtime %" PRId64 " is after the year 9999", k, it->mtime);
+    else if (it->etag && strlen(it->etag) > FERRY_ETAG_MAX)
+        snprintf(why, n, "%.64s: the etag is longer than %d characters", k, FERRY_ETAG_MAX);
+    else if (it->seq && strlen(it->seq) > FERRY_SEQ_MAX)
+        snprintf(why, n, "%.64s: the sequencer is longer than %d characters", k, FERRY_SEQ_MAX);
+    else {
+        for (const char *q = it->seq; q && *q; q++)
+            if (ferry_hex_val((unsigned char)*q) < 0) {
+                snprintf(why, n, "%.64s: the sequencer is not hex", k);
+                return FERRY_EINVAL;
+            }
+        if (n)
+            why[0] = '\0';
+        return FERRY_OK;
+    }
+    return FERRY_EINVAL;
+}
+
+/* Every bound the record and the scripts hold, checked before anything is sent. */
+static int item_ok(ferry_ledger_t *l, const ferry_item_t *it)
+{
+    char why[160];
+    if (ferry_item_validate(it, why, sizeof(why)) == FERRY_OK)
+        return FERRY_OK;
+    return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL, "%s", why);
+}
+
 /* One chunk of a batched ledger operation: items[0..m) are items[off..off+m) of the batch. */
 typedef int (*chunk_fn)(ferry_ledger_t *l, const void *ctx, size_t off, const ferry_item_t *items,
                         size_t m, int *results, enq_args_t *a);
@@ -1141,7 +1286,7 @@ static int run_chunks(ferry_ledger_t *l, const ferry_item_t *items, size_t n, in
                       chunk_fn fn, const void *ctx)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = key_ok(l, items[i].key);
+        int rc = item_ok(l, &items[i]);
         if (rc)
             return rc;
     }
@@ -1386,8 +1531,9 @@ typedef struct {
     char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
     uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
     char err[FERRY_ERRMSG_MAX + 1];
-    const char *argv[12]; /* the script's ARGV for this key */
-    size_t lens[12];
+    char checks[FERRY_CHECKS_MAX + 1];
+    const char *argv[13]; /* the script's ARGV for this key */
+    size_t lens[13];
 } finish_args_t;
 
 static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
@@ -1428,7 +1574,8 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
         for (int j = 0; j < 8; j++)
             f->crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
     snprintf(f->err, sizeof(f->err), "%s", o->error ? o->error : "");
-    const char *argv[12] = {key,
+    snprintf(f->checks, sizeof(f->checks), "%s", o->checks ? o->checks : "");
+    const char *argv[13] = {key,
                             token ? token : "",
                             f->st,
                             f->size,
@@ -1439,9 +1586,10 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
                             (const char *)f->dst,
                             f->err,
                             f->now,
-                            f->dur};
+                            f->dur,
+                            f->checks};
     memcpy(f->argv, argv, sizeof(argv));
-    for (int j = 0; j < 12; j++)
+    for (int j = 0; j < 13; j++)
         f->lens[j] = strlen(argv[j]);
     f->lens[5] = en;
     f->lens[6] = o->has_crc64 ? 8 : 0;
@@ -1476,7 +1624,7 @@ int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
     return rc != FERRY_OK ? rc : res;
 }
 
-/* Keys per finish script call: 14 arguments each, under EVAL_MAX_ARGS. */
+/* Keys per finish script call: 15 arguments each, under EVAL_MAX_ARGS. */
 #define FINISH_BATCH 64
 
 /* One finish script call for items[0..m): fills results[0..m). */
@@ -1493,7 +1641,7 @@ static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, siz
     }
     if (sent == 0)
         return FERRY_OK;
-    /* KEYS: pending failed counters (bucket lease)…; ARGV: 12 per key */
+    /* KEYS: pending failed counters (bucket lease)…; ARGV: 13 per key */
     size_t a = 0;
     argv[a] = l->k_pending, lens[a++] = strlen(l->k_pending);
     argv[a] = l->k_failed, lens[a++] = strlen(l->k_failed);
@@ -1505,7 +1653,7 @@ static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, siz
     for (size_t j = 0; j < sent; j++) {
         memcpy(argv + a, f[j].argv, sizeof(f[j].argv));
         memcpy(lens + a, f[j].lens, sizeof(f[j].lens));
-        a += 12;
+        a += 13;
     }
     redisReply *rep = NULL;
     int rc = ferry_redis_eval(l->r, &LUA_FINISH, (int)(3 + 2 * sent), (int)a, argv, lens, &rep);
@@ -1537,8 +1685,8 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
         return FERRY_OK;
     size_t cap = n < FINISH_BATCH ? n : FINISH_BATCH;
     finish_args_t *f = malloc(sizeof(*f) * cap);
-    const char **argv = malloc(sizeof(*argv) * (3 + 14 * cap));
-    size_t *lens = malloc(sizeof(*lens) * (3 + 14 * cap));
+    const char **argv = malloc(sizeof(*argv) * (3 + 15 * cap));
+    size_t *lens = malloc(sizeof(*lens) * (3 + 15 * cap));
     int rc = f && argv && lens ? FERRY_OK : FERRY_ENOMEM;
     for (size_t i = 0; i < n; i++)
         results[i] = FERRY_ERETRY;
@@ -1574,6 +1722,10 @@ int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *toke
     int rc = key_ok(l, key);
     if (rc)
         return rc;
+    if (upload_id && strlen(upload_id) > FERRY_UPLOAD_ID_MAX)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                               "%s: the upload id is longer than %d bytes", key,
+                               FERRY_UPLOAD_ID_MAX);
     char b[160], lk[FERRY_KEY_MAX + 160];
     key_bucket(l, key, b, sizeof(b));
     lease_key(l, key, lk, sizeof(lk));
@@ -1598,6 +1750,10 @@ int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
         return rc;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i];
+        if (f->type == REDIS_REPLY_STRING && f->len == 2 && memcmp(f->str, "uv", 2) == 0) {
+            c->unverified = ferry_redis_reply_int(rep->element[i + 1], 0);
+            continue;
+        }
         if (f->type != REDIS_REPLY_STRING || f->len != 2 || f->str[1] < '0' ||
             f->str[1] >= '0' + FERRY_STATE_COUNT)
             continue;

@@ -50,24 +50,28 @@ int ferry_status_object(ferry_redis_t *r, const char *task, const char *key, jso
 typedef struct {
     const char *task;
     json_t *arr;
+    int unverified_only;
 } list_ctx_t;
 
 static int list_cb(void *ud, const ferry_record_t *rec)
 {
     list_ctx_t *c = ud;
+    if (c->unverified_only && !ferry_checks_unverified(rec->checks))
+        return 0;
     json_t *j = ferry_record_to_json(c->task, rec);
     return j ? json_array_append_new(c->arr, j) : -1;
 }
 
-int ferry_status_list(ferry_redis_t *r, const char *task, int state, const char *prefix,
-                      const char *cursor, size_t limit, json_t **out, char *next, size_t next_n)
+static int status_list(ferry_redis_t *r, const char *task, int state, const char *prefix,
+                       const char *cursor, size_t limit, int unverified_only, json_t **out,
+                       char *next, size_t next_n)
 {
     *out = NULL;
     ferry_ledger_t *l = NULL;
     int rc = ferry_status_ledger(r, task, &l);
     if (rc)
         return rc;
-    list_ctx_t c = {task, json_array()};
+    list_ctx_t c = {task, json_array(), unverified_only};
     rc = ferry_ledger_list(l, state, prefix, cursor, limit, list_cb, &c, next, next_n);
     ferry_ledger_free(l);
     if (rc) {
@@ -76,6 +80,19 @@ int ferry_status_list(ferry_redis_t *r, const char *task, int state, const char 
     }
     *out = c.arr;
     return FERRY_OK;
+}
+
+int ferry_status_list(ferry_redis_t *r, const char *task, int state, const char *prefix,
+                      const char *cursor, size_t limit, json_t **out, char *next, size_t next_n)
+{
+    return status_list(r, task, state, prefix, cursor, limit, 0, out, next, next_n);
+}
+
+int ferry_status_list_unverified(ferry_redis_t *r, const char *task, int state, const char *prefix,
+                                 const char *cursor, size_t limit, json_t **out, char *next,
+                                 size_t next_n)
+{
+    return status_list(r, task, state, prefix, cursor, limit, 1, out, next, next_n);
 }
 
 int ferry_status_complete(ferry_redis_t *r, const char *task, const char *prefix, json_t **out)
@@ -130,6 +147,7 @@ int ferry_status_task(ferry_redis_t *r, const char *task, json_t **out)
     }
     json_object_set_new(j, "objects", json_integer(total));
     json_object_set_new(j, "counters", cnt);
+    json_object_set_new(j, "unverified", json_integer(c.unverified));
     json_object_set_new(j, "backlog",
                         json_pack("{s:I,s:I,s:I}", "event", (json_int_t)ev, "bulk", (json_int_t)bu,
                                   "dead", (json_int_t)dead));

@@ -2,6 +2,7 @@
 #include "ferry/task.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -733,4 +734,34 @@ int ferry_task_remove(ferry_redis_t *r, const char *name)
     if (!gone && deleted == 0)
         return ferry_error_set(e, FERRY_ENOTFOUND, "no task named %s (see ferry task ls)", name);
     return FERRY_OK;
+}
+
+int ferry_task_glob_ok(const ferry_task_t *t, const char *rel)
+{
+    for (int i = 0; i < t->n_exclude; i++)
+        if (fnmatch(t->exclude[i], rel, 0) == 0)
+            return 0;
+    if (t->n_include == 0)
+        return 1;
+    for (int i = 0; i < t->n_include; i++)
+        if (fnmatch(t->include[i], rel, 0) == 0)
+            return 1;
+    return 0;
+}
+
+int ferry_filter_size_age_ok(uint64_t min_size, uint64_t max_size, int64_t min_age_ms,
+                             int64_t max_age_ms, int64_t now_ms, uint64_t size, int64_t mtime_ms)
+{
+    if (min_size && size < min_size)
+        return 0;
+    if (max_size && size > max_size)
+        return 0;
+    if ((min_age_ms || max_age_ms) && mtime_ms) {
+        int64_t age = now_ms - mtime_ms;
+        if (min_age_ms && age < min_age_ms)
+            return 0;
+        if (max_age_ms && age > max_age_ms)
+            return 0;
+    }
+    return 1;
 }

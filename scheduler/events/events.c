@@ -15,6 +15,7 @@ void ferry_events_opts_default(ferry_events_opts_t *o)
     o->oss_key_urlencoded = 0;
     o->cos_plus_as_space = 0;
     o->eventbridge_key_urlencoded = 1;
+    o->bucket = NULL;
 }
 
 void ferry_event_list_free(ferry_event_list_t *l)
@@ -25,39 +26,88 @@ void ferry_event_list_free(ferry_event_list_t *l)
         free(l->v[i].key);
         free(l->v[i].etag);
         free(l->v[i].sequencer);
+        free(l->v[i].bucket);
     }
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
 
-static char *dup_or_null(const char *s)
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_ok(const unsigned char *s, size_t n)
 {
-    if (s == NULL || *s == '\0')
-        return NULL;
-    return strdup(s);
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else
+            return 0;
+        if (n - i < len)
+            return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j < len; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return 0;
+        i += len;
+    }
+    return 1;
 }
 
-int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t key_len, int decode,
-           int64_t size, const char *etag, const char *sequencer, int64_t time_ms,
-           const char *format, ferry_error_t *err, size_t idx)
+/* The bucket an event names against the task's: FERRY_OK or FERRY_EPARSE naming the field. */
+static int bucket_check(const ev_in_t *in, const ferry_events_opts_t *o, ferry_error_t *err,
+                        size_t idx)
+{
+    if (o == NULL || o->bucket == NULL || o->bucket[0] == '\0' || in->bucket == NULL)
+        return FERRY_OK;
+    if (strcmp(in->bucket, o->bucket) == 0 ||
+        (in->bucket_alt && strcmp(in->bucket_alt, o->bucket) == 0))
+        return FERRY_OK;
+    return ferry_error_set(err, FERRY_EPARSE,
+                           "event %zu: %s is \"%.64s\", not the task's source bucket \"%s\": send "
+                           "this bucket's events to the task that copies it",
+                           idx + 1, in->bucket_field, in->bucket, o->bucket);
+}
+
+int ev_add(ferry_event_list_t *l, const ev_in_t *in, const ferry_events_opts_t *o,
+           ferry_error_t *err, size_t idx)
 {
     int rc;
     ferry_buf_t k;
+    const char *kf = in->key_field ? in->key_field : "key";
     if (l->n >= FERRY_EVENTS_MAX_EVENTS)
         return ferry_error_set(err, FERRY_ETOOBIG, "more than %d events in one body: split it",
                                FERRY_EVENTS_MAX_EVENTS);
-    ferry_buf_init(&k, FERRY_EVENTS_MAX_KEY);
-    if (decode)
-        rc = ferry_uri_decode(key, key_len, decode == 2, &k);
+    if ((rc = bucket_check(in, o, err, idx)))
+        return rc;
+    /* Decode first, then bound: an encoded key is up to three times its decoded length. The
+     * input is inside the body, so its length is already capped. */
+    ferry_buf_init(&k, in->key_len + 1);
+    if (in->decode)
+        rc = ferry_uri_decode(in->key, in->key_len, in->decode == 2, &k);
     else
-        rc = ferry_buf_add(&k, key, key_len);
+        rc = ferry_buf_add(&k, in->key, in->key_len);
     if (rc != FERRY_OK)
         ferry_buf_free(&k);
     if (rc == FERRY_EPARSE)
-        return ferry_error_set(err, rc, "event %zu: the key has a bad %%-escape", idx + 1);
-    if (rc == FERRY_ETOOBIG)
-        return ferry_error_set(err, FERRY_EPARSE, "event %zu: the key is longer than %d bytes",
-                               idx + 1, FERRY_EVENTS_MAX_KEY);
+        return ferry_error_set(err, rc, "event %zu: %s has a bad %%-escape", idx + 1, kf);
     if (rc)
         return ferry_error_set(err, rc, "out of memory");
     if (k.len == 0 || memchr(k.data, '\0', k.len)) {
@@ -65,8 +115,49 @@ int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t k
         return ferry_error_set(err, FERRY_EPARSE, "event %zu: the key is empty or has a NUL",
                                idx + 1);
     }
-    if (size < -1)
-        size = -1;
+    if (k.len > FERRY_EVENTS_MAX_KEY) {
+        ferry_buf_free(&k);
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "event %zu: %s is longer than %d bytes (the key is longer than "
+                               "%d bytes once decoded)",
+                               idx + 1, kf, FERRY_EVENTS_MAX_KEY, FERRY_EVENTS_MAX_KEY);
+    }
+    if (!utf8_ok((const unsigned char *)k.data, k.len)) {
+        ferry_buf_free(&k);
+        return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s is not valid UTF-8 once decoded",
+                               idx + 1, kf);
+    }
+    if (in->size > FERRY_EVENTS_MAX_SIZE) { /* parsers check with ev_size; this is the backstop */
+        ferry_buf_free(&k);
+        return ferry_error_set(err, FERRY_EPARSE, "event %zu: size is over 5 TiB", idx + 1);
+    }
+    const char *etag = in->etag && *in->etag ? in->etag : NULL;
+    if (etag && strlen(etag) > FERRY_ETAG_MAX) {
+        ferry_buf_free(&k);
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "event %zu: %s is longer than %d characters: not an etag", idx + 1,
+                               in->etag_field ? in->etag_field : "etag", FERRY_ETAG_MAX);
+    }
+    const char *seq = in->seq && *in->seq ? in->seq : NULL;
+    if (seq) {
+        const char *sf = in->seq_field ? in->seq_field : "sequencer";
+        size_t sn = strlen(seq);
+        if (sn > FERRY_SEQ_MAX) {
+            ferry_buf_free(&k);
+            return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s is longer than %d characters",
+                                   idx + 1, sf, FERRY_SEQ_MAX);
+        }
+        for (size_t i = 0; i < sn; i++)
+            if (ferry_hex_val((unsigned char)seq[i]) < 0) {
+                ferry_buf_free(&k);
+                return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s is not hex", idx + 1, sf);
+            }
+    }
+    if (in->time_ms < 0 || in->time_ms / 1000 > FERRY_EVENTS_MAX_TIME_S) {
+        ferry_buf_free(&k);
+        return ferry_error_set(err, FERRY_EPARSE, "event %zu: the event time is out of range",
+                               idx + 1);
+    }
     ferry_event_t *v = realloc(l->v, (l->n + 1) * sizeof(*v));
     if (v == NULL) {
         ferry_buf_free(&k);
@@ -75,21 +166,23 @@ int ev_add(ferry_event_list_t *l, ferry_event_op_t op, const char *key, size_t k
     l->v = v;
     ferry_event_t *e = &l->v[l->n];
     memset(e, 0, sizeof(*e));
-    e->op = op;
+    e->op = in->op;
     e->key = ferry_buf_steal(&k, NULL);
-    e->size = op == FERRY_EVENT_DELETE ? -1 : size;
+    e->size = in->op == FERRY_EVENT_DELETE ? -1 : in->size < 0 ? -1 : in->size;
     /* quotes around an etag are transport, not value */
     if (etag && *etag == '"') {
         size_t n = strlen(etag);
         e->etag = n >= 2 && etag[n - 1] == '"' ? strndup(etag + 1, n - 2) : strdup(etag);
     } else {
-        e->etag = dup_or_null(etag);
+        e->etag = etag ? strdup(etag) : NULL;
     }
-    e->sequencer = dup_or_null(sequencer);
-    e->time_ms = time_ms;
-    e->format = format;
+    e->sequencer = seq ? strdup(seq) : NULL;
+    e->bucket = in->bucket && *in->bucket ? strdup(in->bucket) : NULL;
+    e->time_ms = in->time_ms;
+    e->format = in->format;
     l->n++;
-    if ((etag && *etag && e->etag == NULL) || (sequencer && *sequencer && !e->sequencer))
+    if (e->key == NULL || (etag && e->etag == NULL) || (seq && !e->sequencer) ||
+        (in->bucket && *in->bucket && !e->bucket))
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
     return FERRY_OK;
 }
@@ -172,15 +265,22 @@ json_t *ev_obj(json_t *obj, const char *name, const char *path, size_t idx, ferr
     return v;
 }
 
-int64_t ev_iso8601_ms(const char *s)
+int ev_iso8601_ms(const char *s, int64_t *ms_out)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    if (s == NULL)
+    *ms_out = 0;
+    if (s == NULL || *s == '\0')
         return 0;
+    /* Four-digit years only: strptime's %Y takes any number of digits. */
+    for (int i = 0; i < 4; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+    if (s[4] != '-')
+        return -1;
     const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (p == NULL)
-        return 0;
+        return -1;
     int64_t ms = 0;
     if (*p == '.') {
         int digits = 0;
@@ -192,11 +292,52 @@ int64_t ev_iso8601_ms(const char *s)
         while (digits++ < 3)
             ms *= 10;
     }
-    return (int64_t)timegm(&tm) * 1000 + ms;
+    int64_t t = (int64_t)timegm(&tm);
+    if (t < 0 || t > FERRY_EVENTS_MAX_TIME_S)
+        return -1;
+    *ms_out = t * 1000 + ms;
+    return 0;
+}
+
+int ev_time(json_t *obj, const char *name, int64_t *ms, const char *path, size_t idx,
+            ferry_error_t *err)
+{
+    const char *s;
+    int rc = ev_str(obj, name, 0, &s, path, idx, err);
+    *ms = 0;
+    if (rc)
+        return rc;
+    if (ev_iso8601_ms(s, ms) != 0)
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "event %zu: %s%s is not a time between 1970 and 9999 "
+                               "(want 2026-08-13T06:45:43.000Z)",
+                               idx + 1, path, name);
+    return FERRY_OK;
+}
+
+int ev_size(json_t *obj, const char *name, int64_t *out, const char *path, size_t idx,
+            ferry_error_t *err)
+{
+    json_t *v = json_object_get(obj, name);
+    *out = -1;
+    if (v == NULL || json_is_null(v))
+        return FERRY_OK;
+    if (json_is_integer(v) && json_integer_value(v) < 0)
+        return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s%s is negative", idx + 1, path,
+                               name);
+    int rc = ev_int(obj, name, 0, out, path, idx, err);
+    if (rc)
+        return rc;
+    if (*out > FERRY_EVENTS_MAX_SIZE)
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "event %zu: %s%s is over 5 TiB, the largest object a store holds",
+                               idx + 1, path, name);
+    return FERRY_OK;
 }
 
 /* {"key":"...","size":N}, or an array of them. */
-static int parse_plain(json_t *root, ferry_event_list_t *l, ferry_error_t *err)
+static int parse_plain(json_t *root, const ferry_events_opts_t *eo, ferry_event_list_t *l,
+                       ferry_error_t *err)
 {
     size_t n = json_is_array(root) ? json_array_size(root) : 1;
     for (size_t i = 0; i < n; i++) {
@@ -208,7 +349,7 @@ static int parse_plain(json_t *root, ferry_event_list_t *l, ferry_error_t *err)
             return ferry_error_set(err, FERRY_EPARSE, "event %zu is %s, want an object", i + 1,
                                    json_kind(o));
         if ((rc = ev_str(o, "key", 1, &key, "", i, err)) ||
-            (rc = ev_int(o, "size", 0, &size, "", i, err)) ||
+            (rc = ev_size(o, "size", &size, "", i, err)) ||
             (rc = ev_str(o, "op", 0, &op, "", i, err)) ||
             (rc = ev_str(o, "etag", 0, &etag, "", i, err)))
             return rc;
@@ -219,7 +360,15 @@ static int parse_plain(json_t *root, ferry_event_list_t *l, ferry_error_t *err)
             return ferry_error_set(err, FERRY_EPARSE,
                                    "event %zu: op is \"%.32s\", want \"create\" or \"delete\"",
                                    i + 1, op);
-        if ((rc = ev_add(l, kind, key, strlen(key), 0, size, etag, NULL, 0, "plain", err, i)))
+        ev_in_t in = {.op = kind,
+                      .key = key,
+                      .key_len = strlen(key),
+                      .key_field = "key",
+                      .size = size,
+                      .etag = etag,
+                      .etag_field = "etag",
+                      .format = "plain"};
+        if ((rc = ev_add(l, &in, eo, err, i)))
             return rc;
     }
     return FERRY_OK;
@@ -230,19 +379,39 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
 {
     json_t *v;
     if (json_is_array(root))
-        return parse_plain(root, l, err);
+        return parse_plain(root, o, l, err);
     if (!json_is_object(root))
         return ferry_error_set(err, FERRY_EPARSE, "the body is %s, want a JSON object",
                                json_kind(root));
-    if (json_is_array(json_object_get(root, "events")))
-        return ev_parse_oss(root, o, l, err);
+    if (json_is_array(v = json_object_get(root, "events")))
+        return ev_parse_oss(v, o, l, err);
+    if (json_object_get(root, "specversion") && json_is_object(v = json_object_get(root, "data"))) {
+        /* CloudEvents 1.0 through EventBridge: OSS puts one event in data (data.oss), the COS
+         * forwarder the SCF Records. */
+        if (depth > 0)
+            return ferry_error_set(err, FERRY_EPARSE, "a CloudEvent nested in another");
+        if (json_object_get(v, "Records"))
+            return parse_json(v, o, l, depth + 1, err);
+        if (json_is_object(json_object_get(v, "oss"))) {
+            json_t *arr = json_array();
+            if (arr == NULL || json_array_append(arr, v) != 0) {
+                json_decref(arr);
+                return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+            }
+            int rc = ev_parse_oss(arr, o, l, err);
+            json_decref(arr);
+            return rc;
+        }
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "a CloudEvent whose data holds neither data.oss nor Records");
+    }
     if ((v = json_object_get(root, "Records")) != NULL) {
         if (!json_is_array(v))
             return ferry_error_set(err, FERRY_EPARSE, "Records is %s, want an array", json_kind(v));
         json_t *first = json_array_get(v, 0);
         if (first && json_object_get(first, "cos"))
             return ev_parse_cos(v, o, l, err);
-        return ev_parse_s3_records(v, depth ? "s3-sns" : "s3", l, err);
+        return ev_parse_s3_records(v, depth ? "s3-sns" : "s3", o, l, err);
     }
     if (json_is_string(json_object_get(root, "source")) && json_object_get(root, "detail-type"))
         return ev_parse_eventbridge(root, o, l, err);
@@ -266,7 +435,7 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
         if (type || json_object_get(inner, "Records"))
             rc = parse_json(inner, o, l, depth + 1, err);
         else if (json_object_get(inner, "event"))
-            rc = ev_parse_kodo(inner, l, err);
+            rc = ev_parse_kodo(inner, o, l, err);
         else
             rc = ferry_error_set(err, FERRY_EPARSE,
                                  "Message holds neither S3 Records nor a Kodo event");
@@ -283,7 +452,7 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
                                "unknown event format: send OSS, COS, Kodo, S3 (notification, "
                                "SNS or EventBridge) events, or {\"key\":...,\"size\":...}");
     }
-    return parse_plain(root, l, err);
+    return parse_plain(root, o, l, err);
 }
 
 int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *opts,

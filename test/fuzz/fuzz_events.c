@@ -1,13 +1,30 @@
-/* Fuzz the event intake: any body a source or an attacker can POST. */
+/* Fuzz the event intake: any body a source or an attacker can POST, with the default settings
+ * and with a task's source bucket and the other key decodings (every bound is checked after
+ * decoding). */
 #include "events.h"
 
 #include <stdint.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ferry_event_list_t l;
     ferry_error_t e;
-    if (ferry_events_parse((const char *)data, size, NULL, &l, &e) == FERRY_OK)
+    if (ferry_events_parse((const char *)data, size, NULL, &l, &e) == FERRY_OK) {
+        for (size_t i = 0; i < l.n; i++)
+            if (strlen(l.v[i].key) > FERRY_EVENTS_MAX_KEY || l.v[i].size > FERRY_EVENTS_MAX_SIZE ||
+                (l.v[i].etag && strlen(l.v[i].etag) > FERRY_ETAG_MAX) ||
+                (l.v[i].sequencer && strlen(l.v[i].sequencer) > FERRY_SEQ_MAX))
+                __builtin_trap();
+        ferry_event_list_free(&l);
+    }
+    ferry_events_opts_t o;
+    ferry_events_opts_default(&o);
+    o.bucket = "src-bucket";
+    o.oss_key_urlencoded = 1;
+    o.cos_plus_as_space = 1;
+    o.eventbridge_key_urlencoded = 0;
+    if (ferry_events_parse((const char *)data, size, &o, &l, &e) == FERRY_OK)
         ferry_event_list_free(&l);
     return 0;
 }

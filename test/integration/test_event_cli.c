@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ferry/ledger.h"
+#include "ferry/redis.h"
 #include "harness.h"
 #include "test.h"
 
@@ -115,6 +117,98 @@ int main(void)
     int st = system(big);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     CHECK_INT(queued_now(), 2);
+
+    /* Issue 12 item 3: an event for another bucket is refused, naming the field */
+    const char *ob =
+        write_file("other-bucket.json",
+                   "{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\",\"eventTime\":"
+                   "\"2026-11-30T05:40:45.000Z\",\"oss\":{\"bucket\":{\"name\":\"another-bucket\"},"
+                   "\"object\":{\"key\":\"in/"
+                   "ob.csv\",\"size\":5,\"eTag\":\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"}}}]}");
+    CHECK_INT(run("event t1 %s", ob), 2);
+    CHECK(strstr(errbuf, "oss.bucket.name is \"another-bucket\"") != NULL);
+    CHECK(strstr(errbuf, "nothing was queued") != NULL);
+    CHECK_INT(queued_now(), 2);
+
+    /* items 4, 5: one bad event among good ones: exit 2, nothing queued, the index named */
+    const char *oversize =
+        write_file("oversize.json", "[{\"key\":\"in/g1\",\"size\":1},"
+                                    "{\"key\":\"in/g2\",\"size\":1},"
+                                    "{\"key\":\"in/g3\",\"size\":100000000000000000}]");
+    CHECK_INT(run("event t1 %s", oversize), 2);
+    CHECK(strstr(errbuf, "event 3: size is over 5 TiB") != NULL);
+    CHECK_INT(queued_now(), 2);
+    char longtag[400];
+    snprintf(longtag, sizeof(longtag),
+             "[{\"key\":\"in/g1\",\"size\":1},{\"key\":\"in/g2\",\"etag\":\"%0131d\"}]", 0);
+    CHECK_INT(run("event t1 %s", write_file("longtag.json", longtag)), 2);
+    CHECK(strstr(errbuf, "event 2: etag is longer than 130") != NULL);
+    CHECK_INT(queued_now(), 2);
+    CHECK_INT(run("status t1 in/g1"), 3);
+
+    /* item 8: events obey the task's filters, counted as ignored */
+    CHECK_INT(run("task add t2 --from oss://src/in/ --to s3://dst/out/ --exclude '*.tmp' "
+                  "--max-size 100 --delete"),
+              0);
+    const char *filt = write_file("filt.json", "[{\"key\":\"in/a.tmp\",\"size\":1},"
+                                               "{\"key\":\"in/big.bin\",\"size\":1000},"
+                                               "{\"key\":\"in/ok.bin\",\"size\":10}]");
+    CHECK_INT(run("event t2 %s --json", filt), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK(strstr(out, "\"filtered\":2") != NULL);
+    CHECK_INT(run("status t2 in/a.tmp"), 3);
+    CHECK_INT(run("status t2 in/big.bin"), 3);
+
+    /* item 3: a delete older than the recorded create (event time) is stale: nothing queued */
+    const char *cr = write_file(
+        "cr.json", "{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\",\"eventTime\":"
+                   "\"2026-11-30T05:40:45.000Z\",\"oss\":{\"bucket\":{\"name\":\"src\"},"
+                   "\"object\":{\"key\":\"in/"
+                   "s.bin\",\"size\":5,\"eTag\":\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"}}}]}");
+    CHECK_INT(run("event t2 %s --json", cr), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    const char *olddel = write_file(
+        "olddel.json", "{\"events\":[{\"eventName\":\"ObjectRemoved:DeleteObject\",\"eventTime\":"
+                       "\"2026-11-30T05:40:44.000Z\",\"oss\":{\"bucket\":{\"name\":\"src\"},"
+                       "\"object\":{\"key\":\"in/s.bin\"}}}]}");
+    CHECK_INT(run("event t2 %s --json", olddel), 0);
+    CHECK(strstr(out, "\"stale\":1") != NULL);
+    CHECK(strstr(out, "\"queued\":0") != NULL);
+    CHECK_INT(run("status t2 in/s.bin --json"), 0);
+    CHECK(strstr(out, "\"size\":5") != NULL);
+    CHECK(strstr(out, "\"src_mtime\":\"2026-11-30T05:40:45Z\"") != NULL);
+
+    /* Issue 12: checks and src:unverified are visible. A worker finishes the S3 event's key
+     * with a source it could not verify (done through the ledger API, as the worker does). */
+    ferry_redis_t *rc = NULL;
+    ferry_error_t ce;
+    REQUIRE(ferry_redis_connect(srv.url, NULL, &rc, &ce) == FERRY_OK);
+    ferry_ledger_t *led = NULL;
+    REQUIRE(ferry_ledger_open(rc, "t1", 0, &led) == FERRY_OK);
+    int sr = 0;
+    REQUIRE(ferry_ledger_start(led, "in/red flower(1).jpg", "w/0", "tok", 5000, &sr, NULL) ==
+            FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    ferry_outcome_t o = {.state = FERRY_STATE_DONE,
+                         .size = 1024,
+                         .mtime = 1786603543,
+                         .etag = "d41d8cd98f00b204e9800998ecf8427e",
+                         .seq = "0055AED6DCD90281E5",
+                         .duration_ms = 3,
+                         .checks = "src:unverified,dst:content-md5"};
+    CHECK_INT(ferry_ledger_finish(led, "in/red flower(1).jpg", "tok", &o), FERRY_OK);
+    ferry_ledger_free(led);
+    ferry_redis_free(rc);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg'"), 0);
+    CHECK(strstr(out, "checks       src:unverified,dst:content-md5") != NULL);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg' --json"), 0);
+    CHECK(strstr(out, "\"checks\":[\"src:unverified\",\"dst:content-md5\"]") != NULL);
+    CHECK_INT(run("ls t1 --unverified --json"), 0);
+    CHECK_INT(count_lines(out), 1);
+    CHECK(strstr(out, "red flower(1).jpg") != NULL);
+    CHECK_INT(run("ls t1 --unverified --state failed"), 2);
+    CHECK_INT(run("task ls"), 0);
+    CHECK(strstr(out, "unverified=1") != NULL);
 
     /* unknown task, usage */
     CHECK_INT(run("event nosuch %s", plain), 3);

@@ -684,6 +684,277 @@ static void test_many(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+static long long redis_int(ferry_redis_t *r, const char *fmt, const char *arg)
+{
+    redisReply *rep = NULL;
+    if (ferry_redis_cmd(r, &rep, fmt, arg) != FERRY_OK)
+        return -1;
+    long long v = ferry_redis_reply_int(rep, -1);
+    freeReplyObject(rep);
+    return v;
+}
+
+/* Issue 12 item 3: events order by the S3 sequencer as AWS documents it (right-pad the shorter
+ * with zeros, then compare), and a delete or create older than the record is STALE. */
+static void test_event_order(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "ord", 16, &l) == FERRY_OK);
+    int res = 99, sr;
+    ferry_record_t rec;
+    /* a create event at sequencer 00AB, copied */
+    ferry_item_t c = item("k", 5, 2000, "d41d8cd98f00b204e9800998ecf8427e");
+    c.seq = "00AB";
+    c.origin = FERRY_ORIGIN_EVENT;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &c, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    REQUIRE(ferry_ledger_start(l, "k", "w/1", "t1", 5000, &sr, &rec) == FERRY_OK);
+    ferry_outcome_t o = {.state = FERRY_STATE_DONE,
+                         .size = 5,
+                         .mtime = 1999, /* the HEAD's Last-Modified: before the event time */
+                         .etag = "d41d8cd98f00b204e9800998ecf8427e",
+                         .seq = "00AB",
+                         .duration_ms = 1};
+    CHECK_INT(ferry_ledger_finish(l, "k", "t1", &o), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "k", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.src_mtime, 1999); /* the HEAD's version is recorded */
+    /* the same S3 event delivered again (same sequencer, its time after the Last-Modified):
+     * the same version, nothing queued */
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &c, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_UNCHANGED);
+    /* OSS: the event's eTag is bare upper-case hex, the HEAD's is quoted; the event's time is
+     * after the Last-Modified. The HEAD found the object the event named: recorded, done. */
+    ferry_item_t oc = item("oss", 5, 5000, "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+    oc.origin = FERRY_ORIGIN_EVENT;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &oc, 1, &res) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "oss", "w/1", "t9", 5000, &sr, &rec) == FERRY_OK);
+    ferry_outcome_t oo = {.state = FERRY_STATE_DONE,
+                          .size = 5,
+                          .mtime = 4998,
+                          .etag = "\"5EB63BBBE01EEED093CB22BB8F5ACDC3\"",
+                          .duration_ms = 1};
+    CHECK_INT(ferry_ledger_finish(l, "oss", "t9", &oo), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "oss", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.src_mtime, 4998);
+    /* a delete whose sequencer is longer but smaller once padded (00AA99 < 00AB00): stale,
+     * even with a later event time */
+    ferry_item_t d = item("k", 0, 2001, NULL);
+    d.seq = "00AA99";
+    d.origin = FERRY_ORIGIN_EVENT;
+    d.op_delete = 1;
+    long long ev0 = redis_int(r, "XLEN %s", "ferry:{ord}:q:event");
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &d, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_STALE);
+    CHECK_INT(redis_int(r, "XLEN %s", "ferry:{ord}:q:event"), ev0);
+    REQUIRE(ferry_ledger_get(l, "k", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_STR(rec.seq, "00AB");
+    /* a newer one (00AB01 > 00AB00) is queued */
+    d.seq = "00AB01";
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &d, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    /* without sequencers: the event time; an older delete is stale, the record untouched */
+    ferry_item_t s = item("t", 5, 3000, "d41d8cd98f00b204e9800998ecf8427e");
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &s, 1, &res) == FERRY_OK);
+    ferry_item_t od = item("t", 0, 2999, NULL);
+    od.op_delete = 1;
+    od.origin = FERRY_ORIGIN_EVENT;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &od, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_STALE);
+    REQUIRE(ferry_ledger_get(l, "t", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+    CHECK_INT(rec.src_mtime, 3000);
+    /* once copied, a delete in the same second as the recorded version is not older: queued */
+    REQUIRE(ferry_ledger_start(l, "t", "w/1", "t2", 5000, &sr, &rec) == FERRY_OK);
+    ferry_outcome_t o2 = {.state = FERRY_STATE_DONE,
+                          .size = 5,
+                          .mtime = 3000,
+                          .etag = "d41d8cd98f00b204e9800998ecf8427e",
+                          .duration_ms = 1};
+    CHECK_INT(ferry_ledger_finish(l, "t", "t2", &o2), FERRY_OK);
+    od.mtime = 3000;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &od, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    ferry_ledger_free(l);
+}
+
+/* Issue 12 items 4 and 5: an item the record cannot hold is refused before anything is
+ * written: no record, no job, no index entry, counters unchanged. */
+static void test_enqueue_atomic(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "atom", 16, &l) == FERRY_OK);
+    char etag[140], seq[70];
+    memset(etag, 'a', 131);
+    etag[131] = '\0';
+    memset(seq, 'A', 65);
+    seq[65] = '\0';
+    ferry_item_t good = item("good", 1, 100, NULL);
+    ferry_item_t bad[4] = {item("big", 100000000000000000ULL, 100, NULL), item("tag", 1, 100, etag),
+                           item("seq", 1, 100, NULL), item("nothex", 1, 100, NULL)};
+    bad[2].seq = seq;
+    bad[3].seq = "00XY";
+    for (int i = 0; i < 4; i++) {
+        ferry_item_t two[2] = {good, bad[i]};
+        int res[2] = {99, 99};
+        int rc = ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, two, 2, res);
+        CHECK_INT(rc, FERRY_EINVAL);
+        ferry_record_t rec;
+        CHECK_INT(ferry_ledger_get(l, bad[i].key, &rec), FERRY_ENOTFOUND);
+        CHECK_INT(ferry_ledger_get(l, "good", &rec), FERRY_ENOTFOUND);
+        CHECK_INT(redis_int(r, "XLEN %s", "ferry:{atom}:q:bulk"), 0);
+        CHECK_INT(redis_int(r, "ZCARD %s", "ferry:{atom}:pending"), 0);
+        CHECK_INT(redis_int(r, "EXISTS %s", "ferry:{atom}:cnt"), 0);
+    }
+    /* the script itself refuses what C would have refused, before its first write */
+    const ferry_redis_script_t *enq = ferry_ledger_script("enqueue");
+    REQUIRE(enq != NULL);
+    char longseq[80];
+    memset(longseq, 'A', 65);
+    longseq[65] = '\0';
+    static const struct {
+        const char *size, *mtime, *etag, *crc, *seq;
+    } raw[] = {
+        {"100000000000000000", "100", "", "", ""}, /* 1e17: a Lua float, once HINCRBY's undoing */
+        {"5497558138881", "100", "", "", ""},
+        {"-1", "100", "", "", ""},
+        {"1", "99999999999999", "", "", ""},
+        {"1", "100", "", "abcde", ""},
+        {"1", "100", "", "", "00XY"},
+        {"1", "100", "", "", NULL},
+        {"1", "100", NULL, "", ""},
+    };
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        char etagbuf[140];
+        memset(etagbuf, 'e', 132);
+        etagbuf[132] = '\0';
+        const char *argv[19] = {"ferry:{atom}:led:0",
+                                "ferry:{atom}:pending",
+                                "ferry:{atom}:failed",
+                                "ferry:{atom}:cnt",
+                                "ferry:{atom}:q:bulk",
+                                "rawkey",
+                                raw[i].size,
+                                raw[i].mtime,
+                                raw[i].etag,
+                                raw[i].crc,
+                                raw[i].seq ? raw[i].seq : longseq,
+                                "0",
+                                "0",
+                                "100",
+                                "copy",
+                                "100000",
+                                "",
+                                "",
+                                "scan"};
+        if (raw[i].etag == NULL)
+            argv[8] = etagbuf; /* over the packed etag bound */
+        redisReply *rep = NULL;
+        int rc = ferry_redis_eval(r, enq, 5, 19, argv, NULL, &rep);
+        CHECK_INT(rc, FERRY_EREDIS);
+        if (rep)
+            freeReplyObject(rep);
+        CHECK_INT(redis_int(r, "HLEN %s", "ferry:{atom}:led:0"), 0);
+        CHECK_INT(redis_int(r, "XLEN %s", "ferry:{atom}:q:bulk"), 0);
+        CHECK_INT(redis_int(r, "ZCARD %s", "ferry:{atom}:pending"), 0);
+        CHECK_INT(redis_int(r, "EXISTS %s", "ferry:{atom}:cnt"), 0);
+    }
+    /* the same test for a producer that skips one bad item (the scan) */
+    char why[160];
+    CHECK_INT(ferry_item_validate(&bad[0], why, sizeof(why)), FERRY_EINVAL);
+    CHECK(strstr(why, "big: size 100000000000000000 is over 5 TiB") != NULL);
+    CHECK_INT(ferry_item_validate(&bad[3], why, sizeof(why)), FERRY_EINVAL);
+    CHECK(strstr(why, "not hex") != NULL);
+    CHECK_INT(ferry_item_validate(&good, why, sizeof(why)), FERRY_OK);
+    /* 5 TiB exactly is fine */
+    ferry_item_t max = item("max", 5497558138880ULL, 100, NULL);
+    int res = 99;
+    CHECK_INT(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &max, 1, &res), FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    ferry_counters_t cn;
+    REQUIRE(ferry_ledger_counters(l, &cn) == FERRY_OK);
+    CHECK(cn.bytes[FERRY_STATE_QUEUED] == 5497558138880LL);
+    ferry_ledger_free(l);
+}
+
+static int checks_cb(void *ud, const ferry_record_t *rec)
+{
+    (*(int *)ud) += ferry_checks_unverified(rec->checks);
+    return 0;
+}
+
+/* Issue 12: the record's checks round-trip through finish; done records whose source could
+ * not be verified are counted in `unverified`, and leave the count when re-queued. */
+static void test_checks(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "chk", 16, &l) == FERRY_OK);
+    ferry_item_t its[2] = {item("v", 1, 100, NULL), item("u", 1, 100, NULL)};
+    int res[2], sr;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, its, 2, res) == FERRY_OK);
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_start(l, "v", "w/1", "t1", 5000, &sr, &rec) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "u", "w/1", "t2", 5000, &sr, &rec) == FERRY_OK);
+    ferry_outcome_t o = {.state = FERRY_STATE_DONE,
+                         .size = 1,
+                         .mtime = 100,
+                         .duration_ms = 1,
+                         .checks = "src:crc64,dst:content-md5"};
+    CHECK_INT(ferry_ledger_finish(l, "v", "t1", &o), FERRY_OK);
+    o.checks = "src:unverified,dst:content-md5";
+    CHECK_INT(ferry_ledger_finish(l, "u", "t2", &o), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "v", &rec) == FERRY_OK);
+    CHECK_STR(rec.checks, "src:crc64,dst:content-md5");
+    REQUIRE(ferry_ledger_get(l, "u", &rec) == FERRY_OK);
+    CHECK_STR(rec.checks, "src:unverified,dst:content-md5");
+    ferry_counters_t c;
+    REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+    CHECK_INT(c.unverified, 1);
+    CHECK_INT(c.objects[FERRY_STATE_DONE], 2);
+    int n = 0;
+    char next[64];
+    REQUIRE(ferry_ledger_list(l, FERRY_STATE_DONE, "", "", 100, checks_cb, &n, next,
+                              sizeof(next)) == FERRY_OK);
+    CHECK_INT(n, 1);
+    /* `ferry ls --unverified` and the task's counters, through the status API */
+    ferry_task_t t;
+    ferry_task_init(&t);
+    snprintf(t.name, sizeof(t.name), "chk");
+    snprintf(t.src.loc, sizeof(t.src.loc), "oss://a/");
+    snprintf(t.dst.loc, sizeof(t.dst.loc), "s3://b/");
+    t.ledger_buckets = 16;
+    REQUIRE(ferry_task_put(r, &t, 0) == FERRY_OK);
+    ferry_task_clear(&t);
+    json_t *arr = NULL, *tj = NULL;
+    REQUIRE(ferry_status_list_unverified(r, "chk", FERRY_STATE_DONE, "", "", 100, &arr, next,
+                                         sizeof(next)) == FERRY_OK);
+    CHECK_INT(json_array_size(arr), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "key")), "u");
+    json_decref(arr);
+    REQUIRE(ferry_status_task(r, "chk", &tj) == FERRY_OK);
+    CHECK_INT(json_integer_value(json_object_get(tj, "unverified")), 1);
+    json_decref(tj);
+    /* a new version re-queues it: no longer a done unverified record */
+    ferry_item_t nv = item("u", 2, 200, NULL);
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &nv, 1, res) == FERRY_OK);
+    CHECK_INT(res[0], FERRY_ENQ_QUEUED);
+    REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+    CHECK_INT(c.unverified, 0);
+    /* one upload-id bound: 1,024 bytes are held, 1,025 refused */
+    REQUIRE(ferry_ledger_start(l, "u", "w/1", "t3", 5000, &sr, &rec) == FERRY_OK);
+    char up[1100];
+    memset(up, 'x', 1025);
+    up[1025] = '\0';
+    CHECK_INT(ferry_ledger_set_upload(l, "u", "t3", up), FERRY_EINVAL);
+    up[1024] = '\0';
+    CHECK_INT(ferry_ledger_set_upload(l, "u", "t3", up), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "u", &rec) == FERRY_OK);
+    CHECK_INT(strlen(rec.upload_id), 1024);
+    ferry_ledger_free(l);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -697,6 +968,9 @@ int main(void)
     test_counters_exact(r);
     test_queries(r);
     test_many(r);
+    test_event_order(r);
+    test_enqueue_atomic(r);
+    test_checks(r);
     ferry_redis_free(r);
     return test_summary();
 }

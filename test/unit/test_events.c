@@ -65,6 +65,150 @@ static void reject(const char *body, int code, const char *fragment)
     CHECK(strstr(e.msg, fragment) != NULL);
 }
 
+/* An S3 notification with the given key (already encoded), size, etag and sequencer text. */
+static char *s3_body(ferry_buf_t *b, const char *key, const char *size, const char *etag,
+                     const char *seq)
+{
+    ferry_buf_reset(b);
+    ferry_buf_addf(
+        b,
+        "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"eventTime\":"
+        "\"2026-08-13T06:45:43.000Z\",\"s3\":{\"bucket\":{\"name\":\"src-bucket\"},"
+        "\"object\":{\"key\":\"%s\",\"size\":%s,\"eTag\":\"%s\",\"sequencer\":\"%s\"}}}]}",
+        key, size, etag, seq);
+    return (char *)ferry_buf_cstr(b);
+}
+
+static void bounds(void)
+{
+    ferry_buf_t b, k;
+    ferry_buf_init(&b, 1 << 20);
+    ferry_buf_init(&k, 1 << 20);
+    ferry_event_list_t l;
+    ferry_error_t e;
+    /* item 7: 300 CJK characters are 900 bytes once decoded: accepted */
+    for (int i = 0; i < 300; i++)
+        ferry_buf_adds(&k, "%E4%B8%AD");
+    char *body = s3_body(&b, ferry_buf_cstr(&k), "1", "d41d8cd98f00b204e9800998ecf8427e", "00AB");
+    ferry_error_clear(&e);
+    int rc = ferry_events_parse(body, strlen(body), NULL, &l, &e);
+    if (rc)
+        fprintf(stderr, "  300 CJK chars: %s\n", e.msg);
+    CHECK_INT(rc, FERRY_OK);
+    CHECK_INT(l.n, 1);
+    if (l.n == 1)
+        CHECK_INT(strlen(l.v[0].key), 900);
+    ferry_event_list_free(&l);
+    /* 1,025 bytes after decoding: refused, naming the event and the field */
+    ferry_buf_reset(&k);
+    for (int i = 0; i < 341; i++)
+        ferry_buf_adds(&k, "%E4%B8%AD");
+    ferry_buf_adds(&k, "ab");
+    reject(s3_body(&b, ferry_buf_cstr(&k), "1", "x", "00AB"), FERRY_EPARSE,
+           "event 1: s3.object.key is longer than 1024 bytes");
+    /* not UTF-8 once decoded */
+    reject(s3_body(&b, "a%FFb", "1", "x", "00AB"), FERRY_EPARSE,
+           "s3.object.key is not valid UTF-8");
+    reject(s3_body(&b, "a%C0%AFb", "1", "x", "00AB"), FERRY_EPARSE, "not valid UTF-8");
+    /* etag over the record's bound (130) */
+    ferry_buf_reset(&k);
+    for (int i = 0; i < 131; i++)
+        ferry_buf_add(&k, "a", 1);
+    reject(s3_body(&b, "a", "1", ferry_buf_cstr(&k), "00AB"), FERRY_EPARSE,
+           "event 1: s3.object.eTag is longer than 130");
+    /* sequencer over 64, or not hex */
+    ferry_buf_reset(&k);
+    for (int i = 0; i < 65; i++)
+        ferry_buf_add(&k, "A", 1);
+    reject(s3_body(&b, "a", "1", "x", ferry_buf_cstr(&k)), FERRY_EPARSE,
+           "event 1: s3.object.sequencer is longer than 64");
+    reject(s3_body(&b, "a", "1", "x", "00AG"), FERRY_EPARSE, "s3.object.sequencer is not hex");
+    /* size: 5 TiB is the largest object; one byte more is refused; negative too */
+    body = s3_body(&b, "a", "5497558138880", "x", "00AB");
+    CHECK_INT(ferry_events_parse(body, strlen(body), NULL, &l, &e), FERRY_OK);
+    ferry_event_list_free(&l);
+    reject(s3_body(&b, "a", "5497558138881", "x", "00AB"), FERRY_EPARSE,
+           "event 1: s3.object.size is over 5 TiB");
+    reject(s3_body(&b, "a", "-5", "x", "00AB"), FERRY_EPARSE, "s3.object.size is negative");
+    reject("{\"key\":\"a\",\"size\":100000000000000000}", FERRY_EPARSE, "size is over 5 TiB");
+    /* COS eventTime in seconds: a huge one must not overflow (UBSan) but be refused */
+    reject("{\"Records\":[{\"cos\":{\"cosObject\":{\"key\":\"/1250000000/src/a\",\"size\":1},"
+           "\"cosBucket\":{\"name\":\"src\",\"appid\":\"1250000000\"}},\"event\":{\"eventName\":"
+           "\"cos:ObjectCreated:Put\",\"eventTime\":9223372036854775807}}]}",
+           FERRY_EPARSE, "event 1: event.eventTime is out of range");
+    reject("{\"Records\":[{\"cos\":{\"cosObject\":{\"key\":\"/1250000000/src/a\",\"size\":1},"
+           "\"cosBucket\":{\"name\":\"src\",\"appid\":\"1250000000\"}},\"event\":{\"eventName\":"
+           "\"cos:ObjectCreated:Put\",\"eventTime\":-7}}]}",
+           FERRY_EPARSE, "event 1: event.eventTime is out of range");
+    /* an ISO time out of range */
+    reject("{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"eventTime\":\"99999-01-01T00:00:"
+           "00Z\","
+           "\"s3\":{\"object\":{\"key\":\"a\"}}}]}",
+           FERRY_EPARSE, "event 1: eventTime is not a time");
+    /* one bad event among good ones rejects the whole body, naming its index */
+    reject("[{\"key\":\"a\",\"size\":1},{\"key\":\"b\",\"size\":6000000000000}]", FERRY_EPARSE,
+           "event 2: size is over 5 TiB");
+    ferry_buf_free(&b);
+    ferry_buf_free(&k);
+}
+
+/* Parse with the task's source bucket set; returns the code, the message in e. */
+static int parse_bucket(const char *body, const char *bucket, ferry_event_list_t *l,
+                        ferry_error_t *e)
+{
+    ferry_events_opts_t o;
+    ferry_events_opts_default(&o);
+    o.bucket = bucket;
+    ferry_error_clear(e);
+    return ferry_events_parse(body, strlen(body), &o, l, e);
+}
+
+/* Issue 12 item 3: every format's bucket is checked against the task's source bucket. */
+static void buckets(void)
+{
+    static const struct {
+        const char *file, *bucket, *field;
+    } cases[] = {
+        {"oss-fc-put.json", "src-bucket", "oss.bucket.name"},
+        {"cos-scf-put.json", "src-1250000000", "cos.cosBucket.name"},
+        {"kodo-put.json", "src-bucket", "Message.bucket"},
+        {"s3-notification-put.json", "src-bucket", "s3.bucket.name"},
+        {"s3-sns-wrapped.json", "src-bucket", "s3.bucket.name"},
+        {"s3-eventbridge-put.json", "src-bucket", "detail.bucket.name"},
+    };
+    ferry_event_list_t l;
+    ferry_error_t e;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n;
+        char *b = slurp(cases[i].file, &n);
+        CHECK_INT(parse_bucket(b, cases[i].bucket, &l, &e), FERRY_OK);
+        CHECK_INT(l.n, 1);
+        ferry_event_list_free(&l);
+        CHECK_INT(parse_bucket(b, "other-bucket", &l, &e), FERRY_EPARSE);
+        CHECK_INT(l.n, 0);
+        if (!strstr(e.msg, cases[i].field) || !strstr(e.msg, "event 1"))
+            fprintf(stderr, "  %s: \"%s\" lacks %s\n", cases[i].file, e.msg, cases[i].field);
+        CHECK(strstr(e.msg, cases[i].field) != NULL);
+    }
+    /* COS: the bare name is accepted too */
+    size_t n;
+    char *b = slurp("cos-scf-put.json", &n);
+    CHECK_INT(parse_bucket(b, "src", &l, &e), FERRY_OK);
+    ferry_event_list_free(&l);
+    /* the shared sample: OSS through EventBridge, another bucket */
+    b = slurp("bad-other-bucket.json", &n);
+    CHECK_INT(parse_bucket(b, "src-bucket", &l, &e), FERRY_EPARSE);
+    CHECK(strstr(e.msg, "oss.bucket.name is \"another-bucket\"") != NULL);
+    CHECK_INT(parse_bucket(b, "another-bucket", &l, &e), FERRY_OK);
+    CHECK_INT(l.n, 1);
+    if (l.n == 1)
+        CHECK_STR(l.v[0].key, "input/2026/report.csv");
+    ferry_event_list_free(&l);
+    /* the plain format names no bucket: nothing to check */
+    CHECK_INT(parse_bucket("{\"key\":\"a\"}", "src-bucket", &l, &e), FERRY_OK);
+    ferry_event_list_free(&l);
+}
+
 int main(void)
 {
     one("oss-fc-put.json", "oss", FERRY_EVENT_CREATE, "photos/2026/a.png", 122539,
@@ -180,5 +324,13 @@ int main(void)
     CHECK_INT(ferry_events_parse(eb, strlen(eb), NULL, &l, &e), FERRY_OK);
     CHECK_STR(l.v[0].key, "a b c");
     ferry_event_list_free(&l);
+
+    /* Issue 12 items 4, 7 and 16: every field is bounded at parse time, after decoding. */
+    bounds();
+    buckets();
+    /* item 3: events order by sequencer as AWS documents it (the ledger's compare) */
+    CHECK(ferry_seq_cmp("00AA99", "00AB") < 0); /* not length first */
+    CHECK(ferry_seq_cmp("00AB", "00AB0000") == 0);
+    CHECK(ferry_seq_cmp("0055AED6DCD90281E6", "0055AED6DCD90281E5") > 0);
     return test_summary();
 }

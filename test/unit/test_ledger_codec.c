@@ -72,6 +72,38 @@ int main(void)
     CHECK_STR(d.error, "OSS said AccessDenied");
     CHECK_STR(d.upload_id, "UPLOAD123");
     CHECK_STR(d.seq, "0055AED6DCD90281E5");
+    CHECK_STR(d.checks, ""); /* records without the field decode as before */
+
+    /* issue 12: the checks slot, and one upload-id bound (1,024 bytes) */
+    ferry_buf_reset(&b);
+    r.state = FERRY_STATE_DONE;
+    snprintf(r.checks, sizeof(r.checks), "src:crc64,dst:content-md5");
+    memset(r.upload_id, 'u', FERRY_UPLOAD_ID_MAX);
+    r.upload_id[FERRY_UPLOAD_ID_MAX] = '\0';
+    REQUIRE(ferry_record_encode(&r, &b) == FERRY_OK);
+    REQUIRE(ferry_record_decode(NULL, 0, b.data, b.len, &d) == FERRY_OK);
+    CHECK_STR(d.checks, "src:crc64,dst:content-md5");
+    CHECK_INT(strlen(d.upload_id), 1024);
+    json_t *jc = ferry_record_to_json("t1", &d);
+    char *sc = json_dumps(jc, JSON_COMPACT);
+    CHECK(strstr(sc, "\"checks\":[\"src:crc64\",\"dst:content-md5\"]") != NULL);
+    free(sc);
+    json_decref(jc);
+    snprintf(r.upload_id, sizeof(r.upload_id), "UPLOAD123");
+    r.checks[0] = '\0';
+    r.state = FERRY_STATE_FAILED;
+
+    /* sequencers: right-pad the shorter with zeros, then compare (not length first) */
+    CHECK(ferry_seq_cmp("00AA99", "00AB") < 0);
+    CHECK(ferry_seq_cmp("00AB", "00AA99") > 0);
+    CHECK(ferry_seq_cmp("00AB", "00AB00") == 0);
+    CHECK(ferry_seq_cmp("00AB01", "00AB") > 0);
+    CHECK(ferry_seq_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6") < 0);
+    CHECK(ferry_seq_cmp("", "") == 0);
+    CHECK(ferry_checks_unverified("src:unverified,dst:content-md5"));
+    CHECK(ferry_checks_unverified("dst:etag,src:unverified"));
+    CHECK(!ferry_checks_unverified("src:unverified-not,dst:etag"));
+    CHECK(!ferry_checks_unverified(""));
 
     /* a minimal queued record: trailing nils dropped */
     ferry_record_t q;

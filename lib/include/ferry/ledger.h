@@ -28,7 +28,10 @@ extern "C" {
 #define FERRY_ETAG_MAX               130  /* quoted multipart etags fit */
 #define FERRY_SEQ_MAX                64   /* event sequencers */
 #define FERRY_WORKER_MAX             128
-#define FERRY_UPLOAD_ID_MAX          512
+#define FERRY_UPLOAD_ID_MAX          1024 /* the one bound on a multipart upload id, everywhere */
+#define FERRY_CHECKS_MAX             256  /* the record's comma-separated list of checks */
+#define FERRY_SIZE_MAX               5497558138880ULL /* 5 TiB: the largest object S3 holds */
+#define FERRY_MTIME_MAX              253402300799LL   /* 9999-12-31T23:59:59Z */
 #define FERRY_ERRMSG_MAX             512
 #define FERRY_TASK_NAME_MAX          64
 #define FERRY_LEDGER_DEFAULT_BUCKETS 65536
@@ -75,6 +78,9 @@ typedef struct ferry_record_s {
     char error[FERRY_ERRMSG_MAX + 1];
     char worker[FERRY_WORKER_MAX + 1];
     char upload_id[FERRY_UPLOAD_ID_MAX + 1];
+    /* The checks the last copy ran, comma-separated ("src:crc64,dst:content-md5"); "" for
+     * records written before the field existed or never copied. */
+    char checks[FERRY_CHECKS_MAX + 1];
 } ferry_record_t;
 
 /* Reset to an empty record (duration_ms -1). */
@@ -93,7 +99,15 @@ int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out);
 size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap);
 int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap);
 
-/* The record as INTERFACE.md's JSON object (new reference; NULL on allocation failure). */
+/* Order two S3 sequencers as AWS documents it: right-pad the shorter with '0', then compare
+ * as strings (both hex, same case as S3 sends). <0, 0, >0. Pure. */
+int ferry_seq_cmp(const char *a, const char *b);
+
+/* 1 when a checks list names src:unverified (no read-side check was possible). Pure. */
+int ferry_checks_unverified(const char *checks);
+
+/* The record as INTERFACE.md's JSON object (new reference; NULL on allocation failure).
+ * "checks" is a JSON array of the record's checks ([] when none). */
 json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec);
 
 /* Format unix seconds as 2026-08-13T06:45:43Z; "" for 0. Parse the same form (and a bare
@@ -143,6 +157,11 @@ typedef struct ferry_item_s {
     int force;     /* 1: re-queue even an unchanged done record (retry) */
 } ferry_item_t;
 
+/* The bounds ferry_ledger_enqueue and ferry_ledger_skip check, for a producer that would
+ * rather skip one bad item (a listing entry with an impossible size) than fail the batch:
+ * FERRY_OK, or FERRY_EINVAL with why (cut to n) naming the key and the field. Pure. */
+int ferry_item_validate(const ferry_item_t *it, char *why, size_t n);
+
 /* Outcome of an enqueue, per item. */
 typedef enum {
     FERRY_ENQ_QUEUED = 1,    /* record now queued and a job was added to the stream */
@@ -152,7 +171,19 @@ typedef enum {
 
 typedef enum { FERRY_QUEUE_EVENT = 0, FERRY_QUEUE_BULK = 1 } ferry_queue_kind_t;
 
-/* Record and enqueue n items in one pipelined round trip (a CAS script per item adds the
+/* Every item is validated before anything is sent (key 1..FERRY_KEY_MAX bytes, size <=
+ * FERRY_SIZE_MAX, mtime <= FERRY_MTIME_MAX, etag <= FERRY_ETAG_MAX, seq <= FERRY_SEQ_MAX hex
+ * digits): one bad item makes the call FERRY_EINVAL (the message names the key and the field)
+ * with nothing written. The script checks the same bounds again before its first write.
+ *
+ * Versions: an item's mtime (the scan's Last-Modified, an event's time) and seq (an S3
+ * event's sequencer) order it against the record: when both carry a sequencer, the
+ * sequencers decide (ferry_seq_cmp); otherwise mtime, then etag. Older is STALE and changes
+ * nothing. A delete at the same version as a record that is done, failed or skipped is
+ * queued (a create and a delete within one second); over a queued or copying record it is a
+ * no-op like any same-version item (the job on its way HEADs the source).
+ *
+ * Record and enqueue n items in one pipelined round trip (a CAS script per item adds the
  * stream job in the same atomic step as the ledger change, so a job exists exactly when the
  * record went to queued). results (may be NULL) gets one ferry_enq_result_t per item.
  * On a lost connection the whole batch is resent once: safe, because re-queueing is a no-op. */
@@ -233,10 +264,15 @@ typedef struct ferry_outcome_s {
     const char *dst_etag;
     const char *error; /* for FAILED / QUEUED */
     int64_t duration_ms;
+    /* The checks that ran, comma-separated (worker/copy.h's result), or NULL; cut to
+     * FERRY_CHECKS_MAX. A done outcome naming src:unverified counts in the task's
+     * `unverified` counter. */
+    const char *checks;
 } ferry_outcome_t;
 
 /* copying → outcome, compare-and-set: FERRY_OK; FERRY_ECONFLICT when the record is for a newer
- * source version than the one copied (the newer job is queued; just ack); FERRY_EBUSY when
+ * source version than the one copied (the newer job is queued; just ack) — a record still
+ * copying a version an event named takes the worker's HEAD as the truth instead; FERRY_EBUSY when
  * another token holds the lease; FERRY_ENOTFOUND without a record. Releases the lease. */
 int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
                         const ferry_outcome_t *o);
@@ -258,15 +294,22 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
 /* Mark failed with error unless the record is done/skipped/deleted (dead letters). */
 int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error);
 
-/* Remember (or clear, upload_id "") the open multipart upload id while token holds the lease. */
+/* Remember (or clear, upload_id "") the open multipart upload id while token holds the lease.
+ * FERRY_EINVAL for an id longer than FERRY_UPLOAD_ID_MAX. */
 int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *token,
                             const char *upload_id);
+
+/* One of the ledger's Lua scripts by name ("enqueue", "skip", "start", "finish", "fail",
+ * "upload", "lease", "list"), or NULL: for tests that send a script arguments the C API would
+ * refuse (the scripts validate again before their first write). Static storage. */
+const ferry_redis_script_t *ferry_ledger_script(const char *name);
 
 /* ---- queries ------------------------------------------------------------------------------- */
 
 typedef struct ferry_counters_s {
     long long objects[FERRY_STATE_COUNT];
     long long bytes[FERRY_STATE_COUNT];
+    long long unverified; /* done records whose checks include src:unverified */
 } ferry_counters_t;
 
 int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c);

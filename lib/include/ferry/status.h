@@ -24,12 +24,18 @@ int ferry_status_object(ferry_redis_t *r, const char *task, const char *key, jso
  * the following page's cursor, "" at the end. */
 int ferry_status_list(ferry_redis_t *r, const char *task, int state, const char *prefix,
                       const char *cursor, size_t limit, json_t **out, char *next, size_t next_n);
+/* ferry_status_list keeping only records whose checks include src:unverified (`ferry ls
+ * --unverified`; state is normally FERRY_STATE_DONE). A page may hold fewer than limit
+ * records; follow next as usual. */
+int ferry_status_list_unverified(ferry_redis_t *r, const char *task, int state, const char *prefix,
+                                 const char *cursor, size_t limit, json_t **out, char *next,
+                                 size_t next_n);
 
 /* {"complete": bool, "pending": n, "failed": n} for prefix ("" = all). */
 int ferry_status_complete(ferry_redis_t *r, const char *task, const char *prefix, json_t **out);
 
-/* The task: its definition plus "counters" {state: {objects, bytes}}, "backlog"
- * {event, bulk, dead}. */
+/* The task: its definition plus "counters" {state: {objects, bytes}}, "unverified" (done
+ * records whose source could not be verified), "backlog" {event, bulk, dead}. */
 int ferry_status_task(ferry_redis_t *r, const char *task, json_t **out);
 
 /* Re-queue keys (n > 0), or every record in state (FAILED normally) when n == 0. *requeued

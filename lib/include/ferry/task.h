@@ -98,6 +98,15 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
 /* Check a complete task (name, both locations, schedule, sizes). */
 int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err);
 
+/* The task's filters, one definition for the scan and the event intake. Globs match rel, the
+ * key relative to the source prefix (fnmatch without FNM_PATHNAME: '*' crosses '/'): include
+ * patterns, when any, must match; exclude patterns must not. 1 when rel passes. Pure. */
+int ferry_task_glob_ok(const ferry_task_t *t, const char *rel);
+/* Size and age bounds (0: none). mtime_ms 0 (unknown) passes the age bounds. 1 when the
+ * object passes. Pure. */
+int ferry_filter_size_age_ok(uint64_t min_size, uint64_t max_size, int64_t min_age_ms,
+                             int64_t max_age_ms, int64_t now_ms, uint64_t size, int64_t mtime_ms);
+
 /* A valid task name: [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
 int ferry_task_name_valid(const char *name);
 
