@@ -741,6 +741,18 @@ static const ferry_redis_script_t LUA_SKIP = {
  * the lease, -3 no record) and the packed record ('' with -2 and -3). */
 static const ferry_redis_script_t LUA_START = {
     "start", LUA_PRELUDE
+    /* A lease token is "<host>/<slot>/<pid>/<n>" and a worker is "<host>/<slot>": a lease
+     * held under our own worker name by another pid belongs to a dead process (a slot is held
+     * by one live process at a time, see worker.c), so it is taken over at once. */
+    "local function dead_holder(cur, tok, w)\n"
+    "  if w == '' then return false end\n"
+    "  local p = w .. '/'\n"
+    "  local n = #p\n"
+    "  if cur:sub(1, n) ~= p or tok:sub(1, n) ~= p then return false end\n"
+    "  local a = string.match(cur:sub(n + 1), '^(%d+)/[^/]*$')\n"
+    "  local b = string.match(tok:sub(n + 1), '^(%d+)/[^/]*$')\n"
+    "  return a ~= nil and b ~= nil and a ~= b\n"
+    "end\n"
     "local out = {}\n"
     "local now = tonumber(ARGV[3])\n"
     "for i = 1, (#KEYS - 3) / 2 do\n"
@@ -753,7 +765,7 @@ static const ferry_redis_script_t LUA_START = {
     "    if s == 2 or s == 4 or s == 5 then code = 0; v = raw\n"
     "    else\n"
     "      local cur = redis.call('GET', L)\n"
-    "      if cur and cur ~= tok then code = -2\n"
+    "      if cur and cur ~= tok and not dead_holder(cur, tok, ARGV[1]) then code = -2\n"
     "      else\n"
     "        redis.call('SET', L, tok, 'PX', ARGV[2])\n"
     "        r[1] = 1; r[7] = (r[7] or 0) + 1\n"

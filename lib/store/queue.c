@@ -22,7 +22,11 @@ struct ferry_queue_s {
     int max_deliveries;
     char k_q[2][128];
     char k_dead[128];
-    int recovered;           /* own pending entries read after start */
+    int recovered;           /* every own pending entry from before a restart was read */
+    int rec_done[2];         /* per stream: its pending entries are all read */
+    char rec_id[2][48];      /* per stream: the last pending entry read ("0": none yet) */
+    int seen[2];             /* entries of each stream in the last reply */
+    char last_id[2][48];     /* the last entry id of each stream in the last reply */
     long long last_claim_ms; /* last XAUTOCLAIM sweep */
     ferry_job_t *buf;        /* jobs delivered but not yet handed out */
     int nbuf;
@@ -212,7 +216,9 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     q->r = r;
     snprintf(q->consumer, sizeof(q->consumer), "%s", o->consumer);
     q->vt_ms = o->visibility_ms > 0 ? o->visibility_ms : 300000;
-    q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : 5;
+    q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : FERRY_QUEUE_DELIVERY_CAP;
+    snprintf(q->rec_id[0], sizeof(q->rec_id[0]), "0");
+    snprintf(q->rec_id[1], sizeof(q->rec_id[1]), "0");
     const char *task = ferry_ledger_task(l);
     keys_task(q->k_q[0], sizeof(q->k_q[0]), task, "q:event");
     keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
@@ -295,6 +301,14 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
     for (size_t i = 0; i < entries->elements; i++) {
         ferry_error_t e;
         ferry_job_t *j = &q->buf[q->nbuf];
+        const redisReply *en = entries->element[i];
+        if (en->type == REDIS_REPLY_ARRAY && en->elements > 0 &&
+            en->element[0]->type == REDIS_REPLY_STRING &&
+            en->element[0]->len < sizeof(q->last_id[kind])) {
+            memcpy(q->last_id[kind], en->element[0]->str, en->element[0]->len);
+            q->last_id[kind][en->element[0]->len] = '\0';
+            q->seen[kind]++;
+        }
         int rc = ferry_job_decode(entries->element[i], kind, j, &e);
         if (rc == FERRY_ENOTFOUND) {
             /* Deleted body still pending (acked-then-crashed): drop it, leave no orphan. */
@@ -373,6 +387,7 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
         if (streams & (1 << k))
             argv[n++] = id;
     redisReply *rep = NULL;
+    q->seen[0] = q->seen[1] = 0;
     int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
@@ -383,6 +398,31 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
         return rc;
     take_read_reply(q, rep, fetch_count);
     freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+/* Read the next page of our own pending entries from before a restart (XREADGROUP with the
+ * last id read, per stream, so the whole PEL comes back however long it is), at most what the
+ * local buffer holds. Sets q->recovered once every stream answered an empty page. */
+static int recover_page(ferry_queue_t *q)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        if (q->rec_done[kind])
+            continue;
+        int room = BUF_MAX - q->nbuf;
+        if (room > BUF_MAX / 2)
+            room = BUF_MAX / 2;
+        if (room < 1)
+            return FERRY_OK; /* buffer full: go on once it drains */
+        int rc = read_group(q, 1 << kind, q->rec_id[kind], room, 0, 1);
+        if (rc)
+            return rc;
+        if (q->seen[kind] == 0)
+            q->rec_done[kind] = 1;
+        else
+            snprintf(q->rec_id[kind], sizeof(q->rec_id[kind]), "%s", q->last_id[kind]);
+    }
+    q->recovered = q->rec_done[0] && q->rec_done[1];
     return FERRY_OK;
 }
 
@@ -430,6 +470,8 @@ static int over_limit(ferry_queue_t *q, ferry_job_t *job)
     ferry_record_t rec;
     char msg[FERRY_ERRMSG_MAX + 1];
     int have = ferry_ledger_get(q->l, job->key, &rec) == FERRY_OK && rec.error[0];
+    /* A safety cap only (the worker gives up after real attempts, see the ledger's attempts):
+     * this is a job that keeps coming back without ever being copied or failed. */
     snprintf(msg, sizeof(msg), "gave up after %lld deliveries%s%.400s", job->deliveries - 1,
              have ? ": " : "", have ? rec.error : "");
     if (ferry_queue_dead(q, job, msg) == FERRY_OK)
@@ -448,15 +490,15 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
             if (!over_limit(q, job))
                 return FERRY_OK;
         }
-        if (!q->recovered) {
-            /* Our own pending entries from before a restart come first. */
-            rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+        while (!q->recovered && q->nbuf == 0) {
+            /* Our own pending entries from before a restart come first, all of them, page by
+             * page (an empty page can happen when every entry of one was dropped). */
+            rc = recover_page(q);
             if (rc)
                 return rc;
-            q->recovered = 1;
-            if (q->nbuf)
-                continue;
         }
+        if (q->nbuf)
+            continue;
         long long now = mono_ms();
         long long every = q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
         if (now - q->last_claim_ms >= every) {
@@ -534,11 +576,10 @@ int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n
     *n = 0;
     if (max <= 0)
         return FERRY_ETIMEOUT;
-    if (!q->recovered) { /* our own pending entries from before a restart, of either kind */
-        int rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+    while (!q->recovered && q->nbuf == 0) { /* our own pending entries, of either kind */
+        int rc = recover_page(q);
         if (rc)
             return rc;
-        q->recovered = 1;
     }
     if (q->nbuf == 0) {
         int want = BUF_MAX / 2 < max ? BUF_MAX / 2 : max;
