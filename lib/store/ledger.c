@@ -1804,3 +1804,54 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
         snprintf(next, next_n, "b%lu.%lu", bucket, skip);
     return rc == FERRY_ECANCELED ? FERRY_OK : rc;
 }
+
+/* ---- the multipart uploads ferry started (the janitor's list) -------------------------------- */
+
+static int uploads_key(ferry_ledger_t *l, const char *upload_id, char *k, size_t n)
+{
+    if (upload_id == NULL || *upload_id == '\0' || strlen(upload_id) > FERRY_UPLOAD_ID_MAX)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                               "upload id: 1..%d bytes", FERRY_UPLOAD_ID_MAX);
+    keys_task(k, n, l->task, "uploads");
+    return FERRY_OK;
+}
+
+int ferry_ledger_upload_track(ferry_ledger_t *l, const char *upload_id)
+{
+    char k[160], t[24];
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(t, sizeof(t), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    const char *argv[4] = {"HSET", k, upload_id, t};
+    return ferry_redis_argv(l->r, 4, argv, NULL, NULL);
+}
+
+int ferry_ledger_upload_untrack(ferry_ledger_t *l, const char *upload_id)
+{
+    char k[160];
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc;
+    const char *argv[3] = {"HDEL", k, upload_id};
+    return ferry_redis_argv(l->r, 3, argv, NULL, NULL);
+}
+
+int ferry_ledger_upload_tracked(ferry_ledger_t *l, const char *upload_id, int *yes)
+{
+    char k[160];
+    *yes = 0;
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc == FERRY_EINVAL ? FERRY_OK : rc; /* not an id ferry could have stored */
+    const char *argv[3] = {"HEXISTS", k, upload_id};
+    redisReply *rep = NULL;
+    rc = ferry_redis_argv(l->r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    *yes = ferry_redis_reply_int(rep, 0) == 1;
+    freeReplyObject(rep);
+    return FERRY_OK;
+}

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -772,4 +773,128 @@ int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed)
     if (removed)
         *removed = n;
     return rc;
+}
+
+/* ---- the claim on a consumer name --------------------------------------------------------- */
+
+/* KEYS: claim; ARGV: value ttl_ms previous ('' none): take it when free, ours, or still held by
+ * the previous value we know to be dead. Returns {1, ''} or {0, current holder}. */
+static const ferry_redis_script_t LUA_CLAIM = {
+    "consumer_claim", "local cur = redis.call('GET', KEYS[1])\n"
+                      "if not cur or cur == ARGV[1] or (ARGV[3] ~= '' and cur == ARGV[3]) then\n"
+                      "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                      "  return {1, ''}\n"
+                      "end\n"
+                      "return {0, cur}\n"};
+
+/* KEYS: claim; ARGV: value ms (0 = release). 1 when it was ours. */
+static const ferry_redis_script_t LUA_CLAIM_RENEW = {
+    "consumer_renew", "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+                      "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else\n"
+                      "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+                      "return 1\n"};
+
+static int claim_key(const char *consumer, char *key, size_t n)
+{
+    if (consumer == NULL || *consumer == '\0' || strlen(consumer) > FERRY_WORKER_MAX)
+        return FERRY_EINVAL;
+    snprintf(key, n, "ferry:consumer:%s", consumer);
+    return FERRY_OK;
+}
+
+/* "<machine> <pid>": the machine is gethostname() (not FERRY_HOSTNAME, which names the
+ * consumer), so that the pid can be checked where it runs. */
+static void claim_value(int pid, char *buf, size_t n)
+{
+    char h[256];
+    if (gethostname(h, sizeof(h)) != 0)
+        snprintf(h, sizeof(h), "localhost");
+    h[sizeof(h) - 1] = '\0';
+    for (char *c = h; *c; c++)
+        if (*c == ' ')
+            *c = '_';
+    snprintf(buf, n, "%s %d", h, pid);
+}
+
+int ferry_queue_claim(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms,
+                      ferry_error_t *err)
+{
+    char key[FERRY_WORKER_MAX + 32], val[300], ttl[24], prev[300] = "";
+    if (claim_key(consumer, key, sizeof(key)) != FERRY_OK || pid <= 0)
+        return ferry_error_set(err, FERRY_EINVAL, "a consumer name (1..%d bytes) is required",
+                               FERRY_WORKER_MAX);
+    claim_value(pid, val, sizeof(val));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 60000));
+    for (int round = 0; round < 2; round++) {
+        const char *argv[4] = {key, val, ttl, prev};
+        redisReply *rep = NULL;
+        int rc = ferry_redis_eval(r, &LUA_CLAIM, 1, 4, argv, NULL, &rep);
+        if (rc)
+            return ferry_error_set(err, rc, "cannot claim the consumer name %s: %s", consumer,
+                                   ferry_redis_error(r)->msg);
+        int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                 ferry_redis_reply_int(rep->element[0], 0) == 1;
+        char cur[300] = "";
+        if (!ok && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[1]->type == REDIS_REPLY_STRING && rep->element[1]->len < sizeof(cur)) {
+            memcpy(cur, rep->element[1]->str, rep->element[1]->len);
+            cur[rep->element[1]->len] = '\0';
+        }
+        freeReplyObject(rep);
+        if (ok) {
+            if (prev[0])
+                ferry_log(FERRY_LOG_WARN, "worker.consumer_taken_over", "consumer", consumer,
+                          "previous", prev, "reason", "its process is gone", NULL);
+            return FERRY_OK;
+        }
+        /* Held: by a dead process of this machine (take it over), or a live one (refuse). */
+        const char *sp = strrchr(cur, ' ');
+        char mine[300];
+        claim_value(pid, mine, sizeof(mine));
+        const char *msp = strrchr(mine, ' ');
+        long other = sp ? strtol(sp + 1, NULL, 10) : 0;
+        int same_machine =
+            sp && msp && sp - cur == msp - mine && memcmp(cur, mine, (size_t)(sp - cur)) == 0;
+        if (same_machine && other > 0 && other != pid && kill((pid_t)other, 0) != 0 &&
+            errno == ESRCH && round == 0) {
+            snprintf(prev, sizeof(prev), "%s", cur);
+            continue;
+        }
+        if (same_machine)
+            return ferry_error_set(err, FERRY_EBUSY,
+                                   "consumer %s is in use by process %ld on this machine: give "
+                                   "this worker another --slot, or stop that process first",
+                                   consumer, other);
+        return ferry_error_set(err, FERRY_EBUSY,
+                               "consumer %s is in use by \"%s\" (another machine): give this "
+                               "worker another --slot or --consumer, or wait up to %s ms for "
+                               "that claim to lapse if its process is gone",
+                               consumer, cur, ttl);
+    }
+    return ferry_error_set(err, FERRY_EBUSY,
+                           "consumer %s: the claim changed hands while it was "
+                           "taken over: start this worker again",
+                           consumer);
+}
+
+int ferry_queue_claim_renew(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms)
+{
+    char key[FERRY_WORKER_MAX + 32], val[300], ttl[24];
+    if (claim_key(consumer, key, sizeof(key)) != FERRY_OK)
+        return FERRY_EINVAL;
+    claim_value(pid, val, sizeof(val));
+    snprintf(ttl, sizeof(ttl), "%lld", ttl_ms > 0 ? (long long)ttl_ms : 0LL);
+    const char *argv[3] = {key, val, ttl};
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(r, &LUA_CLAIM_RENEW, 1, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long v = ferry_redis_reply_int(rep, 0);
+    freeReplyObject(rep);
+    return v == 1 ? FERRY_OK : FERRY_EBUSY;
+}
+
+int ferry_queue_claim_release(ferry_redis_t *r, const char *consumer, int pid)
+{
+    return ferry_queue_claim_renew(r, consumer, pid, 0);
 }

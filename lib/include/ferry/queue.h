@@ -124,6 +124,23 @@ int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, lo
  * (names of machines that are gone). *removed may be NULL. */
 int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed);
 
+/* The claim on a consumer name: one live process per name ("<host>/<slot>"), so that a lease
+ * token of the same name with another pid is known to belong to a dead process (the ledger's
+ * start takes such a lease over at once). Key ferry:consumer:<name> = "<machine> <pid>" with
+ * a TTL of ttl_ms (0: 60 s); the holder renews it well within that.
+ *
+ * ferry_queue_claim: FERRY_OK when the name is now ours (free, already ours, or held by a
+ * process of this machine that no longer exists: taken over, logged); FERRY_EBUSY with a
+ * message saying what to do when a live process (or another machine, until its claim lapses)
+ * holds it; another error when Redis fails. */
+int ferry_queue_claim(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms,
+                      ferry_error_t *err);
+/* Extend our claim: FERRY_OK, FERRY_EBUSY when it is no longer ours (stop working), or an
+ * error. */
+int ferry_queue_claim_renew(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms);
+/* Drop our claim (at a clean exit). */
+int ferry_queue_claim_release(ferry_redis_t *r, const char *consumer, int pid);
+
 #ifdef __cplusplus
 }
 #endif
