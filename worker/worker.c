@@ -1252,6 +1252,11 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     size_t dl = strlen(dp);
     if (u->key_len < dl || strncmp(u->key, dp, dl) != 0)
         return FERRY_OK;
+    /* Only uploads ferry started for this task: another application's upload under the
+     * prefix (a multi-day upload, say) is none of our business. */
+    int ours = 0;
+    if (ferry_ledger_upload_tracked(t->led, u->upload_id, &ours) != FERRY_OK || !ours)
+        return FERRY_OK;
     char skey[FERRY_KEY_MAX * 2 + 2];
     snprintf(skey, sizeof(skey), "%s%.*s", sp, (int)(u->key_len - dl), u->key + dl);
     ferry_record_t *rec = malloc(sizeof(*rec));
@@ -1277,10 +1282,20 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     return FERRY_OK;
 }
 
+typedef struct jan_abort_s {
+    wtask_t *t;
+    char id[1025];
+} jan_abort_t;
+
 static void jan_abort_done(void *arg, const ferry_s3_result_t *r)
 {
-    (void)arg;
-    (void)r;
+    jan_abort_t *a = arg;
+    if ((r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) && !a->t->w->closing)
+        ferry_ledger_upload_untrack(a->t->led, a->id);
+    else if (r->rc != FERRY_ECANCELED)
+        ferry_log(FERRY_LOG_WARN, "janitor.abort_failed", "task", a->t->task.name, "upload_id",
+                  a->id, "error", r->err.msg, NULL);
+    free(a);
 }
 
 static void jan_list_done(void *arg, const ferry_s3_result_t *r)
@@ -1300,9 +1315,15 @@ static void jan_list_done(void *arg, const ferry_s3_result_t *r)
             a.bucket = t->dst->bucket;
             a.key = jn->v[i].key;
             a.upload_id = jn->v[i].id;
-            ferry_log(FERRY_LOG_INFO, "janitor.abort", "task", t->task.name, "key", jn->v[i].key,
-                      "upload_id", jn->v[i].id, NULL);
-            ferry_s3_abort_multipart(t->s3d, &a, jan_abort_done, NULL, NULL, &e);
+            jan_abort_t *ja = calloc(1, sizeof(*ja));
+            if (ja != NULL) { /* out of memory: the next round tries again */
+                ja->t = t;
+                snprintf(ja->id, sizeof(ja->id), "%s", jn->v[i].id);
+                ferry_log(FERRY_LOG_INFO, "janitor.abort", "task", t->task.name, "key",
+                          jn->v[i].key, "upload_id", jn->v[i].id, NULL);
+                if (ferry_s3_abort_multipart(t->s3d, &a, jan_abort_done, ja, NULL, &e) != FERRY_OK)
+                    free(ja);
+            }
         }
         free(jn->v[i].key);
         free(jn->v[i].id);
