@@ -529,6 +529,37 @@ static void test_lease_takeover(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+/* Issue 12 item 15: a consumer name is held by one live process (what makes the lease takeover
+ * above safe): a live holder refuses another pid, a dead holder of this machine is taken
+ * over at once, and the old holder's renewal then fails. */
+static void test_consumer_claim(ferry_redis_t *r)
+{
+    ferry_error_t e;
+    int me = (int)getpid();
+    REQUIRE(ferry_queue_claim(r, "cl/1", me, 60000, &e) == FERRY_OK);
+    CHECK_INT(ferry_queue_claim(r, "cl/1", me, 60000, &e), FERRY_OK); /* ours already */
+    /* another pid while we live: refused, with what to do */
+    CHECK_INT(ferry_queue_claim(r, "cl/1", 999999, 60000, &e), FERRY_EBUSY);
+    CHECK(strstr(e.msg, "--slot") != NULL);
+    CHECK_INT(ferry_queue_claim_renew(r, "cl/1", me, 60000), FERRY_OK);
+    /* a holder that died: taken over at once */
+    pid_t p = fork();
+    if (p == 0) {
+        ferry_redis_t *c = conn(0);
+        ferry_error_t ce;
+        _exit(c && ferry_queue_claim(c, "cl/2", (int)getpid(), 60000, &ce) == FERRY_OK ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_INT(ferry_queue_claim(r, "cl/2", me, 60000, &e), FERRY_OK);
+    CHECK_INT(ferry_queue_claim_renew(r, "cl/2", (int)p, 60000), FERRY_EBUSY);
+    CHECK_INT(ferry_queue_claim_release(r, "cl/2", me), FERRY_OK);
+    CHECK_INT(ferry_queue_claim_release(r, "cl/1", me), FERRY_OK);
+    CHECK_INT(ferry_queue_claim(r, "cl/1", 999999, 60000, &e), FERRY_OK); /* free again */
+    CHECK_INT(ferry_queue_claim_release(r, "cl/1", 999999), FERRY_OK);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -544,6 +575,7 @@ int main(void)
     test_busy_not_counted(r);
     test_full_pel_reclaim(r);
     test_lease_takeover(r);
+    test_consumer_claim(r);
     ferry_redis_free(r);
     return test_summary();
 }

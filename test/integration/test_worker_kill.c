@@ -10,7 +10,8 @@
  *  - no finished part is sent again (fakes3's UploadPart counter against the parts that each
  *    kill left on the server, as ListParts shows them);
  *  - it all ends in well under the visibility timeout and the lease (< 60 s): the restarted
- *    slot takes its pending jobs and its dead predecessor's leases back at once.
+ *    slot takes its pending jobs and its dead predecessor's leases back at once;
+ *  - a second worker started on the same slot while one lives is refused.
  */
 #include "test_worker_util.h"
 
@@ -208,6 +209,11 @@ int main(void)
     CHECK_INT(wt_log_count("kill1.log", "event=worker.consumer_taken_over"), 1);
     CHECK_INT(wt_log_count("kill2.log", "event=worker.consumer_taken_over"), 1);
     pid_t p = wt_worker(&w, "kill", "kill-last.log", last);
+    /* one live process per slot: a second worker on slot 5 is refused at once */
+    usleep(300 * 1000);
+    pid_t twin = wt_worker(&w, "kill", "kill-twin.log", last);
+    CHECK_INT(wt_wait(twin, 20), 1);
+    CHECK_INT(wt_log_count("kill-twin.log", "is in use by process"), 1);
     CHECK_INT(wt_wait(p, 120), 0);
     double took = wt_now() - t0;
     printf("all copied %.1f s after the first start\n", took);
