@@ -17,7 +17,8 @@
 static const char USAGE[] =
     "usage: ferry worker [--task NAME]... [--concurrency N] [--consumer NAME | --slot N]\n"
     "                    [--exit-when-idle] [--grace DUR] [--lease DUR] [--visibility DUR]\n"
-    "                    [--max-deliveries N] [--parts-per-job N] [--streams N] [--ring SIZE]\n"
+    "                    [--max-attempts N] [--delivery-cap N] [--parts-per-job N]\n"
+    "                    [--streams N] [--ring SIZE]\n"
     "                    [--janitor-age DUR|off] [--janitor-every DUR] [--log-level L]\n";
 
 static int want_value(int argc, char **argv, int i)
@@ -97,10 +98,15 @@ int cmd_worker(cli_t *g, int argc, char **argv)
         } else if (strcmp(a, "--streams") == 0) {
             if (parse_uint(a, v, 1, 4096, &o.streams))
                 return CLI_USAGE;
-        } else if (strcmp(a, "--max-deliveries") == 0) {
+        } else if (strcmp(a, "--max-attempts") == 0 || strcmp(a, "--max-deliveries") == 0) {
+            /* copies that ran and failed (--max-deliveries: the older name) */
             if (parse_uint(a, v, 1, 1000, &u))
                 return CLI_USAGE;
-            o.max_deliveries = (int)u;
+            o.max_attempts = (int)u;
+        } else if (strcmp(a, "--delivery-cap") == 0) {
+            if (parse_uint(a, v, 1, 100000, &u))
+                return CLI_USAGE;
+            o.delivery_cap = (int)u;
         } else if (strcmp(a, "--consumer") == 0) {
             if (strlen(v) == 0 || strlen(v) > 100)
                 return cli_error(CLI_USAGE, "worker: --consumer wants 1 to 100 characters");

@@ -53,6 +53,9 @@ typedef struct wjob_s {
     ferry_s3_op_t *del_op;
     uint64_t t0, renewed;
     int lost;
+    uint32_t attempts;    /* the record's, this one included (the ledger's start counts) */
+    int had_copy;         /* the record named a destination copy when the job started */
+    char upload_id[1025]; /* the multipart upload this copy holds open, "" none */
 } wjob_t;
 
 /* A job the feeder has started (ledger start: lease taken, record copying), handed to the
@@ -62,6 +65,8 @@ typedef struct handoff_s {
     ferry_job_t job;
     char token[96];
     char upload_id[1025]; /* the record's open multipart upload, for a resume */
+    uint32_t attempts;    /* the record's attempts, this start included */
+    int had_copy;         /* the record named a destination copy (dst etag) */
 } handoff_t;
 
 /* An outcome for the committer thread to record (finish, then ack or nack), and the newer
@@ -121,6 +126,8 @@ struct worker_s {
     unsigned long long feeds, fed;      /* feeder: lease batches, jobs in them */
     unsigned long long cbatches, cjobs; /* committer: finish batches, jobs in them */
     int pid;
+    int claimed; /* the consumer name is ours (ferry_queue_claim) */
+    uint64_t renewed_claim;
     uint64_t started_ns;
     int exit_waits; /* under mu: maybe_exit waits for commits, so the committer wakes the loop */
     int rc;
@@ -158,7 +165,7 @@ static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t 
         return rc;
     ferry_queue_opts_t qo = {.consumer = w->o.consumer,
                              .visibility_ms = w->o.visibility_ms,
-                             .max_deliveries = w->o.max_deliveries};
+                             .max_deliveries = w->o.delivery_cap};
     rc = ferry_queue_open(ft->led, &qo, &ft->q);
     if (rc != FERRY_OK) {
         ferry_ledger_free(ft->led);
@@ -168,14 +175,16 @@ static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t 
 }
 
 static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job, const char *token,
-                        const char *upload_id)
+                        const ferry_record_t *rec)
 {
     pthread_mutex_lock(&w->mu);
     handoff_t *h = &w->hand[w->nhand++];
     snprintf(h->task, sizeof(h->task), "%s", task);
     h->job = *job;
     snprintf(h->token, sizeof(h->token), "%s", token);
-    snprintf(h->upload_id, sizeof(h->upload_id), "%s", upload_id);
+    snprintf(h->upload_id, sizeof(h->upload_id), "%s", rec->upload_id);
+    h->attempts = rec->attempts;
+    h->had_copy = rec->dst_etag[0] != '\0';
     w->busy++;
     pthread_mutex_unlock(&w->mu);
 }
@@ -198,11 +207,13 @@ static void feeder_settle(worker_t *w, ftask_t *ft, const ferry_job_t *job, cons
         return;
     }
     if (res == FERRY_START_BUSY) {
-        /* Another holder copies this key; look again once its lease could have lapsed. */
+        /* Another live holder copies this key (a dead one of our own slot would have been
+         * taken over): look again once its lease could have lapsed. Not an attempt: the
+         * delivery this costs only counts towards the high safety cap. */
         ferry_queue_nack(ft->q, job, w->o.lease_ms / 2 > 1000 ? w->o.lease_ms / 2 : 1000);
         return;
     }
-    feeder_push(w, ft->name, job, token, rec->upload_id);
+    feeder_push(w, ft->name, job, token, rec);
 }
 
 /* Take the jobs' copy leases on the feeder's connection, all in one pipeline, so that the loop
@@ -222,6 +233,8 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
     for (int i = 0; i < n; i++) {
         snprintf(tokens[i], sizeof(tokens[i]), "%s/%d/f%llu", w->o.consumer, w->pid, ++*seq);
         recs[i].upload_id[0] = '\0';
+        recs[i].dst_etag[0] = '\0';
+        recs[i].attempts = 0;
         it[i] = (ferry_start_item_t){.key = jobs[i].key, .token = tokens[i], .rec = &recs[i]};
     }
     int rc = ferry_ledger_start_many(ft->led, it, (size_t)n, w->o.consumer, w->o.lease_ms);
@@ -639,7 +652,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
     }
     ferry_queue_opts_t qo = {.consumer = w->o.consumer,
                              .visibility_ms = w->o.visibility_ms,
-                             .max_deliveries = w->o.max_deliveries};
+                             .max_deliveries = w->o.delivery_cap};
     if (ferry_queue_open(t->led, &qo, &t->q) != FERRY_OK) {
         ferry_ledger_free(t->led);
         ferry_task_clear(&t->task);
@@ -721,10 +734,10 @@ static void job_nack(wjob_t *j, int64_t delay)
                   "error", ferry_redis_error(j->w->r)->msg, NULL);
 }
 
-static int64_t backoff_ms(long long deliveries)
+static int64_t backoff_ms(long long attempts)
 {
     int64_t d = 1000;
-    for (long long i = 1; i < deliveries && d < 30000; i++)
+    for (long long i = 1; i < attempts && d < 30000; i++)
         d *= 2;
     return d > 30000 ? 30000 : d;
 }
@@ -762,7 +775,7 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     uint64_t dur = uv_now(&w->loop) - j->t0;
     snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
-    snprintf(att, sizeof(att), "%lld", j->job.deliveries);
+    snprintf(att, sizeof(att), "%u", j->attempts);
     if (res->status == FERRY_COPY_CANCELED || j->lost) {
         /* Leave it for a re-claim: lease released, job pending again at once; an open
          * upload id stays in the ledger for the resume. */
@@ -808,18 +821,19 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
                   "reason", res->err.msg, NULL);
         break;
     case FERRY_COPY_RETRY:
-        if (j->job.deliveries < w->o.max_deliveries) {
+        /* Only copies that ran count towards giving up: the record's attempts (one per start
+         * of a copy), not the job's deliveries (restarts and busy leases re-deliver it). */
+        if ((int)j->attempts < w->o.max_attempts) {
             o.state = FERRY_STATE_QUEUED;
             o.error = res->err.msg;
             /* A changed source is worth an immediate retry; anything else backs off. */
-            delay = res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->job.deliveries);
+            delay = res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->attempts);
             w->n_retry++;
             ferry_log(FERRY_LOG_WARN, "copy.retry", "task", j->t->task.name, "key", j->job.key,
                       "attempt", att, "error", res->err.msg, NULL);
             break;
         }
-        snprintf(msg, sizeof(msg), "gave up after %lld attempts: %s", j->job.deliveries,
-                 res->err.msg);
+        snprintf(msg, sizeof(msg), "gave up after %u attempts: %s", j->attempts, res->err.msg);
         o.state = FERRY_STATE_FAILED;
         o.error = msg;
         w->n_failed++;
@@ -888,7 +902,22 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
 static int job_on_upload(void *arg, const char *upload_id)
 {
     wjob_t *j = arg;
-    int rc = ferry_ledger_set_upload(j->t->led, j->job.key, j->token, upload_id);
+    int rc = FERRY_OK;
+    if (upload_id[0]) {
+        /* Ours: into the task's set of upload ids first, so that the janitor may abort it if it
+         * is ever left behind (and never aborts an upload of another application). */
+        rc = ferry_ledger_upload_track(j->t->led, upload_id);
+        if (rc == FERRY_OK)
+            snprintf(j->upload_id, sizeof(j->upload_id), "%s", upload_id);
+    }
+    if (rc == FERRY_OK)
+        rc = ferry_ledger_set_upload(j->t->led, j->job.key, j->token, upload_id);
+    if (rc == FERRY_OK && upload_id[0] == '\0' && j->upload_id[0]) {
+        /* Completed or aborted: nothing left for the janitor. (A failure here leaves an id
+         * the janitor never finds among the open uploads: harmless.) */
+        ferry_ledger_upload_untrack(j->t->led, j->upload_id);
+        j->upload_id[0] = '\0';
+    }
     if (rc != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "job.set_upload_failed", "task", j->t->task.name, "key",
                   j->job.key, "error", ferry_redis_error(j->w->r)->msg, NULL);
@@ -913,12 +942,85 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
         ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
         job_nack(j, 0);
     } else {
-        o.state =
-            j->job.deliveries < j->w->o.max_deliveries ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
+        o.state = (int)j->attempts < j->w->o.max_attempts ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
         o.error = r->err.msg;
-        job_record(j, &o, backoff_ms(j->job.deliveries));
+        job_record(j, &o, backoff_ms(j->attempts));
     }
     job_end(j);
+}
+
+/* Start the DELETE of the destination copy (the source said 404 just before). */
+static void delete_dst(wjob_t *j)
+{
+    wtask_t *t = j->t;
+    char dkey[FERRY_KEY_MAX * 2 + 2];
+    dst_key_of(t, j->job.key, dkey, sizeof(dkey));
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    ferry_s3_args_init(&a);
+    a.bucket = t->dst->bucket;
+    a.key = dkey;
+    if (ferry_s3_delete(t->s3d, &a, delete_done, j, &j->del_op, &e) != FERRY_OK) {
+        ferry_s3_result_t fake;
+        memset(&fake, 0, sizeof(fake));
+        fake.rc = e.code ? e.code : FERRY_EINVAL;
+        fake.err = e;
+        delete_done(j, &fake);
+    }
+}
+
+/* The HEAD of the source before a delete: a delete happens only when the source says 404 at
+ * that moment. 200: the delete event is stale (the object was written again, or the event is
+ * old or forged): refused, the copy stays. An error: retried like a failed copy. */
+static void delete_head_done(void *arg, const ferry_s3_result_t *r)
+{
+    wjob_t *j = arg;
+    worker_t *w = j->w;
+    j->del_op = NULL;
+    if (r->rc == FERRY_ENOTFOUND) {
+        if (j->t->task.delete_) {
+            delete_dst(j);
+            return;
+        }
+        ferry_s3_result_t fake;
+        memset(&fake, 0, sizeof(fake));
+        delete_done(j, &fake); /* record deleted; the copy stays (task without --delete) */
+        return;
+    }
+    if (r->rc == FERRY_OK) {
+        ferry_outcome_t o;
+        memset(&o, 0, sizeof(o));
+        /* The version fields stay as they are (mtime 0): only the state changes back. */
+        o.state = j->had_copy ? FERRY_STATE_DONE : FERRY_STATE_SKIPPED;
+        o.size = j->job.size;
+        o.error = "delete refused: the source still exists (a stale delete event); the "
+                  "destination copy stays";
+        w->n_skipped++;
+        ferry_log(FERRY_LOG_WARN, "delete.refused_source_exists", "task", j->t->task.name, "key",
+                  j->job.key, "state", ferry_state_name(o.state), NULL);
+        job_record(j, &o, 0);
+        job_end(j);
+        return;
+    }
+    delete_done(j, r); /* canceled (handed back) or an error (retried) */
+}
+
+/* A delete job: HEAD the source first (see delete_head_done). */
+static void delete_begin(wjob_t *j)
+{
+    wtask_t *t = j->t;
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    ferry_s3_args_init(&a);
+    a.bucket = t->src->bucket;
+    a.key = j->job.key;
+    if (ferry_s3_head(t->s3s, &a, delete_head_done, j, &j->del_op, &e) != FERRY_OK) {
+        ferry_s3_result_t fake;
+        memset(&fake, 0, sizeof(fake));
+        fake.rc = e.code && e.code != FERRY_ENOTFOUND ? e.code : FERRY_EINVAL;
+        fake.err = e;
+        delete_done(j, &fake);
+    }
 }
 
 /* A job the feeder started (lease ours, record copying): copy it. */
@@ -943,6 +1045,8 @@ static void job_begin(worker_t *w, const handoff_t *h)
     w->jobs = j;
     w->njobs++;
     snprintf(j->token, sizeof(j->token), "%s", h->token);
+    j->attempts = h->attempts ? h->attempts : 1;
+    j->had_copy = h->had_copy;
     j->t = task_get(w, task);
     if (j->t == NULL) {
         /* Task gone or Redis trouble: stays pending, re-claimed once the lease lapses. */
@@ -973,24 +1077,7 @@ static void job_begin(worker_t *w, const handoff_t *h)
     char dkey[FERRY_KEY_MAX * 2 + 2];
     dst_key_of(t, job->key, dkey, sizeof(dkey));
     if (job->op_delete) {
-        if (!t->task.delete_) {
-            ferry_s3_result_t fake;
-            memset(&fake, 0, sizeof(fake));
-            delete_done(j, &fake); /* record deleted; the copy stays (task without --delete) */
-            return;
-        }
-        ferry_s3_args_t a;
-        ferry_error_t e;
-        ferry_s3_args_init(&a);
-        a.bucket = t->dst->bucket;
-        a.key = dkey;
-        if (ferry_s3_delete(t->s3d, &a, delete_done, j, &j->del_op, &e) != FERRY_OK) {
-            ferry_s3_result_t fake;
-            memset(&fake, 0, sizeof(fake));
-            fake.rc = e.code ? e.code : FERRY_EINVAL;
-            fake.err = e;
-            delete_done(j, &fake);
-        }
+        delete_begin(j);
         return;
     }
     if (strlen(dkey) > FERRY_KEY_MAX) {
@@ -1004,6 +1091,9 @@ static void job_begin(worker_t *w, const handoff_t *h)
         job_end(j);
         return;
     }
+    if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
+        if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
+            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
     ferry_copy_req_t req = {.src_key = job->key,
                             .dst_key = dkey,
                             .resume_upload_id = h->upload_id,
@@ -1055,10 +1145,30 @@ static void on_async(uv_async_t *a)
     }
 }
 
+static void begin_drain(worker_t *w, const char *why);
+static void cancel_all(worker_t *w);
+
 static void on_renew(uv_timer_t *t)
 {
     worker_t *w = t->data;
     uint64_t now = uv_now(&w->loop);
+    if (w->claimed && now - w->renewed_claim >= (uint64_t)w->o.lease_ms / 3) {
+        w->renewed_claim = now;
+        int rc = ferry_queue_claim_renew(w->r, w->o.consumer, w->pid, w->o.lease_ms);
+        if (rc == FERRY_EBUSY) {
+            /* Another process took our name (we looked dead: stopped for longer than the
+             * claim lasts): it may take over our leases, so hand everything back now. */
+            ferry_log(FERRY_LOG_ERROR, "worker.consumer_lost", "consumer", w->o.consumer, "reason",
+                      "another process holds this consumer name now", NULL);
+            w->claimed = 0;
+            w->rc = FERRY_EBUSY;
+            ferry_error_set(&w->feeder_err, FERRY_EBUSY,
+                            "consumer %s was taken over by another process: this one stopped",
+                            w->o.consumer);
+            begin_drain(w, "consumer name lost");
+            cancel_all(w);
+        }
+    }
     for (wjob_t *j = w->jobs; j; j = j->next) {
         if (j->copy == NULL || j->lost || now - j->renewed < (uint64_t)w->o.lease_ms / 3)
             continue;
@@ -1146,6 +1256,11 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     size_t dl = strlen(dp);
     if (u->key_len < dl || strncmp(u->key, dp, dl) != 0)
         return FERRY_OK;
+    /* Only uploads ferry started for this task: another application's upload under the
+     * prefix (a multi-day upload, say) is none of our business. */
+    int ours = 0;
+    if (ferry_ledger_upload_tracked(t->led, u->upload_id, &ours) != FERRY_OK || !ours)
+        return FERRY_OK;
     char skey[FERRY_KEY_MAX * 2 + 2];
     snprintf(skey, sizeof(skey), "%s%.*s", sp, (int)(u->key_len - dl), u->key + dl);
     ferry_record_t *rec = malloc(sizeof(*rec));
@@ -1171,10 +1286,20 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     return FERRY_OK;
 }
 
+typedef struct jan_abort_s {
+    wtask_t *t;
+    char id[1025];
+} jan_abort_t;
+
 static void jan_abort_done(void *arg, const ferry_s3_result_t *r)
 {
-    (void)arg;
-    (void)r;
+    jan_abort_t *a = arg;
+    if ((r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) && !a->t->w->closing)
+        ferry_ledger_upload_untrack(a->t->led, a->id);
+    else if (r->rc != FERRY_ECANCELED)
+        ferry_log(FERRY_LOG_WARN, "janitor.abort_failed", "task", a->t->task.name, "upload_id",
+                  a->id, "error", r->err.msg, NULL);
+    free(a);
 }
 
 static void jan_list_done(void *arg, const ferry_s3_result_t *r)
@@ -1194,9 +1319,15 @@ static void jan_list_done(void *arg, const ferry_s3_result_t *r)
             a.bucket = t->dst->bucket;
             a.key = jn->v[i].key;
             a.upload_id = jn->v[i].id;
-            ferry_log(FERRY_LOG_INFO, "janitor.abort", "task", t->task.name, "key", jn->v[i].key,
-                      "upload_id", jn->v[i].id, NULL);
-            ferry_s3_abort_multipart(t->s3d, &a, jan_abort_done, NULL, NULL, &e);
+            jan_abort_t *ja = calloc(1, sizeof(*ja));
+            if (ja != NULL) { /* out of memory: the next round tries again */
+                ja->t = t;
+                snprintf(ja->id, sizeof(ja->id), "%s", jn->v[i].id);
+                ferry_log(FERRY_LOG_INFO, "janitor.abort", "task", t->task.name, "key",
+                          jn->v[i].key, "upload_id", jn->v[i].id, NULL);
+                if (ferry_s3_abort_multipart(t->s3d, &a, jan_abort_done, ja, NULL, &e) != FERRY_OK)
+                    free(ja);
+            }
         }
         free(jn->v[i].key);
         free(jn->v[i].id);
@@ -1318,8 +1449,10 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         w->o.lease_ms = 60000;
     if (w->o.visibility_ms <= 0)
         w->o.visibility_ms = 300000;
-    if (w->o.max_deliveries <= 0)
-        w->o.max_deliveries = 5;
+    if (w->o.max_attempts <= 0)
+        w->o.max_attempts = 5;
+    if (w->o.delivery_cap <= 0)
+        w->o.delivery_cap = FERRY_QUEUE_DELIVERY_CAP;
     if (w->o.janitor_age_ms == 0)
         w->o.janitor_age_ms = 24 * 3600 * 1000LL;
     if (w->o.janitor_every_ms <= 0)
@@ -1341,6 +1474,12 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     if ((rc = ferry_redis_connect(w->o.redis_url, &ro, &w->r, err)) != FERRY_OK ||
         (rc = ferry_redis_connect(w->o.redis_url, &ro, &w->rc_conn, err)) != FERRY_OK)
         goto out_free;
+    /* One live process per consumer name: what makes a lease of our name with another pid a
+     * dead process's, which the ledger's start then takes over at once. */
+    w->pid = (int)getpid();
+    if ((rc = ferry_queue_claim(w->r, w->o.consumer, w->pid, w->o.lease_ms, err)) != FERRY_OK)
+        goto out_free;
+    w->claimed = 1;
     if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {
         rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the committer thread");
         goto out_free;
@@ -1425,6 +1564,9 @@ out_stop:
         pthread_join(w->committer, NULL);
     }
 out_free:
+    if (w->claimed && ferry_queue_claim_release(w->r, w->o.consumer, w->pid) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "worker.release_failed", "consumer", w->o.consumer, "error",
+                  ferry_redis_error(w->r)->msg, NULL);
     ferry_redis_free(w->r);
     ferry_redis_free(w->rc_conn);
     pthread_cond_destroy(&w->c_cv);

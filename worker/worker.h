@@ -33,13 +33,23 @@ typedef struct ferry_worker_opts_s {
     int64_t grace_ms;         /* SIGTERM: finish in-flight copies within this [30 s] */
     int64_t lease_ms;         /* per-key copy lease, renewed every third [60 s] */
     int64_t visibility_ms;    /* queue visibility timeout [300 s] */
-    int max_deliveries;       /* attempts per job before failed [5] */
-    int64_t janitor_age_ms;   /* abort unowned multipart uploads older than this [24 h];
+    int max_attempts;         /* copies of a job that ran and failed before it is failed [5]
+                                 (the record's attempts, counted by the ledger's start) */
+    int delivery_cap;         /* safety cap on a job's deliveries [100]: restarts, busy leases
+                                 and hand-backs re-deliver a job without an attempt */
+    int64_t janitor_age_ms;   /* abort multipart uploads that ferry started (the task's set of
+                                 upload ids) and no live record owns, older than this [24 h];
                                  -1 disables the janitor */
     int64_t janitor_every_ms; /* how often the janitor looks [1 h] */
 } ferry_worker_opts_t;
 
-/* Run until SIGTERM/SIGINT (then drain: stop pulling, finish in-flight copies within the
+/* The consumer name is held by one live process at a time: at start the worker claims it in
+ * Redis ("<machine> <pid>", expiring after lease_ms, renewed with the leases). A claim of a
+ * process on this machine that no longer exists (kill(pid, 0)) is taken over at once; a live
+ * holder makes the start fail with FERRY_EBUSY. This is what lets the ledger take over a
+ * lease of the same "<host>/<slot>" with another pid without waiting for it to expire.
+ *
+ * Run until SIGTERM/SIGINT (then drain: stop pulling, finish in-flight copies within the
  * grace period, hand the rest back for re-claim) or, with exit_when_idle, until idle.
  * FERRY_OK on a clean exit; otherwise an error code with err saying what to fix (Redis
  * unreachable, a task that does not exist). Installs signal handlers on its loop. */

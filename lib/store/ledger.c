@@ -823,6 +823,18 @@ static const ferry_redis_script_t LUA_SKIP = {
  * the lease, -3 no record) and the packed record ('' with -2 and -3). */
 static const ferry_redis_script_t LUA_START = {
     "start", LUA_PRELUDE
+    /* A lease token is "<host>/<slot>/<pid>/<n>" and a worker is "<host>/<slot>": a lease
+     * held under our own worker name by another pid belongs to a dead process (a slot is held
+     * by one live process at a time, see worker.c), so it is taken over at once. */
+    "local function dead_holder(cur, tok, w)\n"
+    "  if w == '' then return false end\n"
+    "  local p = w .. '/'\n"
+    "  local n = #p\n"
+    "  if cur:sub(1, n) ~= p or tok:sub(1, n) ~= p then return false end\n"
+    "  local a = string.match(cur:sub(n + 1), '^(%d+)/[^/]*$')\n"
+    "  local b = string.match(tok:sub(n + 1), '^(%d+)/[^/]*$')\n"
+    "  return a ~= nil and b ~= nil and a ~= b\n"
+    "end\n"
     "local out = {}\n"
     "local now = tonumber(ARGV[3])\n"
     "for i = 1, (#KEYS - 3) / 2 do\n"
@@ -835,7 +847,7 @@ static const ferry_redis_script_t LUA_START = {
     "    if s == 2 or s == 4 or s == 5 then code = 0; v = raw\n"
     "    else\n"
     "      local cur = redis.call('GET', L)\n"
-    "      if cur and cur ~= tok then code = -2\n"
+    "      if cur and cur ~= tok and not dead_holder(cur, tok, ARGV[1]) then code = -2\n"
     "      else\n"
     "        redis.call('SET', L, tok, 'PX', ARGV[2])\n"
     "        r[1] = 1; r[7] = (r[7] or 0) + 1\n"
@@ -1947,4 +1959,55 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
     if (rc == FERRY_OK && bucket < l->buckets)
         snprintf(next, next_n, "b%lu.%lu", bucket, skip);
     return rc == FERRY_ECANCELED ? FERRY_OK : rc;
+}
+
+/* ---- the multipart uploads ferry started (the janitor's list) -------------------------------- */
+
+static int uploads_key(ferry_ledger_t *l, const char *upload_id, char *k, size_t n)
+{
+    if (upload_id == NULL || *upload_id == '\0' || strlen(upload_id) > FERRY_UPLOAD_ID_MAX)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EINVAL,
+                               "upload id: 1..%d bytes", FERRY_UPLOAD_ID_MAX);
+    keys_task(k, n, l->task, "uploads");
+    return FERRY_OK;
+}
+
+int ferry_ledger_upload_track(ferry_ledger_t *l, const char *upload_id)
+{
+    char k[160], t[24];
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(t, sizeof(t), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    const char *argv[4] = {"HSET", k, upload_id, t};
+    return ferry_redis_argv(l->r, 4, argv, NULL, NULL);
+}
+
+int ferry_ledger_upload_untrack(ferry_ledger_t *l, const char *upload_id)
+{
+    char k[160];
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc;
+    const char *argv[3] = {"HDEL", k, upload_id};
+    return ferry_redis_argv(l->r, 3, argv, NULL, NULL);
+}
+
+int ferry_ledger_upload_tracked(ferry_ledger_t *l, const char *upload_id, int *yes)
+{
+    char k[160];
+    *yes = 0;
+    int rc = uploads_key(l, upload_id, k, sizeof(k));
+    if (rc)
+        return rc == FERRY_EINVAL ? FERRY_OK : rc; /* not an id ferry could have stored */
+    const char *argv[3] = {"HEXISTS", k, upload_id};
+    redisReply *rep = NULL;
+    rc = ferry_redis_argv(l->r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    *yes = ferry_redis_reply_int(rep, 0) == 1;
+    freeReplyObject(rep);
+    return FERRY_OK;
 }

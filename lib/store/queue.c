@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,11 @@ struct ferry_queue_s {
     int max_deliveries;
     char k_q[2][128];
     char k_dead[128];
-    int recovered;           /* own pending entries read after start */
+    int recovered;           /* every own pending entry from before a restart was read */
+    int rec_done[2];         /* per stream: its pending entries are all read */
+    char rec_id[2][48];      /* per stream: the last pending entry read ("0": none yet) */
+    int seen[2];             /* entries of each stream in the last reply */
+    char last_id[2][48];     /* the last entry id of each stream in the last reply */
     long long last_claim_ms; /* last XAUTOCLAIM sweep */
     ferry_job_t *buf;        /* jobs delivered but not yet handed out */
     int nbuf;
@@ -212,7 +217,9 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     q->r = r;
     snprintf(q->consumer, sizeof(q->consumer), "%s", o->consumer);
     q->vt_ms = o->visibility_ms > 0 ? o->visibility_ms : 300000;
-    q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : 5;
+    q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : FERRY_QUEUE_DELIVERY_CAP;
+    snprintf(q->rec_id[0], sizeof(q->rec_id[0]), "0");
+    snprintf(q->rec_id[1], sizeof(q->rec_id[1]), "0");
     const char *task = ferry_ledger_task(l);
     keys_task(q->k_q[0], sizeof(q->k_q[0]), task, "q:event");
     keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
@@ -295,6 +302,14 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
     for (size_t i = 0; i < entries->elements; i++) {
         ferry_error_t e;
         ferry_job_t *j = &q->buf[q->nbuf];
+        const redisReply *en = entries->element[i];
+        if (en->type == REDIS_REPLY_ARRAY && en->elements > 0 &&
+            en->element[0]->type == REDIS_REPLY_STRING &&
+            en->element[0]->len < sizeof(q->last_id[kind])) {
+            memcpy(q->last_id[kind], en->element[0]->str, en->element[0]->len);
+            q->last_id[kind][en->element[0]->len] = '\0';
+            q->seen[kind]++;
+        }
         int rc = ferry_job_decode(entries->element[i], kind, j, &e);
         if (rc == FERRY_ENOTFOUND) {
             /* Deleted body still pending (acked-then-crashed): drop it, leave no orphan. */
@@ -373,6 +388,7 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
         if (streams & (1 << k))
             argv[n++] = id;
     redisReply *rep = NULL;
+    q->seen[0] = q->seen[1] = 0;
     int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
@@ -383,6 +399,31 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
         return rc;
     take_read_reply(q, rep, fetch_count);
     freeReplyObject(rep);
+    return FERRY_OK;
+}
+
+/* Read the next page of our own pending entries from before a restart (XREADGROUP with the
+ * last id read, per stream, so the whole PEL comes back however long it is), at most what the
+ * local buffer holds. Sets q->recovered once every stream answered an empty page. */
+static int recover_page(ferry_queue_t *q)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        if (q->rec_done[kind])
+            continue;
+        int room = BUF_MAX - q->nbuf;
+        if (room > BUF_MAX / 2)
+            room = BUF_MAX / 2;
+        if (room < 1)
+            return FERRY_OK; /* buffer full: go on once it drains */
+        int rc = read_group(q, 1 << kind, q->rec_id[kind], room, 0, 1);
+        if (rc)
+            return rc;
+        if (q->seen[kind] == 0)
+            q->rec_done[kind] = 1;
+        else
+            snprintf(q->rec_id[kind], sizeof(q->rec_id[kind]), "%s", q->last_id[kind]);
+    }
+    q->recovered = q->rec_done[0] && q->rec_done[1];
     return FERRY_OK;
 }
 
@@ -430,6 +471,8 @@ static int over_limit(ferry_queue_t *q, ferry_job_t *job)
     ferry_record_t rec;
     char msg[FERRY_ERRMSG_MAX + 1];
     int have = ferry_ledger_get(q->l, job->key, &rec) == FERRY_OK && rec.error[0];
+    /* A safety cap only (the worker gives up after real attempts, see the ledger's attempts):
+     * this is a job that keeps coming back without ever being copied or failed. */
     snprintf(msg, sizeof(msg), "gave up after %lld deliveries%s%.400s", job->deliveries - 1,
              have ? ": " : "", have ? rec.error : "");
     if (ferry_queue_dead(q, job, msg) == FERRY_OK)
@@ -448,15 +491,15 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
             if (!over_limit(q, job))
                 return FERRY_OK;
         }
-        if (!q->recovered) {
-            /* Our own pending entries from before a restart come first. */
-            rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+        while (!q->recovered && q->nbuf == 0) {
+            /* Our own pending entries from before a restart come first, all of them, page by
+             * page (an empty page can happen when every entry of one was dropped). */
+            rc = recover_page(q);
             if (rc)
                 return rc;
-            q->recovered = 1;
-            if (q->nbuf)
-                continue;
         }
+        if (q->nbuf)
+            continue;
         long long now = mono_ms();
         long long every = q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
         if (now - q->last_claim_ms >= every) {
@@ -534,11 +577,10 @@ int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n
     *n = 0;
     if (max <= 0)
         return FERRY_ETIMEOUT;
-    if (!q->recovered) { /* our own pending entries from before a restart, of either kind */
-        int rc = read_group(q, 3, "0", BUF_MAX / 2, 0, 1);
+    while (!q->recovered && q->nbuf == 0) { /* our own pending entries, of either kind */
+        int rc = recover_page(q);
         if (rc)
             return rc;
-        q->recovered = 1;
     }
     if (q->nbuf == 0) {
         int want = BUF_MAX / 2 < max ? BUF_MAX / 2 : max;
@@ -731,4 +773,128 @@ int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed)
     if (removed)
         *removed = n;
     return rc;
+}
+
+/* ---- the claim on a consumer name --------------------------------------------------------- */
+
+/* KEYS: claim; ARGV: value ttl_ms previous ('' none): take it when free, ours, or still held by
+ * the previous value we know to be dead. Returns {1, ''} or {0, current holder}. */
+static const ferry_redis_script_t LUA_CLAIM = {
+    "consumer_claim", "local cur = redis.call('GET', KEYS[1])\n"
+                      "if not cur or cur == ARGV[1] or (ARGV[3] ~= '' and cur == ARGV[3]) then\n"
+                      "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                      "  return {1, ''}\n"
+                      "end\n"
+                      "return {0, cur}\n"};
+
+/* KEYS: claim; ARGV: value ms (0 = release). 1 when it was ours. */
+static const ferry_redis_script_t LUA_CLAIM_RENEW = {
+    "consumer_renew", "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+                      "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else\n"
+                      "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+                      "return 1\n"};
+
+static int claim_key(const char *consumer, char *key, size_t n)
+{
+    if (consumer == NULL || *consumer == '\0' || strlen(consumer) > FERRY_WORKER_MAX)
+        return FERRY_EINVAL;
+    snprintf(key, n, "ferry:consumer:%s", consumer);
+    return FERRY_OK;
+}
+
+/* "<machine> <pid>": the machine is gethostname() (not FERRY_HOSTNAME, which names the
+ * consumer), so that the pid can be checked where it runs. */
+static void claim_value(int pid, char *buf, size_t n)
+{
+    char h[256];
+    if (gethostname(h, sizeof(h)) != 0)
+        snprintf(h, sizeof(h), "localhost");
+    h[sizeof(h) - 1] = '\0';
+    for (char *c = h; *c; c++)
+        if (*c == ' ')
+            *c = '_';
+    snprintf(buf, n, "%s %d", h, pid);
+}
+
+int ferry_queue_claim(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms,
+                      ferry_error_t *err)
+{
+    char key[FERRY_WORKER_MAX + 32], val[300], ttl[24], prev[300] = "";
+    if (claim_key(consumer, key, sizeof(key)) != FERRY_OK || pid <= 0)
+        return ferry_error_set(err, FERRY_EINVAL, "a consumer name (1..%d bytes) is required",
+                               FERRY_WORKER_MAX);
+    claim_value(pid, val, sizeof(val));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 60000));
+    for (int round = 0; round < 2; round++) {
+        const char *argv[4] = {key, val, ttl, prev};
+        redisReply *rep = NULL;
+        int rc = ferry_redis_eval(r, &LUA_CLAIM, 1, 4, argv, NULL, &rep);
+        if (rc)
+            return ferry_error_set(err, rc, "cannot claim the consumer name %s: %s", consumer,
+                                   ferry_redis_error(r)->msg);
+        int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                 ferry_redis_reply_int(rep->element[0], 0) == 1;
+        char cur[300] = "";
+        if (!ok && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[1]->type == REDIS_REPLY_STRING && rep->element[1]->len < sizeof(cur)) {
+            memcpy(cur, rep->element[1]->str, rep->element[1]->len);
+            cur[rep->element[1]->len] = '\0';
+        }
+        freeReplyObject(rep);
+        if (ok) {
+            if (prev[0])
+                ferry_log(FERRY_LOG_WARN, "worker.consumer_taken_over", "consumer", consumer,
+                          "previous", prev, "reason", "its process is gone", NULL);
+            return FERRY_OK;
+        }
+        /* Held: by a dead process of this machine (take it over), or a live one (refuse). */
+        const char *sp = strrchr(cur, ' ');
+        char mine[300];
+        claim_value(pid, mine, sizeof(mine));
+        const char *msp = strrchr(mine, ' ');
+        long other = sp ? strtol(sp + 1, NULL, 10) : 0;
+        int same_machine =
+            sp && msp && sp - cur == msp - mine && memcmp(cur, mine, (size_t)(sp - cur)) == 0;
+        if (same_machine && other > 0 && other != pid && kill((pid_t)other, 0) != 0 &&
+            errno == ESRCH && round == 0) {
+            snprintf(prev, sizeof(prev), "%s", cur);
+            continue;
+        }
+        if (same_machine)
+            return ferry_error_set(err, FERRY_EBUSY,
+                                   "consumer %s is in use by process %ld on this machine: give "
+                                   "this worker another --slot, or stop that process first",
+                                   consumer, other);
+        return ferry_error_set(err, FERRY_EBUSY,
+                               "consumer %s is in use by \"%s\" (another machine): give this "
+                               "worker another --slot or --consumer, or wait up to %s ms for "
+                               "that claim to lapse if its process is gone",
+                               consumer, cur, ttl);
+    }
+    return ferry_error_set(err, FERRY_EBUSY,
+                           "consumer %s: the claim changed hands while it was "
+                           "taken over: start this worker again",
+                           consumer);
+}
+
+int ferry_queue_claim_renew(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms)
+{
+    char key[FERRY_WORKER_MAX + 32], val[300], ttl[24];
+    if (claim_key(consumer, key, sizeof(key)) != FERRY_OK)
+        return FERRY_EINVAL;
+    claim_value(pid, val, sizeof(val));
+    snprintf(ttl, sizeof(ttl), "%lld", ttl_ms > 0 ? (long long)ttl_ms : 0LL);
+    const char *argv[3] = {key, val, ttl};
+    redisReply *rep = NULL;
+    int rc = ferry_redis_eval(r, &LUA_CLAIM_RENEW, 1, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long v = ferry_redis_reply_int(rep, 0);
+    freeReplyObject(rep);
+    return v == 1 ? FERRY_OK : FERRY_EBUSY;
+}
+
+int ferry_queue_claim_release(ferry_redis_t *r, const char *consumer, int pid)
+{
+    return ferry_queue_claim_renew(r, consumer, pid, 0);
 }

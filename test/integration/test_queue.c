@@ -393,6 +393,173 @@ static void test_restart_mid_run(ferry_redis_t *r)
     ferry_task_clear(&t);
 }
 
+/* Issue 12 item 14: a delivery is not an attempt. A job put back again and again because
+ * another holder has its lease (BUSY) is delivered many times; with the default options it
+ * must not be dead-lettered after 5 deliveries: only the ledger's attempts (copies that ran)
+ * count towards giving up, the delivery count is a high safety cap. */
+static void test_busy_not_counted(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "busy", 8, &l) == FERRY_OK);
+    enqueue_one(l, "held", FERRY_QUEUE_BULK);
+    int sr;
+    /* a live holder (another process) copies the key */
+    REQUIRE(ferry_ledger_start(l, "held", "other/1", "other/1/99/f1", 60000, &sr, NULL) ==
+            FERRY_OK);
+    REQUIRE(sr == FERRY_START_COPY);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "h/5", .visibility_ms = 100};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    int got = 0;
+    ferry_job_t j;
+    for (int i = 0; i < 40 && got < 9; i++) {
+        int rc = ferry_queue_next(q, &j, 300);
+        if (rc == FERRY_ETIMEOUT)
+            continue;
+        REQUIRE(rc == FERRY_OK);
+        got++;
+        char tok[32];
+        snprintf(tok, sizeof(tok), "h/5/1/f%d", i);
+        REQUIRE(ferry_ledger_start(l, "held", "h/5", tok, 60000, &sr, NULL) == FERRY_OK);
+        CHECK_INT(sr, FERRY_START_BUSY);
+        REQUIRE(ferry_queue_nack(q, &j, 0) == FERRY_OK);
+    }
+    CHECK_INT(got, 9); /* delivered 9 times, never dead-lettered */
+    long long dead = -1;
+    REQUIRE(ferry_queue_backlog(l, NULL, NULL, &dead) == FERRY_OK);
+    CHECK_INT(dead, 0);
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_get(l, "held", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_COPYING);
+    CHECK_INT(rec.attempts, 1); /* the holder's start only: BUSY does not count */
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+/* Issue 12 item 15: a restarted worker takes back all of its pending jobs at once, not only
+ * the first 32 (the rest used to wait for the visibility timeout). */
+static void test_full_pel_reclaim(ferry_redis_t *r)
+{
+    enum { N = 150 };
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "pel", 8, &l) == FERRY_OK);
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "k%03d", i);
+        enqueue_one(l, k, i % 3 ? FERRY_QUEUE_BULK : FERRY_QUEUE_EVENT);
+    }
+    pid_t p = fork();
+    if (p == 0) { /* takes every job, then dies */
+        ferry_redis_t *c = conn(0);
+        ferry_ledger_t *cl;
+        ferry_queue_t *cq;
+        ferry_queue_opts_t o = {.consumer = "host/8", .visibility_ms = 60000};
+        ferry_job_t j;
+        if (!c || ferry_ledger_open(c, "pel", 8, &cl) || ferry_queue_open(cl, &o, &cq))
+            _exit(1);
+        for (int i = 0; i < N; i++)
+            if (ferry_queue_next(cq, &j, 1000))
+                _exit(1);
+        kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    REQUIRE(WIFSIGNALED(st));
+    CHECK_INT(pel_count(r, "pel", "bulk") + pel_count(r, "pel", "event"), N);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "host/8", .visibility_ms = 60000};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int got = 0;
+    unsigned char seen[N] = {0};
+    ferry_job_t j;
+    while (got < N && ferry_queue_next(q, &j, 0) == FERRY_OK) {
+        int i = atoi(j.key + 1);
+        REQUIRE(i >= 0 && i < N);
+        CHECK(!seen[i]);
+        seen[i] = 1;
+        got++;
+        CHECK(complete(q, l, &j, "P") == FERRY_OK);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK_INT(got, N);
+    CHECK(b.tv_sec - a.tv_sec < 5); /* not after the 60 s visibility timeout */
+    CHECK_INT(pel_count(r, "pel", "bulk") + pel_count(r, "pel", "event"), 0);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+/* Issue 12 item 15: a lease held by a dead process of the same slot (same consumer name
+ * "host/slot", another pid in the token "host/slot/pid/…") is taken over at once; a lease of
+ * another slot, or of the same process, still answers BUSY. */
+static void test_lease_takeover(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "take", 8, &l) == FERRY_OK);
+    enqueue_one(l, "a", FERRY_QUEUE_BULK);
+    int sr;
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_start(l, "a", "hx/3", "hx/3/111/f1", 60000, &sr, NULL) == FERRY_OK);
+    REQUIRE(sr == FERRY_START_COPY);
+    /* another slot of the same host: busy */
+    REQUIRE(ferry_ledger_start(l, "a", "hx/4", "hx/4/222/f1", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_BUSY);
+    /* another host with a slot name that is a prefix: busy */
+    REQUIRE(ferry_ledger_start(l, "a", "hx", "hx/333/f1", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_BUSY);
+    /* the same process (pid 111), another job of it: busy */
+    REQUIRE(ferry_ledger_start(l, "a", "hx/3", "hx/3/111/f2", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_BUSY);
+    /* the slot restarted (pid 444): the dead holder's lease is taken over */
+    REQUIRE(ferry_ledger_start(l, "a", "hx/3", "hx/3/444/f1", 60000, &sr, &rec) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    CHECK_INT(rec.attempts, 2);
+    /* and the old holder's token is no longer valid */
+    CHECK_INT(ferry_ledger_lease_renew(l, "a", "hx/3/111/f1", 60000), FERRY_EBUSY);
+    CHECK_INT(ferry_ledger_lease_renew(l, "a", "hx/3/444/f1", 60000), FERRY_OK);
+    ferry_queue_t *q; /* clear the job */
+    ferry_queue_opts_t o = {.consumer = "hx/3", .visibility_ms = 60000};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    ferry_job_t j;
+    REQUIRE(ferry_queue_next(q, &j, 0) == FERRY_OK);
+    CHECK(complete(q, l, &j, "hx/3/444/f1") == FERRY_OK);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
+/* Issue 12 item 15: a consumer name is held by one live process (what makes the lease takeover
+ * above safe): a live holder refuses another pid, a dead holder of this machine is taken
+ * over at once, and the old holder's renewal then fails. */
+static void test_consumer_claim(ferry_redis_t *r)
+{
+    ferry_error_t e;
+    int me = (int)getpid();
+    REQUIRE(ferry_queue_claim(r, "cl/1", me, 60000, &e) == FERRY_OK);
+    CHECK_INT(ferry_queue_claim(r, "cl/1", me, 60000, &e), FERRY_OK); /* ours already */
+    /* another pid while we live: refused, with what to do */
+    CHECK_INT(ferry_queue_claim(r, "cl/1", 999999, 60000, &e), FERRY_EBUSY);
+    CHECK(strstr(e.msg, "--slot") != NULL);
+    CHECK_INT(ferry_queue_claim_renew(r, "cl/1", me, 60000), FERRY_OK);
+    /* a holder that died: taken over at once */
+    pid_t p = fork();
+    if (p == 0) {
+        ferry_redis_t *c = conn(0);
+        ferry_error_t ce;
+        _exit(c && ferry_queue_claim(c, "cl/2", (int)getpid(), 60000, &ce) == FERRY_OK ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_INT(ferry_queue_claim(r, "cl/2", me, 60000, &e), FERRY_OK);
+    CHECK_INT(ferry_queue_claim_renew(r, "cl/2", (int)p, 60000), FERRY_EBUSY);
+    CHECK_INT(ferry_queue_claim_release(r, "cl/2", me), FERRY_OK);
+    CHECK_INT(ferry_queue_claim_release(r, "cl/1", me), FERRY_OK);
+    CHECK_INT(ferry_queue_claim(r, "cl/1", 999999, 60000, &e), FERRY_OK); /* free again */
+    CHECK_INT(ferry_queue_claim_release(r, "cl/1", 999999), FERRY_OK);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -405,6 +572,10 @@ int main(void)
     test_event_first_refresh_orphans(r);
     test_next_events(r);
     test_restart_mid_run(r);
+    test_busy_not_counted(r);
+    test_full_pel_reclaim(r);
+    test_lease_takeover(r);
+    test_consumer_claim(r);
     ferry_redis_free(r);
     return test_summary();
 }

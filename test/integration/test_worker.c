@@ -11,6 +11,10 @@
  *     corrupt is left at the destination.
  *  3. Source object gone -> skipped; destination credentials refused -> failed at the first
  *     attempt with a message.
+ *  4. Issue 12 item 3 (worker side): a delete job deletes the destination copy only when the
+ *     source answers 404 just before: a delete event for a key whose source still exists is
+ *     refused (the copy survives, the record returns to done, delete.refused_source_exists);
+ *     one whose source is gone deletes the copy.
  */
 #include "test_worker_util.h"
 
@@ -169,6 +173,39 @@ int main(void)
     CHECK_INT(rec.attempts, 1);
     printf("denied: %s\n", rec.error);
     CHECK(strstr(rec.error, "destination") != NULL);
+
+    /* ---- 4. delete only when the source says 404 ---- */
+    unsetenv("FERRY_CREDENTIALS");
+    wt_put(&w, "d/keep.txt", 3000, 41);
+    wt_put(&w, "d/gone.txt", 2000, 42);
+    const char *dopts[] = {"--delete", NULL};
+    wt_task(&w, "del", "d/", NULL, "d/", dopts);
+    CHECK_INT(wt_enqueue_prefix(&w, "del", "d/"), 2);
+    p = wt_worker(&w, "del", "del1.log", eopts);
+    CHECK_INT(wt_wait(p, 60), 0);
+    s3t_res_t dx;
+    REQUIRE(s3t_head(&w.d, "dst", "d/keep.txt", 10, &dx) == FERRY_OK);
+    REQUIRE(s3t_head(&w.d, "dst", "d/gone.txt", 10, &dx) == FERRY_OK);
+    REQUIRE(s3t_delete(&w.s, "src", "d/gone.txt", 10, &dx) == FERRY_OK);
+    {
+        ferry_ledger_t *led = NULL;
+        REQUIRE(ferry_ledger_open(w.r, "del", 0, &led) == FERRY_OK);
+        ferry_item_t del[2] = {
+            {.key = "d/keep.txt", .origin = FERRY_ORIGIN_EVENT, .op_delete = 1}, /* stale */
+            {.key = "d/gone.txt", .origin = FERRY_ORIGIN_EVENT, .op_delete = 1}};
+        REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_EVENT, del, 2, NULL) == FERRY_OK);
+        ferry_ledger_free(led);
+    }
+    p = wt_worker(&w, "del", "del2.log", eopts);
+    CHECK_INT(wt_wait(p, 60), 0);
+    CHECK_INT(s3t_head(&w.d, "dst", "d/keep.txt", 10, &dx), FERRY_OK); /* survives */
+    CHECK_INT(s3t_head(&w.d, "dst", "d/gone.txt", 10, &dx), FERRY_ENOTFOUND);
+    CHECK_INT(wt_record(&w, "del", "d/keep.txt", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(wt_record(&w, "del", "d/gone.txt", &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DELETED);
+    CHECK_INT(wt_log_count("del2.log", "event=delete.refused_source_exists"), 1);
+    CHECK_INT(wt_log_count("del2.log", "event=copy.deleted"), 1);
 
     wt_stop(&w);
     return test_summary();

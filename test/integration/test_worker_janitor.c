@@ -1,7 +1,10 @@
-/* Integration test for the worker's janitor: multipart uploads on the destination that no
- * live ledger record owns and that are older than --janitor-age are aborted; an upload whose
- * key's record owns it (copying, with that upload id) is left alone, and so are uploads
- * outside the task's destination prefix. */
+/* Integration test for the worker's janitor (issue 12 item 11): it aborts only multipart
+ * uploads that ferry started (their ids are in the task's upload set), that no live ledger
+ * record owns and that are older than --janitor-age. Another application's upload under the
+ * destination prefix survives however old it is; an upload whose key's record owns it
+ * (copying, with that upload id) is left alone, and so are uploads outside the prefix. A copy
+ * that opens a multipart upload puts its id in the set and takes it out when it completes.
+ */
 #include "test_worker_util.h"
 
 typedef struct {
@@ -66,16 +69,24 @@ int main(void)
     wt_start(&w, "s3", "s3");
     wt_task(&w, "jan", "in/", NULL, "out/", NULL);
 
-    char orphan[1100], orphan2[1100], owned[1100], outside[1100];
+    /* ferry's own, left behind (a worker died before recording it, or its record moved on):
+     * orphan, orphan2. Another application's multi-day upload under the same prefix: foreign.
+     */
+    char orphan[1100], orphan2[1100], owned[1100], outside[1100], foreign[1100];
     create_upload(&w, "out/orphan.bin", orphan, sizeof(orphan));
     create_upload(&w, "out/dir/orphan two.bin", orphan2, sizeof(orphan2));
     create_upload(&w, "out/owned.bin", owned, sizeof(owned));
     create_upload(&w, "elsewhere/x.bin", outside, sizeof(outside));
+    create_upload(&w, "out/backup-tool/huge.tar", foreign, sizeof(foreign));
+    ferry_ledger_t *led = NULL;
+    REQUIRE(ferry_ledger_open(w.r, "jan", 0, &led) == FERRY_OK);
+    REQUIRE(ferry_ledger_upload_track(led, orphan) == FERRY_OK);
+    REQUIRE(ferry_ledger_upload_track(led, orphan2) == FERRY_OK);
+    REQUIRE(ferry_ledger_upload_track(led, owned) == FERRY_OK);
+    REQUIRE(ferry_ledger_upload_track(led, outside) == FERRY_OK);
 
     /* The ledger owns out/owned.bin's upload: its source key in/owned.bin is copying under a
      * lease held by "another worker" (this test), with that upload id recorded. */
-    ferry_ledger_t *led = NULL;
-    REQUIRE(ferry_ledger_open(w.r, "jan", 0, &led) == FERRY_OK);
     ferry_item_t it = {.key = "in/owned.bin", .size = 100 << 20, .origin = FERRY_ORIGIN_SCAN};
     REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
     int sr = 0;
@@ -92,9 +103,10 @@ int main(void)
     CHECK_INT(wt_wait(p, 20), 0);
     uploads_t l;
     list_uploads(&w, &l);
-    CHECK_INT(l.n, 4);
+    CHECK_INT(l.n, 5);
 
-    /* Age 1 ms: the two orphans go; the owned and the outside uploads stay. */
+    /* Age 1 ms: ferry's two orphans go; the owned, the outside and the other application's
+     * uploads stay. */
     usleep(20 * 1000);
     const char *old[] = {"--janitor-every", "200ms", "--janitor-age", "1ms", NULL};
     p = wt_worker(&w, "jan", "worker-old.log", old);
@@ -106,8 +118,32 @@ int main(void)
     CHECK(!has_id(&l, orphan2));
     CHECK(has_id(&l, owned));
     CHECK(has_id(&l, outside));
-    CHECK_INT(l.n, 2);
+    CHECK(has_id(&l, foreign)); /* not ferry's: never aborted */
+    CHECK_INT(l.n, 3);
     CHECK(wt_log_count("worker-old.log", "event=janitor.abort") == 2);
+    int yes = 1;
+    REQUIRE(ferry_ledger_upload_tracked(led, orphan, &yes) == FERRY_OK);
+    CHECK_INT(yes, 0); /* aborted: out of the set */
+    REQUIRE(ferry_ledger_upload_tracked(led, owned, &yes) == FERRY_OK);
+    CHECK_INT(yes, 1);
+
+    /* A multipart copy by the worker: its upload id goes into the set while it is open and
+     * out of it once completed. */
+    wt_put(&w, "in/big.bin", 12u << 20, 7);
+    const char *bopts[] = {"--part-size", "5MiB", "--multipart-threshold", "8MiB", NULL};
+    wt_task(&w, "janbig", "in/big", NULL, "out/big", bopts);
+    wt_enqueue_prefix(&w, "janbig", "in/big");
+    const char *run[] = {"--exit-when-idle", NULL};
+    p = wt_worker(&w, "janbig", "worker-big.log", run);
+    CHECK_INT(wt_wait(p, 60), 0);
+    ferry_record_t rec;
+    REQUIRE(wt_record(&w, "janbig", "in/big.bin", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    redisReply *rep = NULL;
+    REQUIRE(ferry_redis_cmd(w.r, &rep, "HLEN ferry:{janbig}:uploads") == FERRY_OK);
+    CHECK_INT(rep->integer, 0);
+    freeReplyObject(rep);
+    CHECK(wt_log_count("worker-big.log", "event=copy.done") == 1);
 
     ferry_ledger_free(led);
     wt_stop(&w);

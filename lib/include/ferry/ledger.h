@@ -328,6 +328,15 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
 
 /* Keys under prefix in the failed index (for retry), paged like ferry_ledger_list. */
 
+/* The multipart uploads ferry started for this task: hash ferry:{T}:uploads, upload id ->
+ * creation time (unix ms). The worker adds an id as soon as CreateMultipartUpload answers and
+ * removes it when the upload is completed or aborted; the janitor aborts only uploads in it,
+ * never another application's. FERRY_OK or a Redis error (FERRY_EINVAL for an empty or
+ * over-long id). tracked: *yes 1 when the id is in the set. */
+int ferry_ledger_upload_track(ferry_ledger_t *l, const char *upload_id);
+int ferry_ledger_upload_untrack(ferry_ledger_t *l, const char *upload_id);
+int ferry_ledger_upload_tracked(ferry_ledger_t *l, const char *upload_id, int *yes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,14 +11,20 @@
  *   ferry_queue_nack()    leave it pending; it becomes claimable again after a delay
  *   ferry_queue_dead()    ledger failed + move to the dead-letter stream
  *
- * Delivery is at least once. A job delivered more than max_deliveries times is moved to the
- * dead-letter stream by ferry_queue_next() itself, and its record says failed with the last
- * error. Streams are never trimmed by length: acked entries are deleted one by one, so no
- * pending job can be trimmed away.
+ * Delivery is at least once. A delivery is not an attempt: a job is re-delivered after a
+ * restart, when its key's lease is busy, or when a worker hands it back, and none of that is a
+ * copy that failed. Giving up after failed copies is the worker's decision, on the record's
+ * attempts (counted by the ledger's start script). The delivery count is only a safety cap
+ * (max_deliveries, FERRY_QUEUE_DELIVERY_CAP by default): a job delivered more often than that
+ * is moved to the dead-letter stream by ferry_queue_next() itself, and its record says failed
+ * with the last error (an open multipart upload stays recorded on it, for a retry to resume).
+ * Streams are never trimmed by length: acked entries are deleted one by one, so no pending job can
+ * be trimmed away.
  *
  * Consumer names must be stable across restarts ("<host>/<slot>", see ferry_queue_consumer_name)
  * so that a restarted worker finds its own pending entries first instead of leaving them for
- * the visibility timeout. Threading: as for ferry_redis_t, one thread.
+ * the visibility timeout: all of them, read page by page before any other work. Threading: as for
+ * ferry_redis_t, one thread.
  */
 #ifndef FERRY_QUEUE_H
 #define FERRY_QUEUE_H
@@ -53,10 +59,15 @@ typedef struct ferry_job_s {
  * message in err otherwise. kind is copied into job->kind. */
 int ferry_job_decode(const redisReply *entry, int kind, ferry_job_t *job, ferry_error_t *err);
 
+/* The default delivery cap: far above what restarts and busy leases cause (a busy key is
+ * looked at again every lease/2, so 100 deliveries are ~50 min of a 60 s lease). */
+#define FERRY_QUEUE_DELIVERY_CAP 100
+
 typedef struct ferry_queue_opts_s {
     const char *consumer;  /* required: stable consumer name */
     int64_t visibility_ms; /* claims idle longer are re-claimed; 0 means 300000 */
-    int max_deliveries;    /* past this a job goes to the dead letters; 0 means 5 */
+    int max_deliveries;    /* safety cap: past this a job goes to the dead letters; 0 means
+                              FERRY_QUEUE_DELIVERY_CAP */
 } ferry_queue_opts_t;
 
 typedef struct ferry_queue_s ferry_queue_t;
@@ -112,6 +123,23 @@ int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, lo
 /* Remove consumers of this task's groups that own nothing and were idle longer than idle_ms
  * (names of machines that are gone). *removed may be NULL. */
 int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed);
+
+/* The claim on a consumer name: one live process per name ("<host>/<slot>"), so that a lease
+ * token of the same name with another pid is known to belong to a dead process (the ledger's
+ * start takes such a lease over at once). Key ferry:consumer:<name> = "<machine> <pid>" with
+ * a TTL of ttl_ms (0: 60 s); the holder renews it well within that.
+ *
+ * ferry_queue_claim: FERRY_OK when the name is now ours (free, already ours, or held by a
+ * process of this machine that no longer exists: taken over, logged); FERRY_EBUSY with a
+ * message saying what to do when a live process (or another machine, until its claim lapses)
+ * holds it; another error when Redis fails. */
+int ferry_queue_claim(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms,
+                      ferry_error_t *err);
+/* Extend our claim: FERRY_OK, FERRY_EBUSY when it is no longer ours (stop working), or an
+ * error. */
+int ferry_queue_claim_renew(ferry_redis_t *r, const char *consumer, int pid, int64_t ttl_ms);
+/* Drop our claim (at a clean exit). */
+int ferry_queue_claim_release(ferry_redis_t *r, const char *consumer, int pid);
 
 #ifdef __cplusplus
 }
