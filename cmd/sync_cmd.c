@@ -274,10 +274,8 @@ static void spawn(child_t *k)
     char *args[16];
     int n = 0;
     args[n++] = x->exe;
-    if (x->g->redis_url) {
-        args[n++] = "--redis";
-        args[n++] = (char *)x->g->redis_url;
-    }
+    /* The Redis URL (it may hold a password) reaches the workers through FERRY_REDIS_URL,
+     * set in cmd_sync: never on a command line, which every local user can read. */
     if (x->g->state_dir) {
         args[n++] = "--state-dir";
         args[n++] = (char *)x->g->state_dir;
@@ -441,10 +439,12 @@ static void print_failed(sync_t *x)
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        printf("  failed: %s: %s\n", json_string_value(json_object_get(e, "key")),
-               json_string_value(json_object_get(e, "error"))
-                   ? json_string_value(json_object_get(e, "error"))
-                   : "");
+        const char *err = json_string_value(json_object_get(e, "error"));
+        fputs("  failed: ", stdout);
+        cli_puts_escaped(stdout, json_string_value(json_object_get(e, "key")));
+        fputs(": ", stdout);
+        cli_puts_escaped(stdout, err ? err : "");
+        putchar('\n');
     }
     if (next[0])
         printf("  … more: ferry ls %s --state failed\n", x->t.name);
@@ -574,6 +574,13 @@ int cmd_sync(cli_t *g, int argc, char **argv)
     for (int i = 0; i < x.nworkers; i++) {
         x.kids[i].x = &x;
         x.kids[i].slot = i;
+    }
+    if (g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) {
+        ferry_lease_release(&lease);
+        uv_loop_close(&x.loop);
+        code = cli_error(CLI_FAIL, "sync: cannot pass the Redis URL to the workers: %s",
+                         strerror(errno));
+        goto out;
     }
     x.tty = isatty(2);
     x.t0 = mono_ms();
