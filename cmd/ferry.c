@@ -25,6 +25,8 @@ static const command_t COMMANDS[] = {
     {"scheduler", cmd_scheduler,
      "scheduler [--task NAME]… [--lease-ttl DUR]   scan tasks on schedule"},
     {"event", cmd_event, "event NAME [FILE|-]         enqueue one event payload"},
+    {"check", cmd_check,
+     "check NAME [--prefix P] [--download] [--json]   audit the copy (no ledger)"},
 };
 
 static int usage(FILE *f, int code)
