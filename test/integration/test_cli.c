@@ -204,6 +204,13 @@ static void test_with_redis_url(void)
     CHECK_INT(run("sync --from oss://a --to s3://b"), 2); /* checked before any I/O */
     CHECK(strstr(errbuf, "needs a region") != NULL);
     CHECK_INT(run("frobnicate"), 2);
+    /* every command answers --help, without touching Redis */
+    static const char *const cmds[] = {"task",  "status", "ls",        "wait",  "retry", "sync",
+                                       "event", "down",   "scheduler", "check", "worker"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        CHECK_INT(run("--redis redis://127.0.0.1:1 %s --help", cmds[i]), 0);
+        CHECK(strncmp(out, "usage: ferry ", 13) == 0);
+    }
 }
 
 /* Records with hostile keys: done or failed as asked, error text included. */
