@@ -121,10 +121,17 @@ static void print_report(cli_t *g, const ferry_scan_report_t *rep)
     char line[1024];
     ferry_scan_report_line(rep, line, sizeof(line));
     printf("scan %s: %s\n", rep->task, line);
-    if (rep->guard[0])
-        printf("scan %s: deletes withheld: %s\n", rep->task, rep->guard);
-    if (rep->skip_example[0])
-        printf("scan %s: skipped, e.g. %s\n", rep->task, rep->skip_example);
+    /* these quote keys: escaped for the terminal */
+    if (rep->guard[0]) {
+        printf("scan %s: deletes withheld: ", rep->task);
+        cli_puts_escaped(stdout, rep->guard);
+        putchar('\n');
+    }
+    if (rep->skip_example[0]) {
+        printf("scan %s: skipped, e.g. ", rep->task);
+        cli_puts_escaped(stdout, rep->skip_example);
+        putchar('\n');
+    }
 }
 
 /* Take the task's lease or say who has it. */
@@ -193,7 +200,9 @@ int cmd_task_run(cli_t *g, int argc, char **argv)
     ferry_lease_release(&lease);
     print_report(g, &rep);
     if (rc) {
-        fprintf(stderr, "ferry: scan of %s failed: %s\n", name, rep.error);
+        fprintf(stderr, "ferry: scan of %s failed: ", name);
+        cli_puts_escaped(stderr, rep.error);
+        fputc('\n', stderr);
         code = CLI_FAIL;
     }
 out:
@@ -640,7 +649,10 @@ int cmd_sync(cli_t *g, int argc, char **argv)
     if (x.interrupted) {
         code = cli_error(CLI_FAIL, "sync: interrupted; run the same command again to resume");
     } else if (x.rep.rc) {
-        code = cli_error(CLI_FAIL, "sync: the scan failed: %s", x.rep.error);
+        fputs("ferry: sync: the scan failed: ", stderr);
+        cli_puts_escaped(stderr, x.rep.error);
+        fputc('\n', stderr);
+        code = CLI_FAIL;
     } else if (x.failed > 0) {
         print_failed(&x);
         code = cli_error(CLI_FAIL,

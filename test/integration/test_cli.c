@@ -319,6 +319,16 @@ static void test_hostile_keys(void)
     /* --json gives the cursor as JSON */
     CHECK_INT(run("--redis %s ls hk --limit 1 --json", R), 0);
     CHECK(strstr(errbuf, "{\"next_cursor\":\"") != NULL);
+    /* a location with a control byte: task add and task ls escape it */
+    CHECK_INT(run("--redis %s task add he --from \"$(printf 'oss://src/in\\033[2J/')\" --to "
+                  "s3://dst/out/",
+                  R),
+              0);
+    CHECK(!has_ctl(out));
+    CHECK(strstr(out, "oss://src/in\\x1b[2J/") != NULL);
+    CHECK_INT(run("--redis %s task ls", R), 0);
+    CHECK(strstr(out, "\x1b") == NULL);
+    CHECK_INT(run("--redis %s task rm he", R), 0);
     CHECK_INT(run("--redis %s task rm hk", R), 0);
     CHECK_INT(run("--redis %s task rm hc", R), 0);
 }
