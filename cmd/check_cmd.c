@@ -445,11 +445,19 @@ static int emit(void *ud, ferry_diff_kind_t kind, const ferry_obj_t *src, const 
     x->checked++;
     char msg[400];
     switch (kind) {
-    case FERRY_DIFF_NEW:
+    case FERRY_DIFF_NEW: {
         x->missing++;
-        snprintf(msg, sizeof(msg), "%" PRIu64 " bytes, not on the destination", src->size);
+        int restore = 0;
+        if (src->storage_class && src->storage_class[0])
+            ferry_profile_map_storage_class(&x->side[FERRY_DIFF_SRC].profile, src->storage_class,
+                                            &restore);
+        snprintf(msg, sizeof(msg), "%" PRIu64 " bytes, not on the destination%s%.40s%s", src->size,
+                 restore ? " (the source is in archive class " : "",
+                 restore ? src->storage_class : "",
+                 restore ? ": a scan skips it until it is restored)" : "");
         report(x, "missing", o->key, o->key_len, src, NULL, msg);
         return FERRY_OK;
+    }
     case FERRY_DIFF_EXTRA:
         x->extra++;
         snprintf(msg, sizeof(msg), "%" PRIu64 " bytes, no source object", dst->size);
