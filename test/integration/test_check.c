@@ -14,8 +14,12 @@
 
 #include "ferry/redis.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +243,90 @@ static void sync_and_watch_workers(void)
     REQUIRE(s3t_faults(&cs, src.url, "[]") == 0);
 }
 
+/* A hostile store: answers every request with a truncated ListObjectsV2 page whose
+ * continuation token alternates between "a" and "b". keys: each page repeats the same key;
+ * else every page is empty. Runs in a child process (killed with the test); returns its port. */
+static pid_t hostile_pid;
+
+static int hostile_store(int keys)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(ls >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    REQUIRE(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    REQUIRE(listen(ls, 16) == 0);
+    REQUIRE(getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid > 0) {
+        close(ls);
+        hostile_pid = pid;
+        return ntohs(sa.sin_port);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) {
+        int c = accept(ls, NULL, NULL);
+        if (c < 0)
+            continue;
+        char req[8192];
+        size_t n = 0;
+        ssize_t r;
+        while (n < sizeof(req) - 1 && (r = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+            n += (size_t)r;
+            req[n] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        req[n] = '\0';
+        const char *next = strstr(req, "continuation-token=a") ? "b" : "a";
+        char body[2048], head[512];
+        int bl = snprintf(body, sizeof(body),
+                          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
+                          "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>dst</Name>"
+                          "<Prefix>out/</Prefix><KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys>"
+                          "<IsTruncated>true</IsTruncated><NextContinuationToken>%s"
+                          "</NextContinuationToken>%s</ListBucketResult>",
+                          keys, next,
+                          keys ? "<Contents><Key>out/001</Key><LastModified>2026-01-01T00:00:00."
+                                 "000Z</LastModified><ETag>&quot;0123456789abcdef0123456789abcdef"
+                                 "&quot;</ETag><Size>1000</Size><StorageClass>STANDARD"
+                                 "</StorageClass></Contents>"
+                               : "");
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: "
+                          "%d\r\nx-amz-request-id: HOSTILE\r\nConnection: close\r\n\r\n",
+                          bl);
+        if (write(c, head, (size_t)hl) < 0 || write(c, body, (size_t)bl) < 0) {
+            /* the client went away */
+        }
+        close(c);
+    }
+}
+
+/* A store that loops (alternating tokens over empty pages, or over the same page) stops the
+ * check with exit 4 instead of running forever. */
+static void test_hostile_listing(void)
+{
+    for (int keys = 0; keys <= 1; keys++) {
+        int port = hostile_store(keys);
+        char ep[128];
+        snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", port);
+        CHECK_INT(run("task add loop%d --from s3://src/in/ --to s3://dst/out/ --src-endpoint %s "
+                      "--dst-endpoint %s --src-path-style --dst-path-style --src-region "
+                      "us-east-1 --dst-region us-east-1",
+                      keys, src.url, ep),
+                  0);
+        CHECK_INT(run("check loop%d", keys), 4);
+        /* the check's own guard, or the S3 client's when it sees the repeated token first */
+        CHECK(strstr(errbuf, keys ? "repeats a key" : "empty truncated pages") != NULL ||
+              strstr(errbuf, "listing the destination") != NULL);
+        CHECK(strstr(errbuf, "run ferry check again") != NULL);
+        kill(hostile_pid, SIGKILL);
+        waitpid(hostile_pid, NULL, 0);
+    }
+}
+
 static void test_check(void)
 {
     char body[OBJ_SIZE + 16];
@@ -437,6 +525,7 @@ int main(void)
     REQUIRE(s3t_put(&cs, "src", "in/\x1b[2Jskip.tmp", 0, "t", 1, &x) == FERRY_OK);
     sync_and_watch_workers();
     test_check();
+    test_hostile_listing();
     s3t_close(&cs);
     s3t_close(&cd);
     return test_summary();
