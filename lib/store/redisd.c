@@ -81,7 +81,12 @@ static int lock_dir(const char *dir, ferry_error_t *err)
 {
     char p[1100];
     snprintf(p, sizeof(p), "%s/redis.lock", dir);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ELOOP)
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "%s is a symbolic link, which ferry does not follow: remove it "
+                               "(rm %s) and try again",
+                               p, p);
     if (fd < 0)
         return ferry_error_set(err, FERRY_EIO, "cannot open %s: %s", p, strerror(errno));
     while (flock(fd, LOCK_EX) != 0) {

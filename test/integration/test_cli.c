@@ -21,6 +21,7 @@ static harness_server_t srv;
 static char ferry_bin[512];
 static char out[65536], errbuf[8192];
 static char state_a[512], state_b[512], state_home[512];
+static char state_w[512], state_l[512], state_q[512]; /* test_state_dir_safety's dirs */
 
 /* Run "ferry ARGS" through the shell; stdout in out, stderr in errbuf; returns exit code. */
 static int run(const char *fmt, ...)
@@ -37,8 +38,8 @@ static int run(const char *fmt, ...)
 static void stop_private(void)
 {
     char cmd[2048];
-    const char *dirs[3] = {state_a, state_b, state_home};
-    for (int i = 0; i < 3; i++)
+    const char *dirs[6] = {state_a, state_b, state_home, state_w, state_l, state_q};
+    for (int i = 0; i < 6; i++)
         if (dirs[i][0]) {
             snprintf(cmd, sizeof(cmd), "%s --state-dir %s down >/dev/null 2>&1", ferry_bin,
                      dirs[i]);
@@ -360,6 +361,7 @@ static void test_state_dir_safety(void)
     char d[400], f[700], cmd[2048];
     /* a state dir writable by others is refused, with the chmod to run */
     snprintf(d, sizeof(d), "%s/sw", T);
+    snprintf(state_w, sizeof(state_w), "%s", d); /* stopped at exit if the refusal fails */
     REQUIRE(mkdir(d, 0700) == 0);
     REQUIRE(chmod(d, 0777) == 0);
     CHECK_INT(run("--state-dir %s task ls", d), 1);
@@ -378,7 +380,7 @@ static void test_state_dir_safety(void)
     fclose(v);
     snprintf(f, sizeof(f), "%s/redis.conf.tmp", d);
     REQUIRE(symlink(victim, f) == 0);
-    snprintf(state_a, sizeof(state_a), "%s", d); /* stopped at exit */
+    snprintf(state_l, sizeof(state_l), "%s", d); /* stopped at exit */
     CHECK_INT(run("--state-dir %s task ls", d), 0);
     v = fopen(victim, "r");
     REQUIRE(v != NULL);
@@ -387,9 +389,19 @@ static void test_state_dir_safety(void)
     fclose(v);
     CHECK_STR(got, "keep\n");
     CHECK_INT(run("--state-dir %s down", d), 0);
+    /* nor one at redis.lock: refused, nothing created where it points */
+    snprintf(f, sizeof(f), "%s/redis.lock", d);
+    REQUIRE(unlink(f) == 0);
+    char target[700];
+    snprintf(target, sizeof(target), "%s/lock-target", T);
+    REQUIRE(symlink(target, f) == 0);
+    CHECK_INT(run("--state-dir %s task ls", d), 1);
+    CHECK(strstr(errbuf, "symbolic link") != NULL);
+    CHECK(access(target, F_OK) != 0);
+    REQUIRE(unlink(f) == 0);
     /* a path with quotes, a backslash and spaces is quoted in redis.conf and works */
     snprintf(d, sizeof(d), "%s/s \"q\\ x", T);
-    snprintf(state_b, sizeof(state_b), "'%s'", d);
+    snprintf(state_q, sizeof(state_q), "'%s'", d);
     snprintf(cmd, sizeof(cmd), "--state-dir '%s' task ls", d);
     CHECK_INT(run("%s", cmd), 0);
     snprintf(f, sizeof(f), "%s/redis.conf", d);
@@ -473,7 +485,6 @@ int main(void)
     test_hostile_keys();
     test_duration_overflow();
     test_state_dir_safety();
-    state_a[0] = state_b[0] = '\0';
     test_private_redis();
     return test_summary();
 }
