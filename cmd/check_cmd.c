@@ -107,8 +107,8 @@ static const char *side_word(int side)
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-/* A JSON string for bytes that may not be UTF-8: exact when they are, else NULL (the caller
- * then adds the hex form). */
+/* Set o[name] to the key's bytes when they are valid UTF-8 (JSON cannot carry others), else
+ * o[name + "_hex"] to their lowercase hex. */
 static void json_set_key(json_t *o, const char *name, const char *p, size_t n)
 {
     json_t *s = json_stringn(p, n);
@@ -285,7 +285,9 @@ static void dl_finish(dl_t *d)
     ferry_sha256_final(&d->h[1], hd);
     ferry_obj_t so = {d->rel, d->rlen, d->size, 0, d->src_etag, NULL};
     ferry_obj_t dobj = {d->rel, d->rlen, d->size, 0, d->dst_etag, NULL};
-    if (d->rc[0] || d->rc[1]) {
+    if (x->fatal && (d->rc[0] == FERRY_ECANCELED || d->rc[1] == FERRY_ECANCELED)) {
+        /* canceled because the check failed: the failure is reported once, at the end */
+    } else if (d->rc[0] || d->rc[1]) {
         char msg[700];
         int s = d->rc[0] ? 0 : 1;
         snprintf(msg, sizeof(msg), "could not download the %s object: %s", side_word(s), d->err[s]);

@@ -469,6 +469,14 @@ static void test_check(void)
     CHECK(strstr(out, "missing         in/arch -> out/arch: 4 bytes, not on the destination (the "
                       "source is in archive class GLACIER") != NULL);
 
+    /* a download that fails is not a match either: an error line per key, exit 4 */
+    REQUIRE(s3t_faults(&cd, dst.url, "[{\"op\":\"GetObject\",\"error\":403}]") == 0);
+    CHECK_INT(run("check chk --download --prefix 01"), 4);
+    CHECK_INT(count_lines(out, "error"), 10);
+    CHECK(strstr(out, "could not download the destination object") != NULL);
+    CHECK(strstr(errbuf, "10 objects could not be read") != NULL);
+    REQUIRE(s3t_faults(&cd, dst.url, "[]") == 0);
+
     /* a listing that fails is not a match: exit 4, and what to do */
     REQUIRE(s3t_faults(&cd, dst.url,
                        "[{\"op\":\"ListObjectsV2\",\"error\":403},{\"op\":\"ListObjects\","
