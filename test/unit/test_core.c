@@ -73,6 +73,8 @@ static void test_log(void)
     ferry_log(FERRY_LOG_INFO, "copy.done", "task", "t1", "key", "a b\"c\n", "n", NULL, NULL);
     ferry_log(FERRY_LOG_WARN, "auth", "secret_key", "wJalrXUtnFEMI", "AWS_SESSION_TOKEN", "tok",
               "Authorization", "AWS4-HMAC-SHA256 Credential=x", NULL);
+    /* issue 12 item 16: C1 controls and invalid UTF-8 are escaped; valid UTF-8 is kept */
+    ferry_log(FERRY_LOG_INFO, "k", "key", "a\xc2\x9b[2J\xff\xe2\x80\xa6\xe2\x80", NULL);
     ferry_log_setup(FERRY_LOG_INFO, 2);
     char out[4096];
     ssize_t r = pread(fd, out, sizeof(out) - 1, 0);
@@ -86,11 +88,12 @@ static void test_log(void)
     CHECK(strstr(out, "tok\"") == NULL && strstr(out, "=tok") == NULL);
     CHECK(strstr(out, "Credential") == NULL);
     CHECK(strstr(out, "secret_key=[redacted]") != NULL);
+    CHECK(strstr(out, "key=\"a\\xc2\\x9b[2J\\xff\xe2\x80\xa6\\xe2\\x80\"\n") != NULL);
     /* exactly two lines */
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    CHECK_INT(lines, 2);
+    CHECK_INT(lines, 3);
     ferry_log_level_t lv;
     CHECK_INT(ferry_log_level_parse("WARN", &lv), FERRY_OK);
     CHECK_INT(lv, FERRY_LOG_WARN);
