@@ -115,9 +115,10 @@ int cmd_status(cli_t *g, int argc, char **argv)
     return code;
 }
 
-/* Where the next page starts. The cursor is a key: in a terminal it is shown only when it can
- * be pasted safely (single-quoted for a POSIX shell, nothing unprintable); --json gives it
- * exactly, as {"next_cursor": …} on stderr. */
+/* Where the next page starts. The command for it is shown only when it can be pasted safely:
+ * every argument single-quoted for a POSIX shell, nothing a terminal would obey (the prefix is
+ * the user's, the cursor the ledger's). --json gives the cursor exactly, as {"next_cursor": …}
+ * on stderr. */
 static void print_cursor_hint(cli_t *g, const char *task, const char *next, const char *state,
                               const char *prefix)
 {
@@ -131,8 +132,9 @@ static void print_cursor_hint(cli_t *g, const char *task, const char *next, cons
         return;
     }
     if (!cli_printable(next) || !cli_printable(prefix) || (state && !cli_printable(state))) {
-        fprintf(stderr, "ferry: more records: the next cursor holds characters a terminal "
-                        "cannot show; run the same command with --json to get it\n");
+        fprintf(stderr, "ferry: more records: the command for the next page holds characters "
+                        "a terminal cannot show; run the same command with --json to get the "
+                        "cursor\n");
         return;
     }
     fputs("ferry: more records: ferry ls ", stderr);
