@@ -2,6 +2,8 @@
 #ifndef FERRY_CMD_CLI_H
 #define FERRY_CMD_CLI_H
 
+#include <stdio.h>
+
 #include "ferry/redis.h"
 
 /* Exit codes (INTERFACE.md). */
@@ -27,6 +29,17 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Print the connection's last error and map its code to an exit code. */
 int cli_redis_error(ferry_redis_t *r);
 
+/* Print s[0..n) for a terminal: control bytes (< 0x20), DEL, C1 controls (U+0080..U+009F),
+ * backslash and every byte that is not part of valid UTF-8 are written as \xHH (backslash as
+ * \\), so a key can neither forge an output line nor send a terminal escape. */
+void cli_put_escaped(FILE *f, const char *s, size_t n);
+/* The same for a NUL-terminated string (NULL prints "-"). */
+void cli_puts_escaped(FILE *f, const char *s);
+/* 1 when s is printable as is: valid UTF-8 without control bytes, DEL or C1 controls. */
+int cli_printable(const char *s);
+/* Print s single-quoted for a POSIX shell ('\'' for each quote). Only for printable strings. */
+void cli_put_shell_quoted(FILE *f, const char *s);
+
 /* Command families: argv[0] is the command name. */
 int cmd_task(cli_t *g, int argc, char **argv);
 int cmd_status(cli_t *g, int argc, char **argv);
@@ -37,6 +50,7 @@ int cmd_down(cli_t *g, int argc, char **argv);
 int cmd_not_yet(cli_t *g, int argc, char **argv);
 int cmd_worker(cli_t *g, int argc, char **argv);
 int cmd_event(cli_t *g, int argc, char **argv);
+int cmd_check(cli_t *g, int argc, char **argv);
 /* scheduler issue: sync_cmd.c, scheduler_cmd.c (task run is called by cmd_task) */
 int cmd_sync(cli_t *g, int argc, char **argv);
 int cmd_scheduler(cli_t *g, int argc, char **argv);

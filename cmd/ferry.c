@@ -25,6 +25,8 @@ static const command_t COMMANDS[] = {
     {"scheduler", cmd_scheduler,
      "scheduler [--task NAME]… [--lease-ttl DUR]   scan tasks on schedule"},
     {"event", cmd_event, "event NAME [FILE|-]         enqueue one event payload"},
+    {"check", cmd_check,
+     "check NAME [--prefix P] [--download] [--json]   audit the copy (no ledger)"},
 };
 
 static int usage(FILE *f, int code)
@@ -55,7 +57,15 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "help") == 0)
         return usage(stdout, CLI_OK);
     for (size_t c = 0; c < sizeof(COMMANDS) / sizeof(COMMANDS[0]); c++)
-        if (strcmp(argv[i], COMMANDS[c].name) == 0)
+        if (strcmp(argv[i], COMMANDS[c].name) == 0) {
+            /* "ferry CMD --help": the command's own text when it has one, else its line */
+            int own = strcmp(argv[i], "check") == 0 || strcmp(argv[i], "worker") == 0;
+            if (!own && i + 1 < argc &&
+                (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+                printf("usage: ferry %s\n", COMMANDS[c].help);
+                return CLI_OK;
+            }
             return COMMANDS[c].fn(&g, argc - i, argv + i);
+        }
     return cli_error(CLI_USAGE, "unknown command \"%s\" (see ferry --help)", argv[i]);
 }

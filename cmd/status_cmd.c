@@ -92,14 +92,20 @@ int cmd_status(cli_t *g, int argc, char **argv)
         {
             if (json_is_null(v))
                 continue;
-            if (json_is_string(v))
-                printf("%-12s %s\n", k, json_string_value(v));
-            else if (json_is_array(v)) { /* checks: src:unverified is shown like any other */
-                size_t i;
-                json_t *x;
+            if (json_is_string(v)) {
+                printf("%-12s ", k);
+                cli_put_escaped(stdout, json_string_value(v), json_string_length(v));
+                putchar('\n');
+            } else if (json_is_array(v)) { /* checks: ["src:md5", ...] */
                 printf("%-12s", k);
-                json_array_foreach(v, i, x) printf("%s%s", i ? "," : " ", json_string_value(x));
-                printf("%s\n", json_array_size(v) ? "" : " none recorded");
+                size_t ai;
+                json_t *av;
+                json_array_foreach(v, ai, av)
+                {
+                    putchar(' ');
+                    cli_puts_escaped(stdout, json_string_value(av));
+                }
+                puts(json_array_size(v) ? "" : " none recorded");
             } else
                 printf("%-12s %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
         }
@@ -107,6 +113,45 @@ int cmd_status(cli_t *g, int argc, char **argv)
     json_decref(j);
     ferry_redis_free(r);
     return code;
+}
+
+/* Where the next page starts. The command for it is shown only when it can be pasted safely:
+ * every argument single-quoted for a POSIX shell, nothing a terminal would obey (the prefix is
+ * the user's, the cursor the ledger's). --json gives the cursor exactly, as {"next_cursor": …}
+ * on stderr. */
+static void print_cursor_hint(cli_t *g, const char *task, const char *next, const char *state,
+                              const char *prefix, int unverified)
+{
+    if (g->json) {
+        json_t *j = json_pack("{s:s}", "next_cursor", next);
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (s)
+            fprintf(stderr, "%s\n", s);
+        free(s);
+        json_decref(j);
+        return;
+    }
+    if (!cli_printable(next) || !cli_printable(prefix) || (state && !cli_printable(state))) {
+        fprintf(stderr, "ferry: more records: the command for the next page holds characters "
+                        "a terminal cannot show; run the same command with --json to get the "
+                        "cursor\n");
+        return;
+    }
+    fputs("ferry: more records: ferry ls ", stderr);
+    cli_put_shell_quoted(stderr, task);
+    fputs(" --cursor ", stderr);
+    cli_put_shell_quoted(stderr, next);
+    if (state) {
+        fputs(" --state ", stderr);
+        cli_put_shell_quoted(stderr, state);
+    }
+    if (prefix[0]) {
+        fputs(" --prefix ", stderr);
+        cli_put_shell_quoted(stderr, prefix);
+    }
+    if (unverified)
+        fputs(" --unverified", stderr);
+    fputc('\n', stderr);
 }
 
 int cmd_ls(cli_t *g, int argc, char **argv)
@@ -160,14 +205,15 @@ int cmd_ls(cli_t *g, int argc, char **argv)
         {
             if (g->json)
                 print_line(v);
-            else
-                printf("%-8s %12" JSON_INTEGER_FORMAT "  %s\n", js(v, "state"),
-                       json_integer_value(json_object_get(v, "size")), js(v, "key"));
+            else {
+                printf("%-8s %12" JSON_INTEGER_FORMAT "  ", js(v, "state"),
+                       json_integer_value(json_object_get(v, "size")));
+                cli_puts_escaped(stdout, js(v, "key"));
+                putchar('\n');
+            }
         }
         if (next[0])
-            fprintf(stderr, "ferry: more records: ferry ls %s --cursor '%s'%s%s%s%s%s\n", pos[0],
-                    next, state ? " --state " : "", state ? state : "",
-                    prefix[0] ? " --prefix " : "", prefix, unverified ? " --unverified" : "");
+            print_cursor_hint(g, pos[0], next, state, prefix, unverified);
     }
     json_decref(arr);
     ferry_redis_free(r);
@@ -275,7 +321,13 @@ int cmd_wait(cli_t *g, int argc, char **argv)
             size_t i;
             json_t *v;
             json_array_foreach(arr, i, v)
-                fprintf(stderr, "  %s: %s\n", js(v, "key"), js(v, "error"));
+            {
+                fputs("  ", stderr);
+                cli_puts_escaped(stderr, js(v, "key"));
+                fputs(": ", stderr);
+                cli_puts_escaped(stderr, js(v, "error"));
+                fputc('\n', stderr);
+            }
             if (failed > 20)
                 fprintf(stderr, "  … (ferry ls %s --state failed)\n", pos[0]);
         }

@@ -121,10 +121,17 @@ static void print_report(cli_t *g, const ferry_scan_report_t *rep)
     char line[1024];
     ferry_scan_report_line(rep, line, sizeof(line));
     printf("scan %s: %s\n", rep->task, line);
-    if (rep->guard[0])
-        printf("scan %s: deletes withheld: %s\n", rep->task, rep->guard);
-    if (rep->skip_example[0])
-        printf("scan %s: skipped, e.g. %s\n", rep->task, rep->skip_example);
+    /* these quote keys: escaped for the terminal */
+    if (rep->guard[0]) {
+        printf("scan %s: deletes withheld: ", rep->task);
+        cli_puts_escaped(stdout, rep->guard);
+        putchar('\n');
+    }
+    if (rep->skip_example[0]) {
+        printf("scan %s: skipped, e.g. ", rep->task);
+        cli_puts_escaped(stdout, rep->skip_example);
+        putchar('\n');
+    }
 }
 
 /* Take the task's lease or say who has it. */
@@ -193,7 +200,9 @@ int cmd_task_run(cli_t *g, int argc, char **argv)
     ferry_lease_release(&lease);
     print_report(g, &rep);
     if (rc) {
-        fprintf(stderr, "ferry: scan of %s failed: %s\n", name, rep.error);
+        fprintf(stderr, "ferry: scan of %s failed: ", name);
+        cli_puts_escaped(stderr, rep.error);
+        fputc('\n', stderr);
         code = CLI_FAIL;
     }
 out:
@@ -274,10 +283,8 @@ static void spawn(child_t *k)
     char *args[16];
     int n = 0;
     args[n++] = x->exe;
-    if (x->g->redis_url) {
-        args[n++] = "--redis";
-        args[n++] = (char *)x->g->redis_url;
-    }
+    /* The Redis URL (it may hold a password) reaches the workers through FERRY_REDIS_URL,
+     * set in cmd_sync: never on a command line, which every local user can read. */
     if (x->g->state_dir) {
         args[n++] = "--state-dir";
         args[n++] = (char *)x->g->state_dir;
@@ -441,10 +448,12 @@ static void print_failed(sync_t *x)
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        printf("  failed: %s: %s\n", json_string_value(json_object_get(e, "key")),
-               json_string_value(json_object_get(e, "error"))
-                   ? json_string_value(json_object_get(e, "error"))
-                   : "");
+        const char *err = json_string_value(json_object_get(e, "error"));
+        fputs("  failed: ", stdout);
+        cli_puts_escaped(stdout, json_string_value(json_object_get(e, "key")));
+        fputs(": ", stdout);
+        cli_puts_escaped(stdout, err ? err : "");
+        putchar('\n');
     }
     if (next[0])
         printf("  … more: ferry ls %s --state failed\n", x->t.name);
@@ -575,6 +584,13 @@ int cmd_sync(cli_t *g, int argc, char **argv)
         x.kids[i].x = &x;
         x.kids[i].slot = i;
     }
+    if (g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) {
+        ferry_lease_release(&lease);
+        uv_loop_close(&x.loop);
+        code = cli_error(CLI_FAIL, "sync: cannot pass the Redis URL to the workers: %s",
+                         strerror(errno));
+        goto out;
+    }
     x.tty = isatty(2);
     x.t0 = mono_ms();
     ferry_ledger_counters(x.led, &x.c0);
@@ -637,7 +653,10 @@ int cmd_sync(cli_t *g, int argc, char **argv)
     if (x.interrupted) {
         code = cli_error(CLI_FAIL, "sync: interrupted; run the same command again to resume");
     } else if (x.rep.rc) {
-        code = cli_error(CLI_FAIL, "sync: the scan failed: %s", x.rep.error);
+        fputs("ferry: sync: the scan failed: ", stderr);
+        cli_puts_escaped(stderr, x.rep.error);
+        fputc('\n', stderr);
+        code = CLI_FAIL;
     } else if (x.failed > 0) {
         print_failed(&x);
         code = cli_error(CLI_FAIL,

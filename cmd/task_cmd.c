@@ -68,7 +68,11 @@ static int task_add(cli_t *g, int argc, char **argv)
                    ? cli_error(CLI_USAGE, "%s", ferry_redis_error(r)->msg)
                    : cli_redis_error(r);
     else if (!g->json) {
-        printf("task %s: %s -> %s\n", t.name, t.src.loc, t.dst.loc);
+        printf("task %s: ", t.name);
+        cli_puts_escaped(stdout, t.src.loc);
+        fputs(" -> ", stdout);
+        cli_puts_escaped(stdout, t.dst.loc);
+        putchar('\n');
         if (t.min_size || t.max_size || t.min_age_ms || t.max_age_ms) {
             char maxs[32] = "any", maxa[32] = "any";
             if (t.max_size)
@@ -142,9 +146,13 @@ static int task_ls(cli_t *g, int argc, char **argv)
                 else
                     snprintf(sched, sizeof(sched), "every %llds",
                              (long long)json_integer_value(json_object_get(j, "every_ms")) / 1000);
-                printf("%s\t%s -> %s\t%s\tobjects=%lld done=%lld failed=%lld unverified=%lld\n",
-                       names[i], json_string_value(json_object_get(j, "from")),
-                       json_string_value(json_object_get(j, "to")), sched,
+                printf("%s\t", names[i]);
+                cli_puts_escaped(stdout, json_string_value(json_object_get(j, "from")));
+                fputs(" -> ", stdout);
+                cli_puts_escaped(stdout, json_string_value(json_object_get(j, "to")));
+                fputc('\t', stdout);
+                cli_puts_escaped(stdout, sched);
+                printf("\tobjects=%lld done=%lld failed=%lld unverified=%lld\n",
                        (long long)json_integer_value(json_object_get(j, "objects")), done, failed,
                        (long long)json_integer_value(json_object_get(j, "unverified")));
             }

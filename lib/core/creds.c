@@ -1,11 +1,30 @@
 #include "ferry/creds.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CREDS_FILE_MAX (1024 * 1024)
+
+/* Zero n bytes in a way the compiler may not drop (the memory is freed or reused next). */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* An error after something may have been read into out: wipe it, then report. */
+static int fail_wiped(ferry_creds_store_t *out, int rc)
+{
+    ferry_creds_wipe(out);
+    return rc;
+}
 
 static int copy_val(char *dst, size_t cap, const char *v, size_t n, const char *what,
                     const char *origin, ferry_error_t *err)
@@ -47,9 +66,10 @@ int ferry_creds_parse_ini(const char *text, size_t len, const char *profile, con
             continue;
         if (s[0] == '[') {
             if (s[n - 1] != ']')
-                return ferry_error_set(err, FERRY_EPARSE,
-                                       "%s line %zu: a section header must end with ']'", origin,
-                                       lineno);
+                return fail_wiped(out, ferry_error_set(err, FERRY_EPARSE,
+                                                       "%s line %zu: a section header must end "
+                                                       "with ']'",
+                                                       origin, lineno));
             const char *name = s + 1;
             size_t nn = n - 2;
             trim(&name, &nn);
@@ -65,8 +85,9 @@ int ferry_creds_parse_ini(const char *text, size_t len, const char *profile, con
         }
         const char *eq = memchr(s, '=', n);
         if (eq == NULL)
-            return ferry_error_set(err, FERRY_EPARSE, "%s line %zu: want key = value", origin,
-                                   lineno);
+            return fail_wiped(out,
+                              ferry_error_set(err, FERRY_EPARSE, "%s line %zu: want key = value",
+                                              origin, lineno));
         if (!in_section)
             continue;
         const char *k = s, *v = eq + 1;
@@ -90,10 +111,10 @@ int ferry_creds_parse_ini(const char *text, size_t len, const char *profile, con
         }
     }
     if (!found)
-        return ferry_error_set(err, FERRY_ENOTFOUND,
-                               "no [%s] section in %s: add one with "
-                               "aws_access_key_id and aws_secret_access_key",
-                               profile, origin);
+        return fail_wiped(out, ferry_error_set(err, FERRY_ENOTFOUND,
+                                               "no [%s] section in %s: add one with "
+                                               "aws_access_key_id and aws_secret_access_key",
+                                               profile, origin));
     if (!out->access_key[0] || !out->secret_key[0]) {
         ferry_creds_wipe(out);
         return ferry_error_set(err, FERRY_EPARSE,
@@ -115,12 +136,35 @@ static int from_env(const char *id_var, const char *secret_var, const char *toke
                        "the environment", err)) ||
         (rc = copy_val(out->secret_key, sizeof(out->secret_key), secret, strlen(secret), secret_var,
                        "the environment", err)))
-        return rc;
+        return fail_wiped(out, rc);
     if (token && *token &&
         (rc = copy_val(out->session_token, sizeof(out->session_token), token, strlen(token),
                        token_var, "the environment", err)))
-        return rc;
+        return fail_wiped(out, rc);
     snprintf(out->source, sizeof(out->source), "%s", id_var);
+    return FERRY_OK;
+}
+
+int ferry_creds_file_check(int fd, const char *path, ferry_error_t *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return ferry_error_set(err, FERRY_EIO, "cannot stat the credentials file %s: %s", path,
+                               strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return ferry_error_set(err, FERRY_EIO, "the credentials file %s is not a regular file",
+                               path);
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "the credentials file %s is accessible by other users (mode %03o): "
+                               "run chmod 600 %s, and rotate the keys if others may have read "
+                               "them",
+                               path, (unsigned)(st.st_mode & 0777), path);
+    if (st.st_uid != getuid() && st.st_uid != 0)
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "the credentials file %s belongs to another user (uid %ld): "
+                               "use a file of your own",
+                               path, (long)st.st_uid);
     return FERRY_OK;
 }
 
@@ -141,12 +185,22 @@ int ferry_creds_load(ferry_side_kind_t side, const char *profile, ferry_creds_st
             const char *home = getenv("HOME");
             snprintf(path, sizeof(path), "%s/.config/ferry/credentials", home ? home : "");
         }
-        FILE *fp = fopen(path, "rb");
-        if (fp == NULL)
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
             return ferry_error_set(err, FERRY_EIO,
                                    "%s %s: cannot read the credentials file %s: create it, or "
                                    "point FERRY_CREDENTIALS at it",
                                    flag, profile, path);
+        rc = ferry_creds_file_check(fd, path, err);
+        if (rc) {
+            close(fd);
+            return rc;
+        }
+        FILE *fp = fdopen(fd, "rb");
+        if (fp == NULL) {
+            close(fd);
+            return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        }
         char *text = malloc(CREDS_FILE_MAX + 1);
         if (text == NULL) {
             fclose(fp);
@@ -158,7 +212,7 @@ int ferry_creds_load(ferry_side_kind_t side, const char *profile, ferry_creds_st
             rc = ferry_error_set(err, FERRY_ETOOBIG, "%s is larger than 1 MiB", path);
         else
             rc = ferry_creds_parse_ini(text, n, profile, path, out, err);
-        memset(text, 0, n < CREDS_FILE_MAX ? n : CREDS_FILE_MAX);
+        wipe(text, n);
         free(text);
         return rc;
     }
@@ -190,7 +244,5 @@ ferry_creds_t ferry_creds_view(const ferry_creds_store_t *c)
 
 void ferry_creds_wipe(ferry_creds_store_t *c)
 {
-    volatile char *p = (volatile char *)c;
-    for (size_t i = 0; i < sizeof(*c); i++)
-        p[i] = 0;
+    wipe(c, sizeof(*c));
 }

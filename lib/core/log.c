@@ -71,11 +71,50 @@ static int is_secret_name(const char *k)
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0 when invalid (overlong,
+ * surrogate, past U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t len;
+    unsigned cp;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, cp = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, cp = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Bytes of a value that are written as \xHH: invalid UTF-8 and C1 controls (U+0080..U+009F,
+ * which some terminals obey as escapes). */
+static int needs_hex(const unsigned char *p, size_t *len)
+{
+    *len = utf8_len(p);
+    if (*len == 0) {
+        *len = 1;
+        return 1;
+    }
+    return *len == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+}
+
 static void put_value(line_t *l, const char *v)
 {
     int quote = (*v == '\0');
     for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
-        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
             quote = 1;
     if (!quote) {
         put(l, v, strlen(v));
@@ -95,6 +134,16 @@ static void put_value(line_t *l, const char *v)
         } else if (*p < 0x20 || *p == 0x7f) {
             snprintf(esc, sizeof(esc), "\\x%02x", *p);
             put(l, esc, 4);
+        } else if (*p >= 0x80) {
+            size_t n;
+            if (needs_hex(p, &n)) {
+                for (size_t k = 0; k < n; k++) {
+                    snprintf(esc, sizeof(esc), "\\x%02x", p[k]);
+                    put(l, esc, 4);
+                }
+            } else
+                put(l, (const char *)p, n);
+            p += n - 1;
         } else {
             put(l, (const char *)p, 1);
         }

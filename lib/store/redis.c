@@ -58,8 +58,9 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
     size_t len = strlen(url);
     if (len > 1024)
         return ferry_error_set(err, FERRY_EINVAL, "Redis URL longer than 1024 bytes");
+    int is_unix = strncmp(url, "unix://", 7) == 0; /* a socket path may hold spaces */
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)url[i] < 0x21 || url[i] == 0x7f)
+        if ((unsigned char)url[i] < (is_unix ? 0x20 : 0x21) || url[i] == 0x7f)
             return ferry_error_set(err, FERRY_EINVAL, "Redis URL contains a space or control byte");
 
     if (strncmp(url, "unix://", 7) == 0) {

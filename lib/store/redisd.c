@@ -81,7 +81,12 @@ static int lock_dir(const char *dir, ferry_error_t *err)
 {
     char p[1100];
     snprintf(p, sizeof(p), "%s/redis.lock", dir);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ELOOP)
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "%s is a symbolic link, which ferry does not follow: remove it "
+                               "(rm %s) and try again",
+                               p, p);
     if (fd < 0)
         return ferry_error_set(err, FERRY_EIO, "cannot open %s: %s", p, strerror(errno));
     while (flock(fd, LOCK_EX) != 0) {
@@ -93,22 +98,79 @@ static int lock_dir(const char *dir, ferry_error_t *err)
     return fd;
 }
 
+int ferry_redisd_conf_quote(const char *s, char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+    if (n < 3)
+        return FERRY_ERANGE;
+    out[j++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[4];
+        size_t el = 0;
+        if (*p == '"' || *p == '\\') {
+            e[el++] = '\\';
+            e[el++] = (char)*p;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            /* Redis reads \xHH inside double quotes (sdssplitargs) */
+            e[el++] = '\\';
+            e[el++] = 'x';
+            e[el++] = hex[*p >> 4];
+            e[el++] = hex[*p & 15];
+        } else
+            e[el++] = (char)*p;
+        if (j + el + 2 > n)
+            return FERRY_ERANGE;
+        memcpy(out + j, e, el);
+        j += el;
+    }
+    out[j++] = '"';
+    out[j] = '\0';
+    return FERRY_OK;
+}
+
+/* Write redis.conf through redis.conf.tmp, never following a link planted there. */
 static int write_conf(const char *dir, const char *conf, const char *sock, ferry_error_t *err)
 {
-    char tmp[1200];
+    char tmp[1200], qsock[4400], qdir[4400], qpid[4400], qlog[4400], p[1200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", conf);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
+    snprintf(p, sizeof(p), "%s/redis.pid", dir);
+    int rc = ferry_redisd_conf_quote(sock, qsock, sizeof(qsock));
+    if (rc == FERRY_OK)
+        rc = ferry_redisd_conf_quote(dir, qdir, sizeof(qdir));
+    if (rc == FERRY_OK)
+        rc = ferry_redisd_conf_quote(p, qpid, sizeof(qpid));
+    snprintf(p, sizeof(p), "%s/redis.log", dir);
+    if (rc == FERRY_OK)
+        rc = ferry_redisd_conf_quote(p, qlog, sizeof(qlog));
+    if (rc)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "state dir %s is too long: pass a shorter "
+                               "--state-dir",
+                               dir);
+    /* A stale tmp file (or a symlink someone planted) is removed, not followed: unlink does not
+     * follow links, and O_EXCL|O_NOFOLLOW refuses anything that reappears in between. */
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return ferry_error_set(err, FERRY_EIO, "cannot remove the stale %s: %s", tmp,
+                               strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ferry_error_set(err, FERRY_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        unlink(tmp);
         return ferry_error_set(err, FERRY_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    }
     fprintf(f,
             "# written by ferry; edits are lost on the next start\n"
             "port 0\n"
-            "unixsocket \"%s\"\n"
+            "unixsocket %s\n"
             "unixsocketperm 700\n"
-            "dir \"%s\"\n"
+            "dir %s\n"
             "daemonize yes\n"
-            "pidfile \"%s/redis.pid\"\n"
-            "logfile \"%s/redis.log\"\n"
+            "pidfile %s\n"
+            "logfile %s\n"
             "appendonly yes\n"
             "appendfsync everysec\n"
             "save \"\"\n"
@@ -116,9 +178,12 @@ static int write_conf(const char *dir, const char *conf, const char *sock, ferry
             "hash-max-listpack-entries 512\n"
             "hash-max-listpack-value 1024\n"
             "maxmemory-policy noeviction\n",
-            sock, dir, dir, dir);
-    if (fclose(f) != 0 || rename(tmp, conf) != 0)
-        return ferry_error_set(err, FERRY_EIO, "cannot write %s: %s", conf, strerror(errno));
+            qsock, qdir, qpid, qlog);
+    if (fclose(f) != 0 || rename(tmp, conf) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ferry_error_set(err, FERRY_EIO, "cannot write %s: %s", conf, strerror(e));
+    }
     return FERRY_OK;
 }
 
@@ -169,6 +234,36 @@ static int start_server(const char *dir, const char *sock, ferry_error_t *err)
         "the private redis-server did not answer on %s within 30 s (see %s/redis.log)", sock, dir);
 }
 
+int ferry_redisd_dir_check(const char *dir, ferry_error_t *err)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return ferry_error_set(err, FERRY_EIO, "cannot stat state dir %s: %s", dir,
+                               strerror(errno));
+    if (S_ISLNK(st.st_mode) && stat(dir, &st) != 0)
+        return ferry_error_set(err, FERRY_EIO, "cannot stat state dir %s: %s", dir,
+                               strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return ferry_error_set(err, FERRY_EINVAL, "state dir %s is not a directory", dir);
+    if (st.st_uid != getuid())
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "state dir %s belongs to another user (uid %ld): pass a "
+                               "--state-dir of your own",
+                               dir, (long)st.st_uid);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return ferry_error_set(err, FERRY_EDENIED,
+                               "state dir %s is writable by other users (mode %03o), who could "
+                               "replace its files: run chmod go-w %s (ferry creates it 700)",
+                               dir, (unsigned)(st.st_mode & 0777), dir);
+    for (const unsigned char *p = (const unsigned char *)dir; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "state dir path holds a control character (byte 0x%02x): "
+                                   "pass a --state-dir without one",
+                                   *p);
+    return FERRY_OK;
+}
+
 int ferry_redisd_ensure(const char *state_dir, char *url, size_t n, int *started,
                         ferry_error_t *err)
 {
@@ -183,15 +278,18 @@ int ferry_redisd_ensure(const char *state_dir, char *url, size_t n, int *started
                                state_dir);
     if ((size_t)snprintf(url, n, "unix://%s", sock) >= n)
         return ferry_error_set(err, FERRY_ERANGE, "URL buffer too small");
-    if (answers(sock))
-        return FERRY_OK;
     if (mkdir_p(state_dir) != 0)
         return ferry_error_set(err, FERRY_EIO, "cannot create state dir %s: %s", state_dir,
                                strerror(errno));
+    /* checked before any use, a running server included: others could have replaced it */
+    int rc = ferry_redisd_dir_check(state_dir, err);
+    if (rc)
+        return rc;
+    if (answers(sock))
+        return FERRY_OK;
     int fd = lock_dir(state_dir, err);
     if (fd < 0)
         return fd;
-    int rc = FERRY_OK;
     if (!answers(sock)) { /* someone else may have started it while we waited for the lock */
         rc = start_server(state_dir, sock, err);
         if (rc == FERRY_OK && started)

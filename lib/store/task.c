@@ -130,6 +130,8 @@ int ferry_duration_parse(const char *s, int64_t *ms)
             return FERRY_EINVAL;
         if (mul < 0)
             return FERRY_EINVAL;
+        if ((int64_t)v > (INT64_MAX - total) / mul)
+            return FERRY_ERANGE; /* the sum would overflow: no signed overflow (UB) */
         total += (int64_t)v * mul;
         p = e;
         parts++;
@@ -288,7 +290,13 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
         else if (strcmp(o, "--to") == 0)
             rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
         else if (strcmp(o, "--every") == 0) {
-            if (ferry_duration_parse(v, &t->every_ms) || t->every_ms < 1000)
+            int dr = ferry_duration_parse(v, &t->every_ms);
+            if (dr == FERRY_ERANGE)
+                rc = ferry_error_set(err, FERRY_EINVAL,
+                                     "--every: \"%.40s\" is too long (each number at most "
+                                     "1000000000, the sum under 292 million years)",
+                                     v);
+            else if (dr || t->every_ms < 1000)
                 rc = ferry_error_set(
                     err, FERRY_EINVAL,
                     "--every: \"%.40s\" is not a duration of at least 1s (e.g. 1h, 15m)", v);

@@ -21,6 +21,7 @@ static harness_server_t srv;
 static char ferry_bin[512];
 static char out[65536], errbuf[8192];
 static char state_a[512], state_b[512], state_home[512];
+static char state_w[512], state_l[512], state_q[512]; /* test_state_dir_safety's dirs */
 
 /* Run "ferry ARGS" through the shell; stdout in out, stderr in errbuf; returns exit code. */
 static int run(const char *fmt, ...)
@@ -37,8 +38,8 @@ static int run(const char *fmt, ...)
 static void stop_private(void)
 {
     char cmd[2048];
-    const char *dirs[3] = {state_a, state_b, state_home};
-    for (int i = 0; i < 3; i++)
+    const char *dirs[6] = {state_a, state_b, state_home, state_w, state_l, state_q};
+    for (int i = 0; i < 6; i++)
         if (dirs[i][0]) {
             snprintf(cmd, sizeof(cmd), "%s --state-dir %s down >/dev/null 2>&1", ferry_bin,
                      dirs[i]);
@@ -204,6 +205,219 @@ static void test_with_redis_url(void)
     CHECK_INT(run("sync --from oss://a --to s3://b"), 2); /* checked before any I/O */
     CHECK(strstr(errbuf, "needs a region") != NULL);
     CHECK_INT(run("frobnicate"), 2);
+    /* every command answers --help, without touching Redis */
+    static const char *const cmds[] = {"task",  "status", "ls",        "wait",  "retry", "sync",
+                                       "event", "down",   "scheduler", "check", "worker"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        CHECK_INT(run("--redis redis://127.0.0.1:1 %s --help", cmds[i]), 0);
+        CHECK(strncmp(out, "usage: ferry ", 13) == 0);
+    }
+}
+
+/* Records with hostile keys: done or failed as asked, error text included. */
+static void seed_keys(const char *task, const char *const *keys, size_t n, int failed,
+                      const char *error)
+{
+    ferry_redis_t *r;
+    ferry_error_t e;
+    REQUIRE(ferry_redis_connect(srv.url, NULL, &r, &e) == FERRY_OK);
+    ferry_task_t t;
+    REQUIRE(ferry_task_get(r, task, &t) == FERRY_OK);
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, task, t.ledger_buckets, &l) == FERRY_OK);
+    for (size_t i = 0; i < n; i++) {
+        ferry_item_t it = {.key = keys[i], .size = 7, .mtime = 1786603543, .etag = "0A"};
+        REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+        int sr;
+        REQUIRE(ferry_ledger_start(l, keys[i], "host/1", "tok", 5000, &sr, NULL) == FERRY_OK);
+        ferry_outcome_t o = {.state = failed ? FERRY_STATE_FAILED : FERRY_STATE_DONE,
+                             .size = 7,
+                             .mtime = it.mtime,
+                             .etag = it.etag,
+                             .dst_etag = "\"0a\"",
+                             .error = error,
+                             .duration_ms = 1};
+        REQUIRE(ferry_ledger_finish(l, keys[i], "tok", &o) == FERRY_OK);
+    }
+    ferry_ledger_free(l);
+    ferry_task_clear(&t);
+    ferry_redis_free(r);
+}
+
+/* A control byte other than newline; with c1, also DEL and U+0080..U+009F. */
+static int has_ctl_ex(const char *s, int c1)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\n') || (c1 && (*p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))))
+            return 1;
+    return 0;
+}
+
+static int has_ctl(const char *s)
+{
+    return has_ctl_ex(s, 1);
+}
+
+/* Issue 12 item 16: keys are printed escaped by ls/status/wait (no terminal escapes, no forged
+ * lines), --json stays exact, and the --cursor hint is safe to paste into a shell. */
+static void test_hostile_keys(void)
+{
+    const char *R = srv.url;
+    CHECK_INT(run("--redis %s task add hk --from oss://src/in/ --to s3://dst/out/", R), 0);
+    const char *evil[] = {"e/\x1b]0;owned\x07\x1b[2J", "e/line\ndone 99 forged/key",
+                          "e/del\x7f\xc2\x9b\xe2\x80\xa6"};
+    seed_keys("hk", evil, 3, 1, "boom\x1b[31m\nforged: error");
+    /* ls: one line per record, no control byte reaches the terminal */
+    CHECK_INT(run("--redis %s ls hk", R), 0);
+    CHECK_INT(lines(out), 3);
+    CHECK(!has_ctl(out));
+    CHECK(strstr(out, "e/\\x1b]0;owned\\x07\\x1b[2J") != NULL);
+    CHECK(strstr(out, "e/line\\x0adone 99 forged/key") != NULL);
+    CHECK(strstr(out, "e/del\\x7f\\xc2\\x9b\xe2\x80\xa6") != NULL); /* U+2026 is printable */
+    /* --json stays exact JSON: the key decodes to its bytes */
+    CHECK_INT(run("--redis %s ls hk --json", R), 0);
+    CHECK_INT(lines(out), 3);
+    CHECK(!has_ctl_ex(out, 0)); /* JSON escapes C0 controls; DEL and C1 are valid JSON text */
+    json_error_t je;
+    json_t *j = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+    REQUIRE(j != NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "key")), evil[0]);
+    json_decref(j);
+    /* status: the key and the error escaped */
+    CHECK_INT(run("--redis %s status hk \"$(printf 'e/line\\ndone 99 forged/key')\"", R), 0);
+    CHECK(!has_ctl(out));
+    CHECK(strstr(out, "\nforged") == NULL && strstr(out, "\ndone 99") == NULL);
+    CHECK(strstr(out, "boom\\x1b[31m\\x0aforged: error") != NULL);
+    /* wait: the failed keys and errors it lists on stderr */
+    CHECK_INT(run("--redis %s wait hk --timeout 5s", R), 1);
+    CHECK(!has_ctl(errbuf));
+    CHECK(strstr(errbuf, "\nforged") == NULL && strstr(errbuf, "\ndone 99") == NULL);
+
+    /* the cursor hint, pasted into a shell, runs ferry ls and nothing else */
+    CHECK_INT(run("--redis %s task add hc --from oss://src/in/ --to s3://dst/out/", R), 0);
+    const char *q[] = {"c/$(touch PWNED)'`touch PWNED`'/1", "c/$(touch PWNED)'`touch PWNED`'/2",
+                       "c/$(touch PWNED)'`touch PWNED`'/3"};
+    seed_keys("hc", q, 3, 0, NULL);
+    CHECK_INT(run("--redis %s ls hc --limit 1 --prefix 'c/$(touch PWNED)'\\''`touch "
+                  "PWNED`'\\''/'",
+                  R),
+              0);
+    CHECK_INT(lines(out), 1);
+    const char *h = strstr(errbuf, "ferry ls ");
+    REQUIRE(h != NULL);
+    char hint[1024], cmd[4096];
+    snprintf(hint, sizeof(hint), "%s", h + 9);
+    char *nl = strchr(hint, '\n');
+    if (nl)
+        *nl = '\0';
+    snprintf(cmd, sizeof(cmd), "--help >/dev/null; cd %s && %s --redis %s ls %s", harness_tmpdir(),
+             ferry_bin, R, hint);
+    CHECK_INT(run("%s", cmd), 0);
+    char pwned[600];
+    snprintf(pwned, sizeof(pwned), "%s/PWNED", harness_tmpdir());
+    CHECK(access(pwned, F_OK) != 0);
+    CHECK(strstr(out, "c/$(touch PWNED)'`touch PWNED`'/2") != NULL); /* the next page */
+    /* --json gives the cursor as JSON */
+    CHECK_INT(run("--redis %s ls hk --limit 1 --json", R), 0);
+    CHECK(strstr(errbuf, "{\"next_cursor\":\"") != NULL);
+    /* a location with a control byte: task add and task ls escape it */
+    CHECK_INT(run("--redis %s task add he --from \"$(printf 'oss://src/in\\033[2J/')\" --to "
+                  "s3://dst/out/",
+                  R),
+              0);
+    CHECK(!has_ctl(out));
+    CHECK(strstr(out, "oss://src/in\\x1b[2J/") != NULL);
+    CHECK_INT(run("--redis %s task ls", R), 0);
+    CHECK(strstr(out, "\x1b") == NULL);
+    CHECK_INT(run("--redis %s task rm he", R), 0);
+    CHECK_INT(run("--redis %s task rm hk", R), 0);
+    CHECK_INT(run("--redis %s task rm hc", R), 0);
+}
+
+/* Issue 12 item 16: a duration whose sum overflows int64 is a clear error (no UB: this binary
+ * runs under UBSan with halt_on_error). */
+static void test_duration_overflow(void)
+{
+    char big[2200] = "";
+    for (int i = 0; i < 150; i++) /* 150 x 8.64e16 ms > INT64_MAX */
+        strcat(big, "1000000000d");
+    CHECK_INT(run("--redis %s task add ov --from oss://a/ --to s3://b/ --every %s", srv.url, big),
+              2);
+    CHECK(strstr(errbuf, "--every") != NULL && strstr(errbuf, "too long") != NULL);
+    CHECK(strstr(errbuf, "runtime error") == NULL);
+    CHECK_INT(run("--redis %s task add ov --from oss://a/ --to s3://b/ --every "
+                  "9999999999999999999h",
+                  srv.url),
+              2);
+    CHECK(strstr(errbuf, "too long") != NULL);
+    CHECK_INT(run("--redis %s wait nosuch --timeout %s", srv.url, big), 2);
+    CHECK(strstr(errbuf, "runtime error") == NULL);
+}
+
+/* Issue 12 item 16: the state dir and redis.conf. */
+static void test_state_dir_safety(void)
+{
+    const char *T = harness_tmpdir();
+    char d[400], f[700], cmd[2048];
+    /* a state dir writable by others is refused, with the chmod to run */
+    snprintf(d, sizeof(d), "%s/sw", T);
+    snprintf(state_w, sizeof(state_w), "%s", d); /* stopped at exit if the refusal fails */
+    REQUIRE(mkdir(d, 0700) == 0);
+    REQUIRE(chmod(d, 0777) == 0);
+    CHECK_INT(run("--state-dir %s task ls", d), 1);
+    CHECK(strstr(errbuf, "chmod go-w") != NULL);
+    snprintf(f, sizeof(f), "%s/redis.pid", d);
+    CHECK(access(f, F_OK) != 0); /* nothing started there */
+    REQUIRE(chmod(d, 0700) == 0);
+    /* a symlink planted at redis.conf.tmp is not followed */
+    snprintf(d, sizeof(d), "%s/sl", T);
+    REQUIRE(mkdir(d, 0700) == 0);
+    char victim[700];
+    snprintf(victim, sizeof(victim), "%s/victim", T);
+    FILE *v = fopen(victim, "w");
+    REQUIRE(v != NULL);
+    fputs("keep\n", v);
+    fclose(v);
+    snprintf(f, sizeof(f), "%s/redis.conf.tmp", d);
+    REQUIRE(symlink(victim, f) == 0);
+    snprintf(state_l, sizeof(state_l), "%s", d); /* stopped at exit */
+    CHECK_INT(run("--state-dir %s task ls", d), 0);
+    v = fopen(victim, "r");
+    REQUIRE(v != NULL);
+    char got[64] = "";
+    CHECK(fgets(got, sizeof(got), v) != NULL);
+    fclose(v);
+    CHECK_STR(got, "keep\n");
+    CHECK_INT(run("--state-dir %s down", d), 0);
+    /* nor one at redis.lock: refused, nothing created where it points */
+    snprintf(f, sizeof(f), "%s/redis.lock", d);
+    REQUIRE(unlink(f) == 0);
+    char target[700];
+    snprintf(target, sizeof(target), "%s/lock-target", T);
+    REQUIRE(symlink(target, f) == 0);
+    CHECK_INT(run("--state-dir %s task ls", d), 1);
+    CHECK(strstr(errbuf, "symbolic link") != NULL);
+    CHECK(access(target, F_OK) != 0);
+    REQUIRE(unlink(f) == 0);
+    /* a path with quotes, a backslash and spaces is quoted in redis.conf and works */
+    snprintf(d, sizeof(d), "%s/s \"q\\ x", T);
+    snprintf(state_q, sizeof(state_q), "'%s'", d);
+    snprintf(cmd, sizeof(cmd), "--state-dir '%s' task ls", d);
+    CHECK_INT(run("%s", cmd), 0);
+    snprintf(f, sizeof(f), "%s/redis.conf", d);
+    v = fopen(f, "r");
+    REQUIRE(v != NULL);
+    char conf[4096];
+    size_t n = fread(conf, 1, sizeof(conf) - 1, v);
+    conf[n] = '\0';
+    fclose(v);
+    CHECK(strstr(conf, "s \\\"q\\\\ x/redis.sock\"") != NULL);
+    snprintf(cmd, sizeof(cmd), "--state-dir '%s' down", d);
+    CHECK_INT(run("%s", cmd), 0);
+    CHECK(strstr(out, "stopped") != NULL);
+    /* a path with a newline (which could add a directive) is refused clearly */
+    CHECK_INT(run("--state-dir \"$(printf '%s/n\\nrequirepass x')\" task ls", T), 1);
+    CHECK(strstr(errbuf, "control character") != NULL);
 }
 
 static void test_private_redis(void)
@@ -268,6 +482,9 @@ int main(void)
     atexit(stop_private); /* runs before the harness's cleanup (atexit is LIFO) */
     REQUIRE(harness_redis_start(&srv) == 0);
     test_with_redis_url();
+    test_hostile_keys();
+    test_duration_overflow();
+    test_state_dir_safety();
     test_private_redis();
     return test_summary();
 }

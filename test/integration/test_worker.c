@@ -19,6 +19,7 @@
 #include "test_worker_util.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 static void seed(wt_t *w, const char *json)
 {
@@ -162,6 +163,7 @@ int main(void)
     REQUIRE(f != NULL);
     fprintf(f, "[bad]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n");
     fclose(f);
+    REQUIRE(chmod(cred, 0600) == 0); /* a credentials file others can read is refused */
     setenv("FERRY_CREDENTIALS", cred, 1);
     const char *bopts[] = {"--dst-profile", "bad", NULL};
     wt_task(&w, "denied", "", NULL, "denied/", bopts);

@@ -1,11 +1,15 @@
 /* Unit tests for lib/core: the error table, the capped buffer, and structured logging
  * (quoting, one line per event, secrets never written). */
 #include "ferry/buf.h"
+#include "ferry/creds.h"
 #include "ferry/error.h"
 #include "ferry/log.h"
 #include "test.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_errors(void)
@@ -69,6 +73,8 @@ static void test_log(void)
     ferry_log(FERRY_LOG_INFO, "copy.done", "task", "t1", "key", "a b\"c\n", "n", NULL, NULL);
     ferry_log(FERRY_LOG_WARN, "auth", "secret_key", "wJalrXUtnFEMI", "AWS_SESSION_TOKEN", "tok",
               "Authorization", "AWS4-HMAC-SHA256 Credential=x", NULL);
+    /* issue 12 item 16: C1 controls and invalid UTF-8 are escaped; valid UTF-8 is kept */
+    ferry_log(FERRY_LOG_INFO, "k", "key", "a\xc2\x9b[2J\xff\xe2\x80\xa6\xe2\x80", NULL);
     ferry_log_setup(FERRY_LOG_INFO, 2);
     char out[4096];
     ssize_t r = pread(fd, out, sizeof(out) - 1, 0);
@@ -82,19 +88,100 @@ static void test_log(void)
     CHECK(strstr(out, "tok\"") == NULL && strstr(out, "=tok") == NULL);
     CHECK(strstr(out, "Credential") == NULL);
     CHECK(strstr(out, "secret_key=[redacted]") != NULL);
+    CHECK(strstr(out, "key=\"a\\xc2\\x9b[2J\\xff\xe2\x80\xa6\\xe2\\x80\"\n") != NULL);
     /* exactly two lines */
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    CHECK_INT(lines, 2);
+    CHECK_INT(lines, 3);
     ferry_log_level_t lv;
     CHECK_INT(ferry_log_level_parse("WARN", &lv), FERRY_OK);
     CHECK_INT(lv, FERRY_LOG_WARN);
     CHECK_INT(ferry_log_level_parse("loud", &lv), FERRY_EINVAL);
 }
 
+/* 1 when every byte of the store is zero. */
+static int wiped(const ferry_creds_store_t *c)
+{
+    const unsigned char *p = (const unsigned char *)c;
+    for (size_t i = 0; i < sizeof(*c); i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Issue 12 item 16: a credential parse error leaves nothing of what was read. */
+static void test_creds_wiped_on_error(void)
+{
+    ferry_creds_store_t c;
+    ferry_error_t e;
+    static const char *const bad[] = {
+        "[p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s3cr3t\nno equals\n",
+        "[p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s3cr3t\n[broken\n",
+        "[p]\naws_access_key_id = AKIAEXAMPLE\n", /* lacks the secret */
+    };
+    static const int codes[] = {FERRY_EPARSE, FERRY_EPARSE, FERRY_EPARSE};
+    for (int i = 0; i < 3; i++) {
+        memset(&c, 0x5a, sizeof(c));
+        CHECK_INT(ferry_creds_parse_ini(bad[i], strlen(bad[i]), "p", "T", &c, &e), codes[i]);
+        CHECK(wiped(&c));
+        CHECK(strstr(e.msg, "s3cr3t") == NULL && strstr(e.msg, "AKIAEXAMPLE") == NULL);
+    }
+    /* a value too long for its slot, after the key id was read */
+    char big[600];
+    memset(big, 'k', sizeof(big));
+    const char *head = "[p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = ";
+    size_t hl = strlen(head);
+    memcpy(big, head, hl);
+    big[sizeof(big) - 1] = '\0';
+    memset(&c, 0x5a, sizeof(c));
+    CHECK_INT(ferry_creds_parse_ini(big, strlen(big), "p", "T", &c, &e), FERRY_ETOOBIG);
+    CHECK(wiped(&c));
+    /* the environment: the id is read, then the secret is too long */
+    setenv("FERRY_SRC_ACCESS_KEY_ID", "AKIAEXAMPLE", 1);
+    setenv("FERRY_SRC_SECRET_ACCESS_KEY", big + hl, 1);
+    memset(&c, 0x5a, sizeof(c));
+    CHECK_INT(ferry_creds_load(FERRY_SIDE_SRC, NULL, &c, &e), FERRY_ETOOBIG);
+    CHECK(wiped(&c));
+    unsetenv("FERRY_SRC_ACCESS_KEY_ID");
+    unsetenv("FERRY_SRC_SECRET_ACCESS_KEY");
+}
+
+/* Issue 12 item 16: a credentials file others can read is refused, as ssh does. */
+static void test_creds_file_mode(void)
+{
+    char path[] = "/tmp/ferry-test-creds-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    const char *text = "[p]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s3cr3t\n";
+    REQUIRE(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    setenv("FERRY_CREDENTIALS", path, 1);
+    ferry_creds_store_t c;
+    ferry_error_t e;
+    REQUIRE(chmod(path, 0600) == 0);
+    CHECK_INT(ferry_creds_load(FERRY_SIDE_DST, "p", &c, &e), FERRY_OK);
+    CHECK_STR(c.secret_key, "s3cr3t");
+    ferry_creds_wipe(&c);
+    static const mode_t open_modes[] = {0644, 0640, 0604, 0660, 0606};
+    for (size_t i = 0; i < sizeof(open_modes) / sizeof(open_modes[0]); i++) {
+        REQUIRE(chmod(path, open_modes[i]) == 0);
+        memset(&c, 0x5a, sizeof(c));
+        CHECK_INT(ferry_creds_load(FERRY_SIDE_DST, "p", &c, &e), FERRY_EDENIED);
+        CHECK(strstr(e.msg, "chmod 600 ") != NULL && strstr(e.msg, path) != NULL);
+        CHECK(wiped(&c));
+    }
+    REQUIRE(chmod(path, 0400) == 0);
+    CHECK_INT(ferry_creds_load(FERRY_SIDE_DST, "p", &c, &e), FERRY_OK);
+    ferry_creds_wipe(&c);
+    unlink(path);
+    unsetenv("FERRY_CREDENTIALS");
+}
+
 int main(void)
 {
+    test_creds_wiped_on_error();
+    test_creds_file_mode();
     test_errors();
     test_buf();
     test_log();

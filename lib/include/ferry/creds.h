@@ -32,10 +32,16 @@ typedef enum { FERRY_SIDE_SRC = 0, FERRY_SIDE_DST = 1 } ferry_side_kind_t;
 
 /* Resolve credentials for a side. profile may be NULL/"" (then the environment). FERRY_OK;
  * FERRY_ENOTFOUND (nothing configured: err says which variables or profile to set);
- * FERRY_EIO (the file cannot be read); FERRY_EPARSE (a malformed line, with its number);
- * FERRY_ETOOBIG (a value longer than its slot). */
+ * FERRY_EIO (the file cannot be read); FERRY_EDENIED (the file is open to other users:
+ * ferry_creds_file_check); FERRY_EPARSE (a malformed line, with its number); FERRY_ETOOBIG (a
+ * value longer than its slot). On every error *out is wiped: nothing read stays behind. */
 int ferry_creds_load(ferry_side_kind_t side, const char *profile, ferry_creds_store_t *out,
                      ferry_error_t *err);
+
+/* Refuse a credentials file others could read or change, as ssh does: fd open on path; the
+ * file must be a regular file, owned by the user (or root), without any group or other
+ * permission bit. FERRY_OK; FERRY_EDENIED with err saying "chmod 600 FILE"; FERRY_EIO. */
+int ferry_creds_file_check(int fd, const char *path, ferry_error_t *err);
 
 /* Parse credentials from INI text (for tests and the loader): the section [profile]. Same
  * codes; `origin` names the text in messages. */

@@ -28,6 +28,15 @@ int ferry_redisd_state_dir(const char *explicit_dir, char *buf, size_t n);
 int ferry_redisd_ensure(const char *state_dir, char *url, size_t n, int *started,
                         ferry_error_t *err);
 
+/* Refuse a state dir others could tamper with: it must be a directory owned by the user, not
+ * writable by group or others, and its path free of control bytes. FERRY_OK; FERRY_EDENIED
+ * with the chmod to run; FERRY_EINVAL; FERRY_EIO. Called by ferry_redisd_ensure. */
+int ferry_redisd_dir_check(const char *dir, ferry_error_t *err);
+
+/* s as one Redis config argument: double-quoted, with '"', '\\' and control bytes escaped
+ * (\xHH), so no path can add a directive. FERRY_OK or FERRY_ERANGE (out of n bytes). Pure. */
+int ferry_redisd_conf_quote(const char *s, char *out, size_t n);
+
 /* Stop it (SHUTDOWN, then wait for the process to exit). *was_running may be NULL. */
 int ferry_redisd_stop(const char *state_dir, int *was_running, ferry_error_t *err);
 
