@@ -154,7 +154,7 @@ static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e
 static void head_done(void *arg, const ferry_s3_result_t *r);
 static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
 static void plan_and_start(ferry_copy_t *c);
-static int mp_probe_start(ferry_copy_t *c);
+static int mp_probe_start(ferry_copy_t *c, const ferry_s3_result_t *r);
 static int is_qetag(const char *e);
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -229,12 +229,18 @@ static int mp_etag_parts(const char *s)
     return *p == '\0' && n >= 1 && n <= 10000 ? (int)n : 0;
 }
 
-/* The source's ETag is the MD5 of its bytes: a plain 32-hex ETag from a store whose single-PUT
- * ETag is an MD5 (S3, OSS), or from an s3c store (S3-compatible: assumed so when it looks
- * like one; a store whose 32-hex ETags are not MD5s fails the check, never passes it). */
-static int src_etag_is_md5(const ferry_copy_t *c)
+/* The source's ETag is the MD5 of its bytes: a plain 32-hex ETag from S3 (its profile's ETag
+ * kind is MD5), or from an s3c store (S3-compatible: assumed so when it looks like one; a
+ * store whose 32-hex ETags are not MD5s fails the check, never passes it). Not OSS: its
+ * appendable objects have 32-hex ETags that are not MD5s, and its CRC-64 checks the read. */
+static int src_etag_is_md5(const ferry_copy_t *c, const ferry_s3_result_t *r)
 {
-    return (c->sp->etag_kind == FERRY_ETAG_MD5 || c->sp->etag_kind == FERRY_ETAG_MD5_UPPER ||
+    /* SSE-KMS and SSE-C objects: S3's ETag is not the MD5 of the content. */
+    const char *sse = ferry_s3_result_header(r, "x-amz-server-side-encryption");
+    if ((sse != NULL && strncmp(sse, "aws:kms", 7) == 0) ||
+        ferry_s3_result_header(r, "x-amz-server-side-encryption-customer-algorithm") != NULL)
+        return 0;
+    return ((c->sp->etag_kind == FERRY_ETAG_MD5 && c->sp->multipart_etag_md5) ||
             strcmp(c->sp->scheme, "s3c") == 0) &&
            is_hex32(c->res.etag);
 }
@@ -1703,7 +1709,7 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
-    c->src_md5_etag = src_etag_is_md5(c);
+    c->src_md5_etag = src_etag_is_md5(c, r);
     int rc = collect_headers(c, r, &e);
     if (rc != FERRY_OK) {
         c->res.status = classify(rc, &e);
@@ -1711,15 +1717,19 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         finish(c);
         return;
     }
-    if (mp_probe_start(c))
+    if (mp_probe_start(c, r))
         return;
     plan_and_start(c);
 }
 
 /* The source's multipart ETag can be recomputed: an S3 (or s3c) "hex-N" ETag, bytes read by
  * the worker, no CRC-64 to check by instead. */
-static int mp_wanted(const ferry_copy_t *c)
+static int mp_wanted(const ferry_copy_t *c, const ferry_s3_result_t *r)
 {
+    const char *sse = ferry_s3_result_header(r, "x-amz-server-side-encryption");
+    if ((sse != NULL && strncmp(sse, "aws:kms", 7) == 0) ||
+        ferry_s3_result_header(r, "x-amz-server-side-encryption-customer-algorithm") != NULL)
+        return 0; /* SSE-KMS / SSE-C: the multipart ETag is not over the content's MD5s */
     return (c->sp->multipart_etag_md5 || strcmp(c->sp->scheme, "s3c") == 0) &&
            !c->env.server_side && !c->res.src_has_crc64 && mp_etag_parts(c->res.etag) > 0;
 }
@@ -1773,9 +1783,9 @@ static void mp_head_done(void *arg, const ferry_s3_result_t *r)
 
 /* Ask the source for part 1's length when its ETag is a multipart one: 1 when the request is
  * under way (mp_head_done goes on), 0 to plan now. */
-static int mp_probe_start(ferry_copy_t *c)
+static int mp_probe_start(ferry_copy_t *c, const ferry_s3_result_t *r)
 {
-    if (c->mp_probed || !mp_wanted(c))
+    if (c->mp_probed || !mp_wanted(c, r))
         return 0;
     c->mp_probed = 1;
     c->mp_n = (uint32_t)mp_etag_parts(c->res.etag);
@@ -2065,8 +2075,8 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
     snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
-    c->src_md5_etag = src_etag_is_md5(c);
-    if (mp_wanted(c)) {
+    c->src_md5_etag = src_etag_is_md5(c, r);
+    if (mp_wanted(c, r)) {
         /* A multipart source ETag: its part boundaries come from a HEAD; the general path. */
         get1_release(c);
         c->res.src_has_crc64 = 0;

@@ -10,6 +10,7 @@
  *  3. (item 1) PutObject answering 200 with no ETag and storing nothing: `failed`.
  *  4. (item 9) CompleteMultipartUpload answering a wrong ETag (--dst-checksum md5) or a wrong
  *     composite CRC32C (trailer mode): `failed` with the reason, never `done`.
+ *     UploadPart answering a wrong CRC32C echo, or 200 with no ETag: `failed`.
  *  5. (item 10) a multipart s3:// source (ETag md5-of-md5s-3): copied on its own part
  *     boundaries (HEAD ?partNumber=1) with checks src:multipart-etag; with a byte flipped in
  *     its GETs it ends `failed` naming the multipart ETag.
@@ -203,6 +204,25 @@ int main(void)
     expect_failed(&w, "vd2", "d/crc", "composite CRC32C");
     CHECK_INT(wt_log_count("vd1.log", "multipart_etag_differs"), 0);
     CHECK_INT(wt_log_count("vd2.log", "composite_crc32c_differs"), 0);
+
+    /* ---- 4b. UploadPart: a wrong CRC32C echo (trailer mode), no ETag (md5 mode) ---- */
+    wt_put(&w, "g/crc", 12u << 20, 11);
+    wt_put(&w, "g/md5", 12u << 20, 12);
+    wt_task(&w, "vg1", "g/crc", NULL, "g/crc", crcopts);
+    wt_task(&w, "vg2", "g/md5", NULL, "g/md5", md5opts);
+    wt_enqueue_prefix(&w, "vg1", "g/crc");
+    wt_enqueue_prefix(&w, "vg2", "g/md5");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"wrong_crc32c\":true,"
+                       "\"key_prefix\":\"g/crc\"},{\"op\":\"UploadPart\",\"no_etag\":true,"
+                       "\"key_prefix\":\"g/md5\"}]}") == 0);
+    run_worker(&w, "vg1", "vg1.log");
+    run_worker(&w, "vg2", "vg2.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_failed(&w, "vg1", "g/crc", "CRC32C");
+    expect_failed(&w, "vg2", "g/md5", "without an ETag");
+    CHECK_INT(s3t_head(&w.d, "dst", "g/crc", 5, &x), FERRY_ENOTFOUND);
+    CHECK_INT(s3t_head(&w.d, "dst", "g/md5", 5, &x), FERRY_ENOTFOUND);
 
     /* ---- 5. multipart s3 source: its own boundaries, and a flipped byte ---- */
     const size_t ps[] = {5u << 20, 5u << 20, 2u << 20};
