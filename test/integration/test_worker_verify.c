@@ -14,6 +14,7 @@
  *  5. (item 10) a multipart s3:// source (ETag md5-of-md5s-3): copied on its own part
  *     boundaries (HEAD ?partNumber=1) with checks src:multipart-etag; with a byte flipped in
  *     its GETs it ends `failed` naming the multipart ETag.
+ *     The same through the one-GET path (a small multipart object): checked whole.
  *  6. (items 3, 10) an s3c:// source with opaque ETags (fakes3 kodo personality: qetags, which
  *     s3c cannot recompute): `done` with src:unverified; the same with
  *     --require-source-check: `failed`, nothing copied.
@@ -240,6 +241,20 @@ int main(void)
     CHECK_STR(done_checks("ve.log", "e/good"), "dst:crc32c-echo,src:multipart-etag");
     expect_failed(&w, "ve", "e/bad", "multipart ETag");
     CHECK_INT(s3t_head(&w.d, "dst", "e/bad", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 5b. a small multipart source on the one-GET path (ring larger than the object):
+     * the GET's ETag is "hex-2", so the copy goes the HEAD way and checks it whole ---- */
+    const size_t ps2[] = {5u << 20, 1u << 20};
+    put_multipart(&w.s, "h/small", ps2, 2, 13);
+    wt_task(&w, "vh", "h/", NULL, "h/", NULL);
+    wt_enqueue_prefix(&w, "vh", "h/");
+    const char *bigring[] = {"--exit-when-idle", "--max-deliveries", "2", "--ring", "8MiB", NULL};
+    pid_t hp = wt_worker(&w, "vh", "vh.log", bigring);
+    CHECK_INT(wt_wait(hp, 120), 0);
+    expect_done(&w, "vh", "h/small");
+    CHECK_STR(done_checks("vh.log", "h/small"),
+              "src:multipart-etag,dst:crc32c-echo,dst:etag,dst:content-md5");
+    CHECK_INT(wt_compare(&w, &w.d, "h/", "h/"), 0);
 
     /* ---- 6. s3c source with opaque ETags: src:unverified, or failed when required ---- */
     harness_server_t k;
