@@ -1207,6 +1207,21 @@ static void op_create_upload(fakes3_ctx_t *ctx)
                              "x-amz-checksum-type needs x-amz-checksum-algorithm");
         goto out;
     }
+    if (ctx->fault.upload_id_len > 0) { /* an id longer than a client can keep; no upload */
+        int rc =
+            ferry_buf_addf(&b, "%s<InitiateMultipartUploadResult " XMLNS "><Bucket>%s</Bucket>",
+                           fakes3_xml_head(), ctx->bucket);
+        if (rc == FERRY_OK)
+            rc = put_elem(&b, "Key", ctx->key, ctx->klen, 0);
+        if (rc == FERRY_OK)
+            rc = ferry_buf_adds(&b, "<UploadId>");
+        for (int i = 0; rc == FERRY_OK && i < ctx->fault.upload_id_len; i++)
+            rc = ferry_buf_adds(&b, "x");
+        if (rc == FERRY_OK)
+            rc = ferry_buf_adds(&b, "</UploadId></InitiateMultipartUploadResult>");
+        reply_xml(ctx, 200, NULL, &b);
+        goto out;
+    }
     u = calloc(1, sizeof(*u));
     if (u == NULL || (u->key = malloc(ctx->klen + 1)) == NULL) {
         fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");

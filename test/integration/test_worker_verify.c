@@ -15,6 +15,8 @@
  *     boundaries (HEAD ?partNumber=1) with checks src:multipart-etag; with a byte flipped in
  *     its GETs it ends `failed` naming the multipart ETag.
  *     The same through the one-GET path (a small multipart object): checked whole.
+ *  5c. CreateMultipartUpload answering an UploadId longer than FERRY_UPLOAD_ID_MAX: aborted,
+ *     `failed` naming the upload id, never `done`.
  *  6. (items 3, 10) an s3c:// source with opaque ETags (fakes3 kodo personality: qetags, which
  *     s3c cannot recompute): `done` with src:unverified; the same with
  *     --require-source-check: `failed`, nothing copied.
@@ -255,6 +257,30 @@ int main(void)
     CHECK_STR(done_checks("vh.log", "h/small"),
               "src:multipart-etag,dst:crc32c-echo,dst:etag,dst:content-md5");
     CHECK_INT(wt_compare(&w, &w.d, "h/", "h/"), 0);
+
+    /* ---- 5c. (item 16, upload ids) an UploadId longer than the ledger holds: the upload is
+     * aborted and the object fails with a message; never done ---- */
+    wt_put(&w, "i/long", 12u << 20, 14);
+    wt_task(&w, "vi", "i/", NULL, "i/", crcopts);
+    wt_enqueue_prefix(&w, "vi", "i/");
+    char rule[256];
+    snprintf(rule, sizeof(rule),
+             "{\"rules\":[{\"op\":\"CreateMultipartUpload\",\"upload_id_len\":%d,"
+             "\"key_prefix\":\"i/\"}]}",
+             FERRY_UPLOAD_ID_MAX < 1024 ? FERRY_UPLOAD_ID_MAX + 1 : 1025);
+    REQUIRE(s3t_faults(&w.d, w.dst.url, rule) == 0);
+    long aborts = wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count");
+    run_worker(&w, "vi", "vi.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    if (FERRY_UPLOAD_ID_MAX < 1024) { /* the copy refuses it (longer ones: the client does) */
+        expect_failed(&w, "vi", "i/long", "upload id");
+        CHECK(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count") > aborts);
+    } else {
+        ferry_record_t rec;
+        CHECK_INT(wt_record(&w, "vi", "i/long", &rec), FERRY_OK);
+        CHECK_INT(rec.state, FERRY_STATE_FAILED);
+    }
+    CHECK_INT(s3t_head(&w.d, "dst", "i/long", 6, &x), FERRY_ENOTFOUND);
 
     /* ---- 6. s3c source with opaque ETags: src:unverified, or failed when required ---- */
     harness_server_t k;
