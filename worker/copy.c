@@ -6,6 +6,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/check.h"
+#include "ferry/ledger.h"
 #include "ferry/log.h"
 
 #include <ctype.h>
@@ -15,7 +16,8 @@
 #include <strings.h>
 #include <string.h>
 
-#define MAX_HDRS 48
+#define MAX_HDRS    48
+#define UNIT_RESEND 1 /* unit_check_resumed: the uploaded part differs, send it again */
 
 /* A stream in flight: one source GET (or none) and one destination request. */
 typedef enum {
@@ -59,11 +61,20 @@ struct unit_s {
     uint64_t crc64;
     uint32_t crc32c;
     ferry_md5_t md5;
-    int md5_on; /* off for parts whose integrity rides on CRC32C (trailer mode) */
+    int md5_on;   /* off for parts whose integrity rides on CRC32C (trailer mode) */
+    int crc_mode; /* a part of a CRC32C upload: the destination echoes its CRC32C */
+    int md5_done; /* md5_bin holds the final digest (taken early to check the source) */
+    /* The source's own multipart boundaries (c->mp_psize): one MD5 per source part, written
+     * to c->mpd as each part's last byte passes. mp_pos is the absolute object offset. */
+    int mp_on, mp_open;
+    uint64_t mp_pos;
+    ferry_md5_t mp_md5;
     int qetag_on;
     ferry_qetag_t qetag;
     uint8_t md5_bin[16];
     char md5_b64[32], crc32c_b64[16];
+    int sent_md5, sent_crc32c; /* what the PUT/UploadPart carried */
+    char echo[16];             /* the destination's x-amz-checksum-crc32c */
     char etag[130];
 };
 
@@ -86,7 +97,7 @@ struct ferry_copy_s {
     ferry_copy_env_t env;
     char *src_key, *dst_key;
     size_t src_len, dst_len;
-    char resume_id[1025];
+    char resume_id[FERRY_UPLOAD_ID_MAX + 1];
     int (*on_upload)(void *arg, const char *upload_id);
     ferry_copy_done_cb done;
     void *arg;
@@ -96,7 +107,7 @@ struct ferry_copy_s {
     char *hname[MAX_HDRS], *hval[MAX_HDRS];
     ferry_kv_t hdrs[MAX_HDRS];
     size_t nh;
-    char upload_id[1025];
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
     int upload_open;
     part_t *parts;
     uint32_t parts_done;
@@ -125,17 +136,26 @@ struct ferry_copy_s {
      * NULL when not checked. */
     uint8_t *qblk;
     uint64_t qblk_n;
+    /* An S3 multipart source ETag "hex-N": the source's part size (from HEAD ?partNumber=1,
+     * 0 when the boundaries are unknown) and one MD5 per source part (owned, N x 16). */
+    uint32_t mp_n;
+    uint64_t mp_psize;
+    uint8_t *mpd;
+    int mp_probed;
 };
 
-/* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB, so 20 MiB covers 4 TiB.
- * Larger objects are checked by CRC-64 only where the source gives one (Kodo does not). */
-#define QBLK_MAX (1u << 20)
+/* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest
+ * object S3 holds (48.8 TiB) needs 250 MB; a copy that cannot hold them is src:unverified. */
+#define QBLK_MAX ((FERRY_S3_MAX_OBJECT + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK)
 
 static void pump(ferry_copy_t *c);
 static void finish(ferry_copy_t *c);
 static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e);
 static void head_done(void *arg, const ferry_s3_result_t *r);
 static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
+static void plan_and_start(ferry_copy_t *c);
+static int mp_probe_start(ferry_copy_t *c, const ferry_s3_result_t *r);
+static int is_qetag(const char *e);
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -189,6 +209,46 @@ static int is_hex32(const char *s)
             return 0;
     return s[32] == '\0' || s[32] == '"';
 }
+
+/* N for a multipart ETag "hex32-N" (quotes allowed, 1 <= N <= 10,000), else 0. */
+static int mp_etag_parts(const char *s)
+{
+    while (*s == '"')
+        s++;
+    for (int i = 0; i < 32; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    if (s[32] != '-' || !isdigit((unsigned char)s[33]))
+        return 0;
+    long n = 0;
+    const char *p = s + 33;
+    for (; isdigit((unsigned char)*p) && n <= 10000; p++)
+        n = n * 10 + (*p - '0');
+    if (*p == '"')
+        p++;
+    return *p == '\0' && n >= 1 && n <= 10000 ? (int)n : 0;
+}
+
+/* The source's ETag is the MD5 of its bytes: a plain 32-hex ETag from S3 (its profile's ETag
+ * kind is MD5), or from an s3c store (S3-compatible: assumed so when it looks like one; a
+ * store whose 32-hex ETags are not MD5s fails the check, never passes it). Not OSS: its
+ * appendable objects have 32-hex ETags that are not MD5s, and its CRC-64 checks the read. */
+static int src_etag_is_md5(const ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    /* SSE-KMS and SSE-C objects: S3's ETag is not the MD5 of the content. */
+    const char *sse = ferry_s3_result_header(r, "x-amz-server-side-encryption");
+    if ((sse != NULL && strncmp(sse, "aws:kms", 7) == 0) ||
+        ferry_s3_result_header(r, "x-amz-server-side-encryption-customer-algorithm") != NULL)
+        return 0;
+    return ((c->sp->etag_kind == FERRY_ETAG_MD5 && c->sp->multipart_etag_md5) ||
+            strcmp(c->sp->scheme, "s3c") == 0) &&
+           is_hex32(c->res.etag);
+}
+
+#define REQUIRE_MSG                                                                                \
+    "no source check is possible for this object (the source gives no CRC-64, no qetag and no "    \
+    "MD5 or multipart-MD5 ETag ferry can recompute): drop --require-source-check to copy it as "   \
+    "src:unverified, or copy it from a store that exposes a checksum"
 
 /* Parts of a streamed multipart copy carry a CRC32C the destination verifies (aws-chunked
  * trailer, or the header for buffered parts) instead of an MD5 compared with the part ETag:
@@ -302,6 +362,8 @@ static void unit_free(unit_t *u)
     ferry_ring_free_cached(&u->ring);
     free(u->buf);
     ferry_md5_free(&u->md5);
+    if (u->mp_open)
+        ferry_md5_free(&u->mp_md5);
     if (u->qetag_on)
         ferry_qetag_free(&u->qetag);
     free(u);
@@ -327,15 +389,45 @@ static void unit_error(unit_t *u, int rc, const ferry_error_t *e)
         ferry_s3_cancel(u->put_op);
 }
 
+/* One MD5 per source part (c->mp_psize bytes each, the last shorter) over the bytes read. */
+static void unit_mp_hash(unit_t *u, const char *p, size_t n)
+{
+    ferry_copy_t *c = u->c;
+    while (n > 0) {
+        if (!u->mp_open) {
+            if (ferry_md5_init(&u->mp_md5) != FERRY_OK) {
+                u->mp_on = 0; /* no digest: the comparison sees a hole and fails safe */
+                return;
+            }
+            u->mp_open = 1;
+        }
+        uint64_t end = (u->mp_pos / c->mp_psize + 1) * c->mp_psize;
+        if (end > c->res.size)
+            end = c->res.size;
+        size_t take = end - u->mp_pos < n ? (size_t)(end - u->mp_pos) : n;
+        ferry_md5_update(&u->mp_md5, p, take);
+        u->mp_pos += take;
+        p += take;
+        n -= take;
+        if (u->mp_pos == end) {
+            uint64_t i = (end - 1) / c->mp_psize;
+            ferry_md5_final(&u->mp_md5, c->mpd + i * 16);
+            u->mp_open = 0;
+        }
+    }
+}
+
 static void unit_hash(unit_t *u, const char *p, size_t n)
 {
     u->crc64 = ferry_crc64_update(u->crc64, p, n);
     if (u->md5_on)
         ferry_md5_update(&u->md5, p, n);
-    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && !u->md5_on))
+    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode))
         u->crc32c = ferry_crc32c_update(u->crc32c, p, n);
     if (u->qetag_on)
         ferry_qetag_update(&u->qetag, p, n);
+    if (u->mp_on)
+        unit_mp_hash(u, p, n);
 }
 
 static int unit_sink(void *arg, const char *p, size_t n)
@@ -396,7 +488,8 @@ static void unit_put_done(void *arg, const ferry_s3_result_t *r)
         unit_error(u, r->rc, &r->err);
     else {
         snprintf(u->etag, sizeof(u->etag), "%s", r->etag);
-        if (u->mode == UM_STREAM && !u->md5_on) /* the client checked it equals what it sent */
+        snprintf(u->echo, sizeof(u->echo), "%s", r->checksum_crc32c);
+        if (u->mode == UM_STREAM && u->crc_mode) /* the client checked it equals what it sent */
             snprintf(u->crc32c_b64, sizeof(u->crc32c_b64), "%s", r->checksum_crc32c);
     }
     if (u->ops == 0)
@@ -419,14 +512,17 @@ static int unit_start_put(unit_t *u)
             memcpy(d, u->md5_bin, 16);
         ferry_b64(d, 16, u->md5_b64);
         a.body = u->buf ? u->buf : "";
-        a.content_md5 = u->md5_on || u->mode == UM_EMPTY ? u->md5_b64 : NULL;
-        if (strcmp(c->dp->scheme, "s3") == 0 || !u->md5_on) {
+        a.content_md5 = !u->crc_mode || u->mode == UM_EMPTY ? u->md5_b64 : NULL;
+        if (strcmp(c->dp->scheme, "s3") == 0 || u->crc_mode) {
             ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
             a.checksum_crc32c = u->crc32c_b64;
         }
+        u->sent_md5 = a.content_md5 != NULL;
+        u->sent_crc32c = a.checksum_crc32c != NULL;
     } else {
         a.source = unit_source;
-        a.trailer_crc32c = !u->md5_on;
+        a.trailer_crc32c = u->crc_mode;
+        u->sent_crc32c = u->crc_mode;
         /* A streamed single PUT whose source ETag is its MD5: the destination checks it. */
         if (c->plan.kind == FERRY_PLAN_SINGLE && c->src_md5_etag) {
             uint8_t d[16];
@@ -438,6 +534,7 @@ static int unit_start_put(unit_t *u)
             }
             ferry_b64(d, 16, u->md5_b64);
             a.content_md5 = u->md5_b64;
+            u->sent_md5 = 1;
         }
     }
     int rc;
@@ -469,6 +566,31 @@ static int is_qetag(const char *e)
     return n == 28 && (e[0] == 'F' || e[0] == 'l');
 }
 
+/* The source's multipart ETag recomputed on its own part boundaries: MD5(MD5(part1)...
+ * MD5(partN))-N over the bytes read, compared with the ETag. */
+static int mp_verify(ferry_copy_t *c, ferry_error_t *err)
+{
+    ferry_md5_t m;
+    uint8_t d[16];
+    char want[48];
+    if (ferry_md5_init(&m) != FERRY_OK)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_md5_update(&m, c->mpd, (size_t)c->mp_n * 16);
+    ferry_md5_final(&m, d);
+    ferry_hex_lower(d, 16, want);
+    snprintf(want + 32, sizeof(want) - 32, "-%u", c->mp_n);
+    if (!ferry_etag_eq(want, c->res.etag)) {
+        c->res.checksum_failures++;
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "the multipart ETag of the bytes read, on the source's own %u "
+                               "parts (%s), differs from the source's (%s): the read was "
+                               "corrupted; nothing is kept and the copy is retried",
+                               c->mp_n, want, c->res.etag);
+    }
+    add_check(c, "src:multipart-etag");
+    return FERRY_OK;
+}
+
 /* A single-request copy has read the whole object: compare with what the source says it is,
  * before the destination can commit it. */
 static int unit_verify_whole(unit_t *u, ferry_error_t *err)
@@ -484,7 +606,27 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
                                    (unsigned long long)u->crc64,
                                    (unsigned long long)c->res.src_crc64);
         }
-        add_check(c, "crc64=src");
+        add_check(c, "src:crc64");
+    }
+    if (c->src_md5_etag && u->md5_on) {
+        char hex[33];
+        ferry_md5_final(&u->md5, u->md5_bin);
+        u->md5_done = 1;
+        ferry_hex_lower(u->md5_bin, 16, hex);
+        if (!ferry_etag_eq(hex, c->res.etag)) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "the MD5 of the bytes read (%s) differs from the source's "
+                                   "ETag (%s): the read was corrupted; nothing was committed "
+                                   "and the copy is retried",
+                                   hex, c->res.etag);
+        }
+        add_check(c, "src:md5");
+    }
+    if (c->mpd != NULL && u->mp_on) {
+        int rc = mp_verify(c, err);
+        if (rc != FERRY_OK)
+            return rc;
     }
     if (u->qetag_on) {
         char q[29];
@@ -499,7 +641,7 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
                                        "committed and the copy is retried",
                                        q, c->res.etag);
             }
-            add_check(c, "qetag=src");
+            add_check(c, "src:qetag");
         }
     }
     u->verified = 1;
@@ -532,8 +674,10 @@ static void unit_get_done(void *arg, const ferry_s3_result_t *r)
                 ferry_s3_unpause(u->put_op);
             }
         } else if (u->mode == UM_BUF) {
-            if (u->md5_on)
+            if (u->md5_on && !u->md5_done) {
                 ferry_md5_final(&u->md5, u->md5_bin);
+                u->md5_done = 1;
+            }
             unit_start_put(u);
         }
     }
@@ -565,7 +709,10 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     u->first = first;
     u->len = len;
     int rc = FERRY_OK;
-    u->md5_on = !(crc_parts(c) && reads_source(mode));
+    u->crc_mode = crc_parts(c) && reads_source(mode);
+    u->md5_on = !u->crc_mode;
+    u->mp_on = c->mpd != NULL && reads_source(mode);
+    u->mp_pos = first; /* units start on the source's part boundaries */
     if (u->md5_on || mode == UM_EMPTY)
         rc = ferry_md5_init(&u->md5);
     if (rc == FERRY_OK && c->plan.kind == FERRY_PLAN_SINGLE &&
@@ -591,6 +738,7 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     if (mode == UM_EMPTY) {
         u->get_ok = 1;
         ferry_md5_final(&u->md5, u->md5_bin);
+        u->md5_done = 1;
         unit_start_put(u);
         if (u->ops == 0)
             unit_settle(u);
@@ -633,8 +781,105 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     }
     u->ops++;
     if (mode == UM_STREAM) {
-        u->holdback = c->plan.kind == FERRY_PLAN_SINGLE && (c->res.src_has_crc64 || u->qetag_on);
+        u->holdback = c->plan.kind == FERRY_PLAN_SINGLE &&
+                      (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on);
         unit_start_put(u);
+    }
+    return FERRY_OK;
+}
+
+/* A resumed part was re-read: is the uploaded part these bytes? FERRY_OK, or UNIT_RESEND
+ * when it is not (the part is marked to upload again). */
+static int unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err)
+{
+    ferry_copy_t *c = u->c;
+    (void)err;
+    int same;
+    const char *what;
+    if (u->crc_mode) {
+        ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
+        same = strcmp(u->crc32c_b64, p->listed_crc32c) == 0;
+        what = "resume:crc32c";
+    } else {
+        char hex[33];
+        if (!u->md5_done) {
+            ferry_md5_final(&u->md5, u->md5_bin);
+            u->md5_done = 1;
+        }
+        ferry_hex_lower(u->md5_bin, 16, hex);
+        const char *want = p->listed_etag;
+        if (!dst_etag_is_md5(c) || want == NULL || !want[0] || strchr(want, '-') != NULL)
+            return FERRY_OK; /* nothing to compare: listparts_done kept it for CRC-64 */
+        same = ferry_etag_eq(want, hex);
+        what = "resume:md5";
+    }
+    if (!same) {
+        /* The uploaded part is not these bytes (changed source?): upload it again. */
+        p->listed = 0;
+        p->state = 0;
+        c->res.parts_resumed--;
+        ferry_log(FERRY_LOG_WARN, "copy.resume_part_mismatch", "key", c->src_key, "reason",
+                  "the uploaded part differs from the source range", NULL);
+        return UNIT_RESEND;
+    }
+    add_check(c, what);
+    return FERRY_OK;
+}
+
+/* A PUT or UploadPart answered 2xx: the destination must confirm what it stored — its ETag
+ * equal to our MD5 (where the store's ETag is an MD5) and any CRC32C we sent echoed equal. A
+ * reply with no ETag, a wrong one, or no echo of a CRC32C part is FERRY_ECHECKSUM (retried). */
+static int unit_check_dst(unit_t *u, ferry_error_t *err)
+{
+    ferry_copy_t *c = u->c;
+    const char *what = c->plan.kind == FERRY_PLAN_SINGLE ? "the object" : "a part";
+    if (u->etag[0] == '\0') {
+        c->res.checksum_failures++;
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "the destination answered 2xx without an ETag for %s: it may "
+                               "not have stored it; retrying",
+                               what);
+    }
+    if (u->sent_crc32c) {
+        const char *ours = u->crc32c_b64;
+        if (u->echo[0] == '\0' && u->crc_mode) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "the destination did not echo the CRC32C of %s: nothing "
+                                   "confirms it stored these bytes; retrying (a store that "
+                                   "ignores checksums needs --dst-checksum md5)",
+                                   what);
+        }
+        if (u->echo[0] != '\0' && strcmp(u->echo, ours) != 0) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "the destination echoed CRC32C %s for %s, we sent %s: "
+                                   "corrupted in transit; retrying",
+                                   u->echo, what, ours);
+        }
+        if (u->echo[0] != '\0')
+            add_check(c, "dst:crc32c-echo");
+    }
+    if (!u->crc_mode) {
+        if (!u->md5_done) {
+            ferry_md5_final(&u->md5, u->md5_bin);
+            u->md5_done = 1;
+        }
+        char hex[33];
+        ferry_hex_lower(u->md5_bin, 16, hex);
+        if (dst_etag_is_md5(c) && strchr(u->etag, '-') == NULL) {
+            if (!ferry_etag_eq(u->etag, hex)) {
+                c->res.checksum_failures++;
+                return ferry_error_set(err, FERRY_ECHECKSUM,
+                                       "the destination's ETag %s for %s does not match the "
+                                       "MD5 %s of the bytes sent: corrupted in transit; "
+                                       "retrying",
+                                       u->etag, what, hex);
+            }
+            add_check(c, "dst:etag");
+        }
+        if (u->sent_md5)
+            add_check(c, "dst:content-md5");
     }
     return FERRY_OK;
 }
@@ -653,54 +898,12 @@ static void unit_settle(unit_t *u)
     int rc = u->rc;
     ferry_error_t err = u->err;
     part_t *p = &c->parts[u->pidx];
-    if (rc == FERRY_OK && u->mode != UM_PCOPY && !u->md5_on && u->mode != UM_EMPTY) {
-        if (u->mode == UM_VERIFY) {
-            ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
-            if (strcmp(u->crc32c_b64, p->listed_crc32c) != 0) {
-                /* The uploaded part is not these bytes (changed source?): upload it again. */
-                p->listed = 0;
-                p->state = 0;
-                c->res.parts_resumed--;
-                ferry_log(FERRY_LOG_WARN, "copy.resume_part_mismatch", "key", c->src_key, "reason",
-                          "the uploaded part's CRC32C differs from the source range", NULL);
-                goto release;
-            }
-            add_check(c, "resume-crc32c");
-        } else if (u->crc32c_b64[0] == '\0') {
-            rc = FERRY_ECHECKSUM;
-            ferry_error_set(&err, rc, "the destination did not confirm a part's CRC32C");
-        } else
-            add_check(c, "crc32c=dst");
-    } else if (rc == FERRY_OK && u->mode != UM_PCOPY) {
-        if (u->mode == UM_STREAM || u->mode == UM_VERIFY)
-            ferry_md5_final(&u->md5, u->md5_bin);
-        char hex[33];
-        ferry_hex_lower(u->md5_bin, 16, hex);
-        const char *want = u->mode == UM_VERIFY ? p->listed_etag : u->etag;
-        if (dst_etag_is_md5(c) && want && want[0] && strchr(want, '-') == NULL) {
-            if (!ferry_etag_eq(want, hex)) {
-                if (u->mode == UM_VERIFY) {
-                    /* The uploaded part is not these bytes (changed source?): upload it again. */
-                    p->listed = 0;
-                    p->state = 0;
-                    c->res.parts_resumed--;
-                    ferry_log(FERRY_LOG_WARN, "copy.resume_part_mismatch", "key", c->src_key,
-                              "reason", "the uploaded part differs from the source range", NULL);
-                    goto release;
-                }
-                rc = FERRY_ECHECKSUM;
-                ferry_error_set(&err, rc,
-                                "the destination's ETag %s for %s does not match the MD5 %s "
-                                "of the bytes sent: corrupted in transit",
-                                want, c->plan.kind == FERRY_PLAN_SINGLE ? "the object" : "a part",
-                                hex);
-                c->res.checksum_failures++;
-            } else
-                add_check(c, u->mode == UM_VERIFY ? "resume-md5" : "md5=dst-etag");
-        }
-        if (u->mode == UM_BUF || u->mode == UM_EMPTY)
-            add_check(c, "content-md5");
-    }
+    if (rc == FERRY_OK && u->mode == UM_VERIFY)
+        rc = unit_check_resumed(u, p, &err);
+    else if (rc == FERRY_OK && u->mode != UM_PCOPY)
+        rc = unit_check_dst(u, &err);
+    if (rc == UNIT_RESEND) /* an uploaded part to send again */
+        goto release;
     if (rc == FERRY_OK) {
         if (u->mode != UM_VERIFY)
             c->res.bytes_moved += u->mode == UM_PCOPY ? 0 : u->len;
@@ -764,6 +967,7 @@ static void after_close(uv_handle_t *h)
         }
     free(c->parts);
     free(c->qblk);
+    free(c->mpd);
     free(c->fbuf);
     free(c->src_key);
     free(c->dst_key);
@@ -772,6 +976,15 @@ static void after_close(uv_handle_t *h)
 
 static void finish(ferry_copy_t *c)
 {
+    if (c->res.status == FERRY_COPY_DONE && strstr(c->res.checks, "src:") == NULL) {
+        /* No source check ran: say so; never a silent skip. */
+        add_check(c, "src:unverified");
+        c->res.src_unverified = 1;
+        if (c->env.require_source_check) {
+            c->res.status = FERRY_COPY_FAILED;
+            ferry_error_set(&c->res.err, FERRY_EUNSUPPORTED, "%s", REQUIRE_MSG);
+        }
+    }
     c->phase = PH_END;
     pool_unwait(c);
     uv_timer_stop(&c->timer);
@@ -881,7 +1094,12 @@ static void committed(ferry_copy_t *c)
             conclude_failure(c);
             return;
         }
-        add_check(c, "crc64=src");
+        add_check(c, "src:crc64");
+    }
+    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->mpd != NULL && mp_verify(c, &e) != FERRY_OK) {
+        fail(c, FERRY_COPY_RETRY, &e);
+        conclude_failure(c);
+        return;
     }
     if (c->plan.kind == FERRY_PLAN_MULTIPART && c->qblk != NULL && is_qetag(c->res.etag)) {
         char q[29];
@@ -902,7 +1120,7 @@ static void committed(ferry_copy_t *c)
             conclude_failure(c);
             return;
         }
-        add_check(c, "qetag=src");
+        add_check(c, "src:qetag");
     }
     if (c->plan.kind == FERRY_PLAN_MULTIPART || c->plan.kind == FERRY_PLAN_SERVER_PARTS) {
         /* Complete comes next (caller). */
@@ -917,6 +1135,77 @@ static void committed(ferry_copy_t *c)
     }
 }
 
+/* Complete answered 2xx: its ETag (MD5 of the part MD5s, "-N") or composite CRC32C must be
+ * what we computed from the parts we sent. A missing or different value is FERRY_ECHECKSUM. */
+static int complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err)
+{
+    if (c->plan.kind != FERRY_PLAN_MULTIPART)
+        return FERRY_OK; /* server-side parts: the store copied them itself */
+    if (crc_parts(c)) {
+        /* COMPOSITE: crc32c(concat(crc32c(part_i)))-N over the checksums the parts had */
+        uint32_t crc = 0;
+        for (uint32_t i = 0; i < c->plan.parts; i++) {
+            uint8_t be[4];
+            size_t n = 0;
+            if (ferry_b64_decode(c->parts[i].crc32c, strlen(c->parts[i].crc32c), be, sizeof(be),
+                                 &n) != FERRY_OK ||
+                n != 4)
+                return ferry_error_set(err, FERRY_ECHECKSUM,
+                                       "part %u has no CRC32C to check the upload by; retrying",
+                                       i + 1);
+            crc = ferry_crc32c_update(crc, (const char *)be, 4);
+        }
+        char b64[9], want[24];
+        ferry_crc32c_b64(crc, b64);
+        snprintf(want, sizeof(want), "%s-%u", b64, c->plan.parts);
+        if (r->checksum_crc32c[0] == '\0')
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "CompleteMultipartUpload returned no composite CRC32C (want "
+                                   "%s): nothing confirms the object is the parts we sent; "
+                                   "retrying",
+                                   want);
+        if (strcmp(want, r->checksum_crc32c) != 0)
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "CompleteMultipartUpload returned composite CRC32C %s, the "
+                                   "parts we sent make %s: the object is not what was sent; "
+                                   "retrying",
+                                   r->checksum_crc32c, want);
+        add_check(c, "dst:crc32c-echo");
+        return FERRY_OK;
+    }
+    if (r->etag[0] == '\0')
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "CompleteMultipartUpload returned no ETag: the object may not be "
+                               "stored; retrying");
+    if (!c->dp->multipart_etag_md5)
+        return FERRY_OK; /* the store's multipart ETag is not MD5-of-MD5s */
+    if (strchr(r->etag, '-') == NULL) {
+        /* Not of the multipart form at all (s3rver 3.7 answers a whole-object MD5): nothing to
+         * recompute it from; the parts' ETags were compared, the Complete ETag is not. */
+        ferry_log(FERRY_LOG_INFO, "copy.complete_etag_not_compared", "key", c->dst_key, "etag",
+                  r->etag, "reason", "not a multipart ETag (md5-N)", NULL);
+        return FERRY_OK;
+    }
+    /* md5(concat(md5(part_i)))-N */
+    ferry_md5_t m;
+    uint8_t d[16];
+    char want[48];
+    if (ferry_md5_init(&m) != FERRY_OK)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < c->plan.parts; i++)
+        ferry_md5_update(&m, c->parts[i].md5, 16);
+    ferry_md5_final(&m, d);
+    ferry_hex_lower(d, 16, want);
+    snprintf(want + 32, sizeof(want) - 32, "-%u", c->plan.parts);
+    if (!ferry_etag_eq(want, r->etag))
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "CompleteMultipartUpload returned ETag %s, the parts we sent make "
+                               "%s: the object is not what was sent; retrying",
+                               r->etag, want);
+    add_check(c, "dst:etag");
+    return FERRY_OK;
+}
+
 static void complete_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
@@ -928,44 +1217,19 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
     }
     c->upload_open = 0;
     snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
-    if (crc_parts(c) && r->checksum_crc32c[0]) {
-        /* COMPOSITE: crc32c(concat(crc32c(part_i)))-N over the checksums the parts had */
-        uint32_t crc = 0;
-        int ok = 1;
-        for (uint32_t i = 0; i < c->plan.parts && ok; i++) {
-            uint8_t be[4];
-            size_t n = 0;
-            ok = ferry_b64_decode(c->parts[i].crc32c, strlen(c->parts[i].crc32c), be, sizeof(be),
-                                  &n) == FERRY_OK &&
-                 n == 4;
-            if (ok)
-                crc = ferry_crc32c_update(crc, (const char *)be, 4);
-        }
-        char b64[9], want[24];
-        ferry_crc32c_b64(crc, b64);
-        snprintf(want, sizeof(want), "%s-%u", b64, c->plan.parts);
-        if (ok && strcmp(want, r->checksum_crc32c) == 0)
-            add_check(c, "crc32c-composite");
-        else
-            ferry_log(FERRY_LOG_WARN, "copy.composite_crc32c_differs", "key", c->dst_key, "want",
-                      want, "got", r->checksum_crc32c, NULL);
-    } else if (c->dp->multipart_etag_md5 && c->plan.kind == FERRY_PLAN_MULTIPART && !crc_parts(c)) {
-        /* md5(concat(md5(part_i)))-N */
-        ferry_md5_t m;
-        uint8_t d[16];
-        char want[48];
-        if (ferry_md5_init(&m) == FERRY_OK) {
-            for (uint32_t i = 0; i < c->plan.parts; i++)
-                ferry_md5_update(&m, c->parts[i].md5, 16);
-            ferry_md5_final(&m, d);
-            ferry_hex_lower(d, 16, want);
-            snprintf(want + 32, sizeof(want) - 32, "-%u", c->plan.parts);
-            if (ferry_etag_eq(want, r->etag))
-                add_check(c, "multipart-etag");
-            else
-                ferry_log(FERRY_LOG_WARN, "copy.multipart_etag_differs", "key", c->dst_key, "want",
-                          want, "got", r->etag, NULL);
-        }
+    ferry_error_t ce;
+    if (complete_check(c, r, &ce) != FERRY_OK) {
+        /* The object is committed but not what we sent: the copy is retried (it replaces it);
+         * after the retries the record is failed with this reason. */
+        if (c->on_upload)
+            c->on_upload(c->arg, "");
+        c->res.checksum_failures++;
+        c->res.status = FERRY_COPY_RETRY;
+        c->res.err = ce;
+        ferry_log(FERRY_LOG_WARN, "copy.complete_mismatch", "key", c->dst_key, "error", ce.msg,
+                  NULL);
+        finish(c);
+        return;
     }
     if (c->on_upload)
         c->on_upload(c->arg, "");
@@ -1093,12 +1357,38 @@ static void start_parts(ferry_copy_t *c)
     pump(c);
 }
 
+static void long_id_abort_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (r->rc != FERRY_OK && r->rc != FERRY_ENOTFOUND)
+        ferry_log(FERRY_LOG_WARN, "copy.abort_failed", "key", c->dst_key, "error", r->err.msg,
+                  NULL);
+    finish(c);
+}
+
 static void create_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (r->rc != FERRY_OK) {
         finish_op_error(c, r);
+        return;
+    }
+    if (strlen(r->upload_id) > FERRY_UPLOAD_ID_MAX) {
+        /* It cannot be recorded for a resume or the janitor: abort it (by the full id). */
+        ferry_s3_args_t a;
+        ferry_error_t e;
+        args_base(c, &a, 1);
+        a.upload_id = r->upload_id;
+        c->res.status = FERRY_COPY_FAILED;
+        ferry_error_set(&c->res.err, FERRY_ETOOBIG,
+                        "the destination returned a multipart upload id of %zu bytes; ferry "
+                        "records at most %d: the upload is aborted; report this store",
+                        strlen(r->upload_id), FERRY_UPLOAD_ID_MAX);
+        c->phase = PH_ABORT;
+        if (ferry_s3_abort_multipart(c->env.dst, &a, long_id_abort_done, c, &c->op, &e) != FERRY_OK)
+            finish(c);
         return;
     }
     snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
@@ -1247,7 +1537,7 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
             finish(c);
             return;
         }
-        add_check(c, "etag=src");
+        add_check(c, "dst:etag");
     }
     ferry_s3_args_t a;
     ferry_error_t e;
@@ -1419,9 +1709,7 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
-    c->src_md5_etag =
-        (c->sp->etag_kind == FERRY_ETAG_MD5 || c->sp->etag_kind == FERRY_ETAG_MD5_UPPER) &&
-        is_hex32(c->res.etag);
+    c->src_md5_etag = src_etag_is_md5(c, r);
     int rc = collect_headers(c, r, &e);
     if (rc != FERRY_OK) {
         c->res.status = classify(rc, &e);
@@ -1429,11 +1717,150 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         finish(c);
         return;
     }
-    uint64_t want = c->env.part_size;
-    /* Kodo: keep parts on qetag block boundaries. */
-    if (c->sp->checksum_kind == FERRY_CHECKSUM_QETAG && want % FERRY_QETAG_BLOCK)
-        want = (want / FERRY_QETAG_BLOCK + 1) * FERRY_QETAG_BLOCK;
-    rc = ferry_plan_make(c->res.size, c->env.threshold, want, c->env.server_side, &c->plan, &e);
+    if (mp_probe_start(c, r))
+        return;
+    plan_and_start(c);
+}
+
+/* The source's multipart ETag can be recomputed: an S3 (or s3c) "hex-N" ETag, bytes read by
+ * the worker, no CRC-64 to check by instead. */
+static int mp_wanted(const ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    const char *sse = ferry_s3_result_header(r, "x-amz-server-side-encryption");
+    if ((sse != NULL && strncmp(sse, "aws:kms", 7) == 0) ||
+        ferry_s3_result_header(r, "x-amz-server-side-encryption-customer-algorithm") != NULL)
+        return 0; /* SSE-KMS / SSE-C: the multipart ETag is not over the content's MD5s */
+    return (c->sp->multipart_etag_md5 || strcmp(c->sp->scheme, "s3c") == 0) &&
+           !c->env.server_side && !c->res.src_has_crc64 && mp_etag_parts(c->res.etag) > 0;
+}
+
+/* Is part 1's length (from HEAD ?partNumber=1) consistent with n parts of one size (the last
+ * shorter) making size bytes, as S3 uploads are? */
+static int mp_consistent(uint64_t size, uint64_t p1, uint32_t n)
+{
+    if (p1 == 0 || n == 0 || p1 > size)
+        return 0;
+    if (n == 1)
+        return p1 == size;
+    return (uint64_t)(n - 1) * p1 < size && size <= (uint64_t)n * p1;
+}
+
+static void mp_head_done(void *arg, const ferry_s3_result_t *r)
+{
+    ferry_copy_t *c = arg;
+    c->op = NULL;
+    if (c->canceled) {
+        c->res.status = FERRY_COPY_CANCELED;
+        finish(c);
+        return;
+    }
+    const char *why = NULL;
+    if (r->rc == FERRY_OK && r->etag[0] && !ferry_etag_eq(r->etag, c->res.etag)) {
+        c->res.status = FERRY_COPY_RETRY;
+        ferry_error_set(&c->res.err, FERRY_ECHANGED,
+                        "the source object changed while its parts were asked for; retrying");
+        finish(c);
+        return;
+    }
+    if (r->rc != FERRY_OK) {
+        why = "HEAD ?partNumber=1 failed";
+    } else {
+        const char *pc = ferry_s3_result_header(r, "x-amz-mp-parts-count");
+        uint64_t p1 = r->content_length > 0 ? (uint64_t)r->content_length : 0;
+        if (pc != NULL && strtoul(pc, NULL, 10) != c->mp_n)
+            why = "x-amz-mp-parts-count differs from the ETag's part count";
+        else if (!mp_consistent(c->res.size, p1, c->mp_n))
+            why = "part 1's length does not fit the ETag's part count and the size (the store "
+                  "may not answer ?partNumber)";
+        else
+            c->mp_psize = p1;
+    }
+    if (why)
+        ferry_log(FERRY_LOG_INFO, "copy.source_parts_unknown", "key", c->src_key, "reason", why,
+                  NULL);
+    plan_and_start(c);
+}
+
+/* Ask the source for part 1's length when its ETag is a multipart one: 1 when the request is
+ * under way (mp_head_done goes on), 0 to plan now. */
+static int mp_probe_start(ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    if (c->mp_probed || !mp_wanted(c, r))
+        return 0;
+    c->mp_probed = 1;
+    c->mp_n = (uint32_t)mp_etag_parts(c->res.etag);
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    args_base(c, &a, 0);
+    a.part_number = 1;
+    c->phase = PH_HEAD;
+    return ferry_s3_head(c->env.src, &a, mp_head_done, c, &c->op, &e) == FERRY_OK;
+}
+
+/* Parts on the source's own boundaries (a whole number of its parts each), so each source part
+ * is hashed by one stream; one MD5 slot per source part. FERRY_OK or FERRY_ENOMEM. */
+static int mp_plan(ferry_copy_t *c)
+{
+    if (c->mp_psize == 0)
+        return FERRY_OK;
+    uint64_t P = c->mp_psize;
+    if (c->plan.kind == FERRY_PLAN_MULTIPART) {
+        uint64_t k = (c->plan.part_size + P - 1) / P;
+        if (k * P > FERRY_S3_MAX_PART)
+            k = FERRY_S3_MAX_PART / P;
+        if (k == 0 || k * P < FERRY_S3_MIN_PART) {
+            ferry_log(FERRY_LOG_INFO, "copy.source_parts_unknown", "key", c->src_key, "reason",
+                      "the source's part size cannot be a destination part size", NULL);
+            return FERRY_OK;
+        }
+        c->plan.part_size = k * P;
+        c->plan.parts = (uint32_t)((c->res.size + k * P - 1) / (k * P));
+    } else if (c->plan.kind != FERRY_PLAN_SINGLE) {
+        return FERRY_OK;
+    }
+    c->mpd = calloc(c->mp_n, 16);
+    return c->mpd ? FERRY_OK : FERRY_ENOMEM;
+}
+
+/* Will a source check run for this plan? */
+static int src_check_possible(const ferry_copy_t *c)
+{
+    if (c->plan.kind == FERRY_PLAN_SERVER_COPY || c->plan.kind == FERRY_PLAN_SERVER_PARTS)
+        return 0; /* no byte passes through the worker */
+    if (c->res.src_has_crc64 || c->mpd != NULL)
+        return 1;
+    if (c->plan.kind == FERRY_PLAN_SINGLE)
+        return c->src_md5_etag ||
+               (c->sp->checksum_kind == FERRY_CHECKSUM_QETAG && is_qetag(c->res.etag));
+    return c->qblk != NULL && is_qetag(c->res.etag);
+}
+
+/* --require-source-check and no source check possible: end the copy FAILED before any byte
+ * moves. 1 when it ended. */
+static int refuse_unverifiable(ferry_copy_t *c)
+{
+    if (!c->env.require_source_check || src_check_possible(c))
+        return 0;
+    c->res.status = FERRY_COPY_FAILED;
+    ferry_error_set(&c->res.err, FERRY_EUNSUPPORTED, "%s", REQUIRE_MSG);
+    finish(c);
+    return 1;
+}
+
+static void plan_and_start(ferry_copy_t *c)
+{
+    ferry_error_t e;
+    uint64_t want = c->env.part_size, align = FERRY_MIB;
+    /* Kodo: keep parts on qetag block boundaries, at every size. */
+    if (c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
+        align = FERRY_QETAG_BLOCK;
+        if (want % FERRY_QETAG_BLOCK)
+            want = (want / FERRY_QETAG_BLOCK + 1) * FERRY_QETAG_BLOCK;
+    }
+    int rc = ferry_plan_make_aligned(c->res.size, c->env.threshold, want, c->env.server_side, align,
+                                     &c->plan, &e);
+    if (rc == FERRY_OK && mp_plan(c) != FERRY_OK)
+        rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
     if (rc != FERRY_OK) {
         c->res.status = FERRY_COPY_FAILED;
         c->res.err = e;
@@ -1442,6 +1869,8 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     }
     c->res.plan_kind = c->plan.kind;
     c->res.parts = c->plan.parts;
+    if (c->plan.kind == FERRY_PLAN_SERVER_COPY && refuse_unverifiable(c))
+        return;
     switch (c->plan.kind) {
     case FERRY_PLAN_SERVER_COPY: {
         ferry_s3_args_t a;
@@ -1486,6 +1915,8 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         finish(c);
         return;
     }
+    if (refuse_unverifiable(c))
+        return;
     if (c->plan.kind == FERRY_PLAN_SINGLE) {
         c->parts[0].first = 0;
         c->parts[0].len = c->res.size;
@@ -1577,6 +2008,7 @@ static void get1_unit(ferry_copy_t *c)
     }
     u->c = c;
     u->pidx = 0;
+    u->md5_on = 1; /* Content-MD5 on the PUT, the ETag compared, the source's MD5 checked */
     u->mode = c->res.size == 0 ? UM_EMPTY : UM_BUF;
     u->len = u->got = c->res.size;
     u->buf = c->fbuf; /* ownership moves to the unit (freed with it) */
@@ -1594,7 +2026,10 @@ static void get1_unit(ferry_copy_t *c)
         unit_settle(u);
         return;
     }
-    ferry_md5_final(&u->md5, u->md5_bin);
+    if (!u->md5_done) {
+        ferry_md5_final(&u->md5, u->md5_bin);
+        u->md5_done = 1;
+    }
     unit_start_put(u);
     if (u->ops == 0)
         unit_settle(u);
@@ -1640,9 +2075,18 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
     snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
-    c->src_md5_etag =
-        (c->sp->etag_kind == FERRY_ETAG_MD5 || c->sp->etag_kind == FERRY_ETAG_MD5_UPPER) &&
-        is_hex32(c->res.etag);
+    c->src_md5_etag = src_etag_is_md5(c, r);
+    if (mp_wanted(c, r)) {
+        /* A multipart source ETag: its part boundaries come from a HEAD; the general path. */
+        get1_release(c);
+        c->res.src_has_crc64 = 0;
+        if (start_head(c, &e) != FERRY_OK) {
+            c->res.status = classify(e.code, &e);
+            c->res.err = e;
+            finish(c);
+        }
+        return;
+    }
     int rc = collect_headers(c, r, &e);
     if (rc == FERRY_OK)
         rc = ferry_plan_make(c->res.size, c->env.threshold, c->env.part_size, 0, &c->plan, &e);
@@ -1661,6 +2105,10 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
     c->res.parts = c->plan.parts;
     c->parts[0].first = 0;
     c->parts[0].len = c->res.size;
+    if (refuse_unverifiable(c)) {
+        get1_release(c);
+        return;
+    }
     get1_unit(c);
 }
 

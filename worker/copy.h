@@ -49,6 +49,7 @@ typedef struct ferry_copy_env_s {
     size_t ring_size;          /* bytes per stream (>= 256 KiB, curl's receive chunk) */
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
+    int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
     ferry_copy_pool_t *pool;   /* required */
 } ferry_copy_env_t;
 
@@ -95,8 +96,14 @@ typedef struct ferry_copy_result_s {
     int has_crc64; /* crc64 computed over the bytes sent (always when bytes flowed) */
     uint64_t crc64;
     char dst_etag[130];
-    char checks[96]; /* e.g. "crc64=src,md5=dst,parts-etag" — what was compared, for logs */
-    int plan_kind;   /* ferry_plan_kind_t */
+    /* Exactly the comparisons that ran and could have failed, comma-separated, from:
+     * src:crc64 src:md5 src:multipart-etag src:qetag (the bytes read against the source's
+     * digest), dst:content-md5 dst:crc32c-echo dst:etag (the destination confirmed what we
+     * sent), resume:crc32c resume:md5 (parts already uploaded, re-read and compared), and
+     * src:unverified when no source check ran (then src_unverified is 1). */
+    char checks[160];
+    int src_unverified;
+    int plan_kind; /* ferry_plan_kind_t */
     uint32_t parts, parts_resumed;
     uint64_t bytes_moved; /* bytes through this worker (0 for server-side) */
     int checksum_failures;

@@ -8,7 +8,18 @@
 int ferry_plan_make(uint64_t size, uint64_t threshold, uint64_t part_size, int server_side,
                     ferry_plan_t *out, ferry_error_t *err)
 {
+    return ferry_plan_make_aligned(size, threshold, part_size, server_side, FERRY_MIB, out, err);
+}
+
+int ferry_plan_make_aligned(uint64_t size, uint64_t threshold, uint64_t part_size, int server_side,
+                            uint64_t align, ferry_plan_t *out, ferry_error_t *err)
+{
     memset(out, 0, sizeof(*out));
+    if (align < FERRY_MIB || (align & (align - 1)) != 0 || FERRY_S3_MAX_PART % align != 0)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "internal: part alignment %llu is not a power of two of 1 MiB "
+                               "or more",
+                               (unsigned long long)align);
     out->size = size;
     if (threshold == 0)
         threshold = 64 * FERRY_MIB;
@@ -23,14 +34,16 @@ int ferry_plan_make(uint64_t size, uint64_t threshold, uint64_t part_size, int s
         out->parts = 1;
         return FERRY_OK;
     }
-    /* size / 10,000 rounded up, then up to a whole MiB */
+    /* size / 10,000 rounded up, then up to a whole multiple of align */
     uint64_t need = (size + FERRY_S3_MAX_PARTS - 1) / FERRY_S3_MAX_PARTS;
-    need = (need + FERRY_MIB - 1) / FERRY_MIB * FERRY_MIB;
+    need = (need + align - 1) / align * align;
     uint64_t ps = part_size > need ? part_size : need;
     if (ps < FERRY_S3_MIN_PART)
         ps = FERRY_S3_MIN_PART;
+    if (align > FERRY_MIB) /* a configured size too (1 MiB: taken as given, as always) */
+        ps = (ps + align - 1) / align * align;
     if (ps > FERRY_S3_MAX_PART)
-        ps = FERRY_S3_MAX_PART;
+        ps = FERRY_S3_MAX_PART; /* a multiple of align (checked above) */
     out->kind = server_side ? FERRY_PLAN_SERVER_PARTS : FERRY_PLAN_MULTIPART;
     out->part_size = ps;
     out->parts = (uint32_t)((size + ps - 1) / ps);

@@ -59,6 +59,12 @@ typedef struct ferry_plan_s {
 int ferry_plan_make(uint64_t size, uint64_t threshold, uint64_t part_size, int server_side,
                     ferry_plan_t *out, ferry_error_t *err);
 
+/* ferry_plan_make with parts rounded up to a multiple of align (a power of two, 1 MiB or more;
+ * ferry_plan_make uses 1 MiB). Kodo sources use FERRY_QETAG_BLOCK (4 MiB) so every part is
+ * whole qetag blocks at every size up to the 10,000-part limit. */
+int ferry_plan_make_aligned(uint64_t size, uint64_t threshold, uint64_t part_size, int server_side,
+                            uint64_t align, ferry_plan_t *out, ferry_error_t *err);
+
 /* Byte range of part i (0-based) of a multipart plan: [*first, *last] inclusive. */
 void ferry_plan_part_range(const ferry_plan_t *p, uint32_t i, uint64_t *first, uint64_t *last);
 

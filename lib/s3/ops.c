@@ -91,6 +91,10 @@ int s3_ops_build_query(ferry_s3_op_t *op)
             (rc = q_add(q, "uploads", NULL, 0)))
             return rc;
         break;
+    case OP_HEAD: /* HEAD ?partNumber=N: one part's length (args.part_number > 0) */
+        if (op->part_marker > 0)
+            rc = q_num(q, "partNumber", op->part_marker);
+        break;
     case OP_CREATE_MPU:
         rc = q_add(q, "uploads", NULL, 0);
         break;
@@ -648,9 +652,13 @@ int ferry_s3_head(ferry_s3_t *c, const ferry_s3_args_t *a, ferry_s3_done_cb done
 {
     ferry_error_clear(err);
     int rc;
+    if (a && (a->part_number < 0 || a->part_number > 10000))
+        return ferry_error_set(err, FERRY_EINVAL, "part number %d is outside 1..10000",
+                               a->part_number);
     ferry_s3_op_t *op = obj_op(c, OP_HEAD, "HeadObject", "HEAD", a, err, &rc);
     if (!op)
         return rc;
+    op->part_marker = a->part_number;
     op->on_headers = a->on_headers;
     rc = add_user_headers(op, a);
     if (!rc && a->if_match)

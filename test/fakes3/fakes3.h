@@ -83,6 +83,8 @@ typedef struct fakes3_obj_s {
     int has_ctype;              /* hdrs has a Content-Type line */
     uint32_t nslices;
     fakes3_slice_t *slices; /* owned array (slices hold segment references) */
+    uint32_t nparts;        /* parts a Complete joined (HEAD/GET ?partNumber=), 0 otherwise */
+    uint64_t *part_sizes;   /* owned: nparts sizes, or NULL */
 } fakes3_obj_t;
 
 typedef struct fakes3_part_s {
@@ -216,6 +218,10 @@ typedef struct fakes3_fault_rule_s {
     uint64_t bandwidth;
     int error_body;
     int flip_byte;
+    int wrong_etag;    /* PUT/UploadPart/Complete: 200 with an ETag that is not the content's */
+    int no_etag;       /* PUT/UploadPart: 200 with no ETag, and nothing stored */
+    int wrong_crc32c;  /* PUT/UploadPart/Complete: echo a CRC32C that is not the content's */
+    int upload_id_len; /* CreateMultipartUpload: answer an UploadId this long, create nothing */
 } fakes3_fault_rule_t;
 
 typedef struct fakes3_faults_s {
@@ -234,6 +240,10 @@ typedef struct fakes3_fault_hit_s {
     uint64_t bandwidth;
     int error_body;
     int flip_byte;
+    int wrong_etag;
+    int no_etag;
+    int wrong_crc32c;
+    int upload_id_len;
 } fakes3_fault_hit_t;
 
 void fakes3_faults_init(fakes3_faults_t *f, uint64_t seed);

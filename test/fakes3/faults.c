@@ -110,6 +110,15 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
             r->error_body = json_is_true(v);
         } else if (strcmp(k, "flip_byte") == 0 && json_is_boolean(v)) {
             r->flip_byte = json_is_true(v);
+        } else if (strcmp(k, "wrong_etag") == 0 && json_is_boolean(v)) {
+            r->wrong_etag = json_is_true(v);
+        } else if (strcmp(k, "no_etag") == 0 && json_is_boolean(v)) {
+            r->no_etag = json_is_true(v);
+        } else if (strcmp(k, "wrong_crc32c") == 0 && json_is_boolean(v)) {
+            r->wrong_crc32c = json_is_true(v);
+        } else if (strcmp(k, "upload_id_len") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) >= 1 && json_integer_value(v) <= 4096) {
+            r->upload_id_len = (int)json_integer_value(v);
         } else {
             snprintf(err, errlen, "bad or unknown field \"%s\" in a fault rule", k);
             return FERRY_EPARSE;
@@ -193,6 +202,14 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "error_body", json_true());
         if (r->flip_byte)
             json_object_set_new(o, "flip_byte", json_true());
+        if (r->wrong_etag)
+            json_object_set_new(o, "wrong_etag", json_true());
+        if (r->no_etag)
+            json_object_set_new(o, "no_etag", json_true());
+        if (r->wrong_crc32c)
+            json_object_set_new(o, "wrong_crc32c", json_true());
+        if (r->upload_id_len)
+            json_object_set_new(o, "upload_id_len", json_integer(r->upload_id_len));
         json_array_append_new(arr, o);
     }
     pthread_mutex_unlock(&f->mu);
@@ -246,6 +263,11 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
             hit->bandwidth = r->bandwidth;
         hit->error_body |= r->error_body;
         hit->flip_byte |= r->flip_byte;
+        hit->wrong_etag |= r->wrong_etag;
+        hit->no_etag |= r->no_etag;
+        hit->wrong_crc32c |= r->wrong_crc32c;
+        if (!hit->upload_id_len)
+            hit->upload_id_len = r->upload_id_len;
     }
     pthread_mutex_unlock(&f->mu);
 }

@@ -118,6 +118,17 @@ static int is_s3(const fakes3_ctx_t *ctx)
     return ctx->srv->cfg.personality == FAKES3_S3;
 }
 
+/* Fault wrong_etag: an ETag (quoted or not) that is not the content's (first hex digit
+ * changed), in place. */
+static void mangle_etag(char *etag)
+{
+    char *p = etag;
+    while (*p == '"')
+        p++;
+    if (*p != '\0')
+        *p = *p == '0' ? '1' : '0';
+}
+
 /* The x-amz-checksum-crc32c value: base64, with "-N" for a COMPOSITE over N parts. */
 static void crc32c_value(uint32_t crc, uint32_t parts, char out[32])
 {
@@ -679,6 +690,28 @@ static void op_get_object(fakes3_ctx_t *ctx, int head)
     uint64_t start = 0, len = o->size;
     int status = 200;
     const char *range = fakes3_http_header(ctx->req, "range");
+    const char *pnum = fakes3_ctx_param(ctx, "partNumber");
+    if (pnum != NULL) { /* one part of a multipart object, as S3: 206 with its Content-Range */
+        uint64_t n = 0;
+        range = NULL;
+        if (parse_u64(pnum, &n) != FERRY_OK || n < 1 || n > 10000) {
+            fakes3_ctx_error(ctx, 400, "InvalidArgument",
+                             "Part number must be an integer between 1 and 10000, inclusive");
+            goto out;
+        }
+        if ((o->nparts == 0 && n != 1) || (o->nparts > 0 && n > o->nparts)) {
+            fakes3_ctx_error(ctx, 416, "InvalidPartNumber",
+                             "The requested partnumber is not satisfiable");
+            goto out;
+        }
+        if (o->nparts > 0) {
+            for (uint64_t i = 0; i + 1 < n; i++)
+                start += o->part_sizes[i];
+            len = o->part_sizes[n - 1];
+        }
+        if (len > 0)
+            status = 206;
+    }
     if (range != NULL && strncmp(range, "bytes=", 6) == 0 && strchr(range, ',') == NULL) {
         const char *r = range + 6;
         const char *dash = strchr(r, '-');
@@ -842,9 +875,19 @@ static void op_put_object(fakes3_ctx_t *ctx)
         fakes3_ctx_error(ctx, 500, "InternalError", "could not store the body");
         goto out;
     }
-    ferry_buf_addf(&h, "ETag: %s\r\n", o->etag);
+    if (ctx->fault.no_etag) { /* a broken store: 200, no ETag, nothing kept */
+        fakes3_ctx_reply(ctx, 200, NULL, NULL, "", 0);
+        goto out;
+    }
+    {
+        char shown[FAKES3_ETAG_MAX];
+        memcpy(shown, o->etag, sizeof(shown));
+        if (ctx->fault.wrong_etag)
+            mangle_etag(shown);
+        ferry_buf_addf(&h, "ETag: %s\r\n", shown);
+    }
     add_crc(ctx, &h, o->has_crc, o->crc64);
-    add_crc32c(ctx, &h, o->has_crc32c, o->crc32c, 0, 0);
+    add_crc32c(ctx, &h, o->has_crc32c, o->crc32c ^ (ctx->fault.wrong_crc32c ? 1u : 0u), 0, 0);
     int rc = fakes3_store_put(ctx->srv->store, bk, ctx->key, ctx->klen, o);
     o = NULL; /* taken */
     if (rc != FERRY_OK) {
@@ -1164,6 +1207,21 @@ static void op_create_upload(fakes3_ctx_t *ctx)
                              "x-amz-checksum-type needs x-amz-checksum-algorithm");
         goto out;
     }
+    if (ctx->fault.upload_id_len > 0) { /* an id longer than a client can keep; no upload */
+        int rc =
+            ferry_buf_addf(&b, "%s<InitiateMultipartUploadResult " XMLNS "><Bucket>%s</Bucket>",
+                           fakes3_xml_head(), ctx->bucket);
+        if (rc == FERRY_OK)
+            rc = put_elem(&b, "Key", ctx->key, ctx->klen, 0);
+        if (rc == FERRY_OK)
+            rc = ferry_buf_adds(&b, "<UploadId>");
+        for (int i = 0; rc == FERRY_OK && i < ctx->fault.upload_id_len; i++)
+            rc = ferry_buf_adds(&b, "x");
+        if (rc == FERRY_OK)
+            rc = ferry_buf_adds(&b, "</UploadId></InitiateMultipartUploadResult>");
+        reply_xml(ctx, 200, NULL, &b);
+        goto out;
+    }
     u = calloc(1, sizeof(*u));
     if (u == NULL || (u->key = malloc(ctx->klen + 1)) == NULL) {
         fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");
@@ -1363,14 +1421,20 @@ static void op_upload_part(fakes3_ctx_t *ctx, int copy)
         }
     }
     fakes3_etag_md5(ctx->srv->cfg.personality, p->md5, p->etag);
+    if (!copy && ctx->fault.no_etag) { /* a broken store: 200, no ETag, the part not kept */
+        fakes3_ctx_reply(ctx, 200, NULL, NULL, "", 0);
+        goto out;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     p->mtime_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     char etag[FAKES3_ETAG_MAX];
     memcpy(etag, p->etag, sizeof(etag));
+    if (ctx->fault.wrong_etag)
+        mangle_etag(etag);
     int has_crc = p->has_crc, has_c32 = p->has_crc32c;
     uint64_t crc = p->crc64;
-    uint32_t c32 = p->crc32c;
+    uint32_t c32 = p->crc32c ^ (ctx->fault.wrong_crc32c ? 1u : 0u);
     int64_t mt = p->mtime_ms;
     pthread_rwlock_wrlock(&bk->lock);
     fakes3_upload_t *u = find_upload(bk, ctx, id);
@@ -1563,6 +1627,17 @@ static void op_complete(fakes3_ctx_t *ctx)
             fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");
         goto out;
     }
+    o->part_sizes = calloc(nwant ? nwant : 1, sizeof(*o->part_sizes));
+    if (o->part_sizes == NULL) {
+        fakes3_ctx_error(ctx, 500, "InternalError", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0, k = 0; i < nwant; i++) {
+        while (u->parts[k]->num != want[i].num)
+            k++;
+        o->part_sizes[i] = u->parts[k]->size;
+    }
+    o->nparts = (uint32_t)nwant;
     o->has_crc = all_crc && want_crc(ctx);
     o->has_crc32c = alg;
     o->crc32c = comp;
@@ -1591,6 +1666,10 @@ static void op_complete(fakes3_ctx_t *ctx)
     }
     char etag[FAKES3_ETAG_MAX];
     memcpy(etag, o->etag, sizeof(etag));
+    if (ctx->fault.wrong_etag)
+        mangle_etag(etag);
+    if (ctx->fault.wrong_crc32c)
+        comp ^= 1u;
     int has_crc = o->has_crc;
     uint64_t crc = o->crc64;
     int rc = fakes3_store_put(ctx->srv->store, bk, ctx->key, ctx->klen, o);

@@ -220,6 +220,7 @@ void fakes3_obj_unref(fakes3_obj_t *o)
         return;
     fakes3_slices_free(o->slices, o->nslices);
     free(o->hdrs);
+    free(o->part_sizes);
     free(o);
 }
 

@@ -2,7 +2,7 @@
  *
  *  1. Single-request and multipart copies (parts on 4 MiB qetag blocks, a last partial block,
  *     a part size that is not a multiple of 4 MiB rounded up) arrive byte-identical, and every
- *     copy.done lists qetag=src: the qetag of the bytes copied equals the source's ETag, for
+ *     copy.done lists src:qetag: the qetag of the bytes copied equals the source's ETag, for
  *     multipart copies from the parts' block digests.
  *  2. A byte flipped in every GET of a multipart object: the qetag differs, the upload is
  *     aborted, the object is never done and nothing is left at the destination.
@@ -31,7 +31,7 @@ int main(void)
     wt_counters(&w, "kq", &c);
     CHECK_INT(c.objects[FERRY_STATE_DONE], 4);
     CHECK_INT(wt_log_count("kq.log", "event=copy.done"), 4);
-    CHECK_INT(wt_log_count("kq.log", "qetag=src"), 4);
+    CHECK_INT(wt_log_count("kq.log", "src:qetag"), 4);
     CHECK_INT(wt_compare(&w, &w.d, "k/", "k/"), 0);
     /* the multipart ones really were multipart, with 8 MiB parts */
     CHECK_INT(wt_stat(&w.d, w.dst.url, "UploadPart", "count"), 5);

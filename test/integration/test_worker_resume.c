@@ -225,7 +225,7 @@ int main(void)
     CHECK_INT(count_parts(&w.d, "m/00000000", old_id), -1); /* gone */
     REQUIRE(wt_record(&w, "mode", "m/00000000", &rec) == FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
-    CHECK_INT(wt_log_count("mode2.log", "crc32c-composite"), 1); /* CRC32C parts this time */
+    CHECK_INT(wt_log_count("mode2.log", "dst:crc32c-echo"), 1); /* CRC32C parts this time */
     CHECK_INT(wt_compare(&w, &w.d, "m/", "m/"), 0);
 
     wt_stop(&w);

@@ -102,7 +102,7 @@ int main(void)
     CHECK_INT(wt_wait(p, 120), 0);
     CHECK_INT(wt_log_count("inside.log", "server_side=yes"), 1);
     CHECK_INT(wt_log_count("inside.log", "event=copy.done"), 2);
-    CHECK_INT(wt_log_count("inside.log", "etag=src"), 2);
+    CHECK_INT(wt_log_count("inside.log", "dst:etag"), 2);
     uint64_t a = 0, b = 0;
     size_t la = 0, lb = 0;
     const char *k1 = "in/ünï/名前", *k2 = "again/ünï/名前";

@@ -56,6 +56,44 @@ static void test_plan(void)
     CHECK_INT(p.kind, FERRY_PLAN_MULTIPART);
 }
 
+/* Issue 12 item 12: a Kodo source's parts must be whole 4 MiB qetag blocks at every size up
+ * to the 10,000-part limit (the plan used to round the part size to 1 MiB, so above ~157 GiB
+ * parts stopped being whole blocks and the qetag check was skipped). */
+#ifndef KODO_PLAN /* the old code had only ferry_plan_make: -DKODO_PLAN_OLD shows it failing */
+#define KODO_PLAN(sz, ps, p, e) ferry_plan_make_aligned(sz, 0, ps, 0, 4 * FERRY_MIB, p, e)
+#endif
+static void test_plan_kodo(void)
+{
+    ferry_plan_t p;
+    ferry_error_t e;
+    const uint64_t gib = 1024 * FERRY_MIB, blk = 4 * FERRY_MIB;
+    const uint64_t sizes[] = {64 * FERRY_MIB + 1,
+                              160000 * FERRY_MIB,     /* 16 MiB x 10,000: still 16 MiB parts */
+                              160000 * FERRY_MIB + 1, /* needs 17 MiB: must be 20 MiB */
+                              157 * gib,
+                              158 * gib,
+                              200 * gib + 12345,
+                              1024 * gib,
+                              39 * gib + 7,
+                              FERRY_S3_MAX_OBJECT - 1,
+                              FERRY_S3_MAX_OBJECT};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        CHECK_INT(KODO_PLAN(sizes[i], 16 * FERRY_MIB, &p, &e), FERRY_OK);
+        CHECK_INT(p.kind, FERRY_PLAN_MULTIPART);
+        CHECK(p.part_size % blk == 0);
+        CHECK(p.parts <= FERRY_S3_MAX_PARTS);
+        CHECK(p.part_size <= FERRY_S3_MAX_PART);
+        CHECK(p.part_size >= FERRY_S3_MIN_PART);
+        check_cover(&p);
+        if (p.part_size % blk)
+            fprintf(stderr, "size %llu: part size %llu is not whole 4 MiB blocks\n",
+                    (unsigned long long)sizes[i], (unsigned long long)p.part_size);
+    }
+    /* the minimum part (5 MiB) becomes two whole blocks */
+    CHECK_INT(KODO_PLAN(100 * FERRY_MIB, 1024, &p, &e), FERRY_OK);
+    CHECK(p.part_size == 8 * FERRY_MIB);
+}
+
 static void test_meta(void)
 {
     ferry_buf_t b;
@@ -108,6 +146,7 @@ static void test_meta(void)
 int main(void)
 {
     test_plan();
+    test_plan_kodo();
     test_meta();
     return test_summary();
 }

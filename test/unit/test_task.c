@@ -64,12 +64,13 @@ int main(void)
                     "--part-size",
                     "32MiB",
                     "--delete",
+                    "--require-source-check",
                     "--dst-endpoint",
                     "http://127.0.0.1:9000",
                     "--dst-path-style",
                     "--src-profile",
                     "aliyun"};
-    REQUIRE(parse(&t, &e, 20, good) == FERRY_OK);
+    REQUIRE(parse(&t, &e, 21, good) == FERRY_OK);
     CHECK_INT(t.every_ms, 900000);
     CHECK_INT(t.n_include, 1);
     CHECK_INT(t.compare, FERRY_COMPARE_CHECKSUM);
@@ -85,6 +86,8 @@ int main(void)
     CHECK_STR(t2.exclude[0], "tmp/*");
     CHECK_INT(t2.part_size, 32ULL << 20);
     CHECK_STR(t2.src.profile, "aliyun");
+    CHECK(t.require_source_check);
+    CHECK(t2.require_source_check);
     free(s);
     json_decref(j);
     ferry_task_clear(&t);

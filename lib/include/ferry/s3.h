@@ -166,7 +166,7 @@ typedef struct ferry_s3_args_s {
     size_t nheaders;
     /* multipart */
     const char *upload_id;
-    int part_number; /* 1..10000 */
+    int part_number; /* 1..10000; HEAD: 0, or N to ask for part N (?partNumber=N) */
     /* CopyObject / UploadPartCopy: the source object (same store) */
     const char *copy_bucket;
     const char *copy_key;

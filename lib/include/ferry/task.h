@@ -76,6 +76,7 @@ typedef struct ferry_task_s {
     int n_exclude;
     char storage_class[64];
     int delete_;                  /* propagate deletions */
+    int require_source_check;     /* --require-source-check: src:unverified copies fail */
     uint64_t part_size;           /* default 16 MiB */
     uint64_t multipart_threshold; /* default 64 MiB */
     uint32_t ledger_buckets;      /* fixed at creation */

@@ -1,0 +1,320 @@
+/* Issue 12 (integrity): a record is `done` only after every check the two stores make possible
+ * has passed, and `checks` names exactly the checks that ran. Each case runs a worker against a
+ * fakes3 that breaks one property:
+ *
+ *  1. (item 1) a byte flipped in every GET of a small s3:// object (the one-GET path): the MD5
+ *     of the bytes read differs from the source's ETag, the object ends `failed`, nothing at
+ *     the destination. A clean small object: checks src:md5, dst:content-md5, dst:etag.
+ *  2. (item 1) PutObject answering 200 with a wrong ETag (always: `failed`; once: `done`
+ *     after the retry, byte-identical).
+ *  3. (item 1) PutObject answering 200 with no ETag and storing nothing: `failed`.
+ *  4. (item 9) CompleteMultipartUpload answering a wrong ETag (--dst-checksum md5) or a wrong
+ *     composite CRC32C (trailer mode): `failed` with the reason, never `done`.
+ *     UploadPart answering a wrong CRC32C echo, or 200 with no ETag: `failed`.
+ *  5. (item 10) a multipart s3:// source (ETag md5-of-md5s-3): copied on its own part
+ *     boundaries (HEAD ?partNumber=1) with checks src:multipart-etag; with a byte flipped in
+ *     its GETs it ends `failed` naming the multipart ETag.
+ *     The same through the one-GET path (a small multipart object): checked whole.
+ *  5c. CreateMultipartUpload answering an UploadId longer than FERRY_UPLOAD_ID_MAX: aborted,
+ *     `failed` naming the upload id, never `done`.
+ *  6. (items 3, 10) an s3c:// source with opaque ETags (fakes3 kodo personality: qetags, which
+ *     s3c cannot recompute): `done` with src:unverified; the same with
+ *     --require-source-check: `failed`, nothing copied.
+ */
+#include "test_worker_util.h"
+
+/* The `checks` value of the copy.done line for key in a log, or "" (static buffer). */
+static const char *done_checks(const char *logname, const char *key)
+{
+    static char out[256];
+    char path[1024], line[16384], kk[600];
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), logname);
+    snprintf(kk, sizeof(kk), " key=%s ", key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return out;
+    while (fgets(line, sizeof(line), f)) {
+        const char *c;
+        if (!strstr(line, "event=copy.done") || !strstr(line, kk) ||
+            !(c = strstr(line, " checks=")))
+            continue;
+        c += 8;
+        size_t n = strcspn(c, " \n");
+        snprintf(out, sizeof(out), "%.*s", (int)n, c);
+    }
+    fclose(f);
+    return out;
+}
+
+static void expect_failed(wt_t *w, const char *task, const char *key, const char *reason)
+{
+    ferry_record_t rec;
+    CHECK_INT(wt_record(w, task, key, &rec), FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_FAILED);
+    if (strstr(rec.error, reason) == NULL)
+        fprintf(stderr, "%s: error \"%s\" does not name \"%s\"\n", key, rec.error, reason);
+    CHECK(strstr(rec.error, reason) != NULL);
+}
+
+static void expect_done(wt_t *w, const char *task, const char *key)
+{
+    ferry_record_t rec;
+    CHECK_INT(wt_record(w, task, key, &rec), FERRY_OK);
+    if (rec.state != FERRY_STATE_DONE)
+        fprintf(stderr, "%s: state %d error \"%s\"\n", key, rec.state, rec.error);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+}
+
+/* Enqueue one key as a bulk (scan) job. */
+static void enqueue_one(wt_t *w, const char *task, const char *key, uint64_t size)
+{
+    ferry_ledger_t *led = NULL;
+    REQUIRE(ferry_ledger_open(w->r, task, 0, &led) == FERRY_OK);
+    ferry_item_t it = {.key = key, .size = size, .origin = FERRY_ORIGIN_SCAN};
+    REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    ferry_ledger_free(led);
+}
+
+static void run_worker(wt_t *w, const char *task, const char *log)
+{
+    const char *o[] = {"--exit-when-idle", "--max-deliveries", "2", "--ring", "1MiB", NULL};
+    pid_t p = wt_worker(w, task, log, o);
+    CHECK_INT(wt_wait(p, 120), 0);
+}
+
+/* A multipart upload of parts (sizes[0..n)) of s3t_fill(seed) as the source object key. */
+static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n, unsigned seed)
+{
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    s3t_res_t x;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += sizes[i];
+    char *b = malloc(total);
+    REQUIRE(b != NULL);
+    s3t_fill(b, total, seed);
+    ferry_s3_args_init(&a);
+    a.bucket = "src";
+    a.key = key;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
+    s3t_wait(t, &x);
+    REQUIRE(x.r.rc == FERRY_OK);
+    char id[1025];
+    snprintf(id, sizeof(id), "%s", x.r.upload_id);
+    ferry_s3xml_cpart_t cp[8];
+    char etags[8][130];
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        ferry_s3_args_init(&a);
+        a.bucket = "src";
+        a.key = key;
+        a.upload_id = id;
+        a.part_number = i + 1;
+        a.body = b + off;
+        a.body_len = (int64_t)sizes[i];
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
+        s3t_wait(t, &x);
+        REQUIRE(x.r.rc == FERRY_OK);
+        snprintf(etags[i], sizeof(etags[i]), "%s", x.r.etag);
+        memset(&cp[i], 0, sizeof(cp[i]));
+        cp[i].number = i + 1;
+        cp[i].etag = etags[i];
+        off += sizes[i];
+    }
+    ferry_s3_args_init(&a);
+    a.bucket = "src";
+    a.key = key;
+    a.upload_id = id;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_complete_multipart(t->c, &a, cp, (size_t)n, s3t_done, &x, NULL, &e) ==
+            FERRY_OK);
+    s3t_wait(t, &x);
+    REQUIRE(x.r.rc == FERRY_OK);
+    free(b);
+}
+
+int main(void)
+{
+    wt_t w;
+    wt_start(&w, "s3", "s3");
+    s3t_res_t x;
+
+    /* ---- 1. one-GET path: flipped byte, and a clean object ---- */
+    wt_put(&w, "a/bad", 3000, 1);
+    wt_put(&w, "a/good", 5000, 2);
+    wt_task(&w, "va", "a/", NULL, "a/", NULL);
+    wt_enqueue_prefix(&w, "va", "a/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
+                       "\"key_prefix\":\"a/bad\"}]}") == 0);
+    run_worker(&w, "va", "va.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    expect_failed(&w, "va", "a/bad", "MD5");
+    CHECK_INT(s3t_head(&w.d, "dst", "a/bad", 5, &x), FERRY_ENOTFOUND);
+    expect_done(&w, "va", "a/good");
+    CHECK_STR(done_checks("va.log", "a/good"), "src:md5,dst:crc32c-echo,dst:etag,dst:content-md5");
+    CHECK_INT(wt_log_count("va.log", "crc32c=dst"), 0);
+
+    /* ---- 2. PUT 200 with a wrong ETag: always, and once ---- */
+    wt_put(&w, "b/perm", 3000, 3);
+    wt_put(&w, "b/once", 3000, 4);
+    wt_task(&w, "vb", "b/", NULL, "b/", NULL);
+    wt_enqueue_prefix(&w, "vb", "b/");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"PutObject\",\"wrong_etag\":true,"
+                       "\"key_prefix\":\"b/perm\"},{\"op\":\"PutObject\",\"wrong_etag\":true,"
+                       "\"key_prefix\":\"b/once\",\"count\":1}]}") == 0);
+    run_worker(&w, "vb", "vb.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_failed(&w, "vb", "b/perm", "ETag");
+    expect_done(&w, "vb", "b/once");
+    CHECK_INT(wt_compare(&w, &w.d, "b/once", "b/once"), 0);
+
+    /* ---- 3. PUT 200 with no ETag, nothing stored ---- */
+    wt_put(&w, "c/gone", 3000, 5);
+    wt_task(&w, "vc", "c/", NULL, "c/", NULL);
+    wt_enqueue_prefix(&w, "vc", "c/");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"PutObject\",\"no_etag\":true,"
+                       "\"key_prefix\":\"c/\"}]}") == 0);
+    run_worker(&w, "vc", "vc.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_failed(&w, "vc", "c/gone", "without an ETag");
+    CHECK_INT(s3t_head(&w.d, "dst", "c/gone", 6, &x), FERRY_ENOTFOUND);
+
+    /* ---- 4. Complete with a wrong ETag (md5 mode) or composite CRC32C (trailer mode) ---- */
+    wt_put(&w, "d/md5", 12u << 20, 6);
+    wt_put(&w, "d/crc", 12u << 20, 7);
+    const char *md5opts[] = {"--multipart-threshold", "6MiB", "--part-size", "5MiB",
+                             "--dst-checksum",        "md5",  NULL};
+    const char *crcopts[] = {"--multipart-threshold", "6MiB", "--part-size", "5MiB", NULL};
+    wt_task(&w, "vd1", "d/md5", NULL, "d/md5", md5opts);
+    wt_task(&w, "vd2", "d/crc", NULL, "d/crc", crcopts);
+    wt_enqueue_prefix(&w, "vd1", "d/md5");
+    wt_enqueue_prefix(&w, "vd2", "d/crc");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"CompleteMultipartUpload\",\"wrong_etag\":true,"
+                       "\"key_prefix\":\"d/md5\"},{\"op\":\"CompleteMultipartUpload\","
+                       "\"wrong_crc32c\":true,\"key_prefix\":\"d/crc\"}]}") == 0);
+    run_worker(&w, "vd1", "vd1.log");
+    run_worker(&w, "vd2", "vd2.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_failed(&w, "vd1", "d/md5", "CompleteMultipartUpload returned ETag");
+    expect_failed(&w, "vd2", "d/crc", "composite CRC32C");
+    CHECK_INT(wt_log_count("vd1.log", "multipart_etag_differs"), 0);
+    CHECK_INT(wt_log_count("vd2.log", "composite_crc32c_differs"), 0);
+
+    /* ---- 4b. UploadPart: a wrong CRC32C echo (trailer mode), no ETag (md5 mode) ---- */
+    wt_put(&w, "g/crc", 12u << 20, 11);
+    wt_put(&w, "g/md5", 12u << 20, 12);
+    wt_task(&w, "vg1", "g/crc", NULL, "g/crc", crcopts);
+    wt_task(&w, "vg2", "g/md5", NULL, "g/md5", md5opts);
+    wt_enqueue_prefix(&w, "vg1", "g/crc");
+    wt_enqueue_prefix(&w, "vg2", "g/md5");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"wrong_crc32c\":true,"
+                       "\"key_prefix\":\"g/crc\"},{\"op\":\"UploadPart\",\"no_etag\":true,"
+                       "\"key_prefix\":\"g/md5\"}]}") == 0);
+    run_worker(&w, "vg1", "vg1.log");
+    run_worker(&w, "vg2", "vg2.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_failed(&w, "vg1", "g/crc", "CRC32C");
+    expect_failed(&w, "vg2", "g/md5", "without an ETag");
+    CHECK_INT(s3t_head(&w.d, "dst", "g/crc", 5, &x), FERRY_ENOTFOUND);
+    CHECK_INT(s3t_head(&w.d, "dst", "g/md5", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 5. multipart s3 source: its own boundaries, and a flipped byte ---- */
+    const size_t ps[] = {5u << 20, 5u << 20, 2u << 20};
+    put_multipart(&w.s, "e/good", ps, 3, 8);
+    put_multipart(&w.s, "e/bad", ps, 3, 9);
+    wt_task(&w, "ve", "e/", NULL, "e/", crcopts);
+    wt_enqueue_prefix(&w, "ve", "e/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
+                       "\"key_prefix\":\"e/bad\"}]}") == 0);
+    run_worker(&w, "ve", "ve.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    expect_done(&w, "ve", "e/good");
+    CHECK_INT(wt_compare(&w, &w.d, "e/good", "e/good"), 0);
+    CHECK_STR(done_checks("ve.log", "e/good"), "dst:crc32c-echo,src:multipart-etag");
+    expect_failed(&w, "ve", "e/bad", "multipart ETag");
+    CHECK_INT(s3t_head(&w.d, "dst", "e/bad", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 5b. a small multipart source on the one-GET path (ring larger than the object):
+     * the GET's ETag is "hex-2", so the copy goes the HEAD way and checks it whole ---- */
+    const size_t ps2[] = {5u << 20, 1u << 20};
+    put_multipart(&w.s, "h/small", ps2, 2, 13);
+    wt_task(&w, "vh", "h/", NULL, "h/", NULL);
+    wt_enqueue_prefix(&w, "vh", "h/");
+    const char *bigring[] = {"--exit-when-idle", "--max-deliveries", "2", "--ring", "8MiB", NULL};
+    pid_t hp = wt_worker(&w, "vh", "vh.log", bigring);
+    CHECK_INT(wt_wait(hp, 120), 0);
+    expect_done(&w, "vh", "h/small");
+    CHECK_STR(done_checks("vh.log", "h/small"),
+              "src:multipart-etag,dst:crc32c-echo,dst:etag,dst:content-md5");
+    CHECK_INT(wt_compare(&w, &w.d, "h/", "h/"), 0);
+
+    /* ---- 5c. (item 16, upload ids) an UploadId longer than the ledger holds: the upload is
+     * aborted and the object fails with a message; never done ---- */
+    wt_put(&w, "i/long", 12u << 20, 14);
+    wt_task(&w, "vi", "i/", NULL, "i/", crcopts);
+    wt_enqueue_prefix(&w, "vi", "i/");
+    char rule[256];
+    snprintf(rule, sizeof(rule),
+             "{\"rules\":[{\"op\":\"CreateMultipartUpload\",\"upload_id_len\":%d,"
+             "\"key_prefix\":\"i/\"}]}",
+             FERRY_UPLOAD_ID_MAX < 1024 ? FERRY_UPLOAD_ID_MAX + 1 : 1025);
+    REQUIRE(s3t_faults(&w.d, w.dst.url, rule) == 0);
+    long aborts = wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count");
+    run_worker(&w, "vi", "vi.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    if (FERRY_UPLOAD_ID_MAX < 1024) { /* the copy refuses it (longer ones: the client does) */
+        expect_failed(&w, "vi", "i/long", "upload id");
+        CHECK(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count") > aborts);
+    } else {
+        ferry_record_t rec;
+        CHECK_INT(wt_record(&w, "vi", "i/long", &rec), FERRY_OK);
+        CHECK_INT(rec.state, FERRY_STATE_FAILED);
+    }
+    CHECK_INT(s3t_head(&w.d, "dst", "i/long", 6, &x), FERRY_ENOTFOUND);
+
+    /* ---- 6. s3c source with opaque ETags: src:unverified, or failed when required ---- */
+    harness_server_t k;
+    const char *kb[] = {"--bucket", "src", "--path-style-ok", NULL};
+    REQUIRE(harness_fakes3_start("kodo", kb, &k) == 0);
+    s3t_t ks;
+    REQUIRE(s3t_open(&ks, "s3c", k.url, k.access_key, k.secret_key, FERRY_TRI_ON, "source") == 0);
+    char *body = malloc(4000);
+    REQUIRE(body != NULL);
+    s3t_fill(body, 4000, 10);
+    REQUIRE(s3t_put(&ks, "src", "f/x", 3, body, 4000, &x) == FERRY_OK);
+    free(body);
+    snprintf(w.src_ep, sizeof(w.src_ep), "%s", k.url);
+    w.src_scheme = "s3c";
+    setenv("FERRY_SRC_ACCESS_KEY_ID", k.access_key, 1);
+    setenv("FERRY_SRC_SECRET_ACCESS_KEY", k.secret_key, 1);
+    const char *req[] = {"--require-source-check", NULL};
+    wt_task(&w, "vf1", "f/", NULL, "f1/", NULL);
+    wt_task(&w, "vf2", "f/", NULL, "f2/", req);
+    enqueue_one(&w, "vf1", "f/x", 4000);
+    enqueue_one(&w, "vf2", "f/x", 4000);
+    run_worker(&w, "vf1", "vf1.log");
+    run_worker(&w, "vf2", "vf2.log");
+    expect_done(&w, "vf1", "f/x");
+    CHECK(strstr(done_checks("vf1.log", "f/x"), "src:unverified") != NULL);
+    uint64_t c1 = 0, c2 = 0;
+    size_t l1 = 0, l2 = 0;
+    CHECK_INT(wt_crc(&ks, "src", "f/x", 3, &c1, &l1), FERRY_OK);
+    CHECK_INT(wt_crc(&w.d, "dst", "f1/x", 4, &c2, &l2), FERRY_OK);
+    CHECK(c1 == c2 && l1 == l2);
+    expect_failed(&w, "vf2", "f/x", "--require-source-check");
+    CHECK_INT(s3t_head(&w.d, "dst", "f2/x", 4, &x), FERRY_ENOTFOUND);
+    s3t_close(&ks);
+
+    wt_stop(&w);
+    return test_summary();
+}
