@@ -102,7 +102,7 @@ int cmd_status(cli_t *g, int argc, char **argv)
                 json_t *av;
                 json_array_foreach(v, ai, av)
                 {
-                    putchar(' ');
+                    putchar(ai ? ',' : ' ');
                     cli_puts_escaped(stdout, json_string_value(av));
                 }
                 puts(json_array_size(v) ? "" : " none recorded");

@@ -278,8 +278,6 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
 static void spawn(child_t *k)
 {
     sync_t *x = k->x;
-    char slot[16];
-    snprintf(slot, sizeof(slot), "%d", k->slot);
     char *args[16];
     int n = 0;
     args[n++] = x->exe;
@@ -292,8 +290,10 @@ static void spawn(child_t *k)
     args[n++] = "worker";
     args[n++] = "--task";
     args[n++] = x->t.name;
+    /* The lowest slot no live worker holds: another ferry sync on this machine may hold
+     * 0..N-1, and a slot whose worker died is taken over with its pending jobs. */
     args[n++] = "--slot";
-    args[n++] = slot;
+    args[n++] = "auto";
     args[n++] = "--exit-when-idle";
     args[n] = NULL;
     uv_stdio_container_t io[3];

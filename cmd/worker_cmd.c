@@ -15,7 +15,7 @@
 #define WORKER_TASKS_MAX 64
 
 static const char USAGE[] =
-    "usage: ferry worker [--task NAME]... [--concurrency N] [--consumer NAME | --slot N]\n"
+    "usage: ferry worker [--task NAME]... [--concurrency N] [--consumer NAME | --slot N|auto]\n"
     "                    [--exit-when-idle] [--grace DUR] [--lease DUR] [--visibility DUR]\n"
     "                    [--max-attempts N] [--delivery-cap N] [--parts-per-job N]\n"
     "                    [--streams N] [--ring SIZE]\n"
@@ -112,7 +112,9 @@ int cmd_worker(cli_t *g, int argc, char **argv)
                 return cli_error(CLI_USAGE, "worker: --consumer wants 1 to 100 characters");
             consumer = v;
         } else if (strcmp(a, "--slot") == 0) {
-            if (parse_uint(a, v, 0, 100000, &slot))
+            if (strcmp(v, "auto") == 0)
+                o.slot_auto = 1;
+            else if (parse_uint(a, v, 0, 100000, &slot))
                 return CLI_USAGE;
             slot_set = 1;
         } else if (strcmp(a, "--grace") == 0) {
@@ -150,7 +152,7 @@ int cmd_worker(cli_t *g, int argc, char **argv)
         return cli_error(CLI_USAGE, "worker: give --consumer or --slot, not both");
     ferry_log_setup(level, 2);
     char cname[160];
-    if (consumer == NULL) {
+    if (consumer == NULL && !o.slot_auto) {
         if (ferry_queue_consumer_name(cname, sizeof(cname), NULL, (int)slot) != FERRY_OK)
             return cli_error(CLI_FAIL, "worker: cannot make a consumer name (set "
                                        "FERRY_HOSTNAME or pass --consumer)");

@@ -126,7 +126,8 @@ struct worker_s {
     unsigned long long feeds, fed;      /* feeder: lease batches, jobs in them */
     unsigned long long cbatches, cjobs; /* committer: finish batches, jobs in them */
     int pid;
-    int claimed; /* the consumer name is ours (ferry_queue_claim) */
+    int claimed;                              /* the consumer name is ours (ferry_queue_claim) */
+    char auto_consumer[FERRY_WORKER_MAX + 1]; /* o.consumer points here with slot_auto */
     uint64_t renewed_claim;
     uint64_t started_ns;
     int exit_waits; /* under mu: maybe_exit waits for commits, so the committer wakes the loop */
@@ -1421,6 +1422,28 @@ static void maybe_exit(worker_t *w)
     w->http = NULL;
 }
 
+/* Claim the consumer name: the one given, or with slot_auto the lowest free "host/N". */
+static int claim_consumer(worker_t *w, ferry_error_t *err)
+{
+    if (!w->o.slot_auto)
+        return ferry_queue_claim(w->r, w->o.consumer, w->pid, w->o.lease_ms, err);
+    for (int slot = 0; slot < 1024; slot++) {
+        int rc = ferry_queue_consumer_name(w->auto_consumer, sizeof(w->auto_consumer), NULL, slot);
+        if (rc != FERRY_OK)
+            return ferry_error_set(err, rc,
+                                   "cannot make a consumer name from the host name: set "
+                                   "FERRY_HOSTNAME to a shorter name or pass --consumer");
+        rc = ferry_queue_claim(w->r, w->auto_consumer, w->pid, w->o.lease_ms, err);
+        if (rc != FERRY_EBUSY) {
+            w->o.consumer = w->auto_consumer;
+            return rc;
+        }
+    }
+    return ferry_error_set(err, FERRY_EBUSY,
+                           "every slot 0..1023 of this host is held by a live worker: stop some, "
+                           "or give this one --consumer NAME");
+}
+
 int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
 {
     worker_t *w = calloc(1, sizeof(*w));
@@ -1428,7 +1451,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     if (w == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
     w->o = *opts;
-    if (w->o.redis_url == NULL || w->o.consumer == NULL) {
+    if (w->o.redis_url == NULL || (w->o.consumer == NULL && !w->o.slot_auto)) {
         free(w);
         return ferry_error_set(err, FERRY_EINVAL, "worker: need a Redis URL and a consumer name");
     }
@@ -1478,7 +1501,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     /* One live process per consumer name: what makes a lease of our name with another pid a
      * dead process's, which the ledger's start then takes over at once. */
     w->pid = (int)getpid();
-    if ((rc = ferry_queue_claim(w->r, w->o.consumer, w->pid, w->o.lease_ms, err)) != FERRY_OK)
+    if ((rc = claim_consumer(w, err)) != FERRY_OK)
         goto out_free;
     w->claimed = 1;
     if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {

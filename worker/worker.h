@@ -24,7 +24,11 @@ typedef struct ferry_worker_opts_s {
     const char *const *tasks; /* tasks to serve, or NULL / ntasks 0: every task in the registry
                                  (re-read every few seconds) */
     size_t ntasks;
-    const char *consumer;     /* stable consumer name, required ("host/slot") */
+    const char *consumer;     /* stable consumer name ("host/slot"); required unless
+                                 slot_auto */
+    int slot_auto;            /* consumer NULL: claim "host/N" for the lowest N (0..1023) that
+                                 no live process holds (a dead one's is taken over, with its
+                                 pending jobs and leases) */
     unsigned concurrency;     /* jobs in flight [16] */
     unsigned parts_per_job;   /* streams one multipart copy may hold [4] */
     unsigned streams;         /* streams per process [min(concurrency * parts_per_job, 64)] */
@@ -47,7 +51,8 @@ typedef struct ferry_worker_opts_s {
  * Redis ("<machine> <pid>", expiring after lease_ms, renewed with the leases). A claim of a
  * process on this machine that no longer exists (kill(pid, 0)) is taken over at once; a live
  * holder makes the start fail with FERRY_EBUSY. This is what lets the ledger take over a
- * lease of the same "<host>/<slot>" with another pid without waiting for it to expire.
+ * lease of the same "<host>/<slot>" with another pid without waiting for it to expire. With
+ * slot_auto, slots held by live processes are passed over (FERRY_EBUSY only when all are).
  *
  * Run until SIGTERM/SIGINT (then drain: stop pulling, finish in-flight copies within the
  * grace period, hand the rest back for re-claim) or, with exit_when_idle, until idle.

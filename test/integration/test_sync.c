@@ -204,8 +204,27 @@ int main(void)
                            "--workers",
                            "2",
                            NULL};
+        /* Another sync's live workers hold slots 0 and 1 of this host: this sync's workers
+         * take the next free slots instead of refusing to start (--slot auto). */
+        const char *wa[] = {ferry_bin, "--redis", rs.url, "worker", "--task",
+                            "dry",     "--slot",  "0",    NULL};
+        const char *wb[] = {ferry_bin, "--redis", rs.url, "worker", "--task",
+                            "dry",     "--slot",  "1",    NULL};
+        char l1[1200], l2[1200];
+        snprintf(l1, sizeof(l1), "%s/slot0.log", harness_tmpdir());
+        snprintf(l2, sizeof(l2), "%s/slot1.log", harness_tmpdir());
+        pid_t w0 = harness_spawn(wa, NULL, l1), w1 = harness_spawn(wb, NULL, l2);
+        REQUIRE(w0 > 0 && w1 > 0);
+        usleep(500000);
         CHECK_INT(run(a, out, sizeof(out), 120), 0);
         CHECK(strstr(out, "copied 300 objects") != NULL);
+        kill(w0, SIGTERM);
+        kill(w1, SIGTERM);
+        int sw0, sw1;
+        waitpid(w0, &sw0, 0);
+        waitpid(w1, &sw1, 0);
+        CHECK(WIFEXITED(sw0) && WEXITSTATUS(sw0) == 0);
+        CHECK(WIFEXITED(sw1) && WEXITSTATUS(sw1) == 0);
         CHECK_INT(run(a, out, sizeof(out), 120), 0);
         CHECK(strstr(out, "300 unchanged") != NULL);
         CHECK(strstr(out, "copied 0 objects") != NULL);
