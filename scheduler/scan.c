@@ -1005,11 +1005,16 @@ static void maybe_finish(ferry_scan_t *s)
         snprintf(s->rep.guard, sizeof(s->rep.guard),
                  "the scan did not complete: nothing was deleted");
     drop_spool(s);
+    if (!s->rep.dry_run) { /* the task's done objects that no source-side check covers */
+        ferry_counters_t cnt;
+        if (ferry_ledger_counters(s->led, &cnt) == FERRY_OK)
+            s->rep.unverified = cnt.unverified;
+    }
     s->rep.finished_ms = now_ms();
     if (s->rep.peak_buffered == 0 && s->root)
         s->rep.peak_buffered = ferry_diff_peak(s->root->diff);
     {
-        char line[600];
+        char line[900];
         ferry_scan_report_line(&s->rep, line, sizeof(line));
         ferry_log(s->rep.rc ? FERRY_LOG_WARN : FERRY_LOG_INFO, "scan.end", "task", s->t.name,
                   "report", line, NULL);
@@ -1317,6 +1322,7 @@ json_t *ferry_scan_report_json(const ferry_scan_report_t *r)
     json_object_set_new(o, "unchanged", json_integer(r->unchanged));
     json_object_set_new(o, "skipped", json_integer(r->skipped));
     json_object_set_new(o, "skipped_archive", json_integer(r->skipped_archive));
+    json_object_set_new(o, "unverified", json_integer(r->unverified));
     json_object_set_new(o, "in_flight", json_integer(r->in_flight));
     json_object_set_new(o, "stale", json_integer(r->stale));
     json_object_set_new(o, "queued", json_integer(r->queued));
@@ -1404,8 +1410,8 @@ void ferry_scan_report_line(const ferry_scan_report_t *r, char *buf, size_t n)
     snprintf(buf, n,
              "listed %lld source / %lld destination objects: %lld new, %lld changed, %lld "
              "unchanged, %lld skipped, %lld already queued; queued %lld jobs (%lld bytes), %lld "
-             "deletes, in %.1fs%s%.300s",
+             "deletes, %lld done without a source check (src:unverified), in %.1fs%s%.300s",
              r->src_listed, r->dst_listed, r->new_, r->changed, r->unchanged, r->skipped,
-             r->in_flight, r->queued, r->queued_bytes, r->to_delete, secs < 0 ? 0.0 : secs,
-             r->rc ? " — FAILED: " : "", r->rc ? r->error : "");
+             r->in_flight, r->queued, r->queued_bytes, r->to_delete, r->unverified,
+             secs < 0 ? 0.0 : secs, r->rc ? " — FAILED: " : "", r->rc ? r->error : "");
 }

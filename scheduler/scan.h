@@ -54,6 +54,7 @@ typedef struct ferry_scan_report_s {
     long long stale;           /* listing older than the ledger's version (an event was faster) */
     long long queued;          /* jobs added to the bulk stream (copies) */
     long long queued_bytes;
+    long long unverified; /* the task's done objects recorded src:unverified, at the end */
     long long extra;      /* destination-only keys */
     long long to_delete;  /* delete jobs queued (0 unless --delete and the guards pass) */
     long long partitions; /* prefixes listed as partitions */
