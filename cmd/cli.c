@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ferry/redisd.h"
+#include "ferry/text.h"
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -19,50 +20,13 @@ int cli_error(int code, const char *fmt, ...)
     return code;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when invalid. Overlong
- * forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len;
-    unsigned cp;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, cp = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, cp = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, cp = p[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* 1 when the byte sequence at p (length l, valid UTF-8) is printable: no C0/DEL/C1. */
-static int printable_seq(const unsigned char *p, size_t l)
-{
-    if (l == 1)
-        return p[0] >= 0x20 && p[0] != 0x7f;
-    return !(l == 2 && p[0] == 0xc2 && p[1] < 0xa0); /* U+0080..U+009F: C1 controls */
-}
-
 void cli_put_escaped(FILE *f, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t l = utf8_len(p + i, n - i);
-        if (l && printable_seq(p + i, l) && p[i] != '\\') {
+        size_t l = ferry_utf8_seq_len(p + i, n - i);
+        if (l && !ferry_utf8_is_control(p + i, l) && p[i] != '\\') {
             fwrite(p + i, 1, l, f);
             i += l;
         } else if (p[i] == '\\') {
@@ -90,8 +54,8 @@ int cli_printable(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(p + i, n - i);
-        if (l == 0 || !printable_seq(p + i, l))
+        size_t l = ferry_utf8_seq_len(p + i, n - i);
+        if (l == 0 || ferry_utf8_is_control(p + i, l))
             return 0;
         i += l;
     }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* strcasestr */
 #include "ferry/log.h"
+#include "ferry/text.h"
 
 #include "ferry/error.h"
 
@@ -71,45 +72,6 @@ static int is_secret_name(const char *k)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0 when invalid (overlong,
- * surrogate, past U+10FFFF, cut short). */
-static size_t utf8_len(const unsigned char *p)
-{
-    size_t len;
-    unsigned cp;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, cp = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, cp = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, cp = p[0] & 0x07u;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* Bytes of a value that are written as \xHH: invalid UTF-8 and C1 controls (U+0080..U+009F,
- * which some terminals obey as escapes). */
-static int needs_hex(const unsigned char *p, size_t *len)
-{
-    *len = utf8_len(p);
-    if (*len == 0) {
-        *len = 1;
-        return 1;
-    }
-    return *len == 2 && p[0] == 0xc2 && p[1] < 0xa0;
-}
-
 static void put_value(line_t *l, const char *v)
 {
     int quote = (*v == '\0');
@@ -121,6 +83,7 @@ static void put_value(line_t *l, const char *v)
         return;
     }
     put(l, "\"", 1);
+    const unsigned char *end = (const unsigned char *)v + strlen(v);
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         char esc[8];
         if (*p == '"' || *p == '\\') {
@@ -135,8 +98,11 @@ static void put_value(line_t *l, const char *v)
             snprintf(esc, sizeof(esc), "\\x%02x", *p);
             put(l, esc, 4);
         } else if (*p >= 0x80) {
-            size_t n;
-            if (needs_hex(p, &n)) {
+            /* Invalid UTF-8 (one byte at a time) and C1 controls (U+0080..U+009F, which some
+             * terminals obey as escapes) are written as \xHH. */
+            size_t n = ferry_utf8_seq_len(p, (size_t)(end - p));
+            if (n == 0 || ferry_utf8_is_control(p, n)) {
+                n = n ? n : 1;
                 for (size_t k = 0; k < n; k++) {
                     snprintf(esc, sizeof(esc), "\\x%02x", p[k]);
                     put(l, esc, 4);

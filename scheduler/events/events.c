@@ -5,6 +5,7 @@
 #include "ferry/buf.h"
 #include "ferry/check.h"
 #include "ferry/sigv4.h"
+#include "ferry/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,45 +31,6 @@ void ferry_event_list_free(ferry_event_list_t *l)
     }
     free(l->v);
     memset(l, 0, sizeof(*l));
-}
-
-/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf)
-            len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else
-            return 0;
-        if (n - i < len)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t j = 2; j < len; j++)
-            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
-                return 0;
-        i += len;
-    }
-    return 1;
 }
 
 /* The bucket an event names against the task's: FERRY_OK or FERRY_EPARSE naming the field. */
@@ -122,7 +84,7 @@ int ev_add(ferry_event_list_t *l, const ev_in_t *in, const ferry_events_opts_t *
                                "%d bytes once decoded)",
                                idx + 1, kf, FERRY_EVENTS_MAX_KEY, FERRY_EVENTS_MAX_KEY);
     }
-    if (!utf8_ok((const unsigned char *)k.data, k.len)) {
+    if (!ferry_utf8_valid(k.data, k.len)) {
         ferry_buf_free(&k);
         return ferry_error_set(err, FERRY_EPARSE, "event %zu: %s is not valid UTF-8 once decoded",
                                idx + 1, kf);

@@ -4,6 +4,7 @@
 #include "ferry/creds.h"
 #include "ferry/error.h"
 #include "ferry/log.h"
+#include "ferry/text.h"
 #include "test.h"
 
 #include <fcntl.h>
@@ -178,8 +179,34 @@ static void test_creds_file_mode(void)
     unsetenv("FERRY_CREDENTIALS");
 }
 
+/* The one UTF-8 reader shared by the log, the CLI's escaping and the event parsers. */
+static void test_utf8(void)
+{
+    CHECK_INT(ferry_utf8_seq_len("a", 1), 1);
+    CHECK_INT(ferry_utf8_seq_len("\xc3\xa9", 2), 2);         /* é */
+    CHECK_INT(ferry_utf8_seq_len("\xe5\x90\x8d", 3), 3);     /* 名 */
+    CHECK_INT(ferry_utf8_seq_len("\xf0\x9f\x98\x80", 4), 4); /* U+1F600 */
+    CHECK_INT(ferry_utf8_seq_len("\xe5\x90\x8d", 2), 0);     /* cut short by n */
+    CHECK_INT(ferry_utf8_seq_len("\xc0\xaf", 2), 0);         /* overlong '/' */
+    CHECK_INT(ferry_utf8_seq_len("\xe0\x80\xaf", 3), 0);     /* overlong, 3 bytes */
+    CHECK_INT(ferry_utf8_seq_len("\xed\xa0\x80", 3), 0);     /* surrogate U+D800 */
+    CHECK_INT(ferry_utf8_seq_len("\xf4\x90\x80\x80", 4), 0); /* U+110000 */
+    CHECK_INT(ferry_utf8_seq_len("\x80", 1), 0);             /* lone continuation */
+    CHECK_INT(ferry_utf8_seq_len("\xc3(", 2), 0);            /* bad continuation */
+    CHECK_INT(ferry_utf8_seq_len("", 0), 0);
+    CHECK_INT(ferry_utf8_valid("", 0), 1);
+    CHECK_INT(ferry_utf8_valid("a/\xe5\x90\x8d.bin", 9), 1);
+    CHECK_INT(ferry_utf8_valid("a/\xe5\x90", 4), 0);
+    CHECK_INT(ferry_utf8_is_control("\x1b", 1), 1);
+    CHECK_INT(ferry_utf8_is_control("\x7f", 1), 1);
+    CHECK_INT(ferry_utf8_is_control("\xc2\x9b", 2), 1); /* C1 CSI */
+    CHECK_INT(ferry_utf8_is_control("\xc2\xa0", 2), 0); /* no-break space */
+    CHECK_INT(ferry_utf8_is_control("a", 1), 0);
+}
+
 int main(void)
 {
+    test_utf8();
     test_creds_wiped_on_error();
     test_creds_file_mode();
     test_errors();
