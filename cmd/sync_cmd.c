@@ -584,6 +584,15 @@ int cmd_sync(cli_t *g, int argc, char **argv)
         x.kids[i].x = &x;
         x.kids[i].slot = i;
     }
+    char self[24];
+    snprintf(self, sizeof(self), "%ld", (long)getpid());
+    if (setenv("FERRY_SYNC_PID", self, 1) != 0) { /* the workers stop when this process dies */
+        ferry_lease_release(&lease);
+        uv_loop_close(&x.loop);
+        code = cli_error(CLI_FAIL, "sync: cannot set FERRY_SYNC_PID for the workers: %s",
+                         strerror(errno));
+        goto out;
+    }
     if (g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) {
         ferry_lease_release(&lease);
         uv_loop_close(&x.loop);

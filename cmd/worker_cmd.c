@@ -8,9 +8,15 @@
 #include "ferry/redisd.h"
 #include "ferry/task.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define WORKER_TASKS_MAX 64
 
@@ -157,6 +163,22 @@ int cmd_worker(cli_t *g, int argc, char **argv)
             return cli_error(CLI_FAIL, "worker: cannot make a consumer name (set "
                                        "FERRY_HOSTNAME or pass --consumer)");
         consumer = cname;
+    }
+    /* A worker of ferry sync drains and stops (as on SIGTERM) when that sync dies, even by
+     * SIGKILL, instead of working on alone against a Redis nobody watches any more. */
+    const char *sync_pid = getenv("FERRY_SYNC_PID");
+    if (sync_pid && *sync_pid) {
+        long sp = strtol(sync_pid, NULL, 10);
+#ifdef __linux__
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+            return cli_error(CLI_FAIL, "worker: cannot ask to be stopped with ferry sync: %s",
+                             strerror(errno));
+#endif
+        if ((long)getppid() != sp)
+            return cli_error(CLI_FAIL,
+                             "worker: the ferry sync that started this worker (pid "
+                             "%ld) is gone: nothing to do",
+                             sp);
     }
     /* The Redis URL: the feeder thread opens its own connection with it. */
     const char *url = g->redis_url;

@@ -1,8 +1,11 @@
 #include "lease.h"
 
 #include "ferry/error.h"
+#include "ferry/log.h"
 #include "ferry/task.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,31 @@ int ferry_lease_init(ferry_lease_t *l, ferry_redis_t *r, const char *task, int64
     return FERRY_OK;
 }
 
+/* KEYS: lease; ARGV: the dead holder's token, ours, ttl ms: take it only if still theirs. */
+static const ferry_redis_script_t LUA_TAKEOVER = {
+    "lease_takeover", "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                      "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+                      "  return 1\n"
+                      "end\n"
+                      "return 0\n"};
+
+/* 1 when token ("host:pid:random") names a process of this machine that no longer exists:
+ * a scan killed with SIGKILL (ferry sync, task run) left its lease behind. */
+static int holder_dead_here(const ferry_lease_t *l, const char *token)
+{
+    const char *c1 = strchr(token, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    const char *m1 = strchr(l->token, ':');
+    if (c2 == NULL || m1 == NULL || c1 - token != m1 - l->token ||
+        memcmp(token, l->token, (size_t)(c1 - token)) != 0)
+        return 0; /* another machine (or holder name): only its expiry frees it */
+    char *end = NULL;
+    long pid = strtol(c1 + 1, &end, 10);
+    if (end != c2 || pid <= 0 || pid == (long)getpid())
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 int ferry_lease_acquire(ferry_lease_t *l, char *who, size_t who_n)
 {
     redisReply *rep = NULL;
@@ -59,15 +87,28 @@ int ferry_lease_acquire(ferry_lease_t *l, char *who, size_t who_n)
         l->held = 1;
         return FERRY_OK;
     }
-    if (who && who_n) {
-        who[0] = '\0';
-        const char *g[2] = {"GET", l->key};
-        if (ferry_redis_argv(l->r, 2, g, NULL, &rep) == FERRY_OK) {
-            if (rep->type == REDIS_REPLY_STRING)
-                snprintf(who, who_n, "%.*s", (int)rep->len, rep->str);
+    char cur[128] = "";
+    const char *g[2] = {"GET", l->key};
+    if (ferry_redis_argv(l->r, 2, g, NULL, &rep) == FERRY_OK) {
+        if (rep->type == REDIS_REPLY_STRING)
+            snprintf(cur, sizeof(cur), "%.*s", (int)rep->len, rep->str);
+        freeReplyObject(rep);
+    }
+    if (cur[0] && holder_dead_here(l, cur)) {
+        const char *targv[4] = {l->key, cur, l->token, ttl};
+        if (ferry_redis_eval(l->r, &LUA_TAKEOVER, 1, 4, targv, NULL, &rep) == FERRY_OK) {
+            long long v = ferry_redis_reply_int(rep, 0);
             freeReplyObject(rep);
+            if (v == 1) {
+                ferry_log(FERRY_LOG_WARN, "lease.taken_over", "lease", l->key, "previous", cur,
+                          "reason", "its process on this machine is gone", NULL);
+                l->held = 1;
+                return FERRY_OK;
+            }
         }
     }
+    if (who && who_n)
+        snprintf(who, who_n, "%s", cur);
     return FERRY_EBUSY;
 }
 

@@ -12,6 +12,7 @@
 #include "ferry/ledger.h"
 #include "ferry/redis.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,34 @@ static long long llen(const char *key)
     REQUIRE(ferry_redis_cmd(R, &rep, "LLEN %s", key) == FERRY_OK);
     long long n = rep->integer;
     freeReplyObject(rep);
+    return n;
+}
+
+/* Up to max pids whose parent is ppid (from /proc). */
+static int children_of(pid_t ppid, pid_t *out, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && n < max) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t m = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[m] = '\0';
+        const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+        char state;
+        long pp;
+        if (rp && sscanf(rp + 1, " %c %ld", &state, &pp) == 2 && pp == (long)ppid)
+            out[n++] = (pid_t)atol(e->d_name);
+    }
+    if (d)
+        closedir(d);
     return n;
 }
 
@@ -252,6 +281,66 @@ int main(void)
         const char *tr[] = {ferry_bin, "--redis", rs.url, "task", "run", "e2e", NULL};
         CHECK_INT(run(tr, out, sizeof(out), 60), 0);
         CHECK(strstr(out, "1 done without a source check (src:unverified)") != NULL);
+    }
+    printf("== ferry sync killed with SIGKILL: its workers stop, a re-run finishes the copy\n");
+    {
+        REQUIRE(s3t_faults(&cs, src.url,
+                           "{\"rules\":[{\"op\":\"GetObject\",\"latency_ms\":1000}]}") == 0);
+        const char *a[] = {ferry_bin,
+                           "--redis",
+                           rs.url,
+                           "sync",
+                           "--from",
+                           "oss://src/in/",
+                           "--to",
+                           "s3://dst/killed/",
+                           "--src-endpoint",
+                           src.url,
+                           "--dst-endpoint",
+                           dst.url,
+                           "--name",
+                           "killed",
+                           "--workers",
+                           "2",
+                           NULL};
+        char ep[1200];
+        snprintf(ep, sizeof(ep), "%s/killed-sync.log", harness_tmpdir());
+        pid_t sp = harness_spawn(a, NULL, ep);
+        REQUIRE(sp > 0);
+        pid_t kids[8];
+        int nk = 0;
+        for (int i = 0; i < 100 && nk < 2; i++) { /* its two workers, once they run */
+            usleep(100000);
+            nk = children_of(sp, kids, 8);
+        }
+        CHECK_INT(nk, 2);
+        usleep(1500000); /* mid-copy: 300 GETs of 1 s over 2 x 16 jobs take ~10 s */
+        kill(sp, SIGKILL);
+        int st;
+        waitpid(sp, &st, 0);
+        /* The test is a child subreaper: the orphaned workers are now its children. */
+        int gone = 0;
+        /* They stop within the drain of their in-flight copies (one GET of 1 s each), long
+         * before the ~8 s the rest of the copy would take: not by running out of work. */
+        for (int i = 0; i < 40 && gone < nk; i++) {
+            usleep(100000);
+            for (int k = 0; k < nk; k++)
+                if (kids[k] > 0 && waitpid(kids[k], &st, WNOHANG) == kids[k]) {
+                    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* drained, as on SIGTERM */
+                    kids[k] = 0;
+                    gone++;
+                }
+        }
+        CHECK_INT(gone, nk);
+        REQUIRE(s3t_faults(&cs, src.url, "{\"rules\":[]}") == 0);
+        CHECK_INT(run(a, out, sizeof(out), 120), 0); /* what was left is copied; nothing failed */
+        ferry_ledger_t *led = NULL;
+        ferry_counters_t c;
+        REQUIRE(ferry_ledger_open(R, "killed", 0, &led) == FERRY_OK);
+        REQUIRE(ferry_ledger_counters(led, &c) == FERRY_OK);
+        ferry_ledger_free(led);
+        CHECK_INT(c.objects[FERRY_STATE_DONE], 300);
+        CHECK_INT(c.objects[FERRY_STATE_FAILED], 0);
     }
     s3t_close(&cs);
     ferry_redis_free(R);
