@@ -938,6 +938,7 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
     o.seq = j->job.seq[0] ? j->job.seq : NULL;
     if (r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) {
         o.state = FERRY_STATE_DELETED;
+        o.checks = "src:404"; /* delete_head_done: the source's HEAD said 404 just before */
         ferry_log(FERRY_LOG_INFO, "copy.deleted", "task", j->t->task.name, "key", j->job.key, NULL);
         job_record(j, &o, 0);
     } else if (r->rc == FERRY_ECANCELED) {

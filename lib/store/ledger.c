@@ -901,7 +901,9 @@ static const ferry_redis_script_t LUA_FINISH = {
                 "  local now = tonumber(A(11))\n"
                 "  local uv0 = uvc(os, r[17])\n"
                 "  r[1] = ns\n"
-                "  r[17] = opt(A(13))\n"
+                /* a done outcome without checks (a refused delete going back to done)
+                 * keeps the checks of the copy it leaves in place */
+                "  if A(13) ~= '' or ns ~= 2 then r[17] = opt(A(13)) end\n"
                 "  cadd('uv', uvc(ns, r[17]) - uv0)\n"
                 "  if A(9) == '=' then r[6] = true elseif A(9) ~= '' then r[6] = A(9) end\n"
                 "  if ns == 3 or ns == 0 then r[13] = opt(A(10)) else r[13] = nil end\n"

@@ -204,8 +204,11 @@ int main(void)
     CHECK_INT(s3t_head(&w.d, "dst", "d/gone.txt", 10, &dx), FERRY_ENOTFOUND);
     CHECK_INT(wt_record(&w, "del", "d/keep.txt", &rec), FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
+    /* The refused delete left the copy's checks as they were. */
+    CHECK(strstr(rec.checks, "src:crc64") != NULL);
     CHECK_INT(wt_record(&w, "del", "d/gone.txt", &rec), FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DELETED);
+    CHECK_STR(rec.checks, "src:404"); /* what the delete rested on */
     CHECK_INT(wt_log_count("del2.log", "event=delete.refused_source_exists"), 1);
     CHECK_INT(wt_log_count("del2.log", "event=copy.deleted"), 1);
 
