@@ -290,4 +290,61 @@ static inline int wt_log_count(const char *logname, const char *needle)
     return n;
 }
 
+/* A multipart upload of parts (sizes[0..n), n <= 16) of s3t_fill(seed) as key in bucket: an
+ * object whose ETag is the composite md5(md5s)-N, on the given part boundaries. */
+static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *key,
+                                    const size_t *sizes, int n, unsigned seed)
+{
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    s3t_res_t x;
+    size_t total = 0;
+    REQUIRE(n > 0 && n <= 16);
+    for (int i = 0; i < n; i++)
+        total += sizes[i];
+    char *b = malloc(total ? total : 1);
+    REQUIRE(b != NULL);
+    s3t_fill(b, total, seed);
+    ferry_s3_args_init(&a);
+    a.bucket = bucket;
+    a.key = key;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
+    s3t_wait(t, &x);
+    REQUIRE(x.r.rc == FERRY_OK);
+    char id[1025];
+    snprintf(id, sizeof(id), "%s", x.r.upload_id);
+    ferry_s3xml_cpart_t cp[16];
+    char etags[16][130];
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        ferry_s3_args_init(&a);
+        a.bucket = bucket;
+        a.key = key;
+        a.upload_id = id;
+        a.part_number = i + 1;
+        a.body = b + off;
+        a.body_len = (int64_t)sizes[i];
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
+        s3t_wait(t, &x);
+        REQUIRE(x.r.rc == FERRY_OK);
+        snprintf(etags[i], sizeof(etags[i]), "%s", x.r.etag);
+        memset(&cp[i], 0, sizeof(cp[i]));
+        cp[i].number = i + 1;
+        cp[i].etag = etags[i];
+        off += sizes[i];
+    }
+    ferry_s3_args_init(&a);
+    a.bucket = bucket;
+    a.key = key;
+    a.upload_id = id;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_complete_multipart(t->c, &a, cp, (size_t)n, s3t_done, &x, NULL, &e) ==
+            FERRY_OK);
+    s3t_wait(t, &x);
+    REQUIRE(x.r.rc == FERRY_OK);
+    free(b);
+}
+
 #endif
