@@ -193,6 +193,8 @@ typedef struct fakes3_seed_spec_s {
     size_t nsizes; /* 1..64 */
     uint64_t sizes[64];
     uint64_t weights[64];
+    int crc32c; /* s3: store each object's whole-object CRC32C, as a PUT with
+                   x-amz-checksum-crc32c would (HEAD/GET with x-amz-checksum-mode answer it) */
 } fakes3_seed_spec_t;
 
 /* Create spec->count seeded objects in b without any request traffic (ETag and CRC computed
