@@ -52,8 +52,8 @@ typedef struct ferry_copy_env_s {
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
     /* A plain-MD5 source (s3/s3c ETag, no CRC-64, no stored FULL_OBJECT CRC32C) above the
      * threshold is copied as one streamed PUT (<= 5 GiB) so its MD5 can be checked (src:md5):
-     * one stream instead of parts_per_job. Set to copy it in parallel parts instead, unchecked
-     * (src:unverified). */
+     * one stream instead of parts_per_job. Set (task option --md5-parts) to copy it in parallel
+     * parts instead, unchecked (src:unverified). */
     int md5_parts;
     ferry_copy_pool_t *pool; /* required */
 } ferry_copy_env_t;

@@ -348,6 +348,17 @@ int main(void)
     CHECK_STR(done_checks("vk.log", "k/good"), "src:md5,dst:etag,dst:content-md5");
     expect_failed(&w, "vk", "k/bad", "MD5");
     CHECK_INT(s3t_head(&w.d, "dst", "k/bad", 5, &x), FERRY_ENOTFOUND);
+    /* the task may ask for speed instead: --md5-parts, parallel parts, src:unverified */
+    const char *mdopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB",
+                            "--md5-parts",           NULL};
+    wt_task(&w, "vk2", "k/good", NULL, "k2/good", mdopts);
+    wt_enqueue_prefix(&w, "vk2", "k/good");
+    parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    run_worker(&w, "vk2", "vk2.log");
+    CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") > parts0);
+    expect_done(&w, "vk2", "k/good");
+    CHECK_STR(done_checks("vk2.log", "k/good"), "dst:crc32c-echo,src:unverified");
+    CHECK_INT(wt_compare(&w, &w.d, "k/good", "k2/good"), 0);
 
     /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
      * composite is recomputed on the source's part boundaries as well as its ETag ---- */
