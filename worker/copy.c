@@ -900,8 +900,9 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     }
     u->ops++;
     if (mode == UM_STREAM) {
-        u->holdback = c->plan.kind == FERRY_PLAN_SINGLE &&
-                      (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on);
+        u->holdback =
+            c->plan.kind == FERRY_PLAN_SINGLE &&
+            (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on || u->scrc_on);
         unit_start_put(u);
     }
     return FERRY_OK;

@@ -23,6 +23,8 @@
  *  8. (item 10) a 20 MiB single-part MD5 source, --multipart-threshold 8MiB, no stored
  *     checksum: one streamed PUT checked by MD5 (src:md5); a flipped byte: `failed`.
  *  9. (item 10) a multipart source with a COMPOSITE CRC32C: src:crc32c on its own parts too.
+ * 10. (item 10) SSE-KMS sources (ETag no MD5) with a stored CRC32C: src:crc32c; a single
+ *     streamed PUT holds its last byte until the CRC32C matched.
  *  6. (items 3, 10) an s3c:// source with opaque ETags (fakes3 kodo personality: qetags, which
  *     s3c cannot recompute): `done` with src:unverified; the same with
  *     --require-source-check: `failed`, nothing copied.
@@ -388,6 +390,26 @@ int main(void)
     expect_done(&w, "vl", "l/comp");
     CHECK_INT(wt_compare(&w, &w.d, "l/comp", "l/comp"), 0);
     CHECK_STR(done_checks("vl.log", "l/comp"), "dst:crc32c-echo,src:crc32c,src:multipart-etag");
+
+    /* ---- 10. (item 10) SSE-KMS objects (fakes3 sse_kms: the ETag is no MD5) with a stored
+     * CRC32C: checked by it alone (src:crc32c, not src:unverified); on the streamed single-PUT
+     * path (3 MiB > the 1 MiB ring) the PUT's last byte waits for that check, so a flipped
+     * byte leaves nothing at the destination ---- */
+    wt_put_crc32c(&w, "m/good", 3u << 20, 23);
+    wt_put_crc32c(&w, "m/bad", 3u << 20, 24);
+    wt_task(&w, "vm", "m/", NULL, "m/", mpopts);
+    wt_enqueue_prefix(&w, "vm", "m/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"*\",\"sse_kms\":true,\"key_prefix\":\"m/\"},"
+                       "{\"op\":\"GetObject\",\"flip_byte\":true,\"key_prefix\":\"m/bad\"}]}") ==
+            0);
+    run_worker(&w, "vm", "vm.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    expect_done(&w, "vm", "m/good");
+    CHECK_INT(wt_compare(&w, &w.d, "m/good", "m/good"), 0);
+    CHECK_STR(done_checks("vm.log", "m/good"), "src:crc32c,dst:etag");
+    expect_failed(&w, "vm", "m/bad", "CRC32C");
+    CHECK_INT(s3t_head(&w.d, "dst", "m/bad", 5, &x), FERRY_ENOTFOUND);
 
     /* ---- 6. s3c source with opaque ETags: src:unverified, or failed when required ---- */
     harness_server_t k;
