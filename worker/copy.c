@@ -318,9 +318,10 @@ static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
 }
 
 #define REQUIRE_MSG                                                                                \
-    "no source check is possible for this object (the source gives no CRC-64, no qetag and no "    \
-    "MD5 or multipart-MD5 ETag ferry can recompute): drop --require-source-check to copy it as "   \
-    "src:unverified, or copy it from a store that exposes a checksum"
+    "no source check is possible for this object (the source gives no CRC-64, no qetag, no "       \
+    "stored CRC32C and no MD5 or multipart-MD5 ETag ferry can recompute): drop "                   \
+    "--require-source-check to copy it as src:unverified, or copy it from a store that exposes "   \
+    "a checksum"
 
 /* Parts of a streamed multipart copy carry a CRC32C the destination verifies (aws-chunked
  * trailer, or the header for buffered parts) instead of an MD5 compared with the part ETag:
