@@ -35,6 +35,7 @@ typedef struct part_s {
     unsigned tries;
     uint64_t not_before; /* loop ms */
     uint64_t crc64;
+    uint32_t scrc; /* CRC32C of the source bytes read (a FULL_OBJECT source CRC32C) */
     uint8_t md5[16];
     char *etag;             /* the destination's part ETag (owned) */
     char *listed_etag;      /* ListParts (owned) */
@@ -69,6 +70,9 @@ struct unit_s {
     int mp_on, mp_open;
     uint64_t mp_pos;
     ferry_md5_t mp_md5;
+    uint32_t mp_crc; /* the current source part's CRC32C (c->mpc, a COMPOSITE source CRC32C) */
+    int scrc_on;     /* CRC32C of every byte read, for a FULL_OBJECT source CRC32C */
+    uint32_t scrc;
     int qetag_on;
     ferry_qetag_t qetag;
     uint8_t md5_bin[16];
@@ -142,7 +146,19 @@ struct ferry_copy_s {
     uint64_t mp_psize;
     uint8_t *mpd;
     int mp_probed;
+    /* The source's stored CRC32C (HEAD with x-amz-checksum-mode: ENABLED, s3 and s3c only):
+     * SRC_CRC_FULL, the CRC32C of the whole object (src_crc); or SRC_CRC_COMPOSITE,
+     * crc32c(concat(part CRC32Cs))-N over its own parts (src_crc_b64), checked when the part
+     * boundaries are known (mpc: one CRC32C per source part, owned, mp_n entries). */
+    int src_crc_kind;
+    uint32_t src_crc;
+    char src_crc_b64[24];
+    uint32_t src_crc_parts; /* COMPOSITE: N */
+    uint32_t *mpc;
+    int no_ck_mode; /* the source refused x-amz-checksum-mode (400): ask without it */
 };
+
+enum { SRC_CRC_NONE = 0, SRC_CRC_FULL = 1, SRC_CRC_COMPOSITE = 2 };
 
 /* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest
  * object S3 holds (48.8 TiB) needs 250 MB; a copy that cannot hold them is src:unverified. */
@@ -156,6 +172,7 @@ static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_er
 static void plan_and_start(ferry_copy_t *c);
 static int mp_probe_start(ferry_copy_t *c, const ferry_s3_result_t *r);
 static int is_qetag(const char *e);
+static int start_head(ferry_copy_t *c, ferry_error_t *e);
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -245,10 +262,66 @@ static int src_etag_is_md5(const ferry_copy_t *c, const ferry_s3_result_t *r)
            is_hex32(c->res.etag);
 }
 
+/* Ask an s3 / s3c source for its stored checksum (x-amz-checksum-mode: ENABLED on HEAD and a
+ * whole GET). OSS, COS and Kodo have none (their CRC-64 / qetag come without asking). */
+static int want_ck_mode(const ferry_copy_t *c)
+{
+    return !c->no_ck_mode &&
+           (strcmp(c->sp->scheme, "s3") == 0 || strcmp(c->sp->scheme, "s3c") == 0);
+}
+
+static const ferry_kv_t ck_mode_hdr = {"x-amz-checksum-mode", "ENABLED"};
+
+/* The stored CRC32C a HEAD (or whole GET) answered, into c->src_crc_*: "b64" (FULL_OBJECT, or
+ * x-amz-checksum-type FULL_OBJECT) or "b64-N" (COMPOSITE over N parts). A value of another
+ * form, or whose type contradicts its form, is not used (logged): only what can be recomputed
+ * is compared. Other algorithms (CRC32, SHA-*, CRC64NVME) are not checked. */
+static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    c->src_crc_kind = SRC_CRC_NONE;
+    if (!want_ck_mode(c))
+        return;
+    const char *v = ferry_s3_result_header(r, "x-amz-checksum-crc32c");
+    const char *type = ferry_s3_result_header(r, "x-amz-checksum-type");
+    if (v == NULL)
+        return;
+    size_t blen = strcspn(v, "-");
+    uint8_t be[4];
+    size_t n = 0;
+    long parts = 0;
+    int ok = blen == 8 && strlen(v) < 16 &&
+             ferry_b64_decode(v, blen, be, sizeof(be), &n) == FERRY_OK && n == 4;
+    if (ok && v[blen] == '-') {
+        char *end = NULL;
+        parts = isdigit((unsigned char)v[blen + 1]) ? strtol(v + blen + 1, &end, 10) : 0;
+        ok = end != NULL && *end == '\0' && parts >= 1 && parts <= 10000 &&
+             (type == NULL || strcasecmp(type, "COMPOSITE") == 0);
+    } else if (ok) {
+        ok = type == NULL || strcasecmp(type, "FULL_OBJECT") == 0;
+    }
+    if (!ok) {
+        ferry_log(FERRY_LOG_INFO, "copy.source_crc32c_unused", "key", c->src_key, "value", v,
+                  "type", type ? type : "", "reason",
+                  "not a CRC32C of the form b64 (FULL_OBJECT) or b64-N (COMPOSITE)", NULL);
+        return;
+    }
+    uint32_t crc = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
+    ferry_crc32c_b64(crc, c->src_crc_b64);
+    if (parts > 0) {
+        c->src_crc_kind = SRC_CRC_COMPOSITE;
+        c->src_crc_parts = (uint32_t)parts;
+        snprintf(c->src_crc_b64 + 8, sizeof(c->src_crc_b64) - 8, "-%ld", parts);
+    } else {
+        c->src_crc_kind = SRC_CRC_FULL;
+        c->src_crc = crc;
+    }
+}
+
 #define REQUIRE_MSG                                                                                \
-    "no source check is possible for this object (the source gives no CRC-64, no qetag and no "    \
-    "MD5 or multipart-MD5 ETag ferry can recompute): drop --require-source-check to copy it as "   \
-    "src:unverified, or copy it from a store that exposes a checksum"
+    "no source check is possible for this object (the source gives no CRC-64, no qetag, no "       \
+    "stored CRC32C and no MD5 or multipart-MD5 ETag ferry can recompute): drop "                   \
+    "--require-source-check to copy it as src:unverified, or copy it from a store that exposes "   \
+    "a checksum"
 
 /* Parts of a streamed multipart copy carry a CRC32C the destination verifies (aws-chunked
  * trailer, or the header for buffered parts) instead of an MD5 compared with the part ETag:
@@ -406,12 +479,17 @@ static void unit_mp_hash(unit_t *u, const char *p, size_t n)
             end = c->res.size;
         size_t take = end - u->mp_pos < n ? (size_t)(end - u->mp_pos) : n;
         ferry_md5_update(&u->mp_md5, p, take);
+        if (c->mpc != NULL)
+            u->mp_crc = ferry_crc32c_update(u->mp_crc, p, take);
         u->mp_pos += take;
         p += take;
         n -= take;
         if (u->mp_pos == end) {
             uint64_t i = (end - 1) / c->mp_psize;
             ferry_md5_final(&u->mp_md5, c->mpd + i * 16);
+            if (c->mpc != NULL)
+                c->mpc[i] = u->mp_crc;
+            u->mp_crc = 0;
             u->mp_open = 0;
         }
     }
@@ -424,6 +502,8 @@ static void unit_hash(unit_t *u, const char *p, size_t n)
         ferry_md5_update(&u->md5, p, n);
     if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode))
         u->crc32c = ferry_crc32c_update(u->crc32c, p, n);
+    if (u->scrc_on)
+        u->scrc = ferry_crc32c_update(u->scrc, p, n);
     if (u->qetag_on)
         ferry_qetag_update(&u->qetag, p, n);
     if (u->mp_on)
@@ -591,6 +671,40 @@ static int mp_verify(ferry_copy_t *c, ferry_error_t *err)
     return FERRY_OK;
 }
 
+/* The source's stored CRC32C against the bytes read: FULL_OBJECT, the CRC32C of all of them
+ * (crc, combined from the parts for a multipart copy); COMPOSITE, crc32c(concat(the CRC32Cs of
+ * its own parts))-N, when the part boundaries are known (c->mpc). A COMPOSITE whose part
+ * boundaries are unknown cannot be recomputed: nothing is compared, nothing is claimed. */
+static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
+{
+    char got[24];
+    if (c->src_crc_kind == SRC_CRC_FULL) {
+        ferry_crc32c_b64(crc, got);
+    } else if (c->src_crc_kind == SRC_CRC_COMPOSITE && c->mpc != NULL) {
+        uint32_t comp = 0;
+        for (uint32_t i = 0; i < c->mp_n; i++) {
+            uint8_t be[4] = {(uint8_t)(c->mpc[i] >> 24), (uint8_t)(c->mpc[i] >> 16),
+                             (uint8_t)(c->mpc[i] >> 8), (uint8_t)c->mpc[i]};
+            comp = ferry_crc32c_update(comp, be, 4);
+        }
+        ferry_crc32c_b64(comp, got);
+        snprintf(got + 8, sizeof(got) - 8, "-%u", c->mp_n);
+    } else {
+        return FERRY_OK;
+    }
+    if (strcmp(got, c->src_crc_b64) != 0) {
+        c->res.checksum_failures++;
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "the CRC32C of the bytes read (%s) differs from the one the "
+                               "source stored (%s, %s): the read was corrupted; nothing is kept "
+                               "and the copy is retried",
+                               got, c->src_crc_b64,
+                               c->src_crc_kind == SRC_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
+    }
+    add_check(c, "src:crc32c");
+    return FERRY_OK;
+}
+
 /* A single-request copy has read the whole object: compare with what the source says it is,
  * before the destination can commit it. */
 static int unit_verify_whole(unit_t *u, ferry_error_t *err)
@@ -622,6 +736,11 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
                                    hex, c->res.etag);
         }
         add_check(c, "src:md5");
+    }
+    if (u->scrc_on || (c->mpc != NULL && u->mp_on)) {
+        int rc = src_crc_verify(c, u->scrc, err);
+        if (rc != FERRY_OK)
+            return rc;
     }
     if (c->mpd != NULL && u->mp_on) {
         int rc = mp_verify(c, err);
@@ -713,6 +832,7 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     u->md5_on = !u->crc_mode;
     u->mp_on = c->mpd != NULL && reads_source(mode);
     u->mp_pos = first; /* units start on the source's part boundaries */
+    u->scrc_on = c->src_crc_kind == SRC_CRC_FULL && reads_source(mode);
     if (u->md5_on || mode == UM_EMPTY)
         rc = ferry_md5_init(&u->md5);
     if (rc == FERRY_OK && c->plan.kind == FERRY_PLAN_SINGLE &&
@@ -781,8 +901,9 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     }
     u->ops++;
     if (mode == UM_STREAM) {
-        u->holdback = c->plan.kind == FERRY_PLAN_SINGLE &&
-                      (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on);
+        u->holdback =
+            c->plan.kind == FERRY_PLAN_SINGLE &&
+            (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on || u->scrc_on);
         unit_start_put(u);
     }
     return FERRY_OK;
@@ -915,6 +1036,7 @@ static void unit_settle(unit_t *u)
             }
             p->state = 2;
             p->crc64 = u->crc64;
+            p->scrc = u->scrc;
             memcpy(p->md5, u->md5_bin, 16);
             snprintf(p->crc32c, sizeof(p->crc32c), "%s", u->crc32c_b64);
             free(p->etag);
@@ -968,6 +1090,7 @@ static void after_close(uv_handle_t *h)
     free(c->parts);
     free(c->qblk);
     free(c->mpd);
+    free(c->mpc);
     free(c->fbuf);
     free(c->src_key);
     free(c->dst_key);
@@ -1095,6 +1218,16 @@ static void committed(ferry_copy_t *c)
             return;
         }
         add_check(c, "src:crc64");
+    }
+    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->src_crc_kind != SRC_CRC_NONE) {
+        uint32_t crc = 0;
+        for (uint32_t i = 0; i < c->plan.parts; i++)
+            crc = ferry_crc32c_combine(crc, c->parts[i].scrc, c->parts[i].len);
+        if (src_crc_verify(c, crc, &e) != FERRY_OK) {
+            fail(c, FERRY_COPY_RETRY, &e);
+            conclude_failure(c);
+            return;
+        }
     }
     if (c->plan.kind == FERRY_PLAN_MULTIPART && c->mpd != NULL && mp_verify(c, &e) != FERRY_OK) {
         fail(c, FERRY_COPY_RETRY, &e);
@@ -1692,6 +1825,19 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         finish(c);
         return;
     }
+    if (r->rc == FERRY_ES3 && r->err.http_status == 400 && want_ck_mode(c)) {
+        /* A store that refuses x-amz-checksum-mode: ask again without it (no stored checksum
+         * is then known; the other checks still run). */
+        ferry_log(FERRY_LOG_INFO, "copy.checksum_mode_refused", "key", c->src_key, "reason",
+                  "HEAD with x-amz-checksum-mode answered 400; asking without it", NULL);
+        c->no_ck_mode = 1;
+        if (start_head(c, &e) == FERRY_OK)
+            return;
+        c->res.status = classify(e.code, &e);
+        c->res.err = e;
+        finish(c);
+        return;
+    }
     if (r->rc != FERRY_OK) {
         c->res.status = classify(r->rc, &r->err);
         c->res.err = r->err;
@@ -1710,6 +1856,7 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
     c->src_md5_etag = src_etag_is_md5(c, r);
+    src_crc_parse(c, r);
     int rc = collect_headers(c, r, &e);
     if (rc != FERRY_OK) {
         c->res.status = classify(rc, &e);
@@ -1819,7 +1966,12 @@ static int mp_plan(ferry_copy_t *c)
         return FERRY_OK;
     }
     c->mpd = calloc(c->mp_n, 16);
-    return c->mpd ? FERRY_OK : FERRY_ENOMEM;
+    if (c->mpd == NULL)
+        return FERRY_ENOMEM;
+    if (c->src_crc_kind == SRC_CRC_COMPOSITE && c->src_crc_parts == c->mp_n &&
+        (c->mpc = calloc(c->mp_n, sizeof(*c->mpc))) == NULL)
+        return FERRY_ENOMEM;
+    return FERRY_OK;
 }
 
 /* Will a source check run for this plan? */
@@ -1827,7 +1979,7 @@ static int src_check_possible(const ferry_copy_t *c)
 {
     if (c->plan.kind == FERRY_PLAN_SERVER_COPY || c->plan.kind == FERRY_PLAN_SERVER_PARTS)
         return 0; /* no byte passes through the worker */
-    if (c->res.src_has_crc64 || c->mpd != NULL)
+    if (c->res.src_has_crc64 || c->mpd != NULL || c->src_crc_kind == SRC_CRC_FULL)
         return 1;
     if (c->plan.kind == FERRY_PLAN_SINGLE)
         return c->src_md5_etag ||
@@ -1847,6 +1999,27 @@ static int refuse_unverifiable(ferry_copy_t *c)
     return 1;
 }
 
+/* A source whose only possible check is the MD5 of all its bytes (a plain-MD5 ETag, no CRC-64,
+ * no stored FULL_OBJECT CRC32C) cannot be checked over parallel parts: copy it as one streamed
+ * PUT (up to S3's 5 GiB) that hashes as it goes, whatever the threshold, unless the task
+ * chose parallel parts (env.md5_parts) or a multipart upload of it is already open (resume id
+ * from the ledger: resumed as parts, src:unverified, rather than left open). The multipart
+ * threshold to plan with. */
+static uint64_t plan_threshold(const ferry_copy_t *c)
+{
+    uint64_t t = c->env.threshold ? c->env.threshold : 64 * FERRY_MIB;
+    if (c->src_md5_etag && !c->res.src_has_crc64 && c->src_crc_kind != SRC_CRC_FULL &&
+        !c->env.server_side && !c->env.md5_parts && !c->resume_id[0] && c->res.size > t &&
+        c->res.size <= FERRY_S3_MAX_PUT) {
+        ferry_log(FERRY_LOG_INFO, "copy.single_stream_for_md5", "key", c->src_key, "reason",
+                  "the source's only checksum is its MD5 ETag: one streamed PUT, not parallel "
+                  "parts",
+                  NULL);
+        return FERRY_S3_MAX_PUT;
+    }
+    return t;
+}
+
 static void plan_and_start(ferry_copy_t *c)
 {
     ferry_error_t e;
@@ -1857,8 +2030,8 @@ static void plan_and_start(ferry_copy_t *c)
         if (want % FERRY_QETAG_BLOCK)
             want = (want / FERRY_QETAG_BLOCK + 1) * FERRY_QETAG_BLOCK;
     }
-    int rc = ferry_plan_make_aligned(c->res.size, c->env.threshold, want, c->env.server_side, align,
-                                     &c->plan, &e);
+    int rc = ferry_plan_make_aligned(c->res.size, plan_threshold(c), want, c->env.server_side,
+                                     align, &c->plan, &e);
     if (rc == FERRY_OK && mp_plan(c) != FERRY_OK)
         rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
     if (rc != FERRY_OK) {
@@ -1947,6 +2120,10 @@ static int start_head(ferry_copy_t *c, ferry_error_t *e)
 {
     ferry_s3_args_t a;
     args_base(c, &a, 0);
+    if (want_ck_mode(c)) {
+        a.headers = &ck_mode_hdr;
+        a.nheaders = 1;
+    }
     c->phase = PH_HEAD;
     return ferry_s3_head(c->env.src, &a, head_done, c, &c->op, e);
 }
@@ -2015,6 +2192,7 @@ static void get1_unit(ferry_copy_t *c)
     c->fbuf = NULL;
     c->fslot = 0; /* the unit gives the stream back when it settles */
     u->get_ok = 1;
+    u->scrc_on = c->src_crc_kind == SRC_CRC_FULL;
     unit_hash(u, u->buf ? u->buf : "", (size_t)u->len);
     u->next = c->units;
     c->units = u;
@@ -2076,6 +2254,7 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
     c->src_md5_etag = src_etag_is_md5(c, r);
+    src_crc_parse(c, r);
     if (mp_wanted(c, r)) {
         /* A multipart source ETag: its part boundaries come from a HEAD; the general path. */
         get1_release(c);
@@ -2133,6 +2312,10 @@ static int get1_start(ferry_copy_t *c)
     args_base(c, &a, 0);
     a.sink = get1_sink;
     a.arg = c;
+    if (want_ck_mode(c)) { /* a whole GET answers the stored checksum as a HEAD does */
+        a.headers = &ck_mode_hdr;
+        a.nheaders = 1;
+    }
     c->phase = PH_GET1;
     if (ferry_s3_get(c->env.src, &a, get1_done, c, &c->op, &e) != FERRY_OK) {
         get1_release(c);

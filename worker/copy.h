@@ -50,7 +50,12 @@ typedef struct ferry_copy_env_s {
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
-    ferry_copy_pool_t *pool;   /* required */
+    /* A plain-MD5 source (s3/s3c ETag, no CRC-64, no stored FULL_OBJECT CRC32C) above the
+     * threshold is copied as one streamed PUT (<= 5 GiB) so its MD5 can be checked (src:md5):
+     * one stream instead of parts_per_job. Set (task option --md5-parts) to copy it in parallel
+     * parts instead, unchecked (src:unverified). */
+    int md5_parts;
+    ferry_copy_pool_t *pool; /* required */
 } ferry_copy_env_t;
 
 /* One copy request. Strings are copied by ferry_copy_start. */
@@ -97,10 +102,11 @@ typedef struct ferry_copy_result_s {
     uint64_t crc64;
     char dst_etag[130];
     /* Exactly the comparisons that ran and could have failed, comma-separated, from:
-     * src:crc64 src:md5 src:multipart-etag src:qetag (the bytes read against the source's
-     * digest), dst:content-md5 dst:crc32c-echo dst:etag (the destination confirmed what we
-     * sent), resume:crc32c resume:md5 (parts already uploaded, re-read and compared), and
-     * src:unverified when no source check ran (then src_unverified is 1). */
+     * src:crc64 src:md5 src:multipart-etag src:qetag src:crc32c (the bytes read against the
+     * source's digest; src:crc32c: its stored S3 CRC32C), dst:content-md5 dst:crc32c-echo dst:etag
+     * (the destination confirmed what we sent), resume:crc32c resume:md5 (parts already uploaded,
+     * re-read and compared), and src:unverified when no source check ran (then src_unverified is
+     * 1). */
     char checks[160];
     int src_unverified;
     int plan_kind; /* ferry_plan_kind_t */

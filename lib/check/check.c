@@ -74,6 +74,54 @@ uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n)
     return ~crc32_iscsi((unsigned char *)(uintptr_t)p, (int)n, ~crc);
 }
 
+#define CRC32C_POLY_REFL 0x82F63B78u
+
+static uint32_t gf2_times32(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    while (vec) {
+        if (vec & 1)
+            sum ^= *mat;
+        vec >>= 1;
+        mat++;
+    }
+    return sum;
+}
+
+static void gf2_square32(uint32_t *square, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++)
+        square[n] = gf2_times32(mat, mat[n]);
+}
+
+uint32_t ferry_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    uint32_t even[32], odd[32];
+    if (len_b == 0)
+        return crc_a;
+    odd[0] = CRC32C_POLY_REFL; /* the operator for one zero bit */
+    uint32_t row = 1;
+    for (int n = 1; n < 32; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2_square32(even, odd); /* two zero bits */
+    gf2_square32(odd, even); /* four zero bits */
+    do {
+        gf2_square32(even, odd);
+        if (len_b & 1)
+            crc_a = gf2_times32(even, crc_a);
+        len_b >>= 1;
+        if (len_b == 0)
+            break;
+        gf2_square32(odd, even);
+        if (len_b & 1)
+            crc_a = gf2_times32(odd, crc_a);
+        len_b >>= 1;
+    } while (len_b);
+    return crc_a ^ crc_b;
+}
+
 void ferry_crc32c_b64(uint32_t crc, char out[9])
 {
     uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};

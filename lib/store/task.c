@@ -272,6 +272,10 @@ int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t 
             t->require_source_check = 1;
             continue;
         }
+        if (strcmp(o, "--md5-parts") == 0) {
+            t->md5_parts = 1;
+            continue;
+        }
         if (strcmp(o, "--src-path-style") == 0 || strcmp(o, "--dst-path-style") == 0) {
             (o[2] == 's' ? &t->src : &t->dst)->path_style = 1;
             continue;
@@ -492,6 +496,8 @@ json_t *ferry_task_to_json(const ferry_task_t *t)
     json_object_set_new(o, "delete", json_boolean(t->delete_));
     if (t->require_source_check)
         json_object_set_new(o, "require_source_check", json_true());
+    if (t->md5_parts)
+        json_object_set_new(o, "md5_parts", json_true());
     json_object_set_new(o, "part_size", json_integer((json_int_t)t->part_size));
     json_object_set_new(o, "multipart_threshold", json_integer((json_int_t)t->multipart_threshold));
     json_object_set_new(o, "ledger_buckets", json_integer(t->ledger_buckets));
@@ -590,6 +596,7 @@ int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
             add_glob(t->exclude, &t->n_exclude, json_string_value(v), "exclude", NULL);
     t->delete_ = json_is_true(json_object_get(j, "delete"));
     t->require_source_check = json_is_true(json_object_get(j, "require_source_check"));
+    t->md5_parts = json_is_true(json_object_get(j, "md5_parts"));
     if (json_is_integer(json_object_get(j, "part_size")))
         t->part_size = (uint64_t)json_integer_value(json_object_get(j, "part_size"));
     if (json_is_integer(json_object_get(j, "multipart_threshold")))

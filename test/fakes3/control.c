@@ -65,6 +65,7 @@ static void seed(fakes3_ctx_t *ctx)
     }
     sp.prefix = prefix ? prefix : "";
     sp.width = (int)width;
+    sp.crc32c = json_is_true(json_object_get(root, "crc32c"));
     if (strlen(sp.prefix) > 900) {
         reply_jerr(ctx, 400, "seed: prefix too long");
         goto out;

@@ -193,6 +193,8 @@ typedef struct fakes3_seed_spec_s {
     size_t nsizes; /* 1..64 */
     uint64_t sizes[64];
     uint64_t weights[64];
+    int crc32c; /* s3: store each object's whole-object CRC32C, as a PUT with
+                   x-amz-checksum-crc32c would (HEAD/GET with x-amz-checksum-mode answer it) */
 } fakes3_seed_spec_t;
 
 /* Create spec->count seeded objects in b without any request traffic (ETag and CRC computed
@@ -222,6 +224,7 @@ typedef struct fakes3_fault_rule_s {
     int no_etag;       /* PUT/UploadPart: 200 with no ETag, and nothing stored */
     int wrong_crc32c;  /* PUT/UploadPart/Complete: echo a CRC32C that is not the content's */
     int upload_id_len; /* CreateMultipartUpload: answer an UploadId this long, create nothing */
+    int sse_kms;       /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
 } fakes3_fault_rule_t;
 
 typedef struct fakes3_faults_s {
@@ -244,6 +247,7 @@ typedef struct fakes3_fault_hit_s {
     int no_etag;
     int wrong_crc32c;
     int upload_id_len;
+    int sse_kms;
 } fakes3_fault_hit_t;
 
 void fakes3_faults_init(fakes3_faults_t *f, uint64_t seed);

@@ -116,6 +116,8 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
             r->no_etag = json_is_true(v);
         } else if (strcmp(k, "wrong_crc32c") == 0 && json_is_boolean(v)) {
             r->wrong_crc32c = json_is_true(v);
+        } else if (strcmp(k, "sse_kms") == 0 && json_is_boolean(v)) {
+            r->sse_kms = json_is_true(v);
         } else if (strcmp(k, "upload_id_len") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 4096) {
             r->upload_id_len = (int)json_integer_value(v);
@@ -210,6 +212,8 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "wrong_crc32c", json_true());
         if (r->upload_id_len)
             json_object_set_new(o, "upload_id_len", json_integer(r->upload_id_len));
+        if (r->sse_kms)
+            json_object_set_new(o, "sse_kms", json_true());
         json_array_append_new(arr, o);
     }
     pthread_mutex_unlock(&f->mu);
@@ -268,6 +272,7 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
         hit->wrong_crc32c |= r->wrong_crc32c;
         if (!hit->upload_id_len)
             hit->upload_id_len = r->upload_id_len;
+        hit->sse_kms |= r->sse_kms;
     }
     pthread_mutex_unlock(&f->mu);
 }

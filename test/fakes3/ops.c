@@ -779,6 +779,8 @@ static void op_get_object(fakes3_ctx_t *ctx, int head)
         rc = ferry_buf_adds(&h, o->hdrs);
     if (rc == FERRY_OK && strcmp(o->sclass, "STANDARD") != 0)
         rc = ferry_buf_addf(&h, "x-amz-storage-class: %s\r\n", o->sclass);
+    if (rc == FERRY_OK && ctx->fault.sse_kms) /* as an SSE-KMS object: its ETag is no MD5 */
+        rc = ferry_buf_adds(&h, "x-amz-server-side-encryption: aws:kms\r\n");
     if (rc == FERRY_OK && strchr(o->etag, '-') != NULL)
         rc = ferry_buf_addf(&h, "x-amz-mp-parts-count: %d\r\n", atoi(strchr(o->etag, '-') + 1));
     if (rc == FERRY_OK)

@@ -270,10 +270,10 @@ int fakes3_persist_seed(fakes3_store_t *s, fakes3_bucket_t *b, const fakes3_seed
     for (size_t i = 0; sizes && i < sp->nsizes; i++)
         json_array_append_new(sizes, json_pack("{s:I, s:I}", "size", (json_int_t)sp->sizes[i],
                                                "weight", (json_int_t)sp->weights[i]));
-    root = sizes ? json_pack("{s:s, s:I, s:I, s:I, s:i, s:O, s:I}", "prefix", sp->prefix, "start",
-                             (json_int_t)sp->start, "count", (json_int_t)sp->count, "seed",
+    root = sizes ? json_pack("{s:s, s:I, s:I, s:I, s:i, s:O, s:I, s:b}", "prefix", sp->prefix,
+                             "start", (json_int_t)sp->start, "count", (json_int_t)sp->count, "seed",
                              (json_int_t)sp->seed, "width", sp->width, "sizes", sizes, "mtime",
-                             (json_int_t)ms)
+                             (json_int_t)ms, "crc32c", sp->crc32c)
                  : NULL;
     text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     if (text == NULL) {
@@ -370,6 +370,7 @@ static int load_seed(fakes3_store_t *s, fakes3_bucket_t *b, const char *path, ch
     sp.count = (uint64_t)json_integer_value(json_object_get(r, "count"));
     sp.seed = (uint64_t)json_integer_value(json_object_get(r, "seed"));
     sp.width = (int)json_integer_value(json_object_get(r, "width"));
+    sp.crc32c = json_is_true(json_object_get(r, "crc32c"));
     sp.nsizes = json_array_size(sizes);
     for (size_t i = 0; i < sp.nsizes; i++) {
         json_t *e = json_array_get(sizes, i);

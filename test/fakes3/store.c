@@ -476,7 +476,7 @@ static uint64_t seed_size(const fakes3_seed_spec_t *sp, uint64_t idx)
 }
 
 /* Build one seeded object: digest the generated content in chunks. */
-static int seed_obj(fakes3_personality_t p, uint64_t key, uint64_t size, char *chunk,
+static int seed_obj(fakes3_personality_t p, uint64_t key, uint64_t size, int crc32c, char *chunk,
                     fakes3_obj_t **out)
 {
     int rc = FERRY_OK;
@@ -512,8 +512,12 @@ static int seed_obj(fakes3_personality_t p, uint64_t key, uint64_t size, char *c
             ferry_md5_update(&md5, chunk, n);
         if (want_crc)
             o->crc64 = ferry_crc64_update(o->crc64, chunk, n);
+        if (crc32c)
+            o->crc32c = ferry_crc32c_update(o->crc32c, chunk, n);
     }
     o->has_crc = want_crc;
+    o->has_crc32c = crc32c;
+    o->crc32c_parts = 0;
     if (p == FAKES3_KODO) {
         char q[29];
         ferry_qetag_final(&qe, q);
@@ -557,8 +561,8 @@ int fakes3_store_seed_apply(fakes3_store_t *s, fakes3_bucket_t *b, const fakes3_
             memcpy(k, sp->prefix, plen);
             klens[i] =
                 plen + (size_t)snprintf(k + plen, 32, "%0*llu", sp->width, (unsigned long long)idx);
-            rc = seed_obj(s->personality, fakes3_seed_key(sp->seed, idx), seed_size(sp, idx), chunk,
-                          &objs[i]);
+            rc = seed_obj(s->personality, fakes3_seed_key(sp->seed, idx), seed_size(sp, idx),
+                          sp->crc32c && s->personality == FAKES3_S3, chunk, &objs[i]);
             if (rc != FERRY_OK)
                 goto out;
             objs[i]->mtime_ms = mtime_ms;

@@ -129,7 +129,7 @@ int main(void)
 
     /* A multipart copy by the worker: its upload id goes into the set while it is open and
      * out of it once completed. */
-    wt_put(&w, "in/big.bin", 12u << 20, 7);
+    wt_put_crc32c(&w, "in/big.bin", 12u << 20, 7);
     const char *bopts[] = {"--part-size", "5MiB", "--multipart-threshold", "8MiB", NULL};
     wt_task(&w, "janbig", "in/big", NULL, "out/big", bopts);
     wt_enqueue_prefix(&w, "janbig", "in/big");

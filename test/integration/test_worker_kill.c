@@ -160,7 +160,8 @@ int main(void)
 {
     wt_t w;
     wt_start(&w, "s3", "s3");
-    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"k/b\",\"count\":4,\"size\":67108864,\"seed\":21}");
+    seed(&w, "{\"bucket\":\"src\",\"prefix\":\"k/b\",\"count\":4,\"size\":67108864,\"seed\":21,"
+             "\"crc32c\":true}");
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"k/s\",\"count\":200,\"seed\":22,\"sizes\":["
              "{\"size\":1,\"weight\":1},{\"size\":4096,\"weight\":2},{\"size\":70000,"
              "\"weight\":2}]}");

@@ -145,6 +145,35 @@ static inline void wt_put(wt_t *w, const char *key, size_t len, unsigned seed)
     free(b);
 }
 
+/* wt_put, the object stored with its whole-object CRC32C (x-amz-checksum-crc32c): an s3
+ * source HEAD with x-amz-checksum-mode answers it (FULL_OBJECT), so the worker copies it in
+ * parallel parts checked by that CRC32C (a plain-MD5 source without one above the threshold
+ * is copied as one streamed PUT, for its MD5 check). */
+static inline void wt_put_crc32c(wt_t *w, const char *key, size_t len, unsigned seed)
+{
+    ferry_s3_args_t a;
+    ferry_error_t e;
+    s3t_res_t x;
+    char crc[16];
+    char *b = malloc(len ? len : 1);
+    REQUIRE(b != NULL);
+    s3t_fill(b, len, seed);
+    ferry_crc32c_b64(ferry_crc32c_update(0, b, len), crc);
+    ferry_s3_args_init(&a);
+    a.bucket = "src";
+    a.key = key;
+    a.body = b;
+    a.body_len = (int64_t)len;
+    a.checksum_crc32c = crc;
+    memset(&x, 0, sizeof(x));
+    REQUIRE(ferry_s3_put(w->s.c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
+    s3t_wait(&w->s, &x);
+    if (x.r.rc != FERRY_OK)
+        fprintf(stderr, "put %s: %s\n", key, x.r.err.msg);
+    REQUIRE(x.r.rc == FERRY_OK);
+    free(b);
+}
+
 /* Enqueue one key (event stream). */
 static inline void wt_enqueue_key(wt_t *w, const char *task, const char *key, uint64_t size)
 {

@@ -17,6 +17,14 @@
  *     The same through the one-GET path (a small multipart object): checked whole.
  *  5c. CreateMultipartUpload answering an UploadId longer than FERRY_UPLOAD_ID_MAX: aborted,
  *     `failed` naming the upload id, never `done`.
+ *  7. (item 10) a single-part s3:// source with a stored FULL_OBJECT CRC32C above the
+ *     threshold: parallel parts, their CRC32Cs combined = the stored one (src:crc32c); a
+ *     flipped byte: `failed` naming CRC32C.
+ *  8. (item 10) a 20 MiB single-part MD5 source, --multipart-threshold 8MiB, no stored
+ *     checksum: one streamed PUT checked by MD5 (src:md5); a flipped byte: `failed`.
+ *  9. (item 10) a multipart source with a COMPOSITE CRC32C: src:crc32c on its own parts too.
+ * 10. (item 10) SSE-KMS sources (ETag no MD5) with a stored CRC32C: src:crc32c; a single
+ *     streamed PUT holds its last byte until the CRC32C matched.
  *  6. (items 3, 10) an s3c:// source with opaque ETags (fakes3 kodo personality: qetags, which
  *     s3c cannot recompute): `done` with src:unverified; the same with
  *     --require-source-check: `failed`, nothing copied.
@@ -57,6 +65,16 @@ static void expect_failed(wt_t *w, const char *task, const char *key, const char
     CHECK(strstr(rec.error, reason) != NULL);
 }
 
+/* Failed after more than one attempt: the mismatch was retried, not taken as final at once. */
+static void expect_retried(wt_t *w, const char *task, const char *key)
+{
+    ferry_record_t rec;
+    CHECK_INT(wt_record(w, task, key, &rec), FERRY_OK);
+    if (rec.attempts < 2)
+        fprintf(stderr, "%s: %u attempt(s)\n", key, rec.attempts);
+    CHECK(rec.attempts >= 2);
+}
+
 static void expect_done(wt_t *w, const char *task, const char *key)
 {
     ferry_record_t rec;
@@ -83,8 +101,11 @@ static void run_worker(wt_t *w, const char *task, const char *log)
     CHECK_INT(wt_wait(p, 120), 0);
 }
 
-/* A multipart upload of parts (sizes[0..n)) of s3t_fill(seed) as the source object key. */
-static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n, unsigned seed)
+/* A multipart upload of parts (sizes[0..n)) of s3t_fill(seed) as the source object key; with
+ * crc, created with x-amz-checksum-algorithm CRC32C (a COMPOSITE checksum, each part's CRC32C
+ * sent with it and listed in Complete). */
+static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n, unsigned seed,
+                          int crc)
 {
     ferry_s3_args_t a;
     ferry_error_t e;
@@ -98,6 +119,7 @@ static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n,
     ferry_s3_args_init(&a);
     a.bucket = "src";
     a.key = key;
+    a.checksum_algorithm = crc ? "CRC32C" : NULL;
     memset(&x, 0, sizeof(x));
     REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
     s3t_wait(t, &x);
@@ -105,7 +127,7 @@ static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n,
     char id[1025];
     snprintf(id, sizeof(id), "%s", x.r.upload_id);
     ferry_s3xml_cpart_t cp[8];
-    char etags[8][130];
+    char etags[8][130], crcs[8][16];
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         ferry_s3_args_init(&a);
@@ -115,6 +137,8 @@ static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n,
         a.part_number = i + 1;
         a.body = b + off;
         a.body_len = (int64_t)sizes[i];
+        ferry_crc32c_b64(ferry_crc32c_update(0, b + off, sizes[i]), crcs[i]);
+        a.checksum_crc32c = crc ? crcs[i] : NULL;
         memset(&x, 0, sizeof(x));
         REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
         s3t_wait(t, &x);
@@ -123,6 +147,7 @@ static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n,
         memset(&cp[i], 0, sizeof(cp[i]));
         cp[i].number = i + 1;
         cp[i].etag = etags[i];
+        cp[i].checksum_crc32c = crc ? crcs[i] : NULL;
         off += sizes[i];
     }
     ferry_s3_args_init(&a);
@@ -187,8 +212,8 @@ int main(void)
     CHECK_INT(s3t_head(&w.d, "dst", "c/gone", 6, &x), FERRY_ENOTFOUND);
 
     /* ---- 4. Complete with a wrong ETag (md5 mode) or composite CRC32C (trailer mode) ---- */
-    wt_put(&w, "d/md5", 12u << 20, 6);
-    wt_put(&w, "d/crc", 12u << 20, 7);
+    wt_put_crc32c(&w, "d/md5", 12u << 20, 6);
+    wt_put_crc32c(&w, "d/crc", 12u << 20, 7);
     const char *md5opts[] = {"--multipart-threshold", "6MiB", "--part-size", "5MiB",
                              "--dst-checksum",        "md5",  NULL};
     const char *crcopts[] = {"--multipart-threshold", "6MiB", "--part-size", "5MiB", NULL};
@@ -209,8 +234,8 @@ int main(void)
     CHECK_INT(wt_log_count("vd2.log", "composite_crc32c_differs"), 0);
 
     /* ---- 4b. UploadPart: a wrong CRC32C echo (trailer mode), no ETag (md5 mode) ---- */
-    wt_put(&w, "g/crc", 12u << 20, 11);
-    wt_put(&w, "g/md5", 12u << 20, 12);
+    wt_put_crc32c(&w, "g/crc", 12u << 20, 11);
+    wt_put_crc32c(&w, "g/md5", 12u << 20, 12);
     wt_task(&w, "vg1", "g/crc", NULL, "g/crc", crcopts);
     wt_task(&w, "vg2", "g/md5", NULL, "g/md5", md5opts);
     wt_enqueue_prefix(&w, "vg1", "g/crc");
@@ -229,8 +254,8 @@ int main(void)
 
     /* ---- 5. multipart s3 source: its own boundaries, and a flipped byte ---- */
     const size_t ps[] = {5u << 20, 5u << 20, 2u << 20};
-    put_multipart(&w.s, "e/good", ps, 3, 8);
-    put_multipart(&w.s, "e/bad", ps, 3, 9);
+    put_multipart(&w.s, "e/good", ps, 3, 8, 0);
+    put_multipart(&w.s, "e/bad", ps, 3, 9, 0);
     wt_task(&w, "ve", "e/", NULL, "e/", crcopts);
     wt_enqueue_prefix(&w, "ve", "e/");
     REQUIRE(s3t_faults(&w.s, w.src.url,
@@ -247,7 +272,7 @@ int main(void)
     /* ---- 5b. a small multipart source on the one-GET path (ring larger than the object):
      * the GET's ETag is "hex-2", so the copy goes the HEAD way and checks it whole ---- */
     const size_t ps2[] = {5u << 20, 1u << 20};
-    put_multipart(&w.s, "h/small", ps2, 2, 13);
+    put_multipart(&w.s, "h/small", ps2, 2, 13, 0);
     wt_task(&w, "vh", "h/", NULL, "h/", NULL);
     wt_enqueue_prefix(&w, "vh", "h/");
     const char *bigring[] = {"--exit-when-idle", "--max-deliveries", "2", "--ring", "8MiB", NULL};
@@ -260,7 +285,7 @@ int main(void)
 
     /* ---- 5c. (item 16, upload ids) an UploadId longer than the ledger holds: the upload is
      * aborted and the object fails with a message; never done ---- */
-    wt_put(&w, "i/long", 12u << 20, 14);
+    wt_put_crc32c(&w, "i/long", 12u << 20, 14);
     wt_task(&w, "vi", "i/", NULL, "i/", crcopts);
     wt_enqueue_prefix(&w, "vi", "i/");
     char rule[256];
@@ -281,6 +306,110 @@ int main(void)
         CHECK_INT(rec.state, FERRY_STATE_FAILED);
     }
     CHECK_INT(s3t_head(&w.d, "dst", "i/long", 6, &x), FERRY_ENOTFOUND);
+
+    /* ---- 7. (item 10) a single-part source stored with a FULL_OBJECT CRC32C, above the
+     * threshold: copied in parallel parts, the parts' CRC32Cs combined and compared with the
+     * stored one (src:crc32c); a flipped byte in its GETs: retried, then failed ---- */
+    const char *mpopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB", NULL};
+    wt_put_crc32c(&w, "j/good", 20u << 20, 15);
+    wt_put_crc32c(&w, "j/bad", 20u << 20, 16);
+    wt_put_crc32c(&w, "j/refuse", 20u << 20, 20);
+    wt_put_crc32c(&w, "j/small", 3000, 21);
+    wt_task(&w, "vj", "j/", NULL, "j/", mpopts);
+    wt_enqueue_prefix(&w, "vj", "j/");
+    /* j/refuse: its first HEAD (the one with x-amz-checksum-mode) answers 400, as a store that
+     * refuses the header would: asked again without it, copied as an MD5 source */
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
+                       "\"key_prefix\":\"j/bad\"},{\"op\":\"HeadObject\",\"error\":400,"
+                       "\"count\":1,\"key_prefix\":\"j/refuse\"}]}") == 0);
+    long parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    run_worker(&w, "vj", "vj.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") > parts0); /* parallel parts */
+    expect_done(&w, "vj", "j/good");
+    CHECK_INT(wt_compare(&w, &w.d, "j/good", "j/good"), 0);
+    CHECK_STR(done_checks("vj.log", "j/good"), "dst:crc32c-echo,src:crc32c");
+    expect_failed(&w, "vj", "j/bad", "CRC32C");
+    expect_retried(&w, "vj", "j/bad");
+    expect_done(&w, "vj", "j/refuse");
+    CHECK_STR(done_checks("vj.log", "j/refuse"), "src:md5,dst:etag,dst:content-md5");
+    CHECK_INT(wt_log_count("vj.log", "copy.checksum_mode_refused"), 1);
+    expect_done(&w, "vj", "j/small"); /* the one-GET path asks for it too */
+    CHECK_STR(done_checks("vj.log", "j/small"),
+              "src:md5,src:crc32c,dst:crc32c-echo,dst:etag,dst:content-md5");
+    CHECK_INT(wt_compare(&w, &w.d, "j/refuse", "j/refuse"), 0);
+    CHECK_INT(wt_compare(&w, &w.d, "j/small", "j/small"), 0);
+    CHECK_INT(s3t_head(&w.d, "dst", "j/bad", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 8. (item 10) a single-part MD5 source above the threshold, no stored checksum:
+     * one streamed PUT whose MD5 is compared with the ETag (src:md5), not parallel parts
+     * (src:unverified); a flipped byte: never done ---- */
+    wt_put(&w, "k/good", 20u << 20, 17);
+    wt_put(&w, "k/bad", 20u << 20, 18);
+    wt_task(&w, "vk", "k/", NULL, "k/", mpopts);
+    wt_enqueue_prefix(&w, "vk", "k/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
+                       "\"key_prefix\":\"k/bad\"}]}") == 0);
+    parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    run_worker(&w, "vk", "vk.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    CHECK_INT(wt_stat(&w.d, w.dst.url, "UploadPart", "count"), parts0); /* one PUT each */
+    expect_done(&w, "vk", "k/good");
+    CHECK_INT(wt_compare(&w, &w.d, "k/good", "k/good"), 0);
+    CHECK_STR(done_checks("vk.log", "k/good"), "src:md5,dst:etag,dst:content-md5");
+    expect_failed(&w, "vk", "k/bad", "MD5");
+    expect_retried(&w, "vk", "k/bad");
+    CHECK_INT(s3t_head(&w.d, "dst", "k/bad", 5, &x), FERRY_ENOTFOUND);
+    /* the task may ask for speed instead: --md5-parts, parallel parts, src:unverified */
+    const char *mdopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB",
+                            "--md5-parts",           NULL};
+    wt_task(&w, "vk2", "k/good", NULL, "k2/good", mdopts);
+    wt_enqueue_prefix(&w, "vk2", "k/good");
+    parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+    run_worker(&w, "vk2", "vk2.log");
+    CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") > parts0);
+    expect_done(&w, "vk2", "k/good");
+    CHECK_STR(done_checks("vk2.log", "k/good"), "dst:crc32c-echo,src:unverified");
+    CHECK_INT(wt_compare(&w, &w.d, "k/good", "k2/good"), 0);
+
+    /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
+     * composite is recomputed on the source's part boundaries as well as its ETag ---- */
+    put_multipart(&w.s, "l/comp", ps, 3, 19, 1);
+    put_multipart(&w.s, "l/bad", ps, 3, 22, 1);
+    wt_task(&w, "vl", "l/", NULL, "l/", crcopts);
+    wt_enqueue_prefix(&w, "vl", "l/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
+                       "\"key_prefix\":\"l/bad\"}]}") == 0);
+    run_worker(&w, "vl", "vl.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    expect_failed(&w, "vl", "l/bad", "COMPOSITE"); /* compared before the multipart ETag */
+    CHECK_INT(s3t_head(&w.d, "dst", "l/bad", 5, &x), FERRY_ENOTFOUND);
+    expect_done(&w, "vl", "l/comp");
+    CHECK_INT(wt_compare(&w, &w.d, "l/comp", "l/comp"), 0);
+    CHECK_STR(done_checks("vl.log", "l/comp"), "dst:crc32c-echo,src:crc32c,src:multipart-etag");
+
+    /* ---- 10. (item 10) SSE-KMS objects (fakes3 sse_kms: the ETag is no MD5) with a stored
+     * CRC32C: checked by it alone (src:crc32c, not src:unverified); on the streamed single-PUT
+     * path (3 MiB > the 1 MiB ring) the PUT's last byte waits for that check, so a flipped
+     * byte leaves nothing at the destination ---- */
+    wt_put_crc32c(&w, "m/good", 3u << 20, 23);
+    wt_put_crc32c(&w, "m/bad", 3u << 20, 24);
+    wt_task(&w, "vm", "m/", NULL, "m/", mpopts);
+    wt_enqueue_prefix(&w, "vm", "m/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"*\",\"sse_kms\":true,\"key_prefix\":\"m/\"},"
+                       "{\"op\":\"GetObject\",\"flip_byte\":true,\"key_prefix\":\"m/bad\"}]}") ==
+            0);
+    run_worker(&w, "vm", "vm.log");
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    expect_done(&w, "vm", "m/good");
+    CHECK_INT(wt_compare(&w, &w.d, "m/good", "m/good"), 0);
+    CHECK_STR(done_checks("vm.log", "m/good"), "src:crc32c,dst:etag");
+    expect_failed(&w, "vm", "m/bad", "CRC32C");
+    CHECK_INT(s3t_head(&w.d, "dst", "m/bad", 5, &x), FERRY_ENOTFOUND);
 
     /* ---- 6. s3c source with opaque ETags: src:unverified, or failed when required ---- */
     harness_server_t k;

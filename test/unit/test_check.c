@@ -45,6 +45,36 @@ static void test_crc32c(void)
     CHECK_STR(b64, "AAAAAA==");
 }
 
+/* crc32c(A||B) from crc32c(A), crc32c(B) and len(B) equals a direct CRC over A||B, at every
+ * cut (empty A or B included), and chained over several pieces as a multipart copy does. */
+static void test_crc32c_combine(void)
+{
+    static char buf[70001];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (char)(i * 131u + (i >> 7));
+    uint32_t whole = ferry_crc32c_update(0, buf, sizeof(buf));
+    size_t cuts[] = {0, 1, 3, 4, 7, 4096, 9999, 65536, sizeof(buf) - 1, sizeof(buf)};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        uint32_t a = ferry_crc32c_update(0, buf, cuts[i]);
+        uint32_t b = ferry_crc32c_update(0, buf + cuts[i], sizeof(buf) - cuts[i]);
+        CHECK(ferry_crc32c_combine(a, b, sizeof(buf) - cuts[i]) == whole);
+    }
+    uint32_t acc = 0;
+    for (size_t off = 0; off < sizeof(buf); off += 5000) {
+        size_t n = sizeof(buf) - off < 5000 ? sizeof(buf) - off : 5000;
+        acc = ferry_crc32c_combine(acc, ferry_crc32c_update(0, buf + off, n), n);
+    }
+    CHECK(acc == whole);
+    CHECK(ferry_crc32c_combine(ferry_crc32c_update(0, "12345", 5),
+                               ferry_crc32c_update(0, "6789", 4), 4) == 0xE3069283u);
+    /* lengths past 4 GiB: combining is associative (A||B)||C = A||(B||C), whatever the
+     * pieces' CRCs are */
+    uint64_t l1 = (5ull << 30) + 3, l2 = (7ull << 30) + 11;
+    uint32_t a = 0x12345678u, b = 0x9abcdef0u, c = 0x0badf00du;
+    CHECK(ferry_crc32c_combine(ferry_crc32c_combine(a, b, l1), c, l2) ==
+          ferry_crc32c_combine(a, ferry_crc32c_combine(b, c, l2), l1 + l2));
+}
+
 static void test_md5_hex_b64(void)
 {
     uint8_t d[16];
@@ -180,6 +210,7 @@ int main(void)
     test_sha256_hmac();
     test_crc64();
     test_crc32c();
+    test_crc32c_combine();
     test_md5_hex_b64();
     test_qetag();
     return test_summary();

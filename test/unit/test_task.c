@@ -88,10 +88,23 @@ int main(void)
     CHECK_STR(t2.src.profile, "aliyun");
     CHECK(t.require_source_check);
     CHECK(t2.require_source_check);
+    CHECK(!t2.md5_parts);
     free(s);
     json_decref(j);
     ferry_task_clear(&t);
     ferry_task_clear(&t2);
+    {
+        /* --md5-parts: plain-MD5 sources above the threshold in parallel parts (unchecked) */
+        char *mp[] = {"--from", "s3://a/", "--to", "s3://b/", "--md5-parts"};
+        REQUIRE(parse(&t, &e, 5, mp) == FERRY_OK);
+        CHECK(t.md5_parts);
+        j = ferry_task_to_json(&t);
+        REQUIRE(ferry_task_from_json(j, &t2, &e) == FERRY_OK);
+        CHECK(t2.md5_parts);
+        json_decref(j);
+        ferry_task_clear(&t);
+        ferry_task_clear(&t2);
+    }
 
     /* every error names the option */
     struct {

@@ -30,6 +30,10 @@ uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n);
 /* A CRC-32C as S3 writes it (x-amz-checksum-crc32c, <ChecksumCRC32C>): its four bytes
  * big-endian, base64: 8 characters and a NUL. */
 void ferry_crc32c_b64(uint32_t crc, char out[9]);
+/* CRC-32C of A||B from crc32c(A), crc32c(B) and len(B), without the data (zlib's combine for
+ * the Castagnoli polynomial; ISA-L has none): parts copied in parallel are checked against an
+ * S3 FULL_OBJECT x-amz-checksum-crc32c. Pure. */
+uint32_t ferry_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 /* Parse a decimal CRC-64 header value ("11051210869376104954"); FERRY_OK or FERRY_EPARSE. */
 int ferry_crc64_parse(const char *s, uint64_t *out);

@@ -86,6 +86,9 @@ typedef struct ferry_task_s {
      * scan (scheduler/scan.h). */
     uint64_t min_size, max_size;
     int64_t min_age_ms, max_age_ms; /* by last-modified */
+    /* --md5-parts: plain-MD5 sources above the threshold in parallel parts (src:unverified),
+     * not one streamed PUT checked by MD5 (docs/internals/worker.md, What is verified). */
+    int md5_parts;
 } ferry_task_t;
 
 /* Defaults; the struct owns the glob strings afterwards (release with ferry_task_clear). */
