@@ -1344,7 +1344,13 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (r->rc != FERRY_OK) {
-        fail(c, c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err), &r->err);
+        ferry_copy_status_t st = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
+        /* InvalidPart: a part the store holds is not the one whose ETag an UploadPart reply
+         * gave us (a reply corrupted on the way, or a store's bug); the bytes are not lost, the
+         * copy is: retried (a resume re-reads and lists the parts), not failed for good. */
+        if (st == FERRY_COPY_FAILED && strcmp(r->err.s3_code, "InvalidPart") == 0)
+            st = FERRY_COPY_RETRY;
+        fail(c, st, &r->err);
         conclude_failure(c);
         return;
     }

@@ -10,7 +10,8 @@
  *  3. (item 1) PutObject answering 200 with no ETag and storing nothing: `failed`.
  *  4. (item 9) CompleteMultipartUpload answering a wrong ETag (--dst-checksum md5) or a wrong
  *     composite CRC32C (trailer mode): `failed` with the reason, never `done`.
- *     UploadPart answering a wrong CRC32C echo, or 200 with no ETag: `failed`.
+ *     UploadPart answering a wrong CRC32C echo, or 200 with no ETag: `failed`. One
+ *     UploadPart answering a wrong ETag in trailer mode (Complete: InvalidPart): retried, done.
  *  5. (item 10) a multipart s3:// source (ETag md5-of-md5s-3): copied on its own part
  *     boundaries (HEAD ?partNumber=1) with checks src:multipart-etag; with a byte flipped in
  *     its GETs it ends `failed` naming the multipart ETag.
@@ -251,6 +252,20 @@ int main(void)
     expect_failed(&w, "vg2", "g/md5", "without an ETag");
     CHECK_INT(s3t_head(&w.d, "dst", "g/crc", 5, &x), FERRY_ENOTFOUND);
     CHECK_INT(s3t_head(&w.d, "dst", "g/md5", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 4c. one UploadPart answered 200 with a wrong ETag in trailer mode (the part's
+     * bytes are stored and their CRC32C echoed right): Complete then says InvalidPart. Not a
+     * reason to fail the object for good: retried, then done and byte-identical. ---- */
+    wt_put_crc32c(&w, "h/crc", 12u << 20, 13);
+    wt_task(&w, "vh1", "h/crc", NULL, "h/crc", crcopts);
+    wt_enqueue_prefix(&w, "vh1", "h/crc");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"wrong_etag\":true,\"count\":1,"
+                       "\"key_prefix\":\"h/crc\"}]}") == 0);
+    run_worker(&w, "vh1", "vh1.log");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_done(&w, "vh1", "h/crc");
+    CHECK_INT(wt_compare(&w, &w.d, "h/crc", "h/crc"), 0);
 
     /* ---- 5. multipart s3 source: its own boundaries, and a flipped byte ---- */
     const size_t ps[] = {5u << 20, 5u << 20, 2u << 20};
