@@ -625,24 +625,12 @@ static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
 
 /* ---- statistics (loop thread) -------------------------------------------------------------- */
 
-static const char *status_class(long status)
-{
-    if (status >= 200 && status < 300)
-        return "2xx";
-    if (status >= 300 && status < 400)
-        return "3xx";
-    if (status >= 400 && status < 500)
-        return "4xx";
-    if (status >= 500 && status < 600)
-        return "5xx";
-    return "none"; /* no response: reset, timeout, TLS */
-}
-
 static void on_s3_attempt(void *ud, const char *op, long status)
 {
     wobs_t *o = ud;
     if (o->t->stats)
-        ferry_stats_count(o->t->stats, "requests", o->side, op, status_class(status), 1);
+        ferry_stats_count(o->t->stats, "requests", o->side, op, ferry_stats_status_class(status),
+                          1);
 }
 
 static void on_s3_retry(void *ud, const char *op, ferry_retry_class_t cls)

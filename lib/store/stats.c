@@ -36,6 +36,14 @@ const ferry_hist_def_t *ferry_stats_hist(int h)
     return h >= 0 && h < FERRY_HIST_COUNT ? &hists[h] : NULL;
 }
 
+const char *ferry_stats_status_class(long status)
+{
+    static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    if (status >= 100 && status < 600)
+        return cls[status / 100 - 1];
+    return "none"; /* no response: reset, timeout, TLS */
+}
+
 int ferry_stats_label_ok(const char *s)
 {
     size_t i = 0;

@@ -5,6 +5,7 @@
 #include "test_worker_util.h"
 
 #include "metrics.h"
+#include "scan.h"
 
 #include "ferry/buf.h"
 #include "ferry/stats.h"
@@ -95,7 +96,16 @@ int main(void)
     CHECK_INT(ferry_stats_event(w.r, TASK, "a key/with spaces", "ignored", 1), FERRY_OK);
     CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "bogus", 1), FERRY_EINVAL);
 
-    size_t n = wt_enqueue_prefix(&w, TASK, "m/");
+    /* A scan queues the bulk jobs; the scheduler records its report in the history. */
+    ferry_task_t task;
+    ferry_scan_report_t rep;
+    ferry_error_t err;
+    ferry_task_init(&task);
+    REQUIRE(ferry_task_get(w.r, TASK, &task) == FERRY_OK);
+    CHECK_INT(ferry_scan_run(w.r, &task, NULL, &rep, &err), FERRY_OK);
+    ferry_task_clear(&task);
+    CHECK_INT(ferry_scan_history_add(w.r, &rep), FERRY_OK);
+    size_t n = (size_t)rep.queued;
     CHECK_INT((long long)n, NOBJ + 1);
     /* One event job: its latency goes to the event histograms. */
     wt_put(&w, "m/evt", OBJSIZE, 9);
@@ -106,6 +116,18 @@ int main(void)
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"event\"}") == 1);
     CHECK(sample(page, "ferry_queue_lag{task=\"" TASK "\",stream=\"bulk\"}") == NOBJ + 1);
     CHECK(sample(page, "ferry_objects{task=\"" TASK "\",state=\"queued\"}") == (double)n);
+    CHECK(sample(page, "ferry_scans{task=\"" TASK "\",result=\"ok\"}") == 1);
+    CHECK(sample(page, "ferry_scan_last_success{task=\"" TASK "\"}") == 1);
+    CHECK(sample(page, "ferry_scan_last_objects{task=\"" TASK "\",kind=\"queued\"}") == NOBJ + 1);
+    CHECK(sample(page, "ferry_scan_last_objects{task=\"" TASK "\",kind=\"listed_src\"}") ==
+          NOBJ + 1);
+    CHECK(sample(page, "ferry_scan_last_duration_seconds{task=\"" TASK "\"}") >= 0);
+    /* The scan's listings, both sides. */
+    CHECK(sample(page, "ferry_requests_total{task=\"" TASK
+                       "\",side=\"src\",op=\"ListObjectsV2\",status_class=\"2xx\"}") ==
+          (double)wt_stat(&w.s, w.src.url, "ListObjectsV2", "count"));
+    CHECK(sample(page, "ferry_requests_total{task=\"" TASK
+                       "\",side=\"dst\",op=\"ListObjectsV2\",status_class=\"2xx\"}") >= 1);
     free(page);
 
     /* Two PutObject attempts answer 503 (S3's "slow down"): retried, counted by reason

@@ -57,6 +57,9 @@ typedef struct ferry_hist_def_s {
 /* The definition of histogram h (static storage), or NULL. */
 const ferry_hist_def_t *ferry_stats_hist(int h);
 
+/* The status_class label of an HTTP status: "2xx" … "5xx", "none" (0: no response). Pure. */
+const char *ferry_stats_status_class(long status);
+
 /* 1 when s may be a label value: 1..FERRY_STATS_LABEL_MAX bytes of [A-Za-z0-9_.-]. Pure. */
 int ferry_stats_label_ok(const char *s);
 
