@@ -27,7 +27,9 @@ int ferry_metrics_render(ferry_redis_t *r, ferry_buf_t *out, ferry_error_t *err)
 /* The live workers serving task (heartbeats not expired; a worker started without --task
  * serves every task), for GET /v1/tasks/NAME: *out a new JSON array (json_decref) of
  * {"consumer","pid","tasks","in_flight","concurrency","done","failed","started_at",
- * "seen_at"}. r is borrowed. FERRY_OK, FERRY_ENOMEM, or a Redis error (details on r). */
+ * "seen_at"} ("tasks" [] for a worker serving every task; done/failed since it started).
+ * r is borrowed. FERRY_OK, FERRY_ENOMEM, or a Redis error (details on r). Also forgets the
+ * entries of workers whose heartbeat expired (one ZREMRANGEBYSCORE). */
 int ferry_metrics_workers_json(ferry_redis_t *r, const char *task, json_t **out);
 
 #ifdef __cplusplus
