@@ -11,6 +11,7 @@
 #include "ferry/queue.h"
 #include "ferry/s3.h"
 #include "ferry/side.h"
+#include "ferry/stats.h"
 
 #include <fnmatch.h>
 #include <inttypes.h>
@@ -76,6 +77,12 @@ typedef struct cand_s {
     char reason[160];
 } cand_t;
 
+/* What the S3 clients' observers get: the scan and which side (metrics). */
+typedef struct scan_obs_s {
+    struct ferry_scan_s *s;
+    const char *side; /* "src" / "dst" */
+} scan_obs_t;
+
 struct ferry_scan_s {
     uv_loop_t *loop;
     ferry_redis_t *r;
@@ -85,6 +92,8 @@ struct ferry_scan_s {
     ferry_side_t side[2];
     size_t base_len[2];
     ferry_s3_t *c[2];
+    ferry_stats_t *stats; /* requests by op and status class (ferry/stats.h), or NULL */
+    scan_obs_t obs[2];
     const ferry_profile_t *src_prof;
     ferry_scan_done_fn done;
     void *ud;
@@ -901,11 +910,31 @@ static int check_backlog(ferry_scan_t *s)
     return FERRY_OK;
 }
 
+static void scan_on_attempt(void *ud, const char *op, long status)
+{
+    scan_obs_t *o = ud;
+    ferry_stats_count(o->s->stats, "requests", o->side, op, ferry_stats_status_class(status), 1);
+}
+
+static void scan_on_retry(void *ud, const char *op, ferry_retry_class_t cls)
+{
+    scan_obs_t *o = ud;
+    ferry_stats_count(o->s->stats, "request_retries", o->side, op, ferry_retry_class_name(cls), 1);
+}
+
+static void stats_flush(ferry_scan_t *s)
+{
+    if (s->stats && ferry_stats_flush(s->stats, s->r) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "scan.stats_flush_failed", "task", s->t.name, "error",
+                  ferry_redis_error(s->r)->msg, NULL);
+}
+
 static void on_lease_timer(uv_timer_t *h)
 {
     ferry_scan_t *s = h->data;
     if (s->aborting || s->finishing)
         return;
+    stats_flush(s);
     int rc = ferry_lease_renew(s->o.lease);
     if (rc == FERRY_EBUSY)
         scan_fail(s, rc,
@@ -1011,6 +1040,7 @@ static void maybe_finish(ferry_scan_t *s)
             s->rep.unverified = cnt.unverified;
     }
     s->rep.finished_ms = now_ms();
+    stats_flush(s);
     if (s->rep.peak_buffered == 0 && s->root)
         s->rep.peak_buffered = ferry_diff_peak(s->root->diff);
     {
@@ -1079,6 +1109,7 @@ void ferry_scan_free(ferry_scan_t *s)
 {
     if (s == NULL)
         return;
+    ferry_stats_free(s->stats);
     part_free(s->root);
     while (s->active) {
         part_t *n = s->active->next;
@@ -1211,12 +1242,20 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
     }
     snprintf(s->spool, sizeof(s->spool), "ferry:{%s}:scan:del:%llx", t->name,
              (unsigned long long)s->rep.started_ms ^ ((unsigned long long)getpid() << 32));
+    if (ferry_stats_new(t->name, &s->stats) != FERRY_OK)
+        s->stats = NULL; /* out of memory: the scan runs without request counts */
     for (int i = 0; i < 2; i++) {
         ferry_s3_config_t cfg;
         memset(&cfg, 0, sizeof(cfg));
         cfg.profile = &s->side[i].profile;
         cfg.creds = ferry_creds_view(&s->side[i].creds);
         cfg.role = i == 0 ? "source" : "destination";
+        s->obs[i] = (scan_obs_t){s, i == 0 ? "src" : "dst"};
+        if (s->stats) {
+            cfg.on_attempt = scan_on_attempt;
+            cfg.on_retry = scan_on_retry;
+            cfg.observe_ud = &s->obs[i];
+        }
         rc = ferry_s3_new(loop, &cfg, &s->c[i], err);
         if (rc)
             goto fail;

@@ -11,6 +11,7 @@
 #include "ferry/redis.h"
 #include "ferry/s3.h"
 #include "ferry/side.h"
+#include "ferry/stats.h"
 #include "ferry/task.h"
 
 #include <pthread.h>
@@ -23,8 +24,18 @@
 
 #define TASKS_MAX        256
 #define JANITOR_MAX_SCAN 1000
+#define STATS_EVERY_MS   1000  /* flush the in-memory statistics to Redis */
+#define HEARTBEAT_MS     5000  /* write the heartbeat */
+#define HEARTBEAT_TTL_MS 15000 /* a heartbeat not renewed within this is gone */
 
 typedef struct worker_s worker_t;
+typedef struct wtask_s wtask_t;
+
+/* What an S3 client's observer callbacks get: the task and which side. */
+typedef struct wobs_s {
+    wtask_t *t;
+    const char *side; /* "src" / "dst" */
+} wobs_t;
 
 /* A task as the loop thread serves it: ledger and queue on the loop's connection, the two
  * S3 clients and the copy environment. */
@@ -41,6 +52,8 @@ typedef struct wtask_s {
     ferry_error_t broken_err;
     int janitor_busy;
     ferry_s3_op_t *janitor_op;
+    ferry_stats_t *stats; /* loop thread: counters and histograms, flushed every second */
+    wobs_t obs[2];        /* observers of s3s and s3d */
 } wtask_t;
 
 typedef struct wjob_s {
@@ -98,7 +111,8 @@ struct worker_s {
     ferry_copy_pool_t pool;
     uv_async_t async;
     uv_signal_t sigterm, sigint;
-    uv_timer_t renew, grace, janitor;
+    uv_timer_t renew, grace, janitor, stats;
+    uint64_t heartbeat_at; /* uv_now of the last heartbeat */
     pthread_t feeder;
     int feeder_started, feeder_joined;
     /* The committer thread: its own Redis connection records outcomes off the loop. */
@@ -130,6 +144,7 @@ struct worker_s {
     char auto_consumer[FERRY_WORKER_MAX + 1]; /* o.consumer points here with slot_auto */
     uint64_t renewed_claim;
     uint64_t started_ns;
+    int64_t started_ms; /* wall clock, for the heartbeat */
     int exit_waits; /* under mu: maybe_exit waits for commits, so the committer wakes the loop */
     int rc;
 };
@@ -608,6 +623,110 @@ static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
     snprintf(out, n, "%s%s", dp, rest);
 }
 
+/* ---- statistics (loop thread) -------------------------------------------------------------- */
+
+static void on_s3_attempt(void *ud, const char *op, long status)
+{
+    wobs_t *o = ud;
+    if (o->t->stats)
+        ferry_stats_count(o->t->stats, "requests", o->side, op, ferry_stats_status_class(status),
+                          1);
+}
+
+static void on_s3_retry(void *ud, const char *op, ferry_retry_class_t cls)
+{
+    wobs_t *o = ud;
+    if (o->t->stats)
+        ferry_stats_count(o->t->stats, "request_retries", o->side, op, ferry_retry_class_name(cls),
+                          1);
+}
+
+/* An outcome of a job: results by kind ("done", "failed", "skipped", "deleted", "retried"). */
+static void stat_result(wtask_t *t, const char *result)
+{
+    if (t->stats)
+        ferry_stats_count(t->stats, "results", result, NULL, NULL, 1);
+}
+
+/* A copy recorded done: its duration, its size, the bytes, and for an event job how long
+ * after the event (the provider's time) and after its receipt (queued) it was done. */
+static void stat_done(wtask_t *t, const wjob_t *j, const ferry_copy_result_t *res, uint64_t dur)
+{
+    if (t->stats == NULL)
+        return;
+    ferry_stats_observe(t->stats, FERRY_HIST_COPY_SECONDS, (double)dur / 1000.0);
+    ferry_stats_observe(t->stats, FERRY_HIST_OBJECT_BYTES, (double)res->size);
+    ferry_stats_count(t->stats, "bytes", "done", NULL, NULL, (long long)res->size);
+    ferry_stats_count(t->stats, "bytes", "moved", NULL, NULL, (long long)res->bytes_moved);
+    if (j->job.origin != FERRY_ORIGIN_EVENT)
+        return;
+    int64_t now = wall_ms();
+    if (j->job.enqueued_ms > 0 && now >= j->job.enqueued_ms)
+        ferry_stats_observe(t->stats, FERRY_HIST_EVENT_RECEIPT,
+                            (double)(now - j->job.enqueued_ms) / 1000.0);
+    if (j->job.mtime > 0 && now >= j->job.mtime * 1000)
+        ferry_stats_observe(t->stats, FERRY_HIST_EVENT_ORIGIN,
+                            (double)(now - j->job.mtime * 1000) / 1000.0);
+}
+
+/* The copy's error as a short reason label: "changed", "checksum", "net"… */
+static const char *retry_reason(int code, char *out, size_t n)
+{
+    const char *name = ferry_err_name(code); /* "FERRY_ENET" */
+    size_t i = 0;
+    if (strncmp(name, "FERRY_E", 7) != 0)
+        return "other";
+    for (name += 7; *name && i + 1 < n; name++)
+        out[i++] = (char)(*name >= 'A' && *name <= 'Z' ? *name - 'A' + 'a' : *name);
+    out[i] = '\0';
+    return out;
+}
+
+static void stats_flush_all(worker_t *w)
+{
+    for (wtask_t *t = w->tasks; t; t = t->next)
+        if (t->stats && ferry_stats_flush(t->stats, w->r) != FERRY_OK)
+            ferry_log(FERRY_LOG_WARN, "worker.stats_flush_failed", "task", t->task.name, "error",
+                      ferry_redis_error(w->r)->msg, NULL);
+}
+
+static void heartbeat(worker_t *w)
+{
+    ferry_heartbeat_t hb;
+    memset(&hb, 0, sizeof(hb));
+    snprintf(hb.consumer, sizeof(hb.consumer), "%s", w->o.consumer);
+    hb.pid = w->pid;
+    size_t off = 0;
+    for (size_t i = 0; i < w->o.ntasks && off < sizeof(hb.tasks); i++) {
+        int m =
+            snprintf(hb.tasks + off, sizeof(hb.tasks) - off, "%s%s", i ? "," : "", w->o.tasks[i]);
+        if (m < 0 || (size_t)m >= sizeof(hb.tasks) - off) {
+            hb.tasks[off] = '\0'; /* too many names to list: cut at the last whole one */
+            break;
+        }
+        off += (size_t)m;
+    }
+    hb.in_flight = w->njobs;
+    hb.concurrency = w->o.concurrency;
+    hb.done = (long long)w->n_done;
+    hb.failed = (long long)w->n_failed;
+    hb.started_ms = w->started_ms;
+    if (ferry_stats_heartbeat(w->r, &hb, HEARTBEAT_TTL_MS) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "worker.heartbeat_failed", "error", ferry_redis_error(w->r)->msg,
+                  NULL);
+}
+
+static void on_stats(uv_timer_t *tm)
+{
+    worker_t *w = tm->data;
+    stats_flush_all(w);
+    uint64_t now = uv_now(&w->loop);
+    if (now - w->heartbeat_at >= HEARTBEAT_MS) {
+        w->heartbeat_at = now;
+        heartbeat(w);
+    }
+}
+
 static int side_client(worker_t *w, wtask_t *t, const ferry_task_side_t *ts, ferry_side_kind_t k,
                        ferry_side_t **side, ferry_s3_t **client, ferry_error_t *err)
 {
@@ -629,7 +748,10 @@ static int side_client(worker_t *w, wtask_t *t, const ferry_task_side_t *ts, fer
     ferry_s3_config_t cfg = {.profile = &(*side)->profile,
                              .creds = ferry_creds_view(&(*side)->creds),
                              .http = w->http,
-                             .role = k == FERRY_SIDE_SRC ? "source" : "destination"};
+                             .role = k == FERRY_SIDE_SRC ? "source" : "destination",
+                             .on_attempt = on_s3_attempt,
+                             .on_retry = on_s3_retry,
+                             .observe_ud = &t->obs[k == FERRY_SIDE_SRC ? 0 : 1]};
     return ferry_s3_new(&w->loop, &cfg, client, err);
 }
 
@@ -642,12 +764,17 @@ static wtask_t *task_get(worker_t *w, const char *name)
     if (t == NULL)
         return NULL;
     t->w = w;
+    t->obs[0] = (wobs_t){t, "src"};
+    t->obs[1] = (wobs_t){t, "dst"};
     ferry_task_init(&t->task);
+    if (ferry_stats_new(name, &t->stats) != FERRY_OK) /* out of memory: no statistics */
+        t->stats = NULL;
     if (ferry_task_get(w->r, name, &t->task) != FERRY_OK ||
         ferry_ledger_open(w->r, name, t->task.ledger_buckets, &t->led) != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN, "worker.task_unavailable", "task", name, "error",
                   ferry_redis_error(w->r)->msg, NULL);
         ferry_task_clear(&t->task);
+        ferry_stats_free(t->stats);
         free(t);
         return NULL;
     }
@@ -657,6 +784,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
     if (ferry_queue_open(t->led, &qo, &t->q) != FERRY_OK) {
         ferry_ledger_free(t->led);
         ferry_task_clear(&t->task);
+        ferry_stats_free(t->stats);
         free(t);
         return NULL;
     }
@@ -804,11 +932,13 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     o.seq = j->job.seq[0] ? j->job.seq : NULL;
     o.checks = res->checks[0] ? res->checks : NULL; /* the record's checks (issue 12) */
     int64_t delay = 0;
-    char msg[FERRY_ERRMSG_MAX + 1];
+    char msg[FERRY_ERRMSG_MAX + 1], reason[32];
     switch (res->status) {
     case FERRY_COPY_DONE:
         o.state = FERRY_STATE_DONE;
         w->n_done++;
+        stat_result(j->t, "done");
+        stat_done(j->t, j, res, dur);
         ferry_log(FERRY_LOG_INFO, "copy.done", "task", j->t->task.name, "key", j->job.key, "bytes",
                   bytes, "ms", ms, "checks", res->checks, NULL);
         break;
@@ -820,6 +950,7 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
         o.size = j->job.size;
         o.mtime = j->job.mtime;
         w->n_skipped++;
+        stat_result(j->t, "skipped");
         ferry_log(FERRY_LOG_INFO, "copy.skipped", "task", j->t->task.name, "key", j->job.key,
                   "reason", res->err.msg, NULL);
         break;
@@ -832,6 +963,11 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
             /* A changed source is worth an immediate retry; anything else backs off. */
             delay = res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->attempts);
             w->n_retry++;
+            stat_result(j->t, "retried");
+            if (j->t->stats)
+                ferry_stats_count(j->t->stats, "copy_retries",
+                                  retry_reason(res->err.code, reason, sizeof(reason)), NULL, NULL,
+                                  1);
             ferry_log(FERRY_LOG_WARN, "copy.retry", "task", j->t->task.name, "key", j->job.key,
                       "attempt", att, "error", res->err.msg, NULL);
             break;
@@ -840,6 +976,7 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
         o.state = FERRY_STATE_FAILED;
         o.error = msg;
         w->n_failed++;
+        stat_result(j->t, "failed");
         ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
                   "error", msg, NULL);
         break;
@@ -847,6 +984,7 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
         o.state = FERRY_STATE_FAILED;
         o.error = res->err.msg[0] ? res->err.msg : ferry_strerror(res->err.code);
         w->n_failed++;
+        stat_result(j->t, "failed");
         ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
                   "error", o.error, NULL);
         break;
@@ -940,6 +1078,7 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
     if (r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) {
         o.state = FERRY_STATE_DELETED;
         o.checks = "src:404"; /* delete_head_done: the source's HEAD said 404 just before */
+        stat_result(j->t, "deleted");
         ferry_log(FERRY_LOG_INFO, "copy.deleted", "task", j->t->task.name, "key", j->job.key, NULL);
         job_record(j, &o, 0);
     } else if (r->rc == FERRY_ECANCELED) {
@@ -948,6 +1087,7 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
     } else {
         o.state = (int)j->attempts < j->w->o.max_attempts ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
         o.error = r->err.msg;
+        stat_result(j->t, o.state == FERRY_STATE_QUEUED ? "retried" : "failed");
         job_record(j, &o, backoff_ms(j->attempts));
     }
     job_end(j);
@@ -1000,6 +1140,7 @@ static void delete_head_done(void *arg, const ferry_s3_result_t *r)
         o.error = "delete refused: the source still exists (a stale delete event); the "
                   "destination copy stays";
         w->n_skipped++;
+        stat_result(j->t, "delete_refused");
         ferry_log(FERRY_LOG_WARN, "delete.refused_source_exists", "task", j->t->task.name, "key",
                   j->job.key, "state", ferry_state_name(o.state), NULL);
         job_record(j, &o, 0);
@@ -1074,6 +1215,7 @@ static void job_begin(worker_t *w, const handoff_t *h)
         o.etag = job->etag[0] ? job->etag : NULL;
         o.error = t->broken_err.msg;
         w->n_failed++;
+        stat_result(t, "failed");
         job_record(j, &o, 0);
         job_end(j);
         return;
@@ -1091,6 +1233,7 @@ static void job_begin(worker_t *w, const handoff_t *h)
         o.size = job->size;
         o.error = "the destination key (destination prefix + key) is longer than S3's 1024 "
                   "bytes: shorten the destination prefix";
+        stat_result(t, "failed");
         job_record(j, &o, 0);
         job_end(j);
         return;
@@ -1409,6 +1552,12 @@ static void maybe_exit(worker_t *w)
     uv_timer_stop(&w->renew);
     uv_timer_stop(&w->grace);
     uv_timer_stop(&w->janitor);
+    uv_timer_stop(&w->stats);
+    stats_flush_all(w); /* the last outcomes, before the process goes */
+    if (w->claimed && ferry_stats_heartbeat_clear(w->r, w->o.consumer) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "worker.heartbeat_failed", "error", ferry_redis_error(w->r)->msg,
+                  NULL);
+    uv_close((uv_handle_t *)&w->stats, on_closed);
     uv_close((uv_handle_t *)&w->renew, on_closed);
     uv_close((uv_handle_t *)&w->grace, on_closed);
     uv_close((uv_handle_t *)&w->janitor, on_closed);
@@ -1531,7 +1680,12 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     uv_timer_init(&w->loop, &w->renew);
     uv_timer_init(&w->loop, &w->grace);
     uv_timer_init(&w->loop, &w->janitor);
-    w->renew.data = w->grace.data = w->janitor.data = w;
+    uv_timer_init(&w->loop, &w->stats);
+    w->renew.data = w->grace.data = w->janitor.data = w->stats.data = w;
+    w->started_ms = wall_ms();
+    uv_timer_start(&w->stats, on_stats, STATS_EVERY_MS, STATS_EVERY_MS);
+    w->heartbeat_at = uv_now(&w->loop);
+    heartbeat(w);
     uint64_t every = (uint64_t)w->o.lease_ms / 6;
     uv_timer_start(&w->renew, on_renew, every ? every : 1000, every ? every : 1000);
     if (w->o.janitor_age_ms > 0)
@@ -1579,6 +1733,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         free(t->src);
         free(t->dst);
         ferry_task_clear(&t->task);
+        ferry_stats_free(t->stats);
         free(t);
     }
 out_stop:

@@ -93,6 +93,9 @@ int ferry_s3_new(uv_loop_t *loop, const ferry_s3_config_t *cfg, ferry_s3_t **out
     c->now_ms = cfg->now_ms ? cfg->now_ms : real_now_ms;
     c->now_ud = cfg->now_ud;
     c->timeout_ms = cfg->timeout_ms;
+    c->on_attempt = cfg->on_attempt;
+    c->on_retry = cfg->on_retry;
+    c->observe_ud = cfg->observe_ud;
     if (cfg->http) {
         c->http = cfg->http;
     } else {
@@ -997,6 +1000,8 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
         return;
     }
     capture_headers(op, resp);
+    if (c->on_attempt)
+        c->on_attempt(c->observe_ud, op->name, rc == FERRY_OK && resp ? resp->status : 0);
     if (rc != FERRY_OK) {
         switch (rc) {
         case FERRY_ENET:
@@ -1136,6 +1141,8 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
             chunked_rewind(op);
     }
     if (again) {
+        if (c->on_retry)
+            c->on_retry(c->observe_ud, op->name, cls);
         ferry_log(FERRY_LOG_DEBUG, "s3.retry", "op", op->name, "bucket", op->bucket, "class",
                   ferry_retry_class_name(cls), "code", xe.code, NULL);
         op->res.status = 0;

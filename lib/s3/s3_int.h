@@ -40,6 +40,9 @@ struct ferry_s3_s {
     int64_t (*now_ms)(void *);
     void *now_ud;
     long timeout_ms;
+    void (*on_attempt)(void *, const char *, long);
+    void (*on_retry)(void *, const char *, ferry_retry_class_t);
+    void *observe_ud;
     ferry_s3_op_t *ops; /* in flight (doubly linked) */
     size_t nops;        /* operations not yet finished (done not called) */
     size_t nalive;      /* operations not yet freed (their timer's close callback pending) */

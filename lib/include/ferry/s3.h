@@ -72,6 +72,13 @@ typedef struct ferry_s3_config_s {
     void *now_ud;
     long timeout_ms; /* per request (each attempt), 0 = none: the transport's
                         low-speed limit bounds stalls */
+    /* Observers for metrics (may be NULL), called on the loop: on_attempt after every
+     * attempt that ended (op "GetObject"…, the HTTP status, 0 when no response came; not for
+     * canceled ones), on_retry when an attempt is sent again (cls: why). observe_ud is
+     * borrowed and must outlive the client. */
+    void (*on_attempt)(void *ud, const char *op, long status);
+    void (*on_retry)(void *ud, const char *op, ferry_retry_class_t cls);
+    void *observe_ud;
 } ferry_s3_config_t;
 
 /* Make a client on loop. *out is new (free with ferry_s3_free). err (may be NULL) says what

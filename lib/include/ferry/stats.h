@@ -1,0 +1,161 @@
+/* ferry — operational statistics kept in Redis for GET /metrics: the counters and histograms the
+ * ledger does not hold (results, requests, retries, copy durations, object sizes, event latency,
+ * events received), the streams' lengths, and worker heartbeats. Any API replica reads the same
+ * numbers. Metric names and meanings: docs/metrics.md.
+ *
+ * Layout:
+ *   ferry:{T}:stats     hash, field -> integer, only ever changed by HINCRBY. Fields:
+ *                       "c|NAME|L1|L2|L3" a counter with up to three label values,
+ *                       "h|ID|I" bucket I of histogram ID (not cumulative; I = n is +Inf),
+ *                       "h|ID|sum" the sum of the observations in the histogram's unit.
+ *   ferry:worker:NAME   hash, one per live worker process, expiring (heartbeat TTL)
+ *   ferry:workers       sorted set, worker name -> last heartbeat (unix ms)
+ *
+ * Bounded: label values are short names from fixed sets (never an object key or upload id);
+ * an accumulator holds at most FERRY_STATS_SLOTS fields; a read takes at most
+ * FERRY_STATS_READ_MAX fields.
+ *
+ * Threading: a ferry_stats_t belongs to one thread; the functions taking a ferry_redis_t use
+ * it with the connection's one-thread rule.
+ */
+#ifndef FERRY_STATS_H
+#define FERRY_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ferry/redis.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_STATS_FIELD_MAX 96   /* bytes of one field name */
+#define FERRY_STATS_LABEL_MAX 32   /* bytes of one label value */
+#define FERRY_STATS_SLOTS     256  /* distinct fields one accumulator holds between flushes */
+#define FERRY_STATS_READ_MAX  4096 /* fields ferry_stats_read takes from one task */
+
+/* The fixed histograms. Values are stored as integers in the histogram's unit (milliseconds
+ * for the durations, bytes for sizes) and shown in seconds / bytes. */
+typedef enum {
+    FERRY_HIST_COPY_SECONDS = 0,  /* one copy, start to outcome */
+    FERRY_HIST_OBJECT_BYTES = 1,  /* size of each object copied (done) */
+    FERRY_HIST_EVENT_RECEIPT = 2, /* event jobs: queued (receipt) to done */
+    FERRY_HIST_EVENT_ORIGIN = 3,  /* event jobs: the provider's event time to done */
+    FERRY_HIST_COUNT = 4
+} ferry_hist_id_t;
+
+typedef struct ferry_hist_def_s {
+    const char *id;   /* field id, "copy_seconds" */
+    const double *le; /* upper bounds in the shown unit (seconds or bytes), ascending */
+    size_t n;         /* bounds, without +Inf */
+    double scale;     /* stored units per shown unit: 1000 (ms per s) or 1 (bytes) */
+} ferry_hist_def_t;
+
+/* The definition of histogram h (static storage), or NULL. */
+const ferry_hist_def_t *ferry_stats_hist(int h);
+
+/* The status_class label of an HTTP status: "2xx" … "5xx", "none" (0: no response). Pure. */
+const char *ferry_stats_status_class(long status);
+
+/* 1 when s may be a label value: 1..FERRY_STATS_LABEL_MAX bytes of [A-Za-z0-9_.-]. Pure. */
+int ferry_stats_label_ok(const char *s);
+
+/* ---- the accumulator a worker keeps in memory ------------------------------------------------ */
+
+typedef struct ferry_stats_s ferry_stats_t;
+
+/* *out new (free with ferry_stats_free, NULL accepted) for task (a valid task name).
+ * FERRY_OK, FERRY_EINVAL, FERRY_ENOMEM. */
+int ferry_stats_new(const char *task, ferry_stats_t **out);
+void ferry_stats_free(ferry_stats_t *s);
+
+/* Add d to counter NAME{l1,l2,l3} (any label may be NULL: ""). A label that is not a short
+ * name is shown as "other". FERRY_OK; FERRY_EINVAL for a bad name; FERRY_ETOOBIG when the
+ * accumulator is full (the value is dropped and counted in ferry_stats_dropped). */
+int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
+                      const char *l3, long long d);
+
+/* Add one observation v (in the histogram's shown unit: seconds or bytes) to histogram h. */
+int ferry_stats_observe(ferry_stats_t *s, int h, double v);
+
+/* Values dropped because the accumulator was full. */
+unsigned long long ferry_stats_dropped(const ferry_stats_t *s);
+
+/* Send what was added since the last flush: HINCRBY on ferry:{T}:stats, one pipeline. On
+ * success the accumulator is empty; on a Redis error (returned, details on r) it keeps its
+ * values for the next flush (a failed flush may have applied part of them; the next one then
+ * counts those twice — a rare over-count, never a lost reset). */
+int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r);
+
+/* ---- small direct updates -------------------------------------------------------------------- */
+
+/* The event intake: n records (or bodies, for rejected) of format received by task with
+ * result "queued", "ignored", "rejected" or "duplicate". format is the parser's name ("oss",
+ * "mns", "cos", "kodo", "s3", "sns", "plain"…): any short name; anything else is shown as
+ * "other". One HINCRBY. FERRY_OK, FERRY_EINVAL (task or result), or a Redis error. */
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
+                      long long n);
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+typedef struct ferry_stats_field_s {
+    char name[FERRY_STATS_FIELD_MAX];
+    long long value;
+} ferry_stats_field_t;
+
+/* Every field of the task's stats hash (at most FERRY_STATS_READ_MAX). *out new (free()), *n
+ * entries. FERRY_OK (n 0 when there are none), or a Redis error. */
+int ferry_stats_read(ferry_redis_t *r, const char *task, ferry_stats_field_t **out, size_t *n);
+
+/* Split a counter field "c|NAME|L1|L2|L3" into its label values (pointers into buf, which
+ * receives a copy): 1 when it is a counter named name, else 0. Pure. */
+int ferry_stats_field_counter(const char *field, const char *name, char *buf, size_t n,
+                              const char **l1, const char **l2, const char **l3);
+
+/* The length, pending entries (delivered, not acked) and lag (entries never delivered to the
+ * group, Redis >= 7; -1 when the server does not say) of a task's streams. */
+typedef struct ferry_stream_stats_s {
+    long long length, pending, lag;
+} ferry_stream_stats_t;
+
+/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline.
+ * FERRY_OK or a Redis error. */
+int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
+                        long long *dead);
+
+/* ---- worker heartbeats ------------------------------------------------------------------- */
+
+typedef struct ferry_heartbeat_s {
+    char consumer[129]; /* "host/slot" */
+    int pid;
+    char tasks[512];     /* comma-separated tasks served; "" every task */
+    long long in_flight; /* jobs running now */
+    long long concurrency;
+    long long done, failed; /* outcomes since start */
+    int64_t started_ms;     /* unix ms */
+    int64_t seen_ms;        /* unix ms of this heartbeat (set by ferry_stats_heartbeat) */
+} ferry_heartbeat_t;
+
+/* Write hb (seen_ms = now) to ferry:worker:CONSUMER with a TTL of ttl_ms, and mark it in
+ * ferry:workers. One pipeline. FERRY_OK, FERRY_EINVAL, or a Redis error. */
+int ferry_stats_heartbeat(ferry_redis_t *r, ferry_heartbeat_t *hb, int64_t ttl_ms);
+
+/* Remove the heartbeat (a clean exit). */
+int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer);
+
+/* The live workers (heartbeats not expired), at most 1024; task non-NULL: only those serving
+ * it (named, or serving every task). *out new (free()). Forgets entries of workers whose
+ * heartbeat expired. FERRY_OK or a Redis error. */
+int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n);
+
+/* A heartbeat as JSON (new reference, NULL on allocation failure): {"consumer","pid","tasks",
+ * "in_flight","concurrency","done","failed","started_at","seen_at"}. */
+json_t *ferry_heartbeat_to_json(const ferry_heartbeat_t *hb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

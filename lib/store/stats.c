@@ -1,0 +1,595 @@
+/* ferry store — operational statistics and worker heartbeats (see ferry/stats.h). */
+#include "ferry/stats.h"
+
+#include "ferry/error.h"
+#include "ferry/ledger.h"
+#include "keys_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- histograms ---------------------------------------------------------------------------- */
+
+/* Copies take from milliseconds to hours (a multi-terabyte object). */
+static const double copy_le[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,  5,    10,
+                                 30,   60,  120,  300, 600, 1800, 3600, 7200};
+/* 1 KiB to 4 TiB in powers of 4 (S3 allows 5 TiB). */
+static const double size_le[] = {
+    1024.0,        4096.0,        16384.0,        65536.0,         262144.0,       1048576.0,
+    4194304.0,     16777216.0,    67108864.0,     268435456.0,     1073741824.0,   4294967296.0,
+    17179869184.0, 68719476736.0, 274877906944.0, 1099511627776.0, 4398046511104.0};
+/* SLO buckets for the event path (S3 RTC promises 15 minutes). */
+static const double event_le[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600};
+
+static const ferry_hist_def_t hists[FERRY_HIST_COUNT] = {
+    {"copy_seconds", copy_le, sizeof(copy_le) / sizeof(copy_le[0]), 1000.0},
+    {"object_bytes", size_le, sizeof(size_le) / sizeof(size_le[0]), 1.0},
+    {"event_receipt_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
+    {"event_origin_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
+};
+
+const ferry_hist_def_t *ferry_stats_hist(int h)
+{
+    return h >= 0 && h < FERRY_HIST_COUNT ? &hists[h] : NULL;
+}
+
+const char *ferry_stats_status_class(long status)
+{
+    static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    if (status >= 100 && status < 600)
+        return cls[status / 100 - 1];
+    return "none"; /* no response: reset, timeout, TLS */
+}
+
+int ferry_stats_label_ok(const char *s)
+{
+    size_t i = 0;
+    if (s == NULL)
+        return 0;
+    for (; s[i]; i++) {
+        char c = s[i];
+        if (i >= FERRY_STATS_LABEL_MAX)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return i > 0;
+}
+
+static const char *label_or_other(const char *s)
+{
+    return ferry_stats_label_ok(s) ? s : "other";
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the accumulator ----------------------------------------------------------------------- */
+
+typedef struct slot_s {
+    char field[FERRY_STATS_FIELD_MAX];
+    long long delta;
+} slot_t;
+
+struct ferry_stats_s {
+    char key[FERRY_TASK_NAME_MAX + 32];
+    slot_t slots[FERRY_STATS_SLOTS];
+    size_t n;
+    unsigned long long dropped;
+};
+
+int ferry_stats_new(const char *task, ferry_stats_t **out)
+{
+    *out = NULL;
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    ferry_stats_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return FERRY_ENOMEM;
+    keys_task(s->key, sizeof(s->key), task, "stats");
+    *out = s;
+    return FERRY_OK;
+}
+
+void ferry_stats_free(ferry_stats_t *s)
+{
+    free(s);
+}
+
+unsigned long long ferry_stats_dropped(const ferry_stats_t *s)
+{
+    return s->dropped;
+}
+
+/* Linear search: a worker's fields are a few dozen, and adds happen a few times per copy. */
+static int add_field(ferry_stats_t *s, const char *field, long long d)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->slots[i].field, field) == 0) {
+            s->slots[i].delta += d;
+            return FERRY_OK;
+        }
+    if (s->n >= FERRY_STATS_SLOTS) {
+        s->dropped++;
+        return FERRY_ETOOBIG;
+    }
+    snprintf(s->slots[s->n].field, sizeof(s->slots[s->n].field), "%s", field);
+    s->slots[s->n].delta = d;
+    s->n++;
+    return FERRY_OK;
+}
+
+static int counter_field(char *buf, size_t n, const char *name, const char *l1, const char *l2,
+                         const char *l3)
+{
+    if (!ferry_stats_label_ok(name))
+        return FERRY_EINVAL;
+    int len = snprintf(buf, n, "c|%s|%s|%s|%s", name, l1 ? label_or_other(l1) : "",
+                       l2 ? label_or_other(l2) : "", l3 ? label_or_other(l3) : "");
+    return len > 0 && (size_t)len < n ? FERRY_OK : FERRY_ETOOBIG;
+}
+
+int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
+                      const char *l3, long long d)
+{
+    char f[FERRY_STATS_FIELD_MAX];
+    int rc = counter_field(f, sizeof(f), name, l1, l2, l3);
+    if (rc)
+        return rc;
+    return d ? add_field(s, f, d) : FERRY_OK;
+}
+
+int ferry_stats_observe(ferry_stats_t *s, int h, double v)
+{
+    const ferry_hist_def_t *def = ferry_stats_hist(h);
+    if (def == NULL || !(v >= 0) || isinf(v))
+        return FERRY_EINVAL;
+    size_t b = 0;
+    while (b < def->n && v > def->le[b])
+        b++;
+    char f[FERRY_STATS_FIELD_MAX];
+    snprintf(f, sizeof(f), "h|%s|%zu", def->id, b);
+    int rc = add_field(s, f, 1);
+    double units = v * def->scale;
+    if (units > 9e15)
+        units = 9e15; /* a clock gone wild must not overflow the sum */
+    snprintf(f, sizeof(f), "h|%s|sum", def->id);
+    int rc2 = add_field(s, f, (long long)llround(units));
+    return rc ? rc : rc2;
+}
+
+int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
+{
+    size_t sent = 0;
+    int rc = FERRY_OK;
+    for (size_t i = 0; i < s->n && rc == FERRY_OK; i++) {
+        if (s->slots[i].delta == 0)
+            continue;
+        char d[32];
+        snprintf(d, sizeof(d), "%lld", s->slots[i].delta);
+        const char *argv[4] = {"HINCRBY", s->key, s->slots[i].field, d};
+        rc = ferry_redis_append(r, 4, argv, NULL);
+        if (rc == FERRY_OK)
+            sent++;
+    }
+    int failed = rc != FERRY_OK;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2 != FERRY_OK) {
+            rc = r2;
+            failed = 1;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK) {
+            rc = FERRY_EREDIS;
+            failed = 1;
+        }
+        freeReplyObject(rep);
+    }
+    if (failed) {
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
+            ferry_redis_reset(r);
+        return rc ? rc : FERRY_EREDIS;
+    }
+    s->n = 0;
+    return FERRY_OK;
+}
+
+/* ---- direct updates ---------------------------------------------------------------------- */
+
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
+                      long long n)
+{
+    static const char *const results[] = {"queued", "ignored", "rejected", "duplicate"};
+    int known = 0;
+    for (size_t i = 0; result && i < sizeof(results) / sizeof(results[0]); i++)
+        known |= strcmp(result, results[i]) == 0;
+    if (task == NULL || !keys_task_name_ok(task) || !known || n < 0)
+        return FERRY_EINVAL;
+    if (n == 0)
+        return FERRY_OK;
+    char key[FERRY_TASK_NAME_MAX + 32], f[FERRY_STATS_FIELD_MAX], d[32];
+    keys_task(key, sizeof(key), task, "stats");
+    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, NULL);
+    if (rc)
+        return rc;
+    snprintf(d, sizeof(d), "%lld", n);
+    const char *argv[4] = {"HINCRBY", key, f, d};
+    redisReply *rep = NULL;
+    rc = ferry_redis_argv(r, 4, argv, NULL, &rep);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+int ferry_stats_read(ferry_redis_t *r, const char *task, ferry_stats_field_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    char key[FERRY_TASK_NAME_MAX + 32];
+    keys_task(key, sizeof(key), task, "stats");
+    redisReply *rep = NULL;
+    /* HSCAN pages keep a hash that somebody filled with junk from costing one huge reply. */
+    char cursor[32] = "0";
+    ferry_stats_field_t *v = NULL;
+    size_t cnt = 0;
+    int rc = FERRY_OK;
+    do {
+        const char *argv[6] = {"HSCAN", key, cursor, "COUNT", "512"};
+        rc = ferry_redis_argv(r, 5, argv, NULL, &rep);
+        if (rc)
+            break;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY) {
+            rc = FERRY_EPARSE;
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        const redisReply *a = rep->element[1];
+        if (a->elements / 2 > 0) {
+            size_t want = cnt + a->elements / 2;
+            if (want > FERRY_STATS_READ_MAX)
+                want = FERRY_STATS_READ_MAX;
+            ferry_stats_field_t *nv = realloc(v, (want ? want : 1) * sizeof(*v));
+            if (nv == NULL) {
+                rc = FERRY_ENOMEM;
+                break;
+            }
+            v = nv;
+            for (size_t i = 0; i + 1 < a->elements && cnt < want; i += 2) {
+                const redisReply *f = a->element[i], *val = a->element[i + 1];
+                if (f->type != REDIS_REPLY_STRING || f->len >= FERRY_STATS_FIELD_MAX ||
+                    memchr(f->str, '\0', f->len) != NULL)
+                    continue; /* not one of ours */
+                memcpy(v[cnt].name, f->str, f->len);
+                v[cnt].name[f->len] = '\0';
+                v[cnt].value = ferry_redis_reply_int(val, 0);
+                cnt++;
+            }
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+    } while (strcmp(cursor, "0") != 0 && cnt < FERRY_STATS_READ_MAX);
+    freeReplyObject(rep);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return FERRY_OK;
+}
+
+int ferry_stats_field_counter(const char *field, const char *name, char *buf, size_t n,
+                              const char **l1, const char **l2, const char **l3)
+{
+    size_t nl = strlen(name);
+    if (strncmp(field, "c|", 2) != 0 || strncmp(field + 2, name, nl) != 0 || field[2 + nl] != '|')
+        return 0;
+    int len = snprintf(buf, n, "%s", field + 3 + nl);
+    if (len < 0 || (size_t)len >= n)
+        return 0;
+    char *bar = strchr(buf, '|');
+    if (bar == NULL)
+        return 0;
+    *bar = '\0';
+    *l1 = buf;
+    *l2 = bar + 1;
+    bar = strchr(*l2, '|');
+    if (bar == NULL)
+        return 0;
+    *bar = '\0';
+    *l3 = bar + 1;
+    if (strchr(*l3, '|') != NULL)
+        return 0;
+    return 1;
+}
+
+/* An integer field of an XINFO GROUPS entry (a flat array of name, value), or dflt. */
+static long long group_field(const redisReply *g, const char *name, long long dflt)
+{
+    if (g->type != REDIS_REPLY_ARRAY)
+        return dflt;
+    for (size_t i = 0; i + 1 < g->elements; i += 2) {
+        const redisReply *k = g->element[i];
+        if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
+            strcmp(k->str, name) == 0) {
+            const redisReply *v = g->element[i + 1];
+            if (v->type == REDIS_REPLY_NIL)
+                return dflt;
+            return ferry_redis_reply_int(v, dflt);
+        }
+    }
+    return dflt;
+}
+
+int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
+                        long long *dead)
+{
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    char k[3][FERRY_TASK_NAME_MAX + 32];
+    keys_task(k[0], sizeof(k[0]), task, "q:event");
+    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
+    keys_task(k[2], sizeof(k[2]), task, "q:dead");
+    int rc = FERRY_OK;
+    for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
+        const char *argv[2] = {"XLEN", k[i]};
+        rc = ferry_redis_append(r, 2, argv, NULL);
+    }
+    for (int i = 0; i < 2 && rc == FERRY_OK; i++) {
+        const char *argv[3] = {"XINFO", "GROUPS", k[i]};
+        rc = ferry_redis_append(r, 3, argv, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(r);
+        return rc;
+    }
+    for (int i = 0; i < 2; i++)
+        streams[i] = (ferry_stream_stats_t){0, 0, -1};
+    for (int i = 0; i < 5; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            ferry_redis_reset(r);
+            return r2;
+        }
+        if (i < 3) {
+            long long len = ferry_redis_reply_int(rep, 0);
+            if (i < 2)
+                streams[i].length = len;
+            else if (dead)
+                *dead = len;
+        } else if (rep->type == REDIS_REPLY_ARRAY) {
+            /* No such stream (never written) answers an error: zeros. The group "workers"; no
+             * group yet (no worker opened the queue): every entry waits, never delivered. */
+            streams[i - 3].lag = streams[i - 3].length;
+            for (size_t g = 0; g < rep->elements; g++) {
+                const redisReply *e = rep->element[g];
+                const redisReply *nm = NULL;
+                for (size_t j = 0; j + 1 < e->elements; j += 2)
+                    if (e->element[j]->type == REDIS_REPLY_STRING &&
+                        strcmp(e->element[j]->str, "name") == 0)
+                        nm = e->element[j + 1];
+                if (nm == NULL || nm->type != REDIS_REPLY_STRING || strcmp(nm->str, KEYS_GROUP))
+                    continue;
+                streams[i - 3].pending = group_field(e, "pending", 0);
+                streams[i - 3].lag = group_field(e, "lag", -1);
+            }
+        } else if (i >= 3) {
+            streams[i - 3].lag = 0; /* no stream: nothing waits */
+        }
+        freeReplyObject(rep);
+    }
+    return FERRY_OK;
+}
+
+/* ---- heartbeats ---------------------------------------------------------------------------- */
+
+#define WORKERS_KEY  "ferry:workers"
+#define WORKERS_MAX  1024
+#define WORKERS_KEEP (10 * 60 * 1000LL) /* entries of the set older than this are forgotten */
+
+static void worker_key(char *buf, size_t n, const char *consumer)
+{
+    snprintf(buf, n, "ferry:worker:%s", consumer);
+}
+
+int ferry_stats_heartbeat(ferry_redis_t *r, ferry_heartbeat_t *hb, int64_t ttl_ms)
+{
+    if (hb->consumer[0] == '\0' || ttl_ms <= 0)
+        return FERRY_EINVAL;
+    hb->seen_ms = now_ms();
+    char key[200], pid[24], infl[24], conc[24], done[24], failed[24], st[24], seen[24], ttl[24];
+    worker_key(key, sizeof(key), hb->consumer);
+    snprintf(pid, sizeof(pid), "%d", hb->pid);
+    snprintf(infl, sizeof(infl), "%lld", hb->in_flight);
+    snprintf(conc, sizeof(conc), "%lld", hb->concurrency);
+    snprintf(done, sizeof(done), "%lld", hb->done);
+    snprintf(failed, sizeof(failed), "%lld", hb->failed);
+    snprintf(st, sizeof(st), "%lld", (long long)hb->started_ms);
+    snprintf(seen, sizeof(seen), "%lld", (long long)hb->seen_ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    const char *hset[] = {"HSET",        key,       "consumer", hb->consumer, "pid",
+                          pid,           "tasks",   hb->tasks,  "in_flight",  infl,
+                          "concurrency", conc,      "done",     done,         "failed",
+                          failed,        "started", st,         "seen",       seen};
+    const char *pexp[] = {"PEXPIRE", key, ttl};
+    const char *zadd[] = {"ZADD", WORKERS_KEY, seen, hb->consumer};
+    int rc = ferry_redis_append(r, (int)(sizeof(hset) / sizeof(hset[0])), hset, NULL);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(r, 3, pexp, NULL);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(r, 4, zadd, NULL);
+    int sent = rc == FERRY_OK ? 3 : 0;
+    for (int i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
+            rc = FERRY_EREDIS;
+        freeReplyObject(rep);
+    }
+    if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
+        ferry_redis_reset(r);
+    return rc;
+}
+
+int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer)
+{
+    char key[200];
+    worker_key(key, sizeof(key), consumer);
+    redisReply *rep = NULL;
+    int rc = ferry_redis_cmd(r, &rep, "DEL %s", key);
+    freeReplyObject(rep);
+    rep = NULL;
+    if (rc == FERRY_OK)
+        rc = ferry_redis_cmd(r, &rep, "ZREM %s %s", WORKERS_KEY, consumer);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static void hb_field(ferry_heartbeat_t *hb, const char *k, const redisReply *v)
+{
+    if (v->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(k, "consumer") == 0)
+        snprintf(hb->consumer, sizeof(hb->consumer), "%s", v->str);
+    else if (strcmp(k, "tasks") == 0)
+        snprintf(hb->tasks, sizeof(hb->tasks), "%s", v->str);
+    else if (strcmp(k, "pid") == 0)
+        hb->pid = (int)ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "in_flight") == 0)
+        hb->in_flight = ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "concurrency") == 0)
+        hb->concurrency = ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "done") == 0)
+        hb->done = ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "failed") == 0)
+        hb->failed = ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "started") == 0)
+        hb->started_ms = ferry_redis_reply_int(v, 0);
+    else if (strcmp(k, "seen") == 0)
+        hb->seen_ms = ferry_redis_reply_int(v, 0);
+}
+
+/* 1 when the comma-separated list names task (or is empty: every task). */
+static int serves(const char *tasks, const char *task)
+{
+    if (tasks[0] == '\0')
+        return 1;
+    size_t tl = strlen(task);
+    for (const char *p = tasks; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == tl && strncmp(p, task, tl) == 0)
+            return 1;
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    redisReply *set = NULL;
+    char since[32];
+    snprintf(since, sizeof(since), "%lld", (long long)(now_ms() - WORKERS_KEEP));
+    redisReply *tmp = NULL;
+    int rc = ferry_redis_cmd(r, &tmp, "ZREMRANGEBYSCORE %s -inf (%s", WORKERS_KEY, since);
+    freeReplyObject(tmp);
+    if (rc)
+        return rc;
+    rc = ferry_redis_cmd(r, &set, "ZRANGE %s 0 %d", WORKERS_KEY, WORKERS_MAX - 1);
+    if (rc)
+        return rc;
+    if (set->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(set);
+        return FERRY_EPARSE;
+    }
+    size_t m = set->elements;
+    ferry_heartbeat_t *v = calloc(m ? m : 1, sizeof(*v));
+    if (v == NULL) {
+        freeReplyObject(set);
+        return FERRY_ENOMEM;
+    }
+    size_t sent = 0;
+    for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
+        char key[200];
+        const redisReply *e = set->element[i];
+        worker_key(key, sizeof(key), e->type == REDIS_REPLY_STRING ? e->str : "");
+        const char *argv[2] = {"HGETALL", key};
+        rc = ferry_redis_append(r, 2, argv, NULL);
+        if (rc == FERRY_OK)
+            sent++;
+    }
+    size_t cnt = 0;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements) {
+            ferry_heartbeat_t hb;
+            memset(&hb, 0, sizeof(hb));
+            for (size_t j = 0; j + 1 < rep->elements; j += 2)
+                if (rep->element[j]->type == REDIS_REPLY_STRING)
+                    hb_field(&hb, rep->element[j]->str, rep->element[j + 1]);
+            if (hb.consumer[0] && (task == NULL || serves(hb.tasks, task)))
+                v[cnt++] = hb;
+        }
+        freeReplyObject(rep);
+    }
+    freeReplyObject(set);
+    if (rc) {
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
+            ferry_redis_reset(r);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return FERRY_OK;
+}
+
+json_t *ferry_heartbeat_to_json(const ferry_heartbeat_t *hb)
+{
+    char st[32], seen[32];
+    ferry_time_format(hb->started_ms / 1000, st, sizeof(st));
+    ferry_time_format(hb->seen_ms / 1000, seen, sizeof(seen));
+    json_t *tasks = json_array();
+    if (tasks == NULL)
+        return NULL;
+    for (const char *p = hb->tasks; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l)
+            json_array_append_new(tasks, json_stringn(p, l));
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return json_pack("{s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:s, s:s}", "consumer", hb->consumer,
+                     "pid", hb->pid, "tasks", tasks, "in_flight", (json_int_t)hb->in_flight,
+                     "concurrency", (json_int_t)hb->concurrency, "done", (json_int_t)hb->done,
+                     "failed", (json_int_t)hb->failed, "started_at", st, "seen_at", seen);
+}

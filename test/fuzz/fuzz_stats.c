@@ -1,0 +1,25 @@
+/* Fuzz target: the stats field-name parser and the label check (ferry/stats.h): any bytes read
+ * back from a Redis hash must parse or be refused, never crash. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/stats.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (s == NULL)
+        return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    char buf[FERRY_STATS_FIELD_MAX];
+    const char *a, *b, *c;
+    static const char *const names[] = {"requests", "results", "events", "bytes", "copy_retries"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (ferry_stats_field_counter(s, names[i], buf, sizeof(buf), &a, &b, &c))
+            (void)(strlen(a) + strlen(b) + strlen(c));
+    (void)ferry_stats_label_ok(s);
+    free(s);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* Unit tests: the pure parts of ferry/stats.h (labels, field names, histogram definitions,
+ * the accumulator's bound). Redis-side behaviour: test/integration/test_metrics.c. */
+#include "ferry/error.h"
+#include "ferry/stats.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    /* Labels: short names only. */
+    CHECK(ferry_stats_label_ok("GetObject"));
+    CHECK(ferry_stats_label_ok("redirect-region"));
+    CHECK(ferry_stats_label_ok("2xx"));
+    CHECK(!ferry_stats_label_ok(""));
+    CHECK(!ferry_stats_label_ok(NULL));
+    CHECK(!ferry_stats_label_ok("a|b"));
+    CHECK(!ferry_stats_label_ok("a key"));
+    CHECK(!ferry_stats_label_ok("quote\""));
+    CHECK(!ferry_stats_label_ok("012345678901234567890123456789012")); /* 33 bytes */
+    CHECK(ferry_stats_label_ok("01234567890123456789012345678901"));   /* 32 bytes */
+
+    /* Field names split back into their labels. */
+    char buf[FERRY_STATS_FIELD_MAX];
+    const char *a = NULL, *b = NULL, *c = NULL;
+    CHECK(ferry_stats_field_counter("c|requests|src|GetObject|2xx", "requests", buf, sizeof(buf),
+                                    &a, &b, &c));
+    CHECK_STR(a, "src");
+    CHECK_STR(b, "GetObject");
+    CHECK_STR(c, "2xx");
+    CHECK(ferry_stats_field_counter("c|results|done||", "results", buf, sizeof(buf), &a, &b, &c));
+    CHECK_STR(a, "done");
+    CHECK_STR(b, "");
+    CHECK_STR(c, "");
+    CHECK(!ferry_stats_field_counter("c|results|done||", "result", buf, sizeof(buf), &a, &b, &c));
+    CHECK(!ferry_stats_field_counter("c|resultsx|done||", "results", buf, sizeof(buf), &a, &b, &c));
+    CHECK(!ferry_stats_field_counter("h|copy_seconds|3", "copy_seconds", buf, sizeof(buf), &a, &b,
+                                     &c));
+    CHECK(!ferry_stats_field_counter("c|results|done|", "results", buf, sizeof(buf), &a, &b, &c));
+    CHECK(!ferry_stats_field_counter("c|results|a|b|c|d", "results", buf, sizeof(buf), &a, &b, &c));
+    CHECK(!ferry_stats_field_counter("c|results|a|b|c", "results", buf, 4, &a, &b, &c));
+
+    /* Histograms: ascending bounds; copies up to two hours; event SLO buckets from 100 ms. */
+    for (int h = 0; h < FERRY_HIST_COUNT; h++) {
+        const ferry_hist_def_t *d = ferry_stats_hist(h);
+        REQUIRE(d != NULL);
+        CHECK(d->n > 0);
+        for (size_t i = 1; i < d->n; i++)
+            CHECK(d->le[i] > d->le[i - 1]);
+    }
+    CHECK(ferry_stats_hist(FERRY_HIST_COUNT) == NULL);
+    CHECK(ferry_stats_hist(-1) == NULL);
+    const ferry_hist_def_t *cd = ferry_stats_hist(FERRY_HIST_COPY_SECONDS);
+    CHECK(cd->le[cd->n - 1] >= 7200);
+    CHECK(ferry_stats_hist(FERRY_HIST_EVENT_RECEIPT)->le[0] == 0.1);
+
+    /* The accumulator: a task name is required; a bounded number of fields. */
+    ferry_stats_t *s = NULL;
+    CHECK_INT(ferry_stats_new("bad name", &s), FERRY_EINVAL);
+    CHECK(s == NULL);
+    CHECK_INT(ferry_stats_new("t1", &s), FERRY_OK);
+    REQUIRE(s != NULL);
+    CHECK_INT(ferry_stats_count(s, "bad name", "x", NULL, NULL, 1), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, -1), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, NAN), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COUNT, 1), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 1e30), FERRY_OK); /* +Inf bucket */
+    int full = 0;
+    for (int i = 0; i < FERRY_STATS_SLOTS + 10; i++) {
+        char op[16];
+        snprintf(op, sizeof(op), "op%d", i);
+        if (ferry_stats_count(s, "requests", "src", op, "2xx", 1) == FERRY_ETOOBIG)
+            full++;
+    }
+    CHECK(full > 0);
+    CHECK_INT((long long)ferry_stats_dropped(s), full);
+    /* A field already held still counts when the accumulator is full. */
+    CHECK_INT(ferry_stats_count(s, "requests", "src", "op0", "2xx", 1), FERRY_OK);
+    ferry_stats_free(s);
+    ferry_stats_free(NULL);
+    return test_summary();
+}
