@@ -285,7 +285,7 @@ int main(void)
     printf("== ferry sync killed with SIGKILL: its workers stop, a re-run finishes the copy\n");
     {
         REQUIRE(s3t_faults(&cs, src.url,
-                           "{\"rules\":[{\"op\":\"GetObject\",\"latency_ms\":1000}]}") == 0);
+                           "{\"rules\":[{\"op\":\"GetObject\",\"latency_ms\":2000}]}") == 0);
         const char *a[] = {ferry_bin,
                            "--redis",
                            rs.url,
@@ -314,15 +314,15 @@ int main(void)
             nk = children_of(sp, kids, 8);
         }
         CHECK_INT(nk, 2);
-        usleep(1500000); /* mid-copy: 300 GETs of 1 s over 2 x 16 jobs take ~10 s */
+        usleep(1500000); /* mid-copy: 300 GETs of 2 s over 2 x 16 jobs take ~19 s */
         kill(sp, SIGKILL);
         int st;
         waitpid(sp, &st, 0);
         /* The test is a child subreaper: the orphaned workers are now its children. */
         int gone = 0;
-        /* They stop within the drain of their in-flight copies (one GET of 1 s each), long
-         * before the ~8 s the rest of the copy would take: not by running out of work. */
-        for (int i = 0; i < 40 && gone < nk; i++) {
+        /* They stop within the drain of their in-flight copies (one GET of 2 s each), long
+         * before the ~17 s the rest of the copy would take: not by running out of work. */
+        for (int i = 0; i < 100 && gone < nk; i++) {
             usleep(100000);
             for (int k = 0; k < nk; k++)
                 if (kids[k] > 0 && waitpid(kids[k], &st, WNOHANG) == kids[k]) {
@@ -332,6 +332,16 @@ int main(void)
                 }
         }
         CHECK_INT(gone, nk);
+        {
+            ferry_ledger_t *l0 = NULL;
+            ferry_counters_t c0;
+            REQUIRE(ferry_ledger_open(R, "killed", 0, &l0) == FERRY_OK);
+            REQUIRE(ferry_ledger_counters(l0, &c0) == FERRY_OK);
+            ferry_ledger_free(l0);
+            printf("killed sync: %lld of 300 done when its workers had stopped\n",
+                   c0.objects[FERRY_STATE_DONE]);
+            CHECK(c0.objects[FERRY_STATE_DONE] < 300); /* they stopped, not ran out of work */
+        }
         REQUIRE(s3t_faults(&cs, src.url, "{\"rules\":[]}") == 0);
         CHECK_INT(run(a, out, sizeof(out), 120), 0); /* what was left is copied; nothing failed */
         ferry_ledger_t *led = NULL;
