@@ -13,7 +13,7 @@
  * MessageId, Kodo reqid, else S3 sequencer+key) was taken within the window (default 24 h,
  * FERRY_INTAKE_DEDUP_S; the environment's FERRY_EVENT_DEDUP_SECONDS, 1..30 days, overrides)
  * is counted as `duplicate` and queues nothing. Ids are remembered as one key per id,
- * "ferry:{TASK}:dlv:<128-bit SHA-256 prefix of the id>" with SET NX EX (about 100 bytes of
+ * "ferry:{TASK}:dlv:<128-bit SHA-256 prefix of the id>" with SET NX EX (about 150 bytes of
  * Redis memory each, gone after the window; `ferry task rm` removes them), and only after the
  * enqueue succeeded, so a failed enqueue leaves the retry free to queue. Two deliveries of one
  * id racing each other may both pass the check: the ledger makes the second enqueue a no-op
