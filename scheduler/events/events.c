@@ -747,7 +747,7 @@ static int parse_mns_xml(const char *body, size_t len, const ferry_events_opts_t
         rc = ferry_error_set(err, FERRY_EPARSE, "the MNS <Message> is missing or empty");
         goto out;
     }
-    if (memchr(x.id.data, '\0', x.id.len)) {
+    if (x.id.len && memchr(x.id.data, '\0', x.id.len)) {
         rc = ferry_error_set(err, FERRY_EPARSE, "MessageId has a NUL");
         goto out;
     }

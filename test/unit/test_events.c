@@ -355,6 +355,12 @@ static void formats13(void)
               FERRY_OK); /* {"events":[]}: nothing to do, not an error */
     CHECK_INT(l.n, 0);
     ferry_event_list_free(&l);
+    /* no MessageId: no id, still parsed (fuzz: memchr on an empty buffer) */
+    CHECK_INT(
+        parse_str("<Notification><Message>eyJldmVudHMiOltdfQ==</Message></Notification>", &l, &e),
+        FERRY_OK);
+    CHECK_INT(l.n, 0);
+    ferry_event_list_free(&l);
 
     /* SNS: a SubscriptionConfirmation is recorded, never an event */
     l = parse_file("s3-sns-subscription-confirmation.json");
