@@ -1,6 +1,8 @@
 /* ferry event NAME [FILE|-]: enqueue one event payload, any supported format, with the same
- * parser the HTTP intake uses (scheduler/events.h). Exit 0 accepted, 2 rejected (with the
- * reason, nothing enqueued), 3 unknown task, 1 runtime error. */
+ * parser the HTTP intake uses (scheduler/intake.h). Exit 0 accepted (duplicates of a delivery
+ * already taken are counted, not queued; an SNS SubscriptionConfirmation is recorded and its
+ * URL printed for the operator), 2 rejected (with the reason, nothing enqueued), 3 unknown
+ * task, 1 runtime error. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

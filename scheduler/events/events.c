@@ -557,8 +557,20 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
         if (json_object_get(v, "Records")) {
             rc = parse_json(v, o, l, depth + 1, did, err);
         } else if (json_is_object(json_object_get(v, "oss"))) {
-            json_t *arr = json_array();
-            if (arr == NULL || json_array_append(arr, v) != 0) {
+            json_t *arr = json_array(), *ev = v, *type = json_object_get(root, "type");
+            /* data.eventName drops the oss: prefix the CloudEvent's type carries; without it,
+             * the type says what happened */
+            if (json_object_get(v, "eventName") == NULL && json_is_string(type)) {
+                ev = json_copy(v);
+                if (ev == NULL || json_object_set(ev, "eventName", type) != 0) {
+                    json_decref(ev);
+                    json_decref(arr);
+                    return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+                }
+            } else {
+                json_incref(ev);
+            }
+            if (arr == NULL || json_array_append_new(arr, ev) != 0) {
                 json_decref(arr);
                 return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
             }

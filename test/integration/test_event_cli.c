@@ -365,6 +365,27 @@ int main(void)
     CHECK_INT(run("task ls"), 0);
     CHECK(strstr(out, "unverified=1") != NULL);
 
+    /* Issue 13: the S3 event again: its sequencer+key was taken, so a duplicate; the same
+     * record in an SNS envelope (a new delivery id) reaches the ledger, which holds it done at
+     * that version: unchanged, nothing queued */
+    CHECK_INT(run("event t1 - --json < %s", path), 0);
+    CHECK(strstr(out, "\"duplicate\":1") != NULL);
+    const char *sns_again = write_file(
+        "sns-again.json",
+        "{\"Type\":\"Notification\",\"MessageId\":\"again-1\",\"Message\":\"{\\\"Records\\\":[{"
+        "\\\"eventName\\\":\\\"ObjectCreated:Put\\\",\\\"eventTime\\\":\\\"2026-08-13T06:45:43."
+        "000Z\\\","
+        "\\\"s3\\\":{\\\"object\\\":{\\\"key\\\":\\\"in/"
+        "red+flower%281%29.jpg\\\",\\\"size\\\":1024,"
+        "\\\"eTag\\\":\\\"d41d8cd98f00b204e9800998ecf8427e\\\",\\\"sequencer\\\":"
+        "\\\"0055AED6DCD90281E5\\\"}}}]}\"}");
+    CHECK_INT(run("event t1 %s --json", sns_again), 0);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+    CHECK(strstr(out, "\"unchanged\":1") != NULL);
+    CHECK(strstr(out, "\"queued\":0") != NULL);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg' --json"), 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL);
+
     issue13();
 
     /* unknown task, usage */

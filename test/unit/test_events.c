@@ -298,6 +298,16 @@ static void formats13(void)
     snprintf(body, sizeof(body), ce_fmt, "\"999999999999999\"");
     reject(body, FERRY_EPARSE, "time is out of range");
 
+    /* a CloudEvent whose data lacks eventName: the CloudEvent's type (with its oss: prefix) */
+    CHECK_INT(parse_str("{\"specversion\":\"1.0\",\"id\":\"t1\",\"type\":\"oss:ObjectRemoved:"
+                        "DeleteObject\",\"data\":{\"oss\":{\"object\":{\"key\":\"gone\"}}}}",
+                        &l, &e),
+              FERRY_OK);
+    CHECK(l.n == 1 && l.v[0].op == FERRY_EVENT_DELETE);
+    ferry_event_list_free(&l);
+    reject("{\"specversion\":\"1.0\",\"data\":{\"oss\":{\"object\":{\"key\":\"k\"}}}}",
+           FERRY_EPARSE, "eventName is missing");
+
     /* delivery ids are bounded and strings */
     reject("{\"specversion\":\"1.0\",\"id\":7,\"data\":{\"eventName\":\"ObjectCreated:Put\","
            "\"oss\":{\"object\":{\"key\":\"k\"}}}}",
