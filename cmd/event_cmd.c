@@ -1,6 +1,9 @@
 /* ferry event NAME [FILE|-]: enqueue one event payload, any supported format, with the same
- * parser the HTTP intake uses (scheduler/events.h). Exit 0 accepted, 2 rejected (with the
- * reason, nothing enqueued), 3 unknown task, 1 runtime error. */
+ * parser the HTTP intake uses (scheduler/intake.h). Exit 0 accepted (duplicates of a delivery
+ * already taken are counted, not queued; an SNS SubscriptionConfirmation is recorded and its
+ * URL printed for the operator), 2 rejected (with the reason, nothing enqueued), 3 unknown
+ * task, 1 runtime error. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,17 +118,36 @@ int cmd_event(cli_t *g, int argc, char **argv)
         code = cli_error(CLI_FAIL, "event: %s", err.msg);
         goto out;
     }
+    if (x.sns_confirmation) {
+        /* the operator confirms: ferry never fetches the URL */
+        if (g->json) {
+            json_t *j = json_pack("{s:{s:s,s:s}}", "sns_confirmation", "topic", x.sns_topic,
+                                  "subscribe_url", x.sns_subscribe_url);
+            char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            if (s)
+                puts(s);
+            free(s);
+            json_decref(j);
+        } else {
+            printf("recorded an SNS SubscriptionConfirmation (topic %s); ferry does not confirm "
+                   "it: open this URL to confirm the subscription, then events will follow (also "
+                   "shown by ferry task show %s):\n%s\n",
+                   x.sns_topic[0] ? x.sns_topic : "unnamed", t.name, x.sns_subscribe_url);
+        }
+        goto out;
+    }
     if (g->json)
         printf("{\"events\":%zu,\"queued\":%zu,\"unchanged\":%zu,\"stale\":%zu,\"ignored\":%zu,"
-               "\"outside_prefix\":%zu,\"deletes_off\":%zu,\"filtered\":%zu}\n",
+               "\"outside_prefix\":%zu,\"deletes_off\":%zu,\"filtered\":%zu,\"duplicate\":%zu}\n",
                x.events, x.queued, x.unchanged, x.stale, x.ignored_format, x.outside_prefix,
-               x.deletes_off, x.filtered);
+               x.deletes_off, x.filtered, x.duplicate);
     else
         printf("accepted %zu event(s): %zu queued, %zu already queued or unchanged, %zu older "
-               "than the recorded version (stale), %zu ignored (%zu outside the source prefix, "
-               "%zu deletes without --delete, %zu excluded by the task's filters)\n",
-               x.events, x.queued, x.unchanged, x.stale, x.ignored, x.outside_prefix, x.deletes_off,
-               x.filtered);
+               "than the recorded version (stale), %zu duplicate deliveries (already taken), "
+               "%zu ignored (%zu outside the source prefix, %zu deletes without --delete, %zu "
+               "excluded by the task's filters)\n",
+               x.events, x.queued, x.unchanged, x.stale, x.duplicate, x.ignored, x.outside_prefix,
+               x.deletes_off, x.filtered);
 out:
     ferry_redis_free(r);
     ferry_task_clear(&t);

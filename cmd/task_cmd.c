@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "intake.h"
 #include "scan.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
@@ -190,6 +191,18 @@ static int task_show_rm(cli_t *g, int argc, char **argv, int rm)
             /* the last scans, newest first (scheduler/scan.h) */
             if (ferry_scan_history(r, pos[0], 10, &scans) == FERRY_OK)
                 json_object_set_new(j, "scans", scans);
+            /* a pending SNS SubscriptionConfirmation: the operator opens the URL (intake.h) */
+            json_t *sns = NULL;
+            ferry_error_t se;
+            ferry_error_clear(&se);
+            if (ferry_intake_sns_pending(r, pos[0], &sns, &se) == FERRY_OK && sns) {
+                if (!g->json)
+                    fprintf(stderr,
+                            "task %s: an SNS subscription waits for confirmation: open "
+                            "sns_subscription.subscribe_url below (ferry never fetches it)\n",
+                            pos[0]);
+                json_object_set_new(j, "sns_subscription", sns);
+            }
             print_json(j, g->json);
         }
         json_decref(j);

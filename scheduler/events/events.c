@@ -7,6 +7,8 @@
 #include "ferry/sigv4.h"
 #include "ferry/text.h"
 
+#include <expat.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,8 +30,15 @@ void ferry_event_list_free(ferry_event_list_t *l)
         free(l->v[i].etag);
         free(l->v[i].sequencer);
         free(l->v[i].bucket);
+        free(l->v[i].delivery);
     }
     free(l->v);
+    if (l->sns) {
+        free(l->sns->topic_arn);
+        free(l->sns->subscribe_url);
+        free(l->sns->message_id);
+        free(l->sns);
+    }
     memset(l, 0, sizeof(*l));
 }
 
@@ -336,10 +345,199 @@ static int parse_plain(json_t *root, const ferry_events_opts_t *eo, ferry_event_
     return FERRY_OK;
 }
 
-static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t *l, int depth,
+/* The body's delivery id (see events.h): the outermost one wins. */
+static int set_id_str(char **did, const char *kind, const char *id, const char *field,
                       ferry_error_t *err)
 {
+    if (*did != NULL || id == NULL || *id == '\0')
+        return FERRY_OK;
+    size_t n = strlen(id);
+    if (n > FERRY_EVENTS_MAX_ID)
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "%s is longer than %d characters: not a delivery id", field,
+                               FERRY_EVENTS_MAX_ID);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return ferry_error_set(err, FERRY_EPARSE, "%s has a control character", field);
+    size_t kn = strlen(kind);
+    *did = malloc(kn + 1 + n + 1);
+    if (*did == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    memcpy(*did, kind, kn);
+    (*did)[kn] = ':';
+    memcpy(*did + kn + 1, id, n + 1);
+    return FERRY_OK;
+}
+
+static int set_id(char **did, const char *kind, json_t *obj, const char *name, ferry_error_t *err)
+{
+    json_t *v = json_object_get(obj, name);
+    if (v == NULL || json_is_null(v))
+        return FERRY_OK;
+    if (!json_is_string(v))
+        return ferry_error_set(err, FERRY_EPARSE, "%s is %s, want a string", name, json_kind(v));
+    return set_id_str(did, kind, json_string_value(v), name, err);
+}
+
+/* A JSON text, or base64 of one (MNS encodes the message by default). New reference in *out. */
+static int load_message(const char *s, size_t n, const char *field, json_t **out,
+                        ferry_error_t *err)
+{
+    json_error_t je;
+    *out = NULL;
+    while (n && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    if (n && (*s == '{' || *s == '[')) {
+        *out = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
+        if (*out == NULL)
+            return ferry_error_set(err, FERRY_EPARSE, "%s is not JSON: %s at offset %d", field,
+                                   je.text, je.position);
+        return FERRY_OK;
+    }
+    uint8_t *d = malloc(n + 1);
+    size_t dn = 0;
+    if (d == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    if (ferry_b64_decode(s, n, d, n + 1, &dn) != FERRY_OK || dn == 0 ||
+        (d[0] != '{' && d[0] != '[')) {
+        free(d);
+        return ferry_error_set(err, FERRY_EPARSE, "%s is neither JSON nor base64-encoded JSON",
+                               field);
+    }
+    *out = json_loadb((const char *)d, dn, JSON_REJECT_DUPLICATES, &je);
+    free(d);
+    if (*out == NULL)
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "%s (base64-decoded) is not JSON: %s at offset %d", field, je.text,
+                               je.position);
+    return FERRY_OK;
+}
+
+/* CloudEvents `time`, leniently: ISO 8601, or ms (12+ digits) or s since the epoch, as a
+ * number or a string. 0 when absent. */
+static int ce_time(json_t *root, int64_t *ms, ferry_error_t *err)
+{
+    json_t *v = json_object_get(root, "time");
+    *ms = 0;
+    if (v == NULL || json_is_null(v))
+        return FERRY_OK;
+    long long x = -1;
+    if (json_is_integer(v)) {
+        x = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s), i = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (n == 0 || i != n || n > 15) {
+            if (ev_iso8601_ms(s, ms) != 0)
+                return ferry_error_set(err, FERRY_EPARSE,
+                                       "time is not ISO 8601 nor seconds or milliseconds since "
+                                       "the epoch (want 2026-08-13T06:45:43.000Z)");
+            return FERRY_OK;
+        }
+        x = strtoll(s, NULL, 10);
+    } else {
+        return ferry_error_set(err, FERRY_EPARSE, "time is %s, want a string", json_kind(v));
+    }
+    int64_t t;
+    if (x >= 100000000000LL) /* 12+ digits: ms (100000000000 s would be year 5138) */
+        t = x;
+    else if (x >= 0 && x <= FERRY_EVENTS_MAX_TIME_S)
+        t = x * 1000;
+    else
+        t = -1;
+    if (t < 0 || t / 1000 > FERRY_EVENTS_MAX_TIME_S)
+        return ferry_error_set(err, FERRY_EPARSE, "time is out of range (1970..9999)");
+    *ms = t;
+    return FERRY_OK;
+}
+
+/* An SNS SubscriptionConfirmation: keep the SubscribeURL for the operator (never fetched). */
+static int sns_confirm(json_t *root, ferry_event_list_t *l, ferry_error_t *err)
+{
+    const char *url, *topic, *mid;
+    int64_t tms;
+    int rc;
+    if ((rc = ev_str(root, "SubscribeURL", 1, &url, "", 0, err)) ||
+        (rc = ev_str(root, "TopicArn", 0, &topic, "", 0, err)) ||
+        (rc = ev_str(root, "MessageId", 0, &mid, "", 0, err)) ||
+        (rc = ev_time(root, "Timestamp", &tms, "", 0, err)))
+        return rc;
+    size_t n = strlen(url);
+    if (n > FERRY_EVENTS_MAX_URL)
+        return ferry_error_set(err, FERRY_EPARSE, "SubscribeURL is longer than %d characters",
+                               FERRY_EVENTS_MAX_URL);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+            return ferry_error_set(err, FERRY_EPARSE,
+                                   "SubscribeURL has a space, control or non-ASCII character");
+    /* https://sns.REGION.amazonaws.com[.cn]/...: nothing else is an SNS confirmation */
+    const char *host = url + 8, *end;
+    if (strncmp(url, "https://", 8) != 0)
+        return ferry_error_set(err, FERRY_EPARSE, "SubscribeURL is not https://");
+    end = host + strcspn(host, "/?#");
+    size_t hn = (size_t)(end - host);
+    int aws = (hn > 19 && memcmp(end - 14, ".amazonaws.com", 14) == 0) ||
+              (hn > 22 && memcmp(end - 17, ".amazonaws.com.cn", 17) == 0);
+    if (strncmp(host, "sns.", 4) != 0 || !aws || memchr(host, '@', hn) || memchr(host, ':', hn))
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "SubscribeURL's host \"%.*s\" is not sns.REGION.amazonaws.com: "
+                               "not an SNS subscription",
+                               (int)(hn > 64 ? 64 : hn), host);
+    if (topic && strlen(topic) > FERRY_EVENTS_MAX_TOPIC)
+        return ferry_error_set(err, FERRY_EPARSE, "TopicArn is longer than %d characters",
+                               FERRY_EVENTS_MAX_TOPIC);
+    if (mid && strlen(mid) > FERRY_EVENTS_MAX_ID)
+        return ferry_error_set(err, FERRY_EPARSE, "MessageId is longer than %d characters",
+                               FERRY_EVENTS_MAX_ID);
+    if (topic)
+        for (const char *p = topic; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return ferry_error_set(err, FERRY_EPARSE, "TopicArn has a control character");
+    ferry_sns_confirm_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    l->sns = c;
+    c->subscribe_url = strdup(url);
+    c->topic_arn = strdup(topic ? topic : "");
+    c->message_id = strdup(mid ? mid : "");
+    c->time_ms = tms;
+    if (!c->subscribe_url || !c->topic_arn || !c->message_id)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    return FERRY_OK;
+}
+
+static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t *l, int depth,
+                      char **did, ferry_error_t *err);
+
+/* An MNS envelope's Message (JSON or base64 JSON): the OSS events inside. */
+static int parse_mns_message(const char *m, size_t n, const ferry_events_opts_t *o,
+                             ferry_event_list_t *l, int depth, char **did, ferry_error_t *err)
+{
+    json_t *inner;
+    int rc = load_message(m, n, "Message", &inner, err);
+    if (rc)
+        return rc;
+    if (json_is_object(inner) && json_is_array(json_object_get(inner, "events")))
+        rc = parse_json(inner, o, l, depth + 1, did, err);
+    else
+        rc = ferry_error_set(err, FERRY_EPARSE,
+                             "the MNS Message holds no OSS {\"events\":[...]}: point the OSS "
+                             "event notification at this topic");
+    json_decref(inner);
+    return rc;
+}
+
+static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_list_t *l, int depth,
+                      char **did, ferry_error_t *err)
+{
     json_t *v;
+    int rc;
+    if (depth > 2)
+        return ferry_error_set(err, FERRY_EPARSE, "envelopes nested too deep");
     if (json_is_array(root))
         return parse_plain(root, o, l, err);
     if (!json_is_object(root))
@@ -350,22 +548,42 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
     if (json_object_get(root, "specversion") && json_is_object(v = json_object_get(root, "data"))) {
         /* CloudEvents 1.0 through EventBridge: OSS puts one event in data (data.oss), the COS
          * forwarder the SCF Records. */
+        int64_t tms;
+        size_t first = l->n;
         if (depth > 0)
             return ferry_error_set(err, FERRY_EPARSE, "a CloudEvent nested in another");
-        if (json_object_get(v, "Records"))
-            return parse_json(v, o, l, depth + 1, err);
-        if (json_is_object(json_object_get(v, "oss"))) {
-            json_t *arr = json_array();
-            if (arr == NULL || json_array_append(arr, v) != 0) {
+        if ((rc = set_id(did, "ce", root, "id", err)) || (rc = ce_time(root, &tms, err)))
+            return rc;
+        if (json_object_get(v, "Records")) {
+            rc = parse_json(v, o, l, depth + 1, did, err);
+        } else if (json_is_object(json_object_get(v, "oss"))) {
+            json_t *arr = json_array(), *ev = v, *type = json_object_get(root, "type");
+            /* data.eventName drops the oss: prefix the CloudEvent's type carries; without it,
+             * the type says what happened */
+            if (json_object_get(v, "eventName") == NULL && json_is_string(type)) {
+                ev = json_copy(v);
+                if (ev == NULL || json_object_set(ev, "eventName", type) != 0) {
+                    json_decref(ev);
+                    json_decref(arr);
+                    return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+                }
+            } else {
+                json_incref(ev);
+            }
+            if (arr == NULL || json_array_append_new(arr, ev) != 0) {
                 json_decref(arr);
                 return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
             }
-            int rc = ev_parse_oss(arr, o, l, err);
+            rc = ev_parse_oss(arr, o, l, err);
             json_decref(arr);
-            return rc;
+        } else {
+            return ferry_error_set(err, FERRY_EPARSE,
+                                   "a CloudEvent whose data holds neither data.oss nor Records");
         }
-        return ferry_error_set(err, FERRY_EPARSE,
-                               "a CloudEvent whose data holds neither data.oss nor Records");
+        for (size_t i = first; rc == FERRY_OK && i < l->n; i++)
+            if (l->v[i].time_ms == 0)
+                l->v[i].time_ms = tms; /* the envelope's time when the event has none */
+        return rc;
     }
     if ((v = json_object_get(root, "Records")) != NULL) {
         if (!json_is_array(v))
@@ -375,30 +593,49 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
             return ev_parse_cos(v, o, l, err);
         return ev_parse_s3_records(v, depth ? "s3-sns" : "s3", o, l, err);
     }
-    if (json_is_string(json_object_get(root, "source")) && json_object_get(root, "detail-type"))
+    if (json_is_string(json_object_get(root, "source")) && json_object_get(root, "detail-type")) {
+        if ((rc = set_id(did, "ce", root, "id", err)))
+            return rc;
         return ev_parse_eventbridge(root, o, l, err);
+    }
     if (json_is_string(v = json_object_get(root, "Message"))) {
-        /* SNS envelope (S3 inside) or Kodo callback: both carry JSON as a string. */
+        /* SNS envelope (S3 inside), MNS envelope (OSS inside) or Kodo callback: all carry the
+         * event as a string. */
         const char *type = json_string_value(json_object_get(root, "Type"));
-        if (type && strcmp(type, "Notification") != 0)
-            return ferry_error_set(err, FERRY_EPARSE,
-                                   "an SNS %s message carries no object event: confirm the "
-                                   "subscription with SNS, then events will follow",
-                                   type);
         if (depth > 0)
             return ferry_error_set(err, FERRY_EPARSE, "a Message nested in a Message");
+        if (type && strcmp(type, "SubscriptionConfirmation") == 0)
+            return sns_confirm(root, l, err);
+        if (type && strcmp(type, "UnsubscribeConfirmation") == 0) {
+            l->ignored++;
+            return FERRY_OK;
+        }
+        if (type && strcmp(type, "Notification") != 0)
+            return ferry_error_set(err, FERRY_EPARSE,
+                                   "an SNS message of Type \"%.32s\": want Notification or "
+                                   "SubscriptionConfirmation",
+                                   type);
+        if (!type && (json_object_get(root, "TopicOwner") || json_object_get(root, "TopicName"))) {
+            if ((rc = set_id(did, "mns", root, "MessageId", err)))
+                return rc;
+            return parse_mns_message(json_string_value(v), json_string_length(v), o, l, depth, did,
+                                     err);
+        }
+        if (type && (rc = set_id(did, "sns", root, "MessageId", err)))
+            return rc;
         json_error_t je;
         const char *m = json_string_value(v);
         json_t *inner = json_loadb(m, json_string_length(v), JSON_REJECT_DUPLICATES, &je);
         if (inner == NULL)
             return ferry_error_set(err, FERRY_EPARSE, "Message is not JSON: %s at offset %d",
                                    je.text, je.position);
-        int rc;
         if (type || json_object_get(inner, "Records"))
-            rc = parse_json(inner, o, l, depth + 1, err);
-        else if (json_object_get(inner, "event"))
-            rc = ev_parse_kodo(inner, o, l, err);
-        else
+            rc = parse_json(inner, o, l, depth + 1, did, err);
+        else if (json_is_object(inner) && json_object_get(inner, "event")) {
+            rc = set_id(did, "kodo", inner, "reqid", err);
+            if (rc == FERRY_OK)
+                rc = ev_parse_kodo(inner, o, l, err);
+        } else
             rc = ferry_error_set(err, FERRY_EPARSE,
                                  "Message holds neither S3 Records nor a Kodo event");
         json_decref(inner);
@@ -412,9 +649,148 @@ static int parse_json(json_t *root, const ferry_events_opts_t *o, ferry_event_li
         }
         return ferry_error_set(err, FERRY_EPARSE,
                                "unknown event format: send OSS, COS, Kodo, S3 (notification, "
-                               "SNS or EventBridge) events, or {\"key\":...,\"size\":...}");
+                               "SNS or EventBridge) events, MNS or CloudEvents envelopes, or "
+                               "{\"key\":...,\"size\":...}");
     }
     return parse_plain(root, o, l, err);
+}
+
+/* The MNS XML envelope: <Notification> with <MessageId> and <Message> children. */
+typedef struct mns_xml_s {
+    XML_Parser xp;
+    int depth, field, root_ok; /* field: 0 none, 1 MessageId, 2 Message */
+    ferry_buf_t id, msg;
+    int rc;
+} mns_xml_t;
+
+static const char *local_name(const XML_Char *name)
+{
+    const char *c = strrchr(name, ':');
+    return c ? c + 1 : name;
+}
+
+static void XMLCALL mns_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    mns_xml_t *x = ud;
+    (void)attrs;
+    x->depth++;
+    if (x->depth == 1)
+        x->root_ok = strcmp(local_name(name), "Notification") == 0;
+    else if (x->depth == 2)
+        x->field = strcmp(local_name(name), "MessageId") == 0 ? 1
+                   : strcmp(local_name(name), "Message") == 0 ? 2
+                                                              : 0;
+    else
+        x->field = 0;
+    if (x->depth > 8) {
+        x->rc = FERRY_EPARSE;
+        XML_StopParser(x->xp, XML_FALSE);
+    }
+}
+
+static void XMLCALL mns_end(void *ud, const XML_Char *name)
+{
+    mns_xml_t *x = ud;
+    (void)name;
+    x->depth--;
+    x->field = 0;
+}
+
+static void XMLCALL mns_text(void *ud, const XML_Char *s, int n)
+{
+    mns_xml_t *x = ud;
+    ferry_buf_t *b = x->field == 1 ? &x->id : x->field == 2 ? &x->msg : NULL;
+    if (b == NULL || n <= 0)
+        return;
+    /* the whole body is capped at FERRY_EVENTS_MAX_BODY, so is any text in it */
+    if (b->len + (size_t)n > FERRY_EVENTS_MAX_BODY || ferry_buf_add(b, s, (size_t)n) != FERRY_OK) {
+        x->rc = FERRY_ENOMEM;
+        XML_StopParser(x->xp, XML_FALSE);
+    }
+}
+
+static void XMLCALL mns_doctype(void *ud, const XML_Char *n, const XML_Char *s, const XML_Char *p,
+                                int i)
+{
+    mns_xml_t *x = ud;
+    (void)n, (void)s, (void)p, (void)i;
+    x->rc = FERRY_EPARSE;
+    XML_StopParser(x->xp, XML_FALSE);
+}
+
+static int parse_mns_xml(const char *body, size_t len, const ferry_events_opts_t *o,
+                         ferry_event_list_t *l, char **did, ferry_error_t *err)
+{
+    mns_xml_t x;
+    int rc;
+    memset(&x, 0, sizeof(x));
+    if (len > INT_MAX)
+        return ferry_error_set(err, FERRY_ETOOBIG, "the body is too large");
+    x.xp = XML_ParserCreate(NULL);
+    if (x.xp == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_init(&x.id, 64);
+    ferry_buf_init(&x.msg, 1024);
+    XML_SetUserData(x.xp, &x);
+    XML_SetElementHandler(x.xp, mns_start, mns_end);
+    XML_SetCharacterDataHandler(x.xp, mns_text);
+    XML_SetStartDoctypeDeclHandler(x.xp, mns_doctype);
+    XML_SetParamEntityParsing(x.xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    if (XML_Parse(x.xp, body, (int)len, XML_TRUE) != XML_STATUS_OK || x.rc) {
+        if (x.rc == FERRY_ENOMEM)
+            rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+        else if (x.rc)
+            rc = ferry_error_set(err, FERRY_EPARSE,
+                                 "the XML body has a DOCTYPE or is nested too deep: want an MNS "
+                                 "<Notification>");
+        else
+            rc = ferry_error_set(err, FERRY_EPARSE, "malformed XML: %s (line %lu, column %lu)",
+                                 XML_ErrorString(XML_GetErrorCode(x.xp)),
+                                 (unsigned long)XML_GetCurrentLineNumber(x.xp),
+                                 (unsigned long)XML_GetCurrentColumnNumber(x.xp));
+        goto out;
+    }
+    if (!x.root_ok) {
+        rc = ferry_error_set(err, FERRY_EPARSE,
+                             "the XML root is not <Notification>: want an MNS push envelope");
+        goto out;
+    }
+    if (x.msg.len == 0) {
+        rc = ferry_error_set(err, FERRY_EPARSE, "the MNS <Message> is missing or empty");
+        goto out;
+    }
+    if (x.id.len && memchr(x.id.data, '\0', x.id.len)) {
+        rc = ferry_error_set(err, FERRY_EPARSE, "MessageId has a NUL");
+        goto out;
+    }
+    if ((rc = set_id_str(did, "mns", x.id.len ? ferry_buf_cstr(&x.id) : NULL, "MessageId", err)))
+        goto out;
+    rc = parse_mns_message(x.msg.data, x.msg.len, o, l, 0, did, err);
+out:
+    XML_ParserFree(x.xp);
+    ferry_buf_free(&x.id);
+    ferry_buf_free(&x.msg);
+    return rc;
+}
+
+/* Each event's delivery id: the body's, else an S3 record's sequencer and key. */
+static int stamp_ids(ferry_event_list_t *l, const char *did, ferry_error_t *err)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        ferry_event_t *e = &l->v[i];
+        if (did) {
+            e->delivery = strdup(did);
+        } else if (e->sequencer && strncmp(e->format, "s3", 2) == 0) {
+            size_t n = strlen(e->sequencer) + strlen(e->key) + 5;
+            if ((e->delivery = malloc(n)) != NULL)
+                snprintf(e->delivery, n, "s3:%s:%s", e->sequencer, e->key);
+        } else {
+            continue;
+        }
+        if (e->delivery == NULL)
+            return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    return FERRY_OK;
 }
 
 int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *opts,
@@ -424,6 +800,7 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
     json_error_t je;
     uint8_t *decoded = NULL;
     json_t *root = NULL;
+    char *did = NULL;
     int rc;
     memset(out, 0, sizeof(*out));
     if (opts == NULL) {
@@ -438,8 +815,13 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
         i++;
     if (i == len)
         return ferry_error_set(err, FERRY_EPARSE, "the body is empty");
+    if (body[i] == '<') {
+        /* MNS push with NotifyContentFormat XML */
+        rc = parse_mns_xml(body + i, len - i, opts, out, &did, err);
+        goto ids;
+    }
     if (body[i] != '{' && body[i] != '[') {
-        /* MNS delivers the OSS event JSON base64-encoded. */
+        /* MNS delivers the OSS event JSON base64-encoded (SIMPLIFIED). */
         size_t cap = len, n = 0;
         decoded = malloc(cap + 1);
         if (decoded == NULL)
@@ -447,8 +829,9 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
         if (ferry_b64_decode(body + i, len - i, decoded, cap, &n) != FERRY_OK || n == 0 ||
             (decoded[0] != '{' && decoded[0] != '[')) {
             free(decoded);
-            return ferry_error_set(err, FERRY_EPARSE,
-                                   "the body is neither JSON nor base64-encoded JSON");
+            return ferry_error_set(
+                err, FERRY_EPARSE,
+                "the body is neither JSON nor base64-encoded JSON (nor MNS XML)");
         }
         root = json_loadb((const char *)decoded, n, JSON_REJECT_DUPLICATES, &je);
     } else {
@@ -459,11 +842,15 @@ int ferry_events_parse(const char *body, size_t len, const ferry_events_opts_t *
                              je.line, je.column);
         goto out;
     }
-    rc = parse_json(root, opts, out, 0, err);
+    rc = parse_json(root, opts, out, 0, &did, err);
+ids:
+    if (rc == FERRY_OK)
+        rc = stamp_ids(out, did, err);
 out:
     if (rc != FERRY_OK)
         ferry_event_list_free(out);
     json_decref(root);
     free(decoded);
+    free(did);
     return rc;
 }

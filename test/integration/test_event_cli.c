@@ -57,6 +57,161 @@ static int queued_now(void)
     return count_lines(out);
 }
 
+/* Issue 13: every delivery format through `ferry event`, duplicates, SNS confirmations. */
+static const char *sample(const char *name)
+{
+    static char p[4][600];
+    static int slot;
+    char *s = p[slot++ % 4];
+    snprintf(s, 600, "%s/events/%s", FERRY_TEST_DATA, name);
+    return s;
+}
+
+static int queued_in(const char *task)
+{
+    REQUIRE(run("ls %s --state queued --json", task) == 0);
+    return count_lines(out);
+}
+
+static void issue13(void)
+{
+    CHECK_INT(run("task add t3 --from oss://src-bucket/ --to s3://dst/out/ --delete"), 0);
+
+    /* a duplicate delivery (the same Kodo reqid twice) queues once and says so */
+    CHECK_INT(run("event t3 %s --json", sample("kodo-put-reqid.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("kodo-put-reqid.json")), 0);
+    CHECK(strstr(out, "\"queued\":0") != NULL);
+    CHECK(strstr(out, "\"duplicate\":1") != NULL);
+    CHECK(strstr(out, "\"unchanged\":0") != NULL);
+    CHECK_INT(run("event t3 %s", sample("kodo-put-reqid.json")), 0);
+    CHECK(strstr(out, "1 duplicate deliveries") != NULL);
+    CHECK_INT(queued_in("t3"), 1);
+    CHECK_INT(run("status t3 'video/clip 2.mp4' --json"), 0);
+    CHECK(strstr(out, "\"state\":\"queued\"") != NULL);
+
+    /* every new format: OSS EventBridge put and delete, MNS JSON and XML, COS EventBridge */
+    CHECK_INT(run("event t3 %s --json", sample("oss-eventbridge-put.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("oss-mns-json-envelope.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    /* the XML envelope: another MessageId, the same object and version: not a duplicate */
+    CHECK_INT(run("event t3 %s --json", sample("oss-mns-xml-envelope.xml")), 0);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+    CHECK(strstr(out, "\"unchanged\":1") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("oss-mns-xml-envelope.xml")), 0);
+    CHECK(strstr(out, "\"duplicate\":1") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("cos-eventbridge-forwarded.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK_INT(queued_in("t3"), 4);
+    CHECK_INT(run("status t3 'docs/a b.pdf' --json"), 0);
+    CHECK(strstr(out, "\"size\":2048") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("oss-eventbridge-delete.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK_INT(run("event t3 %s", sample("bad-other-bucket.json")), 2);
+    CHECK(strstr(errbuf, "another-bucket") != NULL);
+
+    /* a body mixing a good and a bad record (MNS batch): exit 2, nothing queued, and the good
+     * record's id is not remembered (its later delivery queues) */
+    const char *mixed = write_file(
+        "mixed.json",
+        "{\"TopicOwner\":\"1\",\"TopicName\":\"t\",\"MessageId\":\"mix-1\",\"Message\":\"{"
+        "\\\"events\\\":[{\\\"eventName\\\":\\\"ObjectCreated:PutObject\\\",\\\"oss\\\":{"
+        "\\\"object\\\":{\\\"key\\\":\\\"mixed/good\\\",\\\"size\\\":1}}},{\\\"eventName\\\":"
+        "\\\"ObjectCreated:PutObject\\\",\\\"oss\\\":{\\\"object\\\":{\\\"key\\\":\\\"mixed/bad"
+        "\\\",\\\"size\\\":-1}}}]}\"}");
+    int before = queued_in("t3");
+    CHECK_INT(run("event t3 %s", mixed), 2);
+    CHECK(strstr(errbuf, "event 2: oss.object.size is negative") != NULL);
+    CHECK(strstr(errbuf, "nothing was queued") != NULL);
+    CHECK_INT(queued_in("t3"), before);
+    CHECK_INT(run("status t3 mixed/good"), 3);
+    const char *fixed = write_file(
+        "fixed.json",
+        "{\"TopicOwner\":\"1\",\"TopicName\":\"t\",\"MessageId\":\"mix-1\",\"Message\":\"{"
+        "\\\"events\\\":[{\\\"eventName\\\":\\\"ObjectCreated:PutObject\\\",\\\"oss\\\":{"
+        "\\\"object\\\":{\\\"key\\\":\\\"mixed/good\\\",\\\"size\\\":1}}}]}\"}");
+    CHECK_INT(run("event t3 %s --json", fixed), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+
+    /* a failed enqueue does not remember the id: the retry queues */
+    CHECK_INT(run("task add t4 --from oss://src-bucket/ --to s3://dst/out/"), 0);
+    ferry_redis_t *rc = NULL;
+    ferry_error_t ce;
+    redisReply *rep = NULL;
+    REQUIRE(ferry_redis_connect(srv.url, NULL, &rc, &ce) == FERRY_OK);
+    /* Redis refuses writes (out of memory) before the enqueue script runs */
+    REQUIRE(ferry_redis_cmd(rc, &rep, "CONFIG SET maxmemory 1") == FERRY_OK);
+    freeReplyObject(rep);
+    CHECK_INT(run("event t4 %s", sample("kodo-put-reqid.json")), 1);
+    CHECK(strstr(errbuf, "queueing the events of task t4") != NULL);
+    REQUIRE(ferry_redis_cmd(rc, &rep, "CONFIG SET maxmemory 0") == FERRY_OK);
+    freeReplyObject(rep);
+    /* the enqueue script refused while plain writes pass: the id must still not be kept */
+    REQUIRE(ferry_redis_cmd(rc, &rep, "ACL SETUSER default -evalsha -eval -script") == FERRY_OK);
+    freeReplyObject(rep);
+    CHECK_INT(run("event t4 %s", sample("kodo-put-reqid.json")), 1);
+    REQUIRE(ferry_redis_cmd(rc, &rep, "ACL SETUSER default +@all") == FERRY_OK);
+    freeReplyObject(rep);
+    CHECK_INT(run("event t4 %s --json", sample("kodo-put-reqid.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+    /* the window: ids expire (here after 1 s), and the key is bounded in size */
+    REQUIRE(ferry_redis_cmd(rc, &rep, "KEYS ferry:{t4}:dlv:*") == FERRY_OK);
+    CHECK_INT((int)rep->elements, 1);
+    if (rep->elements == 1)
+        CHECK_INT((int)rep->element[0]->len, (int)strlen("ferry:{t4}:dlv:") + 32);
+    freeReplyObject(rep);
+    setenv("FERRY_EVENT_DEDUP_SECONDS", "1", 1);
+    CHECK_INT(run("event t4 %s --json", sample("oss-mns-json-envelope.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    usleep(2100 * 1000);
+    CHECK_INT(run("event t4 %s --json", sample("oss-mns-json-envelope.json")), 0);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL); /* expired: taken again, the ledger's no-op */
+    CHECK(strstr(out, "\"unchanged\":1") != NULL);
+    unsetenv("FERRY_EVENT_DEDUP_SECONDS");
+
+    /* SNS: a SubscriptionConfirmation is recorded (never fetched) and shown by task show */
+    CHECK_INT(run("task show t3 --json"), 0);
+    CHECK(strstr(out, "sns_subscription") == NULL);
+    CHECK_INT(run("event t3 %s", sample("s3-sns-subscription-confirmation.json")), 0);
+    CHECK(strstr(out, "open this URL to confirm") != NULL);
+    CHECK(strstr(out, "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("s3-sns-subscription-confirmation.json")), 0);
+    CHECK(strstr(out, "{\"sns_confirmation\":{\"topic\":\"arn:aws:sns:us-west-2:123456789012:"
+                      "ferry\",\"subscribe_url\":\"https://sns.us-west-2.amazonaws.com/") != NULL);
+    CHECK_INT(run("task show t3 --json"), 0);
+    CHECK(strstr(out, "\"sns_subscription\":{") != NULL);
+    CHECK(strstr(out, "\"subscribe_url\":\"https://sns.us-west-2.amazonaws.com/?Action="
+                      "ConfirmSubscription&TopicArn=") != NULL);
+    CHECK(strstr(out, "\"topic\":\"arn:aws:sns:us-west-2:123456789012:ferry\"") != NULL);
+    CHECK_INT(run("task show t3"), 0);
+    CHECK(strstr(errbuf, "waits for confirmation") != NULL);
+    CHECK(strstr(out, "\"subscribe_url\"") != NULL);
+    REQUIRE(ferry_redis_cmd(rc, &rep, "TTL ferry:{t3}:sns-confirm") == FERRY_OK);
+    CHECK(rep->integer > 0 && rep->integer <= 259200);
+    freeReplyObject(rep);
+    /* a confirmation pointing anywhere but SNS is refused */
+    const char *phish = write_file(
+        "phish.json", "{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"m\",\"SubscribeURL\":"
+                      "\"https://sns.evil.example/?Action=ConfirmSubscription\"}");
+    CHECK_INT(run("event t3 %s", phish), 2);
+    CHECK(strstr(errbuf, "not sns.REGION.amazonaws.com") != NULL);
+    /* the S3 notification through SNS: the SNS MessageId dedupes */
+    CHECK_INT(run("event t3 %s --json", sample("s3-sns-wrapped.json")), 0);
+    CHECK(strstr(out, "\"queued\":1") != NULL);
+    CHECK_INT(run("event t3 %s --json", sample("s3-sns-wrapped.json")), 0);
+    CHECK(strstr(out, "\"duplicate\":1") != NULL);
+    /* task rm removes the ids and the confirmation with the rest */
+    CHECK_INT(run("task rm t3"), 0);
+    REQUIRE(ferry_redis_cmd(rc, &rep, "KEYS ferry:{t3}:*") == FERRY_OK);
+    CHECK_INT((int)rep->elements, 0);
+    freeReplyObject(rep);
+    ferry_redis_free(rc);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -209,6 +364,29 @@ int main(void)
     CHECK_INT(run("ls t1 --unverified --state failed"), 2);
     CHECK_INT(run("task ls"), 0);
     CHECK(strstr(out, "unverified=1") != NULL);
+
+    /* Issue 13: the S3 event again: its sequencer+key was taken, so a duplicate; the same
+     * record in an SNS envelope (a new delivery id) reaches the ledger, which holds it done at
+     * that version: unchanged, nothing queued */
+    CHECK_INT(run("event t1 - --json < %s", path), 0);
+    CHECK(strstr(out, "\"duplicate\":1") != NULL);
+    const char *sns_again = write_file(
+        "sns-again.json",
+        "{\"Type\":\"Notification\",\"MessageId\":\"again-1\",\"Message\":\"{\\\"Records\\\":[{"
+        "\\\"eventName\\\":\\\"ObjectCreated:Put\\\",\\\"eventTime\\\":\\\"2026-08-13T06:45:43."
+        "000Z\\\","
+        "\\\"s3\\\":{\\\"object\\\":{\\\"key\\\":\\\"in/"
+        "red+flower%281%29.jpg\\\",\\\"size\\\":1024,"
+        "\\\"eTag\\\":\\\"d41d8cd98f00b204e9800998ecf8427e\\\",\\\"sequencer\\\":"
+        "\\\"0055AED6DCD90281E5\\\"}}}]}\"}");
+    CHECK_INT(run("event t1 %s --json", sns_again), 0);
+    CHECK(strstr(out, "\"duplicate\":0") != NULL);
+    CHECK(strstr(out, "\"unchanged\":1") != NULL);
+    CHECK(strstr(out, "\"queued\":0") != NULL);
+    CHECK_INT(run("status t1 'in/red flower(1).jpg' --json"), 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL);
+
+    issue13();
 
     /* unknown task, usage */
     CHECK_INT(run("event nosuch %s", plain), 3);

@@ -209,6 +209,215 @@ static void buckets(void)
     ferry_event_list_free(&l);
 }
 
+/* Issue 13: every delivery format, delivery ids, SNS subscription confirmations. */
+static const char *delivery_of(const char *file)
+{
+    static char id[512];
+    ferry_event_list_t l = parse_file(file);
+    snprintf(id, sizeof(id), "%s", l.n && l.v[0].delivery ? l.v[0].delivery : "(none)");
+    for (size_t i = 1; i < l.n; i++) /* every event of a body carries the body's id */
+        if (strcmp(l.v[0].delivery ? l.v[0].delivery : "",
+                   l.v[i].delivery ? l.v[i].delivery : "") &&
+            strncmp(id, "s3:", 3) != 0)
+            snprintf(id, sizeof(id), "(differs)");
+    ferry_event_list_free(&l);
+    return id;
+}
+
+static int parse_str(const char *body, ferry_event_list_t *l, ferry_error_t *e)
+{
+    ferry_error_clear(e);
+    return ferry_events_parse(body, strlen(body), NULL, l, e);
+}
+
+static void formats13(void)
+{
+    one("oss-eventbridge-put.json", "oss", FERRY_EVENT_CREATE, "input/2026/report.csv", 59537,
+        "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+    one("oss-eventbridge-delete.json", "oss", FERRY_EVENT_DELETE, "input/2026/report.csv", -1,
+        NULL);
+    one("oss-mns-json-envelope.json", "oss", FERRY_EVENT_CREATE, "images/cat.jpg", 122539,
+        "688A4B5C6D7E8F900112233445566778");
+    one("oss-mns-xml-envelope.xml", "oss", FERRY_EVENT_CREATE, "images/cat.jpg", 122539,
+        "688A4B5C6D7E8F900112233445566778");
+    one("kodo-put-reqid.json", "kodo", FERRY_EVENT_CREATE, "video/clip 2.mp4", 1048576,
+        "lsril688bAmXn7kiiOe9fL4mpc39");
+    one("cos-eventbridge-forwarded.json", "cos", FERRY_EVENT_CREATE, "docs/a b.pdf", 2048, NULL);
+
+    CHECK_STR(delivery_of("oss-eventbridge-put.json"), "ce:6932A1B2C3D4E5F6A7B8C9D0");
+    CHECK_STR(delivery_of("oss-eventbridge-delete.json"), "ce:6932A1B2C3D4E5F6A7B8C9D1");
+    CHECK_STR(delivery_of("oss-mns-json-envelope.json"),
+              "mns:5F1A0B2C3D4E5F60-1-18A2B3C4D5E-200000001");
+    CHECK_STR(delivery_of("oss-mns-xml-envelope.xml"),
+              "mns:5F1A0B2C3D4E5F60-1-18A2B3C4D5E-200000002");
+    CHECK_STR(delivery_of("kodo-put-reqid.json"), "kodo:qEAAAFxAb3Qd8XkX");
+    CHECK_STR(delivery_of("cos-eventbridge-forwarded.json"),
+              "ce:13a3f42d-7258-4ada-da6d-023a333b4662");
+    CHECK_STR(delivery_of("s3-sns-wrapped.json"), "sns:22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324");
+    CHECK_STR(delivery_of("s3-notification-put.json"), "s3:0055AED6DCD90281E5:red flower(1).jpg");
+    CHECK_STR(delivery_of("s3-eventbridge-put.json"), "ce:17793124-05d4-b198-2fde-7ededc63b103");
+    CHECK_STR(delivery_of("minimal.json"), "(none)");
+    CHECK_STR(delivery_of("kodo-put.json"), "kodo:niNkZJy_3M9903AEA");
+    CHECK(strncmp(delivery_of("kodo-move.json"), "kodo:", 5) == 0);
+
+    /* event times: Kodo ns, COS s inside a CloudEvent whose time is ms in a string */
+    ferry_event_list_t l = parse_file("kodo-put-reqid.json");
+    CHECK(l.v[0].time_ms == 1764486000123LL);
+    ferry_event_list_free(&l);
+    l = parse_file("cos-eventbridge-forwarded.json");
+    CHECK(l.v[0].time_ms == 1764486000000LL);
+    ferry_event_list_free(&l);
+    l = parse_file("oss-mns-xml-envelope.xml");
+    CHECK(l.v[0].time_ms == 1796022000000LL); /* 2026-11-30T07:00:00.000Z */
+    ferry_event_list_free(&l);
+
+    /* the CloudEvent time is the fallback when the event has none: ms string, s number, ISO */
+    ferry_error_t e;
+    const char *ce_fmt = "{\"specversion\":\"1.0\",\"id\":\"x1\",\"time\":%s,\"data\":{"
+                         "\"eventName\":\"ObjectCreated:PutObject\",\"oss\":{\"object\":{"
+                         "\"key\":\"k\",\"size\":1}}}}";
+    char body[1024];
+    snprintf(body, sizeof(body), ce_fmt, "\"1764486000123\"");
+    CHECK_INT(parse_str(body, &l, &e), FERRY_OK);
+    CHECK(l.n == 1 && l.v[0].time_ms == 1764486000123LL);
+    ferry_event_list_free(&l);
+    snprintf(body, sizeof(body), ce_fmt, "1764486000");
+    CHECK_INT(parse_str(body, &l, &e), FERRY_OK);
+    CHECK(l.n == 1 && l.v[0].time_ms == 1764486000000LL);
+    ferry_event_list_free(&l);
+    snprintf(body, sizeof(body), ce_fmt, "\"2025-11-30T07:00:00Z\"");
+    CHECK_INT(parse_str(body, &l, &e), FERRY_OK);
+    CHECK(l.n == 1 && l.v[0].time_ms == 1764486000000LL);
+    ferry_event_list_free(&l);
+    snprintf(body, sizeof(body), ce_fmt, "\"yesterday\"");
+    reject(body, FERRY_EPARSE, "time is not ISO 8601");
+    snprintf(body, sizeof(body), ce_fmt, "{}");
+    reject(body, FERRY_EPARSE, "time is an object");
+    snprintf(body, sizeof(body), ce_fmt, "-5");
+    reject(body, FERRY_EPARSE, "time is out of range");
+    snprintf(body, sizeof(body), ce_fmt, "\"999999999999999\"");
+    reject(body, FERRY_EPARSE, "time is out of range");
+
+    /* a CloudEvent whose data lacks eventName: the CloudEvent's type (with its oss: prefix) */
+    CHECK_INT(parse_str("{\"specversion\":\"1.0\",\"id\":\"t1\",\"type\":\"oss:ObjectRemoved:"
+                        "DeleteObject\",\"data\":{\"oss\":{\"object\":{\"key\":\"gone\"}}}}",
+                        &l, &e),
+              FERRY_OK);
+    CHECK(l.n == 1 && l.v[0].op == FERRY_EVENT_DELETE);
+    ferry_event_list_free(&l);
+    reject("{\"specversion\":\"1.0\",\"data\":{\"oss\":{\"object\":{\"key\":\"k\"}}}}",
+           FERRY_EPARSE, "eventName is missing");
+
+    /* delivery ids are bounded and strings */
+    reject("{\"specversion\":\"1.0\",\"id\":7,\"data\":{\"eventName\":\"ObjectCreated:Put\","
+           "\"oss\":{\"object\":{\"key\":\"k\"}}}}",
+           FERRY_EPARSE, "id is a number, want a string");
+    ferry_buf_t b;
+    ferry_buf_init(&b, 4096);
+    ferry_buf_adds(&b,
+                   "{\"Message\":\"{\\\"event\\\":\\\"put\\\",\\\"key\\\":\\\"k\\\",\\\"reqid\\\":"
+                   "\\\"");
+    for (int i = 0; i < FERRY_EVENTS_MAX_ID + 1; i++)
+        ferry_buf_adds(&b, "r");
+    ferry_buf_adds(&b, "\\\"}\"}");
+    reject(ferry_buf_cstr(&b), FERRY_EPARSE, "reqid is longer than 256 characters");
+    reject("{\"Message\":\"{\\\"event\\\":\\\"put\\\",\\\"key\\\":\\\"k\\\",\\\"reqid\\\":"
+           "\\\"a\\\\u0001b\\\"}\"}",
+           FERRY_EPARSE, "reqid has a control character");
+
+    /* MNS: a raw JSON Message, a batch all or nothing, a Message that is not OSS */
+    const char *mns_raw =
+        "{\"TopicOwner\":\"1\",\"TopicName\":\"t\",\"MessageId\":\"m1\",\"Message\":\"{\\\"events"
+        "\\\":[{\\\"eventName\\\":\\\"ObjectCreated:PutObject\\\",\\\"oss\\\":{\\\"object\\\":{"
+        "\\\"key\\\":\\\"a\\\",\\\"size\\\":1}}},{\\\"eventName\\\":\\\"ObjectRemoved:"
+        "DeleteObject\\\",\\\"oss\\\":{\\\"object\\\":{\\\"key\\\":\\\"b\\\"}}}]}\"}";
+    CHECK_INT(parse_str(mns_raw, &l, &e), FERRY_OK);
+    CHECK_INT(l.n, 2);
+    if (l.n == 2) {
+        CHECK_STR(l.v[1].key, "b");
+        CHECK_INT(l.v[1].op, FERRY_EVENT_DELETE);
+        CHECK_STR(l.v[1].delivery, "mns:m1");
+    }
+    ferry_event_list_free(&l);
+    reject("{\"TopicOwner\":\"1\",\"MessageId\":\"m1\",\"Message\":\"{\\\"events\\\":[{"
+           "\\\"eventName\\\":\\\"ObjectCreated:PutObject\\\",\\\"oss\\\":{\\\"object\\\":{"
+           "\\\"key\\\":\\\"a\\\"}}},{\\\"eventName\\\":\\\"ObjectCreated:PutObject\\\",\\\"oss"
+           "\\\":{\\\"object\\\":{\\\"key\\\":5}}}]}\"}",
+           FERRY_EPARSE, "event 2: oss.object.key is a number");
+    reject("{\"TopicOwner\":\"1\",\"Message\":\"!!!notbase64\"}", FERRY_EPARSE,
+           "Message is neither JSON nor base64");
+    reject("{\"TopicOwner\":\"1\",\"Message\":\"{\\\"key\\\":\\\"a\\\"}\"}", FERRY_EPARSE,
+           "holds no OSS");
+    reject("{\"TopicOwner\":\"1\",\"Message\":\"eyJrZXki\"}", FERRY_EPARSE, "not JSON");
+
+    /* MNS XML: malformed, DOCTYPE (entity expansion), another root, no Message */
+    reject("<Notification><Message>abc", FERRY_EPARSE, "malformed XML");
+    reject("<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><Notification><Message>&a;"
+           "</Message></Notification>",
+           FERRY_EPARSE, "DOCTYPE");
+    reject("<Error><Message>eyJldmVudHMiOltdfQ==</Message></Error>", FERRY_EPARSE,
+           "not <Notification>");
+    reject("<Notification><MessageId>m</MessageId></Notification>", FERRY_EPARSE,
+           "<Message> is missing");
+    CHECK_INT(parse_str("<Notification><MessageId>m2</MessageId><Message>eyJldmVudHMiOltdfQ=="
+                        "</Message></Notification>",
+                        &l, &e),
+              FERRY_OK); /* {"events":[]}: nothing to do, not an error */
+    CHECK_INT(l.n, 0);
+    ferry_event_list_free(&l);
+    /* no MessageId: no id, still parsed (fuzz: memchr on an empty buffer) */
+    CHECK_INT(
+        parse_str("<Notification><Message>eyJldmVudHMiOltdfQ==</Message></Notification>", &l, &e),
+        FERRY_OK);
+    CHECK_INT(l.n, 0);
+    ferry_event_list_free(&l);
+
+    /* SNS: a SubscriptionConfirmation is recorded, never an event */
+    l = parse_file("s3-sns-subscription-confirmation.json");
+    CHECK_INT(l.n, 0);
+    CHECK(l.sns != NULL);
+    if (l.sns) {
+        CHECK(strncmp(l.sns->subscribe_url,
+                      "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&", 64) == 0);
+        CHECK_STR(l.sns->topic_arn, "arn:aws:sns:us-west-2:123456789012:ferry");
+        CHECK_STR(l.sns->message_id, "165545c9-2a5c-472c-8df2-7ff2be2b3b1b");
+        CHECK(l.sns->time_ms == 1786603200000LL);
+    }
+    ferry_event_list_free(&l);
+    const char *conf = "{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"m\","
+                       "\"SubscribeURL\":\"%s\"}";
+    const char *bad_urls[][2] = {
+        {"http://sns.us-west-2.amazonaws.com/?Action=x", "not https"},
+        {"https://evil.example.com/?Action=x", "is not sns.REGION.amazonaws.com"},
+        {"https://sns.us-west-2.amazonaws.com.evil.example/x", "is not sns.REGION"},
+        {"https://sns.x.amazonaws.com@evil.example/x", "is not sns.REGION"},
+        {"https://sns.us-west-2.amazonaws.com:8443/x", "is not sns.REGION"},
+        {"https://sns.us-west-2.amazonaws.com/a b", "space"},
+    };
+    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+        snprintf(body, sizeof(body), conf, bad_urls[i][0]);
+        reject(body, FERRY_EPARSE, bad_urls[i][1]);
+    }
+    snprintf(body, sizeof(body), conf, "https://sns.cn-north-1.amazonaws.com.cn/?Action=x");
+    CHECK_INT(parse_str(body, &l, &e), FERRY_OK);
+    CHECK(l.sns != NULL);
+    ferry_event_list_free(&l);
+    ferry_buf_reset(&b);
+    ferry_buf_adds(&b, "{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"m\",\"SubscribeURL\":"
+                       "\"https://sns.us-west-2.amazonaws.com/?T=");
+    for (int i = 0; i < FERRY_EVENTS_MAX_URL; i++)
+        ferry_buf_adds(&b, "t");
+    ferry_buf_adds(&b, "\"}");
+    reject(ferry_buf_cstr(&b), FERRY_EPARSE, "SubscribeURL is longer than 2048");
+    ferry_buf_free(&b);
+    CHECK_INT(parse_str("{\"Type\":\"UnsubscribeConfirmation\",\"Message\":\"m\"}", &l, &e),
+              FERRY_OK);
+    CHECK_INT(l.ignored, 1);
+    CHECK(l.sns == NULL);
+    ferry_event_list_free(&l);
+    reject("{\"Type\":\"Bogus\",\"Message\":\"m\"}", FERRY_EPARSE, "Type \"Bogus\"");
+}
+
 int main(void)
 {
     one("oss-fc-put.json", "oss", FERRY_EVENT_CREATE, "photos/2026/a.png", 122539,
@@ -271,7 +480,7 @@ int main(void)
            "\"eventName\":\"cos:ObjectCreated:Put\"}}]}",
            FERRY_EPARSE, "not /appid/bucket/key");
     reject("{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"x\"}", FERRY_EPARSE,
-           "confirm the subscription");
+           "SubscribeURL is missing");
     reject("{\"source\":\"aws.ec2\",\"detail-type\":\"Object Created\"}", FERRY_EPARSE,
            "want \"aws.s3\"");
     /* a second event bad: nothing from the first is returned either */
@@ -328,6 +537,7 @@ int main(void)
     /* Issue 12 items 4, 7 and 16: every field is bounded at parse time, after decoding. */
     bounds();
     buckets();
+    formats13();
     /* item 3: events order by sequencer as AWS documents it (the ledger's compare) */
     CHECK(ferry_seq_cmp("00AA99", "00AB") < 0); /* not length first */
     CHECK(ferry_seq_cmp("00AB", "00AB0000") == 0);
