@@ -1,6 +1,8 @@
 /* ferry scheduler — event intake (see intake.h). */
 #include "intake.h"
 
+#include "ferry/stats.h"
+
 #include "ferry/check.h"
 #include "ferry/log.h"
 
@@ -213,6 +215,27 @@ int ferry_intake_sns_pending(ferry_redis_t *r, const char *name, json_t **out, f
     return FERRY_OK;
 }
 
+/* ferry_events_received_total: what the intake did with a body. A failure to count is logged,
+ * never returned: metrics never fail an intake. */
+static void count_events(ferry_redis_t *r, const ferry_task_t *t, const ferry_event_list_t *evs,
+                         int rc, const ferry_intake_result_t *res)
+{
+    const char *fmt = evs->n ? evs->v[0].format : "other";
+    struct {
+        const char *result;
+        long long n;
+    } c[4] = {{"rejected", rc == FERRY_EPARSE || rc == FERRY_ETOOBIG ? 1 : 0},
+              {"queued", rc ? 0 : (long long)res->queued},
+              {"ignored", rc ? 0 : (long long)(res->ignored + res->stale)},
+              {"duplicate", rc ? 0 : (long long)(res->duplicate + res->unchanged)}};
+    for (int i = 0; i < 4; i++)
+        if (c[i].n > 0 && ferry_stats_event(r, t->name, fmt, c[i].result, c[i].n) != FERRY_OK) {
+            ferry_log(FERRY_LOG_WARN, "intake.count_failed", "task", t->name, "error",
+                      ferry_redis_error(r)->msg, NULL);
+            break;
+        }
+}
+
 int ferry_intake_body(ferry_redis_t *r, const ferry_task_t *t, const char *body, size_t len,
                       int64_t now_ms, ferry_intake_result_t *res, ferry_error_t *err)
 {
@@ -312,6 +335,7 @@ int ferry_intake_body(ferry_redis_t *r, const ferry_task_t *t, const char *body,
 out:
     if (rc != FERRY_OK)
         memset(res, 0, sizeof(*res));
+    count_events(r, t, &evs, rc, res);
     free(items);
     free(results);
     free(seen);

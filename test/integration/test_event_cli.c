@@ -88,6 +88,22 @@ static void issue13(void)
     CHECK_INT(run("event t3 %s", sample("kodo-put-reqid.json")), 0);
     CHECK(strstr(out, "1 duplicate deliveries") != NULL);
     CHECK_INT(queued_in("t3"), 1);
+    { /* the intake counts what it did for ferry_events_received_total (one queued, two
+         duplicates) */
+        ferry_redis_t *sr = NULL;
+        ferry_error_t se;
+        redisReply *rep = NULL;
+        REQUIRE(ferry_redis_connect(srv.url, NULL, &sr, &se) == FERRY_OK);
+        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|queued|") ==
+                FERRY_OK);
+        CHECK(rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "1") == 0);
+        freeReplyObject(rep);
+        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|duplicate|") ==
+                FERRY_OK);
+        CHECK(rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "2") == 0);
+        freeReplyObject(rep);
+        ferry_redis_free(sr);
+    }
     CHECK_INT(run("status t3 'video/clip 2.mp4' --json"), 0);
     CHECK(strstr(out, "\"state\":\"queued\"") != NULL);
 
