@@ -174,9 +174,21 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static void start_api(const char *extra)
+/* 200 from GET /healthz over HTTPS (curl -k: the test's own self-signed certificate). */
+static int https_healthz(void)
 {
-    char tokfile[700], cmd[4096];
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd),
+             "curl -sk -o /dev/null -w '%%{http_code}' https://127.0.0.1:%d/healthz", api_port);
+    return harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf)) == 0 &&
+           strcmp(out, "200") == 0;
+}
+
+/* Start `ferry scheduler` serving the API on a free port, with the extra arguments (a
+ * NULL-terminated list, may be NULL); wait for /healthz (over HTTPS when tls). */
+static void start_api(const char *const *extra, int tls)
+{
+    char tokfile[700], listen[64], cmd[1000];
     snprintf(tokfile, sizeof(tokfile), "%s/token", harness_tmpdir());
     FILE *f = fopen(tokfile, "w");
     REQUIRE(f != NULL);
@@ -184,20 +196,33 @@ static void start_api(const char *extra)
     fclose(f);
     api_port = free_port();
     snprintf(api_log, sizeof(api_log), "%s/api.log", harness_tmpdir());
-    snprintf(cmd, sizeof(cmd), "127.0.0.1:%d", api_port);
-    const char *argv[16] = {ferry_bin,          "--redis", srv.url,    "scheduler",
-                            "--task",           "nosuch",  "--listen", cmd,
-                            "--api-token-file", tokfile,   extra,      NULL};
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", api_port);
+    const char *argv[32] = {ferry_bin, "--redis",  srv.url, "scheduler",        "--task",
+                            "nosuch",  "--listen", listen,  "--api-token-file", tokfile};
+    int n = 10;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
     api_pid = harness_spawn(argv, NULL, api_log);
     REQUIRE(api_pid > 0);
     for (int i = 0; i < 100; i++) {
-        if (http("GET", "/healthz", NULL, NULL, 0) == 200)
+        if (tls ? https_healthz() : http("GET", "/healthz", NULL, NULL, 0) == 200)
             return;
         usleep(100000);
     }
     fprintf(stderr, "the API did not come up; its log:\n");
-    (void)system((snprintf(cmd, sizeof(cmd), "cat %s >&2", api_log), cmd));
+    snprintf(cmd, sizeof(cmd), "cat %s >&2", api_log);
+    harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf));
+    fputs(errbuf, stderr);
     REQUIRE(0);
+}
+
+static void stop_api(void)
+{
+    kill(api_pid, SIGTERM);
+    int st = 0;
+    waitpid(api_pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static const char *scheme_of(const char *file)
@@ -298,7 +323,7 @@ int main(void)
     setrlimit(RLIMIT_NOFILE, &rl);
     REQUIRE(harness_redis_start(&srv) == 0);
     CHECK_INT(run("task add t1 --from oss://src-bucket/ --to s3://dst/"), 0);
-    start_api(NULL);
+    start_api(NULL, 0);
 
     printf("== health, auth\n");
     CHECK_INT(http("GET", "/healthz", NULL, NULL, 0), 200);
@@ -524,20 +549,69 @@ int main(void)
     }
     CHECK(ready);
 
-    printf("== SIGTERM: exit 0\n");
-    kill(api_pid, SIGTERM);
-    int st = 0;
-    waitpid(api_pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    printf("== SIGTERM: a request in flight is answered, then exit 0\n");
+    {
+        int fd = connect_api();
+        REQUIRE(fd >= 0);
+        const char *e5 = "{\"key\":\"term/in-flight.bin\",\"size\":1}";
+        char h[512];
+        snprintf(h, sizeof(h),
+                 "POST /v1/tasks/t1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" AUTH
+                 "Content-Length: %zu\r\n\r\n",
+                 strlen(e5));
+        REQUIRE(send_all(fd, h, strlen(h)) == 0);
+        REQUIRE(send_all(fd, e5, 10) == 0); /* part of the body: the request is in flight */
+        usleep(200000);
+        kill(api_pid, SIGTERM);
+        usleep(300000);
+        CHECK(connect_api() < 0); /* no longer accepting */
+        usleep(1500000);          /* past the scheduler's tick: it is draining now */
+        REQUIRE(send_all(fd, e5 + 10, strlen(e5) - 10) == 0);
+        CHECK_INT(read_response(fd), 202);
+        CHECK(strstr(body, "\"queued\":1") != NULL);
+        close(fd);
+        int st = 0;
+        waitpid(api_pid, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
 
     printf("== --public-read\n");
-    start_api("--public-read");
+    {
+        const char *pr[] = {"--public-read", NULL};
+        start_api(pr, 0);
+    }
     CHECK_INT(http("GET", "/v1/tasks/t1", NULL, NULL, 0), 200);
     CHECK_INT(http("POST", "/v1/tasks/t1/events", NULL, ev, strlen(ev)), 401);
     CHECK_INT(http("POST", "/v1/tasks/t1/retry", NULL, "", 0), 401);
-    kill(api_pid, SIGTERM);
-    waitpid(api_pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    stop_api();
+
+    printf("== TLS\n");
+    {
+        char crt[700], key[700];
+        snprintf(crt, sizeof(crt), "%s/tls.crt", harness_tmpdir());
+        snprintf(key, sizeof(key), "%s/tls.key", harness_tmpdir());
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+                 "-subj /CN=127.0.0.1",
+                 key, crt);
+        REQUIRE(harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf)) == 0);
+        const char *tl[] = {"--tls-cert", crt, "--tls-key", key, NULL};
+        start_api(tl, 1);
+        snprintf(cmd, sizeof(cmd),
+                 "curl -sk -H 'Authorization: Bearer " TOKEN "' --data-binary "
+                 "'{\"key\":\"tls/x.bin\",\"size\":1}' https://127.0.0.1:%d/v1/tasks/t1/events",
+                 api_port);
+        CHECK_INT(harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf)), 0);
+        CHECK(strstr(out, "\"queued\":1") != NULL);
+        CHECK_INT(http("GET", "/healthz", NULL, NULL, 0), -1); /* plain HTTP: no answer */
+        stop_api();
+        /* a key that is not a key: a clear refusal, not a crash */
+        snprintf(cmd, sizeof(cmd), "127.0.0.1:%d", free_port());
+        CHECK_INT(
+            run("scheduler --task nosuch --listen %s --tls-cert %s --tls-key %s", cmd, crt, crt),
+            1);
+        CHECK(strstr(errbuf, "TLS") != NULL);
+    }
 
     printf("== option errors\n");
     CHECK_INT(run("scheduler --listen nonsense"), 2);
