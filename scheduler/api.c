@@ -144,7 +144,6 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, req_t *q, unsigned s
         return reply(c, q, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
                      strdup("{\"error\":\"out of memory\"}"), 25);
     size_t n = strlen(s);
-    s[n] = '\0';
     char *t = realloc(s, n + 2);
     if (t) {
         t[n++] = '\n';
@@ -237,14 +236,15 @@ int ferry_api_secret_new(ferry_redis_t *r, const char *task, char *out, size_t n
     return FERRY_OK;
 }
 
-/* 1 when tok is task's event secret. */
+/* 1 when tok is task's event secret, 0 when not (or the task has none), -1 when Redis
+ * failed (the error on r). */
 static int secret_ok(ferry_redis_t *r, const char *task, const char *tok)
 {
     char key[128], h[65];
     snprintf(key, sizeof(key), "ferry:{%s}:event_secret", task);
     redisReply *rep = NULL;
     if (ferry_redis_cmd(r, &rep, "GET %s", key) != FERRY_OK)
-        return 0;
+        return -1;
     int ok = 0;
     if (rep->type == REDIS_REPLY_STRING && rep->len == 64) {
         secret_hash(tok, strlen(tok), h);
@@ -261,7 +261,10 @@ static enum MHD_Result do_events(ferry_api_t *a, struct MHD_Connection *c, req_t
                                  ferry_redis_t *r)
 {
     (void)a;
-    if (q->need_secret && !secret_ok(r, q->rt.task, q->qtoken))
+    int ok = q->need_secret ? secret_ok(r, q->rt.task, q->qtoken) : 1;
+    if (ok < 0)
+        return reply_status_error(c, q, r, ferry_redis_error(r)->code, "cannot check the secret");
+    if (ok == 0)
         return reply_error(c, q, MHD_HTTP_UNAUTHORIZED,
                            "wrong event secret in ?token= (make one with ferry task secret %s), "
                            "or send the API token as Authorization: Bearer",
@@ -636,7 +639,11 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
     default:
         ret = reply_error(c, q, MHD_HTTP_NOT_FOUND, "no such route");
     }
-    pool_put(a, r);
+    /* After a failure the connection may hold unread replies of a pipeline: drop it. */
+    if (q->status >= 500)
+        ferry_redis_free(r);
+    else
+        pool_put(a, r);
     return ret;
 }
 
