@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -887,13 +888,23 @@ int ferry_api_start(const ferry_api_opts_t *o, ferry_api_t **out, ferry_error_t 
         flags |= MHD_USE_IPv6;
     if (tls)
         flags |= MHD_USE_TLS;
+    unsigned limit = o->conn_limit ? o->conn_limit : 4096;
+    /* A connection is a descriptor: raise the soft limit (often 1024) toward the hard one so
+     * the connection cap, not EMFILE, is what a flood meets. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)limit + 256) {
+        rlim_t want = (rlim_t)limit + 256;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     unsigned threads = o->threads ? o->threads : 4;
     if (threads > POOL_MAX)
         threads = POOL_MAX;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(o->conn_limit ? o->conn_limit : 4096), NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(o->timeout_s ? o->timeout_s : 15), NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(o->max_header ? o->max_header : 16 * 1024),
          NULL},

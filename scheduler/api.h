@@ -45,7 +45,8 @@ typedef struct ferry_api_opts_s {
 
 typedef struct ferry_api_s ferry_api_t;
 
-/* Listen and serve. *out new (stop and free with ferry_api_stop). FERRY_OK; FERRY_EINVAL (a
+/* Listen and serve. Raises the process's soft RLIMIT_NOFILE (toward the hard limit) to fit
+ * conn_limit. *out new (stop and free with ferry_api_stop). FERRY_OK; FERRY_EINVAL (a
  * bad address, only one of the TLS pair), FERRY_EUNSUPPORTED (TLS asked of a libmicrohttpd
  * without it), FERRY_ENET (cannot listen: err says where and what to do), FERRY_ENOMEM. */
 int ferry_api_start(const ferry_api_opts_t *o, ferry_api_t **out, ferry_error_t *err);

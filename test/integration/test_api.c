@@ -197,9 +197,14 @@ static void start_api(const char *const *extra, int tls)
     api_port = free_port();
     snprintf(api_log, sizeof(api_log), "%s/api.log", harness_tmpdir());
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", api_port);
-    const char *argv[32] = {ferry_bin, "--redis",  srv.url, "scheduler",        "--task",
-                            "nosuch",  "--listen", listen,  "--api-token-file", tokfile};
-    int n = 10;
+    /* Under a soft descriptor limit of 512 (a common default is 1024): the server raises it
+     * itself to hold the thousand connections below. */
+    const char *argv[32] = {"/bin/sh",   "-c",      "ulimit -Sn 512 && exec \"$0\" \"$@\"",
+                            ferry_bin,   "--redis", srv.url,
+                            "scheduler", "--task",  "nosuch",
+                            "--listen",  listen,    "--api-token-file",
+                            tokfile};
+    int n = 13;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
