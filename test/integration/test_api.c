@@ -195,7 +195,8 @@ static void start_api(const char *const *extra, int tls)
     fputs(TOKEN "\n", f);
     fclose(f);
     api_port = free_port();
-    snprintf(api_log, sizeof(api_log), "%s/api.log", harness_tmpdir());
+    static int starts;
+    snprintf(api_log, sizeof(api_log), "%s/api%d.log", harness_tmpdir(), ++starts);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", api_port);
     /* Under a soft descriptor limit of 512 (a common default is 1024): the server raises it
      * itself to hold the thousand connections below. */
@@ -374,9 +375,24 @@ int main(void)
     snprintf(url, sizeof(url), "/v1/tasks/t1/events?token=%s", secret);
     CHECK_INT(http("POST", url, NULL, ev2, strlen(ev2)), 401);
     CHECK_INT(run("task secret nosuch"), 3);
+    { /* the secret goes with the task */
+        CHECK_INT(run("task add s1 --from oss://src-bucket/ --to s3://dst/"), 0);
+        CHECK_INT(run("task secret s1"), 0);
+        ferry_redis_t *r = NULL;
+        redisReply *rep = NULL;
+        REQUIRE(ferry_redis_connect(srv.url, NULL, &r, NULL) == FERRY_OK);
+        REQUIRE(ferry_redis_cmd(r, &rep, "EXISTS ferry:{s1}:event_secret") == FERRY_OK);
+        CHECK_INT(rep->integer, 1);
+        freeReplyObject(rep);
+        CHECK_INT(run("task rm s1"), 0);
+        REQUIRE(ferry_redis_cmd(r, &rep, "EXISTS ferry:{s1}:event_secret") == FERRY_OK);
+        CHECK_INT(rep->integer, 0);
+        freeReplyObject(rep);
+        ferry_redis_free(r);
+    }
     /* the secret never reaches the log */
     char cmd[1400];
-    snprintf(cmd, sizeof(cmd), "grep -c -e %s -e %s %s", secret, TOKEN, api_log);
+    snprintf(cmd, sizeof(cmd), "grep -c -e %s -e %s -e 'token=' %s", secret, TOKEN, api_log);
     CHECK(harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf)) == 1);
 
     printf("== 404, 405, 413, 400\n");
@@ -631,5 +647,10 @@ int main(void)
     CHECK(strstr(errbuf, "HOST:PORT") != NULL);
     CHECK_INT(run("scheduler --listen 127.0.0.1:0 --tls-cert /nonexistent"), 2);
     CHECK(strstr(errbuf, "--tls-key") != NULL);
+    /* no sanitizer report from any server run (UBSan reports and goes on) */
+    char cmd2[1000];
+    snprintf(cmd2, sizeof(cmd2), "cat %s/api*.log | grep -c -E 'runtime error|Sanitizer'",
+             harness_tmpdir());
+    CHECK(harness_run(cmd2, out, sizeof(out), errbuf, sizeof(errbuf)) == 1);
     return test_summary();
 }
