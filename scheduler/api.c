@@ -522,7 +522,46 @@ static enum MHD_Result do_failures(struct MHD_Connection *c, req_t *q, ferry_red
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
-/* Body: empty or {} for every failed record, or {"keys": ["a", …]}. */
+/* Re-queue the failed records whose error text starts with prefix (e.g. "dst:403"), a page of
+ * the failed index at a time (re-queued keys leave it; the cursor keeps our place). */
+static int retry_by_error(ferry_redis_t *r, const char *task, const char *prefix,
+                          long long *requeued)
+{
+    char cursor[FERRY_KEY_MAX + 16] = "", next[FERRY_KEY_MAX + 16];
+    size_t plen = strlen(prefix);
+    int rc;
+    *requeued = 0;
+    do {
+        json_t *arr = NULL;
+        rc = ferry_status_list(r, task, FERRY_STATE_FAILED, "", cursor, 1000, &arr, next,
+                               sizeof(next));
+        if (rc)
+            break;
+        size_t n = json_array_size(arr), m = 0;
+        const char **keys = calloc(n ? n : 1, sizeof(*keys));
+        if (keys == NULL) {
+            json_decref(arr);
+            return FERRY_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *rec = json_array_get(arr, i);
+            const char *e = json_string_value(json_object_get(rec, "error"));
+            if (e && strncmp(e, prefix, plen) == 0)
+                keys[m++] = json_string_value(json_object_get(rec, "key"));
+        }
+        long long k = 0;
+        if (m)
+            rc = ferry_status_retry(r, task, FERRY_STATE_FAILED, keys, m, &k, NULL);
+        *requeued += k;
+        free(keys);
+        json_decref(arr);
+        memcpy(cursor, next, sizeof(cursor));
+    } while (rc == FERRY_OK && cursor[0]);
+    return rc;
+}
+
+/* Body: empty or {} for every failed record, {"error": "TEXT"} for the failed records whose
+ * error starts with TEXT, or {"keys": ["a", …]}. */
 static enum MHD_Result do_retry(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
     const char **keys = NULL;
@@ -532,8 +571,20 @@ static enum MHD_Result do_retry(struct MHD_Connection *c, req_t *q, ferry_redis_
         json_error_t je;
         body = json_loadb(ferry_buf_cstr(&q->body), q->body.len, 0, &je);
         json_t *k = body ? json_object_get(body, "keys") : NULL;
-        if (body == NULL || !json_is_object(body) || (k && !json_is_array(k)))
+        json_t *e = body ? json_object_get(body, "error") : NULL;
+        if (body == NULL || !json_is_object(body) || (k && !json_is_array(k)) ||
+            (e && (!json_is_string(e) || json_string_length(e) == 0 || k)))
             goto bad;
+        if (e) {
+            long long requeued = 0;
+            int rc = retry_by_error(r, q->rt.task, json_string_value(e), &requeued);
+            json_decref(body);
+            if (rc)
+                return reply_status_error(c, q, r, rc, "no such task");
+            return reply_json(
+                c, q, MHD_HTTP_OK,
+                json_pack("{s:I,s:I}", "requeued", (json_int_t)requeued, "unknown", (json_int_t)0));
+        }
         n = json_array_size(k);
         if (n > RETRY_KEYS_MAX)
             goto bad;
@@ -562,8 +613,9 @@ static enum MHD_Result do_retry(struct MHD_Connection *c, req_t *q, ferry_redis_
 bad:
     json_decref(body);
     return reply_error(c, q, MHD_HTTP_BAD_REQUEST,
-                       "the body must be empty, {} (retry every failed record) or "
-                       "{\"keys\": [\"KEY\", …]} with at most %d keys of 1..%d bytes",
+                       "the body must be empty, {} (retry every failed record), "
+                       "{\"error\": \"TEXT\"} (the failed records whose error starts with "
+                       "TEXT) or {\"keys\": [\"KEY\", …]} with at most %d keys of 1..%d bytes",
                        RETRY_KEYS_MAX, FERRY_KEY_MAX);
 }
 

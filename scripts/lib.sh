@@ -25,6 +25,7 @@ FERRY_APT_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libhiredis-dev libjansson-dev libuv1-dev
     libexpat1-dev libxml2-dev libisal-dev libmicrohttpd-dev
     redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
+    openssl:openssl
 )
 
 ferry_missing_packages() {

@@ -475,25 +475,35 @@ int main(void)
     CHECK_INT(get("/v1/tasks/t1/complete?prefix=a/"), 200);
     CHECK_STR(body, "{\"complete\":false,\"pending\":1,\"failed\":0}\n");
     {
+        CHECK_INT(post("/v1/tasks/t1/events", "{\"key\":\"z/three.bin\",\"size\":1}"), 202);
         ferry_redis_t *r = NULL;
         ferry_ledger_t *l = NULL;
         REQUIRE(ferry_redis_connect(srv.url, NULL, &r, NULL) == FERRY_OK);
         REQUIRE(ferry_status_ledger(r, "t1", &l) == FERRY_OK);
         CHECK_INT(ferry_ledger_fail(l, "a/b c.bin", "dst:403 AccessDenied"), FERRY_OK);
         CHECK_INT(ferry_ledger_fail(l, "q/one.bin", "dst:403 AccessDenied"), FERRY_OK);
+        CHECK_INT(ferry_ledger_fail(l, "z/three.bin", "src:500 InternalError"), FERRY_OK);
         ferry_ledger_free(l);
         ferry_redis_free(r);
     }
     CHECK_INT(get("/v1/tasks/t1/failures?samples=1"), 200);
     CHECK(strstr(body, "{\"error\":\"dst:403 AccessDenied\",\"count\":2,\"keys\":[\"") != NULL);
-    CHECK(strstr(body, "\"examined\":2") != NULL);
+    CHECK(strstr(body, "\"examined\":3") != NULL);
+    CHECK(strstr(body,
+                 "{\"error\":\"src:500 InternalError\",\"count\":1,\"keys\":[\"z/three.bin\"]}") !=
+          NULL);
     CHECK_INT(get("/v1/tasks/t1/complete"), 200);
-    CHECK(strstr(body, "\"failed\":2") != NULL);
+    CHECK(strstr(body, "\"failed\":3") != NULL);
     CHECK_INT(http("POST", "/v1/tasks/t1/retry", NULL, "", 0), 401);
     CHECK_INT(post("/v1/tasks/t1/retry", "{\"keys\":[\"q/one.bin\",\"zzz\"]}"), 200);
     CHECK_STR(body, "{\"requeued\":1,\"unknown\":1}\n");
     CHECK_INT(post("/v1/tasks/t1/retry", "[1]"), 400);
-    CHECK_INT(post("/v1/tasks/t1/retry", ""), 200);
+    CHECK_INT(post("/v1/tasks/t1/retry", "{\"error\":5}"), 400);
+    CHECK_INT(post("/v1/tasks/t1/retry", "{\"error\":\"src:404\"}"), 200); /* not this one */
+    CHECK_STR(body, "{\"requeued\":0,\"unknown\":0}\n");
+    CHECK_INT(post("/v1/tasks/t1/retry", "{\"error\":\"dst:403\"}"), 200);
+    CHECK_STR(body, "{\"requeued\":1,\"unknown\":0}\n");
+    CHECK_INT(post("/v1/tasks/t1/retry", ""), 200); /* every failed one: the src:500 */
     CHECK_STR(body, "{\"requeued\":1,\"unknown\":0}\n");
     CHECK_INT(get("/v1/tasks/t1/failures"), 200);
     CHECK(strstr(body, "\"groups\":[]") != NULL);
