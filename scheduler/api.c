@@ -113,8 +113,7 @@ static void pool_put(ferry_api_t *a, ferry_redis_t *r)
     ferry_redis_free(r);
 }
 
-/* ---- responses --------------------------------------------------------------------------------
- */
+/* ---- responses ------------------------------------------------------------------------------- */
 
 /* Answer with body (malloc'd, taken). */
 static enum MHD_Result reply(struct MHD_Connection *c, req_t *q, unsigned status, const char *ctype,
@@ -185,8 +184,7 @@ static const char *arg(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* ---- the event secret -------------------------------------------------------------------------
- */
+/* ---- the event secret ------------------------------------------------------------------------ */
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -255,8 +253,7 @@ static int secret_ok(ferry_redis_t *r, const char *task, const char *tok)
     return ok;
 }
 
-/* ---- routes -----------------------------------------------------------------------------------
- */
+/* ---- routes ---------------------------------------------------------------------------------- */
 
 static enum MHD_Result do_events(ferry_api_t *a, struct MHD_Connection *c, req_t *q,
                                  ferry_redis_t *r)
@@ -700,8 +697,7 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
     return ret;
 }
 
-/* ---- the request cycle --------------------------------------------------------------------------
- */
+/* ---- the request cycle ----------------------------------------------------------------------- */
 
 /* 1 when the request carries the API token (Bearer, or the EventBridge header). */
 static int has_token(ferry_api_t *a, struct MHD_Connection *c)
@@ -852,8 +848,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&a->inflight, 1);
 }
 
-/* ---- start and stop -----------------------------------------------------------------------------
- */
+/* ---- start and stop -------------------------------------------------------------------------- */
 
 int ferry_api_tls_supported(void)
 {
