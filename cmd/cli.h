@@ -55,5 +55,7 @@ int cmd_check(cli_t *g, int argc, char **argv);
 int cmd_sync(cli_t *g, int argc, char **argv);
 int cmd_scheduler(cli_t *g, int argc, char **argv);
 int cmd_task_run(cli_t *g, int argc, char **argv);
+/* service issue: ferry task secret NAME (scheduler_cmd.c) */
+int cmd_task_secret(cli_t *g, int argc, char **argv);
 
 #endif

@@ -12,7 +12,7 @@ typedef struct {
 } command_t;
 
 static const command_t COMMANDS[] = {
-    {"task", cmd_task, "task add|ls|show|rm|run …   define and inspect tasks"},
+    {"task", cmd_task, "task add|ls|show|rm|run|secret …   define and inspect tasks"},
     {"status", cmd_status, "status NAME KEY [--json]   one object's record"},
     {"ls", cmd_ls, "ls NAME [--state S] [--prefix P] [--limit N] [--cursor C] [--json]"},
     {"wait", cmd_wait, "wait NAME [--prefix P] [--timeout DUR] [--progress]"},
@@ -23,7 +23,8 @@ static const command_t COMMANDS[] = {
     {"up", cmd_not_yet, "up [--workers MIN..MAX]     scheduler, API and local workers"},
     {"worker", cmd_worker, "worker [--task NAME]… [--concurrency N] [--slot N] [--exit-when-idle]"},
     {"scheduler", cmd_scheduler,
-     "scheduler [--task NAME]… [--lease-ttl DUR]   scan tasks on schedule"},
+     "scheduler [--task NAME]… [--lease-ttl DUR] [--listen ADDR|off] [--api-token-file F] "
+     "[--public-read] [--tls-cert F --tls-key F]   scan tasks on schedule, serve the HTTP API"},
     {"event", cmd_event, "event NAME [FILE|-]         enqueue one event payload"},
     {"check", cmd_check,
      "check NAME [--prefix P] [--download] [--json]   audit the copy (no ledger)"},

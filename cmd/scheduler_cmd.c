@@ -7,7 +7,12 @@
  * ttl and the next scheduler to tick takes the task over. One scan at a time per process; run
  * more processes for more. SIGINT/SIGTERM cancel the scan (nothing is deleted), release the
  * lease and exit 0.
+ *
+ * The HTTP API (scheduler/api.h) is served on its own threads while the loop schedules: every
+ * replica serves it (--listen ADDR, default 127.0.0.1:8470; --listen off for none). On
+ * SIGINT/SIGTERM it stops accepting at once, answers the requests in flight, then closes.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +20,14 @@
 #include <time.h>
 #include <uv.h>
 
+#include "api.h"
 #include "cli.h"
 #include "lease.h"
 #include "scan.h"
 
 #include "ferry/cron.h"
 #include "ferry/log.h"
+#include "ferry/redisd.h"
 #include "ferry/task.h"
 
 int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o);
@@ -44,6 +51,7 @@ typedef struct {
     ferry_lease_t lease;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
+    ferry_api_t *api;
     int stopping;
     long long scans;
 } sched_t;
@@ -181,6 +189,7 @@ static void on_signal(uv_signal_t *h, int signum)
     sched_t *s = h->data;
     (void)signum;
     s->stopping = 1;
+    ferry_api_quiesce(s->api); /* no new connections; requests in flight are answered */
     if (s->scan)
         ferry_scan_cancel(s->scan, "the scheduler is stopping");
     ferry_log(FERRY_LOG_INFO, "scheduler.stop", NULL);
@@ -199,6 +208,160 @@ static void on_check(uv_check_t *h)
     }
 }
 
+/* Read a small file whole (a token, a PEM). *out new (free); FERRY_ETOOBIG past cap. */
+static int read_small(const char *path, size_t cap, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return FERRY_EIO;
+    char *b = malloc(cap + 2);
+    size_t n = b ? fread(b, 1, cap + 1, f) : 0;
+    int bad = b == NULL || ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        return b ? FERRY_EIO : FERRY_ENOMEM;
+    }
+    if (n > cap) {
+        free(b);
+        return FERRY_ETOOBIG;
+    }
+    b[n] = '\0';
+    *out = b;
+    return FERRY_OK;
+}
+
+/* The Redis URL the API's request threads connect to: what cli_connect used. */
+static int redis_url(cli_t *g, char *buf, size_t n)
+{
+    const char *url = g->redis_url;
+    if (url == NULL || *url == '\0')
+        url = getenv("FERRY_REDIS_URL");
+    if (url && *url) {
+        snprintf(buf, n, "%s", url);
+        return FERRY_OK;
+    }
+    char dir[1024];
+    if (ferry_redisd_state_dir(g->state_dir, dir, sizeof(dir)) != FERRY_OK)
+        return FERRY_ECONFIG;
+    return ferry_redisd_ensure(dir, buf, n, NULL, NULL);
+}
+
+typedef struct {
+    const char *listen, *token_file, *cert_file, *key_file;
+    int public_read;
+    char *token, *cert, *key;
+} api_args_t;
+
+/* Consume an API option at argv[*i]: 1 taken, 0 not ours, -1 (printed) bad. */
+static int api_opt(int argc, char **argv, int *i, api_args_t *o)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--public-read") == 0) {
+        o->public_read = 1;
+        (*i)++;
+        return 1;
+    }
+    const char **dst = strcmp(a, "--listen") == 0           ? &o->listen
+                       : strcmp(a, "--api-token-file") == 0 ? &o->token_file
+                       : strcmp(a, "--tls-cert") == 0       ? &o->cert_file
+                       : strcmp(a, "--tls-key") == 0        ? &o->key_file
+                                                            : NULL;
+    if (dst == NULL)
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_error(CLI_USAGE, "scheduler: %s needs a value", a);
+        return -1;
+    }
+    *dst = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
+/* Load the token and TLS files. CLI_OK or an exit code (printed). */
+static int api_load(api_args_t *o)
+{
+    int rc;
+    if (o->token_file) {
+        if ((rc = read_small(o->token_file, FERRY_API_TOKEN_MAX, &o->token)) != FERRY_OK)
+            return cli_error(CLI_USAGE, "scheduler: --api-token-file %s: %s", o->token_file,
+                             rc == FERRY_ETOOBIG ? "longer than 4096 bytes" : strerror(errno));
+    } else if (getenv("FERRY_API_TOKEN") && getenv("FERRY_API_TOKEN")[0]) {
+        if ((o->token = strdup(getenv("FERRY_API_TOKEN"))) == NULL)
+            return cli_error(CLI_FAIL, "out of memory");
+    }
+    if (o->token) { /* a file ends with a newline; the token is the text without it */
+        size_t n = strlen(o->token);
+        while (n && (o->token[n - 1] == '\n' || o->token[n - 1] == '\r' || o->token[n - 1] == ' '))
+            o->token[--n] = '\0';
+        if (n == 0)
+            return cli_error(CLI_USAGE, "scheduler: the API token is empty");
+    }
+    if ((o->cert_file != NULL) != (o->key_file != NULL))
+        return cli_error(CLI_USAGE, "scheduler: TLS needs both --tls-cert and --tls-key");
+    if (o->cert_file && !ferry_api_tls_supported())
+        return cli_error(CLI_USAGE,
+                         "scheduler: this libmicrohttpd was built without TLS: drop --tls-cert "
+                         "and --tls-key and terminate TLS in an ingress in front of ferry");
+    if (o->cert_file && (rc = read_small(o->cert_file, 1 << 20, &o->cert)) != FERRY_OK)
+        return cli_error(CLI_USAGE, "scheduler: --tls-cert %s: cannot read it (%s)", o->cert_file,
+                         rc == FERRY_ETOOBIG ? "over 1 MiB" : strerror(errno));
+    if (o->key_file && (rc = read_small(o->key_file, 1 << 20, &o->key)) != FERRY_OK)
+        return cli_error(CLI_USAGE, "scheduler: --tls-key %s: cannot read it (%s)", o->key_file,
+                         rc == FERRY_ETOOBIG ? "over 1 MiB" : strerror(errno));
+    return CLI_OK;
+}
+
+static void api_args_free(api_args_t *o)
+{
+    if (o->token) {
+        memset(o->token, 0, strlen(o->token));
+        free(o->token);
+    }
+    free(o->cert);
+    if (o->key) {
+        memset(o->key, 0, strlen(o->key));
+        free(o->key);
+    }
+}
+
+/* ferry task secret NAME: a new event secret for the events route's ?token=, printed once. */
+int cmd_task_secret(cli_t *g, int argc, char **argv)
+{
+    const char *name = NULL;
+    for (int i = 1; i < argc;) {
+        int r = cli_global_opt(g, argc, argv, &i);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r)
+            continue;
+        if (argv[i][0] == '-' || name)
+            return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
+        name = argv[i++];
+    }
+    if (name == NULL)
+        return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
+    ferry_redis_t *r = cli_connect(g);
+    if (r == NULL)
+        return CLI_FAIL;
+    char secret[80];
+    int code = CLI_OK;
+    if (ferry_api_secret_new(r, name, secret, sizeof(secret)) != FERRY_OK)
+        code = cli_redis_error(r);
+    else {
+        printf("%s\n", secret);
+        fprintf(stderr,
+                "ferry: the event secret of task %s (shown once; only its SHA-256 is "
+                "kept). Deliver events to POST /v1/tasks/%s/events?token=SECRET; "
+                "run this again to replace it.\n",
+                name, name);
+    }
+    memset(secret, 0, sizeof(secret));
+    ferry_redis_free(r);
+    return code;
+}
+
 int cmd_scheduler(cli_t *g, int argc, char **argv)
 {
     sched_t s;
@@ -207,8 +370,15 @@ int cmd_scheduler(cli_t *g, int argc, char **argv)
     s.tick_ms = 1000;
     s.ttl_ms = 30000;
     ferry_task_init(&s.t);
+    api_args_t ao;
+    memset(&ao, 0, sizeof(ao));
     for (int i = 1; i < argc;) {
         int r = cli_global_opt(g, argc, argv, &i);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r)
+            continue;
+        r = api_opt(argc, argv, &i, &ao);
         if (r < 0)
             return CLI_USAGE;
         if (r)
@@ -235,13 +405,49 @@ int cmd_scheduler(cli_t *g, int argc, char **argv)
         } else
             return cli_error(CLI_USAGE,
                              "scheduler: unknown option %s (usage: ferry scheduler [--task NAME]… "
-                             "[--tick DUR] [--lease-ttl DUR] [--parallel N] [--max-backlog N])",
+                             "[--tick DUR] [--lease-ttl DUR] [--parallel N] [--max-backlog N] "
+                             "[--listen ADDR|off] [--api-token-file F] [--public-read] "
+                             "[--tls-cert F --tls-key F])",
                              argv[i]);
     }
+    int code = api_load(&ao);
+    if (code) {
+        api_args_free(&ao);
+        return code;
+    }
     s.r = cli_connect(g);
-    if (s.r == NULL)
+    if (s.r == NULL) {
+        api_args_free(&ao);
         return CLI_FAIL;
+    }
+    if (ao.listen == NULL || strcmp(ao.listen, "off") != 0) {
+        char url[1200];
+        ferry_error_t err;
+        ferry_error_clear(&err);
+        ferry_api_opts_t o = {.listen = ao.listen,
+                              .token = ao.token,
+                              .public_read = ao.public_read,
+                              .tls_cert_pem = ao.cert,
+                              .tls_key_pem = ao.key,
+                              .redis_url = url};
+        if (redis_url(g, url, sizeof(url)) != FERRY_OK)
+            code = cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is");
+        else if (ferry_api_start(&o, &s.api, &err) != FERRY_OK)
+            code = cli_error(err.code == FERRY_EINVAL ? CLI_USAGE : CLI_FAIL, "scheduler: %s",
+                             err.msg);
+        else if (ao.token == NULL)
+            ferry_log(FERRY_LOG_WARN, "api.auth", "warning",
+                      "no API token (FERRY_API_TOKEN or --api-token-file): write routes accept "
+                      "only task event secrets, read routes need --public-read",
+                      NULL);
+    }
+    api_args_free(&ao);
+    if (code) {
+        ferry_redis_free(s.r);
+        return code;
+    }
     if (uv_loop_init(&s.loop)) {
+        ferry_api_stop(s.api, 0);
         ferry_redis_free(s.r);
         return cli_error(CLI_FAIL, "cannot make an event loop");
     }
@@ -266,6 +472,7 @@ int cmd_scheduler(cli_t *g, int argc, char **argv)
     uv_close((uv_handle_t *)&s.sigterm, NULL);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
+    ferry_api_stop(s.api, 10000); /* answer what is in flight, at most 10 s */
     ferry_scan_free(s.scan);
     free_names(&s);
     ferry_task_clear(&s.t);

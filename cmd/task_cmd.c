@@ -220,7 +220,7 @@ int cmd_task(cli_t *g, int argc, char **argv)
             return cli_error(CLI_USAGE, "task: unknown option %s", argv[i]);
     }
     if (i >= argc)
-        return cli_error(CLI_USAGE, "task: add, ls, show, rm or run?");
+        return cli_error(CLI_USAGE, "task: add, ls, show, rm, run or secret?");
     const char *sub = argv[i];
     argc -= i;
     argv += i;
@@ -234,5 +234,8 @@ int cmd_task(cli_t *g, int argc, char **argv)
         return task_show_rm(g, argc, argv, 1);
     if (strcmp(sub, "run") == 0) /* scan now, under the task's lease (sync_cmd.c) */
         return cmd_task_run(g, argc, argv);
-    return cli_error(CLI_USAGE, "task: unknown subcommand \"%s\" (add, ls, show, rm, run)", sub);
+    if (strcmp(sub, "secret") == 0) /* the events route's ?token= (scheduler_cmd.c) */
+        return cmd_task_secret(g, argc, argv);
+    return cli_error(CLI_USAGE, "task: unknown subcommand \"%s\" (add, ls, show, rm, run, secret)",
+                     sub);
 }

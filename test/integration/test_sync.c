@@ -194,8 +194,10 @@ int main(void)
         redisReply *rep;
         REQUIRE(ferry_redis_cmd(R, &rep, "DEL ferry:{t1}:scans ferry:{t1}:scan:last") == FERRY_OK);
         freeReplyObject(rep);
-        const char *sa[] = {ferry_bin, "--redis", rs.url,        "scheduler", "--task", "t1",
-                            "--tick",  "100ms",   "--lease-ttl", "2s",        NULL};
+        /* each replica serves the API too: on a port of its own (0: any free one) */
+        const char *sa[] = {ferry_bin,  "--redis",     rs.url,  "scheduler",   "--task",
+                            "t1",       "--tick",      "100ms", "--lease-ttl", "2s",
+                            "--listen", "127.0.0.1:0", NULL};
         char e1[1200], e2[1200];
         snprintf(e1, sizeof(e1), "%s/sched1.log", harness_tmpdir());
         snprintf(e2, sizeof(e2), "%s/sched2.log", harness_tmpdir());
