@@ -287,11 +287,16 @@ static enum MHD_Result do_events(ferry_api_t *a, struct MHD_Connection *c, req_t
         return reply_error(c, q, MHD_HTTP_SERVICE_UNAVAILABLE, "%s; send the event again",
                            err.msg[0] ? err.msg : ferry_strerror(rc));
     json_t *j =
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "events", (json_int_t)x.events,
-                  "queued", (json_int_t)x.queued, "ignored", (json_int_t)x.ignored, "unchanged",
-                  (json_int_t)x.unchanged, "stale", (json_int_t)x.stale, "ignored_by", "format",
-                  (json_int_t)x.ignored_format, "outside_prefix", (json_int_t)x.outside_prefix,
-                  "deletes_off", (json_int_t)x.deletes_off, "filtered", (json_int_t)x.filtered);
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "events", (json_int_t)x.events,
+                  "queued", (json_int_t)x.queued, "ignored", (json_int_t)x.ignored, "duplicate",
+                  (json_int_t)x.duplicate, "unchanged", (json_int_t)x.unchanged, "stale",
+                  (json_int_t)x.stale, "ignored_by", "format", (json_int_t)x.ignored_format,
+                  "outside_prefix", (json_int_t)x.outside_prefix, "deletes_off",
+                  (json_int_t)x.deletes_off, "filtered", (json_int_t)x.filtered);
+    if (j && x.sns_confirmation) /* recorded for the operator to confirm; never fetched */
+        json_object_set_new(
+            j, "sns_confirmation",
+            json_pack("{s:s,s:s}", "topic", x.sns_topic, "subscribe_url", x.sns_subscribe_url));
     return reply_json(c, q, MHD_HTTP_ACCEPTED, j);
 }
 
@@ -331,18 +336,22 @@ static int streams_json(ferry_redis_t *r, const char *task, json_t **out)
 
 static int task_json(ferry_redis_t *r, const char *task, json_t **out)
 {
-    json_t *j = NULL, *streams = NULL, *scans = NULL;
+    json_t *j = NULL, *streams = NULL, *scans = NULL, *workers = NULL;
     int rc = ferry_status_task(r, task, &j);
     if (rc == FERRY_OK)
         rc = streams_json(r, task, &streams);
     if (rc == FERRY_OK)
         rc = ferry_scan_history(r, task, 1, &scans);
+    if (rc == FERRY_OK)
+        rc = ferry_metrics_workers_json(r, task, &workers);
     if (rc) {
         json_decref(j);
         json_decref(streams);
+        json_decref(scans);
         return rc;
     }
     json_object_set_new(j, "streams", streams);
+    json_object_set_new(j, "workers", workers);
     json_t *last = json_array_get(scans, 0);
     json_object_set(j, "last_scan", last ? last : json_null());
     json_decref(scans);

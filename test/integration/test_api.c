@@ -116,11 +116,14 @@ static int http(const char *method, const char *path, const char *headers, const
     int fd = connect_api();
     if (fd < 0)
         return -1;
-    char head[8192];
-    int hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                      "Content-Length: %zu\r\n\r\n",
-                      method, path, headers ? headers : "", data ? len : 0);
+    const char *fmt = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                      "Content-Length: %zu\r\n\r\n";
+    const char *hs = headers ? headers : "";
+    size_t cap = strlen(method) + strlen(path) + strlen(hs) + 128; /* the huge-header case too */
+    char *head = malloc(cap);
+    REQUIRE(head != NULL);
+    int hn = snprintf(head, cap, fmt, method, path, hs, data ? len : 0);
+    REQUIRE(hn > 0 && (size_t)hn < cap);
     int status = -1;
     /* A server that answers early (401, 413) may close before taking the whole body: read its
      * answer even when sending failed. */
@@ -129,6 +132,7 @@ static int http(const char *method, const char *path, const char *headers, const
             send_all(fd, data, len);
         status = read_response(fd);
     }
+    free(head);
     close(fd);
     return status;
 }
@@ -292,6 +296,11 @@ static void samples(void)
             accepted++;
             CHECK_INT(st, 202);
             CHECK(strstr(body, "\"queued\":") != NULL && strstr(body, "\"ignored\":") != NULL);
+            CHECK(strstr(body, "\"duplicate\":") != NULL);
+            if (strstr(e->d_name, "reqid")) { /* the same delivery id again: a duplicate */
+                CHECK_INT(http("POST", url, AUTH, data, len), 202);
+                CHECK(strstr(body, "\"duplicate\":1") != NULL && strstr(body, "\"queued\":0"));
+            }
         } else {
             CHECK_INT(st, 400);
             CHECK_INT(count_lines(hk), 0);
@@ -457,11 +466,30 @@ int main(void)
     printf("== every sample\n");
     samples();
 
+    printf("== an SNS SubscriptionConfirmation: recorded and shown, nothing queued\n");
+    {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/events/s3-sns-subscription-confirmation.json",
+                 FERRY_TEST_DATA);
+        FILE *f = fopen(path, "rb");
+        REQUIRE(f != NULL);
+        char conf[16384];
+        size_t n = fread(conf, 1, sizeof(conf) - 1, f);
+        fclose(f);
+        conf[n] = '\0';
+        CHECK_INT(run("task add sns1 --from s3://notif-src/ --to s3://dst/sns/"), 0);
+        CHECK_INT(post("/v1/tasks/sns1/events", conf), 202);
+        CHECK(strstr(body, "\"sns_confirmation\":{") != NULL &&
+              strstr(body, "\"subscribe_url\":\"https://sns.") != NULL &&
+              strstr(body, "\"queued\":0") != NULL);
+    }
+
     printf("== read routes\n");
     CHECK_INT(get("/v1/tasks/t1"), 200);
     CHECK(strstr(body, "\"counters\"") && strstr(body, "\"streams\"") &&
           strstr(body, "\"event\":{\"length\":") && strstr(body, "\"pending\":") &&
-          strstr(body, "\"last_scan\":null") && strstr(body, "\"backlog\""));
+          strstr(body, "\"last_scan\":null") && strstr(body, "\"backlog\"") &&
+          strstr(body, "\"workers\":[]")); /* no worker runs: none seen */
     CHECK_INT(get("/v1/tasks/t1/objects/a%2Fb%20c.bin"), 200);
     CHECK(strstr(body, "\"key\":\"a/b c.bin\"") != NULL && strstr(body, "\"state\":\"queued\""));
     CHECK_INT(get("/v1/tasks/t1/objects/a/b%20c.bin"), 200);
