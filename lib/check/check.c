@@ -22,6 +22,9 @@ uint64_t ferry_crc64_update(uint64_t crc, const void *p, size_t n)
     return crc64_ecma_refl(crc, (const unsigned char *)p, (uint64_t)n);
 }
 
+/* zlib's crc32_combine, for any reflected CRC of width bits (32 or 64) with the reflected
+ * polynomial poly: the CRC of A||B from crc(A), crc(B) and len(B), by applying len(B) zero
+ * bytes to crc(A) as a GF(2) matrix squared up bit by bit. */
 static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
 {
     uint64_t sum = 0;
@@ -34,38 +37,44 @@ static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
     return sum;
 }
 
-static void gf2_square(uint64_t *square, const uint64_t *mat)
+static void gf2_square(uint64_t *square, const uint64_t *mat, int width)
 {
-    for (int n = 0; n < 64; n++)
+    for (int n = 0; n < width; n++)
         square[n] = gf2_times(mat, mat[n]);
 }
 
-uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
+static uint64_t crc_combine(uint64_t poly, int width, uint64_t crc_a, uint64_t crc_b,
+                            uint64_t len_b)
 {
     uint64_t even[64], odd[64];
     if (len_b == 0)
         return crc_a;
-    odd[0] = CRC64_XZ_POLY_REFL; /* the operator for one zero bit */
+    odd[0] = poly; /* the operator for one zero bit */
     uint64_t row = 1;
-    for (int n = 1; n < 64; n++) {
+    for (int n = 1; n < width; n++) {
         odd[n] = row;
         row <<= 1;
     }
-    gf2_square(even, odd); /* two zero bits */
-    gf2_square(odd, even); /* four zero bits */
+    gf2_square(even, odd, width); /* two zero bits */
+    gf2_square(odd, even, width); /* four zero bits */
     do {
-        gf2_square(even, odd);
+        gf2_square(even, odd, width);
         if (len_b & 1)
             crc_a = gf2_times(even, crc_a);
         len_b >>= 1;
         if (len_b == 0)
             break;
-        gf2_square(odd, even);
+        gf2_square(odd, even, width);
         if (len_b & 1)
             crc_a = gf2_times(odd, crc_a);
         len_b >>= 1;
     } while (len_b);
     return crc_a ^ crc_b;
+}
+
+uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
+{
+    return crc_combine(CRC64_XZ_POLY_REFL, 64, crc_a, crc_b, len_b);
 }
 
 uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n)
@@ -76,50 +85,9 @@ uint32_t ferry_crc32c_update(uint32_t crc, const void *p, size_t n)
 
 #define CRC32C_POLY_REFL 0x82F63B78u
 
-static uint32_t gf2_times32(const uint32_t *mat, uint32_t vec)
-{
-    uint32_t sum = 0;
-    while (vec) {
-        if (vec & 1)
-            sum ^= *mat;
-        vec >>= 1;
-        mat++;
-    }
-    return sum;
-}
-
-static void gf2_square32(uint32_t *square, const uint32_t *mat)
-{
-    for (int n = 0; n < 32; n++)
-        square[n] = gf2_times32(mat, mat[n]);
-}
-
 uint32_t ferry_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
 {
-    uint32_t even[32], odd[32];
-    if (len_b == 0)
-        return crc_a;
-    odd[0] = CRC32C_POLY_REFL; /* the operator for one zero bit */
-    uint32_t row = 1;
-    for (int n = 1; n < 32; n++) {
-        odd[n] = row;
-        row <<= 1;
-    }
-    gf2_square32(even, odd); /* two zero bits */
-    gf2_square32(odd, even); /* four zero bits */
-    do {
-        gf2_square32(even, odd);
-        if (len_b & 1)
-            crc_a = gf2_times32(even, crc_a);
-        len_b >>= 1;
-        if (len_b == 0)
-            break;
-        gf2_square32(odd, even);
-        if (len_b & 1)
-            crc_a = gf2_times32(odd, crc_a);
-        len_b >>= 1;
-    } while (len_b);
-    return crc_a ^ crc_b;
+    return (uint32_t)crc_combine(CRC32C_POLY_REFL, 32, crc_a, crc_b, len_b);
 }
 
 void ferry_crc32c_b64(uint32_t crc, char out[9])
