@@ -258,10 +258,11 @@ static char *slurp(const char *path, size_t *len)
     return b;
 }
 
-/* Every shared sample: HTTP on task hN and `ferry event` on twin cN agree. */
+/* Every sample (test/data/events: the providers' shapes): HTTP on task hN and `ferry event` on twin
+ * cN agree. */
 static void samples(void)
 {
-    const char *dir = FERRY_SHARED_DIR "/events";
+    const char *dir = FERRY_TEST_DATA "/events";
     DIR *d = opendir(dir);
     REQUIRE(d != NULL);
     struct dirent *e;
@@ -313,7 +314,7 @@ static void samples(void)
     CHECK(accepted >= 14);
     /* the wrong bucket says which field */
     size_t len;
-    char *data = slurp(FERRY_SHARED_DIR "/events/bad-other-bucket.json", &len);
+    char *data = slurp(FERRY_TEST_DATA "/events/bad-other-bucket.json", &len);
     CHECK_INT(http("POST", "/v1/tasks/t1/events", AUTH, data, len), 400);
     CHECK(strstr(body, "another-bucket") != NULL);
     free(data);
