@@ -10,6 +10,8 @@
 
 #include "intake.h"
 #include "metrics.h"
+
+#include "ferry/stats.h"
 #include "scan.h"
 
 #include "ferry/buf.h"
@@ -303,33 +305,19 @@ static enum MHD_Result do_events(ferry_api_t *a, struct MHD_Connection *c, req_t
 /* XLEN and XPENDING of each of the task's streams. */
 static int streams_json(ferry_redis_t *r, const char *task, json_t **out)
 {
-    static const char *const names[] = {"event", "bulk", "dead"};
-    json_t *s = json_object();
-    int rc = FERRY_OK;
-    for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
-        char key[128];
-        snprintf(key, sizeof(key), "ferry:{%s}:q:%s", task, names[i]);
-        redisReply *rep = NULL;
-        long long len = 0, pending = 0;
-        if ((rc = ferry_redis_cmd(r, &rep, "XLEN %s", key)) != FERRY_OK)
-            break;
-        len = ferry_redis_reply_int(rep, 0);
-        freeReplyObject(rep);
-        /* No group yet (no worker ever read the stream) is not an error: nothing is pending. */
-        if (ferry_redis_cmd(r, &rep, "XPENDING %s workers", key) == FERRY_OK) {
-            if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0)
-                pending = ferry_redis_reply_int(rep->element[0], 0);
-            freeReplyObject(rep);
-        } else if (ferry_redis_error(r)->code != FERRY_EREDIS)
-            rc = ferry_redis_error(r)->code;
-        json_object_set_new(
-            s, names[i],
-            json_pack("{s:I,s:I}", "length", (json_int_t)len, "pending", (json_int_t)pending));
-    }
-    if (rc) {
-        json_decref(s);
+    /* The queue's own names and group, through the library (one pipeline): lag too. */
+    ferry_stream_stats_t st[2];
+    long long dead = 0;
+    int rc = ferry_stats_streams(r, task, st, &dead);
+    if (rc)
         return rc;
-    }
+    json_t *s = json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I,s:I}}", "event", "length",
+                          (json_int_t)st[0].length, "pending", (json_int_t)st[0].pending, "lag",
+                          (json_int_t)st[0].lag, "bulk", "length", (json_int_t)st[1].length,
+                          "pending", (json_int_t)st[1].pending, "lag", (json_int_t)st[1].lag,
+                          "dead", "length", (json_int_t)dead, "pending", (json_int_t)0);
+    if (s == NULL)
+        return FERRY_ENOMEM;
     *out = s;
     return FERRY_OK;
 }
