@@ -1,7 +1,7 @@
 /* bench_event_latency — the client side of test/bench/bench_event_latency.sh.
  *
  *   bench_event_latency latency REDIS_URL PORT TASK BUCKET PREFIX COUNT INTERVAL_MS SIZE
- *   bench_event_latency load PORT TASK RATE
+ *   bench_event_latency load PORT TASK RATE [both|task|metrics]
  *
  * latency: POST an OSS Function Compute event for PREFIX + %08d (fakes3's seeded names, the
  * objects already in the source) to 127.0.0.1:PORT every INTERVAL_MS, COUNT of them, and poll
@@ -10,8 +10,8 @@
  * the POST itself; resolution about 5 ms). Prints p50/p90/p99/max in ms. Exit 1 when a POST
  * is not 202 or an event is not done in time.
  *
- * load: GET /v1/tasks/TASK and /metrics alternately, RATE requests per second (a new
- * connection each), until SIGTERM or SIGINT; then prints the requests sent, the non-200
+ * load: GET /v1/tasks/TASK and /metrics alternately (or only one of them), RATE requests per second
+ * (a new connection each), until SIGTERM or SIGINT; then prints the requests sent, the non-200
  * answers and the mean answer time.
  *
  * The token: FERRY_API_TOKEN. */
@@ -228,6 +228,7 @@ static void on_signal(int sig)
 typedef struct loader_s {
     pthread_t th;
     const char *task_path;
+    int routes; /* 0 both in turn, 1 the task only, 2 /metrics only */
     double rate, offset_ms;
     int index;
     long sent, non200;
@@ -246,7 +247,8 @@ static void *loader(void *arg)
             usleep((useconds_t)((next - now) * 1000));
             continue;
         }
-        int st = http("GET", (l->sent + l->index) % 2 ? "/metrics" : l->task_path, NULL);
+        int metrics = l->routes == 0 ? (int)((l->sent + l->index) % 2) : l->routes == 2;
+        int st = http("GET", metrics ? "/metrics" : l->task_path, NULL);
         double took = mono_ms() - now;
         l->busy += took;
         if (took > l->max)
@@ -260,8 +262,17 @@ static void *loader(void *arg)
 
 static int load(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: bench_event_latency load PORT TASK RATE\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: bench_event_latency load PORT TASK RATE [both|task|metrics]\n");
+        return 2;
+    }
+    int routes = argc == 6 ? (strcmp(argv[5], "task") == 0      ? 1
+                              : strcmp(argv[5], "metrics") == 0 ? 2
+                              : strcmp(argv[5], "both") == 0    ? 0
+                                                                : -1)
+                           : 0;
+    if (routes < 0) {
+        fprintf(stderr, "bench_event_latency: routes: both, task or metrics\n");
         return 2;
     }
     port = atoi(argv[2]);
@@ -289,6 +300,7 @@ static int load(int argc, char **argv)
     double start = mono_ms();
     for (int i = 0; i < LOAD_THREADS; i++) {
         l[i] = (loader_t){.task_path = task_path,
+                          .routes = routes,
                           .rate = rate / LOAD_THREADS,
                           .offset_ms = 1000.0 / rate * i,
                           .index = i};

@@ -19,6 +19,7 @@
 #   (GET /v1/tasks/NAME and /metrics in turn, a new connection each, 8 sender threads),
 #   FERRY_BENCH_ROUNDS (4) rounds in the same run, the order of the two runs swapped every
 #   round -> wall seconds of each, the slowdown, and the CPU the API process used.
+#   FERRY_BENCH_LOAD_ROUTES=task (or metrics) sends only that route.
 # The machine is shared (2 cores): run it a few times and read the spread, not one figure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -113,7 +114,7 @@ run_load() {
       "$BIN/bench_enqueue" "$REDIS" "ld-$r-$mode" oss "$SRC" src "ld-$r-$mode/" >/dev/null
       lp=
       if [[ $mode == loaded ]]; then
-        "$BIN/bench_event_latency" load "$APORT" "ld-$r-$mode" 200 >"$TMP/load-$r.out" 2>&1 &
+        "$BIN/bench_event_latency" load "$APORT" "ld-$r-$mode" 200 "${FERRY_BENCH_LOAD_ROUTES:-both}" >"$TMP/load-$r.out" 2>&1 &
         lp=$!
         PIDS+=($!)
       fi
