@@ -60,6 +60,12 @@ struct ferry_api_s {
     ferry_redis_t *pool[POOL_MAX];
     int npool;
     atomic_int inflight;
+    /* GET /metrics is rendered at most once per METRICS_TTL_MS: scrapers arriving within it
+     * get the same page (under mu). Rendering reads every task's counters and streams, ~8
+     * Redis commands per task, which a read load would otherwise take from the copies. */
+    char *mpage;
+    size_t mlen;
+    struct timespec mat;
 };
 
 typedef struct req_s {
@@ -613,8 +619,43 @@ bad:
                        RETRY_KEYS_MAX, FERRY_KEY_MAX);
 }
 
-static enum MHD_Result do_metrics(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
+#define METRICS_TTL_MS 1000
+
+/* A malloc'd copy of the page rendered less than METRICS_TTL_MS ago, or NULL. */
+static char *metrics_cached(ferry_api_t *a, size_t *len)
 {
+    char *s = NULL;
+    pthread_mutex_lock(&a->mu);
+    if (a->mpage && ms_since(&a->mat) < METRICS_TTL_MS && (s = malloc(a->mlen + 1)) != NULL) {
+        memcpy(s, a->mpage, a->mlen + 1);
+        *len = a->mlen;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return s;
+}
+
+static void metrics_keep(ferry_api_t *a, const char *page, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return; /* not kept: the next request renders again */
+    memcpy(copy, page, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&a->mu);
+    free(a->mpage);
+    a->mpage = copy;
+    a->mlen = len;
+    clock_gettime(CLOCK_MONOTONIC, &a->mat);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static enum MHD_Result do_metrics(ferry_api_t *a, struct MHD_Connection *c, req_t *q,
+                                  ferry_redis_t *r)
+{
+    size_t clen = 0;
+    char *cached = metrics_cached(a, &clen);
+    if (cached)
+        return reply(c, q, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", cached, clen);
     ferry_buf_t out;
     ferry_buf_init(&out, METRICS_MAX);
     ferry_error_t err;
@@ -627,6 +668,8 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, req_t *q, ferry_redi
     }
     size_t len = 0;
     char *s = ferry_buf_steal(&out, &len);
+    if (s)
+        metrics_keep(a, s, len);
     return reply(c, q, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", s, len);
 }
 
@@ -657,7 +700,7 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
         break;
     }
     case FERRY_API_METRICS:
-        ret = do_metrics(c, q, r);
+        ret = do_metrics(a, c, q, r);
         break;
     case FERRY_API_TASKS:
         ret = do_tasks(c, q, r);
@@ -1016,6 +1059,7 @@ void ferry_api_stop(ferry_api_t *a, int grace_ms)
     for (int i = 0; i < a->npool; i++)
         ferry_redis_free(a->pool[i]);
     pthread_mutex_destroy(&a->mu);
+    free(a->mpage);
     free(a->redis_url);
     if (a->token) {
         memset(a->token, 0, a->token_len);

@@ -539,6 +539,17 @@ int main(void)
     CHECK_INT(get("/metrics"), 200);
     CHECK(strstr(body, "ferry_build_info") != NULL);
     CHECK_INT(http("GET", "/metrics", NULL, NULL, 0), 401);
+    { /* rendered at most once a second: a new task shows after the page's second, not in it */
+        usleep(1100 * 1000);
+        CHECK_INT(get("/metrics"), 200);
+        CHECK(strstr(body, "task=\"mcache\"") == NULL);
+        CHECK_INT(run("task add mcache --from oss://src/m/ --to s3://dst/m/"), 0);
+        CHECK_INT(get("/metrics"), 200);
+        CHECK(strstr(body, "task=\"mcache\"") == NULL); /* the cached page */
+        usleep(1100 * 1000);
+        CHECK_INT(get("/metrics"), 200);
+        CHECK(strstr(body, "task=\"mcache\"") != NULL);
+    }
 
     printf("== slow-loris and garbage do not stall intake\n");
     {
