@@ -787,9 +787,16 @@ static const ferry_redis_script_t LUA_CLAIM = {
                       "end\n"
                       "return {0, cur}\n"};
 
-/* KEYS: claim; ARGV: value ms (0 = release). 1 when it was ours. */
+/* KEYS: claim; ARGV: value ms (0 = release). 1 when it was ours. A claim that lapsed (the
+ * process stalled past its ttl, or a Redis without persistence restarted) and that nobody took
+ * meanwhile is taken again: no other process can hold leases of this name then. */
 static const ferry_redis_script_t LUA_CLAIM_RENEW = {
-    "consumer_renew", "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "consumer_renew", "local cur = redis.call('GET', KEYS[1])\n"
+                      "if not cur and ARGV[2] ~= '0' then\n"
+                      "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                      "  return 1\n"
+                      "end\n"
+                      "if cur ~= ARGV[1] then return 0 end\n"
                       "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else\n"
                       "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
                       "return 1\n"};

@@ -558,6 +558,13 @@ static void test_consumer_claim(ferry_redis_t *r)
     CHECK_INT(ferry_queue_claim_release(r, "cl/1", me), FERRY_OK);
     CHECK_INT(ferry_queue_claim(r, "cl/1", 999999, 60000, &e), FERRY_OK); /* free again */
     CHECK_INT(ferry_queue_claim_release(r, "cl/1", 999999), FERRY_OK);
+    /* A claim that lapsed (the holder stalled past its ttl) and nobody took is renewed, not
+     * lost: the worker goes on instead of stopping. */
+    REQUIRE(ferry_queue_claim(r, "cl/3", me, 100, &e) == FERRY_OK);
+    usleep(250 * 1000);
+    CHECK_INT(ferry_queue_claim_renew(r, "cl/3", me, 60000), FERRY_OK);
+    CHECK_INT(ferry_queue_claim(r, "cl/3", 999999, 60000, &e), FERRY_EBUSY); /* ours again */
+    CHECK_INT(ferry_queue_claim_release(r, "cl/3", me), FERRY_OK);
 }
 
 int main(void)
