@@ -125,8 +125,8 @@ static void populate(msrc_t *s, int n, unsigned sd)
     }
     if (s->pers && strcmp(s->pers, "s3") == 0) { /* ETag md5(md5s)-3: src:multipart-etag */
         size_t parts[] = {5 * MiB, 5 * MiB, 2 * MiB};
-        wt_put_multipart(&s->cl, "src", "mp/00000000", parts, 3, sd + 1000);
-        wt_put_multipart(&s->cl, "src", "mp/00000001", parts, 3, sd + 1001);
+        wt_put_multipart(&s->cl, "src", "mp/00000000", parts, 3, sd + 1000, 0);
+        wt_put_multipart(&s->cl, "src", "mp/00000001", parts, 3, sd + 1001, 0);
     } else if (s->pers) {
         seed(s, "{\"bucket\":\"src\",\"prefix\":\"mp/\",\"count\":2,\"size\":12582912,\"seed\":9}");
     } else {

@@ -47,43 +47,6 @@ static int open_uploads(wt_t *w)
     return c.n;
 }
 
-typedef struct {
-    int done, n;
-} lp_t;
-
-static int on_part(void *arg, const ferry_s3xml_part_t *p)
-{
-    (void)p;
-    ((lp_t *)arg)->n++;
-    return FERRY_OK;
-}
-
-static void lp_done(void *arg, const ferry_s3_result_t *r)
-{
-    lp_t *x = arg;
-    x->done = 1;
-    if (r->rc != FERRY_OK)
-        x->n = -1;
-}
-
-static int count_parts(s3t_t *t, const char *key, const char *upload_id)
-{
-    lp_t x = {0, 0};
-    ferry_s3_list_args_t a;
-    ferry_error_t e;
-    memset(&a, 0, sizeof(a));
-    a.bucket = "dst";
-    a.key = key;
-    a.upload_id = upload_id;
-    a.on_part = on_part;
-    a.arg = &x;
-    if (ferry_s3_list_parts(t->c, &a, lp_done, &x, NULL, &e) != FERRY_OK)
-        return -1;
-    while (!x.done)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    return x.n;
-}
-
 /* Parts of the big objects that are on the server for good: all of a done object's, and the
  * stored parts of the upload a copying record names. */
 static int finished_parts(wt_t *w)
@@ -97,7 +60,7 @@ static int finished_parts(wt_t *w)
         if (rec.state == FERRY_STATE_DONE)
             n += BIG_PARTS;
         else if (rec.upload_id[0]) {
-            int p = count_parts(&w->d, key, rec.upload_id);
+            int p = wt_count_parts(&w->d, key, rec.upload_id);
             n += p > 0 ? p : 0;
         }
     }

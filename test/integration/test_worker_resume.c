@@ -16,44 +16,6 @@
 
 #include <jansson.h>
 
-typedef struct lp_s {
-    int done, n;
-} lp_t;
-
-static int on_part(void *arg, const ferry_s3xml_part_t *p)
-{
-    (void)p;
-    ((lp_t *)arg)->n++;
-    return FERRY_OK;
-}
-
-static void lp_done(void *arg, const ferry_s3_result_t *r)
-{
-    lp_t *x = arg;
-    x->done = 1;
-    if (r->rc != FERRY_OK)
-        x->n = -1;
-}
-
-/* Parts of an open upload, or -1 when ListParts fails (no such upload). */
-static int count_parts(s3t_t *t, const char *key, const char *upload_id)
-{
-    lp_t x = {0, 0};
-    ferry_s3_list_args_t a;
-    ferry_error_t e;
-    memset(&a, 0, sizeof(a));
-    a.bucket = "dst";
-    a.key = key;
-    a.upload_id = upload_id;
-    a.on_part = on_part;
-    a.arg = &x;
-    if (ferry_s3_list_parts(t->c, &a, lp_done, &x, NULL, &e) != FERRY_OK)
-        return -1;
-    while (!x.done)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    return x.n;
-}
-
 static void seed(wt_t *w, const char *json)
 {
     char out[8192];
@@ -101,7 +63,7 @@ int main(void)
     int there = -1;
     for (int i = 0; i < 50; i++) {
         long s = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
-        int t = count_parts(&w.d, "r/00000000", rec.upload_id);
+        int t = wt_count_parts(&w.d, "r/00000000", rec.upload_id);
         if (s == sent_before && t == there)
             break;
         sent_before = s;
@@ -214,7 +176,7 @@ int main(void)
     CHECK_INT(rec.state, FERRY_STATE_COPYING);
     char old_id[sizeof(rec.upload_id)];
     snprintf(old_id, sizeof(old_id), "%s", rec.upload_id);
-    CHECK(old_id[0] != '\0' && count_parts(&w.d, "m/00000000", old_id) >= 1);
+    CHECK(old_id[0] != '\0' && wt_count_parts(&w.d, "m/00000000", old_id) >= 1);
     long aborts = wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count");
     const char *autoopts[] = {"--part-size", "8MiB", NULL}; /* --dst-checksum auto */
     wt_task(&w, "mode", "m/", NULL, "m/", autoopts);
@@ -222,7 +184,7 @@ int main(void)
     CHECK_INT(wt_wait(p, 300), 0);
     CHECK_INT(wt_log_count("mode2.log", "created without CRC32C part checksums"), 1);
     CHECK_INT(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count"), aborts + 1);
-    CHECK_INT(count_parts(&w.d, "m/00000000", old_id), -1); /* gone */
+    CHECK_INT(wt_count_parts(&w.d, "m/00000000", old_id), -1); /* gone */
     REQUIRE(wt_record(&w, "mode", "m/00000000", &rec) == FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
     CHECK_INT(wt_log_count("mode2.log", "dst:crc32c-echo"), 1); /* CRC32C parts this time */

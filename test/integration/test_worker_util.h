@@ -320,9 +320,11 @@ static inline int wt_log_count(const char *logname, const char *needle)
 }
 
 /* A multipart upload of parts (sizes[0..n), n <= 16) of s3t_fill(seed) as key in bucket: an
- * object whose ETag is the composite md5(md5s)-N, on the given part boundaries. */
+ * object whose ETag is the composite md5(md5s)-N, on the given part boundaries. With crc, the
+ * upload is created with x-amz-checksum-algorithm CRC32C (a COMPOSITE checksum: each part's
+ * CRC32C sent with it and listed in Complete). */
 static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *key,
-                                    const size_t *sizes, int n, unsigned seed)
+                                    const size_t *sizes, int n, unsigned seed, int crc)
 {
     ferry_s3_args_t a;
     ferry_error_t e;
@@ -337,14 +339,15 @@ static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *ke
     ferry_s3_args_init(&a);
     a.bucket = bucket;
     a.key = key;
+    a.checksum_algorithm = crc ? "CRC32C" : NULL;
     memset(&x, 0, sizeof(x));
     REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
     s3t_wait(t, &x);
     REQUIRE(x.r.rc == FERRY_OK);
-    char id[1025];
+    char id[FERRY_UPLOAD_ID_MAX + 1];
     snprintf(id, sizeof(id), "%s", x.r.upload_id);
     ferry_s3xml_cpart_t cp[16];
-    char etags[16][130];
+    char etags[16][130], crcs[16][16];
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         ferry_s3_args_init(&a);
@@ -354,6 +357,8 @@ static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *ke
         a.part_number = i + 1;
         a.body = b + off;
         a.body_len = (int64_t)sizes[i];
+        ferry_crc32c_b64(ferry_crc32c_update(0, b + off, sizes[i]), crcs[i]);
+        a.checksum_crc32c = crc ? crcs[i] : NULL;
         memset(&x, 0, sizeof(x));
         REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
         s3t_wait(t, &x);
@@ -362,6 +367,7 @@ static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *ke
         memset(&cp[i], 0, sizeof(cp[i]));
         cp[i].number = i + 1;
         cp[i].etag = etags[i];
+        cp[i].checksum_crc32c = crc ? crcs[i] : NULL;
         off += sizes[i];
     }
     ferry_s3_args_init(&a);
@@ -374,6 +380,45 @@ static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *ke
     s3t_wait(t, &x);
     REQUIRE(x.r.rc == FERRY_OK);
     free(b);
+}
+
+typedef struct wt_lp_s {
+    int done, n;
+} wt_lp_t;
+
+static inline int wt_on_part(void *arg, const ferry_s3xml_part_t *p)
+{
+    (void)p;
+    ((wt_lp_t *)arg)->n++;
+    return FERRY_OK;
+}
+
+static inline void wt_lp_done(void *arg, const ferry_s3_result_t *r)
+{
+    wt_lp_t *x = arg;
+    x->done = 1;
+    if (r->rc != FERRY_OK)
+        x->n = -1;
+}
+
+/* Parts of an open upload of key in the destination bucket "dst", or -1 when ListParts fails
+ * (no such upload). */
+static inline int wt_count_parts(s3t_t *t, const char *key, const char *upload_id)
+{
+    wt_lp_t x = {0, 0};
+    ferry_s3_list_args_t a;
+    ferry_error_t e;
+    memset(&a, 0, sizeof(a));
+    a.bucket = "dst";
+    a.key = key;
+    a.upload_id = upload_id;
+    a.on_part = wt_on_part;
+    a.arg = &x;
+    if (ferry_s3_list_parts(t->c, &a, wt_lp_done, &x, NULL, &e) != FERRY_OK)
+        return -1;
+    while (!x.done)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    return x.n;
 }
 
 #endif

@@ -102,67 +102,6 @@ static void run_worker(wt_t *w, const char *task, const char *log)
     CHECK_INT(wt_wait(p, 120), 0);
 }
 
-/* A multipart upload of parts (sizes[0..n)) of s3t_fill(seed) as the source object key; with
- * crc, created with x-amz-checksum-algorithm CRC32C (a COMPOSITE checksum, each part's CRC32C
- * sent with it and listed in Complete). */
-static void put_multipart(s3t_t *t, const char *key, const size_t *sizes, int n, unsigned seed,
-                          int crc)
-{
-    ferry_s3_args_t a;
-    ferry_error_t e;
-    s3t_res_t x;
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += sizes[i];
-    char *b = malloc(total);
-    REQUIRE(b != NULL);
-    s3t_fill(b, total, seed);
-    ferry_s3_args_init(&a);
-    a.bucket = "src";
-    a.key = key;
-    a.checksum_algorithm = crc ? "CRC32C" : NULL;
-    memset(&x, 0, sizeof(x));
-    REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
-    s3t_wait(t, &x);
-    REQUIRE(x.r.rc == FERRY_OK);
-    char id[1025];
-    snprintf(id, sizeof(id), "%s", x.r.upload_id);
-    ferry_s3xml_cpart_t cp[8];
-    char etags[8][130], crcs[8][16];
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        ferry_s3_args_init(&a);
-        a.bucket = "src";
-        a.key = key;
-        a.upload_id = id;
-        a.part_number = i + 1;
-        a.body = b + off;
-        a.body_len = (int64_t)sizes[i];
-        ferry_crc32c_b64(ferry_crc32c_update(0, b + off, sizes[i]), crcs[i]);
-        a.checksum_crc32c = crc ? crcs[i] : NULL;
-        memset(&x, 0, sizeof(x));
-        REQUIRE(ferry_s3_upload_part(t->c, &a, s3t_done, &x, NULL, &e) == FERRY_OK);
-        s3t_wait(t, &x);
-        REQUIRE(x.r.rc == FERRY_OK);
-        snprintf(etags[i], sizeof(etags[i]), "%s", x.r.etag);
-        memset(&cp[i], 0, sizeof(cp[i]));
-        cp[i].number = i + 1;
-        cp[i].etag = etags[i];
-        cp[i].checksum_crc32c = crc ? crcs[i] : NULL;
-        off += sizes[i];
-    }
-    ferry_s3_args_init(&a);
-    a.bucket = "src";
-    a.key = key;
-    a.upload_id = id;
-    memset(&x, 0, sizeof(x));
-    REQUIRE(ferry_s3_complete_multipart(t->c, &a, cp, (size_t)n, s3t_done, &x, NULL, &e) ==
-            FERRY_OK);
-    s3t_wait(t, &x);
-    REQUIRE(x.r.rc == FERRY_OK);
-    free(b);
-}
-
 int main(void)
 {
     wt_t w;
@@ -269,8 +208,8 @@ int main(void)
 
     /* ---- 5. multipart s3 source: its own boundaries, and a flipped byte ---- */
     const size_t ps[] = {5u << 20, 5u << 20, 2u << 20};
-    put_multipart(&w.s, "e/good", ps, 3, 8, 0);
-    put_multipart(&w.s, "e/bad", ps, 3, 9, 0);
+    wt_put_multipart(&w.s, "src", "e/good", ps, 3, 8, 0);
+    wt_put_multipart(&w.s, "src", "e/bad", ps, 3, 9, 0);
     wt_task(&w, "ve", "e/", NULL, "e/", crcopts);
     wt_enqueue_prefix(&w, "ve", "e/");
     REQUIRE(s3t_faults(&w.s, w.src.url,
@@ -287,7 +226,7 @@ int main(void)
     /* ---- 5b. a small multipart source on the one-GET path (ring larger than the object):
      * the GET's ETag is "hex-2", so the copy goes the HEAD way and checks it whole ---- */
     const size_t ps2[] = {5u << 20, 1u << 20};
-    put_multipart(&w.s, "h/small", ps2, 2, 13, 0);
+    wt_put_multipart(&w.s, "src", "h/small", ps2, 2, 13, 0);
     wt_task(&w, "vh", "h/", NULL, "h/", NULL);
     wt_enqueue_prefix(&w, "vh", "h/");
     const char *bigring[] = {"--exit-when-idle", "--max-deliveries", "2", "--ring", "8MiB", NULL};
@@ -391,8 +330,8 @@ int main(void)
 
     /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
      * composite is recomputed on the source's part boundaries as well as its ETag ---- */
-    put_multipart(&w.s, "l/comp", ps, 3, 19, 1);
-    put_multipart(&w.s, "l/bad", ps, 3, 22, 1);
+    wt_put_multipart(&w.s, "src", "l/comp", ps, 3, 19, 1);
+    wt_put_multipart(&w.s, "src", "l/bad", ps, 3, 22, 1);
     wt_task(&w, "vl", "l/", NULL, "l/", crcopts);
     wt_enqueue_prefix(&w, "vl", "l/");
     REQUIRE(s3t_faults(&w.s, w.src.url,
