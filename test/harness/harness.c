@@ -488,7 +488,7 @@ int harness_stop(harness_server_t *s, int sig)
 
 /* ---- sockets ---- */
 
-static int free_port(void)
+int harness_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -506,7 +506,7 @@ static int free_port(void)
     return port;
 }
 
-static int connect_loopback(int port, int timeout_ms)
+int harness_connect(int port, int timeout_ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -530,7 +530,7 @@ static int connect_loopback(int port, int timeout_ms)
  * Returns bytes read (NUL-terminated in buf) or -1. */
 static int exchange(int port, const char *req, const char *until, char *buf, size_t bufsz)
 {
-    int fd = connect_loopback(port, 2000);
+    int fd = harness_connect(port, 2000);
     if (fd < 0)
         return -1;
     size_t len = strlen(req), off = 0;
@@ -746,7 +746,7 @@ int harness_redis_start(harness_server_t *out)
     if (r == NULL)
         return -1;
     for (int attempt = 0; attempt < 8; attempt++) {
-        out->port = free_port();
+        out->port = harness_free_port();
         if (out->port < 0) {
             say("no free loopback port: %s", strerror(errno));
             break;

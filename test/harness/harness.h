@@ -65,6 +65,12 @@ pid_t harness_spawn(const char *const *argv, const char *stdout_path, const char
  * normally. */
 int harness_run(const char *cmdline, char *out, size_t outn, char *err, size_t errn);
 
+/* A loopback TCP port free right now (bind to port 0, read it back, close), or -1. */
+int harness_free_port(void);
+
+/* Connect to 127.0.0.1:port, with send and receive timeouts of timeout_ms. The fd, or -1. */
+int harness_connect(int port, int timeout_ms);
+
 /* Kill every child and remove the temp dir. Called automatically; safe to call twice. */
 void harness_cleanup(void);
 

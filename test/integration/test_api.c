@@ -61,19 +61,7 @@ static long long now_ms(void)
 
 static int connect_api(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return harness_connect(api_port, 10000);
 }
 
 static int send_all(int fd, const char *p, size_t n)
@@ -166,18 +154,6 @@ static void keys_of(const char *task, char *dst, size_t n)
     snprintf(dst, n, "%s", out);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    socklen_t l = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* 200 from GET /healthz over HTTPS (curl -k: the test's own self-signed certificate). */
 static int https_healthz(void)
 {
@@ -198,7 +174,8 @@ static void start_api(const char *const *extra, int tls)
     REQUIRE(f != NULL);
     fputs(TOKEN "\n", f);
     fclose(f);
-    api_port = free_port();
+    api_port = harness_free_port();
+    REQUIRE(api_port > 0);
     static int starts;
     snprintf(api_log, sizeof(api_log), "%s/api%d.log", harness_tmpdir(), ++starts);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", api_port);
@@ -685,7 +662,7 @@ int main(void)
         CHECK_INT(http("GET", "/healthz", NULL, NULL, 0), -1); /* plain HTTP: no answer */
         stop_api();
         /* a key that is not a key: a clear refusal, not a crash */
-        snprintf(cmd, sizeof(cmd), "127.0.0.1:%d", free_port());
+        snprintf(cmd, sizeof(cmd), "127.0.0.1:%d", harness_free_port());
         CHECK_INT(
             run("scheduler --task nosuch --listen %s --tls-cert %s --tls-key %s", cmd, crt, crt),
             1);

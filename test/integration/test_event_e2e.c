@@ -27,34 +27,12 @@ static char out[1 << 16], errbuf[8192];
 static char ferry_bin[1024];
 static wt_t w;
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    socklen_t l = sizeof(a);
-    REQUIRE(getsockname(fd, (struct sockaddr *)&a, &l) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* One request with "Connection: close"; returns the status (body in body[]) or -1. */
 static int http(const char *method, const char *path, const char *headers, const char *data)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = harness_connect(api_port, 10000);
     if (fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
     size_t len = data ? strlen(data) : 0;
     size_t cap = strlen(path) + (headers ? strlen(headers) : 0) + len + 256;
     char *req = malloc(cap);
@@ -231,7 +209,8 @@ int main(void)
 
     /* The scheduler serves the API (and scans the task once: the source is empty then). */
     setenv("FERRY_API_TOKEN", TOKEN, 1);
-    api_port = free_port();
+    api_port = harness_free_port();
+    REQUIRE(api_port > 0);
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", api_port);
     const char *sargv[] = {ferry_bin, "--redis",  w.redis.url, "scheduler", "--task",
