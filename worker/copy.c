@@ -10,6 +10,7 @@
 #include "ferry/log.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,21 @@ static void add_check(ferry_copy_t *c, const char *what)
     if (strstr(c->res.checks, what) != NULL)
         return;
     snprintf(c->res.checks + l, sizeof(c->res.checks) - l, "%s%s", l ? "," : "", what);
+}
+
+/* A comparison failed: count it and set err (FERRY_ECHECKSUM: retried, then failed with this
+ * message). Returns FERRY_ECHECKSUM. */
+static int mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
+{
+    char msg[sizeof(err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->res.checksum_failures++;
+    return ferry_error_set(err, FERRY_ECHECKSUM, "%s", msg);
 }
 
 static int is_hex32(const char *s)
@@ -660,12 +676,11 @@ static int mp_verify(ferry_copy_t *c, ferry_error_t *err)
     ferry_hex_lower(d, 16, want);
     snprintf(want + 32, sizeof(want) - 32, "-%u", c->mp_n);
     if (!ferry_etag_eq(want, c->res.etag)) {
-        c->res.checksum_failures++;
-        return ferry_error_set(err, FERRY_ECHECKSUM,
-                               "the multipart ETag of the bytes read, on the source's own %u "
-                               "parts (%s), differs from the source's (%s): the read was "
-                               "corrupted; nothing is kept and the copy is retried",
-                               c->mp_n, want, c->res.etag);
+        return mismatch(c, err,
+                        "the multipart ETag of the bytes read, on the source's own %u "
+                        "parts (%s), differs from the source's (%s): the read was "
+                        "corrupted; nothing is kept and the copy is retried",
+                        c->mp_n, want, c->res.etag);
     }
     add_check(c, "src:multipart-etag");
     return FERRY_OK;
@@ -693,13 +708,12 @@ static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
         return FERRY_OK;
     }
     if (strcmp(got, c->src_crc_b64) != 0) {
-        c->res.checksum_failures++;
-        return ferry_error_set(err, FERRY_ECHECKSUM,
-                               "the CRC32C of the bytes read (%s) differs from the one the "
-                               "source stored (%s, %s): the read was corrupted; nothing is kept "
-                               "and the copy is retried",
-                               got, c->src_crc_b64,
-                               c->src_crc_kind == SRC_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
+        return mismatch(c, err,
+                        "the CRC32C of the bytes read (%s) differs from the one the "
+                        "source stored (%s, %s): the read was corrupted; nothing is kept "
+                        "and the copy is retried",
+                        got, c->src_crc_b64,
+                        c->src_crc_kind == SRC_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
     }
     add_check(c, "src:crc32c");
     return FERRY_OK;
@@ -712,13 +726,11 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
     ferry_copy_t *c = u->c;
     if (c->res.src_has_crc64) {
         if (u->crc64 != c->res.src_crc64) {
-            c->res.checksum_failures++;
-            return ferry_error_set(err, FERRY_ECHECKSUM,
-                                   "CRC-64 of the bytes read (%llu) differs from the source's "
-                                   "(%llu): the read was corrupted; nothing was committed and "
-                                   "the copy is retried",
-                                   (unsigned long long)u->crc64,
-                                   (unsigned long long)c->res.src_crc64);
+            return mismatch(c, err,
+                            "CRC-64 of the bytes read (%llu) differs from the source's "
+                            "(%llu): the read was corrupted; nothing was committed and "
+                            "the copy is retried",
+                            (unsigned long long)u->crc64, (unsigned long long)c->res.src_crc64);
         }
         add_check(c, "src:crc64");
     }
@@ -728,12 +740,11 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         u->md5_done = 1;
         ferry_hex_lower(u->md5_bin, 16, hex);
         if (!ferry_etag_eq(hex, c->res.etag)) {
-            c->res.checksum_failures++;
-            return ferry_error_set(err, FERRY_ECHECKSUM,
-                                   "the MD5 of the bytes read (%s) differs from the source's "
-                                   "ETag (%s): the read was corrupted; nothing was committed "
-                                   "and the copy is retried",
-                                   hex, c->res.etag);
+            return mismatch(c, err,
+                            "the MD5 of the bytes read (%s) differs from the source's "
+                            "ETag (%s): the read was corrupted; nothing was committed "
+                            "and the copy is retried",
+                            hex, c->res.etag);
         }
         add_check(c, "src:md5");
     }
@@ -753,12 +764,11 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         u->qetag_on = 0;
         if (is_qetag(c->res.etag)) {
             if (!ferry_etag_eq(q, c->res.etag)) {
-                c->res.checksum_failures++;
-                return ferry_error_set(err, FERRY_ECHECKSUM,
-                                       "the qetag of the bytes read (%s) differs from the "
-                                       "source's (%s): the read was corrupted; nothing was "
-                                       "committed and the copy is retried",
-                                       q, c->res.etag);
+                return mismatch(c, err,
+                                "the qetag of the bytes read (%s) differs from the "
+                                "source's (%s): the read was corrupted; nothing was "
+                                "committed and the copy is retried",
+                                q, c->res.etag);
             }
             add_check(c, "src:qetag");
         }
@@ -955,28 +965,25 @@ static int unit_check_dst(unit_t *u, ferry_error_t *err)
     ferry_copy_t *c = u->c;
     const char *what = c->plan.kind == FERRY_PLAN_SINGLE ? "the object" : "a part";
     if (u->etag[0] == '\0') {
-        c->res.checksum_failures++;
-        return ferry_error_set(err, FERRY_ECHECKSUM,
-                               "the destination answered 2xx without an ETag for %s: it may "
-                               "not have stored it; retrying",
-                               what);
+        return mismatch(c, err,
+                        "the destination answered 2xx without an ETag for %s: it may "
+                        "not have stored it; retrying",
+                        what);
     }
     if (u->sent_crc32c) {
         const char *ours = u->crc32c_b64;
         if (u->echo[0] == '\0' && u->crc_mode) {
-            c->res.checksum_failures++;
-            return ferry_error_set(err, FERRY_ECHECKSUM,
-                                   "the destination did not echo the CRC32C of %s: nothing "
-                                   "confirms it stored these bytes; retrying (a store that "
-                                   "ignores checksums needs --dst-checksum md5)",
-                                   what);
+            return mismatch(c, err,
+                            "the destination did not echo the CRC32C of %s: nothing "
+                            "confirms it stored these bytes; retrying (a store that "
+                            "ignores checksums needs --dst-checksum md5)",
+                            what);
         }
         if (u->echo[0] != '\0' && strcmp(u->echo, ours) != 0) {
-            c->res.checksum_failures++;
-            return ferry_error_set(err, FERRY_ECHECKSUM,
-                                   "the destination echoed CRC32C %s for %s, we sent %s: "
-                                   "corrupted in transit; retrying",
-                                   u->echo, what, ours);
+            return mismatch(c, err,
+                            "the destination echoed CRC32C %s for %s, we sent %s: "
+                            "corrupted in transit; retrying",
+                            u->echo, what, ours);
         }
         if (u->echo[0] != '\0')
             add_check(c, "dst:crc32c-echo");
@@ -990,12 +997,11 @@ static int unit_check_dst(unit_t *u, ferry_error_t *err)
         ferry_hex_lower(u->md5_bin, 16, hex);
         if (dst_etag_is_md5(c) && strchr(u->etag, '-') == NULL) {
             if (!ferry_etag_eq(u->etag, hex)) {
-                c->res.checksum_failures++;
-                return ferry_error_set(err, FERRY_ECHECKSUM,
-                                       "the destination's ETag %s for %s does not match the "
-                                       "MD5 %s of the bytes sent: corrupted in transit; "
-                                       "retrying",
-                                       u->etag, what, hex);
+                return mismatch(c, err,
+                                "the destination's ETag %s for %s does not match the "
+                                "MD5 %s of the bytes sent: corrupted in transit; "
+                                "retrying",
+                                u->etag, what, hex);
             }
             add_check(c, "dst:etag");
         }
@@ -1207,12 +1213,11 @@ static void committed(ferry_copy_t *c)
     }
     if (c->plan.kind == FERRY_PLAN_MULTIPART && c->res.src_has_crc64) {
         if (c->res.crc64 != c->res.src_crc64) {
-            c->res.checksum_failures++;
-            ferry_error_set(&e, FERRY_ECHECKSUM,
-                            "CRC-64 of the bytes copied (%llu) differs from the source's "
-                            "(%llu): the read was corrupted; the upload is discarded and "
-                            "the copy retried",
-                            (unsigned long long)c->res.crc64, (unsigned long long)c->res.src_crc64);
+            mismatch(c, &e,
+                     "CRC-64 of the bytes copied (%llu) differs from the source's "
+                     "(%llu): the read was corrupted; the upload is discarded and "
+                     "the copy retried",
+                     (unsigned long long)c->res.crc64, (unsigned long long)c->res.src_crc64);
             fail(c, FERRY_COPY_RETRY, &e);
             conclude_failure(c);
             return;
@@ -1243,12 +1248,11 @@ static void committed(ferry_copy_t *c)
             return;
         }
         if (!ferry_etag_eq(q, c->res.etag)) {
-            c->res.checksum_failures++;
-            ferry_error_set(&e, FERRY_ECHECKSUM,
-                            "the qetag of the bytes copied (%s) differs from the source's (%s): "
-                            "the read was corrupted; the upload is discarded and the copy "
-                            "retried",
-                            q, c->res.etag);
+            mismatch(c, &e,
+                     "the qetag of the bytes copied (%s) differs from the source's (%s): "
+                     "the read was corrupted; the upload is discarded and the copy "
+                     "retried",
+                     q, c->res.etag);
             fail(c, FERRY_COPY_RETRY, &e);
             conclude_failure(c);
             return;
