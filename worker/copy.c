@@ -1,5 +1,6 @@
 /* ferry worker — the copy of one object (see copy.h and docs/internals/worker.md). */
 #include "copy.h"
+#include "copy_checks.h"
 
 #include "plan.h"
 #include "ring.h"
@@ -29,9 +30,16 @@ typedef enum {
     UM_EMPTY    /* zero bytes: no GET */
 } unit_mode_t;
 
+/* A part of the plan (a single-request copy has one). */
+typedef enum {
+    PART_PENDING = 0, /* to start (again), not before not_before */
+    PART_RUNNING,     /* a unit is on it */
+    PART_DONE         /* uploaded and checked (or, on a resume, re-read and compared) */
+} part_state_t;
+
 typedef struct part_s {
     uint64_t first, len;
-    uint8_t state; /* 0 pending, 1 running, 2 done */
+    part_state_t state;
     uint8_t listed;
     unsigned tries;
     uint64_t not_before; /* loop ms */
@@ -78,6 +86,7 @@ struct unit_s {
     ferry_qetag_t qetag;
     uint8_t md5_bin[16];
     char md5_b64[32], crc32c_b64[16];
+    unsigned checks;           /* CK_* of this stream's own request (ferry_copy_checks) */
     int sent_md5, sent_crc32c; /* what the PUT/UploadPart carried */
     char echo[16];             /* the destination's x-amz-checksum-crc32c */
     char etag[130];
@@ -148,7 +157,7 @@ struct ferry_copy_s {
     uint8_t *mpd;
     int mp_probed;
     /* The source's stored CRC32C (HEAD with x-amz-checksum-mode: ENABLED, s3 and s3c only):
-     * SRC_CRC_FULL, the CRC32C of the whole object (src_crc); or SRC_CRC_COMPOSITE,
+     * CK_CRC_FULL, the CRC32C of the whole object (src_crc); or CK_CRC_COMPOSITE,
      * crc32c(concat(part CRC32Cs))-N over its own parts (src_crc_b64), checked when the part
      * boundaries are known (mpc: one CRC32C per source part, owned, mp_n entries). */
     int src_crc_kind;
@@ -156,17 +165,17 @@ struct ferry_copy_s {
     char src_crc_b64[24];
     uint32_t src_crc_parts; /* COMPOSITE: N */
     uint32_t *mpc;
-    int no_ck_mode; /* the source refused x-amz-checksum-mode (400): ask without it */
+    int no_ck_mode;     /* the source refused x-amz-checksum-mode (400): ask without it */
+    ferry_copy_ck_t ck; /* the copy's checks, chosen once the plan is known (choose_checks) */
 };
-
-enum { SRC_CRC_NONE = 0, SRC_CRC_FULL = 1, SRC_CRC_COMPOSITE = 2 };
 
 /* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest
  * object S3 holds (48.8 TiB) needs 250 MB; a copy that cannot hold them is src:unverified. */
 #define QBLK_MAX ((FERRY_S3_MAX_OBJECT + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK)
 
 static void pump(ferry_copy_t *c);
-static void finish(ferry_copy_t *c);
+static void finish(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *err);
+static void conclude_failure(ferry_copy_t *c);
 static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e);
 static void head_done(void *arg, const ferry_s3_result_t *r);
 static int collect_headers(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
@@ -294,7 +303,7 @@ static const ferry_kv_t ck_mode_hdr = {"x-amz-checksum-mode", "ENABLED"};
  * is compared. Other algorithms (CRC32, SHA-*, CRC64NVME) are not checked. */
 static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
 {
-    c->src_crc_kind = SRC_CRC_NONE;
+    c->src_crc_kind = CK_CRC_NONE;
     if (!want_ck_mode(c))
         return;
     const char *v = ferry_s3_result_header(r, "x-amz-checksum-crc32c");
@@ -324,13 +333,27 @@ static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
     uint32_t crc = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
     ferry_crc32c_b64(crc, c->src_crc_b64);
     if (parts > 0) {
-        c->src_crc_kind = SRC_CRC_COMPOSITE;
+        c->src_crc_kind = CK_CRC_COMPOSITE;
         c->src_crc_parts = (uint32_t)parts;
         snprintf(c->src_crc_b64 + 8, sizeof(c->src_crc_b64) - 8, "-%ld", parts);
     } else {
-        c->src_crc_kind = SRC_CRC_FULL;
+        c->src_crc_kind = CK_CRC_FULL;
         c->src_crc = crc;
     }
+}
+
+/* The version to copy, as the HEAD (or the one GET) answered it: size, Last-Modified, ETag, the
+ * CRC-64 (OSS, COS), whether the ETag is an MD5, the stored CRC32C. Everything after (plan,
+ * checks, If-Match) is about this version. */
+static void take_source_version(ferry_copy_t *c, const ferry_s3_result_t *r, uint64_t size)
+{
+    c->res.size = size;
+    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
+    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
+    if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
+        c->res.src_has_crc64 = 1;
+    c->src_md5_etag = src_etag_is_md5(c, r);
+    src_crc_parse(c, r);
 }
 
 #define REQUIRE_MSG                                                                                \
@@ -345,19 +368,51 @@ static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
  * x-amz-checksum-algorithm CRC32C and Complete lists every part's checksum. */
 static int crc_parts(const ferry_copy_t *c)
 {
-    return c->plan.kind == FERRY_PLAN_MULTIPART && c->dp->aws_chunked_ok;
-}
-
-/* The unit reads the source range through the worker (and so can hash it). */
-static int reads_source(unit_mode_t m)
-{
-    return m == UM_STREAM || m == UM_BUF || m == UM_VERIFY;
+    return c->plan.kind == FERRY_PLAN_MULTIPART && (c->ck.checks & CK_DST_CRC32C_ECHO);
 }
 
 /* The destination's ETag for a single PUT / part is the MD5 of the bytes it received. */
 static int dst_etag_is_md5(const ferry_copy_t *c)
 {
     return c->dp->etag_kind == FERRY_ETAG_MD5 || c->dp->etag_kind == FERRY_ETAG_MD5_UPPER;
+}
+
+/* Kodo multipart: parts are whole 4 MiB blocks, so each part can write its blocks' SHA-1s for
+ * the source's qetag (c->qblk), unless the object has more blocks than QBLK_MAX. */
+static int qblk_wanted(const ferry_copy_t *c)
+{
+    uint64_t nblk = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
+    return c->plan.kind == FERRY_PLAN_MULTIPART && c->sp->checksum_kind == FERRY_CHECKSUM_QETAG &&
+           c->plan.part_size % FERRY_QETAG_BLOCK == 0 && nblk <= QBLK_MAX;
+}
+
+/* What ferry_copy_checks decides from: the source version taken, the profiles, the plan. */
+static void checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out)
+{
+    ferry_copy_ck_in_t in = {
+        .plan = c->plan.kind,
+        .stream = stream,
+        .src_crc64 = c->res.src_has_crc64,
+        .src_md5_etag = c->src_md5_etag,
+        .src_qetag_kind = c->sp->checksum_kind == FERRY_CHECKSUM_QETAG,
+        .src_etag_qetag = is_qetag(c->res.etag),
+        .src_qetag_parts = qblk_wanted(c),
+        .src_mp_known = c->mpd != NULL,
+        .src_crc = c->src_crc_kind,
+        .src_crc_known = c->mpc != NULL,
+        .src_etag_multi = strchr(c->res.etag, '-') != NULL,
+        .dst_s3 = strcmp(c->dp->scheme, "s3") == 0,
+        .dst_crc_parts = c->dp->aws_chunked_ok,
+        .dst_etag_md5 = dst_etag_is_md5(c),
+        .dst_mp_etag_md5 = c->dp->multipart_etag_md5,
+    };
+    ferry_copy_checks(&in, out);
+}
+
+/* The plan is made (and the source's part boundaries known): choose the copy's checks. */
+static void choose_checks(ferry_copy_t *c)
+{
+    checks_of(c, CK_COPY, &c->ck);
 }
 
 static int add_hdr(ferry_copy_t *c, const char *name, const char *val)
@@ -608,19 +663,16 @@ static int unit_start_put(unit_t *u)
             memcpy(d, u->md5_bin, 16);
         ferry_b64(d, 16, u->md5_b64);
         a.body = u->buf ? u->buf : "";
-        a.content_md5 = !u->crc_mode || u->mode == UM_EMPTY ? u->md5_b64 : NULL;
-        if (strcmp(c->dp->scheme, "s3") == 0 || u->crc_mode) {
+        a.content_md5 = u->sent_md5 ? u->md5_b64 : NULL;
+        if (u->sent_crc32c) {
             ferry_crc32c_b64(u->crc32c, u->crc32c_b64);
             a.checksum_crc32c = u->crc32c_b64;
         }
-        u->sent_md5 = a.content_md5 != NULL;
-        u->sent_crc32c = a.checksum_crc32c != NULL;
     } else {
         a.source = unit_source;
-        a.trailer_crc32c = u->crc_mode;
-        u->sent_crc32c = u->crc_mode;
+        a.trailer_crc32c = u->sent_crc32c;
         /* A streamed single PUT whose source ETag is its MD5: the destination checks it. */
-        if (c->plan.kind == FERRY_PLAN_SINGLE && c->src_md5_etag) {
+        if (u->sent_md5) {
             uint8_t d[16];
             const char *s = c->res.etag;
             for (int i = 0; i < 16; i++) {
@@ -630,7 +682,6 @@ static int unit_start_put(unit_t *u)
             }
             ferry_b64(d, 16, u->md5_b64);
             a.content_md5 = u->md5_b64;
-            u->sent_md5 = 1;
         }
     }
     int rc;
@@ -693,9 +744,9 @@ static int mp_verify(ferry_copy_t *c, ferry_error_t *err)
 static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
 {
     char got[24];
-    if (c->src_crc_kind == SRC_CRC_FULL) {
+    if (c->src_crc_kind == CK_CRC_FULL) {
         ferry_crc32c_b64(crc, got);
-    } else if (c->src_crc_kind == SRC_CRC_COMPOSITE && c->mpc != NULL) {
+    } else if (c->src_crc_kind == CK_CRC_COMPOSITE && c->mpc != NULL) {
         uint32_t comp = 0;
         for (uint32_t i = 0; i < c->mp_n; i++) {
             uint8_t be[4] = {(uint8_t)(c->mpc[i] >> 24), (uint8_t)(c->mpc[i] >> 16),
@@ -713,7 +764,7 @@ static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
                         "source stored (%s, %s): the read was corrupted; nothing is kept "
                         "and the copy is retried",
                         got, c->src_crc_b64,
-                        c->src_crc_kind == SRC_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
+                        c->src_crc_kind == CK_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
     }
     add_check(c, "src:crc32c");
     return FERRY_OK;
@@ -724,7 +775,8 @@ static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
 static int unit_verify_whole(unit_t *u, ferry_error_t *err)
 {
     ferry_copy_t *c = u->c;
-    if (c->res.src_has_crc64) {
+    unsigned ck = c->ck.checks;
+    if (ck & CK_SRC_CRC64) {
         if (u->crc64 != c->res.src_crc64) {
             return mismatch(c, err,
                             "CRC-64 of the bytes read (%llu) differs from the source's "
@@ -734,7 +786,7 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         }
         add_check(c, "src:crc64");
     }
-    if (c->src_md5_etag && u->md5_on) {
+    if (ck & CK_SRC_MD5) {
         char hex[33];
         ferry_md5_final(&u->md5, u->md5_bin);
         u->md5_done = 1;
@@ -748,12 +800,12 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         }
         add_check(c, "src:md5");
     }
-    if (u->scrc_on || (c->mpc != NULL && u->mp_on)) {
+    if (ck & CK_SRC_CRC32C) {
         int rc = src_crc_verify(c, u->scrc, err);
         if (rc != FERRY_OK)
             return rc;
     }
-    if (c->mpd != NULL && u->mp_on) {
+    if (ck & CK_SRC_MPETAG) {
         int rc = mp_verify(c, err);
         if (rc != FERRY_OK)
             return rc;
@@ -762,7 +814,7 @@ static int unit_verify_whole(unit_t *u, ferry_error_t *err)
         char q[29];
         ferry_qetag_final(&u->qetag, q);
         u->qetag_on = 0;
-        if (is_qetag(c->res.etag)) {
+        if (ck & CK_SRC_QETAG) {
             if (!ferry_etag_eq(q, c->res.etag)) {
                 return mismatch(c, err,
                                 "the qetag of the bytes read (%s) differs from the "
@@ -826,6 +878,45 @@ static void unit_pcopy_done(void *arg, const ferry_s3_result_t *r)
     unit_settle(u);
 }
 
+static ferry_copy_ck_stream_t stream_of(unit_mode_t m)
+{
+    switch (m) {
+    case UM_BUF:
+        return CK_STREAM_BUF;
+    case UM_STREAM:
+        return CK_STREAM_PIPE;
+    case UM_VERIFY:
+        return CK_STREAM_VERIFY;
+    case UM_PCOPY:
+        return CK_STREAM_PCOPY;
+    default:
+        return CK_STREAM_EMPTY;
+    }
+}
+
+/* The stream's checks (ferry_copy_checks): what it hashes, what its request carries, what its
+ * reply must confirm; the hashes it needs are started. FERRY_OK or FERRY_ENOMEM (the unit is
+ * then freed by the caller). */
+static int unit_hashers(unit_t *u, ferry_copy_ck_stream_t stream)
+{
+    ferry_copy_ck_t k;
+    checks_of(u->c, stream, &k);
+    u->checks = k.checks;
+    u->crc_mode = k.crc_mode;
+    u->md5_on = k.md5_on;
+    u->mp_on = k.mp_on;
+    u->scrc_on = k.scrc_on;
+    u->holdback = k.holdback;
+    u->sent_md5 = k.send_md5;
+    u->sent_crc32c = k.send_crc32c;
+    int rc = u->md5_on ? ferry_md5_init(&u->md5) : FERRY_OK;
+    if (rc == FERRY_OK && k.qetag_on) {
+        rc = ferry_qetag_init(&u->qetag);
+        u->qetag_on = rc == FERRY_OK;
+    }
+    return rc;
+}
+
 static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first, uint64_t len)
 {
     ferry_error_t e;
@@ -837,23 +928,10 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
     u->mode = mode;
     u->first = first;
     u->len = len;
-    int rc = FERRY_OK;
-    u->crc_mode = crc_parts(c) && reads_source(mode);
-    u->md5_on = !u->crc_mode;
-    u->mp_on = c->mpd != NULL && reads_source(mode);
     u->mp_pos = first; /* units start on the source's part boundaries */
-    u->scrc_on = c->src_crc_kind == SRC_CRC_FULL && reads_source(mode);
-    if (u->md5_on || mode == UM_EMPTY)
-        rc = ferry_md5_init(&u->md5);
-    if (rc == FERRY_OK && c->plan.kind == FERRY_PLAN_SINGLE &&
-        c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
-        rc = ferry_qetag_init(&u->qetag);
-        u->qetag_on = rc == FERRY_OK;
-    } else if (rc == FERRY_OK && c->qblk != NULL && reads_source(mode)) {
-        rc = ferry_qetag_init(&u->qetag);
-        u->qetag_on = rc == FERRY_OK;
-        u->qetag.blocks = c->qblk + first / FERRY_QETAG_BLOCK * 20; /* first is block-aligned */
-    }
+    int rc = unit_hashers(u, stream_of(mode));
+    if (rc == FERRY_OK && c->qblk != NULL && u->qetag_on) /* first is block-aligned */
+        u->qetag.blocks = c->qblk + first / FERRY_QETAG_BLOCK * 20;
     if (rc == FERRY_OK && mode == UM_BUF && len > 0 && (u->buf = malloc(len)) == NULL)
         rc = FERRY_ENOMEM;
     if (rc == FERRY_OK && mode == UM_STREAM)
@@ -910,12 +988,8 @@ static int unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t firs
         return FERRY_OK;
     }
     u->ops++;
-    if (mode == UM_STREAM) {
-        u->holdback =
-            c->plan.kind == FERRY_PLAN_SINGLE &&
-            (c->res.src_has_crc64 || u->qetag_on || c->src_md5_etag || u->mp_on || u->scrc_on);
+    if (mode == UM_STREAM)
         unit_start_put(u);
-    }
     return FERRY_OK;
 }
 
@@ -939,7 +1013,7 @@ static int unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err)
         }
         ferry_hex_lower(u->md5_bin, 16, hex);
         const char *want = p->listed_etag;
-        if (!dst_etag_is_md5(c) || want == NULL || !want[0] || strchr(want, '-') != NULL)
+        if (!(u->checks & CK_RESUME_MD5) || want == NULL || !want[0] || strchr(want, '-') != NULL)
             return FERRY_OK; /* nothing to compare: listparts_done kept it for CRC-64 */
         same = ferry_etag_eq(want, hex);
         what = "resume:md5";
@@ -947,7 +1021,7 @@ static int unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err)
     if (!same) {
         /* The uploaded part is not these bytes (changed source?): upload it again. */
         p->listed = 0;
-        p->state = 0;
+        p->state = PART_PENDING;
         c->res.parts_resumed--;
         ferry_log(FERRY_LOG_WARN, "copy.resume_part_mismatch", "key", c->src_key, "reason",
                   "the uploaded part differs from the source range", NULL);
@@ -970,7 +1044,7 @@ static int unit_check_dst(unit_t *u, ferry_error_t *err)
                         "not have stored it; retrying",
                         what);
     }
-    if (u->sent_crc32c) {
+    if (u->checks & CK_DST_CRC32C_ECHO) {
         const char *ours = u->crc32c_b64;
         if (u->echo[0] == '\0' && u->crc_mode) {
             return mismatch(c, err,
@@ -995,7 +1069,7 @@ static int unit_check_dst(unit_t *u, ferry_error_t *err)
         }
         char hex[33];
         ferry_hex_lower(u->md5_bin, 16, hex);
-        if (dst_etag_is_md5(c) && strchr(u->etag, '-') == NULL) {
+        if ((u->checks & CK_DST_ETAG) && strchr(u->etag, '-') == NULL) {
             if (!ferry_etag_eq(u->etag, hex)) {
                 return mismatch(c, err,
                                 "the destination's ETag %s for %s does not match the "
@@ -1005,7 +1079,7 @@ static int unit_check_dst(unit_t *u, ferry_error_t *err)
             }
             add_check(c, "dst:etag");
         }
-        if (u->sent_md5)
+        if (u->checks & CK_DST_CONTENT_MD5)
             add_check(c, "dst:content-md5");
     }
     return FERRY_OK;
@@ -1040,7 +1114,7 @@ static void unit_settle(unit_t *u)
                 ferry_qetag_final(&u->qetag, ignored);
                 u->qetag_on = 0;
             }
-            p->state = 2;
+            p->state = PART_DONE;
             p->crc64 = u->crc64;
             p->scrc = u->scrc;
             memcpy(p->md5, u->md5_bin, 16);
@@ -1059,7 +1133,7 @@ static void unit_settle(unit_t *u)
         if (st == FERRY_COPY_RETRY && rc != FERRY_ECHANGED && rc != FERRY_ECHECKSUM &&
             tries < c->env.part_tries) {
             /* Retry this part alone, after a short backoff. */
-            p->state = 0;
+            p->state = PART_PENDING;
             p->not_before = now_ms(c) + 200u * (1u << (tries < 6 ? tries : 6));
             ferry_log(FERRY_LOG_WARN, "copy.part_retry", "key", c->src_key, "error", err.msg, NULL);
         } else {
@@ -1103,8 +1177,14 @@ static void after_close(uv_handle_t *h)
     free(c);
 }
 
-static void finish(ferry_copy_t *c)
+/* The one ending of a copy: record how it ended (st, and err unless NULL: then the error set
+ * before stands), report done, free the copy once the timer has closed. Every path ends here
+ * exactly once; after it the copy must not be touched. */
+static void finish(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *err)
 {
+    c->res.status = st;
+    if (err != NULL)
+        c->res.err = *err;
     if (c->res.status == FERRY_COPY_DONE && strstr(c->res.checks, "src:") == NULL) {
         /* No source check ran: say so; never a silent skip. */
         add_check(c, "src:unverified");
@@ -1121,12 +1201,42 @@ static void finish(ferry_copy_t *c)
     uv_close((uv_handle_t *)&c->timer, after_close);
 }
 
+/* finish with a sentence: code and printf-style message. */
+static void finish_msg(ferry_copy_t *c, ferry_copy_status_t st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void finish_msg(ferry_copy_t *c, ferry_copy_status_t st, int code, const char *fmt, ...)
+{
+    ferry_error_t e;
+    char msg[sizeof(e.msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ferry_error_set(&e, code, "%s", msg);
+    finish(c, st, &e);
+}
+
+/* A request could not start or failed: end as classify() says. */
+static void finish_error(ferry_copy_t *c, int rc, const ferry_error_t *e)
+{
+    finish(c, classify(rc, e), e);
+}
+
+/* The source answered 404 to a request with a body: no bucket is FAILED (what to fix is in
+ * the store's sentence), no key is SKIPPED (nothing to copy). */
+static void finish_not_found(ferry_copy_t *c, const ferry_s3_result_t *r)
+{
+    if (strcmp(r->err.s3_code, "NoSuchBucket") == 0)
+        finish(c, FERRY_COPY_FAILED, &r->err);
+    else
+        finish_msg(c, FERRY_COPY_SKIPPED, FERRY_ENOTFOUND,
+                   "the source object is gone (404 NoSuchKey): nothing to copy");
+}
+
 /* A single-request phase failed: record why (canceled, or as classified) and end the copy. */
 static void finish_op_error(ferry_copy_t *c, const ferry_s3_result_t *r)
 {
-    c->res.status = c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err);
-    c->res.err = r->err;
-    finish(c);
+    finish(c, c->canceled ? FERRY_COPY_CANCELED : classify(r->rc, &r->err), &r->err);
 }
 
 static void abort_done(void *arg, const ferry_s3_result_t *r)
@@ -1139,7 +1249,7 @@ static void abort_done(void *arg, const ferry_s3_result_t *r)
     else if (c->on_upload)
         c->on_upload(c->arg, "");
     c->upload_open = 0;
-    finish(c);
+    finish(c, c->res.status, NULL); /* as conclude_failure recorded */
 }
 
 /* Abort the multipart upload c->upload_id; done runs when it has. FERRY_OK, or the error of
@@ -1154,7 +1264,8 @@ static int start_abort(ferry_copy_t *c, ferry_s3_done_cb done)
     return ferry_s3_abort_multipart(c->env.dst, &a, done, c, &c->op, &e);
 }
 
-/* Called once every unit has stopped after a failure. */
+/* Called once every unit has stopped after a failure: abort an open upload (unless canceled:
+ * it stays for a resume), then end with the failure recorded by fail(). */
 static void conclude_failure(ferry_copy_t *c)
 {
     c->res.status = c->fail_status;
@@ -1162,7 +1273,7 @@ static void conclude_failure(ferry_copy_t *c)
     if (c->fail_status != FERRY_COPY_CANCELED && c->upload_open &&
         start_abort(c, abort_done) == FERRY_OK)
         return;
-    finish(c);
+    finish(c, c->fail_status, &c->fail_err);
 }
 
 static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e)
@@ -1181,6 +1292,13 @@ static void fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e
         ferry_s3_cancel(c->op);
 }
 
+/* fail() when no unit or request is in flight: conclude at once. */
+static void fail_now(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e)
+{
+    fail(c, st, e);
+    conclude_failure(c);
+}
+
 static void recheck_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
@@ -1191,8 +1309,7 @@ static void recheck_done(void *arg, const ferry_s3_result_t *r)
         c->res.new_mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
         snprintf(c->res.new_etag, sizeof(c->res.new_etag), "%s", r->etag);
     }
-    c->res.status = FERRY_COPY_DONE;
-    finish(c);
+    finish(c, FERRY_COPY_DONE, NULL);
 }
 
 /* The destination holds the object: verify the whole, re-check the source, report. */
@@ -1211,40 +1328,37 @@ static void committed(ferry_copy_t *c)
         c->res.has_crc64 = 1;
         c->res.crc64 = crc;
     }
-    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->res.src_has_crc64) {
+    unsigned ck = c->plan.kind == FERRY_PLAN_MULTIPART ? c->ck.checks : 0;
+    if (ck & CK_SRC_CRC64) {
         if (c->res.crc64 != c->res.src_crc64) {
             mismatch(c, &e,
                      "CRC-64 of the bytes copied (%llu) differs from the source's "
                      "(%llu): the read was corrupted; the upload is discarded and "
                      "the copy retried",
                      (unsigned long long)c->res.crc64, (unsigned long long)c->res.src_crc64);
-            fail(c, FERRY_COPY_RETRY, &e);
-            conclude_failure(c);
+            fail_now(c, FERRY_COPY_RETRY, &e);
             return;
         }
         add_check(c, "src:crc64");
     }
-    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->src_crc_kind != SRC_CRC_NONE) {
+    if (ck & CK_SRC_CRC32C) {
         uint32_t crc = 0;
         for (uint32_t i = 0; i < c->plan.parts; i++)
             crc = ferry_crc32c_combine(crc, c->parts[i].scrc, c->parts[i].len);
         if (src_crc_verify(c, crc, &e) != FERRY_OK) {
-            fail(c, FERRY_COPY_RETRY, &e);
-            conclude_failure(c);
+            fail_now(c, FERRY_COPY_RETRY, &e);
             return;
         }
     }
-    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->mpd != NULL && mp_verify(c, &e) != FERRY_OK) {
-        fail(c, FERRY_COPY_RETRY, &e);
-        conclude_failure(c);
+    if ((ck & CK_SRC_MPETAG) && mp_verify(c, &e) != FERRY_OK) {
+        fail_now(c, FERRY_COPY_RETRY, &e);
         return;
     }
-    if (c->plan.kind == FERRY_PLAN_MULTIPART && c->qblk != NULL && is_qetag(c->res.etag)) {
+    if (ck & CK_SRC_QETAG) {
         char q[29];
         if (ferry_qetag_of_blocks(c->qblk, c->qblk_n, q) != FERRY_OK) {
             ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
-            fail(c, FERRY_COPY_RETRY, &e);
-            conclude_failure(c);
+            fail_now(c, FERRY_COPY_RETRY, &e);
             return;
         }
         if (!ferry_etag_eq(q, c->res.etag)) {
@@ -1253,8 +1367,7 @@ static void committed(ferry_copy_t *c)
                      "the read was corrupted; the upload is discarded and the copy "
                      "retried",
                      q, c->res.etag);
-            fail(c, FERRY_COPY_RETRY, &e);
-            conclude_failure(c);
+            fail_now(c, FERRY_COPY_RETRY, &e);
             return;
         }
         add_check(c, "src:qetag");
@@ -1267,8 +1380,7 @@ static void committed(ferry_copy_t *c)
     args_base(c, &a, 0);
     c->phase = PH_RECHECK;
     if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
-        c->res.status = FERRY_COPY_DONE;
-        finish(c);
+        finish(c, FERRY_COPY_DONE, NULL);
     }
 }
 
@@ -1278,7 +1390,7 @@ static int complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_err
 {
     if (c->plan.kind != FERRY_PLAN_MULTIPART)
         return FERRY_OK; /* server-side parts: the store copied them itself */
-    if (crc_parts(c)) {
+    if (c->ck.checks & CK_DST_CRC32C_ECHO) {
         /* COMPOSITE: crc32c(concat(crc32c(part_i)))-N over the checksums the parts had */
         uint32_t crc = 0;
         for (uint32_t i = 0; i < c->plan.parts; i++) {
@@ -1314,7 +1426,7 @@ static int complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_err
         return ferry_error_set(err, FERRY_ECHECKSUM,
                                "CompleteMultipartUpload returned no ETag: the object may not be "
                                "stored; retrying");
-    if (!c->dp->multipart_etag_md5)
+    if (!(c->ck.checks & CK_DST_ETAG))
         return FERRY_OK; /* the store's multipart ETag is not MD5-of-MD5s */
     if (strchr(r->etag, '-') == NULL) {
         /* Not of the multipart form at all (s3rver 3.7 answers a whole-object MD5): nothing to
@@ -1354,8 +1466,7 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
          * copy is: retried (a resume re-reads and lists the parts), not failed for good. */
         if (st == FERRY_COPY_FAILED && strcmp(r->err.s3_code, "InvalidPart") == 0)
             st = FERRY_COPY_RETRY;
-        fail(c, st, &r->err);
-        conclude_failure(c);
+        fail_now(c, st, &r->err);
         return;
     }
     c->upload_open = 0;
@@ -1367,11 +1478,9 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
         if (c->on_upload)
             c->on_upload(c->arg, "");
         c->res.checksum_failures++;
-        c->res.status = FERRY_COPY_RETRY;
-        c->res.err = ce;
         ferry_log(FERRY_LOG_WARN, "copy.complete_mismatch", "key", c->dst_key, "error", ce.msg,
                   NULL);
-        finish(c);
+        finish(c, FERRY_COPY_RETRY, &ce);
         return;
     }
     if (c->on_upload)
@@ -1381,8 +1490,7 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
     args_base(c, &a, 0);
     c->phase = PH_RECHECK;
     if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
-        c->res.status = FERRY_COPY_DONE;
-        finish(c);
+        finish(c, FERRY_COPY_DONE, NULL);
     }
 }
 
@@ -1392,8 +1500,7 @@ static void start_complete(ferry_copy_t *c)
     ferry_s3xml_cpart_t *cp = calloc(c->plan.parts, sizeof(*cp));
     if (cp == NULL) {
         ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
-        fail(c, FERRY_COPY_RETRY, &e);
-        conclude_failure(c);
+        fail_now(c, FERRY_COPY_RETRY, &e);
         return;
     }
     for (uint32_t i = 0; i < c->plan.parts; i++) {
@@ -1409,8 +1516,7 @@ static void start_complete(ferry_copy_t *c)
                                          &c->op, &e);
     free(cp);
     if (rc != FERRY_OK) {
-        fail(c, classify(rc, &e), &e);
-        conclude_failure(c);
+        fail_now(c, classify(rc, &e), &e);
     }
 }
 
@@ -1432,7 +1538,7 @@ static void pump(ferry_copy_t *c)
         uint64_t now = now_ms(c), wake = 0;
         for (uint32_t i = 0; i < c->plan.parts && c->running < c->env.parts_per_job; i++) {
             part_t *p = &c->parts[i];
-            if (p->state != 0)
+            if (p->state != PART_PENDING)
                 continue;
             if (p->not_before > now) {
                 if (wake == 0 || p->not_before < wake)
@@ -1446,10 +1552,10 @@ static void pump(ferry_copy_t *c)
                             : p->len == 0                           ? UM_EMPTY
                             : p->len <= c->env.ring_size            ? UM_BUF
                                                                     : UM_STREAM;
-            p->state = 1;
+            p->state = PART_RUNNING;
             int rc = unit_start(c, (int)i, m, p->first, p->len);
             if (rc != FERRY_OK) {
-                p->state = 0;
+                p->state = PART_PENDING;
                 pool_give(c->env.pool);
                 ferry_error_t e;
                 ferry_error_set(&e, rc, "cannot start a part: %s", ferry_strerror(rc));
@@ -1507,7 +1613,7 @@ static void long_id_abort_done(void *arg, const ferry_s3_result_t *r)
     if (r->rc != FERRY_OK && r->rc != FERRY_ENOTFOUND)
         ferry_log(FERRY_LOG_WARN, "copy.abort_failed", "key", c->dst_key, "error", r->err.msg,
                   NULL);
-    finish(c);
+    finish(c, c->res.status, NULL); /* as create_done recorded */
 }
 
 static void create_done(void *arg, const ferry_s3_result_t *r)
@@ -1531,7 +1637,7 @@ static void create_done(void *arg, const ferry_s3_result_t *r)
                         strlen(r->upload_id), FERRY_UPLOAD_ID_MAX);
         c->phase = PH_ABORT;
         if (ferry_s3_abort_multipart(c->env.dst, &a, long_id_abort_done, c, &c->op, &e) != FERRY_OK)
-            finish(c);
+            finish(c, c->res.status, NULL);
         return;
     }
     snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
@@ -1541,13 +1647,11 @@ static void create_done(void *arg, const ferry_s3_result_t *r)
         ferry_error_set(&e, FERRY_EREDIS,
                         "could not record the upload id in the ledger; the upload is aborted "
                         "and the copy retried");
-        fail(c, FERRY_COPY_RETRY, &e);
-        conclude_failure(c);
+        fail_now(c, FERRY_COPY_RETRY, &e);
         return;
     }
     if (c->canceled) {
-        fail(c, FERRY_COPY_CANCELED, &c->res.err);
-        conclude_failure(c);
+        fail_now(c, FERRY_COPY_CANCELED, &c->res.err);
         return;
     }
     start_parts(c);
@@ -1571,9 +1675,7 @@ static void start_create(ferry_copy_t *c)
     c->phase = PH_CREATE;
     int rc = ferry_s3_create_multipart(c->env.dst, &a, create_done, c, &c->op, &e);
     if (rc != FERRY_OK) {
-        c->res.status = classify(rc, &e);
-        c->res.err = e;
-        finish(c);
+        finish_error(c, rc, &e);
     }
 }
 
@@ -1617,8 +1719,7 @@ static void restart_abort_done(void *arg, const ferry_s3_result_t *r)
         ferry_log(FERRY_LOG_WARN, "copy.abort_failed", "key", c->dst_key, "error", r->err.msg,
                   NULL);
     if (c->canceled) {
-        c->res.status = FERRY_COPY_CANCELED;
-        finish(c);
+        finish(c, FERRY_COPY_CANCELED, NULL);
         return;
     }
     restart_upload(c);
@@ -1629,8 +1730,7 @@ static void listparts_done(void *arg, const ferry_s3_result_t *r)
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (c->canceled) {
-        c->res.status = FERRY_COPY_CANCELED;
-        finish(c);
+        finish(c, FERRY_COPY_CANCELED, NULL);
         return;
     }
     if (r->rc != FERRY_OK) {
@@ -1671,13 +1771,11 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
         return;
     }
     snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
-    if (strchr(c->res.etag, '-') == NULL && r->etag[0]) {
+    if ((c->ck.checks & CK_DST_ETAG) && r->etag[0]) {
         if (!ferry_etag_eq(r->etag, c->res.etag)) {
-            c->res.status = FERRY_COPY_RETRY;
-            ferry_error_set(&c->res.err, FERRY_ECHECKSUM,
-                            "server-side copy returned ETag %s, the source has %s", r->etag,
-                            c->res.etag);
-            finish(c);
+            finish_msg(c, FERRY_COPY_RETRY, FERRY_ECHECKSUM,
+                       "server-side copy returned ETag %s, the source has %s", r->etag,
+                       c->res.etag);
             return;
         }
         add_check(c, "dst:etag");
@@ -1687,8 +1785,7 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
     args_base(c, &a, 0);
     c->phase = PH_RECHECK;
     if (ferry_s3_head(c->env.src, &a, recheck_done, c, &c->op, &e) != FERRY_OK) {
-        c->res.status = FERRY_COPY_DONE;
-        finish(c);
+        finish(c, FERRY_COPY_DONE, NULL);
     }
 }
 
@@ -1791,23 +1888,13 @@ static void probe_done(void *arg, const ferry_s3_result_t *r)
 {
     ferry_copy_t *c = arg;
     c->op = NULL;
-    if (r->rc == FERRY_OK) {
-        /* It is back: let the job run again. */
-        c->res.status = FERRY_COPY_RETRY;
-        ferry_error_set(&c->res.err, FERRY_ECHANGED,
-                        "the source object reappeared during the copy; retrying");
-    } else if (r->rc == FERRY_ENOTFOUND && strcmp(r->err.s3_code, "NoSuchBucket") == 0) {
-        c->res.status = FERRY_COPY_FAILED;
-        c->res.err = r->err;
-    } else if (r->rc == FERRY_ENOTFOUND) {
-        c->res.status = FERRY_COPY_SKIPPED;
-        ferry_error_set(&c->res.err, FERRY_ENOTFOUND,
-                        "the source object is gone (404 NoSuchKey): nothing to copy");
-    } else {
+    if (r->rc == FERRY_OK) /* It is back: let the job run again. */
+        finish_msg(c, FERRY_COPY_RETRY, FERRY_ECHANGED,
+                   "the source object reappeared during the copy; retrying");
+    else if (r->rc == FERRY_ENOTFOUND)
+        finish_not_found(c, r);
+    else
         finish_op_error(c, r);
-        return;
-    }
-    finish(c);
 }
 
 static void head_done(void *arg, const ferry_s3_result_t *r)
@@ -1816,8 +1903,7 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
     ferry_error_t e;
     c->op = NULL;
     if (c->canceled) {
-        c->res.status = FERRY_COPY_CANCELED;
-        finish(c);
+        finish(c, FERRY_COPY_CANCELED, NULL);
         return;
     }
     if (r->rc == FERRY_ENOTFOUND) {
@@ -1830,9 +1916,7 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         c->phase = PH_PROBE;
         if (ferry_s3_get(c->env.src, &a, probe_done, c, &c->op, &e) == FERRY_OK)
             return;
-        c->res.status = FERRY_COPY_SKIPPED;
-        ferry_error_set(&c->res.err, FERRY_ENOTFOUND, "the source object is gone (404)");
-        finish(c);
+        finish_msg(c, FERRY_COPY_SKIPPED, FERRY_ENOTFOUND, "the source object is gone (404)");
         return;
     }
     if (r->rc == FERRY_ES3 && r->err.http_status == 400 && want_ck_mode(c)) {
@@ -1843,35 +1927,21 @@ static void head_done(void *arg, const ferry_s3_result_t *r)
         c->no_ck_mode = 1;
         if (start_head(c, &e) == FERRY_OK)
             return;
-        c->res.status = classify(e.code, &e);
-        c->res.err = e;
-        finish(c);
+        finish_error(c, e.code, &e);
         return;
     }
     if (r->rc != FERRY_OK) {
-        c->res.status = classify(r->rc, &r->err);
-        c->res.err = r->err;
-        finish(c);
+        finish_error(c, r->rc, &r->err);
         return;
     }
     if (r->object_size < 0) {
-        c->res.status = FERRY_COPY_RETRY;
-        ferry_error_set(&c->res.err, FERRY_EPARSE, "the source HEAD gave no Content-Length");
-        finish(c);
+        finish_msg(c, FERRY_COPY_RETRY, FERRY_EPARSE, "the source HEAD gave no Content-Length");
         return;
     }
-    c->res.size = (uint64_t)r->object_size;
-    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
-    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
-    if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
-        c->res.src_has_crc64 = 1;
-    c->src_md5_etag = src_etag_is_md5(c, r);
-    src_crc_parse(c, r);
+    take_source_version(c, r, (uint64_t)r->object_size);
     int rc = collect_headers(c, r, &e);
     if (rc != FERRY_OK) {
-        c->res.status = classify(rc, &e);
-        c->res.err = e;
-        finish(c);
+        finish_error(c, rc, &e);
         return;
     }
     if (mp_probe_start(c, r))
@@ -1907,16 +1977,13 @@ static void mp_head_done(void *arg, const ferry_s3_result_t *r)
     ferry_copy_t *c = arg;
     c->op = NULL;
     if (c->canceled) {
-        c->res.status = FERRY_COPY_CANCELED;
-        finish(c);
+        finish(c, FERRY_COPY_CANCELED, NULL);
         return;
     }
     const char *why = NULL;
     if (r->rc == FERRY_OK && r->etag[0] && !ferry_etag_eq(r->etag, c->res.etag)) {
-        c->res.status = FERRY_COPY_RETRY;
-        ferry_error_set(&c->res.err, FERRY_ECHANGED,
-                        "the source object changed while its parts were asked for; retrying");
-        finish(c);
+        finish_msg(c, FERRY_COPY_RETRY, FERRY_ECHANGED,
+                   "the source object changed while its parts were asked for; retrying");
         return;
     }
     if (r->rc != FERRY_OK) {
@@ -1978,7 +2045,7 @@ static int mp_plan(ferry_copy_t *c)
     c->mpd = calloc(c->mp_n, 16);
     if (c->mpd == NULL)
         return FERRY_ENOMEM;
-    if (c->src_crc_kind == SRC_CRC_COMPOSITE && c->src_crc_parts == c->mp_n &&
+    if (c->src_crc_kind == CK_CRC_COMPOSITE && c->src_crc_parts == c->mp_n &&
         (c->mpc = calloc(c->mp_n, sizeof(*c->mpc))) == NULL)
         return FERRY_ENOMEM;
     return FERRY_OK;
@@ -1987,14 +2054,7 @@ static int mp_plan(ferry_copy_t *c)
 /* Will a source check run for this plan? */
 static int src_check_possible(const ferry_copy_t *c)
 {
-    if (c->plan.kind == FERRY_PLAN_SERVER_COPY || c->plan.kind == FERRY_PLAN_SERVER_PARTS)
-        return 0; /* no byte passes through the worker */
-    if (c->res.src_has_crc64 || c->mpd != NULL || c->src_crc_kind == SRC_CRC_FULL)
-        return 1;
-    if (c->plan.kind == FERRY_PLAN_SINGLE)
-        return c->src_md5_etag ||
-               (c->sp->checksum_kind == FERRY_CHECKSUM_QETAG && is_qetag(c->res.etag));
-    return c->qblk != NULL && is_qetag(c->res.etag);
+    return (c->ck.checks & CK_SRC_ANY) != 0;
 }
 
 /* --require-source-check and no source check possible: end the copy FAILED before any byte
@@ -2003,9 +2063,7 @@ static int refuse_unverifiable(ferry_copy_t *c)
 {
     if (!c->env.require_source_check || src_check_possible(c))
         return 0;
-    c->res.status = FERRY_COPY_FAILED;
-    ferry_error_set(&c->res.err, FERRY_EUNSUPPORTED, "%s", REQUIRE_MSG);
-    finish(c);
+    finish_msg(c, FERRY_COPY_FAILED, FERRY_EUNSUPPORTED, "%s", REQUIRE_MSG);
     return 1;
 }
 
@@ -2018,7 +2076,7 @@ static int refuse_unverifiable(ferry_copy_t *c)
 static uint64_t plan_threshold(const ferry_copy_t *c)
 {
     uint64_t t = c->env.threshold ? c->env.threshold : 64 * FERRY_MIB;
-    if (c->src_md5_etag && !c->res.src_has_crc64 && c->src_crc_kind != SRC_CRC_FULL &&
+    if (c->src_md5_etag && !c->res.src_has_crc64 && c->src_crc_kind != CK_CRC_FULL &&
         !c->env.server_side && !c->env.md5_parts && !c->resume_id[0] && c->res.size > t &&
         c->res.size <= FERRY_S3_MAX_PUT) {
         ferry_log(FERRY_LOG_INFO, "copy.single_stream_for_md5", "key", c->src_key, "reason",
@@ -2045,11 +2103,10 @@ static void plan_and_start(ferry_copy_t *c)
     if (rc == FERRY_OK && mp_plan(c) != FERRY_OK)
         rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
     if (rc != FERRY_OK) {
-        c->res.status = FERRY_COPY_FAILED;
-        c->res.err = e;
-        finish(c);
+        finish(c, FERRY_COPY_FAILED, &e);
         return;
     }
+    choose_checks(c);
     c->res.plan_kind = c->plan.kind;
     c->res.parts = c->plan.parts;
     if (c->plan.kind == FERRY_PLAN_SERVER_COPY && refuse_unverifiable(c))
@@ -2073,9 +2130,7 @@ static void plan_and_start(ferry_copy_t *c)
         c->phase = PH_SCOPY;
         rc = ferry_s3_copy(c->env.dst, &a, scopy_done, c, &c->op, &e);
         if (rc != FERRY_OK) {
-            c->res.status = classify(rc, &e);
-            c->res.err = e;
-            finish(c);
+            finish_error(c, rc, &e);
         }
         return;
     }
@@ -2083,19 +2138,15 @@ static void plan_and_start(ferry_copy_t *c)
         break;
     }
     int prc = setup_parts(c);
-    uint64_t nblk = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
-    if (prc == FERRY_OK && c->plan.kind == FERRY_PLAN_MULTIPART &&
-        c->sp->checksum_kind == FERRY_CHECKSUM_QETAG &&
-        c->plan.part_size % FERRY_QETAG_BLOCK == 0 && nblk <= QBLK_MAX) {
+    if (prc == FERRY_OK && qblk_wanted(c)) {
+        uint64_t nblk = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
         c->qblk = calloc((size_t)nblk, 20);
         c->qblk_n = nblk;
         if (c->qblk == NULL)
             prc = FERRY_ENOMEM;
     }
     if (prc != FERRY_OK) {
-        c->res.status = FERRY_COPY_RETRY;
-        ferry_error_set(&c->res.err, FERRY_ENOMEM, "out of memory");
-        finish(c);
+        finish_msg(c, FERRY_COPY_RETRY, FERRY_ENOMEM, "out of memory");
         return;
     }
     if (refuse_unverifiable(c))
@@ -2179,35 +2230,32 @@ static void get1_unit(ferry_copy_t *c)
 {
     ferry_error_t e;
     unit_t *u = calloc(1, sizeof(*u));
-    int rc = u ? ferry_md5_init(&u->md5) : FERRY_ENOMEM;
-    if (rc == FERRY_OK && c->sp->checksum_kind == FERRY_CHECKSUM_QETAG) {
-        rc = ferry_qetag_init(&u->qetag);
-        u->qetag_on = rc == FERRY_OK;
+    int rc = FERRY_ENOMEM;
+    if (u != NULL) {
+        u->c = c;
+        /* Hashed as a buffered stream that read the source, even at 0 bytes (the GET answered
+         * them): Content-MD5 on the PUT, the ETag compared, the source's digests checked. */
+        rc = unit_hashers(u, CK_STREAM_BUF);
     }
     if (rc != FERRY_OK) {
         if (u)
             unit_free(u);
         get1_release(c);
-        c->res.status = FERRY_COPY_RETRY;
-        ferry_error_set(&c->res.err, rc, "cannot start the copy: %s", ferry_strerror(rc));
-        finish(c);
+        finish_msg(c, FERRY_COPY_RETRY, rc, "cannot start the copy: %s", ferry_strerror(rc));
         return;
     }
-    u->c = c;
     u->pidx = 0;
-    u->md5_on = 1; /* Content-MD5 on the PUT, the ETag compared, the source's MD5 checked */
     u->mode = c->res.size == 0 ? UM_EMPTY : UM_BUF;
     u->len = u->got = c->res.size;
     u->buf = c->fbuf; /* ownership moves to the unit (freed with it) */
     c->fbuf = NULL;
     c->fslot = 0; /* the unit gives the stream back when it settles */
     u->get_ok = 1;
-    u->scrc_on = c->src_crc_kind == SRC_CRC_FULL;
     unit_hash(u, u->buf ? u->buf : "", (size_t)u->len);
     u->next = c->units;
     c->units = u;
     c->running++;
-    c->parts[0].state = 1;
+    c->parts[0].state = PART_RUNNING;
     c->phase = PH_PARTS;
     if (unit_verify_whole(u, &e) != FERRY_OK) {
         unit_error(u, e.code, &e);
@@ -2230,49 +2278,30 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
     c->op = NULL;
     if (c->canceled) {
         get1_release(c);
-        c->res.status = FERRY_COPY_CANCELED;
-        finish(c);
+        finish(c, FERRY_COPY_CANCELED, NULL);
         return;
     }
     if (r->rc == FERRY_ENOTFOUND) {
         /* A GET has a body: NoSuchKey and NoSuchBucket are told apart without a probe. */
         get1_release(c);
-        if (strcmp(r->err.s3_code, "NoSuchBucket") == 0) {
-            c->res.status = FERRY_COPY_FAILED;
-            c->res.err = r->err;
-        } else {
-            c->res.status = FERRY_COPY_SKIPPED;
-            ferry_error_set(&c->res.err, FERRY_ENOTFOUND,
-                            "the source object is gone (404 NoSuchKey): nothing to copy");
-        }
-        finish(c);
+        finish_not_found(c, r);
         return;
     }
     if (r->rc != FERRY_OK || r->object_size < 0 || (uint64_t)r->object_size != c->fgot) {
         /* Larger than the hint, or an error: the general path classifies it. */
         get1_release(c);
         if (start_head(c, &e) != FERRY_OK) {
-            c->res.status = classify(e.code, &e);
-            c->res.err = e;
-            finish(c);
+            finish_error(c, e.code, &e);
         }
         return;
     }
-    c->res.size = c->fgot;
-    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
-    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
-    if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
-        c->res.src_has_crc64 = 1;
-    c->src_md5_etag = src_etag_is_md5(c, r);
-    src_crc_parse(c, r);
+    take_source_version(c, r, c->fgot);
     if (mp_wanted(c, r)) {
         /* A multipart source ETag: its part boundaries come from a HEAD; the general path. */
         get1_release(c);
         c->res.src_has_crc64 = 0;
         if (start_head(c, &e) != FERRY_OK) {
-            c->res.status = classify(e.code, &e);
-            c->res.err = e;
-            finish(c);
+            finish_error(c, e.code, &e);
         }
         return;
     }
@@ -2285,15 +2314,14 @@ static void get1_done(void *arg, const ferry_s3_result_t *r)
         rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
     if (rc != FERRY_OK) {
         get1_release(c);
-        c->res.status = rc == FERRY_ENOMEM ? FERRY_COPY_RETRY : classify(rc, &e);
-        c->res.err = e;
-        finish(c);
+        finish(c, rc == FERRY_ENOMEM ? FERRY_COPY_RETRY : classify(rc, &e), &e);
         return;
     }
     c->res.plan_kind = c->plan.kind;
     c->res.parts = c->plan.parts;
     c->parts[0].first = 0;
     c->parts[0].len = c->res.size;
+    choose_checks(c);
     if (refuse_unverifiable(c)) {
         get1_release(c);
         return;
