@@ -49,6 +49,14 @@ static unsigned source_checks(const ferry_copy_ck_in_t *in)
     return ck;
 }
 
+int ferry_copy_checks_md5_only(const ferry_copy_ck_in_t *in)
+{
+    ferry_copy_ck_in_t one = *in, parts = *in;
+    one.plan = FERRY_PLAN_SINGLE;
+    parts.plan = FERRY_PLAN_MULTIPART;
+    return source_checks(&one) == CK_SRC_MD5 && source_checks(&parts) == 0;
+}
+
 void ferry_copy_checks(const ferry_copy_ck_in_t *in, ferry_copy_ck_t *out)
 {
     int single = in->plan == FERRY_PLAN_SINGLE, multi = in->plan == FERRY_PLAN_MULTIPART;

@@ -86,6 +86,11 @@ typedef struct ferry_copy_ck_s {
 /* The choice. Pure: no I/O, no allocation. */
 void ferry_copy_checks(const ferry_copy_ck_in_t *in, ferry_copy_ck_t *out);
 
+/* The source's only possible check is the MD5 of all its bytes: a single request checks it
+ * (src:md5), parts read in parallel could check nothing. The plan then prefers one streamed PUT
+ * (see ferry_copy_env_t.md5_parts). in->plan and in->stream are not read. */
+int ferry_copy_checks_md5_only(const ferry_copy_ck_in_t *in);
+
 /* The tags of bits, comma-separated in the order of the CK_* enum, into buf (always
  * NUL-terminated); returns buf. */
 const char *ferry_copy_checks_tags(unsigned bits, char *buf, size_t cap);

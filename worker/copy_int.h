@@ -237,6 +237,8 @@ int copy_dst_etag_is_md5(const ferry_copy_t *c);
 int copy_qblk_wanted(const ferry_copy_t *c);
 void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out);
 void copy_choose_checks(ferry_copy_t *c);
+/* Before the plan: is the source's only possible check its MD5 (ferry_copy_checks_md5_only)? */
+int copy_md5_only(const ferry_copy_t *c);
 int copy_unit_verify_whole(unit_t *u, ferry_error_t *err);
 int copy_unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err);
 int copy_unit_check_dst(unit_t *u, ferry_error_t *err);

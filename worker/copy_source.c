@@ -431,9 +431,8 @@ static int refuse_unverifiable(ferry_copy_t *c)
 static uint64_t plan_threshold(const ferry_copy_t *c)
 {
     uint64_t t = c->env.threshold ? c->env.threshold : 64 * FERRY_MIB;
-    if (c->src_md5_etag && !c->res.src_has_crc64 && c->src_crc_kind != CK_CRC_FULL &&
-        !c->env.server_side && !c->env.md5_parts && !c->resume_id[0] && c->res.size > t &&
-        c->res.size <= FERRY_S3_MAX_PUT) {
+    if (copy_md5_only(c) && !c->env.server_side && !c->env.md5_parts && !c->resume_id[0] &&
+        c->res.size > t && c->res.size <= FERRY_S3_MAX_PUT) {
         ferry_log(FERRY_LOG_INFO, "copy.single_stream_for_md5", "key", c->src_key, "reason",
                   "the source's only checksum is its MD5 ETag: one streamed PUT, not parallel "
                   "parts",

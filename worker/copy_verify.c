@@ -52,7 +52,7 @@ int copy_qblk_wanted(const ferry_copy_t *c)
 }
 
 /* What ferry_copy_checks decides from: the source version taken, the profiles, the plan. */
-void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out)
+static void checks_in(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_in_t *out)
 {
     ferry_copy_ck_in_t in = {
         .plan = c->plan.kind,
@@ -71,7 +71,21 @@ void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_
         .dst_etag_md5 = copy_dst_etag_is_md5(c),
         .dst_mp_etag_md5 = c->dp->multipart_etag_md5,
     };
+    *out = in;
+}
+
+void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out)
+{
+    ferry_copy_ck_in_t in;
+    checks_in(c, stream, &in);
     ferry_copy_checks(&in, out);
+}
+
+int copy_md5_only(const ferry_copy_t *c)
+{
+    ferry_copy_ck_in_t in;
+    checks_in(c, CK_COPY, &in);
+    return ferry_copy_checks_md5_only(&in);
 }
 
 /* The plan is made (and the source's part boundaries known): choose the copy's checks. */

@@ -173,6 +173,28 @@ static void test_rows(void)
     }
 }
 
+/* The plan prefers one streamed PUT exactly when the MD5 is the source's only check. */
+static void test_md5_only(void)
+{
+    static const struct {
+        ferry_copy_ck_in_t in;
+        int want;
+    } cases[] = {
+        {{.src_md5_etag = 1}, 1},
+        {{.src_md5_etag = 1, .src_crc = CK_CRC_COMPOSITE}, 1}, /* boundaries not known yet */
+        {{.src_md5_etag = 1, .src_crc = CK_CRC_FULL}, 0},      /* parts check the CRC32C */
+        {{.src_md5_etag = 1, .src_crc64 = 1}, 0},
+        {{.src_md5_etag = 1, .src_mp_known = 1}, 0},
+        {{0}, 0}, /* nothing to check at all */
+        {{.src_qetag_kind = 1, .src_etag_qetag = 1, .src_qetag_parts = 1}, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (ferry_copy_checks_md5_only(&cases[i].in) != cases[i].want)
+            fprintf(stderr, "md5_only case %zu\n", i);
+        CHECK(ferry_copy_checks_md5_only(&cases[i].in) == cases[i].want);
+    }
+}
+
 static void test_tags(void)
 {
     char buf[200], small[12];
@@ -188,6 +210,7 @@ static void test_tags(void)
 int main(void)
 {
     test_rows();
+    test_md5_only();
     test_tags();
     return test_summary();
 }
