@@ -184,6 +184,15 @@ struct ferry_copy_s {
     "--require-source-check to copy it as src:unverified, or copy it from a store that exposes "   \
     "a checksum"
 
+/* The unit's MD5 of the bytes (final, taken once: md5_bin). */
+static inline void copy_unit_md5_final(unit_t *u)
+{
+    if (!u->md5_done) {
+        ferry_md5_final(&u->md5, u->md5_bin);
+        u->md5_done = 1;
+    }
+}
+
 /* ---- copy.c: helpers, endings, phases */
 /* The loop's clock, ms (uv_now). */
 uint64_t copy_now_ms(ferry_copy_t *c);

@@ -294,10 +294,8 @@ static void unit_get_done(void *arg, const ferry_s3_result_t *r)
                 ferry_s3_unpause(u->put_op);
             }
         } else if (u->mode == UM_BUF) {
-            if (u->md5_on && !u->md5_done) {
-                ferry_md5_final(&u->md5, u->md5_bin);
-                u->md5_done = 1;
-            }
+            if (u->md5_on)
+                copy_unit_md5_final(u);
             unit_start_put(u);
         }
     }
@@ -422,8 +420,7 @@ int copy_unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first,
     c->running++;
     if (mode == UM_EMPTY) {
         u->get_ok = 1;
-        ferry_md5_final(&u->md5, u->md5_bin);
-        u->md5_done = 1;
+        copy_unit_md5_final(u);
         unit_start_put(u);
         if (u->ops == 0)
             unit_settle(u);
@@ -535,10 +532,7 @@ void copy_get1_unit(ferry_copy_t *c)
         unit_settle(u);
         return;
     }
-    if (!u->md5_done) {
-        ferry_md5_final(&u->md5, u->md5_bin);
-        u->md5_done = 1;
-    }
+    copy_unit_md5_final(u);
     unit_start_put(u);
     if (u->ops == 0)
         unit_settle(u);

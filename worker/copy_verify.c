@@ -161,6 +161,20 @@ static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
     return FERRY_OK;
 }
 
+/* The source checks that need its stored CRC32C (crc: the CRC32C of all the bytes read) or its
+ * own part boundaries, as chosen: src:crc32c, src:multipart-etag. */
+static int crc_and_parts_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
+{
+    if (c->ck.checks & CK_SRC_CRC32C) {
+        int rc = src_crc_verify(c, crc, err);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    if (c->ck.checks & CK_SRC_MPETAG)
+        return mp_verify(c, err);
+    return FERRY_OK;
+}
+
 /* A digest of all the bytes a single request read (what: "MD5", "qetag"; got: its text form)
  * against the source's ETag (theirs: how the message names it): tag recorded, or a mismatch. */
 static int read_etag_verify(ferry_copy_t *c, const char *what, const char *got, const char *theirs,
@@ -194,29 +208,21 @@ int copy_unit_verify_whole(unit_t *u, ferry_error_t *err)
     }
     if (ck & CK_SRC_MD5) {
         char hex[33];
-        ferry_md5_final(&u->md5, u->md5_bin);
-        u->md5_done = 1;
+        copy_unit_md5_final(u);
         ferry_hex_lower(u->md5_bin, 16, hex);
         int rc = read_etag_verify(c, "MD5", hex, "source's ETag", "src:md5", err);
         if (rc != FERRY_OK)
             return rc;
     }
-    if (ck & CK_SRC_CRC32C) {
-        int rc = src_crc_verify(c, u->scrc, err);
-        if (rc != FERRY_OK)
-            return rc;
-    }
-    if (ck & CK_SRC_MPETAG) {
-        int rc = mp_verify(c, err);
-        if (rc != FERRY_OK)
-            return rc;
-    }
+    int rc = crc_and_parts_verify(c, u->scrc, err);
+    if (rc != FERRY_OK)
+        return rc;
     if (u->qetag_on) {
         char q[29];
         ferry_qetag_final(&u->qetag, q);
         u->qetag_on = 0;
-        int rc = ck & CK_SRC_QETAG ? read_etag_verify(c, "qetag", q, "source's", "src:qetag", err)
-                                   : FERRY_OK;
+        if (ck & CK_SRC_QETAG)
+            rc = read_etag_verify(c, "qetag", q, "source's", "src:qetag", err);
         if (rc != FERRY_OK)
             return rc;
     }
@@ -238,10 +244,7 @@ int copy_unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err)
         what = "resume:crc32c";
     } else {
         char hex[33];
-        if (!u->md5_done) {
-            ferry_md5_final(&u->md5, u->md5_bin);
-            u->md5_done = 1;
-        }
+        copy_unit_md5_final(u);
         ferry_hex_lower(u->md5_bin, 16, hex);
         const char *want = p->listed_etag;
         if (!(u->checks & CK_RESUME_MD5) || want == NULL || !want[0] || strchr(want, '-') != NULL)
@@ -294,10 +297,7 @@ int copy_unit_check_dst(unit_t *u, ferry_error_t *err)
             copy_add_check(c, "dst:crc32c-echo");
     }
     if (!u->crc_mode) {
-        if (!u->md5_done) {
-            ferry_md5_final(&u->md5, u->md5_bin);
-            u->md5_done = 1;
-        }
+        copy_unit_md5_final(u);
         char hex[33];
         ferry_hex_lower(u->md5_bin, 16, hex);
         if ((u->checks & CK_DST_ETAG) && strchr(u->etag, '-') == NULL) {
@@ -332,19 +332,12 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err)
     }
     if (ck & CK_SRC_CRC64)
         copy_add_check(c, "src:crc64");
-    if (ck & CK_SRC_CRC32C) {
-        uint32_t crc = 0;
-        for (uint32_t i = 0; i < c->plan.parts; i++)
-            crc = ferry_crc32c_combine(crc, c->parts[i].scrc, c->parts[i].len);
-        int rc = src_crc_verify(c, crc, err);
-        if (rc != FERRY_OK)
-            return rc;
-    }
-    if (ck & CK_SRC_MPETAG) {
-        int rc = mp_verify(c, err);
-        if (rc != FERRY_OK)
-            return rc;
-    }
+    uint32_t crc = 0;
+    for (uint32_t i = 0; (ck & CK_SRC_CRC32C) && i < c->plan.parts; i++)
+        crc = ferry_crc32c_combine(crc, c->parts[i].scrc, c->parts[i].len);
+    int rc = crc_and_parts_verify(c, crc, err);
+    if (rc != FERRY_OK)
+        return rc;
     if (ck & CK_SRC_QETAG) {
         char q[29];
         if (ferry_qetag_of_blocks(c->qblk, c->qblk_n, q) != FERRY_OK)
