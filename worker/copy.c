@@ -80,7 +80,7 @@ struct unit_s {
     char md5_b64[32], crc32c_b64[16];
     int sent_md5, sent_crc32c; /* what the PUT/UploadPart carried */
     char echo[16];             /* the destination's x-amz-checksum-crc32c */
-    char etag[130];
+    char etag[FERRY_ETAG_MAX + 1];
 };
 
 typedef enum {
