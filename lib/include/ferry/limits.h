@@ -13,7 +13,7 @@
 
 #define FERRY_KEY_MAX       1024 /* an object key, in bytes: S3's limit (also a key prefix) */
 #define FERRY_ETAG_MAX      130  /* an etag as stored, quotes included: a quoted multipart etag */
-#define FERRY_UPLOAD_ID_MAX 1024 /* a multipart upload id (S3 documents none; 1 KiB is generous) */
+#define FERRY_UPLOAD_ID_MAX 1024 /* a multipart upload id (S3 documents no limit) */
 #define FERRY_SEQ_MAX       64   /* an S3 event sequencer, hex digits */
 #define FERRY_WORKER_MAX    128  /* a worker's consumer name "<host>/<slot>" */
 #define FERRY_CHECKS_MAX    256  /* a record's comma-separated list of the checks that ran */
