@@ -35,11 +35,11 @@
 #include "ferry/task.h"
 
 #define CLI_CHECK_ERROR   4
-#define CHECK_KEY_MAX     1024 /* S3 limit on a key, in bytes */
-#define CHECK_AHEAD       5000 /* entries one listing may run ahead of the other */
-#define CHECK_DL_PARALLEL 4    /* keys downloaded at once */
-#define CHECK_DL_QUEUE    64   /* keys waiting for a download before the listings pause */
-#define CHECK_EMPTY_PAGES 50   /* empty truncated pages in a row: the store is looping */
+#define CHECK_KEY_MAX     FERRY_KEY_MAX /* S3 limit on a key, in bytes */
+#define CHECK_AHEAD       5000          /* entries one listing may run ahead of the other */
+#define CHECK_DL_PARALLEL 4             /* keys downloaded at once */
+#define CHECK_DL_QUEUE    64            /* keys waiting for a download before the listings pause */
+#define CHECK_EMPTY_PAGES 50            /* empty truncated pages in a row: the store is looping */
 
 typedef struct check_s check_t;
 
@@ -48,7 +48,7 @@ typedef struct dl_s {
     check_t *x;
     struct dl_s *next;
     uint64_t size;
-    char src_etag[129], dst_etag[129];
+    char src_etag[FERRY_ETAG_MAX + 1], dst_etag[FERRY_ETAG_MAX + 1];
     ferry_sha256_t h[2];
     uint64_t got[2];
     int running; /* GETs in flight */

@@ -17,6 +17,7 @@
 #define FERRY_SCHED_API_H
 
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #include <stddef.h>
@@ -90,8 +91,8 @@ typedef enum {
 
 typedef struct ferry_api_route_s {
     ferry_api_route_id_t id;
-    int write;       /* a write route: always needs the token */
-    char task[65];   /* "" for routes without one */
+    int write;                          /* a write route: always needs the token */
+    char task[FERRY_TASK_NAME_MAX + 1]; /* "" for routes without one */
     const char *key; /* FERRY_API_OBJECT: points into path (already percent-decoded) */
 } ferry_api_route_t;
 

@@ -49,8 +49,8 @@ extern "C" {
 #define FERRY_EVENTS_MAX_BODY   (1024 * 1024)   /* bytes; larger bodies: FERRY_ETOOBIG (413) */
 #define FERRY_EVENTS_MAX_EVENTS 1000            /* per body */
 #define FERRY_EVENTS_MAX_KEY    FERRY_KEY_MAX   /* bytes, after decoding */
-#define FERRY_EVENTS_MAX_SIZE   5497558138880LL /* 5 TiB, the largest object S3 stores */
-#define FERRY_EVENTS_MAX_TIME_S 253402300799LL  /* 9999-12-31T23:59:59Z */
+#define FERRY_EVENTS_MAX_SIZE   FERRY_SIZE_MAX  /* 5 TiB, the largest object S3 stores */
+#define FERRY_EVENTS_MAX_TIME_S FERRY_MTIME_MAX /* 9999-12-31T23:59:59Z */
 #define FERRY_EVENTS_MAX_ID     256             /* characters of a delivery id */
 #define FERRY_EVENTS_MAX_URL    2048            /* characters of an SNS SubscribeURL */
 #define FERRY_EVENTS_MAX_TOPIC  256             /* characters of an SNS TopicArn */

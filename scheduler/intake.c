@@ -4,6 +4,7 @@
 #include "ferry/stats.h"
 
 #include "ferry/check.h"
+#include "ferry/limits.h"
 #include "ferry/log.h"
 
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NAME_MAX_   64 /* ferry_task_t.name */
+#define NAME_MAX_   FERRY_TASK_NAME_MAX /* ferry_task_t.name */
 #define DLV_KEY_MAX (NAME_MAX_ + 48)
 
 static int64_t wall_ms(void)

@@ -95,7 +95,7 @@ struct unit_s {
     unsigned checks;           /* CK_* of this stream's own request (ferry_copy_checks) */
     int sent_md5, sent_crc32c; /* what the PUT/UploadPart carried */
     char echo[16];             /* the destination's x-amz-checksum-crc32c */
-    char etag[130];
+    char etag[FERRY_ETAG_MAX + 1];
 };
 
 typedef enum {

@@ -66,9 +66,10 @@ typedef struct wjob_s {
     ferry_s3_op_t *del_op;
     uint64_t t0, renewed;
     int lost;
-    uint32_t attempts;    /* the record's, this one included (the ledger's start counts) */
-    int had_copy;         /* the record named a destination copy when the job started */
-    char upload_id[1025]; /* the multipart upload this copy holds open, "" none */
+    uint32_t attempts; /* the record's, this one included (the ledger's start counts) */
+    int had_copy;      /* the record named a destination copy when the job started */
+    /* the multipart upload this copy holds open, "" none */
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
 } wjob_t;
 
 /* A job the feeder has started (ledger start: lease taken, record copying), handed to the
@@ -77,9 +78,10 @@ typedef struct handoff_s {
     char task[FERRY_TASK_NAME_MAX + 1];
     ferry_job_t job;
     char token[96];
-    char upload_id[1025]; /* the record's open multipart upload, for a resume */
-    uint32_t attempts;    /* the record's attempts, this start included */
-    int had_copy;         /* the record named a destination copy (dst etag) */
+    /* the record's open multipart upload, for a resume */
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
+    uint32_t attempts; /* the record's attempts, this start included */
+    int had_copy;      /* the record named a destination copy (dst etag) */
 } handoff_t;
 
 /* An outcome for the committer thread to record (finish, then ack or nack), and the newer
@@ -1435,7 +1437,7 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
 
 typedef struct jan_abort_s {
     wtask_t *t;
-    char id[1025];
+    char id[FERRY_UPLOAD_ID_MAX + 1];
 } jan_abort_t;
 
 static void jan_abort_done(void *arg, const ferry_s3_result_t *r)

@@ -90,9 +90,9 @@ int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *er
     if (slash) {
         const char *p = slash + 1;
         size_t pl = strlen(p);
-        if (pl > 1024)
-            return ferry_error_set(err, FERRY_EINVAL,
-                                   "prefix in \"%.60s\" is longer than 1024 bytes", s);
+        if (pl > FERRY_KEY_MAX)
+            return ferry_error_set(err, FERRY_EINVAL, "prefix in \"%.60s\" is longer than %d bytes",
+                                   s, FERRY_KEY_MAX);
         memcpy(out->prefix, p, pl);
     }
     return FERRY_OK;

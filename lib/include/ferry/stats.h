@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #ifdef __cplusplus
@@ -129,7 +130,7 @@ int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t
 /* ---- worker heartbeats ------------------------------------------------------------------- */
 
 typedef struct ferry_heartbeat_s {
-    char consumer[129]; /* "host/slot" */
+    char consumer[FERRY_WORKER_MAX + 1]; /* "host/slot" */
     int pid;
     char tasks[512];     /* comma-separated tasks served; "" every task */
     long long in_flight; /* jobs running now */

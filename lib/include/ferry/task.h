@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #ifdef __cplusplus
@@ -32,7 +33,7 @@ typedef enum {
 typedef struct ferry_location_s {
     ferry_scheme_t scheme;
     char bucket[64];
-    char prefix[1025];
+    char prefix[FERRY_KEY_MAX + 1];
 } ferry_location_t;
 
 /* Parse a location. FERRY_OK or FERRY_EINVAL with a message. Pure. */
@@ -65,7 +66,7 @@ typedef struct ferry_task_side_s {
 } ferry_task_side_t;
 
 typedef struct ferry_task_s {
-    char name[65];
+    char name[FERRY_TASK_NAME_MAX + 1];
     ferry_task_side_t src, dst;
     int64_t every_ms; /* 0 when cron is set; default 1 h */
     char cron[128];
