@@ -352,11 +352,9 @@ int cli_parse(cli_t *g, const cli_cmd_t *cmd, int argc, char **argv, cli_args_t 
                                  "%s: %s is part of a task's definition: change the task with "
                                  "ferry task add (see ferry %s --help)",
                                  cn, t->name, cn);
+            size_t nl = eq ? (size_t)(eq - arg) : strlen(arg); /* the name, not its value */
             return cli_error(CLI_USAGE, "%s: unknown option %.*s (see ferry %s --help)", cn,
-                             (int)(eq ? (size_t)(eq - arg) : strlen(arg)) > 80
-                                 ? 80
-                                 : (int)(eq ? (size_t)(eq - arg) : strlen(arg)),
-                             arg, cn);
+                             (int)(nl > 80 ? 80 : nl), arg, cn);
         }
         const char *v = NULL;
         if (o->kind == K_FLAG) {

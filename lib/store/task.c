@@ -508,6 +508,9 @@ static int apply_args(ferry_task_t *t, int argc, char **argv, int *saw_every, fe
             return ferry_error_set(err, FERRY_EINVAL, "unknown option %.60s", o);
         const char *eq = strchr(o, '=');
         const char *v = eq ? eq + 1 : NULL;
+        if (TASK_OPTS[k].o.metavar == NULL && eq) /* --delete=false must not mean --delete */
+            return ferry_error_set(err, FERRY_EINVAL, "%s takes no value (drop '%.40s')",
+                                   TASK_OPTS[k].o.name, eq);
         if (TASK_OPTS[k].o.metavar && v == NULL) {
             if (i + 1 >= argc)
                 return ferry_error_set(err, FERRY_EINVAL, "%s needs a value", TASK_OPTS[k].o.name);

@@ -72,6 +72,8 @@ static const bad_t BAD[] = {
      "--min-size SIZE"},
     {R "worker --task", "worker: --task needs a value", "ferry worker --help"},
     {R "ls t --json=yes", "--json takes no value", "drop '=yes'"},
+    {R "task add x --from oss://a/ --to s3://b/ --delete=false", "--delete takes no value",
+     "drop '=false'"},
     /* bad values: sizes, durations, numbers, choices */
     {R "worker --ring 12Q", "--ring: '12Q' is not a size", "examples: 10MiB, 1G"},
     {R "worker --ring 1k", "--ring: '1k' is out of range", "from 256KiB to 1GiB"},
