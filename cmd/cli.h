@@ -134,7 +134,8 @@ struct cli_cmd_s {
 /* Parse argv[1..argc) (argv[0] is the command's last word) for cmd: global options anywhere,
  * the command's options, "--opt=VALUE" or "--opt VALUE", "--" ends the options. Returns CLI_OK;
  * CLI_USAGE after printing what is wrong and what to do; CLI_HELP after printing the command's
- * help (for --help or -h). a->task_argv is allocated: release with cli_args_free. */
+ * help (for --help or -h); CLI_FAIL when out of memory. a->task_argv and a->rest are allocated
+ * whatever it returns: release them with cli_args_free. */
 #define CLI_HELP (-1)
 int cli_parse(cli_t *g, const cli_cmd_t *cmd, int argc, char **argv, cli_args_t *a);
 void cli_args_free(cli_args_t *a);
