@@ -369,7 +369,8 @@ int cmd_wait(cli_t *g, const cli_args_t *a)
                 fputc('\n', stderr);
             }
             if (failed > 20)
-                fprintf(stderr, "  … (ferry ls %s --state failed)\n", pos[0]);
+                fprintf(stderr, "  … all of them: ferry ls %s --state failed --format csv\n",
+                        pos[0]);
         }
         json_decref(arr);
     }
