@@ -30,6 +30,7 @@
 #include "ferry/task.h"
 
 #define SCHED_TASKS_MAX 64
+_Static_assert(CLI_MANY_MAX <= SCHED_TASKS_MAX, "every --task cli_parse keeps fits in only[]");
 
 typedef struct {
     cli_t *g;
