@@ -27,12 +27,10 @@
 
 #include "ferry/cron.h"
 #include "ferry/log.h"
-#include "ferry/redisd.h"
 #include "ferry/task.h"
 
-int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o);
-
 #define SCHED_TASKS_MAX 64
+_Static_assert(CLI_MANY_MAX <= SCHED_TASKS_MAX, "every --task cli_parse keeps fits in only[]");
 
 typedef struct {
     cli_t *g;
@@ -232,51 +230,20 @@ static int read_small(const char *path, size_t cap, char **out)
     return FERRY_OK;
 }
 
-/* The Redis URL the API's request threads connect to: what cli_connect used. */
-static int redis_url(cli_t *g, char *buf, size_t n)
-{
-    const char *url = g->redis_url;
-    if (url == NULL || *url == '\0')
-        url = getenv("FERRY_REDIS_URL");
-    if (url && *url) {
-        snprintf(buf, n, "%s", url);
-        return FERRY_OK;
-    }
-    char dir[1024];
-    if (ferry_redisd_state_dir(g->state_dir, dir, sizeof(dir)) != FERRY_OK)
-        return FERRY_ECONFIG;
-    return ferry_redisd_ensure(dir, buf, n, NULL, NULL);
-}
-
 typedef struct {
     const char *listen, *token_file, *cert_file, *key_file;
     int public_read;
     char *token, *cert, *key;
 } api_args_t;
 
-/* Consume an API option at argv[*i]: 1 taken, 0 not ours, -1 (printed) bad. */
-static int api_opt(int argc, char **argv, int *i, api_args_t *o)
+/* The API options as cli_parse found them. */
+static void api_args(const cli_args_t *a, api_args_t *o)
 {
-    const char *a = argv[*i];
-    if (strcmp(a, "--public-read") == 0) {
-        o->public_read = 1;
-        (*i)++;
-        return 1;
-    }
-    const char **dst = strcmp(a, "--listen") == 0           ? &o->listen
-                       : strcmp(a, "--api-token-file") == 0 ? &o->token_file
-                       : strcmp(a, "--tls-cert") == 0       ? &o->cert_file
-                       : strcmp(a, "--tls-key") == 0        ? &o->key_file
-                                                            : NULL;
-    if (dst == NULL)
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_error(CLI_USAGE, "scheduler: %s needs a value", a);
-        return -1;
-    }
-    *dst = argv[*i + 1];
-    *i += 2;
-    return 1;
+    o->listen = a->v[O_LISTEN].str; /* "off" is the keyword: none */
+    o->token_file = a->v[O_API_TOKEN_FILE].str;
+    o->cert_file = a->v[O_TLS_CERT].str;
+    o->key_file = a->v[O_TLS_KEY].str;
+    o->public_read = a->v[O_PUBLIC_READ].set;
 }
 
 /* Load the token and TLS files. CLI_OK or an exit code (printed). */
@@ -327,21 +294,9 @@ static void api_args_free(api_args_t *o)
 }
 
 /* ferry task secret NAME: a new event secret for the events route's ?token=, printed once. */
-int cmd_task_secret(cli_t *g, int argc, char **argv)
+int cmd_task_secret(cli_t *g, const cli_args_t *a)
 {
-    const char *name = NULL;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (argv[i][0] == '-' || name)
-            return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
-        name = argv[i++];
-    }
-    if (name == NULL)
-        return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
+    const char *name = a->pos[0];
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -362,7 +317,7 @@ int cmd_task_secret(cli_t *g, int argc, char **argv)
     return code;
 }
 
-int cmd_scheduler(cli_t *g, int argc, char **argv)
+int cmd_scheduler(cli_t *g, const cli_args_t *a)
 {
     sched_t s;
     memset(&s, 0, sizeof(s));
@@ -372,44 +327,15 @@ int cmd_scheduler(cli_t *g, int argc, char **argv)
     ferry_task_init(&s.t);
     api_args_t ao;
     memset(&ao, 0, sizeof(ao));
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        r = api_opt(argc, argv, &i, &ao);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        r = cli_scan_opt(argc, argv, &i, &s.o);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (i + 1 < argc && strcmp(argv[i], "--task") == 0) {
-            if (s.nonly >= SCHED_TASKS_MAX)
-                return cli_error(CLI_USAGE, "scheduler: at most %d --task options",
-                                 SCHED_TASKS_MAX);
-            s.only[s.nonly++] = argv[i + 1];
-            i += 2;
-        } else if (i + 1 < argc &&
-                   (strcmp(argv[i], "--tick") == 0 || strcmp(argv[i], "--lease-ttl") == 0)) {
-            int64_t ms;
-            if (ferry_duration_parse(argv[i + 1], &ms) != FERRY_OK || ms < 100)
-                return cli_error(CLI_USAGE, "scheduler: %s: \"%s\" is not a duration >= 100ms",
-                                 argv[i], argv[i + 1]);
-            *(argv[i][2] == 't' ? &s.tick_ms : &s.ttl_ms) = ms;
-            i += 2;
-        } else
-            return cli_error(CLI_USAGE,
-                             "scheduler: unknown option %s (usage: ferry scheduler [--task NAME]… "
-                             "[--tick DUR] [--lease-ttl DUR] [--parallel N] [--max-backlog N] "
-                             "[--listen ADDR|off] [--api-token-file F] [--public-read] "
-                             "[--tls-cert F --tls-key F])",
-                             argv[i]);
-    }
+    api_args(a, &ao);
+    if (cli_scan_opts(a, 1, &s.o) != CLI_OK)
+        return CLI_USAGE;
+    for (int i = 0; i < a->nmany; i++) /* --task, repeatable */
+        s.only[s.nonly++] = a->many[i];
+    if (a->v[O_TICK].set)
+        s.tick_ms = a->v[O_TICK].num;
+    if (a->v[O_LEASE_TTL].set)
+        s.ttl_ms = a->v[O_LEASE_TTL].num;
     int code = api_load(&ao);
     if (code) {
         api_args_free(&ao);
@@ -430,8 +356,9 @@ int cmd_scheduler(cli_t *g, int argc, char **argv)
                               .tls_cert_pem = ao.cert,
                               .tls_key_pem = ao.key,
                               .redis_url = url};
-        if (redis_url(g, url, sizeof(url)) != FERRY_OK)
-            code = cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is");
+        if (cli_redis_url(g, url, sizeof(url), &err) != FERRY_OK)
+            code =
+                cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is: %s", err.msg);
         else if (ferry_api_start(&o, &s.api, &err) != FERRY_OK)
             code = cli_error(err.code == FERRY_EINVAL ? CLI_USAGE : CLI_FAIL, "scheduler: %s",
                              err.msg);
