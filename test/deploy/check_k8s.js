@@ -119,7 +119,7 @@ const required = [
     ['Deployment', 'ferry-scheduler'], ['Service', 'ferry-api'], ['Deployment', 'ferry-worker'],
     ['ScaledObject', 'ferry-worker'], ['ServiceAccount', 'ferry-worker'], ['PodDisruptionBudget', null],
     ['Secret', 'ferry-secrets'], ['Job', 'ferry-tasks'], ['Role', null], ['RoleBinding', null],
-    ['ConfigMap', null], ['StatefulSet', 'ferry-redis'], ['Service', 'ferry-redis'],
+    ['ConfigMap', null],
 ];
 for (const [kind, name] of required) {
     const there = name ? find(kind, name) : all(kind)[0];
@@ -286,14 +286,37 @@ const sval = (k) => secret && ((secret.stringData || {})[k] ?? (secret.data && s
         }
         if (u && u.protocol === 'rediss:')
             fail('redis-url: rediss:// is not supported by hiredis 0.14: use a TLS sidecar (docs/deploy.md)');
-        if (u && u.protocol === 'redis:') {
+        if (u && u.protocol === 'redis:' && /^(127\.0\.0\.1|localhost|\[::1\])$/.test(u.hostname)) {
+            // Redis through a local TLS sidecar (components/redis-tls): every pod that connects
+            // must run one, listening where redis-url points, verifying the server.
+            const port = Number(u.port || 6379);
+            for (const w of workloads()) {
+                const users = containersOf(w).filter((c) => isFerry(c) && (c.env || []).some((e) => e.name === 'FERRY_REDIS_URL'));
+                if (users.length === 0) continue;
+                const side = (podSpec(w).initContainers || []).find((c) => c.restartPolicy === 'Always' && !isFerry(c));
+                if (!side) {
+                    fail(`${w.metadata.name}: redis-url is ${u.host} but the pod has no sidecar (initContainer with restartPolicy Always)`);
+                    continue;
+                }
+                const confs = (side.volumeMounts || []).map((m) => (podSpec(w).volumes || []).find((v) => v.name === m.name))
+                    .filter((v) => v && v.configMap).map((v) => find('ConfigMap', v.configMap.name, ns(w)))
+                    .filter(Boolean).flatMap((cm) => Object.values(cm.data || {}));
+                const conf = confs.find((t) => new RegExp('^accept\\s*=\\s*(127\\.0\\.0\\.1:)?' + port + '\\s*$', 'm').test(t));
+                if (!conf) fail(`${w.metadata.name}: sidecar ${side.name} has no "accept = 127.0.0.1:${port}" (redis-url's port)`);
+                else if (!/^verifyChain\s*=\s*yes/m.test(conf) || !/^checkHost\s*=/m.test(conf))
+                    fail(`${w.metadata.name}: sidecar ${side.name} must check the server (verifyChain = yes, checkHost)`);
+                else ok(`${w.metadata.name}: TLS sidecar ${side.name} accepts on 127.0.0.1:${port} and verifies the server`);
+            }
+        } else if (u && u.protocol === 'redis:') {
             const host = u.hostname.split('.');
             const svc = find('Service', host[0], host[1] || ns(secret));
             const port = Number(u.port || 6379);
             if (svc) {
                 if ((svc.spec.ports || []).some((p) => p.port === port)) ok(`redis-url points at Service ${svc.metadata.name}:${port}`);
                 else fail(`redis-url: Service ${svc.metadata.name} has no port ${port}`);
+                if (!find('StatefulSet', svc.metadata.name, ns(svc))) fail(`redis-url: no StatefulSet ${svc.metadata.name} behind the Service`);
             } else if (find('StatefulSet', 'ferry-redis')) fail(`redis-url host ${u.hostname} is not the in-cluster Redis Service`);
+            else warn(`redis-url: external Redis ${u.hostname}, plain TCP (components/redis-tls if it needs TLS)`);
             const pw = sval('redis-password');
             if (pw !== undefined && decodeURIComponent(u.password) !== pw)
                 fail('redis-url: its password is not the Secret\'s redis-password (Redis would refuse ferry)');
@@ -309,6 +332,12 @@ if (redis) {
     const pol = optValue(a, '--maxmemory-policy');
     if (pol === 'noeviction') ok('redis: maxmemory-policy noeviction');
     else fail(`redis: maxmemory-policy ${pol}: only noeviction never drops a ledger record or job`);
+    for (const [opt, want] of [['--hash-max-listpack-value', '1024'], ['--hash-max-listpack-entries', '512']]) {
+        // the values the private server uses (lib/store/redisd.c) for compact ledger buckets
+        const priv = (read('lib/store/redisd.c').match(new RegExp(opt.slice(2) + ' (\\d+)')) || [])[1] || want;
+        if (optValue(a, opt) === priv) ok(`redis: ${opt} ${priv}, as the private server`);
+        else fail(`redis: ${opt} ${optValue(a, opt)}, the private server (lib/store/redisd.c) uses ${priv}`);
+    }
     const dir = optValue(a, '--dir') || '/data';
     const vm = (c.volumeMounts || []).find((m) => m.mountPath === dir);
     const claims = (redis.spec.volumeClaimTemplates || []).map((t) => t.metadata.name);
@@ -414,15 +443,22 @@ else {
             for (const m of script.matchAll(/\bferry (worker [^\n;|&]*)/g))
                 checkArgs(m[1].replace(/"\$name"/g, 'x').trim().split(/\s+/).filter((s) => s !== '||'), where);
             if (/ferry task add/.test(script)) {
-                // the task definitions it applies, from the ConfigMap it mounts
-                for (const v of podSpec(w).volumes || []) {
-                    if (!v.configMap) continue;
-                    const cm = find('ConfigMap', v.configMap.name, ns(w));
-                    for (const [k, body] of Object.entries((cm && cm.data) || {}))
-                        for (const line of body.split('\n')) {
-                            const l = line.trim();
-                            if (l && !l.startsWith('#')) checkArgs(['task', 'add', ...l.split(/\s+/)], `${cm.metadata.name}/${k}`);
-                        }
+                // the task definitions it applies: the file it reads, from the ConfigMap mounted there
+                const file = (script.match(/<\s*(\/\S+)/) || [])[1];
+                const mount = file && (c.volumeMounts || []).find((m) => file.startsWith(m.mountPath.replace(/\/?$/, '/')));
+                const vol = mount && (podSpec(w).volumes || []).find((v) => v.name === mount.name && v.configMap);
+                const cm = vol && find('ConfigMap', vol.configMap.name, ns(w));
+                const key = file && mount && file.slice(mount.mountPath.replace(/\/?$/, '/').length);
+                const item = vol && (vol.configMap.items || []).find((it) => it.path === key);
+                const body = cm && (cm.data || {})[item ? item.key : key];
+                if (body === undefined) fail(`${where}: the script reads ${file}, which no mounted ConfigMap provides`);
+                else {
+                    let n = 0;
+                    for (const line of body.split('\n')) {
+                        const l = line.trim();
+                        if (l && !l.startsWith('#')) n++, checkArgs(['task', 'add', ...l.split(/\s+/)], `${cm.metadata.name}/${key}`);
+                    }
+                    if (n === 0) warn(`${cm.metadata.name}/${key} defines no task`);
                 }
             }
         }
