@@ -79,5 +79,20 @@ check "no -dev package installed" \
     inimage /bin/sh -c "! dpkg-query -W -f '\${Package}\n' | grep -- '-dev\$'"
 check "ferry scheduler without Redis fails and names Redis" \
     inimage /bin/sh -c 'FERRY_REDIS_URL=redis://127.0.0.1:1 ferry scheduler --listen 127.0.0.1:0 2>&1 | grep -qi redis'
+
+# The TLS sidecar of deploy/k8s/components/redis-tls (deploy/stunnel/Containerfile).
+stag=${tag%:*}-stunnel:${tag##*:}
+say "podman build -f deploy/stunnel/Containerfile -t $stag"
+podman build --isolation "${FERRY_BUILD_ISOLATION:-chroot}" --network host --build-arg BASE="$base" \
+    -f "$root/deploy/stunnel/Containerfile" -t "$stag" "$root/deploy/stunnel"
+suser=$(podman image inspect "$stag" --format '{{.Config.User}}')
+check "stunnel image user is 10001:10001" test "$suser" = 10001:10001
+if [[ $how == podman ]]; then
+    check "stunnel4 runs in its image" podman run --rm --entrypoint /usr/bin/stunnel4 "$stag" -version
+else
+    smnt=$(podman image mount "$stag")
+    check "stunnel4 runs in its image (as $suser)" chroot --userspec="$suser" "$smnt" /usr/bin/stunnel4 -version
+    podman image unmount "$stag" >/dev/null 2>&1 || true
+fi
 ((fail == 0)) || exit 1
-say "image $tag: all checks passed"
+say "images $tag and $stag: all checks passed"
