@@ -50,8 +50,8 @@ int ferry_k8s_cost_start(const ferry_k8s_opts_t *o, ferry_k8s_cost_t **out, ferr
 /* The number of jobs in flight now. Never blocks on the network. k may be NULL (no-op). */
 void ferry_k8s_cost_note(ferry_k8s_cost_t *k, unsigned in_flight);
 
-/* What the thread did so far (tests, logs). Any pointer may be NULL. last_cost is the value the
- * API last accepted, or INT32_MIN before the first success. */
+/* What the thread did so far (tests, logs). Any output pointer may be NULL. last_cost is the value
+ * the API last accepted, or INT32_MIN before the first success. */
 void ferry_k8s_cost_stats(ferry_k8s_cost_t *k, unsigned *patches, unsigned *failures,
                           int *last_cost, ferry_error_t *last_err);
 
