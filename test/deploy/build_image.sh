@@ -94,5 +94,58 @@ else
     check "stunnel4 runs in its image (as $suser)" chroot --userspec="$suser" "$smnt" /usr/bin/stunnel4 -version
     podman image unmount "$stag" >/dev/null 2>&1 || true
 fi
+
+# The TLS path end to end: a TLS-only redis-server (a throw-away CA), the stunnel image's
+# stunnel4 with the component's settings (accept 127.0.0.1, verifyChain, checkHost), and the
+# ferry image's ferry talking plain Redis to stunnel. Then the same with a wrong checkHost,
+# which must fail.
+if command -v redis-server >/dev/null && command -v openssl >/dev/null && [[ $how == chroot ]]; then
+    tls=$(mktemp -d)
+    ctr=$(podman create "$stag")
+    cmnt=$(podman mount "$ctr")
+    spid="" rpid=""
+    stop_tls() {
+        [[ -n $spid ]] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+        [[ -n $rpid ]] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+        spid="" rpid=""
+    }
+    (
+        cd "$tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=ferry-test-ca
+        openssl req -newkey rsa:2048 -nodes -keyout r.key -out r.csr -subj /CN=localhost
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext
+        openssl x509 -req -in r.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out r.crt -days 1 -extfile ext
+    ) >/dev/null 2>&1
+    tport=$((20000 + RANDOM % 20000)) aport=$((40000 + RANDOM % 20000))
+    redis-server --port 0 --tls-port "$tport" --tls-cert-file "$tls/r.crt" --tls-key-file "$tls/r.key" \
+        --tls-ca-cert-file "$tls/ca.crt" --tls-auth-clients no --save '' --appendonly no >"$tls/redis.log" 2>&1 &
+    rpid=$!
+    mkdir -p "$cmnt/etc/stunnel"
+    cp "$tls/ca.crt" "$cmnt/etc/stunnel/ca.crt"
+    tunnel() { # tunnel CHECKHOST: start stunnel4 (as the image's user) with the component's settings
+        sed -e "s|^accept = .*|accept = 127.0.0.1:$aport|" -e "s|^connect = .*|connect = 127.0.0.1:$tport|" \
+            -e "s|^CAfile = .*|CAfile = /etc/stunnel/ca.crt|" -e "s|^checkHost = .*|checkHost = $1|" \
+            "$root/deploy/k8s/components/redis-tls/stunnel.conf" >"$cmnt/etc/stunnel/redis.conf"
+        chroot --userspec="$suser" "$cmnt" /usr/bin/stunnel4 /etc/stunnel/redis.conf >"$tls/stunnel.log" 2>&1 &
+        spid=$!
+        sleep 1
+    }
+    through() { inimage /bin/sh -c "FERRY_REDIS_URL=redis://127.0.0.1:$aport ferry task ls"; }
+    tunnel localhost
+    check "ferry (image) -> stunnel (image) -> TLS-only redis-server: ferry task ls works" through
+    stop_tls
+    redis-server --port 0 --tls-port "$tport" --tls-cert-file "$tls/r.crt" --tls-key-file "$tls/r.key" \
+        --tls-ca-cert-file "$tls/ca.crt" --tls-auth-clients no --save '' --appendonly no >"$tls/redis.log" 2>&1 &
+    rpid=$!
+    tunnel wrong-host.example
+    not_through() { ! through; }
+    check "the same with a certificate for another host name is refused" not_through
+    stop_tls
+    podman umount "$ctr" >/dev/null 2>&1 || true
+    podman rm "$ctr" >/dev/null 2>&1 || true
+    rm -rf "$tls"
+else
+    say "skipped the TLS end-to-end check (needs redis-server, openssl and the chroot runner)"
+fi
 ((fail == 0)) || exit 1
 say "images $tag and $stag: all checks passed"
