@@ -5,6 +5,7 @@
 #include "ring.h"
 
 #include "ferry/http.h"
+#include "ferry/k8s.h"
 #include "ferry/ledger.h"
 #include "ferry/log.h"
 #include "ferry/queue.h"
@@ -722,6 +723,7 @@ static void on_stats(uv_timer_t *tm)
 {
     worker_t *w = tm->data;
     stats_flush_all(w);
+    ferry_k8s_worker_load(w->njobs); /* pod-deletion-cost in Kubernetes (lib/core/k8s.c) */
     uint64_t now = uv_now(&w->loop);
     if (now - w->heartbeat_at >= HEARTBEAT_MS) {
         w->heartbeat_at = now;
@@ -1723,6 +1725,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
               "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "loop_idle_pct", idle, NULL);
     uv_loop_close(&w->loop);
+    ferry_k8s_worker_stop();
     while (w->tasks) {
         wtask_t *t = w->tasks;
         w->tasks = t->next;
