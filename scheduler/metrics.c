@@ -217,6 +217,16 @@ static int render_ledger(ferry_buf_t *out, const mtask_t *ts, size_t n)
     return rc;
 }
 
+static int render_scan_histogram(ferry_buf_t *out, const mtask_t *ts, size_t n)
+{
+    int rc = family(out, "ferry_scan_duration_seconds", "histogram",
+                    "Scans that ended (completed or stopped on an error), start to end.");
+    for (size_t i = 0; rc == FERRY_OK && i < n; i++)
+        rc = stats_histogram(out, &ts[i], FERRY_HIST_SCAN_SECONDS, "ferry_scan_duration_seconds",
+                             "");
+    return rc;
+}
+
 static int render_queues(ferry_buf_t *out, const mtask_t *ts, size_t n)
 {
     static const char *const sname[2] = {"event", "bulk"};
@@ -291,9 +301,9 @@ static int render_stats(ferry_buf_t *out, const mtask_t *ts, size_t n)
     }
     if (rc == FERRY_OK)
         rc = stats_counter(out, ts, n, "ferry_events_received_total",
-                           "Event records received, by format and result (queued, ignored, "
-                           "rejected, duplicate).",
-                           "events", "format", "result", NULL);
+                           "Event records received, by format, result (queued, ignored, "
+                           "rejected, duplicate) and delivery channel.",
+                           "events", "format", "result", "channel");
     if (rc == FERRY_OK)
         rc = stats_counter(out, ts, n, "ferry_requests_total",
                            "Requests to the source and destination stores, by operation and "
@@ -475,6 +485,8 @@ int ferry_metrics_render(ferry_redis_t *r, ferry_buf_t *out, ferry_error_t *err)
         rc = render_queues(out, ts, n);
     if (rc == FERRY_OK)
         rc = render_scans(out, ts, n);
+    if (rc == FERRY_OK)
+        rc = render_scan_histogram(out, ts, n);
     if (rc == FERRY_OK)
         rc = render_workers(out, ts, n, hb, nhb);
     if (rc == FERRY_OK)

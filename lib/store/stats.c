@@ -23,12 +23,16 @@ static const double size_le[] = {
     17179869184.0, 68719476736.0, 274877906944.0, 1099511627776.0, 4398046511104.0};
 /* SLO buckets for the event path (S3 RTC promises 15 minutes). */
 static const double event_le[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600};
+/* Scans take seconds (a small prefix) to many hours (a billion objects). */
+static const double scan_le[] = {1,    5,    10,   30,    60,    300,   600,
+                                 1800, 3600, 7200, 14400, 28800, 86400, 172800};
 
 static const ferry_hist_def_t hists[FERRY_HIST_COUNT] = {
     {"copy_seconds", copy_le, sizeof(copy_le) / sizeof(copy_le[0]), 1000.0},
     {"object_bytes", size_le, sizeof(size_le) / sizeof(size_le[0]), 1.0},
     {"event_receipt_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
     {"event_origin_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
+    {"scan_seconds", scan_le, sizeof(scan_le) / sizeof(scan_le[0]), 1000.0},
 };
 
 const ferry_hist_def_t *ferry_stats_hist(int h)
@@ -206,8 +210,8 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
 
 /* ---- direct updates ---------------------------------------------------------------------- */
 
-int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
-                      long long n)
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *channel,
+                      const char *result, long long n)
 {
     static const char *const results[] = {"queued", "ignored", "rejected", "duplicate"};
     int known = 0;
@@ -219,7 +223,7 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
         return FERRY_OK;
     char key[FERRY_TASK_NAME_MAX + 32], f[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, NULL);
+    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, channel);
     if (rc)
         return rc;
     snprintf(d, sizeof(d), "%lld", n);
@@ -227,6 +231,45 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
     redisReply *rep = NULL;
     rc = ferry_redis_argv(r, 4, argv, NULL, &rep);
     freeReplyObject(rep);
+    return rc;
+}
+
+/* The bucket and sum fields of one observation, as ferry_stats_observe files it. */
+int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
+{
+    const ferry_hist_def_t *def = ferry_stats_hist(h);
+    if (task == NULL || !keys_task_name_ok(task) || def == NULL || !(v >= 0) || isinf(v))
+        return FERRY_EINVAL;
+    size_t b = 0;
+    while (b < def->n && v > def->le[b])
+        b++;
+    double units = v * def->scale;
+    if (units > 9e15)
+        units = 9e15;
+    char key[FERRY_TASK_NAME_MAX + 32], fb[FERRY_STATS_FIELD_MAX], fs[FERRY_STATS_FIELD_MAX], d[32];
+    keys_task(key, sizeof(key), task, "stats");
+    snprintf(fb, sizeof(fb), "h|%s|%zu", def->id, b);
+    snprintf(fs, sizeof(fs), "h|%s|sum", def->id);
+    snprintf(d, sizeof(d), "%lld", (long long)llround(units));
+    const char *a1[4] = {"HINCRBY", key, fb, "1"};
+    const char *a2[4] = {"HINCRBY", key, fs, d};
+    int rc = ferry_redis_append(r, 4, a1, NULL);
+    int sent = rc == FERRY_OK;
+    if (rc == FERRY_OK && (rc = ferry_redis_append(r, 4, a2, NULL)) == FERRY_OK)
+        sent++;
+    for (int i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
+            rc = FERRY_EREDIS;
+        freeReplyObject(rep);
+    }
+    if (rc != FERRY_OK && rc != FERRY_EREDIS)
+        ferry_redis_reset(r); /* replies may be left unread */
     return rc;
 }
 

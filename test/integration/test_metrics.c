@@ -90,11 +90,12 @@ int main(void)
     free(page);
 
     /* The intake's counts (scheduler/intake.c calls this per body). */
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "queued", 3), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "duplicate", 1), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "s3", "rejected", 2), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "a key/with spaces", "ignored", 1), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "bogus", 1), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "queued", 3), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "fc", "queued", 4), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "duplicate", 1), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "s3", "sns", "rejected", 2), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "a key/with spaces", "cli", "ignored", 1), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "bogus", 1), FERRY_EINVAL);
 
     /* A scan queues the bulk jobs; the scheduler records its report in the history. */
     ferry_task_t task;
@@ -182,11 +183,19 @@ int main(void)
     CHECK(gets == (double)wt_stat(&w.s, w.src.url, "GetObject", "count"));
     /* The intake's counts; a format that is not a short name shows as "other". */
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"oss\",result=\"queued\"}") == 3);
+                       "\",format=\"oss\",result=\"queued\",channel=\"mns\"}") == 3);
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"s3\",result=\"rejected\"}") == 2);
+                       "\",format=\"oss\",result=\"queued\",channel=\"fc\"}") == 4);
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"other\",result=\"ignored\"}") == 1);
+                       "\",format=\"s3\",result=\"rejected\",channel=\"sns\"}") == 2);
+    CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
+                       "\",format=\"other\",result=\"ignored\",channel=\"cli\"}") == 1);
+    /* Every scan that ended, as a histogram (the history keeps only the newest 50). */
+    CHECK(sample(page, "ferry_scan_duration_seconds_count{task=\"" TASK "\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_bucket{task=\"" TASK "\",le=\"172800\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_bucket{task=\"" TASK "\",le=\"+Inf\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_sum{task=\"" TASK "\"}") ==
+          (double)(rep.finished_ms - rep.started_ms) / 1000.0);
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"bulk\"}") == 0);
     CHECK(sample(page, "ferry_dead_letters{task=\"" TASK "\"}") == 0);
     /* The live worker. */

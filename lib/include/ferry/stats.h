@@ -44,7 +44,8 @@ typedef enum {
     FERRY_HIST_OBJECT_BYTES = 1,  /* size of each object copied (done) */
     FERRY_HIST_EVENT_RECEIPT = 2, /* event jobs: queued (receipt) to done */
     FERRY_HIST_EVENT_ORIGIN = 3,  /* event jobs: the provider's event time to done */
-    FERRY_HIST_COUNT = 4
+    FERRY_HIST_SCAN_SECONDS = 4,  /* one scan, start to end (ok or failed) */
+    FERRY_HIST_COUNT = 5
 } ferry_hist_id_t;
 
 typedef struct ferry_hist_def_s {
@@ -92,12 +93,19 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r);
 
 /* ---- small direct updates -------------------------------------------------------------------- */
 
-/* The event intake: n records (or bodies, for rejected) of format received by task with
- * result "queued", "ignored", "rejected" or "duplicate". format is the parser's name ("oss",
- * "mns", "cos", "kodo", "s3", "sns", "plain"…): any short name; anything else is shown as
- * "other". One HINCRBY. FERRY_OK, FERRY_EINVAL (task or result), or a Redis error. */
-int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
-                      long long n);
+/* The event intake: n records (or bodies, for rejected) of format received by task through
+ * channel with result "queued", "ignored", "rejected" or "duplicate". format is the parser's
+ * name ("oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain"), channel what delivered
+ * the body ("eventbridge", "mns", "fc", "scf", "kodo", "sns", "s3", "plain", "cli"; NULL: ""):
+ * any short names; anything else is shown as "other". One HINCRBY. FERRY_OK, FERRY_EINVAL
+ * (task or result), or a Redis error. */
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *channel,
+                      const char *result, long long n);
+
+/* One observation v (the histogram's shown unit) of histogram h straight into task's stats
+ * hash (two pipelined HINCRBY), for rare events such as the end of a scan. FERRY_OK,
+ * FERRY_EINVAL (task, h or v), or a Redis error. */
+int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v);
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
