@@ -456,11 +456,23 @@ static enum MHD_Result do_complete(struct MHD_Connection *c, req_t *q, ferry_red
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
+#define FAILURES_PAGE       1000    /* failed records read from Redis at a time */
+#define FAILURES_BUDGET     100000  /* failed records examined by one request, by default */
+#define FAILURES_BUDGET_MAX 1000000 /* … and at most (?limit=) */
+#define FAILURES_GROUPS_MAX 1000    /* distinct error texts kept; others count as ungrouped */
+
 typedef struct {
-    const char *error; /* borrowed from the page's records */
+    char *error; /* owned */
     json_int_t count;
     json_t *keys;
 } group_t;
+
+typedef struct {
+    group_t *v;
+    size_t n;
+    json_t *index;        /* error text -> position in v */
+    json_int_t ungrouped; /* records whose text came after FAILURES_GROUPS_MAX others */
+} groups_t;
 
 static int group_cmp(const void *x, const void *y)
 {
@@ -470,55 +482,102 @@ static int group_cmp(const void *x, const void *y)
     return strcmp(a->error, b->error);
 }
 
-/* Failed records, a page at a time (limit records examined), grouped by their error text. */
+static void groups_free(groups_t *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->v[i].error);
+        json_decref(g->v[i].keys);
+    }
+    free(g->v);
+    json_decref(g->index);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Count one failed record (rec) in its group. FERRY_OK or FERRY_ENOMEM. */
+static int groups_add(groups_t *g, const json_t *rec, size_t samples)
+{
+    const char *e = json_string_value(json_object_get(rec, "error"));
+    if (e == NULL)
+        e = "";
+    json_t *at = json_object_get(g->index, e);
+    size_t k;
+    if (at)
+        k = (size_t)json_integer_value(at);
+    else if (g->n >= FAILURES_GROUPS_MAX) {
+        g->ungrouped++;
+        return FERRY_OK;
+    } else {
+        k = g->n;
+        g->v[k].error = strdup(e);
+        g->v[k].keys = json_array();
+        if (g->v[k].error == NULL || g->v[k].keys == NULL ||
+            json_object_set_new(g->index, e, json_integer((json_int_t)k)) != 0) {
+            free(g->v[k].error);
+            json_decref(g->v[k].keys);
+            return FERRY_ENOMEM;
+        }
+        g->n++;
+    }
+    g->v[k].count++;
+    if (json_array_size(g->v[k].keys) < samples)
+        json_array_append(g->v[k].keys, json_object_get(rec, "key"));
+    return FERRY_OK;
+}
+
+/* Failed records grouped by their error text: pages of the failed index are read and merged
+ * until every failed record under prefix was examined, or limit of them (then next_cursor
+ * says where to go on, and the groups cover what was examined). */
 static enum MHD_Result do_failures(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
     const char *prefix, *cursor;
     size_t limit, samples;
-    if (list_args(c, 1000, &prefix, &cursor, &limit) ||
+    prefix = arg(c, "prefix");
+    cursor = arg(c, "cursor");
+    prefix = prefix ? prefix : "";
+    cursor = cursor ? cursor : "";
+    if (strlen(prefix) > FERRY_KEY_MAX || strlen(cursor) > FERRY_KEY_MAX + 8 ||
+        ferry_api_parse_count(arg(c, "limit"), FAILURES_BUDGET, FAILURES_BUDGET_MAX, &limit) ||
         ferry_api_parse_count(arg(c, "samples"), 5, SAMPLES_MAX, &samples))
         return reply_error(c, q, MHD_HTTP_BAD_REQUEST,
                            "limit must be 1..%d, samples 1..%d; prefix and cursor at most %d "
                            "bytes",
-                           LIST_LIMIT_MAX, SAMPLES_MAX, FERRY_KEY_MAX);
-    json_t *arr = NULL;
-    char next[FERRY_KEY_MAX + 16];
-    int rc = ferry_status_list(r, q->rt.task, FERRY_STATE_FAILED, prefix, cursor, limit, &arr, next,
+                           FAILURES_BUDGET_MAX, SAMPLES_MAX, FERRY_KEY_MAX);
+    groups_t g = {0};
+    g.v = calloc(FAILURES_GROUPS_MAX, sizeof(*g.v));
+    g.index = json_object();
+    char cur[FERRY_KEY_MAX + 16], next[FERRY_KEY_MAX + 16];
+    snprintf(cur, sizeof(cur), "%s", cursor);
+    next[0] = '\0';
+    size_t examined = 0;
+    int rc = g.v && g.index ? FERRY_OK : FERRY_ENOMEM;
+    while (rc == FERRY_OK && examined < limit) {
+        json_t *arr = NULL;
+        size_t want = limit - examined < FAILURES_PAGE ? limit - examined : FAILURES_PAGE;
+        rc = ferry_status_list(r, q->rt.task, FERRY_STATE_FAILED, prefix, cur, want, &arr, next,
                                sizeof(next));
-    if (rc)
-        return reply_status_error(c, q, r, rc, "no such task");
-    size_t n = json_array_size(arr), ng = 0;
-    group_t *g = calloc(n ? n : 1, sizeof(*g));
-    if (g == NULL) {
+        for (size_t i = 0; rc == FERRY_OK && i < json_array_size(arr); i++)
+            rc = groups_add(&g, json_array_get(arr, i), samples);
+        examined += json_array_size(arr);
         json_decref(arr);
-        return reply_error(c, q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        if (next[0] == '\0')
+            break;
+        memcpy(cur, next, sizeof(cur));
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_array_get(arr, i);
-        const char *e = json_string_value(json_object_get(rec, "error"));
-        if (e == NULL)
-            e = "";
-        size_t k = 0;
-        while (k < ng && strcmp(g[k].error, e) != 0)
-            k++;
-        if (k == ng) {
-            g[ng].error = e;
-            g[ng].keys = json_array();
-            ng++;
-        }
-        g[k].count++;
-        if (json_array_size(g[k].keys) < samples)
-            json_array_append(g[k].keys, json_object_get(rec, "key"));
+    if (rc) {
+        groups_free(&g);
+        return reply_status_error(c, q, r, rc, "no such task");
     }
-    qsort(g, ng, sizeof(*g), group_cmp);
+    qsort(g.v, g.n, sizeof(*g.v), group_cmp);
     json_t *groups = json_array();
-    for (size_t k = 0; k < ng; k++)
-        json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "error", g[k].error, "count",
-                                                g[k].count, "keys", g[k].keys));
-    free(g);
-    json_t *j = json_pack("{s:o,s:I,s:o}", "groups", groups, "examined", (json_int_t)n,
-                          "next_cursor", next[0] ? json_string(next) : json_null());
-    json_decref(arr); /* after the pack: the groups' error strings were borrowed from it */
+    for (size_t k = 0; groups && k < g.n; k++) {
+        json_array_append_new(groups, json_pack("{s:s,s:I,s:O}", "error", g.v[k].error, "count",
+                                                g.v[k].count, "keys", g.v[k].keys));
+    }
+    json_t *j =
+        json_pack("{s:o,s:I,s:I,s:b,s:o}", "groups", groups, "examined", (json_int_t)examined,
+                  "ungrouped", g.ungrouped, "complete", next[0] == '\0', "next_cursor",
+                  next[0] ? json_string(next) : json_null());
+    groups_free(&g);
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
