@@ -605,8 +605,10 @@ static int retry_by_error(ferry_redis_t *r, const char *task, const char *prefix
         for (size_t i = 0; i < n; i++) {
             json_t *rec = json_array_get(arr, i);
             const char *e = json_string_value(json_object_get(rec, "error"));
-            if (e && strncmp(e, prefix, plen) == 0)
-                keys[m++] = json_string_value(json_object_get(rec, "key"));
+            const char *k = json_string_value(json_object_get(rec, "key"));
+            if (e && k && k[0] && strncmp(e, prefix, plen) == 0) /* a record without a key:
+                                                                     not ours to touch */
+                keys[m++] = k;
         }
         long long k = 0;
         if (m)

@@ -1850,6 +1850,11 @@ static int list_index(ferry_ledger_t *l, int state, const char *prefix, const ch
         if (rc)
             break;
         size_t nk = keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
+        for (size_t i = 0; i < nk; i++)
+            if (keys->element[i]->type != REDIS_REPLY_STRING) { /* not a sorted set of keys */
+                nk = 0;
+                rc = FERRY_EPARSE;
+            }
         for (size_t i = 0; i < nk && rc == FERRY_OK; i++) {
             char b[160];
             key_bucket(l, keys->element[i]->str, b, sizeof(b));
