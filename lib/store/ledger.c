@@ -1754,14 +1754,9 @@ int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *toke
 /* ---- queries ------------------------------------------------------------------------------------
  */
 
-int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c)
 {
     memset(c, 0, sizeof(*c));
-    redisReply *rep = NULL;
-    const char *argv[2] = {"HGETALL", l->k_cnt};
-    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
-    if (rc)
-        return rc;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i];
         if (f->type == REDIS_REPLY_STRING && f->len == 2 && memcmp(f->str, "uv", 2) == 0) {
@@ -1778,6 +1773,17 @@ int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
         else if (f->str[0] == 'b')
             c->bytes[s] = v;
     }
+}
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HGETALL", l->k_cnt};
+    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    ferry_ledger_counters_parse(rep, c);
     freeReplyObject(rep);
     return FERRY_OK;
 }

@@ -211,6 +211,44 @@ int main(void)
     CHECK_STR(json_string_value(json_array_get(json_object_get(w0, "tasks"), 0)), TASK);
     CHECK_INT(json_integer_value(json_object_get(w0, "concurrency")), 2);
     json_decref(ws);
+    { /* GET /v1/tasks[/NAME]'s one-round-trip read says what the separate reads say */
+        const char *names[2] = {TASK, "nosuch"};
+        ferry_task_snapshot_t snap[2];
+        ferry_heartbeat_t *hb = NULL;
+        size_t nhb = 0;
+        REQUIRE(ferry_stats_snapshots(w.r, names, 2, snap, &hb, &nhb) == FERRY_OK);
+        CHECK(snap[0].definition != NULL && strstr(snap[0].definition, "\"name\":\"" TASK "\""));
+        CHECK(snap[1].definition == NULL && snap[1].last_scan == NULL);
+        ferry_ledger_t *led = NULL;
+        ferry_counters_t c;
+        REQUIRE(ferry_ledger_open(w.r, TASK, 0, &led) == FERRY_OK);
+        REQUIRE(ferry_ledger_counters(led, &c) == FERRY_OK);
+        ferry_ledger_free(led);
+        CHECK(memcmp(&c, &snap[0].c, sizeof(c)) == 0);
+        CHECK(c.objects[FERRY_STATE_DONE] > 0);
+        ferry_stream_stats_t st[2];
+        long long dead = -1;
+        REQUIRE(ferry_stats_streams(w.r, TASK, st, &dead) == FERRY_OK);
+        CHECK(memcmp(st, snap[0].st, sizeof(st)) == 0 && dead == snap[0].dead);
+        json_t *hist = NULL;
+        REQUIRE(ferry_scan_history(w.r, TASK, 1, &hist) == FERRY_OK);
+        json_t *last = snap[0].last_scan ? json_loads(snap[0].last_scan, 0, NULL) : NULL;
+        CHECK(last != NULL && json_equal(last, json_array_get(hist, 0)));
+        json_decref(last);
+        json_decref(hist);
+        ferry_heartbeat_t *hb2 = NULL;
+        size_t nhb2 = 0;
+        REQUIRE(ferry_stats_workers(w.r, NULL, &hb2, &nhb2) == FERRY_OK);
+        CHECK_INT((long long)nhb, (long long)nhb2);
+        CHECK(nhb == 1 && strcmp(hb[0].consumer, hb2[0].consumer) == 0 &&
+              ferry_heartbeat_serves(&hb[0], TASK) && !ferry_heartbeat_serves(&hb[0], "another"));
+        free(hb2);
+        free(hb);
+        ferry_stats_snapshot_clear(&snap[0]);
+        ferry_stats_snapshot_clear(&snap[1]);
+        CHECK(ferry_stats_snapshots(w.r, (const char *[]){"bad name"}, 1, snap, &hb, &nhb) ==
+              FERRY_EINVAL);
+    }
     json_t *other = NULL;
     REQUIRE(ferry_metrics_workers_json(w.r, "another", &other) == FERRY_OK);
     CHECK_INT((long long)json_array_size(other), 0);

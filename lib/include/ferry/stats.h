@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "ferry/ledger.h"
 #include "ferry/redis.h"
 
 #ifdef __cplusplus
@@ -158,6 +159,28 @@ int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer);
  * it (named, or serving every task). *out new (free()). Forgets entries of workers whose
  * heartbeat expired. FERRY_OK or a Redis error. */
 int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n);
+
+/* 1 when hb serves task (names it, or serves every task). Pure. */
+int ferry_heartbeat_serves(const ferry_heartbeat_t *hb, const char *task);
+
+/* ---- a task's status in one round trip (GET /v1/tasks[/NAME]) ------------------------------- */
+
+typedef struct ferry_task_snapshot_s {
+    char *definition; /* the task's stored JSON (malloc'd), NULL when there is no such task */
+    ferry_counters_t c;
+    ferry_stream_stats_t st[2]; /* as ferry_stats_streams */
+    long long dead;
+    char *last_scan; /* the newest scan report's JSON (malloc'd), NULL before the first */
+} ferry_task_snapshot_t;
+
+/* What the status API shows of n tasks: out[i] for tasks[i] (the caller's array of n, cleared
+ * with ferry_task_snapshot_clear), and the live workers of every task (*hb new, free()),
+ * read in one pipeline of 8 commands per task plus 2, then one HGETALL per worker in a second
+ * round. A task that does not exist has definition NULL. FERRY_OK, FERRY_EINVAL (a name),
+ * FERRY_ENOMEM, or a Redis error (the connection is reset). */
+int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
+                          ferry_task_snapshot_t *out, ferry_heartbeat_t **hb, size_t *nhb);
+void ferry_stats_snapshot_clear(ferry_task_snapshot_t *s);
 
 /* A heartbeat as JSON (new reference, NULL on allocation failure): {"consumer","pid","tasks",
  * "in_flight","concurrency","done","failed","started_at","seen_at"}. */
