@@ -348,13 +348,14 @@ static int snapshot_json(const char *task, const ferry_task_snapshot_t *s,
     json_object_set_new(j, "backlog",
                         json_pack("{s:I,s:I,s:I}", "event", (json_int_t)s->st[0].length, "bulk",
                                   (json_int_t)s->st[1].length, "dead", (json_int_t)s->dead));
-    json_object_set_new(j, "streams",
-                        json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I,s:I}}", "event",
-                                  "length", (json_int_t)s->st[0].length, "pending",
-                                  (json_int_t)s->st[0].pending, "lag", (json_int_t)s->st[0].lag,
-                                  "bulk", "length", (json_int_t)s->st[1].length, "pending",
-                                  (json_int_t)s->st[1].pending, "lag", (json_int_t)s->st[1].lag,
-                                  "dead", "length", (json_int_t)s->dead, "pending", (json_int_t)0));
+    json_object_set_new(
+        j, "streams",
+        json_pack("{s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I}}", "event", "length",
+                  (json_int_t)s->st[0].length, "pending", (json_int_t)s->st[0].pending, "lag",
+                  (json_int_t)s->st[0].lag, "bytes", (json_int_t)s->st[0].bytes, "bulk", "length",
+                  (json_int_t)s->st[1].length, "pending", (json_int_t)s->st[1].pending, "lag",
+                  (json_int_t)s->st[1].lag, "bytes", (json_int_t)s->st[1].bytes, "dead", "length",
+                  (json_int_t)s->dead, "pending", (json_int_t)0));
     json_object_set_new(j, "workers", workers);
     json_object_set_new(j, "last_scan", last ? last : json_null());
     if (cnt == NULL || workers == NULL || json_object_get(j, "streams") == NULL) {

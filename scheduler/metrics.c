@@ -232,19 +232,21 @@ static int render_queues(ferry_buf_t *out, const mtask_t *ts, size_t n)
     static const char *const sname[2] = {"event", "bulk"};
     static const struct {
         const char *metric, *help;
-    } fam[3] = {
+    } fam[4] = {
         {"ferry_queue_entries", "Jobs in a task's stream (waiting or running)."},
         {"ferry_queue_pending", "Jobs delivered to a worker and not yet acknowledged."},
         {"ferry_queue_lag", "Jobs never delivered to a worker yet."},
+        {"ferry_queue_bytes", "Source bytes of the jobs in a task's stream (waiting or running)."},
     };
     int rc = FERRY_OK;
-    for (int k = 0; rc == FERRY_OK && k < 3; k++) {
+    for (int k = 0; rc == FERRY_OK && k < 4; k++) {
         rc = family(out, fam[k].metric, "gauge", fam[k].help);
         for (size_t i = 0; rc == FERRY_OK && i < n; i++)
             for (int s = 0; rc == FERRY_OK && s < 2; s++) {
                 long long v = k == 0   ? ts[i].st[s].length
                               : k == 1 ? ts[i].st[s].pending
-                                       : ts[i].st[s].lag;
+                              : k == 2 ? ts[i].st[s].lag
+                                       : ts[i].st[s].bytes;
                 if (v < 0)
                     continue; /* the server does not know (Redis < 7) */
                 rc = ferry_buf_addf(out, "%s{task=\"%s\",stream=\"%s\"} %lld\n", fam[k].metric,

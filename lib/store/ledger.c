@@ -774,6 +774,8 @@ static const ferry_redis_script_t LUA_ENQUEUE = {
     "flush(KEYS[4])\n"
     "redis.call('XADD', KEYS[5], '*', 'k', k, 's', ARGV[2], 'm', ARGV[3], 'e', ARGV[12],\n"
     "  'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])\n"
+    /* queue bytes, "qbytes:event|bulk" (queue.c's LUA_QDEL takes them off at the ack) */
+    "redis.call('HINCRBY', KEYS[4], 'qbytes:' .. string.match(KEYS[5], '[^:]+$'), size)\n"
     "return 1\n"};
 
 /* KEYS: bucket pending failed counters

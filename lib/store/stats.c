@@ -379,8 +379,10 @@ static long long group_field(const redisReply *g, const char *name, long long df
     return dflt;
 }
 
-/* Append the five commands ferry_stats_streams reads (XLEN of event, bulk and dead, XINFO
- * GROUPS of event and bulk). */
+/* Append the STREAM_CMDS commands ferry_stats_streams reads (XLEN of event, bulk and dead,
+ * XINFO GROUPS of event and bulk, the queue bytes kept in the counters hash). */
+#define STREAM_CMDS 6
+
 static int streams_append(ferry_redis_t *r, const char *task)
 {
     char k[3][FERRY_TASK_NAME_MAX + 32];
@@ -396,15 +398,25 @@ static int streams_append(ferry_redis_t *r, const char *task)
         const char *argv[3] = {"XINFO", "GROUPS", k[i]};
         rc = ferry_redis_append(r, 3, argv, NULL);
     }
+    char cnt[FERRY_TASK_NAME_MAX + 32];
+    keys_task(cnt, sizeof(cnt), task, "cnt");
+    const char *hm[4] = {"HMGET", cnt, "qbytes:event", "qbytes:bulk"};
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(r, 4, hm, NULL);
     return rc;
 }
 
-/* Reply i (0..4) of streams_append into streams / dead (streams zeroed by the caller with lag
- * -1 before reply 0). */
+/* Reply i (0..STREAM_CMDS-1) of streams_append into streams / dead (streams zeroed by the
+ * caller with lag -1 before reply 0). */
 static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t streams[2],
                          long long *dead)
 {
-    if (i < 3) {
+    if (i == 5) { /* HMGET qbytes: a drifted counter (see queue.c) never shows below 0 */
+        for (size_t k = 0; k < 2 && rep->type == REDIS_REPLY_ARRAY && k < rep->elements; k++) {
+            long long v = ferry_redis_reply_int(rep->element[k], 0);
+            streams[k].bytes = v > 0 && streams[k].length > 0 ? v : 0;
+        }
+    } else if (i < 3) {
         long long len = ferry_redis_reply_int(rep, 0);
         if (i < 2)
             streams[i].length = len;
@@ -442,8 +454,8 @@ int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t
         return rc;
     }
     for (int i = 0; i < 2; i++)
-        streams[i] = (ferry_stream_stats_t){0, 0, -1};
-    for (int i = 0; i < 5; i++) {
+        streams[i] = (ferry_stream_stats_t){0, 0, -1, 0};
+    for (int i = 0; i < STREAM_CMDS; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
@@ -654,7 +666,9 @@ int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **
 
 /* ---- a task's status in one round trip ------------------------------------------------------ */
 
-#define SNAP_CMDS 8 /* per task: HGET definition, HGETALL counters, 5 stream commands, LRANGE */
+#define SNAP_CMDS                                                                                  \
+    (3 + STREAM_CMDS) /* per task: HGET definition, HGETALL counters, the                          \
+                       * stream commands, LRANGE */
 
 void ferry_stats_snapshot_clear(ferry_task_snapshot_t *s)
 {
@@ -702,7 +716,7 @@ int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
     redisReply *set = NULL;
     for (size_t t = 0; t < sent && rc == FERRY_OK; t++) {
         ferry_task_snapshot_t *s = &out[t];
-        s->st[0] = s->st[1] = (ferry_stream_stats_t){0, 0, -1};
+        s->st[0] = s->st[1] = (ferry_stream_stats_t){0, 0, -1, 0};
         for (int i = 0; i < SNAP_CMDS && rc == FERRY_OK; i++) {
             redisReply *rep = NULL;
             if ((rc = ferry_redis_read(r, &rep)) != FERRY_OK)
@@ -711,13 +725,13 @@ int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
                 s->definition = strdup(rep->str);
             else if (i == 1)
                 ferry_ledger_counters_parse(rep, &s->c);
-            else if (i >= 2 && i < 7)
+            else if (i >= 2 && i < 2 + STREAM_CMDS)
                 streams_take(i - 2, rep, s->st, &s->dead);
-            else if (i == 7 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+            else if (i == SNAP_CMDS - 1 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
                      rep->element[0]->type == REDIS_REPLY_STRING)
                 s->last_scan = strdup(rep->element[0]->str);
             int oom = (i == 0 && rep->type == REDIS_REPLY_STRING && s->definition == NULL) ||
-                      (i == 7 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+                      (i == SNAP_CMDS - 1 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
                        s->last_scan == NULL);
             freeReplyObject(rep);
             if (oom)

@@ -8,6 +8,7 @@
 #include "scan.h"
 
 #include "ferry/buf.h"
+#include "ferry/queue.h"
 #include "ferry/stats.h"
 
 #include <stdio.h>
@@ -116,6 +117,10 @@ int main(void)
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"bulk\"}") == NOBJ + 1);
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"event\"}") == 1);
     CHECK(sample(page, "ferry_queue_lag{task=\"" TASK "\",stream=\"bulk\"}") == NOBJ + 1);
+    /* queue bytes: what the jobs carry (the ledger's enqueue adds, the queue's ack takes off) */
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"bulk\"}") ==
+          NOBJ * OBJSIZE + BIGSIZE);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"event\"}") == OBJSIZE);
     CHECK(sample(page, "ferry_objects{task=\"" TASK "\",state=\"queued\"}") == (double)n);
     CHECK(sample(page, "ferry_scans{task=\"" TASK "\",result=\"ok\"}") == 1);
     CHECK(sample(page, "ferry_scan_last_success{task=\"" TASK "\"}") == 1);
@@ -198,6 +203,50 @@ int main(void)
           (double)(rep.finished_ms - rep.started_ms) / 1000.0);
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"bulk\"}") == 0);
     CHECK(sample(page, "ferry_dead_letters{task=\"" TASK "\"}") == 0);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"bulk\"}") == 0);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"event\"}") == 0);
+    { /* drained streams forget their byte counts: no drift outlives a drain */
+        redisReply *hm = NULL;
+        REQUIRE(ferry_redis_cmd(w.r, &hm, "HMGET ferry:{%s}:cnt qbytes:bulk qbytes:event", TASK) ==
+                FERRY_OK);
+        CHECK(hm->type == REDIS_REPLY_ARRAY && hm->elements == 2 &&
+              hm->element[0]->type == REDIS_REPLY_NIL && hm->element[1]->type == REDIS_REPLY_NIL);
+        freeReplyObject(hm);
+    }
+    { /* queue bytes through each way a job leaves its stream: ack, ack of many, dead letter,
+       * and an ack repeated (subtracts nothing) */
+        ferry_ledger_t *led = NULL;
+        ferry_queue_t *qq = NULL;
+        wt_task(&w, "qb", "m/", NULL, "m/", NULL);
+        REQUIRE(ferry_ledger_open(w.r, "qb", 0, &led) == FERRY_OK);
+        ferry_item_t it[4] = {{.key = "a", .size = 10, .mtime = 1},
+                              {.key = "b", .size = 200, .mtime = 1},
+                              {.key = "c", .size = 3000, .mtime = 1},
+                              {.key = "d", .size = 40000, .mtime = 1}};
+        REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, it, 4, NULL) == FERRY_OK);
+        ferry_queue_opts_t qo = {.consumer = "test/qb"};
+        REQUIRE(ferry_queue_open(led, &qo, &qq) == FERRY_OK);
+        ferry_stream_stats_t st[2];
+        long long dead = 0;
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, 43210);
+        ferry_job_t j[4];
+        for (int i = 0; i < 4; i++)
+            REQUIRE(ferry_queue_next(qq, &j[i], 1000) == FERRY_OK);
+        CHECK_INT(ferry_queue_ack(qq, &j[0]), FERRY_OK);
+        CHECK_INT(ferry_queue_ack(qq, &j[0]), FERRY_OK); /* again: nothing more taken off */
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, 43210 - (long long)j[0].size);
+        const ferry_job_t *two[2] = {&j[1], &j[2]};
+        CHECK_INT(ferry_queue_ack_many(qq, two, 2), FERRY_OK);
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, (long long)j[3].size);
+        CHECK_INT(ferry_queue_dead(qq, &j[3], "test: dead"), FERRY_OK);
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK(st[1].bytes == 0 && st[1].length == 0 && dead == 1);
+        ferry_queue_free(qq);
+        ferry_ledger_free(led);
+    }
     /* The live worker. */
     CHECK(sample(page, "ferry_workers{task=\"" TASK "\"}") == 1);
     CHECK(sample(page, "process_open_fds") > 2);

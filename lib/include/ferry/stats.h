@@ -128,9 +128,11 @@ int ferry_stats_field_counter(const char *field, const char *name, char *buf, si
  * group, Redis >= 7; -1 when the server does not say) of a task's streams. */
 typedef struct ferry_stream_stats_s {
     long long length, pending, lag;
+    long long bytes; /* source bytes of the jobs in the stream (queue.c keeps them; >= 0) */
 } ferry_stream_stats_t;
 
-/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline.
+/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline of
+ * six commands.
  * FERRY_OK or a Redis error. */
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead);
@@ -175,7 +177,7 @@ typedef struct ferry_task_snapshot_s {
 
 /* What the status API shows of n tasks: out[i] for tasks[i] (the caller's array of n, cleared
  * with ferry_task_snapshot_clear), and the live workers of every task (*hb new, free()),
- * read in one pipeline of 8 commands per task plus 2, then one HGETALL per worker in a second
+ * read in one pipeline of 9 commands per task plus 2, then one HGETALL per worker in a second
  * round. A task that does not exist has definition NULL. FERRY_OK, FERRY_EINVAL (a name),
  * FERRY_ENOMEM, or a Redis error (the connection is reset). */
 int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
