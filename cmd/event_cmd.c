@@ -94,7 +94,7 @@ int cmd_event(cli_t *g, const cli_args_t *a)
     ferry_error_t err;
     ferry_error_clear(&err);
     ferry_intake_result_t x;
-    rc = ferry_intake_body(r, &t, body, len, 0, &x, &err);
+    rc = ferry_intake_body_via(r, &t, body, len, 0, "cli", &x, &err);
     if (rc == FERRY_EPARSE || rc == FERRY_ETOOBIG) {
         code = cli_error(CLI_USAGE, "event rejected: %s (nothing was queued)", err.msg);
         goto out;

@@ -1472,14 +1472,9 @@ int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *toke
 /* ---- queries ------------------------------------------------------------------------------------
  */
 
-int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c)
 {
     memset(c, 0, sizeof(*c));
-    redisReply *rep = NULL;
-    const char *argv[2] = {"HGETALL", l->k_cnt};
-    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
-    if (rc)
-        return rc;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i];
         if (f->type == REDIS_REPLY_STRING && f->len == 2 && memcmp(f->str, "uv", 2) == 0) {
@@ -1496,6 +1491,17 @@ int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
         else if (f->str[0] == 'b')
             c->bytes[s] = v;
     }
+}
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HGETALL", l->k_cnt};
+    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    ferry_ledger_counters_parse(rep, c);
     freeReplyObject(rep);
     return FERRY_OK;
 }
@@ -1568,6 +1574,11 @@ static int list_index(ferry_ledger_t *l, int state, const char *prefix, const ch
         if (rc)
             break;
         size_t nk = keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
+        for (size_t i = 0; i < nk; i++)
+            if (keys->element[i]->type != REDIS_REPLY_STRING) { /* not a sorted set of keys */
+                nk = 0;
+                rc = FERRY_EPARSE;
+            }
         for (size_t i = 0; i < nk && rc == FERRY_OK; i++) {
             char b[160];
             key_bucket(l, keys->element[i]->str, b, sizeof(b));

@@ -359,6 +359,9 @@ typedef struct ferry_counters_s {
 } ferry_counters_t;
 
 int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c);
+/* The counters from an HGETALL reply of the counters hash (as ferry_ledger_counters reads it,
+ * for a caller that pipelines that read with others: ferry_stats_snapshots). Pure. */
+void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c);
 
 /* Under prefix (""/NULL: all): queued+copying count, failed count. complete = both zero. */
 int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,

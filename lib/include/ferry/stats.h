@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "ferry/ledger.h"
 #include "ferry/limits.h"
 #include "ferry/redis.h"
 
@@ -45,7 +46,8 @@ typedef enum {
     FERRY_HIST_OBJECT_BYTES = 1,  /* size of each object copied (done) */
     FERRY_HIST_EVENT_RECEIPT = 2, /* event jobs: queued (receipt) to done */
     FERRY_HIST_EVENT_ORIGIN = 3,  /* event jobs: the provider's event time to done */
-    FERRY_HIST_COUNT = 4
+    FERRY_HIST_SCAN_SECONDS = 4,  /* one scan, start to end (ok or failed) */
+    FERRY_HIST_COUNT = 5
 } ferry_hist_id_t;
 
 typedef struct ferry_hist_def_s {
@@ -93,12 +95,19 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r);
 
 /* ---- small direct updates -------------------------------------------------------------------- */
 
-/* The event intake: n records (or bodies, for rejected) of format received by task with
- * result "queued", "ignored", "rejected" or "duplicate". format is the parser's name ("oss",
- * "mns", "cos", "kodo", "s3", "sns", "plain"…): any short name; anything else is shown as
- * "other". One HINCRBY. FERRY_OK, FERRY_EINVAL (task or result), or a Redis error. */
-int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
-                      long long n);
+/* The event intake: n records (or bodies, for rejected) of format received by task through
+ * channel with result "queued", "ignored", "rejected" or "duplicate". format is the parser's
+ * name ("oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain"), channel what delivered
+ * the body ("eventbridge", "mns", "fc", "scf", "kodo", "sns", "s3", "plain", "cli"; NULL: ""):
+ * any short names; anything else is shown as "other". One HINCRBY. FERRY_OK, FERRY_EINVAL
+ * (task or result), or a Redis error. */
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *channel,
+                      const char *result, long long n);
+
+/* One observation v (the histogram's shown unit) of histogram h straight into task's stats
+ * hash (two pipelined HINCRBY), for rare events such as the end of a scan. FERRY_OK,
+ * FERRY_EINVAL (task, h or v), or a Redis error. */
+int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v);
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
@@ -120,9 +129,11 @@ int ferry_stats_field_counter(const char *field, const char *name, char *buf, si
  * group, Redis >= 7; -1 when the server does not say) of a task's streams. */
 typedef struct ferry_stream_stats_s {
     long long length, pending, lag;
+    long long bytes; /* source bytes of the jobs in the stream (queue.c keeps them; >= 0) */
 } ferry_stream_stats_t;
 
-/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline.
+/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline of
+ * six commands.
  * FERRY_OK or a Redis error. */
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead);
@@ -151,6 +162,28 @@ int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer);
  * it (named, or serving every task). *out new (free()). Forgets entries of workers whose
  * heartbeat expired. FERRY_OK or a Redis error. */
 int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n);
+
+/* 1 when hb serves task (names it, or serves every task). Pure. */
+int ferry_heartbeat_serves(const ferry_heartbeat_t *hb, const char *task);
+
+/* ---- a task's status in one round trip (GET /v1/tasks[/NAME]) ------------------------------- */
+
+typedef struct ferry_task_snapshot_s {
+    char *definition; /* the task's stored JSON (malloc'd), NULL when there is no such task */
+    ferry_counters_t c;
+    ferry_stream_stats_t st[2]; /* as ferry_stats_streams */
+    long long dead;
+    char *last_scan; /* the newest scan report's JSON (malloc'd), NULL before the first */
+} ferry_task_snapshot_t;
+
+/* What the status API shows of n tasks: out[i] for tasks[i] (the caller's array of n, cleared
+ * with ferry_task_snapshot_clear), and the live workers of every task (*hb new, free()),
+ * read in one pipeline of 9 commands per task plus 2, then one HGETALL per worker in a second
+ * round. A task that does not exist has definition NULL. FERRY_OK, FERRY_EINVAL (a name),
+ * FERRY_ENOMEM, or a Redis error (the connection is reset). */
+int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
+                          ferry_task_snapshot_t *out, ferry_heartbeat_t **hb, size_t *nhb);
+void ferry_stats_snapshot_clear(ferry_task_snapshot_t *s);
 
 /* A heartbeat as JSON (new reference, NULL on allocation failure): {"consumer","pid","tasks",
  * "in_flight","concurrency","done","failed","started_at","seen_at"}. */

@@ -48,4 +48,6 @@ account(KEYS[2], KEYS[3], k, os, osz, S_QUEUED, r[F_SIZE] or 0)
 flush(KEYS[4])
 redis.call('XADD', KEYS[5], '*', 'k', k, 's', ARGV[2], 'm', ARGV[3], 'e', ARGV[12],
   'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])
+-- queue bytes, "qbytes:event|bulk" (queue.c's LUA_QDEL takes them off at the ack)
+redis.call('HINCRBY', KEYS[4], 'qbytes:' .. string.match(KEYS[5], '[^:]+$'), size)
 return 1
