@@ -188,13 +188,22 @@ int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot)
     return w < 0 || (size_t)w >= n || w > FERRY_WORKER_MAX ? FERRY_ERANGE : FERRY_OK;
 }
 
-static int ensure_group(ferry_queue_t *q, const char *stream)
+static int ensure_group(ferry_redis_t *r, const char *stream)
 {
     const char *argv[6] = {"XGROUP", "CREATE", stream, KEYS_GROUP, "0", "MKSTREAM"};
-    int rc = ferry_redis_argv(q->r, 6, argv, NULL, NULL);
-    if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "BUSYGROUP"))
+    int rc = ferry_redis_argv(r, 6, argv, NULL, NULL);
+    if (rc == FERRY_EREDIS && strstr(ferry_redis_error(r)->msg, "BUSYGROUP"))
         rc = FERRY_OK;
     return rc;
+}
+
+int ferry_queue_create_groups(ferry_redis_t *r, const char *task)
+{
+    char k[2][128];
+    keys_task(k[0], sizeof(k[0]), task, "q:event");
+    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
+    int rc = ensure_group(r, k[0]);
+    return rc ? rc : ensure_group(r, k[1]);
 }
 
 int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out)
@@ -226,9 +235,7 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
     keys_task(q->k_cnt, sizeof(q->k_cnt), task, "cnt");
     keys_task(q->k_dead, sizeof(q->k_dead), task, "q:dead");
-    int rc = ensure_group(q, q->k_q[0]);
-    if (rc == FERRY_OK)
-        rc = ensure_group(q, q->k_q[1]);
+    int rc = ferry_queue_create_groups(r, task);
     if (rc) {
         ferry_queue_free(q);
         return rc;
@@ -416,7 +423,7 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
     int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
-        if (ensure_group(q, q->k_q[0]) == FERRY_OK && ensure_group(q, q->k_q[1]) == FERRY_OK)
+        if (ensure_group(q->r, q->k_q[0]) == FERRY_OK && ensure_group(q->r, q->k_q[1]) == FERRY_OK)
             rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     }
     if (rc)
@@ -461,7 +468,7 @@ static int autoclaim(ferry_queue_t *q)
         redisReply *rep = NULL;
         int rc = ferry_redis_argv(q->r, 8, argv, NULL, &rep);
         if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
-            ensure_group(q, q->k_q[kind]);
+            ensure_group(q->r, q->k_q[kind]);
             continue;
         }
         if (rc)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ferry/cron.h"
+#include "ferry/queue.h"
 #include "ferry/ledger.h"
 #include "ferry/profile.h"
 #include "keys_int.h"
@@ -796,7 +797,7 @@ int ferry_task_put(ferry_redis_t *r, const ferry_task_t *t, int replace)
             e, FERRY_EEXISTS,
             "task %s already exists (ferry task rm %s first, or pick another name)", t->name,
             t->name);
-    return FERRY_OK;
+    return ferry_queue_create_groups(r, t->name);
 }
 
 int ferry_task_get(ferry_redis_t *r, const char *name, ferry_task_t *t)

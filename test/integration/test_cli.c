@@ -126,6 +126,20 @@ static void test_with_redis_url(void)
     CHECK_INT(run("--redis %s task add t1 --from oss://src/in/ --to s3://dst/out/ --every 15m", R),
               0);
     CHECK(strstr(out, "t1") != NULL);
+    { /* task add creates both streams' consumer group, before any worker ran (KEDA reads it) */
+        ferry_error_t e;
+        ferry_redis_t *r = NULL;
+        REQUIRE(ferry_redis_connect(R, NULL, &r, &e) == FERRY_OK);
+        for (int s = 0; s < 2; s++) {
+            redisReply *rep = NULL;
+            CHECK_INT(
+                ferry_redis_cmd(r, &rep, "XINFO GROUPS ferry:{t1}:q:%s", s ? "bulk" : "event"),
+                FERRY_OK);
+            CHECK(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
+            freeReplyObject(rep);
+        }
+        ferry_redis_free(r);
+    }
     CHECK_INT(run("--redis %s task add t1 --from oss://src/in/ --to s3://dst/out/", R), 2);
     CHECK(strstr(errbuf, "already exists") != NULL);
     CHECK_INT(run("--redis %s task add t2 --from oss://a --to s3://b --compare md5", R), 2);
