@@ -40,6 +40,20 @@ int main(void)
     CHECK_INT(route("GET", "/v1/tasks/photos/failures", &rt), FERRY_OK);
     CHECK_INT(rt.id, FERRY_API_FAILURES);
 
+    CHECK_INT(route("GET", "/v1/tasks/photos/throughput", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_THROUGHPUT);
+    CHECK_INT(rt.write, 0);
+
+    /* the dashboard: / and /ui/ASSET, GET or HEAD only */
+    CHECK_INT(route("GET", "/", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_DASHBOARD);
+    CHECK_STR(rt.key, "/");
+    CHECK_INT(route("HEAD", "/ui/app.js", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_DASHBOARD);
+    CHECK_STR(rt.key, "/ui/app.js");
+    CHECK_INT(rt.write, 0);
+    CHECK_INT(route("POST", "/", &rt), FERRY_EINVAL);
+
     /* write routes: POST only */
     CHECK_INT(route("POST", "/v1/tasks/photos/events", &rt), FERRY_OK);
     CHECK_INT(rt.id, FERRY_API_EVENTS);
@@ -52,7 +66,7 @@ int main(void)
     CHECK_INT(route("DELETE", "/healthz", &rt), FERRY_EINVAL);
 
     /* unknown routes and task names that are not names */
-    CHECK_INT(route("GET", "/", &rt), FERRY_ENOTFOUND);
+    CHECK_INT(route("GET", "/index.html", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/photos/bogus", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/../x", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/.hidden", &rt), FERRY_ENOTFOUND);
