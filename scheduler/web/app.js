@@ -144,31 +144,72 @@
     return { status: r.status, body: j };
   }
 
-  // A write (retry): asks for the token first when there is none, and again when refused.
-  async function write(path, body, what) {
+  // A write (retry): one or more POSTs of bodies to path. Asks for the token first when there
+  // is none, and again when the server refuses it.
+  async function write(path, bodies, what) {
     if (!token()) {
-      askToken(what + ' changes the ledger: it needs the API token.', () => write(path, body, what));
+      askToken(what + ' changes the ledger: it needs the API token.', () => write(path, bodies, what));
       return;
     }
     const msg = $('retry-msg');
     msg.className = 'muted';
     msg.textContent = what + '…';
-    const r = await api('POST', path, body);
-    if (r.status === 401) {
-      setToken('');
-      askToken('The server refused that token; enter it again.', () => write(path, body, what));
-      msg.textContent = '';
-      return;
-    }
-    if (r.status !== 200) {
-      msg.className = 'err';
-      msg.textContent = what + ' failed: ' + errText(r);
-      return;
+    let requeued = 0;
+    let unknown = 0;
+    for (const body of bodies) {
+      const r = await api('POST', path, body);
+      if (r.status === 401) {
+        setToken('');
+        askToken('The server refused that token; enter it again.', () => write(path, bodies, what));
+        msg.textContent = '';
+        return;
+      }
+      if (r.status !== 200) {
+        msg.className = 'err';
+        msg.textContent = what + ' failed: ' + errText(r);
+        return;
+      }
+      requeued += Number(r.body.requeued || 0);
+      unknown += Number(r.body.unknown || 0);
     }
     msg.className = 'ok';
-    msg.textContent = what + ': ' + num(r.body.requeued) + ' re-queued' +
-      (r.body.unknown ? ', ' + num(r.body.unknown) + ' without a record' : '') + '.';
+    msg.textContent = what + ': ' + num(requeued) + ' re-queued' +
+      (unknown ? ', ' + num(unknown) + ' without a record' : '') + '.';
     tick();
+  }
+
+  // Failures are grouped by their error with the object's key taken out: a message that names
+  // the key ("… on PUT s3://dst/KEY: …") is one error for every key it happened to.
+  function normError(text, keys) {
+    let t = text || '';
+    for (const k of keys) if (k) t = t.split(k).join('…');
+    return t;
+  }
+
+  // The API's groups (one per distinct error text), merged by normError. A merged group keeps
+  // the keys of the texts whose keys are all known (retried by key) and the texts of the
+  // others (retried by error text).
+  function mergeGroups(groups) {
+    const m = new Map();
+    for (const g of groups) {
+      const keys = g.keys || [];
+      const label = normError(g.error, keys);
+      let e = m.get(label);
+      if (!e) {
+        e = { label, count: 0, keys: [], errors: [] };
+        m.set(label, e);
+      }
+      e.count += Number(g.count || 0);
+      if (keys.length >= g.count) e.keys.push(...keys);
+      else e.errors.push(g.error);
+    }
+    return [...m.values()].sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
+  }
+
+  function retryBodies(g) {
+    const bodies = g.errors.map((e) => ({ error: e }));
+    for (let i = 0; i < g.keys.length; i += 10000) bodies.push({ keys: g.keys.slice(i, i + 10000) });
+    return bodies;
   }
 
   // ---- rendering ----------------------------------------------------------------------------
@@ -333,22 +374,23 @@
   }
 
   function renderGroups(f) {
-    const groups = f.groups || [];
+    const groups = mergeGroups(f.groups || []);
     fill($('groups').tBodies[0], groups.map((g) => {
-      const pick = el('button', st.filter === g.error ? 'Show all' : 'Show these');
+      const pick = el('button', st.filter === g.label ? 'Show all' : 'Show these');
       pick.type = 'button';
       pick.addEventListener('click', () => {
-        st.filter = st.filter === g.error ? null : g.error;
+        st.filter = st.filter === g.label ? null : g.label;
         firstPage();
       });
       const retry = el('button', 'Retry ' + num(g.count), 'retry');
       retry.type = 'button';
       retry.addEventListener('click', () =>
-        write(taskPath('/retry'), { error: g.error }, 'Retry of the failures "' + g.error + '"'));
+        write(taskPath('/retry'), retryBodies(g), 'Retry of ' + num(g.count) + ' failed with "' + g.label + '"'));
       const actions = el('td');
       actions.append(pick, ' ', retry);
-      const tr = row([el('td', g.error, 'err key'), el('td', num(g.count), 'num'), actions]);
-      tr.dataset.error = g.error;
+      const tr = row([el('td', g.label, 'err key'), el('td', num(g.count), 'num'), actions]);
+      tr.dataset.error = g.label;
+      tr.dataset.count = String(g.count);
       return tr;
     }));
     const total = groups.reduce((a, g) => a + g.count, 0);
@@ -359,11 +401,11 @@
   }
 
   function renderFailed(objs) {
-    const shown = st.filter ? objs.filter((o) => o.error === st.filter) : objs;
+    const shown = st.filter ? objs.filter((o) => normError(o.error, [o.key]) === st.filter) : objs;
     fill($('failed').tBodies[0], shown.map((o) => {
       const b = el('button', 'Retry', 'retry');
       b.type = 'button';
-      b.addEventListener('click', () => write(taskPath('/retry'), { keys: [o.key] }, 'Retry of ' + o.key));
+      b.addEventListener('click', () => write(taskPath('/retry'), [{ keys: [o.key] }], 'Retry of ' + o.key));
       const keyCell = el('td', o.key, 'key');
       keyCell.addEventListener('click', () => showRecord(o.key));
       const tr = row([keyCell, el('td', o.error || '', 'err'), el('td', num(o.attempts), 'num'),
@@ -430,7 +472,7 @@
     const [t, tp, f, page] = await Promise.all([
       api('GET', taskPath()),
       api('GET', taskPath('/throughput')),
-      api('GET', taskPath('/failures?limit=10000&samples=1')),
+      api('GET', taskPath('/failures?limit=10000&samples=100')),
       api('GET', taskPath('/objects' + q)),
       loadRecord(),
       loadScale(),
