@@ -448,22 +448,28 @@
     loadRecord().catch((e) => setStatus('cannot reach the server: ' + e.message, true));
   }
 
+  // GET /v1/scale: the autoscaler's policy over every task ({"desired", "actual", "lag",
+  // "pending", "bytes", "reason", "min", "max", …}). A server without the route answers 404:
+  // the widget stays hidden and the page asks again a minute later.
   async function loadScale() {
     if (Date.now() < st.scaleOffUntil) return;
     const r = await api('GET', '/v1/scale');
     if (r.status !== 200 || !r.body) {
-      $('scale').hidden = true; // no autoscaler route on this server (404), or not now
+      $('scale').hidden = true;
       st.scaleOffUntil = Date.now() + SCALE_RETRY_MS;
       return;
     }
+    const b = r.body;
     $('scale').hidden = false;
-    $('scale-desired').textContent = num(r.body.desired);
-    $('scale-actual').textContent = num(st.workers);
+    $('scale-desired').textContent = num(b.desired);
+    $('scale-actual').textContent = num(b.actual !== undefined ? b.actual : st.workers);
     const d = [];
-    if (r.body.lag !== undefined) d.push('not yet read ' + num(r.body.lag));
-    if (r.body.pending !== undefined) d.push('in progress ' + num(r.body.pending));
-    if (r.body.bytes !== undefined) d.push(bytes(r.body.bytes) + ' waiting');
-    $('scale-detail').textContent = d.length ? '(' + d.join(', ') + ')' : '';
+    if (b.min !== undefined && b.max !== undefined) d.push('between ' + num(b.min) + ' and ' + num(b.max));
+    if (b.lag !== undefined) d.push(num(b.lag) + ' jobs not yet read');
+    if (b.pending !== undefined) d.push(num(b.pending) + ' in progress');
+    if (b.bytes !== undefined) d.push(bytes(b.bytes) + ' waiting');
+    if (b.reason) d.push(b.reason);
+    $('scale-detail').textContent = d.length ? '(' + d.join('; ') + ')' : '';
   }
 
   async function loadTask() {

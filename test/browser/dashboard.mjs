@@ -25,6 +25,7 @@ const TASK = env.FERRY_DASH_TASK;
 const TOTAL = Number(env.FERRY_DASH_TOTAL);
 const FAILED = Number(env.FERRY_DASH_FAILED);
 const HOSTILE = 'dir/a b+c%ü.txt';
+const HOSTILE2 = 'dir/50%25 off?#1.txt'; // copied: '%25' must stay three characters
 const STATES = ['queued', 'copying', 'done', 'failed', 'skipped', 'deleted'];
 
 let failures = 0;
@@ -147,7 +148,18 @@ async function main() {
     check(await page.$$eval('#scans tbody tr', (r) => r.length) >= 1, 'the last scan is listed');
     check(await page.$eval('#streams tr[data-stream="bulk"] td.length', (td) => td.textContent) !== '',
       'the backlog per stream is shown');
-    check(await page.$eval('#scale', (e) => e.hidden), 'no /v1/scale here: the autoscaler widget is hidden');
+    // The autoscaler: hidden when the server has no /v1/scale (404), else its desired count.
+    const scale = await api(URL1, '/v1/scale');
+    if (scale.status === 404) {
+      check(await page.$eval('#scale', (e) => e.hidden), 'no /v1/scale here: the autoscaler widget is hidden');
+    } else {
+      const d = await until(async () => {
+        const now = await api(URL1, '/v1/scale');
+        const shown = await page.$eval('#scale', (e) => (e.hidden ? null : document.getElementById('scale-desired').textContent));
+        return now.status === 200 && shown === String(now.body.desired) ? shown : null;
+      }, 10, 'the autoscaler widget shows /v1/scale\'s desired count');
+      if (d !== null) check(true, 'the autoscaler widget: ' + d + ' desired');
+    }
 
     // The chart has points.
     const pts = await until(() => page.$$eval('#chart circle.pt', (c) => c.length), 10, 'the chart has points');
@@ -158,8 +170,18 @@ async function main() {
     const groups = await until(() => page.$$eval('#groups tbody tr', (rs) => rs.map((r) => [r.dataset.count, r.dataset.error])), 10, 'failure groups');
     check(groups && groups.length === 2 && groups[0][0] === String(FAILED - 1) && groups[1][0] === '1' &&
       groups.every((g) => g[1].includes('…') && !g[1].includes('bad/')), 'failure groups: ' + JSON.stringify(groups));
-    const keys = await page.$$eval('#failed tbody tr', (rs) => rs.map((r) => r.dataset.key));
-    check(keys.length === FAILED && keys.includes(HOSTILE), 'every failed key is listed: ' + JSON.stringify(keys));
+    // Every failed key, a page of 50 at a time.
+    const keys = [];
+    for (let p = 0; p < 10; p++) {
+      const first = await page.$eval('#failed-page', (e) => e.textContent);
+      keys.push(...await page.$$eval('#failed tbody tr', (rs) => rs.map((r) => r.dataset.key)));
+      if (await page.$eval('#failed-next', (b) => b.disabled)) break;
+      await page.click('#failed-next');
+      await until(async () => (await page.$eval('#failed-page', (e) => e.textContent)) !== first, 10, 'the next page');
+    }
+    check(keys.length === FAILED && new Set(keys).size === FAILED && keys.includes(HOSTILE),
+      'every failed key is listed, over ' + Math.ceil(FAILED / 50) + ' pages: ' + keys.length);
+    await page.click('#failed-first');
 
     // The hostile key's record through the search box.
     await page.fill('#search', HOSTILE);
@@ -170,6 +192,17 @@ async function main() {
     }, 10, 'the search shows a record');
     check(rec && rec.key === HOSTILE && rec.state === 'failed' && rec.error === one.error &&
       rec.attempts === one.attempts, 'the hostile key\'s record, as `ferry status` shows it: ' + JSON.stringify(rec && { key: rec.key, state: rec.state, error: rec.error }));
+
+    await page.fill('#search', HOSTILE2);
+    await page.click('#search-form button[type="submit"]');
+    const rec3 = await until(async () => {
+      const txt = await page.$eval('#record', (p) => (p.hidden ? '' : p.textContent));
+      const r = txt ? JSON.parse(txt) : null;
+      return r && r.key === HOSTILE2 ? r : null;
+    }, 10, 'the search shows the record of ' + HOSTILE2);
+    check(rec3 && rec3.state === 'done', 'the record of ' + HOSTILE2 + ': ' + (rec3 && rec3.state));
+    await page.fill('#search', HOSTILE);
+    await page.click('#search-form button[type="submit"]');
 
     // Clear the fault; retry the 403 group (the token is asked for), then the hostile key.
     const del = await fetch(env.FERRY_DASH_FAULTS, { method: 'DELETE' });

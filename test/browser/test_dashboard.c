@@ -18,11 +18,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define TASK    "dash"
-#define TOKEN   "dash-api-token-0123456789"
-#define HOSTILE "dir/a b+c%\xc3\xbc.txt"
-#define NOK     19 /* objects that copy */
-#define NBAD    4  /* objects under bad/: PUT 403 */
+#define TASK     "dash"
+#define TOKEN    "dash-api-token-0123456789"
+#define HOSTILE  "dir/a b+c%\xc3\xbc.txt"
+#define HOSTILE2 "dir/50%25 off?#1.txt" /* "%25" stays three characters; '?' and '#' are key */
+#define NOK      19                     /* objects that copy (HOSTILE2 one of them) */
+#define NBAD     60 /* objects under bad/: PUT 403 (more than a page of the failed list) */
 
 static char body[1 << 16];
 static wt_t w;
@@ -141,12 +142,13 @@ int main(void)
     printf("== a source of %d objects; the destination refuses bad/ (403) and the hostile key\n",
            NOK + NBAD + 1);
     char key[256];
-    for (int i = 0; i < NOK; i++) {
+    wt_put(&w, HOSTILE2, 512, 98);
+    for (int i = 0; i < NOK - 1; i++) {
         snprintf(key, sizeof(key), "dir/ok-%02d.bin", i);
         wt_put(&w, key, 1000 + 3000 * (size_t)i, (unsigned)i + 1);
     }
     for (int i = 0; i < NBAD; i++) {
-        snprintf(key, sizeof(key), "bad/%d.bin", i);
+        snprintf(key, sizeof(key), "bad/%02d.bin", i);
         wt_put(&w, key, 2048, 100 + (unsigned)i);
     }
     wt_put(&w, HOSTILE, 777, 99);
