@@ -17,10 +17,9 @@ const ferry_dash_asset_t *ferry_dash_find(const char *path)
     return NULL;
 }
 
-/* 1 when an If-None-Match value (a list of entity tags, or "*") names etag. */
-static int etag_matches(const char *inm, const char *etag)
+int ferry_dash_etag_match(const char *inm, const char *etag)
 {
-    if (inm == NULL)
+    if (inm == NULL || etag == NULL || etag[0] == '\0')
         return 0;
     size_t n = strlen(etag);
     for (const char *p = inm; *p;) {
@@ -60,7 +59,7 @@ int ferry_dashboard_serve(struct MHD_Connection *c, const char *path, unsigned *
     } else {
         const char *inm =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        int same = etag_matches(inm, a->etag);
+        int same = ferry_dash_etag_match(inm, a->etag);
         r = MHD_create_response_from_buffer(same ? 0 : a->len, same ? (void *)"" : (void *)a->data,
                                             MHD_RESPMEM_PERSISTENT);
         if (r == NULL)

@@ -37,6 +37,10 @@ extern const size_t ferry_dash_nassets;
  * Pure. */
 const ferry_dash_asset_t *ferry_dash_find(const char *path);
 
+/* 1 when an If-None-Match header value (a comma-separated list of entity tags, weak "W/"
+ * ones included, or "*") names etag (quotes included). Pure (fuzzed: test/fuzz/fuzz_api.c). */
+int ferry_dash_etag_match(const char *inm, const char *etag);
+
 struct MHD_Connection;
 
 /* Queue the answer to GET/HEAD path on c: the asset (200, or 304 when the If-None-Match
