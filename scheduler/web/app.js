@@ -9,6 +9,7 @@
   const SCALE_RETRY_MS = 60000; // GET /v1/scale answered 404: ask again this much later
   const PAGE = 50; // failed objects per page
   const FILTER_PAGE = 500; // failed records examined per page when one error is picked
+  const GROUPS_MS = 10000; // the failure groups (up to 10,000 records read) every 10 s at most
   const TOKEN_KEY = 'ferry.token';
   const STATES = ['queued', 'copying', 'done', 'failed', 'skipped', 'deleted'];
 
@@ -25,6 +26,7 @@
     filter: null, // the error text the failed list is narrowed to
     recordKey: null, // the key whose record the search shows
     scaleOffUntil: 0,
+    groupsAt: 0, // when the failure groups were last read (0: read at the next tick)
     workers: 0, // live workers over every task (the autoscaler's "running")
   };
 
@@ -172,6 +174,7 @@
       requeued += Number(r.body.requeued || 0);
       unknown += Number(r.body.unknown || 0);
     }
+    st.groupsAt = 0;
     msg.className = 'ok';
     msg.textContent = what + ': ' + num(requeued) + ' re-queued' +
       (unknown ? ', ' + num(unknown) + ' without a record' : '') + '.';
@@ -475,10 +478,11 @@
   async function loadTask() {
     const q = '?state=failed&limit=' + (st.filter ? FILTER_PAGE : PAGE) +
       (st.cursor ? '&cursor=' + encodeURIComponent(st.cursor) : '');
+    const groups = Date.now() - st.groupsAt >= GROUPS_MS;
     const [t, tp, f, page] = await Promise.all([
       api('GET', taskPath()),
       api('GET', taskPath('/throughput')),
-      api('GET', taskPath('/failures?limit=10000&samples=100')),
+      groups ? api('GET', taskPath('/failures?limit=10000&samples=100')) : { status: 200, body: null },
       api('GET', taskPath('/objects' + q)),
       loadRecord(),
       loadScale(),
@@ -493,7 +497,10 @@
     }
     renderTask(t.body);
     renderChart(tp.body);
-    renderGroups(f.body);
+    if (f.body) {
+      st.groupsAt = Date.now();
+      renderGroups(f.body);
+    }
     st.next = page.body.next_cursor;
     renderFailed(page.body.objects || []);
   }
@@ -528,6 +535,7 @@
   }
 
   function firstPage() {
+    st.groupsAt = 0;
     st.cursor = '';
     st.back = [];
     st.next = null;
