@@ -125,7 +125,7 @@ async function main() {
     const page = await ctx.newPage();
     watch(page);
     await page.goto(URL1);
-    await page.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 15000 });
+    await page.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 20000 });
 
     // Counts: the page, the API and `ferry status` agree.
     const t = (await api(URL1, '/v1/tasks/' + TASK)).body;
@@ -139,7 +139,7 @@ async function main() {
     const shown = await until(async () => {
       const c = await pageCounts(page);
       return same(c, want) ? c : null;
-    }, 10, 'the page shows the API\'s counts');
+    }, 20, 'the page shows the API\'s counts');
     if (shown) check(true, 'the page shows the counts: ' + JSON.stringify(shown));
     const row = await page.$eval('#tasks tr[data-task="' + TASK + '"]', (tr) =>
       [tr.querySelector('td.done').textContent, tr.querySelector('td.failed').textContent]);
@@ -157,17 +157,17 @@ async function main() {
         const now = await api(URL1, '/v1/scale');
         const shown = await page.$eval('#scale', (e) => (e.hidden ? null : document.getElementById('scale-desired').textContent));
         return now.status === 200 && shown === String(now.body.desired) ? shown : null;
-      }, 10, 'the autoscaler widget shows /v1/scale\'s desired count');
+      }, 20, 'the autoscaler widget shows /v1/scale\'s desired count');
       if (d !== null) check(true, 'the autoscaler widget: ' + d + ' desired');
     }
 
     // The chart has points.
-    const pts = await until(() => page.$$eval('#chart circle.pt', (c) => c.length), 10, 'the chart has points');
+    const pts = await until(() => page.$$eval('#chart circle.pt', (c) => c.length), 20, 'the chart has points');
     if (pts) check(true, 'the chart has ' + pts + ' point(s)');
 
     // Failure groups: two errors, every failed key listed.
     // The error texts name their key: grouped with it taken out, two errors (403 and 400).
-    const groups = await until(() => page.$$eval('#groups tbody tr', (rs) => rs.map((r) => [r.dataset.count, r.dataset.error])), 10, 'failure groups');
+    const groups = await until(() => page.$$eval('#groups tbody tr', (rs) => rs.map((r) => [r.dataset.count, r.dataset.error])), 20, 'failure groups');
     check(groups && groups.length === 2 && groups[0][0] === String(FAILED - 1) && groups[1][0] === '1' &&
       groups.every((g) => g[1].includes('…') && !g[1].includes('bad/')), 'failure groups: ' + JSON.stringify(groups));
     // Every failed key, a page of 50 at a time.
@@ -189,7 +189,7 @@ async function main() {
     const rec = await until(async () => {
       const txt = await page.$eval('#record', (p) => (p.hidden ? '' : p.textContent));
       return txt ? JSON.parse(txt) : null;
-    }, 10, 'the search shows a record');
+    }, 20, 'the search shows a record');
     check(rec && rec.key === HOSTILE && rec.state === 'failed' && rec.error === one.error &&
       rec.attempts === one.attempts, 'the hostile key\'s record, as `ferry status` shows it: ' + JSON.stringify(rec && { key: rec.key, state: rec.state, error: rec.error }));
 
@@ -199,28 +199,31 @@ async function main() {
       const txt = await page.$eval('#record', (p) => (p.hidden ? '' : p.textContent));
       const r = txt ? JSON.parse(txt) : null;
       return r && r.key === HOSTILE2 ? r : null;
-    }, 10, 'the search shows the record of ' + HOSTILE2);
+    }, 20, 'the search shows the record of ' + HOSTILE2);
     check(rec3 && rec3.state === 'done', 'the record of ' + HOSTILE2 + ': ' + (rec3 && rec3.state));
     await page.fill('#search', HOSTILE);
     await page.click('#search-form button[type="submit"]');
+
+    mkdirSync(env.FERRY_ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(env.FERRY_ARTIFACTS, 'dashboard-failures.png'), fullPage: true });
 
     // Clear the fault; retry the 403 group (the token is asked for), then the hostile key.
     const del = await fetch(env.FERRY_DASH_FAULTS, { method: 'DELETE' });
     check(del.status === 200 || del.status === 204, 'faults cleared');
     check(await page.$eval('#token-box', (e) => e.hidden), 'no token asked before a write');
     await page.click('#groups tr[data-count="' + (FAILED - 1) + '"] button.retry');
-    await page.waitForSelector('#token-box:not([hidden])', { timeout: 5000 });
+    await page.waitForSelector('#token-box:not([hidden])', { timeout: 20000 });
     check(true, 'retry asks for the token');
     await page.fill('#token-input', TOKEN);
     await page.click('#token-save');
     const msg = await until(async () => {
       const m = await page.$eval('#retry-msg', (e) => e.textContent);
       return / re-queued/.test(m) ? m : null;
-    }, 10, 'the group retry answers');
+    }, 20, 'the group retry answers');
     check(msg && msg.includes('": ' + (FAILED - 1) + ' re-queued'), 'group retry: ' + msg);
     check(await page.evaluate(() => sessionStorage.getItem('ferry.token')) === TOKEN, 'the token is kept in sessionStorage');
     // A locator, not a handle: the list is redrawn every 2 s (the click retries on a new row).
-    await page.locator('#failed tr[data-key="dir/a b+c%ü.txt"] button.retry').click({ timeout: 10000 });
+    await page.locator('#failed tr[data-key="dir/a b+c%ü.txt"] button.retry').click({ timeout: 20000 });
     check(await page.$eval('#token-box', (e) => e.hidden), 'the token is not asked twice');
     const done = await until(async () => {
       const c = await pageCounts(page);
@@ -230,11 +233,10 @@ async function main() {
     const rec2 = await until(async () => {
       const r = JSON.parse((await page.$eval('#record', (p) => p.textContent)) || '{}');
       return r.state === 'done' ? r : null;
-    }, 10, 'the hostile key\'s record turns done');
+    }, 20, 'the hostile key\'s record turns done');
     if (rec2) check(rec2.key === HOSTILE, 'the hostile key is done');
     check(await page.$$eval('#failed tbody tr', (r) => r.length) === 0, 'no failed object left in the list');
 
-    mkdirSync(env.FERRY_ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(env.FERRY_ARTIFACTS, 'dashboard.png'), fullPage: true });
     check(true, 'screenshot: ' + join(env.FERRY_ARTIFACTS, 'dashboard.png'));
 
@@ -242,11 +244,11 @@ async function main() {
     const page2 = await ctx.newPage();
     watch(page2, [[401, /\/v1\/tasks$/]]); // how the page learns that reads need the token
     await page2.goto(URL2);
-    await page2.waitForSelector('#token-box:not([hidden])', { timeout: 10000 });
+    await page2.waitForSelector('#token-box:not([hidden])', { timeout: 20000 });
     check(/public-read/.test(await page2.$eval('#token-why', (e) => e.textContent)), 'reads without a token: the page asks for it');
     await page2.fill('#token-input', TOKEN);
     await page2.click('#token-save');
-    await page2.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 10000 });
+    await page2.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 20000 });
     check(true, 'with the token the tasks show');
     await page2.close();
 
