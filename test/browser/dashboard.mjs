@@ -177,7 +177,7 @@ async function main() {
       keys.push(...await page.$$eval('#failed tbody tr', (rs) => rs.map((r) => r.dataset.key)));
       if (await page.$eval('#failed-next', (b) => b.disabled)) break;
       await page.click('#failed-next');
-      await until(async () => (await page.$eval('#failed-page', (e) => e.textContent)) !== first, 10, 'the next page');
+      await until(async () => (await page.$eval('#failed-page', (e) => e.textContent)) !== first, 20, 'the next page');
     }
     check(keys.length === FAILED && new Set(keys).size === FAILED && keys.includes(HOSTILE),
       'every failed key is listed, over ' + Math.ceil(FAILED / 50) + ' pages: ' + keys.length);
