@@ -511,10 +511,12 @@
     try {
       const r = await api('GET', '/v1/tasks');
       if (r.status === 401) {
+        const had = token() !== '';
+        setToken(''); // a token the server refuses is forgotten
         st.stopped = true;
         setStatus('this server needs the API token to read', true);
-        askToken('This server shows its tasks only with the API token (it runs without --public-read).',
-          null);
+        askToken(had ? 'The server refused that token; enter it again.'
+          : 'This server shows its tasks only with the API token (it runs without --public-read).', null);
         return;
       }
       if (r.status !== 200) {

@@ -242,10 +242,15 @@ async function main() {
 
     // A server without --public-read: the page asks for the token to read, then shows.
     const page2 = await ctx.newPage();
-    watch(page2, [[401, /\/v1\/tasks$/]]); // how the page learns that reads need the token
+    watch(page2, [[401, /\/v1\/tasks$/]]); // how the page learns that reads need the token (twice)
     await page2.goto(URL2);
     await page2.waitForSelector('#token-box:not([hidden])', { timeout: 20000 });
     check(/public-read/.test(await page2.$eval('#token-why', (e) => e.textContent)), 'reads without a token: the page asks for it');
+    await page2.fill('#token-input', 'not-the-token');
+    await page2.click('#token-save');
+    await until(async () => /refused/.test(await page2.$eval('#token-why', (e) => e.textContent)) &&
+      !(await page2.$eval('#token-box', (e) => e.hidden)), 20, 'a wrong token is refused and asked again');
+    check(await page2.evaluate(() => sessionStorage.getItem('ferry.token')) === null, 'a refused token is forgotten');
     await page2.fill('#token-input', TOKEN);
     await page2.click('#token-save');
     await page2.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 20000 });
