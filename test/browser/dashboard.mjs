@@ -7,7 +7,8 @@
 // FERRY_DASH_FAULTS   the destination fakes3's /_fakes3/faults (cleared before the retry)
 // FERRY_DASH_TOTAL, FERRY_DASH_FAILED   objects in the task, of which failed now
 // FERRY_BIN, FERRY_REDIS_URL            for `ferry task show` and `ferry status`
-// FERRY_CHROMIUM, FERRY_ARTIFACTS, FERRY_ROOT
+// FERRY_CHROMIUM, FERRY_ARTIFACTS (the screenshots' directory)
+// FERRY_NODE_MODULES  the node_modules holding playwright-core
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const env = process.env;
-const require = createRequire(join(env.FERRY_ROOT, '.deps', 'node_modules', 'x.js'));
+const require = createRequire(join(env.FERRY_NODE_MODULES, 'x.js'));
 const { chromium } = require('playwright-core');
 
 const URL1 = env.FERRY_DASH_URL;
@@ -171,10 +172,15 @@ async function main() {
     check(groups && groups.length === 2 && groups[0][0] === String(FAILED - 1) && groups[1][0] === '1' &&
       groups.every((g) => g[1].includes('…') && !g[1].includes('bad/')), 'failure groups: ' + JSON.stringify(groups));
     // Every failed key, a page of 50 at a time.
+    const markup = 'bad/<img src=x onerror=alert(1)>.bin';
     const keys = [];
+    let asText = false;
+    let imgs = 0;
     for (let p = 0; p < 10; p++) {
       const first = await page.$eval('#failed-page', (e) => e.textContent);
       keys.push(...await page.$$eval('#failed tbody tr', (rs) => rs.map((r) => r.dataset.key)));
+      imgs += await page.$$eval('main img', (i) => i.length);
+      asText = asText || await page.evaluate((k) => [...document.querySelectorAll('#failed td.key')].some((td) => td.textContent === k), markup);
       if (await page.$eval('#failed-next', (b) => b.disabled)) break;
       await page.click('#failed-next');
       await until(async () => (await page.$eval('#failed-page', (e) => e.textContent)) !== first, 20, 'the next page');
@@ -182,6 +188,7 @@ async function main() {
     check(keys.length === FAILED && new Set(keys).size === FAILED && keys.includes(HOSTILE),
       'every failed key is listed, over ' + Math.ceil(FAILED / 50) + ' pages: ' + keys.length);
     await page.click('#failed-first');
+    check(keys.includes(markup) && asText && imgs === 0, 'a key that looks like markup is shown as text (no <img> in the page)');
 
     // The hostile key's record through the search box.
     await page.fill('#search', HOSTILE);

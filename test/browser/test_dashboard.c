@@ -23,6 +23,7 @@
 #define HOSTILE  "dir/a b+c%\xc3\xbc.txt"
 #define HOSTILE2 "dir/50%25 off?#1.txt" /* "%25" stays three characters; '?' and '#' are key */
 #define NOK      19                     /* objects that copy (HOSTILE2 one of them) */
+#define MARKUP   "bad/<img src=x onerror=alert(1)>.bin" /* shown as text, never parsed */
 #define NBAD     60 /* objects under bad/: PUT 403 (more than a page of the failed list) */
 
 static char body[1 << 16];
@@ -125,11 +126,20 @@ int main(void)
     const char *root = getenv("FERRY_ROOT");
     const char *bindir = getenv("FERRY_BIN_DIR");
     REQUIRE(root && bindir);
-    char pw[1024], ferry_bin[1024];
-    snprintf(pw, sizeof(pw), "%s/.deps/node_modules/playwright-core/package.json", root);
+    /* playwright-core: in .deps (scripts/test installs test/npm's packages there), or in
+     * $FERRY_NODE_MODULES (a node_modules directory of its own). */
+    char modules[1024], pw[1100], ferry_bin[1024];
+    const char *nm = getenv("FERRY_NODE_MODULES");
+    if (nm && *nm)
+        snprintf(modules, sizeof(modules), "%s", nm);
+    else
+        snprintf(modules, sizeof(modules), "%s/.deps/node_modules", root);
+    snprintf(pw, sizeof(pw), "%s/playwright-core/package.json", modules);
     if (access(pw, R_OK) != 0) {
         fprintf(stderr,
-                "%s missing: run scripts/test (it installs test/npm's packages into .deps)\n", pw);
+                "%s missing: run scripts/test (it installs test/npm's packages into .deps), or "
+                "point FERRY_NODE_MODULES at a node_modules holding playwright-core\n",
+                pw);
         return 1;
     }
     snprintf(ferry_bin, sizeof(ferry_bin), "%s/ferry", bindir);
@@ -147,7 +157,8 @@ int main(void)
         snprintf(key, sizeof(key), "dir/ok-%02d.bin", i);
         wt_put(&w, key, 1000 + 3000 * (size_t)i, (unsigned)i + 1);
     }
-    for (int i = 0; i < NBAD; i++) {
+    wt_put(&w, MARKUP, 1024, 97); /* one of the NBAD */
+    for (int i = 0; i < NBAD - 1; i++) {
         snprintf(key, sizeof(key), "bad/%02d.bin", i);
         wt_put(&w, key, 2048, 100 + (unsigned)i);
     }
@@ -214,10 +225,10 @@ int main(void)
              "FERRY_DASH_URL=http://127.0.0.1:%d/ FERRY_DASH_URL2=http://127.0.0.1:%d/ "
              "FERRY_DASH_TOKEN=%s FERRY_DASH_TASK=%s FERRY_DASH_FAULTS=%s/_fakes3/faults "
              "FERRY_DASH_TOTAL=%d FERRY_DASH_FAILED=%d FERRY_BIN=%s FERRY_REDIS_URL=%s "
-             "FERRY_CHROMIUM=%s FERRY_ARTIFACTS=%s/../test-artifacts "
+             "FERRY_CHROMIUM=%s FERRY_ARTIFACTS=%s/../test-artifacts FERRY_NODE_MODULES=%s "
              "node %s/test/browser/dashboard.mjs",
              port, port2, TOKEN, TASK, w.dst.url, NOK + NBAD + 1, NBAD + 1, ferry_bin, w.redis.url,
-             chromium, bindir, root); /* bindir is build/bin */
+             chromium, bindir, modules, root); /* bindir is build/bin */
     int rc = harness_run(cmd, out, sizeof(out), err, sizeof(err));
     fputs(out, stdout);
     if (rc != 0)
