@@ -183,9 +183,29 @@
 
   // Failures are grouped by their error with the object's key taken out: a message that names
   // the key ("… on PUT s3://dst/KEY: …") is one error for every key it happened to.
+  // Only whole occurrences are taken out (after a '/', a space, a quote or '(' and before a ':',
+  // a space, a quote, ')', ',' or the end), and when the key follows a '/' somewhere (a URL:
+  // "s3://dst/KEY") only those: a short key such as "a" or "5" leaves other words alone.
+  const BEFORE = '/ "\'(';
+  const AFTER = ': "\'),';
   function normError(text, keys) {
     let t = text || '';
-    for (const k of keys) if (k) t = t.split(k).join('…');
+    for (const k of keys) {
+      if (!k) continue;
+      const at = [];
+      for (let i = t.indexOf(k); i >= 0; i = t.indexOf(k, i + k.length)) {
+        const end = i + k.length;
+        if ((i === 0 || BEFORE.includes(t[i - 1])) && (end === t.length || AFTER.includes(t[end]))) at.push(i);
+      }
+      const url = at.filter((i) => i > 0 && t[i - 1] === '/');
+      let out = '';
+      let from = 0;
+      for (const i of url.length ? url : at) {
+        out += t.slice(from, i) + '…';
+        from = i + k.length;
+      }
+      t = out + t.slice(from);
+    }
     return t;
   }
 
