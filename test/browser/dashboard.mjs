@@ -125,6 +125,8 @@ async function main() {
   try {
     const page = await ctx.newPage();
     watch(page);
+    let loads = 0; // the page updates itself: it is loaded once
+    page.on('load', () => loads++);
     await page.goto(URL1);
     await page.waitForSelector('#tasks tr[data-task="' + TASK + '"]', { timeout: 20000 });
 
@@ -264,6 +266,7 @@ async function main() {
     check(true, 'with the token the tasks show');
     await page2.close();
 
+    check(loads === 1, 'the page updated itself without reloading (loaded ' + loads + ' time(s))');
     const off = requests.filter((u) => new URL(u).hostname !== '127.0.0.1');
     check(off.length === 0, requests.length + ' requests, all to 127.0.0.1' + (off.length ? ': ' + off.join(' ') : ''));
     check(problems.length === 0, 'no console error or page error' + (problems.length ? ': ' + problems.join(' | ') : ''));
