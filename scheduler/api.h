@@ -86,7 +86,7 @@ typedef enum {
     FERRY_API_FAILURES,  /* GET /v1/tasks/NAME/failures */
     FERRY_API_EVENTS,    /* POST /v1/tasks/NAME/events */
     FERRY_API_RETRY,     /* POST /v1/tasks/NAME/retry */
-    FERRY_API_DASHBOARD, /* GET / and /ui/ASSET: the dashboard (dashboard.h), no token */
+    FERRY_API_DASHBOARD, /* GET / and /ui/ASSET (key: the whole path): dashboard.h, no token */
     FERRY_API_THROUGHPUT /* GET /v1/tasks/NAME/throughput */
 } ferry_api_route_id_t;
 
@@ -94,8 +94,7 @@ typedef struct ferry_api_route_s {
     ferry_api_route_id_t id;
     int write;       /* a write route: always needs the token */
     char task[65];   /* "" for routes without one */
-    const char *key; /* FERRY_API_OBJECT: points into path (already percent-decoded);
-                        FERRY_API_DASHBOARD: the whole path */
+    const char *key; /* FERRY_API_OBJECT: points into path (already percent-decoded) */
 } ferry_api_route_t;
 
 /* Route a request: method and path (the path as libmicrohttpd gives it: percent-decoded,
