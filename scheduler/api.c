@@ -8,6 +8,7 @@
  */
 #include "api.h"
 
+#include "dashboard.h"
 #include "intake.h"
 #include "metrics.h"
 
@@ -412,6 +413,12 @@ static enum MHD_Result do_tasks(struct MHD_Connection *c, req_t *q, ferry_redis_
     }
     if (single) {
         json_decref(arr);
+        json_t *scans = NULL; /* the last few scan reports, newest first (the dashboard) */
+        if ((rc = ferry_scan_history(r, q->rt.task, 5, &scans)) != FERRY_OK) {
+            json_decref(one_task);
+            return reply_status_error(c, q, r, rc, "cannot read the scan reports");
+        }
+        json_object_set_new(one_task, "scans", scans);
         return reply_json(c, q, MHD_HTTP_OK, one_task);
     }
     return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:o}", "tasks", arr));
@@ -708,6 +715,32 @@ bad:
                        RETRY_KEYS_MAX, FERRY_KEY_MAX);
 }
 
+/* The throughput series (ferry/stats.h): the hour before now, a point per 10 s. */
+static enum MHD_Result do_throughput(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
+{
+    ferry_task_t t;
+    ferry_task_init(&t);
+    int rc = ferry_task_get(r, q->rt.task, &t);
+    ferry_task_clear(&t);
+    if (rc)
+        return reply_status_error(c, q, r, rc, "no such task");
+    int64_t now = (int64_t)time(NULL);
+    ferry_tput_point_t *p = NULL;
+    size_t n = 0;
+    if ((rc = ferry_stats_throughput(r, q->rt.task, now, &p, &n)) != FERRY_OK)
+        return reply_status_error(c, q, r, rc, "cannot read the throughput");
+    json_t *pts = json_array();
+    for (size_t i = 0; pts && i < n; i++)
+        json_array_append_new(pts,
+                              json_pack("{s:I,s:I,s:I}", "t", (json_int_t)p[i].t, "objects",
+                                        (json_int_t)p[i].objects, "bytes", (json_int_t)p[i].bytes));
+    free(p);
+    return reply_json(c, q, MHD_HTTP_OK,
+                      json_pack("{s:I,s:i,s:i,s:o}", "now", (json_int_t)now, "step",
+                                FERRY_TPUT_STEP_S, "window", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS,
+                                "points", pts ? pts : json_array()));
+}
+
 #define METRICS_TTL_MS 1000
 
 /* A malloc'd copy of the page rendered less than METRICS_TTL_MS ago, or NULL. */
@@ -766,6 +799,8 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
 {
     if (q->rt.id == FERRY_API_HEALTHZ)
         return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+    if (q->rt.id == FERRY_API_DASHBOARD) /* static, from the binary: no Redis */
+        return (enum MHD_Result)ferry_dashboard_serve(c, q->rt.key, &q->status);
     ferry_error_t err;
     ferry_error_clear(&err);
     ferry_redis_t *r = pool_get(a, &err);
@@ -815,6 +850,9 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
     case FERRY_API_RETRY:
         ret = do_retry(c, q, r);
         break;
+    case FERRY_API_THROUGHPUT:
+        ret = do_throughput(c, q, r);
+        break;
     default:
         ret = reply_error(c, q, MHD_HTTP_NOT_FOUND, "no such route");
     }
@@ -854,7 +892,7 @@ static int first_call(ferry_api_t *a, struct MHD_Connection *c, req_t *q, enum M
     if (q->route_rc == FERRY_ENOTFOUND) {
         *ret = reply_error(c, q, MHD_HTTP_NOT_FOUND,
                            "no such route (see docs/api.md: /v1/tasks, /healthz, /readyz, "
-                           "/metrics)");
+                           "/metrics; the dashboard is at /)");
         return 1;
     }
     if (q->route_rc) {
@@ -871,7 +909,7 @@ static int first_call(ferry_api_t *a, struct MHD_Connection *c, req_t *q, enum M
         return 1;
     }
     int open = q->rt.id == FERRY_API_HEALTHZ || q->rt.id == FERRY_API_READYZ ||
-               (!q->rt.write && a->public_read);
+               q->rt.id == FERRY_API_DASHBOARD || (!q->rt.write && a->public_read);
     if (!open && !tok) {
         if (qtok && qtok[0] && strlen(qtok) <= FERRY_API_TOKEN_MAX &&
             (q->qtoken = strdup(qtok)) != NULL)

@@ -79,14 +79,16 @@ typedef enum {
     FERRY_API_HEALTHZ = 1,
     FERRY_API_READYZ,
     FERRY_API_METRICS,
-    FERRY_API_TASKS,    /* GET /v1/tasks */
-    FERRY_API_TASK,     /* GET /v1/tasks/NAME */
-    FERRY_API_OBJECT,   /* GET /v1/tasks/NAME/objects/KEY */
-    FERRY_API_OBJECTS,  /* GET /v1/tasks/NAME/objects */
-    FERRY_API_COMPLETE, /* GET /v1/tasks/NAME/complete */
-    FERRY_API_FAILURES, /* GET /v1/tasks/NAME/failures */
-    FERRY_API_EVENTS,   /* POST /v1/tasks/NAME/events */
-    FERRY_API_RETRY     /* POST /v1/tasks/NAME/retry */
+    FERRY_API_TASKS,     /* GET /v1/tasks */
+    FERRY_API_TASK,      /* GET /v1/tasks/NAME */
+    FERRY_API_OBJECT,    /* GET /v1/tasks/NAME/objects/KEY */
+    FERRY_API_OBJECTS,   /* GET /v1/tasks/NAME/objects */
+    FERRY_API_COMPLETE,  /* GET /v1/tasks/NAME/complete */
+    FERRY_API_FAILURES,  /* GET /v1/tasks/NAME/failures */
+    FERRY_API_EVENTS,    /* POST /v1/tasks/NAME/events */
+    FERRY_API_RETRY,     /* POST /v1/tasks/NAME/retry */
+    FERRY_API_DASHBOARD, /* GET / and /ui/ASSET (key: the whole path): dashboard.h, no token */
+    FERRY_API_THROUGHPUT /* GET /v1/tasks/NAME/throughput */
 } ferry_api_route_id_t;
 
 typedef struct ferry_api_route_s {

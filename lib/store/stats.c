@@ -85,8 +85,11 @@ typedef struct slot_s {
 
 struct ferry_stats_s {
     char key[FERRY_TASK_NAME_MAX + 32];
+    char tkey[FERRY_TASK_NAME_MAX + 32]; /* ferry:{T}:tput */
     slot_t slots[FERRY_STATS_SLOTS];
     size_t n;
+    ferry_tput_point_t tput[FERRY_TPUT_PENDING]; /* throughput points not yet flushed */
+    size_t ntput;
     unsigned long long dropped;
 };
 
@@ -99,6 +102,7 @@ int ferry_stats_new(const char *task, ferry_stats_t **out)
     if (s == NULL)
         return FERRY_ENOMEM;
     keys_task(s->key, sizeof(s->key), task, "stats");
+    keys_task(s->tkey, sizeof(s->tkey), task, "tput");
     *out = s;
     return FERRY_OK;
 }
@@ -167,13 +171,69 @@ int ferry_stats_observe(ferry_stats_t *s, int h, double v)
         units = 9e15; /* a clock gone wild must not overflow the sum */
     snprintf(f, sizeof(f), "h|%s|sum", def->id);
     int rc2 = add_field(s, f, (long long)llround(units));
+    if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
+        ferry_stats_tput_add(s, now_ms() / 1000, 1, v > 9e15 ? (long long)9e15 : (long long)v);
     return rc ? rc : rc2;
 }
+
+int ferry_stats_tput_add(ferry_stats_t *s, int64_t t_s, long long objects, long long bytes)
+{
+    if (objects < 0 || bytes < 0 || t_s < 0)
+        return FERRY_EINVAL;
+    int64_t t = t_s - t_s % FERRY_TPUT_STEP_S;
+    ferry_tput_point_t *p = NULL;
+    for (size_t i = 0; i < s->ntput && p == NULL; i++)
+        if (s->tput[i].t == t)
+            p = &s->tput[i];
+    if (p == NULL && s->ntput < FERRY_TPUT_PENDING) {
+        p = &s->tput[s->ntput++];
+        *p = (ferry_tput_point_t){t, 0, 0};
+    }
+    if (p == NULL) /* full (flushes failing for minutes): the newest point takes it */
+        p = &s->tput[s->ntput - 1];
+    p->objects += objects;
+    p->bytes += bytes;
+    return FERRY_OK;
+}
+
+/* Add a point to its slot of the ring: the slot is reset when it holds an older time, left
+ * alone when it holds a newer one (a point more than an hour late). Numbers are Lua doubles:
+ * exact to 2^53 bytes per point. */
+static const ferry_redis_script_t LUA_TPUT = {
+    "tput",
+    "local t = tonumber(ARGV[1])\n"
+    "local f = string.format('%.0f', math.floor(t / tonumber(ARGV[4])) % tonumber(ARGV[5]))\n"
+    "local o, b = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local cur = redis.call('HGET', KEYS[1], f)\n"
+    "if cur then\n"
+    "  local ct, co, cb = string.match(cur, '^(%d+) (%d+) (%d+)$')\n"
+    "  if ct then\n"
+    "    ct = tonumber(ct)\n"
+    "    if ct == t then o = o + tonumber(co); b = b + tonumber(cb)\n"
+    "    elseif ct > t then return 0 end\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], f, string.format('%.0f %.0f %.0f', t, o, b))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "return 1\n"};
 
 int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
 {
     size_t sent = 0;
-    int rc = FERRY_OK;
+    int rc = s->ntput ? ferry_redis_script_load(r, &LUA_TPUT) : FERRY_OK;
+    for (size_t i = 0; i < s->ntput && rc == FERRY_OK; i++) {
+        char t[24], o[24], b[24], step[16], pts[16], ttl[16];
+        snprintf(t, sizeof(t), "%lld", (long long)s->tput[i].t);
+        snprintf(o, sizeof(o), "%lld", s->tput[i].objects);
+        snprintf(b, sizeof(b), "%lld", s->tput[i].bytes);
+        snprintf(step, sizeof(step), "%d", FERRY_TPUT_STEP_S);
+        snprintf(pts, sizeof(pts), "%d", FERRY_TPUT_POINTS);
+        snprintf(ttl, sizeof(ttl), "%d", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
+        const char *argv[7] = {s->tkey, t, o, b, step, pts, ttl};
+        rc = ferry_redis_eval_append(r, &LUA_TPUT, 1, 7, argv, NULL);
+        if (rc == FERRY_OK)
+            sent++;
+    }
     for (size_t i = 0; i < s->n && rc == FERRY_OK; i++) {
         if (s->slots[i].delta == 0)
             continue;
@@ -184,7 +244,7 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         if (rc == FERRY_OK)
             sent++;
     }
-    int failed = rc != FERRY_OK;
+    int failed = rc != FERRY_OK, noscript = 0;
     for (size_t i = 0; i < sent; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
@@ -196,15 +256,18 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK) {
             rc = FERRY_EREDIS;
             failed = 1;
+            if (strstr(rep->str, "NOSCRIPT")) /* SCRIPT FLUSH: a new connection loads it */
+                noscript = 1;
         }
         freeReplyObject(rep);
     }
     if (failed) {
-        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT || noscript)
             ferry_redis_reset(r);
         return rc ? rc : FERRY_EREDIS;
     }
     s->n = 0;
+    s->ntput = 0;
     return FERRY_OK;
 }
 
@@ -465,6 +528,88 @@ int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t
         streams_take(i, rep, streams, dead);
         freeReplyObject(rep);
     }
+    return FERRY_OK;
+}
+
+/* ---- the throughput series ------------------------------------------------------------------ */
+
+/* A decimal integer of 1..18 digits at s[*i..len), advancing *i. 0 when there is none. */
+static int take_num(const char *s, size_t len, size_t *i, long long *v)
+{
+    size_t k = 0;
+    long long x = 0;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9' && k < 18) {
+        x = x * 10 + (s[*i] - '0');
+        (*i)++;
+        k++;
+    }
+    if (k == 0 || (*i < len && s[*i] >= '0' && s[*i] <= '9'))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+int ferry_stats_tput_parse(const char *s, size_t len, ferry_tput_point_t *p)
+{
+    size_t i = 0;
+    long long t, o, b;
+    if (s == NULL || !take_num(s, len, &i, &t) || i >= len || s[i++] != ' ' ||
+        !take_num(s, len, &i, &o) || i >= len || s[i++] != ' ' || !take_num(s, len, &i, &b) ||
+        i != len || t % FERRY_TPUT_STEP_S != 0)
+        return 0;
+    *p = (ferry_tput_point_t){t, o, b};
+    return 1;
+}
+
+static int tput_cmp(const void *x, const void *y)
+{
+    const ferry_tput_point_t *a = x, *b = y;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+int ferry_stats_throughput(ferry_redis_t *r, const char *task, int64_t now_s,
+                           ferry_tput_point_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    char key[FERRY_TASK_NAME_MAX + 32];
+    keys_task(key, sizeof(key), task, "tput");
+    char names[FERRY_TPUT_POINTS][8];
+    const char *a[FERRY_TPUT_POINTS + 2];
+    a[0] = "HMGET";
+    a[1] = key;
+    for (int i = 0; i < FERRY_TPUT_POINTS; i++) {
+        snprintf(names[i], sizeof(names[i]), "%d", i);
+        a[i + 2] = names[i];
+    }
+    redisReply *rep = NULL;
+    int rc = ferry_redis_argv(r, FERRY_TPUT_POINTS + 2, a, NULL, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return FERRY_EPARSE;
+    }
+    ferry_tput_point_t *v = calloc(FERRY_TPUT_POINTS, sizeof(*v));
+    if (v == NULL) {
+        freeReplyObject(rep);
+        return FERRY_ENOMEM;
+    }
+    size_t cnt = 0;
+    int64_t from = now_s - FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS;
+    for (size_t i = 0; i < rep->elements && cnt < FERRY_TPUT_POINTS; i++) {
+        const redisReply *e = rep->element[i];
+        ferry_tput_point_t p;
+        if (e->type == REDIS_REPLY_STRING && ferry_stats_tput_parse(e->str, e->len, &p) &&
+            p.t > from && p.t <= now_s)
+            v[cnt++] = p;
+    }
+    freeReplyObject(rep);
+    qsort(v, cnt, sizeof(*v), tput_cmp);
+    *out = v;
+    *n = cnt;
     return FERRY_OK;
 }
 

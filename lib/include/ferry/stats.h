@@ -8,6 +8,12 @@
  *                       "c|NAME|L1|L2|L3" a counter with up to three label values,
  *                       "h|ID|I" bucket I of histogram ID (not cumulative; I = n is +Inf),
  *                       "h|ID|sum" the sum of the observations in the histogram's unit.
+ *   ferry:{T}:tput      hash, the throughput series: a ring of FERRY_TPUT_POINTS fields
+ *                       "I" (I = (t / FERRY_TPUT_STEP_S) % FERRY_TPUT_POINTS) -> "t objects
+ *                       bytes", the objects and bytes done in the FERRY_TPUT_STEP_S seconds
+ *                       from unix time t; a slot is overwritten when its time comes round
+ *                       again, so the hash never holds more than an hour; expires an hour
+ *                       after the last write (an idle task's series goes away)
  *   ferry:worker:NAME   hash, one per live worker process, expiring (heartbeat TTL)
  *   ferry:workers       sorted set, worker name -> last heartbeat (unix ms)
  *
@@ -81,13 +87,22 @@ void ferry_stats_free(ferry_stats_t *s);
 int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
                       const char *l3, long long d);
 
-/* Add one observation v (in the histogram's shown unit: seconds or bytes) to histogram h. */
+/* Add one observation v (in the histogram's shown unit: seconds or bytes) to histogram h.
+ * FERRY_HIST_OBJECT_BYTES is observed once per object done, so such an observation also
+ * counts one object of v bytes in the throughput series (ferry_stats_tput_add). */
 int ferry_stats_observe(ferry_stats_t *s, int h, double v);
+
+/* Count objects/bytes done at unix time t_s in the throughput series (sent by the next
+ * flush). The accumulator keeps FERRY_TPUT_PENDING points between flushes; past that (a
+ * flush failing for minutes) the newest point takes the rest, so nothing is lost, only
+ * placed late. FERRY_OK or FERRY_EINVAL (negative values). */
+int ferry_stats_tput_add(ferry_stats_t *s, int64_t t_s, long long objects, long long bytes);
 
 /* Values dropped because the accumulator was full. */
 unsigned long long ferry_stats_dropped(const ferry_stats_t *s);
 
-/* Send what was added since the last flush: HINCRBY on ferry:{T}:stats, one pipeline. On
+/* Send what was added since the last flush: HINCRBY on ferry:{T}:stats and the throughput
+ * points (a Lua step each on ferry:{T}:tput), one pipeline. On
  * success the accumulator is empty; on a Redis error (returned, details on r) it keeps its
  * values for the next flush (a failed flush may have applied part of them; the next one then
  * counts those twice — a rare over-count, never a lost reset). */
@@ -137,6 +152,30 @@ typedef struct ferry_stream_stats_s {
  * FERRY_OK or a Redis error. */
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead);
+
+/* ---- the throughput series ------------------------------------------------------------------ */
+
+#define FERRY_TPUT_STEP_S  10  /* seconds per point */
+#define FERRY_TPUT_POINTS  360 /* points kept: the last hour */
+#define FERRY_TPUT_PENDING 8   /* points an accumulator holds between flushes */
+
+typedef struct ferry_tput_point_s {
+    int64_t t;         /* unix seconds, a multiple of FERRY_TPUT_STEP_S: the point's start */
+    long long objects; /* objects done in [t, t + FERRY_TPUT_STEP_S) */
+    long long bytes;   /* their bytes */
+} ferry_tput_point_t;
+
+/* Parse a stored point ("t objects bytes": three decimal integers, single spaces, t a
+ * multiple of FERRY_TPUT_STEP_S) of len bytes (no NUL needed). 1 and *p set, or 0 for
+ * anything else. Pure (fuzzed: test/fuzz/fuzz_stats.c). */
+int ferry_stats_tput_parse(const char *s, size_t len, ferry_tput_point_t *p);
+
+/* The task's points of the hour before now_s (t > now_s - 3600, t <= now_s; points with
+ * nothing done are absent), oldest first, at most FERRY_TPUT_POINTS. *out new (free()), *n
+ * entries. One HMGET. FERRY_OK (n 0 for a task without a series), FERRY_EINVAL, or a Redis
+ * error. */
+int ferry_stats_throughput(ferry_redis_t *r, const char *task, int64_t now_s,
+                           ferry_tput_point_t **out, size_t *n);
 
 /* ---- worker heartbeats ------------------------------------------------------------------- */
 
