@@ -36,11 +36,12 @@ typedef struct ferry_api_opts_s {
     int public_read;          /* read routes without a token */
     const char *tls_cert_pem; /* both or neither: PEM text (not paths), copied */
     const char *tls_key_pem;
-    unsigned threads;    /* server threads; 0: 4 */
-    unsigned conn_limit; /* open connections at most; 0: 4096 */
-    unsigned timeout_s;  /* an idle or stalled connection is closed after this; 0: 15 */
-    size_t max_body;     /* request body cap (413 past it); 0: FERRY_EVENTS_MAX_BODY */
-    size_t max_header;   /* bytes of request line + headers; 0: 16 KiB (431/413 past it) */
+    unsigned threads;         /* server threads; 0: 4 */
+    unsigned conn_limit;      /* open connections at most; 0: 4096 */
+    unsigned timeout_s;       /* an idle or stalled connection is closed after this; 0: 15 */
+    size_t max_body;          /* request body cap (413 past it); 0: FERRY_EVENTS_MAX_BODY */
+    size_t max_header;        /* bytes of request line + headers; 0: 16 KiB (431/413 past it) */
+    int scale_min, scale_max; /* GET /v1/scale's clamp (ferry up's --workers); 0, 0: 0..100 */
 } ferry_api_opts_t;
 
 typedef struct ferry_api_s ferry_api_t;
@@ -85,7 +86,8 @@ typedef enum {
     FERRY_API_COMPLETE, /* GET /v1/tasks/NAME/complete */
     FERRY_API_FAILURES, /* GET /v1/tasks/NAME/failures */
     FERRY_API_EVENTS,   /* POST /v1/tasks/NAME/events */
-    FERRY_API_RETRY     /* POST /v1/tasks/NAME/retry */
+    FERRY_API_RETRY,    /* POST /v1/tasks/NAME/retry */
+    FERRY_API_SCALE     /* GET /v1/scale[?task=NAME]: the scaling policy (scale.h) */
 } ferry_api_route_id_t;
 
 typedef struct ferry_api_route_s {
