@@ -52,8 +52,11 @@ static void sample(const ferry_scale_in_t *in, ferry_scale_state_t *st, int64_t 
     double secs = (double)dt / 1000.0;
     double ops = (double)dobj / secs / (double)in->actual;
     double bps = (double)dbytes / secs / (double)in->actual;
-    st->ops = st->ops > 0 ? st->ops + (ops - st->ops) * RATE_WEIGHT : ops;
-    if (bps > 0)
+    /* One sample says how long a mix took, not which of the object count or the bytes bound
+     * it: small objects measure the per-object rate, large ones the bandwidth. */
+    if (dbytes / dobj < FERRY_SCALE_LARGE)
+        st->ops = st->ops > 0 ? st->ops + (ops - st->ops) * RATE_WEIGHT : ops;
+    else
         st->bps = st->bps > 0 ? st->bps + (bps - st->bps) * RATE_WEIGHT : bps;
 }
 
@@ -74,7 +77,7 @@ void ferry_scale_decide(const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in
         conc = 1;
 
     sample(in, st, now_ms);
-    out->measured = st->ops > 0;
+    out->measured = (st->ops > 0) + 2 * (st->bps > 0);
     out->ops =
         st->ops > 0 ? st->ops : (cfg->worker_ops > 0 ? cfg->worker_ops : FERRY_SCALE_WORKER_OPS);
     out->bps =
@@ -355,17 +358,19 @@ int ferry_scale_eval(ferry_redis_t *r, const char *task, const ferry_scale_cfg_t
     return FERRY_OK;
 }
 
+static const char *const MEASURED[] = {"none", "objects", "bytes", "both"};
+
 json_t *ferry_scale_json(const char *task, const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in,
                          const ferry_scale_out_t *out)
 {
     json_t *j = json_pack(
-        "{s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:{s:f,s:f,s:b},s:i,s:i,s:I}", "desired",
+        "{s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:{s:f,s:f,s:s},s:i,s:i,s:I}", "desired",
         out->desired, "target", out->target, "actual", (json_int_t)in->actual, "lag",
         (json_int_t)in->lag, "pending", (json_int_t)in->pending, "jobs",
         (json_int_t)(in->lag + in->pending), "bytes", (json_int_t)in->bytes, "concurrency",
         (json_int_t)in->concurrency, "reason", out->reason ? out->reason : "", "rate",
-        "objects_per_s", out->ops, "bytes_per_s", out->bps, "measured", out->measured, "min",
-        cfg->min, "max", cfg->max, "cooldown_left_ms", (json_int_t)out->cooldown_left_ms);
+        "objects_per_s", out->ops, "bytes_per_s", out->bps, "measured", MEASURED[out->measured & 3],
+        "min", cfg->min, "max", cfg->max, "cooldown_left_ms", (json_int_t)out->cooldown_left_ms);
     if (j && task)
         json_object_set_new(j, "task", json_string(task));
     return j;

@@ -10,7 +10,9 @@
  *   jobs     = lag + pending (entries never delivered + delivered and not yet acked)
  *   per worker: concurrency c (the live workers' heartbeats, else cfg), and the rates it copies
  *            at: objects/s and bytes/s, measured while jobs wait undelivered (then the workers
- *            are saturated, so the rate is their capacity), else cfg's assumptions
+ *            are saturated, so the rate is their capacity), else cfg's assumptions; a sample
+ *            whose objects average under FERRY_SCALE_LARGE measures objects/s, a larger one
+ *            bytes/s (one sample cannot tell which of the two bound it)
  *   work     = max(jobs / ops, bytes / bps)   worker-seconds of the backlog, whichever of the
  *            object count or the bytes bounds it (one 50 GB object is not one 16 KB object)
  *   raw      = ceil(work / drain target), at most ceil(jobs / c) (more workers would sit
@@ -45,6 +47,9 @@ extern "C" {
 #define FERRY_SCALE_CONCURRENCY     16    /* a worker's default --concurrency */
 #define FERRY_SCALE_WORKER_OPS      20.0  /* objects/s per worker, assumed until measured */
 #define FERRY_SCALE_WORKER_BPS      (32.0 * 1048576.0) /* bytes/s per worker, likewise */
+#define FERRY_SCALE_LARGE                                                                          \
+    (1024LL * 1024) /* a sample's mean object size from which                                      \
+                       it measures bytes/s, below it objects/s */
 
 typedef struct ferry_scale_cfg_s {
     int min, max;            /* clamp: 0 <= min <= max <= FERRY_SCALE_MAX */
@@ -109,7 +114,8 @@ int ferry_scale_eval(ferry_redis_t *r, const char *task, const ferry_scale_cfg_t
 int ferry_scale_last(ferry_redis_t *r, const char *task, int *desired, int64_t *at_ms);
 
 /* The /v1/scale body: {"desired","target","actual","lag","pending","jobs","bytes",
- * "concurrency","reason","rate":{"objects_per_s","bytes_per_s","measured"},"min","max",
+ * "concurrency","reason","rate":{"objects_per_s","bytes_per_s","measured": "none"|"objects"|
+ * "bytes"|"both"},"min","max",
  * "cooldown_left_ms","task"}. New reference, NULL on allocation failure. */
 json_t *ferry_scale_json(const char *task, const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in,
                          const ferry_scale_out_t *out);

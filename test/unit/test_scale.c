@@ -138,7 +138,7 @@ static void measured_rates(void)
     in.lag = 4000;
     in.bytes = 4064 * 16384LL;
     ferry_scale_decide(&cfg, &in, &st, t += 10000, &out);
-    CHECK_INT(out.measured, 1);
+    CHECK_INT(out.measured, 1); /* objects/s only */
     CHECK(out.ops > 99.9 && out.ops < 100.1);
     CHECK_INT(out.target, 1);  /* 4064 / 100 = 40.6 worker-s: one worker within 60 s */
     CHECK_INT(out.desired, 6); /* but down only after the cooldown */
@@ -153,6 +153,15 @@ static void measured_rates(void)
     in.done_objects = 5;
     ferry_scale_decide(&cfg, &in, &st, t += 10000, &out);
     CHECK(st.ops == ops);
+    /* small objects measured objects/s only; large ones measure bytes/s */
+    CHECK(st.bps == 0);
+    CHECK(out.bps == FERRY_SCALE_WORKER_BPS);
+    in.done_objects += 20; /* 20 objects of 64 MiB in 10 s by 2 workers: 64 MiB/s each */
+    in.done_bytes += 20 * 64 * MiB;
+    ferry_scale_decide(&cfg, &in, &st, t += 10000, &out);
+    CHECK(st.ops == ops);
+    CHECK(out.measured == 3);
+    CHECK(out.bps > 63.9 * MiB && out.bps < 64.1 * MiB);
 }
 
 static void ranges(void)
