@@ -57,5 +57,7 @@ int cmd_scheduler(cli_t *g, int argc, char **argv);
 int cmd_task_run(cli_t *g, int argc, char **argv);
 /* service issue: ferry task secret NAME (scheduler_cmd.c) */
 int cmd_task_secret(cli_t *g, int argc, char **argv);
+/* autoscaling issue: ferry up (up_cmd.c) */
+int cmd_up(cli_t *g, int argc, char **argv);
 
 #endif

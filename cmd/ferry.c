@@ -20,7 +20,7 @@ static const command_t COMMANDS[] = {
     {"down", cmd_down, "down                        stop the private redis-server"},
     /* Extension points: the roles arrive with later issues. */
     {"sync", cmd_sync, "sync --from LOC --to LOC … one-shot copy"},
-    {"up", cmd_not_yet, "up [--workers MIN..MAX]     scheduler, API and local workers"},
+    {"up", cmd_up, "up [--workers MIN..MAX]     scheduler, API and local workers"},
     {"worker", cmd_worker, "worker [--task NAME]… [--concurrency N] [--slot N] [--exit-when-idle]"},
     {"scheduler", cmd_scheduler,
      "scheduler [--task NAME]… [--lease-ttl DUR] [--listen ADDR|off] [--api-token-file F] "
@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < sizeof(COMMANDS) / sizeof(COMMANDS[0]); c++)
         if (strcmp(argv[i], COMMANDS[c].name) == 0) {
             /* "ferry CMD --help": the command's own text when it has one, else its line */
-            int own = strcmp(argv[i], "check") == 0 || strcmp(argv[i], "worker") == 0;
+            int own = strcmp(argv[i], "check") == 0 || strcmp(argv[i], "worker") == 0 ||
+                      strcmp(argv[i], "up") == 0;
             if (!own && i + 1 < argc &&
                 (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
                 printf("usage: ferry %s\n", COMMANDS[c].help);
