@@ -110,8 +110,12 @@ void ferry_scale_decide(const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in
         why = raw < lo ? "min" : "max";
     out->target = target;
 
+    if (st->desired > hi) { /* a smaller max applies at once; the rest waits the cooldown */
+        st->desired = hi;
+        st->changed_ms = now_ms;
+    }
     int cur = st->desired;
-    if (cur < 0 || target >= cur || cur > hi) { /* first answer, up fast, or new bounds */
+    if (cur < 0 || target >= cur) { /* first answer, or up: at once */
         if (cur != target)
             st->changed_ms = now_ms;
         st->desired = target;

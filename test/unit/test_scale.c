@@ -109,6 +109,14 @@ static void hysteresis(void)
     cfg.max = 3;
     ferry_scale_decide(&cfg, &big, &st, t += 1000, &out);
     CHECK_INT(out.desired, 3);
+    /* ... but only down to it: a lower target still waits the cooldown */
+    cfg.max = 20;
+    ferry_scale_decide(&cfg, &big, &st, t += 1000, &out);
+    CHECK_INT(out.desired, 9);
+    cfg.max = 5;
+    ferry_scale_decide(&cfg, &small, &st, t += 1000, &out);
+    CHECK_INT(out.desired, 5);
+    CHECK_STR(out.reason, "cooldown");
     /* a clock that goes back does not cut the cooldown short */
     cfg.max = 20;
     ferry_scale_decide(&cfg, &big, &st, t += 1000, &out);
