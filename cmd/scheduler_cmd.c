@@ -45,8 +45,8 @@ typedef struct sched_s {
     uv_loop_t own;   /* ferry scheduler's loop; ferry up passes its own */
     uv_loop_t *loop; /* the loop it runs on */
     api_args_t ao;
-    int scale_min, scale_max; /* GET /v1/scale's clamp (ferry up's --workers) */
-    int started;              /* the timers run */
+    const struct ferry_scale_cfg_s *scale; /* GET /v1/scale's settings (ferry up's); NULL */
+    int started;                           /* the timers run */
     uv_check_t check;
     ferry_redis_t *r;
     ferry_scan_opts_t o;
@@ -391,10 +391,10 @@ sched_t *sched_new(cli_t *g)
     return s;
 }
 
-void sched_scale_bounds(sched_t *s, int min, int max)
+/* GET /v1/scale's policy settings (borrowed until sched_start): ferry up's. */
+void sched_scale_cfg(sched_t *s, const struct ferry_scale_cfg_s *cfg)
 {
-    s->scale_min = min;
-    s->scale_max = max;
+    s->scale = cfg;
 }
 
 /* A scheduler option at argv[*i] (API, scan, --task, --tick, --lease-ttl): 1 taken, 0 not
@@ -452,8 +452,7 @@ int sched_start(sched_t *s, uv_loop_t *loop)
                               .tls_cert_pem = s->ao.cert,
                               .tls_key_pem = s->ao.key,
                               .redis_url = url,
-                              .scale_min = s->scale_min,
-                              .scale_max = s->scale_max};
+                              .scale = s->scale};
         if (redis_url(g, url, sizeof(url)) != FERRY_OK)
             code = cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is");
         else if (ferry_api_start(&o, &s->api, &err) != FERRY_OK)

@@ -41,7 +41,7 @@
 /* scheduler_cmd.c: the scheduler and API as a part on our loop */
 typedef struct sched_s sched_t;
 sched_t *sched_new(cli_t *g);
-void sched_scale_bounds(sched_t *s, int min, int max);
+void sched_scale_cfg(sched_t *s, const ferry_scale_cfg_t *cfg);
 int sched_opt(sched_t *s, int argc, char **argv, int *i);
 int sched_start(sched_t *s, uv_loop_t *loop);
 int sched_api_port(const sched_t *s);
@@ -570,7 +570,9 @@ int cmd_up(cli_t *g, int argc, char **argv)
         goto out;
     }
     loop_ok = 1;
-    sched_scale_bounds(u->sched, u->min, u->max);
+    u->cfg.min = u->min;
+    u->cfg.max = u->max;
+    sched_scale_cfg(u->sched, &u->cfg);
     if ((code = sched_start(u->sched, &u->loop)) != CLI_OK)
         goto out;
     uv_timer_init(&u->loop, &u->tick);

@@ -67,7 +67,7 @@ struct ferry_api_s {
     char *mpage;
     size_t mlen;
     struct timespec mat;
-    int scale_min, scale_max; /* GET /v1/scale's clamp */
+    ferry_scale_cfg_t scale; /* GET /v1/scale's policy settings */
 };
 
 typedef struct req_s {
@@ -400,7 +400,7 @@ static enum MHD_Result do_scale(ferry_api_t *a, struct MHD_Connection *c, req_t 
     if (task && !ferry_task_name_valid(task))
         return reply_error(c, q, MHD_HTTP_NOT_FOUND,
                            "no such task: ?task= wants a task name (ferry task ls)");
-    ferry_scale_cfg_t cfg = {.min = a->scale_min, .max = a->scale_max};
+    ferry_scale_cfg_t cfg = a->scale;
     ferry_scale_in_t in;
     ferry_scale_out_t out;
     int rc = ferry_scale_eval(r, task && task[0] ? task : NULL, &cfg, &in, &out);
@@ -989,8 +989,10 @@ int ferry_api_start(const ferry_api_opts_t *o, ferry_api_t **out, ferry_error_t 
     pthread_mutex_init(&a->mu, NULL);
     a->redis_url = strdup(o->redis_url ? o->redis_url : "");
     a->public_read = o->public_read;
-    a->scale_min = o->scale_min;
-    a->scale_max = o->scale_max > 0 ? o->scale_max : FERRY_SCALE_DEFAULT_MAX;
+    if (o->scale)
+        a->scale = *o->scale;
+    if (a->scale.max <= 0)
+        a->scale.max = FERRY_SCALE_DEFAULT_MAX;
     a->max_body = o->max_body ? o->max_body : FERRY_EVENTS_MAX_BODY;
     if (o->token && o->token[0]) {
         a->token = strdup(o->token);

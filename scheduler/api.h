@@ -36,12 +36,14 @@ typedef struct ferry_api_opts_s {
     int public_read;          /* read routes without a token */
     const char *tls_cert_pem; /* both or neither: PEM text (not paths), copied */
     const char *tls_key_pem;
-    unsigned threads;         /* server threads; 0: 4 */
-    unsigned conn_limit;      /* open connections at most; 0: 4096 */
-    unsigned timeout_s;       /* an idle or stalled connection is closed after this; 0: 15 */
-    size_t max_body;          /* request body cap (413 past it); 0: FERRY_EVENTS_MAX_BODY */
-    size_t max_header;        /* bytes of request line + headers; 0: 16 KiB (431/413 past it) */
-    int scale_min, scale_max; /* GET /v1/scale's clamp (ferry up's --workers); 0, 0: 0..100 */
+    unsigned threads;    /* server threads; 0: 4 */
+    unsigned conn_limit; /* open connections at most; 0: 4096 */
+    unsigned timeout_s;  /* an idle or stalled connection is closed after this; 0: 15 */
+    size_t max_body;     /* request body cap (413 past it); 0: FERRY_EVENTS_MAX_BODY */
+    size_t max_header;   /* bytes of request line + headers; 0: 16 KiB (431/413 past it) */
+    /* GET /v1/scale's policy settings (scale.h; copied): ferry up's --workers, --cooldown,
+     * --drain-target, --concurrency. NULL: 0..FERRY_SCALE_DEFAULT_MAX, the defaults. */
+    const struct ferry_scale_cfg_s *scale;
 } ferry_api_opts_t;
 
 typedef struct ferry_api_s ferry_api_t;
