@@ -349,9 +349,9 @@ static void tell_no_tasks(up_t *u)
                 "ferry up: no tasks yet. Add one in another terminal, e.g.\n"
                 "  ferry task add photos --from oss://BUCKET/prefix/ --to s3://BUCKET/prefix/ "
                 "--every 1h\n"
-                "and ferry up scans it and starts workers (events: POST "
-                "http://127.0.0.1:%d/v1/tasks/NAME/events).\n",
-                port);
+                "and ferry up scans it and starts workers.\n");
+        if (port > 0)
+            fprintf(stderr, "Events: POST http://127.0.0.1:%d/v1/tasks/NAME/events.\n", port);
         ferry_log(FERRY_LOG_INFO, "up.no_tasks", "what", "ferry task add NAME --from … --to …",
                   NULL);
     } else if (n > 0)
