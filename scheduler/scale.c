@@ -60,10 +60,34 @@ static void sample(const ferry_scale_in_t *in, ferry_scale_state_t *st, int64_t 
         st->bps = st->bps > 0 ? st->bps + (bps - st->bps) * RATE_WEIGHT : bps;
 }
 
-void ferry_scale_decide(const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in,
+#define INPUT_MAX 1000000000000000LL /* 1e15: inputs past it are read as it */
+
+static long long bounded(long long v)
+{
+    return v < 0 ? 0 : v > INPUT_MAX ? INPUT_MAX : v;
+}
+
+void ferry_scale_decide(const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in_raw,
                         ferry_scale_state_t *st, int64_t now_ms, ferry_scale_out_t *out)
 {
     memset(out, 0, sizeof(*out));
+    /* Inputs and a state read back from Redis are bounded first: no overflow on any of them. */
+    ferry_scale_in_t inb = {.lag = bounded(in_raw->lag),
+                            .pending = bounded(in_raw->pending),
+                            .bytes = bounded(in_raw->bytes),
+                            .actual = bounded(in_raw->actual),
+                            .concurrency = bounded(in_raw->concurrency),
+                            .done_objects = bounded(in_raw->done_objects),
+                            .done_bytes = bounded(in_raw->done_bytes)};
+    const ferry_scale_in_t *in = &inb;
+    st->sample_objects = bounded(st->sample_objects);
+    st->sample_bytes = bounded(st->sample_bytes);
+    if (st->low_since_ms < 0 || st->sample_ms < 0 || now_ms < 0 || now_ms > INPUT_MAX) {
+        st->low_since_ms = st->sample_ms = 0;
+        now_ms = now_ms < 0 ? 0 : now_ms > INPUT_MAX ? INPUT_MAX : now_ms;
+    }
+    if (!(st->ops >= 0 && st->ops < 1e12) || !(st->bps >= 0 && st->bps < 1e15))
+        st->ops = st->bps = 0;
     int lo = clampi(cfg->min, 0, FERRY_SCALE_MAX);
     int hi = clampi(cfg->max, lo, FERRY_SCALE_MAX);
     int64_t cooldown = cfg->cooldown_ms > 0 ? cfg->cooldown_ms : FERRY_SCALE_COOLDOWN_MS;
