@@ -1,13 +1,15 @@
 /* ferry up (issue 14): the autoscaler against a real redis-server and two fakes3 (destination
  * paced, so that jobs take time).
  *
- *  1. Scale up and down: 400 small objects (PutObject answered after 200 ms) and then 4 of 32
- *     MiB (4 parts of 8 MiB, UploadPart at 1 MiB/s: 8 s a part). `ferry up --workers 0..4`
- *     goes above one worker for the small backlog; one worker is SIGKILLed and restarted
- *     (up.worker_exit with code 137 and its delay); when only the large copies are left the
- *     policy asks for one worker and the others are stopped (SIGTERM) in the middle of their
- *     part uploads; idle, it goes to 0. Everything ends done and byte-identical, and no part
- *     finished on the destination is sent again (fakes3's UploadPart counter == 16).
+ *  1. Scale up and down: 4 objects of 32 MiB first in key order (4 parts of 8 MiB, UploadPart
+ *     at 256 KiB/s: 32 s a part), then 200 small ones (PutObject answered after 100 ms).
+ *     `ferry up --workers 0..4 --concurrency 2` goes above one worker for the backlog (the
+ *     large jobs, taken first, spread over at least two workers); a worker that holds no large
+ *     job is SIGKILLed and restarted (up.worker_exit with code 137 and its delay); when only
+ *     the large copies are left the policy asks for one worker and three are stopped (SIGTERM)
+ *     one a second, so at least one in the middle of its part uploads; idle, it goes to 0.
+ * Everything ends done and byte-identical, and no part finished on the destination is sent again
+ * (fakes3's UploadPart counter == 16).
  *  2. GET /v1/scale and the gauges in /metrics while it runs.
  *  3. SIGTERM to `ferry up` mid-copy: it drains and exits 0; a second run is stopped by two
  *     SIGINTs (exit 130); a third finishes everything byte-identical.
@@ -22,7 +24,7 @@
 
 #include <jansson.h>
 
-#define SMALL_N 400
+#define SMALL_N 200
 #define BIG_N   4
 #define PARTS   4
 
@@ -84,6 +86,34 @@ static int live_workers(wt_t *w, const char *prefix, int *pids, long long *in_fl
         }
     free(hb);
     return k;
+}
+
+/* The pid of a live worker (consumer under prefix) that copies none of the large objects
+ * a/a00000000..3, once all four are copying; 0 when there is none yet. */
+static int no_large_copy(wt_t *w, const char *prefix)
+{
+    char holders[BIG_N][FERRY_WORKER_MAX + 1];
+    for (int i = 0; i < BIG_N; i++) {
+        char key[32];
+        ferry_record_t rec;
+        snprintf(key, sizeof(key), "a/a%08d", i);
+        if (wt_record(w, "a", key, &rec) != FERRY_OK || rec.state != FERRY_STATE_COPYING)
+            return 0;
+        snprintf(holders[i], sizeof(holders[i]), "%s", rec.worker);
+    }
+    ferry_heartbeat_t *hb = NULL;
+    size_t n = 0;
+    int pid = 0;
+    REQUIRE(ferry_stats_workers(w->r, NULL, &hb, &n) == FERRY_OK);
+    for (size_t i = 0; i < n && pid == 0; i++) {
+        int holds = 0;
+        for (int k = 0; k < BIG_N; k++)
+            holds |= strcmp(hb[i].consumer, holders[k]) == 0;
+        if (!holds && strncmp(hb[i].consumer, prefix, strlen(prefix)) == 0)
+            pid = hb[i].pid;
+    }
+    free(hb);
+    return pid;
 }
 
 /* GET path on 127.0.0.1:port; the body parsed as JSON (NULL if not JSON), *status the code. */
@@ -202,20 +232,20 @@ static void exit_codes(void)
 /* 1 + 2: scale up, a crash restarted, down mid-copy, to 0 when idle. */
 static void scale_up_down(wt_t *w)
 {
-    seed(w, "{\"bucket\":\"src\",\"prefix\":\"a/s\",\"count\":400,\"size\":4096,\"seed\":31}");
-    seed(w, "{\"bucket\":\"src\",\"prefix\":\"a/z\",\"count\":4,\"size\":33554432,\"seed\":32,"
+    seed(w, "{\"bucket\":\"src\",\"prefix\":\"a/s\",\"count\":200,\"size\":4096,\"seed\":31}");
+    seed(w, "{\"bucket\":\"src\",\"prefix\":\"a/a\",\"count\":4,\"size\":33554432,\"seed\":32,"
             "\"crc32c\":true}");
     const char *topts[] = {"--part-size", "8MiB", "--multipart-threshold", "8MiB", NULL};
     wt_task(w, "a", "a/", NULL, "a/", topts);
-    faults(w, "[{\"op\":\"UploadPart\",\"bandwidth\":1048576},"
-              "{\"op\":\"PutObject\",\"latency_ms\":200}]");
+    faults(w, "[{\"op\":\"UploadPart\",\"bandwidth\":262144},"
+              "{\"op\":\"PutObject\",\"latency_ms\":100}]");
     int port = harness_free_port();
     REQUIRE(port > 0);
-    /* drain target 8 s: 400 jobs at the assumed 20 objects/s are 20 worker-s (3 workers, more
+    /* drain target 4 s: 204 jobs at the assumed 20 objects/s are 10 worker-s (3 workers, more
      * once measured); 4 large jobs left (128 MiB at 32 MiB/s: 4 worker-s) ask for one */
     const char *opts[] = {
         "--workers", "0..4", "--concurrency", "2",   "--cooldown", "3s", "--drain-target",
-        "8s",        "--",   "--grace",       "60s", NULL};
+        "4s",        "--",   "--grace",       "90s", NULL};
     double t0 = wt_now();
     pid_t up = up_start(w, "ha", "up-a.log", port, opts);
     int most = 0, killed = 0, scale_seen = 0, metrics_seen = 0;
@@ -227,10 +257,12 @@ static void scale_up_down(wt_t *w)
             most = n;
         if (n >= 2 && up_at < 0)
             up_at = wt_now() - t0;
-        /* a worker dies (SIGKILL) in the small-object phase, before the large copies start */
-        if (!killed && n >= 2 && done_count(w, "a") < SMALL_N / 2) {
-            kill(pids[n - 1], SIGKILL);
-            killed = pids[n - 1];
+        /* a worker that holds no large copy dies (SIGKILL) in the small-object phase */
+        int victim = 0;
+        if (!killed && n >= 2 && done_count(w, "a") < SMALL_N / 2 &&
+            (victim = no_large_copy(w, "ha/")) > 0) {
+            kill(victim, SIGKILL);
+            killed = victim;
             printf("killed worker %d at %.1f s\n", killed, wt_now() - t0);
         }
         if (!scale_seen && n >= 1) {
