@@ -17,12 +17,15 @@
  *     split (each host's consumers copy), nothing is copied twice (PutObject count, attempts);
  *     then one host's workers and its ferry up are SIGKILLed mid-run and nothing is lost.
  *  5. Exit codes: --help 0, bad --workers 2, unknown option 2.
+ *  6. Without --redis: the private redis-server is started, a hint to add a task is printed
+ *     while there is none (and ferry up keeps serving), and SIGTERM stops that server too.
  */
 #include "test_worker_util.h"
 
 #include "ferry/stats.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #define SMALL_N 200
 #define BIG_N   4
@@ -446,9 +449,59 @@ static void three_hosts(wt_t *w)
     CHECK_INT(wt_compare(w, &w->d, "c/", "c/"), 0);
 }
 
+/* 6: without --redis, ferry up starts the state dir's private redis-server, says how to add a
+ * task while there is none, keeps serving, and stops that server again on SIGTERM. */
+static void private_redis(void)
+{
+    char dir[1024], log[1024], pidfile[1100];
+    snprintf(dir, sizeof(dir), "%s/state", harness_tmpdir());
+    REQUIRE(mkdir(dir, 0700) == 0);
+    snprintf(log, sizeof(log), "%s/up-private.log", harness_tmpdir());
+    snprintf(pidfile, sizeof(pidfile), "%s/redis.pid", dir);
+    const char *argv[] = {bin(), "--state-dir", dir,    "up", "--listen",
+                          "off", "--workers",   "0..1", NULL};
+    char *url = getenv("FERRY_REDIS_URL") ? strdup(getenv("FERRY_REDIS_URL")) : NULL;
+    unsetenv("FERRY_REDIS_URL");
+    pid_t up = harness_spawn(argv, NULL, log);
+    if (url) {
+        setenv("FERRY_REDIS_URL", url, 1);
+        free(url);
+    }
+    REQUIRE(up > 0);
+    double end = wt_now() + 30;
+    while (wt_log_count("up-private.log", "event=up.no_tasks") < 1 && wt_now() < end)
+        usleep(100 * 1000);
+    CHECK_INT(wt_log_count("up-private.log", "ferry task add"), 2); /* the hint and the log */
+    long rpid = 0;
+    FILE *f = fopen(pidfile, "r");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fscanf(f, "%ld", &rpid) == 1);
+        fclose(f);
+    }
+    CHECK(rpid > 0 && kill((pid_t)rpid, 0) == 0); /* the private server runs */
+    usleep(1500 * 1000);
+    CHECK(kill(up, 0) == 0); /* no task: still serving */
+    kill(up, SIGTERM);
+    CHECK_INT(wt_wait(up, 30), 0);
+    CHECK_INT(wt_log_count("up-private.log", "event=up.redis_stopped"), 1);
+    /* and it stopped it: the daemonized server was re-parented to this test (the harness is a
+     * subreaper), so reap it; gone or a zombie both mean it exited */
+    end = wt_now() + 10;
+    int gone = 0;
+    while (rpid > 0 && !gone && wt_now() < end) {
+        int st;
+        gone = waitpid((pid_t)rpid, &st, WNOHANG) == (pid_t)rpid || kill((pid_t)rpid, 0) != 0;
+        if (!gone)
+            usleep(100 * 1000);
+    }
+    CHECK(gone);
+}
+
 int main(int argc, char **argv)
 {
-    const char *only = argc > 1 ? argv[1] : NULL; /* run one part: codes, scale, stop, hosts */
+    /* run one part: codes, scale, stop, hosts, private */
+    const char *only = argc > 1 ? argv[1] : NULL;
     wt_t w;
     wt_start(&w, "s3", "s3");
     if (!only || strcmp(only, "codes") == 0)
@@ -459,6 +512,8 @@ int main(int argc, char **argv)
         stop_and_resume(&w);
     if (!only || strcmp(only, "hosts") == 0)
         three_hosts(&w);
+    if (!only || strcmp(only, "private") == 0)
+        private_redis();
     wt_stop(&w);
     return test_summary();
 }
