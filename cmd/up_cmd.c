@@ -51,13 +51,11 @@ void sched_close(sched_t *s);
 void sched_free(sched_t *s);
 
 #define UP_TICK_MS        1000
-#define UP_HOST_TTL_MS    5000 /* a ferry up not seen for this long no longer takes a share */
 #define UP_BACKOFF_MS     1000 /* first restart delay; doubles per crash */
 #define UP_BACKOFF_MAX_MS 60000
 #define UP_STABLE_MS      60000 /* a worker that ran this long resets the backoff */
 #define UP_EXIT_KILLED    130   /* the second signal: stopped at once */
-#define UP_HOSTS_KEY      "ferry:ups"
-#define UP_WORKER_ARGS    32 /* options after "--" passed to every worker */
+#define UP_WORKER_ARGS    32    /* options after "--" passed to every worker */
 
 static const char USAGE[] =
     "usage: ferry up [--workers MIN..MAX] [--concurrency N] [--cooldown DUR]\n"
@@ -124,13 +122,6 @@ static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -293,46 +284,6 @@ static void kill_all(up_t *u, int sig)
     }
 }
 
-/* Register this ferry up in ferry:ups (member "host/pid", score the wall clock) and find the
- * live ones (seen within UP_HOST_TTL_MS): *hosts of them, *rank this one's place in name
- * order. Each takes desired / hosts workers, the first desired % hosts one more. */
-static int my_rank(up_t *u, int *rank, int *hosts)
-{
-    int64_t now = wall_ms();
-    redisReply *rep = NULL;
-    char score[24], since[24];
-    snprintf(score, sizeof(score), "%lld", (long long)now);
-    snprintf(since, sizeof(since), "(%lld", (long long)(now - UP_HOST_TTL_MS));
-    const char *add[] = {"ZADD", UP_HOSTS_KEY, score, u->member};
-    int rc = ferry_redis_argv(u->r, 4, add, NULL, &rep);
-    freeReplyObject(rep);
-    rep = NULL;
-    const char *rm[] = {"ZREMRANGEBYSCORE", UP_HOSTS_KEY, "-inf", since};
-    if (rc == FERRY_OK)
-        rc = ferry_redis_argv(u->r, 4, rm, NULL, &rep);
-    freeReplyObject(rep);
-    rep = NULL;
-    const char *all[] = {"ZRANGE", UP_HOSTS_KEY, "0", "1023"};
-    if (rc == FERRY_OK)
-        rc = ferry_redis_argv(u->r, 4, all, NULL, &rep);
-    if (rc)
-        return rc;
-    int n = 0, before = 0, seen = 0;
-    for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        if (e->type != REDIS_REPLY_STRING)
-            continue;
-        n++;
-        int c = strcmp(e->str, u->member);
-        before += c < 0;
-        seen |= c == 0;
-    }
-    freeReplyObject(rep);
-    *hosts = seen ? n : n + 1; /* not listed (a race with a slow tick): count ourselves */
-    *rank = before;
-    return FERRY_OK;
-}
-
 static void tell_no_tasks(up_t *u)
 {
     char **names = NULL;
@@ -371,13 +322,11 @@ static void on_tick(uv_timer_t *h)
     ferry_scale_in_t in;
     ferry_scale_out_t out;
     int rank = 0, hosts = 1;
-    /* the policy over every host: this machine's bounds times the live ferry up count */
-    int rc = my_rank(u, &rank, &hosts);
-    if (rc == FERRY_OK) {
-        cfg.min = u->min * hosts;
-        cfg.max = u->max * hosts;
+    /* the policy over every host (per_host: this machine's bounds times the live ferry up
+     * count), and this one's place among them */
+    int rc = ferry_scale_hosts(u->r, u->member, &rank, &hosts);
+    if (rc == FERRY_OK)
         rc = ferry_scale_eval(u->r, NULL, &cfg, &in, &out);
-    }
     if (rc) {
         ferry_log(FERRY_LOG_ERROR, "up.redis", "error", ferry_redis_error(u->r)->msg, "what",
                   "workers keep running; retrying every second", NULL);
@@ -572,6 +521,7 @@ int cmd_up(cli_t *g, int argc, char **argv)
     loop_ok = 1;
     u->cfg.min = u->min;
     u->cfg.max = u->max;
+    u->cfg.per_host = 1;
     sched_scale_cfg(u->sched, &u->cfg);
     if ((code = sched_start(u->sched, &u->loop)) != CLI_OK)
         goto out;
@@ -594,7 +544,7 @@ int cmd_up(cli_t *g, int argc, char **argv)
     code = u->killed ? UP_EXIT_KILLED : CLI_OK;
     {
         redisReply *rep = NULL; /* leave the split to the other hosts at once */
-        const char *rm[] = {"ZREM", UP_HOSTS_KEY, u->member};
+        const char *rm[] = {"ZREM", FERRY_SCALE_HOSTS_KEY, u->member};
         if (ferry_redis_argv(u->r, 3, rm, NULL, &rep) == FERRY_OK)
             freeReplyObject(rep);
     }

@@ -90,6 +90,8 @@ void ferry_scale_decide(const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in
         st->ops = st->bps = 0;
     int lo = clampi(cfg->min, 0, FERRY_SCALE_MAX);
     int hi = clampi(cfg->max, lo, FERRY_SCALE_MAX);
+    out->min = lo;
+    out->max = hi;
     int64_t cooldown = cfg->cooldown_ms > 0 ? cfg->cooldown_ms : FERRY_SCALE_COOLDOWN_MS;
     double drain =
         (double)(cfg->drain_target_ms > 0 ? cfg->drain_target_ms : FERRY_SCALE_DRAIN_TARGET_MS) /
@@ -325,6 +327,49 @@ static int load_state(ferry_redis_t *r, const char *key, ferry_scale_state_t *st
     return FERRY_OK;
 }
 
+int ferry_scale_hosts(ferry_redis_t *r, const char *member, int *rank, int *n)
+{
+    int64_t now = wall_ms();
+    redisReply *rep = NULL;
+    char score[24], since[24];
+    snprintf(score, sizeof(score), "%lld", (long long)now);
+    snprintf(since, sizeof(since), "(%lld", (long long)(now - FERRY_SCALE_HOST_TTL_MS));
+    int rc = FERRY_OK;
+    if (member) {
+        const char *add[] = {"ZADD", FERRY_SCALE_HOSTS_KEY, score, member};
+        rc = ferry_redis_argv(r, 4, add, NULL, &rep);
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    const char *rm[] = {"ZREMRANGEBYSCORE", FERRY_SCALE_HOSTS_KEY, "-inf", since};
+    if (rc == FERRY_OK)
+        rc = ferry_redis_argv(r, 4, rm, NULL, &rep);
+    freeReplyObject(rep);
+    rep = NULL;
+    const char *all[] = {"ZRANGE", FERRY_SCALE_HOSTS_KEY, "0", "1023"};
+    if (rc == FERRY_OK)
+        rc = ferry_redis_argv(r, 4, all, NULL, &rep);
+    if (rc)
+        return rc;
+    int cnt = 0, before = 0, seen = 0;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        cnt++;
+        if (member) {
+            int c = strcmp(e->str, member);
+            before += c < 0;
+            seen |= c == 0;
+        }
+    }
+    freeReplyObject(rep);
+    *n = member && !seen ? cnt + 1 : cnt;
+    if (rank)
+        *rank = before;
+    return FERRY_OK;
+}
+
 int ferry_scale_last(ferry_redis_t *r, const char *task, int *desired, int64_t *at_ms)
 {
     char key[128];
@@ -352,8 +397,18 @@ int ferry_scale_eval(ferry_redis_t *r, const char *task, const ferry_scale_cfg_t
         rc = load_state(r, key, &st, NULL);
     if (rc)
         return rc;
+    ferry_scale_cfg_t c = *cfg;
+    int hosts = 1;
+    if (cfg->per_host) {
+        if ((rc = ferry_scale_hosts(r, NULL, NULL, &hosts)) != FERRY_OK)
+            return rc;
+        hosts = hosts < 1 ? 1 : hosts > 1024 ? 1024 : hosts;
+        c.min = clampi((long long)cfg->min * hosts, 0, FERRY_SCALE_MAX);
+        c.max = clampi((long long)cfg->max * hosts, 0, FERRY_SCALE_MAX);
+    }
     int64_t now = wall_ms();
-    ferry_scale_decide(cfg, in, &st, now, out);
+    ferry_scale_decide(&c, in, &st, now, out);
+    out->hosts = hosts;
     char v[STATE_FIELDS + 1][32];
     snprintf(v[0], 32, "%d", st.desired);
     snprintf(v[1], 32, "%lld", (long long)st.low_since_ms);
@@ -398,7 +453,9 @@ json_t *ferry_scale_json(const char *task, const ferry_scale_cfg_t *cfg, const f
         (json_int_t)(in->lag + in->pending), "bytes", (json_int_t)in->bytes, "concurrency",
         (json_int_t)in->concurrency, "reason", out->reason ? out->reason : "", "rate",
         "objects_per_s", out->ops, "bytes_per_s", out->bps, "measured", MEASURED[out->measured & 3],
-        "min", cfg->min, "max", cfg->max, "cooldown_left_ms", (json_int_t)out->cooldown_left_ms);
+        "min", out->min, "max", out->max, "cooldown_left_ms", (json_int_t)out->cooldown_left_ms);
+    if (j)
+        json_object_set_new(j, "hosts", json_integer(out->hosts > 0 ? out->hosts : 1));
     if (j && task)
         json_object_set_new(j, "task", json_string(task));
     return j;

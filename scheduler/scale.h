@@ -47,6 +47,8 @@ extern "C" {
 #define FERRY_SCALE_CONCURRENCY     16    /* a worker's default --concurrency */
 #define FERRY_SCALE_WORKER_OPS      20.0  /* objects/s per worker, assumed until measured */
 #define FERRY_SCALE_WORKER_BPS      (32.0 * 1048576.0) /* bytes/s per worker, likewise */
+#define FERRY_SCALE_HOSTS_KEY       "ferry:ups" /* zset: live `ferry up` "host/pid" -> seen ms */
+#define FERRY_SCALE_HOST_TTL_MS     5000        /* a ferry up not seen this long is gone */
 #define FERRY_SCALE_LARGE                                                                          \
     (1024LL * 1024) /* a sample's mean object size from which                                      \
                        it measures bytes/s, below it objects/s */
@@ -58,6 +60,8 @@ typedef struct ferry_scale_cfg_s {
     int concurrency;         /* jobs per worker when no heartbeat says; 0: default */
     double worker_ops;       /* assumed rates until measured; 0: the defaults above */
     double worker_bps;
+    int per_host; /* min and max are per `ferry up`: ferry_scale_eval multiplies them by the
+                     live ones (FERRY_SCALE_HOSTS_KEY), at least 1 */
 } ferry_scale_cfg_t;
 
 typedef struct ferry_scale_in_s {
@@ -89,6 +93,8 @@ typedef struct ferry_scale_out_s {
     int measured;             /* 1 when ops/bps were measured */
     double work_s;            /* worker-seconds of the backlog */
     int64_t cooldown_left_ms; /* while holding above the target */
+    int hosts;                /* ferry_scale_eval with per_host: the live `ferry up` (else 1) */
+    int min, max;             /* the bounds applied */
 } ferry_scale_out_t;
 
 /* A fresh state (desired -1). */
@@ -109,6 +115,12 @@ int ferry_scale_parse_range(const char *s, int *min, int *max);
 int ferry_scale_eval(ferry_redis_t *r, const char *task, const ferry_scale_cfg_t *cfg,
                      ferry_scale_in_t *in, ferry_scale_out_t *out);
 
+/* The live `ferry up` processes: with member non-NULL, first record it as seen now. *n the
+ * live ones (seen within FERRY_SCALE_HOST_TTL_MS; member counts even if its write raced), *rank
+ * (may be NULL) member's place among them in name order. Forgets older entries. FERRY_OK or a
+ * Redis error. */
+int ferry_scale_hosts(ferry_redis_t *r, const char *member, int *rank, int *n);
+
 /* The last stored answer for task (NULL: all): *desired (-1 when never evaluated) and when
  * (unix ms, 0 never). FERRY_OK or a Redis error. */
 int ferry_scale_last(ferry_redis_t *r, const char *task, int *desired, int64_t *at_ms);
@@ -116,7 +128,8 @@ int ferry_scale_last(ferry_redis_t *r, const char *task, int *desired, int64_t *
 /* The /v1/scale body: {"desired","target","actual","lag","pending","jobs","bytes",
  * "concurrency","reason","rate":{"objects_per_s","bytes_per_s","measured": "none"|"objects"|
  * "bytes"|"both"},"min","max",
- * "cooldown_left_ms","task"}. New reference, NULL on allocation failure. */
+ * "hosts","cooldown_left_ms","task"} (min and max as applied: per host times hosts). New reference,
+ * NULL on allocation failure. */
 json_t *ferry_scale_json(const char *task, const ferry_scale_cfg_t *cfg, const ferry_scale_in_t *in,
                          const ferry_scale_out_t *out);
 

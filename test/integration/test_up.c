@@ -411,9 +411,26 @@ static void three_hosts(wt_t *w)
                           "5s",        "--",   "--lease",       "5s", "--visibility",
                           "10s",       NULL};
     pid_t up[3];
-    up[0] = up_start(w, "h1", "up-h1.log", 0, opts);
+    int port = harness_free_port();
+    REQUIRE(port > 0);
+    up[0] = up_start(w, "h1", "up-h1.log", port, opts);
     up[1] = up_start(w, "h2", "up-h2.log", 0, opts);
     up[2] = up_start(w, "h3", "up-h3.log", 0, opts);
+    /* GET /v1/scale on h1 answers for all three: bounds 1..2 per host */
+    int hosts_seen = 0;
+    for (int i = 0; i < 100 && hosts_seen != 3; i++) {
+        int st = 0;
+        char raw[8192];
+        json_t *j = http_get_json(port, "/v1/scale", &st, raw, sizeof(raw));
+        hosts_seen = (int)json_integer_value(json_object_get(j, "hosts"));
+        if (hosts_seen == 3) {
+            CHECK_INT(json_integer_value(json_object_get(j, "max")), 6);
+            CHECK_INT(json_integer_value(json_object_get(j, "min")), 3);
+        }
+        json_decref(j);
+        usleep(100 * 1000);
+    }
+    CHECK_INT(hosts_seen, 3);
     /* phase 1: 300 copies with all three up */
     CHECK(wait_done(w, "c", 300, 180));
     int hosts = 0;
