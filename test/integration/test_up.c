@@ -11,8 +11,9 @@
  * Everything ends done and byte-identical, and no part finished on the destination is sent again
  * (fakes3's UploadPart counter == 16).
  *  2. GET /v1/scale and the gauges in /metrics while it runs.
- *  3. SIGTERM to `ferry up` mid-copy: it drains and exits 0; a second run is stopped by two
- *     SIGINTs (exit 130); a third finishes everything byte-identical.
+ *  3. SIGTERM to `ferry up` mid-copy: it drains and exits 0; a second run (PUTs answered
+ *     after 5 s, so that draining takes a while) is stopped by two SIGINTs (exit 130); a third
+ *     finishes everything byte-identical.
  *  4. Three hosts (three `ferry up` with FERRY_HOSTNAME h1, h2, h3) on one Redis: the workers
  *     split (each host's consumers copy), nothing is copied twice (PutObject count, attempts);
  *     then one host's workers and its ferry up are SIGKILLed mid-run and nothing is lost.
@@ -375,10 +376,13 @@ static void stop_and_resume(wt_t *w)
     CHECK(d1 < 202);
     CHECK_INT(live_workers(w, "hb/", NULL, NULL), 0); /* the workers stopped with it */
 
+    /* PUTs answered after 5 s: the first SIGINT's drain takes seconds, the second ends it */
+    faults(w, "[{\"op\":\"PutObject\",\"latency_ms\":5000}]");
     up = up_start(w, "hb", "up-b2.log", 0, opts);
     end = wt_now() + 120;
-    while (done_count(w, "b") < d1 + 10 && wt_now() < end)
+    while (done_count(w, "b") < d1 + 2 && wt_now() < end)
         usleep(100 * 1000);
+    usleep(500 * 1000); /* the next PUTs are under way */
     kill(up, SIGINT);
     usleep(300 * 1000);
     kill(up, SIGINT);
@@ -387,6 +391,8 @@ static void stop_and_resume(wt_t *w)
     printf("two SIGINTs: stopped in %.1f s, %lld of 202 done\n", wt_now() - t, done_count(w, "b"));
     CHECK_INT(wt_log_count("up-b2.log", "event=up.stop_now"), 1);
 
+    faults(w, "[{\"op\":\"UploadPart\",\"bandwidth\":2097152},"
+              "{\"op\":\"PutObject\",\"latency_ms\":100}]");
     up = up_start(w, "hb", "up-b3.log", 0, opts);
     CHECK(wait_done(w, "b", 202, 180));
     kill(up, SIGTERM);
