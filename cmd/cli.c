@@ -96,8 +96,9 @@ typedef struct {
 
 enum { F_MANY = 1 };
 
-#define SCAN_CMDS (C_TASK_RUN | C_SCHEDULER | C_SYNC)
-#define DUR_MAX   (1000LL * 86400 * 365 * 100) /* 100 years: larger is a typo */
+#define SCAN_CMDS  (C_TASK_RUN | C_SCHEDULER | C_SYNC | C_UP)
+#define SCHED_CMDS (C_SCHEDULER | C_UP)         /* ferry up runs the scheduler and its API */
+#define DUR_MAX    (1000LL * 86400 * 365 * 100) /* 100 years: larger is a typo */
 
 /* Global options first: the help lists them apart. Aliases are rows of their own with the same
  * id (--max-deliveries). */
@@ -138,24 +139,24 @@ static const opt_t OPTS[] = {
      "the task's name (default: made from --from and --to)"},
     {O_WORKERS, "--workers", K_INT, 0, 256, "N", NULL, NULL, C_SYNC, 0,
      "local worker processes (default 4; 0: workers run elsewhere)"},
-    {O_TASK, "--task", K_STR, 0, 0, "NAME", NULL, NULL, C_WORKER | C_SCHEDULER, F_MANY,
+    {O_TASK, "--task", K_STR, 0, 0, "NAME", NULL, NULL, C_WORKER | SCHED_CMDS, F_MANY,
      "only this task (repeatable, 64 at most; default: every task)"},
-    {O_TICK, "--tick", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, C_SCHEDULER, 0,
+    {O_TICK, "--tick", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, SCHED_CMDS, 0,
      "how often to look for due tasks (default 1s)"},
-    {O_LEASE_TTL, "--lease-ttl", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, C_SCHEDULER, 0,
+    {O_LEASE_TTL, "--lease-ttl", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, SCHED_CMDS, 0,
      "a task's scan lease lapses DUR after its holder stops renewing it (default 30s)"},
-    {O_LISTEN, "--listen", K_STR, 0, 0, "ADDR", "off", NULL, C_SCHEDULER, 0,
+    {O_LISTEN, "--listen", K_STR, 0, 0, "ADDR", "off", NULL, SCHED_CMDS, 0,
      "serve the HTTP API on ADDR (default 127.0.0.1:8470; off: none)"},
-    {O_API_TOKEN_FILE, "--api-token-file", K_STR, 0, 0, "FILE", NULL, NULL, C_SCHEDULER, 0,
+    {O_API_TOKEN_FILE, "--api-token-file", K_STR, 0, 0, "FILE", NULL, NULL, SCHED_CMDS, 0,
      "the API's bearer token (else $FERRY_API_TOKEN)"},
-    {O_PUBLIC_READ, "--public-read", K_FLAG, 0, 0, NULL, NULL, NULL, C_SCHEDULER, 0,
+    {O_PUBLIC_READ, "--public-read", K_FLAG, 0, 0, NULL, NULL, NULL, SCHED_CMDS, 0,
      "read routes without the token"},
-    {O_TLS_CERT, "--tls-cert", K_STR, 0, 0, "FILE", NULL, NULL, C_SCHEDULER, 0,
+    {O_TLS_CERT, "--tls-cert", K_STR, 0, 0, "FILE", NULL, NULL, SCHED_CMDS, 0,
      "serve HTTPS with this PEM certificate (with --tls-key)"},
-    {O_TLS_KEY, "--tls-key", K_STR, 0, 0, "FILE", NULL, NULL, C_SCHEDULER, 0,
+    {O_TLS_KEY, "--tls-key", K_STR, 0, 0, "FILE", NULL, NULL, SCHED_CMDS, 0,
      "the PEM private key of --tls-cert"},
-    {O_CONCURRENCY, "--concurrency", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER, 0,
-     "copies in flight (default 16)"},
+    {O_CONCURRENCY, "--concurrency", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER | C_UP, 0,
+     "copies in flight per worker process (default 16)"},
     {O_PARTS_PER_JOB, "--parts-per-job", K_INT, 1, 256, "N", NULL, NULL, C_WORKER, 0,
      "streams one multipart copy may hold (default 4)"},
     {O_STREAMS, "--streams", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER, 0,
@@ -189,6 +190,12 @@ static const opt_t OPTS[] = {
      0, "log at L and above (default info)"},
     {O_DOWNLOAD, "--download", K_FLAG, 0, 0, NULL, NULL, NULL, C_CHECK, 0,
      "also compare the bytes of every pair of equal size (SHA-256 while streaming)"},
+    {O_UP_WORKERS, "--workers", K_STR, 0, 0, "MIN..MAX", NULL, NULL, C_UP, 0,
+     "worker processes on this machine, as the scaling policy says (default 1..4; N: N..N)"},
+    {O_COOLDOWN, "--cooldown", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, C_UP, 0,
+     "scale down only after the backlog stayed lower this long (default 60s)"},
+    {O_DRAIN_TARGET, "--drain-target", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, C_UP, 0,
+     "aim to drain a backlog within DUR (default 60s)"},
 };
 #define NOPTS   (sizeof(OPTS) / sizeof(OPTS[0]))
 #define NGLOBAL 3
@@ -312,6 +319,11 @@ int cli_parse(cli_t *g, const cli_cmd_t *cmd, int argc, char **argv, cli_args_t 
     for (int i = 1; i < argc;) {
         const char *arg = argv[i];
         if (!opts_done && strcmp(arg, "--") == 0) {
+            if (cmd->passthrough) {
+                a->pass = argv + i + 1;
+                a->npass = argc - i - 1;
+                break;
+            }
             opts_done = 1;
             i++;
             continue;
@@ -598,13 +610,6 @@ int cli_redis_error(ferry_redis_t *r)
     if (code == FERRY_ENOTFOUND)
         return CLI_UNKNOWN;
     return CLI_FAIL;
-}
-
-int cmd_not_yet(cli_t *g, int argc, char **argv)
-{
-    (void)g;
-    (void)argc;
-    return cli_error(CLI_USAGE, "%s: not implemented yet", argv[0]);
 }
 
 int cmd_down(cli_t *g, const cli_args_t *a)

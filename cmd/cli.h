@@ -89,6 +89,9 @@ typedef enum {
     O_RING,
     O_LOG_LEVEL,
     O_DOWNLOAD,
+    O_UP_WORKERS,
+    O_COOLDOWN,
+    O_DRAIN_TARGET,
     O__COUNT
 } cli_opt_id_t;
 
@@ -115,6 +118,8 @@ typedef struct cli_args_s {
     int nmany;
     char **task_argv; /* task options as given ("--from", "LOC", "--delete", "--every=1h") */
     int task_argc;
+    char **pass; /* a passthrough command's arguments after "--", as given (into argv) */
+    int npass;
 } cli_args_t;
 
 typedef struct cli_cmd_s cli_cmd_t;
@@ -128,7 +133,8 @@ struct cli_cmd_s {
     const char *text;     /* what it does, a few lines */
     const char *examples; /* lines, each a command */
     int (*fn)(cli_t *g, const cli_args_t *a);
-    int (*raw)(cli_t *g, int argc, char **argv); /* not converted yet: gets argv as is */
+    int passthrough; /* 1: what follows "--" is kept as is in cli_args_t.pass (ferry up hands it
+                      * to its workers), not parsed as positionals */
 };
 
 /* Parse argv[1..argc) (argv[0] is the command's last word) for cmd: global options anywhere,
@@ -191,7 +197,8 @@ int cmd_sync(cli_t *g, const cli_args_t *a);
 int cmd_scheduler(cli_t *g, const cli_args_t *a);
 int cmd_task_run(cli_t *g, const cli_args_t *a);
 int cmd_task_secret(cli_t *g, const cli_args_t *a);
-int cmd_not_yet(cli_t *g, int argc, char **argv);
+/* up_cmd.c */
+int cmd_up(cli_t *g, const cli_args_t *a);
 
 /* The scan options of ferry task run, ferry scheduler and ferry sync (--dry-run,
  * --allow-empty-source, --parallel, --max-backlog) and, with filters, the task's size/age

@@ -11,6 +11,7 @@
 #include "dashboard.h"
 #include "intake.h"
 #include "metrics.h"
+#include "scale.h"
 
 #include "ferry/stats.h"
 #include "scan.h"
@@ -67,6 +68,7 @@ struct ferry_api_s {
     char *mpage;
     size_t mlen;
     struct timespec mat;
+    ferry_scale_cfg_t scale; /* GET /v1/scale's policy settings */
 };
 
 typedef struct req_s {
@@ -404,6 +406,15 @@ static enum MHD_Result do_tasks(struct MHD_Connection *c, req_t *q, ferry_redis_
             free(names[i]);
         free(names);
     }
+    int desired = -1;
+    size_t nlive = 0;
+    if (rc == FERRY_OK && !single) { /* all workers: the policy's last answer, the live ones */
+        int64_t at = 0;
+        ferry_heartbeat_t *live = NULL;
+        if ((rc = ferry_scale_last(r, NULL, &desired, &at)) == FERRY_OK)
+            rc = ferry_stats_workers(r, NULL, &live, &nlive);
+        free(live);
+    }
     if (rc) {
         json_decref(arr);
         if (rc == FERRY_EPARSE)
@@ -421,7 +432,27 @@ static enum MHD_Result do_tasks(struct MHD_Connection *c, req_t *q, ferry_redis_
         json_object_set_new(one_task, "scans", scans);
         return reply_json(c, q, MHD_HTTP_OK, one_task);
     }
-    return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:o}", "tasks", arr));
+    json_t *w = json_pack("{s:I,s:o}", "actual", (json_int_t)nlive, "desired",
+                          desired >= 0 ? json_integer(desired) : json_null());
+    return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:o,s:o*}", "tasks", arr, "workers", w));
+}
+
+/* GET /v1/scale[?task=NAME]: the scaling policy's answer (scale.h), for KEDA and people. */
+static enum MHD_Result do_scale(ferry_api_t *a, struct MHD_Connection *c, req_t *q,
+                                ferry_redis_t *r)
+{
+    const char *task = arg(c, "task");
+    if (task && !ferry_task_name_valid(task))
+        return reply_error(c, q, MHD_HTTP_NOT_FOUND,
+                           "no such task: ?task= wants a task name (ferry task ls)");
+    ferry_scale_cfg_t cfg = a->scale;
+    ferry_scale_in_t in;
+    ferry_scale_out_t out;
+    int rc = ferry_scale_eval(r, task && task[0] ? task : NULL, &cfg, &in, &out);
+    if (rc)
+        return reply_status_error(c, q, r, rc, "no such task");
+    return reply_json(c, q, MHD_HTTP_OK,
+                      ferry_scale_json(task && task[0] ? task : NULL, &cfg, &in, &out));
 }
 
 static enum MHD_Result do_object(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
@@ -853,6 +884,9 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
     case FERRY_API_THROUGHPUT:
         ret = do_throughput(c, q, r);
         break;
+    case FERRY_API_SCALE:
+        ret = do_scale(a, c, q, r);
+        break;
     default:
         ret = reply_error(c, q, MHD_HTTP_NOT_FOUND, "no such route");
     }
@@ -1083,6 +1117,10 @@ int ferry_api_start(const ferry_api_opts_t *o, ferry_api_t **out, ferry_error_t 
     pthread_mutex_init(&a->mu, NULL);
     a->redis_url = strdup(o->redis_url ? o->redis_url : "");
     a->public_read = o->public_read;
+    if (o->scale)
+        a->scale = *o->scale;
+    if (a->scale.max <= 0)
+        a->scale.max = FERRY_SCALE_DEFAULT_MAX;
     a->max_body = o->max_body ? o->max_body : FERRY_EVENTS_MAX_BODY;
     if (o->token && o->token[0]) {
         a->token = strdup(o->token);

@@ -41,6 +41,8 @@ int ferry_api_route(const char *method, const char *path, ferry_api_route_t *out
         out->id = FERRY_API_READYZ;
     else if (strcmp(path, "/metrics") == 0)
         out->id = FERRY_API_METRICS;
+    else if (strcmp(path, "/v1/scale") == 0)
+        out->id = FERRY_API_SCALE;
     else if (strcmp(path, "/v1/tasks") == 0 || strcmp(path, "/v1/tasks/") == 0)
         out->id = FERRY_API_TASKS;
     else if (strncmp(path, "/v1/tasks/", 10) == 0) {

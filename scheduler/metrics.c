@@ -1,5 +1,6 @@
 /* ferry scheduler — Prometheus metrics (see metrics.h and docs/metrics.md). */
 #include "metrics.h"
+#include "scale.h"
 
 #include "scan.h"
 
@@ -419,6 +420,27 @@ static int render_workers(ferry_buf_t *out, const mtask_t *ts, size_t n,
     return rc;
 }
 
+/* The scaling policy, over every task and worker (scale.h): the last answer (absent until
+ * ferry up or GET /v1/scale asked) and the live worker processes. */
+static int render_scale(ferry_redis_t *r, ferry_buf_t *out, size_t nhb)
+{
+    int desired = -1;
+    int64_t at = 0;
+    int rc = family(out, "ferry_workers_actual", "gauge",
+                    "Live worker processes of every task (heartbeat within 15 s).");
+    if (rc == FERRY_OK)
+        rc = ferry_buf_addf(out, "ferry_workers_actual %zu\n", nhb);
+    if (rc == FERRY_OK)
+        rc = ferry_scale_last(r, NULL, &desired, &at);
+    if (rc == FERRY_OK && desired >= 0) {
+        rc = family(out, "ferry_workers_desired", "gauge",
+                    "Worker processes the scaling policy asks for (its last answer).");
+        if (rc == FERRY_OK)
+            rc = ferry_buf_addf(out, "ferry_workers_desired %d\n", desired);
+    }
+    return rc;
+}
+
 /* 1 when heartbeat hb serves task (names it, or serves every task). */
 static int hb_serves(const ferry_heartbeat_t *hb, const char *task)
 {
@@ -491,6 +513,8 @@ int ferry_metrics_render(ferry_redis_t *r, ferry_buf_t *out, ferry_error_t *err)
         rc = render_scan_histogram(out, ts, n);
     if (rc == FERRY_OK)
         rc = render_workers(out, ts, n, hb, nhb);
+    if (rc == FERRY_OK)
+        rc = render_scale(r, out, nhb);
     if (rc == FERRY_OK)
         rc = process_metrics(out);
 out:

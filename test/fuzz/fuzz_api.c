@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ferry_api_route_t rt;
     int rc = ferry_api_route(f[0], f[1], &rt);
     if (rc == FERRY_OK) {
-        if (rt.id < FERRY_API_HEALTHZ || rt.id > FERRY_API_THROUGHPUT)
+        if (rt.id < FERRY_API_HEALTHZ || rt.id > FERRY_API_SCALE)
             __builtin_trap();
         if (rt.task[0] && !ferry_task_name_valid(rt.task))
             __builtin_trap();

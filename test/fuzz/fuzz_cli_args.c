@@ -12,14 +12,14 @@
 
 /* The shapes of ferry.c's commands that matter to the parser (fn unused here). */
 static const cli_cmd_t CMDS[] = {
-    {"task add", C_TASK_ADD, "NAME [task options]", 1, 1, ~0u, "", "", "", NULL, NULL},
-    {"task run", C_TASK_RUN, "NAME [options]", 1, 1, FERRY_TASK_OPT_SCAN, "", "", "", NULL, NULL},
-    {"ls", C_LS, "NAME [options]", 1, 1, 0, "", "", "", NULL, NULL},
-    {"retry", C_RETRY, "NAME [KEY…]", 1, -1, 0, "", "", "", NULL, NULL},
-    {"sync", C_SYNC, "[options]", 0, 0, ~0u, "", "", "", NULL, NULL},
-    {"worker", C_WORKER, "[options]", 0, 0, 0, "", "", "", NULL, NULL},
-    {"scheduler", C_SCHEDULER, "[options]", 0, 0, FERRY_TASK_OPT_SCAN, "", "", "", NULL, NULL},
-    {"event", C_EVENT, "NAME [FILE|-]", 1, 2, 0, "", "", "", NULL, NULL},
+    {"task add", C_TASK_ADD, "NAME [task options]", 1, 1, ~0u, "", "", "", NULL, 0},
+    {"task run", C_TASK_RUN, "NAME [options]", 1, 1, FERRY_TASK_OPT_SCAN, "", "", "", NULL, 0},
+    {"ls", C_LS, "NAME [options]", 1, 1, 0, "", "", "", NULL, 0},
+    {"retry", C_RETRY, "NAME [KEY…]", 1, -1, 0, "", "", "", NULL, 0},
+    {"sync", C_SYNC, "[options]", 0, 0, ~0u, "", "", "", NULL, 0},
+    {"worker", C_WORKER, "[options]", 0, 0, 0, "", "", "", NULL, 0},
+    {"scheduler", C_SCHEDULER, "[options]", 0, 0, FERRY_TASK_OPT_SCAN, "", "", "", NULL, 0},
+    {"event", C_EVENT, "NAME [FILE|-]", 1, 2, 0, "", "", "", NULL, 0},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

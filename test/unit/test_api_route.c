@@ -66,6 +66,12 @@ int main(void)
     CHECK(!ferry_dash_etag_match("\"0123456789abcde\"", et));
     CHECK(!ferry_dash_etag_match("", et));
     CHECK(!ferry_dash_etag_match(NULL, et));
+    /* the scaling policy (ferry up, KEDA): a read route */
+    CHECK_INT(route("GET", "/v1/scale", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_SCALE);
+    CHECK_INT(rt.write, 0);
+    CHECK_INT(route("POST", "/v1/scale", &rt), FERRY_EINVAL);
+    CHECK_INT(route("GET", "/v1/scale/x", &rt), FERRY_ENOTFOUND);
 
     /* write routes: POST only */
     CHECK_INT(route("POST", "/v1/tasks/photos/events", &rt), FERRY_OK);

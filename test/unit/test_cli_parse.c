@@ -8,12 +8,12 @@
 #include "scan.h"
 #include "test.h"
 
-static const cli_cmd_t LS = {"ls", C_LS, "NAME [options]", 1, 1, 0, "", "", "", NULL, NULL};
-static const cli_cmd_t RETRY = {"retry", C_RETRY, "NAME [KEY…]", 1, -1, 0, "", "", "", NULL, NULL};
-static const cli_cmd_t WORKER = {"worker", C_WORKER, "[options]", 0, 0, 0, "", "", "", NULL, NULL};
-static const cli_cmd_t ADD = {"task add", C_TASK_ADD, "NAME", 1, 1, ~0u, "", "", "", NULL, NULL};
-static const cli_cmd_t RUN = {"task run", C_TASK_RUN,       "NAME", 1,   1, FERRY_TASK_OPT_SCAN, "",
-                              "",         "ferry task run", NULL,   NULL};
+static const cli_cmd_t LS = {"ls", C_LS, "NAME [options]", 1, 1, 0, "", "", "", NULL, 0};
+static const cli_cmd_t RETRY = {"retry", C_RETRY, "NAME [KEY…]", 1, -1, 0, "", "", "", NULL, 0};
+static const cli_cmd_t WORKER = {"worker", C_WORKER, "[options]", 0, 0, 0, "", "", "", NULL, 0};
+static const cli_cmd_t ADD = {"task add", C_TASK_ADD, "NAME", 1, 1, ~0u, "", "", "", NULL, 0};
+static const cli_cmd_t RUN = {"task run", C_TASK_RUN,       "NAME", 1, 1, FERRY_TASK_OPT_SCAN, "",
+                              "",         "ferry task run", NULL,   0};
 
 static int parse(const cli_cmd_t *c, cli_args_t *a, cli_t *g, int n, ...)
 {
