@@ -86,7 +86,7 @@ typedef struct ferry_event_list_s {
     ferry_sns_confirm_t *sns; /* the body was an SNS SubscriptionConfirmation; else NULL. Owned */
 } ferry_event_list_t;
 
-/* Settings for the ⚠ items of PROVIDERS.md §5 (defaults from ferry_events_opts_default). */
+/* Settings for the ⚠ items of docs/providers.md §5 (defaults from ferry_events_opts_default). */
 typedef struct ferry_events_opts_s {
     int oss_key_urlencoded;         /* OSS FC/MNS key is percent-encoded (default 0: raw) */
     int cos_plus_as_space;          /* COS key decoding: '+' is a space (default 0) */

@@ -2,7 +2,7 @@
  * against a harness redis-server, through a raw socket client (so the test controls every
  * byte: partial headers, garbage, oversized bodies, a thousand idle connections).
  *
- * Event intake: every sample in the shared events folder is POSTed to one task and fed to
+ * Event intake: every sample in test/data/events/ is POSTed to one task and fed to
  * `ferry event` (the same library call) on a twin task; both must end with the same records,
  * and a sample the CLI rejects must be a 400 that queues nothing. Auth (Bearer, the
  * EventBridge header, ?token= event secrets, 401s that queue nothing), 404/405/413, the read

@@ -415,7 +415,7 @@ static void test_listing(s3t_t *t, const pers_t *p)
 
     for (int version = 0; version <= 2; version++) {
         if (version == 2 && !strcmp(p->personality, "cos"))
-            continue; /* this fakes3 COS answers V1 only (PROVIDERS.md: V2 unconfirmed) */
+            continue; /* this fakes3 COS answers V1 only (docs/providers.md §2: V2 unconfirmed) */
         for (unsigned page = 0; page <= 4; page += 4) {
             s3t_list_t l = {0};
             int rc = s3t_list(t, p->bucket, NULL, NULL, version, page, &l, &x);

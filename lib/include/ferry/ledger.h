@@ -145,7 +145,7 @@ int ferry_seq_cmp(const char *a, const char *b);
 /* 1 when a checks list names src:unverified (no read-side check was possible). Pure. */
 int ferry_checks_unverified(const char *checks);
 
-/* The record as INTERFACE.md's JSON object (new reference; NULL on allocation failure).
+/* The record as the JSON object of docs/cli.md (new reference; NULL on allocation failure).
  * "checks" is a JSON array of the record's checks ([] when none). */
 json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec);
 

@@ -161,7 +161,7 @@ typedef struct ferry_s3_args_s {
      * go. The store checks it (400 BadDigest on a mismatch); the client then requires the
      * store's x-amz-checksum-crc32c in the reply to equal it (FERRY_ECHECKSUM otherwise, also
      * when the reply has none: a store that ignored the encoding would have kept the framing).
-     * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (PROVIDERS.md §1). Needs source; not
+     * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (docs/providers.md §1b). Needs source; not
      * with content_md5, checksum_crc32c or a Content-Encoding header (FERRY_EINVAL). */
     int trailer_crc32c;
     /* CreateMultipartUpload: x-amz-checksum-algorithm (e.g. "CRC32C"), or NULL. S3 then wants
