@@ -145,6 +145,8 @@ static const opt_t OPTS[] = {
      "how often to look for due tasks (default 1s)"},
     {O_LEASE_TTL, "--lease-ttl", K_DUR, 100, DUR_MAX, "DUR", NULL, NULL, SCHED_CMDS, 0,
      "a task's scan lease lapses DUR after its holder stops renewing it (default 30s)"},
+    {O_NO_SCAN, "--no-scan", K_FLAG, 0, 0, NULL, NULL, NULL, C_SCHEDULER, 0,
+     "serve the API only: scan nothing (another replica, ferry up or ferry sync scans)"},
     {O_LISTEN, "--listen", K_STR, 0, 0, "ADDR", "off", NULL, SCHED_CMDS, 0,
      "serve the HTTP API on ADDR (default 127.0.0.1:8470; off: none)"},
     {O_API_TOKEN_FILE, "--api-token-file", K_STR, 0, 0, "FILE", NULL, NULL, SCHED_CMDS, 0,

@@ -50,6 +50,7 @@ typedef struct sched_s {
     ferry_scan_opts_t o;
     const char *only[SCHED_TASKS_MAX];
     int nonly;
+    int no_scan; /* --no-scan: serve the API only */
     int64_t tick_ms, ttl_ms;
     char **names;
     size_t nnames;
@@ -138,6 +139,8 @@ static void on_scan_done(void *ud, const ferry_scan_report_t *r)
 
 static void try_tasks(sched_t *s)
 {
+    if (s->no_scan)
+        return;
     int64_t now = wall_ms();
     if (s->names == NULL || now - s->names_at > 10000) {
         free_names(s);
@@ -365,6 +368,7 @@ int sched_args(sched_t *s, const cli_args_t *a)
         s->tick_ms = a->v[O_TICK].num;
     if (a->v[O_LEASE_TTL].set)
         s->ttl_ms = a->v[O_LEASE_TTL].num;
+    s->no_scan = a->v[O_NO_SCAN].set;
     return CLI_OK;
 }
 

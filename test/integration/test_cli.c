@@ -120,6 +120,39 @@ static void seed(const char *task, int n_done, int n_failed, int n_queued)
     ferry_redis_free(r);
 }
 
+/* ferry scheduler --no-scan serves the API and never scans a due task; without it the same
+ * scheduler scans it at once (here the scan fails: nothing listens on port 9), which shows
+ * the test can fail. */
+static int scans_of(const char *task)
+{
+    if (run("--redis %s task show %s --json", srv.url, task) != 0)
+        return -1;
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    int n = j ? (int)json_array_size(json_object_get(j, "scans")) : -1;
+    json_decref(j);
+    return n;
+}
+
+static void test_no_scan(void)
+{
+    const char *R = srv.url;
+    CHECK_INT(run("--redis %s task add nsc --from s3://a/ --to s3://b/ --every 1h "
+                  "--src-endpoint http://127.0.0.1:9 --dst-endpoint http://127.0.0.1:9",
+                  R),
+              0);
+    const char *sched = "--redis %s scheduler %s--listen off --tick 100ms & p=$!; sleep 1.5; "
+                        "kill $p; wait $p";
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), sched, "%s", "--no-scan ");
+    CHECK_INT(run(cmd, R), 0);
+    CHECK_INT(scans_of("nsc"), 0);
+    snprintf(cmd, sizeof(cmd), sched, "%s", "");
+    CHECK_INT(run(cmd, R), 0);
+    CHECK(scans_of("nsc") >= 1);
+    CHECK_INT(run("--redis %s task rm nsc", R), 0);
+}
+
 static void test_with_redis_url(void)
 {
     const char *R = srv.url;
@@ -645,6 +678,7 @@ int main(void)
     atexit(stop_private); /* runs before the harness's cleanup (atexit is LIFO) */
     REQUIRE(harness_redis_start(&srv) == 0);
     test_with_redis_url();
+    test_no_scan();
     test_hostile_keys();
     test_export();
     test_duration_overflow();
