@@ -89,6 +89,9 @@ typedef enum {
     O_RING,
     O_LOG_LEVEL,
     O_DOWNLOAD,
+    O_VERBOSE,
+    O_PROGRESS_INTERVAL,
+    O_LOG_FORMAT,
     O__COUNT
 } cli_opt_id_t;
 

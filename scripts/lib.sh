@@ -27,6 +27,7 @@ FERRY_APT_PACKAGES=(
     redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
     prometheus:promtool
     openssl:openssl
+    bsdutils:script
 )
 
 ferry_missing_packages() {
