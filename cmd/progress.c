@@ -84,8 +84,14 @@ int progress_read(progress_t *p, ferry_redis_t *r, ferry_ledger_t *led, const ch
         rc = ferry_ledger_progress(led, prefix, &pending, &failed);
     if (rc != FERRY_OK)
         return rc;
+    long long l_done = c.objects[FERRY_STATE_DONE] + c.objects[FERRY_STATE_SKIPPED] +
+                       c.objects[FERRY_STATE_DELETED],
+              l_copied = c.objects[FERRY_STATE_DONE], l_bytes = c.bytes[FERRY_STATE_DONE];
     if (!p->have_base) {
         p->have_base = 1;
+        p->base_l_done = l_done;
+        p->base_l_copied = l_copied;
+        p->base_l_bytes = l_bytes;
         p->base_done = st.done;
         p->base_copied = st.copied;
         p->base_bytes = st.bytes;
@@ -97,6 +103,15 @@ int progress_read(progress_t *p, ferry_redis_t *r, ferry_ledger_t *led, const ch
     s->done_bytes = st.bytes - p->base_bytes;
     s->failed = st.failed - p->base_failed;
     s->retries = st.retries - p->base_retries;
+    /* The statistics trail by up to a second (a worker flushes them every second); the
+     * ledger's counts are current but miss a changed object copied again (done before and
+     * after). Both are lower bounds: take the larger. */
+    if (l_done - p->base_l_done > s->done)
+        s->done = l_done - p->base_l_done;
+    if (l_copied - p->base_l_copied > s->copied)
+        s->copied = l_copied - p->base_l_copied;
+    if (l_bytes - p->base_l_bytes > s->done_bytes)
+        s->done_bytes = l_bytes - p->base_l_bytes;
     s->in_flight = c.objects[FERRY_STATE_COPYING];
     if (prefix && *prefix) {
         s->left = pending;

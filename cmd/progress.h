@@ -12,8 +12,9 @@
  * Without a terminal the same text (no bar) is printed as a line every interval.
  *
  * Counts are "since the display started": finished objects and bytes come from the workers'
- * statistics (ferry/stats.h: results and bytes, monotonic, flushed every second), what is left
- * from the ledger (queued + copying, objects and bytes). The total is finished + failed + left,
+ * statistics (ferry/stats.h: results and bytes, monotonic, flushed every second) or the
+ * ledger's counts, whichever is larger; what is left from the ledger (queued + copying, objects
+ * and bytes). The total is finished + failed + left,
  * never shrinking; it settles when the scan is done.
  *
  * Not thread-safe: one display per process, used from one thread.
@@ -49,6 +50,7 @@ typedef struct {
     int drawn;         /* a display line is on the screen now */
     long long start_ms, last_line_ms;
     /* baselines of the monotonic counters */
+    long long base_l_done, base_l_copied, base_l_bytes; /* the ledger's */
     long long base_done, base_copied, base_bytes, base_failed, base_retries;
     int have_base;
     long long total, total_bytes; /* never shrink */
