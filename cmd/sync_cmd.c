@@ -195,6 +195,7 @@ struct sync_s {
     progress_tail_t tail;
     progress_sample_t last;
     char label[96];
+    int64_t redis_said; /* when a Redis error was last shown */
 };
 
 static void spawn(child_t *k);
@@ -301,9 +302,15 @@ static int refresh(sync_t *x, int force)
     if (progress_read(&x->disp, x->r, x->led, x->t.name, "", &s) != FERRY_OK ||
         ferry_ledger_counters(x->led, &x->c1) != FERRY_OK ||
         ferry_ledger_progress(x->led, "", &x->pending, &x->failed) != FERRY_OK) {
-        char msg[700];
-        int n = snprintf(msg, sizeof(msg), "ferry: sync: %s", ferry_redis_error(x->r)->msg);
-        progress_print_above(&x->disp, msg, n > 0 ? (size_t)n : 0);
+        /* said once every 10 s at most while Redis does not answer, not every tick */
+        int64_t now = mono_ms();
+        if (x->redis_said == 0 || now - x->redis_said >= 10000) {
+            x->redis_said = now;
+            char msg[700];
+            int n = snprintf(msg, sizeof(msg), "ferry: sync: %s (retrying)",
+                             ferry_redis_error(x->r)->msg);
+            progress_print_above(&x->disp, msg, n > 0 ? (size_t)n : 0);
+        }
         return -1;
     }
     const ferry_scan_report_t *r =
