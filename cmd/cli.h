@@ -93,6 +93,9 @@ typedef enum {
     O_COOLDOWN,
     O_DRAIN_TARGET,
     O_NO_SCAN,
+    O_VERBOSE,
+    O_PROGRESS_INTERVAL,
+    O_LOG_FORMAT,
     O__COUNT
 } cli_opt_id_t;
 

@@ -68,10 +68,12 @@ static const cli_cmd_t COMMANDS[] = {
     {"sync", C_SYNC, "--from LOC --to LOC [options] [task options]", 0, 0, TASK_ALL,
      "one-shot copy: define, scan, copy, wait, report",
      "Copy --from LOC to --to LOC once: define (or update) the task, scan it, run local workers\n"
-     "until everything queued is copied, and print a summary. Run it again to resume or to copy\n"
-     "what changed since.",
+     "until everything queued is copied, and print a summary (failed objects grouped by error).\n"
+     "Run it again to resume or to copy what changed since. On a terminal: one progress line;\n"
+     "the workers' log goes to STATE_DIR/log/NAME.log and only its warnings and errors show.",
      "ferry sync --from oss://src-bucket/photos/ --to s3://dst-bucket/photos/\n"
-     "ferry sync --from kodo://media/ --to s3://media/ --workers 8 --exclude '*.tmp'",
+     "ferry sync --from kodo://media/ --to s3://media/ --workers 8 --exclude '*.tmp'\n"
+     "ferry sync --from oss://src/in/ --to s3://dst/in/ -v --log-format json",
      cmd_sync, 0},
     {"up", C_UP, "[options] [-- WORKER OPTIONS]", 0, 0, FERRY_TASK_OPT_SCAN,
      "scheduler, API and autoscaled local workers in one process",

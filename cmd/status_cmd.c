@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 
@@ -273,62 +274,28 @@ int cmd_ls(cli_t *g, const cli_args_t *a)
     return code;
 }
 
+/* ferry wait --progress: the display of ferry sync (progress.h), in its copying phase. */
 typedef struct {
-    int tty;
-    long long last_ms, start_ms, last_print_ms;
-    long long last_bytes;
-    double rate;
-} progress_t;
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void human(double b, char *buf, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int i = 0;
-    while (b >= 1024 && i < 5) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
+    progress_t disp;
+    ferry_redis_t *r;
+    ferry_ledger_t *led;
+    const char *task, *prefix;
+    int broken; /* the display could not read the task: the wait goes on without it */
+} wait_progress_t;
 
 static int on_progress(void *ud, const ferry_counters_t *c, long long pending, long long failed)
 {
-    progress_t *p = ud;
-    long long now = mono_ms();
-    long long done = c->objects[FERRY_STATE_DONE] + c->objects[FERRY_STATE_SKIPPED] +
-                     c->objects[FERRY_STATE_DELETED];
-    long long bytes = c->bytes[FERRY_STATE_DONE];
-    if (p->last_ms && now > p->last_ms) {
-        double inst = (double)(bytes - p->last_bytes) * 1000.0 / (double)(now - p->last_ms);
-        p->rate = p->rate == 0 ? inst : 0.7 * p->rate + 0.3 * inst;
+    (void)c;
+    (void)pending;
+    (void)failed;
+    wait_progress_t *w = ud;
+    progress_sample_t s;
+    memset(&s, 0, sizeof(s));
+    if (w->broken || progress_read(&w->disp, w->r, w->led, w->task, w->prefix, &s) != FERRY_OK) {
+        w->broken = 1;
+        return 0;
     }
-    p->last_ms = now;
-    p->last_bytes = bytes;
-    char hb[32], hr[32];
-    human((double)bytes, hb, sizeof(hb));
-    human(p->rate < 0 ? 0 : p->rate, hr, sizeof(hr));
-    long long total = done + pending + failed;
-    if (p->tty) {
-        int width = 30, fill = total ? (int)((done + failed) * width / total) : width;
-        char bar[64];
-        for (int i = 0; i < width; i++)
-            bar[i] = i < fill ? '#' : '-';
-        bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %lld/%lld done, %lld failed, %s, %s/s   ", bar, done, total, failed,
-                hb, hr);
-        fflush(stderr);
-    } else if (now - p->last_print_ms >= 5000 || pending == 0) {
-        p->last_print_ms = now;
-        fprintf(stderr, "progress done=%lld pending=%lld failed=%lld bytes=%lld rate=%.0fB/s\n",
-                done, pending, failed, bytes, p->rate);
-    }
+    progress_show(&w->disp, &s, pending == 0);
     return 0;
 }
 
@@ -341,38 +308,39 @@ int cmd_wait(cli_t *g, const cli_args_t *a)
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
-    progress_t p = {.tty = isatty(2), .start_ms = mono_ms()};
+    wait_progress_t w;
+    memset(&w, 0, sizeof(w));
+    char label[96];
+    snprintf(label, sizeof(label), "wait %s", pos[0]);
+    progress_init(&w.disp, stderr, isatty(2),
+                  a->v[O_PROGRESS_INTERVAL].set ? a->v[O_PROGRESS_INTERVAL].num : 10000, label);
+    w.r = r;
+    w.task = pos[0];
+    w.prefix = prefix;
+    if (progress) {
+        int orc = ferry_status_ledger(r, pos[0], &w.led);
+        if (orc != FERRY_OK) {
+            code = cli_redis_error(r);
+            ferry_redis_free(r);
+            return code;
+        }
+        progress_sample_t s0; /* the baseline: counts since the wait started */
+        if (progress_read(&w.disp, r, w.led, pos[0], prefix, &s0) != FERRY_OK)
+            w.broken = 1;
+    }
     long long failed = 0;
-    int rc = ferry_status_wait(r, pos[0], prefix, timeout, 250, progress ? on_progress : NULL, &p,
+    int rc = ferry_status_wait(r, pos[0], prefix, timeout, 250, progress ? on_progress : NULL, &w,
                                &failed);
-    if (progress && p.tty)
-        fputc('\n', stderr);
+    if (progress)
+        progress_end(&w.disp, 1);
+    ferry_ledger_free(w.led);
     if (rc == FERRY_ETIMEOUT)
         code = cli_error(CLI_TIMEOUT, "wait: timed out");
     else if (rc)
         code = cli_redis_error(r);
     else if (failed) {
         code = CLI_FAIL;
-        json_t *arr = NULL;
-        char next[1100];
-        if (ferry_status_list(r, pos[0], FERRY_STATE_FAILED, prefix, "", 20, &arr, next,
-                              sizeof(next)) == FERRY_OK) {
-            fprintf(stderr, "ferry: %lld failed:\n", failed);
-            size_t i;
-            json_t *v;
-            json_array_foreach(arr, i, v)
-            {
-                fputs("  ", stderr);
-                cli_puts_escaped(stderr, js(v, "key"));
-                fputs(": ", stderr);
-                cli_puts_escaped(stderr, js(v, "error"));
-                fputc('\n', stderr);
-            }
-            if (failed > 20)
-                fprintf(stderr, "  … all of them: ferry ls %s --state failed --format csv\n",
-                        pos[0]);
-        }
-        json_decref(arr);
+        progress_failures(stderr, r, pos[0], prefix, failed);
     }
     if (g->json && (rc == FERRY_OK || rc == FERRY_ETIMEOUT)) {
         json_t *j = NULL;

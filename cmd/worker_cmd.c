@@ -56,6 +56,10 @@ int cmd_worker(cli_t *g, const cli_args_t *a)
         return cli_error(CLI_USAGE, "worker: --log-level wants debug, info, warn, error or off");
     if (consumer && slot_set)
         return cli_error(CLI_USAGE, "worker: give --consumer or --slot, not both");
+    ferry_log_format_t lf = FERRY_LOG_TEXT;
+    if (a->v[O_LOG_FORMAT].set && ferry_log_format_parse(a->v[O_LOG_FORMAT].str, &lf) != FERRY_OK)
+        return cli_error(CLI_USAGE, "worker: --log-format wants text or json");
+    ferry_log_set_format(lf);
     ferry_log_setup(level, 2);
     char cname[160];
     if (consumer == NULL && !o.slot_auto) {

@@ -662,10 +662,13 @@ static int on_object(void *arg, const ferry_s3xml_object_t *o)
     if (check_key(l, o->key, o->key_len, &rel, &rlen))
         return FERRY_EPARSE;
     l->listed++;
-    if (l->side == FERRY_DIFF_SRC)
+    if (l->side == FERRY_DIFF_SRC) {
         s->rep.src_listed++;
-    else
+        s->rep.src_listed_bytes += o->size > 0 ? o->size : 0;
+    } else {
         s->rep.dst_listed++;
+        s->rep.dst_listed_bytes += o->size > 0 ? o->size : 0;
+    }
     if (l->p->delim || l->p->root) {
         if (l->npage >= PAGE_CAP)
             return FERRY_ETOOBIG;

@@ -44,8 +44,9 @@ extern "C" {
 /* What a scan found and did. Counts are objects; bytes are source bytes queued. */
 typedef struct ferry_scan_report_s {
     char task[FERRY_TASK_NAME_MAX + 1];
-    int64_t started_ms, finished_ms;  /* epoch ms */
-    long long src_listed, dst_listed; /* objects listed on each side */
+    int64_t started_ms, finished_ms;              /* epoch ms */
+    long long src_listed, dst_listed;             /* objects listed on each side */
+    long long src_listed_bytes, dst_listed_bytes; /* their sizes, summed */
     long long new_, changed, unchanged;
     long long skipped;         /* filtered (globs, size, age), archive class, unusable key */
     long long skipped_archive; /* of which: archive class (restore first), recorded in the

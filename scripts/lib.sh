@@ -29,6 +29,7 @@ FERRY_APT_PACKAGES=(
     openssl:openssl
     systemd:systemd-analyze
     chromium:chromium
+    bsdutils:script
 )
 
 ferry_missing_packages() {

@@ -16,11 +16,28 @@
 
 static ferry_log_level_t log_min = FERRY_LOG_INFO;
 static int log_fd = 2;
+static ferry_log_format_t log_format = FERRY_LOG_TEXT;
 
 void ferry_log_setup(ferry_log_level_t min, int fd)
 {
     log_min = min;
     log_fd = fd;
+}
+
+void ferry_log_set_format(ferry_log_format_t f)
+{
+    log_format = f == FERRY_LOG_JSON ? FERRY_LOG_JSON : FERRY_LOG_TEXT;
+}
+
+int ferry_log_format_parse(const char *s, ferry_log_format_t *out)
+{
+    if (strcasecmp(s, "text") == 0)
+        *out = FERRY_LOG_TEXT;
+    else if (strcasecmp(s, "json") == 0)
+        *out = FERRY_LOG_JSON;
+    else
+        return FERRY_EINVAL;
+    return FERRY_OK;
 }
 
 int ferry_log_level_parse(const char *s, ferry_log_level_t *out)
@@ -117,6 +134,45 @@ static void put_value(line_t *l, const char *v)
     put(l, "\"", 1);
 }
 
+/* A JSON string: quote, backslash and control bytes escaped (C1 controls as \u0080..\u009f);
+ * a byte that is not part of valid UTF-8 is written as the text \xHH (JSON cannot hold it). */
+static void put_json(line_t *l, const char *v)
+{
+    put(l, "\"", 1);
+    const unsigned char *end = (const unsigned char *)v + strlen(v);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        char esc[16];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            put(l, esc, 2);
+        } else if (*p == '\n') {
+            put(l, "\\n", 2);
+        } else if (*p == '\t') {
+            put(l, "\\t", 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            put(l, esc, 6);
+        } else if (*p >= 0x80) {
+            size_t n = ferry_utf8_seq_len(p, (size_t)(end - p));
+            if (n == 0) {
+                snprintf(esc, sizeof(esc), "\\\\x%02x", *p);
+                put(l, esc, 5);
+                continue;
+            }
+            if (ferry_utf8_is_control(p, n)) { /* U+0080..U+009F: two bytes, C2 80..9F */
+                snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
+                put(l, esc, 6);
+            } else
+                put(l, (const char *)p, n);
+            p += n - 1;
+        } else {
+            put(l, (const char *)p, 1);
+        }
+    }
+    put(l, "\"", 1);
+}
+
 void ferry_log(ferry_log_level_t level, const char *event, ...)
 {
     static const char *lv[] = {"debug", "info", "warn", "error"};
@@ -129,13 +185,16 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    char ts[64];
+    char ts[96];
+    int json = log_format == FERRY_LOG_JSON;
     int n = snprintf(ts, sizeof(ts),
-                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     json ? "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\","
+                            "\"event\":"
+                          : "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (int)(tv.tv_usec / 1000), lv[level]);
     put(&l, ts, (size_t)n);
-    put_value(&l, event ? event : "");
+    (json ? put_json : put_value)(&l, event ? event : "");
     va_list ap;
     va_start(ap, event);
     for (;;) {
@@ -143,12 +202,27 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
         if (k == NULL)
             break;
         const char *v = va_arg(ap, const char *);
-        put(&l, " ", 1);
-        put(&l, k, strlen(k));
-        put(&l, "=", 1);
-        put_value(&l, is_secret_name(k) ? "[redacted]" : (v ? v : ""));
+        put(&l, json ? "," : " ", 1);
+        if (json)
+            put_json(&l, k);
+        else
+            put(&l, k, strlen(k));
+        put(&l, json ? ":" : "=", 1);
+        (json ? put_json : put_value)(&l, is_secret_name(k) ? "[redacted]" : (v ? v : ""));
     }
     va_end(ap);
+    if (json) {
+        /* a line cut at the cap is no JSON object: say so in one that is */
+        if (l.cut) {
+            l.n = 0;
+            l.cut = 0;
+            put(&l, ts, (size_t)n);
+            put_json(&l, event ? event : "");
+            static const char cut[] = ",\"cut\":\"the line was longer than 8 KiB\"";
+            put(&l, cut, sizeof(cut) - 1);
+        }
+        put(&l, "}", 1);
+    }
     l.b[l.n++] = '\n';
     ssize_t w = write(log_fd, l.b, l.n);
     (void)w;

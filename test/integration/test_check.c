@@ -197,7 +197,8 @@ static void sync_and_watch_workers(void)
         while (d && (e = readdir(d)) != NULL) {
             if (e->d_name[0] < '0' || e->d_name[0] > '9')
                 continue;
-            if (argv_has(e->d_name, "--exit-when-idle", cmdline, sizeof(cmdline)) != 1 ||
+            /* a worker of ferry sync: "worker --task NAME --slot auto" */
+            if (argv_has(e->d_name, " worker --task ", cmdline, sizeof(cmdline)) != 1 ||
                 strstr(cmdline, ferry_bin) == NULL)
                 continue;
             seen++;

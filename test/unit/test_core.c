@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -99,6 +100,53 @@ static void test_log(void)
     CHECK_INT(ferry_log_level_parse("WARN", &lv), FERRY_OK);
     CHECK_INT(lv, FERRY_LOG_WARN);
     CHECK_INT(ferry_log_level_parse("loud", &lv), FERRY_EINVAL);
+}
+
+/* --log-format json: one JSON object a line, the same redaction, every value a string. */
+static void test_log_json(void)
+{
+    char path[] = "/tmp/ferry-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    ferry_log_format_t f;
+    CHECK_INT(ferry_log_format_parse("yaml", &f), FERRY_EINVAL);
+    REQUIRE(ferry_log_format_parse("json", &f) == FERRY_OK);
+    ferry_log_set_format(f);
+    ferry_log_setup(FERRY_LOG_INFO, fd);
+    ferry_log(FERRY_LOG_INFO, "copy.done", "task", "t1", "key", "a b\"c\n\\", "n", NULL, NULL);
+    ferry_log(FERRY_LOG_WARN, "auth", "secret_key", "wJalrXUtnFEMI", NULL);
+    ferry_log(FERRY_LOG_INFO, "k", "key", "a\xc2\x9b[2J\xff\xe2\x80\xa6", NULL);
+    char big[9000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ferry_log(FERRY_LOG_INFO, "long", "key", big, NULL);
+    ferry_log_setup(FERRY_LOG_INFO, 2);
+    ferry_log_set_format(FERRY_LOG_TEXT);
+    char out[16384];
+    ssize_t r = pread(fd, out, sizeof(out) - 1, 0);
+    REQUIRE(r > 0);
+    out[r] = '\0';
+    close(fd);
+    unlink(path);
+    CHECK(strstr(out, "\"level\":\"info\",\"event\":\"copy.done\",\"task\":\"t1\",\"key\":"
+                      "\"a b\\\"c\\n\\\\\",\"n\":\"\"}\n") != NULL);
+    CHECK(strstr(out, "wJalrXUtnFEMI") == NULL);
+    CHECK(strstr(out, "\"secret_key\":\"[redacted]\"}") != NULL);
+    CHECK(strstr(out, "\"key\":\"a\\u009b[2J\\\\xff\xe2\x80\xa6\"}") != NULL);
+    CHECK(strstr(out, "\"event\":\"long\",\"cut\":") != NULL);
+    /* every line parses as JSON */
+    int lines = 0;
+    for (char *line = out, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)(nl - line), 0, &je);
+        CHECK(j != NULL && json_is_object(j));
+        if (j == NULL)
+            fprintf(stderr, "not JSON: %.*s (%s)\n", (int)(nl - line > 200 ? 200 : nl - line), line,
+                    je.text);
+        json_decref(j);
+        lines++;
+    }
+    CHECK_INT(lines, 4);
 }
 
 /* 1 when every byte of the store is zero. */
@@ -212,5 +260,6 @@ int main(void)
     test_errors();
     test_buf();
     test_log();
+    test_log_json();
     return test_summary();
 }

@@ -28,6 +28,19 @@ typedef enum {
 /* Set the minimum level and the file descriptor (default: INFO, 2). Call before threads. */
 void ferry_log_setup(ferry_log_level_t min, int fd);
 
+/* The line format: text (logfmt, above; the default) or JSON, one object a line:
+ *
+ *   {"ts":"2026-11-22T02:50:01.123Z","level":"info","event":"copy.done","task":"t1","key":"a b"}
+ *
+ * Every value is a JSON string. Control characters (C1 ones too) are \u escapes; a byte that is
+ * not valid UTF-8 is written as the four characters \xHH (JSON cannot carry it). A line that
+ * would pass 8 KiB keeps ts, level and event and gains "cut". Call before threads. */
+typedef enum { FERRY_LOG_TEXT = 0, FERRY_LOG_JSON = 1 } ferry_log_format_t;
+void ferry_log_set_format(ferry_log_format_t f);
+
+/* Parse "text|json"; FERRY_OK or FERRY_EINVAL. */
+int ferry_log_format_parse(const char *s, ferry_log_format_t *out);
+
 /* Parse "debug|info|warn|error|off"; FERRY_OK or FERRY_EINVAL. */
 int ferry_log_level_parse(const char *s, ferry_log_level_t *out);
 
