@@ -86,6 +86,18 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The next start waits 1 s, 2 s, 4 s … (at most 60 s) after as many crashes in a row: the
+ * delay, now counted as one more crash. */
+static int64_t backoff(up_t *u)
+{
+    int64_t d = UP_BACKOFF_MS << (u->crashes < 6 ? u->crashes : 6);
+    if (d > UP_BACKOFF_MAX_MS)
+        d = UP_BACKOFF_MAX_MS;
+    u->crashes++;
+    u->next_spawn_ms = mono_ms() + d;
+    return d;
+}
+
 /* A worker exited (supervise.h): stopped by us, or a crash to restart after a delay. */
 static void on_worker_exit(void *ud, const sup_exit_t *e)
 {
@@ -102,14 +114,7 @@ static void on_worker_exit(void *ud, const sup_exit_t *e)
     /* Not asked: a crash (or a worker that gave up). Restart after a growing delay. */
     if (e->ran_ms >= UP_STABLE_MS)
         u->crashes = 0;
-    int64_t d = UP_BACKOFF_MS;
-    for (int i = 0; i < u->crashes && d < UP_BACKOFF_MAX_MS; i++)
-        d *= 2;
-    if (d > UP_BACKOFF_MAX_MS)
-        d = UP_BACKOFF_MAX_MS;
-    u->crashes++;
-    u->next_spawn_ms = mono_ms() + d;
-    snprintf(delay, sizeof(delay), "%lld", (long long)d);
+    snprintf(delay, sizeof(delay), "%lld", (long long)backoff(u));
     ferry_log(FERRY_LOG_WARN, "up.worker_exit", "pid", pid, "code", c, "ran_ms", ran_s,
               "restart_in_ms", delay, NULL);
 }
@@ -137,9 +142,7 @@ static int spawn_one(up_t *u)
     if (rc == FERRY_EBUSY)
         return rc; /* every entry alive or closing: next tick */
     if (rc) {
-        int64_t d = UP_BACKOFF_MS << (u->crashes < 6 ? u->crashes : 6);
-        u->crashes++;
-        u->next_spawn_ms = mono_ms() + (d > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : d);
+        backoff(u);
         ferry_log(FERRY_LOG_ERROR, "up.spawn_failed", "error", err.msg, NULL);
         return rc;
     }
