@@ -153,22 +153,34 @@ static int task_usage(FILE *f, int code)
     return code;
 }
 
+/* The global options (--redis, --state-dir …) from argv[*i] up to the first word that is not
+ * an option, before the command or between task and its subcommand. CLI_OK with *i on that
+ * word; CLI_HELP after help(stdout) for --help or -h; CLI_USAGE, said as
+ * "<who>unknown option X <hint>". */
+static int global_opts(cli_t *g, int argc, char **argv, int *i, int (*help)(FILE *, int),
+                       const char *who, const char *hint)
+{
+    while (*i < argc && argv[*i][0] == '-') {
+        if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0)
+            return help(stdout, CLI_HELP);
+        int r = cli_global_opt(g, argc, argv, i);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r == 0)
+            return cli_error(CLI_USAGE, "%sunknown option %s %s", who, argv[*i], hint);
+    }
+    return CLI_OK;
+}
+
 int main(int argc, char **argv)
 {
     cli_t g = {0};
     int i = 1;
-    while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(stdout, CLI_OK);
-        int r = cli_global_opt(&g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r == 0)
-            return cli_error(CLI_USAGE,
-                             "unknown option %s before the command (see ferry --help; a "
-                             "command's own options follow its name)",
-                             argv[i]);
-    }
+    int rc = global_opts(&g, argc, argv, &i, usage, "",
+                         "before the command (see ferry --help; a command's own options follow "
+                         "its name)");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
     if (i >= argc) {
         usage(stderr, CLI_USAGE);
         return cli_error(CLI_USAGE, "a command is missing (see the list above)");
@@ -186,16 +198,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "task") == 0) {
         /* global options may come between task and its subcommand */
         int j = i + 1;
-        while (j < argc && argv[j][0] == '-') {
-            if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0)
-                return task_usage(stdout, CLI_OK);
-            int r = cli_global_opt(&g, argc, argv, &j);
-            if (r < 0)
-                return CLI_USAGE;
-            if (r == 0)
-                return cli_error(CLI_USAGE, "task: unknown option %s (see ferry task --help)",
-                                 argv[j]);
-        }
+        rc = global_opts(&g, argc, argv, &j, task_usage, "task: ", "(see ferry task --help)");
+        if (rc != CLI_OK)
+            return rc == CLI_HELP ? CLI_OK : rc;
         if (j >= argc)
             return cli_error(CLI_USAGE,
                              "task: add, ls, show, rm, run or secret? (see ferry task --help)");

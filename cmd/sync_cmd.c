@@ -19,6 +19,7 @@
 #include "lease.h"
 #include "progress.h"
 #include "scan.h"
+#include "supervise.h"
 
 #include "ferry/ledger.h"
 #include "ferry/log.h"
@@ -153,18 +154,7 @@ static int sync_default_workers(void)
     return n > 16 ? 16 : (int)n;
 }
 
-typedef struct sync_s sync_t;
-
 typedef struct {
-    sync_t *x;
-    int slot;
-    uv_process_t proc;
-    int alive;
-    int spawned;
-    long long exit_code;
-} child_t;
-
-struct sync_s {
     cli_t *g;
     uv_loop_t loop;
     ferry_redis_t *r;
@@ -174,8 +164,7 @@ struct sync_s {
     ferry_scan_report_t rep;
     int scan_done;
     int nworkers;
-    child_t *kids;
-    int alive;
+    sup_t *sup; /* the local workers (supervise.h) */
     int worker_errors;
     long long last_worker_error;
     uv_timer_t tick;
@@ -186,7 +175,6 @@ struct sync_s {
     int64_t t0;
     ferry_counters_t c1;
     long long pending, failed;
-    char exe[4096];
     int finished;
     const char *log_format; /* --log-format, passed on to the workers; NULL: text */
     int log_fd;             /* the workers' log file (on a terminal), else -1 */
@@ -196,49 +184,30 @@ struct sync_s {
     progress_sample_t last;
     char label[96];
     int64_t redis_said; /* when a Redis error was last shown */
-};
+} sync_t;
 
-static void spawn(child_t *k);
-
-static void on_child_closed(uv_handle_t *h)
+/* A worker exited (supervise.h). */
+static void on_worker_exit(void *ud, const sup_exit_t *e)
 {
-    (void)h;
-}
-
-static void on_child_exit(uv_process_t *p, int64_t status, int sig)
-{
-    child_t *k = p->data;
-    sync_t *x = k->x;
-    k->alive = 0;
-    x->alive--;
-    k->exit_code = status;
-    uv_close((uv_handle_t *)p, on_child_closed);
+    sync_t *x = ud;
     if (!x->stopping) {
         /* a worker of a sync runs until the sync stops it: any other exit is a failure, and
          * the worker is not started again (its last words are in its log) */
         x->worker_errors++;
-        x->last_worker_error = sig ? 128 + sig : status;
+        x->last_worker_error = e->code;
         char code[24], slot[12];
-        snprintf(code, sizeof(code), "%lld", (long long)(sig ? 128 + sig : status));
-        snprintf(slot, sizeof(slot), "%d", k->slot);
+        snprintf(code, sizeof(code), "%d", e->code);
+        snprintf(slot, sizeof(slot), "%d", e->idx);
         ferry_log(FERRY_LOG_WARN, "sync.worker_exit", "slot", slot, "code", code, "log",
                   x->log_fd >= 0 ? x->log_path : "stderr", NULL);
     }
 }
 
-static void spawn(child_t *k)
+/* Start the x->nworkers workers. A worker that does not start counts as one that failed. */
+static void spawn_workers(sync_t *x)
 {
-    sync_t *x = k->x;
-    char *args[16];
+    char *args[8];
     int n = 0;
-    args[n++] = x->exe;
-    /* The Redis URL (it may hold a password) reaches the workers through FERRY_REDIS_URL,
-     * set in cmd_sync: never on a command line, which every local user can read. */
-    if (x->g->state_dir) {
-        args[n++] = "--state-dir";
-        args[n++] = (char *)x->g->state_dir;
-    }
-    args[n++] = "worker";
     args[n++] = "--task";
     args[n++] = x->t.name;
     /* The lowest slot no live worker holds: another ferry sync on this machine may hold
@@ -252,41 +221,20 @@ static void spawn(child_t *k)
         args[n++] = (char *)x->log_format;
     }
     args[n] = NULL;
-    /* their log: the file under the state dir on a terminal, else our stderr; stdout stays the
-     * summary's either way */
-    int lfd = x->log_fd >= 0 ? x->log_fd : 2;
-    uv_stdio_container_t io[3];
-    io[0].flags = UV_IGNORE;
-    io[1].flags = UV_INHERIT_FD;
-    io[1].data.fd = lfd;
-    io[2].flags = UV_INHERIT_FD;
-    io[2].data.fd = lfd;
-    uv_process_options_t po;
-    memset(&po, 0, sizeof(po));
-    po.file = x->exe;
-    po.args = args;
-    po.exit_cb = on_child_exit;
-    po.stdio = io;
-    po.stdio_count = 3;
-    k->proc.data = k;
-    int rc = uv_spawn(&x->loop, &k->proc, &po);
-    k->spawned++;
-    if (rc) {
-        x->worker_errors++;
-        x->last_worker_error = -1;
-        ferry_log(FERRY_LOG_ERROR, "sync.spawn", "error", uv_strerror(rc), NULL);
-        return;
+    for (int i = 0; i < x->nworkers; i++) {
+        ferry_error_t err;
+        if (sup_spawn(x->sup, args, NULL, &err) != FERRY_OK) {
+            x->worker_errors++;
+            x->last_worker_error = -1;
+            ferry_log(FERRY_LOG_ERROR, "sync.spawn", "error", err.msg, NULL);
+        }
     }
-    k->alive = 1;
-    x->alive++;
 }
 
 static void stop_all(sync_t *x, int sig)
 {
     x->stopping = 1;
-    for (int i = 0; i < x->nworkers; i++)
-        if (x->kids[i].alive)
-            uv_process_kill(&x->kids[i].proc, sig);
+    sup_signal_all(x->sup, sig);
     if (x->scan && !x->scan_done)
         ferry_scan_cancel(x->scan, "interrupted");
 }
@@ -333,7 +281,7 @@ static void on_tick(uv_timer_t *h)
     if (refresh(x, 0) != 0)
         return;
     if (x->stopping) {
-        if (x->alive == 0 && (x->scan_done || !x->scan))
+        if (sup_alive(x->sup) == 0 && (x->scan_done || !x->scan))
             uv_stop(&x->loop);
         return;
     }
@@ -342,12 +290,12 @@ static void on_tick(uv_timer_t *h)
     if (x->scan_done && x->pending == 0) {
         x->finished = 1;
         stop_all(x, SIGTERM);
-        if (x->alive == 0)
+        if (sup_alive(x->sup) == 0)
             uv_stop(&x->loop);
         return;
     }
     /* Every local worker is gone with work left: nothing more will happen here. */
-    if (x->nworkers > 0 && x->alive == 0 && x->worker_errors > 0) {
+    if (x->nworkers > 0 && sup_alive(x->sup) == 0 && x->worker_errors > 0) {
         stop_all(x, SIGTERM);
         if (x->scan_done || !x->scan)
             uv_stop(&x->loop);
@@ -497,35 +445,9 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
     if (code)
         goto out;
     o.lease = &lease;
-    ssize_t el = readlink("/proc/self/exe", x.exe, sizeof(x.exe) - 1);
-    if (el <= 0) {
-        snprintf(x.exe, sizeof(x.exe), "ferry");
-    } else
-        x.exe[el] = '\0';
-    x.kids = calloc((size_t)(x.nworkers ? x.nworkers : 1), sizeof(*x.kids));
-    if (x.kids == NULL || uv_loop_init(&x.loop)) {
+    if (uv_loop_init(&x.loop)) {
         ferry_lease_release(&lease);
         code = cli_error(CLI_FAIL, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < x.nworkers; i++) {
-        x.kids[i].x = &x;
-        x.kids[i].slot = i;
-    }
-    char self[24];
-    snprintf(self, sizeof(self), "%ld", (long)getpid());
-    if (setenv("FERRY_SYNC_PID", self, 1) != 0) { /* the workers stop when this process dies */
-        ferry_lease_release(&lease);
-        uv_loop_close(&x.loop);
-        code = cli_error(CLI_FAIL, "sync: cannot set FERRY_SYNC_PID for the workers: %s",
-                         strerror(errno));
-        goto out;
-    }
-    if (g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) {
-        ferry_lease_release(&lease);
-        uv_loop_close(&x.loop);
-        code = cli_error(CLI_FAIL, "sync: cannot pass the Redis URL to the workers: %s",
-                         strerror(errno));
         goto out;
     }
     x.tty = isatty(2);
@@ -548,6 +470,23 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         }
     }
     {
+        /* the workers' log: the file under the state dir on a terminal, else our stderr;
+         * stdout stays the summary's either way */
+        sup_cfg_t sc = {.loop = &x.loop,
+                        .max = x.nworkers > 0 ? x.nworkers : 1,
+                        .state_dir = g->state_dir,
+                        .redis_url = g->redis_url,
+                        .log_fd = x.log_fd >= 0 ? x.log_fd : 2,
+                        .on_exit = on_worker_exit,
+                        .ud = &x};
+        if (sup_new(&sc, &x.sup, &err) != FERRY_OK) {
+            ferry_lease_release(&lease);
+            uv_loop_close(&x.loop);
+            code = cli_error(CLI_FAIL, "sync: %s", err.msg);
+            goto out;
+        }
+    }
+    {
         /* the baseline of the display, before any worker ran */
         progress_sample_t s0;
         progress_read(&x.disp, x.r, x.led, x.t.name, "", &s0);
@@ -560,8 +499,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
     uv_signal_start(&x.sigint, on_signal, SIGINT);
     uv_signal_start(&x.sigterm, on_signal, SIGTERM);
     /* The workers first: they are up and waiting when the scan queues its first page. */
-    for (int i = 0; i < x.nworkers; i++)
-        spawn(&x.kids[i]);
+    spawn_workers(&x);
     int start_failed = 0;
     if (ferry_scan_start(&x.loop, x.r, &x.t, &o, on_scan_done, &x, &x.scan, &err) != FERRY_OK) {
         start_failed = 1;
@@ -591,6 +529,8 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
     uv_run(&x.loop, UV_RUN_DEFAULT);
     ferry_scan_free(x.scan);
     x.scan = NULL;
+    sup_free(x.sup); /* every worker has exited and the loop has closed their handles */
+    x.sup = NULL;
     uv_loop_close(&x.loop);
 
     if (start_failed) {
@@ -643,7 +583,6 @@ out:
         close(x.log_fd);
     }
     progress_tail_close(&x.tail);
-    free(x.kids);
     ferry_ledger_free(x.led);
     ferry_redis_free(x.r);
     ferry_task_clear(&x.t);

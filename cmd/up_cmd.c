@@ -6,7 +6,7 @@
  * take this machine's share of it (several `ferry up` on one Redis split the workers between
  * them: each registers in ferry:ups and takes desired / hosts, the remainder to the first in
  * name order), clamp it to --workers MIN..MAX, then
- *   - start workers (uv_spawn of /proc/self/exe worker --slot auto; the Redis URL in
+ *   - start workers (cmd/supervise.h: /proc/self/exe worker --slot auto, the Redis URL in
  *     FERRY_REDIS_URL, never on the command line) up to that number, or
  *   - stop one worker per tick beyond it with SIGTERM: the one running fewest jobs (its
  *     heartbeat says), the newest on a tie. A stopped worker drains: it finishes the copies it
@@ -21,7 +21,6 @@
  * A second SIGINT/SIGTERM: SIGKILL the workers and exit 130 at once (their jobs stay pending
  * in Redis and are taken again by the next workers; finished parts are kept).
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 
 #include "cli.h"
 #include "scale.h"
+#include "supervise.h"
 
 #include "ferry/log.h"
 #include "ferry/redisd.h"
@@ -57,28 +57,14 @@ void sched_free(sched_t *s);
 #define UP_EXIT_KILLED    130   /* the second signal: stopped at once */
 #define UP_WORKER_ARGS    32    /* options after "--" passed to every worker */
 
-typedef struct up_s up_t;
-
-typedef struct {
-    up_t *u;
-    uv_process_t proc;
-    int alive;   /* the process runs */
-    int closing; /* its handle is being closed */
-    int asked;   /* we sent it SIGTERM (scale-down or stop) */
-    int pid;
-    int64_t started_ms; /* monotonic */
-} kid_t;
-
-struct up_s {
+typedef struct up_s {
     cli_t *g;
     uv_loop_t loop;
     sched_t *sched;
     ferry_redis_t *r; /* the policy's and the supervisor's connection */
     ferry_scale_cfg_t cfg;
     int min, max, concurrency;
-    kid_t *kids; /* max entries */
-    int alive;   /* processes running, asked to stop or not */
-    int running; /* alive and not asked to stop */
+    sup_t *sup;  /* the workers: max entries */
     int crashes; /* consecutive unasked exits */
     int64_t next_spawn_ms;
     int last_desired, last_local, last_actual;
@@ -87,12 +73,11 @@ struct up_s {
     int64_t stop_ms;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
-    char exe[4096];
     char host[160];
     char member[200]; /* "host/pid" in ferry:ups */
     char **wargs;     /* after "--": given to every `ferry worker` */
     int nwargs;
-};
+} up_t;
 
 static int64_t mono_ms(void)
 {
@@ -101,44 +86,35 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void on_kid_closed(uv_handle_t *h)
+/* The next start waits 1 s, 2 s, 4 s … (at most 60 s) after as many crashes in a row: the
+ * delay, now counted as one more crash. */
+static int64_t backoff(up_t *u)
 {
-    kid_t *k = h->data;
-    k->closing = 0;
-}
-
-static void on_kid_exit(uv_process_t *p, int64_t status, int sig)
-{
-    kid_t *k = p->data;
-    up_t *u = k->u;
-    int code = sig ? 128 + sig : (int)status;
-    int64_t ran = mono_ms() - k->started_ms;
-    k->alive = 0;
-    u->alive--;
-    if (!k->asked)
-        u->running--;
-    k->closing = 1;
-    uv_close((uv_handle_t *)p, on_kid_closed);
-    char c[16], pid[16], delay[24], ran_s[24];
-    snprintf(c, sizeof(c), "%d", code);
-    snprintf(pid, sizeof(pid), "%d", k->pid);
-    snprintf(ran_s, sizeof(ran_s), "%lld", (long long)ran);
-    if (k->asked || u->stopping) {
-        ferry_log(code ? FERRY_LOG_WARN : FERRY_LOG_INFO, "up.worker_stopped", "pid", pid, "code",
-                  c, "ran_ms", ran_s, NULL);
-        return;
-    }
-    /* Not asked: a crash (or a worker that gave up). Restart after a growing delay. */
-    if (ran >= UP_STABLE_MS)
-        u->crashes = 0;
-    int64_t d = UP_BACKOFF_MS;
-    for (int i = 0; i < u->crashes && d < UP_BACKOFF_MAX_MS; i++)
-        d *= 2;
+    int64_t d = UP_BACKOFF_MS << (u->crashes < 6 ? u->crashes : 6);
     if (d > UP_BACKOFF_MAX_MS)
         d = UP_BACKOFF_MAX_MS;
     u->crashes++;
     u->next_spawn_ms = mono_ms() + d;
-    snprintf(delay, sizeof(delay), "%lld", (long long)d);
+    return d;
+}
+
+/* A worker exited (supervise.h): stopped by us, or a crash to restart after a delay. */
+static void on_worker_exit(void *ud, const sup_exit_t *e)
+{
+    up_t *u = ud;
+    char c[16], pid[16], delay[24], ran_s[24];
+    snprintf(c, sizeof(c), "%d", e->code);
+    snprintf(pid, sizeof(pid), "%d", e->pid);
+    snprintf(ran_s, sizeof(ran_s), "%lld", (long long)e->ran_ms);
+    if (e->asked || u->stopping) {
+        ferry_log(e->code ? FERRY_LOG_WARN : FERRY_LOG_INFO, "up.worker_stopped", "pid", pid,
+                  "code", c, "ran_ms", ran_s, NULL);
+        return;
+    }
+    /* Not asked: a crash (or a worker that gave up). Restart after a growing delay. */
+    if (e->ran_ms >= UP_STABLE_MS)
+        u->crashes = 0;
+    snprintf(delay, sizeof(delay), "%lld", (long long)backoff(u));
     ferry_log(FERRY_LOG_WARN, "up.worker_exit", "pid", pid, "code", c, "ran_ms", ran_s,
               "restart_in_ms", delay, NULL);
 }
@@ -146,21 +122,9 @@ static void on_kid_exit(uv_process_t *p, int64_t status, int sig)
 /* Start one worker. FERRY_OK, or an error (logged; the next try waits the backoff). */
 static int spawn_one(up_t *u)
 {
-    kid_t *k = NULL;
-    for (int i = 0; i < u->max && k == NULL; i++)
-        if (!u->kids[i].alive && !u->kids[i].closing)
-            k = &u->kids[i];
-    if (k == NULL)
-        return FERRY_EBUSY; /* every entry alive or closing: next tick */
     char conc[16];
-    char *args[16 + UP_WORKER_ARGS];
+    char *args[4 + UP_WORKER_ARGS + 1];
     int n = 0;
-    args[n++] = u->exe;
-    if (u->g->state_dir) {
-        args[n++] = "--state-dir";
-        args[n++] = (char *)u->g->state_dir;
-    }
-    args[n++] = "worker";
     /* the lowest slot no live worker of this host holds: a dead worker's slot and its
      * pending jobs are taken over at once */
     args[n++] = "--slot";
@@ -173,39 +137,15 @@ static int spawn_one(up_t *u)
     for (int i = 0; i < u->nwargs; i++)
         args[n++] = u->wargs[i];
     args[n] = NULL;
-    uv_stdio_container_t io[3];
-    io[0].flags = UV_IGNORE;
-    io[1].flags = UV_INHERIT_FD;
-    io[1].data.fd = 2; /* worker logs: our stderr */
-    io[2].flags = UV_INHERIT_FD;
-    io[2].data.fd = 2;
-    uv_process_options_t po;
-    memset(&po, 0, sizeof(po));
-    po.file = u->exe;
-    po.args = args;
-    po.exit_cb = on_kid_exit;
-    po.stdio = io;
-    po.stdio_count = 3;
-    memset(k, 0, sizeof(*k));
-    k->u = u;
-    k->proc.data = k;
-    int rc = uv_spawn(&u->loop, &k->proc, &po);
+    ferry_error_t err;
+    int rc = sup_spawn(u->sup, args, NULL, &err);
+    if (rc == FERRY_EBUSY)
+        return rc; /* every entry alive or closing: next tick */
     if (rc) {
-        /* libuv wants the handle closed even when the spawn failed */
-        k->closing = 1;
-        uv_close((uv_handle_t *)&k->proc, on_kid_closed);
-        int64_t d = UP_BACKOFF_MS << (u->crashes < 6 ? u->crashes : 6);
-        u->crashes++;
-        u->next_spawn_ms = mono_ms() + (d > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : d);
-        ferry_log(FERRY_LOG_ERROR, "up.spawn_failed", "error", uv_strerror(rc), "what",
-                  "check that this ferry binary is still in place and the process limit", NULL);
-        return FERRY_EIO;
+        backoff(u);
+        ferry_log(FERRY_LOG_ERROR, "up.spawn_failed", "error", err.msg, NULL);
+        return rc;
     }
-    k->alive = 1;
-    k->pid = k->proc.pid;
-    k->started_ms = mono_ms();
-    u->alive++;
-    u->running++;
     return FERRY_OK;
 }
 
@@ -217,47 +157,31 @@ static void stop_one(up_t *u)
     size_t nhb = 0;
     if (ferry_stats_workers(u->r, NULL, &hb, &nhb) != FERRY_OK)
         nhb = 0;
-    kid_t *best = NULL;
+    int best = -1;
+    sup_child_t b = {0}, k;
     long long best_jobs = 0;
-    for (int i = 0; i < u->max; i++) {
-        kid_t *k = &u->kids[i];
-        if (!k->alive || k->asked)
+    for (int i = 0; i < sup_max(u->sup); i++) {
+        if (sup_child(u->sup, i, &k) != FERRY_OK || k.asked)
             continue;
         long long jobs = 0;
         for (size_t h = 0; h < nhb; h++)
-            if (hb[h].pid == k->pid && strncmp(hb[h].consumer, u->host, strlen(u->host)) == 0 &&
+            if (hb[h].pid == k.pid && strncmp(hb[h].consumer, u->host, strlen(u->host)) == 0 &&
                 hb[h].consumer[strlen(u->host)] == '/')
                 jobs = hb[h].in_flight;
-        if (best == NULL || jobs < best_jobs ||
-            (jobs == best_jobs && k->started_ms > best->started_ms)) {
-            best = k;
+        if (best < 0 || jobs < best_jobs || (jobs == best_jobs && k.started_ms > b.started_ms)) {
+            best = i;
+            b = k;
             best_jobs = jobs;
         }
     }
     free(hb);
-    if (best == NULL)
+    if (best < 0)
         return;
     char pid[16], jobs[24];
-    snprintf(pid, sizeof(pid), "%d", best->pid);
+    snprintf(pid, sizeof(pid), "%d", b.pid);
     snprintf(jobs, sizeof(jobs), "%lld", best_jobs);
     ferry_log(FERRY_LOG_INFO, "up.scale_down", "pid", pid, "in_flight", jobs, NULL);
-    best->asked = 1;
-    u->running--;
-    uv_process_kill(&best->proc, SIGTERM);
-}
-
-static void kill_all(up_t *u, int sig)
-{
-    for (int i = 0; i < u->max; i++) {
-        kid_t *k = &u->kids[i];
-        if (!k->alive)
-            continue;
-        if (!k->asked) {
-            k->asked = 1;
-            u->running--;
-        }
-        uv_process_kill(&k->proc, sig);
-    }
+    sup_stop(u->sup, best);
 }
 
 static void tell_no_tasks(up_t *u)
@@ -289,7 +213,7 @@ static void on_tick(uv_timer_t *h)
 {
     up_t *u = h->data;
     if (u->stopping) {
-        if (u->alive == 0 && sched_done(u->sched))
+        if (sup_alive(u->sup) == 0 && sched_done(u->sched))
             uv_stop(&u->loop);
         return;
     }
@@ -316,7 +240,7 @@ static void on_tick(uv_timer_t *h)
         snprintf(d, sizeof(d), "%d", out.desired);
         snprintf(l, sizeof(l), "%d", local);
         snprintf(a, sizeof(a), "%lld", in.actual);
-        snprintf(r, sizeof(r), "%d", u->running);
+        snprintf(r, sizeof(r), "%d", sup_running(u->sup));
         snprintf(lag, sizeof(lag), "%lld", in.lag);
         snprintf(pend, sizeof(pend), "%lld", in.pending);
         snprintf(bytes, sizeof(bytes), "%lld", in.bytes);
@@ -328,11 +252,11 @@ static void on_tick(uv_timer_t *h)
         u->last_local = local;
         u->last_actual = (int)in.actual;
     }
-    if (u->running < local) {
+    if (sup_running(u->sup) < local) {
         if (mono_ms() >= u->next_spawn_ms)
-            while (u->running < local && spawn_one(u) == FERRY_OK)
+            while (sup_running(u->sup) < local && spawn_one(u) == FERRY_OK)
                 ;
-    } else if (u->running > local)
+    } else if (sup_running(u->sup) > local)
         stop_one(u); /* one per tick: the policy looks again before the next */
 }
 
@@ -345,18 +269,18 @@ static void on_signal(uv_signal_t *h, int signum)
         ferry_log(FERRY_LOG_WARN, "up.stop_now", "signal", s, "what",
                   "workers killed; their jobs stay pending and the next run resumes them", NULL);
         u->killed = 1;
-        kill_all(u, SIGKILL);
+        sup_signal_all(u->sup, SIGKILL);
         uv_stop(&u->loop);
         return;
     }
     u->stopping = 1;
     u->stop_ms = mono_ms();
     char n[16];
-    snprintf(n, sizeof(n), "%d", u->alive);
+    snprintf(n, sizeof(n), "%d", sup_alive(u->sup));
     ferry_log(FERRY_LOG_INFO, "up.stop", "signal", s, "workers", n, "what",
               "draining: in-flight copies finish; send the signal again to stop at once", NULL);
     sched_stop(u->sched);
-    kill_all(u, SIGTERM);
+    sup_signal_all(u->sup, SIGTERM);
 }
 
 int cmd_up(cli_t *g, const cli_args_t *a)
@@ -402,10 +326,6 @@ int cmd_up(cli_t *g, const cli_args_t *a)
         u->cfg.cooldown_ms = a->v[O_COOLDOWN].num;
     if (a->v[O_DRAIN_TARGET].set)
         u->cfg.drain_target_ms = a->v[O_DRAIN_TARGET].num;
-    if ((u->kids = calloc((size_t)u->max, sizeof(*u->kids))) == NULL) {
-        code = cli_error(CLI_FAIL, "out of memory");
-        goto out;
-    }
     /* Redis: --redis, FERRY_REDIS_URL, or the private server (started here, stopped on exit) */
     if ((g->redis_url == NULL || *g->redis_url == '\0') &&
         (getenv("FERRY_REDIS_URL") == NULL || *getenv("FERRY_REDIS_URL") == '\0')) {
@@ -422,25 +342,6 @@ int cmd_up(cli_t *g, const cli_args_t *a)
         }
         g->redis_url = priv_url;
     }
-    /* The workers: the Redis URL (it may hold a password) through the environment, never
-     * argv; FERRY_SYNC_PID makes them drain and stop if this process dies, even by SIGKILL. */
-    {
-        char self[24];
-        snprintf(self, sizeof(self), "%ld", (long)getpid());
-        if ((g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) ||
-            setenv("FERRY_SYNC_PID", self, 1) != 0) {
-            code =
-                cli_error(CLI_FAIL, "up: cannot set the workers' environment: %s", strerror(errno));
-            goto out;
-        }
-    }
-    ssize_t el = readlink("/proc/self/exe", u->exe, sizeof(u->exe) - 1);
-    if (el <= 0) {
-        code = cli_error(CLI_FAIL, "up: cannot find its own executable (/proc/self/exe): %s",
-                         strerror(errno));
-        goto out;
-    }
-    u->exe[el] = '\0';
     const char *hn = getenv("FERRY_HOSTNAME");
     if (hn && *hn)
         snprintf(u->host, sizeof(u->host), "%.150s", hn);
@@ -456,6 +357,21 @@ int cmd_up(cli_t *g, const cli_args_t *a)
         goto out;
     }
     loop_ok = 1;
+    {
+        /* the workers: their Redis URL in FERRY_REDIS_URL, their logs on our stderr */
+        sup_cfg_t sc = {.loop = &u->loop,
+                        .max = u->max,
+                        .state_dir = g->state_dir,
+                        .redis_url = g->redis_url,
+                        .log_fd = 2,
+                        .on_exit = on_worker_exit,
+                        .ud = u};
+        ferry_error_t err;
+        if (sup_new(&sc, &u->sup, &err) != FERRY_OK) {
+            code = cli_error(CLI_FAIL, "up: %s", err.msg);
+            goto out;
+        }
+    }
     u->cfg.min = u->min;
     u->cfg.max = u->max;
     u->cfg.per_host = 1;
@@ -489,7 +405,7 @@ int cmd_up(cli_t *g, const cli_args_t *a)
     uv_close((uv_handle_t *)&u->sigint, NULL);
     uv_close((uv_handle_t *)&u->sigterm, NULL);
     if (u->killed) /* reap the killed workers before closing the loop */
-        while (u->alive > 0 && uv_run(&u->loop, UV_RUN_ONCE))
+        while (sup_alive(u->sup) > 0 && uv_run(&u->loop, UV_RUN_ONCE))
             ;
     char took[24];
     snprintf(took, sizeof(took), "%lld", (long long)(u->stop_ms ? mono_ms() - u->stop_ms : 0));
@@ -499,6 +415,7 @@ out:
     if (loop_ok) {
         sched_close(u->sched);
         uv_run(&u->loop, UV_RUN_DEFAULT);
+        sup_free(u->sup); /* every worker has exited and the loop has closed their handles */
         uv_loop_close(&u->loop);
     }
     sched_free(u->sched); /* stops the API */
@@ -512,7 +429,6 @@ out:
         else
             ferry_log(FERRY_LOG_INFO, "up.redis_stopped", "dir", state_dir, NULL);
     }
-    free(u->kids);
     free(u);
     return code;
 }
