@@ -965,14 +965,20 @@ static void job_unlink(wjob_t *j)
     free(j);
 }
 
-static void job_end(wjob_t *j)
+/* A job slot is free again: tell the feeder. */
+static void slot_free(worker_t *w)
 {
-    worker_t *w = j->w;
-    job_unlink(j);
     pthread_mutex_lock(&w->mu);
     w->busy--;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+static void job_end(wjob_t *j)
+{
+    worker_t *w = j->w;
+    job_unlink(j);
+    slot_free(w);
     maybe_exit(w);
 }
 
@@ -1339,21 +1345,17 @@ static void delete_begin(wjob_t *j)
     }
 }
 
-/* A job the feeder started (lease ours, record copying): copy it. */
-static void job_begin(worker_t *w, const handoff_t *h)
+/* The loop's job for a hand-off, in w->jobs; NULL when out of memory (its slot is freed; the
+ * job stays pending, re-claimed once the lease lapses). */
+static wjob_t *job_new(worker_t *w, const handoff_t *h)
 {
-    const char *task = h->task;
-    const ferry_job_t *job = &h->job;
     wjob_t *j = calloc(1, sizeof(*j));
     if (j == NULL) {
-        pthread_mutex_lock(&w->mu);
-        w->busy--;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        return; /* the job stays pending; re-claimed once the lease lapses */
+        slot_free(w);
+        return NULL;
     }
     j->w = w;
-    j->job = *job;
+    j->job = h->job;
     j->t0 = j->renewed = uv_now(&w->loop);
     j->next = w->jobs;
     if (w->jobs)
@@ -1363,14 +1365,48 @@ static void job_begin(worker_t *w, const handoff_t *h)
     snprintf(j->token, sizeof(j->token), "%s", h->token);
     j->attempts = h->attempts ? h->attempts : 1;
     j->had_copy = h->had_copy;
-    j->t = task_get(w, task);
+    return j;
+}
+
+/* Start the copy of a job to dkey, resuming the hand-off's upload if it names one. */
+static void job_copy(wjob_t *j, const handoff_t *h, const char *dkey)
+{
+    wtask_t *t = j->t;
+    const ferry_job_t *job = &j->job;
+    if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
+        if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
+            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
+    ferry_copy_req_t req = {.src_key = job->key,
+                            .dst_key = dkey,
+                            .resume_upload_id = h->upload_id,
+                            .on_upload = job_on_upload,
+                            .size_hint = job->size,
+                            .use_hint = 1};
+    int rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
+    if (rc != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", h->task, "key", job->key,
+                  "error", ferry_strerror(rc), NULL);
+        ferry_ledger_lease_release(t->led, job->key, j->token);
+        job_nack(j, 1000);
+        job_end(j);
+    }
+}
+
+/* A job the feeder started (lease ours, record copying): hand it back while draining, fail it
+ * when its task or destination key cannot be, else delete or copy it. */
+static void job_begin(worker_t *w, const handoff_t *h)
+{
+    wjob_t *j = job_new(w, h);
+    if (j == NULL)
+        return;
+    const ferry_job_t *job = &j->job;
+    j->t = task_get(w, h->task);
     if (j->t == NULL) {
         /* Task gone or Redis trouble: stays pending, re-claimed once the lease lapses. */
         job_end(j);
         return;
     }
     wtask_t *t = j->t;
-    int rc;
     if (w->state >= WS_DRAIN) {
         ferry_ledger_lease_release(t->led, job->key, j->token);
         job_nack(j, 0);
@@ -1409,23 +1445,7 @@ static void job_begin(worker_t *w, const handoff_t *h)
         job_end(j);
         return;
     }
-    if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
-        if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
-            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
-    ferry_copy_req_t req = {.src_key = job->key,
-                            .dst_key = dkey,
-                            .resume_upload_id = h->upload_id,
-                            .on_upload = job_on_upload,
-                            .size_hint = job->size,
-                            .use_hint = 1};
-    rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
-    if (rc != FERRY_OK) {
-        ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", task, "key", job->key, "error",
-                  ferry_strerror(rc), NULL);
-        ferry_ledger_lease_release(t->led, job->key, j->token);
-        job_nack(j, 1000);
-        job_end(j);
-    }
+    job_copy(j, h, dkey);
 }
 
 /* ---- loop plumbing ------------------------------------------------------------------------- */
