@@ -142,25 +142,26 @@ struct worker_s {
     uv_timer_t renew, grace, janitor, stats;
     uint64_t heartbeat_at; /* uv_now of the last heartbeat */
     pthread_mutex_t mu;
-    wstate_t state; /* see wstate_t */
+    wstate_t state; /* see wstate_t (mu) */
     /* The feeder thread: pulls jobs on its own connection, takes their leases, hands them over. */
     pthread_t feeder;
     int feeder_joined; /* loop: joined, or never started */
     pthread_cond_t cv;
-    handoff_t *hand; /* concurrency + 1 entries; the feeder never holds more than busy allows */
-    size_t nhand;
-    unsigned busy; /* jobs handed over and not yet recorded: the slots taken */
-    fend_t feeder_end;
-    ferry_error_t feeder_err;
+    /* jobs handed over (mu): concurrency + 1 entries, never more than busy allows */
+    handoff_t *hand;
+    size_t nhand;             /* (mu) */
+    unsigned busy;            /* jobs handed over and not yet recorded: the slots taken (mu) */
+    fend_t feeder_end;        /* (mu) */
+    ferry_error_t feeder_err; /* (mu) */
     /* The committer thread: its own Redis connection records outcomes off the loop. */
     pthread_t committer;
     int committer_started; /* loop: running and not yet joined */
     ferry_redis_t *rc_conn;
     pthread_cond_t c_cv;
-    commit_t *c_head, *c_tail;
-    unsigned c_queued; /* in the list above */
-    int c_gathering;   /* the committer waits for a fuller batch */
-    unsigned commits;  /* posted and not yet recorded */
+    commit_t *c_head, *c_tail; /* outcomes posted, in order (mu) */
+    unsigned c_queued;         /* in the list above (mu) */
+    int c_gathering;           /* the committer waits for a fuller batch (mu) */
+    unsigned commits;          /* posted and not yet recorded (mu) */
     unsigned long long n_done, n_failed, n_skipped, n_retry, n_canceled;
     /* Pipeline figures for worker.stopped: how well the threads batch their round trips. Each
      * is written by one thread and read after it has been joined. */
