@@ -103,11 +103,36 @@ typedef struct commit_s {
     char new_etag[FERRY_ETAG_MAX + 1];
 } commit_t;
 
+/* The worker's one shutdown state. Only the loop moves it, forward only, under mu (set_state),
+ * and reads it bare; the feeder and the committer read it under mu. The order things stop:
+ * worker.h, "Stopping". */
+typedef enum wstate_e {
+    WS_RUN,   /* the feeder pulls, the loop copies, the committer gathers batches */
+    WS_DRAIN, /* no new work (a signal, the consumer name lost, or the feeder ended: idle or
+                 failed): the feeder stops pulling, hand-offs still arriving are handed back,
+                 copies in flight get the grace period, the committer records at once and
+                 wakes the loop after every batch */
+    WS_LAST,  /* feeder joined, no job in flight, every outcome recorded: the committer exits */
+    WS_CLOSED /* committer joined, timers and clients closed: uv_run returns */
+} wstate_t;
+
+/* How the feeder thread ended (under mu; the loop acts on it after joining the feeder). */
+typedef enum fend_e {
+    FEEDER_RUNNING,
+    FEEDER_STOPPED, /* it saw WS_DRAIN */
+    FEEDER_IDLE,    /* exit_when_idle: nothing in flight and every stream served is empty */
+    FEEDER_FAILED   /* no Redis connection, out of memory or a --task that does not exist:
+                       feeder_err says which */
+} fend_t;
+
+/* The process. Three threads share it: the loop (ferry_worker_run's thread), the feeder
+ * (feeder_main) and the committer (committer_main). worker.h has the table of who writes each
+ * shared field and what guards it; a field it does not list belongs to the loop. */
 struct worker_s {
     ferry_worker_opts_t o;
     uv_loop_t loop;
     ferry_http_t *http;
-    ferry_redis_t *r;
+    ferry_redis_t *r; /* the loop's Redis connection */
     wtask_t *tasks;
     wjob_t *jobs;
     unsigned njobs;
@@ -116,27 +141,27 @@ struct worker_s {
     uv_signal_t sigterm, sigint;
     uv_timer_t renew, grace, janitor, stats;
     uint64_t heartbeat_at; /* uv_now of the last heartbeat */
+    pthread_mutex_t mu;
+    wstate_t state; /* see wstate_t (mu) */
+    /* The feeder thread: pulls jobs on its own connection, takes their leases, hands them over. */
     pthread_t feeder;
-    int feeder_started, feeder_joined;
+    int feeder_joined; /* loop: joined, or never started */
+    pthread_cond_t cv;
+    /* jobs handed over (mu): concurrency + 1 entries, never more than busy allows */
+    handoff_t *hand;
+    size_t nhand;             /* (mu) */
+    unsigned busy;            /* jobs handed over and not yet recorded: the slots taken (mu) */
+    fend_t feeder_end;        /* (mu) */
+    ferry_error_t feeder_err; /* (mu) */
     /* The committer thread: its own Redis connection records outcomes off the loop. */
     pthread_t committer;
-    int committer_started;
+    int committer_started; /* loop: running and not yet joined */
     ferry_redis_t *rc_conn;
-    commit_t *c_head, *c_tail; /* under mu */
-    unsigned c_queued;         /* in the list above (under mu) */
-    int c_gathering;           /* the committer waits for a fuller batch (under mu) */
-    unsigned commits;          /* posted and not yet recorded (under mu) */
-    int c_stop;                /* under mu */
     pthread_cond_t c_cv;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    handoff_t *hand;
-    size_t nhand;
-    unsigned busy; /* jobs handed over and not yet ended (under mu) */
-    int stop, feeder_exited, feeder_idle, feeder_failed;
-    ferry_error_t feeder_err;
-    int draining, closing;
-    unsigned long long seq;
+    commit_t *c_head, *c_tail; /* outcomes posted, in order (mu) */
+    unsigned c_queued;         /* in the list above (mu) */
+    int c_gathering;           /* the committer waits for a fuller batch (mu) */
+    unsigned commits;          /* posted and not yet recorded (mu) */
     unsigned long long n_done, n_failed, n_skipped, n_retry, n_canceled;
     /* Pipeline figures for worker.stopped: how well the threads batch their round trips. Each
      * is written by one thread and read after it has been joined. */
@@ -148,11 +173,22 @@ struct worker_s {
     uint64_t renewed_claim;
     uint64_t started_ns;
     int64_t started_ms; /* wall clock, for the heartbeat */
-    int exit_waits; /* under mu: maybe_exit waits for commits, so the committer wakes the loop */
-    int rc;
+    int rc;             /* the run's result, with err saying why */
+    ferry_error_t err;
 };
 
 static void maybe_exit(worker_t *w);
+
+/* Move the state forward (never back) and wake the feeder and the committer to look at it. */
+static void set_state(worker_t *w, wstate_t s)
+{
+    pthread_mutex_lock(&w->mu);
+    if (s > w->state)
+        w->state = s;
+    pthread_cond_broadcast(&w->cv);
+    pthread_cond_signal(&w->c_cv);
+    pthread_mutex_unlock(&w->mu);
+}
 
 static int64_t wall_ms(void)
 {
@@ -270,150 +306,197 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
     uv_async_send(&w->async);
 }
 
-static void *feeder_main(void *arg)
+/* The feeder thread's own state: feeder_main's, shared with its steps. */
+typedef struct feeder_s {
+    worker_t *w;
+    ferry_redis_t *r;       /* its Redis connection */
+    ftask_t *ft;            /* the tasks it serves (TASKS_MAX) */
+    size_t nft, rr;         /* how many; where the next round-robin pass starts */
+    int64_t listed_at;      /* wall clock of the last read of the registry */
+    ferry_job_t *jobs;      /* concurrency entries: one read */
+    ferry_record_t *rec;    /* concurrency entries: their records */
+    unsigned long long seq; /* for lease tokens */
+} feeder_t;
+
+static int feeder_init(feeder_t *f, worker_t *w, ferry_error_t *err)
 {
-    worker_t *w = arg;
-    ferry_redis_t *r = NULL;
-    ferry_error_t err;
-    ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
-    size_t nft = 0, rr = 0;
-    int64_t listed_at = 0;
-    ferry_job_t *jobs = calloc(w->o.concurrency, sizeof(*jobs));
-    ferry_record_t *rec = calloc(w->o.concurrency, sizeof(*rec));
-    unsigned long long seq = 0;
+    memset(f, 0, sizeof(*f));
+    f->w = w;
+    f->ft = calloc(TASKS_MAX, sizeof(*f->ft));
+    f->jobs = calloc(w->o.concurrency, sizeof(*f->jobs));
+    f->rec = calloc(w->o.concurrency, sizeof(*f->rec));
+    if (f->ft == NULL || f->jobs == NULL || f->rec == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
     ferry_redis_opts_t ro = {.retry_ms = 30000};
-    if (ft == NULL || jobs == NULL || rec == NULL ||
-        ferry_redis_connect(w->o.redis_url, &ro, &r, &err) != FERRY_OK) {
-        pthread_mutex_lock(&w->mu);
-        w->feeder_failed = 1;
-        if (ft == NULL || jobs == NULL || rec == NULL)
-            ferry_error_set(&w->feeder_err, FERRY_ENOMEM, "out of memory");
-        else
-            w->feeder_err = err;
-        pthread_mutex_unlock(&w->mu);
-        goto out;
+    return ferry_redis_connect(w->o.redis_url, &ro, &f->r, err);
+}
+
+/* Wait for a free job slot. Returns how many are free, or 0 once the worker drains. */
+static int feeder_wait_room(worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->state == WS_RUN && w->busy >= w->o.concurrency)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int room = w->state == WS_RUN ? (int)(w->o.concurrency - w->busy) : 0;
+    pthread_mutex_unlock(&w->mu);
+    return room; /* never fetch more than free slots */
+}
+
+/* (Re)load the task list: the --task names once, else the registry every 5 s. A --task that
+ * cannot be opened is an error (err); a registry that cannot be read is tried again. */
+static int feeder_load_tasks(feeder_t *f, ferry_error_t *err)
+{
+    worker_t *w = f->w;
+    int64_t now = wall_ms();
+    if (!(f->nft == 0 || (w->o.ntasks == 0 && now - f->listed_at > 5000)))
+        return FERRY_OK;
+    f->listed_at = now;
+    char **names = NULL;
+    size_t n = 0;
+    if (w->o.ntasks) {
+        names = (char **)w->o.tasks;
+        n = w->o.ntasks;
+    } else if (ferry_task_list(f->r, &names, &n) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "worker.task_list_failed", "error", ferry_redis_error(f->r)->msg,
+                  NULL);
+        n = 0;
     }
-    for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (!w->stop && w->busy >= w->o.concurrency)
-            pthread_cond_wait(&w->cv, &w->mu);
-        int stop = w->stop;
-        int room = (int)(w->o.concurrency - w->busy); /* never fetch more than free slots */
-        pthread_mutex_unlock(&w->mu);
-        if (stop)
-            break;
-        /* (Re)load the task list. */
-        int64_t now = wall_ms();
-        if (nft == 0 || (w->o.ntasks == 0 && now - listed_at > 5000)) {
-            listed_at = now;
-            char **names = NULL;
-            size_t n = 0;
-            if (w->o.ntasks) {
-                names = (char **)w->o.tasks;
-                n = w->o.ntasks;
-            } else if (ferry_task_list(r, &names, &n) != FERRY_OK) {
-                ferry_log(FERRY_LOG_WARN, "worker.task_list_failed", "error",
-                          ferry_redis_error(r)->msg, NULL);
-                n = 0;
-            }
-            for (size_t i = 0; i < n && nft < TASKS_MAX; i++) {
-                size_t k;
-                for (k = 0; k < nft; k++)
-                    if (strcmp(ft[k].name, names[i]) == 0)
-                        break;
-                if (k < nft)
-                    continue;
-                int rc = feeder_open(w, r, names[i], &ft[nft]);
-                if (rc == FERRY_OK)
-                    nft++;
-                else if (w->o.ntasks) {
-                    pthread_mutex_lock(&w->mu);
-                    w->feeder_failed = 1;
-                    ferry_error_set(&w->feeder_err, rc,
-                                    "task \"%s\": %s (define it with ferry task add, or check "
-                                    "--task)",
-                                    names[i],
-                                    rc == FERRY_ENOTFOUND ? "no such task"
-                                                          : ferry_redis_error(r)->msg);
-                    pthread_mutex_unlock(&w->mu);
-                    goto out;
-                }
-            }
-            if (!w->o.ntasks) {
-                for (size_t i = 0; i < n; i++)
-                    free(names[i]);
-                free(names);
+    for (size_t i = 0; i < n && f->nft < TASKS_MAX; i++) {
+        size_t k;
+        for (k = 0; k < f->nft; k++)
+            if (strcmp(f->ft[k].name, names[i]) == 0)
+                break;
+        if (k < f->nft)
+            continue;
+        int rc = feeder_open(w, f->r, names[i], &f->ft[f->nft]);
+        if (rc == FERRY_OK)
+            f->nft++;
+        else if (w->o.ntasks)
+            return ferry_error_set(
+                err, rc,
+                "task \"%s\": %s (define it with ferry task add, or check "
+                "--task)",
+                names[i], rc == FERRY_ENOTFOUND ? "no such task" : ferry_redis_error(f->r)->msg);
+    }
+    if (!w->o.ntasks) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+    }
+    return FERRY_OK;
+}
+
+/* Read up to room jobs without blocking and start them. Pass 0, with several tasks: events of
+ * any task before bulk work of any (one round trip per task; with one task
+ * ferry_queue_next_batch reads events first itself). Pass 1: any work, tasks in turn. Returns
+ * 1 when it got jobs; *errs counts the tasks whose queue failed. */
+static int feeder_fetch(feeder_t *f, int room, int *errs)
+{
+    int got = 0;
+    *errs = 0;
+    for (int pass = f->nft > 1 ? 0 : 1; pass < 2 && !got; pass++)
+        for (size_t k = 0; k < f->nft && !got; k++) {
+            size_t i = (f->rr + k) % f->nft;
+            int n = 0;
+            int rc = pass == 0 ? ferry_queue_next_events(f->ft[i].q, f->jobs, room, &n)
+                               : ferry_queue_next_batch(f->ft[i].q, f->jobs, room, 0, &n);
+            if (rc == FERRY_OK) {
+                feeder_start_all(f->w, &f->ft[i], f->jobs, n, f->rec, &f->seq);
+                got = 1;
+                if (pass == 1)
+                    f->rr = i + 1;
+            } else if (rc != FERRY_ETIMEOUT) {
+                (*errs)++;
+                ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", f->ft[i].name, "error",
+                          ferry_redis_error(f->r)->msg, NULL);
             }
         }
-        int got = 0, errs = 0;
-        /* Pass 0, with several tasks: events of any task before bulk work of any (one round
-         * trip per task; with one task ferry_queue_next_batch reads events first itself).
-         * Pass 1: any work, tasks in turn. */
-        for (int pass = nft > 1 ? 0 : 1; pass < 2 && !got; pass++)
-            for (size_t k = 0; k < nft && !got; k++) {
-                size_t i = (rr + k) % nft;
-                int n = 0;
-                int rc = pass == 0 ? ferry_queue_next_events(ft[i].q, jobs, room, &n)
-                                   : ferry_queue_next_batch(ft[i].q, jobs, room, 0, &n);
-                if (rc == FERRY_OK) {
-                    feeder_start_all(w, &ft[i], jobs, n, rec, &seq);
-                    got = 1;
-                    if (pass == 1)
-                        rr = i + 1;
-                } else if (rc != FERRY_ETIMEOUT) {
-                    errs++;
-                    ferry_log(FERRY_LOG_WARN, "worker.queue_error", "task", ft[i].name, "error",
-                              ferry_redis_error(r)->msg, NULL);
-                }
-            }
-        if (got)
+    return got;
+}
+
+/* exit_when_idle: nothing handed over and not recorded, and every stream served is empty. */
+static int feeder_is_idle(feeder_t *f)
+{
+    worker_t *w = f->w;
+    pthread_mutex_lock(&w->mu);
+    int idle = w->busy == 0;
+    pthread_mutex_unlock(&w->mu);
+    long long total = 0;
+    for (size_t i = 0; idle && i < f->nft; i++) {
+        long long ev = 0, bu = 0;
+        if (ferry_queue_backlog(f->ft[i].led, &ev, &bu, NULL) != FERRY_OK)
+            total++;
+        total += ev + bu;
+    }
+    return idle && total == 0;
+}
+
+/* Nothing to read: wait for work. With one task in Redis (XREADGROUP BLOCK), else asleep. */
+static void feeder_wait_work(feeder_t *f, int room)
+{
+    worker_t *w = f->w;
+    if (f->nft == 1) {
+        /* --exit-when-idle: wait briefly, so that the process ends soon after its last
+         * copies are recorded (a 500 ms wait was ~10% of a short batch run) */
+        int n = 0, block = w->o.exit_when_idle ? 20 : 500;
+        int rc = ferry_queue_next_batch(f->ft[0].q, f->jobs, room, block, &n);
+        if (rc == FERRY_OK)
+            feeder_start_all(w, &f->ft[0], f->jobs, n, f->rec, &f->seq);
+    } else {
+        usleep((f->nft ? (w->o.exit_when_idle ? 20 : 50) : 500) * 1000);
+    }
+}
+
+/* Fill free slots until the worker drains, the feeder fails (err) or, with exit_when_idle,
+ * there is nothing left to do. */
+static fend_t feeder_run(feeder_t *f, ferry_error_t *err)
+{
+    for (;;) {
+        int room = feeder_wait_room(f->w);
+        if (room == 0)
+            return FEEDER_STOPPED;
+        if (feeder_load_tasks(f, err) != FERRY_OK)
+            return FEEDER_FAILED;
+        int errs = 0;
+        if (feeder_fetch(f, room, &errs))
             continue;
         if (errs) {
             usleep(500 * 1000);
             continue;
         }
-        if (w->o.exit_when_idle) {
-            pthread_mutex_lock(&w->mu);
-            int idle = w->busy == 0;
-            pthread_mutex_unlock(&w->mu);
-            long long total = 0;
-            for (size_t i = 0; idle && i < nft; i++) {
-                long long ev = 0, bu = 0;
-                if (ferry_queue_backlog(ft[i].led, &ev, &bu, NULL) != FERRY_OK)
-                    total++;
-                total += ev + bu;
-            }
-            if (idle && total == 0) {
-                pthread_mutex_lock(&w->mu);
-                w->feeder_idle = 1;
-                pthread_mutex_unlock(&w->mu);
-                break;
-            }
-        }
-        if (nft == 1) {
-            /* --exit-when-idle: wait briefly, so that the process ends soon after its last
-             * copies are recorded (a 500 ms wait was ~10% of a short batch run) */
-            int n = 0, block = w->o.exit_when_idle ? 20 : 500;
-            int rc = ferry_queue_next_batch(ft[0].q, jobs, room, block, &n);
-            if (rc == FERRY_OK)
-                feeder_start_all(w, &ft[0], jobs, n, rec, &seq);
-        } else {
-            usleep((nft ? (w->o.exit_when_idle ? 20 : 50) : 500) * 1000);
-        }
+        if (f->w->o.exit_when_idle && feeder_is_idle(f))
+            return FEEDER_IDLE;
+        feeder_wait_work(f, room);
     }
-out:
-    for (size_t i = 0; i < nft; i++) {
-        ferry_queue_free(ft[i].q);
-        ferry_ledger_free(ft[i].led);
+}
+
+/* Free the feeder's connection and tasks, say how it ended, and wake the loop to join it. */
+static void feeder_finish(feeder_t *f, fend_t how, const ferry_error_t *err)
+{
+    worker_t *w = f->w;
+    for (size_t i = 0; f->ft && i < f->nft; i++) {
+        ferry_queue_free(f->ft[i].q);
+        ferry_ledger_free(f->ft[i].led);
     }
-    free(ft);
-    free(jobs);
-    free(rec);
-    ferry_redis_free(r);
+    free(f->ft);
+    free(f->jobs);
+    free(f->rec);
+    ferry_redis_free(f->r);
     pthread_mutex_lock(&w->mu);
-    w->feeder_exited = 1;
+    w->feeder_end = how;
+    if (how == FEEDER_FAILED)
+        w->feeder_err = *err;
     pthread_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
+}
+
+static void *feeder_main(void *arg)
+{
+    feeder_t f;
+    ferry_error_t err;
+    ferry_error_clear(&err);
+    fend_t how = feeder_init(&f, arg, &err) == FERRY_OK ? feeder_run(&f, &err) : FEEDER_FAILED;
+    feeder_finish(&f, how, &err);
     return NULL;
 }
 
@@ -507,112 +590,151 @@ static unsigned gather_min(const worker_t *w)
     return m > 16 ? 16 : m;
 }
 
+/* The committer thread's own state: its tasks (ledger and queue on rc_conn) and a buffer for
+ * one task's outcomes. */
+typedef struct committer_s {
+    worker_t *w;
+    ftask_t *ft; /* TASKS_MAX; NULL when out of memory (every outcome then stays pending) */
+    size_t nft;
+    commit_t **group;
+    size_t cap;
+} committer_t;
+
+/* Wait for outcomes and take them all (a list, in posting order). While the worker runs, a few
+ * outcomes wait up to COMMIT_GATHER_US for more, so that one round trip records many (and frees
+ * many slots for the feeder's next read); once it drains nobody should wait for that. *last: the
+ * state is WS_LAST (exit once the list is empty). */
+static commit_t *committer_take(worker_t *w, int *last)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->state < WS_LAST && w->c_head == NULL)
+        pthread_cond_wait(&w->c_cv, &w->mu);
+    unsigned want = gather_min(w);
+    if (w->state == WS_RUN && w->c_queued < want) {
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += COMMIT_GATHER_US * 1000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        w->c_gathering = 1;
+        while (w->state == WS_RUN && w->c_queued < want &&
+               pthread_cond_timedwait(&w->c_cv, &w->mu, &dl) == 0) {
+        }
+        w->c_gathering = 0;
+    }
+    commit_t *batch = w->c_head;
+    w->c_head = w->c_tail = NULL;
+    w->c_queued = 0;
+    *last = w->state >= WS_LAST;
+    pthread_mutex_unlock(&w->mu);
+    return batch;
+}
+
+/* The committer's ledger and queue of a task, opened on first use; NULL when it cannot be
+ * (task gone, Redis down, out of memory). */
+static ftask_t *committer_task(committer_t *cm, const char *task)
+{
+    size_t k;
+    for (k = 0; k < cm->nft; k++)
+        if (strcmp(cm->ft[k].name, task) == 0)
+            return &cm->ft[k];
+    if (cm->ft && cm->nft < TASKS_MAX &&
+        feeder_open(cm->w, cm->w->rc_conn, task, &cm->ft[cm->nft]) == FERRY_OK)
+        return &cm->ft[cm->nft++];
+    return NULL;
+}
+
+/* Unlink the commits of batch's first task from *batch into cm->group, in order. Returns how
+ * many (0 when there is no memory for the group). */
+static size_t committer_group(committer_t *cm, commit_t **batch, char *name, size_t namesz)
+{
+    size_t ng = 0, m = 0;
+    snprintf(name, namesz, "%s", (*batch)->task);
+    for (commit_t *c = *batch; c; c = c->next)
+        ng += strcmp(c->task, name) == 0;
+    if (ng > cm->cap) {
+        commit_t **g = realloc(cm->group, ng * sizeof(*g));
+        if (g) {
+            cm->group = g;
+            cm->cap = ng;
+        }
+    }
+    for (commit_t **pp = batch; *pp;) {
+        commit_t *c = *pp;
+        if (strcmp(c->task, name) != 0 || m >= cm->cap) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        cm->group[m++] = c;
+    }
+    return m;
+}
+
+/* Record a list of outcomes, one task's at a time. Returns how many it took off the list. */
+static unsigned committer_record(committer_t *cm, commit_t *batch)
+{
+    worker_t *w = cm->w;
+    unsigned n = 0;
+    while (batch) {
+        char name[FERRY_TASK_NAME_MAX + 1];
+        ftask_t *ft = committer_task(cm, batch->task);
+        size_t m = committer_group(cm, &batch, name, sizeof(name));
+        if (m == 0) { /* no memory for the group: one at a time */
+            commit_t *c = batch;
+            batch = c->next;
+            if (ft) {
+                commit_t *one[1] = {c};
+                commit_batch(w, ft, one, 1);
+            }
+            free(c);
+            n++;
+            continue;
+        }
+        w->cbatches++;
+        w->cjobs += m;
+        if (ft)
+            commit_batch(w, ft, cm->group, m);
+        else /* task gone or Redis down: the jobs stay pending and are re-claimed */
+            for (size_t i = 0; i < m; i++)
+                ferry_log(FERRY_LOG_WARN, "job.commit_failed", "task", name, "key",
+                          cm->group[i]->job.key, "error", ferry_redis_error(w->rc_conn)->msg, NULL);
+        for (size_t i = 0; i < m; i++)
+            free(cm->group[i]);
+        n += (unsigned)m;
+    }
+    return n;
+}
+
 static void *committer_main(void *arg)
 {
-    worker_t *w = arg;
-    ftask_t *ft = calloc(TASKS_MAX, sizeof(*ft));
-    size_t nft = 0, cap = 0;
-    commit_t **group = NULL;
+    committer_t cm = {.w = arg, .ft = calloc(TASKS_MAX, sizeof(*cm.ft))};
+    worker_t *w = cm.w;
     for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (!w->c_stop && w->c_head == NULL)
-            pthread_cond_wait(&w->c_cv, &w->mu);
-        /* A few outcomes: give the loop up to COMMIT_GATHER_US to add more, so that one round
-         * trip records many (and frees many slots for the feeder's next read) — unless the
-         * worker is stopping or ending, where nobody should wait for it. */
-        unsigned want = gather_min(w);
-        if (!w->c_stop && !w->exit_waits && w->c_queued < want) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += COMMIT_GATHER_US * 1000L;
-            if (dl.tv_nsec >= 1000000000L) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000L;
-            }
-            w->c_gathering = 1;
-            while (!w->c_stop && !w->exit_waits && w->c_queued < want &&
-                   pthread_cond_timedwait(&w->c_cv, &w->mu, &dl) == 0) {
-            }
-            w->c_gathering = 0;
-        }
-        commit_t *batch = w->c_head;
-        w->c_head = w->c_tail = NULL;
-        w->c_queued = 0;
-        int stop = w->c_stop;
-        pthread_mutex_unlock(&w->mu);
-        if (batch == NULL && stop)
+        int last;
+        commit_t *batch = committer_take(w, &last);
+        if (batch == NULL && last)
             break;
-        unsigned n = 0;
-        while (batch) {
-            /* the commits of the first task in the list, in order */
-            const char *task = batch->task;
-            size_t k, ng = 0;
-            commit_t **pp = &batch;
-            for (k = 0; k < nft; k++)
-                if (strcmp(ft[k].name, task) == 0)
-                    break;
-            if (k == nft && ft && nft < TASKS_MAX &&
-                feeder_open(w, w->rc_conn, task, &ft[k]) == FERRY_OK)
-                nft++;
-            for (commit_t *c = batch; c; c = c->next)
-                ng += strcmp(c->task, task) == 0;
-            if (ng > cap) {
-                commit_t **g = realloc(group, ng * sizeof(*g));
-                if (g) {
-                    group = g;
-                    cap = ng;
-                }
-            }
-            size_t m = 0;
-            char name[FERRY_TASK_NAME_MAX + 1];
-            snprintf(name, sizeof(name), "%s", task);
-            while (*pp) { /* unlink this task's commits from the batch */
-                commit_t *c = *pp;
-                if (strcmp(c->task, name) != 0 || m >= cap) {
-                    pp = &c->next;
-                    continue;
-                }
-                *pp = c->next;
-                group[m++] = c;
-            }
-            if (m == 0) { /* no memory for the group: one at a time */
-                commit_t *c = batch;
-                batch = c->next;
-                if (ft && k < nft) {
-                    commit_t *one[1] = {c};
-                    commit_batch(w, &ft[k], one, 1);
-                }
-                free(c);
-                n++;
-                continue;
-            }
-            w->cbatches++;
-            w->cjobs += m;
-            if (ft && k < nft)
-                commit_batch(w, &ft[k], group, m);
-            else /* task gone or Redis down: the jobs stay pending and are re-claimed */
-                for (size_t i = 0; i < m; i++)
-                    ferry_log(FERRY_LOG_WARN, "job.commit_failed", "task", name, "key",
-                              group[i]->job.key, "error", ferry_redis_error(w->rc_conn)->msg, NULL);
-            for (size_t i = 0; i < m; i++)
-                free(group[i]);
-            n += (unsigned)m;
-        }
+        unsigned n = committer_record(&cm, batch);
+        /* Their slots are free now: tell the feeder, and a loop that is ending (only one that
+         * drains waits for commits). */
         pthread_mutex_lock(&w->mu);
         w->commits -= n;
         w->busy -= n;
-        int wake = w->exit_waits; /* only a loop that is ending waits for commits */
+        int wake = w->state >= WS_DRAIN;
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
         if (wake)
             uv_async_send(&w->async);
     }
-    for (size_t i = 0; i < nft; i++) {
-        ferry_queue_free(ft[i].q);
-        ferry_ledger_free(ft[i].led);
+    for (size_t i = 0; i < cm.nft; i++) {
+        ferry_queue_free(cm.ft[i].q);
+        ferry_ledger_free(cm.ft[i].led);
     }
-    free(group);
-    free(ft);
+    free(cm.group);
+    free(cm.ft);
     return NULL;
 }
 
@@ -844,14 +966,20 @@ static void job_unlink(wjob_t *j)
     free(j);
 }
 
-static void job_end(wjob_t *j)
+/* A job slot is free again: tell the feeder. */
+static void slot_free(worker_t *w)
 {
-    worker_t *w = j->w;
-    job_unlink(j);
     pthread_mutex_lock(&w->mu);
     w->busy--;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+static void job_end(wjob_t *j)
+{
+    worker_t *w = j->w;
+    job_unlink(j);
+    slot_free(w);
     maybe_exit(w);
 }
 
@@ -901,136 +1029,147 @@ static void job_record(wjob_t *j, ferry_outcome_t *o, int64_t retry_delay)
         job_ack(j);
 }
 
-static void copy_done(void *arg, const ferry_copy_result_t *res)
+/* A copy canceled (the worker drains) or whose lease or claim was lost: leave it for a
+ * re-claim. Lease released, job pending again at once; an open upload id stays in the ledger
+ * for the resume. */
+static void job_hand_back(wjob_t *j)
 {
-    wjob_t *j = arg;
-    worker_t *w = j->w;
-    j->copy = NULL;
-    char ms[32], bytes[32], att[16];
-    uint64_t dur = uv_now(&w->loop) - j->t0;
-    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
-    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
-    snprintf(att, sizeof(att), "%u", j->attempts);
-    if (res->status == FERRY_COPY_CANCELED || j->lost) {
-        /* Leave it for a re-claim: lease released, job pending again at once; an open
-         * upload id stays in the ledger for the resume. */
-        w->n_canceled++;
-        ferry_log(FERRY_LOG_INFO, "copy.handed_back", "task", j->t->task.name, "key", j->job.key,
-                  "reason", j->lost ? "lease or claim lost" : "shutting down", NULL);
-        if (!j->lost) {
-            ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
-            job_nack(j, 0);
-        }
-        job_end(j);
-        return;
+    j->w->n_canceled++;
+    ferry_log(FERRY_LOG_INFO, "copy.handed_back", "task", j->t->task.name, "key", j->job.key,
+              "reason", j->lost ? "lease or claim lost" : "shutting down", NULL);
+    if (!j->lost) {
+        ferry_ledger_lease_release(j->t->led, j->job.key, j->token);
+        job_nack(j, 0);
     }
-    ferry_outcome_t o;
-    memset(&o, 0, sizeof(o));
-    o.size = res->size;
-    o.mtime = res->mtime;
-    o.etag = res->etag[0] ? res->etag : NULL;
-    o.has_crc64 = res->has_crc64 || res->src_has_crc64;
-    o.crc64 = res->has_crc64 ? res->crc64 : res->src_crc64;
-    o.dst_etag = res->dst_etag[0] ? res->dst_etag : NULL;
-    o.duration_ms = (int64_t)dur;
-    o.seq = j->job.seq[0] ? j->job.seq : NULL;
-    o.checks = res->checks[0] ? res->checks : NULL; /* the record's checks (issue 12) */
-    int64_t delay = 0;
-    char msg[FERRY_ERRMSG_MAX + 1], reason[32];
+    job_end(j);
+}
+
+/* What the copy read: the record's version, digests and checks. */
+static void outcome_of_copy(const wjob_t *j, const ferry_copy_result_t *res, uint64_t dur,
+                            ferry_outcome_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->size = res->size;
+    o->mtime = res->mtime;
+    o->etag = res->etag[0] ? res->etag : NULL;
+    o->has_crc64 = res->has_crc64 || res->src_has_crc64;
+    o->crc64 = res->has_crc64 ? res->crc64 : res->src_crc64;
+    o->dst_etag = res->dst_etag[0] ? res->dst_etag : NULL;
+    o->duration_ms = (int64_t)dur;
+    o->seq = j->job.seq[0] ? j->job.seq : NULL;
+    o->checks = res->checks[0] ? res->checks : NULL; /* the record's checks (issue 12) */
+}
+
+/* A copy that may be tried again: queued with a delay while attempts are left, else failed
+ * ("gave up after N attempts", in msg). Returns the delay. Only copies that ran count towards
+ * giving up: the record's attempts (one per start of a copy), not the job's deliveries
+ * (restarts and busy leases re-deliver it). */
+static int64_t outcome_retry(wjob_t *j, const ferry_copy_result_t *res, ferry_outcome_t *o,
+                             char *msg, size_t msgsz)
+{
+    worker_t *w = j->w;
+    char att[16], reason[32];
+    snprintf(att, sizeof(att), "%u", j->attempts);
+    if ((int)j->attempts < w->o.max_attempts) {
+        o->state = FERRY_STATE_QUEUED;
+        o->error = res->err.msg;
+        w->n_retry++;
+        stat_result(j->t, "retried");
+        if (j->t->stats)
+            ferry_stats_count(j->t->stats, "copy_retries",
+                              retry_reason(res->err.code, reason, sizeof(reason)), NULL, NULL, 1);
+        ferry_log(FERRY_LOG_WARN, "copy.retry", "task", j->t->task.name, "key", j->job.key,
+                  "attempt", att, "error", res->err.msg, NULL);
+        /* A changed source is worth an immediate retry; anything else backs off. */
+        return res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->attempts);
+    }
+    snprintf(msg, msgsz, "gave up after %u attempts: %s", j->attempts, res->err.msg);
+    o->state = FERRY_STATE_FAILED;
+    o->error = msg;
+    w->n_failed++;
+    stat_result(j->t, "failed");
+    ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key, "error",
+              msg, NULL);
+    return 0;
+}
+
+/* Judge a copy that ran to its end: the outcome's state and error, counted and logged. Returns
+ * the retry delay (QUEUED). msg: room for an error the outcome points to. */
+static int64_t outcome_judge(wjob_t *j, const ferry_copy_result_t *res, uint64_t dur,
+                             ferry_outcome_t *o, char *msg, size_t msgsz)
+{
+    worker_t *w = j->w;
+    char ms[32], bytes[32];
     switch (res->status) {
     case FERRY_COPY_DONE:
-        o.state = FERRY_STATE_DONE;
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
+        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
+        o->state = FERRY_STATE_DONE;
         w->n_done++;
         stat_result(j->t, "done");
         stat_done(j->t, j, res, dur);
         ferry_log(FERRY_LOG_INFO, "copy.done", "task", j->t->task.name, "key", j->job.key, "bytes",
                   bytes, "ms", ms, "checks", res->checks, NULL);
-        break;
+        return 0;
     case FERRY_COPY_SKIPPED:
-        o.state = FERRY_STATE_SKIPPED;
-        o.error = res->err.msg;
-        o.has_crc64 = 0;
-        o.etag = j->job.etag[0] ? j->job.etag : NULL;
-        o.size = j->job.size;
-        o.mtime = j->job.mtime;
+        o->state = FERRY_STATE_SKIPPED;
+        o->error = res->err.msg;
+        o->has_crc64 = 0;
+        o->etag = j->job.etag[0] ? j->job.etag : NULL;
+        o->size = j->job.size;
+        o->mtime = j->job.mtime;
         w->n_skipped++;
         stat_result(j->t, "skipped");
         ferry_log(FERRY_LOG_INFO, "copy.skipped", "task", j->t->task.name, "key", j->job.key,
                   "reason", res->err.msg, NULL);
-        break;
+        return 0;
     case FERRY_COPY_RETRY:
-        /* Only copies that ran count towards giving up: the record's attempts (one per start
-         * of a copy), not the job's deliveries (restarts and busy leases re-deliver it). */
-        if ((int)j->attempts < w->o.max_attempts) {
-            o.state = FERRY_STATE_QUEUED;
-            o.error = res->err.msg;
-            /* A changed source is worth an immediate retry; anything else backs off. */
-            delay = res->err.code == FERRY_ECHANGED ? 100 : backoff_ms(j->attempts);
-            w->n_retry++;
-            stat_result(j->t, "retried");
-            if (j->t->stats)
-                ferry_stats_count(j->t->stats, "copy_retries",
-                                  retry_reason(res->err.code, reason, sizeof(reason)), NULL, NULL,
-                                  1);
-            ferry_log(FERRY_LOG_WARN, "copy.retry", "task", j->t->task.name, "key", j->job.key,
-                      "attempt", att, "error", res->err.msg, NULL);
-            break;
-        }
-        snprintf(msg, sizeof(msg), "gave up after %u attempts: %s", j->attempts, res->err.msg);
-        o.state = FERRY_STATE_FAILED;
-        o.error = msg;
-        w->n_failed++;
-        stat_result(j->t, "failed");
-        ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
-                  "error", msg, NULL);
-        break;
+        return outcome_retry(j, res, o, msg, msgsz);
     default:
-        o.state = FERRY_STATE_FAILED;
-        o.error = res->err.msg[0] ? res->err.msg : ferry_strerror(res->err.code);
+        o->state = FERRY_STATE_FAILED;
+        o->error = res->err.msg[0] ? res->err.msg : ferry_strerror(res->err.code);
         w->n_failed++;
         stat_result(j->t, "failed");
         ferry_log(FERRY_LOG_ERROR, "copy.failed", "task", j->t->task.name, "key", j->job.key,
-                  "error", o.error, NULL);
-        break;
+                  "error", o->error, NULL);
+        return 0;
     }
-    if (o.state != FERRY_STATE_DONE && o.state != FERRY_STATE_SKIPPED && res->size == 0 &&
-        res->etag[0] == '\0') {
-        /* The HEAD never answered: record the version the job named. */
-        o.size = j->job.size;
-        o.mtime = j->job.mtime;
-        o.etag = j->job.etag[0] ? j->job.etag : NULL;
-        o.has_crc64 = j->job.has_crc64;
-        o.crc64 = j->job.crc64;
-    }
-    /* Hand the outcome to the committer (finish + ack/nack on its own connection): the loop
-     * does not wait for Redis. The job keeps its slot (busy) until it is recorded. */
+}
+
+/* A commit for the committer: the outcome with copies of every string it points to, and the
+ * newer source version to queue when the copy saw one. NULL when out of memory. */
+static commit_t *commit_new(const wjob_t *j, const ferry_outcome_t *o, int64_t delay,
+                            const ferry_copy_result_t *res)
+{
     commit_t *c = malloc(sizeof(*c));
-    if (c == NULL) {
-        job_record(j, &o, delay); /* out of memory: record it here, synchronously */
-        job_end(j);
-        return;
-    }
+    if (c == NULL)
+        return NULL;
     c->next = NULL;
     snprintf(c->task, sizeof(c->task), "%s", j->t->task.name);
     c->job = j->job;
     snprintf(c->token, sizeof(c->token), "%s", j->token);
     c->delay = delay;
-    c->o = o;
-    snprintf(c->etag, sizeof(c->etag), "%s", o.etag ? o.etag : "");
-    snprintf(c->dst_etag, sizeof(c->dst_etag), "%s", o.dst_etag ? o.dst_etag : "");
-    snprintf(c->seq, sizeof(c->seq), "%s", o.seq ? o.seq : "");
-    snprintf(c->error, sizeof(c->error), "%s", o.error ? o.error : "");
-    c->o.etag = o.etag ? c->etag : NULL;
-    c->o.dst_etag = o.dst_etag ? c->dst_etag : NULL;
-    c->o.seq = o.seq ? c->seq : NULL;
-    c->o.error = o.error ? c->error : NULL;
-    snprintf(c->checks, sizeof(c->checks), "%s", o.checks ? o.checks : "");
-    c->o.checks = o.checks ? c->checks : NULL;
+    c->o = *o;
+    snprintf(c->etag, sizeof(c->etag), "%s", o->etag ? o->etag : "");
+    snprintf(c->dst_etag, sizeof(c->dst_etag), "%s", o->dst_etag ? o->dst_etag : "");
+    snprintf(c->seq, sizeof(c->seq), "%s", o->seq ? o->seq : "");
+    snprintf(c->error, sizeof(c->error), "%s", o->error ? o->error : "");
+    c->o.etag = o->etag ? c->etag : NULL;
+    c->o.dst_etag = o->dst_etag ? c->dst_etag : NULL;
+    c->o.seq = o->seq ? c->seq : NULL;
+    c->o.error = o->error ? c->error : NULL;
+    snprintf(c->checks, sizeof(c->checks), "%s", o->checks ? o->checks : "");
+    c->o.checks = o->checks ? c->checks : NULL;
     c->requeue = res->status == FERRY_COPY_DONE && res->changed_after;
     c->new_size = res->new_size;
     c->new_mtime = res->new_mtime;
     snprintf(c->new_etag, sizeof(c->new_etag), "%s", res->new_etag);
-    job_unlink(j);
+    return c;
+}
+
+/* Post a commit to the committer. The job's slot stays taken (busy) until it is recorded. */
+static void commit_post(worker_t *w, commit_t *c)
+{
     pthread_mutex_lock(&w->mu);
     if (w->c_tail)
         w->c_tail->next = c;
@@ -1042,6 +1181,41 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     if (!w->c_gathering || w->c_queued >= gather_min(w))
         pthread_cond_signal(&w->c_cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+static void copy_done(void *arg, const ferry_copy_result_t *res)
+{
+    wjob_t *j = arg;
+    worker_t *w = j->w;
+    j->copy = NULL;
+    if (res->status == FERRY_COPY_CANCELED || j->lost) {
+        job_hand_back(j);
+        return;
+    }
+    uint64_t dur = uv_now(&w->loop) - j->t0;
+    ferry_outcome_t o;
+    char msg[FERRY_ERRMSG_MAX + 1];
+    outcome_of_copy(j, res, dur, &o);
+    int64_t delay = outcome_judge(j, res, dur, &o, msg, sizeof(msg));
+    if (o.state != FERRY_STATE_DONE && o.state != FERRY_STATE_SKIPPED && res->size == 0 &&
+        res->etag[0] == '\0') {
+        /* The HEAD never answered: record the version the job named. */
+        o.size = j->job.size;
+        o.mtime = j->job.mtime;
+        o.etag = j->job.etag[0] ? j->job.etag : NULL;
+        o.has_crc64 = j->job.has_crc64;
+        o.crc64 = j->job.crc64;
+    }
+    /* Hand the outcome to the committer (finish + ack/nack on its own connection): the loop
+     * does not wait for Redis. */
+    commit_t *c = commit_new(j, &o, delay, res);
+    if (c == NULL) {
+        job_record(j, &o, delay); /* out of memory: record it here, synchronously */
+        job_end(j);
+        return;
+    }
+    job_unlink(j);
+    commit_post(w, c);
 }
 
 static int job_on_upload(void *arg, const char *upload_id)
@@ -1172,21 +1346,17 @@ static void delete_begin(wjob_t *j)
     }
 }
 
-/* A job the feeder started (lease ours, record copying): copy it. */
-static void job_begin(worker_t *w, const handoff_t *h)
+/* The loop's job for a hand-off, in w->jobs; NULL when out of memory (its slot is freed; the
+ * job stays pending, re-claimed once the lease lapses). */
+static wjob_t *job_new(worker_t *w, const handoff_t *h)
 {
-    const char *task = h->task;
-    const ferry_job_t *job = &h->job;
     wjob_t *j = calloc(1, sizeof(*j));
     if (j == NULL) {
-        pthread_mutex_lock(&w->mu);
-        w->busy--;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        return; /* the job stays pending; re-claimed once the lease lapses */
+        slot_free(w);
+        return NULL;
     }
     j->w = w;
-    j->job = *job;
+    j->job = h->job;
     j->t0 = j->renewed = uv_now(&w->loop);
     j->next = w->jobs;
     if (w->jobs)
@@ -1196,15 +1366,49 @@ static void job_begin(worker_t *w, const handoff_t *h)
     snprintf(j->token, sizeof(j->token), "%s", h->token);
     j->attempts = h->attempts ? h->attempts : 1;
     j->had_copy = h->had_copy;
-    j->t = task_get(w, task);
+    return j;
+}
+
+/* Start the copy of a job to dkey, resuming the hand-off's upload if it names one. */
+static void job_copy(wjob_t *j, const handoff_t *h, const char *dkey)
+{
+    wtask_t *t = j->t;
+    const ferry_job_t *job = &j->job;
+    if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
+        if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
+            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
+    ferry_copy_req_t req = {.src_key = job->key,
+                            .dst_key = dkey,
+                            .resume_upload_id = h->upload_id,
+                            .on_upload = job_on_upload,
+                            .size_hint = job->size,
+                            .use_hint = 1};
+    int rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
+    if (rc != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", h->task, "key", job->key,
+                  "error", ferry_strerror(rc), NULL);
+        ferry_ledger_lease_release(t->led, job->key, j->token);
+        job_nack(j, 1000);
+        job_end(j);
+    }
+}
+
+/* A job the feeder started (lease ours, record copying): hand it back while draining, fail it
+ * when its task or destination key cannot be, else delete or copy it. */
+static void job_begin(worker_t *w, const handoff_t *h)
+{
+    wjob_t *j = job_new(w, h);
+    if (j == NULL)
+        return;
+    const ferry_job_t *job = &j->job;
+    j->t = task_get(w, h->task);
     if (j->t == NULL) {
         /* Task gone or Redis trouble: stays pending, re-claimed once the lease lapses. */
         job_end(j);
         return;
     }
     wtask_t *t = j->t;
-    int rc;
-    if (w->draining) {
+    if (w->state >= WS_DRAIN) {
         ferry_ledger_lease_release(t->led, job->key, j->token);
         job_nack(j, 0);
         job_end(j);
@@ -1242,27 +1446,28 @@ static void job_begin(worker_t *w, const handoff_t *h)
         job_end(j);
         return;
     }
-    if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
-        if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
-            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
-    ferry_copy_req_t req = {.src_key = job->key,
-                            .dst_key = dkey,
-                            .resume_upload_id = h->upload_id,
-                            .on_upload = job_on_upload,
-                            .size_hint = job->size,
-                            .use_hint = 1};
-    rc = ferry_copy_start(&t->env, &req, copy_done, j, &j->copy);
-    if (rc != FERRY_OK) {
-        ferry_log(FERRY_LOG_ERROR, "job.copy_start_failed", "task", task, "key", job->key, "error",
-                  ferry_strerror(rc), NULL);
-        ferry_ledger_lease_release(t->led, job->key, j->token);
-        job_nack(j, 1000);
-        job_end(j);
-    }
+    job_copy(j, h, dkey);
 }
 
 /* ---- loop plumbing ------------------------------------------------------------------------- */
 
+/* The feeder has ended: join it, and drain (it brings no more work). */
+static void feeder_join(worker_t *w)
+{
+    pthread_join(w->feeder, NULL);
+    w->feeder_joined = 1;
+    if (w->feeder_end == FEEDER_FAILED) {
+        ferry_log(FERRY_LOG_ERROR, "worker.feeder_failed", "error", w->feeder_err.msg, NULL);
+        w->rc = w->feeder_err.code ? w->feeder_err.code : FERRY_EREDIS;
+        w->err = w->feeder_err;
+    }
+    if (w->feeder_end == FEEDER_IDLE)
+        ferry_log(FERRY_LOG_INFO, "worker.idle", NULL);
+    set_state(w, WS_DRAIN);
+}
+
+/* The feeder or the committer woke the loop: start the jobs handed over, join a feeder that
+ * ended, and see whether the worker can exit. */
 static void on_async(uv_async_t *a)
 {
     worker_t *w = a->data;
@@ -1273,23 +1478,13 @@ static void on_async(uv_async_t *a)
         memcpy(local, w->hand, n * sizeof(*local));
         memmove(w->hand, w->hand + n, (w->nhand - n) * sizeof(*local));
         w->nhand -= n;
-        int exited = w->feeder_exited;
+        int exited = w->feeder_end != FEEDER_RUNNING;
         pthread_mutex_unlock(&w->mu);
         for (size_t i = 0; i < n; i++)
             job_begin(w, &local[i]);
         if (n == 0) {
-            if (exited && !w->feeder_joined) {
-                pthread_join(w->feeder, NULL);
-                w->feeder_joined = 1;
-                if (w->feeder_failed) {
-                    ferry_log(FERRY_LOG_ERROR, "worker.feeder_failed", "error", w->feeder_err.msg,
-                              NULL);
-                    w->rc = w->feeder_err.code ? w->feeder_err.code : FERRY_EREDIS;
-                    w->draining = 1;
-                }
-                if (w->feeder_idle)
-                    ferry_log(FERRY_LOG_INFO, "worker.idle", NULL);
-            }
+            if (exited && !w->feeder_joined)
+                feeder_join(w);
             maybe_exit(w); /* also after the committer recorded the last outcomes */
             break;
         }
@@ -1313,7 +1508,7 @@ static void on_renew(uv_timer_t *t)
                       "another process holds this consumer name now", NULL);
             w->claimed = 0;
             w->rc = FERRY_EBUSY;
-            ferry_error_set(&w->feeder_err, FERRY_EBUSY,
+            ferry_error_set(&w->err, FERRY_EBUSY,
                             "consumer %s was taken over by another process: this one stopped",
                             w->o.consumer);
             begin_drain(w, "consumer name lost");
@@ -1356,14 +1551,10 @@ static void on_grace(uv_timer_t *t)
 
 static void begin_drain(worker_t *w, const char *why)
 {
-    if (w->draining)
+    if (w->state >= WS_DRAIN)
         return;
-    w->draining = 1;
     ferry_log(FERRY_LOG_INFO, "worker.draining", "reason", why, NULL);
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    set_state(w, WS_DRAIN);
     uv_timer_start(&w->grace, on_grace, (uint64_t)w->o.grace_ms, 0);
     maybe_exit(w);
 }
@@ -1371,7 +1562,7 @@ static void begin_drain(worker_t *w, const char *why)
 static void on_signal(uv_signal_t *s, int signum)
 {
     worker_t *w = s->data;
-    if (w->draining) {
+    if (w->state >= WS_DRAIN) {
         ferry_log(FERRY_LOG_WARN, "worker.second_signal", "reason",
                   "handing in-flight copies back now", NULL);
         cancel_all(w);
@@ -1445,7 +1636,7 @@ typedef struct jan_abort_s {
 static void jan_abort_done(void *arg, const ferry_s3_result_t *r)
 {
     jan_abort_t *a = arg;
-    if ((r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) && !a->t->w->closing)
+    if ((r->rc == FERRY_OK || r->rc == FERRY_ENOTFOUND) && a->t->w->state != WS_CLOSED)
         ferry_ledger_upload_untrack(a->t->led, a->id);
     else if (r->rc != FERRY_ECANCELED)
         ferry_log(FERRY_LOG_WARN, "janitor.abort_failed", "task", a->t->task.name, "upload_id",
@@ -1463,7 +1654,7 @@ static void jan_list_done(void *arg, const ferry_s3_result_t *r)
         ferry_log(FERRY_LOG_WARN, "janitor.list_failed", "task", t->task.name, "error", r->err.msg,
                   NULL);
     for (size_t i = 0; i < jn->n; i++) {
-        if (r->rc != FERRY_ECANCELED && !t->w->closing) {
+        if (r->rc != FERRY_ECANCELED && t->w->state != WS_CLOSED) {
             ferry_s3_args_t a;
             ferry_error_t e;
             ferry_s3_args_init(&a);
@@ -1489,7 +1680,7 @@ static void jan_list_done(void *arg, const ferry_s3_result_t *r)
 static void on_janitor(uv_timer_t *tm)
 {
     worker_t *w = tm->data;
-    if (w->draining)
+    if (w->state >= WS_DRAIN)
         return;
     /* Tasks are loaded on the loop when a job reaches it; the feeder settles some jobs on its
      * own (done, busy), so load the named tasks here too: the janitor covers them anyway. */
@@ -1524,31 +1715,21 @@ static void on_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void maybe_exit(worker_t *w)
+/* Tell the committer to record what is left and exit, and join it. */
+static void committer_stop(worker_t *w)
 {
-    if (w->closing || !(w->draining || w->feeder_idle))
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->exit_waits = 1;             /* from now on the committer wakes the loop after every batch */
-    pthread_cond_signal(&w->c_cv); /* and stops gathering */
-    pthread_mutex_unlock(&w->mu);
-    if (!w->feeder_joined || w->njobs)
-        return;
-    pthread_mutex_lock(&w->mu);
-    unsigned commits = w->commits;
-    w->c_stop = commits == 0;
-    pthread_cond_signal(&w->c_cv);
-    pthread_mutex_unlock(&w->mu);
-    if (commits)
-        return; /* the committer wakes the loop when it has recorded them */
+    set_state(w, WS_LAST);
     if (w->committer_started) {
         pthread_join(w->committer, NULL);
         w->committer_started = 0;
     }
-    if (!w->draining) {
-        w->draining = 1;
-    }
-    w->closing = 1;
+}
+
+/* Stop the timers, flush the statistics, clear the heartbeat and close every handle, so that
+ * uv_run returns. */
+static void loop_close(worker_t *w)
+{
+    set_state(w, WS_CLOSED);
     ferry_log(FERRY_LOG_INFO, "worker.exit", "done", NULL, NULL);
     for (wtask_t *t = w->tasks; t; t = t->next)
         if (t->janitor_op)
@@ -1577,6 +1758,23 @@ static void maybe_exit(worker_t *w)
     w->http = NULL;
 }
 
+/* The end of a drain (worker.h, "Stopping"): once the feeder is joined, no job is in flight
+ * and the committer has recorded every outcome, join the committer and close the loop. Called
+ * whenever one of those may have changed: a job ended, the feeder or the committer woke the
+ * loop. Only the loop posts commits, so none can come between the look and WS_LAST. */
+static void maybe_exit(worker_t *w)
+{
+    if (w->state != WS_DRAIN || !w->feeder_joined || w->njobs)
+        return;
+    pthread_mutex_lock(&w->mu);
+    unsigned commits = w->commits;
+    pthread_mutex_unlock(&w->mu);
+    if (commits)
+        return; /* the committer wakes the loop when it has recorded them */
+    committer_stop(w);
+    loop_close(w);
+}
+
 /* Claim the consumer name: the one given, or with slot_auto the lowest free "host/N". */
 static int claim_consumer(worker_t *w, ferry_error_t *err)
 {
@@ -1599,10 +1797,41 @@ static int claim_consumer(worker_t *w, ferry_error_t *err)
                            "or give this one --consumer NAME");
 }
 
-int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
+/* Zeroed options take their defaults (worker.h). */
+static void opts_defaults(ferry_worker_opts_t *o)
+{
+    if (o->concurrency == 0)
+        o->concurrency = 16;
+    if (o->parts_per_job == 0)
+        o->parts_per_job = 4;
+    if (o->ring_size == 0)
+        o->ring_size = 2u << 20;
+    if (o->ring_size < 256 * 1024)
+        o->ring_size = 256 * 1024;
+    if (o->streams == 0) {
+        unsigned s = o->concurrency * o->parts_per_job;
+        o->streams = s > 64 ? (o->concurrency > 64 ? o->concurrency : 64) : s;
+    }
+    if (o->grace_ms <= 0)
+        o->grace_ms = 30000;
+    if (o->lease_ms <= 0)
+        o->lease_ms = 60000;
+    if (o->visibility_ms <= 0)
+        o->visibility_ms = 300000;
+    if (o->max_attempts <= 0)
+        o->max_attempts = 5;
+    if (o->delivery_cap <= 0)
+        o->delivery_cap = FERRY_QUEUE_DELIVERY_CAP;
+    if (o->janitor_age_ms == 0)
+        o->janitor_age_ms = 24 * 3600 * 1000LL;
+    if (o->janitor_every_ms <= 0)
+        o->janitor_every_ms = 3600 * 1000LL;
+}
+
+/* The worker's memory, options and locks; free it with worker_free. */
+static int worker_new(const ferry_worker_opts_t *opts, worker_t **out, ferry_error_t *err)
 {
     worker_t *w = calloc(1, sizeof(*w));
-    int rc = FERRY_OK;
     if (w == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
     w->o = *opts;
@@ -1610,32 +1839,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         free(w);
         return ferry_error_set(err, FERRY_EINVAL, "worker: need a Redis URL and a consumer name");
     }
-    if (w->o.concurrency == 0)
-        w->o.concurrency = 16;
-    if (w->o.parts_per_job == 0)
-        w->o.parts_per_job = 4;
-    if (w->o.ring_size == 0)
-        w->o.ring_size = 2u << 20;
-    if (w->o.ring_size < 256 * 1024)
-        w->o.ring_size = 256 * 1024;
-    if (w->o.streams == 0) {
-        unsigned s = w->o.concurrency * w->o.parts_per_job;
-        w->o.streams = s > 64 ? (w->o.concurrency > 64 ? w->o.concurrency : 64) : s;
-    }
-    if (w->o.grace_ms <= 0)
-        w->o.grace_ms = 30000;
-    if (w->o.lease_ms <= 0)
-        w->o.lease_ms = 60000;
-    if (w->o.visibility_ms <= 0)
-        w->o.visibility_ms = 300000;
-    if (w->o.max_attempts <= 0)
-        w->o.max_attempts = 5;
-    if (w->o.delivery_cap <= 0)
-        w->o.delivery_cap = FERRY_QUEUE_DELIVERY_CAP;
-    if (w->o.janitor_age_ms == 0)
-        w->o.janitor_age_ms = 24 * 3600 * 1000LL;
-    if (w->o.janitor_every_ms <= 0)
-        w->o.janitor_every_ms = 3600 * 1000LL;
+    opts_defaults(&w->o);
     w->pool.max = w->o.streams;
     w->hand = calloc(w->o.concurrency + 1, sizeof(*w->hand));
     pthread_mutex_init(&w->mu, NULL);
@@ -1645,34 +1849,50 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the committer's gather deadline */
     pthread_cond_init(&w->c_cv, &ca);
     pthread_condattr_destroy(&ca);
+    *out = w;
+    if (w->hand == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    return FERRY_OK;
+}
+
+/* The loop's and the committer's Redis connections, and the consumer name: one live process
+ * per name is what makes a lease of our name with another pid a dead process's, which the
+ * ledger's start then takes over at once. */
+static int worker_connect(worker_t *w, ferry_error_t *err)
+{
     ferry_redis_opts_t ro = {.retry_ms = 30000};
-    if (w->hand == NULL) {
-        rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
-        goto out_free;
-    }
+    int rc;
     if ((rc = ferry_redis_connect(w->o.redis_url, &ro, &w->r, err)) != FERRY_OK ||
         (rc = ferry_redis_connect(w->o.redis_url, &ro, &w->rc_conn, err)) != FERRY_OK)
-        goto out_free;
-    /* One live process per consumer name: what makes a lease of our name with another pid a
-     * dead process's, which the ledger's start then takes over at once. */
+        return rc;
     w->pid = (int)getpid();
     if ((rc = claim_consumer(w, err)) != FERRY_OK)
-        goto out_free;
+        return rc;
     w->claimed = 1;
-    if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {
-        rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the committer thread");
-        goto out_free;
-    }
+    return FERRY_OK;
+}
+
+static int committer_start(worker_t *w, ferry_error_t *err)
+{
+    if (pthread_create(&w->committer, NULL, committer_main, w) != 0)
+        return ferry_error_set(err, FERRY_ENOMEM, "cannot start the committer thread");
     w->committer_started = 1;
+    return FERRY_OK;
+}
+
+/* The loop, its HTTP transport, the wake-up, the signal handlers and the timers; the first
+ * heartbeat; worker.start. */
+static int loop_start(worker_t *w, ferry_error_t *err)
+{
     uv_loop_init(&w->loop);
     uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME); /* loop_idle_pct in worker.stopped */
     w->started_ns = uv_hrtime();
-    w->pid = (int)getpid();
     ferry_http_opts_t ho = {.max_cached_conns = 512};
-    if ((rc = ferry_http_new(&w->loop, &ho, &w->http)) != FERRY_OK) {
+    int rc = ferry_http_new(&w->loop, &ho, &w->http);
+    if (rc != FERRY_OK) {
         ferry_error_set(err, rc, "cannot start the HTTP transport: %s", ferry_strerror(rc));
         uv_loop_close(&w->loop);
-        goto out_stop;
+        return rc;
     }
     uv_async_init(&w->loop, &w->async, on_async);
     w->async.data = w;
@@ -1701,16 +1921,12 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     snprintf(streams, sizeof(streams), "%u", w->o.streams);
     ferry_log(FERRY_LOG_INFO, "worker.start", "consumer", w->o.consumer, "concurrency", conc,
               "streams", streams, "ring", ring, "redis", ferry_redis_where(w->r), NULL);
-    if (pthread_create(&w->feeder, NULL, feeder_main, w) != 0) {
-        rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the feeder thread");
-        w->feeder_joined = 1;
-        w->draining = 1;
-        maybe_exit(w);
-    } else
-        w->feeder_started = 1;
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    if (rc == FERRY_OK && w->rc != FERRY_OK)
-        rc = ferry_error_set(err, w->rc, "%s", w->feeder_err.msg);
+    return FERRY_OK;
+}
+
+/* worker.stopped: the outcomes and how well the threads batched their round trips. */
+static void log_stopped(worker_t *w)
+{
     char d[24], f[24], s[24], r[24];
     snprintf(d, sizeof(d), "%llu", w->n_done);
     snprintf(f, sizeof(f), "%llu", w->n_failed);
@@ -1724,8 +1940,10 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
              ran ? 100.0 * (double)uv_metrics_idle_time(&w->loop) / (double)ran : 0.0);
     ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
               "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "loop_idle_pct", idle, NULL);
-    uv_loop_close(&w->loop);
-    ferry_k8s_worker_stop();
+}
+
+static void tasks_free(worker_t *w)
+{
     while (w->tasks) {
         wtask_t *t = w->tasks;
         w->tasks = t->next;
@@ -1741,15 +1959,31 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         ferry_stats_free(t->stats);
         free(t);
     }
-out_stop:
-    if (w->committer_started) {
-        pthread_mutex_lock(&w->mu);
-        w->c_stop = 1;
-        pthread_cond_signal(&w->c_cv);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->committer, NULL);
+}
+
+/* Start the feeder and run the loop until it closes (maybe_exit). Returns the run's result. */
+static int loop_run(worker_t *w, ferry_error_t *err)
+{
+    int rc = FERRY_OK;
+    if (pthread_create(&w->feeder, NULL, feeder_main, w) != 0) {
+        rc = ferry_error_set(err, FERRY_ENOMEM, "cannot start the feeder thread");
+        w->feeder_joined = 1;
+        set_state(w, WS_DRAIN);
+        maybe_exit(w);
     }
-out_free:
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (rc == FERRY_OK && w->rc != FERRY_OK)
+        rc = ferry_error_set(err, w->rc, "%s", w->err.msg);
+    log_stopped(w);
+    uv_loop_close(&w->loop);
+    ferry_k8s_worker_stop();
+    tasks_free(w);
+    return rc;
+}
+
+/* Release the consumer name, close the connections, free. The threads are joined. */
+static void worker_free(worker_t *w)
+{
     if (w->claimed && ferry_queue_claim_release(w->r, w->o.consumer, w->pid) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "worker.release_failed", "consumer", w->o.consumer, "error",
                   ferry_redis_error(w->r)->msg, NULL);
@@ -1761,5 +1995,23 @@ out_free:
     free(w->hand);
     free(w);
     ferry_ring_cache_drain();
+}
+
+int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
+{
+    worker_t *w = NULL;
+    int rc = worker_new(opts, &w, err);
+    if (w == NULL)
+        return rc;
+    if (rc == FERRY_OK)
+        rc = worker_connect(w, err);
+    if (rc == FERRY_OK)
+        rc = committer_start(w, err);
+    if (rc == FERRY_OK)
+        rc = loop_start(w, err);
+    if (rc == FERRY_OK)
+        rc = loop_run(w, err); /* the loop closes after joining the committer */
+    committer_stop(w);         /* a start that failed half way */
+    worker_free(w);
     return rc;
 }

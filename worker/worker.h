@@ -1,10 +1,48 @@
 /* ferry worker — the job loop: pull jobs, take the per-key lease, copy (copy.h), record the
- * outcome in the ledger, ack. Design: docs/internals/worker.md.
+ * outcome in the ledger, ack. Design: docs/internals/worker.md. Call ferry_worker_run once per
+ * process, from main.
  *
- * Threads: ferry_worker_run runs one libuv loop on the calling thread (S3 client, every job's
- * state machine, quick Redis transitions over its own connection) and one feeder thread that
- * owns a second Redis connection and does the blocking XREADGROUP, fetching a job only when a
- * job slot is free and handing it over with uv_async. Call it once per process, from main.
+ * Three threads, each with its own Redis connection:
+ *   loop       the caller's thread: one libuv loop runs the S3 clients, every job's copy
+ *              (copy.h), lease and claim renewal, statistics, the janitor, the signals; its
+ *              connection only takes the rare calls (set_upload, renewals, hand-backs).
+ *   feeder     pulls jobs (XREADGROUP) only when a job slot is free, takes their leases (the
+ *              ledger's start) and hands the ones to copy to the loop (uv_async).
+ *   committer  records the outcomes the loop posts (the ledger's finish, then ack or nack), a
+ *              batch per round trip.
+ *
+ * What they share (struct worker_s in worker.c), who writes it, and what guards it. Everything
+ * else belongs to one thread: the loop's, or set before the threads start (options, pid,
+ * consumer name).
+ *
+ *   field                     written by                        read by            guard
+ *   state (wstate_t)          loop, forward only                all three          mu (1)
+ *   hand[], nhand (hand-offs) feeder appends, loop takes        feeder, loop       mu
+ *   busy (slots taken)        feeder +1, loop -1, committer -n  feeder             mu, cv
+ *   c_head, c_tail, c_queued  loop appends, committer takes     loop, committer    mu, c_cv
+ *   commits (not recorded)    loop +1, committer -n             loop               mu
+ *   c_gathering               committer                         loop               mu
+ *   feeder_end, feeder_err    feeder, as it ends                loop, after join   mu
+ *   feeds, fed                feeder                            loop, after join   join
+ *   cbatches, cjobs           committer                         loop, after join   join
+ *   (1) the loop, its only writer, reads it without the lock.
+ * cv wakes the feeder (a slot freed, the state moved); c_cv wakes the committer (outcomes
+ * posted, the state moved); the two threads wake the loop with uv_async_send.
+ *
+ * Stopping, in this order:
+ *   1. SIGTERM/SIGINT, the consumer name lost, or the feeder ending (exit_when_idle with
+ *      nothing to do, or a failure): the state goes from RUN to DRAIN and the feeder stops
+ *      pulling and ends.
+ *   2. Jobs still being handed over are handed back (lease released, nack 0).
+ *   3. Copies in flight get grace_ms; then, or at a second signal, they are canceled and
+ *      handed back (the record keeps its upload id for a resume).
+ *   4. The loop joins the feeder. Once no job is in flight and the committer has recorded
+ *      every outcome (it wakes the loop after each batch while draining), the state goes to
+ *      LAST and the loop joins the committer.
+ *   5. CLOSED: the loop flushes the statistics, deletes the heartbeat, closes its timers, S3
+ *      clients and transport; uv_run returns.
+ *   6. ferry_worker_run logs worker.stopped, releases the consumer name, closes the two
+ *      remaining connections and returns.
  */
 #ifndef FERRY_WORKER_H
 #define FERRY_WORKER_H

@@ -980,148 +980,168 @@ static int region_from_endpoint(const char *ep, char *out, size_t n)
     return strcmp(out, "amazonaws") != 0;
 }
 
-static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
-                         const ferry_http_resp_t *resp)
+/* A transport failure (no HTTP reply): its retry class in oc, or, when a callback of ours or
+ * the caller's stopped the transfer, the op's final error. Returns 1 when it ended the op. */
+static int done_transport(ferry_s3_op_t *op, int rc, const ferry_http_resp_t *resp,
+                          ferry_retry_outcome_t *oc)
 {
-    ferry_s3_op_t *op = arg;
     ferry_s3_t *c = op->c;
-    ferry_retry_outcome_t oc = {0};
-    ferry_s3xml_error_t xe;
-    ferry_s3xml_t *px = NULL;
-    char region[64] = "";
-    int more = 0;
+    switch (rc) {
+    case FERRY_ENET:
+        oc->net = FERRY_NETFAIL_RESET;
+        return 0;
+    case FERRY_ETIMEOUT:
+        oc->net = FERRY_NETFAIL_TIMEOUT;
+        return 0;
+    case FERRY_ECONFIG:
+        oc->net = FERRY_NETFAIL_TLS;
+        return 0;
+    default: /* final */
+        if (rc == FERRY_ETOOBIG)
+            ferry_error_set(&op->res.err, rc, "%s %s://%s: reply larger than %u bytes", op->method,
+                            c->prof.scheme, op->bucket, XML_BODY_MAX);
+        else if (op->res.err.code != rc) /* else: our own check said why */
+            ferry_error_set(&op->res.err, rc, "%s %s://%s/%.*s stopped: %s", op->method,
+                            c->prof.scheme, op->bucket, op->key ? (int)op->key_len : 0,
+                            op->key ? op->key : "", ferry_strerror(rc));
+        op_finish(op, resp);
+        return 1;
+    }
+}
 
-    op->req = NULL;
-    memset(&xe, 0, sizeof(xe));
-    if (op->canceled) {
-        ferry_error_set(&op->res.err, FERRY_ECANCELED, "%s %s://%s canceled", op->method,
-                        c->prof.scheme, op->bucket);
+/* Parse a 2xx reply's XML body into *px (the caller frees it), through the op's page checks.
+ * Returns 1 when the reply is refused: unreadable, or a check said why; the op is ended. */
+static int done_parse(ferry_s3_op_t *op, const ferry_http_resp_t *resp, ferry_s3xml_t **px)
+{
+    ferry_s3_t *c = op->c;
+    ferry_s3xml_opts_t xo = {.expect = op->expect,
+                             .list_version = op->list_version,
+                             .plus_literal = !c->prof.list_plus_is_space};
+    ferry_s3xml_cbs_t vc;
+    ferry_error_clear(&op->res.err);
+    int prc = ferry_s3xml_new(&xo, s3_ops_check_cbs(op, &vc), px);
+    if (!prc)
+        prc = ferry_s3xml_feed(*px, resp->body, resp->body_len);
+    if (!prc)
+        prc = ferry_s3xml_finish(*px);
+    if (!prc)
+        return 0;
+    if (op->res.err.code != prc) { /* else: the page check said why */
+        const ferry_error_t *pe = *px ? ferry_s3xml_last_error(*px) : NULL;
+        ferry_error_set(&op->res.err, prc, "%s %s://%s at %s: unreadable reply (%s)", op->method,
+                        c->prof.scheme, op->bucket, c->prof.endpoint,
+                        pe && pe->msg[0] ? pe->msg : ferry_strerror(prc));
+    }
+    op->res.err.http_status = (int)resp->status;
+    ferry_s3xml_free(*px);
+    *px = NULL;
+    op_finish(op, resp);
+    return 1;
+}
+
+/* A 2xx: the page to the op; then its next page, or the end. Frees px. */
+static void done_success(ferry_s3_op_t *op, const ferry_http_resp_t *resp, ferry_s3xml_t *px)
+{
+    ferry_s3_t *c = op->c;
+    int more = 0;
+    int orc = s3_ops_on_page(op, resp, px ? ferry_s3xml_result(px) : NULL, &more);
+    ferry_s3xml_free(px);
+    if (orc) {
+        if (!op->res.err.code)
+            ferry_error_set(&op->res.err, orc, "%s %s://%s stopped: %s", op->method, c->prof.scheme,
+                            op->bucket, ferry_strerror(orc));
         op_finish(op, resp);
         return;
     }
-    capture_headers(op, resp);
-    if (c->on_attempt)
-        c->on_attempt(c->observe_ud, op->name, rc == FERRY_OK && resp ? resp->status : 0);
-    if (rc != FERRY_OK) {
-        switch (rc) {
-        case FERRY_ENET:
-            oc.net = FERRY_NETFAIL_RESET;
-            break;
-        case FERRY_ETIMEOUT:
-            oc.net = FERRY_NETFAIL_TIMEOUT;
-            break;
-        case FERRY_ECONFIG:
-            oc.net = FERRY_NETFAIL_TLS;
-            break;
-        default: /* a callback of ours or the caller's stopped it: final */
-            if (rc == FERRY_ETOOBIG)
-                ferry_error_set(&op->res.err, rc, "%s %s://%s: reply larger than %u bytes",
-                                op->method, c->prof.scheme, op->bucket, XML_BODY_MAX);
-            else if (op->res.err.code != rc) /* else: our own check said why */
-                ferry_error_set(&op->res.err, rc, "%s %s://%s/%.*s stopped: %s", op->method,
-                                c->prof.scheme, op->bucket, op->key ? (int)op->key_len : 0,
-                                op->key ? op->key : "", ferry_strerror(rc));
+    if (more) { /* next page */
+        op->tries = 0;
+        op->redirected = 0;
+        if (op_send(op) != FERRY_OK)
             op_finish(op, resp);
-            return;
-        }
-    } else {
-        oc.http_status = (int)resp->status;
-        int ok2xx = resp->status >= 200 && resp->status < 300;
-        if (ok2xx && op->expect != FERRY_S3XML_NONE) {
-            ferry_s3xml_opts_t xo = {.expect = op->expect,
-                                     .list_version = op->list_version,
-                                     .plus_literal = !c->prof.list_plus_is_space};
-            ferry_s3xml_cbs_t vc;
-            ferry_error_clear(&op->res.err);
-            int prc = ferry_s3xml_new(&xo, s3_ops_check_cbs(op, &vc), &px);
-            if (!prc)
-                prc = ferry_s3xml_feed(px, resp->body, resp->body_len);
-            if (!prc)
-                prc = ferry_s3xml_finish(px);
-            if (prc && op->res.err.code == prc) { /* the page check said why */
-                op->res.err.http_status = (int)resp->status;
-                ferry_s3xml_free(px);
-                op_finish(op, resp);
-                return;
-            }
-            if (prc) {
-                const ferry_error_t *pe = px ? ferry_s3xml_last_error(px) : NULL;
-                ferry_error_set(&op->res.err, prc, "%s %s://%s at %s: unreadable reply (%s)",
-                                op->method, c->prof.scheme, op->bucket, c->prof.endpoint,
-                                pe && pe->msg[0] ? pe->msg : ferry_strerror(prc));
-                op->res.err.http_status = (int)resp->status;
-                ferry_s3xml_free(px);
-                op_finish(op, resp);
-                return;
-            }
-            const ferry_s3xml_result_t *xr = ferry_s3xml_result(px);
-            if (xr->root == FERRY_S3XML_ERROR) {
-                xe = xr->err; /* a 200 carrying <Error>: a failure */
-                ok2xx = 0;
-            }
-        } else if (!ok2xx && resp->body_len) {
-            ferry_s3xml_parse_error(resp->body, resp->body_len, &xe);
-        }
-        if (ok2xx) {
-            int orc = s3_ops_on_page(op, resp, px ? ferry_s3xml_result(px) : NULL, &more);
-            ferry_s3xml_free(px);
-            if (orc) {
-                if (!op->res.err.code)
-                    ferry_error_set(&op->res.err, orc, "%s %s://%s stopped: %s", op->method,
-                                    c->prof.scheme, op->bucket, ferry_strerror(orc));
-                op_finish(op, resp);
-                return;
-            }
-            if (more) { /* next page */
-                op->tries = 0;
-                op->redirected = 0;
-                if (op_send(op) != FERRY_OK)
-                    op_finish(op, resp);
-                return;
-            }
-            ferry_error_clear(&op->res.err);
-            (void)chunked_confirm(op); /* sets res.err on a failure */
-            op_finish(op, resp);
-            return;
-        }
-        ferry_s3xml_free(px);
-        px = NULL;
-        if (!xe.code[0] && resp->status == 404)
-            snprintf(xe.code, sizeof(xe.code), "%s", op->key ? "NoSuchKey" : "NoSuchBucket");
-        oc.s3_code = xe.code;
-        if (!op->res.request_id[0] && xe.request_id[0])
-            snprintf(op->res.request_id, sizeof(op->res.request_id), "%s", xe.request_id);
-        snprintf(region, sizeof(region), "%s", xe.region);
-        if (!region[0] && !strcmp(xe.code, "AuthorizationHeaderMalformed")) {
-            /* S3 also says it in words: "... the region 'us-east-1' is wrong; expecting
-             * 'eu-west-1'" (and fakes3 only in words). */
-            const char *e = strstr(xe.message, "expecting '");
-            const char *q = e ? strchr(e + 11, '\'') : NULL;
-            if (q && (size_t)(q - (e + 11)) < sizeof(region) && q > e + 11)
-                snprintf(region, sizeof(region), "%.*s", (int)(q - (e + 11)), e + 11);
-        }
-        if (!region[0]) {
-            const char *br = ferry_http_resp_header(resp, "x-amz-bucket-region");
-            if (br)
-                snprintf(region, sizeof(region), "%s", br);
-            else if (xe.endpoint[0])
-                region_from_endpoint(xe.endpoint, region, sizeof(region));
-        }
-        oc.region = region;
-        oc.endpoint = xe.endpoint;
-        uint64_t floor_ms = 0, v;
-        const char *ra = ferry_http_resp_header(resp, "retry-after");
-        if (ra && ferry_retry_parse_retry_after(ra, c->now_ms(c->now_ud), &v) == FERRY_OK)
-            floor_ms = v;
-        const char *qd = ferry_http_resp_header(resp, "x-oss-qos-delay-time");
-        if (qd && ferry_retry_parse_qos_delay(qd, &v) == FERRY_OK && v > floor_ms)
-            floor_ms = v;
-        oc.floor_ms = floor_ms;
+        return;
     }
+    ferry_error_clear(&op->res.err);
+    (void)chunked_confirm(op); /* sets res.err on a failure */
+    op_finish(op, resp);
+}
 
+/* An error reply (xe: its <Error>, if any): what the retry policy needs in oc — the S3 code,
+ * the bucket's region when the reply names it (region, n bytes), a Retry-After floor. */
+static void done_error_reply(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
+                             ferry_s3xml_error_t *xe, char *region, size_t n,
+                             ferry_retry_outcome_t *oc)
+{
+    ferry_s3_t *c = op->c;
+    if (!xe->code[0] && resp->status == 404)
+        snprintf(xe->code, sizeof(xe->code), "%s", op->key ? "NoSuchKey" : "NoSuchBucket");
+    oc->s3_code = xe->code;
+    if (!op->res.request_id[0] && xe->request_id[0])
+        snprintf(op->res.request_id, sizeof(op->res.request_id), "%s", xe->request_id);
+    snprintf(region, n, "%s", xe->region);
+    if (!region[0] && !strcmp(xe->code, "AuthorizationHeaderMalformed")) {
+        /* S3 also says it in words: "... the region 'us-east-1' is wrong; expecting
+         * 'eu-west-1'" (and fakes3 only in words). */
+        const char *e = strstr(xe->message, "expecting '");
+        const char *q = e ? strchr(e + 11, '\'') : NULL;
+        if (q && (size_t)(q - (e + 11)) < n && q > e + 11)
+            snprintf(region, n, "%.*s", (int)(q - (e + 11)), e + 11);
+    }
+    if (!region[0]) {
+        const char *br = ferry_http_resp_header(resp, "x-amz-bucket-region");
+        if (br)
+            snprintf(region, n, "%s", br);
+        else if (xe->endpoint[0])
+            region_from_endpoint(xe->endpoint, region, n);
+    }
+    oc->region = region;
+    oc->endpoint = xe->endpoint;
+    uint64_t floor_ms = 0, v;
+    const char *ra = ferry_http_resp_header(resp, "retry-after");
+    if (ra && ferry_retry_parse_retry_after(ra, c->now_ms(c->now_ud), &v) == FERRY_OK)
+        floor_ms = v;
+    const char *qd = ferry_http_resp_header(resp, "x-oss-qos-delay-time");
+    if (qd && ferry_retry_parse_qos_delay(qd, &v) == FERRY_OK && v > floor_ms)
+        floor_ms = v;
+    oc->floor_ms = floor_ms;
+}
+
+/* An HTTP reply. Returns 1 when it ended the op (a success, its next page, or a reply the op's
+ * checks refused); else it filled in what the retry policy needs (oc, xe, region). */
+static int done_reply(ferry_s3_op_t *op, const ferry_http_resp_t *resp, ferry_s3xml_error_t *xe,
+                      char *region, size_t n, ferry_retry_outcome_t *oc)
+{
+    ferry_s3xml_t *px = NULL;
+    oc->http_status = (int)resp->status;
+    int ok2xx = resp->status >= 200 && resp->status < 300;
+    if (ok2xx && op->expect != FERRY_S3XML_NONE) {
+        if (done_parse(op, resp, &px))
+            return 1;
+        const ferry_s3xml_result_t *xr = ferry_s3xml_result(px);
+        if (xr->root == FERRY_S3XML_ERROR) {
+            *xe = xr->err; /* a 200 carrying <Error>: a failure */
+            ok2xx = 0;
+        }
+    } else if (!ok2xx && resp->body_len) {
+        ferry_s3xml_parse_error(resp->body, resp->body_len, xe);
+    }
+    if (ok2xx) {
+        done_success(op, resp, px);
+        return 1;
+    }
+    ferry_s3xml_free(px);
+    done_error_reply(op, resp, xe, region, n, oc);
+    return 0;
+}
+
+/* Send it again? The retry policy's answer, a region redirect at most once (not an attempt),
+ * a streamed body only when its source can start over. Returns 1 when a retry is scheduled. */
+static int done_retry(ferry_s3_op_t *op, const ferry_retry_outcome_t *oc, const char *region,
+                      const ferry_s3xml_error_t *xe)
+{
+    ferry_s3_t *c = op->c;
     ferry_retry_class_t cls;
     uint64_t delay = 0;
-    int again = ferry_retry_next(&c->pol, &oc, op->tries, &cls, &delay);
+    int again = ferry_retry_next(&c->pol, oc, op->tries, &cls, &delay);
     if (again && cls == FERRY_RETRY_REDIRECT_REGION) {
         if (op->redirected || !region[0]) {
             again = 0;
@@ -1140,16 +1160,44 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
         else if (op->ch.on)
             chunked_rewind(op);
     }
-    if (again) {
-        if (c->on_retry)
-            c->on_retry(c->observe_ud, op->name, cls);
-        ferry_log(FERRY_LOG_DEBUG, "s3.retry", "op", op->name, "bucket", op->bucket, "class",
-                  ferry_retry_class_name(cls), "code", xe.code, NULL);
-        op->res.status = 0;
-        uv_timer_start(&op->timer, retry_cb, delay, 0);
+    if (!again)
+        return 0;
+    if (c->on_retry)
+        c->on_retry(c->observe_ud, op->name, cls);
+    ferry_log(FERRY_LOG_DEBUG, "s3.retry", "op", op->name, "bucket", op->bucket, "class",
+              ferry_retry_class_name(cls), "code", xe->code, NULL);
+    op->res.status = 0;
+    uv_timer_start(&op->timer, retry_cb, delay, 0);
+    return 1;
+}
+
+/* The transport's answer to one attempt: cancel, success (maybe the next page), retry, or the
+ * final error with the client's sentence (op_fail_net / op_fail_s3). */
+static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
+                         const ferry_http_resp_t *resp)
+{
+    ferry_s3_op_t *op = arg;
+    ferry_s3_t *c = op->c;
+    ferry_retry_outcome_t oc = {0};
+    ferry_s3xml_error_t xe;
+    char region[64] = "";
+
+    op->req = NULL;
+    memset(&xe, 0, sizeof(xe));
+    if (op->canceled) {
+        ferry_error_set(&op->res.err, FERRY_ECANCELED, "%s %s://%s canceled", op->method,
+                        c->prof.scheme, op->bucket);
+        op_finish(op, resp);
         return;
     }
-    /* final */
+    capture_headers(op, resp);
+    if (c->on_attempt)
+        c->on_attempt(c->observe_ud, op->name, rc == FERRY_OK && resp ? resp->status : 0);
+    if (rc != FERRY_OK ? done_transport(op, rc, resp, &oc)
+                       : done_reply(op, resp, &xe, region, sizeof(region), &oc))
+        return;
+    if (done_retry(op, &oc, region, &xe))
+        return;
     int code = ferry_retry_errcode(&oc);
     if (code == FERRY_OK)
         code = FERRY_ES3;
