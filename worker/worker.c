@@ -4,6 +4,7 @@
 #include "copy.h"
 #include "ring.h"
 
+#include "ferry/errcode.h"
 #include "ferry/http.h"
 #include "ferry/k8s.h"
 #include "ferry/ledger.h"
@@ -993,6 +994,11 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
                   "error", o.error, NULL);
         break;
     }
+    char coded[FERRY_ERRMSG_MAX + 1], ecode[FERRY_ERRCODE_MAX + 1];
+    if (o.error != NULL) { /* the record's error code in front of its text (ferry/errcode.h) */
+        ferry_error_code_for(&res->err, ecode, sizeof(ecode));
+        o.error = ferry_error_text_coded(coded, sizeof(coded), ecode, o.error);
+    }
     if (o.state != FERRY_STATE_DONE && o.state != FERRY_STATE_SKIPPED && res->size == 0 &&
         res->etag[0] == '\0') {
         /* The HEAD never answered: record the version the job named. */
@@ -1090,7 +1096,9 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
         job_nack(j, 0);
     } else {
         o.state = (int)j->attempts < j->w->o.max_attempts ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
-        o.error = r->err.msg;
+        char coded[FERRY_ERRMSG_MAX + 1], ecode[FERRY_ERRCODE_MAX + 1];
+        ferry_error_code_for(&r->err, ecode, sizeof(ecode));
+        o.error = ferry_error_text_coded(coded, sizeof(coded), ecode, r->err.msg);
         stat_result(j->t, o.state == FERRY_STATE_QUEUED ? "retried" : "failed");
         job_record(j, &o, backoff_ms(j->attempts));
     }
