@@ -134,7 +134,8 @@ static void csv_int(FILE *f, json_t *rec, const char *k)
 }
 
 static const char CSV_HEADER[] =
-    "key,state,size,attempts,error,queued_at,started_at,finished_at,duration_ms,worker";
+    "key,state,size,attempts,error_code,error,queued_at,started_at,finished_at,duration_ms,"
+    "worker";
 
 /* ferry ls --format csv|json|jsonl: every matching record, one ledger page (limit records) at a
  * time, so memory stays that of one page whatever the ledger's size. json is one array (its
@@ -176,6 +177,8 @@ static int ls_export(ferry_redis_t *r, const char *task, int st, const char *pre
                 csv_int(stdout, v, "size");
                 putchar(',');
                 csv_int(stdout, v, "attempts");
+                putchar(',');
+                csv_text(stdout, v, "error_code");
                 putchar(',');
                 csv_text(stdout, v, "error");
                 putchar(',');
@@ -364,7 +367,9 @@ int cmd_wait(cli_t *g, const cli_args_t *a)
             {
                 fputs("  ", stderr);
                 cli_puts_escaped(stderr, js(v, "key"));
-                fputs(": ", stderr);
+                fputs(": [", stderr);
+                cli_puts_escaped(stderr, js(v, "error_code"));
+                fputs("] ", stderr);
                 cli_puts_escaped(stderr, js(v, "error"));
                 fputc('\n', stderr);
             }
