@@ -45,8 +45,10 @@ static void store_code(const char *side, long status, const char *s3code, char *
     char pre[8], c[FERRY_ERRCODE_MAX + 1];
     snprintf(pre, sizeof(pre), "%s:", side && *side ? side : "dst");
     s3_part(s3code, c, sizeof(c));
-    if (!strcmp(c, "AccessDenied") || !strcmp(c, "AllAccessDisabled") || (status == 403 && !*c))
-        put(out, n, pre, "403");
+    if (status == 403 ||
+        (status == 0 && (!strcmp(c, "AccessDenied") || !strcmp(c, "AllAccessDisabled") ||
+                         !strcmp(c, "InvalidAccessKeyId") || !strcmp(c, "SignatureDoesNotMatch"))))
+        put(out, n, pre, "403"); /* refused, whatever the store calls it: the text says which */
     else if (!strcmp(c, "NoSuchKey") || (status == 404 && !*c))
         put(out, n, pre, "404");
     else if (!strcmp(c, "SlowDown") || !strcmp(c, "TooManyRequests") ||
@@ -150,7 +152,9 @@ static void classify(const char *t, char *out, size_t n)
                 what, sizeof(what), "%.*s",
                 (int)((size_t)(sp - w) < sizeof(what) - 1 ? (size_t)(sp - w) : sizeof(what) - 1),
                 w);
-        if (has(t, "still throttled after"))
+        if (has(t, "check the key's permissions"))
+            status = 403; /* the client's hint for a 403 */
+        else if (has(t, "still throttled after"))
             status = 503;
         else if (has(t, "kept failing after"))
             status = 500;

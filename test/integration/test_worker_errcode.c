@@ -2,7 +2,7 @@
  * stable error code (ferry/errcode.h), and the failures group by it whatever the texts say.
  * fakes3 (oss) -> fakes3 (s3), real Redis, the ferry binary:
  *
- *  - a destination that answers 403 to the PUTs of some keys        -> dst:InjectedError
+ *  - a destination that answers 403 to the PUTs of some keys        -> dst:403
  *  - a destination that answers 500 until the attempts run out      -> dst:5xx
  *  - a source GET with a flipped byte (every time)                   -> checksum:src
  *  - a destination that echoes a wrong CRC32C / ETag (every time)    -> checksum:dst
@@ -78,7 +78,7 @@ int main(void)
     CHECK_INT(wt_wait(p, 240), 0);
 
     for (int i = 0; i < 3; i++)
-        CHECK_STR(code_of(&w, k403[i], FERRY_STATE_FAILED), "dst:InjectedError");
+        CHECK_STR(code_of(&w, k403[i], FERRY_STATE_FAILED), "dst:403");
     for (int i = 0; i < 2; i++)
         CHECK_STR(code_of(&w, k500[i], FERRY_STATE_FAILED), "dst:5xx");
     CHECK_STR(code_of(&w, "eck/src", FERRY_STATE_FAILED), "checksum:src");
@@ -107,12 +107,12 @@ int main(void)
     printf("groups: %s\n", dump ? dump : "?");
     free(dump);
     CHECK_INT(json_array_size(json_object_get(j, "groups")), 4);
-    CHECK_INT(group_count(j, "dst:InjectedError"), 3);
+    CHECK_INT(group_count(j, "dst:403"), 3);
     CHECK_INT(group_count(j, "dst:5xx"), 2);
     CHECK_INT(group_count(j, "checksum:src"), 1);
     CHECK_INT(group_count(j, "checksum:dst"), 1);
     json_t *g0 = json_array_get(json_object_get(j, "groups"), 0); /* largest first */
-    CHECK_STR(json_string_value(json_object_get(g0, "code")), "dst:InjectedError");
+    CHECK_STR(json_string_value(json_object_get(g0, "code")), "dst:403");
     CHECK_INT(json_array_size(json_object_get(g0, "keys")), 2); /* samples */
     CHECK(json_is_string(json_object_get(g0, "error")));
     CHECK(json_integer_value(json_object_get(j, "examined")) == 7);
@@ -124,7 +124,7 @@ int main(void)
     CHECK_INT(n, 2);
     CHECK_INT(ferry_status_retry_code(w.r, "ec", "", "checksum", &n), FERRY_OK);
     CHECK_INT(n, 2);
-    CHECK_INT(ferry_status_retry_code(w.r, "ec", "", "dst:InjectedErr", &n), FERRY_OK);
+    CHECK_INT(ferry_status_retry_code(w.r, "ec", "", "dst:40", &n), FERRY_OK);
     CHECK_INT(n, 0); /* a code is matched whole */
     CHECK_INT(wt_record(&w, "ec", "e500/a", &rec), FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_QUEUED);

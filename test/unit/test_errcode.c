@@ -50,6 +50,10 @@ static void test_structured(void)
     CHECK_STR(for_err(FERRY_ES3, 400, "InvalidStorageClass", "dst", "x"),
               "dst:InvalidStorageClass");
     CHECK_STR(for_err(FERRY_ES3, 418, "InjectedError", "dst", "x"), "dst:InjectedError");
+    CHECK_STR(for_err(FERRY_ES3, 400, "InjectedError", "dst", "x"), "dst:InjectedError");
+    /* every 403 is one code, whatever the store names it (the text keeps the name) */
+    CHECK_STR(for_err(FERRY_ES3, 403, "InjectedError", "dst", "x"), "dst:403");
+    CHECK_STR(for_err(FERRY_EAUTH, 403, "InvalidAccessKeyId", "dst", "x"), "dst:403");
     CHECK_STR(for_err(FERRY_ES3, 409, "", "dst", "x"), "dst:409");
     CHECK_STR(for_err(FERRY_ENOTFOUND, 404, "NoSuchBucket", "src", "x"), "src:NoSuchBucket");
     CHECK_STR(for_err(FERRY_ENOTFOUND, 0, "", "",
@@ -109,6 +113,13 @@ static void test_classifier(void)
               "src:403");
     CHECK_STR(of("S3 said InjectedError on PUT s3://dst/k: the store refused the request"),
               "dst:InjectedError");
+    CHECK_STR(of("S3 said InjectedError on PUT s3://dst/k: the destination credentials may not "
+                 "write to this bucket (check the key's permissions) (fakes3 injected this "
+                 "error.)"),
+              "dst:403");
+    CHECK_STR(of("S3 said InvalidAccessKeyId on GET s3://src/k: the source access key id is "
+                 "unknown to this store (check --src-profile and the endpoint)"),
+              "src:403");
     CHECK_STR(of("S3 said InternalError on PUT s3://dst/k: the store kept failing after 4 "
                  "attempts: try again later"),
               "dst:5xx");
