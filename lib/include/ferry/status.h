@@ -61,8 +61,8 @@ int ferry_status_failure_groups(ferry_redis_t *r, const char *task, const char *
 int ferry_error_code_selects(const char *sel, const char *code);
 
 /* Re-queue the failed records under prefix whose error code sel selects
- * (ferry_error_code_selects): POST /v1/tasks/NAME/retry {"error": "dst:403"}, `ferry retry
- * --error`. *requeued counts the jobs added. */
+ * (ferry_error_code_selects): POST /v1/tasks/NAME/retry {"error": "dst:403"}. *requeued counts
+ * the jobs added. FERRY_OK, FERRY_ENOTFOUND, FERRY_ENOMEM or a Redis error. */
 int ferry_status_retry_code(ferry_redis_t *r, const char *task, const char *prefix, const char *sel,
                             long long *requeued);
 
