@@ -92,6 +92,7 @@ typedef enum {
     O_UP_WORKERS,
     O_COOLDOWN,
     O_DRAIN_TARGET,
+    O_ERROR_CODE,
     O__COUNT
 } cli_opt_id_t;
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ferry/errcode.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 
@@ -401,7 +402,14 @@ int cmd_retry(cli_t *g, const cli_args_t *a)
         pos[k] = a->pos[k];
     for (int k = 0; k < a->nrest; k++)
         pos[a->npos + k] = a->rest[k];
+    const char *ecode = a->v[O_ERROR_CODE].str;
     ferry_state_t st = FERRY_STATE_FAILED;
+    if (ecode && (!ferry_error_code_valid(ecode, strlen(ecode)) || state || np > 1)) {
+        code = cli_error(CLI_USAGE,
+                         "retry: --error takes one error code (like dst:403: see ferry ls NAME "
+                         "--state failed --format csv), without --state or keys");
+        goto out;
+    }
     if (state && (ferry_state_parse(state, &st) || st == FERRY_STATE_DONE)) {
         code = cli_error(
             CLI_USAGE, "retry: --state \"%s\" must be failed, queued, copying, skipped or deleted",
@@ -414,7 +422,9 @@ int cmd_retry(cli_t *g, const cli_args_t *a)
         goto out;
     }
     long long n = 0, unknown = 0;
-    if (ferry_status_retry(r, pos[0], (int)st, pos + 1, (size_t)(np - 1), &n, &unknown) != FERRY_OK)
+    if ((ecode ? ferry_status_retry_code(r, pos[0], "", ecode, &n)
+               : ferry_status_retry(r, pos[0], (int)st, pos + 1, (size_t)(np - 1), &n, &unknown)) !=
+        FERRY_OK)
         code = cli_redis_error(r);
     else {
         if (g->json)

@@ -497,6 +497,15 @@ static void test_export(void)
     CHECK_INT(run("--redis %s ls ex --prefix x/ --format jsonl", R), 0);
     CHECK_INT(lines(out), HOSTILE);
     CHECK_INT(run("--redis %s ls nosuch --format csv", R), 3);
+    /* retry by error code: the code's records only, whole codes or a leading part up to ':' */
+    CHECK_INT(run("--redis %s retry ex --error checksum:dst", R), 0);
+    CHECK_STR(out, "re-queued 0\n");
+    CHECK_INT(run("--redis %s retry ex --error dst:40", R), 0);
+    CHECK_STR(out, "re-queued 0\n");
+    CHECK_INT(run("--redis %s retry ex --error 'dst 403'", R), 2);
+    CHECK_INT(run("--redis %s retry ex --error dst:403 p/001", R), 2);
+    CHECK_INT(run("--redis %s retry ex --error dst", R), 0);
+    CHECK_STR(out, "re-queued 47\n");
     CHECK_INT(run("--redis %s task rm ex", R), 0);
 }
 
