@@ -1225,7 +1225,8 @@ static void job_begin(worker_t *w, const handoff_t *h)
         o.size = job->size;
         o.mtime = job->mtime;
         o.etag = job->etag[0] ? job->etag : NULL;
-        o.error = t->broken_err.msg;
+        char coded[FERRY_ERRMSG_MAX + 1]; /* the task cannot run as configured */
+        o.error = ferry_error_text_coded(coded, sizeof(coded), "config", t->broken_err.msg);
         w->n_failed++;
         stat_result(t, "failed");
         job_record(j, &o, 0);
