@@ -112,6 +112,9 @@ static const opt_t OPTS[] = {
      "machine-readable output: one JSON value per line"},
     {O_STATE, "--state", K_STR, 0, 0, "STATE", NULL, NULL, C_LS | C_RETRY, 0,
      "only records in STATE: queued, copying, done, failed, skipped or deleted (retry: failed)"},
+    {O_ERROR_CODE, "--error", K_STR, 0, 0, "CODE", NULL, NULL, C_RETRY, 0,
+     "only the failed records with error code CODE (dst:403, checksum:dst, …; \"dst\": every "
+     "dst:…; docs/cli.md, Error codes)"},
     {O_PREFIX, "--prefix", K_STR, 0, 0, "P", NULL, NULL, C_LS | C_WAIT | C_CHECK, 0,
      "only keys under P (check: relative to the task's locations)"},
     {O_LIMIT, "--limit", K_INT, 1, 1000000, "N", NULL, NULL, C_LS, 0,

@@ -96,6 +96,7 @@ typedef enum {
     O_VERBOSE,
     O_PROGRESS_INTERVAL,
     O_LOG_FORMAT,
+    O_ERROR_CODE,
     O__COUNT
 } cli_opt_id_t;
 

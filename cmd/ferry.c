@@ -59,7 +59,8 @@ static const cli_cmd_t COMMANDS[] = {
     {"retry", C_RETRY, "NAME [KEY…] [options]", 1, -1, 0, "queue failed objects again",
      "Queue the failed records of task NAME again (or those in --state, or just the KEYs given).\n"
      "Use -- before keys that start with '-'.",
-     "ferry retry photos\nferry retry photos 2026/01/cat.jpg\nferry retry photos -- -odd-key",
+     "ferry retry photos\nferry retry photos --error dst:403\nferry retry photos 2026/01/cat.jpg\n"
+     "ferry retry photos -- -odd-key",
      cmd_retry, 0},
     {"down", C_DOWN, "", 0, 0, 0, "stop the private redis-server",
      "Stop the private redis-server of the state dir (the one ferry starts when no --redis or\n"

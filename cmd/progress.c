@@ -2,6 +2,8 @@
  * (progress.h). */
 #include "progress.h"
 
+#include "ferry/limits.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -527,7 +529,8 @@ void progress_error_group(const char *err, const char *key, char *out, size_t n)
 enum { GROUPS_MAX = 32, GROUP_KEYS = 5, GROUP_TEXT = 400, FAIL_READ_MAX = 20000 };
 
 typedef struct {
-    char text[GROUP_TEXT];
+    char code[FERRY_ERRCODE_MAX + 1]; /* the group: the records' error code */
+    char text[GROUP_TEXT];            /* "[code] " and the first record's text, key cut out */
     long long count;
     char *keys[GROUP_KEYS];
     int nkeys;
@@ -561,16 +564,21 @@ int progress_failures(FILE *f, ferry_redis_t *r, const char *task, const char *p
         {
             const char *key = json_string_value(json_object_get(v, "key"));
             const char *err = json_string_value(json_object_get(v, "error"));
-            char text[GROUP_TEXT];
-            progress_error_group(err && *err ? err : "(no error recorded)", key, text,
-                                 sizeof(text));
+            const char *code = json_string_value(json_object_get(v, "error_code"));
+            if (code == NULL || *code == '\0')
+                code = "other";
             int k = 0;
-            while (k < ng && strcmp(g[k].text, text) != 0)
+            while (k < ng && strcmp(g[k].code, code) != 0)
                 k++;
             if (k == ng) {
-                if (ng < GROUPS_MAX)
-                    memcpy(g[ng++].text, text, sizeof(text));
-                else
+                if (ng < GROUPS_MAX) {
+                    char text[GROUP_TEXT - FERRY_ERRCODE_MAX - 4];
+                    progress_error_group(err && *err ? err : "(no error recorded)", key, text,
+                                         sizeof(text));
+                    snprintf(g[ng].code, sizeof(g[ng].code), "%s", code);
+                    snprintf(g[ng].text, sizeof(g[ng].text), "[%s] %s", code, text);
+                    ng++;
+                } else
                     k = GROUPS_MAX;
             }
             g[k].count++;
@@ -589,7 +597,7 @@ int progress_failures(FILE *f, ferry_redis_t *r, const char *task, const char *p
     qsort(g, (size_t)ng, sizeof(*g), by_count);
     char nb[32];
     grouped(failed > seen ? failed : seen, nb, sizeof(nb));
-    fprintf(f, "failed: %s object%s, by error", nb,
+    fprintf(f, "failed: %s object%s, by error code", nb,
             (failed > seen ? failed : seen) == 1 ? "" : "s");
     if (seen < failed) {
         char sb_[32];
@@ -615,7 +623,7 @@ int progress_failures(FILE *f, ferry_redis_t *r, const char *task, const char *p
     /* the commands, pasteable: the name is a task name (no quoting needed) */
     fprintf(f, "every failed object with its error: ferry ls %s --state failed --format csv\n",
             task);
-    fprintf(f, "retry them: ferry retry %s\n", task);
+    fprintf(f, "retry them: ferry retry %s (one code: ferry retry %s --error CODE)\n", task, task);
     for (int k = 0; k <= GROUPS_MAX; k++)
         for (int i = 0; i < g[k].nkeys; i++)
             free(g[k].keys[i]);

@@ -118,8 +118,9 @@ int progress_line_important(const char *line, size_t n);
  * Cut to fit out (n >= 4). Pure. */
 void progress_error_group(const char *err, const char *key, char *out, size_t n);
 
-/* Print the task's failed records under prefix grouped by error, the largest groups first,
- * with counts and up to 5 keys each (escaped for the terminal), then the commands to list them
+/* Print the task's failed records under prefix grouped by error code (each group shows its
+ * first record's text, progress_error_group), the largest groups first, with counts and up to
+ * 5 keys each (escaped for the terminal), then the commands to list them
  * all and to retry them. Reads at most 20,000 failed records (says so when there are more).
  * FERRY_OK or the Redis error. */
 int progress_failures(FILE *f, ferry_redis_t *r, const char *task, const char *prefix,

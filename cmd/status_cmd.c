@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "progress.h"
+#include "ferry/errcode.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 
@@ -135,7 +136,8 @@ static void csv_int(FILE *f, json_t *rec, const char *k)
 }
 
 static const char CSV_HEADER[] =
-    "key,state,size,attempts,error,queued_at,started_at,finished_at,duration_ms,worker";
+    "key,state,size,attempts,error_code,error,queued_at,started_at,finished_at,duration_ms,"
+    "worker";
 
 /* ferry ls --format csv|json|jsonl: every matching record, one ledger page (limit records) at a
  * time, so memory stays that of one page whatever the ledger's size. json is one array (its
@@ -177,6 +179,8 @@ static int ls_export(ferry_redis_t *r, const char *task, int st, const char *pre
                 csv_int(stdout, v, "size");
                 putchar(',');
                 csv_int(stdout, v, "attempts");
+                putchar(',');
+                csv_text(stdout, v, "error_code");
                 putchar(',');
                 csv_text(stdout, v, "error");
                 putchar(',');
@@ -364,7 +368,14 @@ int cmd_retry(cli_t *g, const cli_args_t *a)
         pos[k] = a->pos[k];
     for (int k = 0; k < a->nrest; k++)
         pos[a->npos + k] = a->rest[k];
+    const char *ecode = a->v[O_ERROR_CODE].str;
     ferry_state_t st = FERRY_STATE_FAILED;
+    if (ecode && (!ferry_error_code_valid(ecode, strlen(ecode)) || state || np > 1)) {
+        code = cli_error(CLI_USAGE,
+                         "retry: --error takes one error code (like dst:403: see ferry ls NAME "
+                         "--state failed --format csv), without --state or keys");
+        goto out;
+    }
     if (state && (ferry_state_parse(state, &st) || st == FERRY_STATE_DONE)) {
         code = cli_error(
             CLI_USAGE, "retry: --state \"%s\" must be failed, queued, copying, skipped or deleted",
@@ -377,7 +388,9 @@ int cmd_retry(cli_t *g, const cli_args_t *a)
         goto out;
     }
     long long n = 0, unknown = 0;
-    if (ferry_status_retry(r, pos[0], (int)st, pos + 1, (size_t)(np - 1), &n, &unknown) != FERRY_OK)
+    if ((ecode ? ferry_status_retry_code(r, pos[0], "", ecode, &n)
+               : ferry_status_retry(r, pos[0], (int)st, pos + 1, (size_t)(np - 1), &n, &unknown)) !=
+        FERRY_OK)
         code = cli_redis_error(r);
     else {
         if (g->json)

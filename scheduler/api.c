@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "scale.h"
 
+#include "ferry/errcode.h"
 #include "ferry/stats.h"
 #include "scan.h"
 
@@ -522,77 +523,12 @@ static enum MHD_Result do_complete(struct MHD_Connection *c, req_t *q, ferry_red
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
-#define FAILURES_PAGE       1000    /* failed records read from Redis at a time */
 #define FAILURES_BUDGET     100000  /* failed records examined by one request, by default */
 #define FAILURES_BUDGET_MAX 1000000 /* … and at most (?limit=) */
-#define FAILURES_GROUPS_MAX 1000    /* distinct error texts kept; others count as ungrouped */
 
-typedef struct {
-    char *error; /* owned */
-    json_int_t count;
-    json_t *keys;
-} group_t;
-
-typedef struct {
-    group_t *v;
-    size_t n;
-    json_t *index;        /* error text -> position in v */
-    json_int_t ungrouped; /* records whose text came after FAILURES_GROUPS_MAX others */
-} groups_t;
-
-static int group_cmp(const void *x, const void *y)
-{
-    const group_t *a = x, *b = y;
-    if (a->count != b->count)
-        return a->count > b->count ? -1 : 1;
-    return strcmp(a->error, b->error);
-}
-
-static void groups_free(groups_t *g)
-{
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->v[i].error);
-        json_decref(g->v[i].keys);
-    }
-    free(g->v);
-    json_decref(g->index);
-    memset(g, 0, sizeof(*g));
-}
-
-/* Count one failed record (rec) in its group. FERRY_OK or FERRY_ENOMEM. */
-static int groups_add(groups_t *g, const json_t *rec, size_t samples)
-{
-    const char *e = json_string_value(json_object_get(rec, "error"));
-    if (e == NULL)
-        e = "";
-    json_t *at = json_object_get(g->index, e);
-    size_t k;
-    if (at)
-        k = (size_t)json_integer_value(at);
-    else if (g->n >= FAILURES_GROUPS_MAX) {
-        g->ungrouped++;
-        return FERRY_OK;
-    } else {
-        k = g->n;
-        g->v[k].error = strdup(e);
-        g->v[k].keys = json_array();
-        if (g->v[k].error == NULL || g->v[k].keys == NULL ||
-            json_object_set_new(g->index, e, json_integer((json_int_t)k)) != 0) {
-            free(g->v[k].error);
-            json_decref(g->v[k].keys);
-            return FERRY_ENOMEM;
-        }
-        g->n++;
-    }
-    g->v[k].count++;
-    if (json_array_size(g->v[k].keys) < samples)
-        json_array_append(g->v[k].keys, json_object_get(rec, "key"));
-    return FERRY_OK;
-}
-
-/* Failed records grouped by their error text: pages of the failed index are read and merged
- * until every failed record under prefix was examined, or limit of them (then next_cursor
- * says where to go on, and the groups cover what was examined). */
+/* Failed records grouped by error code (ferry_status_failure_groups): pages of the failed index
+ * are read and merged until every failed record under prefix was examined, or limit of them
+ * (then next_cursor says where to go on, and the groups cover what was examined). */
 static enum MHD_Result do_failures(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
     const char *prefix, *cursor;
@@ -608,87 +544,15 @@ static enum MHD_Result do_failures(struct MHD_Connection *c, req_t *q, ferry_red
                            "limit must be 1..%d, samples 1..%d; prefix and cursor at most %d "
                            "bytes",
                            FAILURES_BUDGET_MAX, SAMPLES_MAX, FERRY_KEY_MAX);
-    groups_t g = {0};
-    g.v = calloc(FAILURES_GROUPS_MAX, sizeof(*g.v));
-    g.index = json_object();
-    char cur[FERRY_KEY_MAX + 16], next[FERRY_KEY_MAX + 16];
-    snprintf(cur, sizeof(cur), "%s", cursor);
-    next[0] = '\0';
-    size_t examined = 0;
-    int rc = g.v && g.index ? FERRY_OK : FERRY_ENOMEM;
-    while (rc == FERRY_OK && examined < limit) {
-        json_t *arr = NULL;
-        size_t want = limit - examined < FAILURES_PAGE ? limit - examined : FAILURES_PAGE;
-        rc = ferry_status_list(r, q->rt.task, FERRY_STATE_FAILED, prefix, cur, want, &arr, next,
-                               sizeof(next));
-        for (size_t i = 0; rc == FERRY_OK && i < json_array_size(arr); i++)
-            rc = groups_add(&g, json_array_get(arr, i), samples);
-        examined += json_array_size(arr);
-        json_decref(arr);
-        if (next[0] == '\0')
-            break;
-        memcpy(cur, next, sizeof(cur));
-    }
-    if (rc) {
-        groups_free(&g);
+    json_t *j = NULL;
+    int rc = ferry_status_failure_groups(r, q->rt.task, prefix, cursor, limit, samples, 0, &j);
+    if (rc)
         return reply_status_error(c, q, r, rc, "no such task");
-    }
-    qsort(g.v, g.n, sizeof(*g.v), group_cmp);
-    json_t *groups = json_array();
-    for (size_t k = 0; groups && k < g.n; k++) {
-        json_array_append_new(groups, json_pack("{s:s,s:I,s:O}", "error", g.v[k].error, "count",
-                                                g.v[k].count, "keys", g.v[k].keys));
-    }
-    json_t *j =
-        json_pack("{s:o,s:I,s:I,s:b,s:o}", "groups", groups, "examined", (json_int_t)examined,
-                  "ungrouped", g.ungrouped, "complete", next[0] == '\0', "next_cursor",
-                  next[0] ? json_string(next) : json_null());
-    groups_free(&g);
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
-/* Re-queue the failed records whose error text starts with prefix (e.g. "dst:403"), a page of
- * the failed index at a time (re-queued keys leave it; the cursor keeps our place). */
-static int retry_by_error(ferry_redis_t *r, const char *task, const char *prefix,
-                          long long *requeued)
-{
-    char cursor[FERRY_KEY_MAX + 16] = "", next[FERRY_KEY_MAX + 16];
-    size_t plen = strlen(prefix);
-    int rc;
-    *requeued = 0;
-    do {
-        json_t *arr = NULL;
-        rc = ferry_status_list(r, task, FERRY_STATE_FAILED, "", cursor, 1000, &arr, next,
-                               sizeof(next));
-        if (rc)
-            break;
-        size_t n = json_array_size(arr), m = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
-        if (keys == NULL) {
-            json_decref(arr);
-            return FERRY_ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-            json_t *rec = json_array_get(arr, i);
-            const char *e = json_string_value(json_object_get(rec, "error"));
-            const char *k = json_string_value(json_object_get(rec, "key"));
-            if (e && k && k[0] && strncmp(e, prefix, plen) == 0) /* a record without a key:
-                                                                     not ours to touch */
-                keys[m++] = k;
-        }
-        long long k = 0;
-        if (m)
-            rc = ferry_status_retry(r, task, FERRY_STATE_FAILED, keys, m, &k, NULL);
-        *requeued += k;
-        free(keys);
-        json_decref(arr);
-        memcpy(cursor, next, sizeof(cursor));
-    } while (rc == FERRY_OK && cursor[0]);
-    return rc;
-}
-
-/* Body: empty or {} for every failed record, {"error": "TEXT"} for the failed records whose
- * error starts with TEXT, or {"keys": ["a", …]}. */
+/* Body: empty or {} for every failed record, {"error": "CODE"} for the failed records with that
+ * error code (ferry_error_code_selects: "dst" takes every dst:…), or {"keys": ["a", …]}. */
 static enum MHD_Result do_retry(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
     const char **keys = NULL;
@@ -700,11 +564,12 @@ static enum MHD_Result do_retry(struct MHD_Connection *c, req_t *q, ferry_redis_
         json_t *k = body ? json_object_get(body, "keys") : NULL;
         json_t *e = body ? json_object_get(body, "error") : NULL;
         if (body == NULL || !json_is_object(body) || (k && !json_is_array(k)) ||
-            (e && (!json_is_string(e) || json_string_length(e) == 0 || k)))
+            (e && (!json_is_string(e) || k ||
+                   !ferry_error_code_valid(json_string_value(e), json_string_length(e)))))
             goto bad;
         if (e) {
             long long requeued = 0;
-            int rc = retry_by_error(r, q->rt.task, json_string_value(e), &requeued);
+            int rc = ferry_status_retry_code(r, q->rt.task, "", json_string_value(e), &requeued);
             json_decref(body);
             if (rc)
                 return reply_status_error(c, q, r, rc, "no such task");
@@ -741,8 +606,8 @@ bad:
     json_decref(body);
     return reply_error(c, q, MHD_HTTP_BAD_REQUEST,
                        "the body must be empty, {} (retry every failed record), "
-                       "{\"error\": \"TEXT\"} (the failed records whose error starts with "
-                       "TEXT) or {\"keys\": [\"KEY\", …]} with at most %d keys of 1..%d bytes",
+                       "{\"error\": \"CODE\"} (the failed records with that error code, e.g. "
+                       "dst:403) or {\"keys\": [\"KEY\", …]} with at most %d keys of 1..%d bytes",
                        RETRY_KEYS_MAX, FERRY_KEY_MAX);
 }
 

@@ -4,6 +4,7 @@
 #include "copy.h"
 #include "ring.h"
 
+#include "ferry/errcode.h"
 #include "ferry/http.h"
 #include "ferry/k8s.h"
 #include "ferry/ledger.h"
@@ -1197,6 +1198,11 @@ static void copy_done(void *arg, const ferry_copy_result_t *res)
     char msg[FERRY_ERRMSG_MAX + 1];
     outcome_of_copy(j, res, dur, &o);
     int64_t delay = outcome_judge(j, res, dur, &o, msg, sizeof(msg));
+    char coded[FERRY_ERRMSG_MAX + 1], ecode[FERRY_ERRCODE_MAX + 1];
+    if (o.error != NULL) { /* the record's error code in front of its text (ferry/errcode.h) */
+        ferry_error_code_for(&res->err, ecode, sizeof(ecode));
+        o.error = ferry_error_text_coded(coded, sizeof(coded), ecode, o.error);
+    }
     if (o.state != FERRY_STATE_DONE && o.state != FERRY_STATE_SKIPPED && res->size == 0 &&
         res->etag[0] == '\0') {
         /* The HEAD never answered: record the version the job named. */
@@ -1264,7 +1270,9 @@ static void delete_done(void *arg, const ferry_s3_result_t *r)
         job_nack(j, 0);
     } else {
         o.state = (int)j->attempts < j->w->o.max_attempts ? FERRY_STATE_QUEUED : FERRY_STATE_FAILED;
-        o.error = r->err.msg;
+        char coded[FERRY_ERRMSG_MAX + 1], ecode[FERRY_ERRCODE_MAX + 1];
+        ferry_error_code_for(&r->err, ecode, sizeof(ecode));
+        o.error = ferry_error_text_coded(coded, sizeof(coded), ecode, r->err.msg);
         stat_result(j->t, o.state == FERRY_STATE_QUEUED ? "retried" : "failed");
         job_record(j, &o, backoff_ms(j->attempts));
     }
@@ -1421,7 +1429,8 @@ static void job_begin(worker_t *w, const handoff_t *h)
         o.size = job->size;
         o.mtime = job->mtime;
         o.etag = job->etag[0] ? job->etag : NULL;
-        o.error = t->broken_err.msg;
+        char coded[FERRY_ERRMSG_MAX + 1]; /* the task cannot run as configured */
+        o.error = ferry_error_text_coded(coded, sizeof(coded), "config", t->broken_err.msg);
         w->n_failed++;
         stat_result(t, "failed");
         job_record(j, &o, 0);

@@ -41,6 +41,7 @@ int ferry_error_set(ferry_error_t *err, int code, const char *fmt, ...)
     err->code = code;
     err->http_status = 0;
     err->s3_code[0] = '\0';
+    err->side[0] = '\0';
     if (fmt == NULL) {
         snprintf(err->msg, sizeof(err->msg), "%s", ferry_strerror(code));
         return code;

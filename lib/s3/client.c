@@ -526,6 +526,8 @@ static void op_finish(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
     op->finishing = 1;
     uv_timer_stop(&op->timer);
     op->res.rc = op->res.err.code;
+    if (op->res.rc != FERRY_OK && strcmp(flag_side(c), "src/dst") != 0) /* ferry/errcode.h */
+        memcpy(op->res.err.side, flag_side(c), 4); /* "src" or "dst", NUL included */
     op->res.attempts = op->attempts;
     op->res.resp = resp;
     op_unlink(op);

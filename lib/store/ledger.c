@@ -1,6 +1,7 @@
 /* ferry — the ledger. Layout, encoding and transition rules: docs/internals/ledger.md. */
 #include "ferry/ledger.h"
 #include "ferry/check.h"
+#include "ferry/errcode.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -620,7 +621,12 @@ json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec)
     json_object_set_new(o, "finished_at", time_or_null(rec->finished_at));
     json_object_set_new(o, "duration_ms",
                         rec->duration_ms >= 0 ? json_integer(rec->duration_ms) : json_null());
-    json_object_set_new(o, "error", str_or_null(rec->error));
+    /* "[dst:403] S3 said …" is stored; shown as error_code + error (ferry/errcode.h). A record
+     * from before codes existed gets the classifier's code, so no error shows without one. */
+    char code[FERRY_ERRCODE_MAX + 1];
+    const char *etext = ferry_error_code_of(rec->error, code, sizeof(code));
+    json_object_set_new(o, "error", str_or_null(etext));
+    json_object_set_new(o, "error_code", str_or_null(code));
     json_object_set_new(o, "worker", str_or_null(rec->worker));
     if (rec->upload_id[0])
         json_object_set_new(o, "upload_id", json_string(rec->upload_id));

@@ -23,7 +23,7 @@
     cursor: '', // the failed list's page: its cursor, and the cursors before it
     back: [],
     next: null,
-    filter: null, // the error text the failed list is narrowed to
+    filter: null, // the error code the failed list is narrowed to
     recordKey: null, // the key whose record the search shows
     scaleOffUntil: 0,
     groupsAt: 0, // when the failure groups were last read (0: read at the next tick)
@@ -181,58 +181,11 @@
     tick();
   }
 
-  // Failures are grouped by their error with the object's key taken out: a message that names
-  // the key ("… on PUT s3://dst/KEY: …") is one error for every key it happened to.
-  // Only whole occurrences are taken out (after a '/', a space, a quote or '(' and before a ':',
-  // a space, a quote, ')', ',' or the end), and when the key follows a '/' somewhere (a URL:
-  // "s3://dst/KEY") only those: a short key such as "a" or "5" leaves other words alone.
-  const BEFORE = '/ "\'(';
-  const AFTER = ': "\'),';
-  function normError(text, keys) {
-    let t = text || '';
-    for (const k of keys) {
-      if (!k) continue;
-      const at = [];
-      for (let i = t.indexOf(k); i >= 0; i = t.indexOf(k, i + k.length)) {
-        const end = i + k.length;
-        if ((i === 0 || BEFORE.includes(t[i - 1])) && (end === t.length || AFTER.includes(t[end]))) at.push(i);
-      }
-      const url = at.filter((i) => i > 0 && t[i - 1] === '/');
-      let out = '';
-      let from = 0;
-      for (const i of url.length ? url : at) {
-        out += t.slice(from, i) + '…';
-        from = i + k.length;
-      }
-      t = out + t.slice(from);
-    }
-    return t;
-  }
-
-  // The API's groups (one per distinct error text), merged by normError. A merged group keeps
-  // the keys of the texts whose keys are all known (retried by key) and the texts of the
-  // others (retried by error text).
-  function mergeGroups(groups) {
-    const m = new Map();
-    for (const g of groups) {
-      const keys = g.keys || [];
-      const label = normError(g.error, keys);
-      let e = m.get(label);
-      if (!e) {
-        e = { label, count: 0, keys: [], errors: [] };
-        m.set(label, e);
-      }
-      e.count += Number(g.count || 0);
-      if (keys.length >= g.count) e.keys.push(...keys);
-      else e.errors.push(g.error);
-    }
-    return [...m.values()].sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
-  }
-
+  // Failures come grouped by the server (GET /failures): one group per error code
+  // ("dst:403", "checksum:dst", … — docs/api.md), whatever the texts say. A group is retried by
+  // its code: POST /retry {"error": CODE}.
   function retryBodies(g) {
-    const bodies = g.errors.map((e) => ({ error: e }));
-    for (let i = 0; i < g.keys.length; i += 10000) bodies.push({ keys: g.keys.slice(i, i + 10000) });
-    return bodies;
+    return [{ error: g.code }];
   }
 
   // ---- rendering ----------------------------------------------------------------------------
@@ -397,22 +350,25 @@
   }
 
   function renderGroups(f) {
-    const groups = mergeGroups(f.groups || []);
+    const groups = (f.groups || []).map((g) => ({ code: String(g.code || 'other'), count: Number(g.count || 0), error: g.error || '' }));
     fill($('groups').tBodies[0], groups.map((g) => {
-      const pick = el('button', st.filter === g.label ? 'Show all' : 'Show these');
+      const pick = el('button', st.filter === g.code ? 'Show all' : 'Show these');
       pick.type = 'button';
       pick.addEventListener('click', () => {
-        st.filter = st.filter === g.label ? null : g.label;
+        st.filter = st.filter === g.code ? null : g.code;
         firstPage();
       });
       const retry = el('button', 'Retry ' + num(g.count), 'retry');
       retry.type = 'button';
       retry.addEventListener('click', () =>
-        write(taskPath('/retry'), retryBodies(g), 'Retry of ' + num(g.count) + ' failed with "' + g.label + '"'));
+        write(taskPath('/retry'), retryBodies(g), 'Retry of ' + num(g.count) + ' failed with "' + g.code + '"'));
       const actions = el('td');
       actions.append(pick, ' ', retry);
-      const tr = row([el('td', g.label, 'err key'), el('td', num(g.count), 'num'), actions]);
-      tr.dataset.error = g.label;
+      // The code, and the first failure's text as an example (texts are data: textContent).
+      const label = el('td', '', 'err key');
+      label.append(el('strong', g.code), g.error ? ' — e.g. ' + g.error : '');
+      const tr = row([label, el('td', num(g.count), 'num'), actions]);
+      tr.dataset.error = g.code;
       tr.dataset.count = String(g.count);
       return tr;
     }));
@@ -424,14 +380,14 @@
   }
 
   function renderFailed(objs) {
-    const shown = st.filter ? objs.filter((o) => normError(o.error, [o.key]) === st.filter) : objs;
+    const shown = st.filter ? objs.filter((o) => o.error_code === st.filter) : objs;
     fill($('failed').tBodies[0], shown.map((o) => {
       const b = el('button', 'Retry', 'retry');
       b.type = 'button';
       b.addEventListener('click', () => write(taskPath('/retry'), [{ keys: [o.key] }], 'Retry of ' + o.key));
       const keyCell = el('td', o.key, 'key');
       keyCell.addEventListener('click', () => showRecord(o.key));
-      const tr = row([keyCell, el('td', o.error || '', 'err'), el('td', num(o.attempts), 'num'),
+      const tr = row([keyCell, el('td', (o.error_code ? '[' + o.error_code + '] ' : '') + (o.error || ''), 'err'), el('td', num(o.attempts), 'num'),
         el('td', o.finished_at || ''), el('td').appendChild(b).parentNode]);
       tr.dataset.key = o.key;
       return tr;

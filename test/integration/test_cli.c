@@ -457,7 +457,7 @@ static void test_export(void)
     for (int i = 0; i < HOSTILE; i++)
         keys[PLAIN + i] = hostile[i];
     CHECK_INT(run("--redis %s task add ex --from oss://src/in/ --to s3://dst/out/", R), 0);
-    seed_keys("ex", keys, N, 1, "AccessDenied, \"quoted\"\nsecond line");
+    seed_keys("ex", keys, N, 1, "[dst:403] AccessDenied, \"quoted\"\nsecond line");
     const char *ok_key[] = {"done/1"};
     seed_keys("ex", ok_key, 1, 0, NULL);
 
@@ -466,24 +466,26 @@ static void test_export(void)
     const char *p = out;
     char *f[16];
     int n = csv_record(&p, f, 16);
-    REQUIRE(n == 10);
+    REQUIRE(n == 11);
     CHECK_STR(f[0], "key");
-    CHECK_STR(f[4], "error");
-    CHECK_STR(f[9], "worker");
+    CHECK_STR(f[4], "error_code");
+    CHECK_STR(f[5], "error");
+    CHECK_STR(f[10], "worker");
     free_fields(f, n);
     int rows = 0, seen[N] = {0};
     while ((n = csv_record(&p, f, 16)) > 0) {
-        REQUIRE(n == 10);
+        REQUIRE(n == 11);
         rows++;
         for (int k = 0; k < N; k++)
             if (strcmp(f[0], keys[k]) == 0)
                 seen[k]++;
         CHECK_STR(f[1], "failed");
         CHECK_STR(f[2], "7");
-        CHECK_STR(f[3], "1"); /* attempts */
-        CHECK_STR(f[4], "AccessDenied, \"quoted\"\nsecond line");
-        CHECK(f[5][0] && f[6][0] && f[7][0]); /* queued, started, finished */
-        CHECK_STR(f[9], "host/1");
+        CHECK_STR(f[3], "1");       /* attempts */
+        CHECK_STR(f[4], "dst:403"); /* the code, then the text after it */
+        CHECK_STR(f[5], "AccessDenied, \"quoted\"\nsecond line");
+        CHECK(f[6][0] && f[7][0] && f[8][0]); /* queued, started, finished */
+        CHECK_STR(f[10], "host/1");
         free_fields(f, n);
     }
     CHECK_INT(n, 0); /* the whole output parsed as CSV */
@@ -506,6 +508,7 @@ static void test_export(void)
             if (strcmp(json_string_value(json_object_get(v, "key")), keys[k]) == 0)
                 jseen[k]++;
         CHECK_INT((int)json_integer_value(json_object_get(v, "attempts")), 1);
+        CHECK_STR(json_string_value(json_object_get(v, "error_code")), "dst:403");
         CHECK(json_is_string(json_object_get(v, "finished_at")));
     }
     for (int k = 0; k < N; k++)
@@ -529,6 +532,15 @@ static void test_export(void)
     CHECK_INT(run("--redis %s ls ex --prefix x/ --format jsonl", R), 0);
     CHECK_INT(lines(out), HOSTILE);
     CHECK_INT(run("--redis %s ls nosuch --format csv", R), 3);
+    /* retry by error code: the code's records only, whole codes or a leading part up to ':' */
+    CHECK_INT(run("--redis %s retry ex --error checksum:dst", R), 0);
+    CHECK_STR(out, "re-queued 0\n");
+    CHECK_INT(run("--redis %s retry ex --error dst:40", R), 0);
+    CHECK_STR(out, "re-queued 0\n");
+    CHECK_INT(run("--redis %s retry ex --error 'dst 403'", R), 2);
+    CHECK_INT(run("--redis %s retry ex --error dst:403 p/001", R), 2);
+    CHECK_INT(run("--redis %s retry ex --error dst", R), 0);
+    CHECK_STR(out, "re-queued 47\n");
     CHECK_INT(run("--redis %s task rm ex", R), 0);
 }
 

@@ -142,8 +142,8 @@ int main(void)
         CHECK_INT(run_tty(sync_args("t3", "three", "")), 1);
         CHECK(strstr(out, "copy.done") == NULL);
         CHECK(strstr(out, "event=copy.failed") != NULL); /* errors reach the terminal */
-        CHECK(strstr(out, "failed: 15 objects, by error:") != NULL);
-        CHECK(strstr(out, "  12 × ") != NULL && strstr(out, "  3 × ") != NULL);
+        CHECK(strstr(out, "failed: 15 objects, by error code:") != NULL);
+        CHECK(strstr(out, "  12 × [src:403] ") != NULL && strstr(out, "  3 × [src:") != NULL);
         CHECK(strstr(out, "… and 7 more") != NULL); /* 5 keys of the 12 */
         CHECK_INT(count(out, "      in/b c/"), 5);
         CHECK_INT(count(out, "      in/d/"), 3);
@@ -151,7 +151,7 @@ int main(void)
         CHECK(strstr(out, "ferry retry t3") != NULL);
         /* ferry wait --progress ends with the same summary */
         CHECK_INT(run_tty("wait t3 --progress"), 1);
-        CHECK(strstr(out, "failed: 15 objects, by error:") != NULL);
+        CHECK(strstr(out, "failed: 15 objects, by error code:") != NULL);
         CHECK(strstr(out, "ferry retry t3") != NULL);
         REQUIRE(s3t_faults(&cs, src.url, "{\"rules\":[]}") == 0);
     }

@@ -59,9 +59,10 @@ typedef struct ferry_error_s {
     int http_status;  /* HTTP status when a server answered, else 0 */
     char s3_code[64]; /* the store's error code (e.g. "AccessDenied"), or "" */
     char msg[320];    /* a sentence the user can act on, or "" */
+    char side[4];     /* which store answered: "src", "dst", or "" (ferry/errcode.h) */
 } ferry_error_t;
 
-/* The one setter. Formats msg (truncated to fit), sets code, clears http_status and s3_code.
+/* The one setter. Formats msg (truncated to fit), sets code, clears http_status, s3_code and side.
  * Returns code, so callers can write `return ferry_error_set(err, FERRY_EINVAL, ...)`.
  * err may be NULL (then only the code is returned). */
 int ferry_error_set(ferry_error_t *err, int code, const char *fmt, ...)

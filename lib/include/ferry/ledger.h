@@ -146,7 +146,9 @@ int ferry_seq_cmp(const char *a, const char *b);
 int ferry_checks_unverified(const char *checks);
 
 /* The record as the JSON object of docs/cli.md (new reference; NULL on allocation failure).
- * "checks" is a JSON array of the record's checks ([] when none). */
+ * "checks" is a JSON array of the record's checks ([] when none). "error_code" is the error's
+ * code (ferry/errcode.h: the stored "[code] " prefix, or the classifier's code for a text
+ * without one; null without an error) and "error" the text after the code. */
 json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec);
 
 /* Format unix seconds as 2026-08-13T06:45:43Z; "" for 0. Parse the same form (and a bare

@@ -18,6 +18,7 @@
 #define FERRY_WORKER_MAX    128  /* a worker's consumer name "<host>/<slot>" */
 #define FERRY_CHECKS_MAX    256  /* a record's comma-separated list of the checks that ran */
 #define FERRY_ERRMSG_MAX    512  /* the error text a record keeps */
+#define FERRY_ERRCODE_MAX   48   /* an error code (ferry/errcode.h): "dst:" + an S3 code */
 #define FERRY_TASK_NAME_MAX 64   /* a task name, [A-Za-z0-9._-] */
 #define FERRY_SIZE_MAX      5497558138880 /* 5 TiB: the largest object S3 holds */
 #define FERRY_MTIME_MAX     253402300799  /* 9999-12-31T23:59:59Z, unix seconds */

@@ -43,6 +43,29 @@ int ferry_status_task(ferry_redis_t *r, const char *task, json_t **out);
 int ferry_status_retry(ferry_redis_t *r, const char *task, int state, const char *const *keys,
                        size_t n, long long *requeued, long long *unknown);
 
+/* "Which files failed, and why?": the failed records under prefix ("" = all) grouped by error
+ * code (ferry/errcode.h), for GET /v1/tasks/NAME/failures, the dashboard and `ferry sync`'s
+ * summary. Pages of the failed index are read from cursor ("" starts) until every failed record
+ * was examined, or limit of them (then "next_cursor" says where to go on). *out new:
+ *   {"groups": [{"code": "dst:403", "count": n, "keys": [up to samples keys, in key order],
+ *                "error": the text of the group's first record (after its code)}, …],
+ *    "examined": n, "ungrouped": n, "complete": bool, "next_cursor": "…" | null}
+ * Groups: largest count first, then by code. At most max_groups codes (0: 1,000); records of
+ * further codes count as "ungrouped". FERRY_OK, FERRY_ENOTFOUND, FERRY_ENOMEM or a Redis error. */
+int ferry_status_failure_groups(ferry_redis_t *r, const char *task, const char *prefix,
+                                const char *cursor, size_t limit, size_t samples, size_t max_groups,
+                                json_t **out);
+
+/* 1 when a record's code is selected by sel: equal ("dst:403"), or sel is a leading part of it
+ * up to a ':' ("dst" selects dst:403, dst:5xx, …). Pure. */
+int ferry_error_code_selects(const char *sel, const char *code);
+
+/* Re-queue the failed records under prefix whose error code sel selects
+ * (ferry_error_code_selects): POST /v1/tasks/NAME/retry {"error": "dst:403"}. *requeued counts
+ * the jobs added. FERRY_OK, FERRY_ENOTFOUND, FERRY_ENOMEM or a Redis error. */
+int ferry_status_retry_code(ferry_redis_t *r, const char *task, const char *prefix, const char *sel,
+                            long long *requeued);
+
 /* Block until nothing under prefix is queued or copying. progress (may be NULL) is called
  * every poll with the task's counters and the prefix's pending/failed counts; a non-zero
  * return stops the wait with FERRY_ECANCELED. Returns FERRY_OK with *failed set (0: all done),

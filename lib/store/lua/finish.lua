@@ -42,7 +42,9 @@ local function finish(B, L, o)
   cadd('uv', uvc(ns, r[F_CHECKS]) - uv0)
   -- '=': the destination etag is the source MD5, quoted (stored as true)
   if A(9) == '=' then r[F_DST_ETAG] = true elseif A(9) ~= '' then r[F_DST_ETAG] = A(9) end
-  if ns == S_FAILED or ns == S_QUEUED then r[F_ERROR] = opt(A(10)) else r[F_ERROR] = nil end
+  -- the error: why it failed (or will be retried), or why it was skipped (the source is gone)
+  if ns == S_FAILED or ns == S_QUEUED or ns == S_SKIPPED then r[F_ERROR] = opt(A(10))
+  else r[F_ERROR] = nil end
   if final(ns) then r[F_UPLOAD_ID] = nil end
   local q = r[F_QUEUED_AT] or now
   local st = q + (r[F_STARTED_AFTER] or 0)
