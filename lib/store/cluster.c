@@ -1041,6 +1041,8 @@ static int eval_instead(ferry_redis_t *r, cl_pend_t *e, redisReply **out)
 static void drain(ferry_redis_t *r)
 {
     ferry_cluster_t *cl = r->cl;
+    ferry_error_t first;
+    int lost = 0;
     for (size_t i = cl->qhead; i < cl->qlen; i++) {
         cl_pend_t *e = &cl->q[i];
         if (e->answered)
@@ -1055,10 +1057,15 @@ static void drain(ferry_redis_t *r)
                                     n->a.port);
         } else if (redisGetReply(n->c, &x) != REDIS_OK || x == NULL) {
             e->rc = node_io_error(r, e->node);
+            if (!lost) /* the first failure says why; keep it for the caller */
+                first = r->err;
+            lost = 1;
         } else {
             e->reply = x;
         }
     }
+    if (lost)
+        r->err = first;
     for (int i = 0; i < cl->nnodes; i++)
         cl->nodes[i].pending = 0;
     for (size_t i = cl->qhead; i < cl->qlen; i++) {
