@@ -259,7 +259,16 @@ int redis_int_open(ferry_redis_t *r, const char *host, int port, redisContext **
         redisSetTimeout(c, tv_ms(r->opts.command_timeout_ms));
     if (r->url.password[0]) {
         redisReply *rep = redisCommand(c, "AUTH %s", r->url.password);
-        int bad = rep == NULL || rep->type == REDIS_REPLY_ERROR;
+        if (rep == NULL) {
+            char why[160];
+            lower_first(why, sizeof(why), c->errstr);
+            redisFree(c);
+            return ferry_error_set(&r->err, FERRY_ENET,
+                                   "lost %s at AUTH: %s — if that port speaks TLS only, put a TLS "
+                                   "tunnel in front (docs/redis.md)",
+                                   where, why);
+        }
+        int bad = rep->type == REDIS_REPLY_ERROR;
         if (bad) {
             ferry_error_set(&r->err, FERRY_EAUTH, "%s refused the password: %s", where,
                             rep ? rep->str : c->errstr);
@@ -314,7 +323,10 @@ static int detect_cluster(ferry_redis_t *r)
     if (rep == NULL) {
         char why[160];
         lower_first(why, sizeof(why), r->c->errstr);
-        return ferry_error_set(&r->err, FERRY_ENET, "lost Redis at %s: %s", r->where, why);
+        return ferry_error_set(&r->err, FERRY_ENET,
+                               "lost Redis at %s at the first command: %s — if that port "
+                               "speaks TLS only, put a TLS tunnel in front (docs/redis.md)",
+                               r->where, why);
     }
     if (rep->type != REDIS_REPLY_ARRAY) {
         int rc = FERRY_OK;

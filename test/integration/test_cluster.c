@@ -12,6 +12,8 @@
  *     IMPORTING/MIGRATING + MIGRATE, then SETSLOT NODE) while a worker copies: ASK, TRYAGAIN
  *     and MOVED are followed, the copy ends with everything done, nothing lost, nothing failed,
  *     the ledger on the new master, and a client with the old map reads it through MOVED.
+ *  4. TLS: rediss:// is refused with what to do; the stunnel client configuration of
+ *     docs/redis.md reaches a TLS-only redis-server (certificates made with openssl).
  */
 #include "test_worker_util.h"
 
@@ -548,6 +550,115 @@ static void migration_during_copy(wt_t *w)
     ferry_redis_free(old);
 }
 
+static void wait_listening(int port, const char *what)
+{
+    double t0 = wt_now();
+    int fd;
+    while ((fd = harness_connect(port, 500)) < 0 && wt_now() - t0 < 15)
+        usleep(50 * 1000);
+    if (fd < 0)
+        fprintf(stderr, "%s on port %d did not listen within 15 s\n", what, port);
+    REQUIRE(fd >= 0);
+    close(fd);
+}
+
+/* rediss:// is refused (hiredis 0.14 has no TLS); the stunnel client configuration that
+ * docs/redis.md gives reaches a TLS-only redis-server. */
+static void tls_via_stunnel(void)
+{
+    const char *dir = harness_tmpdir();
+    char cmd[4096], out[4096], err[4096];
+    snprintf(cmd, sizeof(cmd),
+             "(cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+             "-days 2 -subj '/CN=ferry test CA' && openssl req -newkey rsa:2048 -nodes -keyout "
+             "server.key -out server.csr -subj /CN=localhost && printf "
+             "'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf && openssl x509 -req -in "
+             "server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
+             "-extfile ext.cnf) >/dev/null 2>&1",
+             dir);
+    int rc = harness_run(cmd, out, sizeof(out), err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "openssl: %s\n", err);
+    REQUIRE(rc == 0);
+    int tls = harness_free_port(), local = harness_free_port();
+    REQUIRE(tls > 0 && local > 0 && tls != local);
+    char tport[16], crt[600], key[600], ca[600], log[600];
+    snprintf(tport, sizeof(tport), "%d", tls);
+    snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+    snprintf(key, sizeof(key), "%s/server.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    snprintf(log, sizeof(log), "%s/redis-tls.log", dir);
+    const char *rargv[] = {"redis-server",
+                           "--port",
+                           "0",
+                           "--bind",
+                           "127.0.0.1",
+                           "--tls-port",
+                           tport,
+                           "--tls-cert-file",
+                           crt,
+                           "--tls-key-file",
+                           key,
+                           "--tls-ca-cert-file",
+                           ca,
+                           "--tls-auth-clients",
+                           "no",
+                           "--save",
+                           "",
+                           "--appendonly",
+                           "no",
+                           "--dir",
+                           dir,
+                           NULL};
+    REQUIRE(harness_spawn(rargv, log, log) > 0);
+    wait_listening(tls, "redis-server (TLS)");
+    /* The configuration of docs/redis.md, with the test's CA and ports. */
+    char conf[600];
+    snprintf(conf, sizeof(conf), "%s/stunnel.conf", dir);
+    FILE *f = fopen(conf, "w");
+    REQUIRE(f != NULL);
+    fprintf(f,
+            "foreground = yes\npid =\n[redis]\nclient = yes\naccept = 127.0.0.1:%d\n"
+            "connect = 127.0.0.1:%d\nverifyChain = yes\nCAfile = %s\ncheckHost = localhost\n",
+            local, tls, ca);
+    fclose(f);
+    snprintf(log, sizeof(log), "%s/stunnel.log", dir);
+    const char *sargv[] = {"stunnel", conf, NULL};
+    pid_t sp = harness_spawn(sargv, log, log);
+    if (sp < 0)
+        fprintf(stderr, "stunnel is needed for this test: apt-get install stunnel4 (scripts/test "
+                        "installs it)\n");
+    REQUIRE(sp > 0);
+    wait_listening(local, "stunnel");
+    char url[64];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", local);
+    ferry_redis_t *r = NULL;
+    ferry_error_t e;
+    rc = ferry_redis_connect(url, NULL, &r, &e);
+    if (rc)
+        fprintf(stderr, "through stunnel: %s\n", e.msg);
+    REQUIRE(rc == FERRY_OK);
+    redisReply *rep = NULL;
+    CHECK_INT(ferry_redis_cmd(r, NULL, "SET tls:%s %s", "k", "over TLS"), FERRY_OK);
+    REQUIRE(ferry_redis_cmd(r, &rep, "GET tls:k") == FERRY_OK);
+    CHECK_STR(rep->str, "over TLS");
+    freeReplyObject(rep);
+    CHECK(strstr(ferry_redis_where(r), "Cluster") == NULL);
+    ferry_redis_free(r);
+    /* Straight to the TLS port, without the tunnel: a clear failure, not a hang. */
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", tls);
+    ferry_redis_opts_t o = {.connect_timeout_ms = 2000, .command_timeout_ms = 2000};
+    CHECK(ferry_redis_connect(url, &o, &r, &e) != FERRY_OK);
+    printf("plain Redis protocol to the TLS port: %s\n", e.msg);
+    CHECK(strstr(e.msg, "TLS") != NULL);
+    snprintf(url, sizeof(url), "redis://:secret@127.0.0.1:%d", tls);
+    CHECK_INT(ferry_redis_connect(url, &o, &r, &e), FERRY_ENET);
+    CHECK(strstr(e.msg, "TLS") != NULL);
+    CHECK(strstr(e.msg, "secret") == NULL);
+    CHECK_INT(ferry_redis_connect("rediss://127.0.0.1:6380", NULL, &r, &e), FERRY_EUNSUPPORTED);
+    printf("rediss://: %s\n", e.msg);
+}
+
 int main(void)
 {
     wt_t w;
@@ -556,6 +667,7 @@ int main(void)
     redirects(&w);
     tasks_on_three_nodes(&w);
     migration_during_copy(&w);
+    tls_via_stunnel();
     wt_stop(&w);
     return test_summary();
 }
