@@ -322,6 +322,53 @@ static void tasks_on_three_nodes(wt_t *w)
     }
 }
 
+/* Run the ferry binary against the cluster; returns its exit code, stdout in out. */
+static int ferry_cli(wt_t *w, const char *args, char *out, size_t n)
+{
+    char cmd[2048], err[4096];
+    const char *dir = getenv("FERRY_BIN_DIR");
+    snprintf(cmd, sizeof(cmd), "'%s/ferry' --redis '%s' %s", dir ? dir : ".", w->redis.url, args);
+    int rc = harness_run(cmd, out, n, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "ferry %s: exit %d: %s\n", args, rc, err);
+    return rc;
+}
+
+/* The CLI on a cluster: a scan under the task's lease (ferry task run), a worker, wait, ls,
+ * status, task rm (SCAN on the task's hash tag + UNLINK). */
+static void cli(wt_t *w)
+{
+    char name[32], out[65536], args[256];
+    task_on(2, "cli", name, sizeof(name));
+    wt_task(w, name, "p/", NULL, "cli/", NULL);
+    snprintf(args, sizeof(args), "task run %s", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    const char *wopts[] = {"--exit-when-idle", "--slot", "7", NULL};
+    CHECK_INT(wt_wait(wt_worker(w, name, "cli.log", wopts), 300), 0);
+    snprintf(args, sizeof(args), "wait %s --timeout 60s", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    snprintf(args, sizeof(args), "ls %s --state done --limit 1000", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    int lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    CHECK_INT(lines, 120);
+    snprintf(args, sizeof(args), "status %s p/00000003", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK(strstr(out, "done") != NULL);
+    CHECK_INT(ferry_cli(w, "task ls", out, sizeof(out)), 0);
+    CHECK(strstr(out, name) != NULL);
+    CHECK_INT(wt_compare(w, &w->d, "p/", "cli/"), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "CLUSTER COUNTKEYSINSLOT %u", task_slot(name));
+    CHECK(node_int(2, cmd) > 0);
+    snprintf(args, sizeof(args), "task rm %s", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(node_int(2, cmd), 0);
+    CHECK_INT(ferry_cli(w, "task ls", out, sizeof(out)), 0);
+    CHECK(strstr(out, name) == NULL);
+}
+
 /* Slot migration by hand, as redis-cli --cluster reshard does it. */
 static void mig_begin(unsigned s, int a, int b)
 {
@@ -666,6 +713,7 @@ int main(void)
     client(&w);
     redirects(&w);
     tasks_on_three_nodes(&w);
+    cli(&w);
     migration_during_copy(&w);
     tls_via_stunnel();
     wt_stop(&w);
