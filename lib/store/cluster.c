@@ -431,6 +431,7 @@ static int apply_map(ferry_redis_t *r, const ferry_cluster_map_t *m)
         if (idx[i] < 0)
             return ferry_error_set(&r->err, FERRY_ERANGE, "Redis Cluster has more than %d nodes",
                                    FERRY_CLUSTER_MAX_NODES);
+        cl->nodes[idx[i]].master = 1; /* not to be recycled by the next node_index */
     }
     for (unsigned s = 0; s < FERRY_CLUSTER_SLOTS; s++)
         cl->owner[s] =
