@@ -312,14 +312,14 @@ static int connect_once(ferry_redis_t *r)
     return FERRY_OK;
 }
 
-/* Ask the first node whether it is part of a Redis Cluster (CLUSTER SLOTS: an array there,
- * "ERR This instance has cluster support disabled" elsewhere) and become a cluster client if
- * so. A server that refuses the command (a proxy, an ACL) is taken as one node. */
+/* Ask the first node whether it is part of a Redis Cluster (INFO cluster: cluster_enabled:1)
+ * and if so become a cluster client from its CLUSTER SLOTS. A server that refuses INFO (a
+ * proxy, an ACL) or answers something else is taken as one node, unless ?cluster=yes. */
 static int detect_cluster(ferry_redis_t *r)
 {
     if (r->url.cluster == FERRY_REDIS_CLUSTER_NO)
         return FERRY_OK;
-    redisReply *rep = redisCommand(r->c, "CLUSTER SLOTS");
+    redisReply *rep = redisCommand(r->c, "INFO cluster");
     if (rep == NULL) {
         char why[160];
         lower_first(why, sizeof(why), r->c->errstr);
@@ -328,15 +328,29 @@ static int detect_cluster(ferry_redis_t *r)
                                "speaks TLS only, put a TLS tunnel in front (docs/redis.md)",
                                r->where, why);
     }
+    int enabled = rep->type == REDIS_REPLY_STRING && rep->str &&
+                  strstr(rep->str, "cluster_enabled:1") != NULL;
+    freeReplyObject(rep);
+    if (!enabled)
+        return r->url.cluster == FERRY_REDIS_CLUSTER_YES
+                   ? ferry_error_set(&r->err, FERRY_EREDIS,
+                                     "Redis at %s is not a cluster node (INFO cluster does not say "
+                                     "cluster_enabled:1) — remove ?cluster=yes from the URL",
+                                     r->where)
+                   : FERRY_OK;
+    rep = redisCommand(r->c, "CLUSTER SLOTS");
+    if (rep == NULL) {
+        char why[160];
+        lower_first(why, sizeof(why), r->c->errstr);
+        return ferry_error_set(&r->err, FERRY_ENET, "lost Redis at %s: %s", r->where, why);
+    }
     if (rep->type != REDIS_REPLY_ARRAY) {
-        int rc = FERRY_OK;
-        if (r->url.cluster == FERRY_REDIS_CLUSTER_YES)
-            rc = ferry_error_set(&r->err, FERRY_EREDIS,
-                                 "Redis at %s is not a cluster node (CLUSTER SLOTS: %s) — remove "
-                                 "?cluster=yes from the URL",
-                                 r->where, rep->type == REDIS_REPLY_ERROR ? rep->str : "no array");
+        ferry_error_set(&r->err, FERRY_EREDIS,
+                        "Redis at %s is a cluster node but CLUSTER SLOTS failed: %s — check the "
+                        "user's permissions (CLUSTER SLOTS is needed to route commands)",
+                        r->where, rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
         freeReplyObject(rep);
-        return rc;
+        return FERRY_EREDIS;
     }
     int rc = FERRY_OK;
     if (r->url.is_unix)
