@@ -35,11 +35,11 @@
 #include "ferry/task.h"
 
 #define CLI_CHECK_ERROR   4
-#define CHECK_KEY_MAX     1024 /* S3 limit on a key, in bytes */
-#define CHECK_AHEAD       5000 /* entries one listing may run ahead of the other */
-#define CHECK_DL_PARALLEL 4    /* keys downloaded at once */
-#define CHECK_DL_QUEUE    64   /* keys waiting for a download before the listings pause */
-#define CHECK_EMPTY_PAGES 50   /* empty truncated pages in a row: the store is looping */
+#define CHECK_KEY_MAX     FERRY_KEY_MAX /* S3 limit on a key, in bytes */
+#define CHECK_AHEAD       5000          /* entries one listing may run ahead of the other */
+#define CHECK_DL_PARALLEL 4             /* keys downloaded at once */
+#define CHECK_DL_QUEUE    64            /* keys waiting for a download before the listings pause */
+#define CHECK_EMPTY_PAGES 50            /* empty truncated pages in a row: the store is looping */
 
 typedef struct check_s check_t;
 
@@ -48,7 +48,7 @@ typedef struct dl_s {
     check_t *x;
     struct dl_s *next;
     uint64_t size;
-    char src_etag[129], dst_etag[129];
+    char src_etag[FERRY_ETAG_MAX + 1], dst_etag[FERRY_ETAG_MAX + 1];
     ferry_sha256_t h[2];
     uint64_t got[2];
     int running; /* GETs in flight */
@@ -661,28 +661,6 @@ static void kick_all(check_t *x)
 
 /* ---- the command ----------------------------------------------------------------------------- */
 
-static int usage(FILE *f, int code)
-{
-    fprintf(f,
-            "usage: ferry check NAME [--prefix P] [--download] [--json]\n"
-            "\n"
-            "Audit task NAME's copy without its ledger: list the source and the destination\n"
-            "(flat), join them in key order and report every key missing on the destination,\n"
-            "extra on it (under the task's destination prefix), of a different size, or of a\n"
-            "different MD5 where both ETags are single-part MD5s (other pairs are counted\n"
-            "\"not comparable\"). The task's --include/--exclude and size/age filters apply.\n"
-            "\n"
-            "  --prefix P   only keys under P, relative to the task's locations (for\n"
-            "               oss://b/in/ -> s3://d/out/, --prefix a/ checks in/a/ against out/a/)\n"
-            "  --download   also read both objects of every pair of equal size and compare\n"
-            "               their bytes (SHA-256 while streaming; memory stays bounded)\n"
-            "  --json       one JSON object per finding, then a summary object\n"
-            "\n"
-            "exit: 0 match; 1 differences (listed); 2 usage; 3 unknown task; 4 the check could\n"
-            "not finish (a listing or download failed: see the message)\n");
-    return code;
-}
-
 static void on_client_closed(void *arg)
 {
     check_t *x = arg;
@@ -731,41 +709,10 @@ static void print_summary(check_t *x)
         printf("(%lld keys outside the task's filters, %lld errors)\n", x->filtered, x->errors);
 }
 
-int cmd_check(cli_t *g, int argc, char **argv)
+int cmd_check(cli_t *g, const cli_args_t *a)
 {
-    const char *name = NULL, *prefix = "";
-    int download = 0;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return usage(stdout, CLI_OK);
-        if (strcmp(a, "--download") == 0) {
-            download = 1;
-            i++;
-        } else if (strcmp(a, "--prefix") == 0) {
-            if (i + 1 >= argc)
-                return cli_error(CLI_USAGE, "check: --prefix needs a value");
-            prefix = argv[i + 1];
-            i += 2;
-        } else if (strncmp(a, "--prefix=", 9) == 0) {
-            prefix = a + 9;
-            i++;
-        } else if (strncmp(a, "--", 2) == 0) {
-            return cli_error(CLI_USAGE, "check: unknown option %s (see ferry check --help)", a);
-        } else if (name == NULL) {
-            name = a;
-            i++;
-        } else
-            return cli_error(CLI_USAGE, "check: unexpected argument %s (see ferry check --help)",
-                             a);
-    }
-    if (name == NULL)
-        return cli_error(CLI_USAGE, "check: NAME is required (ferry check NAME [--download])");
+    const char *name = a->pos[0], *prefix = a->v[O_PREFIX].set ? a->v[O_PREFIX].str : "";
+    int download = a->v[O_DOWNLOAD].set;
     if (strlen(prefix) > CHECK_KEY_MAX)
         return cli_error(CLI_USAGE, "check: --prefix is longer than 1024 bytes");
 

@@ -52,30 +52,15 @@ static int read_all(FILE *f, size_t cap, char **out, size_t *len)
     return FERRY_OK;
 }
 
-int cmd_event(cli_t *g, int argc, char **argv)
+int cmd_event(cli_t *g, const cli_args_t *a)
 {
-    const char *pos[2] = {NULL, NULL};
-    int np = 0, code = CLI_OK, rc;
+    const char *const *pos = a->pos;
+    int np = a->npos, code = CLI_OK, rc;
     char *body = NULL;
     size_t len = 0;
     ferry_redis_t *r = NULL;
     ferry_task_t t;
     ferry_task_init(&t);
-
-    for (int i = 1; i < argc;) {
-        int k = cli_global_opt(g, argc, argv, &i);
-        if (k < 0)
-            return CLI_USAGE;
-        if (k > 0)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return cli_error(CLI_USAGE, "event: unknown option %s", argv[i]);
-        if (np == 2)
-            return cli_error(CLI_USAGE, "event: usage: ferry event NAME [FILE|-]");
-        pos[np++] = argv[i++];
-    }
-    if (np < 1)
-        return cli_error(CLI_USAGE, "event: usage: ferry event NAME [FILE|-]");
 
     FILE *f = stdin;
     if (np == 2 && strcmp(pos[1], "-") != 0) {
@@ -109,7 +94,7 @@ int cmd_event(cli_t *g, int argc, char **argv)
     ferry_error_t err;
     ferry_error_clear(&err);
     ferry_intake_result_t x;
-    rc = ferry_intake_body(r, &t, body, len, 0, &x, &err);
+    rc = ferry_intake_body_via(r, &t, body, len, 0, "cli", &x, &err);
     if (rc == FERRY_EPARSE || rc == FERRY_ETOOBIG) {
         code = cli_error(CLI_USAGE, "event rejected: %s (nothing was queued)", err.msg);
         goto out;

@@ -27,16 +27,25 @@
 
 #include "ferry/cron.h"
 #include "ferry/log.h"
-#include "ferry/redisd.h"
 #include "ferry/task.h"
 
-int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o);
-
 #define SCHED_TASKS_MAX 64
+_Static_assert(CLI_MANY_MAX <= SCHED_TASKS_MAX, "every --task cli_parse keeps fits in only[]");
 
-typedef struct {
+typedef struct api_args_s {
+    const char *listen, *token_file, *cert_file, *key_file;
+    int public_read;
+    char *token, *cert, *key;
+} api_args_t;
+
+typedef struct sched_s {
     cli_t *g;
-    uv_loop_t loop;
+    uv_loop_t own;   /* ferry scheduler's loop; ferry up passes its own */
+    uv_loop_t *loop; /* the loop it runs on */
+    api_args_t ao;
+    const struct ferry_scale_cfg_s *scale; /* GET /v1/scale's settings (ferry up's); NULL */
+    int started;                           /* the timers run */
+    uv_check_t check;
     ferry_redis_t *r;
     ferry_scan_opts_t o;
     const char *only[SCHED_TASKS_MAX];
@@ -50,11 +59,17 @@ typedef struct {
     ferry_task_t t;
     ferry_lease_t lease;
     uv_timer_t tick;
-    uv_signal_t sigint, sigterm;
     ferry_api_t *api;
     int stopping;
     long long scans;
 } sched_t;
+
+/* When stopping and no scan runs any more: stop the loop if it is ours. */
+static void maybe_stopped(sched_t *s)
+{
+    if (s->stopping && s->scan == NULL && s->loop == &s->own)
+        uv_stop(s->loop);
+}
 
 static int64_t wall_ms(void)
 {
@@ -154,7 +169,7 @@ static void try_tasks(sched_t *s)
         ferry_scan_opts_t o = s->o;
         o.lease = &s->lease;
         ferry_error_t err;
-        if (ferry_scan_start(&s->loop, s->r, &s->t, &o, on_scan_done, s, &s->scan, &err) !=
+        if (ferry_scan_start(s->loop, s->r, &s->t, &o, on_scan_done, s, &s->scan, &err) !=
             FERRY_OK) {
             /* Record the failure so the task waits a period instead of failing every tick. */
             ferry_scan_report_t rep;
@@ -176,23 +191,28 @@ static void on_tick(uv_timer_t *h)
 {
     sched_t *s = h->data;
     if (s->stopping) {
-        if (s->scan == NULL)
-            uv_stop(&s->loop);
+        maybe_stopped(s);
         return;
     }
     if (s->scan == NULL)
         try_tasks(s);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+void sched_stop(sched_t *s)
 {
-    sched_t *s = h->data;
-    (void)signum;
+    if (s->stopping)
+        return;
     s->stopping = 1;
     ferry_api_quiesce(s->api); /* no new connections; requests in flight are answered */
     if (s->scan)
         ferry_scan_cancel(s->scan, "the scheduler is stopping");
     ferry_log(FERRY_LOG_INFO, "scheduler.stop", NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    sched_stop(h->data);
 }
 
 /* The scan's done callback cannot free the scan from inside itself safely before its caller
@@ -203,8 +223,7 @@ static void on_check(uv_check_t *h)
     if (s->scan && ferry_scan_progress(s->scan)->finished_ms && !s->lease.held) {
         ferry_scan_free(s->scan);
         s->scan = NULL;
-        if (s->stopping)
-            uv_stop(&s->loop);
+        maybe_stopped(s);
     }
 }
 
@@ -232,51 +251,14 @@ static int read_small(const char *path, size_t cap, char **out)
     return FERRY_OK;
 }
 
-/* The Redis URL the API's request threads connect to: what cli_connect used. */
-static int redis_url(cli_t *g, char *buf, size_t n)
+/* The API options as cli_parse found them. */
+static void api_args(const cli_args_t *a, api_args_t *o)
 {
-    const char *url = g->redis_url;
-    if (url == NULL || *url == '\0')
-        url = getenv("FERRY_REDIS_URL");
-    if (url && *url) {
-        snprintf(buf, n, "%s", url);
-        return FERRY_OK;
-    }
-    char dir[1024];
-    if (ferry_redisd_state_dir(g->state_dir, dir, sizeof(dir)) != FERRY_OK)
-        return FERRY_ECONFIG;
-    return ferry_redisd_ensure(dir, buf, n, NULL, NULL);
-}
-
-typedef struct {
-    const char *listen, *token_file, *cert_file, *key_file;
-    int public_read;
-    char *token, *cert, *key;
-} api_args_t;
-
-/* Consume an API option at argv[*i]: 1 taken, 0 not ours, -1 (printed) bad. */
-static int api_opt(int argc, char **argv, int *i, api_args_t *o)
-{
-    const char *a = argv[*i];
-    if (strcmp(a, "--public-read") == 0) {
-        o->public_read = 1;
-        (*i)++;
-        return 1;
-    }
-    const char **dst = strcmp(a, "--listen") == 0           ? &o->listen
-                       : strcmp(a, "--api-token-file") == 0 ? &o->token_file
-                       : strcmp(a, "--tls-cert") == 0       ? &o->cert_file
-                       : strcmp(a, "--tls-key") == 0        ? &o->key_file
-                                                            : NULL;
-    if (dst == NULL)
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_error(CLI_USAGE, "scheduler: %s needs a value", a);
-        return -1;
-    }
-    *dst = argv[*i + 1];
-    *i += 2;
-    return 1;
+    o->listen = a->v[O_LISTEN].str; /* "off" is the keyword: none */
+    o->token_file = a->v[O_API_TOKEN_FILE].str;
+    o->cert_file = a->v[O_TLS_CERT].str;
+    o->key_file = a->v[O_TLS_KEY].str;
+    o->public_read = a->v[O_PUBLIC_READ].set;
 }
 
 /* Load the token and TLS files. CLI_OK or an exit code (printed). */
@@ -327,21 +309,9 @@ static void api_args_free(api_args_t *o)
 }
 
 /* ferry task secret NAME: a new event secret for the events route's ?token=, printed once. */
-int cmd_task_secret(cli_t *g, int argc, char **argv)
+int cmd_task_secret(cli_t *g, const cli_args_t *a)
 {
-    const char *name = NULL;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (argv[i][0] == '-' || name)
-            return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
-        name = argv[i++];
-    }
-    if (name == NULL)
-        return cli_error(CLI_USAGE, "task secret: usage: ferry task secret NAME");
+    const char *name = a->pos[0];
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -362,120 +332,161 @@ int cmd_task_secret(cli_t *g, int argc, char **argv)
     return code;
 }
 
-int cmd_scheduler(cli_t *g, int argc, char **argv)
+/* ---- the scheduler as a part: ferry scheduler runs it on its own loop, ferry up on its --- */
+
+sched_t *sched_new(cli_t *g)
 {
-    sched_t s;
-    memset(&s, 0, sizeof(s));
-    s.g = g;
-    s.tick_ms = 1000;
-    s.ttl_ms = 30000;
-    ferry_task_init(&s.t);
-    api_args_t ao;
-    memset(&ao, 0, sizeof(ao));
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        r = api_opt(argc, argv, &i, &ao);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        r = cli_scan_opt(argc, argv, &i, &s.o);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (i + 1 < argc && strcmp(argv[i], "--task") == 0) {
-            if (s.nonly >= SCHED_TASKS_MAX)
-                return cli_error(CLI_USAGE, "scheduler: at most %d --task options",
-                                 SCHED_TASKS_MAX);
-            s.only[s.nonly++] = argv[i + 1];
-            i += 2;
-        } else if (i + 1 < argc &&
-                   (strcmp(argv[i], "--tick") == 0 || strcmp(argv[i], "--lease-ttl") == 0)) {
-            int64_t ms;
-            if (ferry_duration_parse(argv[i + 1], &ms) != FERRY_OK || ms < 100)
-                return cli_error(CLI_USAGE, "scheduler: %s: \"%s\" is not a duration >= 100ms",
-                                 argv[i], argv[i + 1]);
-            *(argv[i][2] == 't' ? &s.tick_ms : &s.ttl_ms) = ms;
-            i += 2;
-        } else
-            return cli_error(CLI_USAGE,
-                             "scheduler: unknown option %s (usage: ferry scheduler [--task NAME]… "
-                             "[--tick DUR] [--lease-ttl DUR] [--parallel N] [--max-backlog N] "
-                             "[--listen ADDR|off] [--api-token-file F] [--public-read] "
-                             "[--tls-cert F --tls-key F])",
-                             argv[i]);
-    }
-    int code = api_load(&ao);
-    if (code) {
-        api_args_free(&ao);
+    sched_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->g = g;
+    s->tick_ms = 1000;
+    s->ttl_ms = 30000;
+    ferry_task_init(&s->t);
+    return s;
+}
+
+/* GET /v1/scale's policy settings (borrowed until sched_start): ferry up's. */
+void sched_scale_cfg(sched_t *s, const struct ferry_scale_cfg_s *cfg)
+{
+    s->scale = cfg;
+}
+
+/* The scheduler's options as cli_parse found them (API, scan, --task, --tick, --lease-ttl):
+ * ferry scheduler's and ferry up's. CLI_OK or CLI_USAGE (printed). */
+int sched_args(sched_t *s, const cli_args_t *a)
+{
+    api_args(a, &s->ao);
+    if (cli_scan_opts(a, 1, &s->o) != CLI_OK)
+        return CLI_USAGE;
+    for (int i = 0; i < a->nmany; i++) /* --task, repeatable */
+        s->only[s->nonly++] = a->many[i];
+    if (a->v[O_TICK].set)
+        s->tick_ms = a->v[O_TICK].num;
+    if (a->v[O_LEASE_TTL].set)
+        s->ttl_ms = a->v[O_LEASE_TTL].num;
+    return CLI_OK;
+}
+
+/* Connect, serve the API (unless --listen off) and start scheduling on loop (NULL: its own).
+ * CLI_OK or an exit code (printed); on failure call sched_free only. */
+int sched_start(sched_t *s, uv_loop_t *loop)
+{
+    cli_t *g = s->g;
+    int code = api_load(&s->ao);
+    if (code)
         return code;
-    }
-    s.r = cli_connect(g);
-    if (s.r == NULL) {
-        api_args_free(&ao);
+    s->r = cli_connect(g);
+    if (s->r == NULL)
         return CLI_FAIL;
-    }
-    if (ao.listen == NULL || strcmp(ao.listen, "off") != 0) {
+    if (s->ao.listen == NULL || strcmp(s->ao.listen, "off") != 0) {
         char url[1200];
         ferry_error_t err;
         ferry_error_clear(&err);
-        ferry_api_opts_t o = {.listen = ao.listen,
-                              .token = ao.token,
-                              .public_read = ao.public_read,
-                              .tls_cert_pem = ao.cert,
-                              .tls_key_pem = ao.key,
-                              .redis_url = url};
-        if (redis_url(g, url, sizeof(url)) != FERRY_OK)
-            code = cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is");
-        else if (ferry_api_start(&o, &s.api, &err) != FERRY_OK)
+        ferry_api_opts_t o = {.listen = s->ao.listen,
+                              .token = s->ao.token,
+                              .public_read = s->ao.public_read,
+                              .tls_cert_pem = s->ao.cert,
+                              .tls_key_pem = s->ao.key,
+                              .redis_url = url,
+                              .scale = s->scale};
+        if (cli_redis_url(g, url, sizeof(url), &err) != FERRY_OK)
+            code =
+                cli_error(CLI_FAIL, "scheduler: cannot tell the API where Redis is: %s", err.msg);
+        else if (ferry_api_start(&o, &s->api, &err) != FERRY_OK)
             code = cli_error(err.code == FERRY_EINVAL ? CLI_USAGE : CLI_FAIL, "scheduler: %s",
                              err.msg);
-        else if (ao.token == NULL)
+        else if (s->ao.token == NULL)
             ferry_log(FERRY_LOG_WARN, "api.auth", "warning",
                       "no API token (FERRY_API_TOKEN or --api-token-file): write routes accept "
                       "only task event secrets, read routes need --public-read",
                       NULL);
     }
-    api_args_free(&ao);
+    api_args_free(&s->ao);
+    memset(&s->ao, 0, sizeof(s->ao));
+    if (code)
+        return code;
+    if (loop == NULL) {
+        if (uv_loop_init(&s->own))
+            return cli_error(CLI_FAIL, "cannot make an event loop");
+        loop = &s->own;
+    }
+    s->loop = loop;
+    uv_timer_init(loop, &s->tick);
+    uv_check_init(loop, &s->check);
+    s->tick.data = s->check.data = s;
+    uv_timer_start(&s->tick, on_tick, 0, (uint64_t)s->tick_ms);
+    uv_check_start(&s->check, on_check);
+    s->started = 1;
+    return CLI_OK;
+}
+
+/* The port the API listens on (0: none). */
+int sched_api_port(const sched_t *s)
+{
+    return s->api ? ferry_api_port(s->api) : 0;
+}
+
+/* 1 once sched_stop was called and no scan runs any more. */
+int sched_done(const sched_t *s)
+{
+    return s->stopping && s->scan == NULL;
+}
+
+/* Close the loop handles (run the loop afterwards to finish closing). */
+void sched_close(sched_t *s)
+{
+    if (!s->started)
+        return;
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    uv_close((uv_handle_t *)&s->check, NULL);
+    s->started = 0;
+}
+
+/* Stop the API (answering what is in flight, at most 10 s) and free. Accepts NULL. */
+void sched_free(sched_t *s)
+{
+    if (s == NULL)
+        return;
+    ferry_api_stop(s->api, 10000);
+    ferry_scan_free(s->scan);
+    free_names(s);
+    ferry_task_clear(&s->t);
+    ferry_redis_free(s->r);
+    api_args_free(&s->ao);
+    free(s);
+}
+
+int cmd_scheduler(cli_t *g, const cli_args_t *a)
+{
+    sched_t *s = sched_new(g);
+    if (s == NULL)
+        return cli_error(CLI_FAIL, "out of memory");
+    if (sched_args(s, a) != CLI_OK) {
+        sched_free(s);
+        return CLI_USAGE;
+    }
+    int code = sched_start(s, NULL);
     if (code) {
-        ferry_redis_free(s.r);
+        sched_free(s);
         return code;
     }
-    if (uv_loop_init(&s.loop)) {
-        ferry_api_stop(s.api, 0);
-        ferry_redis_free(s.r);
-        return cli_error(CLI_FAIL, "cannot make an event loop");
-    }
-    uv_check_t check;
-    uv_timer_init(&s.loop, &s.tick);
-    uv_check_init(&s.loop, &check);
-    uv_signal_init(&s.loop, &s.sigint);
-    uv_signal_init(&s.loop, &s.sigterm);
-    s.tick.data = check.data = s.sigint.data = s.sigterm.data = &s;
-    uv_timer_start(&s.tick, on_tick, 0, (uint64_t)s.tick_ms);
-    uv_check_start(&check, on_check);
-    uv_signal_start(&s.sigint, on_signal, SIGINT);
-    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(s->loop, &sigint);
+    uv_signal_init(s->loop, &sigterm);
+    sigint.data = sigterm.data = s;
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
     char ttl[24];
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)s.ttl_ms);
-    ferry_log(FERRY_LOG_INFO, "scheduler.start", "redis", ferry_redis_where(s.r), "lease_ttl_ms",
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl_ms);
+    ferry_log(FERRY_LOG_INFO, "scheduler.start", "redis", ferry_redis_where(s->r), "lease_ttl_ms",
               ttl, NULL);
-    uv_run(&s.loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&s.tick, NULL);
-    uv_close((uv_handle_t *)&check, NULL);
-    uv_close((uv_handle_t *)&s.sigint, NULL);
-    uv_close((uv_handle_t *)&s.sigterm, NULL);
-    uv_run(&s.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s.loop);
-    ferry_api_stop(s.api, 10000); /* answer what is in flight, at most 10 s */
-    ferry_scan_free(s.scan);
-    free_names(&s);
-    ferry_task_clear(&s.t);
-    ferry_redis_free(s.r);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    sched_close(s);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(s->loop);
+    sched_free(s);
     return CLI_OK;
 }

@@ -10,50 +10,6 @@
 #include "ferry/status.h"
 #include "ferry/task.h"
 
-typedef struct {
-    const char *name;
-    int has_value;
-    const char **value;
-    int *flag;
-} opt_t;
-
-/* Parse argv[1..]: global options, the given options, positionals. */
-static int parse(cli_t *g, int argc, char **argv, opt_t *opts, const char **pos, int maxpos,
-                 int *npos)
-{
-    *npos = 0;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) == 0) {
-            opt_t *o = opts;
-            for (; o && o->name; o++)
-                if (strcmp(o->name, a) == 0)
-                    break;
-            if (o == NULL || o->name == NULL)
-                return cli_error(CLI_USAGE, "%s: unknown option %s", argv[0], a);
-            if (o->has_value) {
-                if (i + 1 >= argc)
-                    return cli_error(CLI_USAGE, "%s: %s needs a value", argv[0], a);
-                *o->value = argv[i + 1];
-                i += 2;
-            } else {
-                *o->flag = 1;
-                i++;
-            }
-            continue;
-        }
-        if (*npos >= maxpos)
-            return cli_error(CLI_USAGE, "%s: unexpected argument %s", argv[0], a);
-        pos[(*npos)++] = argv[i++];
-    }
-    return CLI_OK;
-}
-
 static void print_line(json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);
@@ -69,14 +25,10 @@ static const char *js(json_t *o, const char *k)
     return s ? s : "-";
 }
 
-int cmd_status(cli_t *g, int argc, char **argv)
+int cmd_status(cli_t *g, const cli_args_t *a)
 {
-    const char *pos[2];
-    int np, code = parse(g, argc, argv, NULL, pos, 2, &np);
-    if (code)
-        return code;
-    if (np != 2)
-        return cli_error(CLI_USAGE, "status: usage: ferry status NAME KEY [--json]");
+    const char *const *pos = a->pos;
+    int code = CLI_OK;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -154,20 +106,123 @@ static void print_cursor_hint(cli_t *g, const char *task, const char *next, cons
     fputc('\n', stderr);
 }
 
-int cmd_ls(cli_t *g, int argc, char **argv)
+/* One CSV field, RFC 4180: quoted, a quote written twice. Keys may hold commas, quotes and
+ * line breaks; inside quotes they are data. */
+static void csv_field(FILE *f, const char *s)
 {
-    const char *state = NULL, *prefix = "", *limit_s = NULL, *cursor = "";
-    int unverified = 0;
-    opt_t opts[] = {{"--state", 1, &state, NULL},   {"--unverified", 0, NULL, &unverified},
-                    {"--prefix", 1, &prefix, NULL}, {"--limit", 1, &limit_s, NULL},
-                    {"--cursor", 1, &cursor, NULL}, {NULL, 0, NULL, NULL}};
-    const char *pos[1];
-    int np, code = parse(g, argc, argv, opts, pos, 1, &np);
-    if (code)
-        return code;
-    if (np != 1)
-        return cli_error(CLI_USAGE, "ls: usage: ferry ls NAME [--state S] [--prefix P] [--limit N] "
-                                    "[--unverified]");
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_text(FILE *f, json_t *rec, const char *k)
+{
+    const char *s = json_string_value(json_object_get(rec, k));
+    if (s)
+        csv_field(f, s);
+}
+
+static void csv_int(FILE *f, json_t *rec, const char *k)
+{
+    json_t *v = json_object_get(rec, k);
+    if (json_is_integer(v))
+        fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+}
+
+static const char CSV_HEADER[] =
+    "key,state,size,attempts,error,queued_at,started_at,finished_at,duration_ms,worker";
+
+/* ferry ls --format csv|json|jsonl: every matching record, one ledger page (limit records) at a
+ * time, so memory stays that of one page whatever the ledger's size. json is one array (its
+ * elements written as they come), jsonl one object a line; both hold the whole record
+ * (docs/cli.md, "The record"). CLI_OK, or CLI_FAIL / CLI_UNKNOWN after printing (output so far
+ * is then incomplete, and says so on stderr). */
+static int ls_export(ferry_redis_t *r, const char *task, int st, const char *prefix,
+                     const char *cursor, size_t limit, int unverified, const char *format)
+{
+    int csv = strcmp(format, "csv") == 0, arr_out = strcmp(format, "json") == 0;
+    char cur[1100], next[1100];
+    long long n = 0;
+    snprintf(cur, sizeof(cur), "%s", cursor);
+    for (int first = 1;; first = 0) {
+        json_t *arr = NULL;
+        if ((unverified ? ferry_status_list_unverified : ferry_status_list)(
+                r, task, st, prefix, cur, limit, &arr, next, sizeof(next)) != FERRY_OK) {
+            int code = cli_redis_error(r);
+            if (!first) {
+                fflush(stdout);
+                fprintf(stderr, "ferry: ls: the export stopped after %lld records: run it again\n",
+                        n);
+            }
+            return code;
+        }
+        if (first && csv)
+            printf("%s\r\n", CSV_HEADER);
+        if (first && arr_out)
+            fputs("[", stdout);
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v)
+        {
+            if (csv) {
+                csv_text(stdout, v, "key");
+                putchar(',');
+                csv_text(stdout, v, "state");
+                putchar(',');
+                csv_int(stdout, v, "size");
+                putchar(',');
+                csv_int(stdout, v, "attempts");
+                putchar(',');
+                csv_text(stdout, v, "error");
+                putchar(',');
+                csv_text(stdout, v, "queued_at");
+                putchar(',');
+                csv_text(stdout, v, "started_at");
+                putchar(',');
+                csv_text(stdout, v, "finished_at");
+                putchar(',');
+                csv_int(stdout, v, "duration_ms");
+                putchar(',');
+                csv_text(stdout, v, "worker");
+                fputs("\r\n", stdout);
+            } else {
+                char *js_ = json_dumps(v, JSON_COMPACT);
+                if (js_ == NULL) {
+                    json_decref(arr);
+                    return cli_error(CLI_FAIL, "ls: out of memory");
+                }
+                if (arr_out)
+                    fputs(n ? ",\n" : "\n", stdout);
+                fputs(js_, stdout);
+                if (!arr_out)
+                    putchar('\n');
+                free(js_);
+            }
+            n++;
+        }
+        json_decref(arr);
+        if (next[0] == '\0')
+            break;
+        snprintf(cur, sizeof(cur), "%s", next);
+    }
+    if (arr_out)
+        fputs(n ? "\n]\n" : "]\n", stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return cli_error(CLI_FAIL, "ls: writing the export failed (disk full or pipe closed?)");
+    return CLI_OK;
+}
+
+int cmd_ls(cli_t *g, const cli_args_t *a)
+{
+    const char *state = a->v[O_STATE].str, *prefix = a->v[O_PREFIX].set ? a->v[O_PREFIX].str : "";
+    const char *cursor = a->v[O_CURSOR].set ? a->v[O_CURSOR].str : "";
+    const char *format = a->v[O_FORMAT].set ? a->v[O_FORMAT].str : "table";
+    int unverified = a->v[O_UNVERIFIED].set, code = CLI_OK;
+    const char *const *pos = a->pos;
     int st = -1;
     if (state) {
         ferry_state_t s;
@@ -182,17 +237,15 @@ int cmd_ls(cli_t *g, int argc, char **argv)
         return cli_error(CLI_USAGE, "ls: --unverified lists done records: drop --state %s", state);
     if (unverified)
         st = FERRY_STATE_DONE; /* done records whose source could not be checked */
-    size_t limit = 1000;
-    if (limit_s) {
-        char *e;
-        long v = strtol(limit_s, &e, 10);
-        if (*e || v < 1 || v > 1000000)
-            return cli_error(CLI_USAGE, "ls: --limit must be 1..1000000");
-        limit = (size_t)v;
-    }
+    size_t limit = a->v[O_LIMIT].set ? (size_t)a->v[O_LIMIT].num : 1000;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
+    if (strcmp(format, "csv") == 0 || strcmp(format, "json") == 0 || strcmp(format, "jsonl") == 0) {
+        code = ls_export(r, pos[0], st, prefix, cursor, limit, unverified, format);
+        ferry_redis_free(r);
+        return code;
+    }
     json_t *arr = NULL;
     char next[1100];
     if ((unverified ? ferry_status_list_unverified : ferry_status_list)(
@@ -279,25 +332,12 @@ static int on_progress(void *ud, const ferry_counters_t *c, long long pending, l
     return 0;
 }
 
-int cmd_wait(cli_t *g, int argc, char **argv)
+int cmd_wait(cli_t *g, const cli_args_t *a)
 {
-    const char *prefix = "", *timeout_s = NULL;
-    int progress = 0;
-    opt_t opts[] = {{"--prefix", 1, &prefix, NULL},
-                    {"--timeout", 1, &timeout_s, NULL},
-                    {"--progress", 0, NULL, &progress},
-                    {NULL, 0, NULL, NULL}};
-    const char *pos[1];
-    int np, code = parse(g, argc, argv, opts, pos, 1, &np);
-    if (code)
-        return code;
-    if (np != 1)
-        return cli_error(CLI_USAGE,
-                         "wait: usage: ferry wait NAME [--prefix P] [--timeout DUR] [--progress]");
-    int64_t timeout = -1;
-    if (timeout_s && ferry_duration_parse(timeout_s, &timeout))
-        return cli_error(CLI_USAGE, "wait: --timeout \"%s\" is not a duration (e.g. 30s, 10m)",
-                         timeout_s);
+    const char *prefix = a->v[O_PREFIX].set ? a->v[O_PREFIX].str : "";
+    int progress = a->v[O_PROGRESS].set, code = CLI_OK;
+    const char *const *pos = a->pos;
+    int64_t timeout = a->v[O_TIMEOUT].set ? (int64_t)a->v[O_TIMEOUT].num : -1;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -329,7 +369,8 @@ int cmd_wait(cli_t *g, int argc, char **argv)
                 fputc('\n', stderr);
             }
             if (failed > 20)
-                fprintf(stderr, "  … (ferry ls %s --state failed)\n", pos[0]);
+                fprintf(stderr, "  … all of them: ferry ls %s --state failed --format csv\n",
+                        pos[0]);
         }
         json_decref(arr);
     }
@@ -343,20 +384,18 @@ int cmd_wait(cli_t *g, int argc, char **argv)
     return code;
 }
 
-int cmd_retry(cli_t *g, int argc, char **argv)
+int cmd_retry(cli_t *g, const cli_args_t *a)
 {
-    const char *state = NULL;
-    opt_t opts[] = {{"--state", 1, &state, NULL}, {NULL, 0, NULL, NULL}};
-    const char **pos = calloc((size_t)argc + 1, sizeof(char *));
+    const char *state = a->v[O_STATE].str;
+    /* NAME, then the keys: the first positionals, then the rest */
+    int np = a->npos + a->nrest, code = CLI_OK;
+    const char **pos = calloc((size_t)np + 1, sizeof(char *));
     if (pos == NULL)
-        return CLI_FAIL;
-    int np, code = parse(g, argc, argv, opts, pos, argc, &np);
-    if (code)
-        goto out;
-    if (np < 1) {
-        code = cli_error(CLI_USAGE, "retry: usage: ferry retry NAME [--state failed] [KEY…]");
-        goto out;
-    }
+        return cli_error(CLI_FAIL, "out of memory");
+    for (int k = 0; k < a->npos; k++)
+        pos[k] = a->pos[k];
+    for (int k = 0; k < a->nrest; k++)
+        pos[a->npos + k] = a->rest[k];
     ferry_state_t st = FERRY_STATE_FAILED;
     if (state && (ferry_state_parse(state, &st) || st == FERRY_STATE_DONE)) {
         code = cli_error(

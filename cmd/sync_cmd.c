@@ -1,5 +1,5 @@
 /* ferry sync (one-shot: task, scan, local workers, wait, summary) and ferry task run (scan
- * now, under the task's lease). Shared scan options are parsed here too (cli_scan_opt). */
+ * now, under the task's lease). Their options are parsed by cli.c (cli_parse, cli_scan_opts). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,93 +18,11 @@
 #include "ferry/status.h"
 #include "ferry/task.h"
 
-#define SYNC_WORKERS_MAX 256
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* --min-size, --max-size, --min-age, --max-age (also as --opt=VALUE). */
-static int is_filter_opt(const char *a)
-{
-    static const char *const F[] = {"--min-size", "--max-size", "--min-age", "--max-age"};
-    for (int k = 0; k < 4; k++) {
-        size_t n = strlen(F[k]);
-        if (strncmp(a, F[k], n) == 0 && (a[n] == '\0' || a[n] == '='))
-            return 1;
-    }
-    return 0;
-}
-
-/* Scan options of ferry task run and ferry scheduler. The size/age filters given here replace
- * the task's stored bound of the same name for this scan only (scan.h); ferry sync instead
- * stores them in the task it defines. */
-int cli_scan_opt(int argc, char **argv, int *i, ferry_scan_opts_t *o)
-{
-    const char *a = argv[*i];
-    if (strcmp(a, "--dry-run") == 0) {
-        o->dry_run = 1;
-        (*i)++;
-        return 1;
-    }
-    if (strcmp(a, "--allow-empty-source") == 0) {
-        o->allow_empty_source = 1;
-        (*i)++;
-        return 1;
-    }
-    static const char *const VALUED[] = {"--parallel", "--max-backlog", "--min-size",
-                                         "--max-size", "--min-age",     "--max-age"};
-    int which = -1;
-    for (int k = 0; k < 6; k++)
-        if (strcmp(a, VALUED[k]) == 0)
-            which = k;
-    if (which < 0)
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_error(CLI_USAGE, "%s needs a value", a);
-        return -1;
-    }
-    const char *v = argv[*i + 1];
-    char *end;
-    uint64_t sz;
-    int64_t ms;
-    switch (which) {
-    case 0:
-        o->parallel = (int)strtol(v, &end, 10);
-        if (*end || o->parallel < 1 || o->parallel > 256) {
-            cli_error(CLI_USAGE, "--parallel: \"%s\" must be 1..256", v);
-            return -1;
-        }
-        break;
-    case 1:
-        o->max_backlog = strtoll(v, &end, 10);
-        if (*end || o->max_backlog < -1) {
-            cli_error(CLI_USAGE, "--max-backlog: \"%s\" must be a number of jobs (-1: no bound)",
-                      v);
-            return -1;
-        }
-        break;
-    case 2:
-    case 3:
-        if (ferry_size_parse(v, &sz) != FERRY_OK) {
-            cli_error(CLI_USAGE, "%s: \"%s\" is not a size (e.g. 64k, 8MiB)", a, v);
-            return -1;
-        }
-        *(which == 2 ? &o->min_size : &o->max_size) = sz;
-        break;
-    default:
-        if (ferry_duration_parse(v, &ms) != FERRY_OK) {
-            cli_error(CLI_USAGE, "%s: \"%s\" is not a duration (e.g. 1h, 7d)", a, v);
-            return -1;
-        }
-        *(which == 4 ? &o->min_age_ms : &o->max_age_ms) = ms;
-        break;
-    }
-    *i += 2;
-    return 1;
 }
 
 static void print_report(cli_t *g, const ferry_scan_report_t *rep)
@@ -152,30 +70,13 @@ static int take_lease(ferry_lease_t *l, ferry_redis_t *r, const char *task)
 }
 
 /* ferry task run NAME [scan options] */
-int cmd_task_run(cli_t *g, int argc, char **argv)
+int cmd_task_run(cli_t *g, const cli_args_t *a)
 {
     ferry_scan_opts_t o;
     memset(&o, 0, sizeof(o));
-    const char *name = NULL;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        r = cli_scan_opt(argc, argv, &i, &o);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (strncmp(argv[i], "--", 2) == 0)
-            return cli_error(CLI_USAGE, "task run: unknown option %s", argv[i]);
-        if (name)
-            return cli_error(CLI_USAGE, "task run: unexpected argument %s", argv[i]);
-        name = argv[i++];
-    }
-    if (name == NULL)
-        return cli_error(CLI_USAGE, "task run: NAME is required (ferry task run NAME)");
+    const char *name = a->pos[0];
+    if (cli_scan_opts(a, 1, &o) != CLI_OK)
+        return CLI_USAGE;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -415,7 +316,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void derive_name(const char *from, const char *to, char *out, size_t n)
 {
     char buf[512];
-    snprintf(buf, sizeof(buf), "%s--%s", from, to);
+    snprintf(buf, sizeof(buf), "%.250s--%.250s", from, to); /* the name keeps 64 anyway */
     size_t j = 0;
     int dash = 0;
     for (size_t i = 0; buf[i] && j + 1 < n && j < 64; i++) {
@@ -460,86 +361,37 @@ static void print_failed(sync_t *x)
     json_decref(arr);
 }
 
-int cmd_sync(cli_t *g, int argc, char **argv)
+int cmd_sync(cli_t *g, const cli_args_t *a)
 {
     sync_t x;
     memset(&x, 0, sizeof(x));
     x.g = g;
-    x.nworkers = 4;
+    x.nworkers = a->v[O_WORKERS].set ? (int)a->v[O_WORKERS].num : 4;
     ferry_scan_opts_t o;
     memset(&o, 0, sizeof(o));
-    const char *name = NULL, *from = NULL, *to = NULL;
-    char **topts = calloc((size_t)argc + 1, sizeof(char *));
-    int nt = 0, code = CLI_OK;
+    const char *name = a->v[O_NAME].str;
+    int code = CLI_OK;
     ferry_task_init(&x.t);
-    if (topts == NULL)
-        return CLI_FAIL;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0) {
-            code = CLI_USAGE;
-            goto out;
-        }
-        if (r)
-            continue;
-        if (is_filter_opt(argv[i])) {
-            /* Part of the task sync defines (stored, like --include): ferry task parses it. */
-            topts[nt++] = argv[i++];
-            if (strchr(argv[i - 1], '=') == NULL && i < argc)
-                topts[nt++] = argv[i++];
-            continue;
-        }
-        r = cli_scan_opt(argc, argv, &i, &o);
-        if (r < 0) {
-            code = CLI_USAGE;
-            goto out;
-        }
-        if (r)
-            continue;
-        if (strcmp(argv[i], "--name") == 0 || strcmp(argv[i], "--workers") == 0) {
-            if (i + 1 >= argc) {
-                code = cli_error(CLI_USAGE, "sync: %s needs a value", argv[i]);
-                goto out;
-            }
-            if (argv[i][2] == 'n')
-                name = argv[i + 1];
-            else {
-                char *end;
-                long w = strtol(argv[i + 1], &end, 10);
-                if (*end || w < 0 || w > SYNC_WORKERS_MAX) {
-                    code = cli_error(CLI_USAGE, "sync: --workers must be 0..%d", SYNC_WORKERS_MAX);
-                    goto out;
-                }
-                x.nworkers = (int)w;
-            }
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
-            from = argv[i + 1];
-        if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
-            to = argv[i + 1];
-        topts[nt++] = argv[i++];
-    }
-    if (from == NULL || to == NULL) {
-        code = cli_error(CLI_USAGE, "sync: --from LOC and --to LOC are required (ferry sync "
-                                    "--from oss://bucket/prefix/ --to s3://bucket/prefix/)");
+    if (cli_scan_opts(a, 0, &o) != CLI_OK) /* the filters are the task's (stored) */
+        return CLI_USAGE;
+    if (name && (strlen(name) >= sizeof(x.t.name) || !ferry_task_name_valid(name))) {
+        code =
+            cli_error(CLI_USAGE, "sync: --name \"%.70s\" must be 1..64 of A-Z a-z 0-9 . _ -", name);
         goto out;
     }
-    if (name)
-        snprintf(x.t.name, sizeof(x.t.name), "%s", name);
-    else
-        derive_name(from, to, x.t.name, sizeof(x.t.name));
-    if (!ferry_task_name_valid(x.t.name) || (name && strlen(name) >= sizeof(x.t.name))) {
-        code = cli_error(CLI_USAGE, "sync: --name \"%.70s\" must be 1..64 of A-Z a-z 0-9 . _ -",
-                         x.t.name);
-        goto out;
-    }
+    /* The task's own parser checks the options (the name is set below, from the locations
+     * when --name is not given). */
+    snprintf(x.t.name, sizeof(x.t.name), "%s", name ? name : "sync");
     ferry_error_t err;
-    if (ferry_task_parse_args(&x.t, nt, topts, &err) != FERRY_OK) {
-        code = cli_error(CLI_USAGE, "sync: %s", err.msg);
+    if (ferry_task_parse_args(&x.t, a->task_argc, a->task_argv, &err) != FERRY_OK) {
+        code = cli_error(CLI_USAGE,
+                         "sync: %s (ferry sync --from oss://bucket/prefix/ --to "
+                         "s3://bucket/prefix/; see ferry sync --help)",
+                         err.msg);
         goto out;
     }
+    if (name == NULL)
+        derive_name(x.t.src.loc, x.t.dst.loc, x.t.name, sizeof(x.t.name));
     if (ferry_scan_check(&x.t, &err) != FERRY_OK) {
         code = cli_error(CLI_USAGE, "sync: %s", err.msg);
         goto out;
@@ -571,7 +423,7 @@ int cmd_sync(cli_t *g, int argc, char **argv)
     o.lease = &lease;
     ssize_t el = readlink("/proc/self/exe", x.exe, sizeof(x.exe) - 1);
     if (el <= 0) {
-        snprintf(x.exe, sizeof(x.exe), "%s", argv[0]);
+        snprintf(x.exe, sizeof(x.exe), "ferry");
     } else
         x.exe[el] = '\0';
     x.kids = calloc((size_t)(x.nworkers ? x.nworkers : 1), sizeof(*x.kids));
@@ -683,6 +535,5 @@ out:
     ferry_ledger_free(x.led);
     ferry_redis_free(x.r);
     ferry_task_clear(&x.t);
-    free(topts);
     return code;
 }

@@ -18,44 +18,20 @@ static void print_json(json_t *j, int compact)
     }
 }
 
-static int task_add(cli_t *g, int argc, char **argv)
+int cmd_task_add(cli_t *g, const cli_args_t *a)
 {
-    /* argv: add NAME options…; global options may be mixed in */
-    char **opts = calloc((size_t)argc + 1, sizeof(char *));
-    int n = 0;
-    const char *name = NULL;
-    if (opts == NULL)
-        return CLI_FAIL;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0) {
-            free(opts);
-            return CLI_USAGE;
-        }
-        if (r)
-            continue;
-        if (name == NULL && strncmp(argv[i], "--", 2) != 0)
-            name = argv[i];
-        else
-            opts[n++] = argv[i];
-        i++;
-    }
+    const char *name = a->pos[0];
     ferry_task_t t;
     ferry_task_init(&t);
     ferry_error_t err;
     int code = CLI_OK;
-    if (name == NULL) {
-        code = cli_error(CLI_USAGE,
-                         "task add: NAME is required (ferry task add NAME --from LOC --to LOC)");
-        goto out;
-    }
     if (strlen(name) >= sizeof(t.name) || !ferry_task_name_valid(name)) {
         code = cli_error(CLI_USAGE, "task add: NAME \"%.70s\" must be 1..64 of A-Z a-z 0-9 . _ -",
                          name);
         goto out;
     }
     snprintf(t.name, sizeof(t.name), "%s", name);
-    if (ferry_task_parse_args(&t, n, opts, &err) != FERRY_OK) {
+    if (ferry_task_parse_args(&t, a->task_argc, a->task_argv, &err) != FERRY_OK) {
         code = cli_error(CLI_USAGE, "task add: %s", err.msg);
         goto out;
     }
@@ -91,34 +67,13 @@ static int task_add(cli_t *g, int argc, char **argv)
     ferry_redis_free(r);
 out:
     ferry_task_clear(&t);
-    free(opts);
     return code;
 }
 
-static int parse_simple(cli_t *g, int argc, char **argv, const char **pos, int maxpos, int *npos)
+int cmd_task_ls(cli_t *g, const cli_args_t *a)
 {
-    *npos = 0;
-    for (int i = 1; i < argc;) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r)
-            continue;
-        if (strncmp(argv[i], "--", 2) == 0)
-            return cli_error(CLI_USAGE, "task %s: unknown option %s", argv[0], argv[i]);
-        if (*npos >= maxpos)
-            return cli_error(CLI_USAGE, "task %s: unexpected argument %s", argv[0], argv[i]);
-        pos[(*npos)++] = argv[i++];
-    }
-    return CLI_OK;
-}
-
-static int task_ls(cli_t *g, int argc, char **argv)
-{
-    const char *pos[1];
-    int np, code = parse_simple(g, argc, argv, pos, 0, &np);
-    if (code)
-        return code;
+    (void)a;
+    int code = CLI_OK;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -166,14 +121,10 @@ static int task_ls(cli_t *g, int argc, char **argv)
     return CLI_OK;
 }
 
-static int task_show_rm(cli_t *g, int argc, char **argv, int rm)
+static int task_show_rm(cli_t *g, const cli_args_t *a, int rm)
 {
-    const char *pos[1];
-    int np, code = parse_simple(g, argc, argv, pos, 1, &np);
-    if (code)
-        return code;
-    if (np != 1)
-        return cli_error(CLI_USAGE, "task %s: NAME is required", argv[0]);
+    const char *const *pos = a->pos;
+    int code = CLI_OK;
     ferry_redis_t *r = cli_connect(g);
     if (r == NULL)
         return CLI_FAIL;
@@ -211,31 +162,12 @@ static int task_show_rm(cli_t *g, int argc, char **argv, int rm)
     return code;
 }
 
-int cmd_task(cli_t *g, int argc, char **argv)
+int cmd_task_show(cli_t *g, const cli_args_t *a)
 {
-    int i = 1;
-    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
-        int r = cli_global_opt(g, argc, argv, &i);
-        if (r <= 0)
-            return cli_error(CLI_USAGE, "task: unknown option %s", argv[i]);
-    }
-    if (i >= argc)
-        return cli_error(CLI_USAGE, "task: add, ls, show, rm, run or secret?");
-    const char *sub = argv[i];
-    argc -= i;
-    argv += i;
-    if (strcmp(sub, "add") == 0)
-        return task_add(g, argc, argv);
-    if (strcmp(sub, "ls") == 0)
-        return task_ls(g, argc, argv);
-    if (strcmp(sub, "show") == 0)
-        return task_show_rm(g, argc, argv, 0);
-    if (strcmp(sub, "rm") == 0)
-        return task_show_rm(g, argc, argv, 1);
-    if (strcmp(sub, "run") == 0) /* scan now, under the task's lease (sync_cmd.c) */
-        return cmd_task_run(g, argc, argv);
-    if (strcmp(sub, "secret") == 0) /* the events route's ?token= (scheduler_cmd.c) */
-        return cmd_task_secret(g, argc, argv);
-    return cli_error(CLI_USAGE, "task: unknown subcommand \"%s\" (add, ls, show, rm, run, secret)",
-                     sub);
+    return task_show_rm(g, a, 0);
+}
+
+int cmd_task_rm(cli_t *g, const cli_args_t *a)
+{
+    return task_show_rm(g, a, 1);
 }

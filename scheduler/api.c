@@ -8,8 +8,10 @@
  */
 #include "api.h"
 
+#include "dashboard.h"
 #include "intake.h"
 #include "metrics.h"
+#include "scale.h"
 
 #include "ferry/stats.h"
 #include "scan.h"
@@ -66,6 +68,7 @@ struct ferry_api_s {
     char *mpage;
     size_t mlen;
     struct timespec mat;
+    ferry_scale_cfg_t scale; /* GET /v1/scale's policy settings */
 };
 
 typedef struct req_s {
@@ -308,85 +311,148 @@ static enum MHD_Result do_events(ferry_api_t *a, struct MHD_Connection *c, req_t
     return reply_json(c, q, MHD_HTTP_ACCEPTED, j);
 }
 
-/* XLEN and XPENDING of each of the task's streams. */
-static int streams_json(ferry_redis_t *r, const char *task, json_t **out)
+/* The JSON of GET /v1/tasks/NAME from a snapshot (ferry_stats_snapshots): the definition as
+ * `ferry task show --json`, counters by state, backlog and streams, the live workers serving
+ * the task, the newest scan report. FERRY_OK, FERRY_ENOTFOUND (no definition), FERRY_EPARSE
+ * (a stored definition ferry cannot read), FERRY_ENOMEM. */
+static int snapshot_json(const char *task, const ferry_task_snapshot_t *s,
+                         const ferry_heartbeat_t *hb, size_t nhb, json_t **out)
 {
-    /* The queue's own names and group, through the library (one pipeline): lag too. */
-    ferry_stream_stats_t st[2];
-    long long dead = 0;
-    int rc = ferry_stats_streams(r, task, st, &dead);
+    *out = NULL;
+    if (s->definition == NULL)
+        return FERRY_ENOTFOUND;
+    json_t *def = json_loads(s->definition, 0, NULL);
+    ferry_task_t t;
+    ferry_task_init(&t);
+    ferry_error_t err;
+    int rc = def && ferry_task_from_json(def, &t, &err) == FERRY_OK ? FERRY_OK : FERRY_EPARSE;
+    json_decref(def);
+    json_t *j = rc ? NULL : ferry_task_to_json(&t);
+    ferry_task_clear(&t);
     if (rc)
         return rc;
-    json_t *s = json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I,s:I}}", "event", "length",
-                          (json_int_t)st[0].length, "pending", (json_int_t)st[0].pending, "lag",
-                          (json_int_t)st[0].lag, "bulk", "length", (json_int_t)st[1].length,
-                          "pending", (json_int_t)st[1].pending, "lag", (json_int_t)st[1].lag,
-                          "dead", "length", (json_int_t)dead, "pending", (json_int_t)0);
-    if (s == NULL)
+    if (j == NULL)
         return FERRY_ENOMEM;
-    *out = s;
-    return FERRY_OK;
-}
-
-static int task_json(ferry_redis_t *r, const char *task, json_t **out)
-{
-    json_t *j = NULL, *streams = NULL, *scans = NULL, *workers = NULL;
-    int rc = ferry_status_task(r, task, &j);
-    if (rc == FERRY_OK)
-        rc = streams_json(r, task, &streams);
-    if (rc == FERRY_OK)
-        rc = ferry_scan_history(r, task, 1, &scans);
-    if (rc == FERRY_OK)
-        rc = ferry_metrics_workers_json(r, task, &workers);
-    if (rc) {
-        json_decref(j);
-        json_decref(streams);
-        json_decref(scans);
-        return rc;
+    json_t *cnt = json_object(), *workers = json_array();
+    long long total = 0;
+    for (int st = 0; cnt && st < FERRY_STATE_COUNT; st++) {
+        json_object_set_new(cnt, ferry_state_name(st),
+                            json_pack("{s:I,s:I}", "objects", (json_int_t)s->c.objects[st], "bytes",
+                                      (json_int_t)s->c.bytes[st]));
+        total += s->c.objects[st];
     }
-    json_object_set_new(j, "streams", streams);
+    for (size_t i = 0; workers && i < nhb; i++)
+        if (ferry_heartbeat_serves(&hb[i], task))
+            json_array_append_new(workers, ferry_heartbeat_to_json(&hb[i]));
+    json_t *last = s->last_scan ? json_loads(s->last_scan, 0, NULL) : NULL;
+    json_object_set_new(j, "objects", json_integer(total));
+    json_object_set_new(j, "counters", cnt);
+    json_object_set_new(j, "unverified", json_integer(s->c.unverified));
+    json_object_set_new(j, "backlog",
+                        json_pack("{s:I,s:I,s:I}", "event", (json_int_t)s->st[0].length, "bulk",
+                                  (json_int_t)s->st[1].length, "dead", (json_int_t)s->dead));
+    json_object_set_new(
+        j, "streams",
+        json_pack("{s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I}}", "event", "length",
+                  (json_int_t)s->st[0].length, "pending", (json_int_t)s->st[0].pending, "lag",
+                  (json_int_t)s->st[0].lag, "bytes", (json_int_t)s->st[0].bytes, "bulk", "length",
+                  (json_int_t)s->st[1].length, "pending", (json_int_t)s->st[1].pending, "lag",
+                  (json_int_t)s->st[1].lag, "bytes", (json_int_t)s->st[1].bytes, "dead", "length",
+                  (json_int_t)s->dead, "pending", (json_int_t)0));
     json_object_set_new(j, "workers", workers);
-    json_t *last = json_array_get(scans, 0);
-    json_object_set(j, "last_scan", last ? last : json_null());
-    json_decref(scans);
+    json_object_set_new(j, "last_scan", last ? last : json_null());
+    if (cnt == NULL || workers == NULL || json_object_get(j, "streams") == NULL) {
+        json_decref(j);
+        return FERRY_ENOMEM;
+    }
     *out = j;
     return FERRY_OK;
 }
 
+/* Every task (or the one named), read in one pipelined round trip and one more for the
+ * workers' heartbeats (ferry_stats_snapshots). */
 static enum MHD_Result do_tasks(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
-    char **names = NULL;
-    size_t n = 0;
-    int rc = ferry_task_list(r, &names, &n);
-    if (rc)
+    char **names = NULL, *one[1] = {q->rt.task};
+    size_t n = 0, nhb = 0;
+    int single = q->rt.id == FERRY_API_TASK;
+    int rc = FERRY_OK;
+    if (single) {
+        names = one;
+        n = 1;
+    } else if ((rc = ferry_task_list(r, &names, &n)) != FERRY_OK)
         return reply_status_error(c, q, r, rc, "cannot list the tasks");
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
+    ferry_task_snapshot_t *snap = calloc(n ? n : 1, sizeof(*snap));
+    ferry_heartbeat_t *hb = NULL;
+    json_t *arr = json_array(), *one_task = NULL;
+    rc = snap && arr ? ferry_stats_snapshots(r, (const char *const *)names, n, snap, &hb, &nhb)
+                     : FERRY_ENOMEM;
+    for (size_t i = 0; rc == FERRY_OK && i < n; i++) {
         json_t *j = NULL;
-        if (rc == FERRY_OK) {
-            int k = task_json(r, names[i], &j);
-            if (k == FERRY_OK)
-                json_array_append_new(arr, j);
-            else if (k != FERRY_ENOTFOUND) /* removed meanwhile: skip it */
-                rc = k;
-        }
-        free(names[i]);
+        int k = snapshot_json(names[i], &snap[i], hb, nhb, &j);
+        if (k == FERRY_OK && single)
+            one_task = j;
+        else if (k == FERRY_OK)
+            json_array_append_new(arr, j);
+        else if (k != FERRY_ENOTFOUND || single) /* a task removed meanwhile: skip it */
+            rc = k;
     }
-    free(names);
+    for (size_t i = 0; snap && i < n; i++)
+        ferry_stats_snapshot_clear(&snap[i]);
+    free(snap);
+    free(hb);
+    if (!single) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+    }
+    int desired = -1;
+    size_t nlive = 0;
+    if (rc == FERRY_OK && !single) { /* all workers: the policy's last answer, the live ones */
+        int64_t at = 0;
+        ferry_heartbeat_t *live = NULL;
+        if ((rc = ferry_scale_last(r, NULL, &desired, &at)) == FERRY_OK)
+            rc = ferry_stats_workers(r, NULL, &live, &nlive);
+        free(live);
+    }
     if (rc) {
         json_decref(arr);
-        return reply_status_error(c, q, r, rc, "cannot read the tasks");
+        if (rc == FERRY_EPARSE)
+            return reply_error(c, q, MHD_HTTP_SERVICE_UNAVAILABLE,
+                               "a stored task definition cannot be read: see ferry task show");
+        return reply_status_error(c, q, r, rc, single ? "no such task" : "cannot read the tasks");
     }
-    return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:o}", "tasks", arr));
+    if (single) {
+        json_decref(arr);
+        json_t *scans = NULL; /* the last few scan reports, newest first (the dashboard) */
+        if ((rc = ferry_scan_history(r, q->rt.task, 5, &scans)) != FERRY_OK) {
+            json_decref(one_task);
+            return reply_status_error(c, q, r, rc, "cannot read the scan reports");
+        }
+        json_object_set_new(one_task, "scans", scans);
+        return reply_json(c, q, MHD_HTTP_OK, one_task);
+    }
+    json_t *w = json_pack("{s:I,s:o}", "actual", (json_int_t)nlive, "desired",
+                          desired >= 0 ? json_integer(desired) : json_null());
+    return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:o,s:o*}", "tasks", arr, "workers", w));
 }
 
-static enum MHD_Result do_task(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
+/* GET /v1/scale[?task=NAME]: the scaling policy's answer (scale.h), for KEDA and people. */
+static enum MHD_Result do_scale(ferry_api_t *a, struct MHD_Connection *c, req_t *q,
+                                ferry_redis_t *r)
 {
-    json_t *j = NULL;
-    int rc = task_json(r, q->rt.task, &j);
+    const char *task = arg(c, "task");
+    if (task && !ferry_task_name_valid(task))
+        return reply_error(c, q, MHD_HTTP_NOT_FOUND,
+                           "no such task: ?task= wants a task name (ferry task ls)");
+    ferry_scale_cfg_t cfg = a->scale;
+    ferry_scale_in_t in;
+    ferry_scale_out_t out;
+    int rc = ferry_scale_eval(r, task && task[0] ? task : NULL, &cfg, &in, &out);
     if (rc)
         return reply_status_error(c, q, r, rc, "no such task");
-    return reply_json(c, q, MHD_HTTP_OK, j);
+    return reply_json(c, q, MHD_HTTP_OK,
+                      ferry_scale_json(task && task[0] ? task : NULL, &cfg, &in, &out));
 }
 
 static enum MHD_Result do_object(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
@@ -456,11 +522,23 @@ static enum MHD_Result do_complete(struct MHD_Connection *c, req_t *q, ferry_red
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
+#define FAILURES_PAGE       1000    /* failed records read from Redis at a time */
+#define FAILURES_BUDGET     100000  /* failed records examined by one request, by default */
+#define FAILURES_BUDGET_MAX 1000000 /* … and at most (?limit=) */
+#define FAILURES_GROUPS_MAX 1000    /* distinct error texts kept; others count as ungrouped */
+
 typedef struct {
-    const char *error; /* borrowed from the page's records */
+    char *error; /* owned */
     json_int_t count;
     json_t *keys;
 } group_t;
+
+typedef struct {
+    group_t *v;
+    size_t n;
+    json_t *index;        /* error text -> position in v */
+    json_int_t ungrouped; /* records whose text came after FAILURES_GROUPS_MAX others */
+} groups_t;
 
 static int group_cmp(const void *x, const void *y)
 {
@@ -470,55 +548,102 @@ static int group_cmp(const void *x, const void *y)
     return strcmp(a->error, b->error);
 }
 
-/* Failed records, a page at a time (limit records examined), grouped by their error text. */
+static void groups_free(groups_t *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->v[i].error);
+        json_decref(g->v[i].keys);
+    }
+    free(g->v);
+    json_decref(g->index);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Count one failed record (rec) in its group. FERRY_OK or FERRY_ENOMEM. */
+static int groups_add(groups_t *g, const json_t *rec, size_t samples)
+{
+    const char *e = json_string_value(json_object_get(rec, "error"));
+    if (e == NULL)
+        e = "";
+    json_t *at = json_object_get(g->index, e);
+    size_t k;
+    if (at)
+        k = (size_t)json_integer_value(at);
+    else if (g->n >= FAILURES_GROUPS_MAX) {
+        g->ungrouped++;
+        return FERRY_OK;
+    } else {
+        k = g->n;
+        g->v[k].error = strdup(e);
+        g->v[k].keys = json_array();
+        if (g->v[k].error == NULL || g->v[k].keys == NULL ||
+            json_object_set_new(g->index, e, json_integer((json_int_t)k)) != 0) {
+            free(g->v[k].error);
+            json_decref(g->v[k].keys);
+            return FERRY_ENOMEM;
+        }
+        g->n++;
+    }
+    g->v[k].count++;
+    if (json_array_size(g->v[k].keys) < samples)
+        json_array_append(g->v[k].keys, json_object_get(rec, "key"));
+    return FERRY_OK;
+}
+
+/* Failed records grouped by their error text: pages of the failed index are read and merged
+ * until every failed record under prefix was examined, or limit of them (then next_cursor
+ * says where to go on, and the groups cover what was examined). */
 static enum MHD_Result do_failures(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
 {
     const char *prefix, *cursor;
     size_t limit, samples;
-    if (list_args(c, 1000, &prefix, &cursor, &limit) ||
+    prefix = arg(c, "prefix");
+    cursor = arg(c, "cursor");
+    prefix = prefix ? prefix : "";
+    cursor = cursor ? cursor : "";
+    if (strlen(prefix) > FERRY_KEY_MAX || strlen(cursor) > FERRY_KEY_MAX + 8 ||
+        ferry_api_parse_count(arg(c, "limit"), FAILURES_BUDGET, FAILURES_BUDGET_MAX, &limit) ||
         ferry_api_parse_count(arg(c, "samples"), 5, SAMPLES_MAX, &samples))
         return reply_error(c, q, MHD_HTTP_BAD_REQUEST,
                            "limit must be 1..%d, samples 1..%d; prefix and cursor at most %d "
                            "bytes",
-                           LIST_LIMIT_MAX, SAMPLES_MAX, FERRY_KEY_MAX);
-    json_t *arr = NULL;
-    char next[FERRY_KEY_MAX + 16];
-    int rc = ferry_status_list(r, q->rt.task, FERRY_STATE_FAILED, prefix, cursor, limit, &arr, next,
+                           FAILURES_BUDGET_MAX, SAMPLES_MAX, FERRY_KEY_MAX);
+    groups_t g = {0};
+    g.v = calloc(FAILURES_GROUPS_MAX, sizeof(*g.v));
+    g.index = json_object();
+    char cur[FERRY_KEY_MAX + 16], next[FERRY_KEY_MAX + 16];
+    snprintf(cur, sizeof(cur), "%s", cursor);
+    next[0] = '\0';
+    size_t examined = 0;
+    int rc = g.v && g.index ? FERRY_OK : FERRY_ENOMEM;
+    while (rc == FERRY_OK && examined < limit) {
+        json_t *arr = NULL;
+        size_t want = limit - examined < FAILURES_PAGE ? limit - examined : FAILURES_PAGE;
+        rc = ferry_status_list(r, q->rt.task, FERRY_STATE_FAILED, prefix, cur, want, &arr, next,
                                sizeof(next));
-    if (rc)
-        return reply_status_error(c, q, r, rc, "no such task");
-    size_t n = json_array_size(arr), ng = 0;
-    group_t *g = calloc(n ? n : 1, sizeof(*g));
-    if (g == NULL) {
+        for (size_t i = 0; rc == FERRY_OK && i < json_array_size(arr); i++)
+            rc = groups_add(&g, json_array_get(arr, i), samples);
+        examined += json_array_size(arr);
         json_decref(arr);
-        return reply_error(c, q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        if (next[0] == '\0')
+            break;
+        memcpy(cur, next, sizeof(cur));
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_array_get(arr, i);
-        const char *e = json_string_value(json_object_get(rec, "error"));
-        if (e == NULL)
-            e = "";
-        size_t k = 0;
-        while (k < ng && strcmp(g[k].error, e) != 0)
-            k++;
-        if (k == ng) {
-            g[ng].error = e;
-            g[ng].keys = json_array();
-            ng++;
-        }
-        g[k].count++;
-        if (json_array_size(g[k].keys) < samples)
-            json_array_append(g[k].keys, json_object_get(rec, "key"));
+    if (rc) {
+        groups_free(&g);
+        return reply_status_error(c, q, r, rc, "no such task");
     }
-    qsort(g, ng, sizeof(*g), group_cmp);
+    qsort(g.v, g.n, sizeof(*g.v), group_cmp);
     json_t *groups = json_array();
-    for (size_t k = 0; k < ng; k++)
-        json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "error", g[k].error, "count",
-                                                g[k].count, "keys", g[k].keys));
-    free(g);
-    json_t *j = json_pack("{s:o,s:I,s:o}", "groups", groups, "examined", (json_int_t)n,
-                          "next_cursor", next[0] ? json_string(next) : json_null());
-    json_decref(arr); /* after the pack: the groups' error strings were borrowed from it */
+    for (size_t k = 0; groups && k < g.n; k++) {
+        json_array_append_new(groups, json_pack("{s:s,s:I,s:O}", "error", g.v[k].error, "count",
+                                                g.v[k].count, "keys", g.v[k].keys));
+    }
+    json_t *j =
+        json_pack("{s:o,s:I,s:I,s:b,s:o}", "groups", groups, "examined", (json_int_t)examined,
+                  "ungrouped", g.ungrouped, "complete", next[0] == '\0', "next_cursor",
+                  next[0] ? json_string(next) : json_null());
+    groups_free(&g);
     return reply_json(c, q, MHD_HTTP_OK, j);
 }
 
@@ -546,8 +671,10 @@ static int retry_by_error(ferry_redis_t *r, const char *task, const char *prefix
         for (size_t i = 0; i < n; i++) {
             json_t *rec = json_array_get(arr, i);
             const char *e = json_string_value(json_object_get(rec, "error"));
-            if (e && strncmp(e, prefix, plen) == 0)
-                keys[m++] = json_string_value(json_object_get(rec, "key"));
+            const char *k = json_string_value(json_object_get(rec, "key"));
+            if (e && k && k[0] && strncmp(e, prefix, plen) == 0) /* a record without a key:
+                                                                     not ours to touch */
+                keys[m++] = k;
         }
         long long k = 0;
         if (m)
@@ -619,6 +746,32 @@ bad:
                        RETRY_KEYS_MAX, FERRY_KEY_MAX);
 }
 
+/* The throughput series (ferry/stats.h): the hour before now, a point per 10 s. */
+static enum MHD_Result do_throughput(struct MHD_Connection *c, req_t *q, ferry_redis_t *r)
+{
+    ferry_task_t t;
+    ferry_task_init(&t);
+    int rc = ferry_task_get(r, q->rt.task, &t);
+    ferry_task_clear(&t);
+    if (rc)
+        return reply_status_error(c, q, r, rc, "no such task");
+    int64_t now = (int64_t)time(NULL);
+    ferry_tput_point_t *p = NULL;
+    size_t n = 0;
+    if ((rc = ferry_stats_throughput(r, q->rt.task, now, &p, &n)) != FERRY_OK)
+        return reply_status_error(c, q, r, rc, "cannot read the throughput");
+    json_t *pts = json_array();
+    for (size_t i = 0; pts && i < n; i++)
+        json_array_append_new(pts,
+                              json_pack("{s:I,s:I,s:I}", "t", (json_int_t)p[i].t, "objects",
+                                        (json_int_t)p[i].objects, "bytes", (json_int_t)p[i].bytes));
+    free(p);
+    return reply_json(c, q, MHD_HTTP_OK,
+                      json_pack("{s:I,s:i,s:i,s:o}", "now", (json_int_t)now, "step",
+                                FERRY_TPUT_STEP_S, "window", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS,
+                                "points", pts ? pts : json_array()));
+}
+
 #define METRICS_TTL_MS 1000
 
 /* A malloc'd copy of the page rendered less than METRICS_TTL_MS ago, or NULL. */
@@ -677,6 +830,8 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
 {
     if (q->rt.id == FERRY_API_HEALTHZ)
         return reply_json(c, q, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+    if (q->rt.id == FERRY_API_DASHBOARD) /* static, from the binary: no Redis */
+        return (enum MHD_Result)ferry_dashboard_serve(c, q->rt.key, &q->status);
     ferry_error_t err;
     ferry_error_clear(&err);
     ferry_redis_t *r = pool_get(a, &err);
@@ -706,7 +861,7 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
         ret = do_tasks(c, q, r);
         break;
     case FERRY_API_TASK:
-        ret = do_task(c, q, r);
+        ret = do_tasks(c, q, r);
         break;
     case FERRY_API_OBJECT:
         ret = do_object(c, q, r);
@@ -725,6 +880,12 @@ static enum MHD_Result dispatch(ferry_api_t *a, struct MHD_Connection *c, req_t 
         break;
     case FERRY_API_RETRY:
         ret = do_retry(c, q, r);
+        break;
+    case FERRY_API_THROUGHPUT:
+        ret = do_throughput(c, q, r);
+        break;
+    case FERRY_API_SCALE:
+        ret = do_scale(a, c, q, r);
         break;
     default:
         ret = reply_error(c, q, MHD_HTTP_NOT_FOUND, "no such route");
@@ -765,7 +926,7 @@ static int first_call(ferry_api_t *a, struct MHD_Connection *c, req_t *q, enum M
     if (q->route_rc == FERRY_ENOTFOUND) {
         *ret = reply_error(c, q, MHD_HTTP_NOT_FOUND,
                            "no such route (see docs/api.md: /v1/tasks, /healthz, /readyz, "
-                           "/metrics)");
+                           "/metrics; the dashboard is at /)");
         return 1;
     }
     if (q->route_rc) {
@@ -782,7 +943,7 @@ static int first_call(ferry_api_t *a, struct MHD_Connection *c, req_t *q, enum M
         return 1;
     }
     int open = q->rt.id == FERRY_API_HEALTHZ || q->rt.id == FERRY_API_READYZ ||
-               (!q->rt.write && a->public_read);
+               q->rt.id == FERRY_API_DASHBOARD || (!q->rt.write && a->public_read);
     if (!open && !tok) {
         if (qtok && qtok[0] && strlen(qtok) <= FERRY_API_TOKEN_MAX &&
             (q->qtoken = strdup(qtok)) != NULL)
@@ -956,6 +1117,10 @@ int ferry_api_start(const ferry_api_opts_t *o, ferry_api_t **out, ferry_error_t 
     pthread_mutex_init(&a->mu, NULL);
     a->redis_url = strdup(o->redis_url ? o->redis_url : "");
     a->public_read = o->public_read;
+    if (o->scale)
+        a->scale = *o->scale;
+    if (a->scale.max <= 0)
+        a->scale.max = FERRY_SCALE_DEFAULT_MAX;
     a->max_body = o->max_body ? o->max_body : FERRY_EVENTS_MAX_BODY;
     if (o->token && o->token[0]) {
         a->token = strdup(o->token);

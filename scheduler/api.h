@@ -17,6 +17,7 @@
 #define FERRY_SCHED_API_H
 
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #include <stddef.h>
@@ -41,6 +42,9 @@ typedef struct ferry_api_opts_s {
     unsigned timeout_s;  /* an idle or stalled connection is closed after this; 0: 15 */
     size_t max_body;     /* request body cap (413 past it); 0: FERRY_EVENTS_MAX_BODY */
     size_t max_header;   /* bytes of request line + headers; 0: 16 KiB (431/413 past it) */
+    /* GET /v1/scale's policy settings (scale.h; copied): ferry up's --workers, --cooldown,
+     * --drain-target, --concurrency. NULL: 0..FERRY_SCALE_DEFAULT_MAX, the defaults. */
+    const struct ferry_scale_cfg_s *scale;
 } ferry_api_opts_t;
 
 typedef struct ferry_api_s ferry_api_t;
@@ -78,20 +82,23 @@ typedef enum {
     FERRY_API_HEALTHZ = 1,
     FERRY_API_READYZ,
     FERRY_API_METRICS,
-    FERRY_API_TASKS,    /* GET /v1/tasks */
-    FERRY_API_TASK,     /* GET /v1/tasks/NAME */
-    FERRY_API_OBJECT,   /* GET /v1/tasks/NAME/objects/KEY */
-    FERRY_API_OBJECTS,  /* GET /v1/tasks/NAME/objects */
-    FERRY_API_COMPLETE, /* GET /v1/tasks/NAME/complete */
-    FERRY_API_FAILURES, /* GET /v1/tasks/NAME/failures */
-    FERRY_API_EVENTS,   /* POST /v1/tasks/NAME/events */
-    FERRY_API_RETRY     /* POST /v1/tasks/NAME/retry */
+    FERRY_API_TASKS,      /* GET /v1/tasks */
+    FERRY_API_TASK,       /* GET /v1/tasks/NAME */
+    FERRY_API_OBJECT,     /* GET /v1/tasks/NAME/objects/KEY */
+    FERRY_API_OBJECTS,    /* GET /v1/tasks/NAME/objects */
+    FERRY_API_COMPLETE,   /* GET /v1/tasks/NAME/complete */
+    FERRY_API_FAILURES,   /* GET /v1/tasks/NAME/failures */
+    FERRY_API_EVENTS,     /* POST /v1/tasks/NAME/events */
+    FERRY_API_RETRY,      /* POST /v1/tasks/NAME/retry */
+    FERRY_API_DASHBOARD,  /* GET / and /ui/ASSET (key: the whole path): dashboard.h, no token */
+    FERRY_API_THROUGHPUT, /* GET /v1/tasks/NAME/throughput */
+    FERRY_API_SCALE       /* GET /v1/scale[?task=NAME]: the scaling policy (scale.h) */
 } ferry_api_route_id_t;
 
 typedef struct ferry_api_route_s {
     ferry_api_route_id_t id;
-    int write;       /* a write route: always needs the token */
-    char task[65];   /* "" for routes without one */
+    int write;                          /* a write route: always needs the token */
+    char task[FERRY_TASK_NAME_MAX + 1]; /* "" for routes without one */
     const char *key; /* FERRY_API_OBJECT: points into path (already percent-decoded) */
 } ferry_api_route_t;
 

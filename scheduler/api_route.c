@@ -32,12 +32,17 @@ int ferry_api_route(const char *method, const char *path, ferry_api_route_t *out
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     int want_post = 0;
-    if (strcmp(path, "/healthz") == 0)
+    if (strcmp(path, "/") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        out->id = FERRY_API_DASHBOARD; /* the page and its assets (dashboard.c) */
+        out->key = path;
+    } else if (strcmp(path, "/healthz") == 0)
         out->id = FERRY_API_HEALTHZ;
     else if (strcmp(path, "/readyz") == 0)
         out->id = FERRY_API_READYZ;
     else if (strcmp(path, "/metrics") == 0)
         out->id = FERRY_API_METRICS;
+    else if (strcmp(path, "/v1/scale") == 0)
+        out->id = FERRY_API_SCALE;
     else if (strcmp(path, "/v1/tasks") == 0 || strcmp(path, "/v1/tasks/") == 0)
         out->id = FERRY_API_TASKS;
     else if (strncmp(path, "/v1/tasks/", 10) == 0) {
@@ -55,6 +60,8 @@ int ferry_api_route(const char *method, const char *path, ferry_api_route_t *out
             out->id = FERRY_API_COMPLETE;
         else if (strcmp(p, "/failures") == 0)
             out->id = FERRY_API_FAILURES;
+        else if (strcmp(p, "/throughput") == 0)
+            out->id = FERRY_API_THROUGHPUT;
         else if (strcmp(p, "/events") == 0) {
             out->id = FERRY_API_EVENTS;
             want_post = out->write = 1;

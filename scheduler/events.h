@@ -49,8 +49,8 @@ extern "C" {
 #define FERRY_EVENTS_MAX_BODY   (1024 * 1024)   /* bytes; larger bodies: FERRY_ETOOBIG (413) */
 #define FERRY_EVENTS_MAX_EVENTS 1000            /* per body */
 #define FERRY_EVENTS_MAX_KEY    FERRY_KEY_MAX   /* bytes, after decoding */
-#define FERRY_EVENTS_MAX_SIZE   5497558138880LL /* 5 TiB, the largest object S3 stores */
-#define FERRY_EVENTS_MAX_TIME_S 253402300799LL  /* 9999-12-31T23:59:59Z */
+#define FERRY_EVENTS_MAX_SIZE   FERRY_SIZE_MAX  /* 5 TiB, the largest object S3 stores */
+#define FERRY_EVENTS_MAX_TIME_S FERRY_MTIME_MAX /* 9999-12-31T23:59:59Z */
 #define FERRY_EVENTS_MAX_ID     256             /* characters of a delivery id */
 #define FERRY_EVENTS_MAX_URL    2048            /* characters of an SNS SubscribeURL */
 #define FERRY_EVENTS_MAX_TOPIC  256             /* characters of an SNS TopicArn */
@@ -86,7 +86,7 @@ typedef struct ferry_event_list_s {
     ferry_sns_confirm_t *sns; /* the body was an SNS SubscriptionConfirmation; else NULL. Owned */
 } ferry_event_list_t;
 
-/* Settings for the ⚠ items of PROVIDERS.md §5 (defaults from ferry_events_opts_default). */
+/* Settings for the ⚠ items of docs/providers.md §5 (defaults from ferry_events_opts_default). */
 typedef struct ferry_events_opts_s {
     int oss_key_urlencoded;         /* OSS FC/MNS key is percent-encoded (default 0: raw) */
     int cos_plus_as_space;          /* COS key decoding: '+' is a space (default 0) */

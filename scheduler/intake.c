@@ -4,6 +4,7 @@
 #include "ferry/stats.h"
 
 #include "ferry/check.h"
+#include "ferry/limits.h"
 #include "ferry/log.h"
 
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NAME_MAX_   64 /* ferry_task_t.name */
+#define NAME_MAX_   FERRY_TASK_NAME_MAX /* ferry_task_t.name */
 #define DLV_KEY_MAX (NAME_MAX_ + 48)
 
 static int64_t wall_ms(void)
@@ -215,12 +216,52 @@ int ferry_intake_sns_pending(ferry_redis_t *r, const char *name, json_t **out, f
     return FERRY_OK;
 }
 
+/* The channel that delivered a parsed body, for ferry_events_received_total: the outermost
+ * envelope's delivery id says it when there is one (ce: EventBridge/CloudEvents, mns:, sns:,
+ * kodo:), else the format (an OSS body without one came from a Function Compute trigger, a
+ * COS one from an SCF trigger). */
+static const char *channel_of(const ferry_event_list_t *evs, const char *body, size_t len)
+{
+    if (evs->sns)
+        return "sns";
+    if (evs->n == 0)
+        return "other";
+    size_t i0 = 0;
+    while (i0 < len &&
+           (body[i0] == ' ' || body[i0] == '\t' || body[i0] == '\r' || body[i0] == '\n'))
+        i0++;
+    if (i0 < len && body[i0] != '{' && body[i0] != '[' && body[i0] != '<')
+        return "mns"; /* base64: only MNS (SIMPLIFIED) delivers that */
+    const ferry_event_t *e = &evs->v[0];
+    static const struct {
+        const char *prefix, *channel;
+    } ids[] = {{"ce:", "eventbridge"}, {"mns:", "mns"}, {"sns:", "sns"}, {"kodo:", "kodo"}};
+    for (size_t i = 0; e->delivery && i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (strncmp(e->delivery, ids[i].prefix, strlen(ids[i].prefix)) == 0)
+            return ids[i].channel;
+    static const struct {
+        const char *format, *channel;
+    } fmts[] = {{"oss", "fc"},
+                {"cos", "scf"},
+                {"s3-sns", "sns"},
+                {"s3", "s3"},
+                {"eventbridge", "eventbridge"},
+                {"kodo", "kodo"},
+                {"plain", "plain"}};
+    for (size_t i = 0; e->format && i < sizeof(fmts) / sizeof(fmts[0]); i++)
+        if (strcmp(e->format, fmts[i].format) == 0)
+            return fmts[i].channel;
+    return "other";
+}
+
 /* ferry_events_received_total: what the intake did with a body. A failure to count is logged,
  * never returned: metrics never fail an intake. */
 static void count_events(ferry_redis_t *r, const ferry_task_t *t, const ferry_event_list_t *evs,
-                         int rc, const ferry_intake_result_t *res)
+                         const char *body, size_t len, const char *via, int rc,
+                         const ferry_intake_result_t *res)
 {
     const char *fmt = evs->n ? evs->v[0].format : "other";
+    const char *channel = via ? via : channel_of(evs, body, len);
     struct {
         const char *result;
         long long n;
@@ -229,7 +270,8 @@ static void count_events(ferry_redis_t *r, const ferry_task_t *t, const ferry_ev
               {"ignored", rc ? 0 : (long long)(res->ignored + res->stale)},
               {"duplicate", rc ? 0 : (long long)(res->duplicate + res->unchanged)}};
     for (int i = 0; i < 4; i++)
-        if (c[i].n > 0 && ferry_stats_event(r, t->name, fmt, c[i].result, c[i].n) != FERRY_OK) {
+        if (c[i].n > 0 &&
+            ferry_stats_event(r, t->name, fmt, channel, c[i].result, c[i].n) != FERRY_OK) {
             ferry_log(FERRY_LOG_WARN, "intake.count_failed", "task", t->name, "error",
                       ferry_redis_error(r)->msg, NULL);
             break;
@@ -238,6 +280,13 @@ static void count_events(ferry_redis_t *r, const ferry_task_t *t, const ferry_ev
 
 int ferry_intake_body(ferry_redis_t *r, const ferry_task_t *t, const char *body, size_t len,
                       int64_t now_ms, ferry_intake_result_t *res, ferry_error_t *err)
+{
+    return ferry_intake_body_via(r, t, body, len, now_ms, NULL, res, err);
+}
+
+int ferry_intake_body_via(ferry_redis_t *r, const ferry_task_t *t, const char *body, size_t len,
+                          int64_t now_ms, const char *via, ferry_intake_result_t *res,
+                          ferry_error_t *err)
 {
     ferry_event_list_t evs = {0};
     ferry_ledger_t *led = NULL;
@@ -335,7 +384,7 @@ int ferry_intake_body(ferry_redis_t *r, const ferry_task_t *t, const char *body,
 out:
     if (rc != FERRY_OK)
         memset(res, 0, sizeof(*res));
-    count_events(r, t, &evs, rc, res);
+    count_events(r, t, &evs, body, len, via, rc, res);
     free(items);
     free(results);
     free(seen);

@@ -73,6 +73,14 @@ typedef struct ferry_intake_result_s {
 int ferry_intake_body(ferry_redis_t *r, const ferry_task_t *t, const char *body, size_t len,
                       int64_t now_ms, ferry_intake_result_t *res, ferry_error_t *err);
 
+/* ferry_intake_body with the channel the body came through named for the metrics
+ * (ferry_events_received_total's `channel`): "cli" for `ferry event`; NULL (what
+ * ferry_intake_body passes, the HTTP route) derives it from the envelope: eventbridge, mns,
+ * sns, kodo, fc (OSS Function Compute), scf (COS), s3, plain. */
+int ferry_intake_body_via(ferry_redis_t *r, const ferry_task_t *t, const char *body, size_t len,
+                          int64_t now_ms, const char *via, ferry_intake_result_t *res,
+                          ferry_error_t *err);
+
 /* The pending SNS SubscriptionConfirmation recorded for task `name`: *out is a new object
  * {"topic","subscribe_url","message_id","received_ms","time_ms"} (json_decref it), or NULL when
  * none is recorded (or it expired). FERRY_OK, or a Redis error (err says which). */

@@ -1,5 +1,6 @@
 /* ferry scheduler — Prometheus metrics (see metrics.h and docs/metrics.md). */
 #include "metrics.h"
+#include "scale.h"
 
 #include "scan.h"
 
@@ -217,24 +218,36 @@ static int render_ledger(ferry_buf_t *out, const mtask_t *ts, size_t n)
     return rc;
 }
 
+static int render_scan_histogram(ferry_buf_t *out, const mtask_t *ts, size_t n)
+{
+    int rc = family(out, "ferry_scan_duration_seconds", "histogram",
+                    "Scans that ended (completed or stopped on an error), start to end.");
+    for (size_t i = 0; rc == FERRY_OK && i < n; i++)
+        rc = stats_histogram(out, &ts[i], FERRY_HIST_SCAN_SECONDS, "ferry_scan_duration_seconds",
+                             "");
+    return rc;
+}
+
 static int render_queues(ferry_buf_t *out, const mtask_t *ts, size_t n)
 {
     static const char *const sname[2] = {"event", "bulk"};
     static const struct {
         const char *metric, *help;
-    } fam[3] = {
+    } fam[4] = {
         {"ferry_queue_entries", "Jobs in a task's stream (waiting or running)."},
         {"ferry_queue_pending", "Jobs delivered to a worker and not yet acknowledged."},
         {"ferry_queue_lag", "Jobs never delivered to a worker yet."},
+        {"ferry_queue_bytes", "Source bytes of the jobs in a task's stream (waiting or running)."},
     };
     int rc = FERRY_OK;
-    for (int k = 0; rc == FERRY_OK && k < 3; k++) {
+    for (int k = 0; rc == FERRY_OK && k < 4; k++) {
         rc = family(out, fam[k].metric, "gauge", fam[k].help);
         for (size_t i = 0; rc == FERRY_OK && i < n; i++)
             for (int s = 0; rc == FERRY_OK && s < 2; s++) {
                 long long v = k == 0   ? ts[i].st[s].length
                               : k == 1 ? ts[i].st[s].pending
-                                       : ts[i].st[s].lag;
+                              : k == 2 ? ts[i].st[s].lag
+                                       : ts[i].st[s].bytes;
                 if (v < 0)
                     continue; /* the server does not know (Redis < 7) */
                 rc = ferry_buf_addf(out, "%s{task=\"%s\",stream=\"%s\"} %lld\n", fam[k].metric,
@@ -291,9 +304,9 @@ static int render_stats(ferry_buf_t *out, const mtask_t *ts, size_t n)
     }
     if (rc == FERRY_OK)
         rc = stats_counter(out, ts, n, "ferry_events_received_total",
-                           "Event records received, by format and result (queued, ignored, "
-                           "rejected, duplicate).",
-                           "events", "format", "result", NULL);
+                           "Event records received, by format, result (queued, ignored, "
+                           "rejected, duplicate) and delivery channel.",
+                           "events", "format", "result", "channel");
     if (rc == FERRY_OK)
         rc = stats_counter(out, ts, n, "ferry_requests_total",
                            "Requests to the source and destination stores, by operation and "
@@ -407,6 +420,27 @@ static int render_workers(ferry_buf_t *out, const mtask_t *ts, size_t n,
     return rc;
 }
 
+/* The scaling policy, over every task and worker (scale.h): the last answer (absent until
+ * ferry up or GET /v1/scale asked) and the live worker processes. */
+static int render_scale(ferry_redis_t *r, ferry_buf_t *out, size_t nhb)
+{
+    int desired = -1;
+    int64_t at = 0;
+    int rc = family(out, "ferry_workers_actual", "gauge",
+                    "Live worker processes of every task (heartbeat within 15 s).");
+    if (rc == FERRY_OK)
+        rc = ferry_buf_addf(out, "ferry_workers_actual %zu\n", nhb);
+    if (rc == FERRY_OK)
+        rc = ferry_scale_last(r, NULL, &desired, &at);
+    if (rc == FERRY_OK && desired >= 0) {
+        rc = family(out, "ferry_workers_desired", "gauge",
+                    "Worker processes the scaling policy asks for (its last answer).");
+        if (rc == FERRY_OK)
+            rc = ferry_buf_addf(out, "ferry_workers_desired %d\n", desired);
+    }
+    return rc;
+}
+
 /* 1 when heartbeat hb serves task (names it, or serves every task). */
 static int hb_serves(const ferry_heartbeat_t *hb, const char *task)
 {
@@ -476,7 +510,11 @@ int ferry_metrics_render(ferry_redis_t *r, ferry_buf_t *out, ferry_error_t *err)
     if (rc == FERRY_OK)
         rc = render_scans(out, ts, n);
     if (rc == FERRY_OK)
+        rc = render_scan_histogram(out, ts, n);
+    if (rc == FERRY_OK)
         rc = render_workers(out, ts, n, hb, nhb);
+    if (rc == FERRY_OK)
+        rc = render_scale(r, out, nhb);
     if (rc == FERRY_OK)
         rc = process_metrics(out);
 out:

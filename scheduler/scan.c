@@ -1411,6 +1411,10 @@ int ferry_scan_history_add(ferry_redis_t *r, const ferry_scan_report_t *rep)
     if (rc == FERRY_OK)
         freeReplyObject(x);
     free(s);
+    /* ferry_scan_duration_seconds (the histogram keeps every scan, the history the newest 50) */
+    if (rc == FERRY_OK && rep->finished_ms >= rep->started_ms && rep->started_ms > 0)
+        rc = ferry_stats_observe_now(r, rep->task, FERRY_HIST_SCAN_SECONDS,
+                                     (double)(rep->finished_ms - rep->started_ms) / 1000.0);
     return rc;
 }
 

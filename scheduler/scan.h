@@ -43,7 +43,7 @@ extern "C" {
 
 /* What a scan found and did. Counts are objects; bytes are source bytes queued. */
 typedef struct ferry_scan_report_s {
-    char task[65];
+    char task[FERRY_TASK_NAME_MAX + 1];
     int64_t started_ms, finished_ms;  /* epoch ms */
     long long src_listed, dst_listed; /* objects listed on each side */
     long long new_, changed, unchanged;

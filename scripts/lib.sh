@@ -27,6 +27,8 @@ FERRY_APT_PACKAGES=(
     redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
     prometheus:promtool
     openssl:openssl stunnel4:stunnel
+    systemd:systemd-analyze
+    chromium:chromium
 )
 
 ferry_missing_packages() {
@@ -44,14 +46,14 @@ ferry_missing_packages() {
     done
 }
 
-# Install the npm packages the tests start (s3rver), pinned by test/npm/package-lock.json,
+# Install the npm packages the tests use (s3rver, playwright-core), pinned by test/npm/package-lock.json,
 # into $FERRY_ROOT/.deps. Skipped when the installed lock file matches the committed one.
 ferry_install_npm_deps() {
     local deps=$FERRY_ROOT/.deps src=$FERRY_ROOT/test/npm
     if [[ -x $deps/node_modules/.bin/s3rver ]] && cmp -s "$src/package-lock.json" "$deps/package-lock.json"; then
         return 0
     fi
-    ferry_say "installing npm test dependencies into .deps (s3rver, pinned)"
+    ferry_say "installing npm test dependencies into .deps (s3rver, playwright-core; pinned)"
     mkdir -p "$deps"
     cp "$src/package.json" "$src/package-lock.json" "$deps/"
     (cd "$deps" && npm ci --no-audit --no-fund --loglevel=error) ||

@@ -17,6 +17,7 @@
 #define FERRY_WORKER_COPY_H
 
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/s3.h"
 
 #include <stddef.h>
@@ -94,13 +95,13 @@ typedef struct ferry_copy_result_s {
     /* The source version copied (from the HEAD). */
     uint64_t size;
     int64_t mtime; /* unix seconds, 0 unknown */
-    char etag[130];
+    char etag[FERRY_ETAG_MAX + 1];
     int src_has_crc64;
     uint64_t src_crc64;
     /* What was verified. */
     int has_crc64; /* crc64 computed over the bytes sent (always when bytes flowed) */
     uint64_t crc64;
-    char dst_etag[130];
+    char dst_etag[FERRY_ETAG_MAX + 1];
     /* Exactly the comparisons that ran and could have failed, comma-separated, from:
      * src:crc64 src:md5 src:multipart-etag src:qetag src:crc32c (the bytes read against the
      * source's digest; src:crc32c: its stored S3 CRC32C), dst:content-md5 dst:crc32c-echo dst:etag
@@ -117,7 +118,7 @@ typedef struct ferry_copy_result_s {
     int changed_after;
     uint64_t new_size;
     int64_t new_mtime;
-    char new_etag[130];
+    char new_etag[FERRY_ETAG_MAX + 1];
 } ferry_copy_result_t;
 
 typedef void (*ferry_copy_done_cb)(void *arg, const ferry_copy_result_t *res);

@@ -5,6 +5,7 @@
 #include "ring.h"
 
 #include "ferry/http.h"
+#include "ferry/k8s.h"
 #include "ferry/ledger.h"
 #include "ferry/log.h"
 #include "ferry/queue.h"
@@ -66,9 +67,10 @@ typedef struct wjob_s {
     ferry_s3_op_t *del_op;
     uint64_t t0, renewed;
     int lost;
-    uint32_t attempts;    /* the record's, this one included (the ledger's start counts) */
-    int had_copy;         /* the record named a destination copy when the job started */
-    char upload_id[1025]; /* the multipart upload this copy holds open, "" none */
+    uint32_t attempts; /* the record's, this one included (the ledger's start counts) */
+    int had_copy;      /* the record named a destination copy when the job started */
+    /* the multipart upload this copy holds open, "" none */
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
 } wjob_t;
 
 /* A job the feeder has started (ledger start: lease taken, record copying), handed to the
@@ -77,9 +79,10 @@ typedef struct handoff_s {
     char task[FERRY_TASK_NAME_MAX + 1];
     ferry_job_t job;
     char token[96];
-    char upload_id[1025]; /* the record's open multipart upload, for a resume */
-    uint32_t attempts;    /* the record's attempts, this start included */
-    int had_copy;         /* the record named a destination copy (dst etag) */
+    /* the record's open multipart upload, for a resume */
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
+    uint32_t attempts; /* the record's attempts, this start included */
+    int had_copy;      /* the record named a destination copy (dst etag) */
 } handoff_t;
 
 /* An outcome for the committer thread to record (finish, then ack or nack), and the newer
@@ -720,6 +723,7 @@ static void on_stats(uv_timer_t *tm)
 {
     worker_t *w = tm->data;
     stats_flush_all(w);
+    ferry_k8s_worker_load(w->njobs); /* pod-deletion-cost in Kubernetes (lib/core/k8s.c) */
     uint64_t now = uv_now(&w->loop);
     if (now - w->heartbeat_at >= HEARTBEAT_MS) {
         w->heartbeat_at = now;
@@ -1435,7 +1439,7 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
 
 typedef struct jan_abort_s {
     wtask_t *t;
-    char id[1025];
+    char id[FERRY_UPLOAD_ID_MAX + 1];
 } jan_abort_t;
 
 static void jan_abort_done(void *arg, const ferry_s3_result_t *r)
@@ -1721,6 +1725,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
     ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
               "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "loop_idle_pct", idle, NULL);
     uv_loop_close(&w->loop);
+    ferry_k8s_worker_stop();
     while (w->tasks) {
         wtask_t *t = w->tasks;
         w->tasks = t->next;

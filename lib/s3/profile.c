@@ -1,4 +1,4 @@
-/* Provider profiles. Facts from PROVIDERS.md; "⚠" marks a choice PROVIDERS.md could not
+/* Provider profiles. Facts from docs/providers.md; "⚠" marks a choice the sources could not
  * confirm — each is a field, overridable (ferry_profile_overrides_t) or a plain field the
  * config layer may set. Contract: ferry/profile.h. */
 #include "ferry/profile.h"

@@ -1,5 +1,5 @@
 /* Retry policy: classification of request outcomes and backoff with full jitter.
- * Contract: ferry/retry.h. Sources for the code lists: PROVIDERS.md §6 (OSS [A23,A24], COS
+ * Contract: ferry/retry.h. Sources for the code lists: docs/providers.md §6 (OSS [A23,A24], COS
  * [T15], S3 [S14], rclone [R1]). */
 #include "ferry/retry.h"
 

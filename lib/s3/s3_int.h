@@ -94,7 +94,7 @@ struct ferry_s3_op_s {
     char *if_match;
     int64_t delivered;   /* bytes the sink accepted, over all attempts */
     int64_t first_total; /* whole-object size the first 2xx reply gave, or -1 */
-    char first_etag[130];
+    char first_etag[FERRY_ETAG_MAX + 1];
     void *uarg;
     /* XML reply */
     ferry_s3xml_kind_t expect;

@@ -666,7 +666,7 @@ static void end_uploads(ferry_s3xml_t *p, const char *n, const char *t, size_t t
             set_key(p, t, tl);
         } else if (IS("UploadId")) {
             ferry_buf_reset(&p->id);
-            if (tl > 1024)
+            if (tl > FERRY_UPLOAD_ID_MAX)
                 TOOBIG("<%s> too long");
             else if (ferry_buf_add(&p->id, t, tl))
                 fail(p, FERRY_ENOMEM, "out of memory%s", "");
@@ -865,7 +865,7 @@ int ferry_s3xml_new(const ferry_s3xml_opts_t *opts, const ferry_s3xml_cbs_t *cbs
     ferry_buf_init(&p->text, p->opts.max_text);
     ferry_buf_init(&p->held, p->opts.max_bytes + (p->opts.max_bytes / 4));
     ferry_buf_init(&p->key, RAW_KEY_MAX + 1);
-    ferry_buf_init(&p->id, 1025);
+    ferry_buf_init(&p->id, FERRY_UPLOAD_ID_MAX + 1);
     ferry_buf_init(&p->next_marker_raw, RAW_KEY_MAX + 1);
     ferry_buf_init(&p->dec, RAW_KEY_MAX + 1);
     p->res.key_count = -1;

@@ -20,9 +20,21 @@ struct ferry_ledger_s {
 
 /* ---- names ---------------------------------------------------------------------------------- */
 
-static const char *const STATE_NAMES[FERRY_STATE_COUNT] = {"queued", "copying", "done",
-                                                           "failed", "skipped", "deleted"};
-static const char *const ORIGIN_NAMES[3] = {"scan", "event", "retry"};
+#define NAME_(name, val, text) [val] = text,
+static const char *const STATE_NAMES[FERRY_STATE_COUNT] = {FERRY_STATE_LIST(NAME_)};
+static const char *const ORIGIN_NAMES[FERRY_ORIGIN_COUNT] = {FERRY_ORIGIN_LIST(NAME_)};
+#undef NAME_
+
+/* The lists in ferry/ledger.h number their entries 0..COUNT-1 (states, origins) and
+ * 1..COUNT (slots), without gaps: a value out of range fails the build here. */
+#define IN_RANGE_(prefix, name, val, lo, n)                                                        \
+    _Static_assert((val) >= (lo) && (val) < (lo) + (n), #prefix #name " out of range");
+#define STATE_OK_(name, val, text)  IN_RANGE_(FERRY_STATE_, name, val, 0, FERRY_STATE_COUNT)
+#define ORIGIN_OK_(name, val, text) IN_RANGE_(FERRY_ORIGIN_, name, val, 0, FERRY_ORIGIN_COUNT)
+#define SLOT_OK_(name, val)         IN_RANGE_(FERRY_SLOT_, name, val, 1, FERRY_SLOT_COUNT)
+FERRY_STATE_LIST(STATE_OK_)
+FERRY_ORIGIN_LIST(ORIGIN_OK_)
+FERRY_SLOT_LIST(SLOT_OK_)
 
 const char *ferry_state_name(int s)
 {
@@ -41,12 +53,12 @@ int ferry_state_parse(const char *s, ferry_state_t *out)
 
 const char *ferry_origin_name(int o)
 {
-    return o >= 0 && o < 3 ? ORIGIN_NAMES[o] : "?";
+    return o >= 0 && o < FERRY_ORIGIN_COUNT ? ORIGIN_NAMES[o] : "?";
 }
 
 int ferry_origin_parse(const char *s, ferry_origin_t *out)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < FERRY_ORIGIN_COUNT; i++)
         if (s && strcmp(s, ORIGIN_NAMES[i]) == 0) {
             *out = (ferry_origin_t)i;
             return FERRY_OK;
@@ -192,7 +204,7 @@ int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap)
 /* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5. */
 static int dst_same_as_src(const char *src, const char *dst)
 {
-    uint8_t a[80], b[80];
+    uint8_t a[FERRY_ETAG_MAX + 2], b[FERRY_ETAG_MAX + 2];
     if (!src || !dst || !*src || !*dst)
         return 0;
     size_t na = ferry_etag_pack(src, a, sizeof(a)), nb = ferry_etag_pack(dst, b, sizeof(b));
@@ -328,8 +340,6 @@ static int mp_read(const uint8_t *b, size_t n, size_t *pos, mp_t *v)
     return 0;
 }
 
-#define REC_FIELDS 17
-
 static int copy_str(const mp_t *v, char *dst, size_t cap)
 {
     if (v->t == MP_NIL || v->t == MP_ABSENT) {
@@ -365,7 +375,7 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
                         ferry_record_t *rec)
 {
     const uint8_t *b = buf;
-    mp_t v[REC_FIELDS];
+    mp_t v[FERRY_SLOT_COUNT];
     size_t pos = 0;
     int cnt = 0;
     ferry_record_init(rec);
@@ -376,7 +386,7 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
         rec->key[klen] = '\0';
     }
     while (pos < n) {
-        if (cnt == REC_FIELDS)
+        if (cnt == FERRY_SLOT_COUNT)
             return FERRY_EPARSE;
         if (mp_read(b, n, &pos, &v[cnt]))
             return FERRY_EPARSE;
@@ -384,68 +394,70 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
     }
     if (cnt == 0)
         return FERRY_EPARSE;
-    for (int i = cnt; i < REC_FIELDS; i++)
+    for (int i = cnt; i < FERRY_SLOT_COUNT; i++)
         v[i].t = MP_ABSENT;
     int64_t x, q = 0, st = 0;
-    if (get_int(&v[0], 0, FERRY_STATE_COUNT - 1, -1, &x) || x < 0)
+#define V(f) (&v[FERRY_SLOT_##f - 1])
+    if (get_int(V(STATE), 0, FERRY_STATE_COUNT - 1, -1, &x) || x < 0)
         return FERRY_EPARSE;
     rec->state = (int)x;
-    if (get_int(&v[1], 0, INT64_MAX, 0, &x))
+    if (get_int(V(SIZE), 0, INT64_MAX, 0, &x))
         return FERRY_EPARSE;
     rec->size = (uint64_t)x;
-    if (get_int(&v[2], 0, INT64_MAX / 2, 0, &rec->src_mtime))
+    if (get_int(V(MTIME), 0, INT64_MAX / 2, 0, &rec->src_mtime))
         return FERRY_EPARSE;
-    if (v[3].t == MP_STR) {
-        if (ferry_etag_unpack(v[3].s, v[3].n, rec->src_etag, sizeof(rec->src_etag)))
+    if (V(ETAG)->t == MP_STR) {
+        if (ferry_etag_unpack(V(ETAG)->s, V(ETAG)->n, rec->src_etag, sizeof(rec->src_etag)))
             return FERRY_EPARSE;
-    } else if (v[3].t != MP_NIL && v[3].t != MP_ABSENT)
+    } else if (V(ETAG)->t != MP_NIL && V(ETAG)->t != MP_ABSENT)
         return FERRY_EPARSE;
-    if (v[4].t == MP_STR) {
-        if (v[4].n != 8)
+    if (V(CRC64)->t == MP_STR) {
+        if (V(CRC64)->n != 8)
             return FERRY_EPARSE;
         rec->has_crc64 = 1;
-        rec->src_crc64 = be(v[4].s, 8);
-    } else if (v[4].t != MP_NIL && v[4].t != MP_ABSENT)
+        rec->src_crc64 = be(V(CRC64)->s, 8);
+    } else if (V(CRC64)->t != MP_NIL && V(CRC64)->t != MP_ABSENT)
         return FERRY_EPARSE;
-    if (v[5].t == MP_BOOL && v[5].i == 1) {
+    if (V(DST_ETAG)->t == MP_BOOL && V(DST_ETAG)->i == 1) {
         /* same as the source's MD5, as S3 writes it: quoted lower case */
-        uint8_t tmp[80];
+        uint8_t tmp[FERRY_ETAG_MAX + 2];
         size_t tn = ferry_etag_pack(rec->src_etag, tmp, sizeof(tmp));
         if (tn < 2 || tmp[0] < 1 || tmp[0] > 4)
             return FERRY_EPARSE;
         tmp[0] = 3;
         if (ferry_etag_unpack(tmp, tn, rec->dst_etag, sizeof(rec->dst_etag)))
             return FERRY_EPARSE;
-    } else if (v[5].t == MP_STR) {
-        if (ferry_etag_unpack(v[5].s, v[5].n, rec->dst_etag, sizeof(rec->dst_etag)))
+    } else if (V(DST_ETAG)->t == MP_STR) {
+        if (ferry_etag_unpack(V(DST_ETAG)->s, V(DST_ETAG)->n, rec->dst_etag, sizeof(rec->dst_etag)))
             return FERRY_EPARSE;
-    } else if (v[5].t != MP_NIL && v[5].t != MP_ABSENT)
+    } else if (V(DST_ETAG)->t != MP_NIL && V(DST_ETAG)->t != MP_ABSENT)
         return FERRY_EPARSE;
-    if (get_int(&v[6], 0, UINT32_MAX, 0, &x))
+    if (get_int(V(ATTEMPTS), 0, UINT32_MAX, 0, &x))
         return FERRY_EPARSE;
     rec->attempts = (uint32_t)x;
-    if (get_int(&v[7], 0, 2, 0, &x))
+    if (get_int(V(ORIGIN), 0, FERRY_ORIGIN_COUNT - 1, 0, &x))
         return FERRY_EPARSE;
     rec->origin = (int)x;
-    if (get_int(&v[8], 0, INT64_MAX / 4, 0, &q))
+    if (get_int(V(QUEUED_AT), 0, INT64_MAX / 4, 0, &q))
         return FERRY_EPARSE;
     rec->queued_at = q;
-    if (get_int(&v[9], 0, INT64_MAX / 4, -1, &x))
+    if (get_int(V(STARTED_AFTER), 0, INT64_MAX / 4, -1, &x))
         return FERRY_EPARSE;
     if (x >= 0)
         rec->started_at = st = q + x;
-    if (get_int(&v[10], 0, INT64_MAX / 4, -1, &x))
+    if (get_int(V(FINISHED_AFTER), 0, INT64_MAX / 4, -1, &x))
         return FERRY_EPARSE;
     if (x >= 0)
         rec->finished_at = (st ? st : q) + x;
-    if (get_int(&v[11], 0, INT64_MAX / 2, -1, &rec->duration_ms))
+    if (get_int(V(DURATION_MS), 0, INT64_MAX / 2, -1, &rec->duration_ms))
         return FERRY_EPARSE;
-    if (copy_str(&v[12], rec->error, sizeof(rec->error)) ||
-        copy_str(&v[13], rec->worker, sizeof(rec->worker)) ||
-        copy_str(&v[14], rec->upload_id, sizeof(rec->upload_id)) ||
-        copy_str(&v[15], rec->seq, sizeof(rec->seq)) ||
-        copy_str(&v[16], rec->checks, sizeof(rec->checks)))
+    if (copy_str(V(ERROR), rec->error, sizeof(rec->error)) ||
+        copy_str(V(WORKER), rec->worker, sizeof(rec->worker)) ||
+        copy_str(V(UPLOAD_ID), rec->upload_id, sizeof(rec->upload_id)) ||
+        copy_str(V(SEQ), rec->seq, sizeof(rec->seq)) ||
+        copy_str(V(CHECKS), rec->checks, sizeof(rec->checks)))
         return FERRY_EPARSE;
+#undef V
     return FERRY_OK;
 }
 
@@ -494,58 +506,67 @@ static int mp_str(ferry_buf_t *o, const void *s, size_t n)
     return rc ? rc : ferry_buf_add(o, s, n);
 }
 
+/* The buffer of a slot (1-based) that ferry_record_encode fills; marks it used. */
+static ferry_buf_t *slot_use(ferry_buf_t *parts, int *used, int *last, int slot)
+{
+    used[slot - 1] = 1;
+    if (slot > *last)
+        *last = slot;
+    return &parts[slot - 1];
+}
+
 int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
 {
-    /* Build the 17 slots, then drop trailing nils, exactly like the Lua save(). */
-    ferry_buf_t parts[REC_FIELDS];
-    int used[REC_FIELDS] = {0};
+    /* Build every slot, then drop trailing nils, exactly like the Lua save(). */
+    ferry_buf_t parts[FERRY_SLOT_COUNT];
+    int used[FERRY_SLOT_COUNT] = {0};
     int rc = FERRY_OK, last = 0;
-    for (int i = 0; i < REC_FIELDS; i++)
+    for (int i = 0; i < FERRY_SLOT_COUNT; i++)
         ferry_buf_init(&parts[i], 4096);
     uint8_t tmp[FERRY_ETAG_MAX + 2];
-#define SLOT(i) (used[i] = 1, last = (i) + 1 > last ? (i) + 1 : last, &parts[i])
-    rc |= mp_int(SLOT(0), rec->state);
-    rc |= mp_int(SLOT(1), (int64_t)rec->size);
-    rc |= mp_int(SLOT(2), rec->src_mtime);
+#define SLOT(f) slot_use(parts, used, &last, FERRY_SLOT_##f)
+    rc |= mp_int(SLOT(STATE), rec->state);
+    rc |= mp_int(SLOT(SIZE), (int64_t)rec->size);
+    rc |= mp_int(SLOT(MTIME), rec->src_mtime);
     if (rec->src_etag[0]) {
         size_t n = ferry_etag_pack(rec->src_etag, tmp, sizeof(tmp));
-        rc |= mp_str(SLOT(3), tmp, n);
+        rc |= mp_str(SLOT(ETAG), tmp, n);
     }
     if (rec->has_crc64) {
         uint8_t c[8];
         for (int i = 0; i < 8; i++)
             c[i] = (uint8_t)(rec->src_crc64 >> (56 - 8 * i));
-        rc |= mp_str(SLOT(4), c, 8);
+        rc |= mp_str(SLOT(CRC64), c, 8);
     }
     if (rec->dst_etag[0]) {
         if (dst_same_as_src(rec->src_etag, rec->dst_etag)) {
             uint8_t t = 0xc3;
-            rc |= ferry_buf_add(SLOT(5), &t, 1);
+            rc |= ferry_buf_add(SLOT(DST_ETAG), &t, 1);
         } else {
             size_t n = ferry_etag_pack(rec->dst_etag, tmp, sizeof(tmp));
-            rc |= mp_str(SLOT(5), tmp, n);
+            rc |= mp_str(SLOT(DST_ETAG), tmp, n);
         }
     }
-    rc |= mp_int(SLOT(6), rec->attempts);
-    rc |= mp_int(SLOT(7), rec->origin);
-    rc |= mp_int(SLOT(8), rec->queued_at);
+    rc |= mp_int(SLOT(ATTEMPTS), rec->attempts);
+    rc |= mp_int(SLOT(ORIGIN), rec->origin);
+    rc |= mp_int(SLOT(QUEUED_AT), rec->queued_at);
     if (rec->started_at)
-        rc |= mp_int(SLOT(9), rec->started_at - rec->queued_at);
+        rc |= mp_int(SLOT(STARTED_AFTER), rec->started_at - rec->queued_at);
     if (rec->finished_at)
-        rc |= mp_int(SLOT(10),
+        rc |= mp_int(SLOT(FINISHED_AFTER),
                      rec->finished_at - (rec->started_at ? rec->started_at : rec->queued_at));
     if (rec->duration_ms >= 0)
-        rc |= mp_int(SLOT(11), rec->duration_ms);
+        rc |= mp_int(SLOT(DURATION_MS), rec->duration_ms);
     if (rec->error[0])
-        rc |= mp_str(SLOT(12), rec->error, strlen(rec->error));
+        rc |= mp_str(SLOT(ERROR), rec->error, strlen(rec->error));
     if (rec->worker[0])
-        rc |= mp_str(SLOT(13), rec->worker, strlen(rec->worker));
+        rc |= mp_str(SLOT(WORKER), rec->worker, strlen(rec->worker));
     if (rec->upload_id[0])
-        rc |= mp_str(SLOT(14), rec->upload_id, strlen(rec->upload_id));
+        rc |= mp_str(SLOT(UPLOAD_ID), rec->upload_id, strlen(rec->upload_id));
     if (rec->seq[0])
-        rc |= mp_str(SLOT(15), rec->seq, strlen(rec->seq));
+        rc |= mp_str(SLOT(SEQ), rec->seq, strlen(rec->seq));
     if (rec->checks[0])
-        rc |= mp_str(SLOT(16), rec->checks, strlen(rec->checks));
+        rc |= mp_str(SLOT(CHECKS), rec->checks, strlen(rec->checks));
 #undef SLOT
     for (int i = 0; rc == FERRY_OK && i < last; i++) {
         if (used[i])
@@ -555,7 +576,7 @@ int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
             rc = ferry_buf_add(out, &nil, 1);
         }
     }
-    for (int i = 0; i < REC_FIELDS; i++)
+    for (int i = 0; i < FERRY_SLOT_COUNT; i++)
         ferry_buf_free(&parts[i]);
     return rc ? FERRY_ENOMEM : FERRY_OK;
 }
@@ -643,347 +664,44 @@ int ferry_checks_unverified(const char *checks)
 
 /* ---- Lua ------------------------------------------------------------------------------------ */
 
-/* Record slots (1-based): 1 state, 2 size, 3 mtime, 4 etag, 5 crc64, 6 dst etag (true = same
- * as the source MD5), 7 attempts, 8 origin, 9 queued_at, 10 started-queued, 11 finished-started,
- * 12 duration_ms, 13 error, 14 worker, 15 upload id, 16 sequencer, 17 checks. */
-#define LUA_PRELUDE                                                                                \
-    "local function load(B, k)\n"                                                                  \
-    "  local v = redis.call('HGET', B, k)\n"                                                       \
-    "  if not v then return nil end\n"                                                             \
-    "  return {cmsgpack.unpack(v)}\n"                                                              \
-    "end\n"                                                                                        \
-    "local function save(B, k, r)\n"                                                               \
-    "  local n = 17\n"                                                                             \
-    "  while n > 0 and r[n] == nil do n = n - 1 end\n"                                             \
-    "  local v = cmsgpack.pack(unpack(r, 1, n))\n"                                                 \
-    "  redis.call('HSET', B, k, v)\n"                                                              \
-    "  return v\n"                                                                                 \
-    "end\n"                                                                                        \
-    "local function pend(s) return s == 0 or s == 1 or s == 3 end\n"                               \
-    "local CD = {}\n"                                                                              \
-    "local function cadd(f, v) CD[f] = (CD[f] or 0) + v end\n"                                     \
-    "local function flush(C)\n"                                                                    \
-    "  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, v) end end\n"           \
-    "  CD = {}\n"                                                                                  \
-    "end\n"                                                                                        \
-    "local function account(P, F, k, os, osz, ns, nsz)\n"                                          \
-    "  if os ~= nil then cadd('n' .. os, -1); cadd('b' .. os, -osz) end\n"                         \
-    "  cadd('n' .. ns, 1); cadd('b' .. ns, nsz)\n"                                                 \
-    "  local op = os ~= nil and pend(os)\n"                                                        \
-    "  local np = pend(ns)\n"                                                                      \
-    "  if np and not op then redis.call('ZADD', P, 0, k)\n"                                        \
-    "  elseif op and not np then redis.call('ZREM', P, k) end\n"                                   \
-    "  if ns == 3 and os ~= 3 then redis.call('ZADD', F, 0, k)\n"                                  \
-    "  elseif os == 3 and ns ~= 3 then redis.call('ZREM', F, k) end\n"                             \
-    "end\n"                                                                                        \
-    "local function opt(s) if s == '' then return nil end return s end\n"                          \
-    "local function qcmp(a, b)\n"                                                                  \
-    "  if #a < #b then a = a .. string.rep('0', #b - #a)\n"                                        \
-    "  elseif #b < #a then b = b .. string.rep('0', #a - #b) end\n"                                \
-    "  if a < b then return -1 elseif a > b then return 1 end\n"                                   \
-    "  return 0\n"                                                                                 \
-    "end\n"                                                                                        \
-    "local function uvc(s, c)\n"                                                                   \
-    "  if s == 2 and type(c) == 'string' and (',' .. c .. ','):find(',src:unverified,', 1, "       \
-    "true)\n"                                                                                      \
-    "  then return 1 end\n"                                                                        \
-    "  return 0\n"                                                                                 \
-    "end\n"                                                                                        \
-    "local function esame(a, b)\n"                                                                 \
-    "  if a == nil or b == nil or a == '' or b == '' then return a == b end\n"                     \
-    "  if a == b then return true end\n"                                                           \
-    "  local ta, tb = string.byte(a, 1), string.byte(b, 1)\n"                                      \
-    "  if ta >= 1 and ta <= 4 and tb >= 1 and tb <= 4 then\n"                                      \
-    "    return string.sub(a, 2) == string.sub(b, 2)\n"                                            \
-    "  end\n"                                                                                      \
-    "  local function bare(x)\n"                                                                   \
-    "    if string.byte(x, 1) == 0 then x = string.sub(x, 2) end\n"                                \
-    "    return (string.gsub(x, '^\"(.*)\"$', '%1'))\n"                                            \
-    "  end\n"                                                                                      \
-    "  return bare(a) == bare(b)\n"                                                                \
-    "end\n"                                                                                        \
-    "local function vcmp(m, e, q, r)\n"                                                            \
-    "  local oq = r[16]\n"                                                                         \
-    "  local oe = r[4] or ''\n"                                                                    \
-    "  if q ~= '' and oq then\n"                                                                   \
-    "    local c = qcmp(q, oq)\n"                                                                  \
-    "    if c ~= 0 then return c end\n"                                                            \
-    "    if e == oe or e == '' then return 0 end\n"                                                \
-    "    return 1\n"                                                                               \
-    "  end\n"                                                                                      \
-    "  local om = r[3] or 0\n"                                                                     \
-    "  if m > om then return 1 elseif m < om then return -1 end\n"                                 \
-    "  if e == oe or e == '' then return 0 end\n"                                                  \
-    "  return 1\n"                                                                                 \
-    "end\n"
+/* The scripts are lib/store/lua/NAME.lua, embedded at build time as FERRY_LUA_<NAME> (the
+ * generated ledger_lua.h). Each is sent as LUA_CONSTS, then the prelude (helpers), then its
+ * own text; LUA_CONSTS names the states, origins, record slots and bounds, generated here from
+ * the lists in ferry/ledger.h and ferry/limits.h so that C and Lua cannot disagree. */
+#include "ledger_lua.h"
 
-/* Checks every argument of an enqueue or skip before the script's first write (Redis does not
- * roll a script back): an error reply, nothing changed. */
-#define LUA_ARGCHECK                                                                               \
-    "local function bad(what) return redis.error_reply('ERR ferry: bad ' .. what .. ' for ' .. "   \
-    "string.sub(ARGV[1], 1, 64)) end\n"                                                            \
-    "if #ARGV[1] == 0 or #ARGV[1] > 1024 then return bad('key') end\n"                             \
-    "if not string.match(ARGV[2], '^%d+$') or #ARGV[2] > 13 or tonumber(ARGV[2]) > "               \
-    "5497558138880\n"                                                                              \
-    "  then return bad('size') end\n"                                                              \
-    "if not string.match(ARGV[3], '^%d+$') or #ARGV[3] > 12 or tonumber(ARGV[3]) > 253402300799\n" \
-    "  then return bad('mtime') end\n"                                                             \
-    "if #ARGV[4] > 131 then return bad('etag') end\n"                                              \
-    "if #ARGV[5] ~= 0 and #ARGV[5] ~= 8 then return bad('crc64') end\n"                            \
-    "if #ARGV[6] > 64 or string.match(ARGV[6], '[^0-9A-Fa-f]') then return bad('sequencer') end\n"
+#define LUA_STATE_(name, val, text)  "local S_" #name " = " #val "\n"
+#define LUA_ORIGIN_(name, val, text) "local O_" #name " = " #val "\n"
+#define LUA_SLOT_(name, val)         "local F_" #name " = " #val "\n"
+#define LUA_SLOT_MAX_(name, val)     ", " #val
+#define LUA_BOUND_(name)             "local " #name " = " FERRY_STR(FERRY_##name) "\n"
+#define LUA_HEAD                     "-- generated by lib/store/ledger.c from ferry/ledger.h and limits.h\n"
+#define LUA_N_SLOTS                  "local N_SLOTS = math.max(0" FERRY_SLOT_LIST(LUA_SLOT_MAX_) ")\n"
+#define LUA_NAMES                                                                                  \
+    FERRY_STATE_LIST(LUA_STATE_)                                                                   \
+    FERRY_ORIGIN_LIST(LUA_ORIGIN_) FERRY_SLOT_LIST(LUA_SLOT_) LUA_N_SLOTS
+#define LUA_BOUNDS                                                                                 \
+    LUA_BOUND_(KEY_MAX)                                                                            \
+    LUA_BOUND_(ETAG_MAX)                                                                           \
+    LUA_BOUND_(SEQ_MAX) LUA_BOUND_(UPLOAD_ID_MAX) LUA_BOUND_(SIZE_MAX) LUA_BOUND_(MTIME_MAX)
+#define LUA_CONSTS  LUA_HEAD LUA_NAMES LUA_BOUNDS
+#define LUA_PRELUDE LUA_CONSTS FERRY_LUA_PRELUDE
 
-/* KEYS: bucket pending failed counters stream
- * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin force now op now_ms etag_text
- *       crc_text origin_name */
-static const ferry_redis_script_t LUA_ENQUEUE = {
-    "enqueue", LUA_PRELUDE LUA_ARGCHECK
-    "if #ARGV[12] > 130 then return bad('etag') end\n"
-    "local k = ARGV[1]\n"
-    "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
-    "local force = ARGV[8] == '1'\n"
-    "local del = ARGV[10] == 'delete'\n"
-    "local r = load(KEYS[1], k)\n"
-    "local os, osz = nil, 0\n"
-    "local changed = true\n"
-    "if r then\n"
-    "  os = r[1]; osz = r[2] or 0\n"
-    "  if m == 0 then\n"
-    "    changed = false\n"
-    "    if not force and (os == 0 or os == 1) then return 0 end\n"
-    "  else\n"
-    "    local c = vcmp(m, e, q, r)\n"
-    "    if c < 0 then return -1 end\n"
-    "    if c == 0 then\n"
-    "      changed = false\n"
-    "      if not force and not (del and os ~= 0 and os ~= 1 and os ~= 5) then return 0 end\n"
-    "    end\n"
-    "  end\n"
-    "  cadd('uv', -uvc(os, r[17]))\n"
-    "else\n"
-    "  r = {}\n"
-    "end\n"
-    "if changed or r[3] == nil then\n"
-    "  r[2] = size; r[3] = m; r[4] = opt(e); r[5] = opt(crc); r[16] = opt(q); r[6] = nil\n"
-    "  r[15] = nil\n"
-    "end\n"
-    "r[1] = 0; r[7] = 0; r[8] = tonumber(ARGV[7]); r[9] = tonumber(ARGV[9])\n"
-    "r[10] = nil; r[11] = nil; r[12] = nil; r[13] = nil; r[14] = nil\n"
-    "save(KEYS[1], k, r)\n"
-    "account(KEYS[2], KEYS[3], k, os, osz, 0, r[2] or 0)\n"
-    "flush(KEYS[4])\n"
-    "redis.call('XADD', KEYS[5], '*', 'k', k, 's', ARGV[2], 'm', ARGV[3], 'e', ARGV[12],\n"
-    "  'c', ARGV[13], 'q', q, 'o', ARGV[14], 'op', ARGV[10], 't', ARGV[11])\n"
-    "return 1\n"};
+static const ferry_redis_script_t LUA_ENQUEUE = {"enqueue",
+                                                 LUA_PRELUDE FERRY_LUA_ARGCHECK FERRY_LUA_ENQUEUE};
+static const ferry_redis_script_t LUA_SKIP = {"skip",
+                                              LUA_PRELUDE FERRY_LUA_ARGCHECK FERRY_LUA_SKIP};
+static const ferry_redis_script_t LUA_START = {"start", LUA_PRELUDE FERRY_LUA_START};
+static const ferry_redis_script_t LUA_FINISH = {"finish", LUA_PRELUDE FERRY_LUA_FINISH};
+static const ferry_redis_script_t LUA_FAIL = {"fail", LUA_PRELUDE FERRY_LUA_FAIL};
+static const ferry_redis_script_t LUA_UPLOAD = {"upload", LUA_PRELUDE FERRY_LUA_UPLOAD};
+static const ferry_redis_script_t LUA_LEASE = {"lease", FERRY_LUA_LEASE};
+static const ferry_redis_script_t LUA_LIST = {"list", LUA_CONSTS FERRY_LUA_LIST};
 
-/* KEYS: bucket pending failed counters
- * ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin now reason
- * Returns 1 recorded, 0 already skipped at this version, -1 stale, -2 queued/copying. */
-static const ferry_redis_script_t LUA_SKIP = {
-    "skip", LUA_PRELUDE LUA_ARGCHECK
-    "local k = ARGV[1]\n"
-    "local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local e, crc, q = ARGV[4], ARGV[5], ARGV[6]\n"
-    "local why = opt(ARGV[9])\n"
-    "local r = load(KEYS[1], k)\n"
-    "local os, osz = nil, 0\n"
-    "local changed = true\n"
-    "if r then\n"
-    "  os = r[1]; osz = r[2] or 0\n"
-    "  if m == 0 then return 0 end\n"
-    "  local c = vcmp(m, e, q, r)\n"
-    "  if c < 0 then return -1 end\n"
-    "  if c == 0 then\n"
-    "    changed = false\n"
-    "    if os == 0 or os == 1 then return -2 end\n"
-    "    if os == 4 then\n"
-    "      if r[13] ~= why then r[13] = why; save(KEYS[1], k, r) end\n"
-    "      return 0\n"
-    "    end\n"
-    "  end\n"
-    "else\n"
-    "  r = {}\n"
-    "end\n"
-    "if changed then\n"
-    "  r[2] = size; r[3] = m; r[4] = opt(e); r[5] = opt(crc); r[16] = opt(q); r[6] = nil\n"
-    "  r[15] = nil; r[7] = 0\n"
-    "end\n"
-    "cadd('uv', -uvc(os, r[17]))\n"
-    "r[1] = 4; r[7] = r[7] or 0; r[8] = tonumber(ARGV[7])\n"
-    "r[9] = nil; r[10] = nil; r[11] = tonumber(ARGV[8]); r[12] = nil; r[13] = why; r[14] = nil\n"
-    "save(KEYS[1], k, r)\n"
-    "account(KEYS[2], KEYS[3], k, os, osz, 4, r[2] or 0)\n"
-    "flush(KEYS[4])\n"
-    "return 1\n"};
-
-/* Many keys in one call (one script run, the counters written once per call).
- * KEYS: pending failed counters, then per key: bucket lease
- * ARGV: worker lease_ms now, then per key: key token
- * Returns two values per key: the code (1 ours to copy, 0 already final, -2 another token holds
- * the lease, -3 no record) and the packed record ('' with -2 and -3). */
-static const ferry_redis_script_t LUA_START = {
-    "start", LUA_PRELUDE
-    /* A lease token is "<host>/<slot>/<pid>/<n>" and a worker is "<host>/<slot>": a lease
-     * held under our own worker name by another pid belongs to a dead process (a slot is held
-     * by one live process at a time, see worker.c), so it is taken over at once. */
-    "local function dead_holder(cur, tok, w)\n"
-    "  if w == '' then return false end\n"
-    "  local p = w .. '/'\n"
-    "  local n = #p\n"
-    "  if cur:sub(1, n) ~= p or tok:sub(1, n) ~= p then return false end\n"
-    "  local a = string.match(cur:sub(n + 1), '^(%d+)/[^/]*$')\n"
-    "  local b = string.match(tok:sub(n + 1), '^(%d+)/[^/]*$')\n"
-    "  return a ~= nil and b ~= nil and a ~= b\n"
-    "end\n"
-    "local out = {}\n"
-    "local now = tonumber(ARGV[3])\n"
-    "for i = 1, (#KEYS - 3) / 2 do\n"
-    "  local B, L, k, tok = KEYS[2 + 2 * i], KEYS[3 + 2 * i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
-    "  local code, v = -3, ''\n"
-    "  local raw = redis.call('HGET', B, k)\n"
-    "  if raw then\n"
-    "    local r = {cmsgpack.unpack(raw)}\n"
-    "    local s = r[1]\n"
-    "    if s == 2 or s == 4 or s == 5 then code = 0; v = raw\n"
-    "    else\n"
-    "      local cur = redis.call('GET', L)\n"
-    "      if cur and cur ~= tok and not dead_holder(cur, tok, ARGV[1]) then code = -2\n"
-    "      else\n"
-    "        redis.call('SET', L, tok, 'PX', ARGV[2])\n"
-    "        r[1] = 1; r[7] = (r[7] or 0) + 1\n"
-    "        r[10] = math.max(0, now - (r[9] or now)); r[11] = nil; r[12] = nil\n"
-    "        r[14] = ARGV[1]\n"
-    "        code = 1; v = save(B, k, r)\n"
-    "        account(KEYS[1], KEYS[2], k, s, r[2] or 0, 1, r[2] or 0)\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "  out[2 * i - 1] = code; out[2 * i] = v\n"
-    "end\n"
-    "flush(KEYS[3])\n"
-    "return out\n"};
-
-/* Many keys in one call, as LUA_START.
- * KEYS: pending failed counters, then per key: bucket lease
- * ARGV: per key 13 values: key token state size mtime etag crc seq dst error now duration_ms
- *       checks
- * Returns one code per key: 1 recorded, -1 a newer version is queued, -2 another token holds
- * the lease, -3 no record. */
-static const ferry_redis_script_t LUA_FINISH = {
-    "finish",
-    LUA_PRELUDE "local function finish(B, L, o)\n"
-                "  local function A(j) return ARGV[o + j] end\n"
-                "  local k = A(1)\n"
-                "  local r = load(B, k)\n"
-                "  if not r then return -3 end\n"
-                "  local cur = redis.call('GET', L)\n"
-                "  if cur and cur ~= A(2) then return -2 end\n"
-                "  local os, osz = r[1], r[2] or 0\n"
-                "  local m = tonumber(A(5))\n"
-                "  if m ~= 0 then\n"
-                "    local c = vcmp(m, A(6), A(8), r)\n"
-                /* still copying what an event named, and the HEAD found that object
-                 * (same etag, quotes and hex case aside, or same sequencer, or the event
-                 * named none): the event's time is not the object's Last-Modified, the
-                 * HEAD is the truth */
-                "    if c < 0 and os == 1 and r[8] == 1 and (r[4] == nil or esame(r[4], A(6)) or\n"
-                "        (A(8) ~= '' and A(8) == r[16])) then c = 0 end\n"
-                "    if c < 0 then\n"
-                "      if cur then redis.call('DEL', L) end\n"
-                "      return -1\n"
-                "    end\n"
-                "    if c > 0 then r[6] = nil; r[15] = nil end\n"
-                "    r[2] = tonumber(A(4)); r[3] = m; r[4] = opt(A(6))\n"
-                "    if A(7) ~= '' then r[5] = A(7) end\n"
-                "    if A(8) ~= '' then r[16] = A(8) end\n"
-                "  end\n"
-                "  local ns = tonumber(A(3))\n"
-                "  local now = tonumber(A(11))\n"
-                "  local uv0 = uvc(os, r[17])\n"
-                "  r[1] = ns\n"
-                /* a done outcome without checks (a refused delete going back to done)
-                 * keeps the checks of the copy it leaves in place */
-                "  if A(13) ~= '' or ns ~= 2 then r[17] = opt(A(13)) end\n"
-                "  cadd('uv', uvc(ns, r[17]) - uv0)\n"
-                "  if A(9) == '=' then r[6] = true elseif A(9) ~= '' then r[6] = A(9) end\n"
-                "  if ns == 3 or ns == 0 then r[13] = opt(A(10)) else r[13] = nil end\n"
-                "  if ns == 2 or ns == 4 or ns == 5 then r[15] = nil end\n"
-                "  local q = r[9] or now\n"
-                "  local st = q + (r[10] or 0)\n"
-                "  if ns ~= 0 then r[11] = math.max(0, now - st) end\n"
-                "  if A(12) ~= '' then r[12] = tonumber(A(12)) end\n"
-                "  save(B, k, r)\n"
-                "  account(KEYS[1], KEYS[2], k, os, osz, ns, r[2] or 0)\n"
-                "  if cur then redis.call('DEL', L) end\n"
-                "  return 1\n"
-                "end\n"
-                "local out = {}\n"
-                "for i = 1, (#KEYS - 3) / 2 do\n"
-                "  out[i] = finish(KEYS[2 + 2 * i], KEYS[3 + 2 * i], (i - 1) * 13)\n"
-                "end\n"
-                "flush(KEYS[3])\n"
-                "return out\n"};
-
-/* KEYS: bucket pending failed counters; ARGV: key error now */
-static const ferry_redis_script_t LUA_FAIL = {
-    "fail", LUA_PRELUDE "local k = ARGV[1]\n"
-                        "local r = load(KEYS[1], k)\n"
-                        "if not r then return -3 end\n"
-                        "local os = r[1]\n"
-                        "if os == 2 or os == 4 or os == 5 then return 0 end\n"
-                        "local now = tonumber(ARGV[3])\n"
-                        "r[1] = 3; r[13] = opt(ARGV[2])\n"
-                        "r[11] = math.max(0, now - ((r[9] or now) + (r[10] or 0)))\n"
-                        "save(KEYS[1], k, r)\n"
-                        "account(KEYS[2], KEYS[3], k, os, r[2] or 0, 3, r[2] or 0)\n"
-                        "flush(KEYS[4])\n"
-                        "return 1\n"};
-
-/* KEYS: bucket lease; ARGV: key token upload_id */
-static const ferry_redis_script_t LUA_UPLOAD = {"upload", LUA_PRELUDE
-                                                "local cur = redis.call('GET', KEYS[2])\n"
-                                                "if cur and cur ~= ARGV[2] then return -2 end\n"
-                                                "local r = load(KEYS[1], ARGV[1])\n"
-                                                "if not r then return -3 end\n"
-                                                "if #ARGV[3] > 1024 then\n"
-                                                "  return redis.error_reply('ERR ferry: upload id "
-                                                "over 1024 bytes')\n"
-                                                "end\n"
-                                                "r[15] = opt(ARGV[3])\n"
-                                                "save(KEYS[1], ARGV[1], r)\n"
-                                                "return 1\n"};
-
-/* KEYS: lease; ARGV: token ms (ms 0 = release) */
-static const ferry_redis_script_t LUA_LEASE = {
-    "lease", "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-             "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else\n"
-             "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
-             "return 1\n"};
-
-/* KEYS: buckets…; ARGV: state(-1 any) prefix skip limit. Returns {buckets_done, skip, k, v…}. */
-static const ferry_redis_script_t LUA_LIST = {
-    "list", "local st, pfx = tonumber(ARGV[1]), ARGV[2]\n"
-            "local skip, limit = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-            "local out = {0, 0}\n"
-            "local n = 0\n"
-            "for i = 1, #KEYS do\n"
-            "  local h = redis.call('HGETALL', KEYS[i])\n"
-            "  local seen = 0\n"
-            "  for j = 1, #h, 2 do\n"
-            "    local k, v = h[j], h[j + 1]\n"
-            "    if (pfx == '' or string.sub(k, 1, #pfx) == pfx) and\n"
-            "       (st < 0 or string.byte(v, 1) == st) then\n"
-            "      seen = seen + 1\n"
-            "      if seen > skip then\n"
-            "        if n >= limit then out[1] = i - 1; out[2] = seen - 1; return out end\n"
-            "        out[#out + 1] = k; out[#out + 1] = v; n = n + 1\n"
-            "      end\n"
-            "    end\n"
-            "  end\n"
-            "  skip = 0\n"
-            "end\n"
-            "out[1] = #KEYS\n"
-            "return out\n"};
+const char *ferry_ledger_lua_consts(void)
+{
+    return LUA_CONSTS;
+}
 
 const ferry_redis_script_t *ferry_ledger_script(const char *name)
 {
@@ -1754,14 +1472,9 @@ int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *toke
 /* ---- queries ------------------------------------------------------------------------------------
  */
 
-int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c)
 {
     memset(c, 0, sizeof(*c));
-    redisReply *rep = NULL;
-    const char *argv[2] = {"HGETALL", l->k_cnt};
-    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
-    if (rc)
-        return rc;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i];
         if (f->type == REDIS_REPLY_STRING && f->len == 2 && memcmp(f->str, "uv", 2) == 0) {
@@ -1778,6 +1491,17 @@ int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
         else if (f->str[0] == 'b')
             c->bytes[s] = v;
     }
+}
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HGETALL", l->k_cnt};
+    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    ferry_ledger_counters_parse(rep, c);
     freeReplyObject(rep);
     return FERRY_OK;
 }
@@ -1850,6 +1574,11 @@ static int list_index(ferry_ledger_t *l, int state, const char *prefix, const ch
         if (rc)
             break;
         size_t nk = keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
+        for (size_t i = 0; i < nk; i++)
+            if (keys->element[i]->type != REDIS_REPLY_STRING) { /* not a sorted set of keys */
+                nk = 0;
+                rc = FERRY_EPARSE;
+            }
         for (size_t i = 0; i < nk && rc == FERRY_OK; i++) {
             char b[160];
             key_bucket(l, keys->element[i]->str, b, sizeof(b));

@@ -23,6 +23,7 @@ struct ferry_queue_s {
     int max_deliveries;
     char k_q[2][128];
     char k_dead[128];
+    char k_cnt[128];         /* the ledger's counters: queue bytes (LUA_QDEL) */
     int recovered;           /* every own pending entry from before a restart was read */
     int rec_done[2];         /* per stream: its pending entries are all read */
     char rec_id[2][48];      /* per stream: the last pending entry read ("0": none yet) */
@@ -187,13 +188,22 @@ int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot)
     return w < 0 || (size_t)w >= n || w > FERRY_WORKER_MAX ? FERRY_ERANGE : FERRY_OK;
 }
 
-static int ensure_group(ferry_queue_t *q, const char *stream)
+static int ensure_group(ferry_redis_t *r, const char *stream)
 {
     const char *argv[6] = {"XGROUP", "CREATE", stream, KEYS_GROUP, "0", "MKSTREAM"};
-    int rc = ferry_redis_argv(q->r, 6, argv, NULL, NULL);
-    if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "BUSYGROUP"))
+    int rc = ferry_redis_argv(r, 6, argv, NULL, NULL);
+    if (rc == FERRY_EREDIS && strstr(ferry_redis_error(r)->msg, "BUSYGROUP"))
         rc = FERRY_OK;
     return rc;
+}
+
+int ferry_queue_create_groups(ferry_redis_t *r, const char *task)
+{
+    char k[2][128];
+    keys_task(k[0], sizeof(k[0]), task, "q:event");
+    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
+    int rc = ensure_group(r, k[0]);
+    return rc ? rc : ensure_group(r, k[1]);
 }
 
 int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out)
@@ -223,10 +233,9 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     const char *task = ferry_ledger_task(l);
     keys_task(q->k_q[0], sizeof(q->k_q[0]), task, "q:event");
     keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
+    keys_task(q->k_cnt, sizeof(q->k_cnt), task, "cnt");
     keys_task(q->k_dead, sizeof(q->k_dead), task, "q:dead");
-    int rc = ensure_group(q, q->k_q[0]);
-    if (rc == FERRY_OK)
-        rc = ensure_group(q, q->k_q[1]);
+    int rc = ferry_queue_create_groups(r, task);
     if (rc) {
         ferry_queue_free(q);
         return rc;
@@ -246,14 +255,36 @@ void ferry_queue_free(ferry_queue_t *q)
 /* ---- reading
  * ------------------------------------------------------------------------------------- */
 
-static const ferry_redis_script_t LUA_ACK = {"ack",
-                                             "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                                             "return redis.call('XDEL', KEYS[1], ARGV[2])\n"};
+/* Queue bytes (ferry_queue_bytes): the counters hash's field "qbytes:<stream>" holds the
+ * source bytes of the jobs in the stream. The ledger's enqueue script adds a job's size with
+ * its XADD; qdel removes entries and subtracts the sizes they carry (read from the entries
+ * themselves, so a repeated ack subtracts nothing), and forgets the field when the stream is
+ * empty (any drift ends when a stream drains). S stream, C counters hash, ids a table. */
+#define LUA_QDEL                                                                                   \
+    "local function qdel(S, C, ids)\n"                                                             \
+    "  local b = 0\n"                                                                              \
+    "  for i = 1, #ids do\n"                                                                       \
+    "    local e = redis.call('XRANGE', S, ids[i], ids[i])\n"                                      \
+    "    local f = e[1] and e[1][2] or {}\n"                                                       \
+    "    for j = 1, #f - 1, 2 do if f[j] == 's' then b = b + (tonumber(f[j + 1]) or 0) end end\n"  \
+    "  end\n"                                                                                      \
+    "  local n = redis.call('XDEL', S, unpack(ids))\n"                                             \
+    "  local F = 'qbytes:' .. string.match(S, '[^:]+$')\n"                                         \
+    "  if redis.call('XLEN', S) == 0 then redis.call('HDEL', C, F)\n"                              \
+    "  elseif b > 0 then redis.call('HINCRBY', C, F, -b) end\n"                                    \
+    "  return n\n"                                                                                 \
+    "end\n"
 
-/* KEYS: stream; ARGV: group id…: ack and delete many entries of one stream in one call. */
+/* KEYS: stream counters; ARGV: group id */
+static const ferry_redis_script_t LUA_ACK = {"ack", LUA_QDEL
+                                             "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                                             "return qdel(KEYS[1], KEYS[2], {ARGV[2]})\n"};
+
+/* KEYS: stream counters; ARGV: group id…: ack and delete many entries of one stream in one
+ * call. */
 static const ferry_redis_script_t LUA_ACK_MANY = {
-    "ack_many", "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))\n"
-                "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n"};
+    "ack_many", LUA_QDEL "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))\n"
+                         "return qdel(KEYS[1], KEYS[2], {unpack(ARGV, 2)})\n"};
 #define ACK_CHUNK 256 /* ids per call (Lua's unpack limit is ~8,000) */
 
 /* Reset the idle time only while we own the entry (XCLAIM would otherwise steal it back). */
@@ -264,19 +295,19 @@ static const ferry_redis_script_t LUA_REFRESH = {
     "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'JUSTID')\n"
     "return 1\n"};
 
-/* KEYS: stream dead; ARGV: group id field value … */
-static const ferry_redis_script_t LUA_DEAD = {"dead",
+/* KEYS: stream dead counters; ARGV: group id field value … */
+static const ferry_redis_script_t LUA_DEAD = {"dead", LUA_QDEL
                                               "local f = {}\n"
                                               "for i = 3, #ARGV do f[#f + 1] = ARGV[i] end\n"
                                               "redis.call('XADD', KEYS[2], '*', unpack(f))\n"
                                               "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                                              "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                                              "qdel(KEYS[1], KEYS[3], {ARGV[2]})\n"
                                               "return 1\n"};
 
 static int ack_id(ferry_queue_t *q, int kind, const char *id)
 {
-    const char *argv[3] = {q->k_q[kind], KEYS_GROUP, id};
-    return ferry_redis_eval(q->r, &LUA_ACK, 1, 3, argv, NULL, NULL);
+    const char *argv[4] = {q->k_q[kind], q->k_cnt, KEYS_GROUP, id};
+    return ferry_redis_eval(q->r, &LUA_ACK, 2, 4, argv, NULL, NULL);
 }
 
 /* Delivery count of one pending entry, from XPENDING; 1 if unknown. */
@@ -326,9 +357,9 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
                 char idb[48];
                 memcpy(idb, id->str, id->len);
                 idb[id->len] = '\0';
-                const char *argv[8] = {q->k_q[kind], q->k_dead, KEYS_GROUP, idb,
-                                       "error",      e.msg,     "id",       idb};
-                ferry_redis_eval(q->r, &LUA_DEAD, 2, 8, argv, NULL, NULL);
+                const char *argv[9] = {q->k_q[kind], q->k_dead, q->k_cnt, KEYS_GROUP, idb,
+                                       "error",      e.msg,     "id",     idb};
+                ferry_redis_eval(q->r, &LUA_DEAD, 3, 9, argv, NULL, NULL);
             }
             ferry_log(FERRY_LOG_WARN, "queue.bad_job", "task", ferry_ledger_task(q->l), "error",
                       e.msg, NULL);
@@ -392,7 +423,7 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
     int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
-        if (ensure_group(q, q->k_q[0]) == FERRY_OK && ensure_group(q, q->k_q[1]) == FERRY_OK)
+        if (ensure_group(q->r, q->k_q[0]) == FERRY_OK && ensure_group(q->r, q->k_q[1]) == FERRY_OK)
             rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     }
     if (rc)
@@ -437,7 +468,7 @@ static int autoclaim(ferry_queue_t *q)
         redisReply *rep = NULL;
         int rc = ferry_redis_argv(q->r, 8, argv, NULL, &rep);
         if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
-            ensure_group(q, q->k_q[kind]);
+            ensure_group(q->r, q->k_q[kind]);
             continue;
         }
         if (rc)
@@ -601,20 +632,21 @@ int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_
 {
     /* One call per stream and ACK_CHUNK ids (KEYS[1] stream, ARGV group id...), all in one
      * pipeline. */
-    const char *av[2 + ACK_CHUNK];
+    const char *av[3 + ACK_CHUNK];
     int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK_MANY) : FERRY_OK, first = FERRY_OK;
     size_t calls = 0;
     for (int kind = 0; kind < 2 && rc == FERRY_OK; kind++) {
-        int ac = 2;
+        int ac = 3;
         av[0] = q->k_q[kind];
-        av[1] = KEYS_GROUP;
+        av[1] = q->k_cnt;
+        av[2] = KEYS_GROUP;
         for (size_t i = 0; i <= n && rc == FERRY_OK; i++) {
             if (i < n && (int)jobs[i]->kind == kind)
                 av[ac++] = jobs[i]->id;
-            if (ac > 2 && (i == n || ac == 2 + ACK_CHUNK)) {
-                rc = ferry_redis_eval_append(q->r, &LUA_ACK_MANY, 1, ac, av, NULL);
+            if (ac > 3 && (i == n || ac == 3 + ACK_CHUNK)) {
+                rc = ferry_redis_eval_append(q->r, &LUA_ACK_MANY, 2, ac, av, NULL);
                 calls++;
-                ac = 2;
+                ac = 3;
             }
         }
     }
@@ -669,8 +701,9 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
         snprintf(crc, sizeof(crc), "%" PRIu64, job->crc64);
     snprintf(t, sizeof(t), "%" PRId64, job->enqueued_ms);
     snprintf(dl, sizeof(dl), "%lld", job->deliveries);
-    const char *argv[28] = {q->k_q[job->kind],
+    const char *argv[29] = {q->k_q[job->kind],
                             q->k_dead,
+                            q->k_cnt,
                             KEYS_GROUP,
                             job->id,
                             "k",
@@ -697,7 +730,7 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
                             dl,
                             "error",
                             error ? error : ""};
-    return ferry_redis_eval(q->r, &LUA_DEAD, 2, 28, argv, NULL, NULL);
+    return ferry_redis_eval(q->r, &LUA_DEAD, 3, 29, argv, NULL, NULL);
 }
 
 int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)

@@ -23,12 +23,16 @@ static const double size_le[] = {
     17179869184.0, 68719476736.0, 274877906944.0, 1099511627776.0, 4398046511104.0};
 /* SLO buckets for the event path (S3 RTC promises 15 minutes). */
 static const double event_le[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600};
+/* Scans take seconds (a small prefix) to many hours (a billion objects). */
+static const double scan_le[] = {1,    5,    10,   30,    60,    300,   600,
+                                 1800, 3600, 7200, 14400, 28800, 86400, 172800};
 
 static const ferry_hist_def_t hists[FERRY_HIST_COUNT] = {
     {"copy_seconds", copy_le, sizeof(copy_le) / sizeof(copy_le[0]), 1000.0},
     {"object_bytes", size_le, sizeof(size_le) / sizeof(size_le[0]), 1.0},
     {"event_receipt_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
     {"event_origin_seconds", event_le, sizeof(event_le) / sizeof(event_le[0]), 1000.0},
+    {"scan_seconds", scan_le, sizeof(scan_le) / sizeof(scan_le[0]), 1000.0},
 };
 
 const ferry_hist_def_t *ferry_stats_hist(int h)
@@ -81,8 +85,11 @@ typedef struct slot_s {
 
 struct ferry_stats_s {
     char key[FERRY_TASK_NAME_MAX + 32];
+    char tkey[FERRY_TASK_NAME_MAX + 32]; /* ferry:{T}:tput */
     slot_t slots[FERRY_STATS_SLOTS];
     size_t n;
+    ferry_tput_point_t tput[FERRY_TPUT_PENDING]; /* throughput points not yet flushed */
+    size_t ntput;
     unsigned long long dropped;
 };
 
@@ -95,6 +102,7 @@ int ferry_stats_new(const char *task, ferry_stats_t **out)
     if (s == NULL)
         return FERRY_ENOMEM;
     keys_task(s->key, sizeof(s->key), task, "stats");
+    keys_task(s->tkey, sizeof(s->tkey), task, "tput");
     *out = s;
     return FERRY_OK;
 }
@@ -163,13 +171,69 @@ int ferry_stats_observe(ferry_stats_t *s, int h, double v)
         units = 9e15; /* a clock gone wild must not overflow the sum */
     snprintf(f, sizeof(f), "h|%s|sum", def->id);
     int rc2 = add_field(s, f, (long long)llround(units));
+    if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
+        ferry_stats_tput_add(s, now_ms() / 1000, 1, v > 9e15 ? (long long)9e15 : (long long)v);
     return rc ? rc : rc2;
 }
+
+int ferry_stats_tput_add(ferry_stats_t *s, int64_t t_s, long long objects, long long bytes)
+{
+    if (objects < 0 || bytes < 0 || t_s < 0)
+        return FERRY_EINVAL;
+    int64_t t = t_s - t_s % FERRY_TPUT_STEP_S;
+    ferry_tput_point_t *p = NULL;
+    for (size_t i = 0; i < s->ntput && p == NULL; i++)
+        if (s->tput[i].t == t)
+            p = &s->tput[i];
+    if (p == NULL && s->ntput < FERRY_TPUT_PENDING) {
+        p = &s->tput[s->ntput++];
+        *p = (ferry_tput_point_t){t, 0, 0};
+    }
+    if (p == NULL) /* full (flushes failing for minutes): the newest point takes it */
+        p = &s->tput[s->ntput - 1];
+    p->objects += objects;
+    p->bytes += bytes;
+    return FERRY_OK;
+}
+
+/* Add a point to its slot of the ring: the slot is reset when it holds an older time, left
+ * alone when it holds a newer one (a point more than an hour late). Numbers are Lua doubles:
+ * exact to 2^53 bytes per point. */
+static const ferry_redis_script_t LUA_TPUT = {
+    "tput",
+    "local t = tonumber(ARGV[1])\n"
+    "local f = string.format('%.0f', math.floor(t / tonumber(ARGV[4])) % tonumber(ARGV[5]))\n"
+    "local o, b = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local cur = redis.call('HGET', KEYS[1], f)\n"
+    "if cur then\n"
+    "  local ct, co, cb = string.match(cur, '^(%d+) (%d+) (%d+)$')\n"
+    "  if ct then\n"
+    "    ct = tonumber(ct)\n"
+    "    if ct == t then o = o + tonumber(co); b = b + tonumber(cb)\n"
+    "    elseif ct > t then return 0 end\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], f, string.format('%.0f %.0f %.0f', t, o, b))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "return 1\n"};
 
 int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
 {
     size_t sent = 0;
-    int rc = FERRY_OK;
+    int rc = s->ntput ? ferry_redis_script_load(r, &LUA_TPUT) : FERRY_OK;
+    for (size_t i = 0; i < s->ntput && rc == FERRY_OK; i++) {
+        char t[24], o[24], b[24], step[16], pts[16], ttl[16];
+        snprintf(t, sizeof(t), "%lld", (long long)s->tput[i].t);
+        snprintf(o, sizeof(o), "%lld", s->tput[i].objects);
+        snprintf(b, sizeof(b), "%lld", s->tput[i].bytes);
+        snprintf(step, sizeof(step), "%d", FERRY_TPUT_STEP_S);
+        snprintf(pts, sizeof(pts), "%d", FERRY_TPUT_POINTS);
+        snprintf(ttl, sizeof(ttl), "%d", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
+        const char *argv[7] = {s->tkey, t, o, b, step, pts, ttl};
+        rc = ferry_redis_eval_append(r, &LUA_TPUT, 1, 7, argv, NULL);
+        if (rc == FERRY_OK)
+            sent++;
+    }
     for (size_t i = 0; i < s->n && rc == FERRY_OK; i++) {
         if (s->slots[i].delta == 0)
             continue;
@@ -180,7 +244,7 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         if (rc == FERRY_OK)
             sent++;
     }
-    int failed = rc != FERRY_OK;
+    int failed = rc != FERRY_OK, noscript = 0;
     for (size_t i = 0; i < sent; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
@@ -192,22 +256,25 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK) {
             rc = FERRY_EREDIS;
             failed = 1;
+            if (strstr(rep->str, "NOSCRIPT")) /* SCRIPT FLUSH: a new connection loads it */
+                noscript = 1;
         }
         freeReplyObject(rep);
     }
     if (failed) {
-        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT || noscript)
             ferry_redis_reset(r);
         return rc ? rc : FERRY_EREDIS;
     }
     s->n = 0;
+    s->ntput = 0;
     return FERRY_OK;
 }
 
 /* ---- direct updates ---------------------------------------------------------------------- */
 
-int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
-                      long long n)
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *channel,
+                      const char *result, long long n)
 {
     static const char *const results[] = {"queued", "ignored", "rejected", "duplicate"};
     int known = 0;
@@ -219,7 +286,7 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
         return FERRY_OK;
     char key[FERRY_TASK_NAME_MAX + 32], f[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, NULL);
+    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, channel);
     if (rc)
         return rc;
     snprintf(d, sizeof(d), "%lld", n);
@@ -227,6 +294,45 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
     redisReply *rep = NULL;
     rc = ferry_redis_argv(r, 4, argv, NULL, &rep);
     freeReplyObject(rep);
+    return rc;
+}
+
+/* The bucket and sum fields of one observation, as ferry_stats_observe files it. */
+int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
+{
+    const ferry_hist_def_t *def = ferry_stats_hist(h);
+    if (task == NULL || !keys_task_name_ok(task) || def == NULL || !(v >= 0) || isinf(v))
+        return FERRY_EINVAL;
+    size_t b = 0;
+    while (b < def->n && v > def->le[b])
+        b++;
+    double units = v * def->scale;
+    if (units > 9e15)
+        units = 9e15;
+    char key[FERRY_TASK_NAME_MAX + 32], fb[FERRY_STATS_FIELD_MAX], fs[FERRY_STATS_FIELD_MAX], d[32];
+    keys_task(key, sizeof(key), task, "stats");
+    snprintf(fb, sizeof(fb), "h|%s|%zu", def->id, b);
+    snprintf(fs, sizeof(fs), "h|%s|sum", def->id);
+    snprintf(d, sizeof(d), "%lld", (long long)llround(units));
+    const char *a1[4] = {"HINCRBY", key, fb, "1"};
+    const char *a2[4] = {"HINCRBY", key, fs, d};
+    int rc = ferry_redis_append(r, 4, a1, NULL);
+    int sent = rc == FERRY_OK;
+    if (rc == FERRY_OK && (rc = ferry_redis_append(r, 4, a2, NULL)) == FERRY_OK)
+        sent++;
+    for (int i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
+            rc = FERRY_EREDIS;
+        freeReplyObject(rep);
+    }
+    if (rc != FERRY_OK && rc != FERRY_EREDIS)
+        ferry_redis_reset(r); /* replies may be left unread */
     return rc;
 }
 
@@ -336,11 +442,12 @@ static long long group_field(const redisReply *g, const char *name, long long df
     return dflt;
 }
 
-int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
-                        long long *dead)
+/* Append the STREAM_CMDS commands ferry_stats_streams reads (XLEN of event, bulk and dead,
+ * XINFO GROUPS of event and bulk, the queue bytes kept in the counters hash). */
+#define STREAM_CMDS 6
+
+static int streams_append(ferry_redis_t *r, const char *task)
 {
-    if (task == NULL || !keys_task_name_ok(task))
-        return FERRY_EINVAL;
     char k[3][FERRY_TASK_NAME_MAX + 32];
     keys_task(k[0], sizeof(k[0]), task, "q:event");
     keys_task(k[1], sizeof(k[1]), task, "q:bulk");
@@ -354,46 +461,155 @@ int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t
         const char *argv[3] = {"XINFO", "GROUPS", k[i]};
         rc = ferry_redis_append(r, 3, argv, NULL);
     }
+    char cnt[FERRY_TASK_NAME_MAX + 32];
+    keys_task(cnt, sizeof(cnt), task, "cnt");
+    const char *hm[4] = {"HMGET", cnt, "qbytes:event", "qbytes:bulk"};
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(r, 4, hm, NULL);
+    return rc;
+}
+
+/* Reply i (0..STREAM_CMDS-1) of streams_append into streams / dead (streams zeroed by the
+ * caller with lag -1 before reply 0). */
+static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t streams[2],
+                         long long *dead)
+{
+    if (i == 5) { /* HMGET qbytes: a drifted counter (see queue.c) never shows below 0 */
+        for (size_t k = 0; k < 2 && rep->type == REDIS_REPLY_ARRAY && k < rep->elements; k++) {
+            long long v = ferry_redis_reply_int(rep->element[k], 0);
+            streams[k].bytes = v > 0 && streams[k].length > 0 ? v : 0;
+        }
+    } else if (i < 3) {
+        long long len = ferry_redis_reply_int(rep, 0);
+        if (i < 2)
+            streams[i].length = len;
+        else if (dead)
+            *dead = len;
+    } else if (rep->type == REDIS_REPLY_ARRAY) {
+        /* No such stream (never written) answers an error: zeros. The group "workers"; no
+         * group yet (no worker opened the queue): every entry waits, never delivered. */
+        streams[i - 3].lag = streams[i - 3].length;
+        for (size_t g = 0; g < rep->elements; g++) {
+            const redisReply *e = rep->element[g];
+            const redisReply *nm = NULL;
+            for (size_t j = 0; e->type == REDIS_REPLY_ARRAY && j + 1 < e->elements; j += 2)
+                if (e->element[j]->type == REDIS_REPLY_STRING &&
+                    strcmp(e->element[j]->str, "name") == 0)
+                    nm = e->element[j + 1];
+            if (nm == NULL || nm->type != REDIS_REPLY_STRING || strcmp(nm->str, KEYS_GROUP))
+                continue;
+            streams[i - 3].pending = group_field(e, "pending", 0);
+            streams[i - 3].lag = group_field(e, "lag", -1);
+        }
+    } else {
+        streams[i - 3].lag = 0; /* no stream: nothing waits */
+    }
+}
+
+int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
+                        long long *dead)
+{
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    int rc = streams_append(r, task);
     if (rc) {
         ferry_redis_reset(r);
         return rc;
     }
     for (int i = 0; i < 2; i++)
-        streams[i] = (ferry_stream_stats_t){0, 0, -1};
-    for (int i = 0; i < 5; i++) {
+        streams[i] = (ferry_stream_stats_t){0, 0, -1, 0};
+    for (int i = 0; i < STREAM_CMDS; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
             ferry_redis_reset(r);
             return r2;
         }
-        if (i < 3) {
-            long long len = ferry_redis_reply_int(rep, 0);
-            if (i < 2)
-                streams[i].length = len;
-            else if (dead)
-                *dead = len;
-        } else if (rep->type == REDIS_REPLY_ARRAY) {
-            /* No such stream (never written) answers an error: zeros. The group "workers"; no
-             * group yet (no worker opened the queue): every entry waits, never delivered. */
-            streams[i - 3].lag = streams[i - 3].length;
-            for (size_t g = 0; g < rep->elements; g++) {
-                const redisReply *e = rep->element[g];
-                const redisReply *nm = NULL;
-                for (size_t j = 0; j + 1 < e->elements; j += 2)
-                    if (e->element[j]->type == REDIS_REPLY_STRING &&
-                        strcmp(e->element[j]->str, "name") == 0)
-                        nm = e->element[j + 1];
-                if (nm == NULL || nm->type != REDIS_REPLY_STRING || strcmp(nm->str, KEYS_GROUP))
-                    continue;
-                streams[i - 3].pending = group_field(e, "pending", 0);
-                streams[i - 3].lag = group_field(e, "lag", -1);
-            }
-        } else if (i >= 3) {
-            streams[i - 3].lag = 0; /* no stream: nothing waits */
-        }
+        streams_take(i, rep, streams, dead);
         freeReplyObject(rep);
     }
+    return FERRY_OK;
+}
+
+/* ---- the throughput series ------------------------------------------------------------------ */
+
+/* A decimal integer of 1..18 digits at s[*i..len), advancing *i. 0 when there is none. */
+static int take_num(const char *s, size_t len, size_t *i, long long *v)
+{
+    size_t k = 0;
+    long long x = 0;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9' && k < 18) {
+        x = x * 10 + (s[*i] - '0');
+        (*i)++;
+        k++;
+    }
+    if (k == 0 || (*i < len && s[*i] >= '0' && s[*i] <= '9'))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+int ferry_stats_tput_parse(const char *s, size_t len, ferry_tput_point_t *p)
+{
+    size_t i = 0;
+    long long t, o, b;
+    if (s == NULL || !take_num(s, len, &i, &t) || i >= len || s[i++] != ' ' ||
+        !take_num(s, len, &i, &o) || i >= len || s[i++] != ' ' || !take_num(s, len, &i, &b) ||
+        i != len || t % FERRY_TPUT_STEP_S != 0)
+        return 0;
+    *p = (ferry_tput_point_t){t, o, b};
+    return 1;
+}
+
+static int tput_cmp(const void *x, const void *y)
+{
+    const ferry_tput_point_t *a = x, *b = y;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+int ferry_stats_throughput(ferry_redis_t *r, const char *task, int64_t now_s,
+                           ferry_tput_point_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (task == NULL || !keys_task_name_ok(task))
+        return FERRY_EINVAL;
+    char key[FERRY_TASK_NAME_MAX + 32];
+    keys_task(key, sizeof(key), task, "tput");
+    char names[FERRY_TPUT_POINTS][8];
+    const char *a[FERRY_TPUT_POINTS + 2];
+    a[0] = "HMGET";
+    a[1] = key;
+    for (int i = 0; i < FERRY_TPUT_POINTS; i++) {
+        snprintf(names[i], sizeof(names[i]), "%d", i);
+        a[i + 2] = names[i];
+    }
+    redisReply *rep = NULL;
+    int rc = ferry_redis_argv(r, FERRY_TPUT_POINTS + 2, a, NULL, &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return FERRY_EPARSE;
+    }
+    ferry_tput_point_t *v = calloc(FERRY_TPUT_POINTS, sizeof(*v));
+    if (v == NULL) {
+        freeReplyObject(rep);
+        return FERRY_ENOMEM;
+    }
+    size_t cnt = 0;
+    int64_t from = now_s - FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS;
+    for (size_t i = 0; i < rep->elements && cnt < FERRY_TPUT_POINTS; i++) {
+        const redisReply *e = rep->element[i];
+        ferry_tput_point_t p;
+        if (e->type == REDIS_REPLY_STRING && ferry_stats_tput_parse(e->str, e->len, &p) &&
+            p.t > from && p.t <= now_s)
+            v[cnt++] = p;
+    }
+    freeReplyObject(rep);
+    qsort(v, cnt, sizeof(*v), tput_cmp);
+    *out = v;
+    *n = cnt;
     return FERRY_OK;
 }
 
@@ -506,31 +722,36 @@ static int serves(const char *tasks, const char *task)
     return 0;
 }
 
-int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n)
+/* Append the two commands that list the live workers (forget the old entries, then the
+ * set). */
+static int workers_append(ferry_redis_t *r)
+{
+    char since[32], since_arg[40], last[16];
+    snprintf(since, sizeof(since), "%lld", (long long)(now_ms() - WORKERS_KEEP));
+    snprintf(since_arg, sizeof(since_arg), "(%s", since);
+    snprintf(last, sizeof(last), "%d", WORKERS_MAX - 1);
+    const char *a1[4] = {"ZREMRANGEBYSCORE", WORKERS_KEY, "-inf", since_arg};
+    const char *a2[4] = {"ZRANGE", WORKERS_KEY, "0", last};
+    int rc = ferry_redis_append(r, 4, a1, NULL);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_append(r, 4, a2, NULL);
+    return rc;
+}
+
+/* The heartbeats of the workers named in set (a ZRANGE reply): one pipelined HGETALL each;
+ * task non-NULL keeps only those serving it. */
+static int workers_fetch(ferry_redis_t *r, const redisReply *set, const char *task,
+                         ferry_heartbeat_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    redisReply *set = NULL;
-    char since[32];
-    snprintf(since, sizeof(since), "%lld", (long long)(now_ms() - WORKERS_KEEP));
-    redisReply *tmp = NULL;
-    int rc = ferry_redis_cmd(r, &tmp, "ZREMRANGEBYSCORE %s -inf (%s", WORKERS_KEY, since);
-    freeReplyObject(tmp);
-    if (rc)
-        return rc;
-    rc = ferry_redis_cmd(r, &set, "ZRANGE %s 0 %d", WORKERS_KEY, WORKERS_MAX - 1);
-    if (rc)
-        return rc;
-    if (set->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(set);
+    if (set->type != REDIS_REPLY_ARRAY)
         return FERRY_EPARSE;
-    }
     size_t m = set->elements;
     ferry_heartbeat_t *v = calloc(m ? m : 1, sizeof(*v));
-    if (v == NULL) {
-        freeReplyObject(set);
+    if (v == NULL)
         return FERRY_ENOMEM;
-    }
+    int rc = FERRY_OK;
     size_t sent = 0;
     for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
         char key[200];
@@ -560,7 +781,6 @@ int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **
         }
         freeReplyObject(rep);
     }
-    freeReplyObject(set);
     if (rc) {
         if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
             ferry_redis_reset(r);
@@ -570,6 +790,119 @@ int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **
     *out = v;
     *n = cnt;
     return FERRY_OK;
+}
+
+int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    redisReply *rep[2] = {NULL, NULL};
+    int rc = workers_append(r);
+    for (int i = 0; i < 2 && rc == FERRY_OK; i++)
+        rc = ferry_redis_read(r, &rep[i]);
+    if (rc == FERRY_OK)
+        rc = workers_fetch(r, rep[1], task, out, n);
+    else if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT || rep[0] == NULL || rep[1] == NULL)
+        ferry_redis_reset(r); /* replies may be left unread */
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+    return rc;
+}
+
+/* ---- a task's status in one round trip ------------------------------------------------------ */
+
+#define SNAP_CMDS                                                                                  \
+    (3 + STREAM_CMDS) /* per task: HGET definition, HGETALL counters, the                          \
+                       * stream commands, LRANGE */
+
+void ferry_stats_snapshot_clear(ferry_task_snapshot_t *s)
+{
+    if (s == NULL)
+        return;
+    free(s->definition);
+    free(s->last_scan);
+    memset(s, 0, sizeof(*s));
+}
+
+int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
+                          ferry_task_snapshot_t *out, ferry_heartbeat_t **hb, size_t *nhb)
+{
+    *hb = NULL;
+    *nhb = 0;
+    memset(out, 0, n * sizeof(*out));
+    for (size_t t = 0; t < n; t++)
+        if (tasks[t] == NULL || !keys_task_name_ok(tasks[t]))
+            return FERRY_EINVAL;
+    int rc = FERRY_OK;
+    size_t sent = 0;
+    for (size_t t = 0; t < n && rc == FERRY_OK; t++) {
+        char cnt[FERRY_TASK_NAME_MAX + 32], scans[FERRY_TASK_NAME_MAX + 32];
+        keys_task(cnt, sizeof(cnt), tasks[t], "cnt");
+        keys_task(scans, sizeof(scans), tasks[t], "scans");
+        const char *a1[3] = {"HGET", KEYS_REGISTRY, tasks[t]};
+        const char *a2[2] = {"HGETALL", cnt};
+        const char *a3[4] = {"LRANGE", scans, "0", "0"};
+        rc = ferry_redis_append(r, 3, a1, NULL);
+        if (rc == FERRY_OK)
+            rc = ferry_redis_append(r, 2, a2, NULL);
+        if (rc == FERRY_OK)
+            rc = streams_append(r, tasks[t]);
+        if (rc == FERRY_OK)
+            rc = ferry_redis_append(r, 4, a3, NULL);
+        if (rc == FERRY_OK)
+            sent++;
+    }
+    if (rc == FERRY_OK)
+        rc = workers_append(r);
+    if (rc) { /* part of a pipeline may be out: this connection is not usable as is */
+        ferry_redis_reset(r);
+        return rc;
+    }
+    redisReply *set = NULL;
+    for (size_t t = 0; t < sent && rc == FERRY_OK; t++) {
+        ferry_task_snapshot_t *s = &out[t];
+        s->st[0] = s->st[1] = (ferry_stream_stats_t){0, 0, -1, 0};
+        for (int i = 0; i < SNAP_CMDS && rc == FERRY_OK; i++) {
+            redisReply *rep = NULL;
+            if ((rc = ferry_redis_read(r, &rep)) != FERRY_OK)
+                break;
+            if (i == 0 && rep->type == REDIS_REPLY_STRING)
+                s->definition = strdup(rep->str);
+            else if (i == 1)
+                ferry_ledger_counters_parse(rep, &s->c);
+            else if (i >= 2 && i < 2 + STREAM_CMDS)
+                streams_take(i - 2, rep, s->st, &s->dead);
+            else if (i == SNAP_CMDS - 1 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+                     rep->element[0]->type == REDIS_REPLY_STRING)
+                s->last_scan = strdup(rep->element[0]->str);
+            int oom = (i == 0 && rep->type == REDIS_REPLY_STRING && s->definition == NULL) ||
+                      (i == SNAP_CMDS - 1 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+                       s->last_scan == NULL);
+            freeReplyObject(rep);
+            if (oom)
+                rc = FERRY_ENOMEM;
+        }
+    }
+    redisReply *zrem = NULL;
+    if (rc == FERRY_OK)
+        rc = ferry_redis_read(r, &zrem);
+    if (rc == FERRY_OK)
+        rc = ferry_redis_read(r, &set);
+    if (rc == FERRY_OK)
+        rc = workers_fetch(r, set, NULL, hb, nhb);
+    else
+        ferry_redis_reset(r); /* replies may be left unread */
+    freeReplyObject(zrem);
+    freeReplyObject(set);
+    if (rc)
+        for (size_t t = 0; t < n; t++)
+            ferry_stats_snapshot_clear(&out[t]);
+    return rc;
+}
+
+int ferry_heartbeat_serves(const ferry_heartbeat_t *hb, const char *task)
+{
+    return serves(hb->tasks, task);
 }
 
 json_t *ferry_heartbeat_to_json(const ferry_heartbeat_t *hb)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ferry/cron.h"
+#include "ferry/queue.h"
 #include "ferry/ledger.h"
 #include "ferry/profile.h"
 #include "keys_int.h"
@@ -90,9 +91,9 @@ int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *er
     if (slash) {
         const char *p = slash + 1;
         size_t pl = strlen(p);
-        if (pl > 1024)
-            return ferry_error_set(err, FERRY_EINVAL,
-                                   "prefix in \"%.60s\" is longer than 1024 bytes", s);
+        if (pl > FERRY_KEY_MAX)
+            return ferry_error_set(err, FERRY_EINVAL, "prefix in \"%.60s\" is longer than %d bytes",
+                                   s, FERRY_KEY_MAX);
         memcpy(out->prefix, p, pl);
     }
     return FERRY_OK;
@@ -247,146 +248,290 @@ static int add_glob(char **arr, int *n, const char *v, const char *opt, ferry_er
     return FERRY_OK;
 }
 
-int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err)
+/* The task options: the one place that knows their names, whether they take a value, and what
+ * they mean (the CLI's help prints these lines). apply_opt below gives each its effect. */
+enum {
+    TO_FROM,
+    TO_TO,
+    TO_EVERY,
+    TO_CRON,
+    TO_COMPARE,
+    TO_INCLUDE,
+    TO_EXCLUDE,
+    TO_DELETE,
+    TO_STORAGE_CLASS,
+    TO_PART_SIZE,
+    TO_MULTIPART_THRESHOLD,
+    TO_MIN_SIZE,
+    TO_MAX_SIZE,
+    TO_MIN_AGE,
+    TO_MAX_AGE,
+    TO_REQUIRE_SOURCE_CHECK,
+    TO_MD5_PARTS,
+    TO_LEDGER_BUCKETS,
+    TO_ENDPOINT,
+    TO_REGION,
+    TO_PROFILE,
+    TO_PATH_STYLE,
+    TO_LISTING,
+    TO_CHECKSUM,
+};
+
+/* id, side (0 none, 's' source, 'd' destination), entry */
+static const struct {
+    int id;
+    char side;
+    ferry_task_opt_t o;
+} TASK_OPTS[] = {
+    {TO_FROM, 0, {"--from", "LOC", 0, "source: oss://, cos://, kodo://, s3://BUCKET[/PREFIX]"}},
+    {TO_TO, 0, {"--to", "LOC", 0, "destination: s3://BUCKET[/PREFIX]"}},
+    {TO_EVERY, 0, {"--every", "DUR", 0, "scan every DUR (at least 1s; default 1h)"}},
+    {TO_CRON, 0, {"--cron", "EXPR", 0, "scan on a 5-field cron schedule (UTC) instead of --every"}},
+    {TO_COMPARE,
+     0,
+     {"--compare", "MODE", 0,
+      "size, size-mtime (default) or checksum: when a copied object counts as changed"}},
+    {TO_INCLUDE, 0, {"--include", "GLOB", 0, "copy only keys matching GLOB (repeatable, 64 max)"}},
+    {TO_EXCLUDE, 0, {"--exclude", "GLOB", 0, "skip keys matching GLOB (repeatable, 64 max)"}},
+    {TO_DELETE, 0, {"--delete", NULL, 0, "delete destination objects whose source is gone"}},
+    {TO_STORAGE_CLASS,
+     0,
+     {"--storage-class", "CLASS", 0, "destination storage class (e.g. STANDARD_IA)"}},
+    {TO_PART_SIZE, 0, {"--part-size", "SIZE", 0, "multipart part size, 5MiB..5GiB (16MiB)"}},
+    {TO_MULTIPART_THRESHOLD,
+     0,
+     {"--multipart-threshold", "SIZE", 0, "multipart above this size, 5MiB..5GiB (64MiB)"}},
+    {TO_MIN_SIZE,
+     0,
+     {"--min-size", "SIZE", FERRY_TASK_OPT_SCAN, "skip source objects smaller than SIZE"}},
+    {TO_MAX_SIZE,
+     0,
+     {"--max-size", "SIZE", FERRY_TASK_OPT_SCAN, "skip source objects larger than SIZE"}},
+    {TO_MIN_AGE,
+     0,
+     {"--min-age", "DUR", FERRY_TASK_OPT_SCAN, "skip source objects modified less than DUR ago"}},
+    {TO_MAX_AGE,
+     0,
+     {"--max-age", "DUR", FERRY_TASK_OPT_SCAN, "skip source objects modified more than DUR ago"}},
+    {TO_REQUIRE_SOURCE_CHECK,
+     0,
+     {"--require-source-check", NULL, 0,
+      "fail copies whose source bytes could not be checked (src:unverified)"}},
+    {TO_MD5_PARTS,
+     0,
+     {"--md5-parts", NULL, 0, "copy large plain-MD5 sources in parallel parts (src:unverified)"}},
+    {TO_LEDGER_BUCKETS,
+     0,
+     {"--ledger-buckets", "N", 0, "hash buckets of the ledger, 1..16777216 (fixed at creation)"}},
+    {TO_ENDPOINT, 's', {"--src-endpoint", "URL", 0, "source endpoint (http:// or https://)"}},
+    {TO_REGION, 's', {"--src-region", "REGION", 0, "source region"}},
+    {TO_PROFILE, 's', {"--src-profile", "NAME", 0, "source credentials profile"}},
+    {TO_PATH_STYLE, 's', {"--src-path-style", NULL, 0, "source: path-style URLs"}},
+    {TO_LISTING, 's', {"--src-listing", "MODE", 0, "source listing: delimiter or flat"}},
+    {TO_ENDPOINT, 'd', {"--dst-endpoint", "URL", 0, "destination endpoint (http:// or https://)"}},
+    {TO_REGION, 'd', {"--dst-region", "REGION", 0, "destination region"}},
+    {TO_PROFILE, 'd', {"--dst-profile", "NAME", 0, "destination credentials profile"}},
+    {TO_PATH_STYLE, 'd', {"--dst-path-style", NULL, 0, "destination: path-style URLs"}},
+    {TO_LISTING, 'd', {"--dst-listing", "MODE", 0, "destination listing: delimiter or flat"}},
+    {TO_CHECKSUM,
+     'd',
+     {"--dst-checksum", "MODE", 0, "auto, trailer or md5: how uploads carry their checksum"}},
+};
+#define TASK_OPTS_N (sizeof(TASK_OPTS) / sizeof(TASK_OPTS[0]))
+
+const ferry_task_opt_t *ferry_task_opt(size_t i)
 {
-    int rc = FERRY_OK, saw_every = 0;
+    return i < TASK_OPTS_N ? &TASK_OPTS[i].o : NULL;
+}
+
+/* The entry of "--name" or "--name=value"; -1 when unknown. */
+static int opt_index(const char *arg)
+{
+    size_t n = strcspn(arg, "=");
+    for (size_t i = 0; i < TASK_OPTS_N; i++)
+        if (strncmp(TASK_OPTS[i].o.name, arg, n) == 0 && TASK_OPTS[i].o.name[n] == '\0')
+            return (int)i;
+    return -1;
+}
+
+const ferry_task_opt_t *ferry_task_opt_find(const char *arg)
+{
+    int i = opt_index(arg);
+    return i < 0 ? NULL : &TASK_OPTS[i].o;
+}
+
+/* Give option TASK_OPTS[k] (value v, NULL for a flag) its effect on t. */
+static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, ferry_error_t *err)
+{
+    const char *o = TASK_OPTS[k].o.name;
+    ferry_task_side_t *sd = TASK_OPTS[k].side == 'd' ? &t->dst : &t->src;
+    int rc = FERRY_OK;
+    switch (TASK_OPTS[k].id) {
+    case TO_DELETE:
+        t->delete_ = 1;
+        break;
+    case TO_REQUIRE_SOURCE_CHECK:
+        t->require_source_check = 1;
+        break;
+    case TO_MD5_PARTS:
+        t->md5_parts = 1;
+        break;
+    case TO_PATH_STYLE:
+        sd->path_style = 1;
+        break;
+    case TO_CHECKSUM:
+        if (checksum_mode(v, &t->dst.checksum) != FERRY_OK)
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
+        break;
+    case TO_LISTING:
+        if (listing_mode(v, &sd->listing) != FERRY_OK)
+            rc = ferry_error_set(err, FERRY_EINVAL, "%s: \"%.40s\" is not delimiter or flat", o, v);
+        break;
+    case TO_FROM:
+        rc = set_str(t->src.loc, sizeof(t->src.loc), v, o, err);
+        break;
+    case TO_TO:
+        rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
+        break;
+    case TO_EVERY: {
+        int dr = ferry_duration_parse(v, &t->every_ms);
+        if (dr == FERRY_ERANGE)
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "--every: \"%.40s\" is too long (each number at most "
+                                 "1000000000, the sum under 292 million years)",
+                                 v);
+        else if (dr || t->every_ms < 1000)
+            rc = ferry_error_set(
+                err, FERRY_EINVAL,
+                "--every: \"%.40s\" is not a duration of at least 1s (e.g. 1h, 15m)", v);
+        *saw_every = 1;
+        break;
+    }
+    case TO_CRON: {
+        ferry_cron_t cr;
+        ferry_error_t ce;
+        if (!cron_valid(v) || strlen(v) >= sizeof(t->cron))
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "--cron: \"%.60s\" is not a 5-field cron expression", v);
+        else if (ferry_cron_parse(v, &cr, &ce) != FERRY_OK)
+            rc = ferry_error_set(err, FERRY_EINVAL, "--cron: %s", ce.msg);
+        else
+            rc = set_str(t->cron, sizeof(t->cron), v, o, err);
+        break;
+    }
+    case TO_COMPARE: {
+        int c = -1;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(v, COMPARES[i]) == 0)
+                c = i;
+        if (c < 0)
+            rc =
+                ferry_error_set(err, FERRY_EINVAL,
+                                "--compare: \"%.40s\" is not one of size, size-mtime, checksum", v);
+        t->compare = c;
+        break;
+    }
+    case TO_INCLUDE:
+        rc = add_glob(t->include, &t->n_include, v, o, err);
+        break;
+    case TO_EXCLUDE:
+        rc = add_glob(t->exclude, &t->n_exclude, v, o, err);
+        break;
+    case TO_STORAGE_CLASS:
+        rc = set_str(t->storage_class, sizeof(t->storage_class), v, o, err);
+        for (const char *p = v; rc == FERRY_OK && *p; p++)
+            if (!((*p >= 'A' && *p <= 'Z') || *p == '_' || (*p >= '0' && *p <= '9')))
+                rc = ferry_error_set(
+                    err, FERRY_EINVAL,
+                    "--storage-class: \"%.40s\" is not a storage class (e.g. STANDARD_IA)", v);
+        break;
+    case TO_PART_SIZE:
+    case TO_MULTIPART_THRESHOLD: {
+        uint64_t *dst = TASK_OPTS[k].id == TO_PART_SIZE ? &t->part_size : &t->multipart_threshold;
+        if (ferry_size_parse(v, dst) || *dst < (5ULL << 20) || *dst > (5ULL << 30))
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "%s: \"%.40s\" must be a size from 5MiB to 5GiB", o, v);
+        break;
+    }
+    case TO_MIN_SIZE:
+    case TO_MAX_SIZE:
+        if (ferry_size_parse(v, TASK_OPTS[k].id == TO_MIN_SIZE ? &t->min_size : &t->max_size) !=
+            FERRY_OK)
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "%s: '%.40s' is not a size (examples: 10MiB, 1G; 0: no bound)", o,
+                                 v);
+        break;
+    case TO_MIN_AGE:
+    case TO_MAX_AGE:
+        if (ferry_duration_parse(v, TASK_OPTS[k].id == TO_MIN_AGE ? &t->min_age_ms
+                                                                  : &t->max_age_ms) != FERRY_OK)
+            rc = ferry_error_set(
+                err, FERRY_EINVAL,
+                "%s: '%.40s' is not a duration (examples: 30s, 1h, 7d; 0: no bound)", o, v);
+        break;
+    case TO_LEDGER_BUCKETS: {
+        char *e;
+        unsigned long b = strtoul(v, &e, 10);
+        if (*e || b < 1 || b > (1UL << 24))
+            rc = ferry_error_set(err, FERRY_EINVAL, "--ledger-buckets: must be 1..16777216");
+        t->ledger_buckets = (uint32_t)b;
+        break;
+    }
+    case TO_ENDPOINT:
+        if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "%s: \"%.60s\" must be an http:// or https:// URL", o, v);
+        else
+            rc = set_str(sd->endpoint, sizeof(sd->endpoint), v, o, err);
+        break;
+    case TO_REGION:
+        rc = set_str(sd->region, sizeof(sd->region), v, o, err);
+        break;
+    case TO_PROFILE:
+        rc = set_str(sd->profile, sizeof(sd->profile), v, o, err);
+        break;
+    default:
+        rc = ferry_error_set(err, FERRY_EINVAL, "unknown option %s", o);
+    }
+    return rc;
+}
+
+static int apply_args(ferry_task_t *t, int argc, char **argv, int *saw_every, ferry_error_t *err)
+{
+    int rc = FERRY_OK;
     for (int i = 0; i < argc && rc == FERRY_OK; i++) {
         const char *o = argv[i];
-        const char *v = NULL;
-        char name[64];
-        const char *eq = strchr(o, '=');
         if (strncmp(o, "--", 2) != 0)
             return ferry_error_set(err, FERRY_EINVAL, "unexpected argument \"%.60s\"", o);
-        if (eq && (size_t)(eq - o) < sizeof(name)) {
-            memcpy(name, o, (size_t)(eq - o));
-            name[eq - o] = '\0';
-            o = name;
-            v = eq + 1;
-        }
-        /* flags */
-        if (strcmp(o, "--delete") == 0) {
-            t->delete_ = 1;
-            continue;
-        }
-        if (strcmp(o, "--require-source-check") == 0) {
-            t->require_source_check = 1;
-            continue;
-        }
-        if (strcmp(o, "--md5-parts") == 0) {
-            t->md5_parts = 1;
-            continue;
-        }
-        if (strcmp(o, "--src-path-style") == 0 || strcmp(o, "--dst-path-style") == 0) {
-            (o[2] == 's' ? &t->src : &t->dst)->path_style = 1;
-            continue;
-        }
-        if (v == NULL) {
+        int k = opt_index(o);
+        if (k < 0)
+            return ferry_error_set(err, FERRY_EINVAL, "unknown option %.60s", o);
+        const char *eq = strchr(o, '=');
+        const char *v = eq ? eq + 1 : NULL;
+        if (TASK_OPTS[k].o.metavar == NULL && eq) /* --delete=false must not mean --delete */
+            return ferry_error_set(err, FERRY_EINVAL, "%s takes no value (drop '%.40s')",
+                                   TASK_OPTS[k].o.name, eq);
+        if (TASK_OPTS[k].o.metavar && v == NULL) {
             if (i + 1 >= argc)
-                return ferry_error_set(err, FERRY_EINVAL, "%s needs a value", o);
+                return ferry_error_set(err, FERRY_EINVAL, "%s needs a value", TASK_OPTS[k].o.name);
             v = argv[++i];
         }
-        if (strcmp(o, "--dst-checksum") == 0) {
-            if (checksum_mode(v, &t->dst.checksum) != FERRY_OK)
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
-        } else if (strcmp(o, "--src-listing") == 0 || strcmp(o, "--dst-listing") == 0) {
-            if (listing_mode(v, &(o[2] == 's' ? &t->src : &t->dst)->listing) != FERRY_OK)
-                rc = ferry_error_set(err, FERRY_EINVAL, "%s: \"%.40s\" is not delimiter or flat", o,
-                                     v);
-        } else if (strcmp(o, "--from") == 0)
-            rc = set_str(t->src.loc, sizeof(t->src.loc), v, o, err);
-        else if (strcmp(o, "--to") == 0)
-            rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
-        else if (strcmp(o, "--every") == 0) {
-            int dr = ferry_duration_parse(v, &t->every_ms);
-            if (dr == FERRY_ERANGE)
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "--every: \"%.40s\" is too long (each number at most "
-                                     "1000000000, the sum under 292 million years)",
-                                     v);
-            else if (dr || t->every_ms < 1000)
-                rc = ferry_error_set(
-                    err, FERRY_EINVAL,
-                    "--every: \"%.40s\" is not a duration of at least 1s (e.g. 1h, 15m)", v);
-            saw_every = 1;
-        } else if (strcmp(o, "--cron") == 0) {
-            ferry_cron_t cr;
-            ferry_error_t ce;
-            if (!cron_valid(v) || strlen(v) >= sizeof(t->cron))
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "--cron: \"%.60s\" is not a 5-field cron expression", v);
-            else if (ferry_cron_parse(v, &cr, &ce) != FERRY_OK)
-                rc = ferry_error_set(err, FERRY_EINVAL, "--cron: %s", ce.msg);
-            else
-                rc = set_str(t->cron, sizeof(t->cron), v, o, err);
-        } else if (strcmp(o, "--compare") == 0) {
-            int c = -1;
-            for (int k = 0; k < 3; k++)
-                if (strcmp(v, COMPARES[k]) == 0)
-                    c = k;
-            if (c < 0)
-                rc = ferry_error_set(
-                    err, FERRY_EINVAL,
-                    "--compare: \"%.40s\" is not one of size, size-mtime, checksum", v);
-            t->compare = c;
-        } else if (strcmp(o, "--include") == 0)
-            rc = add_glob(t->include, &t->n_include, v, o, err);
-        else if (strcmp(o, "--exclude") == 0)
-            rc = add_glob(t->exclude, &t->n_exclude, v, o, err);
-        else if (strcmp(o, "--storage-class") == 0) {
-            rc = set_str(t->storage_class, sizeof(t->storage_class), v, o, err);
-            for (const char *p = v; rc == FERRY_OK && *p; p++)
-                if (!((*p >= 'A' && *p <= 'Z') || *p == '_' || (*p >= '0' && *p <= '9')))
-                    rc = ferry_error_set(
-                        err, FERRY_EINVAL,
-                        "--storage-class: \"%.40s\" is not a storage class (e.g. STANDARD_IA)", v);
-        } else if (strcmp(o, "--part-size") == 0) {
-            if (ferry_size_parse(v, &t->part_size) || t->part_size < (5ULL << 20) ||
-                t->part_size > (5ULL << 30))
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "--part-size: \"%.40s\" must be a size from 5MiB to 5GiB", v);
-        } else if (strcmp(o, "--multipart-threshold") == 0) {
-            if (ferry_size_parse(v, &t->multipart_threshold) ||
-                t->multipart_threshold < (5ULL << 20) || t->multipart_threshold > (5ULL << 30))
-                rc = ferry_error_set(
-                    err, FERRY_EINVAL,
-                    "--multipart-threshold: \"%.40s\" must be a size from 5MiB to 5GiB", v);
-        } else if (strcmp(o, "--min-size") == 0 || strcmp(o, "--max-size") == 0) {
-            uint64_t *dst = o[3] == 'i' ? &t->min_size : &t->max_size;
-            if (ferry_size_parse(v, dst) != FERRY_OK)
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "%s: \"%.40s\" is not a size (e.g. 64k, 8MiB; 0: no bound)", o,
-                                     v);
-        } else if (strcmp(o, "--min-age") == 0 || strcmp(o, "--max-age") == 0) {
-            int64_t *dst = o[3] == 'i' ? &t->min_age_ms : &t->max_age_ms;
-            if (ferry_duration_parse(v, dst) != FERRY_OK)
-                rc = ferry_error_set(err, FERRY_EINVAL,
-                                     "%s: \"%.40s\" is not a duration (e.g. 1h, 7d; 0: no bound)",
-                                     o, v);
-        } else if (strcmp(o, "--ledger-buckets") == 0) {
-            char *e;
-            unsigned long b = strtoul(v, &e, 10);
-            if (*e || b < 1 || b > (1UL << 24))
-                rc = ferry_error_set(err, FERRY_EINVAL, "--ledger-buckets: must be 1..16777216");
-            t->ledger_buckets = (uint32_t)b;
-        } else if (strncmp(o, "--src-", 6) == 0 || strncmp(o, "--dst-", 6) == 0) {
-            ferry_task_side_t *sd = o[2] == 's' ? &t->src : &t->dst;
-            const char *f = o + 6;
-            if (strcmp(f, "endpoint") == 0) {
-                if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-                    rc = ferry_error_set(err, FERRY_EINVAL,
-                                         "%s: \"%.60s\" must be an http:// or https:// URL", o, v);
-                else
-                    rc = set_str(sd->endpoint, sizeof(sd->endpoint), v, o, err);
-            } else if (strcmp(f, "region") == 0)
-                rc = set_str(sd->region, sizeof(sd->region), v, o, err);
-            else if (strcmp(f, "profile") == 0)
-                rc = set_str(sd->profile, sizeof(sd->profile), v, o, err);
-            else
-                rc = ferry_error_set(err, FERRY_EINVAL, "unknown option %s", o);
-        } else
-            rc = ferry_error_set(err, FERRY_EINVAL, "unknown option %s", o);
+        rc = apply_opt(t, (size_t)k, TASK_OPTS[k].o.metavar ? v : NULL, saw_every, err);
     }
+    return rc;
+}
+
+int ferry_task_apply_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err)
+{
+    int saw_every = 0;
+    return apply_args(t, argc, argv, &saw_every, err);
+}
+
+int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err)
+{
+    int saw_every = 0;
+    int rc = apply_args(t, argc, argv, &saw_every, err);
     if (rc)
         return rc;
     if (saw_every && t->cron[0])
@@ -652,7 +797,7 @@ int ferry_task_put(ferry_redis_t *r, const ferry_task_t *t, int replace)
             e, FERRY_EEXISTS,
             "task %s already exists (ferry task rm %s first, or pick another name)", t->name,
             t->name);
-    return FERRY_OK;
+    return ferry_queue_create_groups(r, t->name);
 }
 
 int ferry_task_get(ferry_redis_t *r, const char *name, ferry_task_t *t)

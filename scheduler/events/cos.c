@@ -1,4 +1,4 @@
-/* COS events through the SCF COS trigger, PROVIDERS.md §5c. The key is
+/* COS events through the SCF COS trigger, docs/providers.md §5c. The key is
  * "/{appid}/{bucket}/{key}", URL-encoded: strip the first two segments, then decode. */
 #include "events_int.h"
 

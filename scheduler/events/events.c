@@ -211,7 +211,7 @@ int ev_int(json_t *obj, const char *name, int need, int64_t *out, const char *pa
         *out = (int64_t)json_integer_value(v);
         return FERRY_OK;
     }
-    /* One older COS sample sends size as a decimal string (PROVIDERS.md §5c ⚠). */
+    /* One older COS sample sends size as a decimal string (docs/providers.md §5c ⚠). */
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;

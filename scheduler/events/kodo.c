@@ -1,4 +1,4 @@
-/* Kodo bucket event rule callbacks, PROVIDERS.md §5d. `Message` is JSON in a string (already
+/* Kodo bucket event rule callbacks, docs/providers.md §5d. `Message` is JSON in a string (already
  * decoded by the caller); `move` copies dest_key and deletes key; `time` is in nanoseconds. */
 #include "events_int.h"
 

@@ -1,4 +1,4 @@
-/* OSS events: Function Compute trigger and MNS (same JSON), PROVIDERS.md §5a-5b. */
+/* OSS events: Function Compute trigger and MNS (same JSON), docs/providers.md §5a-5b. */
 #include "events_int.h"
 
 #include <string.h>

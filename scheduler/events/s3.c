@@ -1,4 +1,4 @@
-/* S3 events: notifications (SQS/Lambda, or inside SNS) and EventBridge, PROVIDERS.md §5e.
+/* S3 events: notifications (SQS/Lambda, or inside SNS) and EventBridge, docs/providers.md §5e.
  * Notification keys are form-encoded ('+' is a space). */
 #include "events_int.h"
 

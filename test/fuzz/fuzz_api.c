@@ -1,7 +1,9 @@
 /* Fuzz the HTTP API's request parsing (scheduler/api.h): routing of any method and path, the
- * Authorization header, counts from the query string, and the token comparison. Input: up to
- * four NUL- or newline-separated fields: method, path, Authorization value, count. */
+ * Authorization header, counts from the query string, the token comparison, and the
+ * dashboard's If-None-Match matching (dashboard.h). Input: up to four NUL- or
+ * newline-separated fields: method, path, Authorization (and If-None-Match) value, count. */
 #include "api.h"
+#include "dashboard.h"
 
 #include "ferry/task.h"
 
@@ -26,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ferry_api_route_t rt;
     int rc = ferry_api_route(f[0], f[1], &rt);
     if (rc == FERRY_OK) {
-        if (rt.id < FERRY_API_HEALTHZ || rt.id > FERRY_API_RETRY)
+        if (rt.id < FERRY_API_HEALTHZ || rt.id > FERRY_API_SCALE)
             __builtin_trap();
         if (rt.task[0] && !ferry_task_name_valid(rt.task))
             __builtin_trap();
@@ -46,6 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > 1 && ferry_api_token_eq(tok, len, tok, len - 1))
             __builtin_trap();
     }
+    if (ferry_dash_etag_match(f[2], "\"0123456789abcdef\"") && strchr(f[2], '*') == NULL &&
+        strstr(f[2], "\"0123456789abcdef\"") == NULL)
+        __builtin_trap();
+    (void)ferry_dash_find(f[1]);
     size_t n;
     if (ferry_api_parse_count(f[3], 7, 1000, &n) == FERRY_OK && (n < 1 || n > 1000))
         __builtin_trap();

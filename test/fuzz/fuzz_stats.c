@@ -1,5 +1,5 @@
-/* Fuzz target: the stats field-name parser and the label check (ferry/stats.h): any bytes read
- * back from a Redis hash must parse or be refused, never crash. */
+/* Fuzz target: the stats field-name parser, the label check and the throughput point parser
+ * (ferry/stats.h): any bytes read back from a Redis hash must parse or be refused, never crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ferry_stats_field_counter(s, names[i], buf, sizeof(buf), &a, &b, &c))
             (void)(strlen(a) + strlen(b) + strlen(c));
     (void)ferry_stats_label_ok(s);
+    ferry_tput_point_t p;
+    if (ferry_stats_tput_parse((const char *)data, size, &p)) /* no NUL needed: the raw bytes */
+        (void)(p.t + p.objects + p.bytes);
     free(s);
     return 0;
 }

@@ -2,7 +2,7 @@
  * against a harness redis-server, through a raw socket client (so the test controls every
  * byte: partial headers, garbage, oversized bodies, a thousand idle connections).
  *
- * Event intake: every sample in the shared events folder is POSTed to one task and fed to
+ * Event intake: every sample in test/data/events/ is POSTed to one task and fed to
  * `ferry event` (the same library call) on a twin task; both must end with the same records,
  * and a sample the CLI rejects must be a 400 that queues nothing. Auth (Bearer, the
  * EventBridge header, ?token= event secrets, 401s that queue nothing), 404/405/413, the read
@@ -237,6 +237,45 @@ static char *slurp(const char *path, size_t *len)
 
 /* Every sample (test/data/events: the providers' shapes): HTTP on task hN and `ferry event` on twin
  * cN agree. */
+/* The delivery channel ferry_events_received_total should show for a sample's name. */
+static const char *channel_of_sample(const char *name)
+{
+    static const struct {
+        const char *prefix, *channel;
+    } m[] = {{"oss-eventbridge", "eventbridge"},
+             {"oss-fc", "fc"},
+             {"oss-mns", "mns"},
+             {"cos-scf", "scf"},
+             {"cos-eventbridge", "eventbridge"},
+             {"kodo", "kodo"},
+             {"s3-notification", "s3"},
+             {"s3-sns-wrapped", "sns"},
+             {"s3-eventbridge", "eventbridge"},
+             {"minimal", "plain"}};
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        if (strncmp(name, m[i].prefix, strlen(m[i].prefix)) == 0)
+            return m[i].channel;
+    return NULL;
+}
+
+/* 1 when a line of page holds both needles. */
+static int line_has(const char *page, const char *a, const char *b)
+{
+    for (const char *p = page; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char line[4096];
+        snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+        if (strstr(line, a) && strstr(line, b))
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+static char sample_names[64][256];
+static int nsample_names;
+
 static void samples(void)
 {
     const char *dir = FERRY_TEST_DATA "/events";
@@ -251,6 +290,10 @@ static void samples(void)
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         snprintf(ht, sizeof(ht), "h%d", n);
         snprintf(ct, sizeof(ct), "c%d", n);
+        if (n < 64) {
+            snprintf(sample_names[n], sizeof(sample_names[n]), "%s", e->d_name);
+            nsample_names = n + 1;
+        }
         n++;
         const char *bucket = strncmp(e->d_name, "cos-scf", 7) == 0 ? "src" : "src-bucket";
         for (int k = 0; k < 2; k++)
@@ -295,6 +338,26 @@ static void samples(void)
     CHECK_INT(http("POST", "/v1/tasks/t1/events", AUTH, data, len), 400);
     CHECK(strstr(body, "another-bucket") != NULL);
     free(data);
+    /* ferry_events_received_total names the channel each sample came through: its envelope
+     * over HTTP, "cli" for `ferry event` (the page is rendered at most once a second) */
+    usleep(1100 * 1000);
+    CHECK_INT(get("/metrics"), 200);
+    int checked = 0;
+    for (int i = 0; i < nsample_names; i++) {
+        const char *want = channel_of_sample(sample_names[i]);
+        char ht[40], ct[40], ch[40];
+        snprintf(ht, sizeof(ht), "{task=\"h%d\",", i);
+        snprintf(ct, sizeof(ct), "{task=\"c%d\",", i);
+        snprintf(ch, sizeof(ch), ",channel=\"%s\"}", want ? want : "");
+        if (want == NULL || !strstr(body, ht))
+            continue;
+        if (!line_has(body, ht, ch))
+            fprintf(stderr, "  %s: no channel=\"%s\" on the page\n", sample_names[i], want);
+        CHECK(line_has(body, ht, ch));
+        CHECK(line_has(body, ct, ",channel=\"cli\"}"));
+        checked++;
+    }
+    CHECK(checked >= 12);
 }
 
 static int queued_t1(void)
@@ -498,6 +561,62 @@ int main(void)
     CHECK(strstr(body,
                  "{\"error\":\"src:500 InternalError\",\"count\":1,\"keys\":[\"z/three.bin\"]}") !=
           NULL);
+    { /* more failures than a page of the failed index (1,000): one answer groups them all,
+       * and ?limit= pages through the rest with next_cursor */
+        enum { N403 = 1500, N500 = 700 };
+        CHECK_INT(run("task add tfail --from oss://src-bucket/ --to s3://dst/f/"), 0);
+        ferry_redis_t *r = NULL;
+        ferry_ledger_t *l = NULL;
+        REQUIRE(ferry_redis_connect(srv.url, NULL, &r, NULL) == FERRY_OK);
+        REQUIRE(ferry_status_ledger(r, "tfail", &l) == FERRY_OK);
+        static char kb[N403 + N500][32];
+        static ferry_item_t it[N403 + N500];
+        for (int i = 0; i < N403 + N500; i++) {
+            snprintf(kb[i], sizeof(kb[i]), "f/%05d", i);
+            it[i] = (ferry_item_t){.key = kb[i], .size = 1, .mtime = 1700000000};
+        }
+        CHECK_INT(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, it, N403 + N500, NULL), FERRY_OK);
+        for (int i = 0; i < N403 + N500; i++) /* interleaved: every page holds both errors */
+            CHECK_INT(ferry_ledger_fail(
+                          l, kb[i], i % 3 == 2 && i < 3 * N500 ? "src:500 Boom" : "dst:403 Denied"),
+                      FERRY_OK);
+        ferry_ledger_free(l);
+        ferry_redis_free(r);
+        CHECK_INT(get("/v1/tasks/tfail/failures?samples=2"), 200);
+        CHECK(strstr(body, "{\"error\":\"dst:403 Denied\",\"count\":1500,") != NULL);
+        CHECK(strstr(body, "{\"error\":\"src:500 Boom\",\"count\":700,") != NULL);
+        CHECK(strstr(body, "\"examined\":2200") && strstr(body, "\"complete\":true") &&
+              strstr(body, "\"next_cursor\":null"));
+        /* 1,200 at a time: the second answer goes on where the first stopped */
+        CHECK_INT(get("/v1/tasks/tfail/failures?limit=1200"), 200);
+        CHECK(strstr(body, "\"examined\":1200") && strstr(body, "\"complete\":false") &&
+              strstr(body, "\"next_cursor\":\"") != NULL);
+        long long c403 = 0, c500 = 0, c403b = 0, c500b = 0;
+        const char *p = strstr(body, "\"dst:403 Denied\",\"count\":");
+        if (p)
+            c403 = atoll(p + strlen("\"dst:403 Denied\",\"count\":"));
+        p = strstr(body, "\"src:500 Boom\",\"count\":");
+        if (p)
+            c500 = atoll(p + strlen("\"src:500 Boom\",\"count\":"));
+        char path[256], cur[64] = "";
+        p = strstr(body, "\"next_cursor\":\"");
+        if (p)
+            sscanf(p + strlen("\"next_cursor\":\""), "%63[^\"]", cur);
+        snprintf(path, sizeof(path), "/v1/tasks/tfail/failures?limit=1200&cursor=%s", cur);
+        CHECK_INT(get(path), 200);
+        CHECK(strstr(body, "\"examined\":1000") && strstr(body, "\"complete\":true"));
+        p = strstr(body, "\"dst:403 Denied\",\"count\":");
+        if (p)
+            c403b = atoll(p + strlen("\"dst:403 Denied\",\"count\":"));
+        p = strstr(body, "\"src:500 Boom\",\"count\":");
+        if (p)
+            c500b = atoll(p + strlen("\"src:500 Boom\",\"count\":"));
+        CHECK_INT(c403 + c403b, N403);
+        CHECK_INT(c500 + c500b, N500);
+        CHECK_INT(get("/v1/tasks/tfail/failures?limit=0"), 400);
+        CHECK_INT(get("/v1/tasks/tfail/failures?limit=1000001"), 400);
+        CHECK_INT(run("task rm tfail"), 0);
+    }
     CHECK_INT(get("/v1/tasks/t1/complete"), 200);
     CHECK(strstr(body, "\"failed\":3") != NULL);
     CHECK_INT(http("POST", "/v1/tasks/t1/retry", NULL, "", 0), 401);

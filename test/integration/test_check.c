@@ -104,7 +104,7 @@ static void put_dst_multipart(const char *key, const char *data, size_t len)
     REQUIRE(ferry_s3_create_multipart(cd.c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
     s3t_wait(&cd, &x);
     REQUIRE(x.r.rc == FERRY_OK);
-    char upload[1025], etags[2][128];
+    char upload[FERRY_UPLOAD_ID_MAX + 1], etags[2][FERRY_ETAG_MAX + 1];
     snprintf(upload, sizeof(upload), "%s", x.r.upload_id);
     size_t half = len / 2;
     for (int pn = 1; pn <= 2; pn++) {

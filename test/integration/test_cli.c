@@ -1,5 +1,6 @@
 /* Integration tests for the ferry binary ($FERRY_BIN_DIR/ferry): task commands and their
- * validation, status/ls/wait/retry with --json and exit codes against a harness Redis, and the
+ * validation, status/ls/wait/retry with --json and exit codes against a harness Redis, the
+ * exports of ferry ls --format csv|json|jsonl with hostile keys, and the
  * private redis-server of a state dir (start, reuse, concurrent start, ferry down). */
 #include <signal.h>
 #include <stdarg.h>
@@ -125,6 +126,20 @@ static void test_with_redis_url(void)
     CHECK_INT(run("--redis %s task add t1 --from oss://src/in/ --to s3://dst/out/ --every 15m", R),
               0);
     CHECK(strstr(out, "t1") != NULL);
+    { /* task add creates both streams' consumer group, before any worker ran (KEDA reads it) */
+        ferry_error_t e;
+        ferry_redis_t *r = NULL;
+        REQUIRE(ferry_redis_connect(R, NULL, &r, &e) == FERRY_OK);
+        for (int s = 0; s < 2; s++) {
+            redisReply *rep = NULL;
+            CHECK_INT(
+                ferry_redis_cmd(r, &rep, "XINFO GROUPS ferry:{t1}:q:%s", s ? "bulk" : "event"),
+                FERRY_OK);
+            CHECK(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
+            freeReplyObject(rep);
+        }
+        ferry_redis_free(r);
+    }
     CHECK_INT(run("--redis %s task add t1 --from oss://src/in/ --to s3://dst/out/", R), 2);
     CHECK(strstr(errbuf, "already exists") != NULL);
     CHECK_INT(run("--redis %s task add t2 --from oss://a --to s3://b --compare md5", R), 2);
@@ -334,6 +349,154 @@ static void test_hostile_keys(void)
     CHECK_INT(run("--redis %s task rm hc", R), 0);
 }
 
+/* One RFC 4180 record from *p (fields into f[0..max), each malloc'd); the number of fields, 0 at
+ * the end of the input, -1 when the text is not valid CSV. */
+static int csv_record(const char **p, char **f, int max)
+{
+    const char *s = *p;
+    int n = 0;
+    if (*s == '\0')
+        return 0;
+    for (;;) {
+        char buf[4096];
+        size_t l = 0;
+        if (*s == '"') {
+            for (s++;; s++) {
+                if (*s == '\0')
+                    return -1;
+                if (*s == '"' && s[1] == '"')
+                    s++;
+                else if (*s == '"') {
+                    s++;
+                    break;
+                }
+                if (l + 1 < sizeof(buf))
+                    buf[l++] = *s;
+            }
+        } else
+            while (*s && *s != ',' && *s != '\r' && *s != '\n') {
+                if (*s == '"')
+                    return -1; /* a quote inside an unquoted field */
+                if (l + 1 < sizeof(buf))
+                    buf[l++] = *s;
+                s++;
+            }
+        buf[l] = '\0';
+        if (n >= max)
+            return -1;
+        f[n++] = strdup(buf);
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (s[0] == '\r' && s[1] == '\n') {
+            *p = s + 2;
+            return n;
+        }
+        return -1; /* records end with CRLF */
+    }
+}
+
+static void free_fields(char **f, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(f[i]);
+}
+
+/* Issue 15: ferry ls --format csv|json|jsonl exports every matching record (across pages) with
+ * its error, attempts, times and worker; keys with commas, quotes, line breaks, CR, spaces and
+ * unicode come back byte for byte. */
+static void test_export(void)
+{
+    const char *R = srv.url;
+    enum { PLAIN = 40, HOSTILE = 7, N = PLAIN + HOSTILE };
+    static char plain[PLAIN][32];
+    const char *keys[N];
+    const char *hostile[HOSTILE] = {
+        "x/comma,key",        "x/\"quoted\" \"\"twice\"\"",         "x/line\nbreak", "x/cr\r\nlf",
+        "x/ lead and trail ", "x/unicode \xc3\xa9\xe2\x80\xa6+%2F", "x/,\",\n"};
+    for (int i = 0; i < PLAIN; i++) {
+        snprintf(plain[i], sizeof(plain[i]), "p/%03d", i);
+        keys[i] = plain[i];
+    }
+    for (int i = 0; i < HOSTILE; i++)
+        keys[PLAIN + i] = hostile[i];
+    CHECK_INT(run("--redis %s task add ex --from oss://src/in/ --to s3://dst/out/", R), 0);
+    seed_keys("ex", keys, N, 1, "AccessDenied, \"quoted\"\nsecond line");
+    const char *ok_key[] = {"done/1"};
+    seed_keys("ex", ok_key, 1, 0, NULL);
+
+    /* csv: a header and one record per failed object, page after page (--limit 6 pages) */
+    CHECK_INT(run("--redis %s ls ex --state failed --format csv --limit 6", R), 0);
+    const char *p = out;
+    char *f[16];
+    int n = csv_record(&p, f, 16);
+    REQUIRE(n == 10);
+    CHECK_STR(f[0], "key");
+    CHECK_STR(f[4], "error");
+    CHECK_STR(f[9], "worker");
+    free_fields(f, n);
+    int rows = 0, seen[N] = {0};
+    while ((n = csv_record(&p, f, 16)) > 0) {
+        REQUIRE(n == 10);
+        rows++;
+        for (int k = 0; k < N; k++)
+            if (strcmp(f[0], keys[k]) == 0)
+                seen[k]++;
+        CHECK_STR(f[1], "failed");
+        CHECK_STR(f[2], "7");
+        CHECK_STR(f[3], "1"); /* attempts */
+        CHECK_STR(f[4], "AccessDenied, \"quoted\"\nsecond line");
+        CHECK(f[5][0] && f[6][0] && f[7][0]); /* queued, started, finished */
+        CHECK_STR(f[9], "host/1");
+        free_fields(f, n);
+    }
+    CHECK_INT(n, 0); /* the whole output parsed as CSV */
+    CHECK_INT(rows, N);
+    for (int k = 0; k < N; k++)
+        CHECK_INT(seen[k], 1);
+
+    /* json: one array of whole records */
+    CHECK_INT(run("--redis %s ls ex --state failed --format json --limit 5", R), 0);
+    json_error_t je;
+    json_t *arr = json_loads(out, 0, &je);
+    REQUIRE(arr != NULL && json_is_array(arr));
+    CHECK_INT((int)json_array_size(arr), N);
+    int jseen[N] = {0};
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        for (int k = 0; k < N; k++)
+            if (strcmp(json_string_value(json_object_get(v, "key")), keys[k]) == 0)
+                jseen[k]++;
+        CHECK_INT((int)json_integer_value(json_object_get(v, "attempts")), 1);
+        CHECK(json_is_string(json_object_get(v, "finished_at")));
+    }
+    for (int k = 0; k < N; k++)
+        CHECK_INT(jseen[k], 1);
+    json_decref(arr);
+
+    /* jsonl: one object a line */
+    CHECK_INT(run("--redis %s ls ex --state failed --format jsonl --limit 4", R), 0);
+    CHECK_INT(lines(out), N);
+    json_t *first = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+    REQUIRE(first != NULL);
+    CHECK_STR(json_string_value(json_object_get(first, "state")), "failed");
+    json_decref(first);
+
+    /* nothing matching: the header alone, an empty array */
+    CHECK_INT(run("--redis %s ls ex --state copying --format csv", R), 0);
+    CHECK_INT(lines(out), 1);
+    CHECK_INT(run("--redis %s ls ex --state copying --format json", R), 0);
+    CHECK_STR(out, "[]\n");
+    /* every state and a prefix */
+    CHECK_INT(run("--redis %s ls ex --prefix x/ --format jsonl", R), 0);
+    CHECK_INT(lines(out), HOSTILE);
+    CHECK_INT(run("--redis %s ls nosuch --format csv", R), 3);
+    CHECK_INT(run("--redis %s task rm ex", R), 0);
+}
+
 /* Issue 12 item 16: a duration whose sum overflows int64 is a clear error (no UB: this binary
  * runs under UBSan with halt_on_error). */
 static void test_duration_overflow(void)
@@ -483,6 +646,7 @@ int main(void)
     REQUIRE(harness_redis_start(&srv) == 0);
     test_with_redis_url();
     test_hostile_keys();
+    test_export();
     test_duration_overflow();
     test_state_dir_safety();
     test_private_redis();

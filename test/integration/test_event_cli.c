@@ -94,11 +94,11 @@ static void issue13(void)
         ferry_error_t se;
         redisReply *rep = NULL;
         REQUIRE(ferry_redis_connect(srv.url, NULL, &sr, &se) == FERRY_OK);
-        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|queued|") ==
+        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|queued|cli") ==
                 FERRY_OK);
         CHECK(rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "1") == 0);
         freeReplyObject(rep);
-        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|duplicate|") ==
+        REQUIRE(ferry_redis_cmd(sr, &rep, "HGET ferry:{t3}:stats c|events|kodo|duplicate|cli") ==
                 FERRY_OK);
         CHECK(rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "2") == 0);
         freeReplyObject(rep);

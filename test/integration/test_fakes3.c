@@ -1722,7 +1722,7 @@ static void test_aws_chunked(srv_t *sv)
                   .clen = -1,
                   .piece = 997};
     if (!s3) {
-        /* OSS, COS and Kodo refuse aws-chunked (docs/PROVIDERS.md). */
+        /* OSS, COS and Kodo refuse aws-chunked (docs/providers.md §1b). */
         raw_t q = good;
         aws_refused(sv, &q, 400, "InvalidArgument", "does not accept aws-chunked");
         ferry_buf_free(&enc);

@@ -2,6 +2,7 @@
  * enqueue semantics, CAS ordering under concurrent writers, lease exclusivity, exact counters
  * after 10,000 concurrent transitions, indexes and paging. Forked children exit with _exit()
  * so the harness's atexit cleanup runs only in the parent. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -955,6 +956,135 @@ static void test_checks(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+static int keys_cb(void *ud, const ferry_record_t *rec)
+{
+    char *seen = ud; /* 512 bytes */
+    size_t n = strlen(seen);
+    snprintf(seen + n, 512 - n, "%s ", rec->key);
+    return 0;
+}
+
+/* Issue 17: `ls` by state decodes the record's state, so every MessagePack encoding of a small
+ * integer counts (0x02, 0xcc 0x02, 0xd0 0x02, 0xcd 0x00 0x02), not only the first byte of the
+ * encoding the scripts happen to write. A record that does not decode is never listed and does
+ * not fail the listing. */
+static void test_list_state_decode(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "lsd", 4, &l) == FERRY_OK);
+    ferry_record_t rec;
+    ferry_record_init(&rec);
+    rec.state = FERRY_STATE_DONE;
+    rec.size = 7;
+    rec.src_mtime = 100;
+    rec.queued_at = 1000;
+    ferry_buf_t b;
+    ferry_buf_init(&b, 1 << 16);
+    REQUIRE(ferry_record_encode(&rec, &b) == FERRY_OK);
+    REQUIRE(b.len > 1 && b.data[0] == FERRY_STATE_DONE);
+    static const struct {
+        const char *key;
+        uint8_t head[3];
+        size_t n;
+    } forms[] = {{"fix", {0x02}, 1},           {"u8", {0xcc, 0x02}, 2},
+                 {"i8", {0xd0, 0x02}, 2},      {"u16", {0xcd, 0x00, 0x02}, 3},
+                 {"skipped", {0xcc, 0x04}, 2}, {"bad", {0xc1}, 1}};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        uint8_t v[256];
+        REQUIRE(forms[i].n + b.len - 1 <= sizeof(v));
+        memcpy(v, forms[i].head, forms[i].n);
+        memcpy(v + forms[i].n, b.data + 1, b.len - 1);
+        char bucket[64];
+        snprintf(bucket, sizeof(bucket), "ferry:{lsd}:led:%u",
+                 (unsigned)ferry_ledger_bucket_of(forms[i].key, strlen(forms[i].key), 4));
+        const char *argv[4] = {"HSET", bucket, forms[i].key, (const char *)v};
+        size_t lens[4] = {4, strlen(bucket), strlen(forms[i].key), forms[i].n + b.len - 1};
+        redisReply *rep = NULL;
+        REQUIRE(ferry_redis_argv(r, 4, argv, lens, &rep) == FERRY_OK);
+        freeReplyObject(rep);
+    }
+    ferry_buf_free(&b);
+    char seen[512] = "", next[64];
+    REQUIRE(ferry_ledger_list(l, FERRY_STATE_DONE, "", "", 100, keys_cb, seen, next,
+                              sizeof(next)) == FERRY_OK);
+    int n = 0;
+    for (const char *k = seen; *k; k++)
+        n += *k == ' ';
+    CHECK_INT(n, 4);
+    CHECK(strstr(seen, "fix ") && strstr(seen, "u8 ") && strstr(seen, "i8 ") &&
+          strstr(seen, "u16 "));
+    seen[0] = '\0';
+    REQUIRE(ferry_ledger_list(l, FERRY_STATE_SKIPPED, "", "", 100, keys_cb, seen, next,
+                              sizeof(next)) == FERRY_OK);
+    CHECK_STR(seen, "skipped ");
+    seen[0] = '\0';
+    REQUIRE(ferry_ledger_list(l, FERRY_STATE_DELETED, "", "", 100, keys_cb, seen, next,
+                              sizeof(next)) == FERRY_OK);
+    CHECK_STR(seen, "");
+    ferry_ledger_free(l);
+}
+
+/* Issue 17: the constants the scripts use are the C enum values. Redis runs the generated
+ * constants and returns each one, looked up by the name C gives it (S_ + the state's name in
+ * capitals, …): a state, origin or slot added in C without its Lua name fails here, as does a
+ * value that differs. */
+static void test_lua_consts(ferry_redis_t *r)
+{
+    ferry_buf_t src;
+    ferry_buf_init(&src, 1 << 20);
+    REQUIRE(ferry_buf_add(&src, ferry_ledger_lua_consts(), strlen(ferry_ledger_lua_consts())) ==
+            FERRY_OK);
+    char line[128];
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(line, sizeof(line), __VA_ARGS__);                                                 \
+        REQUIRE(ferry_buf_add(&src, line, strlen(line)) == FERRY_OK);                              \
+    } while (0)
+    ADD("return {");
+    for (int i = 0; i < FERRY_STATE_COUNT; i++) {
+        char up[32];
+        snprintf(up, sizeof(up), "%s", ferry_state_name(i));
+        for (char *c = up; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        ADD("S_%s, ", up);
+    }
+    for (int i = 0; i < FERRY_ORIGIN_COUNT; i++) {
+        char up[32];
+        snprintf(up, sizeof(up), "%s", ferry_origin_name(i));
+        for (char *c = up; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        ADD("O_%s, ", up);
+    }
+#define SLOT_(name, val) ADD("F_" #name ", ");
+    FERRY_SLOT_LIST(SLOT_)
+#undef SLOT_
+    ADD("N_SLOTS, KEY_MAX, ETAG_MAX, SEQ_MAX, UPLOAD_ID_MAX, SIZE_MAX, MTIME_MAX}\n");
+#undef ADD
+    const char *argv[3] = {"EVAL", src.data, "0"};
+    redisReply *rep = NULL;
+    REQUIRE(ferry_redis_argv(r, 3, argv, NULL, &rep) == FERRY_OK);
+    size_t n = FERRY_STATE_COUNT + FERRY_ORIGIN_COUNT + FERRY_SLOT_COUNT + 7;
+    REQUIRE(rep->type == REDIS_REPLY_ARRAY);
+    CHECK_INT(rep->elements, n);
+    if (rep->elements == n) {
+        size_t at = 0;
+        for (int i = 0; i < FERRY_STATE_COUNT; i++)
+            CHECK_INT(rep->element[at++]->integer, i);
+        for (int i = 0; i < FERRY_ORIGIN_COUNT; i++)
+            CHECK_INT(rep->element[at++]->integer, i);
+#define SLOT_(name, val) CHECK_INT(rep->element[at++]->integer, FERRY_SLOT_##name);
+        FERRY_SLOT_LIST(SLOT_)
+#undef SLOT_
+        static const long long bounds[] = {FERRY_SLOT_COUNT, FERRY_KEY_MAX,       FERRY_ETAG_MAX,
+                                           FERRY_SEQ_MAX,    FERRY_UPLOAD_ID_MAX, FERRY_SIZE_MAX,
+                                           FERRY_MTIME_MAX};
+        for (size_t i = 0; i < 7; i++)
+            CHECK_INT(rep->element[at++]->integer, bounds[i]);
+    }
+    freeReplyObject(rep);
+    ferry_buf_free(&src);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -971,6 +1101,8 @@ int main(void)
     test_event_order(r);
     test_enqueue_atomic(r);
     test_checks(r);
+    test_list_state_decode(r);
+    test_lua_consts(r);
     ferry_redis_free(r);
     return test_summary();
 }

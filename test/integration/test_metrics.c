@@ -8,6 +8,7 @@
 #include "scan.h"
 
 #include "ferry/buf.h"
+#include "ferry/queue.h"
 #include "ferry/stats.h"
 
 #include <stdio.h>
@@ -90,11 +91,12 @@ int main(void)
     free(page);
 
     /* The intake's counts (scheduler/intake.c calls this per body). */
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "queued", 3), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "duplicate", 1), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "s3", "rejected", 2), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "a key/with spaces", "ignored", 1), FERRY_OK);
-    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "bogus", 1), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "queued", 3), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "fc", "queued", 4), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "duplicate", 1), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "s3", "sns", "rejected", 2), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "a key/with spaces", "cli", "ignored", 1), FERRY_OK);
+    CHECK_INT(ferry_stats_event(w.r, TASK, "oss", "mns", "bogus", 1), FERRY_EINVAL);
 
     /* A scan queues the bulk jobs; the scheduler records its report in the history. */
     ferry_task_t task;
@@ -115,6 +117,10 @@ int main(void)
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"bulk\"}") == NOBJ + 1);
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"event\"}") == 1);
     CHECK(sample(page, "ferry_queue_lag{task=\"" TASK "\",stream=\"bulk\"}") == NOBJ + 1);
+    /* queue bytes: what the jobs carry (the ledger's enqueue adds, the queue's ack takes off) */
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"bulk\"}") ==
+          NOBJ * OBJSIZE + BIGSIZE);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"event\"}") == OBJSIZE);
     CHECK(sample(page, "ferry_objects{task=\"" TASK "\",state=\"queued\"}") == (double)n);
     CHECK(sample(page, "ferry_scans{task=\"" TASK "\",result=\"ok\"}") == 1);
     CHECK(sample(page, "ferry_scan_last_success{task=\"" TASK "\"}") == 1);
@@ -182,13 +188,65 @@ int main(void)
     CHECK(gets == (double)wt_stat(&w.s, w.src.url, "GetObject", "count"));
     /* The intake's counts; a format that is not a short name shows as "other". */
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"oss\",result=\"queued\"}") == 3);
+                       "\",format=\"oss\",result=\"queued\",channel=\"mns\"}") == 3);
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"s3\",result=\"rejected\"}") == 2);
+                       "\",format=\"oss\",result=\"queued\",channel=\"fc\"}") == 4);
     CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
-                       "\",format=\"other\",result=\"ignored\"}") == 1);
+                       "\",format=\"s3\",result=\"rejected\",channel=\"sns\"}") == 2);
+    CHECK(sample(page, "ferry_events_received_total{task=\"" TASK
+                       "\",format=\"other\",result=\"ignored\",channel=\"cli\"}") == 1);
+    /* Every scan that ended, as a histogram (the history keeps only the newest 50). */
+    CHECK(sample(page, "ferry_scan_duration_seconds_count{task=\"" TASK "\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_bucket{task=\"" TASK "\",le=\"172800\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_bucket{task=\"" TASK "\",le=\"+Inf\"}") == 1);
+    CHECK(sample(page, "ferry_scan_duration_seconds_sum{task=\"" TASK "\"}") ==
+          (double)(rep.finished_ms - rep.started_ms) / 1000.0);
     CHECK(sample(page, "ferry_queue_entries{task=\"" TASK "\",stream=\"bulk\"}") == 0);
     CHECK(sample(page, "ferry_dead_letters{task=\"" TASK "\"}") == 0);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"bulk\"}") == 0);
+    CHECK(sample(page, "ferry_queue_bytes{task=\"" TASK "\",stream=\"event\"}") == 0);
+    { /* drained streams forget their byte counts: no drift outlives a drain */
+        redisReply *hm = NULL;
+        REQUIRE(ferry_redis_cmd(w.r, &hm, "HMGET ferry:{%s}:cnt qbytes:bulk qbytes:event", TASK) ==
+                FERRY_OK);
+        CHECK(hm->type == REDIS_REPLY_ARRAY && hm->elements == 2 &&
+              hm->element[0]->type == REDIS_REPLY_NIL && hm->element[1]->type == REDIS_REPLY_NIL);
+        freeReplyObject(hm);
+    }
+    { /* queue bytes through each way a job leaves its stream: ack, ack of many, dead letter,
+       * and an ack repeated (subtracts nothing) */
+        ferry_ledger_t *led = NULL;
+        ferry_queue_t *qq = NULL;
+        wt_task(&w, "qb", "m/", NULL, "m/", NULL);
+        REQUIRE(ferry_ledger_open(w.r, "qb", 0, &led) == FERRY_OK);
+        ferry_item_t it[4] = {{.key = "a", .size = 10, .mtime = 1},
+                              {.key = "b", .size = 200, .mtime = 1},
+                              {.key = "c", .size = 3000, .mtime = 1},
+                              {.key = "d", .size = 40000, .mtime = 1}};
+        REQUIRE(ferry_ledger_enqueue(led, FERRY_QUEUE_BULK, it, 4, NULL) == FERRY_OK);
+        ferry_queue_opts_t qo = {.consumer = "test/qb"};
+        REQUIRE(ferry_queue_open(led, &qo, &qq) == FERRY_OK);
+        ferry_stream_stats_t st[2];
+        long long dead = 0;
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, 43210);
+        ferry_job_t j[4];
+        for (int i = 0; i < 4; i++)
+            REQUIRE(ferry_queue_next(qq, &j[i], 1000) == FERRY_OK);
+        CHECK_INT(ferry_queue_ack(qq, &j[0]), FERRY_OK);
+        CHECK_INT(ferry_queue_ack(qq, &j[0]), FERRY_OK); /* again: nothing more taken off */
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, 43210 - (long long)j[0].size);
+        const ferry_job_t *two[2] = {&j[1], &j[2]};
+        CHECK_INT(ferry_queue_ack_many(qq, two, 2), FERRY_OK);
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK_INT(st[1].bytes, (long long)j[3].size);
+        CHECK_INT(ferry_queue_dead(qq, &j[3], "test: dead"), FERRY_OK);
+        REQUIRE(ferry_stats_streams(w.r, "qb", st, &dead) == FERRY_OK);
+        CHECK(st[1].bytes == 0 && st[1].length == 0 && dead == 1);
+        ferry_queue_free(qq);
+        ferry_ledger_free(led);
+    }
     /* The live worker. */
     CHECK(sample(page, "ferry_workers{task=\"" TASK "\"}") == 1);
     CHECK(sample(page, "process_open_fds") > 2);
@@ -202,6 +260,44 @@ int main(void)
     CHECK_STR(json_string_value(json_array_get(json_object_get(w0, "tasks"), 0)), TASK);
     CHECK_INT(json_integer_value(json_object_get(w0, "concurrency")), 2);
     json_decref(ws);
+    { /* GET /v1/tasks[/NAME]'s one-round-trip read says what the separate reads say */
+        const char *names[2] = {TASK, "nosuch"};
+        ferry_task_snapshot_t snap[2];
+        ferry_heartbeat_t *hb = NULL;
+        size_t nhb = 0;
+        REQUIRE(ferry_stats_snapshots(w.r, names, 2, snap, &hb, &nhb) == FERRY_OK);
+        CHECK(snap[0].definition != NULL && strstr(snap[0].definition, "\"name\":\"" TASK "\""));
+        CHECK(snap[1].definition == NULL && snap[1].last_scan == NULL);
+        ferry_ledger_t *led = NULL;
+        ferry_counters_t c;
+        REQUIRE(ferry_ledger_open(w.r, TASK, 0, &led) == FERRY_OK);
+        REQUIRE(ferry_ledger_counters(led, &c) == FERRY_OK);
+        ferry_ledger_free(led);
+        CHECK(memcmp(&c, &snap[0].c, sizeof(c)) == 0);
+        CHECK(c.objects[FERRY_STATE_DONE] > 0);
+        ferry_stream_stats_t st[2];
+        long long dead = -1;
+        REQUIRE(ferry_stats_streams(w.r, TASK, st, &dead) == FERRY_OK);
+        CHECK(memcmp(st, snap[0].st, sizeof(st)) == 0 && dead == snap[0].dead);
+        json_t *hist = NULL;
+        REQUIRE(ferry_scan_history(w.r, TASK, 1, &hist) == FERRY_OK);
+        json_t *last = snap[0].last_scan ? json_loads(snap[0].last_scan, 0, NULL) : NULL;
+        CHECK(last != NULL && json_equal(last, json_array_get(hist, 0)));
+        json_decref(last);
+        json_decref(hist);
+        ferry_heartbeat_t *hb2 = NULL;
+        size_t nhb2 = 0;
+        REQUIRE(ferry_stats_workers(w.r, NULL, &hb2, &nhb2) == FERRY_OK);
+        CHECK_INT((long long)nhb, (long long)nhb2);
+        CHECK(nhb == 1 && strcmp(hb[0].consumer, hb2[0].consumer) == 0 &&
+              ferry_heartbeat_serves(&hb[0], TASK) && !ferry_heartbeat_serves(&hb[0], "another"));
+        free(hb2);
+        free(hb);
+        ferry_stats_snapshot_clear(&snap[0]);
+        ferry_stats_snapshot_clear(&snap[1]);
+        CHECK(ferry_stats_snapshots(w.r, (const char *[]){"bad name"}, 1, snap, &hb, &nhb) ==
+              FERRY_EINVAL);
+    }
     json_t *other = NULL;
     REQUIRE(ferry_metrics_workers_json(w.r, "another", &other) == FERRY_OK);
     CHECK_INT((long long)json_array_size(other), 0);

@@ -148,7 +148,7 @@ static void test_objects(s3t_t *t, const pers_t *p)
     CHECK_STR(x.meta, "blue");
     CHECK(x.last_modified[0] != 0);
     CHECK_INT(header_seen, 1);
-    char etag[128];
+    char etag[FERRY_ETAG_MAX + 1];
     snprintf(etag, sizeof(etag), "%s", x.r.etag);
 
     /* GET whole, ranged, If-Match right and wrong */
@@ -231,7 +231,7 @@ static void test_objects(s3t_t *t, const pers_t *p)
     char upload[1025];
     snprintf(upload, sizeof(upload), "%s", x.r.upload_id);
     const size_t psz = 5u << 20; /* S3's minimum part size (fakes3 s3 enforces it) */
-    char etags[3][128];
+    char etags[3][FERRY_ETAG_MAX + 1];
     for (int pn = 1; pn <= 2; pn++) {
         s3t_src_t ps = {data + (size_t)(pn - 1) * psz, psz, 0, 0, 7777};
         ferry_s3_args_init(&a);
@@ -415,7 +415,7 @@ static void test_listing(s3t_t *t, const pers_t *p)
 
     for (int version = 0; version <= 2; version++) {
         if (version == 2 && !strcmp(p->personality, "cos"))
-            continue; /* this fakes3 COS answers V1 only (PROVIDERS.md: V2 unconfirmed) */
+            continue; /* this fakes3 COS answers V1 only (docs/providers.md §2: V2 unconfirmed) */
         for (unsigned page = 0; page <= 4; page += 4) {
             s3t_list_t l = {0};
             int rc = s3t_list(t, p->bucket, NULL, NULL, version, page, &l, &x);
@@ -771,7 +771,7 @@ static void test_trailer(s3t_t *t, const char *base, const pers_t *p)
     REQUIRE(ferry_s3_create_multipart(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
     s3t_wait(t, &x);
     REQUIRE(x.r.rc == FERRY_OK);
-    char uid[1025], etags[2][130], crcs[2][16];
+    char uid[FERRY_UPLOAD_ID_MAX + 1], etags[2][FERRY_ETAG_MAX + 1], crcs[2][16];
     snprintf(uid, sizeof(uid), "%s", x.r.upload_id);
     size_t half = (5 << 20) + 3;
     static char mp[(5 << 20) + 3 + 4096];

@@ -125,7 +125,7 @@ static void run(const char *scheme, harness_server_t *srv, const char *bucket)
         CHECK(x.r.upload_id[0] != 0);
         char upload[1025];
         snprintf(upload, sizeof(upload), "%s", x.r.upload_id);
-        char etags[2][128];
+        char etags[2][FERRY_ETAG_MAX + 1];
         for (int pn = 1; pn <= 2; pn++) {
             ferry_s3_args_init(&a);
             a.bucket = bucket;

@@ -347,7 +347,7 @@ static inline void wt_put_multipart(s3t_t *t, const char *bucket, const char *ke
     char id[FERRY_UPLOAD_ID_MAX + 1];
     snprintf(id, sizeof(id), "%s", x.r.upload_id);
     ferry_s3xml_cpart_t cp[16];
-    char etags[16][130], crcs[16][16];
+    char etags[16][FERRY_ETAG_MAX + 1], crcs[16][16];
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         ferry_s3_args_init(&a);

@@ -1,6 +1,7 @@
 /* Unit tests of the HTTP API's request parsing (scheduler/api_route.c): routes and methods,
  * task names, object keys, bearer tokens, counts, and the token comparison. */
 #include "api.h"
+#include "dashboard.h"
 
 #include "test.h"
 
@@ -40,6 +41,38 @@ int main(void)
     CHECK_INT(route("GET", "/v1/tasks/photos/failures", &rt), FERRY_OK);
     CHECK_INT(rt.id, FERRY_API_FAILURES);
 
+    CHECK_INT(route("GET", "/v1/tasks/photos/throughput", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_THROUGHPUT);
+    CHECK_INT(rt.write, 0);
+
+    /* the dashboard: / and /ui/ASSET, GET or HEAD only */
+    CHECK_INT(route("GET", "/", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_DASHBOARD);
+    CHECK_STR(rt.key, "/");
+    CHECK_INT(route("HEAD", "/ui/app.js", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_DASHBOARD);
+    CHECK_STR(rt.key, "/ui/app.js");
+    CHECK_INT(rt.write, 0);
+    CHECK_INT(route("POST", "/", &rt), FERRY_EINVAL);
+    CHECK(ferry_dash_find("/") != NULL && ferry_dash_find("/index.html") == ferry_dash_find("/"));
+    CHECK(ferry_dash_find("/ui/app.js") != NULL);
+    CHECK(ferry_dash_find("/ui/nosuch.js") == NULL && ferry_dash_find(NULL) == NULL);
+    const char *et = "\"0123456789abcdef\"";
+    CHECK(ferry_dash_etag_match(et, et));
+    CHECK(ferry_dash_etag_match("W/\"0123456789abcdef\"", et));
+    CHECK(ferry_dash_etag_match("\"x\", \"0123456789abcdef\"", et));
+    CHECK(ferry_dash_etag_match("*", et));
+    CHECK(!ferry_dash_etag_match("\"0123456789abcdef0\"", et));
+    CHECK(!ferry_dash_etag_match("\"0123456789abcde\"", et));
+    CHECK(!ferry_dash_etag_match("", et));
+    CHECK(!ferry_dash_etag_match(NULL, et));
+    /* the scaling policy (ferry up, KEDA): a read route */
+    CHECK_INT(route("GET", "/v1/scale", &rt), FERRY_OK);
+    CHECK_INT(rt.id, FERRY_API_SCALE);
+    CHECK_INT(rt.write, 0);
+    CHECK_INT(route("POST", "/v1/scale", &rt), FERRY_EINVAL);
+    CHECK_INT(route("GET", "/v1/scale/x", &rt), FERRY_ENOTFOUND);
+
     /* write routes: POST only */
     CHECK_INT(route("POST", "/v1/tasks/photos/events", &rt), FERRY_OK);
     CHECK_INT(rt.id, FERRY_API_EVENTS);
@@ -52,7 +85,7 @@ int main(void)
     CHECK_INT(route("DELETE", "/healthz", &rt), FERRY_EINVAL);
 
     /* unknown routes and task names that are not names */
-    CHECK_INT(route("GET", "/", &rt), FERRY_ENOTFOUND);
+    CHECK_INT(route("GET", "/index.html", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/photos/bogus", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/../x", &rt), FERRY_ENOTFOUND);
     CHECK_INT(route("GET", "/v1/tasks/.hidden", &rt), FERRY_ENOTFOUND);

@@ -120,7 +120,7 @@ static void test_qetag(void)
 {
     char t[29], t2[29];
     qetag_of(NULL, 0, 1, t);
-    CHECK_STR(t, "Fto5o-5ea0sNMlW_75VgGJCv2AcJ"); /* PROVIDERS.md §3 */
+    CHECK_STR(t, "Fto5o-5ea0sNMlW_75VgGJCv2AcJ"); /* docs/providers.md §3 */
     /* > 4 MiB: two-level form, prefix byte 0x96 -> base64 starts with 'l' */
     size_t n = FERRY_QETAG_BLOCK + 12345;
     unsigned char *big = malloc(n);

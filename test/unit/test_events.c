@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/events: every sample in shared/events/ parses to the right keys,
+/* Unit tests for scheduler/events: every sample in test/data/events/ parses to the right keys,
  * sizes and operations; bad bodies are rejected whole with a message naming the problem. */
 #include "events.h"
 #include "ferry/buf.h"
@@ -195,7 +195,7 @@ static void buckets(void)
     char *b = slurp("cos-scf-put.json", &n);
     CHECK_INT(parse_bucket(b, "src", &l, &e), FERRY_OK);
     ferry_event_list_free(&l);
-    /* the shared sample: OSS through EventBridge, another bucket */
+    /* the sample: OSS through EventBridge, another bucket */
     b = slurp("bad-other-bucket.json", &n);
     CHECK_INT(parse_bucket(b, "src-bucket", &l, &e), FERRY_EPARSE);
     CHECK(strstr(e.msg, "oss.bucket.name is \"another-bucket\"") != NULL);
@@ -453,7 +453,7 @@ int main(void)
     CHECK(l.v[0].time_ms == 1786603543000LL);
     ferry_event_list_free(&l);
 
-    /* the shared bad samples */
+    /* the bad samples */
     size_t n;
     char *b = slurp("bad-truncated.json", &n);
     ferry_error_t e;

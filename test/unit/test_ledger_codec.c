@@ -1,9 +1,79 @@
 /* Unit tests: record encode/decode, etag packing, time formatting, JSON shape (pure). */
+#include <ctype.h>
+#include <string.h>
+
 #include "ferry/ledger.h"
 #include "test.h"
 
+/* Issue 17: the scripts name states, origins, slots and bounds (S_DONE, O_EVENT, F_SIZE,
+ * KEY_MAX) instead of writing numbers, and every name they use is one the generated constants
+ * define (Redis would only fail at run time, on the path that reads it). */
+static void test_script_names(void)
+{
+    static const char *const scripts[] = {"enqueue", "skip",   "start", "finish",
+                                          "fail",    "upload", "lease", "list"};
+    const char *consts = ferry_ledger_lua_consts();
+    REQUIRE(consts != NULL);
+    size_t cn = strlen(consts);
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        const ferry_redis_script_t *sc = ferry_ledger_script(scripts[i]);
+        REQUIRE(sc != NULL);
+        CHECK_STR(sc->name, scripts[i]);
+        /* the scripts that use constants start with them */
+        if (strcmp(scripts[i], "lease") != 0)
+            CHECK(strncmp(sc->src, consts, cn) == 0);
+        const char *body = strncmp(sc->src, consts, cn) == 0 ? sc->src + cn : sc->src;
+        for (const char *p = body; *p; p++) {
+            if (p > body && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+                continue; /* not at the start of a name */
+            /* a record slot by number: r[3], r[ 3] */
+            if (p[0] == 'r' && p[1] == '[') {
+                const char *q = p + 2;
+                while (*q == ' ')
+                    q++;
+                if (isdigit((unsigned char)*q)) {
+                    fprintf(stderr, "%s: bare slot index: %.24s\n", scripts[i], p);
+                    CHECK(0);
+                }
+            }
+            /* a name of the generated constants: S_X, O_X, F_X, N_SLOTS, *_MAX */
+            size_t n = 0;
+            while (isalnum((unsigned char)p[n]) || p[n] == '_')
+                n++;
+            int upper = n >= 3;
+            for (size_t k = 0; k < n; k++)
+                if (islower((unsigned char)p[k]))
+                    upper = 0;
+            int ours = upper && ((p[1] == '_' && strchr("SOF", p[0])) ||
+                                 (n > 4 && memcmp(p + n - 4, "_MAX", 4) == 0) ||
+                                 (n == 7 && memcmp(p, "N_SLOTS", 7) == 0));
+            if (ours) {
+                char decl[80];
+                snprintf(decl, sizeof(decl), "local %.*s = ", (int)n, p);
+                if (strstr(consts, decl) == NULL) {
+                    fprintf(stderr, "%s: %.*s is not a generated constant\n", scripts[i], (int)n,
+                            p);
+                    CHECK(0);
+                }
+            }
+            if (n)
+                p += n - 1;
+        }
+    }
+    /* the state and origin names, from the same lists */
+    CHECK_STR(ferry_state_name(FERRY_STATE_DELETED), "deleted");
+    CHECK_STR(ferry_state_name(FERRY_STATE_COUNT), "?");
+    CHECK_STR(ferry_origin_name(FERRY_ORIGIN_RETRY), "retry");
+    CHECK_STR(ferry_origin_name(FERRY_ORIGIN_COUNT), "?");
+    for (int i = 0; i < FERRY_STATE_COUNT; i++)
+        CHECK(strcmp(ferry_state_name(i), "?") != 0);
+    CHECK_INT(FERRY_SLOT_COUNT, 17);
+    CHECK_INT(FERRY_SLOT_CHECKS, FERRY_SLOT_COUNT);
+}
+
 int main(void)
 {
+    test_script_names();
     uint8_t p[200];
     char out[200];
     const char *etags[] = {"688A4C0F0B5D3B7E2F1A6B5C4D3E2F10",

@@ -1,5 +1,5 @@
 /* Unit tests for credentials (lib/core/creds.c) and side resolution (lib/s3/side.c): the
- * INTERFACE.md order (profile, FERRY_SRC_/FERRY_DST_, AWS_ for the destination), INI parsing
+ * docs/cli.md order (profile, FERRY_SRC_/FERRY_DST_, AWS_ for the destination), INI parsing
  * errors with line numbers, and messages that say what to set. */
 #include "ferry/creds.h"
 #include "ferry/side.h"

@@ -78,7 +78,28 @@ int main(void)
     CHECK_INT((long long)ferry_stats_dropped(s), full);
     /* A field already held still counts when the accumulator is full. */
     CHECK_INT(ferry_stats_count(s, "requests", "src", "op0", "2xx", 1), FERRY_OK);
+    CHECK_INT(ferry_stats_tput_add(s, 100, -1, 0), FERRY_EINVAL);
+    CHECK_INT(ferry_stats_tput_add(s, 100, 0, -1), FERRY_EINVAL);
+    for (int i = 0; i < 3 * FERRY_TPUT_PENDING; i++) /* more points than held: folded, kept */
+        CHECK_INT(ferry_stats_tput_add(s, 1000 + 10 * i, 1, 10), FERRY_OK);
     ferry_stats_free(s);
     ferry_stats_free(NULL);
+
+    /* Throughput points as stored: "t objects bytes", t on a step. */
+    ferry_tput_point_t p;
+    CHECK(ferry_stats_tput_parse("1765000000 3 4096", 17, &p));
+    CHECK(p.t == 1765000000 && p.objects == 3 && p.bytes == 4096);
+    CHECK(ferry_stats_tput_parse("10 0 0", 6, &p));
+    CHECK(!ferry_stats_tput_parse("1765000001 3 4096", 17, &p)); /* not on a step */
+    CHECK(!ferry_stats_tput_parse("1765000000 3 4096", 13, &p)); /* cut after a space */
+    CHECK(p.t == 10);                                            /* untouched when refused */
+    CHECK(!ferry_stats_tput_parse("1765000000  3 4096", 18, &p));
+    CHECK(!ferry_stats_tput_parse("1765000000 3 4096 ", 18, &p));
+    CHECK(!ferry_stats_tput_parse("1765000000 -3 4096", 18, &p));
+    CHECK(!ferry_stats_tput_parse("1765000000 3", 12, &p));
+    CHECK(!ferry_stats_tput_parse("", 0, &p));
+    CHECK(!ferry_stats_tput_parse(NULL, 0, &p));
+    CHECK(!ferry_stats_tput_parse("10 1 1234567890123456789", 24, &p)); /* 19 digits */
+    CHECK(ferry_stats_tput_parse("10 1 123456789012345678", 23, &p));
     return test_summary();
 }

@@ -1,4 +1,4 @@
-/* ferry — credentials for one side of a task (INTERFACE.md "Credentials").
+/* ferry — credentials for one side of a task (docs/cli.md, "Locations and credentials").
  *
  * Never on the command line, never in Redis, never in logs. Resolution order:
  *   1. a named profile (--src-profile / --dst-profile): that section of the credentials file

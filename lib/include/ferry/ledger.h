@@ -20,38 +20,77 @@
 #include "ferry/buf.h"
 #include "ferry/redis.h"
 
+#include "ferry/limits.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define FERRY_KEY_MAX                1024 /* S3's limit on an object key, in bytes */
-#define FERRY_ETAG_MAX               130  /* quoted multipart etags fit */
-#define FERRY_SEQ_MAX                64   /* event sequencers */
-#define FERRY_WORKER_MAX             128
-#define FERRY_UPLOAD_ID_MAX          1024 /* the one bound on a multipart upload id, everywhere */
-#define FERRY_CHECKS_MAX             256  /* the record's comma-separated list of checks */
-#define FERRY_SIZE_MAX               5497558138880ULL /* 5 TiB: the largest object S3 holds */
-#define FERRY_MTIME_MAX              253402300799LL   /* 9999-12-31T23:59:59Z */
-#define FERRY_ERRMSG_MAX             512
-#define FERRY_TASK_NAME_MAX          64
 #define FERRY_LEDGER_DEFAULT_BUCKETS 65536
 
-/* Values are stored; never renumber. */
+/* The record states, origins and record slots are each listed once, here: the C enums, the
+ * names and the constants the Lua scripts use (S_QUEUED, O_EVENT, F_SIZE, …: the prelude,
+ * docs/internals/ledger.md) are all generated from these lists. Values are stored; never
+ * renumber, only append. */
+#define FERRY_STATE_LIST(X)                                                                        \
+    X(QUEUED, 0, "queued")                                                                         \
+    X(COPYING, 1, "copying")                                                                       \
+    X(DONE, 2, "done")                                                                             \
+    X(FAILED, 3, "failed")                                                                         \
+    X(SKIPPED, 4, "skipped")                                                                       \
+    X(DELETED, 5, "deleted")
+
+#define FERRY_ORIGIN_LIST(X)                                                                       \
+    X(SCAN, 0, "scan")                                                                             \
+    X(EVENT, 1, "event")                                                                           \
+    X(RETRY, 2, "retry")
+
+/* The slots of a stored record, 1-based as in Lua: a record is a run of MessagePack values,
+ * one per slot, trailing nils dropped (docs/internals/ledger.md). */
+#define FERRY_SLOT_LIST(X)                                                                         \
+    X(STATE, 1)           /* ferry_state_t */                                                      \
+    X(SIZE, 2)            /* bytes */                                                              \
+    X(MTIME, 3)           /* source Last-Modified / event time, unix s */                          \
+    X(ETAG, 4)            /* source etag, packed (ferry_etag_pack) */                              \
+    X(CRC64, 5)           /* source CRC-64, 8 bytes big-endian */                                  \
+    X(DST_ETAG, 6)        /* destination etag, packed; true = the source MD5, quoted */            \
+    X(ATTEMPTS, 7)        /* copies started */                                                     \
+    X(ORIGIN, 8)          /* ferry_origin_t */                                                     \
+    X(QUEUED_AT, 9)       /* unix s */                                                             \
+    X(STARTED_AFTER, 10)  /* started_at - queued_at, s */                                          \
+    X(FINISHED_AFTER, 11) /* finished_at - started_at (or queued_at), s */                         \
+    X(DURATION_MS, 12)    /* the copy's duration */                                                \
+    X(ERROR, 13)          /* text */                                                               \
+    X(WORKER, 14)         /* consumer name */                                                      \
+    X(UPLOAD_ID, 15)      /* open multipart upload */                                              \
+    X(SEQ, 16)            /* source S3 sequencer */                                                \
+    X(CHECKS, 17)         /* comma-separated checks of the last copy */
+
+#define FERRY_LIST_ENUM_(prefix, name, val) prefix##name = (val),
+#define FERRY_LIST_ONE_(...)                +1
+
+/* Each *_COUNT is the number of entries in its list (values are 0..COUNT-1 for states and
+ * origins, 1..COUNT for slots; ledger.c checks that at compile time). */
 typedef enum {
-    FERRY_STATE_QUEUED = 0,
-    FERRY_STATE_COPYING = 1,
-    FERRY_STATE_DONE = 2,
-    FERRY_STATE_FAILED = 3,
-    FERRY_STATE_SKIPPED = 4,
-    FERRY_STATE_DELETED = 5,
-    FERRY_STATE_COUNT = 6
+    FERRY_STATE_COUNT = 0 FERRY_STATE_LIST(FERRY_LIST_ONE_),
+#define FERRY_STATE_ENUM_(name, val, text) FERRY_LIST_ENUM_(FERRY_STATE_, name, val)
+    FERRY_STATE_LIST(FERRY_STATE_ENUM_)
+#undef FERRY_STATE_ENUM_
 } ferry_state_t;
 
 typedef enum {
-    FERRY_ORIGIN_SCAN = 0,
-    FERRY_ORIGIN_EVENT = 1,
-    FERRY_ORIGIN_RETRY = 2
+    FERRY_ORIGIN_COUNT = 0 FERRY_ORIGIN_LIST(FERRY_LIST_ONE_),
+#define FERRY_ORIGIN_ENUM_(name, val, text) FERRY_LIST_ENUM_(FERRY_ORIGIN_, name, val)
+    FERRY_ORIGIN_LIST(FERRY_ORIGIN_ENUM_)
+#undef FERRY_ORIGIN_ENUM_
 } ferry_origin_t;
+
+typedef enum {
+    FERRY_SLOT_COUNT = 0 FERRY_SLOT_LIST(FERRY_LIST_ONE_),
+#define FERRY_SLOT_ENUM_(name, val) FERRY_LIST_ENUM_(FERRY_SLOT_, name, val)
+    FERRY_SLOT_LIST(FERRY_SLOT_ENUM_)
+#undef FERRY_SLOT_ENUM_
+} ferry_slot_t;
 
 /* "queued", …; "?" for an unknown value. */
 const char *ferry_state_name(int state);
@@ -106,7 +145,7 @@ int ferry_seq_cmp(const char *a, const char *b);
 /* 1 when a checks list names src:unverified (no read-side check was possible). Pure. */
 int ferry_checks_unverified(const char *checks);
 
-/* The record as INTERFACE.md's JSON object (new reference; NULL on allocation failure).
+/* The record as the JSON object of docs/cli.md (new reference; NULL on allocation failure).
  * "checks" is a JSON array of the record's checks ([] when none). */
 json_t *ferry_record_to_json(const char *task, const ferry_record_t *rec);
 
@@ -301,8 +340,15 @@ int ferry_ledger_set_upload(ferry_ledger_t *l, const char *key, const char *toke
 
 /* One of the ledger's Lua scripts by name ("enqueue", "skip", "start", "finish", "fail",
  * "upload", "lease", "list"), or NULL: for tests that send a script arguments the C API would
- * refuse (the scripts validate again before their first write). Static storage. */
+ * refuse (the scripts validate again before their first write). Static storage. The scripts'
+ * text is lib/store/lua/NAME.lua, embedded at build time. */
 const ferry_redis_script_t *ferry_ledger_script(const char *name);
+
+/* The Lua text every ledger script starts with: `local S_<STATE> = n` for each state,
+ * O_<ORIGIN> for each origin, F_<SLOT> for each record slot, N_SLOTS, and the bounds KEY_MAX,
+ * ETAG_MAX, SEQ_MAX, UPLOAD_ID_MAX, SIZE_MAX, MTIME_MAX, all generated from the lists above and
+ * ferry/limits.h. Static storage; for the test that C and Lua agree. */
+const char *ferry_ledger_lua_consts(void);
 
 /* ---- queries ------------------------------------------------------------------------------- */
 
@@ -313,6 +359,9 @@ typedef struct ferry_counters_s {
 } ferry_counters_t;
 
 int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c);
+/* The counters from an HGETALL reply of the counters hash (as ferry_ledger_counters reads it,
+ * for a caller that pipelines that read with others: ferry_stats_snapshots). Pure. */
+void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c);
 
 /* Under prefix (""/NULL: all): queued+copying count, failed count. complete = both zero. */
 int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,

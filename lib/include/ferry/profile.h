@@ -1,8 +1,8 @@
 /* ferry — provider profiles: what differs between Aliyun OSS, Tencent COS, Qiniu Kodo, Amazon
  * S3 and a generic S3-compatible store, as data.
  *
- * Schemes: "oss", "cos", "kodo", "s3", "s3c" (generic). Facts come from PROVIDERS.md (section
- * numbers in profile.c). Everything PROVIDERS.md marks unconfirmed is a field with a default
+ * Schemes: "oss", "cos", "kodo", "s3", "s3c" (generic). Facts come from docs/providers.md (section
+ * numbers in profile.c). Everything docs/providers.md marks unconfirmed is a field with a default
  * that an override (or a later config option) can change; none is hard-coded in the client.
  *
  * A resolved profile is a plain value: the caller owns the struct; string pointers inside it
@@ -116,7 +116,7 @@ typedef struct ferry_profile_s {
     int endpoint_custom; /* 1 when the endpoint came from an override */
 } ferry_profile_t;
 
-/* User overrides (INTERFACE.md --src-endpoint, --src-region, --src-path-style, and the ⚠
+/* User overrides (docs/cli.md: --src-endpoint, --src-region, --src-path-style, and the ⚠
  * settings). Zero-initialised is NOT "all defaults" for the tri-states: use
  * ferry_profile_overrides_init(). All strings borrowed for the call. */
 typedef struct ferry_profile_overrides_s {

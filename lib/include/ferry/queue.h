@@ -75,6 +75,9 @@ typedef struct ferry_queue_s ferry_queue_t;
 /* Open the consumer side of the ledger's task (creates the groups if needed). The ledger is
  * borrowed and must outlive the queue. *out new, free with ferry_queue_free (NULL accepted). */
 int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out);
+/* Create task's job streams and their consumer group if missing (idempotent). ferry task add
+ * calls it, so a reader of the group (KEDA, /v1/scale) finds it before any worker ran. */
+int ferry_queue_create_groups(ferry_redis_t *r, const char *task);
 void ferry_queue_free(ferry_queue_t *q);
 
 /* "<host>/<slot>": host is FERRY_HOSTNAME, else gethostname(); NULL host looks it up. */

@@ -40,6 +40,7 @@
 
 #include "ferry/error.h"
 #include "ferry/http.h"
+#include "ferry/limits.h"
 #include "ferry/profile.h"
 #include "ferry/retry.h"
 #include "ferry/s3xml.h"
@@ -97,21 +98,21 @@ const ferry_profile_t *ferry_s3_profile(const ferry_s3_t *c);
 /* ---- results ------------------------------------------------------------------------------ */
 
 typedef struct ferry_s3_result_s {
-    int rc;                   /* FERRY_OK or a FERRY_E* code (same as err.code) */
-    ferry_error_t err;        /* code, http_status, s3_code, and a sentence saying what to check */
-    long status;              /* HTTP status of the last attempt, 0 if none answered */
-    unsigned attempts;        /* requests sent (for a listing: over all pages) */
-    char request_id[128];     /* x-amz-request-id, x-oss-request-id or x-cos-request-id */
-    char etag[128];           /* ETag (header, or the XML result's), quotes stripped */
-    char crc64[32];           /* x-oss-hash-crc64ecma / x-cos-hash-crc64ecma, decimal, or "" */
-    char checksum_crc32c[16]; /* x-amz-checksum-crc32c (base64), or "" */
+    int rc;               /* FERRY_OK or a FERRY_E* code (same as err.code) */
+    ferry_error_t err;    /* code, http_status, s3_code, and a sentence saying what to check */
+    long status;          /* HTTP status of the last attempt, 0 if none answered */
+    unsigned attempts;    /* requests sent (for a listing: over all pages) */
+    char request_id[128]; /* x-amz-request-id, x-oss-request-id or x-cos-request-id */
+    char etag[FERRY_ETAG_MAX + 1]; /* ETag (header, or the XML result's), quotes stripped */
+    char crc64[32];                /* x-oss-hash-crc64ecma / x-cos-hash-crc64ecma, decimal, or "" */
+    char checksum_crc32c[16];      /* x-amz-checksum-crc32c (base64), or "" */
     char checksum_crc64nvme[32];
     char checksum_algorithm[16]; /* ListParts: the upload's <ChecksumAlgorithm>, or "" */
     int64_t content_length;      /* Content-Length of the response, or -1 */
     int64_t object_size;         /* HEAD/GET: whole object size (Content-Range total or
                                     Content-Length), or -1 */
-    char upload_id[1025];        /* CreateMultipartUpload */
-    char version_id[256];        /* x-amz-version-id, or "" */
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1]; /* CreateMultipartUpload */
+    char version_id[256];                    /* x-amz-version-id, or "" */
     /* Listings: totals over all pages, and where to resume after the last complete page. */
     long entries;  /* objects / parts / uploads / deleted entries reported */
     long prefixes; /* CommonPrefixes reported */
@@ -160,7 +161,7 @@ typedef struct ferry_s3_args_s {
      * go. The store checks it (400 BadDigest on a mismatch); the client then requires the
      * store's x-amz-checksum-crc32c in the reply to equal it (FERRY_ECHECKSUM otherwise, also
      * when the reply has none: a store that ignored the encoding would have kept the framing).
-     * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (PROVIDERS.md §1). Needs source; not
+     * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (docs/providers.md §1b). Needs source; not
      * with content_md5, checksum_crc32c or a Content-Encoding header (FERRY_EINVAL). */
     int trailer_crc32c;
     /* CreateMultipartUpload: x-amz-checksum-algorithm (e.g. "CRC32C"), or NULL. S3 then wants

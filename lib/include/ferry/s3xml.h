@@ -40,6 +40,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/error.h"
+#include "ferry/limits.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,9 +62,9 @@ typedef enum ferry_s3xml_kind_e {
     FERRY_S3XML_DELETE        /* <DeleteResult> */
 } ferry_s3xml_kind_t;
 
-#define FERRY_S3XML_KEY_MAX           1024               /* bytes, after decoding (S3's limit) */
-#define FERRY_S3XML_SIZE_MAX          ((int64_t)5 << 40) /* 5 TiB: S3's object size limit */
-#define FERRY_S3XML_DEFAULT_MAX_BYTES (8u << 20)         /* a 1000-key page is ~0.5-1.5 MB */
+#define FERRY_S3XML_KEY_MAX           FERRY_KEY_MAX  /* bytes, after decoding (S3's limit) */
+#define FERRY_S3XML_SIZE_MAX          FERRY_SIZE_MAX /* 5 TiB: S3's object size limit */
+#define FERRY_S3XML_DEFAULT_MAX_BYTES (8u << 20)     /* a 1000-key page is ~0.5-1.5 MB */
 #define FERRY_S3XML_DEFAULT_MAX_DEPTH 16
 #define FERRY_S3XML_DEFAULT_MAX_TEXT  4096 /* any non-key text field (tokens, ids) */
 
@@ -82,22 +83,22 @@ typedef struct ferry_s3xml_opts_s {
 
 /* One <Contents> entry of a listing. */
 typedef struct ferry_s3xml_object_s {
-    const char *key;          /* decoded, NUL-terminated; may hold a NUL byte if the server
-                                 sent %00 — use key_len */
-    size_t key_len;           /* 1..FERRY_S3XML_KEY_MAX */
-    int64_t size;             /* bytes, or -1 when absent */
-    char etag[128];           /* quotes stripped, case kept ("" when absent) */
-    int64_t last_modified_ms; /* epoch ms, or -1 when absent */
-    char storage_class[64];   /* as sent ("" when absent) */
+    const char *key;               /* decoded, NUL-terminated; may hold a NUL byte if the server
+                                      sent %00 — use key_len */
+    size_t key_len;                /* 1..FERRY_S3XML_KEY_MAX */
+    int64_t size;                  /* bytes, or -1 when absent */
+    char etag[FERRY_ETAG_MAX + 1]; /* quotes stripped, case kept ("" when absent) */
+    int64_t last_modified_ms;      /* epoch ms, or -1 when absent */
+    char storage_class[64];        /* as sent ("" when absent) */
 } ferry_s3xml_object_t;
 
 /* One <Part> of ListParts. */
 typedef struct ferry_s3xml_part_s {
-    int number;               /* 1..10000 */
-    char etag[128];           /* quotes stripped */
-    int64_t size;             /* or -1 */
-    int64_t last_modified_ms; /* or -1 */
-    char checksum_crc32c[16]; /* <ChecksumCRC32C> (base64), or "" */
+    int number;                    /* 1..10000 */
+    char etag[FERRY_ETAG_MAX + 1]; /* quotes stripped */
+    int64_t size;                  /* or -1 */
+    int64_t last_modified_ms;      /* or -1 */
+    char checksum_crc32c[16];      /* <ChecksumCRC32C> (base64), or "" */
 } ferry_s3xml_part_t;
 
 /* One <Upload> of ListMultipartUploads. */
@@ -160,14 +161,14 @@ typedef struct ferry_s3xml_result_s {
                                                           prefix when truncated without NextMarker;
                                                           ListMultipartUploads NextKeyMarker */
     size_t next_marker_len;
-    char next_upload_id_marker[1025]; /* ListMultipartUploads */
-    long next_part_number_marker;     /* ListParts, or -1 */
-    char checksum_algorithm[16];      /* ListParts: the upload's <ChecksumAlgorithm>, or "" */
+    char next_upload_id_marker[FERRY_UPLOAD_ID_MAX + 1]; /* ListMultipartUploads */
+    long next_part_number_marker;                        /* ListParts, or -1 */
+    char checksum_algorithm[16]; /* ListParts: the upload's <ChecksumAlgorithm>, or "" */
     /* Initiate / Complete / Copy */
-    char upload_id[1025];
+    char upload_id[FERRY_UPLOAD_ID_MAX + 1];
     char bucket[256];
     char key[FERRY_S3XML_KEY_MAX + 1]; /* as sent (not decoded) */
-    char etag[128];                    /* quotes stripped */
+    char etag[FERRY_ETAG_MAX + 1];     /* quotes stripped */
     char location[1025];
     int64_t last_modified_ms;
     char checksum_crc32c[16]; /* Complete: <ChecksumCRC32C> ("base64-N" composite), or "" */

@@ -10,6 +10,7 @@
 
 #include "ferry/creds.h"
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/profile.h"
 
 #ifdef __cplusplus
@@ -35,7 +36,7 @@ typedef struct ferry_side_s {
     ferry_creds_store_t creds;
     char scheme[8];
     char bucket[64];
-    char prefix[1025];
+    char prefix[FERRY_KEY_MAX + 1];
     char where[1200]; /* "oss://bucket/prefix", for messages */
 } ferry_side_t;
 

@@ -8,6 +8,12 @@
  *                       "c|NAME|L1|L2|L3" a counter with up to three label values,
  *                       "h|ID|I" bucket I of histogram ID (not cumulative; I = n is +Inf),
  *                       "h|ID|sum" the sum of the observations in the histogram's unit.
+ *   ferry:{T}:tput      hash, the throughput series: a ring of FERRY_TPUT_POINTS fields
+ *                       "I" (I = (t / FERRY_TPUT_STEP_S) % FERRY_TPUT_POINTS) -> "t objects
+ *                       bytes", the objects and bytes done in the FERRY_TPUT_STEP_S seconds
+ *                       from unix time t; a slot is overwritten when its time comes round
+ *                       again, so the hash never holds more than an hour; expires an hour
+ *                       after the last write (an idle task's series goes away)
  *   ferry:worker:NAME   hash, one per live worker process, expiring (heartbeat TTL)
  *   ferry:workers       sorted set, worker name -> last heartbeat (unix ms)
  *
@@ -26,6 +32,8 @@
 
 #include <jansson.h>
 
+#include "ferry/ledger.h"
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #ifdef __cplusplus
@@ -44,7 +52,8 @@ typedef enum {
     FERRY_HIST_OBJECT_BYTES = 1,  /* size of each object copied (done) */
     FERRY_HIST_EVENT_RECEIPT = 2, /* event jobs: queued (receipt) to done */
     FERRY_HIST_EVENT_ORIGIN = 3,  /* event jobs: the provider's event time to done */
-    FERRY_HIST_COUNT = 4
+    FERRY_HIST_SCAN_SECONDS = 4,  /* one scan, start to end (ok or failed) */
+    FERRY_HIST_COUNT = 5
 } ferry_hist_id_t;
 
 typedef struct ferry_hist_def_s {
@@ -78,13 +87,22 @@ void ferry_stats_free(ferry_stats_t *s);
 int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
                       const char *l3, long long d);
 
-/* Add one observation v (in the histogram's shown unit: seconds or bytes) to histogram h. */
+/* Add one observation v (in the histogram's shown unit: seconds or bytes) to histogram h.
+ * FERRY_HIST_OBJECT_BYTES is observed once per object done, so such an observation also
+ * counts one object of v bytes in the throughput series (ferry_stats_tput_add). */
 int ferry_stats_observe(ferry_stats_t *s, int h, double v);
+
+/* Count objects/bytes done at unix time t_s in the throughput series (sent by the next
+ * flush). The accumulator keeps FERRY_TPUT_PENDING points between flushes; past that (a
+ * flush failing for minutes) the newest point takes the rest, so nothing is lost, only
+ * placed late. FERRY_OK or FERRY_EINVAL (negative values). */
+int ferry_stats_tput_add(ferry_stats_t *s, int64_t t_s, long long objects, long long bytes);
 
 /* Values dropped because the accumulator was full. */
 unsigned long long ferry_stats_dropped(const ferry_stats_t *s);
 
-/* Send what was added since the last flush: HINCRBY on ferry:{T}:stats, one pipeline. On
+/* Send what was added since the last flush: HINCRBY on ferry:{T}:stats and the throughput
+ * points (a Lua step each on ferry:{T}:tput), one pipeline. On
  * success the accumulator is empty; on a Redis error (returned, details on r) it keeps its
  * values for the next flush (a failed flush may have applied part of them; the next one then
  * counts those twice — a rare over-count, never a lost reset). */
@@ -92,12 +110,19 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r);
 
 /* ---- small direct updates -------------------------------------------------------------------- */
 
-/* The event intake: n records (or bodies, for rejected) of format received by task with
- * result "queued", "ignored", "rejected" or "duplicate". format is the parser's name ("oss",
- * "mns", "cos", "kodo", "s3", "sns", "plain"…): any short name; anything else is shown as
- * "other". One HINCRBY. FERRY_OK, FERRY_EINVAL (task or result), or a Redis error. */
-int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *result,
-                      long long n);
+/* The event intake: n records (or bodies, for rejected) of format received by task through
+ * channel with result "queued", "ignored", "rejected" or "duplicate". format is the parser's
+ * name ("oss", "cos", "kodo", "s3", "s3-sns", "eventbridge", "plain"), channel what delivered
+ * the body ("eventbridge", "mns", "fc", "scf", "kodo", "sns", "s3", "plain", "cli"; NULL: ""):
+ * any short names; anything else is shown as "other". One HINCRBY. FERRY_OK, FERRY_EINVAL
+ * (task or result), or a Redis error. */
+int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, const char *channel,
+                      const char *result, long long n);
+
+/* One observation v (the histogram's shown unit) of histogram h straight into task's stats
+ * hash (two pipelined HINCRBY), for rare events such as the end of a scan. FERRY_OK,
+ * FERRY_EINVAL (task, h or v), or a Redis error. */
+int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v);
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
@@ -119,17 +144,43 @@ int ferry_stats_field_counter(const char *field, const char *name, char *buf, si
  * group, Redis >= 7; -1 when the server does not say) of a task's streams. */
 typedef struct ferry_stream_stats_s {
     long long length, pending, lag;
+    long long bytes; /* source bytes of the jobs in the stream (queue.c keeps them; >= 0) */
 } ferry_stream_stats_t;
 
-/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline.
+/* streams[0] the event stream, [1] the bulk stream; *dead the dead letters. One pipeline of
+ * six commands.
  * FERRY_OK or a Redis error. */
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead);
 
+/* ---- the throughput series ------------------------------------------------------------------ */
+
+#define FERRY_TPUT_STEP_S  10  /* seconds per point */
+#define FERRY_TPUT_POINTS  360 /* points kept: the last hour */
+#define FERRY_TPUT_PENDING 8   /* points an accumulator holds between flushes */
+
+typedef struct ferry_tput_point_s {
+    int64_t t;         /* unix seconds, a multiple of FERRY_TPUT_STEP_S: the point's start */
+    long long objects; /* objects done in [t, t + FERRY_TPUT_STEP_S) */
+    long long bytes;   /* their bytes */
+} ferry_tput_point_t;
+
+/* Parse a stored point ("t objects bytes": three decimal integers, single spaces, t a
+ * multiple of FERRY_TPUT_STEP_S) of len bytes (no NUL needed). 1 and *p set, or 0 for
+ * anything else. Pure (fuzzed: test/fuzz/fuzz_stats.c). */
+int ferry_stats_tput_parse(const char *s, size_t len, ferry_tput_point_t *p);
+
+/* The task's points of the hour before now_s (t > now_s - 3600, t <= now_s; points with
+ * nothing done are absent), oldest first, at most FERRY_TPUT_POINTS. *out new (free()), *n
+ * entries. One HMGET. FERRY_OK (n 0 for a task without a series), FERRY_EINVAL, or a Redis
+ * error. */
+int ferry_stats_throughput(ferry_redis_t *r, const char *task, int64_t now_s,
+                           ferry_tput_point_t **out, size_t *n);
+
 /* ---- worker heartbeats ------------------------------------------------------------------- */
 
 typedef struct ferry_heartbeat_s {
-    char consumer[129]; /* "host/slot" */
+    char consumer[FERRY_WORKER_MAX + 1]; /* "host/slot" */
     int pid;
     char tasks[512];     /* comma-separated tasks served; "" every task */
     long long in_flight; /* jobs running now */
@@ -150,6 +201,28 @@ int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer);
  * it (named, or serving every task). *out new (free()). Forgets entries of workers whose
  * heartbeat expired. FERRY_OK or a Redis error. */
 int ferry_stats_workers(ferry_redis_t *r, const char *task, ferry_heartbeat_t **out, size_t *n);
+
+/* 1 when hb serves task (names it, or serves every task). Pure. */
+int ferry_heartbeat_serves(const ferry_heartbeat_t *hb, const char *task);
+
+/* ---- a task's status in one round trip (GET /v1/tasks[/NAME]) ------------------------------- */
+
+typedef struct ferry_task_snapshot_s {
+    char *definition; /* the task's stored JSON (malloc'd), NULL when there is no such task */
+    ferry_counters_t c;
+    ferry_stream_stats_t st[2]; /* as ferry_stats_streams */
+    long long dead;
+    char *last_scan; /* the newest scan report's JSON (malloc'd), NULL before the first */
+} ferry_task_snapshot_t;
+
+/* What the status API shows of n tasks: out[i] for tasks[i] (the caller's array of n, cleared
+ * with ferry_task_snapshot_clear), and the live workers of every task (*hb new, free()),
+ * read in one pipeline of 9 commands per task plus 2, then one HGETALL per worker in a second
+ * round. A task that does not exist has definition NULL. FERRY_OK, FERRY_EINVAL (a name),
+ * FERRY_ENOMEM, or a Redis error (the connection is reset). */
+int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
+                          ferry_task_snapshot_t *out, ferry_heartbeat_t **hb, size_t *nhb);
+void ferry_stats_snapshot_clear(ferry_task_snapshot_t *s);
 
 /* A heartbeat as JSON (new reference, NULL on allocation failure): {"consumer","pid","tasks",
  * "in_flight","concurrency","done","failed","started_at","seen_at"}. */

@@ -1,5 +1,5 @@
 /* ferry — status queries, shared by the CLI (ferry status/ls/wait/retry/task show) and the
- * HTTP API. Each returns JSON in INTERFACE.md's shapes, so both surfaces say the same thing.
+ * HTTP API. Each returns JSON in the shapes of docs/api.md, so both surfaces say the same thing.
  * Errors: FERRY_E* codes with details on the connection (ferry_redis_error()).
  */
 #ifndef FERRY_STATUS_H

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ferry/error.h"
+#include "ferry/limits.h"
 #include "ferry/redis.h"
 
 #ifdef __cplusplus
@@ -32,7 +33,7 @@ typedef enum {
 typedef struct ferry_location_s {
     ferry_scheme_t scheme;
     char bucket[64];
-    char prefix[1025];
+    char prefix[FERRY_KEY_MAX + 1];
 } ferry_location_t;
 
 /* Parse a location. FERRY_OK or FERRY_EINVAL with a message. Pure. */
@@ -65,7 +66,7 @@ typedef struct ferry_task_side_s {
 } ferry_task_side_t;
 
 typedef struct ferry_task_s {
-    char name[65];
+    char name[FERRY_TASK_NAME_MAX + 1];
     ferry_task_side_t src, dst;
     int64_t every_ms; /* 0 when cron is set; default 1 h */
     char cron[128];
@@ -95,9 +96,30 @@ typedef struct ferry_task_s {
 void ferry_task_init(ferry_task_t *t);
 void ferry_task_clear(ferry_task_t *t);
 
-/* Parse task options (argv as after "task add NAME": --from … --to … etc.). Unknown options
- * and bad values are FERRY_EINVAL with a message naming the option. Then validates. */
+/* One task option, as the command line spells it. The table in task.c is the only place that
+ * knows the task options: ferry_task_parse_args applies them, the CLI prints their help. */
+typedef struct ferry_task_opt_s {
+    const char *name;    /* "--from" */
+    const char *metavar; /* "LOC"; NULL for a flag */
+    unsigned flags;      /* FERRY_TASK_OPT_SCAN */
+    const char *help;    /* one line */
+} ferry_task_opt_t;
+/* The option may also replace the task's stored value for one scan (ferry task run, ferry
+ * scheduler: the size and age filters, scan.h). */
+#define FERRY_TASK_OPT_SCAN 1u
+
+/* The i-th task option (0, 1, …; NULL past the end). Static storage. */
+const ferry_task_opt_t *ferry_task_opt(size_t i);
+/* The option named by arg ("--from" or "--from=VALUE"); NULL when it is not a task option. */
+const ferry_task_opt_t *ferry_task_opt_find(const char *arg);
+
+/* Parse task options (argv as after "task add NAME": --from … --to … etc.; "--opt=VALUE" or
+ * "--opt VALUE"). Unknown options and bad values are FERRY_EINVAL with a message naming the
+ * option. Then validates. */
 int ferry_task_parse_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err);
+/* The same without the validation of a whole task: apply just these options to t (the scan
+ * overrides of ferry task run and ferry scheduler). */
+int ferry_task_apply_args(ferry_task_t *t, int argc, char **argv, ferry_error_t *err);
 
 /* Check a complete task (name, both locations, schedule, sizes). */
 int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err);

@@ -1,0 +1,518 @@
+/* ferry up — one machine: the scheduler (scans under the task's lease) and the HTTP API in
+ * this process, plus `ferry worker` processes it starts and stops as the scaling policy says
+ * (scheduler/scale.h; docs/operating.md "ferry up").
+ *
+ * Every second: evaluate the policy over every task (the same answer GET /v1/scale gives),
+ * take this machine's share of it (several `ferry up` on one Redis split the workers between
+ * them: each registers in ferry:ups and takes desired / hosts, the remainder to the first in
+ * name order), clamp it to --workers MIN..MAX, then
+ *   - start workers (uv_spawn of /proc/self/exe worker --slot auto; the Redis URL in
+ *     FERRY_REDIS_URL, never on the command line) up to that number, or
+ *   - stop one worker per tick beyond it with SIGTERM: the one running fewest jobs (its
+ *     heartbeat says), the newest on a tie. A stopped worker drains: it finishes the copies it
+ *     runs within its grace, records upload ids and parts, and hands back what it had not
+ *     started.
+ * A worker that exits without being asked is restarted after 1 s, 2 s, 4 s … (at most 60 s;
+ * back to 1 s once one ran a minute), each exit logged as up.worker_exit with its code and
+ * the delay.
+ *
+ * SIGINT/SIGTERM: stop scanning and accepting API connections, SIGTERM every worker, wait for
+ * them all, stop the API, stop the private redis-server if this process started it, exit 0.
+ * A second SIGINT/SIGTERM: SIGKILL the workers and exit 130 at once (their jobs stay pending
+ * in Redis and are taken again by the next workers; finished parts are kept).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "scale.h"
+
+#include "ferry/log.h"
+#include "ferry/redisd.h"
+#include "ferry/stats.h"
+#include "ferry/task.h"
+
+/* scheduler_cmd.c: the scheduler and API as a part on our loop */
+typedef struct sched_s sched_t;
+sched_t *sched_new(cli_t *g);
+void sched_scale_cfg(sched_t *s, const ferry_scale_cfg_t *cfg);
+int sched_args(sched_t *s, const cli_args_t *a);
+int sched_start(sched_t *s, uv_loop_t *loop);
+int sched_api_port(const sched_t *s);
+void sched_stop(sched_t *s);
+int sched_done(const sched_t *s);
+void sched_close(sched_t *s);
+void sched_free(sched_t *s);
+
+#define UP_TICK_MS        1000
+#define UP_BACKOFF_MS     1000 /* first restart delay; doubles per crash */
+#define UP_BACKOFF_MAX_MS 60000
+#define UP_STABLE_MS      60000 /* a worker that ran this long resets the backoff */
+#define UP_EXIT_KILLED    130   /* the second signal: stopped at once */
+#define UP_WORKER_ARGS    32    /* options after "--" passed to every worker */
+
+typedef struct up_s up_t;
+
+typedef struct {
+    up_t *u;
+    uv_process_t proc;
+    int alive;   /* the process runs */
+    int closing; /* its handle is being closed */
+    int asked;   /* we sent it SIGTERM (scale-down or stop) */
+    int pid;
+    int64_t started_ms; /* monotonic */
+} kid_t;
+
+struct up_s {
+    cli_t *g;
+    uv_loop_t loop;
+    sched_t *sched;
+    ferry_redis_t *r; /* the policy's and the supervisor's connection */
+    ferry_scale_cfg_t cfg;
+    int min, max, concurrency;
+    kid_t *kids; /* max entries */
+    int alive;   /* processes running, asked to stop or not */
+    int running; /* alive and not asked to stop */
+    int crashes; /* consecutive unasked exits */
+    int64_t next_spawn_ms;
+    int last_desired, last_local, last_actual;
+    int told_no_tasks;
+    int stopping, killed;
+    int64_t stop_ms;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    char exe[4096];
+    char host[160];
+    char member[200]; /* "host/pid" in ferry:ups */
+    char **wargs;     /* after "--": given to every `ferry worker` */
+    int nwargs;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_kid_closed(uv_handle_t *h)
+{
+    kid_t *k = h->data;
+    k->closing = 0;
+}
+
+static void on_kid_exit(uv_process_t *p, int64_t status, int sig)
+{
+    kid_t *k = p->data;
+    up_t *u = k->u;
+    int code = sig ? 128 + sig : (int)status;
+    int64_t ran = mono_ms() - k->started_ms;
+    k->alive = 0;
+    u->alive--;
+    if (!k->asked)
+        u->running--;
+    k->closing = 1;
+    uv_close((uv_handle_t *)p, on_kid_closed);
+    char c[16], pid[16], delay[24], ran_s[24];
+    snprintf(c, sizeof(c), "%d", code);
+    snprintf(pid, sizeof(pid), "%d", k->pid);
+    snprintf(ran_s, sizeof(ran_s), "%lld", (long long)ran);
+    if (k->asked || u->stopping) {
+        ferry_log(code ? FERRY_LOG_WARN : FERRY_LOG_INFO, "up.worker_stopped", "pid", pid, "code",
+                  c, "ran_ms", ran_s, NULL);
+        return;
+    }
+    /* Not asked: a crash (or a worker that gave up). Restart after a growing delay. */
+    if (ran >= UP_STABLE_MS)
+        u->crashes = 0;
+    int64_t d = UP_BACKOFF_MS;
+    for (int i = 0; i < u->crashes && d < UP_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > UP_BACKOFF_MAX_MS)
+        d = UP_BACKOFF_MAX_MS;
+    u->crashes++;
+    u->next_spawn_ms = mono_ms() + d;
+    snprintf(delay, sizeof(delay), "%lld", (long long)d);
+    ferry_log(FERRY_LOG_WARN, "up.worker_exit", "pid", pid, "code", c, "ran_ms", ran_s,
+              "restart_in_ms", delay, NULL);
+}
+
+/* Start one worker. FERRY_OK, or an error (logged; the next try waits the backoff). */
+static int spawn_one(up_t *u)
+{
+    kid_t *k = NULL;
+    for (int i = 0; i < u->max && k == NULL; i++)
+        if (!u->kids[i].alive && !u->kids[i].closing)
+            k = &u->kids[i];
+    if (k == NULL)
+        return FERRY_EBUSY; /* every entry alive or closing: next tick */
+    char conc[16];
+    char *args[16 + UP_WORKER_ARGS];
+    int n = 0;
+    args[n++] = u->exe;
+    if (u->g->state_dir) {
+        args[n++] = "--state-dir";
+        args[n++] = (char *)u->g->state_dir;
+    }
+    args[n++] = "worker";
+    /* the lowest slot no live worker of this host holds: a dead worker's slot and its
+     * pending jobs are taken over at once */
+    args[n++] = "--slot";
+    args[n++] = "auto";
+    if (u->concurrency > 0) {
+        snprintf(conc, sizeof(conc), "%d", u->concurrency);
+        args[n++] = "--concurrency";
+        args[n++] = conc;
+    }
+    for (int i = 0; i < u->nwargs; i++)
+        args[n++] = u->wargs[i];
+    args[n] = NULL;
+    uv_stdio_container_t io[3];
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_INHERIT_FD;
+    io[1].data.fd = 2; /* worker logs: our stderr */
+    io[2].flags = UV_INHERIT_FD;
+    io[2].data.fd = 2;
+    uv_process_options_t po;
+    memset(&po, 0, sizeof(po));
+    po.file = u->exe;
+    po.args = args;
+    po.exit_cb = on_kid_exit;
+    po.stdio = io;
+    po.stdio_count = 3;
+    memset(k, 0, sizeof(*k));
+    k->u = u;
+    k->proc.data = k;
+    int rc = uv_spawn(&u->loop, &k->proc, &po);
+    if (rc) {
+        /* libuv wants the handle closed even when the spawn failed */
+        k->closing = 1;
+        uv_close((uv_handle_t *)&k->proc, on_kid_closed);
+        int64_t d = UP_BACKOFF_MS << (u->crashes < 6 ? u->crashes : 6);
+        u->crashes++;
+        u->next_spawn_ms = mono_ms() + (d > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : d);
+        ferry_log(FERRY_LOG_ERROR, "up.spawn_failed", "error", uv_strerror(rc), "what",
+                  "check that this ferry binary is still in place and the process limit", NULL);
+        return FERRY_EIO;
+    }
+    k->alive = 1;
+    k->pid = k->proc.pid;
+    k->started_ms = mono_ms();
+    u->alive++;
+    u->running++;
+    return FERRY_OK;
+}
+
+/* Stop one running worker: the one with the fewest jobs in flight by its heartbeat (no
+ * heartbeat yet: 0), the newest on a tie. */
+static void stop_one(up_t *u)
+{
+    ferry_heartbeat_t *hb = NULL;
+    size_t nhb = 0;
+    if (ferry_stats_workers(u->r, NULL, &hb, &nhb) != FERRY_OK)
+        nhb = 0;
+    kid_t *best = NULL;
+    long long best_jobs = 0;
+    for (int i = 0; i < u->max; i++) {
+        kid_t *k = &u->kids[i];
+        if (!k->alive || k->asked)
+            continue;
+        long long jobs = 0;
+        for (size_t h = 0; h < nhb; h++)
+            if (hb[h].pid == k->pid && strncmp(hb[h].consumer, u->host, strlen(u->host)) == 0 &&
+                hb[h].consumer[strlen(u->host)] == '/')
+                jobs = hb[h].in_flight;
+        if (best == NULL || jobs < best_jobs ||
+            (jobs == best_jobs && k->started_ms > best->started_ms)) {
+            best = k;
+            best_jobs = jobs;
+        }
+    }
+    free(hb);
+    if (best == NULL)
+        return;
+    char pid[16], jobs[24];
+    snprintf(pid, sizeof(pid), "%d", best->pid);
+    snprintf(jobs, sizeof(jobs), "%lld", best_jobs);
+    ferry_log(FERRY_LOG_INFO, "up.scale_down", "pid", pid, "in_flight", jobs, NULL);
+    best->asked = 1;
+    u->running--;
+    uv_process_kill(&best->proc, SIGTERM);
+}
+
+static void kill_all(up_t *u, int sig)
+{
+    for (int i = 0; i < u->max; i++) {
+        kid_t *k = &u->kids[i];
+        if (!k->alive)
+            continue;
+        if (!k->asked) {
+            k->asked = 1;
+            u->running--;
+        }
+        uv_process_kill(&k->proc, sig);
+    }
+}
+
+static void tell_no_tasks(up_t *u)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (ferry_task_list(u->r, &names, &n) != FERRY_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (n == 0 && !u->told_no_tasks) {
+        u->told_no_tasks = 1;
+        int port = sched_api_port(u->sched);
+        fprintf(stderr,
+                "ferry up: no tasks yet. Add one in another terminal, e.g.\n"
+                "  ferry task add photos --from oss://BUCKET/prefix/ --to s3://BUCKET/prefix/ "
+                "--every 1h\n"
+                "and ferry up scans it and starts workers.\n");
+        if (port > 0)
+            fprintf(stderr, "Events: POST http://127.0.0.1:%d/v1/tasks/NAME/events.\n", port);
+        ferry_log(FERRY_LOG_INFO, "up.no_tasks", "what", "ferry task add NAME --from … --to …",
+                  NULL);
+    } else if (n > 0)
+        u->told_no_tasks = 0;
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    up_t *u = h->data;
+    if (u->stopping) {
+        if (u->alive == 0 && sched_done(u->sched))
+            uv_stop(&u->loop);
+        return;
+    }
+    tell_no_tasks(u);
+    ferry_scale_cfg_t cfg = u->cfg;
+    ferry_scale_in_t in;
+    ferry_scale_out_t out;
+    int rank = 0, hosts = 1;
+    /* the policy over every host (per_host: this machine's bounds times the live ferry up
+     * count), and this one's place among them */
+    int rc = ferry_scale_hosts(u->r, u->member, &rank, &hosts);
+    if (rc == FERRY_OK)
+        rc = ferry_scale_eval(u->r, NULL, &cfg, &in, &out);
+    if (rc) {
+        ferry_log(FERRY_LOG_ERROR, "up.redis", "error", ferry_redis_error(u->r)->msg, "what",
+                  "workers keep running; retrying every second", NULL);
+        return;
+    }
+    int share = out.desired / hosts + (rank < out.desired % hosts ? 1 : 0);
+    int local = share < u->min ? u->min : share > u->max ? u->max : share;
+    if (out.desired != u->last_desired || local != u->last_local ||
+        (int)in.actual != u->last_actual) {
+        char d[16], l[16], a[16], r[16], lag[24], pend[24], bytes[24], hs[16];
+        snprintf(d, sizeof(d), "%d", out.desired);
+        snprintf(l, sizeof(l), "%d", local);
+        snprintf(a, sizeof(a), "%lld", in.actual);
+        snprintf(r, sizeof(r), "%d", u->running);
+        snprintf(lag, sizeof(lag), "%lld", in.lag);
+        snprintf(pend, sizeof(pend), "%lld", in.pending);
+        snprintf(bytes, sizeof(bytes), "%lld", in.bytes);
+        snprintf(hs, sizeof(hs), "%d", hosts);
+        ferry_log(FERRY_LOG_INFO, "up.scale", "desired", d, "here", l, "actual", a, "running", r,
+                  "hosts", hs, "lag", lag, "pending", pend, "bytes", bytes, "reason", out.reason,
+                  NULL);
+        u->last_desired = out.desired;
+        u->last_local = local;
+        u->last_actual = (int)in.actual;
+    }
+    if (u->running < local) {
+        if (mono_ms() >= u->next_spawn_ms)
+            while (u->running < local && spawn_one(u) == FERRY_OK)
+                ;
+    } else if (u->running > local)
+        stop_one(u); /* one per tick: the policy looks again before the next */
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    up_t *u = h->data;
+    char s[8];
+    snprintf(s, sizeof(s), "%d", signum);
+    if (u->stopping) {
+        ferry_log(FERRY_LOG_WARN, "up.stop_now", "signal", s, "what",
+                  "workers killed; their jobs stay pending and the next run resumes them", NULL);
+        u->killed = 1;
+        kill_all(u, SIGKILL);
+        uv_stop(&u->loop);
+        return;
+    }
+    u->stopping = 1;
+    u->stop_ms = mono_ms();
+    char n[16];
+    snprintf(n, sizeof(n), "%d", u->alive);
+    ferry_log(FERRY_LOG_INFO, "up.stop", "signal", s, "workers", n, "what",
+              "draining: in-flight copies finish; send the signal again to stop at once", NULL);
+    sched_stop(u->sched);
+    kill_all(u, SIGTERM);
+}
+
+int cmd_up(cli_t *g, const cli_args_t *a)
+{
+    up_t *u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return cli_error(CLI_FAIL, "out of memory");
+    u->g = g;
+    u->min = 1;
+    u->max = 4;
+    u->last_desired = u->last_local = u->last_actual = -1;
+    int code = CLI_OK, started_redis = 0, loop_ok = 0;
+    char state_dir[1024] = "";
+    static char priv_url[1200];
+    u->sched = sched_new(g);
+    if (u->sched == NULL) {
+        free(u);
+        return cli_error(CLI_FAIL, "out of memory");
+    }
+    if (sched_args(u->sched, a) != CLI_OK) {
+        code = CLI_USAGE;
+        goto out;
+    }
+    u->wargs = a->pass; /* what follows --: for the workers */
+    u->nwargs = a->npass;
+    if (u->nwargs > UP_WORKER_ARGS) {
+        code = cli_error(CLI_USAGE, "up: at most %d worker options after --", UP_WORKER_ARGS);
+        goto out;
+    }
+    if (a->v[O_UP_WORKERS].set &&
+        ferry_scale_parse_range(a->v[O_UP_WORKERS].str, &u->min, &u->max) != FERRY_OK) {
+        code = cli_error(CLI_USAGE,
+                         "up: --workers wants MIN..MAX (0 <= MIN <= MAX, 1 <= MAX <= %d) or N, "
+                         "not \"%s\" (example: --workers 1..8)",
+                         FERRY_SCALE_MAX, a->v[O_UP_WORKERS].str);
+        goto out;
+    }
+    if (a->v[O_CONCURRENCY].set) {
+        u->concurrency = (int)a->v[O_CONCURRENCY].num;
+        u->cfg.concurrency = u->concurrency;
+    }
+    if (a->v[O_COOLDOWN].set)
+        u->cfg.cooldown_ms = a->v[O_COOLDOWN].num;
+    if (a->v[O_DRAIN_TARGET].set)
+        u->cfg.drain_target_ms = a->v[O_DRAIN_TARGET].num;
+    if ((u->kids = calloc((size_t)u->max, sizeof(*u->kids))) == NULL) {
+        code = cli_error(CLI_FAIL, "out of memory");
+        goto out;
+    }
+    /* Redis: --redis, FERRY_REDIS_URL, or the private server (started here, stopped on exit) */
+    if ((g->redis_url == NULL || *g->redis_url == '\0') &&
+        (getenv("FERRY_REDIS_URL") == NULL || *getenv("FERRY_REDIS_URL") == '\0')) {
+        ferry_error_t err;
+        ferry_error_clear(&err);
+        if (ferry_redisd_state_dir(g->state_dir, state_dir, sizeof(state_dir)) != FERRY_OK) {
+            code = cli_error(CLI_FAIL, "no state dir: set HOME, FERRY_STATE_DIR or --state-dir");
+            goto out;
+        }
+        if (ferry_redisd_ensure(state_dir, priv_url, sizeof(priv_url), &started_redis, &err) !=
+            FERRY_OK) {
+            code = cli_error(CLI_FAIL, "%s", err.msg);
+            goto out;
+        }
+        g->redis_url = priv_url;
+    }
+    /* The workers: the Redis URL (it may hold a password) through the environment, never
+     * argv; FERRY_SYNC_PID makes them drain and stop if this process dies, even by SIGKILL. */
+    {
+        char self[24];
+        snprintf(self, sizeof(self), "%ld", (long)getpid());
+        if ((g->redis_url && *g->redis_url && setenv("FERRY_REDIS_URL", g->redis_url, 1) != 0) ||
+            setenv("FERRY_SYNC_PID", self, 1) != 0) {
+            code =
+                cli_error(CLI_FAIL, "up: cannot set the workers' environment: %s", strerror(errno));
+            goto out;
+        }
+    }
+    ssize_t el = readlink("/proc/self/exe", u->exe, sizeof(u->exe) - 1);
+    if (el <= 0) {
+        code = cli_error(CLI_FAIL, "up: cannot find its own executable (/proc/self/exe): %s",
+                         strerror(errno));
+        goto out;
+    }
+    u->exe[el] = '\0';
+    const char *hn = getenv("FERRY_HOSTNAME");
+    if (hn && *hn)
+        snprintf(u->host, sizeof(u->host), "%.150s", hn);
+    else if (gethostname(u->host, sizeof(u->host) - 1) != 0)
+        snprintf(u->host, sizeof(u->host), "localhost");
+    snprintf(u->member, sizeof(u->member), "%s/%ld", u->host, (long)getpid());
+    if ((u->r = cli_connect(g)) == NULL) {
+        code = CLI_FAIL;
+        goto out;
+    }
+    if (uv_loop_init(&u->loop)) {
+        code = cli_error(CLI_FAIL, "cannot make an event loop");
+        goto out;
+    }
+    loop_ok = 1;
+    u->cfg.min = u->min;
+    u->cfg.max = u->max;
+    u->cfg.per_host = 1;
+    sched_scale_cfg(u->sched, &u->cfg);
+    if ((code = sched_start(u->sched, &u->loop)) != CLI_OK)
+        goto out;
+    uv_timer_init(&u->loop, &u->tick);
+    uv_signal_init(&u->loop, &u->sigint);
+    uv_signal_init(&u->loop, &u->sigterm);
+    u->tick.data = u->sigint.data = u->sigterm.data = u;
+    uv_timer_start(&u->tick, on_tick, 0, UP_TICK_MS);
+    uv_signal_start(&u->sigint, on_signal, SIGINT);
+    uv_signal_start(&u->sigterm, on_signal, SIGTERM);
+    {
+        char port[16], mn[16], mx[16];
+        snprintf(port, sizeof(port), "%d", sched_api_port(u->sched));
+        snprintf(mn, sizeof(mn), "%d", u->min);
+        snprintf(mx, sizeof(mx), "%d", u->max);
+        ferry_log(FERRY_LOG_INFO, "up.start", "redis", ferry_redis_where(u->r), "api_port", port,
+                  "workers_min", mn, "workers_max", mx, "host", u->host, NULL);
+    }
+    uv_run(&u->loop, UV_RUN_DEFAULT);
+    code = u->killed ? UP_EXIT_KILLED : CLI_OK;
+    {
+        redisReply *rep = NULL; /* leave the split to the other hosts at once */
+        const char *rm[] = {"ZREM", FERRY_SCALE_HOSTS_KEY, u->member};
+        if (ferry_redis_argv(u->r, 3, rm, NULL, &rep) == FERRY_OK)
+            freeReplyObject(rep);
+    }
+    uv_close((uv_handle_t *)&u->tick, NULL);
+    uv_close((uv_handle_t *)&u->sigint, NULL);
+    uv_close((uv_handle_t *)&u->sigterm, NULL);
+    if (u->killed) /* reap the killed workers before closing the loop */
+        while (u->alive > 0 && uv_run(&u->loop, UV_RUN_ONCE))
+            ;
+    char took[24];
+    snprintf(took, sizeof(took), "%lld", (long long)(u->stop_ms ? mono_ms() - u->stop_ms : 0));
+    ferry_log(FERRY_LOG_INFO, "up.stopped", "drain_ms", took, "killed", u->killed ? "1" : "0",
+              NULL);
+out:
+    if (loop_ok) {
+        sched_close(u->sched);
+        uv_run(&u->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&u->loop);
+    }
+    sched_free(u->sched); /* stops the API */
+    ferry_redis_free(u->r);
+    if (started_redis) {
+        ferry_error_t err;
+        ferry_error_clear(&err);
+        if (ferry_redisd_stop(state_dir, NULL, &err) != FERRY_OK)
+            fprintf(stderr, "ferry: up: could not stop the private redis-server: %s (ferry down)\n",
+                    err.msg);
+        else
+            ferry_log(FERRY_LOG_INFO, "up.redis_stopped", "dir", state_dir, NULL);
+    }
+    free(u->kids);
+    free(u);
+    return code;
+}
