@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-/* Redis Cluster: ferry_redis_connect asks the node (CLUSTER SLOTS) unless the URL says. */
+/* Redis Cluster: ferry_redis_connect asks the node (INFO cluster) unless the URL says. */
 enum { FERRY_REDIS_CLUSTER_AUTO = 0, FERRY_REDIS_CLUSTER_YES = 1, FERRY_REDIS_CLUSTER_NO = 2 };
 
 /* A parsed Redis URL: redis://[:password@]host[:port][/db][?cluster=yes|no|auto] or
@@ -61,8 +61,9 @@ typedef struct ferry_redis_s ferry_redis_t;
  * at 127.0.0.1:6379: connection refused — start redis-server or pass --redis URL". opts may be
  * NULL.
  *
- * Redis Cluster: unless the URL says ?cluster=no, the first node is asked CLUSTER SLOTS; when
- * it is a cluster node the connection becomes a cluster client behind the same API (one
+ * Redis Cluster: unless the URL says ?cluster=no, the first node is asked INFO cluster; when it
+ * says cluster_enabled:1 the connection reads CLUSTER SLOTS and becomes a cluster client behind
+ * the same API (one
  * connection per master, opened when first needed; each command routed by the CRC16 slot of
  * its keys; MOVED and ASK followed; TRYAGAIN/CLUSTERDOWN waited out within opts.retry_ms; the
  * slot map re-read on MOVED and on a lost node). A multi-key command (or Lua script) whose
