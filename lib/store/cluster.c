@@ -312,6 +312,9 @@ typedef struct {
     redisContext *c;
     size_t pending; /* pipelined commands sent here whose reply is not read yet */
     int master;     /* owns at least one slot in the current map */
+    /* Scripts sent to this node's connection (SCRIPT LOAD queued ahead of a pipelined EVALSHA) */
+    const ferry_redis_script_t *loaded[REDIS_SCRIPT_SLOTS];
+    int nloaded;
 } cl_node_t;
 
 typedef struct {
@@ -320,6 +323,7 @@ typedef struct {
     int node;
     const ferry_redis_script_t *script;
     int answered;
+    int internal; /* a SCRIPT LOAD the client queued itself: its reply is nobody's */
     int rc;
     redisReply *reply;
 } cl_pend_t;
@@ -446,6 +450,7 @@ static void node_close(ferry_cluster_t *cl, int i)
     if (cl->nodes[i].c)
         redisFree(cl->nodes[i].c);
     cl->nodes[i].c = NULL;
+    cl->nodes[i].nloaded = 0;
 }
 
 static int node_lost(const redisContext *c)
@@ -950,6 +955,38 @@ static void queue_clear(ferry_cluster_t *cl)
         cl->nodes[i].pending = 0;
 }
 
+/* Send a formatted command to node's connection c and remember it (copied) for the reads. */
+static int queue_push(ferry_redis_t *r, redisContext *c, int node, const char *cmd, size_t len,
+                      const ferry_redis_script_t *script, int internal)
+{
+    ferry_cluster_t *cl = r->cl;
+    if (cl->qlen == cl->qcap) {
+        size_t nc = cl->qcap ? cl->qcap * 2 : 64;
+        cl_pend_t *q = realloc(cl->q, nc * sizeof(*q));
+        if (q == NULL)
+            return ferry_error_set(&r->err, FERRY_ENOMEM, "out of memory");
+        cl->q = q;
+        cl->qcap = nc;
+    }
+    char *copy = malloc(len);
+    if (copy == NULL)
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "out of memory");
+    memcpy(copy, cmd, len);
+    if (redisAppendFormattedCommand(c, cmd, len) != REDIS_OK) {
+        free(copy);
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot queue a Redis command");
+    }
+    cl_pend_t *e = &cl->q[cl->qlen++];
+    memset(e, 0, sizeof(*e));
+    e->cmd = copy;
+    e->len = len;
+    e->node = node;
+    e->script = script;
+    e->internal = internal;
+    cl->nodes[node].pending++;
+    return FERRY_OK;
+}
+
 int ferry_cluster_append(ferry_redis_t *r, const char *cmd, size_t len,
                          const ferry_redis_script_t *script)
 {
@@ -983,30 +1020,26 @@ int ferry_cluster_append(ferry_redis_t *r, const char *cmd, size_t len,
         rc = node_conn(r, node, &c);
     if (rc)
         return rc;
-    if (cl->qlen == cl->qcap) {
-        size_t nc = cl->qcap ? cl->qcap * 2 : 64;
-        cl_pend_t *q = realloc(cl->q, nc * sizeof(*q));
-        if (q == NULL)
-            return ferry_error_set(&r->err, FERRY_ENOMEM, "out of memory");
-        cl->q = q;
-        cl->qcap = nc;
+    cl_node_t *n = &cl->nodes[node];
+    int known = script == NULL;
+    for (int i = 0; i < n->nloaded && !known; i++)
+        known = n->loaded[i] == script;
+    if (!known) {
+        /* First EVALSHA of this script on this connection: SCRIPT LOAD it just before, so the
+         * batch does not come back NOSCRIPT command by command. */
+        const char *lav[3] = {"SCRIPT", "LOAD", script->src};
+        char *load = NULL;
+        int ll = redisFormatCommandArgv(&load, 3, lav, NULL);
+        if (ll < 0)
+            return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
+        rc = queue_push(r, c, node, load, (size_t)ll, NULL, 1);
+        redisFreeCommand(load);
+        if (rc)
+            return rc;
+        if (n->nloaded < REDIS_SCRIPT_SLOTS)
+            n->loaded[n->nloaded++] = script;
     }
-    char *copy = malloc(len);
-    if (copy == NULL)
-        return ferry_error_set(&r->err, FERRY_ENOMEM, "out of memory");
-    memcpy(copy, cmd, len);
-    if (redisAppendFormattedCommand(c, cmd, len) != REDIS_OK) {
-        free(copy);
-        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot queue a Redis command");
-    }
-    cl_pend_t *e = &cl->q[cl->qlen++];
-    memset(e, 0, sizeof(*e));
-    e->cmd = copy;
-    e->len = len;
-    e->node = node;
-    e->script = script;
-    cl->nodes[node].pending++;
-    return FERRY_OK;
+    return queue_push(r, c, node, cmd, len, script, 0);
 }
 
 /* EVALSHA in e->cmd, as EVAL with the script's source (the node did not have it). */
@@ -1072,7 +1105,7 @@ static void drain(ferry_redis_t *r)
     for (size_t i = cl->qhead; i < cl->qlen; i++) {
         cl_pend_t *e = &cl->q[i];
         ferry_cluster_redirect_t rd;
-        if (e->rc || e->reply->type != REDIS_REPLY_ERROR)
+        if (e->rc || e->internal || e->reply->type != REDIS_REPLY_ERROR)
             continue;
         int redirect = ferry_cluster_parse_redirect(e->reply->str, e->reply->len, &rd) == FERRY_OK;
         if (redirect || transient(e->reply)) {
@@ -1101,9 +1134,21 @@ int ferry_cluster_read(ferry_redis_t *r, redisReply **reply)
 {
     ferry_cluster_t *cl = r->cl;
     *reply = NULL;
-    if (cl->qhead >= cl->qlen)
+    /* The client's own SCRIPT LOADs first: their replies are dropped. */
+    while (cl->qhead < cl->qlen && cl->q[cl->qhead].internal) {
+        cl_pend_t *e = &cl->q[cl->qhead];
+        if (!e->answered)
+            drain(r);
+        if (e->reply)
+            freeReplyObject(e->reply);
+        free(e->cmd);
+        cl->qhead++;
+    }
+    if (cl->qhead >= cl->qlen) {
+        cl->qhead = cl->qlen = 0;
         return ferry_error_set(&r->err, FERRY_EINVAL,
                                "ferry_redis_read without a queued command (Redis Cluster)");
+    }
     cl_pend_t *e = &cl->q[cl->qhead];
     if (!e->answered)
         drain(r);
