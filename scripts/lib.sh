@@ -26,7 +26,7 @@ FERRY_APT_PACKAGES=(
     libexpat1-dev libxml2-dev libisal-dev libmicrohttpd-dev
     redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
     prometheus:promtool
-    openssl:openssl
+    openssl:openssl stunnel4:stunnel
     systemd:systemd-analyze
     chromium:chromium
     bsdutils:script

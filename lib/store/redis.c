@@ -1,6 +1,9 @@
 /* ferry — synchronous Redis connection. See ferry/redis.h for the contract. */
 #include "ferry/redis.h"
 
+#include "cluster_int.h"
+#include "redis_int.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,25 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCRIPT_SLOTS 32
-
-typedef struct {
-    const ferry_redis_script_t *script;
-    char sha[41];
-    unsigned gen; /* connection generation the script was loaded on */
-} script_slot_t;
-
-struct ferry_redis_s {
-    redisContext *c;
-    ferry_redis_url_t url;
-    ferry_redis_opts_t opts;
-    char where[300];
-    ferry_error_t err;
-    unsigned gen; /* bumped on every (re)connect */
-    unsigned reconnects;
-    uint64_t rng;
-    script_slot_t scripts[SCRIPT_SLOTS];
-};
+#include <openssl/evp.h>
 
 /* ---- URL ---------------------------------------------------------------------------------- */
 
@@ -84,13 +69,33 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
         }
         return FERRY_OK;
     }
+    if (strncmp(url, "rediss://", 9) == 0)
+        return ferry_error_set(
+            err, FERRY_EUNSUPPORTED,
+            "rediss:// (TLS) is not supported: ferry's Redis client (hiredis 0.14) has no TLS. "
+            "Run a TLS tunnel next to ferry (stunnel or a sidecar, see docs/redis.md) and pass "
+            "its local end as redis://127.0.0.1:PORT");
     if (strncmp(url, "redis://", 8) != 0)
         return ferry_error_set(err, FERRY_EINVAL,
                                "Redis URL must start with redis:// or unix:// (got \"%.40s\")",
                                url);
     const char *p = url + 8;
     const char *end = p + strlen(p);
-    const char *slash = strchr(p, '/');
+    /* "?cluster=yes|no|auto" at the end (after any password, which may hold a '?'). */
+    const char *lastat = strrchr(p, '@');
+    const char *query = strstr(lastat ? lastat : p, "?cluster=");
+    if (query) {
+        const char *v = query + 9;
+        if (strcmp(v, "yes") == 0)
+            out->cluster = FERRY_REDIS_CLUSTER_YES;
+        else if (strcmp(v, "no") == 0)
+            out->cluster = FERRY_REDIS_CLUSTER_NO;
+        else if (strcmp(v, "auto") != 0)
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "Redis URL: ?cluster= takes yes, no or auto (got \"%.20s\")", v);
+        end = query;
+    }
+    const char *slash = memchr(p, '/', (size_t)(end - p));
     const char *hostend = slash ? slash : end;
     const char *at = NULL;
     for (const char *s = p; s < hostend; s++)
@@ -147,7 +152,7 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
     }
     if (slash && slash + 1 < end) {
         long db;
-        if (parse_uint(slash + 1, strlen(slash + 1), 1000000, &db))
+        if (parse_uint(slash + 1, (size_t)(end - slash - 1), 1000000, &db))
             return ferry_error_set(err, FERRY_EINVAL, "Redis URL database must be a number: /0..");
         out->db = (int)db;
     }
@@ -190,6 +195,23 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long redis_int_now_ms(void)
+{
+    return now_ms();
+}
+
+void redis_int_backoff(ferry_redis_t *r, long *backoff_ms, long long deadline_ms)
+{
+    /* Full jitter: sleep uniformly in [0, backoff], backoff doubling to 2 s. */
+    long s = (long)(rng_next(r) % (uint64_t)(*backoff_ms + 1));
+    long long left = deadline_ms - now_ms();
+    if (deadline_ms > 0 && s > left)
+        s = left > 0 ? (long)left : 0;
+    sleep_ms(s);
+    if (*backoff_ms < 2000)
+        *backoff_ms *= 2;
+}
+
 static struct timeval tv_ms(int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -204,43 +226,75 @@ static void lower_first(char *dst, size_t n, const char *src)
         dst[0] = (char)(dst[0] - 'A' + 'a');
 }
 
-static int connect_once(ferry_redis_t *r)
+void redis_int_lower_first(char *dst, size_t n, const char *src)
 {
-    if (r->c) {
-        redisFree(r->c);
-        r->c = NULL;
-    }
+    lower_first(dst, n, src);
+}
+
+int redis_int_open(ferry_redis_t *r, const char *host, int port, redisContext **out)
+{
+    *out = NULL;
+    char where[300];
+    if (host)
+        snprintf(where, sizeof(where),
+                 strchr(host, ':') ? "Redis Cluster node [%s]:%d" : "Redis Cluster node %s:%d",
+                 host, port);
+    else
+        snprintf(where, sizeof(where), "Redis at %.280s", r->where);
     struct timeval ctv = tv_ms(r->opts.connect_timeout_ms);
-    redisContext *c = r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, ctv)
-                                     : redisConnectWithTimeout(r->url.host, r->url.port, ctv);
+    redisContext *c = host             ? redisConnectWithTimeout(host, port, ctv)
+                      : r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, ctv)
+                                       : redisConnectWithTimeout(r->url.host, r->url.port, ctv);
     if (c == NULL)
         return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot allocate a Redis context");
     if (c->err) {
         char why[160];
         lower_first(why, sizeof(why), c->errstr);
         redisFree(c);
-        return ferry_error_set(
-            &r->err, FERRY_ENET,
-            "cannot reach Redis at %s: %s — start redis-server or pass --redis URL", r->where, why);
+        return ferry_error_set(&r->err, FERRY_ENET,
+                               "cannot reach %s: %s — start redis-server or pass --redis URL",
+                               where, why);
     }
     if (r->opts.command_timeout_ms > 0)
         redisSetTimeout(c, tv_ms(r->opts.command_timeout_ms));
-    r->c = c;
-    r->gen++;
     if (r->url.password[0]) {
         redisReply *rep = redisCommand(c, "AUTH %s", r->url.password);
-        int bad = rep == NULL || rep->type == REDIS_REPLY_ERROR;
+        if (rep == NULL) {
+            char why[160];
+            lower_first(why, sizeof(why), c->errstr);
+            redisFree(c);
+            return ferry_error_set(&r->err, FERRY_ENET,
+                                   "lost %s at AUTH: %s — if that port speaks TLS only, put a TLS "
+                                   "tunnel in front (docs/redis.md)",
+                                   where, why);
+        }
+        int bad = rep->type == REDIS_REPLY_ERROR;
         if (bad) {
-            ferry_error_set(&r->err, FERRY_EAUTH, "Redis at %s refused the password: %s", r->where,
+            ferry_error_set(&r->err, FERRY_EAUTH, "%s refused the password: %s", where,
                             rep ? rep->str : c->errstr);
             if (rep)
                 freeReplyObject(rep);
             redisFree(c);
-            r->c = NULL;
             return FERRY_EAUTH;
         }
         freeReplyObject(rep);
     }
+    *out = c;
+    return FERRY_OK;
+}
+
+static int connect_once(ferry_redis_t *r)
+{
+    if (r->c) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+    redisContext *c = NULL;
+    int rc = redis_int_open(r, NULL, 0, &c);
+    if (rc)
+        return rc;
+    r->c = c;
+    r->gen++;
     if (r->url.db) {
         redisReply *rep = redisCommand(c, "SELECT %d", r->url.db);
         int bad = rep == NULL || rep->type == REDIS_REPLY_ERROR;
@@ -256,6 +310,69 @@ static int connect_once(ferry_redis_t *r)
         freeReplyObject(rep);
     }
     return FERRY_OK;
+}
+
+/* Ask the first node whether it is part of a Redis Cluster (INFO cluster: cluster_enabled:1)
+ * and if so become a cluster client from its CLUSTER SLOTS. A server that refuses INFO (a
+ * proxy, an ACL) or answers something else is taken as one node, unless ?cluster=yes. */
+static int detect_cluster(ferry_redis_t *r)
+{
+    if (r->url.cluster == FERRY_REDIS_CLUSTER_NO)
+        return FERRY_OK;
+    redisReply *rep = redisCommand(r->c, "INFO cluster");
+    if (rep == NULL) {
+        char why[160];
+        lower_first(why, sizeof(why), r->c->errstr);
+        return ferry_error_set(&r->err, FERRY_ENET,
+                               "lost Redis at %s at the first command: %s — if that port "
+                               "speaks TLS only, put a TLS tunnel in front (docs/redis.md)",
+                               r->where, why);
+    }
+    int enabled = rep->type == REDIS_REPLY_STRING && rep->str &&
+                  strstr(rep->str, "cluster_enabled:1") != NULL;
+    freeReplyObject(rep);
+    if (!enabled)
+        return r->url.cluster == FERRY_REDIS_CLUSTER_YES
+                   ? ferry_error_set(&r->err, FERRY_EREDIS,
+                                     "Redis at %s is not a cluster node (INFO cluster does not say "
+                                     "cluster_enabled:1) — remove ?cluster=yes from the URL",
+                                     r->where)
+                   : FERRY_OK;
+    rep = redisCommand(r->c, "CLUSTER SLOTS");
+    if (rep == NULL) {
+        char why[160];
+        lower_first(why, sizeof(why), r->c->errstr);
+        return ferry_error_set(&r->err, FERRY_ENET, "lost Redis at %s: %s", r->where, why);
+    }
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        ferry_error_set(&r->err, FERRY_EREDIS,
+                        "Redis at %s is a cluster node but CLUSTER SLOTS failed: %s — check the "
+                        "user's permissions (CLUSTER SLOTS is needed to route commands)",
+                        r->where, rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
+        freeReplyObject(rep);
+        return FERRY_EREDIS;
+    }
+    int rc = FERRY_OK;
+    if (r->url.is_unix)
+        rc = ferry_error_set(&r->err, FERRY_EUNSUPPORTED,
+                             "Redis at %s is a cluster node: reach the cluster over TCP "
+                             "(redis://HOST:PORT), the nodes announce TCP addresses",
+                             r->where);
+    else if (r->url.db)
+        rc = ferry_error_set(&r->err, FERRY_EINVAL,
+                             "Redis at %s is a cluster node and a Redis Cluster has database 0 "
+                             "only: remove /%d from the URL",
+                             r->where, r->url.db);
+    if (rc == FERRY_OK)
+        rc = ferry_cluster_start(r, rep);
+    freeReplyObject(rep);
+    if (rc == FERRY_OK) {
+        char seed[280];
+        snprintf(seed, sizeof(seed), "%.260s", r->where);
+        snprintf(r->where, sizeof(r->where), "%.260s (Redis Cluster, %d masters)", seed,
+                 ferry_cluster_masters(r));
+    }
+    return rc;
 }
 
 int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_redis_t **out,
@@ -281,6 +398,8 @@ int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_r
                  : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
     ferry_redis_url_describe(&r->url, r->where, sizeof(r->where));
     rc = connect_once(r);
+    if (rc == FERRY_OK)
+        rc = detect_cluster(r);
     if (rc) {
         if (err)
             *err = r->err;
@@ -291,6 +410,7 @@ int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_r
 fail:
     if (r->c)
         redisFree(r->c);
+    ferry_cluster_free(r->cl);
     free(r);
     return rc;
 }
@@ -301,6 +421,7 @@ void ferry_redis_free(ferry_redis_t *r)
         return;
     if (r->c)
         redisFree(r->c);
+    ferry_cluster_free(r->cl);
     memset(r->url.password, 0, sizeof(r->url.password));
     free(r);
 }
@@ -322,6 +443,8 @@ unsigned ferry_redis_reconnects(const ferry_redis_t *r)
 
 int ferry_redis_reset(ferry_redis_t *r)
 {
+    if (r->cl)
+        return ferry_cluster_reset(r);
     long long deadline = r->opts.retry_ms < 0 ? 0 : now_ms() + r->opts.retry_ms;
     long backoff = 50;
     int rc;
@@ -380,6 +503,15 @@ int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t
 {
     if (reply)
         *reply = NULL;
+    if (r->cl) {
+        char *cmd = NULL;
+        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        if (len < 0)
+            return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
+        int rc = ferry_cluster_exec(r, cmd, (size_t)len, reply);
+        redisFreeCommand(cmd);
+        return rc;
+    }
     for (int round = 0; round < 2; round++) {
         if (r->c == NULL || conn_lost(r->c)) {
             int rc = ferry_redis_reset(r);
@@ -408,6 +540,11 @@ int ferry_redis_cmd(ferry_redis_t *r, redisReply **reply, const char *fmt, ...)
     va_end(ap);
     if (len < 0)
         return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
+    if (r->cl) {
+        int rc = ferry_cluster_exec(r, cmd, (size_t)len, reply);
+        redisFreeCommand(cmd);
+        return rc;
+    }
     int rc = FERRY_ENET;
     for (int round = 0; round < 2; round++) {
         if (r->c == NULL || conn_lost(r->c)) {
@@ -429,8 +566,22 @@ int ferry_redis_cmd(ferry_redis_t *r, redisReply **reply, const char *fmt, ...)
     return rc;
 }
 
+static int cluster_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                          const ferry_redis_script_t *script)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0)
+        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
+    int rc = ferry_cluster_append(r, cmd, (size_t)len, script);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
 int ferry_redis_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens)
 {
+    if (r->cl)
+        return cluster_append(r, argc, argv, lens, NULL);
     if (r->c == NULL || conn_lost(r->c)) {
         int rc = ferry_redis_reset(r);
         if (rc)
@@ -444,6 +595,8 @@ int ferry_redis_append(ferry_redis_t *r, int argc, const char **argv, const size
 int ferry_redis_read(ferry_redis_t *r, redisReply **reply)
 {
     *reply = NULL;
+    if (r->cl)
+        return ferry_cluster_read(r, reply);
     if (r->c == NULL)
         return ferry_error_set(&r->err, FERRY_ENET, "not connected to Redis at %s", r->where);
     void *rep = NULL;
@@ -475,9 +628,9 @@ long long ferry_redis_reply_int(const redisReply *rep, long long dflt)
 
 /* ---- scripts ------------------------------------------------------------------------------ */
 
-static script_slot_t *slot_for(ferry_redis_t *r, const ferry_redis_script_t *s)
+static redis_script_slot_t *slot_for(ferry_redis_t *r, const ferry_redis_script_t *s)
 {
-    for (int i = 0; i < SCRIPT_SLOTS; i++) {
+    for (int i = 0; i < REDIS_SCRIPT_SLOTS; i++) {
         if (r->scripts[i].script == s)
             return &r->scripts[i];
         if (r->scripts[i].script == NULL) {
@@ -491,9 +644,22 @@ static script_slot_t *slot_for(ferry_redis_t *r, const ferry_redis_script_t *s)
 
 int ferry_redis_script_load(ferry_redis_t *r, const ferry_redis_script_t *s)
 {
-    script_slot_t *sl = slot_for(r, s);
+    redis_script_slot_t *sl = slot_for(r, s);
     if (sl == NULL)
         return ferry_error_set(&r->err, FERRY_ERANGE, "too many Lua scripts on one connection");
+    if (r->cl) {
+        /* A cluster has one script cache per node: keep the SHA1 (computed here, no round
+         * trip); a node without the script answers NOSCRIPT and gets it by EVAL. */
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdl = 0;
+        if (sl->sha[0] == '\0') {
+            if (EVP_Digest(s->src, strlen(s->src), md, &mdl, EVP_sha1(), NULL) != 1 || mdl != 20)
+                return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot hash Lua script %s", s->name);
+            for (unsigned i = 0; i < 20; i++)
+                snprintf(sl->sha + 2 * i, 3, "%02x", md[i]);
+        }
+        return FERRY_OK;
+    }
     if (sl->gen == r->gen && r->c && !conn_lost(r->c))
         return FERRY_OK;
     redisReply *rep = NULL;
@@ -542,13 +708,15 @@ int ferry_redis_eval_append(ferry_redis_t *r, const ferry_redis_script_t *s, int
     int rc = ferry_redis_script_load(r, s);
     if (rc)
         return rc;
-    script_slot_t *sl = slot_for(r, s);
+    redis_script_slot_t *sl = slot_for(r, s);
     const char *av[EVAL_MAX_ARGS];
     size_t al[EVAL_MAX_ARGS];
     char nk[16];
     int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
     if (n < 0)
         return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
+    if (r->cl)
+        return cluster_append(r, n, av, al, s);
     return ferry_redis_append(r, n, av, al);
 }
 
@@ -561,7 +729,7 @@ int ferry_redis_eval(ferry_redis_t *r, const ferry_redis_script_t *s, int nkeys,
     int rc = ferry_redis_script_load(r, s);
     if (rc)
         return rc;
-    script_slot_t *sl = slot_for(r, s);
+    redis_script_slot_t *sl = slot_for(r, s);
     int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
     if (n < 0)
         return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");

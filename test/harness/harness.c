@@ -1031,3 +1031,106 @@ int harness_run(const char *cmdline, char *out, size_t outn, char *err, size_t e
         fclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
+
+/* ---- redis cluster ---- */
+
+/* One cluster node (cluster-enabled, its own bus port) on a free port. 0 or -1. */
+static int cluster_node_start(const char *exe, harness_server_t *out)
+{
+    char base[512], portstr[16], busstr[16];
+    memset(out, 0, sizeof *out);
+    if (make_server_dirs("redis-cluster", out, base, sizeof base) != 0)
+        return -1;
+    const char *argv[] = {exe,          "--port",
+                          "0",          "--cluster-port",
+                          "0",          "--bind",
+                          "127.0.0.1",  "--dir",
+                          out->dir,     "--cluster-enabled",
+                          "yes",        "--cluster-config-file",
+                          "nodes.conf", "--cluster-node-timeout",
+                          "5000",       "--appendonly",
+                          "yes",        "--appendfsync",
+                          "everysec",   "--save",
+                          "",           "--daemonize",
+                          "no",         "--protected-mode",
+                          "no",         NULL};
+    struct server_rec *r = new_rec(KIND_REDIS, base, out->dir, argv, 2);
+    if (r == NULL)
+        return -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        out->port = harness_free_port();
+        int bus = harness_free_port();
+        if (out->port < 0 || bus < 0 || bus == out->port) {
+            say("no free loopback port: %s", strerror(errno));
+            continue;
+        }
+        snprintf(portstr, sizeof portstr, "%d", out->port);
+        snprintf(busstr, sizeof busstr, "%d", bus);
+        free(r->argv[2]);
+        free(r->argv[4]);
+        r->argv[2] = strdup(portstr);
+        r->argv[4] = strdup(busstr);
+        if (r->argv[2] == NULL || r->argv[4] == NULL)
+            break;
+        int rc = redis_launch(r, out);
+        if (rc == 0) {
+            snprintf(out->url, sizeof out->url, "redis://127.0.0.1:%d", out->port);
+            return 0;
+        }
+        if (rc < 0)
+            break;
+        say("port %d or %d was taken before redis-server bound it: retrying", out->port, bus);
+    }
+    say("could not start a redis-server cluster node (logs in %s)", base);
+    free_rec(r);
+    return -1;
+}
+
+int harness_redis_cluster_ok(const harness_server_t *node)
+{
+    char reply[4096];
+    int n = exchange(node->port, "CLUSTER INFO\r\n", "cluster_known_nodes", reply, sizeof reply);
+    return n > 0 && strstr(reply, "cluster_state:ok") != NULL;
+}
+
+int harness_redis_cluster_start(int n, harness_server_t *nodes)
+{
+    char exe[PATH_MAX], cli[PATH_MAX];
+    if (n < 1 || n > 16) {
+        say("harness_redis_cluster_start: 1..16 nodes, not %d", n);
+        return -1;
+    }
+    if (find_exe("redis-server", exe, sizeof exe) != 0 ||
+        find_exe("redis-cli", cli, sizeof cli) != 0) {
+        say("redis-server or redis-cli not found on PATH: run scripts/test, which installs "
+            "them, or apt-get install redis-server redis-tools");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (cluster_node_start(exe, &nodes[i]) != 0)
+            return -1;
+    char cmd[4096], out[8192], err[4096];
+    int off = snprintf(cmd, sizeof cmd, "'%s' --cluster create", cli);
+    for (int i = 0; i < n && off > 0 && (size_t)off < sizeof cmd; i++)
+        off += snprintf(cmd + off, sizeof cmd - (size_t)off, " 127.0.0.1:%d", nodes[i].port);
+    if (off < 0 || (size_t)off >= sizeof cmd - 64)
+        return -1;
+    snprintf(cmd + off, sizeof cmd - (size_t)off, " --cluster-replicas 0 --cluster-yes");
+    int rc = harness_run(cmd, out, sizeof out, err, sizeof err);
+    if (rc != 0) {
+        say("redis-cli --cluster create failed (%d): %s%s", rc, out, err);
+        return -1;
+    }
+    /* Every node must agree the cluster is up (gossip takes a moment). */
+    double deadline = now_s() + 30.0;
+    for (int i = 0; i < n; i++) {
+        while (!harness_redis_cluster_ok(&nodes[i])) {
+            if (now_s() >= deadline) {
+                say("Redis Cluster node on port %d not ok within 30 s", nodes[i].port);
+                return -1;
+            }
+            sleep_ms(50);
+        }
+    }
+    return 0;
+}

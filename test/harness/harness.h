@@ -50,6 +50,15 @@ int harness_fakes3_start(const char *personality, const char *const *extra, harn
  * Credentials are S3RVER/S3RVER as s3rver requires. 0 or -1. */
 int harness_s3rver_start(const char *const *buckets, harness_server_t *out);
 
+/* Start an n-master Redis Cluster (1..16 nodes, no replicas) on free loopback ports: each node
+ * is a redis-server --cluster-enabled yes with its own dir and bus port (harness_stop and
+ * harness_restart work on each), joined by redis-cli --cluster create; returns once every
+ * node says cluster_state:ok. nodes[i].url is redis://127.0.0.1:PORT. 0 or -1. */
+int harness_redis_cluster_start(int n, harness_server_t *nodes);
+
+/* 1 when a cluster node answers CLUSTER INFO with cluster_state:ok. */
+int harness_redis_cluster_ok(const harness_server_t *node);
+
 /* Send sig to a server and reap it (SIGKILL after 5 s). 0 or -1. */
 int harness_stop(harness_server_t *s, int sig);
 

@@ -55,5 +55,31 @@ int main(void)
     CHECK(!ok("", &u));
     CHECK(!ok("redis://[::1", &u));
     CHECK(!ok("redis://nopw@h", &u));
+
+    /* Redis Cluster mode in the URL; TLS refused with what to do instead. */
+    REQUIRE(ok("redis://h:7000", &u));
+    CHECK_INT(u.cluster, FERRY_REDIS_CLUSTER_AUTO);
+    REQUIRE(ok("redis://h:7000?cluster=yes", &u));
+    CHECK_INT(u.cluster, FERRY_REDIS_CLUSTER_YES);
+    CHECK_STR(u.host, "h");
+    CHECK_INT(u.port, 7000);
+    REQUIRE(ok("redis://:p?w@h/2?cluster=no", &u));
+    CHECK_INT(u.cluster, FERRY_REDIS_CLUSTER_NO);
+    CHECK_STR(u.password, "p?w");
+    CHECK_INT(u.db, 2);
+    REQUIRE(ok("redis://h?cluster=auto", &u));
+    CHECK_INT(u.cluster, FERRY_REDIS_CLUSTER_AUTO);
+    CHECK(ferry_redis_url_parse("redis://h?cluster=maybe", &u, &e) == FERRY_EINVAL);
+    CHECK(strstr(e.msg, "yes, no or auto") != NULL);
+    CHECK(!ok("redis://h?db=1", &u));
+    CHECK(ferry_redis_url_parse("rediss://:pw@redis.example:6380", &u, &e) == FERRY_EUNSUPPORTED);
+    CHECK(strstr(e.msg, "TLS") != NULL);
+    CHECK(strstr(e.msg, "stunnel") != NULL);
+    CHECK(strstr(e.msg, "redis://127.0.0.1:PORT") != NULL);
+    CHECK(strstr(e.msg, "pw") == NULL);
+    ferry_redis_t *r = NULL;
+    CHECK(ferry_redis_connect("rediss://redis.example:6380", NULL, &r, &e) == FERRY_EUNSUPPORTED);
+    CHECK(r == NULL);
+    CHECK(strstr(e.msg, "docs/redis.md") != NULL);
     return test_summary();
 }

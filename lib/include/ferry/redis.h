@@ -25,7 +25,12 @@
 extern "C" {
 #endif
 
-/* A parsed Redis URL: redis://[:password@]host[:port][/db] or unix:///path/to.sock[?db=N]. */
+/* Redis Cluster: ferry_redis_connect asks the node (INFO cluster) unless the URL says. */
+enum { FERRY_REDIS_CLUSTER_AUTO = 0, FERRY_REDIS_CLUSTER_YES = 1, FERRY_REDIS_CLUSTER_NO = 2 };
+
+/* A parsed Redis URL: redis://[:password@]host[:port][/db][?cluster=yes|no|auto] or
+ * unix:///path/to.sock[?db=N]. rediss:// (TLS) is refused with FERRY_EUNSUPPORTED and a message
+ * pointing to a TLS tunnel (hiredis 0.14 has no TLS). */
 typedef struct ferry_redis_url_s {
     int is_unix;        /* 1: path is set, host/port unused */
     char host[256];     /* hostname or IPv4/IPv6 literal (brackets removed) */
@@ -33,6 +38,7 @@ typedef struct ferry_redis_url_s {
     char path[256];     /* unix socket path */
     char password[256]; /* "" when none; never printed */
     int db;             /* 0..15 by default; any non-negative number is accepted */
+    int cluster;        /* FERRY_REDIS_CLUSTER_*: AUTO unless ?cluster= says */
 } ferry_redis_url_t;
 
 /* Parse a URL. FERRY_OK, or FERRY_EINVAL with err->msg naming what is wrong. Pure. */
@@ -53,7 +59,20 @@ typedef struct ferry_redis_s ferry_redis_t;
 /* Connect (one attempt; a CLI should fail fast with a clear message). On success *out is new
  * (free with ferry_redis_free). On failure *out is NULL and err says e.g. "cannot reach Redis
  * at 127.0.0.1:6379: connection refused — start redis-server or pass --redis URL". opts may be
- * NULL. */
+ * NULL.
+ *
+ * Redis Cluster: unless the URL says ?cluster=no, the first node is asked INFO cluster; when it
+ * says cluster_enabled:1 the connection reads CLUSTER SLOTS and becomes a cluster client behind
+ * the same API (one
+ * connection per master, opened when first needed; each command routed by the CRC16 slot of
+ * its keys; MOVED and ASK followed; TRYAGAIN/CLUSTERDOWN waited out within opts.retry_ms; the
+ * slot map re-read on MOVED and on a lost node). A multi-key command (or Lua script) whose
+ * keys are in different slots fails with FERRY_EINVAL and a CROSSSLOT message naming them. SCAN
+ * visits every master (its cursor is then "I:C", opaque to callers, "0" at the end) unless its
+ * MATCH pattern has a literal hash tag; KEYS, FLUSHALL, FLUSHDB, SCRIPT and DBSIZE run on every
+ * master. Pipelined commands are answered in order; one redirected inside a batch is resent on
+ * its own after the batch was read (so it runs after the commands queued behind it). Cluster
+ * mode has database 0 only and needs redis:// (not unix://). */
 int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_redis_t **out,
                         ferry_error_t *err);
 
