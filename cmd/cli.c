@@ -155,7 +155,7 @@ static const opt_t OPTS[] = {
     {O_TLS_KEY, "--tls-key", K_STR, 0, 0, "FILE", NULL, NULL, C_SCHEDULER, 0,
      "the PEM private key of --tls-cert"},
     {O_CONCURRENCY, "--concurrency", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER, 0,
-     "copies in flight (default 16)"},
+     "copies in flight (default 64)"},
     {O_PARTS_PER_JOB, "--parts-per-job", K_INT, 1, 256, "N", NULL, NULL, C_WORKER, 0,
      "streams one multipart copy may hold (default 4)"},
     {O_STREAMS, "--streams", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER, 0,

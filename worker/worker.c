@@ -1609,7 +1609,7 @@ int ferry_worker_run(const ferry_worker_opts_t *opts, ferry_error_t *err)
         return ferry_error_set(err, FERRY_EINVAL, "worker: need a Redis URL and a consumer name");
     }
     if (w->o.concurrency == 0)
-        w->o.concurrency = 16;
+        w->o.concurrency = 64;
     if (w->o.parts_per_job == 0)
         w->o.parts_per_job = 4;
     if (w->o.ring_size == 0)
