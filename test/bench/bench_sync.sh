@@ -64,7 +64,7 @@ start_fakes3() { # name personality bucket [extra flags...] -> sets PORT, SPID
   "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$2" --access-key AK$k --secret-key SK$k \
     --bucket "$3" --path-style-ok "${@:4}" >"$out" 2>"$TMP/fakes3-$1.err" &
   SPID=$!
-  PIDS+=($SPID)
+  PIDS+=("$SPID")
   for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
   PORT=$(awk '/^ready/{print $2}' "$out")
   [[ -n $PORT ]] || { say "fakes3 $1 did not start:"; cat "$TMP/fakes3-$1.err" >&2; exit 1; }
@@ -225,7 +225,7 @@ run_tool() { # tool rep [workers]
       [[ $copied == 0 ]] || { say "resync: ferry copied $copied objects (want 0)"; exit 1; }
     else
       [[ $copied == "${NOBJ[$sc]}" ]] || { say "$sc: ferry copied '$copied' of ${NOBJ[$sc]}"; cat "$TMP/$name.out" >&2; exit 1; }
-      [[ $sc == resync ]] || purge "fdst:dst/$dpfx"
+      purge "fdst:dst/$dpfx"
     fi
   else
     local dpfx=rclone-$sc-$RUN
