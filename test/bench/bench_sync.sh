@@ -160,7 +160,9 @@ ferry_sync() { ferry_cmd "$@"; "${FCMD[@]}"; }
 # FERRY_BENCH_EXT=N: instead of the workers ferry sync starts, N `ferry worker` processes with
 # FERRY_BENCH_WORKER_FLAGS, started with the sync (the task defined just before, untimed) and
 # stopped (SIGTERM) when it returns; `ferry sync --workers 0` scans and waits. All of them run
-# under one /usr/bin/time. This is how to measure worker options and the "workers ready before
+# under one /usr/bin/time (CPU: all of them), but the wall time is the sync's, from its start
+# to its return: stopping the workers afterwards (up to the 500 ms of a blocked XREADGROUP) is
+# not counted (it is printed on stderr). This is how to measure worker options and the "workers ready before
 # the first job" lifecycle without changing ferry sync. FERRY_BENCH_WORKER_WRAP prefixes each
 # worker's command line (e.g. "perf record -g -o F --"; one worker then, or they overwrite F).
 ext_sync() { # n task-add-args... -- sync-cmd...
@@ -175,7 +177,9 @@ ext_sync() { # n task-add-args... -- sync-cmd...
       ${FERRY_BENCH_WORKER_FLAGS:-} &
     pids+=($!)
   done
+  local t0=$EPOCHREALTIME
   "$@" || st=$?
+  [[ -n ${EXT_WALL:-} ]] && echo "$t0 $EPOCHREALTIME" >"$EXT_WALL"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   for i in "${pids[@]}"; do wait "$i" || true; done
   return $st
@@ -191,7 +195,7 @@ ferry_run() {
     "$BIN/ferry" --redis "$REDIS" task add "$1" --from "s3://src/$P/" --to "s3://dst/$2/" \
       --src-endpoint "$SRC" --dst-endpoint "$3" --src-region us-east-1 --dst-region us-east-1 \
       --src-path-style --dst-path-style >/dev/null 2>&1 || true # exists already (resync)
-    RCMD=(bash -c 'ext_sync "$@"' ext_sync "$ne" "$1" -- "${FCMD[@]}")
+    RCMD=(env "EXT_WALL=$TMP/$1.wall" bash -c 'ext_sync "$@"' ext_sync "$ne" "$1" -- "${FCMD[@]}")
     label="ferry sync + $ne workers ${FERRY_BENCH_WORKER_FLAGS:-}"
   else
     ferry_cmd "$1" "$2" "$3" ${nw:+--workers $nw}
@@ -234,6 +238,13 @@ run_tool() { # tool rep [workers]
     timed "rclone-$RUN-$sc" env -u AWS_CA_BUNDLE rclone copy "fsrc:src/$P/" "fdst:dst/$dpfx/" $RFLAGS
     label=rclone
     [[ $sc == resync ]] || purge "fdst:dst/$dpfx"
+  fi
+  if [[ -f $TMP/$name.wall ]]; then # FERRY_BENCH_EXT: the wall time is the sync's
+    local sw
+    sw=$(awk '{printf "%.2f", $2 - $1}' "$TMP/$name.wall")
+    say "$sc rep $rep: ferry sync returned after ${sw}s; its workers had stopped after ${W}s"
+    W=$sw
+    rm -f "$TMP/$name.wall"
   fi
   p1=$(dst_puts "$DST")
   d1=$(dst_reqs "$DST")
