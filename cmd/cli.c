@@ -169,7 +169,7 @@ static const opt_t OPTS[] = {
     {O_TLS_KEY, "--tls-key", K_STR, 0, 0, "FILE", NULL, NULL, SCHED_CMDS, 0,
      "the PEM private key of --tls-cert"},
     {O_CONCURRENCY, "--concurrency", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER | C_UP, 0,
-     "copies in flight per worker process (default 16)"},
+     "copies in flight per worker process (default 64)"},
     {O_PARTS_PER_JOB, "--parts-per-job", K_INT, 1, 256, "N", NULL, NULL, C_WORKER, 0,
      "streams one multipart copy may hold (default 4)"},
     {O_STREAMS, "--streams", K_INT, 1, 4096, "N", NULL, NULL, C_WORKER, 0,

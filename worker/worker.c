@@ -1810,7 +1810,7 @@ static int claim_consumer(worker_t *w, ferry_error_t *err)
 static void opts_defaults(ferry_worker_opts_t *o)
 {
     if (o->concurrency == 0)
-        o->concurrency = 16;
+        o->concurrency = 64;
     if (o->parts_per_job == 0)
         o->parts_per_job = 4;
     if (o->ring_size == 0)

@@ -67,7 +67,7 @@ typedef struct ferry_worker_opts_s {
     int slot_auto;            /* consumer NULL: claim "host/N" for the lowest N (0..1023) that
                                  no live process holds (a dead one's is taken over, with its
                                  pending jobs and leases) */
-    unsigned concurrency;     /* jobs in flight [16] */
+    unsigned concurrency;     /* jobs in flight [64] */
     unsigned parts_per_job;   /* streams one multipart copy may hold [4] */
     unsigned streams;         /* streams per process [min(concurrency * parts_per_job, 64)] */
     size_t ring_size;         /* bytes per stream [2 MiB], at least 256 KiB */

@@ -2,6 +2,8 @@
 # bench_copy.sh — ferry worker vs rclone (Debian's) on the same two fakes3 servers, same run.
 #
 #   test/bench/bench_copy.sh [BUILD_DIR] [SCENARIOS]
+#   test/bench/bench_copy.sh --e2e [BUILD_DIR] [SCENARIOS]   end to end: `ferry sync` vs
+#       `rclone copy`, listing included (test/bench/bench_sync.sh; its header lists the scenarios)
 #
 # BUILD_DIR: a release build with ferry, fakes3 and bench_enqueue (default build-rel).
 # SCENARIOS: any of a b c (default "a b c"):
@@ -22,6 +24,7 @@
 # older release build in the same run, on the same servers, labelled "ferry (before)": what a
 # change costs, measured side by side. Output: a Markdown table on stdout.
 set -euo pipefail
+[[ ${1:-} == --e2e ]] && exec "$(dirname "$0")/bench_sync.sh" "${@:2}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-rel}
 SCEN=${2:-"a b c"}
