@@ -844,7 +844,7 @@ static int run_scan(ferry_redis_t *r, const char **av, size_t *al, int ac, redis
     ferry_cluster_t *cl = r->cl;
     if (ac < 2)
         return ferry_error_set(&r->err, FERRY_EINVAL, "SCAN needs a cursor");
-    unsigned slot;
+    unsigned slot = 0; /* set when tagged */
     int tagged = 0;
     for (int i = 2; i + 1 < ac; i++)
         if (name_is(av[i], al[i], "MATCH"))
