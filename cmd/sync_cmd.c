@@ -200,6 +200,8 @@ static void on_worker_exit(void *ud, const sup_exit_t *e)
         snprintf(slot, sizeof(slot), "%d", e->idx);
         ferry_log(FERRY_LOG_WARN, "sync.worker_exit", "slot", slot, "code", code, "log",
                   x->log_fd >= 0 ? x->log_path : "stderr", NULL);
+    } else if (sup_alive(x->sup) == 0 && (x->scan_done || !x->scan)) {
+        uv_stop(&x->loop); /* the last worker stopped: the summary now, not at the next tick */
     }
 }
 
@@ -309,6 +311,8 @@ static void on_scan_done(void *ud, const ferry_scan_report_t *r)
     x->scan_done = 1;
     if (r->rc)
         stop_all(x, SIGTERM);
+    else
+        on_tick(&x->tick); /* nothing queued (a re-sync): stop the workers now, not in 250 ms */
 }
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -28,6 +28,7 @@
 #define JANITOR_MAX_SCAN 1000
 #define STATS_EVERY_MS   1000  /* flush the in-memory statistics to Redis */
 #define HEARTBEAT_MS     5000  /* write the heartbeat */
+#define FEEDER_BLOCK_MS  100   /* the feeder's XREADGROUP BLOCK when it waits for work */
 #define HEARTBEAT_TTL_MS 15000 /* a heartbeat not renewed within this is gone */
 
 typedef struct worker_s worker_t;
@@ -438,8 +439,10 @@ static void feeder_wait_work(feeder_t *f, int room)
     worker_t *w = f->w;
     if (f->nft == 1) {
         /* --exit-when-idle: wait briefly, so that the process ends soon after its last
-         * copies are recorded (a 500 ms wait was ~10% of a short batch run) */
-        int n = 0, block = w->o.exit_when_idle ? 20 : 500;
+         * copies are recorded (a 500 ms wait was ~10% of a short batch run). Otherwise
+         * FEEDER_BLOCK_MS: a SIGTERM waits that long at most for this read to return (ferry
+         * sync stops its idle workers at the end), for 10 reads a second of an idle worker. */
+        int n = 0, block = w->o.exit_when_idle ? 20 : FEEDER_BLOCK_MS;
         int rc = ferry_queue_next_batch(f->ft[0].q, f->jobs, room, block, &n);
         if (rc == FERRY_OK)
             feeder_start_all(w, &f->ft[0], f->jobs, n, f->rec, &f->seq);
