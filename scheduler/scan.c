@@ -1409,9 +1409,12 @@ int ferry_scan_history_add(ferry_redis_t *r, const ferry_scan_report_t *rep)
     }
     if (rc == FERRY_OK) {
         freeReplyObject(x);
-        rc = ferry_redis_argv(r, 3, a3, NULL, &x);
+        x = NULL;
+        /* a dry run decides nothing: it does not push the schedule's next scan back */
+        if (!rep->dry_run)
+            rc = ferry_redis_argv(r, 3, a3, NULL, &x);
     }
-    if (rc == FERRY_OK)
+    if (rc == FERRY_OK && x)
         freeReplyObject(x);
     free(s);
     /* ferry_scan_duration_seconds (the histogram keeps every scan, the history the newest 50) */

@@ -141,6 +141,24 @@ static void test_no_scan(void)
                   "--src-endpoint http://127.0.0.1:9 --dst-endpoint http://127.0.0.1:9",
                   R),
               0);
+    /* a dry run is in the history but does not count as the schedule's last scan */
+    run("--help >/dev/null; env FERRY_SRC_ACCESS_KEY_ID=k FERRY_SRC_SECRET_ACCESS_KEY=s "
+        "FERRY_DST_ACCESS_KEY_ID=k FERRY_DST_SECRET_ACCESS_KEY=s %s --redis %s task run nsc "
+        "--dry-run",
+        ferry_bin, R);
+    CHECK(scans_of("nsc") >= 1);
+    {
+        ferry_error_t e;
+        ferry_redis_t *r = NULL;
+        redisReply *rep = NULL;
+        REQUIRE(ferry_redis_connect(R, NULL, &r, &e) == FERRY_OK);
+        CHECK_INT(ferry_redis_cmd(r, &rep, "GET ferry:{nsc}:scan:last"), FERRY_OK);
+        CHECK(rep && rep->type == REDIS_REPLY_NIL);
+        freeReplyObject(rep);
+        CHECK_INT(ferry_redis_cmd(r, &rep, "DEL ferry:{nsc}:scans"), FERRY_OK);
+        freeReplyObject(rep);
+        ferry_redis_free(r);
+    }
     const char *sched = "--redis %s scheduler %s--listen off --tick 100ms & p=$!; sleep 1.5; "
                         "kill $p; wait $p";
     char cmd[512];
