@@ -89,54 +89,11 @@ static int is_secret_name(const char *k)
     return 0;
 }
 
-static void put_value(line_t *l, const char *v)
-{
-    int quote = (*v == '\0');
-    for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
-        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
-            quote = 1;
-    if (!quote) {
-        put(l, v, strlen(v));
-        return;
-    }
-    put(l, "\"", 1);
-    const unsigned char *end = (const unsigned char *)v + strlen(v);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            put(l, esc, 2);
-        } else if (*p == '\n') {
-            put(l, "\\n", 2);
-        } else if (*p == '\t') {
-            put(l, "\\t", 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof(esc), "\\x%02x", *p);
-            put(l, esc, 4);
-        } else if (*p >= 0x80) {
-            /* Invalid UTF-8 (one byte at a time) and C1 controls (U+0080..U+009F, which some
-             * terminals obey as escapes) are written as \xHH. */
-            size_t n = ferry_utf8_seq_len(p, (size_t)(end - p));
-            if (n == 0 || ferry_utf8_is_control(p, n)) {
-                n = n ? n : 1;
-                for (size_t k = 0; k < n; k++) {
-                    snprintf(esc, sizeof(esc), "\\x%02x", p[k]);
-                    put(l, esc, 4);
-                }
-            } else
-                put(l, (const char *)p, n);
-            p += n - 1;
-        } else {
-            put(l, (const char *)p, 1);
-        }
-    }
-    put(l, "\"", 1);
-}
-
-/* A JSON string: quote, backslash and control bytes escaped (C1 controls as \u0080..\u009f);
- * a byte that is not part of valid UTF-8 is written as the text \xHH (JSON cannot hold it). */
-static void put_json(line_t *l, const char *v)
+/* v quoted: quote and backslash escaped, \n and \t; control bytes (< 0x20, DEL) as \xHH, or
+ * \u00HH in JSON; C1 controls (U+0080..U+009F, which some terminals obey as escapes) as \xHH
+ * per byte, or \u00HH in JSON; a byte that is not part of valid UTF-8 as \xHH (in JSON the
+ * text \\xHH: JSON cannot hold it). */
+static void put_quoted(line_t *l, const char *v, int json)
 {
     put(l, "\"", 1);
     const unsigned char *end = (const unsigned char *)v + strlen(v);
@@ -151,26 +108,52 @@ static void put_json(line_t *l, const char *v)
         } else if (*p == '\t') {
             put(l, "\\t", 2);
         } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof(esc), "\\u%04x", *p);
-            put(l, esc, 6);
+            snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", *p);
+            put(l, esc, strlen(esc));
         } else if (*p >= 0x80) {
             size_t n = ferry_utf8_seq_len(p, (size_t)(end - p));
-            if (n == 0) {
-                snprintf(esc, sizeof(esc), "\\\\x%02x", *p);
-                put(l, esc, 5);
+            if (n == 0) { /* one byte at a time */
+                snprintf(esc, sizeof(esc), json ? "\\\\x%02x" : "\\x%02x", *p);
+                put(l, esc, strlen(esc));
                 continue;
             }
-            if (ferry_utf8_is_control(p, n)) { /* U+0080..U+009F: two bytes, C2 80..9F */
+            if (!ferry_utf8_is_control(p, n)) {
+                put(l, (const char *)p, n);
+            } else if (json) { /* U+0080..U+009F: two bytes, C2 80..9F */
                 snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
                 put(l, esc, 6);
-            } else
-                put(l, (const char *)p, n);
+            } else {
+                for (size_t k = 0; k < n; k++) {
+                    snprintf(esc, sizeof(esc), "\\x%02x", p[k]);
+                    put(l, esc, 4);
+                }
+            }
             p += n - 1;
         } else {
             put(l, (const char *)p, 1);
         }
     }
     put(l, "\"", 1);
+}
+
+static void put_value(line_t *l, const char *v)
+{
+    int quote = (*v == '\0');
+    for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
+            quote = 1;
+    if (!quote) {
+        put(l, v, strlen(v));
+        return;
+    }
+    put_quoted(l, v, 0);
+}
+
+/* A JSON string: quote, backslash and control bytes escaped (C1 controls as \u0080..\u009f);
+ * a byte that is not part of valid UTF-8 is written as the text \xHH (JSON cannot hold it). */
+static void put_json(line_t *l, const char *v)
+{
+    put_quoted(l, v, 1);
 }
 
 void ferry_log(ferry_log_level_t level, const char *event, ...)
