@@ -135,9 +135,14 @@ static void csv_int(FILE *f, json_t *rec, const char *k)
         fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 }
 
-static const char CSV_HEADER[] =
-    "key,state,size,attempts,error_code,error,queued_at,started_at,finished_at,duration_ms,"
-    "worker";
+/* The CSV export's columns, in order: the record field and whether it is a number. */
+static const struct {
+    const char *field;
+    int num;
+} CSV_COLS[] = {{"key", 0},         {"state", 0},       {"size", 1},      {"attempts", 1},
+                {"error_code", 0},  {"error", 0},       {"queued_at", 0}, {"started_at", 0},
+                {"finished_at", 0}, {"duration_ms", 1}, {"worker", 0}};
+#define NCSV_COLS (sizeof(CSV_COLS) / sizeof(CSV_COLS[0]))
 
 /* ferry ls --format csv|json|jsonl: every matching record, one ledger page (limit records) at a
  * time, so memory stays that of one page whatever the ledger's size. json is one array (its
@@ -163,8 +168,8 @@ static int ls_export(ferry_redis_t *r, const char *task, int st, const char *pre
             }
             return code;
         }
-        if (first && csv)
-            printf("%s\r\n", CSV_HEADER);
+        for (size_t c = 0; first && csv && c < NCSV_COLS; c++)
+            printf("%s%s", CSV_COLS[c].field, c + 1 < NCSV_COLS ? "," : "\r\n");
         if (first && arr_out)
             fputs("[", stdout);
         size_t i;
@@ -172,28 +177,10 @@ static int ls_export(ferry_redis_t *r, const char *task, int st, const char *pre
         json_array_foreach(arr, i, v)
         {
             if (csv) {
-                csv_text(stdout, v, "key");
-                putchar(',');
-                csv_text(stdout, v, "state");
-                putchar(',');
-                csv_int(stdout, v, "size");
-                putchar(',');
-                csv_int(stdout, v, "attempts");
-                putchar(',');
-                csv_text(stdout, v, "error_code");
-                putchar(',');
-                csv_text(stdout, v, "error");
-                putchar(',');
-                csv_text(stdout, v, "queued_at");
-                putchar(',');
-                csv_text(stdout, v, "started_at");
-                putchar(',');
-                csv_text(stdout, v, "finished_at");
-                putchar(',');
-                csv_int(stdout, v, "duration_ms");
-                putchar(',');
-                csv_text(stdout, v, "worker");
-                fputs("\r\n", stdout);
+                for (size_t c = 0; c < NCSV_COLS; c++) {
+                    (CSV_COLS[c].num ? csv_int : csv_text)(stdout, v, CSV_COLS[c].field);
+                    fputs(c + 1 < NCSV_COLS ? "," : "\r\n", stdout);
+                }
             } else {
                 char *js_ = json_dumps(v, JSON_COMPACT);
                 if (js_ == NULL) {
