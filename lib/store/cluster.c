@@ -173,22 +173,6 @@ int ferry_cluster_command_slot(int argc, const char *const *argv, const size_t *
     return FERRY_OK;
 }
 
-static int parse_digits(const char *s, size_t n, long max, long *out)
-{
-    long v = 0;
-    if (n == 0 || n > 6)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int ferry_cluster_parse_redirect(const char *msg, size_t len, ferry_cluster_redirect_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -206,7 +190,7 @@ int ferry_cluster_parse_redirect(const char *msg, size_t len, ferry_cluster_redi
     while (p < len && msg[p] != ' ')
         p++;
     long slot;
-    if (p >= len || parse_digits(msg + s, p - s, FERRY_CLUSTER_SLOTS - 1, &slot))
+    if (p >= len || redis_int_parse_uint(msg + s, p - s, FERRY_CLUSTER_SLOTS - 1, &slot))
         return FERRY_EPARSE;
     const char *a = msg + p + 1;
     size_t an = len - p - 1;
@@ -218,8 +202,8 @@ int ferry_cluster_parse_redirect(const char *msg, size_t len, ferry_cluster_redi
         if (a[i] == ':')
             colon = a + i;
     long port;
-    if (colon == NULL || parse_digits(colon + 1, an - (size_t)(colon + 1 - a), 65535, &port) ||
-        port == 0)
+    if (colon == NULL ||
+        redis_int_parse_uint(colon + 1, an - (size_t)(colon + 1 - a), 65535, &port) || port == 0)
         return FERRY_EPARSE;
     const char *h = a;
     size_t hl = (size_t)(colon - a);
@@ -857,7 +841,8 @@ static int run_scan(ferry_redis_t *r, const char **av, size_t *al, int ac, redis
     if (!tagged && colon) {
         long v = 0;
         size_t il = (size_t)(colon - av[1]), cl2 = al[1] - il - 1;
-        if (parse_digits(av[1], il, FERRY_CLUSTER_MAX_NODES, &v) || cl2 == 0 || cl2 >= sizeof(cur))
+        if (redis_int_parse_uint(av[1], il, FERRY_CLUSTER_MAX_NODES, &v) || cl2 == 0 ||
+            cl2 >= sizeof(cur))
             return ferry_error_set(&r->err, FERRY_EINVAL, "bad cluster SCAN cursor");
         idx = (int)v;
         memcpy(cur, colon + 1, cl2);

@@ -18,7 +18,7 @@
 
 /* ---- URL ---------------------------------------------------------------------------------- */
 
-static int parse_uint(const char *s, size_t n, long max, long *out)
+int redis_int_parse_uint(const char *s, size_t n, long max, long *out)
 {
     long v = 0;
     if (n == 0 || n > 10)
@@ -62,7 +62,8 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
         out->is_unix = 1;
         if (q) {
             long db;
-            if (strncmp(q, "?db=", 4) != 0 || parse_uint(q + 4, strlen(q + 4), 1000000, &db))
+            if (strncmp(q, "?db=", 4) != 0 ||
+                redis_int_parse_uint(q + 4, strlen(q + 4), 1000000, &db))
                 return ferry_error_set(err, FERRY_EINVAL,
                                        "unix:// Redis URL accepts only ?db=N after the path");
             out->db = (int)db;
@@ -146,13 +147,13 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
     memcpy(out->host, h, hl);
     if (portp) {
         long port;
-        if (parse_uint(portp, (size_t)(hostend - portp), 65535, &port) || port == 0)
+        if (redis_int_parse_uint(portp, (size_t)(hostend - portp), 65535, &port) || port == 0)
             return ferry_error_set(err, FERRY_EINVAL, "Redis URL port must be 1..65535");
         out->port = (int)port;
     }
     if (slash && slash + 1 < end) {
         long db;
-        if (parse_uint(slash + 1, (size_t)(end - slash - 1), 1000000, &db))
+        if (redis_int_parse_uint(slash + 1, (size_t)(end - slash - 1), 1000000, &db))
             return ferry_error_set(err, FERRY_EINVAL, "Redis URL database must be a number: /0..");
         out->db = (int)db;
     }

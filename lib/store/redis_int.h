@@ -40,4 +40,7 @@ long long redis_int_now_ms(void);
 /* hiredis "Connection refused" -> "connection refused" (reads better mid-sentence). */
 void redis_int_lower_first(char *dst, size_t n, const char *src);
 
+/* s[0..n) as a decimal 0..max (1..10 digits, nothing else): 0 and *out set, or -1. Pure. */
+int redis_int_parse_uint(const char *s, size_t n, long max, long *out);
+
 #endif
