@@ -92,6 +92,13 @@ void copy_args_base(ferry_copy_t *c, ferry_s3_args_t *a, int dst)
     }
 }
 
+void copy_args_copy_source(ferry_copy_t *c, ferry_s3_args_t *a)
+{
+    a->copy_bucket = c->env.src_bucket;
+    a->copy_key = c->src_key;
+    a->copy_key_len = c->src_len;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     ferry_copy_t *c = t->data;
@@ -637,9 +644,7 @@ void copy_start_scopy(ferry_copy_t *c)
     ferry_s3_args_t a;
     ferry_error_t e;
     copy_args_base(c, &a, 1);
-    a.copy_bucket = c->env.src_bucket;
-    a.copy_key = c->src_key;
-    a.copy_key_len = c->src_len;
+    copy_args_copy_source(c, &a);
     a.copy_if_match = c->res.etag[0] ? c->res.etag : NULL;
     ferry_kv_t h[2];
     size_t nh = 0;

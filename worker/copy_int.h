@@ -202,6 +202,8 @@ ferry_copy_status_t copy_classify(int rc, const ferry_error_t *e);
 void copy_add_check(ferry_copy_t *c, const char *what);
 /* Request arguments for the source (dst 0) or destination (dst 1) key. */
 void copy_args_base(ferry_copy_t *c, ferry_s3_args_t *a, int dst);
+/* Name the source key as the copy source of a CopyObject or UploadPartCopy in a. */
+void copy_args_copy_source(ferry_copy_t *c, ferry_s3_args_t *a);
 void copy_finish(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *err);
 void copy_finish_msg(ferry_copy_t *c, ferry_copy_status_t st, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

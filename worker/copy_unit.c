@@ -212,13 +212,25 @@ static void unit_put_done(void *arg, const ferry_s3_result_t *r)
         unit_settle(u);
 }
 
+/* The arguments every request of a unit starts from: the copy's (copy_args_base) on the source
+ * (dst 0) or the destination (dst 1), the unit as its body callbacks' argument, and on the
+ * destination of a multipart copy the upload and the unit's part number. */
+static void unit_args(unit_t *u, ferry_s3_args_t *a, int dst)
+{
+    copy_args_base(u->c, a, dst);
+    a->arg = u;
+    if (dst && u->c->plan.kind != FERRY_PLAN_SINGLE) {
+        a->upload_id = u->c->upload_id;
+        a->part_number = u->pidx + 1;
+    }
+}
+
 static int unit_start_put(unit_t *u)
 {
     ferry_copy_t *c = u->c;
     ferry_s3_args_t a;
     ferry_error_t e;
-    copy_args_base(c, &a, 1);
-    a.arg = u;
+    unit_args(u, &a, 1);
     a.body_len = (int64_t)u->len;
     if (u->mode == UM_BUF || u->mode == UM_EMPTY) {
         uint8_t d[16];
@@ -255,8 +267,6 @@ static int unit_start_put(unit_t *u)
         a.nheaders = c->nh;
         rc = ferry_s3_put(c->env.dst, &a, unit_put_done, u, &u->put_op, &e);
     } else {
-        a.upload_id = c->upload_id;
-        a.part_number = u->pidx + 1;
         rc = ferry_s3_upload_part(c->env.dst, &a, unit_put_done, u, &u->put_op, &e);
     }
     if (rc != FERRY_OK) {
@@ -309,12 +319,8 @@ static void unit_start_pcopy(unit_t *u)
     ferry_copy_t *c = u->c;
     ferry_s3_args_t a;
     ferry_error_t e;
-    copy_args_base(c, &a, 1);
-    a.upload_id = c->upload_id;
-    a.part_number = u->pidx + 1;
-    a.copy_bucket = c->env.src_bucket;
-    a.copy_key = c->src_key;
-    a.copy_key_len = c->src_len;
+    unit_args(u, &a, 1);
+    copy_args_copy_source(c, &a);
     a.copy_range_start = (int64_t)u->first;
     a.copy_range_end = (int64_t)(u->first + u->len - 1);
     a.copy_if_match = c->res.etag;
@@ -334,8 +340,7 @@ static void unit_start_get(unit_t *u)
     ferry_copy_t *c = u->c;
     ferry_s3_args_t a;
     ferry_error_t e;
-    copy_args_base(c, &a, 0);
-    a.arg = u;
+    unit_args(u, &a, 0);
     a.sink = unit_sink;
     a.if_match = c->res.etag[0] ? c->res.etag : NULL;
     if (c->plan.kind != FERRY_PLAN_SINGLE) {

@@ -297,6 +297,32 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
     return rc;
 }
 
+/* Sends n commands (argc[i] words at argv[i]) as one pipeline and reads every reply that was
+ * queued. Returns FERRY_OK; FERRY_EREDIS when Redis answered a command with an error; or the
+ * code of the first failed append or read, and then resets the connection, since replies may be
+ * left unread on it. */
+static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv)
+{
+    int rc = FERRY_OK;
+    size_t sent = 0;
+    while (sent < n && (rc = ferry_redis_append(r, argc[sent], argv[sent], NULL)) == FERRY_OK)
+        sent++;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
+            rc = FERRY_EREDIS;
+        freeReplyObject(rep);
+    }
+    if (rc != FERRY_OK && rc != FERRY_EREDIS)
+        ferry_redis_reset(r);
+    return rc;
+}
+
 /* The bucket and sum fields of one observation, as ferry_stats_observe files it. */
 int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
 {
@@ -316,24 +342,9 @@ int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
     snprintf(d, sizeof(d), "%lld", (long long)llround(units));
     const char *a1[4] = {"HINCRBY", key, fb, "1"};
     const char *a2[4] = {"HINCRBY", key, fs, d};
-    int rc = ferry_redis_append(r, 4, a1, NULL);
-    int sent = rc == FERRY_OK;
-    if (rc == FERRY_OK && (rc = ferry_redis_append(r, 4, a2, NULL)) == FERRY_OK)
-        sent++;
-    for (int i = 0; i < sent; i++) {
-        redisReply *rep = NULL;
-        int r2 = ferry_redis_read(r, &rep);
-        if (r2) {
-            rc = r2;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
-            rc = FERRY_EREDIS;
-        freeReplyObject(rep);
-    }
-    if (rc != FERRY_OK && rc != FERRY_EREDIS)
-        ferry_redis_reset(r); /* replies may be left unread */
-    return rc;
+    const int argc[2] = {4, 4};
+    const char **argv[2] = {a1, a2};
+    return pipeline(r, 2, argc, argv);
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */
@@ -645,26 +656,9 @@ int ferry_stats_heartbeat(ferry_redis_t *r, ferry_heartbeat_t *hb, int64_t ttl_m
                           failed,        "started", st,         "seen",       seen};
     const char *pexp[] = {"PEXPIRE", key, ttl};
     const char *zadd[] = {"ZADD", WORKERS_KEY, seen, hb->consumer};
-    int rc = ferry_redis_append(r, (int)(sizeof(hset) / sizeof(hset[0])), hset, NULL);
-    if (rc == FERRY_OK)
-        rc = ferry_redis_append(r, 3, pexp, NULL);
-    if (rc == FERRY_OK)
-        rc = ferry_redis_append(r, 4, zadd, NULL);
-    int sent = rc == FERRY_OK ? 3 : 0;
-    for (int i = 0; i < sent; i++) {
-        redisReply *rep = NULL;
-        int r2 = ferry_redis_read(r, &rep);
-        if (r2) {
-            rc = r2;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
-            rc = FERRY_EREDIS;
-        freeReplyObject(rep);
-    }
-    if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
-        ferry_redis_reset(r);
-    return rc;
+    const int argc[3] = {(int)(sizeof(hset) / sizeof(hset[0])), 3, 4};
+    const char **argv[3] = {hset, pexp, zadd};
+    return pipeline(r, 3, argc, argv);
 }
 
 int ferry_stats_heartbeat_clear(ferry_redis_t *r, const char *consumer)

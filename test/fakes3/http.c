@@ -383,13 +383,13 @@ int fakes3_conn_read_head(fakes3_conn_t *c, fakes3_http_req_t *req)
     if (c->rpos > 0) {
         memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
         c->rlen -= c->rpos;
-        c->rpos = 0;
+        c->rpos = c->head_end = 0;
     }
     for (;;) {
         if (c->rlen > 0) {
             int rc = fakes3_http_parse(c->rbuf, c->rlen, req);
             if (rc == FERRY_OK) {
-                c->rpos = req->head_len;
+                c->rpos = c->head_end = req->head_len;
                 return FERRY_OK;
             }
             if (rc != FERRY_ERETRY)
@@ -440,6 +440,10 @@ int fakes3_conn_read_chunked_some(fakes3_conn_t *c, fakes3_chunked_t *ch, ferry_
         c->bytes_in += used;
         return rc;
     }
+    /* Every buffered byte after the head has been decoded: free that room for the bytes of a
+     * pipelined request this recv may bring (the head read may have filled the buffer with
+     * body bytes). The head stays: the request's strings point into it. */
+    c->rpos = c->rlen = c->head_end;
     ssize_t r = recv_some(c, c->scratch, FAKES3_CONN_SCRATCH);
     if (r <= 0)
         return FERRY_EIO;

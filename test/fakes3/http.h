@@ -65,6 +65,7 @@ typedef struct fakes3_conn_s {
     int fd;                       /* owned: closed by fakes3_conn_close */
     char *rbuf;                   /* owned, FAKES3_HTTP_MAX_HEAD + 1 bytes */
     size_t rpos, rlen;            /* unconsumed bytes are rbuf[rpos..rlen) */
+    size_t head_end;              /* rbuf[0..head_end) is the current request's head */
     char *scratch;                /* owned, FAKES3_CONN_SCRATCH bytes for generated bodies */
     uint64_t bw;                  /* bytes per second cap for the current request, 0 = none */
     struct timespec bw_t0;        /* when pacing started */
