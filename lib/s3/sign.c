@@ -33,9 +33,19 @@ static void wipe(void *p, size_t n)
 
 void ferry_sigv4_amz_date(time_t t, char out[17])
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+    /* every request asks, many in the same second: the last answer is kept per thread */
+    static _Thread_local time_t last = (time_t)-1;
+    static _Thread_local char last_s[17];
+    if (t != last) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (strftime(last_s, sizeof(last_s), "%Y%m%dT%H%M%SZ", &tm) != 16) {
+            memcpy(out, "19700101T000000Z", 17); /* a year past 9999: no valid date */
+            return;
+        }
+        last = t;
+    }
+    memcpy(out, last_s, 17);
 }
 
 static int unreserved(unsigned char c)

@@ -156,6 +156,19 @@ static void test_cached_key(void)
     ferry_buf_free(&sh);
     ferry_sigv4_key_wipe(&kc);
     CHECK(!kc.valid);
+
+    /* x-amz-date: the same second twice (the kept answer), another, and back */
+    char d[17];
+    ferry_sigv4_amz_date(1369353600, d);
+    CHECK_STR(d, "20130524T000000Z");
+    ferry_sigv4_amz_date(1369353600, d);
+    CHECK_STR(d, "20130524T000000Z");
+    ferry_sigv4_amz_date(1369353600 + 86399, d);
+    CHECK_STR(d, "20130524T235959Z");
+    ferry_sigv4_amz_date(0, d);
+    CHECK_STR(d, "19700101T000000Z");
+    ferry_sigv4_amz_date(1369353601, d);
+    CHECK_STR(d, "20130524T000001Z");
 }
 
 static void enc(const char *in, int keep_slash, const char *want)
