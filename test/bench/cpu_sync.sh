@@ -18,6 +18,7 @@
 #   total   the sum: the machine's CPU per object (what bounds objects/s when every process
 #           shares the same cores)
 #   instr   instructions (user+kernel) of ferry sync + workers per object (perf stat), if perf works
+#   (stderr) each server's requests per object, by operation
 #   cmds    Redis commands per object (INFO commandstats: calls, scripts' inner commands
 #           included) and calls per object of the top commands (stderr)
 # Output: a Markdown table on stdout, progress and Redis command statistics on stderr.
@@ -77,6 +78,16 @@ export FERRY_SRC_ACCESS_KEY_ID=AKsrc FERRY_SRC_SECRET_ACCESS_KEY=SKsrc
 export FERRY_DST_ACCESS_KEY_ID=AKdst FERRY_DST_SECRET_ACCESS_KEY=SKdst
 
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+reqs() { # a server's requests by operation so far, "op=n ..."
+  curl -sf "$1/_fakes3/stats" | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print(" ".join("%s=%d" % (k, v["count"]) for k, v in sorted(d.items()) if isinstance(v, dict) and "count" in v))'
+}
+reqs_diff() { # before after n -> "op per object ..."
+  python3 -c "import sys
+a=dict(x.split('=') for x in sys.argv[1].split());b=dict(x.split('=') for x in sys.argv[2].split())
+print(' '.join('%s %.3f'%(k,(int(b[k])-int(a.get(k,0)))/float(sys.argv[3])) for k in sorted(b) if int(b[k])-int(a.get(k,0))>0))" "$1" "$2" "$3"
+}
 HZ=$(getconf CLK_TCK)
 echo "| run | ferry | wall s | ferry ms/obj | redis ms/obj | src ms/obj | dst ms/obj | total ms/obj | instr/obj (ferry) | Redis cmds/obj |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -93,6 +104,7 @@ for ((rep = 0; rep < REPS; rep++)); do
       redis-cli -p "$RPORT" config set slowlog-max-len 1000000 >/dev/null
       redis-cli -p "$RPORT" slowlog reset >/dev/null
     fi
+    q0=$(reqs "$SRC") e0=$(reqs "$DST")
     r0=$(cpu_of $REDIS_PID) s0=$(cpu_of $SRC_PID) d0=$(cpu_of $DST_PID)
     cmd=("$f" --redis "$REDIS" sync --name "$name" --from s3://src/c/ --to "s3://dst/$name/"
       --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1
@@ -106,6 +118,7 @@ for ((rep = 0; rep < REPS; rep++)); do
     /usr/bin/time -f "%e %U %S" -o "$TMP/$name.time" "${cmd[@]}" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
       { say "run $RUN ($f) failed:"; tail -5 "$TMP/$name.err" >&2; exit 1; }
     r1=$(cpu_of $REDIS_PID) s1=$(cpu_of $SRC_PID) d1=$(cpu_of $DST_PID)
+    echo "run $RUN $f: requests per object: source $(reqs_diff "$q0" "$(reqs "$SRC")" "$N"); destination $(reqs_diff "$e0" "$(reqs "$DST")" "$N")" >&2
     copied=$(sed -n 's/^sync .*: copied \([0-9]*\) objects.*/\1/p' "$TMP/$name.out")
     [[ $copied == "$N" ]] || { say "run $RUN: copied '$copied' of $N"; cat "$TMP/$name.out" >&2; exit 1; }
     read -r w u s <"$TMP/$name.time"

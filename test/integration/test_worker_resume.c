@@ -4,7 +4,9 @@
  *     consumer name) resumes the upload from the ledger; fakes3's UploadPart counter shows
  *     that the parts already uploaded were not sent again; the copy is byte-identical.
  *  2. The source is overwritten while a multipart copy runs: the destination ends equal to
- *     the final source version.
+ *     the final source version. 2b. The same for small objects copied with one GET: one is
+ *     overwritten after its GET, while its PUT is held by the destination; the re-check after
+ *     the commit sees the new version and re-queues it, and the destination ends equal to it.
  *  3. SIGTERM while copies run, with a short grace period: the worker exits 0 at once, no job
  *     is lost (every record is done or still has its job), and a new worker finishes them;
  *     with a long grace period the in-flight copies are drained (finished) instead.
@@ -34,6 +36,40 @@ static int wait_stat(wt_t *w, const char *op, long at_least, double secs)
         usleep(10 * 1000);
     }
     return 0;
+}
+
+/* 2b: 40 small objects, one of them overwritten after its GET while the destination holds its
+ * PUT for 1.5 s. Returns the source's HeadObject requests during the copy. */
+static long small_overwrite(wt_t *w, const char *task, const char *log)
+{
+    seed(w, "{\"bucket\":\"src\",\"prefix\":\"sm/\",\"count\":40,\"size\":4096,\"seed\":21}");
+    wt_task(w, task, "sm/", NULL, "sm/", NULL);
+    REQUIRE(s3t_faults(&w->d, w->dst.url,
+                       "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/00000007\","
+                       "\"latency_ms\":1500,\"count\":1}]}") == 0);
+    long gets0 = wt_stat(&w->s, w->src.url, "GetObject", "count");
+    long heads0 = wt_stat(&w->s, w->src.url, "HeadObject", "count");
+    wt_enqueue_prefix(w, task, "sm/");
+    const char *opts[] = {"--exit-when-idle", NULL};
+    pid_t p = wt_worker(w, task, log, opts);
+    /* every GET is done (sm/00000007's PUT is held): overwrite it now */
+    double end = wt_now() + 60;
+    while (wt_now() < end && wt_stat(&w->s, w->src.url, "GetObject", "count") < gets0 + 40)
+        usleep(10 * 1000);
+    CHECK(wt_stat(&w->s, w->src.url, "GetObject", "count") >= gets0 + 40);
+    char nb[5000];
+    s3t_fill(nb, sizeof(nb), 77);
+    s3t_res_t x;
+    REQUIRE(s3t_put(&w->s, "src", "sm/00000007", 11, nb, sizeof(nb), &x) == FERRY_OK);
+    CHECK_INT(wt_wait(p, 120), 0);
+    ferry_record_t rec;
+    REQUIRE(wt_record(w, task, "sm/00000007", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.size, sizeof(nb));
+    CHECK_INT(wt_compare(w, &w->d, "sm/", "sm/"), 0);
+    CHECK_INT(wt_log_count(log, "event=copy.source_changed "), 1);
+    REQUIRE(s3t_faults(&w->d, w->dst.url, "{\"rules\":[]}") == 0);
+    return wt_stat(&w->s, w->src.url, "HeadObject", "count") - heads0;
 }
 
 int main(void)
@@ -107,6 +143,10 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "o/", "o/"), 0);
     CHECK(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count") >= 1 ||
           wt_log_count("over.log", "event=copy.source_changed") >= 1);
+
+    /* ---- 2b. small objects overwritten between their one GET and the commit (COS source: the
+     * re-check is a HEAD; the S3 source at the end re-checks by listing) ---- */
+    small_overwrite(&w, "small", "small.log");
 
     /* ---- 3. SIGTERM ---- */
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"t/\",\"count\":40,\"seed\":9,\"sizes\":["
@@ -191,5 +231,14 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "m/", "m/"), 0);
 
     wt_stop(&w);
+    /* 2b on an S3 source: the re-checks after the commits are listings, not HEADs */
+    {
+        wt_t w3;
+        wt_start(&w3, "s3", "s3");
+        long lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count");
+        CHECK_INT(small_overwrite(&w3, "small3", "small3.log"), 0);
+        CHECK(wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") > lists0);
+        wt_stop(&w3);
+    }
     return test_summary();
 }
