@@ -23,7 +23,6 @@
 #           included) and calls per object of the top commands (stderr)
 # Output: a Markdown table on stdout, progress and Redis command statistics on stderr.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:?usage: cpu_sync.sh BUILD_DIR FERRY_A [FERRY_B ...]}
 shift
 (($# >= 1)) || { echo "cpu_sync: name at least one ferry binary" >&2; exit 2; }
@@ -55,7 +54,7 @@ freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0))
 RPORT=$(freeport)
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!
-PIDS+=($REDIS_PID)
+PIDS+=("$REDIS_PID")
 REDIS=redis://127.0.0.1:$RPORT
 start_fakes3() { # name bucket -> PORT, SPID
   "$BUILD/bin/fakes3" --listen 127.0.0.1:0 --personality s3 --access-key "AK$1" --secret-key "SK$1" \
@@ -106,6 +105,7 @@ for ((rep = 0; rep < REPS; rep++)); do
     fi
     q0=$(reqs "$SRC") e0=$(reqs "$DST")
     r0=$(cpu_of $REDIS_PID) s0=$(cpu_of $SRC_PID) d0=$(cpu_of $DST_PID)
+    # shellcheck disable=SC2206 # FERRY_CPU_FLAGS is split into words on purpose
     cmd=("$f" --redis "$REDIS" sync --name "$name" --from s3://src/c/ --to "s3://dst/$name/"
       --src-endpoint "$SRC" --dst-endpoint "$DST" --src-region us-east-1 --dst-region us-east-1
       --src-path-style --dst-path-style ${FERRY_CPU_FLAGS:-})
@@ -113,7 +113,7 @@ for ((rep = 0; rep < REPS; rep++)); do
       # shellcheck disable=SC2206
       cmd=($FERRY_CPU_WRAP "${cmd[@]}")
     elif [[ -n $PERF ]]; then
-      cmd=(perf stat -e instructions -x, -o "$TMP/$name.perf" -- "${cmd[@]}")
+      cmd=(perf stat -e instructions "-x," -o "$TMP/$name.perf" -- "${cmd[@]}")
     fi
     /usr/bin/time -f "%e %U %S" -o "$TMP/$name.time" "${cmd[@]}" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
       { say "run $RUN ($f) failed:"; tail -5 "$TMP/$name.err" >&2; exit 1; }
