@@ -303,21 +303,27 @@ static void recheck_done(void *arg, const ferry_s3_result_t *r)
  * of a small object's requests and about a quarter of the machine's CPU per object (ferry and
  * the source server; docs/scaling.md). On S3 — whose listings are strongly consistent and give
  * the ETag a HEAD gives — copies of one source bucket that commit close together are re-checked
- * by one listing instead: up to RECHECK_MAX copies gathered for up to RECHECK_WAIT_MS, then
- * ListObjects under the keys' common prefix from just before the smallest, in pages of about
- * twice as many keys as there are copies, until past the largest (RECHECK_PAGES at most). A
- * listed key whose ETag differs from the one copied has changed (as the HEAD would have said);
- * a key the listing passes over is gone (the HEAD's 404: nothing to re-queue). Keys beyond the
- * pages read, and every key of a listing that failed, get their HEAD as before. One batch is
- * open per pool (per process) at a time; it is flushed when full, when its wait ends, when no
- * other copy holds a stream (nothing more is about to commit), when a copy of another bucket
- * or client joins, or when a member is canceled. A copy waits at most RECHECK_WAIT_MS more
- * (its job slot with it). 10,000 x 16 KiB with two workers: 0.05-0.07 listings and 0.001
- * HEADs per object instead of one HEAD; on AWS a listing is priced as 12.5 HEADs, so in
- * requests billed this is about as cheap as before, and a quarter less CPU (ferry + source). */
-#define RECHECK_MAX     64
-#define RECHECK_WAIT_MS 5
-#define RECHECK_PAGES   2
+ * by one listing instead. A copy joins the process's open batch; the batch is listed when it
+ * holds RECHECK_MAX copies, when no other copy holds a stream (nothing more is about to
+ * commit), when RECHECK_WAIT_MS have passed since its first copy joined (up to
+ * RECHECK_WAIT_MAX_MS while fewer than RECHECK_MIN have and other copies run), when a copy of
+ * another bucket or client joins, or when a member is canceled. The listing: ListObjectsV2
+ * under the keys' common prefix, from just before the smallest key, pages of 4n+16 keys
+ * (RECHECK_PAGES at most), stopped past the largest. A listed key whose ETag differs from the
+ * one copied has changed (as the HEAD would have said); a key the listing passes over is gone
+ * (the HEAD's 404: nothing to re-queue). Keys past the pages read, and every key of a listing
+ * that failed, get their HEAD as before. 10,000 x 16 KiB with two workers: 0.05-0.07 listings
+ * and 0.001 HEADs per object instead of one HEAD, a quarter less CPU (ferry + source).
+ * Billing: AWS prices a listing as 12.5 HEADs, so a batch below RECHECK_MIN gets HEADs (at 8 a
+ * listing costs at most 1.6 HEADs a copy; at the ~15 seen here, 0.8), and a listing that
+ * settled fewer than half its batch — keys far apart, as when many workers share one queue —
+ * turns the next RECHECK_BACKOFF re-checks back to HEADs. */
+#define RECHECK_MAX         64
+#define RECHECK_WAIT_MS     5
+#define RECHECK_WAIT_MAX_MS 20 /* while fewer than RECHECK_MIN and other copies run */
+#define RECHECK_PAGES       2
+#define RECHECK_MIN         8   /* fewer members: a HEAD each (below, a listing costs more) */
+#define RECHECK_BACKOFF     256 /* re-checks by HEAD after a listing that settled too few */
 
 typedef struct recheck_batch_s {
     ferry_copy_pool_t *pool;
@@ -333,6 +339,7 @@ typedef struct recheck_batch_s {
     char *last_key; /* the last key the listing gave (owned) */
     size_t last_len;
     int flushed;
+    uint64_t t0; /* when the first member joined (loop ms) */
 } recheck_batch_t;
 
 static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
@@ -358,17 +365,23 @@ static void batch_free(uv_handle_t *h)
  * (rc: the listing failed; or the key is past the last listed one); then done. */
 static void batch_end(recheck_batch_t *b, int listed_ok, int complete)
 {
+    size_t by_list = 0;
     for (size_t i = 0; i < b->n; i++) {
         ferry_copy_t *c = b->m[i];
         int decided =
             listed_ok &&
             (b->seen[i] || complete ||
              (b->last_key && key_cmp(c->src_key, c->src_len, b->last_key, b->last_len) < 0));
+        by_list += decided;
         if (!decided && !c->canceled)
             start_recheck_head(c);
         else
             copy_finish(c, FERRY_COPY_DONE, NULL);
     }
+    /* A listing that settled fewer than half its batch (keys far apart: many workers share the
+     * queue) cost more than the HEADs it saved: HEADs for a while. */
+    if (listed_ok && by_list * 2 < b->n)
+        b->pool->recheck_heads = RECHECK_BACKOFF;
     b->n = 0;
     uv_close((uv_handle_t *)&b->timer, batch_free);
 }
@@ -442,6 +455,10 @@ static void batch_flush(recheck_batch_t *b)
     if (b->pool->recheck == b)
         b->pool->recheck = NULL;
     uv_timer_stop(&b->timer);
+    if (b->n < RECHECK_MIN) {
+        batch_end(b, 0, 0); /* each gets its HEAD */
+        return;
+    }
     qsort(b->m, b->n, sizeof(b->m[0]), member_cmp);
     const ferry_copy_t *lo = b->m[0], *hi = b->m[b->n - 1];
     b->max_key = hi->src_key;
@@ -480,7 +497,13 @@ static void batch_flush(recheck_batch_t *b)
 
 static void batch_timer(uv_timer_t *t)
 {
-    batch_flush(t->data);
+    recheck_batch_t *b = t->data;
+    /* too few to list yet and others still moving bytes: wait a little more, up to the cap */
+    if (b->n < RECHECK_MIN && b->pool->used > 0 && uv_now(t->loop) - b->t0 < RECHECK_WAIT_MAX_MS) {
+        uv_timer_start(&b->timer, batch_timer, RECHECK_WAIT_MS, 0);
+        return;
+    }
+    batch_flush(b);
 }
 
 /* 1 when c joined a batch (its re-check then ends through the listing). */
@@ -490,6 +513,10 @@ static int recheck_join(ferry_copy_t *c)
     if (c->canceled || c->sp == NULL || strcmp(c->sp->scheme, "s3") != 0 ||
         memchr(c->src_key, '\0', c->src_len) != NULL || c->src_len > FERRY_S3XML_KEY_MAX)
         return 0;
+    if (pool->recheck_heads > 0) {
+        pool->recheck_heads--;
+        return 0;
+    }
     recheck_batch_t *b = pool->recheck;
     if (b && (b->src != c->env.src || strcmp(b->bucket, c->env.src_bucket) != 0)) {
         batch_flush(b);
@@ -503,6 +530,7 @@ static int recheck_join(ferry_copy_t *c)
         b->bucket = c->env.src_bucket;
         uv_timer_init(c->env.loop, &b->timer);
         b->timer.data = b;
+        b->t0 = uv_now(c->env.loop);
         uv_timer_start(&b->timer, batch_timer, RECHECK_WAIT_MS, 0);
         pool->recheck = b;
     }
