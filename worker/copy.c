@@ -373,6 +373,7 @@ static void batch_end(recheck_batch_t *b, int listed_ok, int complete)
             (b->seen[i] || complete ||
              (b->last_key && key_cmp(c->src_key, c->src_len, b->last_key, b->last_len) < 0));
         by_list += decided;
+        c->batch = NULL; /* the batch goes below */
         if (!decided && !c->canceled)
             start_recheck_head(c);
         else
