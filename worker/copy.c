@@ -318,7 +318,8 @@ static void recheck_done(void *arg, const ferry_s3_result_t *r)
  * Billing: AWS prices a listing as 12.5 HEADs, so a batch below RECHECK_MIN gets HEADs (at 8 a
  * listing costs at most 1.6 HEADs a copy; at the ~15 seen here, 0.8), and a listing that
  * settled fewer than half its batch — keys far apart, as when many workers share one queue —
- * turns the next RECHECK_BACKOFF re-checks back to HEADs. */
+ * or failed (credentials that may read but not list) turns the next RECHECK_BACKOFF re-checks
+ * back to HEADs. */
 #define RECHECK_MAX         64
 #define RECHECK_WAIT_MS     5
 #define RECHECK_WAIT_MAX_MS 20 /* while fewer than RECHECK_MIN and other copies run */
@@ -436,6 +437,10 @@ static void batch_listed(void *arg, const ferry_s3_result_t *r)
     recheck_batch_t *b = arg;
     b->op = NULL;
     int past = r->rc == RECHECK_PAST;
+    /* A listing that failed (e.g. credentials that may read objects but not list the bucket,
+     * as an event-fed task may have) is not tried again for a while. */
+    if (r->rc != FERRY_OK && !past && r->rc != FERRY_ECANCELED)
+        b->pool->recheck_heads = RECHECK_BACKOFF;
     /* complete: the listing ended (no more keys) or went past the largest member */
     batch_end(b, r->rc == FERRY_OK || past, past || (r->rc == FERRY_OK && !r->truncated));
 }

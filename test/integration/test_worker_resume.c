@@ -41,16 +41,20 @@ static int wait_stat(wt_t *w, const char *op, long at_least, double secs)
 /* 2b: 40 small objects whose PUTs the destination holds for 1.5 s (so their commits come
  * together); one of them is overwritten after every GET. Returns the source's HeadObject
  * requests during the copy. */
-static long small_overwrite(wt_t *w, const char *task, const char *log)
+static long small_overwrite(wt_t *w, const char *task, const char *log, const char *src_faults,
+                            const char *dst_faults)
 {
     seed(w, "{\"bucket\":\"src\",\"prefix\":\"sm/\",\"count\":40,\"size\":4096,\"seed\":21}");
     wt_task(w, task, "sm/", NULL, "sm/", NULL);
     REQUIRE(s3t_faults(&w->d, w->dst.url,
-                       "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/\","
-                       "\"latency_ms\":1500,\"count\":40}]}") == 0);
+                       dst_faults ? dst_faults
+                                  : "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/\","
+                                    "\"latency_ms\":1500,\"count\":40}]}") == 0);
     long gets0 = wt_stat(&w->s, w->src.url, "GetObject", "count");
     long heads0 = wt_stat(&w->s, w->src.url, "HeadObject", "count");
     wt_enqueue_prefix(w, task, "sm/");
+    if (src_faults) /* for the worker only (the enqueue above lists the source too) */
+        REQUIRE(s3t_faults(&w->s, w->src.url, src_faults) == 0);
     const char *opts[] = {"--exit-when-idle", NULL};
     pid_t p = wt_worker(w, task, log, opts);
     /* every GET is done (the PUTs are held): overwrite one now */
@@ -63,6 +67,8 @@ static long small_overwrite(wt_t *w, const char *task, const char *log)
     s3t_res_t x;
     REQUIRE(s3t_put(&w->s, "src", "sm/00000007", 11, nb, sizeof(nb), &x) == FERRY_OK);
     CHECK_INT(wt_wait(p, 120), 0);
+    if (src_faults) /* the comparison below lists the source */
+        REQUIRE(s3t_faults(&w->s, w->src.url, "{\"rules\":[]}") == 0);
     ferry_record_t rec;
     REQUIRE(wt_record(w, task, "sm/00000007", &rec) == FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
@@ -147,7 +153,7 @@ int main(void)
 
     /* ---- 2b. small objects overwritten between their one GET and the commit (COS source: the
      * re-check is a HEAD; the S3 source at the end re-checks by listing) ---- */
-    CHECK(small_overwrite(&w, "small", "small.log") >= 41); /* a HEAD per copy */
+    CHECK(small_overwrite(&w, "small", "small.log", NULL, NULL) >= 41); /* a HEAD per copy */
 
     /* ---- 3. SIGTERM ---- */
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"t/\",\"count\":40,\"seed\":9,\"sizes\":["
@@ -237,11 +243,27 @@ int main(void)
         wt_t w3;
         wt_start(&w3, "s3", "s3");
         long lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count");
-        long heads = small_overwrite(&w3, "small3", "small3.log");
+        long heads = small_overwrite(&w3, "small3", "small3.log", NULL, NULL);
         printf("S3 source: %ld HEADs and %ld listings re-checked 41 copies\n", heads,
                wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0);
         CHECK(heads < 41); /* not a HEAD per copy: batches of 8 or more were listed */
         CHECK(wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") > lists0);
+        /* credentials that may not list the bucket: the first listing's 403 turns the
+         * re-checks back to HEADs, and the change is still caught */
+        lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") + 2; /* + the enqueue's
+                                                                              and the compare's */
+        /* four waves of commits, 1.5 s apart: the later ones must not list again (one more
+         * listing may leave before the first one's 403 is back) */
+        heads = small_overwrite(
+            &w3, "small4", "small4.log", "{\"rules\":[{\"op\":\"ListObjectsV2\",\"error\":403}]}",
+            "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000000\",\"latency_ms\":1500},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000001\",\"latency_ms\":3000},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000002\",\"latency_ms\":4500},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000003\",\"latency_ms\":6000}]}");
+        long lists = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0;
+        printf("S3 source, listing refused: %ld HEADs, %ld listings\n", heads, lists);
+        CHECK(lists >= 1 && lists <= 2);
+        CHECK(heads >= 41 - 2 * 10);
         wt_stop(&w3);
     }
     return test_summary();
