@@ -36,6 +36,9 @@ typedef struct ferry_copy_pool_s {
     unsigned max; /* streams in flight at most (> 0) */
     unsigned used;
     ferry_copy_t *wait_head, *wait_tail; /* copies waiting for a stream slot */
+    void *recheck; /* copy.c: the re-checks being gathered into one listing, or NULL (start it
+                      zeroed) */
+    unsigned recheck_heads; /* copy.c: re-checks to make by HEAD before batching again */
 } ferry_copy_pool_t;
 
 /* What a copy works with. Borrowed: everything must outlive every copy started with it. */

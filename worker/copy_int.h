@@ -172,6 +172,7 @@ struct ferry_copy_s {
     uint32_t *mpc;
     int no_ck_mode;     /* the source refused x-amz-checksum-mode (400): ask without it */
     ferry_copy_ck_t ck; /* the copy's checks, chosen once the plan is known (choose_checks) */
+    struct recheck_batch_s *batch; /* PH_RECHECK by listing: the batch it waits in (copy.c) */
 };
 
 /* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest

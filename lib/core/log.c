@@ -79,13 +79,22 @@ static void put(line_t *l, const char *s, size_t n)
     }
 }
 
+/* A field name that may hold a secret: it contains one of these words, in any case. One pass
+ * over the name (field names are short and a log line has several: strcasestr per word was a
+ * visible part of a line's cost). */
 static int is_secret_name(const char *k)
 {
-    static const char *words[] = {"secret",        "token",     "password",
-                                  "authorization", "signature", "credential"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strcasestr(k, words[i]))
-            return 1;
+    static const struct {
+        const char *w;
+        size_t n;
+    } words[] = {{"secret", 6},         {"token", 5},     {"password", 8},
+                 {"authorization", 13}, {"signature", 9}, {"credential", 10}};
+    for (const char *p = k; *p; p++) {
+        char c = (char)(*p | 0x20); /* ASCII lowercase; other bytes match no word's first */
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+            if (c == words[i].w[0] && strncasecmp(p, words[i].w, words[i].n) == 0)
+                return 1;
+    }
     return 0;
 }
 
@@ -156,6 +165,31 @@ static void put_json(line_t *l, const char *v)
     put_quoted(l, v, 1);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL) into out; returns 24. The part up to the
+ * seconds is formatted once per second per thread. */
+static size_t format_ts(const struct timeval *tv, char *out)
+{
+    static _Thread_local time_t sec = (time_t)-1;
+    static _Thread_local char head[20];
+    if (tv->tv_sec != sec) {
+        struct tm tm;
+        gmtime_r(&tv->tv_sec, &tm);
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        memcpy(head, tmp, 19);
+        sec = tv->tv_sec;
+    }
+    memcpy(out, head, 19);
+    int ms = (int)(tv->tv_usec / 1000);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    return 24;
+}
+
 void ferry_log(ferry_log_level_t level, const char *event, ...)
 {
     static const char *lv[] = {"debug", "info", "warn", "error"};
@@ -166,17 +200,35 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
     l.cut = 0;
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
     char ts[96];
     int json = log_format == FERRY_LOG_JSON;
-    int n = snprintf(ts, sizeof(ts),
-                     json ? "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\","
-                            "\"event\":"
-                          : "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(tv.tv_usec / 1000), lv[level]);
-    put(&l, ts, (size_t)n);
+    size_t n = 0;
+    if (json) {
+        memcpy(ts, "{\"ts\":\"", 7);
+        n = 7;
+    } else {
+        memcpy(ts, "ts=", 3);
+        n = 3;
+    }
+    n += format_ts(&tv, ts + n);
+    const char *lvs = lv[level];
+    size_t lvn = strlen(lvs);
+    if (json) {
+        memcpy(ts + n, "\",\"level\":\"", 11);
+        n += 11;
+        memcpy(ts + n, lvs, lvn);
+        n += lvn;
+        memcpy(ts + n, "\",\"event\":", 10);
+        n += 10;
+    } else {
+        memcpy(ts + n, " level=", 7);
+        n += 7;
+        memcpy(ts + n, lvs, lvn);
+        n += lvn;
+        memcpy(ts + n, " event=", 7);
+        n += 7;
+    }
+    put(&l, ts, n);
     (json ? put_json : put_value)(&l, event ? event : "");
     va_list ap;
     va_start(ap, event);
@@ -199,7 +251,7 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
         if (l.cut) {
             l.n = 0;
             l.cut = 0;
-            put(&l, ts, (size_t)n);
+            put(&l, ts, n);
             put_json(&l, event ? event : "");
             static const char cut[] = ",\"cut\":\"the line was longer than 8 KiB\"";
             put(&l, cut, sizeof(cut) - 1);

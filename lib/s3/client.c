@@ -461,11 +461,22 @@ static void op_fail_net(ferry_s3_op_t *op, int code, const char *detail)
 
 /* ---- completion ----------------------------------------------------------------------------- */
 
+/* v into out[n], cut to n - 1 bytes, NUL-terminated (snprintf's "%s" without its cost: these
+ * run for every reply). */
+static void copy_str(char *out, size_t n, const char *v)
+{
+    size_t len = strlen(v);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+}
+
 static void header_copy(const ferry_http_resp_t *resp, const char *name, char *out, size_t n)
 {
     const char *v = ferry_http_resp_header(resp, name);
     if (v)
-        snprintf(out, n, "%s", v);
+        copy_str(out, n, v);
 }
 
 static void strip_quotes(const char *v, char *out, size_t n)
@@ -491,14 +502,14 @@ static void capture_headers(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
         (v = ferry_http_resp_header(resp, "x-oss-request-id")) ||
         (v = ferry_http_resp_header(resp, "x-cos-request-id")) ||
         (v = ferry_http_resp_header(resp, "x-reqid")))
-        snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+        copy_str(r->request_id, sizeof(r->request_id), v);
     if (resp->status < 200 || resp->status >= 300)
         return;
     if ((v = ferry_http_resp_header(resp, "etag")))
         strip_quotes(v, r->etag, sizeof(r->etag));
     if ((v = ferry_http_resp_header(resp, "x-oss-hash-crc64ecma")) ||
         (v = ferry_http_resp_header(resp, "x-cos-hash-crc64ecma")))
-        snprintf(r->crc64, sizeof(r->crc64), "%s", v);
+        copy_str(r->crc64, sizeof(r->crc64), v);
     header_copy(resp, "x-amz-checksum-crc32c", r->checksum_crc32c, sizeof(r->checksum_crc32c));
     header_copy(resp, "x-amz-checksum-crc64nvme", r->checksum_crc64nvme,
                 sizeof(r->checksum_crc64nvme));

@@ -68,6 +68,7 @@ struct ferry_http_s {
     int closing;
     int open_handles;          /* uv handles not yet closed */
     CURL *pool[EASY_POOL_MAX]; /* idle easy handles, reset (no request state, no references) */
+    int no_env_proxy;          /* none of the proxy variables curl reads is set (env_has_proxy) */
     size_t npool;
     void (*closed_cb)(void *);
     void *closed_arg;
@@ -279,6 +280,20 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
     sock_watch(s, events);
+    return 0;
+}
+
+/* Whether any environment variable curl 7.x/8.x consults for a proxy is set (even empty).
+ * Without one, every request would still look them up (up to seven getenv scans of the whole
+ * environment each): the transport then tells curl "no proxy" explicitly, which is what those
+ * lookups would conclude. With one, curl reads them itself, as before. */
+static int env_has_proxy(void)
+{
+    static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                       "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (getenv(vars[i]))
+            return 1;
     return 0;
 }
 
@@ -672,6 +687,10 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "/../" and "//" */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (h->no_env_proxy) { /* no proxy: said once, instead of curl's getenv scans per request */
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
     if (h->opts.low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, h->opts.low_speed_limit);
@@ -907,6 +926,7 @@ int ferry_http_new(uv_loop_t *loop, const ferry_http_opts_t *opts, ferry_http_t 
     if (!h)
         return FERRY_ENOMEM;
     h->loop = loop;
+    h->no_env_proxy = !env_has_proxy();
     if (opts)
         h->opts = *opts;
     if (h->opts.connect_timeout_ms <= 0)

@@ -4,7 +4,9 @@
  *     consumer name) resumes the upload from the ledger; fakes3's UploadPart counter shows
  *     that the parts already uploaded were not sent again; the copy is byte-identical.
  *  2. The source is overwritten while a multipart copy runs: the destination ends equal to
- *     the final source version.
+ *     the final source version. 2b. The same for small objects copied with one GET: one is
+ *     overwritten after its GET, while its PUT is held by the destination; the re-check after
+ *     the commit sees the new version and re-queues it, and the destination ends equal to it.
  *  3. SIGTERM while copies run, with a short grace period: the worker exits 0 at once, no job
  *     is lost (every record is done or still has its job), and a new worker finishes them;
  *     with a long grace period the in-flight copies are drained (finished) instead.
@@ -34,6 +36,47 @@ static int wait_stat(wt_t *w, const char *op, long at_least, double secs)
         usleep(10 * 1000);
     }
     return 0;
+}
+
+/* 2b: 40 small objects whose PUTs the destination holds for 1.5 s (so their commits come
+ * together); one of them is overwritten after every GET. Returns the source's HeadObject
+ * requests during the copy. */
+static long small_overwrite(wt_t *w, const char *task, const char *log, const char *src_faults,
+                            const char *dst_faults)
+{
+    seed(w, "{\"bucket\":\"src\",\"prefix\":\"sm/\",\"count\":40,\"size\":4096,\"seed\":21}");
+    wt_task(w, task, "sm/", NULL, "sm/", NULL);
+    REQUIRE(s3t_faults(&w->d, w->dst.url,
+                       dst_faults ? dst_faults
+                                  : "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/\","
+                                    "\"latency_ms\":1500,\"count\":40}]}") == 0);
+    long gets0 = wt_stat(&w->s, w->src.url, "GetObject", "count");
+    long heads0 = wt_stat(&w->s, w->src.url, "HeadObject", "count");
+    wt_enqueue_prefix(w, task, "sm/");
+    if (src_faults) /* for the worker only (the enqueue above lists the source too) */
+        REQUIRE(s3t_faults(&w->s, w->src.url, src_faults) == 0);
+    const char *opts[] = {"--exit-when-idle", NULL};
+    pid_t p = wt_worker(w, task, log, opts);
+    /* every GET is done (the PUTs are held): overwrite one now */
+    double end = wt_now() + 60;
+    while (wt_now() < end && wt_stat(&w->s, w->src.url, "GetObject", "count") < gets0 + 40)
+        usleep(10 * 1000);
+    CHECK(wt_stat(&w->s, w->src.url, "GetObject", "count") >= gets0 + 40);
+    char nb[5000];
+    s3t_fill(nb, sizeof(nb), 77);
+    s3t_res_t x;
+    REQUIRE(s3t_put(&w->s, "src", "sm/00000007", 11, nb, sizeof(nb), &x) == FERRY_OK);
+    CHECK_INT(wt_wait(p, 120), 0);
+    if (src_faults) /* the comparison below lists the source */
+        REQUIRE(s3t_faults(&w->s, w->src.url, "{\"rules\":[]}") == 0);
+    ferry_record_t rec;
+    REQUIRE(wt_record(w, task, "sm/00000007", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    CHECK_INT(rec.size, sizeof(nb));
+    CHECK_INT(wt_compare(w, &w->d, "sm/", "sm/"), 0);
+    CHECK_INT(wt_log_count(log, "event=copy.source_changed "), 1);
+    REQUIRE(s3t_faults(&w->d, w->dst.url, "{\"rules\":[]}") == 0);
+    return wt_stat(&w->s, w->src.url, "HeadObject", "count") - heads0;
 }
 
 int main(void)
@@ -107,6 +150,10 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "o/", "o/"), 0);
     CHECK(wt_stat(&w.d, w.dst.url, "AbortMultipartUpload", "count") >= 1 ||
           wt_log_count("over.log", "event=copy.source_changed") >= 1);
+
+    /* ---- 2b. small objects overwritten between their one GET and the commit (COS source: the
+     * re-check is a HEAD; the S3 source at the end re-checks by listing) ---- */
+    CHECK(small_overwrite(&w, "small", "small.log", NULL, NULL) >= 41); /* a HEAD per copy */
 
     /* ---- 3. SIGTERM ---- */
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"t/\",\"count\":40,\"seed\":9,\"sizes\":["
@@ -191,5 +238,33 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "m/", "m/"), 0);
 
     wt_stop(&w);
+    /* 2b on an S3 source: the re-checks after the commits are listings, not HEADs */
+    {
+        wt_t w3;
+        wt_start(&w3, "s3", "s3");
+        long lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count");
+        long heads = small_overwrite(&w3, "small3", "small3.log", NULL, NULL);
+        printf("S3 source: %ld HEADs and %ld listings re-checked 41 copies\n", heads,
+               wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0);
+        CHECK(heads < 41); /* not a HEAD per copy: batches of 8 or more were listed */
+        CHECK(wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") > lists0);
+        /* credentials that may not list the bucket: the first listing's 403 turns the
+         * re-checks back to HEADs, and the change is still caught */
+        lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") + 2; /* + the enqueue's
+                                                                              and the compare's */
+        /* four waves of commits, 1.5 s apart: the later ones must not list again (one more
+         * listing may leave before the first one's 403 is back) */
+        heads = small_overwrite(
+            &w3, "small4", "small4.log", "{\"rules\":[{\"op\":\"ListObjectsV2\",\"error\":403}]}",
+            "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000000\",\"latency_ms\":1500},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000001\",\"latency_ms\":3000},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000002\",\"latency_ms\":4500},"
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000003\",\"latency_ms\":6000}]}");
+        long lists = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0;
+        printf("S3 source, listing refused: %ld HEADs, %ld listings\n", heads, lists);
+        CHECK(lists >= 1 && lists <= 2);
+        CHECK(heads >= 41 - 2 * 10);
+        wt_stop(&w3);
+    }
     return test_summary();
 }

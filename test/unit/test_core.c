@@ -11,7 +11,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_errors(void)
@@ -65,6 +67,26 @@ static void test_buf(void)
     ferry_buf_free(&b);
 }
 
+/* line is pre + "YYYY-MM-DDTHH:MM:SS.mmmZ" + post, within a few seconds of now (UTC). */
+static int ts_is_now(const char *line, const char *pre, const char *post)
+{
+    size_t pn = strlen(pre);
+    if (strncmp(line, pre, pn) != 0 || strncmp(line + pn + 24, post, strlen(post)) != 0)
+        return 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int ms = -1;
+    char z = 0;
+    if (sscanf(line + pn, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &z) != 8 ||
+        z != 'Z' || ms < 0 || ms > 999 || line[pn + 19] != '.')
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    long long d = (long long)timegm(&tm) - (long long)time(NULL);
+    return d >= -5 && d <= 1;
+}
+
 static void test_log(void)
 {
     char path[] = "/tmp/ferry-test-log-XXXXXX";
@@ -85,6 +107,7 @@ static void test_log(void)
     close(fd);
     unlink(path);
     CHECK(strstr(out, "hidden") == NULL);
+    CHECK(ts_is_now(out, "ts=", " level=info event=copy.done "));
     CHECK(strstr(out, "level=info event=copy.done task=t1 key=\"a b\\\"c\\n\" n=\"\"\n") != NULL);
     CHECK(strstr(out, "wJalrXUtnFEMI") == NULL);
     CHECK(strstr(out, "tok\"") == NULL && strstr(out, "=tok") == NULL);
@@ -128,6 +151,7 @@ static void test_log_json(void)
     out[r] = '\0';
     close(fd);
     unlink(path);
+    CHECK(ts_is_now(out, "{\"ts\":\"", "\",\"level\":\"info\",\"event\":\"copy.done\","));
     CHECK(strstr(out, "\"level\":\"info\",\"event\":\"copy.done\",\"task\":\"t1\",\"key\":"
                       "\"a b\\\"c\\n\\\\\",\"n\":\"\"}\n") != NULL);
     CHECK(strstr(out, "wJalrXUtnFEMI") == NULL);

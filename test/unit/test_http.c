@@ -756,6 +756,44 @@ static void test_bad_args(ferry_http_t *h)
     CHECK_INT(c.calls, 0);
 }
 
+/* Proxies from the environment: a transport made while http_proxy names a closed port sends its
+ * requests there (and fails to connect), one made with no_proxy covering the server goes
+ * direct, and one made with neither goes direct (the transport then tells curl "no proxy" once
+ * instead of curl's per-request lookups). */
+static int get_status(uv_loop_t *loop, int *rc)
+{
+    ferry_http_t *h;
+    ctx_t c;
+    REQUIRE(ferry_http_new(loop, NULL, &h) == FERRY_OK);
+    ctx_init(loop, &c);
+    ferry_http_reqopts_t o = {.method = "GET", .url = url("/data/10"), .done = done_cb, .arg = &c};
+    REQUIRE(ferry_http_submit(h, &o, NULL) == FERRY_OK);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_INT(c.calls, 1);
+    *rc = c.rc;
+    ctx_close(&c);
+    ferry_http_close(h, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return c.status;
+}
+
+static void test_env_proxy(uv_loop_t *loop)
+{
+    int rc;
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    get_status(loop, &rc);
+    CHECK_INT(rc, FERRY_ENET); /* it went to the proxy */
+    setenv("no_proxy", "127.0.0.1", 1);
+    CHECK_INT(get_status(loop, &rc), 200);
+    CHECK_INT(rc, FERRY_OK);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    CHECK_INT(get_status(loop, &rc), 200);
+    CHECK_INT(rc, FERRY_OK);
+}
+
 /* Closing with requests in flight completes each with ECANCELED, then frees from the close
  * callbacks; submit after close is refused without a callback. */
 static void test_close_inflight(uv_loop_t *loop)
@@ -975,6 +1013,7 @@ int main(void)
     CHECK_INT(closed_flag, 1);
     test_close_inflight(&loop);
     test_peer_closes_idle(&loop);
+    test_env_proxy(&loop);
     test_tls(&loop);
     CHECK_INT(uv_loop_close(&loop), 0);
     MHD_stop_daemon(srv);

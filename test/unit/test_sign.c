@@ -119,6 +119,58 @@ static void test_canonical(void)
     ferry_buf_free(&sh);
 }
 
+/* The cached key (and its keyed HMAC states) signs exactly as a fresh derivation, also when the
+ * day or the region changes under it; values with tabs and runs of spaces fold the same. */
+static void test_cached_key(void)
+{
+    ferry_kv_t h[] = {{"Host", "b.example"},
+                      {"x-amz-meta-t", "\ta\t\tb  c d "},
+                      {"x-amz-content-sha256", FERRY_SIGV4_UNSIGNED},
+                      {"x-amz-date", "20130524T000000Z"}};
+    static const char *dates[] = {"20130524T000000Z", "20130524T235959Z", "20130525T000000Z",
+                                  "20130525T000001Z"};
+    static const char *regions[] = {"us-east-1", "us-east-1", "us-east-1", "eu-west-1"};
+    ferry_sigv4_key_t kc = {0};
+    for (int i = 0; i < 4; i++) {
+        h[3].value = dates[i];
+        ferry_sigv4_req_t r = {"PUT",      "/k%20x/y", NULL,    h, 4, FERRY_SIGV4_UNSIGNED,
+                               regions[i], "s3",       dates[i]};
+        ferry_buf_t a, b;
+        ferry_buf_init(&a, 4096);
+        ferry_buf_init(&b, 4096);
+        CHECK_INT(ferry_sigv4_authorization(&r, &aws_creds, &a), FERRY_OK);
+        CHECK_INT(ferry_sigv4_authorization_cached(&r, &aws_creds, &kc, &b), FERRY_OK);
+        CHECK_STR(ferry_buf_cstr(&b), ferry_buf_cstr(&a));
+        CHECK(kc.valid && memcmp(kc.date, dates[i], 8) == 0);
+        ferry_buf_free(&a);
+        ferry_buf_free(&b);
+    }
+    ferry_buf_t c, sh;
+    ferry_buf_init(&c, 8192);
+    ferry_buf_init(&sh, 1024);
+    ferry_sigv4_req_t r = {
+        "GET", "/", NULL, h, 2, FERRY_SIGV4_UNSIGNED, "us-east-1", "s3", "20130524T000000Z"};
+    CHECK_INT(ferry_sigv4_canonical_request(&r, &c, &sh), FERRY_OK);
+    CHECK(strstr(ferry_buf_cstr(&c), "\nx-amz-meta-t:a b c d\n") != NULL);
+    ferry_buf_free(&c);
+    ferry_buf_free(&sh);
+    ferry_sigv4_key_wipe(&kc);
+    CHECK(!kc.valid);
+
+    /* x-amz-date: the same second twice (the kept answer), another, and back */
+    char d[17];
+    ferry_sigv4_amz_date(1369353600, d);
+    CHECK_STR(d, "20130524T000000Z");
+    ferry_sigv4_amz_date(1369353600, d);
+    CHECK_STR(d, "20130524T000000Z");
+    ferry_sigv4_amz_date(1369353600 + 86399, d);
+    CHECK_STR(d, "20130524T235959Z");
+    ferry_sigv4_amz_date(0, d);
+    CHECK_STR(d, "19700101T000000Z");
+    ferry_sigv4_amz_date(1369353601, d);
+    CHECK_STR(d, "20130524T000001Z");
+}
+
 static void enc(const char *in, int keep_slash, const char *want)
 {
     ferry_buf_t b;
@@ -326,6 +378,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_aws_vectors();
     test_canonical();
+    test_cached_key();
     test_uri();
     test_parse_auth();
     test_curl_parity();

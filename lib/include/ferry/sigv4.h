@@ -99,6 +99,10 @@ typedef struct ferry_sigv4_key_s {
     char region[64];
     char service[16];
     unsigned char key[32];
+    /* HMAC-SHA256's keyed inner and outer hash states for key (SHA256_CTX, copied per
+     * signature: two short hashes instead of four, sign.c) */
+    _Alignas(8) unsigned char hmac_in[128];
+    _Alignas(8) unsigned char hmac_out[128];
     int valid;
 } ferry_sigv4_key_t;
 
