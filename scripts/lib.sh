@@ -21,9 +21,9 @@ ferry_die() {
 # (nodesource's nodejs bundles npm, and Debian's npm package conflicts with it).
 FERRY_APT_PACKAGES=(
     build-essential:cc cmake:cmake pkg-config:pkg-config
-    clang:clang libclang-rt-14-dev clang-format:clang-format
+    clang:clang libclang-rt-14-dev clang-format:clang-format shellcheck:shellcheck
     libcurl4-openssl-dev libssl-dev libhiredis-dev libjansson-dev libuv1-dev
-    libexpat1-dev libxml2-dev libisal-dev libmicrohttpd-dev
+    libexpat1-dev libisal-dev libmicrohttpd-dev
     redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
     prometheus:promtool
     openssl:openssl stunnel4:stunnel

@@ -37,13 +37,13 @@ done
 now=$(($(date +%s) * 1000))
 for w in $(seq "$WORKERS"); do
   redis-cli -p "$RPORT" hset "ferry:worker:host/$w" consumer "host/$w" pid "$((1000 + w))" tasks "" \
-    in_flight 2 concurrency 8 done 10 failed 0 started "$now" seen "$now" >/dev/null
+    in_flight 2 concurrency 8 "done" 10 failed 0 started "$now" seen "$now" >/dev/null
   redis-cli -p "$RPORT" pexpire "ferry:worker:host/$w" 600000 >/dev/null
   redis-cli -p "$RPORT" zadd ferry:workers "$now" "host/$w" >/dev/null
 done
 FERRY_API_TOKEN=$TOKEN "$BIN/ferry" --redis "$R" scheduler --task none --listen "127.0.0.1:$APORT" 2>"$TMP/api.log" &
 APID=$!
-PIDS+=($APID)
+PIDS+=("$APID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APORT/healthz" >/dev/null && break; sleep 0.1; done
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 cmds() { redis-cli -p "$RPORT" info stats | tr -d '\r' | awk -F: '$1=="total_commands_processed"{print $2}'; }

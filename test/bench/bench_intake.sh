@@ -36,7 +36,7 @@ TOKEN=bench-token
   "$BIN/ferry" --redis "$R" task add b1 --from s3://src-bucket/ --to s3://dst/ >/dev/null
 FERRY_API_TOKEN=$TOKEN "$BIN/ferry" --redis "$R" scheduler --task none --listen "127.0.0.1:$APORT" 2>"$TMP/api.log" &
 APID=$!
-PIDS+=($APID)
+PIDS+=("$APID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APORT/healthz" >/dev/null && break; sleep 0.1; done
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)

@@ -65,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
   LOG=$TMP/up$round.log
   "$BIN/ferry" --redis "$REDIS" up --listen off --task none --workers 0..8 2>"$LOG" &
   UP=$!
-  PIDS+=($UP)
+  PIDS+=("$UP")
   for _ in $(seq 100); do grep -q "event=up.scale " "$LOG" && break; sleep 0.1; done
   t0=$(now)
   out=$("$BIN/bench_enqueue" "$REDIS" "$T" oss "$SRC" src "$T/")

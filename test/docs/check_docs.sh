@@ -64,8 +64,8 @@ else
     done
 
     # 4. Source labels cited in the code, e.g. [A23,A24] or [T7,R3].
-    mapfile -t labels < <(grep -hoE '\[[ACDGOQRST][0-9]+(,[ACDGOQRST][0-9]+)*\]' \
-        $(printf '%s\n' "${files[@]}" | grep -E '^(lib|worker|scheduler|cmd)/.*\.[ch]$') 2>/dev/null |
+    mapfile -t srcs < <(printf '%s\n' "${files[@]}" | grep -E '^(lib|worker|scheduler|cmd)/.*\.[ch]$')
+    mapfile -t labels < <(grep -hoE '\[[ACDGOQRST][0-9]+(,[ACDGOQRST][0-9]+)*\]' "${srcs[@]}" 2>/dev/null |
         tr -d '[]' | tr ',' '\n' | sort -u)
     for l in "${labels[@]}"; do
         grep -qE "^- \[$l\]" "$prov" || bad "the code cites [$l], which $prov §8 does not list"

@@ -24,7 +24,7 @@ ROOT=${FERRY_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-PERSONALITIES=(${FERRY_RCLONE_PERSONALITIES:-s3 cos kodo oss})
+read -r -a PERSONALITIES <<<"${FERRY_RCLONE_PERSONALITIES:-s3 cos kodo oss}"
 bucket_of() { echo "conf-$1"; }
 
 # Re-exec in a private mount namespace with our own /etc/hosts (see above).
