@@ -779,6 +779,8 @@ int ferry_ledger_open_sharded(ferry_redis_t *r, const char *task, uint32_t bucke
         shards = 1;
     if (buckets == 0)
         buckets = FERRY_LEDGER_DEFAULT_BUCKETS;
+    if ((shards > FERRY_LEDGER_SHARDS_MAX || shards > buckets) && r == NULL)
+        return FERRY_EINVAL;
     if (shards > FERRY_LEDGER_SHARDS_MAX || shards > buckets)
         return ferry_error_set((ferry_error_t *)ferry_redis_error(r), FERRY_EINVAL,
                                "task %s: %" PRIu32 " ledger shards for %" PRIu32
