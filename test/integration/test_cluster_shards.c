@@ -274,6 +274,44 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "q/", "four/q/"), 0);
     ferry_ledger_free(l);
 
+    /* events: queued on their shards' event streams (the backlog sums them), then copied */
+    {
+        enum { NEV = 6 };
+        char path[1024], body[4096];
+        size_t o = 0;
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "{\"Records\":[");
+        for (int i = 0; i < NEV; i++) {
+            char k[32];
+            snprintf(k, sizeof(k), "ev/%03d", i);
+            wt_put(&w, k, 2000 + (size_t)i, 40u + (unsigned)i);
+            o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                  "%s{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\","
+                                  "\"eventName\":\"ObjectCreated:Put\",\"eventTime\":"
+                                  "\"2026-12-06T10:00:0%dZ\",\"s3\":{\"bucket\":{\"name\":"
+                                  "\"src\"},\"object\":{\"key\":\"%s\",\"size\":%d,"
+                                  "\"sequencer\":\"00A%d\"}}}",
+                                  i ? "," : "", i, k, 2000 + i, i);
+        }
+        snprintf(body + o, sizeof(body) - o, "]}");
+        snprintf(path, sizeof(path), "%s/events.json", harness_tmpdir());
+        FILE *fp = fopen(path, "w");
+        REQUIRE(fp != NULL);
+        fputs(body, fp);
+        fclose(fp);
+        char args[1200];
+        snprintf(args, sizeof(args), "event s4 '%s'", path);
+        CHECK_INT(ferry_cli(&w, args, out, sizeof(out)), 0);
+        REQUIRE(ferry_status_ledger(w.r, "s4", &l) == FERRY_OK);
+        REQUIRE(ferry_queue_backlog(l, &ev, &bulk, &dead) == FERRY_OK);
+        CHECK_INT(ev, NEV);
+        CHECK_INT(bulk, 0);
+        run_worker(&w, "s4", "s4-events.log", "21");
+        REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+        CHECK_INT(c.objects[FERRY_STATE_DONE], GOOD + BAD + NEV);
+        CHECK_INT(wt_compare(&w, &w.d, "ev/", "four/ev/"), 0);
+        ferry_ledger_free(l);
+    }
+
     /* task show names the shards */
     CHECK_INT(ferry_cli(&w, "task show s4", out, sizeof(out)), 0);
     CHECK(strstr(out, "\"ledger_shards\"") != NULL);
