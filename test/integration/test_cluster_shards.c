@@ -312,6 +312,25 @@ int main(void)
         ferry_ledger_free(l);
     }
 
+    /* ferry sync of a new task of 4 shards: scan, copy, wait, report, end to end */
+    {
+        char args[2048];
+        snprintf(args, sizeof(args),
+                 "sync --name sy4 --from s3://src/p/ --to s3://dst/sync/ --src-endpoint %s "
+                 "--dst-endpoint %s --src-region us-east-1 --dst-region us-east-1 "
+                 "--src-path-style --dst-path-style --ledger-shards 4 --workers 1",
+                 w.src.url, w.dst.url);
+        CHECK_INT(ferry_cli(&w, args, out, sizeof(out)), 0);
+        CHECK_INT(wt_compare(&w, &w.d, "p/", "sync/"), 0);
+        REQUIRE(ferry_status_ledger(w.r, "sy4", &l) == FERRY_OK);
+        CHECK_INT(ferry_ledger_shards(l), 4);
+        REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+        CHECK_INT(c.objects[FERRY_STATE_DONE], GOOD);
+        ferry_ledger_free(l);
+        CHECK_INT(ferry_cli(&w, "task rm sy4", out, sizeof(out)), 0);
+        CHECK_INT(count_keys(&w, "ferry:{sy4*"), 0);
+    }
+
     /* task show names the shards */
     CHECK_INT(ferry_cli(&w, "task show s4", out, sizeof(out)), 0);
     CHECK(strstr(out, "\"ledger_shards\"") != NULL);
