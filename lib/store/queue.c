@@ -256,8 +256,11 @@ int ferry_queue_create_groups(ferry_redis_t *r, const char *task, uint32_t shard
         rc = ensure_group(r, k[0]);
         if (rc == FERRY_OK)
             rc = ensure_group(r, k[1]);
-    } else if (rc == FERRY_OK)
+    } else if (rc == FERRY_OK) {
         rc = ensure_groups(r, k, 2 * (size_t)shards);
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT) /* reset by ensure_groups: once more */
+            rc = ensure_groups(r, k, 2 * (size_t)shards);
+    }
     free(k);
     return rc;
 }

@@ -645,6 +645,7 @@ static void sharded_task(wt_t *w)
     const char *name = "wide";
     const char *extra[] = {"--ledger-shards", "8", "--ledger-buckets", "256", NULL};
     wt_task(w, name, "sh/", NULL, "sh/", extra);
+    long long before = commands_total(), before_top = commands_top();
     snprintf(args, sizeof(args), "task run %s", name);
     CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
 
@@ -704,6 +705,10 @@ static void sharded_task(wt_t *w)
     CHECK_INT(wt_wait(p, 300), 0);
     s3t_control(&w->d, w->dst.url, "POST", "/_fakes3/faults", "[]", out, sizeof(out));
 
+    long long ops = commands_total() - before, top = commands_top() - before_top;
+    printf("redis for %d objects over %d shards (scan + copy + the migration + this test's "
+           "polling): %lld commands executed (%.1f per object; commandstats: %lld)\n",
+           N, S, top, (double)top / N, ops);
     counters_of(w, name, &c);
     CHECK_INT(c.objects[FERRY_STATE_DONE], N);
     CHECK_INT(c.objects[FERRY_STATE_FAILED], 0);
