@@ -907,26 +907,35 @@ static int backlog_once(ferry_ledger_t *l, long long *event, long long *bulk, lo
     uint32_t S = ferry_ledger_shards(l);
     static const char *const SUFFIX[3] = {"q:event", "q:bulk", "q:dead"};
     long long *out[3] = {event, bulk, dead}, sum[3] = {0, 0, 0};
-    int rc = FERRY_OK;
+    int rc = FERRY_OK, asked[3], na = 0;
+    size_t sent = 0;
+    for (int i = 0; i < 3; i++)
+        if (out[i])
+            asked[na++] = i;
+    /* only the streams asked for (the scan's backpressure wants bulk: S XLEN, not 3S) */
     for (uint32_t s = 0; s < S && rc == FERRY_OK; s++)
         for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
+            if (out[i] == NULL)
+                continue;
             char k[128];
             ferry_ledger_shard_key(l, s, SUFFIX[i], k, sizeof(k));
             const char *argv[2] = {"XLEN", k};
             rc = ferry_redis_append(r, 2, argv, NULL);
+            if (rc == FERRY_OK)
+                sent++;
         }
     if (rc) {
         ferry_redis_reset(r);
         return rc;
     }
-    for (uint32_t j = 0; j < 3 * S; j++) {
+    for (size_t j = 0; j < sent; j++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
             ferry_redis_reset(r);
             return r2;
         }
-        sum[j % 3] += ferry_redis_reply_int(rep, 0);
+        sum[asked[j % na]] += ferry_redis_reply_int(rep, 0); /* appended in this order */
         freeReplyObject(rep);
     }
     for (int i = 0; i < 3; i++)
