@@ -331,6 +331,33 @@ int main(void)
         CHECK_INT(count_keys(&w, "ferry:{sy4*"), 0);
     }
 
+    /* multipart copies of a task of 4 shards (--md5-parts: a plain-MD5 source in parts): the
+     * upload id is kept on the record (its shard) while the parts go, the upload list in shard
+     * 0 */
+    {
+        REQUIRE(s3t_control(&w.s, w.src.url, "POST", "/_fakes3/seed",
+                            "{\"bucket\":\"src\",\"prefix\":\"big/\",\"count\":3,\"seed\":"
+                            "5,\"size\":11534336}",
+                            out, sizeof(out)) == 200);
+        const char *extra[] = {"--ledger-shards",       "4",    "--part-size", "5MiB",
+                               "--multipart-threshold", "5MiB", "--md5-parts", NULL};
+        wt_task(&w, "m4", "big/", NULL, "big/", extra);
+        CHECK_INT(ferry_cli(&w, "task run m4", out, sizeof(out)), 0);
+        long parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
+        long done0 = wt_stat(&w.d, w.dst.url, "CompleteMultipartUpload", "count");
+        run_worker(&w, "m4", "m4.log", "22");
+        CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") - parts0 >= 9);
+        CHECK_INT(wt_stat(&w.d, w.dst.url, "CompleteMultipartUpload", "count") - done0, 3);
+        REQUIRE(ferry_status_ledger(w.r, "m4", &l) == FERRY_OK);
+        REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
+        CHECK_INT(c.objects[FERRY_STATE_DONE], 3);
+        ferry_ledger_free(l);
+        CHECK_INT(wt_compare(&w, &w.d, "big/", "big/"), 0);
+        CHECK_INT(count_keys(&w, "ferry:{m4/*:uploads"), 0);
+        CHECK_INT(ferry_cli(&w, "task rm m4", out, sizeof(out)), 0);
+        CHECK_INT(count_keys(&w, "ferry:{m4*"), 0);
+    }
+
     /* task show names the shards */
     CHECK_INT(ferry_cli(&w, "task show s4", out, sizeof(out)), 0);
     CHECK(strstr(out, "\"ledger_shards\"") != NULL);
