@@ -135,7 +135,7 @@ static void copy_one(wt_t *w, const char *name, const char *dp, const char *shar
     CHECK_INT(st[1].lag >= 0 ? st[1].lag : st[1].length - st[1].pending, GOOD + BAD);
     CHECK(st[1].bytes > 0);
 
-    char slot[8];
+    char slot[16];
     snprintf(slot, sizeof(slot), "%d", atoi(shards) + 10);
     char log[64];
     snprintf(log, sizeof(log), "%s.log", name);
