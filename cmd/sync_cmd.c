@@ -435,6 +435,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         ferry_task_init(&old);
         if (ferry_task_get(x.r, x.t.name, &old) == FERRY_OK) {
             x.t.ledger_buckets = old.ledger_buckets;
+            x.t.ledger_shards = old.ledger_shards;
             x.t.created_at = old.created_at;
         }
         ferry_task_clear(&old);

@@ -212,12 +212,12 @@ static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t 
     ferry_task_t t;
     ferry_task_init(&t);
     int rc = ferry_task_get(r, name, &t);
-    uint32_t buckets = t.ledger_buckets;
+    uint32_t buckets = t.ledger_buckets, shards = t.ledger_shards;
     ferry_task_clear(&t);
     if (rc != FERRY_OK)
         return rc;
     snprintf(ft->name, sizeof(ft->name), "%s", name);
-    rc = ferry_ledger_open(r, name, buckets, &ft->led);
+    rc = ferry_ledger_open_sharded(r, name, buckets, shards, &ft->led);
     if (rc != FERRY_OK)
         return rc;
     ferry_queue_opts_t qo = {.consumer = w->o.consumer,
@@ -900,7 +900,8 @@ static wtask_t *task_get(worker_t *w, const char *name)
     if (ferry_stats_new(name, &t->stats) != FERRY_OK) /* out of memory: no statistics */
         t->stats = NULL;
     if (ferry_task_get(w->r, name, &t->task) != FERRY_OK ||
-        ferry_ledger_open(w->r, name, t->task.ledger_buckets, &t->led) != FERRY_OK) {
+        ferry_ledger_open_sharded(w->r, name, t->task.ledger_buckets, t->task.ledger_shards,
+                                  &t->led) != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN, "worker.task_unavailable", "task", name, "error",
                   ferry_redis_error(w->r)->msg, NULL);
         ferry_task_clear(&t->task);

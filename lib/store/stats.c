@@ -457,12 +457,13 @@ static long long group_field(const redisReply *g, const char *name, long long df
  * XINFO GROUPS of event and bulk, the queue bytes kept in the counters hash). */
 #define STREAM_CMDS 6
 
-static int streams_append(ferry_redis_t *r, const char *task)
+/* tag: the hash tag of the shard (the task's name for shard 0). */
+static int streams_append(ferry_redis_t *r, const char *tag)
 {
-    char k[3][FERRY_TASK_NAME_MAX + 32];
-    keys_task(k[0], sizeof(k[0]), task, "q:event");
-    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
-    keys_task(k[2], sizeof(k[2]), task, "q:dead");
+    char k[3][FERRY_LEDGER_TAG_MAX + 32];
+    keys_task(k[0], sizeof(k[0]), tag, "q:event");
+    keys_task(k[1], sizeof(k[1]), tag, "q:bulk");
+    keys_task(k[2], sizeof(k[2]), tag, "q:dead");
     int rc = FERRY_OK;
     for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
         const char *argv[2] = {"XLEN", k[i]};
@@ -472,8 +473,8 @@ static int streams_append(ferry_redis_t *r, const char *task)
         const char *argv[3] = {"XINFO", "GROUPS", k[i]};
         rc = ferry_redis_append(r, 3, argv, NULL);
     }
-    char cnt[FERRY_TASK_NAME_MAX + 32];
-    keys_task(cnt, sizeof(cnt), task, "cnt");
+    char cnt[FERRY_LEDGER_TAG_MAX + 32];
+    keys_task(cnt, sizeof(cnt), tag, "cnt");
     const char *hm[4] = {"HMGET", cnt, "qbytes:event", "qbytes:bulk"};
     if (rc == FERRY_OK)
         rc = ferry_redis_append(r, 4, hm, NULL);
@@ -517,28 +518,115 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
     }
 }
 
+/* The ledger shards of a task from its stored definition (a reply of HGET ferry:tasks T): 1
+ * when there is none or it says nothing (tasks from before shards). */
+static uint32_t def_shards(const char *def, size_t len)
+{
+    if (def == NULL)
+        return 1;
+    json_t *j = json_loadb(def, len, 0, NULL);
+    json_int_t v = json_integer_value(json_object_get(j, "ledger_shards"));
+    json_decref(j);
+    return v >= 1 && v <= FERRY_LEDGER_SHARDS_MAX ? (uint32_t)v : 1;
+}
+
+/* Add shard totals b into a (lag -1, unknown, wins: the caller then derives it). */
+static void streams_add(ferry_stream_stats_t a[2], const ferry_stream_stats_t b[2])
+{
+    for (int k = 0; k < 2; k++) {
+        a[k].lag = a[k].lag < 0 || b[k].lag < 0 ? -1 : a[k].lag + b[k].lag;
+        a[k].length += b[k].length;
+        a[k].pending += b[k].pending;
+        a[k].bytes += b[k].bytes;
+    }
+}
+
+/* The streams (and, cnt non-NULL, the counters) of shards 1..S-1 of task, added to streams,
+ * *dead and *cnt: one pipeline. */
+static int streams_more(ferry_redis_t *r, const char *task, uint32_t shards,
+                        ferry_stream_stats_t streams[2], long long *dead, ferry_counters_t *cnt)
+{
+    int rc = FERRY_OK;
+    for (uint32_t sh = 1; sh < shards && rc == FERRY_OK; sh++) {
+        char tag[FERRY_LEDGER_TAG_MAX + 1], ck[FERRY_LEDGER_TAG_MAX + 32];
+        rc = ferry_ledger_shard_tag(task, sh, shards, tag, sizeof(tag));
+        if (rc == FERRY_OK)
+            rc = streams_append(r, tag);
+        keys_task(ck, sizeof(ck), tag, "cnt");
+        const char *hg[2] = {"HGETALL", ck};
+        if (rc == FERRY_OK && cnt)
+            rc = ferry_redis_append(r, 2, hg, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(r);
+        return rc;
+    }
+    for (uint32_t sh = 1; sh < shards; sh++) {
+        ferry_stream_stats_t one[2] = {{0, 0, -1, 0}, {0, 0, -1, 0}};
+        long long d = 0;
+        for (int i = 0; i < STREAM_CMDS + (cnt ? 1 : 0); i++) {
+            redisReply *rep = NULL;
+            int r2 = ferry_redis_read(r, &rep);
+            if (r2) {
+                ferry_redis_reset(r);
+                return r2;
+            }
+            if (i < STREAM_CMDS)
+                streams_take(i, rep, one, &d);
+            else {
+                ferry_counters_t c;
+                ferry_ledger_counters_parse(rep, &c);
+                for (int k = 0; k < FERRY_STATE_COUNT; k++) {
+                    cnt->objects[k] += c.objects[k];
+                    cnt->bytes[k] += c.bytes[k];
+                }
+                cnt->unverified += c.unverified;
+            }
+            freeReplyObject(rep);
+        }
+        streams_add(streams, one);
+        if (dead)
+            *dead += d;
+    }
+    return FERRY_OK;
+}
+
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead)
 {
     if (task == NULL || !keys_task_name_ok(task))
         return FERRY_EINVAL;
-    int rc = streams_append(r, task);
+    /* The definition (for its shards) rides in the same pipeline as shard 0's streams: a task
+     * of one shard costs the one round trip it always did. */
+    const char *hg[3] = {"HGET", KEYS_REGISTRY, task};
+    int rc = ferry_redis_append(r, 3, hg, NULL);
+    if (rc == FERRY_OK)
+        rc = streams_append(r, task);
     if (rc) {
         ferry_redis_reset(r);
         return rc;
     }
     for (int i = 0; i < 2; i++)
         streams[i] = (ferry_stream_stats_t){0, 0, -1, 0};
-    for (int i = 0; i < STREAM_CMDS; i++) {
+    long long d = 0;
+    uint32_t shards = 1;
+    for (int i = -1; i < STREAM_CMDS; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
             ferry_redis_reset(r);
             return r2;
         }
-        streams_take(i, rep, streams, dead);
+        if (i < 0)
+            shards = rep->type == REDIS_REPLY_STRING ? def_shards(rep->str, rep->len) : 1;
+        else
+            streams_take(i, rep, streams, &d);
         freeReplyObject(rep);
     }
+    if (shards > 1 && (rc = streams_more(r, task, shards, streams, &d, NULL)) != FERRY_OK)
+        return rc;
+    if (dead)
+        *dead = d;
     return FERRY_OK;
 }
 
@@ -882,6 +970,14 @@ int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
         rc = ferry_redis_read(r, &zrem);
     if (rc == FERRY_OK)
         rc = ferry_redis_read(r, &set);
+    /* Tasks of several ledger shards: their other shards' counters and streams, one more
+     * round trip each (tasks of one shard cost nothing more). */
+    for (size_t t = 0; t < sent && rc == FERRY_OK; t++) {
+        ferry_task_snapshot_t *s = &out[t];
+        uint32_t shards = s->definition ? def_shards(s->definition, strlen(s->definition)) : 1;
+        if (shards > 1)
+            rc = streams_more(r, tasks[t], shards, s->st, &s->dead, &s->c);
+    }
     if (rc == FERRY_OK)
         rc = workers_fetch(r, set, NULL, hb, nhb);
     else
