@@ -1303,11 +1303,12 @@ static uint32_t group_shard(const ferry_ledger_t *l, const char *key)
     return ferry_ledger_shard_of(l, key);
 }
 
-/* Group n keys by shard: *order lists the indices shard by shard (stable, new), *runs the calls
- * (at most per keys of one shard each, new). FERRY_OK or FERRY_ENOMEM. With one shard: the
- * batch in order, cut every per keys (what the code did before shards). */
-static int shard_runs(const ferry_ledger_t *l, const char *const *keys, size_t n, size_t per,
-                      size_t **order, run_t **runs, size_t *nruns)
+/* Group n items by their keys' shards (key i is the string pointer at key0 + i * stride bytes,
+ * i.e. &items[0].key and sizeof(items[0])): *order lists the indices shard by shard (stable, new),
+ * *runs the calls (at most per keys of one shard each, new). FERRY_OK or FERRY_ENOMEM. With one
+ * shard: the batch in order, cut every per keys (what the code did before shards). */
+static int shard_runs(const ferry_ledger_t *l, const char *const *key0, size_t stride, size_t n,
+                      size_t per, size_t **order, run_t **runs, size_t *nruns)
 {
     *order = malloc(sizeof(**order) * (n ? n : 1));
     *runs = malloc(sizeof(**runs) * (n ? n : 1));
@@ -1323,7 +1324,7 @@ static int shard_runs(const ferry_ledger_t *l, const char *const *keys, size_t n
         return FERRY_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        sh[i] = group_shard(l, keys[i]);
+        sh[i] = group_shard(l, *(const char *const *)((const char *)key0 + i * stride));
         cnt[sh[i] + 1]++;
     }
     for (uint32_t s = 0; s < l->shards; s++)
@@ -1371,6 +1372,52 @@ static int piped_read(ferry_ledger_t *l, redisReply **rep)
         return FERRY_EREDIS;
     }
     return FERRY_OK;
+}
+
+/* One batch's calls, one per run (shard): send(ctx, shard, idx, m, piped, &sent, &rep) makes
+ * the call for items idx[0..m) (compacting the keys it sent to the front of idx), take(ctx,
+ * idx, sent, rc, rep) reads its answer into the items and frees rep. With several shards the
+ * calls are pipelined (script s loaded first), and every reply is read even after an error, so
+ * the connection stays in step. Returns the first error. */
+typedef int (*run_send_fn)(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                           size_t *sent, redisReply **rep);
+typedef int (*run_take_fn)(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep);
+
+static int runs_exec(ferry_ledger_t *l, const ferry_redis_script_t *s, size_t *order, run_t *runs,
+                     size_t nruns, run_send_fn send, run_take_fn take, void *ctx)
+{
+    int rc = FERRY_OK;
+    int piped = nruns > 1 && l->shards > 1;
+    if (piped)
+        rc = ferry_redis_script_load(l->r, s);
+    size_t sent_runs = 0;
+    for (size_t i = 0; i < nruns && rc == FERRY_OK; i++) {
+        redisReply *rep = NULL;
+        rc = send(ctx, &l->sh[runs[i].shard], order + runs[i].off, runs[i].m, piped, &runs[i].sent,
+                  &rep);
+        if (!piped)
+            rc = take(ctx, order + runs[i].off, runs[i].sent, rc, rep);
+        else if (rc == FERRY_OK)
+            sent_runs = i + 1;
+    }
+    int first = rc;
+    for (size_t i = 0; piped && i < sent_runs; i++) {
+        if (runs[i].sent == 0)
+            continue;
+        redisReply *rep = NULL;
+        int r2 = piped_read(l, &rep);
+        if (r2 == FERRY_ENET || r2 == FERRY_ETIMEOUT) {
+            if (first == FERRY_OK)
+                first = r2;
+            break;
+        }
+        r2 = take(ctx, order + runs[i].off, runs[i].sent, r2, rep);
+        if (first == FERRY_OK)
+            first = r2;
+    }
+    if (piped && (first == FERRY_ENET || first == FERRY_ETIMEOUT))
+        ferry_redis_reset(l->r); /* part of the pipeline is unread */
+    return first;
 }
 
 /* Keys per start script call: 4 arguments each, under EVAL_MAX_ARGS. */
@@ -1459,6 +1506,26 @@ static int start_take(ferry_ledger_t *l, ferry_start_item_t *items, const size_t
     return rc;
 }
 
+/* start_send/start_take as runs_exec's callbacks */
+typedef struct {
+    ferry_ledger_t *l;
+    ferry_start_item_t *items;
+    const char *worker, *ms, *now;
+} start_ctx_t;
+
+static int start_send_cb(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                         size_t *sent, redisReply **rep)
+{
+    start_ctx_t *c = ctx;
+    return start_send(c->l, h, c->items, idx, m, c->worker, c->ms, c->now, piped, sent, rep);
+}
+
+static int start_take_cb(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep)
+{
+    start_ctx_t *c = ctx;
+    return start_take(c->l, c->items, idx, sent, rc, rep);
+}
+
 int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t n,
                             const char *worker, int64_t lease_ms)
 {
@@ -1469,48 +1536,13 @@ int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t
         items[i].rc = FERRY_ERETRY;
     if (n == 0)
         return FERRY_OK;
-    const char **keys = malloc(sizeof(*keys) * n);
-    if (keys == NULL)
-        return FERRY_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        keys[i] = items[i].key;
     size_t *order = NULL, nruns = 0;
     run_t *runs = NULL;
-    int rc = shard_runs(l, keys, n, START_BATCH, &order, &runs, &nruns);
-    free(keys);
+    int rc = shard_runs(l, &items[0].key, sizeof(items[0]), n, START_BATCH, &order, &runs, &nruns);
     if (rc)
         return rc;
-    int piped = nruns > 1 && l->shards > 1;
-    if (piped)
-        rc = ferry_redis_script_load(l->r, &LUA_START);
-    size_t sent_runs = 0;
-    for (size_t i = 0; i < nruns && rc == FERRY_OK; i++) {
-        redisReply *rep = NULL;
-        rc = start_send(l, &l->sh[runs[i].shard], items, order + runs[i].off, runs[i].m, worker, ms,
-                        now, piped, &runs[i].sent, &rep);
-        if (!piped)
-            rc = start_take(l, items, order + runs[i].off, runs[i].sent, rc, rep);
-        else if (rc == FERRY_OK)
-            sent_runs = i + 1;
-    }
-    /* piped: every reply is read, even after an error, so the connection stays in step */
-    int first = rc;
-    for (size_t i = 0; piped && i < sent_runs; i++) {
-        if (runs[i].sent == 0)
-            continue;
-        redisReply *rep = NULL;
-        int r2 = piped_read(l, &rep);
-        if (r2 == FERRY_ENET || r2 == FERRY_ETIMEOUT) {
-            if (first == FERRY_OK)
-                first = r2;
-            break;
-        }
-        r2 = start_take(l, items, order + runs[i].off, runs[i].sent, r2, rep);
-        if (first == FERRY_OK)
-            first = r2;
-    }
-    if (piped && (first == FERRY_ENET || first == FERRY_ETIMEOUT))
-        ferry_redis_reset(l->r); /* part of the pipeline is unread */
+    start_ctx_t cx = {l, items, worker, ms, now};
+    int first = runs_exec(l, &LUA_START, order, runs, nruns, start_send_cb, start_take_cb, &cx);
     free(order);
     free(runs);
     return first;
@@ -1714,6 +1746,30 @@ static int finish_take(ferry_ledger_t *l, const ferry_finish_item_t *items, cons
     return FERRY_OK;
 }
 
+/* finish_send/finish_take as runs_exec's callbacks */
+typedef struct {
+    ferry_ledger_t *l;
+    const ferry_finish_item_t *items;
+    int *results;
+    finish_args_t *f;
+    const char **argv;
+    size_t *lens;
+} finish_ctx_t;
+
+static int finish_send_cb(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                          size_t *sent, redisReply **rep)
+{
+    finish_ctx_t *c = ctx;
+    return finish_send(c->l, h, c->items, idx, m, c->results, c->f, c->argv, c->lens, piped, sent,
+                       rep);
+}
+
+static int finish_take_cb(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep)
+{
+    finish_ctx_t *c = ctx;
+    return finish_take(c->l, c->items, idx, sent, c->results, rc, rep);
+}
+
 int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t n,
                              int *results)
 {
@@ -1721,15 +1777,9 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
         return FERRY_OK;
     for (size_t i = 0; i < n; i++)
         results[i] = FERRY_ERETRY;
-    const char **keys = malloc(sizeof(*keys) * n);
-    if (keys == NULL)
-        return FERRY_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        keys[i] = items[i].key;
     size_t *order = NULL, nruns = 0;
     run_t *runs = NULL;
-    int rc = shard_runs(l, keys, n, FINISH_BATCH, &order, &runs, &nruns);
-    free(keys);
+    int rc = shard_runs(l, &items[0].key, sizeof(items[0]), n, FINISH_BATCH, &order, &runs, &nruns);
     if (rc)
         return rc;
     size_t cap = n < FINISH_BATCH ? n : FINISH_BATCH;
@@ -1737,36 +1787,10 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
     const char **argv = malloc(sizeof(*argv) * (3 + 15 * cap));
     size_t *lens = malloc(sizeof(*lens) * (3 + 15 * cap));
     rc = f && argv && lens ? FERRY_OK : FERRY_ENOMEM;
-    int piped = nruns > 1 && l->shards > 1;
-    if (piped && rc == FERRY_OK)
-        rc = ferry_redis_script_load(l->r, &LUA_FINISH);
-    size_t sent_runs = 0;
-    for (size_t i = 0; i < nruns && rc == FERRY_OK; i++) {
-        redisReply *rep = NULL;
-        rc = finish_send(l, &l->sh[runs[i].shard], items, order + runs[i].off, runs[i].m, results,
-                         f, argv, lens, piped, &runs[i].sent, &rep);
-        if (!piped)
-            rc = finish_take(l, items, order + runs[i].off, runs[i].sent, results, rc, rep);
-        else if (rc == FERRY_OK)
-            sent_runs = i + 1;
-    }
-    int first = rc;
-    for (size_t i = 0; piped && i < sent_runs; i++) {
-        if (runs[i].sent == 0)
-            continue;
-        redisReply *rep = NULL;
-        int r2 = piped_read(l, &rep);
-        if (r2 == FERRY_ENET || r2 == FERRY_ETIMEOUT) {
-            if (first == FERRY_OK)
-                first = r2;
-            break;
-        }
-        r2 = finish_take(l, items, order + runs[i].off, runs[i].sent, results, r2, rep);
-        if (first == FERRY_OK)
-            first = r2;
-    }
-    if (piped && (first == FERRY_ENET || first == FERRY_ETIMEOUT))
-        ferry_redis_reset(l->r); /* part of the pipeline is unread */
+    finish_ctx_t cx = {l, items, results, f, argv, lens};
+    int first =
+        rc ? rc
+           : runs_exec(l, &LUA_FINISH, order, runs, nruns, finish_send_cb, finish_take_cb, &cx);
     free(f);
     free(argv);
     free(lens);

@@ -298,10 +298,12 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
 }
 
 /* Sends n commands (argc[i] words at argv[i]) as one pipeline and reads every reply that was
- * queued. Returns FERRY_OK; FERRY_EREDIS when Redis answered a command with an error; or the
- * code of the first failed append or read, and then resets the connection, since replies may be
- * left unread on it. */
-static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv)
+ * queued, handing each to each(ud, reply) when each is not NULL (the reply is freed after).
+ * Returns FERRY_OK; FERRY_EREDIS when Redis answered a command with an error; or the code of
+ * the first failed append or read, and then resets the connection, since replies may be left
+ * unread on it. */
+static int pipeline_each(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv,
+                         void (*each)(void *ud, const redisReply *rep), void *ud)
 {
     int rc = FERRY_OK;
     size_t sent = 0;
@@ -316,11 +318,18 @@ static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **co
         }
         if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
             rc = FERRY_EREDIS;
+        if (each)
+            each(ud, rep);
         freeReplyObject(rep);
     }
     if (rc != FERRY_OK && rc != FERRY_EREDIS)
         ferry_redis_reset(r);
     return rc;
+}
+
+static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv)
+{
+    return pipeline_each(r, n, argc, argv, NULL, NULL);
 }
 
 /* The bucket and sum fields of one observation, as ferry_stats_observe files it. */
@@ -822,6 +831,27 @@ static int workers_append(ferry_redis_t *r)
 
 /* The heartbeats of the workers named in set (a ZRANGE reply): one pipelined HGETALL each;
  * task non-NULL keeps only those serving it. */
+/* workers_fetch's pipeline: one heartbeat hash per reply, kept when it serves the task */
+typedef struct {
+    ferry_heartbeat_t *v;
+    size_t cnt;
+    const char *task;
+} hb_collect_t;
+
+static void hb_collect(void *ud, const redisReply *rep)
+{
+    hb_collect_t *c = ud;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+        return; /* gone since SMEMBERS (expired), or not a hash */
+    ferry_heartbeat_t hb;
+    memset(&hb, 0, sizeof(hb));
+    for (size_t j = 0; j + 1 < rep->elements; j += 2)
+        if (rep->element[j]->type == REDIS_REPLY_STRING)
+            hb_field(&hb, rep->element[j]->str, rep->element[j + 1]);
+    if (hb.consumer[0] && (c->task == NULL || serves(hb.tasks, c->task)))
+        c->v[c->cnt++] = hb;
+}
+
 static int workers_fetch(ferry_redis_t *r, const redisReply *set, const char *task,
                          ferry_heartbeat_t **out, size_t *n)
 {
@@ -830,47 +860,35 @@ static int workers_fetch(ferry_redis_t *r, const redisReply *set, const char *ta
     if (set->type != REDIS_REPLY_ARRAY)
         return FERRY_EPARSE;
     size_t m = set->elements;
-    ferry_heartbeat_t *v = calloc(m ? m : 1, sizeof(*v));
-    if (v == NULL)
-        return FERRY_ENOMEM;
-    int rc = FERRY_OK;
-    size_t sent = 0;
+    typedef char hb_key_t[200];
+    hb_collect_t c = {calloc(m ? m : 1, sizeof(*c.v)), 0, task};
+    hb_key_t *keys = malloc(sizeof(*keys) * (m ? m : 1));
+    const char **words = malloc(sizeof(*words) * 2 * (m ? m : 1));
+    const char **(*argv) = malloc(sizeof(*argv) * (m ? m : 1));
+    int *argc = malloc(sizeof(*argc) * (m ? m : 1));
+    int rc = c.v && keys && words && argv && argc ? FERRY_OK : FERRY_ENOMEM;
     for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-        char key[200];
         const redisReply *e = set->element[i];
-        worker_key(key, sizeof(key), e->type == REDIS_REPLY_STRING ? e->str : "");
-        const char *argv[2] = {"HGETALL", key};
-        rc = ferry_redis_append(r, 2, argv, NULL);
-        if (rc == FERRY_OK)
-            sent++;
+        worker_key(keys[i], sizeof(keys[i]), e->type == REDIS_REPLY_STRING ? e->str : "");
+        words[2 * i] = "HGETALL";
+        words[2 * i + 1] = keys[i];
+        argv[i] = &words[2 * i];
+        argc[i] = 2;
     }
-    size_t cnt = 0;
-    for (size_t i = 0; i < sent; i++) {
-        redisReply *rep = NULL;
-        int r2 = ferry_redis_read(r, &rep);
-        if (r2) {
-            rc = r2;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements) {
-            ferry_heartbeat_t hb;
-            memset(&hb, 0, sizeof(hb));
-            for (size_t j = 0; j + 1 < rep->elements; j += 2)
-                if (rep->element[j]->type == REDIS_REPLY_STRING)
-                    hb_field(&hb, rep->element[j]->str, rep->element[j + 1]);
-            if (hb.consumer[0] && (task == NULL || serves(hb.tasks, task)))
-                v[cnt++] = hb;
-        }
-        freeReplyObject(rep);
-    }
+    if (rc == FERRY_OK)
+        rc = pipeline_each(r, m, argc, (const char **const *)argv, hb_collect, &c);
+    if (rc == FERRY_EREDIS)
+        rc = FERRY_OK; /* a key that is not a hash: skipped, as hb_collect does */
+    free(keys);
+    free(words);
+    free(argv);
+    free(argc);
     if (rc) {
-        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
-            ferry_redis_reset(r);
-        free(v);
+        free(c.v);
         return rc;
     }
-    *out = v;
-    *n = cnt;
+    *out = c.v;
+    *n = c.cnt;
     return FERRY_OK;
 }
 
