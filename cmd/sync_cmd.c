@@ -168,6 +168,7 @@ typedef struct {
     int worker_errors;
     long long last_worker_error;
     uv_timer_t tick;
+    uv_timer_t fast; /* after the scan: "nothing pending?" every FAST_MS */
     uv_signal_t sigint, sigterm;
     int stopping;
     int interrupted;
@@ -304,15 +305,33 @@ static void on_tick(uv_timer_t *h)
     }
 }
 
+/* Once the scan is done, the end is near: look for it every FAST_MS (two ZLEXCOUNTs per ledger
+ * shard) rather than at the display's 250 ms tick, which was up to a quarter of a second
+ * after the last copy — a fifth of a 2,000-object sync. */
+#define FAST_MS 15
+
+static void on_fast(uv_timer_t *h)
+{
+    sync_t *x = h->data;
+    long long pending = -1, failed = 0;
+    if (x->stopping || !x->scan_done)
+        return;
+    if (ferry_ledger_progress(x->led, "", &pending, &failed) == FERRY_OK && pending == 0)
+        on_tick(&x->tick); /* reads everything again and stops the workers */
+}
+
 static void on_scan_done(void *ud, const ferry_scan_report_t *r)
 {
     sync_t *x = ud;
     x->rep = *r;
     x->scan_done = 1;
-    if (r->rc)
+    if (r->rc) {
         stop_all(x, SIGTERM);
-    else
-        on_tick(&x->tick); /* nothing queued (a re-sync): stop the workers now, not in 250 ms */
+        return;
+    }
+    on_tick(&x->tick); /* nothing queued (a re-sync): stop the workers now, not in 250 ms */
+    if (!x->stopping)
+        uv_timer_start(&x->fast, on_fast, FAST_MS, FAST_MS);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -435,6 +454,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         ferry_task_init(&old);
         if (ferry_task_get(x.r, x.t.name, &old) == FERRY_OK) {
             x.t.ledger_buckets = old.ledger_buckets;
+            x.t.ledger_shards = old.ledger_shards;
             x.t.created_at = old.created_at;
         }
         ferry_task_clear(&old);
@@ -496,7 +516,8 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         progress_read(&x.disp, x.r, x.led, x.t.name, "", &s0);
     }
     uv_timer_init(&x.loop, &x.tick);
-    x.tick.data = &x;
+    uv_timer_init(&x.loop, &x.fast);
+    x.tick.data = x.fast.data = &x;
     uv_signal_init(&x.loop, &x.sigint);
     uv_signal_init(&x.loop, &x.sigterm);
     x.sigint.data = x.sigterm.data = &x;
@@ -528,6 +549,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
     }
     /* close handles */
     uv_close((uv_handle_t *)&x.tick, NULL);
+    uv_close((uv_handle_t *)&x.fast, NULL);
     uv_close((uv_handle_t *)&x.sigint, NULL);
     uv_close((uv_handle_t *)&x.sigterm, NULL);
     uv_run(&x.loop, UV_RUN_DEFAULT);

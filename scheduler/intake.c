@@ -311,7 +311,8 @@ int ferry_intake_body_via(ferry_redis_t *r, const ferry_task_t *t, const char *b
         rc = record_sns(r, t, evs.sns, now_ms, res, err);
         goto out;
     }
-    if ((rc = ferry_ledger_open(r, t->name, t->ledger_buckets, &led)) != FERRY_OK) {
+    if ((rc = ferry_ledger_open_sharded(r, t->name, t->ledger_buckets, t->ledger_shards, &led)) !=
+        FERRY_OK) {
         ferry_error_set(err, rc, "cannot open the ledger of task %s: %s", t->name,
                         ferry_redis_error(r)->msg);
         goto out;

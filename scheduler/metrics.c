@@ -5,6 +5,7 @@
 #include "scan.h"
 
 #include "ferry/ledger.h"
+#include "ferry/status.h"
 #include "ferry/stats.h"
 #include "ferry/task.h"
 
@@ -479,7 +480,7 @@ int ferry_metrics_render(ferry_redis_t *r, ferry_buf_t *out, ferry_error_t *err)
         ferry_ledger_t *led = NULL;
         t->name = names[i];
         what = "reading the task counters";
-        if ((rc = ferry_ledger_open(r, names[i], 0, &led)) != FERRY_OK)
+        if ((rc = ferry_status_ledger_any(r, names[i], &led)) != FERRY_OK)
             goto out;
         rc = ferry_ledger_counters(led, &t->c);
         ferry_ledger_free(led);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ferry/ledger.h"
+#include "ferry/status.h"
 #include "ferry/stats.h"
 #include "ferry/task.h"
 
@@ -227,7 +228,7 @@ static int add_task(ferry_redis_t *r, const char *task, ferry_scale_in_t *in)
     }
     ferry_ledger_t *led = NULL;
     ferry_counters_t c;
-    if ((rc = ferry_ledger_open(r, task, 0, &led)) != FERRY_OK)
+    if ((rc = ferry_status_ledger_any(r, task, &led)) != FERRY_OK)
         return rc;
     rc = ferry_ledger_counters(led, &c);
     ferry_ledger_free(led);

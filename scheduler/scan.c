@@ -1221,7 +1221,7 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         s->o.split = flat ? -1 : 1;
     }
     s->rep.flat = s->o.split < 0;
-    rc = ferry_ledger_open(r, t->name, t->ledger_buckets, &s->led);
+    rc = ferry_ledger_open_sharded(r, t->name, t->ledger_buckets, t->ledger_shards, &s->led);
     if (rc) {
         ferry_error_set(err, rc, "cannot open the ledger of task %s", t->name);
         goto fail;

@@ -151,10 +151,11 @@ struct worker_s {
     pthread_cond_t cv;
     /* jobs handed over (mu): concurrency + 1 entries, never more than busy allows */
     handoff_t *hand;
-    size_t nhand;             /* (mu) */
-    unsigned busy;            /* jobs handed over and not yet recorded: the slots taken (mu) */
-    fend_t feeder_end;        /* (mu) */
-    ferry_error_t feeder_err; /* (mu) */
+    size_t nhand;              /* (mu) */
+    unsigned busy;             /* jobs handed over and not yet recorded: the slots taken (mu) */
+    fend_t feeder_end;         /* (mu) */
+    ferry_error_t feeder_err;  /* (mu) */
+    long long feeder_block_id; /* the feeder's CLIENT ID while it may block on Redis, else 0 (mu) */
     /* The committer thread: its own Redis connection records outcomes off the loop. */
     pthread_t committer;
     int committer_started; /* loop: running and not yet joined */
@@ -212,12 +213,12 @@ static int feeder_open(worker_t *w, ferry_redis_t *r, const char *name, ftask_t 
     ferry_task_t t;
     ferry_task_init(&t);
     int rc = ferry_task_get(r, name, &t);
-    uint32_t buckets = t.ledger_buckets;
+    uint32_t buckets = t.ledger_buckets, shards = t.ledger_shards;
     ferry_task_clear(&t);
     if (rc != FERRY_OK)
         return rc;
     snprintf(ft->name, sizeof(ft->name), "%s", name);
-    rc = ferry_ledger_open(r, name, buckets, &ft->led);
+    rc = ferry_ledger_open_sharded(r, name, buckets, shards, &ft->led);
     if (rc != FERRY_OK)
         return rc;
     ferry_queue_opts_t qo = {.consumer = w->o.consumer,
@@ -318,6 +319,7 @@ typedef struct feeder_s {
     ferry_job_t *jobs;      /* concurrency entries: one read */
     ferry_record_t *rec;    /* concurrency entries: their records */
     unsigned long long seq; /* for lease tokens */
+    int no_unblock;         /* its connection has no CLIENT ID (cluster, ACL): never unblocked */
 } feeder_t;
 
 static int feeder_init(feeder_t *f, worker_t *w, ferry_error_t *err)
@@ -443,7 +445,23 @@ static void feeder_wait_work(feeder_t *f, int room)
          * FEEDER_BLOCK_MS: a SIGTERM waits that long at most for this read to return (ferry
          * sync stops its idle workers at the end), for 10 reads a second of an idle worker. */
         int n = 0, block = w->o.exit_when_idle ? 20 : FEEDER_BLOCK_MS;
+        /* While the read may block, the loop can end it at once when the worker drains
+         * (begin_drain: CLIENT UNBLOCK), so a SIGTERM to an idle worker takes milliseconds. */
+        long long id = 0;
+        if (!f->no_unblock && ferry_redis_client_id(f->r, &id) != FERRY_OK) {
+            f->no_unblock = 1; /* cluster mode, or CLIENT refused: the read times out instead */
+            id = 0;
+        }
+        pthread_mutex_lock(&w->mu);
+        int run = w->state == WS_RUN;
+        w->feeder_block_id = run ? id : 0;
+        pthread_mutex_unlock(&w->mu);
+        if (!run)
+            return;
         int rc = ferry_queue_next_batch(f->ft[0].q, f->jobs, room, block, &n);
+        pthread_mutex_lock(&w->mu);
+        w->feeder_block_id = 0;
+        pthread_mutex_unlock(&w->mu);
         if (rc == FERRY_OK)
             feeder_start_all(w, &f->ft[0], f->jobs, n, f->rec, &f->seq);
     } else {
@@ -900,7 +918,8 @@ static wtask_t *task_get(worker_t *w, const char *name)
     if (ferry_stats_new(name, &t->stats) != FERRY_OK) /* out of memory: no statistics */
         t->stats = NULL;
     if (ferry_task_get(w->r, name, &t->task) != FERRY_OK ||
-        ferry_ledger_open(w->r, name, t->task.ledger_buckets, &t->led) != FERRY_OK) {
+        ferry_ledger_open_sharded(w->r, name, t->task.ledger_buckets, t->task.ledger_shards,
+                                  &t->led) != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN, "worker.task_unavailable", "task", name, "error",
                   ferry_redis_error(w->r)->msg, NULL);
         ferry_task_clear(&t->task);
@@ -1567,6 +1586,14 @@ static void begin_drain(worker_t *w, const char *why)
         return;
     ferry_log(FERRY_LOG_INFO, "worker.draining", "reason", why, NULL);
     set_state(w, WS_DRAIN);
+    /* The feeder may be waiting for work in XREADGROUP BLOCK: end that wait now. A read that
+     * is not blocked yet sees DRAIN before it blocks, or times out (FEEDER_BLOCK_MS). */
+    pthread_mutex_lock(&w->mu);
+    long long id = w->feeder_block_id;
+    pthread_mutex_unlock(&w->mu);
+    if (id > 0 && ferry_redis_unblock(w->r, id, NULL) != FERRY_OK)
+        ferry_log(FERRY_LOG_DEBUG, "worker.unblock_failed", "error", ferry_redis_error(w->r)->msg,
+                  NULL);
     uv_timer_start(&w->grace, on_grace, (uint64_t)w->o.grace_ms, 0);
     maybe_exit(w);
 }

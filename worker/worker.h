@@ -23,6 +23,7 @@
  *   commits (not recorded)    loop +1, committer -n             loop               mu
  *   c_gathering               committer                         loop               mu
  *   feeder_end, feeder_err    feeder, as it ends                loop, after join   mu
+ *   feeder_block_id           feeder, around a blocking read    loop, at DRAIN     mu
  *   feeds, fed                feeder                            loop, after join   join
  *   cbatches, cjobs           committer                         loop, after join   join
  *   (1) the loop, its only writer, reads it without the lock.

@@ -190,6 +190,15 @@ static size_t format_ts(const struct timeval *tv, char *out)
     return 24;
 }
 
+/* Copies the string lit to out + n (out has room: the callers' pieces are short and known).
+ * Returns the new length. */
+static size_t put_lit(char *out, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    memcpy(out + n, lit, k);
+    return n + k;
+}
+
 void ferry_log(ferry_log_level_t level, const char *event, ...)
 {
     static const char *lv[] = {"debug", "info", "warn", "error"};
@@ -202,32 +211,15 @@ void ferry_log(ferry_log_level_t level, const char *event, ...)
     gettimeofday(&tv, NULL);
     char ts[96];
     int json = log_format == FERRY_LOG_JSON;
-    size_t n = 0;
-    if (json) {
-        memcpy(ts, "{\"ts\":\"", 7);
-        n = 7;
-    } else {
-        memcpy(ts, "ts=", 3);
-        n = 3;
-    }
+    /* the pieces around the time stamp and the level, per format */
+    static const struct {
+        const char *ts, *level, *event;
+    } head[2] = {{"ts=", " level=", " event="}, {"{\"ts\":\"", "\",\"level\":\"", "\",\"event\":"}};
+    size_t n = put_lit(ts, 0, head[json].ts);
     n += format_ts(&tv, ts + n);
-    const char *lvs = lv[level];
-    size_t lvn = strlen(lvs);
-    if (json) {
-        memcpy(ts + n, "\",\"level\":\"", 11);
-        n += 11;
-        memcpy(ts + n, lvs, lvn);
-        n += lvn;
-        memcpy(ts + n, "\",\"event\":", 10);
-        n += 10;
-    } else {
-        memcpy(ts + n, " level=", 7);
-        n += 7;
-        memcpy(ts + n, lvs, lvn);
-        n += lvn;
-        memcpy(ts + n, " event=", 7);
-        n += 7;
-    }
+    n = put_lit(ts, n, head[json].level);
+    n = put_lit(ts, n, lv[level]);
+    n = put_lit(ts, n, head[json].event);
     put(&l, ts, n);
     (json ? put_json : put_value)(&l, event ? event : "");
     va_list ap;

@@ -10,13 +10,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster_int.h"
 #include "keys_int.h"
+
+/* The keys of one shard that a Lua call touches together with a record (docs/redis.md). */
+typedef struct {
+    char k_pending[128], k_failed[128], k_cnt[128], k_q[3][128]; /* q: event, bulk, dead */
+    char tag[FERRY_LEDGER_TAG_MAX + 1];
+} led_shard_t;
 
 struct ferry_ledger_s {
     ferry_redis_t *r;
     char task[FERRY_TASK_NAME_MAX + 1];
     uint32_t buckets;
-    char k_pending[128], k_failed[128], k_cnt[128], k_q[2][128];
+    uint32_t shards;
+    led_shard_t *sh; /* shards entries */
 };
 
 /* ---- names ---------------------------------------------------------------------------------- */
@@ -733,28 +741,141 @@ uint32_t ferry_ledger_bucket_of(const char *key, size_t klen, uint32_t buckets)
     return buckets ? (uint32_t)(h % buckets) : 0;
 }
 
-int ferry_ledger_open(ferry_redis_t *r, const char *task, uint32_t buckets, ferry_ledger_t **out)
+/* CRC16-XMODEM (Redis Cluster's, as ferry_cluster_crc16) by table, resumable: the tag search
+ * below hashes the fixed part of a candidate once and only its last digits per try. */
+static const uint16_t CRC16_TAB[256] = {
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7, 0x8108, 0x9129, 0xa14a, 0xb16b,
+    0xc18c, 0xd1ad, 0xe1ce, 0xf1ef, 0x1231, 0x0210, 0x3273, 0x2252, 0x52b5, 0x4294, 0x72f7, 0x62d6,
+    0x9339, 0x8318, 0xb37b, 0xa35a, 0xd3bd, 0xc39c, 0xf3ff, 0xe3de, 0x2462, 0x3443, 0x0420, 0x1401,
+    0x64e6, 0x74c7, 0x44a4, 0x5485, 0xa56a, 0xb54b, 0x8528, 0x9509, 0xe5ee, 0xf5cf, 0xc5ac, 0xd58d,
+    0x3653, 0x2672, 0x1611, 0x0630, 0x76d7, 0x66f6, 0x5695, 0x46b4, 0xb75b, 0xa77a, 0x9719, 0x8738,
+    0xf7df, 0xe7fe, 0xd79d, 0xc7bc, 0x48c4, 0x58e5, 0x6886, 0x78a7, 0x0840, 0x1861, 0x2802, 0x3823,
+    0xc9cc, 0xd9ed, 0xe98e, 0xf9af, 0x8948, 0x9969, 0xa90a, 0xb92b, 0x5af5, 0x4ad4, 0x7ab7, 0x6a96,
+    0x1a71, 0x0a50, 0x3a33, 0x2a12, 0xdbfd, 0xcbdc, 0xfbbf, 0xeb9e, 0x9b79, 0x8b58, 0xbb3b, 0xab1a,
+    0x6ca6, 0x7c87, 0x4ce4, 0x5cc5, 0x2c22, 0x3c03, 0x0c60, 0x1c41, 0xedae, 0xfd8f, 0xcdec, 0xddcd,
+    0xad2a, 0xbd0b, 0x8d68, 0x9d49, 0x7e97, 0x6eb6, 0x5ed5, 0x4ef4, 0x3e13, 0x2e32, 0x1e51, 0x0e70,
+    0xff9f, 0xefbe, 0xdfdd, 0xcffc, 0xbf1b, 0xaf3a, 0x9f59, 0x8f78, 0x9188, 0x81a9, 0xb1ca, 0xa1eb,
+    0xd10c, 0xc12d, 0xf14e, 0xe16f, 0x1080, 0x00a1, 0x30c2, 0x20e3, 0x5004, 0x4025, 0x7046, 0x6067,
+    0x83b9, 0x9398, 0xa3fb, 0xb3da, 0xc33d, 0xd31c, 0xe37f, 0xf35e, 0x02b1, 0x1290, 0x22f3, 0x32d2,
+    0x4235, 0x5214, 0x6277, 0x7256, 0xb5ea, 0xa5cb, 0x95a8, 0x8589, 0xf56e, 0xe54f, 0xd52c, 0xc50d,
+    0x34e2, 0x24c3, 0x14a0, 0x0481, 0x7466, 0x6447, 0x5424, 0x4405, 0xa7db, 0xb7fa, 0x8799, 0x97b8,
+    0xe75f, 0xf77e, 0xc71d, 0xd73c, 0x26d3, 0x36f2, 0x0691, 0x16b0, 0x6657, 0x7676, 0x4615, 0x5634,
+    0xd94c, 0xc96d, 0xf90e, 0xe92f, 0x99c8, 0x89e9, 0xb98a, 0xa9ab, 0x5844, 0x4865, 0x7806, 0x6827,
+    0x18c0, 0x08e1, 0x3882, 0x28a3, 0xcb7d, 0xdb5c, 0xeb3f, 0xfb1e, 0x8bf9, 0x9bd8, 0xabbb, 0xbb9a,
+    0x4a75, 0x5a54, 0x6a37, 0x7a16, 0x0af1, 0x1ad0, 0x2ab3, 0x3a92, 0xfd2e, 0xed0f, 0xdd6c, 0xcd4d,
+    0xbdaa, 0xad8b, 0x9de8, 0x8dc9, 0x7c26, 0x6c07, 0x5c64, 0x4c45, 0x3ca2, 0x2c83, 0x1ce0, 0x0cc1,
+    0xef1f, 0xff3e, 0xcf5d, 0xdf7c, 0xaf9b, 0xbfba, 0x8fd9, 0x9ff8, 0x6e17, 0x7e36, 0x4e55, 0x5e74,
+    0x2e93, 0x3eb2, 0x0ed1, 0x1ef0,
+};
+
+static uint16_t crc16_more(uint16_t crc, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        crc = (uint16_t)((crc << 8) ^ CRC16_TAB[((crc >> 8) ^ (unsigned char)p[i]) & 0xff]);
+    return crc;
+}
+
+/* Shard s > 0 of S gets the tag "T/s.x" with the smallest x whose slot falls in the s-th of S
+ * equal ranges of the slot space, counted from the slot of shard 0's tag "T": so every shard
+ * has a slot of its own (none shares shard 0's either) and the shards spread evenly over the
+ * slot space, hence over the masters. Task names have no '/', so no tag is another task's.
+ * About S tries per shard, each hashing only x's digits. */
+int ferry_ledger_shard_tag(const char *task, uint32_t s, uint32_t shards, char *buf, size_t n)
+{
+    if (task == NULL || !keys_task_name_ok(task) || shards < 1 ||
+        shards > FERRY_LEDGER_SHARDS_MAX || s >= shards)
+        return FERRY_EINVAL;
+    if (s == 0) {
+        int w = snprintf(buf, n, "%s", task);
+        return w < 0 || (size_t)w >= n ? FERRY_ERANGE : FERRY_OK;
+    }
+    unsigned base = crc16_more(0, task, strlen(task)) & (FERRY_CLUSTER_SLOTS - 1);
+    unsigned lo = (unsigned)((uint64_t)s * FERRY_CLUSTER_SLOTS / shards);
+    unsigned hi = (unsigned)((uint64_t)(s + 1) * FERRY_CLUSTER_SLOTS / shards);
+    char pre[FERRY_LEDGER_TAG_MAX + 1];
+    int pl = snprintf(pre, sizeof(pre), "%s/%" PRIu32 ".", task, s);
+    if (pl < 0 || (size_t)pl >= sizeof(pre))
+        return FERRY_ERANGE;
+    uint16_t cp = crc16_more(0, pre, (size_t)pl);
+    char d[16] = "0"; /* x in decimal, counted up in place */
+    size_t dl = 1;
+    for (unsigned long x = 0; x < (1UL << 24); x++) {
+        unsigned off =
+            (crc16_more(cp, d, dl) + FERRY_CLUSTER_SLOTS - base) & (FERRY_CLUSTER_SLOTS - 1);
+        if (off >= lo && off < hi) {
+            int w = snprintf(buf, n, "%s%s", pre, d);
+            return w < 0 || (size_t)w >= n ? FERRY_ERANGE : FERRY_OK;
+        }
+        size_t i = dl;
+        while (i > 0 && d[i - 1] == '9')
+            d[--i] = '0';
+        if (i > 0)
+            d[i - 1]++;
+        else { /* 99…9 + 1 */
+            memmove(d + 1, d, dl + 1);
+            d[0] = '1';
+            dl++;
+        }
+    }
+    return FERRY_ERANGE; /* not reached: each range holds >= 16 slots */
+}
+
+int ferry_ledger_open_sharded(ferry_redis_t *r, const char *task, uint32_t buckets, uint32_t shards,
+                              ferry_ledger_t **out)
 {
     *out = NULL;
     if (task == NULL || !keys_task_name_ok(task))
         return FERRY_EINVAL;
+    if (shards == 0)
+        shards = 1;
+    if (buckets == 0)
+        buckets = FERRY_LEDGER_DEFAULT_BUCKETS;
+    if ((shards > FERRY_LEDGER_SHARDS_MAX || shards > buckets) && r == NULL)
+        return FERRY_EINVAL;
+    if (shards > FERRY_LEDGER_SHARDS_MAX || shards > buckets)
+        return ferry_error_set((ferry_error_t *)ferry_redis_error(r), FERRY_EINVAL,
+                               "task %s: %" PRIu32 " ledger shards for %" PRIu32
+                               " buckets: shards must be 1..%d and at most the buckets",
+                               task, shards, buckets, FERRY_LEDGER_SHARDS_MAX);
     ferry_ledger_t *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return FERRY_ENOMEM;
+    l->sh = calloc(shards, sizeof(*l->sh));
+    if (l->sh == NULL) {
+        free(l);
+        return FERRY_ENOMEM;
+    }
     l->r = r;
     snprintf(l->task, sizeof(l->task), "%s", task);
-    l->buckets = buckets ? buckets : FERRY_LEDGER_DEFAULT_BUCKETS;
-    keys_task(l->k_pending, sizeof(l->k_pending), task, "pending");
-    keys_task(l->k_failed, sizeof(l->k_failed), task, "failed");
-    keys_task(l->k_cnt, sizeof(l->k_cnt), task, "cnt");
-    keys_task(l->k_q[0], sizeof(l->k_q[0]), task, "q:event");
-    keys_task(l->k_q[1], sizeof(l->k_q[1]), task, "q:bulk");
+    l->buckets = buckets;
+    l->shards = shards;
+    for (uint32_t s = 0; s < shards; s++) {
+        led_shard_t *h = &l->sh[s];
+        if (ferry_ledger_shard_tag(task, s, shards, h->tag, sizeof(h->tag)) != FERRY_OK) {
+            ferry_ledger_free(l);
+            return FERRY_EINVAL;
+        }
+        keys_task(h->k_pending, sizeof(h->k_pending), h->tag, "pending");
+        keys_task(h->k_failed, sizeof(h->k_failed), h->tag, "failed");
+        keys_task(h->k_cnt, sizeof(h->k_cnt), h->tag, "cnt");
+        keys_task(h->k_q[0], sizeof(h->k_q[0]), h->tag, "q:event");
+        keys_task(h->k_q[1], sizeof(h->k_q[1]), h->tag, "q:bulk");
+        keys_task(h->k_q[2], sizeof(h->k_q[2]), h->tag, "q:dead");
+    }
     *out = l;
     return FERRY_OK;
 }
 
+int ferry_ledger_open(ferry_redis_t *r, const char *task, uint32_t buckets, ferry_ledger_t **out)
+{
+    return ferry_ledger_open_sharded(r, task, buckets, 1, out);
+}
+
 void ferry_ledger_free(ferry_ledger_t *l)
 {
+    if (l == NULL)
+        return;
+    free(l->sh);
     free(l);
 }
 
@@ -773,9 +894,35 @@ uint32_t ferry_ledger_buckets(const ferry_ledger_t *l)
     return l->buckets;
 }
 
+uint32_t ferry_ledger_shards(const ferry_ledger_t *l)
+{
+    return l->shards;
+}
+
+uint32_t ferry_ledger_shard_of(const ferry_ledger_t *l, const char *key)
+{
+    if (l->shards == 1)
+        return 0;
+    return ferry_ledger_bucket_of(key, strlen(key), l->buckets) % l->shards;
+}
+
+int ferry_ledger_shard_key(const ferry_ledger_t *l, uint32_t s, const char *suffix, char *buf,
+                           size_t n)
+{
+    if (s >= l->shards)
+        return FERRY_EINVAL;
+    int w = snprintf(buf, n, "ferry:{%s}:%s", l->sh[s].tag, suffix);
+    return w < 0 || (size_t)w >= n ? FERRY_ERANGE : FERRY_OK;
+}
+
+static const led_shard_t *shard_of(const ferry_ledger_t *l, const char *key)
+{
+    return &l->sh[ferry_ledger_shard_of(l, key)];
+}
+
 static void bucket_key(const ferry_ledger_t *l, uint32_t b, char *buf, size_t n)
 {
-    snprintf(buf, n, "ferry:{%s}:led:%" PRIu32, l->task, b);
+    snprintf(buf, n, "ferry:{%s}:led:%" PRIu32, l->sh[b % l->shards].tag, b);
 }
 
 static void key_bucket(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
@@ -785,7 +932,7 @@ static void key_bucket(const ferry_ledger_t *l, const char *key, char *buf, size
 
 static void lease_key(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
 {
-    snprintf(buf, n, "ferry:{%s}:lk:%s", l->task, key);
+    snprintf(buf, n, "ferry:{%s}:lk:%s", shard_of(l, key)->tag, key);
 }
 
 static int key_ok(ferry_ledger_t *l, const char *key)
@@ -931,6 +1078,7 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
     for (size_t i = 0; i < n; i++) {
         const ferry_item_t *it = &items[i];
         enq_args_t *x = &a[i];
+        const led_shard_t *h = shard_of(l, it->key);
         key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
         snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
         snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
@@ -945,10 +1093,10 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
             snprintf(x->crctext, sizeof(x->crctext), "%" PRIu64, it->crc64);
         }
         const char *argv[19] = {x->bucket,
-                                l->k_pending,
-                                l->k_failed,
-                                l->k_cnt,
-                                l->k_q[kind],
+                                h->k_pending,
+                                h->k_failed,
+                                h->k_cnt,
+                                h->k_q[kind],
                                 it->key,
                                 x->size,
                                 x->mtime,
@@ -1075,6 +1223,7 @@ static int skip_chunk(ferry_ledger_t *l, const ferry_item_t *items, const char *
     for (size_t i = 0; i < n; i++) {
         const ferry_item_t *it = &items[i];
         enq_args_t *x = &a[i];
+        const led_shard_t *h = shard_of(l, it->key);
         key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
         snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
         snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
@@ -1086,9 +1235,9 @@ static int skip_chunk(ferry_ledger_t *l, const ferry_item_t *items, const char *
                 x->crc[j] = (uint8_t)(it->crc64 >> (56 - 8 * j));
         const char *why = reasons && reasons[i] ? reasons[i] : "";
         const char *argv[13] = {x->bucket,
-                                l->k_pending,
-                                l->k_failed,
-                                l->k_cnt,
+                                h->k_pending,
+                                h->k_failed,
+                                h->k_cnt,
                                 it->key,
                                 x->size,
                                 x->mtime,
@@ -1137,41 +1286,178 @@ int ferry_ledger_start(ferry_ledger_t *l, const char *key, const char *worker, c
     return rc != FERRY_OK ? rc : it.rc;
 }
 
+/* ---- batches over shards ------------------------------------------------------------------- */
+
+/* One script call of a batch: items order[off..off+m) of one shard. */
+typedef struct {
+    size_t off, m;
+    uint32_t shard;
+    size_t sent; /* keys sent in the call (after the per-key checks) */
+} run_t;
+
+/* The shard of a key for grouping (a key the per-key checks will refuse goes anywhere). */
+static uint32_t group_shard(const ferry_ledger_t *l, const char *key)
+{
+    if (l->shards == 1 || key == NULL || *key == '\0' || strlen(key) > FERRY_KEY_MAX)
+        return 0;
+    return ferry_ledger_shard_of(l, key);
+}
+
+/* Group n items by their keys' shards (key i is the string pointer at key0 + i * stride bytes,
+ * i.e. &items[0].key and sizeof(items[0])): *order lists the indices shard by shard (stable, new),
+ * *runs the calls (at most per keys of one shard each, new). FERRY_OK or FERRY_ENOMEM. With one
+ * shard: the batch in order, cut every per keys (what the code did before shards). */
+static int shard_runs(const ferry_ledger_t *l, const char *const *key0, size_t stride, size_t n,
+                      size_t per, size_t **order, run_t **runs, size_t *nruns)
+{
+    *order = malloc(sizeof(**order) * (n ? n : 1));
+    *runs = malloc(sizeof(**runs) * (n ? n : 1));
+    uint32_t *sh = malloc(sizeof(*sh) * (n ? n : 1));
+    size_t *cnt = calloc((size_t)l->shards + 1, sizeof(*cnt));
+    if (*order == NULL || *runs == NULL || sh == NULL || cnt == NULL) {
+        free(*order);
+        free(*runs);
+        free(sh);
+        free(cnt);
+        *order = NULL;
+        *runs = NULL;
+        return FERRY_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sh[i] = group_shard(l, *(const char *const *)((const char *)key0 + i * stride));
+        cnt[sh[i] + 1]++;
+    }
+    for (uint32_t s = 0; s < l->shards; s++)
+        cnt[s + 1] += cnt[s];
+    size_t *pos = cnt; /* cnt[s]: where shard s starts; advanced as items are placed */
+    for (size_t i = 0; i < n; i++)
+        (*order)[pos[sh[i]]++] = i;
+    /* now pos[s] is where shard s ends == where s+1 starts: rebuild the runs from order */
+    size_t r = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t s = sh[(*order)[i]];
+        size_t j = i;
+        while (j < n && j - i < per && sh[(*order)[j]] == s)
+            j++;
+        (*runs)[r++] = (run_t){i, j - i, s, 0};
+        i = j;
+    }
+    *nruns = r;
+    free(sh);
+    free(cnt);
+    return FERRY_OK;
+}
+
+/* A batch's calls go out one by one (one shard: ferry_redis_eval, as before shards) or, with
+ * several shards, all appended to one pipeline and read in order. */
+static int run_reply(ferry_ledger_t *l, int piped, const ferry_redis_script_t *s, int nkeys,
+                     int argc, const char **argv, const size_t *lens, redisReply **rep)
+{
+    *rep = NULL;
+    if (!piped)
+        return ferry_redis_eval(l->r, s, nkeys, argc, argv, lens, rep);
+    return ferry_redis_eval_append(l->r, s, nkeys, argc, argv, lens);
+}
+
+/* The reply of a piped call, with ferry_redis_eval's contract (an error reply: FERRY_EREDIS). */
+static int piped_read(ferry_ledger_t *l, redisReply **rep)
+{
+    int rc = ferry_redis_read(l->r, rep);
+    if (rc)
+        return rc;
+    if ((*rep)->type == REDIS_REPLY_ERROR) {
+        ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS, "%s", (*rep)->str);
+        freeReplyObject(*rep);
+        *rep = NULL;
+        return FERRY_EREDIS;
+    }
+    return FERRY_OK;
+}
+
+/* One batch's calls, one per run (shard): send(ctx, shard, idx, m, piped, &sent, &rep) makes
+ * the call for items idx[0..m) (compacting the keys it sent to the front of idx), take(ctx,
+ * idx, sent, rc, rep) reads its answer into the items and frees rep. With several shards the
+ * calls are pipelined (script s loaded first), and every reply is read even after an error, so
+ * the connection stays in step. Returns the first error. */
+typedef int (*run_send_fn)(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                           size_t *sent, redisReply **rep);
+typedef int (*run_take_fn)(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep);
+
+static int runs_exec(ferry_ledger_t *l, const ferry_redis_script_t *s, size_t *order, run_t *runs,
+                     size_t nruns, run_send_fn send, run_take_fn take, void *ctx)
+{
+    int rc = FERRY_OK;
+    int piped = nruns > 1 && l->shards > 1;
+    if (piped)
+        rc = ferry_redis_script_load(l->r, s);
+    size_t sent_runs = 0;
+    for (size_t i = 0; i < nruns && rc == FERRY_OK; i++) {
+        redisReply *rep = NULL;
+        rc = send(ctx, &l->sh[runs[i].shard], order + runs[i].off, runs[i].m, piped, &runs[i].sent,
+                  &rep);
+        if (!piped)
+            rc = take(ctx, order + runs[i].off, runs[i].sent, rc, rep);
+        else if (rc == FERRY_OK)
+            sent_runs = i + 1;
+    }
+    int first = rc;
+    for (size_t i = 0; piped && i < sent_runs; i++) {
+        if (runs[i].sent == 0)
+            continue;
+        redisReply *rep = NULL;
+        int r2 = piped_read(l, &rep);
+        if (r2 == FERRY_ENET || r2 == FERRY_ETIMEOUT) {
+            if (first == FERRY_OK)
+                first = r2;
+            break;
+        }
+        r2 = take(ctx, order + runs[i].off, runs[i].sent, r2, rep);
+        if (first == FERRY_OK)
+            first = r2;
+    }
+    if (piped && (first == FERRY_ENET || first == FERRY_ETIMEOUT))
+        ferry_redis_reset(l->r); /* part of the pipeline is unread */
+    return first;
+}
+
 /* Keys per start script call: 4 arguments each, under EVAL_MAX_ARGS. */
 #define START_BATCH 128
 
-/* One start script call for items[0..m): fills their rc, result and rec. */
-static int start_batch(ferry_ledger_t *l, ferry_start_item_t *items, size_t m, const char *worker,
-                       const char *ms, const char *now)
+/* Send one start script call for items[idx[0..m)] of shard h: checks each key, compacts the
+ * sent ones to the front of idx, *sent their number. piped: appended (reply read later), else
+ * run now with the reply in *rep. */
+static int start_send(ferry_ledger_t *l, const led_shard_t *h, ferry_start_item_t *items,
+                      size_t *idx, size_t m, const char *worker, const char *ms, const char *now,
+                      int piped, size_t *sent_out, redisReply **rep)
 {
     typedef struct {
         char b[160], lk[FERRY_KEY_MAX + 160];
     } start_keys_t;
+    *rep = NULL;
+    *sent_out = 0;
     start_keys_t *k = malloc(sizeof(*k) * m);
     const char **argv = malloc(sizeof(*argv) * (6 + 4 * m));
-    size_t *map = malloc(sizeof(*map) * m); /* sent position -> item */
-    if (k == NULL || argv == NULL || map == NULL) {
+    if (k == NULL || argv == NULL) {
         free(k);
         free(argv);
-        free(map);
         return FERRY_ENOMEM;
     }
     size_t sent = 0;
     for (size_t i = 0; i < m; i++) {
-        ferry_start_item_t *it = &items[i];
+        ferry_start_item_t *it = &items[idx[i]];
         it->result = FERRY_START_GONE;
         if ((it->rc = key_ok(l, it->key)) != FERRY_OK)
             continue;
         key_bucket(l, it->key, k[sent].b, sizeof(k[sent].b));
         lease_key(l, it->key, k[sent].lk, sizeof(k[sent].lk));
         it->rc = FERRY_ERETRY; /* sent; answer below */
-        map[sent++] = i;
+        idx[sent++] = idx[i];
     }
     /* KEYS: pending failed counters (bucket lease)…; ARGV: worker ms now (key token)… */
     size_t nk = 3 + 2 * sent, a = 0;
-    argv[a++] = l->k_pending;
-    argv[a++] = l->k_failed;
-    argv[a++] = l->k_cnt;
+    argv[a++] = h->k_pending;
+    argv[a++] = h->k_failed;
+    argv[a++] = h->k_cnt;
     for (size_t j = 0; j < sent; j++) {
         argv[a++] = k[j].b;
         argv[a++] = k[j].lk;
@@ -1180,25 +1466,34 @@ static int start_batch(ferry_ledger_t *l, ferry_start_item_t *items, size_t m, c
     argv[a++] = ms;
     argv[a++] = now;
     for (size_t j = 0; j < sent; j++) {
-        argv[a++] = items[map[j]].key;
-        argv[a++] = items[map[j]].token;
+        argv[a++] = items[idx[j]].key;
+        argv[a++] = items[idx[j]].token;
     }
-    redisReply *rep = NULL;
-    int rc =
-        sent ? ferry_redis_eval(l->r, &LUA_START, (int)nk, (int)a, argv, NULL, &rep) : FERRY_OK;
+    int rc = sent ? run_reply(l, piped, &LUA_START, (int)nk, (int)a, argv, NULL, rep) : FERRY_OK;
+    *sent_out = sent;
+    free(k);
+    free(argv);
+    return rc;
+}
+
+/* The answer (rc, rep) of a start call for items[idx[0..sent)]: fills their rc, result, rec.
+ * Frees rep. */
+static int start_take(ferry_ledger_t *l, ferry_start_item_t *items, const size_t *idx, size_t sent,
+                      int rc, redisReply *rep)
+{
     if (rc == FERRY_EREDIS) { /* the script failed: every key sent gets the error */
         for (size_t j = 0; j < sent; j++)
-            items[map[j]].rc = FERRY_EREDIS;
+            items[idx[j]].rc = FERRY_EREDIS;
         rc = FERRY_OK;
     } else if (rc == FERRY_OK && sent &&
                (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 * sent)) {
         rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
                              "start: unexpected reply from Redis");
         for (size_t j = 0; j < sent; j++)
-            items[map[j]].rc = FERRY_EREDIS;
+            items[idx[j]].rc = FERRY_EREDIS;
     } else if (rc == FERRY_OK) {
         for (size_t j = 0; j < sent; j++) {
-            ferry_start_item_t *it = &items[map[j]];
+            ferry_start_item_t *it = &items[idx[j]];
             redisReply *v = rep->element[2 * j + 1];
             it->rc = FERRY_OK;
             it->result = (int)ferry_redis_reply_int(rep->element[2 * j], -3);
@@ -1208,10 +1503,27 @@ static int start_batch(ferry_ledger_t *l, ferry_start_item_t *items, size_t m, c
     }
     if (rep)
         freeReplyObject(rep);
-    free(k);
-    free(argv);
-    free(map);
     return rc;
+}
+
+/* start_send/start_take as runs_exec's callbacks */
+typedef struct {
+    ferry_ledger_t *l;
+    ferry_start_item_t *items;
+    const char *worker, *ms, *now;
+} start_ctx_t;
+
+static int start_send_cb(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                         size_t *sent, redisReply **rep)
+{
+    start_ctx_t *c = ctx;
+    return start_send(c->l, h, c->items, idx, m, c->worker, c->ms, c->now, piped, sent, rep);
+}
+
+static int start_take_cb(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep)
+{
+    start_ctx_t *c = ctx;
+    return start_take(c->l, c->items, idx, sent, rc, rep);
 }
 
 int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t n,
@@ -1222,11 +1534,18 @@ int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t
     snprintf(now, sizeof(now), "%lld", (long long)now_s());
     for (size_t i = 0; i < n; i++)
         items[i].rc = FERRY_ERETRY;
-    int rc = FERRY_OK;
-    for (size_t off = 0; off < n && rc == FERRY_OK; off += START_BATCH)
-        rc = start_batch(l, items + off, n - off < START_BATCH ? n - off : START_BATCH, worker, ms,
-                         now);
-    return rc;
+    if (n == 0)
+        return FERRY_OK;
+    size_t *order = NULL, nruns = 0;
+    run_t *runs = NULL;
+    int rc = shard_runs(l, &items[0].key, sizeof(items[0]), n, START_BATCH, &order, &runs, &nruns);
+    if (rc)
+        return rc;
+    start_ctx_t cx = {l, items, worker, ms, now};
+    int first = runs_exec(l, &LUA_START, order, runs, nruns, start_send_cb, start_take_cb, &cx);
+    free(order);
+    free(runs);
+    return first;
 }
 
 static int run_int_script(ferry_ledger_t *l, const ferry_redis_script_t *s, int nkeys, int argc,
@@ -1365,25 +1684,31 @@ int ferry_ledger_finish(ferry_ledger_t *l, const char *key, const char *token,
 /* Keys per finish script call: 15 arguments each, under EVAL_MAX_ARGS. */
 #define FINISH_BATCH 64
 
-/* One finish script call for items[0..m): fills results[0..m). */
-static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t m, int *results,
-                        finish_args_t *f, const char **argv, size_t *lens)
+/* Send one finish script call for items[idx[0..m)] of shard h: results[idx[i]] is set for
+ * keys not sent, FERRY_ERETRY for those sent, which are compacted to the front of idx (*sent
+ * their number). piped: appended, else run now with the reply in *rep. */
+static int finish_send(ferry_ledger_t *l, const led_shard_t *h, const ferry_finish_item_t *items,
+                       size_t *idx, size_t m, int *results, finish_args_t *f, const char **argv,
+                       size_t *lens, int piped, size_t *sent_out, redisReply **rep)
 {
     size_t sent = 0;
+    *rep = NULL;
     for (size_t i = 0; i < m; i++) {
-        results[i] = finish_args(l, items[i].key, items[i].token, items[i].o, &f[sent]);
-        if (results[i] != FERRY_OK)
+        size_t x = idx[i];
+        results[x] = finish_args(l, items[x].key, items[x].token, items[x].o, &f[sent]);
+        if (results[x] != FERRY_OK)
             continue;              /* not sent */
-        results[i] = FERRY_ERETRY; /* sent; answer below */
-        sent++;
+        results[x] = FERRY_ERETRY; /* sent; answer below */
+        idx[sent++] = x;
     }
+    *sent_out = sent;
     if (sent == 0)
         return FERRY_OK;
     /* KEYS: pending failed counters (bucket lease)…; ARGV: 13 per key */
     size_t a = 0;
-    argv[a] = l->k_pending, lens[a++] = strlen(l->k_pending);
-    argv[a] = l->k_failed, lens[a++] = strlen(l->k_failed);
-    argv[a] = l->k_cnt, lens[a++] = strlen(l->k_cnt);
+    argv[a] = h->k_pending, lens[a++] = strlen(h->k_pending);
+    argv[a] = h->k_failed, lens[a++] = strlen(h->k_failed);
+    argv[a] = h->k_cnt, lens[a++] = strlen(h->k_cnt);
     for (size_t j = 0; j < sent; j++) {
         argv[a] = f[j].b, lens[a++] = strlen(f[j].b);
         argv[a] = f[j].lk, lens[a++] = strlen(f[j].lk);
@@ -1393,12 +1718,18 @@ static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, siz
         memcpy(lens + a, f[j].lens, sizeof(f[j].lens));
         a += 13;
     }
-    redisReply *rep = NULL;
-    int rc = ferry_redis_eval(l->r, &LUA_FINISH, (int)(3 + 2 * sent), (int)a, argv, lens, &rep);
+    return run_reply(l, piped, &LUA_FINISH, (int)(3 + 2 * sent), (int)a, argv, lens, rep);
+}
+
+/* The answer (rc, rep) of a finish call for items[idx[0..sent)]. Frees rep. */
+static int finish_take(ferry_ledger_t *l, const ferry_finish_item_t *items, const size_t *idx,
+                       size_t sent, int *results, int rc, redisReply *rep)
+{
+    if (sent == 0)
+        return FERRY_OK;
     if (rc == FERRY_EREDIS) { /* the script failed: every key sent gets the error */
-        for (size_t i = 0; i < m; i++)
-            if (results[i] == FERRY_ERETRY)
-                results[i] = FERRY_EREDIS;
+        for (size_t j = 0; j < sent; j++)
+            results[idx[j]] = FERRY_EREDIS;
         return FERRY_OK;
     }
     if (rc != FERRY_OK)
@@ -1408,12 +1739,35 @@ static int finish_batch(ferry_ledger_t *l, const ferry_finish_item_t *items, siz
         return ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
                                "finish: unexpected reply from Redis");
     }
-    for (size_t i = 0, j = 0; i < m; i++)
-        if (results[i] == FERRY_ERETRY)
-            results[i] =
-                finish_code(l, items[i].key, ferry_redis_reply_int(rep->element[j++], -99));
+    for (size_t j = 0; j < sent; j++)
+        results[idx[j]] =
+            finish_code(l, items[idx[j]].key, ferry_redis_reply_int(rep->element[j], -99));
     freeReplyObject(rep);
     return FERRY_OK;
+}
+
+/* finish_send/finish_take as runs_exec's callbacks */
+typedef struct {
+    ferry_ledger_t *l;
+    const ferry_finish_item_t *items;
+    int *results;
+    finish_args_t *f;
+    const char **argv;
+    size_t *lens;
+} finish_ctx_t;
+
+static int finish_send_cb(void *ctx, const led_shard_t *h, size_t *idx, size_t m, int piped,
+                          size_t *sent, redisReply **rep)
+{
+    finish_ctx_t *c = ctx;
+    return finish_send(c->l, h, c->items, idx, m, c->results, c->f, c->argv, c->lens, piped, sent,
+                       rep);
+}
+
+static int finish_take_cb(void *ctx, const size_t *idx, size_t sent, int rc, redisReply *rep)
+{
+    finish_ctx_t *c = ctx;
+    return finish_take(c->l, c->items, idx, sent, c->results, rc, rep);
 }
 
 int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items, size_t n,
@@ -1421,20 +1775,28 @@ int ferry_ledger_finish_many(ferry_ledger_t *l, const ferry_finish_item_t *items
 {
     if (n == 0)
         return FERRY_OK;
+    for (size_t i = 0; i < n; i++)
+        results[i] = FERRY_ERETRY;
+    size_t *order = NULL, nruns = 0;
+    run_t *runs = NULL;
+    int rc = shard_runs(l, &items[0].key, sizeof(items[0]), n, FINISH_BATCH, &order, &runs, &nruns);
+    if (rc)
+        return rc;
     size_t cap = n < FINISH_BATCH ? n : FINISH_BATCH;
     finish_args_t *f = malloc(sizeof(*f) * cap);
     const char **argv = malloc(sizeof(*argv) * (3 + 15 * cap));
     size_t *lens = malloc(sizeof(*lens) * (3 + 15 * cap));
-    int rc = f && argv && lens ? FERRY_OK : FERRY_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        results[i] = FERRY_ERETRY;
-    for (size_t off = 0; off < n && rc == FERRY_OK; off += FINISH_BATCH)
-        rc = finish_batch(l, items + off, n - off < FINISH_BATCH ? n - off : FINISH_BATCH,
-                          results + off, f, argv, lens);
+    rc = f && argv && lens ? FERRY_OK : FERRY_ENOMEM;
+    finish_ctx_t cx = {l, items, results, f, argv, lens};
+    int first =
+        rc ? rc
+           : runs_exec(l, &LUA_FINISH, order, runs, nruns, finish_send_cb, finish_take_cb, &cx);
     free(f);
     free(argv);
     free(lens);
-    return rc;
+    free(order);
+    free(runs);
+    return first;
 }
 
 int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error)
@@ -1446,7 +1808,8 @@ int ferry_ledger_fail(ferry_ledger_t *l, const char *key, const char *error)
     key_bucket(l, key, b, sizeof(b));
     snprintf(now, sizeof(now), "%lld", (long long)now_s());
     snprintf(err, sizeof(err), "%s", error ? error : "");
-    const char *argv[7] = {b, l->k_pending, l->k_failed, l->k_cnt, key, err, now};
+    const led_shard_t *h = shard_of(l, key);
+    const char *argv[7] = {b, h->k_pending, h->k_failed, h->k_cnt, key, err, now};
     long long v;
     rc = run_int_script(l, &LUA_FAIL, 4, 7, argv, NULL, &v);
     if (rc)
@@ -1499,17 +1862,38 @@ void ferry_ledger_counters_parse(const redisReply *rep, ferry_counters_t *c)
     }
 }
 
-int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+static int counters_once(ferry_ledger_t *l, ferry_counters_t *c)
 {
     memset(c, 0, sizeof(*c));
-    redisReply *rep = NULL;
-    const char *argv[2] = {"HGETALL", l->k_cnt};
-    int rc = ferry_redis_argv(l->r, 2, argv, NULL, &rep);
-    if (rc)
+    int rc = FERRY_OK;
+    for (uint32_t s = 0; s < l->shards && rc == FERRY_OK; s++) {
+        const char *argv[2] = {"HGETALL", l->sh[s].k_cnt};
+        rc = ferry_redis_append(l->r, 2, argv, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(l->r);
         return rc;
-    ferry_ledger_counters_parse(rep, c);
-    freeReplyObject(rep);
-    return FERRY_OK;
+    }
+    for (uint32_t s = 0; s < l->shards; s++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(l->r, &rep);
+        if (r2) {
+            ferry_redis_reset(l->r);
+            return r2;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
+            rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                 "reading the counters of task %s: %s", l->task, rep->str);
+        ferry_counters_t one;
+        ferry_ledger_counters_parse(rep, &one);
+        freeReplyObject(rep);
+        for (int i = 0; i < FERRY_STATE_COUNT; i++) {
+            c->objects[i] += one.objects[i];
+            c->bytes[i] += one.bytes[i];
+        }
+        c->unverified += one.unverified;
+    }
+    return rc;
 }
 
 /* ZLEX bounds for "every member starting with prefix". */
@@ -1524,37 +1908,70 @@ static void lex_bounds(const char *prefix, char *lo, char *hi, size_t n)
     snprintf(hi, n, "(%s\xff", prefix);
 }
 
-int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,
-                          long long *failed)
+static int progress_once(ferry_ledger_t *l, const char *prefix, long long *pending,
+                         long long *failed)
 {
     char lo[FERRY_KEY_MAX + 4], hi[FERRY_KEY_MAX + 4];
     lex_bounds(prefix, lo, hi, sizeof(lo));
-    const char *a1[4] = {"ZLEXCOUNT", l->k_pending, lo, hi};
-    const char *a2[4] = {"ZLEXCOUNT", l->k_failed, lo, hi};
-    int rc = ferry_redis_append(l->r, 4, a1, NULL);
-    if (rc == FERRY_OK)
-        rc = ferry_redis_append(l->r, 4, a2, NULL);
-    if (rc)
+    int rc = FERRY_OK;
+    for (uint32_t s = 0; s < l->shards && rc == FERRY_OK; s++) {
+        const char *a1[4] = {"ZLEXCOUNT", l->sh[s].k_pending, lo, hi};
+        const char *a2[4] = {"ZLEXCOUNT", l->sh[s].k_failed, lo, hi};
+        rc = ferry_redis_append(l->r, 4, a1, NULL);
+        if (rc == FERRY_OK)
+            rc = ferry_redis_append(l->r, 4, a2, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(l->r);
         return rc;
-    redisReply *r1 = NULL, *r2 = NULL;
-    rc = ferry_redis_read(l->r, &r1);
-    if (rc == FERRY_OK)
-        rc = ferry_redis_read(l->r, &r2);
-    if (rc == FERRY_OK) {
-        long long p = ferry_redis_reply_int(r1, -1), f = ferry_redis_reply_int(r2, -1);
-        if (p < 0 || f < 0)
+    }
+    long long p = 0, f = 0;
+    for (uint32_t i = 0; i < 2 * l->shards; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(l->r, &rep);
+        if (r2) {
+            ferry_redis_reset(l->r);
+            return r2;
+        }
+        long long v = ferry_redis_reply_int(rep, -1);
+        if (v < 0 && rc == FERRY_OK)
             rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
                                  "ZLEXCOUNT failed: %s",
-                                 r1->type == REDIS_REPLY_ERROR ? r1->str : "");
-        else {
-            *failed = f;
-            *pending = p - f;
-        }
+                                 rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+        if (i % 2)
+            f += v;
+        else
+            p += v;
+        freeReplyObject(rep);
     }
-    if (r1)
-        freeReplyObject(r1);
-    if (r2)
-        freeReplyObject(r2);
+    if (rc == FERRY_OK) {
+        *failed = f;
+        *pending = p - f;
+    }
+    return rc;
+}
+
+/* Reads of several shards are pipelined, and a pipeline does not reconnect: a lost connection
+ * is re-established and the read sent once more (reads are idempotent). */
+static int retry_lost(ferry_ledger_t *l, int rc)
+{
+    return (rc == FERRY_ENET || rc == FERRY_ETIMEOUT) && ferry_redis_reset(l->r) == FERRY_OK;
+}
+
+int ferry_ledger_counters(ferry_ledger_t *l, ferry_counters_t *c)
+{
+    int rc = counters_once(l, c);
+    if (retry_lost(l, rc))
+        rc = counters_once(l, c);
+    return rc;
+}
+
+int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pending,
+                          long long *failed)
+{
+    int rc = progress_once(l, prefix, pending, failed);
+    if (retry_lost(l, rc))
+        rc = progress_once(l, prefix, pending, failed);
     return rc;
 }
 
@@ -1562,7 +1979,7 @@ int ferry_ledger_progress(ferry_ledger_t *l, const char *prefix, long long *pend
 static int list_index(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
                       size_t limit, ferry_record_fn fn, void *ud, char *next, size_t next_n)
 {
-    const char *idx = state == FERRY_STATE_FAILED ? l->k_failed : l->k_pending;
+    const char *idx = state == FERRY_STATE_FAILED ? l->sh[0].k_failed : l->sh[0].k_pending;
     char lo[FERRY_KEY_MAX + 4], hi[FERRY_KEY_MAX + 4];
     lex_bounds(prefix, lo, hi, sizeof(lo));
     if (cursor && cursor[0] == 'z' && cursor[1])
@@ -1624,6 +2041,145 @@ static int list_index(ferry_ledger_t *l, int state, const char *prefix, const ch
     return rc == FERRY_ECANCELED ? FERRY_OK : rc;
 }
 
+static int cmp_reply_str(const void *a, const void *b)
+{
+    const redisReply *x = *(const redisReply *const *)a, *y = *(const redisReply *const *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->str, y->str, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* list_index over several shards: each shard's index is sorted, so a page is a merge. Each
+ * round asks every shard for its next `per` keys (one pipeline); keys up to the smallest last
+ * key of a shard that answered a full `per` are safe to hand out in order (no shard can have
+ * an unseen key below it), the rest is asked for again next round. The cursor is the same
+ * "z<last key>". */
+static int list_index_merged(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
+                             size_t limit, ferry_record_fn fn, void *ud, char *next, size_t next_n)
+{
+    int failed_idx = state == FERRY_STATE_FAILED;
+    char lo[FERRY_KEY_MAX + 4], hi[FERRY_KEY_MAX + 4];
+    lex_bounds(prefix, lo, hi, sizeof(lo));
+    if (cursor && cursor[0] == 'z' && cursor[1])
+        snprintf(lo, sizeof(lo), "(%s", cursor + 1);
+    next[0] = '\0';
+    uint32_t S = l->shards;
+    redisReply **reps = calloc(S, sizeof(*reps));
+    const redisReply **all = NULL;
+    if (reps == NULL)
+        return FERRY_ENOMEM;
+    size_t got = 0;
+    int rc = FERRY_OK;
+    while (got < limit && rc == FERRY_OK) {
+        size_t want = limit - got < 512 ? limit - got : 512;
+        size_t per = 2 * want / S + 16;
+        if (per > want)
+            per = want;
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", per);
+        for (uint32_t s = 0; s < S && rc == FERRY_OK; s++) {
+            const char *argv[7] = {"ZRANGEBYLEX",
+                                   failed_idx ? l->sh[s].k_failed : l->sh[s].k_pending,
+                                   lo,
+                                   hi,
+                                   "LIMIT",
+                                   "0",
+                                   cnt};
+            rc = ferry_redis_append(l->r, 7, argv, NULL);
+        }
+        if (rc) {
+            ferry_redis_reset(l->r);
+            break;
+        }
+        size_t total = 0;
+        for (uint32_t s = 0; s < S; s++) {
+            int r2 = ferry_redis_read(l->r, &reps[s]);
+            if (r2) {
+                ferry_redis_reset(l->r);
+                rc = r2;
+                break;
+            }
+            if (reps[s]->type != REDIS_REPLY_ARRAY) {
+                if (rc == FERRY_OK)
+                    rc = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                         "listing the index of task %s: %s", l->task,
+                                         reps[s]->type == REDIS_REPLY_ERROR ? reps[s]->str : "");
+                continue;
+            }
+            for (size_t i = 0; i < reps[s]->elements; i++)
+                if (reps[s]->element[i]->type != REDIS_REPLY_STRING)
+                    rc = FERRY_EPARSE; /* not a sorted set of keys */
+            total += reps[s]->elements;
+        }
+        /* the bound: the smallest last key of a full answer */
+        const redisReply *bound = NULL;
+        for (uint32_t s = 0; s < S && rc == FERRY_OK; s++)
+            if (reps[s]->elements == per) {
+                const redisReply *last = reps[s]->element[per - 1];
+                if (bound == NULL || cmp_reply_str(&last, &bound) < 0)
+                    bound = last;
+            }
+        size_t na = 0;
+        if (rc == FERRY_OK && (all = malloc(sizeof(*all) * (total ? total : 1))) == NULL)
+            rc = FERRY_ENOMEM;
+        for (uint32_t s = 0; s < S && rc == FERRY_OK; s++)
+            for (size_t i = 0; i < reps[s]->elements; i++) {
+                const redisReply *k = reps[s]->element[i];
+                if (bound == NULL || cmp_reply_str(&k, &bound) <= 0)
+                    all[na++] = k;
+            }
+        if (rc == FERRY_OK)
+            qsort(all, na, sizeof(*all), cmp_reply_str);
+        size_t take = na < want ? na : want;
+        size_t queued = 0;
+        for (size_t i = 0; i < take && rc == FERRY_OK; i++, queued++) {
+            char b[160];
+            key_bucket(l, all[i]->str, b, sizeof(b));
+            const char *hg[3] = {"HGET", b, all[i]->str};
+            rc = ferry_redis_append(l->r, 3, hg, NULL);
+        }
+        if (rc && queued) /* part of a pipeline is out */
+            ferry_redis_reset(l->r);
+        for (size_t i = 0; i < take && (rc == FERRY_OK || rc == FERRY_ECANCELED); i++) {
+            redisReply *v = NULL;
+            int r2 = ferry_redis_read(l->r, &v);
+            if (r2) {
+                ferry_redis_reset(l->r);
+                rc = r2;
+                break;
+            }
+            ferry_record_t rec;
+            const redisReply *k = all[i];
+            if (rc == FERRY_OK && v->type == REDIS_REPLY_STRING &&
+                ferry_record_decode(k->str, k->len, v->str, v->len, &rec) == FERRY_OK &&
+                (state < 0 || rec.state == state) && got < limit) {
+                got++;
+                if (fn(ud, &rec))
+                    rc = FERRY_ECANCELED;
+            }
+            freeReplyObject(v);
+        }
+        int finished = bound == NULL && na <= want;
+        if (take > 0 && rc == FERRY_OK)
+            snprintf(lo, sizeof(lo), "(%s", all[take - 1]->str);
+        free(all);
+        all = NULL;
+        for (uint32_t s = 0; s < S; s++) {
+            if (reps[s])
+                freeReplyObject(reps[s]);
+            reps[s] = NULL;
+        }
+        if (finished || take == 0) {
+            lo[0] = '\0';
+            break;
+        }
+    }
+    free(reps);
+    if (lo[0] == '(' && rc == FERRY_OK)
+        snprintf(next, next_n, "z%s", lo + 1);
+    return rc == FERRY_ECANCELED ? FERRY_OK : rc;
+}
+
 #define LIST_BATCH 128
 
 int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const char *cursor,
@@ -1634,7 +2190,9 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
     if (limit == 0)
         limit = 1000;
     if (state == FERRY_STATE_FAILED || state == FERRY_STATE_QUEUED || state == FERRY_STATE_COPYING)
-        return list_index(l, state, prefix, cursor, limit, fn, ud, next, next_n);
+        return l->shards == 1
+                   ? list_index(l, state, prefix, cursor, limit, fn, ud, next, next_n)
+                   : list_index_merged(l, state, prefix, cursor, limit, fn, ud, next, next_n);
     unsigned long bucket = 0, skip = 0;
     if (cursor && cursor[0] == 'b') {
         if (sscanf(cursor + 1, "%lu.%lu", &bucket, &skip) != 2)
@@ -1651,12 +2209,16 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
     int rc = FERRY_OK;
     char st[8], sk[24], lim[24];
     snprintf(st, sizeof(st), "%d", state);
+    /* Shard by shard (one call's buckets must be one shard's): shard s holds buckets s, s+S,
+     * s+2S, …; the walk is shard 0's buckets, then shard 1's, … (with S = 1: 0, 1, 2, …). A
+     * cursor's bucket says its shard. */
+    unsigned long S = l->shards;
     while (bucket < l->buckets && got < limit && rc == FERRY_OK) {
-        size_t nb = l->buckets - bucket < LIST_BATCH ? l->buckets - bucket : LIST_BATCH;
+        size_t nb = 0;
         const char *argv[LIST_BATCH + 4];
-        for (size_t i = 0; i < nb; i++) {
-            bucket_key(l, (uint32_t)(bucket + i), keys[i], sizeof(keys[i]));
-            argv[i] = keys[i];
+        for (unsigned long b = bucket; b < l->buckets && nb < LIST_BATCH; b += S, nb++) {
+            bucket_key(l, (uint32_t)b, keys[nb], sizeof(keys[nb]));
+            argv[nb] = keys[nb];
         }
         snprintf(sk, sizeof(sk), "%lu", skip);
         snprintf(lim, sizeof(lim), "%zu", limit - got);
@@ -1684,13 +2246,14 @@ int ferry_ledger_list(ferry_ledger_t *l, int state, const char *prefix, const ch
                 rc = FERRY_ECANCELED;
         }
         freeReplyObject(rep);
-        if (done < (long long)nb) {
-            bucket += (unsigned long)done;
-            skip = (unsigned long)nskip;
+        if (done < 0 || done > (long long)nb)
+            done = (long long)nb;
+        bucket += (unsigned long)done * S;
+        skip = done < (long long)nb ? (unsigned long)nskip : 0;
+        if (bucket >= l->buckets && bucket % S + 1 < S && done == (long long)nb)
+            bucket = bucket % S + 1; /* this shard's buckets are done: the next shard's first */
+        if (done < (long long)nb)
             break;
-        }
-        bucket += nb;
-        skip = 0;
     }
     free(keys);
     if (rc == FERRY_OK && bucket < l->buckets)

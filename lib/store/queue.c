@@ -15,18 +15,27 @@
 
 #define BUF_MAX 64
 
+/* The streams of one ledger shard (docs/redis.md): a job lives in its record's shard. */
+typedef struct {
+    char k_q[2][128];
+    char k_dead[128];
+    char k_cnt[128];       /* the shard's counters: queue bytes (LUA_QDEL) */
+    int rec_done[2];       /* per stream: its pending entries are all read */
+    char rec_id[2][48];    /* per stream: the last pending entry read ("0": none yet) */
+    long long empty_ms[2]; /* several shards: when a read of new entries found none */
+} qshard_t;
+
 struct ferry_queue_s {
     ferry_ledger_t *l;
     ferry_redis_t *r;
     char consumer[FERRY_WORKER_MAX + 1];
     int64_t vt_ms;
     int max_deliveries;
-    char k_q[2][128];
-    char k_dead[128];
-    char k_cnt[128];         /* the ledger's counters: queue bytes (LUA_QDEL) */
+    uint32_t nsh; /* the ledger's shards */
+    qshard_t *sh;
+    uint32_t cur;            /* several shards: the next one to read new entries from */
+    uint32_t claim_next;     /* several shards: the next one to sweep with XAUTOCLAIM */
     int recovered;           /* every own pending entry from before a restart was read */
-    int rec_done[2];         /* per stream: its pending entries are all read */
-    char rec_id[2][48];      /* per stream: the last pending entry read ("0": none yet) */
     int seen[2];             /* entries of each stream in the last reply */
     char last_id[2][48];     /* the last entry id of each stream in the last reply */
     long long last_claim_ms; /* last XAUTOCLAIM sweep */
@@ -197,13 +206,63 @@ static int ensure_group(ferry_redis_t *r, const char *stream)
     return rc;
 }
 
-int ferry_queue_create_groups(ferry_redis_t *r, const char *task)
+/* Create the groups of every stream in keys (n of them) in one pipeline; BUSYGROUP (the group
+ * exists) is fine. */
+static int ensure_groups(ferry_redis_t *r, char (*keys)[128], size_t n)
 {
-    char k[2][128];
-    keys_task(k[0], sizeof(k[0]), task, "q:event");
-    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
-    int rc = ensure_group(r, k[0]);
-    return rc ? rc : ensure_group(r, k[1]);
+    if (n == 1)
+        return ensure_group(r, keys[0]);
+    int rc = FERRY_OK;
+    for (size_t i = 0; i < n && rc == FERRY_OK; i++) {
+        const char *argv[6] = {"XGROUP", "CREATE", keys[i], KEYS_GROUP, "0", "MKSTREAM"};
+        rc = ferry_redis_append(r, 6, argv, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(r);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        int r2 = ferry_redis_read(r, &rep);
+        if (r2) {
+            ferry_redis_reset(r);
+            return r2;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && !strstr(rep->str, "BUSYGROUP") && rc == FERRY_OK)
+            rc = ferry_error_set((ferry_error_t *)ferry_redis_error(r), FERRY_EREDIS,
+                                 "XGROUP CREATE %s: %s", keys[i], rep->str);
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+int ferry_queue_create_groups(ferry_redis_t *r, const char *task, uint32_t shards)
+{
+    if (shards == 0)
+        shards = 1;
+    if (shards > FERRY_LEDGER_SHARDS_MAX)
+        return FERRY_EINVAL;
+    char(*k)[128] = malloc(sizeof(*k) * 2 * shards);
+    if (k == NULL)
+        return FERRY_ENOMEM;
+    int rc = FERRY_OK;
+    for (uint32_t s = 0; s < shards && rc == FERRY_OK; s++) {
+        char tag[FERRY_LEDGER_TAG_MAX + 1];
+        rc = ferry_ledger_shard_tag(task, s, shards, tag, sizeof(tag));
+        keys_task(k[2 * s], sizeof(k[0]), tag, "q:event");
+        keys_task(k[2 * s + 1], sizeof(k[0]), tag, "q:bulk");
+    }
+    if (rc == FERRY_OK && shards == 1) { /* as before shards: two commands */
+        rc = ensure_group(r, k[0]);
+        if (rc == FERRY_OK)
+            rc = ensure_group(r, k[1]);
+    } else if (rc == FERRY_OK) {
+        rc = ensure_groups(r, k, 2 * (size_t)shards);
+        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT) /* reset by ensure_groups: once more */
+            rc = ensure_groups(r, k, 2 * (size_t)shards);
+    }
+    free(k);
+    return rc;
 }
 
 int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out)
@@ -218,9 +277,11 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     ferry_queue_t *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return FERRY_ENOMEM;
+    q->nsh = ferry_ledger_shards(l);
     q->buf = calloc(BUF_MAX, sizeof(ferry_job_t));
-    if (q->buf == NULL) {
-        free(q);
+    q->sh = calloc(q->nsh, sizeof(*q->sh));
+    if (q->buf == NULL || q->sh == NULL) {
+        ferry_queue_free(q);
         return FERRY_ENOMEM;
     }
     q->l = l;
@@ -228,14 +289,22 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
     snprintf(q->consumer, sizeof(q->consumer), "%s", o->consumer);
     q->vt_ms = o->visibility_ms > 0 ? o->visibility_ms : 300000;
     q->max_deliveries = o->max_deliveries > 0 ? o->max_deliveries : FERRY_QUEUE_DELIVERY_CAP;
-    snprintf(q->rec_id[0], sizeof(q->rec_id[0]), "0");
-    snprintf(q->rec_id[1], sizeof(q->rec_id[1]), "0");
-    const char *task = ferry_ledger_task(l);
-    keys_task(q->k_q[0], sizeof(q->k_q[0]), task, "q:event");
-    keys_task(q->k_q[1], sizeof(q->k_q[1]), task, "q:bulk");
-    keys_task(q->k_cnt, sizeof(q->k_cnt), task, "cnt");
-    keys_task(q->k_dead, sizeof(q->k_dead), task, "q:dead");
-    int rc = ferry_queue_create_groups(r, task);
+    for (uint32_t i = 0; i < q->nsh; i++) {
+        qshard_t *h = &q->sh[i];
+        snprintf(h->rec_id[0], sizeof(h->rec_id[0]), "0");
+        snprintf(h->rec_id[1], sizeof(h->rec_id[1]), "0");
+        ferry_ledger_shard_key(l, i, "q:event", h->k_q[0], sizeof(h->k_q[0]));
+        ferry_ledger_shard_key(l, i, "q:bulk", h->k_q[1], sizeof(h->k_q[1]));
+        ferry_ledger_shard_key(l, i, "cnt", h->k_cnt, sizeof(h->k_cnt));
+        ferry_ledger_shard_key(l, i, "q:dead", h->k_dead, sizeof(h->k_dead));
+    }
+    /* Several shards: start reading new work at a shard picked by the consumer name, so that
+     * workers fan out over the shards (and the cluster's nodes) instead of all starting at 0. */
+    uint32_t h = 2166136261u;
+    for (const char *c = q->consumer; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    q->cur = q->claim_next = h % q->nsh;
+    int rc = ferry_queue_create_groups(r, ferry_ledger_task(l), q->nsh);
     if (rc) {
         ferry_queue_free(q);
         return rc;
@@ -249,6 +318,7 @@ void ferry_queue_free(ferry_queue_t *q)
     if (q == NULL)
         return;
     free(q->buf);
+    free(q->sh);
     free(q);
 }
 
@@ -304,17 +374,17 @@ static const ferry_redis_script_t LUA_DEAD = {"dead", LUA_QDEL
                                               "qdel(KEYS[1], KEYS[3], {ARGV[2]})\n"
                                               "return 1\n"};
 
-static int ack_id(ferry_queue_t *q, int kind, const char *id)
+static int ack_id(ferry_queue_t *q, uint32_t sh, int kind, const char *id)
 {
-    const char *argv[4] = {q->k_q[kind], q->k_cnt, KEYS_GROUP, id};
+    const char *argv[4] = {q->sh[sh].k_q[kind], q->sh[sh].k_cnt, KEYS_GROUP, id};
     return ferry_redis_eval(q->r, &LUA_ACK, 2, 4, argv, NULL, NULL);
 }
 
 /* Delivery count of one pending entry, from XPENDING; 1 if unknown. */
-static long long deliveries_of(ferry_queue_t *q, int kind, const char *id)
+static long long deliveries_of(ferry_queue_t *q, uint32_t sh, int kind, const char *id)
 {
     redisReply *rep = NULL;
-    const char *argv[6] = {"XPENDING", q->k_q[kind], KEYS_GROUP, id, id, "1"};
+    const char *argv[6] = {"XPENDING", q->sh[sh].k_q[kind], KEYS_GROUP, id, id, "1"};
     if (ferry_redis_argv(q->r, 6, argv, NULL, &rep))
         return 1;
     long long n = 1;
@@ -325,11 +395,14 @@ static long long deliveries_of(ferry_queue_t *q, int kind, const char *id)
     return n;
 }
 
-/* Append entries of one stream reply to the local buffer. fetch_count: look up deliveries. */
-static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, int fetch_count)
+/* Append entries of one stream reply (shard sh) to the local buffer. fetch_count: look up
+ * deliveries. */
+static int take_entries(ferry_queue_t *q, uint32_t sh, int kind, const redisReply *entries,
+                        int fetch_count)
 {
     if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
         return FERRY_OK;
+    const qshard_t *h = &q->sh[sh];
     for (size_t i = 0; i < entries->elements; i++) {
         ferry_error_t e;
         ferry_job_t *j = &q->buf[q->nbuf];
@@ -342,9 +415,10 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
             q->seen[kind]++;
         }
         int rc = ferry_job_decode(entries->element[i], kind, j, &e);
+        j->shard = sh;
         if (rc == FERRY_ENOTFOUND) {
             /* Deleted body still pending (acked-then-crashed): drop it, leave no orphan. */
-            ack_id(q, kind, j->id);
+            ack_id(q, sh, kind, j->id);
             continue;
         }
         if (rc) {
@@ -357,7 +431,7 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
                 char idb[48];
                 memcpy(idb, id->str, id->len);
                 idb[id->len] = '\0';
-                const char *argv[9] = {q->k_q[kind], q->k_dead, q->k_cnt, KEYS_GROUP, idb,
+                const char *argv[9] = {h->k_q[kind], h->k_dead, h->k_cnt, KEYS_GROUP, idb,
                                        "error",      e.msg,     "id",     idb};
                 ferry_redis_eval(q->r, &LUA_DEAD, 3, 9, argv, NULL, NULL);
             }
@@ -366,18 +440,19 @@ static int take_entries(ferry_queue_t *q, int kind, const redisReply *entries, i
             continue;
         }
         if (fetch_count)
-            j->deliveries = deliveries_of(q, kind, j->id);
+            j->deliveries = deliveries_of(q, sh, kind, j->id);
         if (q->nbuf < BUF_MAX)
             q->nbuf++;
     }
     return FERRY_OK;
 }
 
-/* XREADGROUP reply: [[stream, entries], …] */
-static int take_read_reply(ferry_queue_t *q, const redisReply *rep, int fetch_count)
+/* XREADGROUP reply of shard sh: [[stream, entries], …] */
+static int take_read_reply(ferry_queue_t *q, uint32_t sh, const redisReply *rep, int fetch_count)
 {
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
         return FERRY_OK;
+    const qshard_t *h = &q->sh[sh];
     /* event first, whatever order Redis used */
     for (int kind = 0; kind < 2; kind++)
         for (size_t i = 0; i < rep->elements; i++) {
@@ -385,17 +460,18 @@ static int take_read_reply(ferry_queue_t *q, const redisReply *rep, int fetch_co
             if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
                 s->element[0]->type != REDIS_REPLY_STRING)
                 continue;
-            if (strlen(q->k_q[kind]) == s->element[0]->len &&
-                memcmp(q->k_q[kind], s->element[0]->str, s->element[0]->len) == 0)
-                take_entries(q, kind, s->element[1], fetch_count);
+            if (strlen(h->k_q[kind]) == s->element[0]->len &&
+                memcmp(h->k_q[kind], s->element[0]->str, s->element[0]->len) == 0)
+                take_entries(q, sh, kind, s->element[1], fetch_count);
         }
     return FERRY_OK;
 }
 
-/* streams: bit 0 event, bit 1 bulk */
-static int read_group(ferry_queue_t *q, int streams, const char *id, int count, int block_ms,
-                      int fetch_count)
+/* One XREADGROUP on shard sh's streams (one slot). streams: bit 0 event, bit 1 bulk */
+static int read_group(ferry_queue_t *q, uint32_t sh, int streams, const char *id, int count,
+                      int block_ms, int fetch_count)
 {
+    const qshard_t *h = &q->sh[sh];
     char cnt[16], blk[16];
     snprintf(cnt, sizeof(cnt), "%d", count);
     snprintf(blk, sizeof(blk), "%d", block_ms);
@@ -414,7 +490,7 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
     argv[n++] = "STREAMS";
     for (int k = 0; k < 2; k++)
         if (streams & (1 << k))
-            argv[n++] = q->k_q[k];
+            argv[n++] = h->k_q[k];
     for (int k = 0; k < 2; k++)
         if (streams & (1 << k))
             argv[n++] = id;
@@ -423,59 +499,77 @@ static int read_group(ferry_queue_t *q, int streams, const char *id, int count, 
     int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
-        if (ensure_group(q->r, q->k_q[0]) == FERRY_OK && ensure_group(q->r, q->k_q[1]) == FERRY_OK)
+        if (ensure_group(q->r, h->k_q[0]) == FERRY_OK && ensure_group(q->r, h->k_q[1]) == FERRY_OK)
             rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
     }
     if (rc)
         return rc;
-    take_read_reply(q, rep, fetch_count);
+    take_read_reply(q, sh, rep, fetch_count);
     freeReplyObject(rep);
     return FERRY_OK;
 }
 
 /* Read the next page of our own pending entries from before a restart (XREADGROUP with the
- * last id read, per stream, so the whole PEL comes back however long it is), at most what the
- * local buffer holds. Sets q->recovered once every stream answered an empty page. */
+ * last id read, per stream of each shard, so the whole PEL comes back however long it is), at
+ * most what the local buffer holds. Sets q->recovered once every stream answered an empty
+ * page. */
 static int recover_page(ferry_queue_t *q)
 {
-    for (int kind = 0; kind < 2; kind++) {
-        if (q->rec_done[kind])
-            continue;
-        int room = BUF_MAX - q->nbuf;
-        if (room > BUF_MAX / 2)
-            room = BUF_MAX / 2;
-        if (room < 1)
-            return FERRY_OK; /* buffer full: go on once it drains */
-        int rc = read_group(q, 1 << kind, q->rec_id[kind], room, 0, 1);
-        if (rc)
-            return rc;
-        if (q->seen[kind] == 0)
-            q->rec_done[kind] = 1;
-        else
-            snprintf(q->rec_id[kind], sizeof(q->rec_id[kind]), "%s", q->last_id[kind]);
+    int all = 1;
+    for (uint32_t sh = 0; sh < q->nsh; sh++) {
+        qshard_t *h = &q->sh[sh];
+        for (int kind = 0; kind < 2; kind++) {
+            if (h->rec_done[kind])
+                continue;
+            int room = BUF_MAX - q->nbuf;
+            if (room > BUF_MAX / 2)
+                room = BUF_MAX / 2;
+            if (room < 1)
+                return FERRY_OK; /* buffer full: go on once it drains */
+            int rc = read_group(q, sh, 1 << kind, h->rec_id[kind], room, 0, 1);
+            if (rc)
+                return rc;
+            if (q->seen[kind] == 0)
+                h->rec_done[kind] = 1;
+            else
+                snprintf(h->rec_id[kind], sizeof(h->rec_id[kind]), "%s", q->last_id[kind]);
+        }
+        all = all && h->rec_done[0] && h->rec_done[1];
+        if (q->nbuf)
+            return FERRY_OK; /* hand these out first; the next shards on a later call */
     }
-    q->recovered = q->rec_done[0] && q->rec_done[1];
+    q->recovered = all;
     return FERRY_OK;
 }
+
+/* Shards swept per XAUTOCLAIM round: all of them up to this many, else the next ones in turn
+ * (a whole turn then takes shards/CLAIM_SHARDS rounds of at most a second each). */
+#define CLAIM_SHARDS 16
 
 static int autoclaim(ferry_queue_t *q)
 {
     char vt[24];
     snprintf(vt, sizeof(vt), "%lld", (long long)q->vt_ms);
-    for (int kind = 0; kind < 2 && q->nbuf < BUF_MAX / 2; kind++) {
-        const char *argv[8] = {"XAUTOCLAIM", q->k_q[kind], KEYS_GROUP, q->consumer,
-                               vt,           "0-0",        "COUNT",    "16"};
-        redisReply *rep = NULL;
-        int rc = ferry_redis_argv(q->r, 8, argv, NULL, &rep);
-        if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
-            ensure_group(q->r, q->k_q[kind]);
-            continue;
+    uint32_t n = q->nsh < CLAIM_SHARDS ? q->nsh : CLAIM_SHARDS;
+    for (uint32_t i = 0; i < n && q->nbuf < BUF_MAX / 2; i++) {
+        uint32_t sh = q->nsh == 1 ? 0 : q->claim_next;
+        q->claim_next = (q->claim_next + 1) % q->nsh;
+        for (int kind = 0; kind < 2 && q->nbuf < BUF_MAX / 2; kind++) {
+            const char *argv[8] = {
+                "XAUTOCLAIM", q->sh[sh].k_q[kind], KEYS_GROUP, q->consumer, vt, "0-0", "COUNT",
+                "16"};
+            redisReply *rep = NULL;
+            int rc = ferry_redis_argv(q->r, 8, argv, NULL, &rep);
+            if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
+                ensure_group(q->r, q->sh[sh].k_q[kind]);
+                continue;
+            }
+            if (rc)
+                return rc;
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
+                take_entries(q, sh, kind, rep->element[1], 1);
+            freeReplyObject(rep);
         }
-        if (rc)
-            return rc;
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
-            take_entries(q, kind, rep->element[1], 1);
-        freeReplyObject(rep);
     }
     return FERRY_OK;
 }
@@ -512,6 +606,38 @@ static int over_limit(ferry_queue_t *q, ferry_job_t *job)
     return 1;
 }
 
+static long long every_ms(const ferry_queue_t *q)
+{
+    return q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
+}
+
+/* New entries of one kind (kinds: bit 0 event, bit 1 bulk), at most want per stream, without
+ * waiting. One shard: one read. Several: the shards in turn from q->cur until one has work
+ * (the turn then moves on past it, so a worker spreads its reads over the shards); a shard
+ * whose stream was empty less than every_ms ago is skipped, so a busy worker does not poll
+ * every empty stream for each job. */
+static int read_new(ferry_queue_t *q, int kind, int want)
+{
+    if (q->nsh == 1)
+        return read_group(q, 0, 1 << kind, ">", want, 0, 0);
+    long long now = mono_ms(), every = every_ms(q);
+    for (uint32_t i = 0; i < q->nsh && q->nbuf == 0; i++) {
+        uint32_t sh = (q->cur + i) % q->nsh;
+        qshard_t *h = &q->sh[sh];
+        if (h->empty_ms[kind] && now - h->empty_ms[kind] < every)
+            continue;
+        int rc = read_group(q, sh, 1 << kind, ">", want, 0, 0);
+        if (rc)
+            return rc;
+        if (q->nbuf) {
+            q->cur = (sh + 1) % q->nsh;
+            h->empty_ms[kind] = 0;
+        } else
+            h->empty_ms[kind] = now;
+    }
+    return FERRY_OK;
+}
+
 /* want: how many new entries one read may deliver (the caller's free slots). */
 static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
 {
@@ -532,7 +658,7 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
         if (q->nbuf)
             continue;
         long long now = mono_ms();
-        long long every = q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
+        long long every = every_ms(q);
         if (now - q->last_claim_ms >= every) {
             q->last_claim_ms = now;
             rc = autoclaim(q);
@@ -544,9 +670,9 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
         /* New work, at most `want` entries (what the caller can start at once) so nothing
          * idles in a local buffer: event, then bulk, then wait on both (a wake-up may bring
          * up to `want` of each; event goes first). */
-        rc = read_group(q, 1, ">", want, 0, 0);
+        rc = read_new(q, FERRY_QUEUE_EVENT, want);
         if (rc == FERRY_OK && q->nbuf == 0)
-            rc = read_group(q, 2, ">", want, 0, 0);
+            rc = read_new(q, FERRY_QUEUE_BULK, want);
         if (rc)
             return rc;
         if (q->nbuf)
@@ -556,7 +682,10 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
         int blk = block_ms;
         if (blk > 0 && blk > (int)every)
             blk = (int)every > 0 ? (int)every : 1; /* wake up for the next re-claim sweep */
-        rc = read_group(q, 3, ">", want, blk, 0);
+        /* Several shards: block on one shard's streams at a time, the next one each time. */
+        uint32_t sh = q->cur;
+        q->cur = (q->cur + 1) % q->nsh;
+        rc = read_group(q, sh, 3, ">", want, blk, 0);
         if (rc)
             return rc;
         if (q->nbuf)
@@ -615,7 +744,7 @@ int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n
     }
     if (q->nbuf == 0) {
         int want = BUF_MAX / 2 < max ? BUF_MAX / 2 : max;
-        int rc = read_group(q, 1, ">", want, 0, 0);
+        int rc = read_new(q, FERRY_QUEUE_EVENT, want);
         if (rc)
             return rc;
     }
@@ -623,50 +752,82 @@ int ferry_queue_next_events(ferry_queue_t *q, ferry_job_t *jobs, int max, int *n
     return *n ? FERRY_OK : FERRY_ETIMEOUT;
 }
 
+static int job_ok(ferry_queue_t *q, const ferry_job_t *job)
+{
+    if (job->shard >= q->nsh || job->kind < 0 || job->kind > 1)
+        return ferry_error_set(qerr(q), FERRY_EINVAL,
+                               "job %s: shard %u / kind %d is not one of this queue's streams",
+                               job->id, job->shard, job->kind);
+    return FERRY_OK;
+}
+
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
 {
-    return ack_id(q, job->kind, job->id);
+    int rc = job_ok(q, job);
+    return rc ? rc : ack_id(q, job->shard, job->kind, job->id);
 }
 
 int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_t n)
 {
-    /* One call per stream and ACK_CHUNK ids (KEYS[1] stream, ARGV group id...), all in one
-     * pipeline. */
+    /* One call per stream (shard and kind) and ACK_CHUNK ids (KEYS[1] stream, ARGV group
+     * id...), all in one pipeline. */
+    for (size_t i = 0; i < n; i++) {
+        int rc = job_ok(q, jobs[i]);
+        if (rc)
+            return rc;
+    }
     const char *av[3 + ACK_CHUNK];
+    unsigned char *done = n ? calloc(n, 1) : NULL;
+    if (n && done == NULL)
+        return FERRY_ENOMEM;
     int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK_MANY) : FERRY_OK, first = FERRY_OK;
     size_t calls = 0;
-    for (int kind = 0; kind < 2 && rc == FERRY_OK; kind++) {
+    for (size_t s = 0; s < n && rc == FERRY_OK; s++) {
+        if (done[s])
+            continue;
+        uint32_t sh = jobs[s]->shard;
+        int kind = jobs[s]->kind;
         int ac = 3;
-        av[0] = q->k_q[kind];
-        av[1] = q->k_cnt;
+        av[0] = q->sh[sh].k_q[kind];
+        av[1] = q->sh[sh].k_cnt;
         av[2] = KEYS_GROUP;
-        for (size_t i = 0; i <= n && rc == FERRY_OK; i++) {
-            if (i < n && (int)jobs[i]->kind == kind)
+        for (size_t i = s; i <= n && rc == FERRY_OK; i++) {
+            if (i < n && !done[i] && jobs[i]->shard == sh && (int)jobs[i]->kind == kind) {
                 av[ac++] = jobs[i]->id;
+                done[i] = 1;
+            }
             if (ac > 3 && (i == n || ac == 3 + ACK_CHUNK)) {
                 rc = ferry_redis_eval_append(q->r, &LUA_ACK_MANY, 2, ac, av, NULL);
-                calls++;
+                if (rc == FERRY_OK)
+                    calls++;
                 ac = 3;
             }
         }
     }
-    for (size_t i = 0; i < calls && rc == FERRY_OK; i++) {
+    free(done);
+    for (size_t i = 0; i < calls; i++) {
         redisReply *rep;
-        rc = ferry_redis_read(q->r, &rep);
-        if (rc == FERRY_OK && rep->type == REDIS_REPLY_ERROR && first == FERRY_OK)
+        int r2 = ferry_redis_read(q->r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && first == FERRY_OK)
             first = ferry_error_set((ferry_error_t *)ferry_redis_error(q->r), FERRY_EREDIS,
                                     "ack of %zu jobs: %s", n, rep->str);
-        if (rc == FERRY_OK)
-            freeReplyObject(rep);
+        freeReplyObject(rep);
     }
     return rc ? rc : first;
 }
 
 int ferry_queue_refresh(ferry_queue_t *q, const ferry_job_t *job)
 {
-    const char *argv[5] = {q->k_q[job->kind], KEYS_GROUP, q->consumer, job->id, "0"};
+    int rc = job_ok(q, job);
+    if (rc)
+        return rc;
+    const char *argv[5] = {q->sh[job->shard].k_q[job->kind], KEYS_GROUP, q->consumer, job->id, "0"};
     redisReply *rep = NULL;
-    int rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
+    rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
     if (rc)
         return rc;
     long long v = ferry_redis_reply_int(rep, 0);
@@ -676,14 +837,17 @@ int ferry_queue_refresh(ferry_queue_t *q, const ferry_job_t *job)
 
 int ferry_queue_nack(ferry_queue_t *q, const ferry_job_t *job, int64_t delay_ms)
 {
+    int rc = job_ok(q, job);
+    if (rc)
+        return rc;
     int64_t idle = q->vt_ms - (delay_ms > 0 ? delay_ms : 0);
     if (idle < 0)
         idle = 0;
     char ib[24];
     snprintf(ib, sizeof(ib), "%lld", (long long)idle);
-    const char *argv[5] = {q->k_q[job->kind], KEYS_GROUP, q->consumer, job->id, ib};
+    const char *argv[5] = {q->sh[job->shard].k_q[job->kind], KEYS_GROUP, q->consumer, job->id, ib};
     redisReply *rep = NULL;
-    int rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
+    rc = ferry_redis_eval(q->r, &LUA_REFRESH, 1, 5, argv, NULL, &rep);
     if (rep)
         freeReplyObject(rep);
     return rc;
@@ -691,9 +855,13 @@ int ferry_queue_nack(ferry_queue_t *q, const ferry_job_t *job, int64_t delay_ms)
 
 int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error)
 {
-    int rc = ferry_ledger_fail(q->l, job->key, error);
+    int rc = job_ok(q, job);
+    if (rc)
+        return rc;
+    rc = ferry_ledger_fail(q->l, job->key, error);
     if (rc && rc != FERRY_ENOTFOUND)
         return rc;
+    const qshard_t *h = &q->sh[job->shard];
     char size[24], mtime[24], crc[24] = "", t[24], dl[24];
     snprintf(size, sizeof(size), "%" PRIu64, job->size);
     snprintf(mtime, sizeof(mtime), "%" PRId64, job->mtime);
@@ -701,9 +869,9 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
         snprintf(crc, sizeof(crc), "%" PRIu64, job->crc64);
     snprintf(t, sizeof(t), "%" PRId64, job->enqueued_ms);
     snprintf(dl, sizeof(dl), "%lld", job->deliveries);
-    const char *argv[29] = {q->k_q[job->kind],
-                            q->k_dead,
-                            q->k_cnt,
+    const char *argv[29] = {h->k_q[job->kind],
+                            h->k_dead,
+                            h->k_cnt,
                             KEYS_GROUP,
                             job->id,
                             "k",
@@ -733,44 +901,68 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
     return ferry_redis_eval(q->r, &LUA_DEAD, 3, 29, argv, NULL, NULL);
 }
 
-int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)
+static int backlog_once(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)
 {
     ferry_redis_t *r = ferry_ledger_redis(l);
-    const char *task = ferry_ledger_task(l);
-    char k[3][128];
-    keys_task(k[0], sizeof(k[0]), task, "q:event");
-    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
-    keys_task(k[2], sizeof(k[2]), task, "q:dead");
-    long long *out[3] = {event, bulk, dead};
-    int rc = FERRY_OK;
-    for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
-        const char *argv[2] = {"XLEN", k[i]};
-        rc = ferry_redis_append(r, 2, argv, NULL);
-    }
-    if (rc)
+    uint32_t S = ferry_ledger_shards(l);
+    static const char *const SUFFIX[3] = {"q:event", "q:bulk", "q:dead"};
+    long long *out[3] = {event, bulk, dead}, sum[3] = {0, 0, 0};
+    int rc = FERRY_OK, asked[3], na = 0;
+    size_t sent = 0;
+    for (int i = 0; i < 3; i++)
+        if (out[i])
+            asked[na++] = i;
+    /* only the streams asked for (the scan's backpressure wants bulk: S XLEN, not 3S) */
+    for (uint32_t s = 0; s < S && rc == FERRY_OK; s++)
+        for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
+            if (out[i] == NULL)
+                continue;
+            char k[128];
+            ferry_ledger_shard_key(l, s, SUFFIX[i], k, sizeof(k));
+            const char *argv[2] = {"XLEN", k};
+            rc = ferry_redis_append(r, 2, argv, NULL);
+            if (rc == FERRY_OK)
+                sent++;
+        }
+    if (rc) {
+        ferry_redis_reset(r);
         return rc;
-    for (int i = 0; i < 3; i++) {
+    }
+    for (size_t j = 0; j < sent; j++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
-            rc = r2;
-            break;
+            ferry_redis_reset(r);
+            return r2;
         }
-        if (out[i])
-            *out[i] = ferry_redis_reply_int(rep, 0);
+        sum[asked[j % na]] += ferry_redis_reply_int(rep, 0); /* appended in this order */
         freeReplyObject(rep);
     }
+    for (int i = 0; i < 3; i++)
+        if (out[i])
+            *out[i] = sum[i];
+    return FERRY_OK;
+}
+
+int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)
+{
+    /* A pipeline does not reconnect: after a lost connection, reconnect and read once more. */
+    int rc = backlog_once(l, event, bulk, dead);
+    if ((rc == FERRY_ENET || rc == FERRY_ETIMEOUT) &&
+        ferry_redis_reset(ferry_ledger_redis(l)) == FERRY_OK)
+        rc = backlog_once(l, event, bulk, dead);
     return rc;
 }
 
 int ferry_queue_prune(ferry_ledger_t *l, int64_t idle_ms, int *removed)
 {
     ferry_redis_t *r = ferry_ledger_redis(l);
-    const char *task = ferry_ledger_task(l);
+    uint32_t S = ferry_ledger_shards(l);
     int n = 0, rc = FERRY_OK;
-    for (int kind = 0; kind < 2 && rc == FERRY_OK; kind++) {
+    for (uint32_t kk = 0; kk < 2 * S && rc == FERRY_OK; kk++) {
+        int kind = (int)(kk % 2);
         char k[128];
-        keys_task(k, sizeof(k), task, kind ? "q:bulk" : "q:event");
+        ferry_ledger_shard_key(l, kk / 2, kind ? "q:bulk" : "q:event", k, sizeof(k));
         const char *argv[4] = {"XINFO", "CONSUMERS", k, KEYS_GROUP};
         redisReply *rep = NULL;
         rc = ferry_redis_argv(r, 4, argv, NULL, &rep);

@@ -26,6 +26,8 @@ struct ferry_redis_s {
     uint64_t rng;
     redis_script_slot_t scripts[REDIS_SCRIPT_SLOTS];
     ferry_cluster_t *cl; /* non-NULL in cluster mode (owned) */
+    long long client_id; /* CLIENT ID of connection gen client_id_gen; 0: not asked */
+    unsigned client_id_gen;
 };
 
 /* Open one connection to host:port (or the URL's unix socket when host is NULL) with the

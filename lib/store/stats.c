@@ -298,10 +298,12 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
 }
 
 /* Sends n commands (argc[i] words at argv[i]) as one pipeline and reads every reply that was
- * queued. Returns FERRY_OK; FERRY_EREDIS when Redis answered a command with an error; or the
- * code of the first failed append or read, and then resets the connection, since replies may be
- * left unread on it. */
-static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv)
+ * queued, handing each to each(ud, reply) when each is not NULL (the reply is freed after).
+ * Returns FERRY_OK; FERRY_EREDIS when Redis answered a command with an error; or the code of
+ * the first failed append or read, and then resets the connection, since replies may be left
+ * unread on it. */
+static int pipeline_each(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv,
+                         void (*each)(void *ud, const redisReply *rep), void *ud)
 {
     int rc = FERRY_OK;
     size_t sent = 0;
@@ -316,11 +318,18 @@ static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **co
         }
         if (rep->type == REDIS_REPLY_ERROR && rc == FERRY_OK)
             rc = FERRY_EREDIS;
+        if (each)
+            each(ud, rep);
         freeReplyObject(rep);
     }
     if (rc != FERRY_OK && rc != FERRY_EREDIS)
         ferry_redis_reset(r);
     return rc;
+}
+
+static int pipeline(ferry_redis_t *r, size_t n, const int *argc, const char **const *argv)
+{
+    return pipeline_each(r, n, argc, argv, NULL, NULL);
 }
 
 /* The bucket and sum fields of one observation, as ferry_stats_observe files it. */
@@ -457,12 +466,13 @@ static long long group_field(const redisReply *g, const char *name, long long df
  * XINFO GROUPS of event and bulk, the queue bytes kept in the counters hash). */
 #define STREAM_CMDS 6
 
-static int streams_append(ferry_redis_t *r, const char *task)
+/* tag: the hash tag of the shard (the task's name for shard 0). */
+static int streams_append(ferry_redis_t *r, const char *tag)
 {
-    char k[3][FERRY_TASK_NAME_MAX + 32];
-    keys_task(k[0], sizeof(k[0]), task, "q:event");
-    keys_task(k[1], sizeof(k[1]), task, "q:bulk");
-    keys_task(k[2], sizeof(k[2]), task, "q:dead");
+    char k[3][FERRY_LEDGER_TAG_MAX + 32];
+    keys_task(k[0], sizeof(k[0]), tag, "q:event");
+    keys_task(k[1], sizeof(k[1]), tag, "q:bulk");
+    keys_task(k[2], sizeof(k[2]), tag, "q:dead");
     int rc = FERRY_OK;
     for (int i = 0; i < 3 && rc == FERRY_OK; i++) {
         const char *argv[2] = {"XLEN", k[i]};
@@ -472,8 +482,8 @@ static int streams_append(ferry_redis_t *r, const char *task)
         const char *argv[3] = {"XINFO", "GROUPS", k[i]};
         rc = ferry_redis_append(r, 3, argv, NULL);
     }
-    char cnt[FERRY_TASK_NAME_MAX + 32];
-    keys_task(cnt, sizeof(cnt), task, "cnt");
+    char cnt[FERRY_LEDGER_TAG_MAX + 32];
+    keys_task(cnt, sizeof(cnt), tag, "cnt");
     const char *hm[4] = {"HMGET", cnt, "qbytes:event", "qbytes:bulk"};
     if (rc == FERRY_OK)
         rc = ferry_redis_append(r, 4, hm, NULL);
@@ -517,28 +527,115 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
     }
 }
 
+/* The ledger shards of a task from its stored definition (a reply of HGET ferry:tasks T): 1
+ * when there is none or it says nothing (tasks from before shards). */
+static uint32_t def_shards(const char *def, size_t len)
+{
+    if (def == NULL)
+        return 1;
+    json_t *j = json_loadb(def, len, 0, NULL);
+    json_int_t v = json_integer_value(json_object_get(j, "ledger_shards"));
+    json_decref(j);
+    return v >= 1 && v <= FERRY_LEDGER_SHARDS_MAX ? (uint32_t)v : 1;
+}
+
+/* Add shard totals b into a (lag -1, unknown, wins: the caller then derives it). */
+static void streams_add(ferry_stream_stats_t a[2], const ferry_stream_stats_t b[2])
+{
+    for (int k = 0; k < 2; k++) {
+        a[k].lag = a[k].lag < 0 || b[k].lag < 0 ? -1 : a[k].lag + b[k].lag;
+        a[k].length += b[k].length;
+        a[k].pending += b[k].pending;
+        a[k].bytes += b[k].bytes;
+    }
+}
+
+/* The streams (and, cnt non-NULL, the counters) of shards 1..S-1 of task, added to streams,
+ * *dead and *cnt: one pipeline. */
+static int streams_more(ferry_redis_t *r, const char *task, uint32_t shards,
+                        ferry_stream_stats_t streams[2], long long *dead, ferry_counters_t *cnt)
+{
+    int rc = FERRY_OK;
+    for (uint32_t sh = 1; sh < shards && rc == FERRY_OK; sh++) {
+        char tag[FERRY_LEDGER_TAG_MAX + 1], ck[FERRY_LEDGER_TAG_MAX + 32];
+        rc = ferry_ledger_shard_tag(task, sh, shards, tag, sizeof(tag));
+        if (rc == FERRY_OK)
+            rc = streams_append(r, tag);
+        keys_task(ck, sizeof(ck), tag, "cnt");
+        const char *hg[2] = {"HGETALL", ck};
+        if (rc == FERRY_OK && cnt)
+            rc = ferry_redis_append(r, 2, hg, NULL);
+    }
+    if (rc) {
+        ferry_redis_reset(r);
+        return rc;
+    }
+    for (uint32_t sh = 1; sh < shards; sh++) {
+        ferry_stream_stats_t one[2] = {{0, 0, -1, 0}, {0, 0, -1, 0}};
+        long long d = 0;
+        for (int i = 0; i < STREAM_CMDS + (cnt ? 1 : 0); i++) {
+            redisReply *rep = NULL;
+            int r2 = ferry_redis_read(r, &rep);
+            if (r2) {
+                ferry_redis_reset(r);
+                return r2;
+            }
+            if (i < STREAM_CMDS)
+                streams_take(i, rep, one, &d);
+            else {
+                ferry_counters_t c;
+                ferry_ledger_counters_parse(rep, &c);
+                for (int k = 0; k < FERRY_STATE_COUNT; k++) {
+                    cnt->objects[k] += c.objects[k];
+                    cnt->bytes[k] += c.bytes[k];
+                }
+                cnt->unverified += c.unverified;
+            }
+            freeReplyObject(rep);
+        }
+        streams_add(streams, one);
+        if (dead)
+            *dead += d;
+    }
+    return FERRY_OK;
+}
+
 int ferry_stats_streams(ferry_redis_t *r, const char *task, ferry_stream_stats_t streams[2],
                         long long *dead)
 {
     if (task == NULL || !keys_task_name_ok(task))
         return FERRY_EINVAL;
-    int rc = streams_append(r, task);
+    /* The definition (for its shards) rides in the same pipeline as shard 0's streams: a task
+     * of one shard costs the one round trip it always did. */
+    const char *hg[3] = {"HGET", KEYS_REGISTRY, task};
+    int rc = ferry_redis_append(r, 3, hg, NULL);
+    if (rc == FERRY_OK)
+        rc = streams_append(r, task);
     if (rc) {
         ferry_redis_reset(r);
         return rc;
     }
     for (int i = 0; i < 2; i++)
         streams[i] = (ferry_stream_stats_t){0, 0, -1, 0};
-    for (int i = 0; i < STREAM_CMDS; i++) {
+    long long d = 0;
+    uint32_t shards = 1;
+    for (int i = -1; i < STREAM_CMDS; i++) {
         redisReply *rep = NULL;
         int r2 = ferry_redis_read(r, &rep);
         if (r2) {
             ferry_redis_reset(r);
             return r2;
         }
-        streams_take(i, rep, streams, dead);
+        if (i < 0)
+            shards = rep->type == REDIS_REPLY_STRING ? def_shards(rep->str, rep->len) : 1;
+        else
+            streams_take(i, rep, streams, &d);
         freeReplyObject(rep);
     }
+    if (shards > 1 && (rc = streams_more(r, task, shards, streams, &d, NULL)) != FERRY_OK)
+        return rc;
+    if (dead)
+        *dead = d;
     return FERRY_OK;
 }
 
@@ -734,6 +831,27 @@ static int workers_append(ferry_redis_t *r)
 
 /* The heartbeats of the workers named in set (a ZRANGE reply): one pipelined HGETALL each;
  * task non-NULL keeps only those serving it. */
+/* workers_fetch's pipeline: one heartbeat hash per reply, kept when it serves the task */
+typedef struct {
+    ferry_heartbeat_t *v;
+    size_t cnt;
+    const char *task;
+} hb_collect_t;
+
+static void hb_collect(void *ud, const redisReply *rep)
+{
+    hb_collect_t *c = ud;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+        return; /* gone since SMEMBERS (expired), or not a hash */
+    ferry_heartbeat_t hb;
+    memset(&hb, 0, sizeof(hb));
+    for (size_t j = 0; j + 1 < rep->elements; j += 2)
+        if (rep->element[j]->type == REDIS_REPLY_STRING)
+            hb_field(&hb, rep->element[j]->str, rep->element[j + 1]);
+    if (hb.consumer[0] && (c->task == NULL || serves(hb.tasks, c->task)))
+        c->v[c->cnt++] = hb;
+}
+
 static int workers_fetch(ferry_redis_t *r, const redisReply *set, const char *task,
                          ferry_heartbeat_t **out, size_t *n)
 {
@@ -742,47 +860,35 @@ static int workers_fetch(ferry_redis_t *r, const redisReply *set, const char *ta
     if (set->type != REDIS_REPLY_ARRAY)
         return FERRY_EPARSE;
     size_t m = set->elements;
-    ferry_heartbeat_t *v = calloc(m ? m : 1, sizeof(*v));
-    if (v == NULL)
-        return FERRY_ENOMEM;
-    int rc = FERRY_OK;
-    size_t sent = 0;
+    typedef char hb_key_t[200];
+    hb_collect_t c = {calloc(m ? m : 1, sizeof(*c.v)), 0, task};
+    hb_key_t *keys = malloc(sizeof(*keys) * (m ? m : 1));
+    const char **words = malloc(sizeof(*words) * 2 * (m ? m : 1));
+    const char **(*argv) = malloc(sizeof(*argv) * (m ? m : 1));
+    int *argc = malloc(sizeof(*argc) * (m ? m : 1));
+    int rc = c.v && keys && words && argv && argc ? FERRY_OK : FERRY_ENOMEM;
     for (size_t i = 0; i < m && rc == FERRY_OK; i++) {
-        char key[200];
         const redisReply *e = set->element[i];
-        worker_key(key, sizeof(key), e->type == REDIS_REPLY_STRING ? e->str : "");
-        const char *argv[2] = {"HGETALL", key};
-        rc = ferry_redis_append(r, 2, argv, NULL);
-        if (rc == FERRY_OK)
-            sent++;
+        worker_key(keys[i], sizeof(keys[i]), e->type == REDIS_REPLY_STRING ? e->str : "");
+        words[2 * i] = "HGETALL";
+        words[2 * i + 1] = keys[i];
+        argv[i] = &words[2 * i];
+        argc[i] = 2;
     }
-    size_t cnt = 0;
-    for (size_t i = 0; i < sent; i++) {
-        redisReply *rep = NULL;
-        int r2 = ferry_redis_read(r, &rep);
-        if (r2) {
-            rc = r2;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements) {
-            ferry_heartbeat_t hb;
-            memset(&hb, 0, sizeof(hb));
-            for (size_t j = 0; j + 1 < rep->elements; j += 2)
-                if (rep->element[j]->type == REDIS_REPLY_STRING)
-                    hb_field(&hb, rep->element[j]->str, rep->element[j + 1]);
-            if (hb.consumer[0] && (task == NULL || serves(hb.tasks, task)))
-                v[cnt++] = hb;
-        }
-        freeReplyObject(rep);
-    }
+    if (rc == FERRY_OK)
+        rc = pipeline_each(r, m, argc, (const char **const *)argv, hb_collect, &c);
+    if (rc == FERRY_EREDIS)
+        rc = FERRY_OK; /* a key that is not a hash: skipped, as hb_collect does */
+    free(keys);
+    free(words);
+    free(argv);
+    free(argc);
     if (rc) {
-        if (rc == FERRY_ENET || rc == FERRY_ETIMEOUT)
-            ferry_redis_reset(r);
-        free(v);
+        free(c.v);
         return rc;
     }
-    *out = v;
-    *n = cnt;
+    *out = c.v;
+    *n = c.cnt;
     return FERRY_OK;
 }
 
@@ -882,6 +988,14 @@ int ferry_stats_snapshots(ferry_redis_t *r, const char *const *tasks, size_t n,
         rc = ferry_redis_read(r, &zrem);
     if (rc == FERRY_OK)
         rc = ferry_redis_read(r, &set);
+    /* Tasks of several ledger shards: their other shards' counters and streams, one more
+     * round trip each (tasks of one shard cost nothing more). */
+    for (size_t t = 0; t < sent && rc == FERRY_OK; t++) {
+        ferry_task_snapshot_t *s = &out[t];
+        uint32_t shards = s->definition ? def_shards(s->definition, strlen(s->definition)) : 1;
+        if (shards > 1)
+            rc = streams_more(r, tasks[t], shards, s->st, &s->dead, &s->c);
+    }
     if (rc == FERRY_OK)
         rc = workers_fetch(r, set, NULL, hb, nhb);
     else

@@ -18,11 +18,19 @@ int ferry_status_ledger(ferry_redis_t *r, const char *task, ferry_ledger_t **out
 {
     ferry_task_t t;
     int rc = ferry_task_get(r, task, &t);
-    uint32_t buckets = t.ledger_buckets;
+    uint32_t buckets = t.ledger_buckets, shards = t.ledger_shards;
     ferry_task_clear(&t);
     if (rc)
         return rc;
-    return ferry_ledger_open(r, task, buckets, out);
+    return ferry_ledger_open_sharded(r, task, buckets, shards, out);
+}
+
+int ferry_status_ledger_any(ferry_redis_t *r, const char *task, ferry_ledger_t **out)
+{
+    int rc = ferry_status_ledger(r, task, out);
+    if (rc == FERRY_ENOTFOUND)
+        rc = ferry_ledger_open(r, task, 0, out);
+    return rc;
 }
 
 int ferry_status_object(ferry_redis_t *r, const char *task, const char *key, json_t **out)
@@ -122,7 +130,7 @@ int ferry_status_task(ferry_redis_t *r, const char *task, json_t **out)
         return rc;
     }
     ferry_ledger_t *l = NULL;
-    rc = ferry_ledger_open(r, task, t.ledger_buckets, &l);
+    rc = ferry_ledger_open_sharded(r, task, t.ledger_buckets, t.ledger_shards, &l);
     json_t *j = rc ? NULL : ferry_task_to_json(&t);
     ferry_task_clear(&t);
     if (rc)

@@ -196,6 +196,7 @@ void ferry_task_init(ferry_task_t *t)
     t->part_size = 16ULL << 20;
     t->multipart_threshold = 64ULL << 20;
     t->ledger_buckets = FERRY_LEDGER_DEFAULT_BUCKETS;
+    t->ledger_shards = 1;
 }
 
 void ferry_task_clear(ferry_task_t *t)
@@ -269,6 +270,7 @@ enum {
     TO_REQUIRE_SOURCE_CHECK,
     TO_MD5_PARTS,
     TO_LEDGER_BUCKETS,
+    TO_LEDGER_SHARDS,
     TO_ENDPOINT,
     TO_REGION,
     TO_PROFILE,
@@ -323,6 +325,10 @@ static const struct {
     {TO_LEDGER_BUCKETS,
      0,
      {"--ledger-buckets", "N", 0, "hash buckets of the ledger, 1..16777216 (fixed at creation)"}},
+    {TO_LEDGER_SHARDS,
+     0,
+     {"--ledger-shards", "S", 0,
+      "spread the ledger over S Redis Cluster slots, 1..1024 (1; fixed at creation)"}},
     {TO_ENDPOINT, 's', {"--src-endpoint", "URL", 0, "source endpoint (http:// or https://)"}},
     {TO_REGION, 's', {"--src-region", "REGION", 0, "source region"}},
     {TO_PROFILE, 's', {"--src-profile", "NAME", 0, "source credentials profile"}},
@@ -478,6 +484,18 @@ static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, f
         t->ledger_buckets = (uint32_t)b;
         break;
     }
+    case TO_LEDGER_SHARDS: {
+        char *e;
+        unsigned long b = strtoul(v, &e, 10);
+        if (*e || *v == '\0' || *v == '-' || b < 1 || b > FERRY_LEDGER_SHARDS_MAX)
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "--ledger-shards: must be 1..%d (1 unless one task's ledger "
+                                 "must spread over Redis Cluster nodes, docs/redis.md)",
+                                 FERRY_LEDGER_SHARDS_MAX);
+        else
+            t->ledger_shards = (uint32_t)b;
+        break;
+    }
     case TO_ENDPOINT:
         if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
             rc = ferry_error_set(err, FERRY_EINVAL,
@@ -582,6 +600,11 @@ int ferry_task_validate(const ferry_task_t *t, ferry_error_t *err)
     if (t->max_age_ms && t->min_age_ms > t->max_age_ms)
         return ferry_error_set(err, FERRY_EINVAL,
                                "--min-age must not exceed --max-age: nothing would be copied");
+    if (t->ledger_shards < 1 || t->ledger_shards > FERRY_LEDGER_SHARDS_MAX ||
+        t->ledger_shards > t->ledger_buckets)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "--ledger-shards must be 1..%d and at most --ledger-buckets",
+                               FERRY_LEDGER_SHARDS_MAX);
     return FERRY_OK;
 }
 
@@ -646,6 +669,7 @@ json_t *ferry_task_to_json(const ferry_task_t *t)
     json_object_set_new(o, "part_size", json_integer((json_int_t)t->part_size));
     json_object_set_new(o, "multipart_threshold", json_integer((json_int_t)t->multipart_threshold));
     json_object_set_new(o, "ledger_buckets", json_integer(t->ledger_buckets));
+    json_object_set_new(o, "ledger_shards", json_integer(t->ledger_shards)); /* absent: 1 */
     json_object_set_new(o, "created_at", json_integer(t->created_at));
     /* Filters only when set, so tasks without them keep their stored form. */
     if (t->min_size)
@@ -751,6 +775,17 @@ int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
         json_int_t b = json_integer_value(json_object_get(j, "ledger_buckets"));
         t->ledger_buckets = b >= 1 && b <= (1 << 24) ? (uint32_t)b : FERRY_LEDGER_DEFAULT_BUCKETS;
     }
+    if (json_object_get(j, "ledger_shards")) {
+        /* Never guessed: a wrong shard count would read and write the wrong keys. */
+        json_int_t sh = json_integer_value(json_object_get(j, "ledger_shards"));
+        if (!json_is_integer(json_object_get(j, "ledger_shards")) || sh < 1 ||
+            sh > FERRY_LEDGER_SHARDS_MAX || (uint32_t)sh > t->ledger_buckets)
+            return ferry_error_set(err, FERRY_EPARSE,
+                                   "task %s: \"ledger_shards\" in the stored definition must be "
+                                   "1..%d and at most ledger_buckets",
+                                   t->name, FERRY_LEDGER_SHARDS_MAX);
+        t->ledger_shards = (uint32_t)sh;
+    }
     if (json_is_integer(json_object_get(j, "created_at")))
         t->created_at = json_integer_value(json_object_get(j, "created_at"));
     /* Filters: absent is no bound; present must be a non-negative integer. */
@@ -797,7 +832,7 @@ int ferry_task_put(ferry_redis_t *r, const ferry_task_t *t, int replace)
             e, FERRY_EEXISTS,
             "task %s already exists (ferry task rm %s first, or pick another name)", t->name,
             t->name);
-    return ferry_queue_create_groups(r, t->name);
+    return ferry_queue_create_groups(r, t->name, t->ledger_shards);
 }
 
 int ferry_task_get(ferry_redis_t *r, const char *name, ferry_task_t *t)
@@ -856,26 +891,15 @@ int ferry_task_list(ferry_redis_t *r, char ***names, size_t *n)
     return FERRY_OK;
 }
 
-int ferry_task_remove(ferry_redis_t *r, const char *name)
+/* UNLINK every key matching pattern (SCAN … MATCH; a pattern with a literal hash tag scans one
+ * cluster node). *deleted grows by the keys removed. */
+static int unlink_matching(ferry_redis_t *r, const char *match, long long *deleted)
 {
-    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(r);
-    if (!ferry_task_name_valid(name))
-        return ferry_error_set(e, FERRY_EINVAL, "\"%.70s\" is not a valid task name",
-                               name ? name : "");
+    char cursor[32] = "0";
     redisReply *rep = NULL;
-    const char *argv[3] = {"HDEL", KEYS_REGISTRY, name};
-    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
-    if (rc)
-        return rc;
-    long long gone = ferry_redis_reply_int(rep, 0);
-    freeReplyObject(rep);
-    /* Delete the task's keys even when the registry entry was already gone (half-removed). */
-    char match[128], cursor[32] = "0";
-    snprintf(match, sizeof(match), "ferry:{%s}:*", name);
-    long long deleted = 0;
     do {
         const char *sargv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
-        rc = ferry_redis_argv(r, 6, sargv, NULL, &rep);
+        int rc = ferry_redis_argv(r, 6, sargv, NULL, &rep);
         if (rc)
             return rc;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
@@ -892,12 +916,47 @@ int ferry_task_remove(ferry_redis_t *r, const char *name)
                 dargv[1 + j] = ks->element[i + j]->str;
             redisReply *d = NULL;
             if (ferry_redis_argv(r, (int)m + 1, dargv, NULL, &d) == FERRY_OK) {
-                deleted += ferry_redis_reply_int(d, 0);
+                *deleted += ferry_redis_reply_int(d, 0);
                 freeReplyObject(d);
             }
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);
+    return FERRY_OK;
+}
+
+int ferry_task_remove(ferry_redis_t *r, const char *name)
+{
+    ferry_error_t *e = (ferry_error_t *)ferry_redis_error(r);
+    if (!ferry_task_name_valid(name))
+        return ferry_error_set(e, FERRY_EINVAL, "\"%.70s\" is not a valid task name",
+                               name ? name : "");
+    /* The shard count first: each shard's keys have their own hash tag. A definition that
+     * cannot be read (already gone, or malformed) leaves shard 0 only. */
+    uint32_t shards = 1;
+    {
+        ferry_task_t t;
+        if (ferry_task_get(r, name, &t) == FERRY_OK)
+            shards = t.ledger_shards;
+        ferry_task_clear(&t);
+    }
+    redisReply *rep = NULL;
+    const char *argv[3] = {"HDEL", KEYS_REGISTRY, name};
+    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long gone = ferry_redis_reply_int(rep, 0);
+    freeReplyObject(rep);
+    /* Delete the task's keys even when the registry entry was already gone (half-removed). */
+    long long deleted = 0;
+    for (uint32_t s = 0; s < shards; s++) {
+        char tag[FERRY_LEDGER_TAG_MAX + 1], match[FERRY_LEDGER_TAG_MAX + 16];
+        if ((rc = ferry_ledger_shard_tag(name, s, shards, tag, sizeof(tag))) != FERRY_OK)
+            return rc;
+        snprintf(match, sizeof(match), "ferry:{%s}:*", tag);
+        if ((rc = unlink_matching(r, match, &deleted)) != FERRY_OK)
+            return rc;
+    }
     if (!gone && deleted == 0)
         return ferry_error_set(e, FERRY_ENOTFOUND, "no task named %s (see ferry task ls)", name);
     return FERRY_OK;

@@ -12,12 +12,16 @@
  *     IMPORTING/MIGRATING + MIGRATE, then SETSLOT NODE) while a worker copies: ASK, TRYAGAIN
  *     and MOVED are followed, the copy ends with everything done, nothing lost, nothing failed,
  *     the ledger on the new master, and a client with the old map reads it through MOVED.
- *  4. TLS: rediss:// is refused with what to do; the stunnel client configuration of
+ *  4. One task over eight ledger shards (--ledger-shards 8): its shards' slots on all three
+ *     masters, keys in each, a full copy byte-identical, and one shard's slot migrated during
+ *     the copy with nothing lost; ferry task rm empties every shard's slot.
+ *  5. TLS: rediss:// is refused with what to do; the stunnel client configuration of
  *     docs/redis.md reaches a TLS-only redis-server (certificates made with openssl).
  */
 #include "test_worker_util.h"
 
 #include "../../lib/store/cluster_int.h"
+#include "ferry/status.h"
 
 static harness_server_t node[3];
 
@@ -620,6 +624,124 @@ static void migration_during_copy(wt_t *w)
     ferry_redis_free(old);
 }
 
+/* The counters of a task with its shards (the wt_ helpers open one shard). */
+static void counters_of(wt_t *w, const char *task, ferry_counters_t *c)
+{
+    ferry_ledger_t *l = NULL;
+    REQUIRE(ferry_status_ledger(w->r, task, &l) == FERRY_OK);
+    REQUIRE(ferry_ledger_counters(l, c) == FERRY_OK);
+    ferry_ledger_free(l);
+}
+
+/* One task spread over 8 shards: every master holds some of it; a copy during which one
+ * shard's slot moves to another master ends with everything done and byte-identical. */
+static void sharded_task(wt_t *w)
+{
+    enum { N = 400, S = 8 };
+    char js[256], out[4096], args[256];
+    snprintf(js, sizeof(js),
+             "{\"bucket\":\"src\",\"prefix\":\"sh/\",\"count\":%d,\"seed\":11,\"size\":16384}", N);
+    seed(w, js);
+    const char *name = "wide";
+    const char *extra[] = {"--ledger-shards", "8", "--ledger-buckets", "256", NULL};
+    wt_task(w, name, "sh/", NULL, "sh/", extra);
+    long long before = commands_total(), before_top = commands_top();
+    snprintf(args, sizeof(args), "task run %s", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+
+    /* Where the shards are: each tag's slot (CLUSTER KEYSLOT agrees with the client's), keys
+     * in each slot, and all three masters used. */
+    unsigned slot[S];
+    int own[S], used[3] = {0, 0, 0};
+    for (int s = 0; s < S; s++) {
+        char tag[FERRY_LEDGER_TAG_MAX + 1], key[160];
+        REQUIRE(ferry_ledger_shard_tag(name, (uint32_t)s, S, tag, sizeof(tag)) == FERRY_OK);
+        snprintf(key, sizeof(key), "ferry:{%s}:cnt", tag);
+        redisContext *c = ctx(0);
+        redisReply *rep = redisCommand(c, "CLUSTER KEYSLOT %s", key);
+        REQUIRE(rep && rep->type == REDIS_REPLY_INTEGER);
+        slot[s] = (unsigned)rep->integer;
+        freeReplyObject(rep);
+        redisFree(c);
+        CHECK_INT(slot[s], ferry_cluster_key_slot(key, strlen(key)));
+        own[s] = owner(slot[s]);
+        REQUIRE(own[s] >= 0);
+        used[own[s]]++;
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "CLUSTER COUNTKEYSINSLOT %u", slot[s]);
+        long long k = node_int(own[s], cmd);
+        printf("shard %d: tag %s, slot %u on node %d, %lld keys\n", s, tag, slot[s], own[s], k);
+        CHECK(k >= 3); /* buckets, indexes, counters, streams */
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK(used[i] > 0);
+
+    /* Copy, and move a shard that is not shard 0 (the per-task keys stay put) while it runs. */
+    int ms = 1;
+    while (ms < S - 1 && own[ms] == 0)
+        ms++;
+    int from = own[ms], to = (from + 1) % 3;
+    REQUIRE(s3t_control(&w->d, w->dst.url, "POST", "/_fakes3/faults",
+                        "[{\"op\":\"PutObject\",\"latency_ms\":60}]", out, sizeof(out)) == 200);
+    const char *wopts[] = {"--exit-when-idle", "--concurrency", "4", "--slot", "11", NULL};
+    pid_t p = wt_worker(w, name, "wide.log", wopts);
+    ferry_counters_t c;
+    double t0 = wt_now();
+    do {
+        usleep(100 * 1000);
+        counters_of(w, name, &c);
+    } while (c.objects[FERRY_STATE_DONE] < 40 && wt_now() - t0 < 60);
+    long long done_before = c.objects[FERRY_STATE_DONE];
+    double m0 = wt_now();
+    int keys = migrate_slot(slot[ms], from, to, 2);
+    counters_of(w, name, &c);
+    printf("migrated shard %d's slot %u node %d -> %d: %d keys in %.1f s; done %lld before, %lld "
+           "after\n",
+           ms, slot[ms], from, to, keys, wt_now() - m0, done_before, c.objects[FERRY_STATE_DONE]);
+    CHECK(keys >= 3);
+    CHECK(done_before < N);
+    CHECK(c.objects[FERRY_STATE_DONE] < N); /* the copy went on after the migration */
+    CHECK_INT(owner(slot[ms]), to);
+    CHECK_INT(wt_wait(p, 300), 0);
+    s3t_control(&w->d, w->dst.url, "POST", "/_fakes3/faults", "[]", out, sizeof(out));
+
+    long long ops = commands_total() - before, top = commands_top() - before_top;
+    printf("redis for %d objects over %d shards (scan + copy + the migration + this test's "
+           "polling): %lld commands executed (%.1f per object; commandstats: %lld)\n",
+           N, S, top, (double)top / N, ops);
+    counters_of(w, name, &c);
+    CHECK_INT(c.objects[FERRY_STATE_DONE], N);
+    CHECK_INT(c.objects[FERRY_STATE_FAILED], 0);
+    CHECK_INT(c.objects[FERRY_STATE_QUEUED] + c.objects[FERRY_STATE_COPYING], 0);
+    CHECK_INT(wt_compare(w, &w->d, "sh/", "sh/"), 0);
+    CHECK_INT(wt_log_count("wide.log", "event=copy.failed"), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "CLUSTER COUNTKEYSINSLOT %u", slot[ms]);
+    CHECK_INT(node_int(from, cmd), 0);
+    CHECK(node_int(to, cmd) > 0);
+    snprintf(args, sizeof(args), "ls %s --state done --limit 1000", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+
+    /* task rm: no key of the task is left in any shard's slot (other tests' keys may share
+     * a slot). */
+    snprintf(args, sizeof(args), "task rm %s", name);
+    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    int left = 0;
+    for (int s = 0; s < S; s++) {
+        redisContext *rc = ctx(owner(slot[s]));
+        redisReply *rep = redisCommand(rc, "CLUSTER GETKEYSINSLOT %u 1000", slot[s]);
+        REQUIRE(rep && rep->type == REDIS_REPLY_ARRAY);
+        for (size_t i = 0; i < rep->elements; i++)
+            if (strncmp(rep->element[i]->str, "ferry:{wide", 11) == 0) {
+                fprintf(stderr, "left in slot %u: %s\n", slot[s], rep->element[i]->str);
+                left++;
+            }
+        freeReplyObject(rep);
+        redisFree(rc);
+    }
+    CHECK_INT(left, 0);
+}
+
 static void wait_listening(int port, const char *what)
 {
     double t0 = wt_now();
@@ -738,6 +860,7 @@ int main(void)
     tasks_on_three_nodes(&w);
     cli(&w);
     migration_during_copy(&w);
+    sharded_task(&w);
     tls_via_stunnel();
     wt_stop(&w);
     return test_summary();

@@ -1,10 +1,16 @@
 /* One ferry worker serving several tasks: the event stream of every task is read before the
  * bulk stream of any. Three tasks with a bulk backlog each and one event job in the last task;
  * with one job slot, the event job is the first copy the worker makes, and every job of all
- * three tasks is done. */
+ * three tasks is done.
+ * Then an idle worker of one task, waiting for work in XREADGROUP BLOCK: a SIGTERM ends that
+ * wait with CLIENT UNBLOCK (Redis counts the call, and no client stays blocked) and the worker
+ * exits 0. */
 #include "test_worker_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* The key of the first copy.done line of the log, or "". */
 static void first_done(const char *logname, char *key, size_t n)
@@ -26,6 +32,55 @@ static void first_done(const char *logname, char *key, size_t n)
         break;
     }
     fclose(f);
+}
+
+/* The integer after "name:" in an INFO reply of Redis, or -1. */
+static long long info_num(wt_t *w, const char *section, const char *name)
+{
+    redisReply *rep = NULL;
+    long long v = -1;
+    if (ferry_redis_cmd(w->r, &rep, "INFO %s", section) != FERRY_OK)
+        return -1;
+    char pat[128];
+    snprintf(pat, sizeof(pat), "%s:", name);
+    const char *p = rep->type == REDIS_REPLY_STRING ? strstr(rep->str, pat) : NULL;
+    if (p)
+        v = strtoll(p + strlen(pat), NULL, 10);
+    freeReplyObject(rep);
+    return v;
+}
+
+/* "calls=N" of one command in INFO commandstats ("client|unblock"), 0 when never called. */
+static long long cmd_calls(wt_t *w, const char *cmd)
+{
+    redisReply *rep = NULL;
+    long long v = 0;
+    if (ferry_redis_cmd(w->r, &rep, "INFO commandstats") != FERRY_OK)
+        return -1;
+    char pat[128];
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
+    const char *p = rep->type == REDIS_REPLY_STRING ? strstr(rep->str, pat) : NULL;
+    if (p)
+        v = strtoll(p + strlen(pat), NULL, 10);
+    freeReplyObject(rep);
+    return v;
+}
+
+static void idle_sigterm(wt_t *w)
+{
+    const char *opts[] = {"--log-level", "info", NULL};
+    long long unblocks0 = cmd_calls(w, "client|unblock");
+    pid_t p = wt_worker(w, "ta", "idle.log", opts);
+    double end = wt_now() + 30;
+    while (wt_now() < end && info_num(w, "clients", "blocked_clients") < 1)
+        usleep(20 * 1000);
+    CHECK(info_num(w, "clients", "blocked_clients") >= 1); /* the feeder waits for work */
+    double t0 = wt_now();
+    kill(p, SIGTERM);
+    CHECK_INT(wt_wait(p, 30), 0);
+    printf("idle worker: exited %.3f s after SIGTERM\n", wt_now() - t0);
+    CHECK(cmd_calls(w, "client|unblock") > unblocks0);
+    CHECK_INT(info_num(w, "clients", "blocked_clients"), 0);
 }
 
 int main(void)
@@ -63,6 +118,7 @@ int main(void)
         wt_counters(&w, names[i], &c);
         CHECK_INT(c.objects[FERRY_STATE_DONE], i == 2 ? 26 : 25);
     }
+    idle_sigterm(&w);
     wt_stop(&w);
     return test_summary();
 }

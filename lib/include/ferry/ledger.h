@@ -2,8 +2,14 @@
  * Lua scripts that also keep the pending/failed indexes, the per-task counters and the per-key
  * copy lease consistent. Layout and encoding: docs/internals/ledger.md.
  *
- * All keys of task T share the hash tag {T} ("ferry:{T}:…"), so one script may touch them
- * together and a task lives on one Redis Cluster node.
+ * A task's ledger is split into S shards (ledger_shards, fixed at creation, 1 by default).
+ * Shard 0's keys have the hash tag {T} ("ferry:{T}:…"), shard s > 0's the tag {T/s.x}
+ * (ferry_ledger_shard_tag). A record lives in shard (its bucket mod S) together with
+ * everything a script touches with it (its bucket, the pending/failed indexes, counters,
+ * copy lease and job streams of that shard), so every script stays within one hash slot while
+ * one task spreads over Redis Cluster nodes. With S = 1 every key is "ferry:{T}:…", the
+ * layout of ferry before shards. Per-task singletons (uploads, lease, scan state) are in
+ * shard 0. docs/redis.md.
  *
  * Threading: a ferry_ledger_t borrows a ferry_redis_t and has the same one-thread rule.
  * Errors: functions return FERRY_OK or a FERRY_E* code; details are on the connection
@@ -27,6 +33,8 @@ extern "C" {
 #endif
 
 #define FERRY_LEDGER_DEFAULT_BUCKETS 65536
+#define FERRY_LEDGER_SHARDS_MAX      1024 /* --ledger-shards */
+#define FERRY_LEDGER_TAG_MAX         96   /* a shard's hash tag, "T/s.x" */
 
 /* The record states, origins and record slots are each listed once, here: the C enums, the
  * names and the constants the Lua scripts use (S_QUEUED, O_EVENT, F_SIZE, …: the prelude,
@@ -164,12 +172,34 @@ typedef struct ferry_ledger_s ferry_ledger_t;
  * buckets the records are spread over (from the task's config; 0 means the default). r is
  * borrowed and must outlive the ledger. *out new, free with ferry_ledger_free. */
 int ferry_ledger_open(ferry_redis_t *r, const char *task, uint32_t buckets, ferry_ledger_t **out);
-void ferry_ledger_free(ferry_ledger_t *l);
+/* The same for a ledger of `shards` shards (the task's ledger_shards; 0 means 1; at most
+ * FERRY_LEDGER_SHARDS_MAX and at most the buckets: FERRY_EINVAL otherwise). ferry_ledger_open
+ * is this with one shard. Computes the shards' tags once (about S CRC16s per shard). */
+int ferry_ledger_open_sharded(ferry_redis_t *r, const char *task, uint32_t buckets, uint32_t shards,
+                              ferry_ledger_t **out);
+void ferry_ledger_free(ferry_ledger_t *l); /* NULL accepted */
 
 /* Borrowed accessors. */
 ferry_redis_t *ferry_ledger_redis(const ferry_ledger_t *l);
 const char *ferry_ledger_task(const ferry_ledger_t *l);
 uint32_t ferry_ledger_buckets(const ferry_ledger_t *l);
+uint32_t ferry_ledger_shards(const ferry_ledger_t *l);
+
+/* The shard of an object key: its bucket mod the shards (0 with one shard). Pure. */
+uint32_t ferry_ledger_shard_of(const ferry_ledger_t *l, const char *key);
+
+/* The hash tag of shard s of a task with `shards` shards, into buf (n bytes; a tag is at most
+ * FERRY_LEDGER_TAG_MAX): "T" for shard 0, and for s > 0 "T/s.x" with the smallest x >= 0 whose
+ * Redis Cluster slot, counted from the slot of "T", falls in [s*16384/S, (s+1)*16384/S). So
+ * the tags are deterministic (every reader computes the same), each shard has its own slot,
+ * and the shards spread evenly over the slot space. FERRY_OK, FERRY_EINVAL (bad task name,
+ * s >= shards, shards outside 1..FERRY_LEDGER_SHARDS_MAX) or FERRY_ERANGE (buf too small). */
+int ferry_ledger_shard_tag(const char *task, uint32_t s, uint32_t shards, char *buf, size_t n);
+
+/* "ferry:{<shard s's tag>}:<suffix>" into buf: FERRY_OK, FERRY_EINVAL (s out of range) or
+ * FERRY_ERANGE. For the queue (q:event, q:bulk, q:dead, cnt of each shard). */
+int ferry_ledger_shard_key(const ferry_ledger_t *l, uint32_t s, const char *suffix, char *buf,
+                           size_t n);
 
 /* Which bucket a key's record lives in (FNV-1a 64 mod buckets). Pure. */
 uint32_t ferry_ledger_bucket_of(const char *key, size_t klen, uint32_t buckets);

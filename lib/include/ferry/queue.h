@@ -1,5 +1,8 @@
 /* ferry — the job queue of a task: two Redis streams, ferry:{T}:q:event (drained first) and
  * ferry:{T}:q:bulk, each with consumer group "workers", and a dead-letter stream ferry:{T}:q:dead.
+ * A task with several ledger shards has these three streams in every shard (ferry:{T/s.x}:…,
+ * ferry/ledger.h): a job lives in its record's shard; a consumer reads all shards' streams
+ * (the shards in turn, blocking on one at a time) and acks a job in the shard it came from.
  *
  * Producers do not write streams directly: ferry_ledger_enqueue() adds a job in the same Lua
  * step that moves the record to queued. Consumers use this module:
@@ -52,6 +55,7 @@ typedef struct ferry_job_s {
     int origin; /* ferry_origin_t */
     int64_t enqueued_ms;
     long long deliveries; /* 1 on first delivery */
+    uint32_t shard;       /* the ledger shard whose stream holds it (0 with one shard) */
 } ferry_job_t;
 
 /* Decode one stream entry reply ([id, [field, value, …]]). Pure, bounded and validated:
@@ -75,9 +79,10 @@ typedef struct ferry_queue_s ferry_queue_t;
 /* Open the consumer side of the ledger's task (creates the groups if needed). The ledger is
  * borrowed and must outlive the queue. *out new, free with ferry_queue_free (NULL accepted). */
 int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue_t **out);
-/* Create task's job streams and their consumer group if missing (idempotent). ferry task add
- * calls it, so a reader of the group (KEDA, /v1/scale) finds it before any worker ran. */
-int ferry_queue_create_groups(ferry_redis_t *r, const char *task);
+/* Create task's job streams and their consumer group if missing (idempotent), in each of its
+ * `shards` ledger shards (0 means 1). ferry task add calls it, so a reader of the group (KEDA,
+ * /v1/scale) finds it before any worker ran. */
+int ferry_queue_create_groups(ferry_redis_t *r, const char *task, uint32_t shards);
 void ferry_queue_free(ferry_queue_t *q);
 
 /* "<host>/<slot>": host is FERRY_HOSTNAME, else gethostname(); NULL host looks it up. */
@@ -120,7 +125,8 @@ int ferry_queue_nack(ferry_queue_t *q, const ferry_job_t *job, int64_t delay_ms)
 int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error);
 
 /* Producer side: how many jobs wait or run (entries in the streams; acked ones are deleted)
- * and how many dead letters there are. Any pointer may be NULL. */
+ * and how many dead letters there are, summed over the ledger's shards (one pipeline). Any
+ * pointer may be NULL. */
 int ferry_queue_backlog(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead);
 
 /* Remove consumers of this task's groups that own nothing and were idle longer than idle_ms

@@ -107,6 +107,18 @@ int ferry_redis_read(ferry_redis_t *r, redisReply **reply);
 /* Re-establish the connection now (with the backoff budget). */
 int ferry_redis_reset(ferry_redis_t *r);
 
+/* This connection's CLIENT ID (asked once per connection, then kept until a reconnect), so that
+ * another connection can end a blocking read of this one with ferry_redis_unblock. FERRY_OK and
+ * *id; FERRY_EUNSUPPORTED in cluster mode (a blocking read may be on any node); or the error of
+ * the command (a server whose ACL refuses CLIENT, say). */
+int ferry_redis_client_id(ferry_redis_t *r, long long *id);
+
+/* CLIENT UNBLOCK id on this connection: a blocking command (XREADGROUP BLOCK …) of connection
+ * id on the same server returns now, as if it had timed out (nothing is delivered). *done (may
+ * be NULL) is 1 when a command was blocked, 0 when none was (or id is gone). FERRY_OK, or the
+ * error of the command; FERRY_EUNSUPPORTED in cluster mode. Safe to call with any id. */
+int ferry_redis_unblock(ferry_redis_t *r, long long id, int *done);
+
 /* A Lua script. Declare one static const per script; the connection caches its SHA1 and
  * whether it is loaded on the current server connection. */
 typedef struct ferry_redis_script_s {

@@ -14,8 +14,13 @@
 extern "C" {
 #endif
 
-/* Open the ledger of a registered task (FERRY_ENOTFOUND: "no task named …"). *out new. */
+/* Open the ledger of a registered task, with its buckets and shards (FERRY_ENOTFOUND: "no task
+ * named …"). *out new. */
 int ferry_status_ledger(ferry_redis_t *r, const char *task, ferry_ledger_t **out);
+/* The same, but a task that is not registered (removed meanwhile) opens an empty ledger of one
+ * shard instead of failing: for readers that sum over many tasks (metrics, the scaling
+ * policy). */
+int ferry_status_ledger_any(ferry_redis_t *r, const char *task, ferry_ledger_t **out);
 
 /* One object's record. FERRY_OK with *out new, or FERRY_ENOTFOUND (unknown key or task). */
 int ferry_status_object(ferry_redis_t *r, const char *task, const char *key, json_t **out);

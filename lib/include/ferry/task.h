@@ -81,6 +81,7 @@ typedef struct ferry_task_s {
     uint64_t part_size;           /* default 16 MiB */
     uint64_t multipart_threshold; /* default 64 MiB */
     uint32_t ledger_buckets;      /* fixed at creation */
+    uint32_t ledger_shards;       /* --ledger-shards: 1..1024, <= buckets; fixed at creation */
     int64_t created_at;
     /* Scan filters (--min-size, --max-size, --min-age, --max-age): source objects outside are
      * skipped (not recorded). 0: no bound. A scan's own options may replace a bound for one
