@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "lease.h"
 #include "scan.h"
+#include "sched_part.h"
 
 #include "ferry/cron.h"
 #include "ferry/log.h"
@@ -38,7 +39,7 @@ typedef struct api_args_s {
     char *token, *cert, *key;
 } api_args_t;
 
-typedef struct sched_s {
+struct sched_s {
     cli_t *g;
     uv_loop_t own;   /* ferry scheduler's loop; ferry up passes its own */
     uv_loop_t *loop; /* the loop it runs on */
@@ -63,7 +64,7 @@ typedef struct sched_s {
     ferry_api_t *api;
     int stopping;
     long long scans;
-} sched_t;
+};
 
 /* When stopping and no scan runs any more: stop the loop if it is ours. */
 static void maybe_stopped(sched_t *s)

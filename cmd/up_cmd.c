@@ -31,24 +31,13 @@
 
 #include "cli.h"
 #include "scale.h"
+#include "sched_part.h"
 #include "supervise.h"
 
 #include "ferry/log.h"
 #include "ferry/redisd.h"
 #include "ferry/stats.h"
 #include "ferry/task.h"
-
-/* scheduler_cmd.c: the scheduler and API as a part on our loop */
-typedef struct sched_s sched_t;
-sched_t *sched_new(cli_t *g);
-void sched_scale_cfg(sched_t *s, const ferry_scale_cfg_t *cfg);
-int sched_args(sched_t *s, const cli_args_t *a);
-int sched_start(sched_t *s, uv_loop_t *loop);
-int sched_api_port(const sched_t *s);
-void sched_stop(sched_t *s);
-int sched_done(const sched_t *s);
-void sched_close(sched_t *s);
-void sched_free(sched_t *s);
 
 #define UP_TICK_MS        1000
 #define UP_BACKOFF_MS     1000 /* first restart delay; doubles per crash */

@@ -580,7 +580,7 @@ static void start_recheck(ferry_copy_t *c)
 /* The object is committed (or, multipart, every part is uploaded): record what was copied;
  * a single-request copy goes on to RECHECK, a multipart one to its source checks (then the
  * caller starts Complete). */
-void committed(ferry_copy_t *c)
+static void committed(ferry_copy_t *c)
 {
     ferry_error_t e;
     if (c->plan.kind == FERRY_PLAN_SINGLE) {

@@ -215,7 +215,6 @@ int copy_op_done(ferry_copy_t *c);
 /* Stop: record st/e (the first failure wins), stop every unit and request; copy_pump
  * concludes when none is left. */
 void copy_fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e);
-void copy_committed(ferry_copy_t *c);
 void copy_pump(ferry_copy_t *c);
 /* One part_t per part of the plan. FERRY_OK or FERRY_ENOMEM. */
 int copy_setup_parts(ferry_copy_t *c);

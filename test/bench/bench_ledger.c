@@ -92,6 +92,8 @@ static double wait_workers(int workers)
     return t;
 }
 
+static int cmpd(const void *x, const void *y);
+
 int main(int argc, char **argv)
 {
     long N = 1000000;
@@ -340,7 +342,6 @@ int main(int argc, char **argv)
         sum += lat[i];
         mx = lat[i] > mx ? lat[i] : mx;
     }
-    int cmpd(const void *x, const void *y);
     qsort(lat, Q, sizeof(double), cmpd);
     printf("status NAME KEY (task lookup + record): mean %.0f us, p99 %.0f us, max %.0f us\n",
            sum / Q * 1e6, lat[Q * 99 / 100] * 1e6, mx * 1e6);
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
     return system(cmd) == 0 ? 0 : 1;
 }
 
-int cmpd(const void *x, const void *y)
+static int cmpd(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;

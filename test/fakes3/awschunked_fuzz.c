@@ -8,6 +8,7 @@
  *    bytes and fed in slices of varying size; it must decode to exactly the payload and
  *    trailer. A mismatch aborts.
  */
+#include "fuzz.h"
 #include "awschunked.h"
 
 #include "ferry/buf.h"

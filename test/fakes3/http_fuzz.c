@@ -1,5 +1,6 @@
 /* Fuzz the fakes3 request parsers: the request head, then the rest as a chunked body (fed in
  * two slices so state carries across calls), then the two XML bodies. */
+#include "fuzz.h"
 #include "fakes3.h"
 #include "http.h"
 

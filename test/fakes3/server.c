@@ -994,10 +994,6 @@ static int address(fakes3_ctx_t *ctx)
     return FERRY_OK;
 }
 
-/* ---- control routes (/_fakes3/...) ------------------------------------------------------- */
-
-int fakes3_control(fakes3_ctx_t *ctx);
-
 /* ---- the loop ---------------------------------------------------------------------------- */
 
 static void log_request(fakes3_ctx_t *ctx, double ms)

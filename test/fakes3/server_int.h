@@ -96,4 +96,7 @@ const char *fakes3_xml_head(void);
 fakes3_op_t fakes3_ops_classify(const fakes3_ctx_t *ctx);
 void fakes3_ops_run(fakes3_ctx_t *ctx);
 
+/* control.c: the control routes under /_fakes3/ (no auth, JSON in and out). */
+int fakes3_control(fakes3_ctx_t *ctx);
+
 #endif

@@ -2,6 +2,7 @@
  * Authorization header, counts from the query string, the token comparison, and the
  * dashboard's If-None-Match matching (dashboard.h). Input: up to four NUL- or
  * newline-separated fields: method, path, Authorization (and If-None-Match) value, count. */
+#include "fuzz.h"
 #include "api.h"
 #include "dashboard.h"
 

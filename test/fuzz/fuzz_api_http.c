@@ -16,6 +16,7 @@
  * request only waits for the connection timeout: test_api covers slow and partial clients).
  * The API token is "fuzz-token" (the seed corpus test/data/fuzz/fuzz_api_http/ carries it). */
 #define _GNU_SOURCE /* strcasestr */
+#include "fuzz.h"
 #include "api.h"
 
 #include "ferry/log.h"

@@ -1,6 +1,7 @@
 /* Fuzz the command-line parser (cmd/cli.c cli_parse over the option table, then the task options
  * through ferry_task_parse_args and the scan overrides): the input is argv, NUL-separated; its
  * first byte picks the command's shape. Output (errors, help) goes to /dev/null. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

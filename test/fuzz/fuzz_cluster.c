@@ -1,6 +1,7 @@
 /* Fuzz target: Redis Cluster parsing — MOVED/ASK error replies, CLUSTER SLOTS replies (raw
  * RESP through hiredis's reader), key positions and slots of arbitrary commands. The first
  * byte picks the parser. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* Fuzz the cron parser (task definitions are user input) and next-time search. */
+#include "fuzz.h"
 #include "ferry/cron.h"
 
 #include <stdint.h>

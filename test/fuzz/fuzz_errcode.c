@@ -1,5 +1,6 @@
 /* Fuzz the error-code reader and classifier (stored error texts come from Redis and from
  * the stores' messages). */
+#include "fuzz.h"
 #include "ferry/errcode.h"
 
 #include <stdint.h>

@@ -2,6 +2,7 @@
  * and with a task's source bucket and the other key decodings (every bound is checked after
  * decoding): every format, the MNS JSON and XML envelopes, CloudEvents, SNS subscription
  * confirmations and delivery ids. */
+#include "fuzz.h"
 #include "events.h"
 
 #include <stdint.h>

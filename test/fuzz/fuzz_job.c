@@ -1,5 +1,6 @@
 /* Fuzz target: the job decoder (input parsed as RESP by hiredis's reader, then decoded as a
  * stream entry) and the record decoder (the raw input as a stored record). */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

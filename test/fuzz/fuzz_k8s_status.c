@@ -1,5 +1,6 @@
 /* Fuzz the reader of a Kubernetes API error answer (lib/core/k8s.c): the body comes from the
  * network; the message must stay inside the input and the output buffer, printable. */
+#include "fuzz.h"
 #include "ferry/k8s.h"
 
 #include <stdint.h>

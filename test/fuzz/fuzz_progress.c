@@ -2,6 +2,7 @@
  * and the worker wrote it, grouped against a key (progress_error_group), and a log line from the
  * workers' log (progress_line_important). The input is KEY NUL ERROR; the output must be a
  * NUL-terminated string within its buffer, never cut inside a UTF-8 sequence. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* Fuzz target: the Redis URL parser. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

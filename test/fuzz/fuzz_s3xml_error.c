@@ -1,4 +1,5 @@
 /* Fuzz <Error> parsing: the one-shot parser and the 200-with-<Error> path of Complete/Copy. */
+#include "fuzz.h"
 #include "ferry/s3xml.h"
 
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /* Fuzz the listing parser (ListObjects V1/V2): any bytes, fed in chunks chosen by the input.
  * Invariants: no crash, keys reported within 1..1024 bytes, sizes within -1..5 TiB, ETags
  * within their slot, complete only when finish is OK. */
+#include "fuzz.h"
 #include "ferry/s3xml.h"
 
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /* Fuzz the multipart and DeleteObjects reply parsers, and the XML escaper. The first byte picks
  * the expected reply. */
+#include "fuzz.h"
 #include "ferry/s3xml.h"
 
 #include <stdint.h>

@@ -2,6 +2,7 @@
  * decision on any inputs, state and clock, checking what must always hold: desired within
  * MIN..MAX, 0 only when MIN is 0, a target within bounds, a reason, finite rates. Input: a
  * range text up to the first newline, then bytes read as the numbers of up to 8 steps. */
+#include "fuzz.h"
 #include "scale.h"
 
 #include "ferry/error.h"

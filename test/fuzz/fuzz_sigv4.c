@@ -1,6 +1,7 @@
 /* Fuzz the parsers of outside input in sign.c: the Authorization header (fakes3 and any
  * server-side use) and percent-decoding (keys from events and listings), plus canonical
  * request building over arbitrary paths and queries. */
+#include "fuzz.h"
 #include "ferry/error.h"
 #include "ferry/sigv4.h"
 

@@ -1,5 +1,6 @@
 /* Fuzz target: the stats field-name parser, the label check and the throughput point parser
  * (ferry/stats.h): any bytes read back from a Redis hash must parse or be refused, never crash. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -153,7 +153,6 @@ static void test_redis(void)
 
 static void test_fakes3(void)
 {
-#ifdef FERRY_HAVE_FAKES3
     harness_server_t f;
     const char *extra[] = {"--bucket", "harness", NULL};
     REQUIRE(harness_fakes3_start("s3", extra, &f) == 0);
@@ -171,9 +170,6 @@ static void test_fakes3(void)
     pid_t pid = f.pid;
     CHECK(harness_stop(&f, SIGTERM) == 0);
     CHECK(wait_gone(pid, 2000));
-#else
-    fprintf(stderr, "fakes3 is not part of this build yet: its harness test is not compiled\n");
-#endif
 }
 
 static void test_s3rver(void)
@@ -225,13 +221,9 @@ static void crash_child(int wfd, int how)
     if (p < 0)
         _exit(4);
     rep.pids[rep.n++] = p;
-#ifdef FERRY_HAVE_FAKES3
     if (harness_fakes3_start("oss", NULL, &s) != 0)
         _exit(5);
     rep.pids[rep.n++] = s.pid;
-#else
-    (void)s;
-#endif
     snprintf(rep.tmpdir, sizeof rep.tmpdir, "%s", harness_tmpdir());
     if (write(wfd, &rep, sizeof rep) != (ssize_t)sizeof rep)
         _exit(6);
