@@ -4,6 +4,7 @@
 #include "copy.h"
 #include "ring.h"
 
+#include "ferry/clock.h"
 #include "ferry/errcode.h"
 #include "ferry/http.h"
 #include "ferry/k8s.h"
@@ -192,13 +193,6 @@ static void set_state(worker_t *w, wstate_t s)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the feeder thread --------------------------------------------------------------------- */
 
 typedef struct ftask_s {
@@ -349,7 +343,7 @@ static int feeder_wait_room(worker_t *w)
 static int feeder_load_tasks(feeder_t *f, ferry_error_t *err)
 {
     worker_t *w = f->w;
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     if (!(f->nft == 0 || (w->o.ntasks == 0 && now - f->listed_at > 5000)))
         return FERRY_OK;
     f->listed_at = now;
@@ -789,7 +783,7 @@ static void stat_done(wtask_t *t, const wjob_t *j, const ferry_copy_result_t *re
     ferry_stats_count(t->stats, "bytes", "moved", NULL, NULL, (long long)res->bytes_moved);
     if (j->job.origin != FERRY_ORIGIN_EVENT)
         return;
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     if (j->job.enqueued_ms > 0 && now >= j->job.enqueued_ms)
         ferry_stats_observe(t->stats, FERRY_HIST_EVENT_RECEIPT,
                             (double)(now - j->job.enqueued_ms) / 1000.0);
@@ -1601,7 +1595,7 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     worker_t *w = t->w;
     if (++jn->scanned > JANITOR_MAX_SCAN || jn->n >= 64)
         return FERRY_OK;
-    if (u->initiated_ms < 0 || wall_ms() - u->initiated_ms < w->o.janitor_age_ms)
+    if (u->initiated_ms < 0 || ferry_wall_ms() - u->initiated_ms < w->o.janitor_age_ms)
         return FERRY_OK;
     if (memchr(u->key, '\0', u->key_len) != NULL)
         return FERRY_OK;
@@ -1918,7 +1912,7 @@ static int loop_start(worker_t *w, ferry_error_t *err)
     uv_timer_init(&w->loop, &w->janitor);
     uv_timer_init(&w->loop, &w->stats);
     w->renew.data = w->grace.data = w->janitor.data = w->stats.data = w;
-    w->started_ms = wall_ms();
+    w->started_ms = ferry_wall_ms();
     uv_timer_start(&w->stats, on_stats, STATS_EVERY_MS, STATS_EVERY_MS);
     w->heartbeat_at = uv_now(&w->loop);
     heartbeat(w);

@@ -5,6 +5,7 @@
 #include "s3_int.h"
 
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/log.h"
 
 #include <ctype.h>
@@ -36,10 +37,8 @@ char *s3_strndup(const char *s, size_t n)
 
 static int64_t real_now_ms(void *ud)
 {
-    struct timespec ts;
     (void)ud;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ferry_wall_ms();
 }
 
 /* ---- client ------------------------------------------------------------------------------ */
