@@ -9,6 +9,7 @@
 #include "ferry/http.h"
 #include "ferry/k8s.h"
 #include "ferry/ledger.h"
+#include "ferry/list.h"
 #include "ferry/log.h"
 #include "ferry/queue.h"
 #include "ferry/redis.h"
@@ -61,7 +62,7 @@ typedef struct wtask_s {
 } wtask_t;
 
 typedef struct wjob_s {
-    struct wjob_s *next, *prev;
+    ferry_list_t link; /* in w->jobs */
     worker_t *w;
     wtask_t *t;
     ferry_job_t job;
@@ -137,7 +138,7 @@ struct worker_s {
     ferry_http_t *http;
     ferry_redis_t *r; /* the loop's Redis connection */
     wtask_t *tasks;
-    wjob_t *jobs;
+    ferry_list_t jobs; /* the loop's jobs (wjob_t.link), newest first */
     unsigned njobs;
     ferry_copy_pool_t pool;
     uv_async_t async;
@@ -954,12 +955,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
 static void job_unlink(wjob_t *j)
 {
     worker_t *w = j->w;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        w->jobs = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
+    ferry_list_remove(&j->link);
     w->njobs--;
     free(j);
 }
@@ -1360,13 +1356,11 @@ static wjob_t *job_new(worker_t *w, const handoff_t *h)
         slot_free(w);
         return NULL;
     }
+    ferry_list_init(&j->link);
     j->w = w;
     j->job = h->job;
     j->t0 = j->renewed = uv_now(&w->loop);
-    j->next = w->jobs;
-    if (w->jobs)
-        w->jobs->prev = j;
-    w->jobs = j;
+    ferry_list_insert_head(&w->jobs, &j->link);
     w->njobs++;
     snprintf(j->token, sizeof(j->token), "%s", h->token);
     j->attempts = h->attempts ? h->attempts : 1;
@@ -1521,7 +1515,9 @@ static void on_renew(uv_timer_t *t)
             cancel_all(w);
         }
     }
-    for (wjob_t *j = w->jobs; j; j = j->next) {
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &w->jobs) {
+        wjob_t *j = FERRY_LIST_ENTRY(it, wjob_t, link);
         if (j->copy == NULL || j->lost || now - j->renewed < (uint64_t)w->o.lease_ms / 3)
             continue;
         j->renewed = now;
@@ -1538,7 +1534,9 @@ static void on_renew(uv_timer_t *t)
 
 static void cancel_all(worker_t *w)
 {
-    for (wjob_t *j = w->jobs; j; j = j->next) {
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &w->jobs) {
+        wjob_t *j = FERRY_LIST_ENTRY(it, wjob_t, link);
         if (j->copy)
             ferry_copy_cancel(j->copy);
         if (j->del_op)
@@ -1840,6 +1838,7 @@ static int worker_new(const ferry_worker_opts_t *opts, worker_t **out, ferry_err
     worker_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_list_init(&w->jobs);
     w->o = *opts;
     if (w->o.redis_url == NULL || (w->o.consumer == NULL && !w->o.slot_auto)) {
         free(w);

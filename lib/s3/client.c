@@ -158,8 +158,8 @@ void ferry_s3_free(ferry_s3_t *c, void (*closed_cb)(void *arg), void *arg)
     c->closed_cb = closed_cb;
     c->closed_arg = arg;
     ferry_list_t *it, *tmp;
-    FERRY_LIST_FOREACH_SAFE(it, tmp, &c->ops)
-    ferry_s3_cancel(FERRY_LIST_ENTRY(it, ferry_s3_op_t, link));
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &c->ops)
+        ferry_s3_cancel(FERRY_LIST_ENTRY(it, ferry_s3_op_t, link));
     if (c->own_http) {
         ferry_http_close(c->http, http_closed, c); /* frees after the ops' callbacks */
     } else {

@@ -842,8 +842,7 @@ static void defer_cb(uv_timer_t *t)
     for (;;) {
         ferry_http_req_t *r = NULL;
         ferry_list_t *it;
-        FERRY_LIST_FOREACH(it, &h->reqs)
-        {
+        FERRY_LIST_FOREACH (it, &h->reqs) {
             if (FERRY_LIST_ENTRY(it, ferry_http_req_t, link)->cancel_pending) {
                 r = FERRY_LIST_ENTRY(it, ferry_http_req_t, link);
                 break;
@@ -858,8 +857,7 @@ static void defer_cb(uv_timer_t *t)
         }
     }
     ferry_list_t *it;
-    FERRY_LIST_FOREACH(it, &h->reqs)
-    {
+    FERRY_LIST_FOREACH (it, &h->reqs) {
         ferry_http_req_t *r = FERRY_LIST_ENTRY(it, ferry_http_req_t, link);
         if (r->unpause_pending) {
             r->unpause_pending = 0;
@@ -997,8 +995,8 @@ void ferry_http_close(ferry_http_t *h, void (*closed_cb)(void *arg), void *arg)
     h->closed_arg = arg;
     /* Flag in-flight requests so their curl callbacks stop at once; finish from the loop. */
     ferry_list_t *it;
-    FERRY_LIST_FOREACH(it, &h->reqs)
-    FERRY_LIST_ENTRY(it, ferry_http_req_t, link)->cancel_pending = 1;
+    FERRY_LIST_FOREACH (it, &h->reqs)
+        FERRY_LIST_ENTRY(it, ferry_http_req_t, link)->cancel_pending = 1;
     uv_timer_stop(&h->timer);
     uv_timer_start(&h->defer, defer_cb, 0, 0);
 }

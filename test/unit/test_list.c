@@ -15,8 +15,8 @@ static const char *ids(ferry_list_t *head)
     static char fwd[64], bwd[64];
     size_t n = 0, m = 0;
     ferry_list_t *it;
-    FERRY_LIST_FOREACH(it, head)
-    fwd[n++] = (char)('0' + FERRY_LIST_ENTRY(it, item_t, link)->id);
+    FERRY_LIST_FOREACH (it, head)
+        fwd[n++] = (char)('0' + FERRY_LIST_ENTRY(it, item_t, link)->id);
     fwd[n] = '\0';
     for (it = head->prev; it != head; it = it->prev)
         bwd[m++] = (char)('0' + FERRY_LIST_ENTRY(it, item_t, link)->id);
@@ -64,8 +64,7 @@ int main(void)
     ferry_list_insert_tail(&head, &it[5].link);
     ferry_list_t *cur, *tmp;
     int seen = 0;
-    FERRY_LIST_FOREACH_SAFE(cur, tmp, &head)
-    {
+    FERRY_LIST_FOREACH_SAFE (cur, tmp, &head) {
         ferry_list_remove(cur);
         seen = seen * 10 + FERRY_LIST_ENTRY(cur, item_t, link)->id;
     }
