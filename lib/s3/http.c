@@ -1006,11 +1006,6 @@ size_t ferry_http_active(const ferry_http_t *h)
     return h ? h->nreqs : 0;
 }
 
-uv_loop_t *ferry_http_loop(const ferry_http_t *h)
-{
-    return h ? h->loop : NULL;
-}
-
 const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)
 {
     if (!r || !name)
