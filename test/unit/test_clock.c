@@ -1,5 +1,5 @@
 /* Unit tests for ferry/clock.h: the wall clock agrees with time(), the monotonic one never
- * goes back and is not the wall clock. */
+ * goes back and is not the wall clock, ferry_mono_s() reads the monotonic clock. */
 #include "ferry/clock.h"
 #include "test.h"
 
@@ -33,5 +33,11 @@ int main(void)
     while (nanosleep(&d, &d) != 0) {
     }
     CHECK(ferry_mono_ms() - t0 >= 20);
+
+    /* mono_s: the same clock, in seconds */
+    int64_t a = ferry_mono_ms();
+    double s = ferry_mono_s();
+    int64_t b = ferry_mono_ms();
+    CHECK(s * 1000 >= (double)a - 1 && s * 1000 <= (double)b + 1);
     return test_summary();
 }

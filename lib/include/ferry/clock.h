@@ -6,6 +6,8 @@
  *   ferry_mono_ms()   CLOCK_MONOTONIC: milliseconds since an arbitrary point (boot). For
  *                     deadlines, timeouts and durations inside one process; never goes back,
  *                     means nothing in another process or after a reboot.
+ *   ferry_mono_s()    the same clock in seconds, as a double with the clock's full resolution:
+ *                     for measuring (tests, benchmarks), not for deadlines.
  *
  * Every caller asks for one of these by name; no file keeps a private now_ms() of its own
  * (the same name used to mean the wall clock in one file and the monotonic one in another).
@@ -35,6 +37,14 @@ static inline int64_t ferry_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds on CLOCK_MONOTONIC, to the nanosecond: only differences mean anything. */
+static inline double ferry_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 #ifdef __cplusplus
