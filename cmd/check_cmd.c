@@ -30,6 +30,7 @@
 #include "diff.h"
 
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/s3.h"
 #include "ferry/side.h"
 #include "ferry/task.h"
@@ -92,13 +93,6 @@ struct check_s {
     char fatal_msg[1200];
     int clients_open, closing;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *side_word(int side)
 {
@@ -721,7 +715,7 @@ int cmd_check(cli_t *g, const cli_args_t *a)
         return cli_error(CLI_CHECK_ERROR, "out of memory");
     x->g = g;
     x->download = download;
-    x->now_ms = wall_ms();
+    x->now_ms = ferry_wall_ms();
     ferry_task_init(&x->t);
     int code = CLI_OK;
     ferry_redis_t *r = cli_connect(g);

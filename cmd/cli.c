@@ -282,7 +282,7 @@ static int parse_value(const char *cmd, const opt_t *o, const char *v, cli_val_t
     }
     case K_SIZE: {
         uint64_t b;
-        if (ferry_size_parse(v, &b) != FERRY_OK)
+        if (ferry_parse_size(v, &b) != FERRY_OK)
             return cli_error(CLI_USAGE, "%s: %s: '%.60s' is not a size (examples: 10MiB, 1G)", cmd,
                              o->name, v);
         if (b < (uint64_t)o->lo || (o->hi && b > (uint64_t)o->hi)) {
@@ -298,7 +298,7 @@ static int parse_value(const char *cmd, const opt_t *o, const char *v, cli_val_t
     }
     case K_DUR: {
         int64_t ms;
-        if (ferry_duration_parse(v, &ms) != FERRY_OK)
+        if (ferry_parse_duration(v, &ms) != FERRY_OK)
             return cli_error(CLI_USAGE,
                              "%s: %s: '%.60s' is not a duration (examples: 500ms, 30s, 10m, "
                              "1h30m, 7d)%s%s",

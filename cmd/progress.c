@@ -2,6 +2,7 @@
  * (progress.h). */
 #include "progress.h"
 
+#include "ferry/clock.h"
 #include "ferry/limits.h"
 
 #include <errno.h>
@@ -19,13 +20,6 @@
 #include "ferry/status.h"
 #include "ferry/text.h"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void progress_init(progress_t *p, FILE *out, int tty, long long interval_ms, const char *label)
 {
     memset(p, 0, sizeof(*p));
@@ -33,7 +27,7 @@ void progress_init(progress_t *p, FILE *out, int tty, long long interval_ms, con
     p->tty = tty;
     p->interval_ms = interval_ms > 0 ? interval_ms : 10000;
     p->label = label ? label : "";
-    p->start_ms = p->last_line_ms = now_ms();
+    p->start_ms = p->last_line_ms = ferry_mono_ms();
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -286,7 +280,7 @@ static int term_width(FILE *f)
 static void draw(progress_t *p)
 {
     char line[1024];
-    progress_format(p, &p->last, 1, now_ms(), line, sizeof(line));
+    progress_format(p, &p->last, 1, ferry_mono_ms(), line, sizeof(line));
     int width = term_width(p->out) - 1, cols = 0;
     size_t i = 0;
     for (; line[i] && cols < width; i++)
@@ -302,7 +296,7 @@ static void draw(progress_t *p)
 
 void progress_show(progress_t *p, const progress_sample_t *s, int force)
 {
-    long long now = now_ms();
+    long long now = ferry_mono_ms();
     p->last = *s;
     long long t = s->done + s->failed + s->left;
     if (t > p->total)

@@ -26,6 +26,7 @@
 #include "scan.h"
 #include "sched_part.h"
 
+#include "ferry/clock.h"
 #include "ferry/cron.h"
 #include "ferry/log.h"
 #include "ferry/task.h"
@@ -71,13 +72,6 @@ static void maybe_stopped(sched_t *s)
 {
     if (s->stopping && s->scan == NULL && s->loop == &s->own)
         uv_stop(s->loop);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void free_names(sched_t *s)
@@ -142,7 +136,7 @@ static void try_tasks(sched_t *s)
 {
     if (s->no_scan)
         return;
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     if (s->names == NULL || now - s->names_at > 10000) {
         free_names(s);
         if (ferry_task_list(s->r, &s->names, &s->nnames) != FERRY_OK) {
@@ -166,7 +160,7 @@ static void try_tasks(sched_t *s)
             ferry_lease_acquire(&s->lease, NULL, 0) != FERRY_OK)
             continue; /* another scheduler has it */
         /* Re-check under the lease: the previous holder may just have finished. */
-        if (due_at(s, &s->t) > wall_ms()) {
+        if (due_at(s, &s->t) > ferry_wall_ms()) {
             ferry_lease_release(&s->lease);
             continue;
         }
@@ -179,7 +173,7 @@ static void try_tasks(sched_t *s)
             ferry_scan_report_t rep;
             memset(&rep, 0, sizeof(rep));
             snprintf(rep.task, sizeof(rep.task), "%s", name);
-            rep.started_ms = rep.finished_ms = wall_ms();
+            rep.started_ms = rep.finished_ms = ferry_wall_ms();
             rep.rc = err.code ? err.code : FERRY_ECONFIG;
             snprintf(rep.error, sizeof(rep.error), "%s", err.msg);
             ferry_log(FERRY_LOG_ERROR, "scheduler.scan", "task", name, "error", err.msg, NULL);

@@ -2,6 +2,8 @@
  * entries, ownership, the order things stop). */
 #include "supervise.h"
 
+#include "ferry/clock.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,11 +35,6 @@ struct sup_s {
     char exe[4096];
 };
 
-static int64_t mono_ms(void)
-{
-    return (int64_t)(uv_hrtime() / 1000000); /* CLOCK_MONOTONIC */
-}
-
 static void on_closed(uv_handle_t *h)
 {
     kid_t *k = h->data;
@@ -62,7 +59,7 @@ static void on_kid_exit(uv_process_t *p, int64_t status, int sig)
         .code = sig ? 128 + sig : (int)status,
         .sig = sig,
         .asked = k->asked,
-        .ran_ms = mono_ms() - k->started_ms,
+        .ran_ms = ferry_mono_ms() - k->started_ms,
     };
     k->alive = 0;
     s->alive--;
@@ -166,7 +163,7 @@ int sup_spawn(sup_t *s, char *const args[], int *idx, ferry_error_t *err)
     }
     k->alive = 1;
     k->pid = k->proc.pid;
-    k->started_ms = mono_ms();
+    k->started_ms = ferry_mono_ms();
     s->alive++;
     s->running++;
     if (idx)

@@ -21,18 +21,12 @@
 #include "scan.h"
 #include "supervise.h"
 
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/log.h"
 #include "ferry/redisd.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void print_report(cli_t *g, const ferry_scan_report_t *rep)
 {
@@ -254,7 +248,7 @@ static int refresh(sync_t *x, int force)
         ferry_ledger_counters(x->led, &x->c1) != FERRY_OK ||
         ferry_ledger_progress(x->led, "", &x->pending, &x->failed) != FERRY_OK) {
         /* said once every 10 s at most while Redis does not answer, not every tick */
-        int64_t now = mono_ms();
+        int64_t now = ferry_mono_ms();
         if (x->redis_said == 0 || now - x->redis_said >= 10000) {
             x->redis_said = now;
             char msg[700];
@@ -475,7 +469,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         goto out;
     }
     x.tty = isatty(2);
-    x.t0 = mono_ms();
+    x.t0 = ferry_mono_ms();
     snprintf(x.label, sizeof(x.label), "sync %s", x.t.name);
     long long interval = a->v[O_PROGRESS_INTERVAL].set ? a->v[O_PROGRESS_INTERVAL].num : 10000;
     progress_init(&x.disp, stderr, x.tty, interval, x.label);
@@ -564,7 +558,7 @@ int cmd_sync(cli_t *g, const cli_args_t *a)
         goto out;
     }
     print_report(g, &x.rep);
-    double secs = (double)(mono_ms() - x.t0) / 1000.0;
+    double secs = (double)(ferry_mono_ms() - x.t0) / 1000.0;
     if (!g->json)
         printf("sync %s: copied %lld objects (%lld bytes), deleted %lld, failed %lld, pending "
                "%lld, in %.1fs\n",

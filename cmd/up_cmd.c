@@ -34,6 +34,7 @@
 #include "sched_part.h"
 #include "supervise.h"
 
+#include "ferry/clock.h"
 #include "ferry/log.h"
 #include "ferry/redisd.h"
 #include "ferry/stats.h"
@@ -68,13 +69,6 @@ typedef struct up_s {
     int nwargs;
 } up_t;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next start waits 1 s, 2 s, 4 s … (at most 60 s) after as many crashes in a row: the
  * delay, now counted as one more crash. */
 static int64_t backoff(up_t *u)
@@ -83,7 +77,7 @@ static int64_t backoff(up_t *u)
     if (d > UP_BACKOFF_MAX_MS)
         d = UP_BACKOFF_MAX_MS;
     u->crashes++;
-    u->next_spawn_ms = mono_ms() + d;
+    u->next_spawn_ms = ferry_mono_ms() + d;
     return d;
 }
 
@@ -242,7 +236,7 @@ static void on_tick(uv_timer_t *h)
         u->last_actual = (int)in.actual;
     }
     if (sup_running(u->sup) < local) {
-        if (mono_ms() >= u->next_spawn_ms)
+        if (ferry_mono_ms() >= u->next_spawn_ms)
             while (sup_running(u->sup) < local && spawn_one(u) == FERRY_OK)
                 ;
     } else if (sup_running(u->sup) > local)
@@ -263,7 +257,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     u->stopping = 1;
-    u->stop_ms = mono_ms();
+    u->stop_ms = ferry_mono_ms();
     char n[16];
     snprintf(n, sizeof(n), "%d", sup_alive(u->sup));
     ferry_log(FERRY_LOG_INFO, "up.stop", "signal", s, "workers", n, "what",
@@ -397,7 +391,8 @@ int cmd_up(cli_t *g, const cli_args_t *a)
         while (sup_alive(u->sup) > 0 && uv_run(&u->loop, UV_RUN_ONCE))
             ;
     char took[24];
-    snprintf(took, sizeof(took), "%lld", (long long)(u->stop_ms ? mono_ms() - u->stop_ms : 0));
+    snprintf(took, sizeof(took), "%lld",
+             (long long)(u->stop_ms ? ferry_mono_ms() - u->stop_ms : 0));
     ferry_log(FERRY_LOG_INFO, "up.stopped", "drain_ms", took, "killed", u->killed ? "1" : "0",
               NULL);
 out:

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/status.h"
 #include "ferry/stats.h"
@@ -197,13 +198,6 @@ int ferry_scale_parse_range(const char *s, int *min, int *max)
 
 /* ---- Redis ------------------------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void state_key(char *buf, size_t n, const char *task)
 {
     if (task)
@@ -330,7 +324,7 @@ static int load_state(ferry_redis_t *r, const char *key, ferry_scale_state_t *st
 
 int ferry_scale_hosts(ferry_redis_t *r, const char *member, int *rank, int *n)
 {
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     redisReply *rep = NULL;
     char score[24], since[24];
     snprintf(score, sizeof(score), "%lld", (long long)now);
@@ -407,7 +401,7 @@ int ferry_scale_eval(ferry_redis_t *r, const char *task, const ferry_scale_cfg_t
         c.min = clampi((long long)cfg->min * hosts, 0, FERRY_SCALE_MAX);
         c.max = clampi((long long)cfg->max * hosts, 0, FERRY_SCALE_MAX);
     }
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     ferry_scale_decide(&c, in, &st, now, out);
     out->hosts = hosts;
     char v[STATE_FIELDS + 1][32];

@@ -24,7 +24,8 @@ FERRY_APT_PACKAGES=(
     clang:clang libclang-rt-14-dev clang-format:clang-format shellcheck:shellcheck
     libcurl4-openssl-dev libssl-dev libhiredis-dev libjansson-dev libuv1-dev
     libexpat1-dev libisal-dev libmicrohttpd-dev
-    redis-server:redis-server rclone:rclone curl:curl nodejs:node npm:npm
+    redis-server:redis-server redis-tools:redis-cli rclone:rclone curl:curl nodejs:node npm:npm
+    python3:python3 bc:bc time:/usr/bin/time
     prometheus:promtool
     openssl:openssl stunnel4:stunnel
     systemd:systemd-analyze
@@ -61,24 +62,48 @@ ferry_install_npm_deps() {
         ferry_die "npm ci in $deps failed (is the npm registry reachable?)"
 }
 
+# ferry_apt_install PACKAGE...: apt-get install them when root; otherwise say the command to
+# run and exit 1.
+ferry_apt_install() {
+    (($#)) || return 0
+    if [[ $(id -u) -eq 0 ]]; then
+        ferry_say "installing Debian packages: $*"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq || ferry_die "apt-get update failed"
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+            ferry_die "apt-get install $* failed"
+    else
+        printf 'error: missing Debian packages; install them with:\n  sudo apt-get install %s\n' \
+            "$*" >&2
+        exit 1
+    fi
+}
+
 # Everything scripts/test and scripts/demo need: Debian packages (apt-get when root), then npm.
 ferry_install_deps() {
     local missing
     mapfile -t missing < <(ferry_missing_packages)
-    if ((${#missing[@]})); then
-        if [[ $(id -u) -eq 0 ]]; then
-            ferry_say "installing Debian packages: ${missing[*]}"
-            export DEBIAN_FRONTEND=noninteractive
-            apt-get update -qq || ferry_die "apt-get update failed"
-            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-                ferry_die "apt-get install ${missing[*]} failed"
-        else
-            printf 'error: missing Debian packages; install them with:\n  sudo apt-get install %s\n' \
-                "${missing[*]}" >&2
-            exit 1
-        fi
-    fi
+    ferry_apt_install "${missing[@]}"
     ferry_install_npm_deps
+}
+
+# ferry_need COMMAND...: the commands a script runs (each the COMMAND of a PACKAGE:COMMAND
+# entry above), their packages installed if missing, as ferry_install_deps does. The benchmarks
+# use it for their own tools only (no npm, no compiler).
+ferry_need() {
+    local want entry pkg missing=()
+    for want in "$@"; do
+        pkg=
+        for entry in "${FERRY_APT_PACKAGES[@]}"; do
+            if [[ $entry == *:* && ${entry#*:} == "$want" ]]; then
+                pkg=${entry%%:*}
+                break
+            fi
+        done
+        [[ -n $pkg ]] || ferry_die "ferry_need $want: no PACKAGE:$want entry in FERRY_APT_PACKAGES (scripts/lib.sh)"
+        command -v "$want" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    ferry_apt_install "${missing[@]}"
 }
 
 # Number of parallel build jobs: all cores.

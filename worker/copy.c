@@ -254,9 +254,12 @@ void copy_fail(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e)
         if (c->fail_err.code == FERRY_OK)
             c->fail_err.code = FERRY_ES3;
     }
-    for (unit_t *u = c->units; u; u = u->next)
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &c->units) {
+        unit_t *u = FERRY_LIST_ENTRY(it, unit_t, link);
         if (!u->stopping)
             copy_unit_error(u, FERRY_ECANCELED, NULL);
+    }
     if (c->op)
         ferry_s3_cancel(c->op);
 }
@@ -972,6 +975,7 @@ int ferry_copy_start(const ferry_copy_env_t *env, const ferry_copy_req_t *req,
     ferry_copy_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return FERRY_ENOMEM;
+    ferry_list_init(&c->units);
     c->env = *env;
     if (c->env.parts_per_job == 0)
         c->env.parts_per_job = 4;

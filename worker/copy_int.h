@@ -20,6 +20,7 @@
 
 #include "ferry/check.h"
 #include "ferry/ledger.h"
+#include "ferry/list.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,8 +62,8 @@ typedef struct part_s {
 typedef struct unit_s unit_t;
 struct unit_s {
     ferry_copy_t *c;
-    unit_t *next;
-    int pidx; /* part index, -1 for a single-request copy */
+    ferry_list_t link; /* in c->units */
+    int pidx;          /* part index, -1 for a single-request copy */
     unit_mode_t mode;
     uint64_t first, len, got;
     char *buf;
@@ -130,7 +131,7 @@ struct ferry_copy_s {
     int upload_open;
     part_t *parts;
     uint32_t parts_done;
-    unit_t *units;
+    ferry_list_t units; /* the running units (unit_t.link), newest first */
     unsigned running;
     phase_t phase;
     ferry_s3_op_t *op;

@@ -403,6 +403,7 @@ int copy_unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first,
     unit_t *u = calloc(1, sizeof(*u));
     if (u == NULL)
         return FERRY_ENOMEM;
+    ferry_list_init(&u->link);
     u->c = c;
     u->pidx = pidx;
     u->mode = mode;
@@ -420,8 +421,7 @@ int copy_unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first,
         unit_free(u);
         return rc;
     }
-    u->next = c->units;
-    c->units = u;
+    ferry_list_insert_head(&c->units, &u->link);
     c->running++;
     if (mode == UM_EMPTY) {
         u->get_ok = 1;
@@ -442,12 +442,7 @@ int copy_unit_start(ferry_copy_t *c, int pidx, unit_mode_t mode, uint64_t first,
 static void unit_settle(unit_t *u)
 {
     ferry_copy_t *c = u->c;
-    /* unlink */
-    for (unit_t **pp = &c->units; *pp; pp = &(*pp)->next)
-        if (*pp == u) {
-            *pp = u->next;
-            break;
-        }
+    ferry_list_remove(&u->link);
     c->running--;
     int rc = u->rc;
     ferry_error_t err = u->err;
@@ -507,6 +502,7 @@ void copy_get1_unit(ferry_copy_t *c)
     unit_t *u = calloc(1, sizeof(*u));
     int rc = FERRY_ENOMEM;
     if (u != NULL) {
+        ferry_list_init(&u->link);
         u->c = c;
         /* Hashed as a buffered stream that read the source, even at 0 bytes (the GET answered
          * them): Content-MD5 on the PUT, the ETag compared, the source's digests checked. */
@@ -527,8 +523,7 @@ void copy_get1_unit(ferry_copy_t *c)
     c->fslot = 0; /* the unit gives the stream back when it settles */
     u->get_ok = 1;
     unit_hash(u, u->buf ? u->buf : "", (size_t)u->len);
-    u->next = c->units;
-    c->units = u;
+    ferry_list_insert_head(&c->units, &u->link);
     c->running++;
     c->parts[0].state = PART_RUNNING;
     c->phase = PH_PARTS;

@@ -72,11 +72,6 @@ int ferry_ring_init(ferry_ring_t *r, size_t cap)
     return FERRY_OK;
 }
 
-size_t ferry_ring_space(const ferry_ring_t *r)
-{
-    return r->cap - r->len;
-}
-
 size_t ferry_ring_used(const ferry_ring_t *r)
 {
     return r->len;
@@ -110,15 +105,6 @@ size_t ferry_ring_read(ferry_ring_t *r, void *p, size_t n)
     if (r->len == 0)
         r->head = 0; /* keep later writes contiguous */
     return n;
-}
-
-void ferry_ring_reset(ferry_ring_t *r)
-{
-    r->head = 0;
-    r->len = 0;
-    r->total_in = 0;
-    r->total_out = 0;
-    r->eof = 0;
 }
 
 void ferry_ring_free(ferry_ring_t *r)

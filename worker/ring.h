@@ -40,12 +40,8 @@ size_t ferry_ring_write(ferry_ring_t *r, const void *p, size_t n);
 /* Copy up to n bytes out; returns how many (0 when empty: pause the reader unless eof). */
 size_t ferry_ring_read(ferry_ring_t *r, void *p, size_t n);
 
-/* Free space and stored bytes. */
-size_t ferry_ring_space(const ferry_ring_t *r);
+/* Stored bytes. */
 size_t ferry_ring_used(const ferry_ring_t *r);
-
-/* Empty the ring (for a retry of the part) without freeing. */
-void ferry_ring_reset(ferry_ring_t *r);
 
 /* Release the storage. Accepts a zeroed ring. */
 void ferry_ring_free(ferry_ring_t *r);

@@ -4,10 +4,12 @@
 #include "copy.h"
 #include "ring.h"
 
+#include "ferry/clock.h"
 #include "ferry/errcode.h"
 #include "ferry/http.h"
 #include "ferry/k8s.h"
 #include "ferry/ledger.h"
+#include "ferry/list.h"
 #include "ferry/log.h"
 #include "ferry/queue.h"
 #include "ferry/redis.h"
@@ -60,7 +62,7 @@ typedef struct wtask_s {
 } wtask_t;
 
 typedef struct wjob_s {
-    struct wjob_s *next, *prev;
+    ferry_list_t link; /* in w->jobs */
     worker_t *w;
     wtask_t *t;
     ferry_job_t job;
@@ -136,7 +138,7 @@ struct worker_s {
     ferry_http_t *http;
     ferry_redis_t *r; /* the loop's Redis connection */
     wtask_t *tasks;
-    wjob_t *jobs;
+    ferry_list_t jobs; /* the loop's jobs (wjob_t.link), newest first */
     unsigned njobs;
     ferry_copy_pool_t pool;
     uv_async_t async;
@@ -191,13 +193,6 @@ static void set_state(worker_t *w, wstate_t s)
     pthread_cond_broadcast(&w->cv);
     pthread_cond_signal(&w->c_cv);
     pthread_mutex_unlock(&w->mu);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the feeder thread --------------------------------------------------------------------- */
@@ -351,7 +346,7 @@ static int feeder_wait_room(worker_t *w)
 static int feeder_load_tasks(feeder_t *f, ferry_error_t *err)
 {
     worker_t *w = f->w;
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     if (!(f->nft == 0 || (w->o.ntasks == 0 && now - f->listed_at > 5000)))
         return FERRY_OK;
     f->listed_at = now;
@@ -807,7 +802,7 @@ static void stat_done(wtask_t *t, const wjob_t *j, const ferry_copy_result_t *re
     ferry_stats_count(t->stats, "bytes", "moved", NULL, NULL, (long long)res->bytes_moved);
     if (j->job.origin != FERRY_ORIGIN_EVENT)
         return;
-    int64_t now = wall_ms();
+    int64_t now = ferry_wall_ms();
     if (j->job.enqueued_ms > 0 && now >= j->job.enqueued_ms)
         ferry_stats_observe(t->stats, FERRY_HIST_EVENT_RECEIPT,
                             (double)(now - j->job.enqueued_ms) / 1000.0);
@@ -979,12 +974,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
 static void job_unlink(wjob_t *j)
 {
     worker_t *w = j->w;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        w->jobs = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
+    ferry_list_remove(&j->link);
     w->njobs--;
     free(j);
 }
@@ -1385,13 +1375,11 @@ static wjob_t *job_new(worker_t *w, const handoff_t *h)
         slot_free(w);
         return NULL;
     }
+    ferry_list_init(&j->link);
     j->w = w;
     j->job = h->job;
     j->t0 = j->renewed = uv_now(&w->loop);
-    j->next = w->jobs;
-    if (w->jobs)
-        w->jobs->prev = j;
-    w->jobs = j;
+    ferry_list_insert_head(&w->jobs, &j->link);
     w->njobs++;
     snprintf(j->token, sizeof(j->token), "%s", h->token);
     j->attempts = h->attempts ? h->attempts : 1;
@@ -1546,7 +1534,9 @@ static void on_renew(uv_timer_t *t)
             cancel_all(w);
         }
     }
-    for (wjob_t *j = w->jobs; j; j = j->next) {
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &w->jobs) {
+        wjob_t *j = FERRY_LIST_ENTRY(it, wjob_t, link);
         if (j->copy == NULL || j->lost || now - j->renewed < (uint64_t)w->o.lease_ms / 3)
             continue;
         j->renewed = now;
@@ -1563,7 +1553,9 @@ static void on_renew(uv_timer_t *t)
 
 static void cancel_all(worker_t *w)
 {
-    for (wjob_t *j = w->jobs; j; j = j->next) {
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &w->jobs) {
+        wjob_t *j = FERRY_LIST_ENTRY(it, wjob_t, link);
         if (j->copy)
             ferry_copy_cancel(j->copy);
         if (j->del_op)
@@ -1628,7 +1620,7 @@ static int jan_upload(void *arg, const ferry_s3xml_upload_t *u)
     worker_t *w = t->w;
     if (++jn->scanned > JANITOR_MAX_SCAN || jn->n >= 64)
         return FERRY_OK;
-    if (u->initiated_ms < 0 || wall_ms() - u->initiated_ms < w->o.janitor_age_ms)
+    if (u->initiated_ms < 0 || ferry_wall_ms() - u->initiated_ms < w->o.janitor_age_ms)
         return FERRY_OK;
     if (memchr(u->key, '\0', u->key_len) != NULL)
         return FERRY_OK;
@@ -1873,6 +1865,7 @@ static int worker_new(const ferry_worker_opts_t *opts, worker_t **out, ferry_err
     worker_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_list_init(&w->jobs);
     w->o = *opts;
     if (w->o.redis_url == NULL || (w->o.consumer == NULL && !w->o.slot_auto)) {
         free(w);
@@ -1945,7 +1938,7 @@ static int loop_start(worker_t *w, ferry_error_t *err)
     uv_timer_init(&w->loop, &w->janitor);
     uv_timer_init(&w->loop, &w->stats);
     w->renew.data = w->grace.data = w->janitor.data = w->stats.data = w;
-    w->started_ms = wall_ms();
+    w->started_ms = ferry_wall_ms();
     uv_timer_start(&w->stats, on_stats, STATS_EVERY_MS, STATS_EVERY_MS);
     w->heartbeat_at = uv_now(&w->loop);
     heartbeat(w);

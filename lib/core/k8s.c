@@ -1,6 +1,7 @@
 /* pod-deletion-cost for workers in Kubernetes (ferry/k8s.h). */
 #include "ferry/k8s.h"
 
+#include "ferry/clock.h"
 #include "ferry/log.h"
 
 #include <curl/curl.h>
@@ -33,13 +34,6 @@ struct ferry_k8s_cost_s {
     unsigned patches, failures;
     ferry_error_t last_err;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int dns_name_ok(const char *s)
 {
@@ -280,7 +274,7 @@ static void timed_wait(ferry_k8s_cost_t *k, int64_t deadline_ms)
         pthread_cond_wait(&k->cv, &k->mu);
         return;
     }
-    int64_t wait = deadline_ms - mono_ms();
+    int64_t wait = deadline_ms - ferry_mono_ms();
     if (wait <= 0)
         return;
     struct timespec ts;
@@ -301,7 +295,7 @@ static void *cost_main(void *arg)
     int64_t backoff = 0;
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
-        int64_t now = mono_ms(), until;
+        int64_t now = ferry_mono_ms(), until;
         if (k->in_flight > 0)
             k->last_busy_ms = now;
         int cost = want_cost(k, now, &until);
@@ -321,13 +315,13 @@ static void *cost_main(void *arg)
         snprintf(v, sizeof(v), "%d", cost);
         if (rc == FERRY_OK) {
             backoff = 0;
-            next_ok = mono_ms() + k->min_interval_ms;
+            next_ok = ferry_mono_ms() + k->min_interval_ms;
             ferry_log(FERRY_LOG_INFO, "k8s.cost", "pod", k->pod, "cost", v, NULL);
         } else if (rc != FERRY_ECANCELED) {
             backoff = backoff ? backoff * 2 : k->min_interval_ms;
             if (backoff > BACKOFF_MAX)
                 backoff = BACKOFF_MAX;
-            next_ok = mono_ms() + backoff;
+            next_ok = ferry_mono_ms() + backoff;
             snprintf(n, sizeof(n), "%lld", (long long)(backoff / 1000));
             ferry_log(FERRY_LOG_WARN, "k8s.cost_failed", "pod", k->pod, "cost", v, "retry_s", n,
                       "error", err.msg, NULL);
@@ -409,7 +403,7 @@ void ferry_k8s_cost_note(ferry_k8s_cost_t *k, unsigned in_flight)
     int changed = (k->in_flight > 0) != (in_flight > 0);
     k->in_flight = in_flight;
     if (in_flight > 0)
-        k->last_busy_ms = mono_ms();
+        k->last_busy_ms = ferry_mono_ms();
     if (changed)
         pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);

@@ -1,7 +1,12 @@
 /* ferry — text helpers (see ferry/text.h). */
 #include "ferry/text.h"
+#include "ferry/error.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 size_t ferry_utf8_seq_len(const void *v, size_t n)
 {
@@ -51,4 +56,95 @@ int ferry_utf8_is_control(const void *v, size_t len)
     if (len == 1)
         return p[0] < 0x20 || p[0] == 0x7f;
     return len == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+}
+
+/* ---- durations and sizes ------------------------------------------------------------------ */
+
+int ferry_parse_duration(const char *s, int64_t *ms)
+{
+    if (s == NULL || *s == '\0')
+        return FERRY_EINVAL;
+    int64_t total = 0;
+    const char *p = s;
+    int parts = 0;
+    while (*p) {
+        if (*p < '0' || *p > '9')
+            return FERRY_EINVAL;
+        errno = 0;
+        char *e;
+        unsigned long long v = strtoull(p, &e, 10);
+        if (errno || v > 1000000000ULL)
+            return FERRY_ERANGE;
+        int64_t mul;
+        if (*e == '\0')
+            mul = parts ? -1 : 1000; /* a bare number is seconds, only on its own */
+        else if (strncmp(e, "ms", 2) == 0)
+            mul = 1, e += 2;
+        else if (*e == 's')
+            mul = 1000, e++;
+        else if (*e == 'm')
+            mul = 60000, e++;
+        else if (*e == 'h')
+            mul = 3600000, e++;
+        else if (*e == 'd')
+            mul = 86400000, e++;
+        else
+            return FERRY_EINVAL;
+        if (mul < 0)
+            return FERRY_EINVAL;
+        if ((int64_t)v > (INT64_MAX - total) / mul)
+            return FERRY_ERANGE; /* the sum would overflow: no signed overflow (UB) */
+        total += (int64_t)v * mul;
+        p = e;
+        parts++;
+    }
+    *ms = total;
+    return FERRY_OK;
+}
+
+int ferry_parse_size(const char *s, uint64_t *bytes)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return FERRY_EINVAL;
+    errno = 0;
+    char *e;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno)
+        return FERRY_ERANGE;
+    uint64_t mul = 1;
+    if (*e) {
+        switch (*e) {
+        case 'k':
+        case 'K':
+            mul = 1ULL << 10;
+            break;
+        case 'm':
+        case 'M':
+            mul = 1ULL << 20;
+            break;
+        case 'g':
+        case 'G':
+            mul = 1ULL << 30;
+            break;
+        case 't':
+        case 'T':
+            mul = 1ULL << 40;
+            break;
+        case 'b':
+        case 'B':
+            mul = 1;
+            break;
+        default:
+            return FERRY_EINVAL;
+        }
+        e++;
+        if (mul > 1 && (strcasecmp(e, "ib") == 0 || strcasecmp(e, "b") == 0 || *e == '\0'))
+            e += strlen(e);
+        if (*e)
+            return FERRY_EINVAL;
+    }
+    if (v > UINT64_MAX / mul)
+        return FERRY_ERANGE;
+    *bytes = v * mul;
+    return FERRY_OK;
 }

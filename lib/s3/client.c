@@ -5,6 +5,7 @@
 #include "s3_int.h"
 
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/log.h"
 
 #include <ctype.h>
@@ -36,10 +37,8 @@ char *s3_strndup(const char *s, size_t n)
 
 static int64_t real_now_ms(void *ud)
 {
-    struct timespec ts;
     (void)ud;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ferry_wall_ms();
 }
 
 /* ---- client ------------------------------------------------------------------------------ */
@@ -61,6 +60,7 @@ int ferry_s3_new(uv_loop_t *loop, const ferry_s3_config_t *cfg, ferry_s3_t **out
     c = calloc(1, sizeof(*c));
     if (!c)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_list_init(&c->ops);
     c->loop = loop;
     c->prof = *cfg->profile;
     c->access_key = strdup(cfg->creds.access_key);
@@ -157,8 +157,9 @@ void ferry_s3_free(ferry_s3_t *c, void (*closed_cb)(void *arg), void *arg)
     c->closing = 1;
     c->closed_cb = closed_cb;
     c->closed_arg = arg;
-    for (ferry_s3_op_t *op = c->ops; op; op = op->next)
-        ferry_s3_cancel(op);
+    ferry_list_t *it, *tmp;
+    FERRY_LIST_FOREACH_SAFE (it, tmp, &c->ops)
+        ferry_s3_cancel(FERRY_LIST_ENTRY(it, ferry_s3_op_t, link));
     if (c->own_http) {
         ferry_http_close(c->http, http_closed, c); /* frees after the ops' callbacks */
     } else {
@@ -229,6 +230,7 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
         *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         return NULL;
     }
+    ferry_list_init(&op->link);
     op->c = c;
     op->kind = kind;
     op->range_start = op->range_end = -1;
@@ -306,13 +308,7 @@ static void op_closed(uv_handle_t *h)
 static void op_unlink(ferry_s3_op_t *op)
 {
     ferry_s3_t *c = op->c;
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        c->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    op->prev = op->next = NULL;
+    ferry_list_remove(&op->link);
     c->nops--;
 }
 
@@ -1256,10 +1252,7 @@ int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op
     }
     uv_timer_init(c->loop, &op->timer);
     op->timer.data = op;
-    op->next = c->ops;
-    if (c->ops)
-        c->ops->prev = op;
-    c->ops = op;
+    ferry_list_insert_head(&c->ops, &op->link);
     c->nops++;
     c->nalive++;
     if (out)

@@ -13,6 +13,8 @@
  */
 #include "ferry/http.h"
 
+#include "ferry/list.h"
+
 #include <curl/curl.h>
 
 #include <ctype.h>
@@ -50,9 +52,9 @@ struct ferry_http_s {
     uv_timer_t defer; /* deferred unpause / cancel / close work */
     ferry_http_opts_t opts;
     char *ca_file;
-    ferry_http_req_t *reqs; /* in-flight requests (doubly linked) */
+    ferry_list_t reqs; /* in-flight requests (ferry_http_req_t.link), newest first */
     size_t nreqs;
-    sock_t *socks; /* open poll handles (doubly linked) */
+    ferry_list_t socks; /* open poll handles (sock_t.link), newest first */
     /* Connection sockets by fd (those curl opened through open_sock), with their poll handle
      * while they have one. A socket that goes idle in curl's connection cache keeps its handle
      * ("parked") until curl closes it through close_sock, so a reused connection costs no new
@@ -81,7 +83,7 @@ struct sock_s {
     int closing;
     int events; /* what the poll handle watches now (0: stopped) */
     int parked; /* idle in curl's cache: watched for a peer close only, not reported to curl */
-    sock_t *prev, *next;
+    ferry_list_t link; /* in h->socks */
 };
 
 #define SOCK_FD_MAX (1u << 20)
@@ -90,7 +92,7 @@ struct ferry_http_req_s {
     ferry_http_t *h;
     CURL *easy;
     struct curl_slist *hdrs;
-    ferry_http_req_t *prev, *next;
+    ferry_list_t link;      /* in h->reqs */
     ferry_http_reqopts_t o; /* copy; strings below are owned copies */
     char *url;
     char *method;
@@ -161,12 +163,7 @@ static void sock_close(sock_t *s)
     s->closing = 1;
     if (s->fd >= 0 && (size_t)s->fd < h->nbyfd && h->byfd[s->fd].s == s)
         h->byfd[s->fd].s = NULL;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    ferry_list_remove(&s->link);
     uv_close((uv_handle_t *)&s->poll, sock_closed);
 }
 
@@ -258,6 +255,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
         s = calloc(1, sizeof(*s));
         if (!s)
             return -1;
+        ferry_list_init(&s->link);
         if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
             free(s);
             return -1;
@@ -265,10 +263,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
         s->h = h;
         s->fd = fd;
         s->poll.data = s;
-        s->next = h->socks;
-        if (h->socks)
-            h->socks->prev = s;
-        h->socks = s;
+        ferry_list_insert_head(&h->socks, &s->link);
         h->open_handles++;
         curl_multi_assign(h->multi, fd, s);
         if (cf && cf->ours)
@@ -386,13 +381,7 @@ static void req_free(ferry_http_req_t *r)
 static void req_unlink(ferry_http_req_t *r)
 {
     ferry_http_t *h = r->h;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        h->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
+    ferry_list_remove(&r->link);
     h->nreqs--;
 }
 
@@ -797,6 +786,7 @@ int ferry_http_submit(ferry_http_t *h, const ferry_http_reqopts_t *o, ferry_http
     r = calloc(1, sizeof(*r));
     if (!r)
         return FERRY_ENOMEM;
+    ferry_list_init(&r->link);
     r->h = h;
     r->o = *o;
     r->o.headers = NULL; /* copied into the slist; not kept */
@@ -819,10 +809,7 @@ int ferry_http_submit(ferry_http_t *h, const ferry_http_reqopts_t *o, ferry_http
     r->o.nheaders = 0;
     if (rc)
         goto fail;
-    r->next = h->reqs;
-    if (h->reqs)
-        h->reqs->prev = r;
-    h->reqs = r;
+    ferry_list_insert_head(&h->reqs, &r->link);
     h->nreqs++;
     h->in_curl++;
     CURLMcode mc = curl_multi_add_handle(h->multi, r->easy);
@@ -853,9 +840,14 @@ static void defer_cb(uv_timer_t *t)
     }
     /* Cancels first: they complete (call done) here, outside every curl callback. */
     for (;;) {
-        ferry_http_req_t *r = h->reqs;
-        while (r && !r->cancel_pending)
-            r = r->next;
+        ferry_http_req_t *r = NULL;
+        ferry_list_t *it;
+        FERRY_LIST_FOREACH (it, &h->reqs) {
+            if (FERRY_LIST_ENTRY(it, ferry_http_req_t, link)->cancel_pending) {
+                r = FERRY_LIST_ENTRY(it, ferry_http_req_t, link);
+                break;
+            }
+        }
         if (!r)
             break;
         req_finish(r, FERRY_ECANCELED, "request canceled");
@@ -864,7 +856,9 @@ static void defer_cb(uv_timer_t *t)
             return;
         }
     }
-    for (ferry_http_req_t *r = h->reqs; r; r = r->next) {
+    ferry_list_t *it;
+    FERRY_LIST_FOREACH (it, &h->reqs) {
+        ferry_http_req_t *r = FERRY_LIST_ENTRY(it, ferry_http_req_t, link);
         if (r->unpause_pending) {
             r->unpause_pending = 0;
             r->paused = 0;
@@ -925,6 +919,8 @@ int ferry_http_new(uv_loop_t *loop, const ferry_http_opts_t *opts, ferry_http_t 
     h = calloc(1, sizeof(*h));
     if (!h)
         return FERRY_ENOMEM;
+    ferry_list_init(&h->reqs);
+    ferry_list_init(&h->socks);
     h->loop = loop;
     h->no_env_proxy = !env_has_proxy();
     if (opts)
@@ -969,9 +965,11 @@ int ferry_http_new(uv_loop_t *loop, const ferry_http_opts_t *opts, ferry_http_t 
 static void teardown(ferry_http_t *h)
 {
     /* Complete every request with ECANCELED; callbacks may not submit (closing is set). */
-    while (h->reqs) {
-        h->reqs->cancel_pending = 1;
-        req_finish(h->reqs, FERRY_ECANCELED, "transport closed");
+    ferry_list_t *first;
+    while ((first = ferry_list_first(&h->reqs)) != NULL) {
+        ferry_http_req_t *r = FERRY_LIST_ENTRY(first, ferry_http_req_t, link);
+        r->cancel_pending = 1;
+        req_finish(r, FERRY_ECANCELED, "transport closed");
     }
     if (h->multi) {
         h->in_curl++;
@@ -980,8 +978,8 @@ static void teardown(ferry_http_t *h)
         h->multi = NULL;
     }
     pool_drain(h);
-    while (h->socks)
-        sock_close(h->socks);
+    while ((first = ferry_list_first(&h->socks)) != NULL)
+        sock_close(FERRY_LIST_ENTRY(first, sock_t, link));
     if (!uv_is_closing((uv_handle_t *)&h->timer)) {
         uv_close((uv_handle_t *)&h->timer, handle_closed);
         uv_close((uv_handle_t *)&h->defer, handle_closed);
@@ -996,8 +994,9 @@ void ferry_http_close(ferry_http_t *h, void (*closed_cb)(void *arg), void *arg)
     h->closed_cb = closed_cb;
     h->closed_arg = arg;
     /* Flag in-flight requests so their curl callbacks stop at once; finish from the loop. */
-    for (ferry_http_req_t *r = h->reqs; r; r = r->next)
-        r->cancel_pending = 1;
+    ferry_list_t *it;
+    FERRY_LIST_FOREACH (it, &h->reqs)
+        FERRY_LIST_ENTRY(it, ferry_http_req_t, link)->cancel_pending = 1;
     uv_timer_stop(&h->timer);
     uv_timer_start(&h->defer, defer_cb, 0, 0);
 }
@@ -1005,11 +1004,6 @@ void ferry_http_close(ferry_http_t *h, void (*closed_cb)(void *arg), void *arg)
 size_t ferry_http_active(const ferry_http_t *h)
 {
     return h ? h->nreqs : 0;
-}
-
-uv_loop_t *ferry_http_loop(const ferry_http_t *h)
-{
-    return h ? h->loop : NULL;
 }
 
 const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)

@@ -6,6 +6,7 @@
 #include "ferry/s3.h"
 
 #include "ferry/buf.h"
+#include "ferry/list.h"
 
 typedef enum {
     OP_HEAD,
@@ -43,9 +44,9 @@ struct ferry_s3_s {
     void (*on_attempt)(void *, const char *, long);
     void (*on_retry)(void *, const char *, ferry_retry_class_t);
     void *observe_ud;
-    ferry_s3_op_t *ops; /* in flight (doubly linked) */
-    size_t nops;        /* operations not yet finished (done not called) */
-    size_t nalive;      /* operations not yet freed (their timer's close callback pending) */
+    ferry_list_t ops; /* in flight (ferry_s3_op_t.link), newest first */
+    size_t nops;      /* operations not yet finished (done not called) */
+    size_t nalive;    /* operations not yet freed (their timer's close callback pending) */
     int closing;
     int http_closed;
     void (*closed_cb)(void *);
@@ -54,7 +55,7 @@ struct ferry_s3_s {
 
 struct ferry_s3_op_s {
     ferry_s3_t *c;
-    ferry_s3_op_t *prev, *next;
+    ferry_list_t link; /* in c->ops */
     op_kind_t kind;
     const char *name;   /* "GetObject" */
     const char *method; /* "GET" */

@@ -1,6 +1,8 @@
 /* ferry — synchronous Redis connection. See ferry/redis.h for the contract. */
 #include "ferry/redis.h"
 
+#include "ferry/clock.h"
+
 #include "cluster_int.h"
 #include "redis_int.h"
 
@@ -189,23 +191,16 @@ static void sleep_ms(long ms)
     }
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long redis_int_now_ms(void)
 {
-    return now_ms();
+    return ferry_mono_ms();
 }
 
 void redis_int_backoff(ferry_redis_t *r, long *backoff_ms, long long deadline_ms)
 {
     /* Full jitter: sleep uniformly in [0, backoff], backoff doubling to 2 s. */
     long s = (long)(rng_next(r) % (uint64_t)(*backoff_ms + 1));
-    long long left = deadline_ms - now_ms();
+    long long left = deadline_ms - ferry_mono_ms();
     if (deadline_ms > 0 && s > left)
         s = left > 0 ? (long)left : 0;
     sleep_ms(s);
@@ -489,7 +484,7 @@ int ferry_redis_reset(ferry_redis_t *r)
 {
     if (r->cl)
         return ferry_cluster_reset(r);
-    long long deadline = r->opts.retry_ms < 0 ? 0 : now_ms() + r->opts.retry_ms;
+    long long deadline = r->opts.retry_ms < 0 ? 0 : ferry_mono_ms() + r->opts.retry_ms;
     long backoff = 50;
     int rc;
     for (int attempt = 0;; attempt++) {
@@ -500,7 +495,7 @@ int ferry_redis_reset(ferry_redis_t *r)
         }
         if (rc == FERRY_EAUTH || deadline == 0)
             return rc;
-        long long left = deadline - now_ms();
+        long long left = deadline - ferry_mono_ms();
         if (left <= 0)
             return rc;
         /* Full jitter: sleep uniformly in [0, backoff], backoff doubling to 2 s. */

@@ -12,6 +12,9 @@
 # Figures, not pass/fail.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+ferry_need redis-server redis-cli curl python3
 BUILD=${1:-$ROOT/build-rel}
 REQS=${2:-2000}
 TASKS=${3:-10}

@@ -26,13 +26,15 @@
 set -euo pipefail
 [[ ${1:-} == --e2e ]] && exec "$(dirname "$0")/bench_sync.sh" "${@:2}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 BUILD=${1:-$ROOT/build-rel}
 SCEN=${2:-"a b c"}
 BIN=$BUILD/bin
 for b in ferry fakes3 bench_enqueue; do
   [[ -x $BIN/$b ]] || { echo "bench_copy: $BIN/$b missing: build it (cmake --build $BUILD --target $b)" >&2; exit 2; }
 done
-command -v rclone >/dev/null || { echo "bench_copy: rclone missing: apt-get install rclone" >&2; exit 2; }
+ferry_need rclone redis-server redis-cli curl python3 bc /usr/bin/time
 TMP=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }

@@ -8,13 +8,14 @@
 # Each under /usr/bin/time -v: wall time, CPU (user+sys) and peak RSS of that process.
 # Needs a Release build: BIN=build-rel/bin by default (FERRY_BENCH_BIN=DIR to change).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 cd "$FERRY_ROOT"
 
 N=${1:-1000000}
 BIN=${FERRY_BENCH_BIN:-$FERRY_ROOT/build-rel/bin}
 [[ -x $BIN/ferry && -x $BIN/fakes3 ]] || ferry_die "need $BIN/ferry and $BIN/fakes3 (Release build)"
-command -v rclone >/dev/null || ferry_die "rclone is not installed (apt-get install rclone)"
+ferry_need rclone curl bc redis-server redis-cli /usr/bin/time
 PREFIXES=16
 PER=$((N / PREFIXES))
 MISSING=$((PER / 20)) # 5% new

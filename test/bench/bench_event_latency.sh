@@ -23,6 +23,9 @@
 # The machine is shared (2 cores): run it a few times and read the spread, not one figure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+ferry_need redis-server redis-cli curl python3 bc
 BUILD=${1:-$ROOT/build-rel}
 WHICH=${2:-"latency load"}
 BIN=$BUILD/bin

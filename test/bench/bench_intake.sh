@@ -11,6 +11,9 @@
 # server's CPU seconds; figures, not pass/fail.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+ferry_need redis-server redis-cli curl python3 bc
 BUILD=${1:-$ROOT/build-rel}
 CONNS=${2:-8}
 SINGLE=${3:-2000}

@@ -17,19 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/queue.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 
 static char url[64];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static ferry_redis_t *conn(void)
 {
@@ -86,7 +80,7 @@ static double wait_workers(int workers)
         wait(&st);
         bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    double t = now_s();
+    double t = ferry_mono_s();
     if (bad)
         fprintf(stderr, "%d transition workers failed\n", bad);
     return t;
@@ -137,7 +131,7 @@ int main(int argc, char **argv)
 
     if (hash_design) {
         /* The naive layout: one hash per object, every field as text. */
-        double t0 = now_s();
+        double t0 = ferry_mono_s();
         char k[256], size[24], mt[24], qa[24];
         for (long i = 0; i < N; i++) {
             char kk[128];
@@ -171,7 +165,7 @@ int main(int argc, char **argv)
                 }
             }
         }
-        double t1 = now_s();
+        double t1 = ferry_mono_s();
         long long m1 = used_memory(r);
         printf("hash-per-object: write %.0f objects/s, memory %.1f bytes/object\n", N / (t1 - t0),
                (double)(m1 - m0) / N);
@@ -189,7 +183,7 @@ int main(int argc, char **argv)
     const long B = 1000;
     ferry_item_t *items = calloc((size_t)B, sizeof(*items));
     char(*keys)[64] = calloc((size_t)B, 64);
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     for (long off = 0; off < N; off += B) {
         long m = N - off < B ? N - off : B;
         for (long i = 0; i < m; i++) {
@@ -206,7 +200,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double t1 = now_s();
+    double t1 = ferry_mono_s();
     long long m_queued = used_memory(r);
     printf("enqueue (ledger CAS + XADD, pipelined x%ld): %.0f jobs/s\n", B, N / (t1 - t0));
     printf("memory while queued (record + job + pending index): %.1f bytes/object\n",
@@ -216,7 +210,7 @@ int main(int argc, char **argv)
      * first half of the objects), then as the worker sends them: 64 keys per EVALSHA (the
      * second half) */
     long half = N / 2;
-    t0 = now_s();
+    t0 = ferry_mono_s();
     for (int w = 0; w < workers; w++) {
         if (fork() == 0) {
             ferry_redis_t *c = conn();
@@ -246,7 +240,7 @@ int main(int argc, char **argv)
     printf("transitions (start+finish, %d clients, unpipelined): %.0f transitions/s\n", workers,
            2.0 * half / (t1 - t0));
 
-    t0 = now_s();
+    t0 = ferry_mono_s();
     for (int w = 0; w < workers; w++) {
         if (fork() == 0) {
             enum { BATCH = 64 };
@@ -329,12 +323,12 @@ int main(int argc, char **argv)
         char key[64];
         key_of(key, sizeof(key), (long)((unsigned long)rand() % (unsigned long)N));
         json_t *j = NULL;
-        double a = now_s();
+        double a = ferry_mono_s();
         if (ferry_status_object(r, "b", key, &j) != FERRY_OK) {
             fprintf(stderr, "status: %s\n", ferry_redis_error(r)->msg);
             return 1;
         }
-        lat[i] = now_s() - a;
+        lat[i] = ferry_mono_s() - a;
         json_decref(j);
     }
     double sum = 0, mx = 0;
@@ -346,13 +340,13 @@ int main(int argc, char **argv)
     printf("status NAME KEY (task lookup + record): mean %.0f us, p99 %.0f us, max %.0f us\n",
            sum / Q * 1e6, lat[Q * 99 / 100] * 1e6, mx * 1e6);
     json_t *j = NULL;
-    double a = now_s();
+    double a = ferry_mono_s();
     ferry_status_complete(r, "b", "photos/2026/03/", &j);
-    printf("complete?prefix (2 ZLEXCOUNT): %.0f us\n", (now_s() - a) * 1e6);
+    printf("complete?prefix (2 ZLEXCOUNT): %.0f us\n", (ferry_mono_s() - a) * 1e6);
     json_decref(j);
-    a = now_s();
+    a = ferry_mono_s();
     ferry_status_task(r, "b", &j);
-    printf("task summary (counters + backlog): %.0f us\n", (now_s() - a) * 1e6);
+    printf("task summary (counters + backlog): %.0f us\n", (ferry_mono_s() - a) * 1e6);
     json_decref(j);
     free(lat);
     free(items);

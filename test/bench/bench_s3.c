@@ -9,17 +9,11 @@
 #include "harness.h"
 #include "test.h"
 
+#include "ferry/clock.h"
 #include "ferry/s3.h"
 
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uv_loop_t loop;
 static ferry_s3_t *cli;
@@ -110,7 +104,7 @@ static double run_small(small_t kind, size_t n, size_t inflight)
     job_t *jobs = calloc(n, sizeof(*jobs));
     char key[64];
     size_t next = 0, finished = 0;
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     while (finished < n) {
         while (next < n && next - finished < inflight) {
             snprintf(key, sizeof(key), "small/%06zu", next);
@@ -123,7 +117,7 @@ static double run_small(small_t kind, size_t n, size_t inflight)
         while (finished < next && jobs[finished].done)
             finished++;
     }
-    double el = now_s() - t0;
+    double el = ferry_mono_s() - t0;
     free(jobs);
     return el;
 }
@@ -201,15 +195,15 @@ int main(int argc, char **argv)
 
     /* one large object */
     job_t j;
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     REQUIRE(start_put("big/one", size, &j) == FERRY_OK);
     wait_all(&j, 1);
-    double put1 = (double)size / (now_s() - t0) / 1e6;
-    t0 = now_s();
+    double put1 = (double)size / (ferry_mono_s() - t0) / 1e6;
+    t0 = ferry_mono_s();
     REQUIRE(start_get("big/one", &j, 0) == FERRY_OK);
     wait_all(&j, 1);
     CHECK(j.off == size);
-    double get1 = (double)size / (now_s() - t0) / 1e6;
+    double get1 = (double)size / (ferry_mono_s() - t0) / 1e6;
 
     char file[600], cmd[4096];
     snprintf(file, sizeof(file), "%s/big.bin", harness_tmpdir());
@@ -229,20 +223,20 @@ int main(int argc, char **argv)
     uint64_t each = size / parallel;
     job_t *jobs = calloc(parallel, sizeof(*jobs));
     char key[64];
-    t0 = now_s();
+    t0 = ferry_mono_s();
     for (size_t i = 0; i < parallel; i++) {
         snprintf(key, sizeof(key), "par/%03zu", i);
         REQUIRE(start_put(key, each, &jobs[i]) == FERRY_OK);
     }
     wait_all(jobs, parallel);
-    double putp = (double)(each * parallel) / (now_s() - t0) / 1e6;
-    t0 = now_s();
+    double putp = (double)(each * parallel) / (ferry_mono_s() - t0) / 1e6;
+    t0 = ferry_mono_s();
     for (size_t i = 0; i < parallel; i++) {
         snprintf(key, sizeof(key), "par/%03zu", i);
         REQUIRE(start_get(key, &jobs[i], 0) == FERRY_OK);
     }
     wait_all(jobs, parallel);
-    double getp = (double)(each * parallel) / (now_s() - t0) / 1e6;
+    double getp = (double)(each * parallel) / (ferry_mono_s() - t0) / 1e6;
     /* curl: the same N objects with --parallel */
     char cfgpath[600];
     snprintf(cfgpath, sizeof(cfgpath), "%s/par.cfg", harness_tmpdir());

@@ -29,6 +29,8 @@
 # keeps the logs. Output: Markdown tables on stdout, progress on stderr.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 HERE=$ROOT/test/bench
 BUILD=${1:-$ROOT/build-rel}
 SCEN=${2:-"2k 10k 256m 4g resync ttfb curve"}
@@ -37,10 +39,7 @@ BIN=$BUILD/bin
 for b in ferry fakes3; do
   [[ -x $BIN/$b ]] || { echo "bench_sync: $BIN/$b missing: build it (cmake --build $BUILD --target $b)" >&2; exit 2; }
 done
-for c in rclone redis-server redis-cli python3 curl bc; do
-  command -v $c >/dev/null || { echo "bench_sync: $c missing (apt-get install $c)" >&2; exit 2; }
-done
-[[ -x /usr/bin/time ]] || { echo "bench_sync: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
+ferry_need rclone redis-server redis-cli python3 curl bc /usr/bin/time
 TMP=$(mktemp -d /tmp/ferry-bench-sync.XXXXXX)
 PIDS=()
 cleanup() {

@@ -18,6 +18,9 @@
 # The machine is shared (2 cores): read the spread, not one figure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+ferry_need redis-server redis-cli curl python3 bc
 BUILD=${1:-$ROOT/build-rel}
 BIN=$BUILD/bin
 N=${FERRY_BENCH_OBJECTS:-10000}

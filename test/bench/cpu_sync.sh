@@ -23,6 +23,8 @@
 #           included) and calls per object of the top commands (stderr)
 # Output: a Markdown table on stdout, progress and Redis command statistics on stderr.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 BUILD=${1:?usage: cpu_sync.sh BUILD_DIR FERRY_A [FERRY_B ...]}
 shift
 (($# >= 1)) || { echo "cpu_sync: name at least one ferry binary" >&2; exit 2; }
@@ -30,10 +32,7 @@ FERRYS=("$@")
 for f in "${FERRYS[@]}" "$BUILD/bin/fakes3"; do
   [[ -x $f ]] || { echo "cpu_sync: $f missing or not executable" >&2; exit 2; }
 done
-for c in redis-server redis-cli python3 curl bc rclone; do
-  command -v $c >/dev/null || { echo "cpu_sync: $c missing (apt-get install $c)" >&2; exit 2; }
-done
-[[ -x /usr/bin/time ]] || { echo "cpu_sync: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
+ferry_need redis-server redis-cli python3 curl bc rclone /usr/bin/time
 N=${FERRY_CPU_N:-10000}
 SIZE=${FERRY_CPU_SIZE:-16384}
 REPS=${FERRY_CPU_REPS:-3}

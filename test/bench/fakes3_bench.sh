@@ -16,6 +16,7 @@ unset AWS_CA_BUNDLE
 ROOT=${FERRY_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+ferry_need curl
 
 FAKES3=${1:-}
 if [[ -z $FAKES3 ]]; then

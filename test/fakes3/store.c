@@ -4,6 +4,7 @@
 #include "store_int.h"
 
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/error.h"
 
 #include <dirent.h>
@@ -256,20 +257,13 @@ static void upload_free_void(void *p)
 
 /* ---- buckets ----------------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static fakes3_bucket_t *bucket_new(const char *name, uint64_t salt)
 {
     fakes3_bucket_t *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return NULL;
     snprintf(b->name, sizeof(b->name), "%s", name);
-    b->created_ms = now_ms();
+    b->created_ms = ferry_wall_ms();
     if (pthread_rwlock_init(&b->lock, NULL) != 0) {
         free(b);
         return NULL;
@@ -401,7 +395,7 @@ int fakes3_store_put(fakes3_store_t *s, fakes3_bucket_t *b, const char *key, siz
     int rc = FERRY_OK;
     void *old = NULL;
     if (o->mtime_ms == 0)
-        o->mtime_ms = now_ms();
+        o->mtime_ms = ferry_wall_ms();
     if (s->data_dir != NULL) {
         rc = fakes3_persist_obj(s, b, key, klen, o);
         if (rc != FERRY_OK) {
@@ -611,5 +605,5 @@ int fakes3_store_seed(fakes3_store_t *s, fakes3_bucket_t *b, const fakes3_seed_s
         if (rc != FERRY_OK)
             return rc;
     }
-    return fakes3_store_seed_apply(s, b, spec, now_ms(), created);
+    return fakes3_store_seed_apply(s, b, spec, ferry_wall_ms(), created);
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/redis.h"
 #include "ferry/status.h"
@@ -50,13 +51,6 @@ static int run(const char *fmt, ...)
     va_end(ap);
     snprintf(cmd, sizeof(cmd), "%s --redis %s %s", ferry_bin, srv.url, args);
     return harness_run(cmd, out, sizeof(out), errbuf, sizeof(errbuf));
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int connect_api(void)
@@ -675,10 +669,10 @@ int main(void)
                                   : "\x16\x03\x01\x02garbage\r\n\r\n\x00\xff";
             send_all(slow[i], p, strlen(p));
         }
-        long long t0 = now_ms();
+        long long t0 = ferry_mono_ms();
         const char *e3 = "{\"key\":\"slow/while.bin\",\"size\":1}";
         CHECK_INT(post("/v1/tasks/t1/events", e3), 202);
-        long long dt = now_ms() - t0;
+        long long dt = ferry_mono_ms() - t0;
         printf("  event POST with 64 stalled connections open: %lld ms\n", dt);
         CHECK(dt < 2000);
         for (int i = 0; i < 64; i++)

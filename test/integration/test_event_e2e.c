@@ -8,6 +8,8 @@
  * Neither server log may hold a sanitizer report or the token. */
 #include "test_worker_util.h"
 
+#include "ferry/clock.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -70,13 +72,6 @@ static int http(const char *method, const char *path, const char *headers, const
 static int post_event(const char *ev)
 {
     return http("POST", "/v1/tasks/" TASK "/events", AUTH, ev);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* An OSS event object (as Function Compute and EventBridge carry it) for the source bucket. */
@@ -240,7 +235,7 @@ int main(void)
     printf("== an object PUT, its Function Compute event POSTed: done, same bytes\n");
     const size_t len1 = 300 * 1024 + 7;
     put_src("docs/one.bin", len1, 1, etag, sizeof(etag));
-    fc_body(ev, sizeof(ev), "ObjectCreated:PutObject", "docs/one.bin", len1, etag, wall_ms());
+    fc_body(ev, sizeof(ev), "ObjectCreated:PutObject", "docs/one.bin", len1, etag, ferry_wall_ms());
     CHECK_INT(http("POST", "/v1/tasks/" TASK "/events", NULL, ev), 401); /* no token: nothing */
     CHECK_STR(api_state("docs/one.bin", NULL), "");
     CHECK_INT(post_event(ev), 202);
@@ -257,7 +252,7 @@ int main(void)
     printf("== a delete event on a task without --delete: nothing happens\n");
     s3t_res_t x;
     CHECK_INT(s3t_delete(&w.s, "src", "docs/one.bin", strlen("docs/one.bin"), &x), FERRY_OK);
-    fc_body(ev, sizeof(ev), "ObjectRemoved:DeleteObject", "docs/one.bin", 0, "", wall_ms());
+    fc_body(ev, sizeof(ev), "ObjectRemoved:DeleteObject", "docs/one.bin", 0, "", ferry_wall_ms());
     CHECK_INT(post_event(ev), 202);
     printf("  202 %s\n", body);
     CHECK(strstr(body, "\"queued\":0") != NULL);
@@ -273,16 +268,17 @@ int main(void)
     const size_t lv1 = 100 * 1024, lv2 = 150 * 1024 + 3;
     put_src("ver/obj.bin", lv1, 11, etag1, sizeof(etag1));
     char ev1[4096];
-    fc_body(ev1, sizeof(ev1), "ObjectCreated:PutObject", "ver/obj.bin", lv1, etag1, wall_ms());
+    fc_body(ev1, sizeof(ev1), "ObjectCreated:PutObject", "ver/obj.bin", lv1, etag1,
+            ferry_wall_ms());
     CHECK_INT(post_event(ev1), 202);
     CHECK(strstr(body, "\"queued\":1") != NULL);
     CHECK(wait_state("ver/obj.bin", "done", 10) >= 0);
     CHECK_INT(dst_crc("ver/obj.bin", &crc, &got), FERRY_OK);
     CHECK(crc == fill_crc(lv1, 11) && got == lv1);
     /* v2 in a later second than v1 (versions without a sequencer compare by time) */
-    usleep((useconds_t)(1000 - wall_ms() % 1000 + 50) * 1000);
+    usleep((useconds_t)(1000 - ferry_wall_ms() % 1000 + 50) * 1000);
     put_src("ver/obj.bin", lv2, 12, etag2, sizeof(etag2));
-    fc_body(ev, sizeof(ev), "ObjectCreated:PutObject", "ver/obj.bin", lv2, etag2, wall_ms());
+    fc_body(ev, sizeof(ev), "ObjectCreated:PutObject", "ver/obj.bin", lv2, etag2, ferry_wall_ms());
     CHECK_INT(post_event(ev), 202);
     CHECK(strstr(body, "\"queued\":1") != NULL);
     CHECK(wait_state("ver/obj.bin", "done", 10) >= 0);
@@ -302,7 +298,8 @@ int main(void)
     printf("== a duplicate delivery (the same CloudEvents id) queues nothing\n");
     put_src("dup/obj.bin", 4096, 21, etag, sizeof(etag));
     char oe[2048];
-    oss_event(oe, sizeof(oe), "ObjectCreated:PutObject", "dup/obj.bin", 4096, etag, wall_ms());
+    oss_event(oe, sizeof(oe), "ObjectCreated:PutObject", "dup/obj.bin", 4096, etag,
+              ferry_wall_ms());
     snprintf(ev, sizeof(ev),
              "{\"specversion\":\"1.0\",\"id\":\"e2e-delivery-1\",\"source\":\"acs.oss\","
              "\"type\":\"oss:ObjectCreated:PutObject\",\"time\":\"2026-11-30T05:40:45.000Z\","

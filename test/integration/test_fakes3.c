@@ -14,6 +14,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/error.h"
 #include "ferry/sigv4.h"
 
@@ -1121,13 +1122,6 @@ static void test_delete_objects(srv_t *sv)
     resp_free(&r);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void set_faults(srv_t *sv, const char *json)
 {
     resp_t r;
@@ -1190,16 +1184,16 @@ static void test_faults(srv_t *sv)
     resp_free(&r);
     /* latency. */
     set_faults(sv, "[{\"op\":\"HeadObject\",\"latency_ms\":300,\"count\":1}]");
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     do_req(sv, &hq, &r);
     CHECK_INT(r.status, 200);
-    CHECK(now_s() - t0 >= 0.29);
+    CHECK(ferry_mono_s() - t0 >= 0.29);
     resp_free(&r);
     /* bandwidth: 200,000 bytes at 400,000 B/s take about half a second. */
     set_faults(sv, "[{\"op\":\"GetObject\",\"bandwidth\":400000,\"count\":1}]");
-    t0 = now_s();
+    t0 = ferry_mono_s();
     CHECK_INT(get(sv, "bk", "f/obj", NULL, &r), 200);
-    double dt = now_s() - t0;
+    double dt = ferry_mono_s() - t0;
     CHECK(dt >= 0.4 && dt < 3.0);
     CHECK(r.body.len == sizeof(data) && memcmp(r.body.data, data, sizeof(data)) == 0);
     resp_free(&r);
@@ -1309,9 +1303,9 @@ static void test_seed(srv_t *sv, long count)
              "{\"bucket\":\"seeded\",\"prefix\":\"s/\",\"count\":%ld,\"seed\":42,"
              "\"sizes\":[{\"size\":100,\"weight\":3},{\"size\":7000,\"weight\":1}]}",
              count);
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     CHECK_INT(control(sv, "POST", "seed", json, &r), 200);
-    fprintf(stderr, "seed %ld objects (%s): %.2f s\n", count, sv->pers, now_s() - t0);
+    fprintf(stderr, "seed %ld objects (%s): %.2f s\n", count, sv->pers, ferry_mono_s() - t0);
     snprintf(v, sizeof(v), "{\"created\":%ld}", count);
     CHECK_STR(ferry_buf_cstr(&r.body), v);
     resp_free(&r);

@@ -9,12 +9,7 @@
 
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "ferry/clock.h"
 
 static ferry_retry_policy_t fast_policy(void)
 {
@@ -55,7 +50,7 @@ static void test_5xx_many(s3t_t *t, const char *base, const char *bucket)
                        "{\"rules\":[{\"op\":\"GetObject\",\"rate\":0.3,\"error\":503},"
                        "{\"op\":\"GetObject\",\"rate\":0.1,\"error\":500},"
                        "{\"op\":\"GetObject\",\"rate\":0.1,\"error\":429}]}") == 0);
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     char keys[N][32];
     for (int i = 0; i < N; i++) {
         ferry_s3_args_t a;
@@ -84,7 +79,7 @@ static void test_5xx_many(s3t_t *t, const char *base, const char *bucket)
     }
     long faults = stat_faults(t, base, "GetObject");
     printf("5xx/429 at ~50%%: %d/%d GETs correct, %u attempts, %ld faults injected, %.2f s\n", ok,
-           N, attempts, faults, now_s() - t0);
+           N, attempts, faults, ferry_mono_s() - t0);
     CHECK_INT(ok, N);
     CHECK(attempts > N);
     CHECK_INT((long)attempts - N, faults);
@@ -95,9 +90,9 @@ static void test_retry_after(s3t_t *t, const char *base, const char *bucket)
 {
     s3t_res_t x;
     REQUIRE(s3t_faults(t, base, "[{\"op\":\"HeadObject\",\"count\":1,\"error\":503}]") == 0);
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     CHECK_INT(s3t_head(t, bucket, "many/00", 0, &x), FERRY_OK);
-    double el = now_s() - t0;
+    double el = ferry_mono_s() - t0;
     printf("503 with Retry-After: 1 -> retried after %.2f s\n", el);
     CHECK_INT(x.r.attempts, 2);
     CHECK(el >= 0.95);
@@ -242,11 +237,12 @@ static void test_slow_body(const harness_server_t *srv, const char *bucket)
     a.key = "slow/obj";
     a.sink = count_sink;
     a.arg = &cs;
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     memset(&x, 0, sizeof(x));
     REQUIRE(ferry_s3_get(t.c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
     s3t_wait(&t, &x);
-    printf("slow body: rc=%d after %u attempts, %.2f s\n", x.r.rc, x.r.attempts, now_s() - t0);
+    printf("slow body: rc=%d after %u attempts, %.2f s\n", x.r.rc, x.r.attempts,
+           ferry_mono_s() - t0);
     CHECK_INT(x.r.rc, FERRY_OK);
     CHECK_INT(x.r.attempts, 2);
     CHECK_INT(cs.got, n);
@@ -395,8 +391,8 @@ static void test_free_inflight(const harness_server_t *srv, const char *bucket)
     memset(&h, 0, sizeof(h));
     REQUIRE(ferry_s3_get(c, &a, s3t_done, &g, NULL, &err) == FERRY_OK);
     REQUIRE(ferry_s3_head(c, &a, s3t_done, &h, NULL, &err) == FERRY_OK);
-    double t0 = now_s();
-    while (now_s() - t0 < 0.3)
+    double t0 = ferry_mono_s();
+    while (ferry_mono_s() - t0 < 0.3)
         uv_run(&lp, UV_RUN_NOWAIT);
     CHECK_INT(g.done + h.done, 0);
     closed_calls = 0;

@@ -7,6 +7,7 @@
 #include "test_s3_util.h"
 
 #include "ferry/check.h"
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/queue.h"
 #include "ferry/redis.h"
@@ -29,9 +30,7 @@ typedef struct wt_s {
 
 static inline double wt_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return ferry_mono_s();
 }
 
 /* Start Redis, a source fakes3 (personality) with bucket "src" and a destination fakes3 (s3)

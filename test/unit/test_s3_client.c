@@ -12,6 +12,7 @@
  * before anything is sent (item 16). */
 #include "test.h"
 
+#include "ferry/clock.h"
 #include "ferry/s3.h"
 
 #include <microhttpd.h>
@@ -441,13 +442,6 @@ static void test_dot_segments(void)
     client_free(c);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(void)
 {
     struct MHD_Daemon *d =
@@ -480,9 +474,9 @@ int main(void)
 
     /* x-oss-qos-delay-time is a floor on the wait */
     c = client(&prof, 0);
-    double t0 = now_s();
+    double t0 = ferry_mono_s();
     put(c, "qos", &x);
-    double el = now_s() - t0;
+    double el = ferry_mono_s() - t0;
     CHECK_INT(x.r.rc, FERRY_OK);
     CHECK_INT(x.r.attempts, 2);
     CHECK(el >= 0.39);

@@ -151,9 +151,6 @@ void ferry_http_cancel(ferry_http_req_t *r);
 /* Number of requests in flight. */
 size_t ferry_http_active(const ferry_http_t *h);
 
-/* The loop the transport runs on. */
-uv_loop_t *ferry_http_loop(const ferry_http_t *h);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
-/* ferry — text helpers shared by the log, the CLI's escaped output and the event parsers.
+/* ferry — text helpers shared by the log, the CLI's escaped output, the event parsers and
+ * every reader of a duration or a size (the command line, task definitions).
  *
  * UTF-8 here is RFC 3629's: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above
  * U+10FFFF. Pure functions, thread-safe, no allocation.
@@ -7,6 +8,7 @@
 #define FERRY_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +26,19 @@ int ferry_utf8_valid(const void *p, size_t n);
  * C0 (U+0000..U+001F), DEL (U+007F) or C1 (U+0080..U+009F, which some terminals obey as
  * escapes). */
 int ferry_utf8_is_control(const void *p, size_t len);
+
+/* A duration in milliseconds: one or more NUMBER UNIT parts, summed, with UNIT one of ms, s,
+ * m, h, d ("500ms", "90s", "15m", "1h30m", "2d"); a bare number on its own is seconds ("90").
+ * Each number is 0..10^9. FERRY_OK and *ms set; FERRY_EINVAL (empty, a sign, space, an unknown
+ * unit, a bare number after a part: "1h5") or FERRY_ERANGE (a number or the sum too large),
+ * *ms untouched. */
+int ferry_parse_duration(const char *s, int64_t *ms);
+
+/* A size in bytes: NUMBER with an optional binary multiple K, M, G, T (either case, 1024^n),
+ * optionally followed by "iB" or "B" ("123", "64k", "8MiB", "8M", "1G", "5GB"), or a plain
+ * "B" ("100B"). FERRY_OK and *bytes set; FERRY_EINVAL (empty, a sign, an unknown suffix) or
+ * FERRY_ERANGE (larger than 2^64-1), *bytes untouched. */
+int ferry_parse_size(const char *s, uint64_t *bytes);
 
 #ifdef __cplusplus
 }

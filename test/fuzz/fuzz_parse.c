@@ -1,0 +1,25 @@
+/* Fuzz the duration and size parsers of ferry/text.h (command-line options and task
+ * definitions are user input): no crash, no overflow, and a value only on success. */
+#include "ferry/error.h"
+#include "ferry/text.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (s == NULL)
+        return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    int64_t ms = -1;
+    int rc = ferry_parse_duration(s, &ms);
+    if ((rc == FERRY_OK) != (ms >= 0))
+        abort();
+    uint64_t b = 0;
+    (void)ferry_parse_size(s, &b);
+    free(s);
+    return 0;
+}
