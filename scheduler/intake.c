@@ -1,6 +1,7 @@
 /* ferry scheduler — event intake (see intake.h). */
 #include "intake.h"
 
+#include "ferry/clock.h"
 #include "ferry/stats.h"
 
 #include "ferry/check.h"
@@ -14,13 +15,6 @@
 
 #define NAME_MAX_   FERRY_TASK_NAME_MAX /* ferry_task_t.name */
 #define DLV_KEY_MAX (NAME_MAX_ + 48)
-
-static int64_t wall_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* The window in seconds: FERRY_EVENT_DEDUP_SECONDS when it is a number of 1 s .. 30 days. */
 static long long dedup_window_s(void)
@@ -297,7 +291,7 @@ int ferry_intake_body_via(ferry_redis_t *r, const ferry_task_t *t, const char *b
     memset(res, 0, sizeof(*res));
     const ferry_location_t *src = &t->src.parsed;
     if (now_ms <= 0)
-        now_ms = wall_ms();
+        now_ms = ferry_wall_ms();
 
     /* The whole body is parsed and bounded (and its bucket checked against the task's source
      * bucket) before anything is queued. */

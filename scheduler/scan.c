@@ -4,6 +4,8 @@
 #include "diff.h"
 #include "lease.h"
 
+#include "ferry/clock.h"
+#include "ferry/list.h"
 #include "ferry/check.h"
 #include "ferry/ledger.h"
 #include "ferry/log.h"
@@ -63,7 +65,8 @@ struct part_s {
     int delim;    /* listed with a delimiter: its common prefixes become partitions */
     ferry_diff_t *diff;
     lister_t l[2];
-    part_t *next, *prev; /* active list, or the waiting queue (next only) */
+    ferry_list_t link; /* in s->active while its listings run */
+    part_t *next;      /* the waiting queue */
 };
 
 typedef struct cand_s {
@@ -100,7 +103,7 @@ struct ferry_scan_s {
     ferry_scan_report_t rep;
 
     part_t *root;
-    part_t *active; /* doubly linked */
+    ferry_list_t active; /* the partitions being listed (part_t.link) */
     int nactive;
     part_t *qhead, *qtail; /* waiting partitions */
     size_t nqueued;
@@ -130,13 +133,6 @@ struct ferry_scan_s {
 };
 
 /* ---- small helpers --------------------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *side_name(int side)
 {
@@ -189,7 +185,8 @@ static int glob_ok(const ferry_scan_t *s, const char *rel)
 static int size_age_ok(const ferry_scan_t *s, const ferry_obj_t *o)
 {
     return ferry_filter_size_age_ok(s->o.min_size, s->o.max_size, s->o.min_age_ms, s->o.max_age_ms,
-                                    s->o.now_ms ? s->o.now_ms : now_ms(), o->size, o->mtime_ms);
+                                    s->o.now_ms ? s->o.now_ms : ferry_wall_ms(), o->size,
+                                    o->mtime_ms);
 }
 
 static void skip(ferry_scan_t *s, const char *key, size_t klen, const char *why)
@@ -515,11 +512,7 @@ static void side_end(lister_t *l)
 
 static void part_start(ferry_scan_t *s, part_t *p)
 {
-    p->next = s->active;
-    p->prev = NULL;
-    if (s->active)
-        s->active->prev = p;
-    s->active = p;
+    ferry_list_insert_head(&s->active, &p->link);
     s->nactive++;
     s->rep.partitions++;
     for (int i = 0; i < 2; i++)
@@ -603,12 +596,7 @@ static void part_maybe_done(part_t *p)
     if (p->root) {
         s->root = NULL;
     } else {
-        if (p->prev)
-            p->prev->next = p->next;
-        else
-            s->active = p->next;
-        if (p->next)
-            p->next->prev = p->prev;
+        ferry_list_remove(&p->link);
         s->nactive--;
     }
     part_free(p);
@@ -854,7 +842,9 @@ static void kick_all(ferry_scan_t *s)
         kick(&s->root->l[0]);
         kick(&s->root->l[1]);
     }
-    for (part_t *p = s->active; p; p = p->next) {
+    ferry_list_t *it;
+    FERRY_LIST_FOREACH (it, &s->active) {
+        part_t *p = FERRY_LIST_ENTRY(it, part_t, link);
         kick(&p->l[0]);
         kick(&p->l[1]);
     }
@@ -866,10 +856,13 @@ static void scan_cancel_ops(ferry_scan_t *s)
         for (int i = 0; i < 2; i++)
             if (s->root->l[i].running && s->root->l[i].op)
                 ferry_s3_cancel(s->root->l[i].op);
-    for (part_t *p = s->active; p; p = p->next)
+    ferry_list_t *it;
+    FERRY_LIST_FOREACH (it, &s->active) {
+        part_t *p = FERRY_LIST_ENTRY(it, part_t, link);
         for (int i = 0; i < 2; i++)
             if (p->l[i].running && p->l[i].op)
                 ferry_s3_cancel(p->l[i].op);
+    }
     maybe_finish(s);
 }
 
@@ -1026,7 +1019,7 @@ static void maybe_finish(ferry_scan_t *s)
 {
     if (s->finishing || s->ops > 0)
         return;
-    if (!s->aborting && (s->root || s->active || s->qhead))
+    if (!s->aborting && (s->root || !ferry_list_empty(&s->active) || s->qhead))
         return;
     s->finishing = 1;
     if (!s->aborting) {
@@ -1042,7 +1035,7 @@ static void maybe_finish(ferry_scan_t *s)
         if (ferry_ledger_counters(s->led, &cnt) == FERRY_OK)
             s->rep.unverified = cnt.unverified;
     }
-    s->rep.finished_ms = now_ms();
+    s->rep.finished_ms = ferry_wall_ms();
     stats_flush(s);
     if (s->rep.peak_buffered == 0 && s->root)
         s->rep.peak_buffered = ferry_diff_peak(s->root->diff);
@@ -1114,10 +1107,10 @@ void ferry_scan_free(ferry_scan_t *s)
         return;
     ferry_stats_free(s->stats);
     part_free(s->root);
-    while (s->active) {
-        part_t *n = s->active->next;
-        part_free(s->active);
-        s->active = n;
+    while (!ferry_list_empty(&s->active)) {
+        part_t *p = FERRY_LIST_ENTRY(ferry_list_first(&s->active), part_t, link);
+        ferry_list_remove(&p->link);
+        part_free(p);
     }
     while (s->qhead) {
         part_t *n = s->qhead->next;
@@ -1150,6 +1143,8 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
 {
     int rc = FERRY_OK;
     ferry_scan_t *s = calloc(1, sizeof(*s));
+    if (s)
+        ferry_list_init(&s->active);
     *out = NULL;
     if (s == NULL)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
@@ -1203,7 +1198,7 @@ int ferry_scan_start(uv_loop_t *loop, ferry_redis_t *r, const ferry_task_t *t,
         goto fail;
     }
     snprintf(s->rep.task, sizeof(s->rep.task), "%s", t->name);
-    s->rep.started_ms = now_ms();
+    s->rep.started_ms = ferry_wall_ms();
     s->rep.dry_run = s->o.dry_run;
     rc = resolve_side(&t->src, FERRY_SIDE_SRC, &s->side[0], err);
     if (rc == FERRY_OK)

@@ -1,5 +1,6 @@
 /* ferry — Redis Cluster client behind ferry/redis.h. See cluster_int.h. */
 #include "cluster_int.h"
+#include "ferry/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -425,7 +426,7 @@ static int apply_map(ferry_redis_t *r, const ferry_cluster_map_t *m)
         cl->owner[s] =
             m->owner[s] == FERRY_CLUSTER_NONE ? FERRY_CLUSTER_NONE : (uint16_t)idx[m->owner[s]];
     count_masters(cl);
-    cl->refreshed_ms = redis_int_now_ms();
+    cl->refreshed_ms = ferry_mono_ms();
     return FERRY_OK;
 }
 
@@ -637,7 +638,7 @@ static int exec_slot(ferry_redis_t *r, const char *cmd, size_t len, int force_no
     }
     if (rc)
         goto done;
-    long long deadline = r->opts.retry_ms < 0 ? 0 : redis_int_now_ms() + r->opts.retry_ms;
+    long long deadline = r->opts.retry_ms < 0 ? 0 : ferry_mono_ms() + r->opts.retry_ms;
     long backoff = 20;
     int hops = 0, timeouts = 0;
     for (;;) {
@@ -661,7 +662,7 @@ static int exec_slot(ferry_redis_t *r, const char *cmd, size_t len, int force_no
             (rc == FERRY_EREDIS && k.kind == FERRY_CLUSTER_KEYED)) {
             /* A node is gone, or the map has a hole: wait, re-read the map, try again
              * (at-least-once, as on one node). */
-            if (deadline == 0 || redis_int_now_ms() >= deadline)
+            if (deadline == 0 || ferry_mono_ms() >= deadline)
                 goto done;
             ferry_error_t keep = r->err;
             redis_int_backoff(r, &backoff, deadline);
@@ -691,7 +692,7 @@ static int exec_slot(ferry_redis_t *r, const char *cmd, size_t len, int force_no
                 cl->nodes[to].master = 1;
                 /* One MOVED usually means a resharding: re-read the whole map, at most once
                  * a second (the slot just learnt is right either way). */
-                if (redis_int_now_ms() - cl->refreshed_ms > 1000) {
+                if (ferry_mono_ms() - cl->refreshed_ms > 1000) {
                     ferry_error_t keep = r->err;
                     if (refresh(r) != FERRY_OK)
                         r->err = keep;
@@ -703,7 +704,7 @@ static int exec_slot(ferry_redis_t *r, const char *cmd, size_t len, int force_no
             continue;
         }
         if (transient(rep) && hops < 4 * FERRY_CLUSTER_REDIRECTS && deadline &&
-            redis_int_now_ms() < deadline) {
+            ferry_mono_ms() < deadline) {
             hops++;
             int down = is_err(rep, "CLUSTERDOWN") || is_err(rep, "UNBLOCKED");
             freeReplyObject(rep);
@@ -1213,7 +1214,7 @@ int ferry_cluster_reset(ferry_redis_t *r)
     queue_clear(cl);
     for (int i = 0; i < cl->nnodes; i++)
         node_close(cl, i);
-    long long deadline = r->opts.retry_ms < 0 ? 0 : redis_int_now_ms() + r->opts.retry_ms;
+    long long deadline = r->opts.retry_ms < 0 ? 0 : ferry_mono_ms() + r->opts.retry_ms;
     long backoff = 50;
     for (;;) {
         int rc = refresh(r);
@@ -1221,7 +1222,7 @@ int ferry_cluster_reset(ferry_redis_t *r)
             r->reconnects++;
             return FERRY_OK;
         }
-        if (rc == FERRY_EAUTH || deadline == 0 || redis_int_now_ms() >= deadline)
+        if (rc == FERRY_EAUTH || deadline == 0 || ferry_mono_ms() >= deadline)
             return rc;
         redis_int_backoff(r, &backoff, deadline);
     }

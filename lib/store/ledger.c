@@ -1,4 +1,5 @@
 /* ferry — the ledger. Layout, encoding and transition rules: docs/internals/ledger.md. */
+#include "ferry/clock.h"
 #include "ferry/ledger.h"
 #include "ferry/check.h"
 #include "ferry/errcode.h"
@@ -1069,9 +1070,7 @@ typedef struct {
 static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
                          size_t n, int *results, enq_args_t *a)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long nowms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long nowms = (long long)ferry_wall_ms();
     int rc = ferry_redis_script_load(l->r, &LUA_ENQUEUE);
     if (rc)
         return rc;
@@ -1083,7 +1082,7 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
         snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
         snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
         snprintf(x->origin, sizeof(x->origin), "%d", it->origin);
-        snprintf(x->now, sizeof(x->now), "%lld", (long long)ts.tv_sec);
+        snprintf(x->now, sizeof(x->now), "%lld", nowms / 1000);
         snprintf(x->nowms, sizeof(x->nowms), "%lld", nowms);
         x->etag_n = ferry_etag_pack(it->etag, x->etag, sizeof(x->etag));
         x->crctext[0] = '\0';
@@ -2278,9 +2277,7 @@ int ferry_ledger_upload_track(ferry_ledger_t *l, const char *upload_id)
     int rc = uploads_key(l, upload_id, k, sizeof(k));
     if (rc)
         return rc;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(t, sizeof(t), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    snprintf(t, sizeof(t), "%lld", (long long)ferry_wall_ms());
     const char *argv[4] = {"HSET", k, upload_id, t};
     return ferry_redis_argv(l->r, 4, argv, NULL, NULL);
 }

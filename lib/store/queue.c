@@ -1,4 +1,5 @@
 /* ferry — job queue on Redis streams. See ferry/queue.h and docs/internals/ledger.md. */
+#include "ferry/clock.h"
 #include "ferry/queue.h"
 
 #include <errno.h>
@@ -46,13 +47,6 @@ struct ferry_queue_s {
 static ferry_error_t *qerr(ferry_queue_t *q)
 {
     return (ferry_error_t *)ferry_redis_error(q->r);
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- job decoding ------------------------------------------------------------------------------
@@ -620,7 +614,7 @@ static int read_new(ferry_queue_t *q, int kind, int want)
 {
     if (q->nsh == 1)
         return read_group(q, 0, 1 << kind, ">", want, 0, 0);
-    long long now = mono_ms(), every = every_ms(q);
+    long long now = ferry_mono_ms(), every = every_ms(q);
     for (uint32_t i = 0; i < q->nsh && q->nbuf == 0; i++) {
         uint32_t sh = (q->cur + i) % q->nsh;
         qshard_t *h = &q->sh[sh];
@@ -657,7 +651,7 @@ static int next_impl(ferry_queue_t *q, ferry_job_t *job, int block_ms, int want)
         }
         if (q->nbuf)
             continue;
-        long long now = mono_ms();
+        long long now = ferry_mono_ms();
         long long every = every_ms(q);
         if (now - q->last_claim_ms >= every) {
             q->last_claim_ms = now;

@@ -191,11 +191,6 @@ static void sleep_ms(long ms)
     }
 }
 
-long long redis_int_now_ms(void)
-{
-    return ferry_mono_ms();
-}
-
 void redis_int_backoff(ferry_redis_t *r, long *backoff_ms, long long deadline_ms)
 {
     /* Full jitter: sleep uniformly in [0, backoff], backoff doubling to 2 s. */

@@ -37,7 +37,6 @@ int redis_int_open(ferry_redis_t *r, const char *host, int port, redisContext **
 
 /* The connection's jittered sleep for attempt backoff (ms doubles up to 2 s). */
 void redis_int_backoff(ferry_redis_t *r, long *backoff_ms, long long deadline_ms);
-long long redis_int_now_ms(void);
 
 /* hiredis "Connection refused" -> "connection refused" (reads better mid-sentence). */
 void redis_int_lower_first(char *dst, size_t n, const char *src);

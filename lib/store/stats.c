@@ -1,4 +1,5 @@
 /* ferry store — operational statistics and worker heartbeats (see ferry/stats.h). */
+#include "ferry/clock.h"
 #include "ferry/stats.h"
 
 #include "ferry/error.h"
@@ -67,13 +68,6 @@ int ferry_stats_label_ok(const char *s)
 static const char *label_or_other(const char *s)
 {
     return ferry_stats_label_ok(s) ? s : "other";
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the accumulator ----------------------------------------------------------------------- */
@@ -172,7 +166,8 @@ int ferry_stats_observe(ferry_stats_t *s, int h, double v)
     snprintf(f, sizeof(f), "h|%s|sum", def->id);
     int rc2 = add_field(s, f, (long long)llround(units));
     if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
-        ferry_stats_tput_add(s, now_ms() / 1000, 1, v > 9e15 ? (long long)9e15 : (long long)v);
+        ferry_stats_tput_add(s, ferry_wall_ms() / 1000, 1,
+                             v > 9e15 ? (long long)9e15 : (long long)v);
     return rc ? rc : rc2;
 }
 
@@ -736,7 +731,7 @@ int ferry_stats_heartbeat(ferry_redis_t *r, ferry_heartbeat_t *hb, int64_t ttl_m
 {
     if (hb->consumer[0] == '\0' || ttl_ms <= 0)
         return FERRY_EINVAL;
-    hb->seen_ms = now_ms();
+    hb->seen_ms = ferry_wall_ms();
     char key[200], pid[24], infl[24], conc[24], done[24], failed[24], st[24], seen[24], ttl[24];
     worker_key(key, sizeof(key), hb->consumer);
     snprintf(pid, sizeof(pid), "%d", hb->pid);
@@ -818,7 +813,7 @@ static int serves(const char *tasks, const char *task)
 static int workers_append(ferry_redis_t *r)
 {
     char since[32], since_arg[40], last[16];
-    snprintf(since, sizeof(since), "%lld", (long long)(now_ms() - WORKERS_KEEP));
+    snprintf(since, sizeof(since), "%lld", (long long)(ferry_wall_ms() - WORKERS_KEEP));
     snprintf(since_arg, sizeof(since_arg), "(%s", since);
     snprintf(last, sizeof(last), "%d", WORKERS_MAX - 1);
     const char *a1[4] = {"ZREMRANGEBYSCORE", WORKERS_KEY, "-inf", since_arg};

@@ -1,4 +1,5 @@
 /* ferry — status queries (CLI and HTTP API). See ferry/status.h. */
+#include "ferry/clock.h"
 #include "ferry/status.h"
 
 #include <errno.h>
@@ -262,13 +263,6 @@ out:
     return rc;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ferry_status_wait(ferry_redis_t *r, const char *task, const char *prefix, int64_t timeout_ms,
                       int poll_ms, ferry_wait_fn progress, void *ud, long long *failed)
 {
@@ -279,7 +273,7 @@ int ferry_status_wait(ferry_redis_t *r, const char *task, const char *prefix, in
         return rc;
     if (poll_ms <= 0)
         poll_ms = 250;
-    long long deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : -1;
+    long long deadline = timeout_ms >= 0 ? ferry_mono_ms() + timeout_ms : -1;
     for (;;) {
         long long p = 0, f = 0;
         ferry_counters_t c;
@@ -296,14 +290,14 @@ int ferry_status_wait(ferry_redis_t *r, const char *task, const char *prefix, in
             *failed = f;
             break;
         }
-        if (deadline >= 0 && mono_ms() >= deadline) {
+        if (deadline >= 0 && ferry_mono_ms() >= deadline) {
             *failed = f;
             rc = FERRY_ETIMEOUT;
             break;
         }
         long long wait = poll_ms;
-        if (deadline >= 0 && deadline - mono_ms() < wait)
-            wait = deadline - mono_ms() > 0 ? deadline - mono_ms() : 0;
+        if (deadline >= 0 && deadline - ferry_mono_ms() < wait)
+            wait = deadline - ferry_mono_ms() > 0 ? deadline - ferry_mono_ms() : 0;
         struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ferry/cron.h"
+#include "ferry/text.h"
 #include "ferry/queue.h"
 #include "ferry/ledger.h"
 #include "ferry/profile.h"
@@ -96,95 +97,6 @@ int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *er
                                    s, FERRY_KEY_MAX);
         memcpy(out->prefix, p, pl);
     }
-    return FERRY_OK;
-}
-
-int ferry_duration_parse(const char *s, int64_t *ms)
-{
-    if (s == NULL || *s == '\0')
-        return FERRY_EINVAL;
-    int64_t total = 0;
-    const char *p = s;
-    int parts = 0;
-    while (*p) {
-        if (*p < '0' || *p > '9')
-            return FERRY_EINVAL;
-        errno = 0;
-        char *e;
-        unsigned long long v = strtoull(p, &e, 10);
-        if (errno || v > 1000000000ULL)
-            return FERRY_ERANGE;
-        int64_t mul;
-        if (*e == '\0')
-            mul = parts ? -1 : 1000; /* a bare number is seconds, only on its own */
-        else if (strncmp(e, "ms", 2) == 0)
-            mul = 1, e += 2;
-        else if (*e == 's')
-            mul = 1000, e++;
-        else if (*e == 'm')
-            mul = 60000, e++;
-        else if (*e == 'h')
-            mul = 3600000, e++;
-        else if (*e == 'd')
-            mul = 86400000, e++;
-        else
-            return FERRY_EINVAL;
-        if (mul < 0)
-            return FERRY_EINVAL;
-        if ((int64_t)v > (INT64_MAX - total) / mul)
-            return FERRY_ERANGE; /* the sum would overflow: no signed overflow (UB) */
-        total += (int64_t)v * mul;
-        p = e;
-        parts++;
-    }
-    *ms = total;
-    return FERRY_OK;
-}
-
-int ferry_size_parse(const char *s, uint64_t *bytes)
-{
-    if (s == NULL || *s < '0' || *s > '9')
-        return FERRY_EINVAL;
-    errno = 0;
-    char *e;
-    unsigned long long v = strtoull(s, &e, 10);
-    if (errno)
-        return FERRY_ERANGE;
-    uint64_t mul = 1;
-    if (*e) {
-        switch (*e) {
-        case 'k':
-        case 'K':
-            mul = 1ULL << 10;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1ULL << 20;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1ULL << 30;
-            break;
-        case 't':
-        case 'T':
-            mul = 1ULL << 40;
-            break;
-        case 'b':
-        case 'B':
-            mul = 1;
-            break;
-        default:
-            return FERRY_EINVAL;
-        }
-        e++;
-        if (mul > 1 && (strcasecmp(e, "ib") == 0 || strcasecmp(e, "b") == 0 || *e == '\0'))
-            e += strlen(e);
-        if (*e)
-            return FERRY_EINVAL;
-    }
-    if (v > UINT64_MAX / mul)
-        return FERRY_ERANGE;
-    *bytes = v * mul;
     return FERRY_OK;
 }
 
@@ -401,7 +313,7 @@ static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, f
         rc = set_str(t->dst.loc, sizeof(t->dst.loc), v, o, err);
         break;
     case TO_EVERY: {
-        int dr = ferry_duration_parse(v, &t->every_ms);
+        int dr = ferry_parse_duration(v, &t->every_ms);
         if (dr == FERRY_ERANGE)
             rc = ferry_error_set(err, FERRY_EINVAL,
                                  "--every: \"%.40s\" is too long (each number at most "
@@ -455,14 +367,14 @@ static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, f
     case TO_PART_SIZE:
     case TO_MULTIPART_THRESHOLD: {
         uint64_t *dst = TASK_OPTS[k].id == TO_PART_SIZE ? &t->part_size : &t->multipart_threshold;
-        if (ferry_size_parse(v, dst) || *dst < (5ULL << 20) || *dst > (5ULL << 30))
+        if (ferry_parse_size(v, dst) || *dst < (5ULL << 20) || *dst > (5ULL << 30))
             rc = ferry_error_set(err, FERRY_EINVAL,
                                  "%s: \"%.40s\" must be a size from 5MiB to 5GiB", o, v);
         break;
     }
     case TO_MIN_SIZE:
     case TO_MAX_SIZE:
-        if (ferry_size_parse(v, TASK_OPTS[k].id == TO_MIN_SIZE ? &t->min_size : &t->max_size) !=
+        if (ferry_parse_size(v, TASK_OPTS[k].id == TO_MIN_SIZE ? &t->min_size : &t->max_size) !=
             FERRY_OK)
             rc = ferry_error_set(err, FERRY_EINVAL,
                                  "%s: '%.40s' is not a size (examples: 10MiB, 1G; 0: no bound)", o,
@@ -470,7 +382,7 @@ static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, f
         break;
     case TO_MIN_AGE:
     case TO_MAX_AGE:
-        if (ferry_duration_parse(v, TASK_OPTS[k].id == TO_MIN_AGE ? &t->min_age_ms
+        if (ferry_parse_duration(v, TASK_OPTS[k].id == TO_MIN_AGE ? &t->min_age_ms
                                                                   : &t->max_age_ms) != FERRY_OK)
             rc = ferry_error_set(
                 err, FERRY_EINVAL,

@@ -1,5 +1,6 @@
 /* Fuzz the duration and size parsers of ferry/text.h (command-line options and task
  * definitions are user input): no crash, no overflow, and a value only on success. */
+#include "fuzz.h"
 #include "ferry/error.h"
 #include "ferry/text.h"
 

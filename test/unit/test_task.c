@@ -1,5 +1,6 @@
 /* Unit tests: locations, durations, sizes, task option parsing and JSON round trip. */
 #include "ferry/task.h"
+#include "ferry/text.h"
 #include "ferry/profile.h"
 #include "test.h"
 
@@ -28,25 +29,25 @@ int main(void)
     CHECK(ferry_location_parse("s3://b b/x", &l, &e) == FERRY_EINVAL);
 
     int64_t ms;
-    CHECK(ferry_duration_parse("1h", &ms) == 0 && ms == 3600000);
-    CHECK(ferry_duration_parse("1h30m", &ms) == 0 && ms == 5400000);
-    CHECK(ferry_duration_parse("500ms", &ms) == 0 && ms == 500);
-    CHECK(ferry_duration_parse("90", &ms) == 0 && ms == 90000);
-    CHECK(ferry_duration_parse("2d", &ms) == 0 && ms == 172800000);
-    CHECK(ferry_duration_parse("1x", &ms) != 0);
-    CHECK(ferry_duration_parse("", &ms) != 0);
-    CHECK(ferry_duration_parse("h", &ms) != 0);
-    CHECK(ferry_duration_parse("1h5", &ms) != 0);
+    CHECK(ferry_parse_duration("1h", &ms) == 0 && ms == 3600000);
+    CHECK(ferry_parse_duration("1h30m", &ms) == 0 && ms == 5400000);
+    CHECK(ferry_parse_duration("500ms", &ms) == 0 && ms == 500);
+    CHECK(ferry_parse_duration("90", &ms) == 0 && ms == 90000);
+    CHECK(ferry_parse_duration("2d", &ms) == 0 && ms == 172800000);
+    CHECK(ferry_parse_duration("1x", &ms) != 0);
+    CHECK(ferry_parse_duration("", &ms) != 0);
+    CHECK(ferry_parse_duration("h", &ms) != 0);
+    CHECK(ferry_parse_duration("1h5", &ms) != 0);
 
     uint64_t b;
-    CHECK(ferry_size_parse("8MiB", &b) == 0 && b == 8ULL << 20);
-    CHECK(ferry_size_parse("8M", &b) == 0 && b == 8ULL << 20);
-    CHECK(ferry_size_parse("64k", &b) == 0 && b == 65536);
-    CHECK(ferry_size_parse("100", &b) == 0 && b == 100);
-    CHECK(ferry_size_parse("1G", &b) == 0 && b == 1ULL << 30);
-    CHECK(ferry_size_parse("1Q", &b) != 0);
-    CHECK(ferry_size_parse("-1", &b) != 0);
-    CHECK(ferry_size_parse("99999999999999999999", &b) != 0);
+    CHECK(ferry_parse_size("8MiB", &b) == 0 && b == 8ULL << 20);
+    CHECK(ferry_parse_size("8M", &b) == 0 && b == 8ULL << 20);
+    CHECK(ferry_parse_size("64k", &b) == 0 && b == 65536);
+    CHECK(ferry_parse_size("100", &b) == 0 && b == 100);
+    CHECK(ferry_parse_size("1G", &b) == 0 && b == 1ULL << 30);
+    CHECK(ferry_parse_size("1Q", &b) != 0);
+    CHECK(ferry_parse_size("-1", &b) != 0);
+    CHECK(ferry_parse_size("99999999999999999999", &b) != 0);
 
     ferry_task_t t;
     char *good[] = {"--from",

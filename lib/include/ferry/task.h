@@ -40,10 +40,7 @@ typedef struct ferry_location_s {
 int ferry_location_parse(const char *s, ferry_location_t *out, ferry_error_t *err);
 const char *ferry_scheme_name(ferry_scheme_t s);
 
-/* "500ms", "90s", "15m", "1h30m", "2d" (a bare number is seconds). Pure; FERRY_EINVAL. */
-int ferry_duration_parse(const char *s, int64_t *ms);
-/* "123", "64k", "8MiB", "8M" (binary multiples), "1G". Pure; FERRY_EINVAL / FERRY_ERANGE. */
-int ferry_size_parse(const char *s, uint64_t *bytes);
+/* Durations and sizes in task options: ferry_parse_duration, ferry_parse_size (ferry/text.h). */
 
 typedef enum {
     FERRY_COMPARE_SIZE = 0,
