@@ -114,6 +114,7 @@ struct ferry_scan_s {
 
     cand_t *cands;
     size_t ncand;
+    int flushed; /* a batch of candidates went out: the next ones wait for a whole batch */
     ferry_record_t *recs;
     int *found;
     const char **keys;
@@ -216,11 +217,14 @@ static int same_version(const ferry_record_t *rec, const cand_t *c)
 
 static int check_backlog(ferry_scan_t *s);
 
+#define FIRST_BATCH 32
+
 static int flush(ferry_scan_t *s)
 {
     size_t n = s->ncand, m = 0, k = 0;
     int rc = FERRY_OK;
     s->ncand = 0;
+    s->flushed = 1;
     if (n == 0)
         return FERRY_OK;
     for (size_t i = 0; i < n; i++)
@@ -431,7 +435,9 @@ static int decide(ferry_scan_t *s, ferry_diff_kind_t kind, const ferry_obj_t *sr
     c->mtime = src->mtime_ms > 0 ? src->mtime_ms / 1000 : 0;
     copy_bounded(c->etag, sizeof(c->etag), src->etag);
     copy_bounded(c->dst_etag, sizeof(c->dst_etag), dst ? dst->etag : NULL);
-    if (++s->ncand >= (size_t)s->o.batch)
+    /* The first batch is small (FIRST_BATCH), so the first jobs reach the waiting workers
+     * while the rest of the first page is still looked up; then whole batches. */
+    if (++s->ncand >= (s->flushed ? (size_t)s->o.batch : FIRST_BATCH))
         return flush(s);
     return FERRY_OK;
 }
