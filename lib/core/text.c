@@ -113,30 +113,13 @@ int ferry_parse_size(const char *s, uint64_t *bytes)
         return FERRY_ERANGE;
     uint64_t mul = 1;
     if (*e) {
-        switch (*e) {
-        case 'k':
-        case 'K':
-            mul = 1ULL << 10;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1ULL << 20;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1ULL << 30;
-            break;
-        case 't':
-        case 'T':
-            mul = 1ULL << 40;
-            break;
-        case 'b':
-        case 'B':
-            mul = 1;
-            break;
-        default:
+        static const char units[] = "kmgt"; /* 1024^1 .. 1024^4, either case */
+        char c = (char)(*e | 0x20);         /* ASCII lower case; a non-letter stays no unit */
+        const char *u = c ? strchr(units, c) : NULL;
+        if (u)
+            mul = 1ULL << (10 * (u - units + 1));
+        else if (c != 'b')
             return FERRY_EINVAL;
-        }
         e++;
         if (mul > 1 && (strcasecmp(e, "ib") == 0 || strcasecmp(e, "b") == 0 || *e == '\0'))
             e += strlen(e);

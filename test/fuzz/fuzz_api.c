@@ -14,11 +14,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char *f[4] = {s, "", "", ""};
     int nf = 1;
     for (char *p = s; *p && nf < 4; p++)

@@ -8,11 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     ferry_cron_t c;
     ferry_error_t e;
     if (ferry_cron_parse(s, &c, &e) == FERRY_OK) {

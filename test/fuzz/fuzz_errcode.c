@@ -9,11 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char code[FERRY_ERRCODE_MAX + 1], out[FERRY_ERRMSG_MAX + 1];
     const char *rest = ferry_error_code_of(s, code, sizeof(code));
     if (code[0] && !ferry_error_code_valid(code, strlen(code)))

@@ -10,11 +10,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     int64_t ms = -1;
     int rc = ferry_parse_duration(s, &ms);
     if ((rc == FERRY_OK) != (ms >= 0))

@@ -8,11 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     ferry_redis_url_t u;
     ferry_error_t e;
     if (ferry_redis_url_parse(s, &u, &e) == FERRY_OK) {

@@ -9,11 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char buf[FERRY_STATS_FIELD_MAX];
     const char *a, *b, *c;
     static const char *const names[] = {"requests", "results", "events", "bytes", "copy_retries"};

@@ -34,15 +34,13 @@ static void first_done(const char *logname, char *key, size_t n)
     fclose(f);
 }
 
-/* The integer after "name:" in an INFO reply of Redis, or -1. */
-static long long info_num(wt_t *w, const char *section, const char *name)
+/* The integer after pat in Redis's INFO section; dflt when pat is not there, -1 on error. */
+static long long info_after(wt_t *w, const char *section, const char *pat, long long dflt)
 {
     redisReply *rep = NULL;
-    long long v = -1;
+    long long v = dflt;
     if (ferry_redis_cmd(w->r, &rep, "INFO %s", section) != FERRY_OK)
         return -1;
-    char pat[128];
-    snprintf(pat, sizeof(pat), "%s:", name);
     const char *p = rep->type == REDIS_REPLY_STRING ? strstr(rep->str, pat) : NULL;
     if (p)
         v = strtoll(p + strlen(pat), NULL, 10);
@@ -50,37 +48,32 @@ static long long info_num(wt_t *w, const char *section, const char *name)
     return v;
 }
 
-/* "calls=N" of one command in INFO commandstats ("client|unblock"), 0 when never called. */
-static long long cmd_calls(wt_t *w, const char *cmd)
+static long long blocked_clients(wt_t *w)
 {
-    redisReply *rep = NULL;
-    long long v = 0;
-    if (ferry_redis_cmd(w->r, &rep, "INFO commandstats") != FERRY_OK)
-        return -1;
-    char pat[128];
-    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
-    const char *p = rep->type == REDIS_REPLY_STRING ? strstr(rep->str, pat) : NULL;
-    if (p)
-        v = strtoll(p + strlen(pat), NULL, 10);
-    freeReplyObject(rep);
-    return v;
+    return info_after(w, "clients", "blocked_clients:", -1);
+}
+
+/* How often Redis ran CLIENT UNBLOCK (INFO commandstats), 0 when never. */
+static long long unblocks(wt_t *w)
+{
+    return info_after(w, "commandstats", "cmdstat_client|unblock:calls=", 0);
 }
 
 static void idle_sigterm(wt_t *w)
 {
     const char *opts[] = {"--log-level", "info", NULL};
-    long long unblocks0 = cmd_calls(w, "client|unblock");
+    long long unblocks0 = unblocks(w);
     pid_t p = wt_worker(w, "ta", "idle.log", opts);
     double end = wt_now() + 30;
-    while (wt_now() < end && info_num(w, "clients", "blocked_clients") < 1)
+    while (wt_now() < end && blocked_clients(w) < 1)
         usleep(20 * 1000);
-    CHECK(info_num(w, "clients", "blocked_clients") >= 1); /* the feeder waits for work */
+    CHECK(blocked_clients(w) >= 1); /* the feeder waits for work */
     double t0 = wt_now();
     kill(p, SIGTERM);
     CHECK_INT(wt_wait(p, 30), 0);
     printf("idle worker: exited %.3f s after SIGTERM\n", wt_now() - t0);
-    CHECK(cmd_calls(w, "client|unblock") > unblocks0);
-    CHECK_INT(info_num(w, "clients", "blocked_clients"), 0);
+    CHECK(unblocks(w) > unblocks0);
+    CHECK_INT(blocked_clients(w), 0);
 }
 
 int main(void)
