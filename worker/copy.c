@@ -320,9 +320,11 @@ static void recheck_done(void *arg, const ferry_s3_result_t *r)
  * another bucket or client joins, or when a member is canceled. The listing: ListObjectsV2
  * under the keys' common prefix, from just before the smallest key, pages of 4n+16 keys
  * (RECHECK_PAGES at most), stopped past the largest. A listed key whose ETag differs from the
- * one copied has changed (as the HEAD would have said); a key the listing passes over is gone
- * (the HEAD's 404: nothing to re-queue). Keys past the pages read, and every key of a listing
- * that failed or came out of key order, get their HEAD as before (so do S3 Express directory
+ * one copied has changed (as the HEAD would have said), a listed key with the same ETag has
+ * not. A key the listing does not show proves nothing (it may be gone, or hidden by a buggy
+ * store's listing, which must not cost a change: test_worker_resume 2b): it gets its HEAD, as
+ * do the keys past the pages read and every key of a listing that failed or came out of key
+ * order (so do S3 Express directory
  * buckets, whose listings are not sorted). 10,000 x 16 KiB with two workers: 0.05-0.07 listings
  * and 0.001 HEADs per object instead of one HEAD, a quarter less CPU (ferry + source).
  * Billing: AWS prices a listing as 12.5 HEADs, so a batch below RECHECK_MIN gets HEADs (at 8 a
@@ -375,15 +377,12 @@ static void batch_free(uv_handle_t *h)
 
 /* Each member: changed or not as the listing said; HEAD when the listing did not decide it
  * (rc: the listing failed; or the key is past the last listed one); then done. */
-static void batch_end(recheck_batch_t *b, int listed_ok, int complete)
+static void batch_end(recheck_batch_t *b, int listed_ok)
 {
     size_t by_list = 0;
     for (size_t i = 0; i < b->n; i++) {
         ferry_copy_t *c = b->m[i];
-        int decided =
-            listed_ok &&
-            (b->seen[i] || complete ||
-             (b->last_key && key_cmp(c->src_key, c->src_len, b->last_key, b->last_len) < 0));
+        int decided = listed_ok && b->seen[i]; /* not listed: its HEAD says */
         by_list += decided;
         c->batch = NULL; /* the batch goes below */
         if (!decided && !c->canceled)
@@ -451,8 +450,7 @@ static void batch_listed(void *arg, const ferry_s3_result_t *r)
      * as an event-fed task may have) is not tried again for a while. */
     if (r->rc != FERRY_OK && !past && r->rc != FERRY_ECANCELED)
         b->pool->recheck_heads = RECHECK_BACKOFF;
-    /* complete: the listing ended (no more keys) or went past the largest member */
-    batch_end(b, r->rc == FERRY_OK || past, past || (r->rc == FERRY_OK && !r->truncated));
+    batch_end(b, r->rc == FERRY_OK || past); /* what it listed counts, even if cut short */
 }
 
 /* The longest prefix a and b share, cut back to a whole UTF-8 character. */
@@ -475,7 +473,7 @@ static void batch_flush(recheck_batch_t *b)
         b->pool->recheck = NULL;
     uv_timer_stop(&b->timer);
     if (b->n < RECHECK_MIN) {
-        batch_end(b, 0, 0); /* each gets its HEAD */
+        batch_end(b, 0); /* each gets its HEAD */
         return;
     }
     qsort(b->m, b->n, sizeof(b->m[0]), member_cmp);
@@ -511,7 +509,7 @@ static void batch_flush(recheck_batch_t *b)
     free(prefix);
     free(start);
     if (rc != FERRY_OK)
-        batch_end(b, 0, 0); /* each gets its HEAD */
+        batch_end(b, 0); /* each gets its HEAD */
 }
 
 static void batch_timer(uv_timer_t *t)

@@ -220,11 +220,12 @@ typedef struct fakes3_fault_rule_s {
     uint64_t bandwidth;
     int error_body;
     int flip_byte;
-    int wrong_etag;    /* PUT/UploadPart/Complete: 200 with an ETag that is not the content's */
-    int no_etag;       /* PUT/UploadPart: 200 with no ETag, and nothing stored */
-    int wrong_crc32c;  /* PUT/UploadPart/Complete: echo a CRC32C that is not the content's */
-    int upload_id_len; /* CreateMultipartUpload: answer an UploadId this long, create nothing */
-    int sse_kms;       /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
+    int wrong_etag;      /* PUT/UploadPart/Complete: 200 with an ETag that is not the content's */
+    int no_etag;         /* PUT/UploadPart: 200 with no ETag, and nothing stored */
+    int wrong_crc32c;    /* PUT/UploadPart/Complete: echo a CRC32C that is not the content's */
+    int upload_id_len;   /* CreateMultipartUpload: answer an UploadId this long, create nothing */
+    int sse_kms;         /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
+    char list_omit[257]; /* ListObjects(V2): leave keys with this prefix (<= 256 bytes) out */
 } fakes3_fault_rule_t;
 
 typedef struct fakes3_faults_s {
@@ -248,6 +249,7 @@ typedef struct fakes3_fault_hit_s {
     int wrong_crc32c;
     int upload_id_len;
     int sse_kms;
+    char list_omit[257]; /* "": none */
 } fakes3_fault_hit_t;
 
 void fakes3_faults_init(fakes3_faults_t *f, uint64_t seed);

@@ -118,6 +118,9 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
             r->wrong_crc32c = json_is_true(v);
         } else if (strcmp(k, "sse_kms") == 0 && json_is_boolean(v)) {
             r->sse_kms = json_is_true(v);
+        } else if (strcmp(k, "list_omit") == 0 && json_is_string(v) && json_string_length(v) >= 1 &&
+                   json_string_length(v) <= 256) {
+            snprintf(r->list_omit, sizeof(r->list_omit), "%s", json_string_value(v));
         } else if (strcmp(k, "upload_id_len") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 4096) {
             r->upload_id_len = (int)json_integer_value(v);
@@ -210,6 +213,8 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "no_etag", json_true());
         if (r->wrong_crc32c)
             json_object_set_new(o, "wrong_crc32c", json_true());
+        if (r->list_omit[0])
+            json_object_set_new(o, "list_omit", json_string(r->list_omit));
         if (r->upload_id_len)
             json_object_set_new(o, "upload_id_len", json_integer(r->upload_id_len));
         if (r->sse_kms)
@@ -273,6 +278,8 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
         if (!hit->upload_id_len)
             hit->upload_id_len = r->upload_id_len;
         hit->sse_kms |= r->sse_kms;
+        if (!hit->list_omit[0] && r->list_omit[0])
+            memcpy(hit->list_omit, r->list_omit, sizeof(hit->list_omit));
     }
     pthread_mutex_unlock(&f->mu);
 }

@@ -462,6 +462,7 @@ static void op_list_objects(fakes3_ctx_t *ctx, int v2)
     if (prefix == NULL)
         prefix = "";
     size_t plen = strlen(prefix), dlen = delim ? strlen(delim) : 0;
+    size_t omit_len = strlen(ctx->fault.list_omit);
     uint64_t max = cfg->personality == FAKES3_OSS ? 100 : 1000;
     if (mk != NULL && parse_u64(mk, &max) != FERRY_OK) {
         fakes3_ctx_error(ctx, 400, "InvalidArgument",
@@ -561,6 +562,10 @@ static void op_list_objects(fakes3_ctx_t *ctx, int v2)
             size_t sl = cpl;
             memcpy(succ, k, cpl);
             n = prefix_successor(succ, &sl) ? fakes3_map_seek(&bk->objects, succ, sl, 0) : NULL;
+            continue;
+        }
+        if (omit_len && kl >= omit_len && memcmp(k, ctx->fault.list_omit, omit_len) == 0) {
+            n = fakes3_map_next(&bk->objects, n); /* fault list_omit: a listing that hides it */
             continue;
         }
         const fakes3_obj_t *o = fakes3_map_val(n);
