@@ -25,13 +25,11 @@ TMP=$(mktemp -d /tmp/ferry-bench-api.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-RPORT=$(freeport)
-APORT=$(freeport)
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-R=redis://127.0.0.1:$RPORT
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_redis
+APORT=$(bench_freeport)
+R=$REDIS
 TOKEN=bench-token
 for i in $(seq "$TASKS"); do
   "$BIN/ferry" --redis "$R" task add "b$i" --from "oss://src-bucket/p$i/" --to s3://dst/ >/dev/null

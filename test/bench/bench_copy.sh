@@ -40,20 +40,12 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-RPORT=$(freeport)
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-REDIS=redis://127.0.0.1:$RPORT
-
-# Runs in this shell (not in $(…)) so that its pid lands in PIDS and the trap stops it.
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_redis --appendonly no
 start_fakes3() { # personality bucket [extra flags...] -> sets PORT
-  local out=$TMP/fakes3-$1.out
-  "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$1" --access-key AK$1 --secret-key SK$1 \
-    --bucket "$2" --path-style-ok "${@:3}" ${FAKES3_BENCH_FLAGS:-} >"$out" 2>"$TMP/fakes3-$1.err" &
-  PIDS+=($!)
-  for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(awk '/^ready/{print $2}' "$out")
+  # shellcheck disable=SC2086 # FAKES3_BENCH_FLAGS is a list of flags
+  bench_fakes3 "$1" "$1" "$2" "$1" "${@:3}" ${FAKES3_BENCH_FLAGS:-}
 }
 start_fakes3 oss src; SPORT=$PORT
 # The destination stores what both tools write: its pages are faulted in at start (see
@@ -75,7 +67,6 @@ servers_cpu() { # user+sys seconds of the given pids (default: redis and both fa
 }
 SRC=http://127.0.0.1:$SPORT
 DST=http://127.0.0.1:$DPORT
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 export FERRY_SRC_ACCESS_KEY_ID=AKoss FERRY_SRC_SECRET_ACCESS_KEY=SKoss
 export FERRY_DST_ACCESS_KEY_ID=AKs3 FERRY_DST_SECRET_ACCESS_KEY=SKs3

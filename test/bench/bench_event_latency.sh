@@ -37,23 +37,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-RPORT=$(freeport)
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-PIDS+=($!)
-REDIS=redis://127.0.0.1:$RPORT
-start_fakes3() { # personality bucket -> sets PORT
-  local out=$TMP/fakes3-$1.out
-  "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$1" --access-key AK$1 --secret-key SK$1 \
-    --bucket "$2" --path-style-ok >"$out" 2>"$TMP/fakes3-$1.err" &
-  PIDS+=($!)
-  for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(awk '/^ready/{print $2}' "$out")
-}
-start_fakes3 oss src; SRC=http://127.0.0.1:$PORT
-start_fakes3 s3 dst; DST=http://127.0.0.1:$PORT
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_redis --appendonly no
+bench_fakes3 oss oss src oss; SRC=http://127.0.0.1:$PORT
+bench_fakes3 s3 s3 dst s3; DST=http://127.0.0.1:$PORT
 export FERRY_SRC_ACCESS_KEY_ID=AKoss FERRY_SRC_SECRET_ACCESS_KEY=SKoss
 export FERRY_DST_ACCESS_KEY_ID=AKs3 FERRY_DST_SECRET_ACCESS_KEY=SKs3
 FERRY_API_TOKEN=bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -68,7 +56,7 @@ task_add() { # name source-prefix
 # The API: a scheduler whose only scheduled task is an empty one (the benchmark's tasks are
 # queued by bench_enqueue and by events, never scanned).
 task_add idle idle/
-APORT=$(freeport)
+APORT=$(bench_freeport)
 API=http://127.0.0.1:$APORT
 "$BIN/ferry" --redis "$REDIS" scheduler --task idle --listen "127.0.0.1:$APORT" 2>"$TMP/scheduler.log" &
 SCHED_PID=$!

@@ -51,22 +51,11 @@ cleanup() {
 trap cleanup EXIT
 say() { echo "bench_sync: $*" >&2; }
 
-freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-RPORT=$(freeport)
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-REDIS_PID=$!
-REDIS=redis://127.0.0.1:$RPORT
-
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_redis --appendonly no
 start_fakes3() { # name personality bucket [extra flags...] -> sets PORT, SPID
-  local out=$TMP/fakes3-$1.out k=${1#t} # tdst has dst's keys
-  "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$2" --access-key AK$k --secret-key SK$k \
-    --bucket "$3" --path-style-ok "${@:4}" >"$out" 2>"$TMP/fakes3-$1.err" &
-  SPID=$!
-  PIDS+=("$SPID")
-  for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(awk '/^ready/{print $2}' "$out")
-  [[ -n $PORT ]] || { say "fakes3 $1 did not start:"; cat "$TMP/fakes3-$1.err" >&2; exit 1; }
+  bench_fakes3 "$1" "$2" "$3" "${1#t}" "${@:4}" # tdst has dst's keys
 }
 start_fakes3 src s3 src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
 # 4.5 GiB prefaulted: scenario 4g's 4 GiB (each tool's output is purged after its run).
@@ -75,7 +64,6 @@ if [[ " $SCEN " == *" ttfb "* ]]; then # these log every request with the time i
   start_fakes3 tdst s3 dst --verbose; TDST=http://127.0.0.1:$PORT
   start_fakes3 tsrc s3 src --verbose; TSRC=http://127.0.0.1:$PORT
 fi
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # ticks
 servers_ticks() { echo "$(cpu_of "$REDIS_PID") $(cpu_of "$SRC_PID") $(cpu_of "$DST_PID")"; }

@@ -48,25 +48,12 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "cpu_sync: $*" >&2; }
-freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-
-RPORT=$(freeport)
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-PIDS+=("$REDIS_PID")
-REDIS=redis://127.0.0.1:$RPORT
-start_fakes3() { # name bucket -> PORT, SPID
-  "$BUILD/bin/fakes3" --listen 127.0.0.1:0 --personality s3 --access-key "AK$1" --secret-key "SK$1" \
-    --bucket "$2" --path-style-ok >"$TMP/$1.out" 2>"$TMP/$1.err" &
-  SPID=$!
-  PIDS+=("$SPID")
-  for _ in $(seq 600); do grep -q '^ready' "$TMP/$1.out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(awk '/^ready/{print $2}' "$TMP/$1.out")
-  [[ -n $PORT ]] || { say "fakes3 $1 did not start"; cat "$TMP/$1.err" >&2; exit 1; }
-}
-start_fakes3 src src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
-start_fakes3 dst dst; DST=http://127.0.0.1:$PORT DST_PID=$SPID
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+BIN=$BUILD/bin
+bench_redis --appendonly no
+bench_fakes3 src s3 src src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
+bench_fakes3 dst s3 dst dst; DST=http://127.0.0.1:$PORT DST_PID=$SPID
 curl -sf -X POST "$SRC/_fakes3/seed" \
   -d "{\"bucket\":\"src\",\"prefix\":\"c/\",\"count\":$N,\"size\":$SIZE,\"seed\":7}" >/dev/null
 export RCLONE_CONFIG_FDST_TYPE=s3 RCLONE_CONFIG_FDST_PROVIDER=Other RCLONE_CONFIG_FDST_ACCESS_KEY_ID=AKdst \

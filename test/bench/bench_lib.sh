@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# The servers a benchmark starts on this machine, shared by test/bench/*.sh. Source it after
+# scripts/lib.sh, with TMP (a private directory), PIDS (an array the script's cleanup kills) and
+# BIN (a build's bin/) set. Each helper runs in the calling shell (not in $(…)), so the pid it
+# starts lands in PIDS.
+
+bench_freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# bench_redis [redis-server flags...]: a private redis-server on a free loopback port, its files
+# in $TMP. Sets RPORT, REDIS (the URL) and REDIS_PID; returns once it answers PING.
+bench_redis() {
+  RPORT=$(bench_freeport)
+  redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP" --save '' "$@" >"$TMP/redis.log" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  # shellcheck disable=SC2034 # for the sourcing script
+  REDIS=redis://127.0.0.1:$RPORT
+  for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "bench: redis-server did not start; its log says: $(tail -n 3 "$TMP/redis.log")" >&2
+  exit 1
+}
+
+# bench_fakes3 LABEL PERSONALITY BUCKET CRED [fakes3 flags...]: a fakes3 on a free loopback port
+# with the keys AK<CRED>/SK<CRED>, its output in $TMP/fakes3-LABEL.{out,err}. Sets PORT and SPID.
+bench_fakes3() {
+  local out=$TMP/fakes3-$1.out
+  "$BIN/fakes3" --listen 127.0.0.1:0 --personality "$2" --access-key "AK$4" --secret-key "SK$4" \
+    --bucket "$3" --path-style-ok "${@:5}" >"$out" 2>"$TMP/fakes3-$1.err" &
+  SPID=$!
+  PIDS+=("$SPID")
+  for _ in $(seq 1200); do grep -q "^ready" "$out" 2>/dev/null && break; sleep 0.05; done
+  PORT=$(awk '/^ready/{print $2}' "$out")
+  [[ -n $PORT ]] || { echo "bench: fakes3 $1 did not start:" >&2; cat "$TMP/fakes3-$1.err" >&2; exit 1; }
+}
