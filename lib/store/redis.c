@@ -432,49 +432,6 @@ unsigned ferry_redis_reconnects(const ferry_redis_t *r)
     return r->reconnects;
 }
 
-int ferry_redis_client_id(ferry_redis_t *r, long long *id)
-{
-    *id = 0;
-    if (r->cl)
-        return FERRY_EUNSUPPORTED;
-    if (r->client_id > 0 && r->client_id_gen == r->gen) {
-        *id = r->client_id;
-        return FERRY_OK;
-    }
-    redisReply *rep = NULL;
-    const char *argv[2] = {"CLIENT", "ID"};
-    int rc = ferry_redis_argv(r, 2, argv, NULL, &rep);
-    if (rc)
-        return rc;
-    long long v = ferry_redis_reply_int(rep, -1);
-    freeReplyObject(rep);
-    if (v <= 0)
-        return ferry_error_set(&r->err, FERRY_EREDIS, "CLIENT ID: unexpected reply from Redis");
-    r->client_id = v;
-    r->client_id_gen = r->gen; /* the connection that answered */
-    *id = v;
-    return FERRY_OK;
-}
-
-int ferry_redis_unblock(ferry_redis_t *r, long long id, int *done)
-{
-    if (done)
-        *done = 0;
-    if (r->cl)
-        return FERRY_EUNSUPPORTED;
-    char ids[24];
-    snprintf(ids, sizeof(ids), "%lld", id);
-    const char *argv[3] = {"CLIENT", "UNBLOCK", ids};
-    redisReply *rep = NULL;
-    int rc = ferry_redis_argv(r, 3, argv, NULL, &rep);
-    if (rc)
-        return rc;
-    if (done)
-        *done = ferry_redis_reply_int(rep, 0) == 1;
-    freeReplyObject(rep);
-    return FERRY_OK;
-}
-
 int ferry_redis_reset(ferry_redis_t *r)
 {
     if (r->cl)
@@ -561,6 +518,54 @@ int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t
         /* Lost mid-command: reconnect and send it once more (at-least-once). */
     }
     return FERRY_ENET;
+}
+
+int ferry_redis_client_id(ferry_redis_t *r, long long *id)
+{
+    *id = 0;
+    if (r->cl)
+        return FERRY_EUNSUPPORTED;
+    if (r->client_id > 0 && r->client_id_gen == r->gen) {
+        *id = r->client_id;
+        return FERRY_OK;
+    }
+    redisReply *rep = NULL;
+    const char *argv[2] = {"CLIENT", "ID"};
+    int rc = ferry_redis_argv(r, 2, argv, NULL, &rep);
+    if (rc)
+        return rc;
+    long long v = ferry_redis_reply_int(rep, -1);
+    freeReplyObject(rep);
+    if (v <= 0)
+        return ferry_error_set(&r->err, FERRY_EREDIS, "CLIENT ID: unexpected reply from Redis");
+    r->client_id = v;
+    r->client_id_gen = r->gen; /* the connection that answered */
+    *id = v;
+    return FERRY_OK;
+}
+
+int ferry_redis_unblock(ferry_redis_t *r, long long id, int *done)
+{
+    if (done)
+        *done = 0;
+    if (r->cl)
+        return FERRY_EUNSUPPORTED;
+    /* One attempt, no reconnect: the caller is a worker stopping, which must not wait out a
+     * reconnect budget for a courtesy (the blocked read times out by itself anyway). */
+    if (r->c == NULL || conn_lost(r->c))
+        return ferry_error_set(&r->err, FERRY_ENET, "not connected to Redis at %s", r->where);
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *argv[3] = {"CLIENT", "UNBLOCK", ids};
+    redisReply *rep = redisCommandArgv(r->c, 3, argv, NULL);
+    if (rep == NULL)
+        return io_error(r);
+    redisReply *ok = NULL;
+    int rc = check_reply(r, rep, &ok);
+    if (rc == FERRY_OK && done)
+        *done = ferry_redis_reply_int(ok, 0) == 1;
+    freeReplyObject(ok);
+    return rc;
 }
 
 int ferry_redis_cmd(ferry_redis_t *r, redisReply **reply, const char *fmt, ...)

@@ -115,8 +115,10 @@ int ferry_redis_client_id(ferry_redis_t *r, long long *id);
 
 /* CLIENT UNBLOCK id on this connection: a blocking command (XREADGROUP BLOCK …) of connection
  * id on the same server returns now, as if it had timed out (nothing is delivered). *done (may
- * be NULL) is 1 when a command was blocked, 0 when none was (or id is gone). FERRY_OK, or the
- * error of the command; FERRY_EUNSUPPORTED in cluster mode. Safe to call with any id. */
+ * be NULL) is 1 when a command was blocked, 0 when none was (or id is gone). One attempt on the
+ * current connection, never a reconnect: FERRY_OK, FERRY_ENET/FERRY_ETIMEOUT when the connection
+ * is lost or Redis does not answer in the command timeout, FERRY_EREDIS (refused), or
+ * FERRY_EUNSUPPORTED in cluster mode. Safe to call with any id. */
 int ferry_redis_unblock(ferry_redis_t *r, long long id, int *done);
 
 /* A Lua script. Declare one static const per script; the connection caches its SHA1 and
