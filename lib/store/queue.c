@@ -40,7 +40,8 @@ struct ferry_queue_s {
     int seen[2];             /* entries of each stream in the last reply */
     char last_id[2][48];     /* the last entry id of each stream in the last reply */
     long long last_claim_ms; /* last XAUTOCLAIM sweep */
-    ferry_job_t *buf;        /* jobs delivered but not yet handed out */
+    ferry_job_t *buf;        /* jobs delivered but not yet handed out: buf[head, head + nbuf) */
+    int head;
     int nbuf;
 };
 
@@ -409,6 +410,11 @@ static int take_entries(ferry_queue_t *q, uint32_t sh, int kind, const redisRepl
     if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
         return FERRY_OK;
     const qshard_t *h = &q->sh[sh];
+    if (q->head) { /* new entries go after the buffered ones: move those to the front */
+        if (q->nbuf)
+            memmove(q->buf, &q->buf[q->head], sizeof(ferry_job_t) * (size_t)q->nbuf);
+        q->head = 0;
+    }
     for (size_t i = 0; i < entries->elements; i++) {
         ferry_error_t e;
         ferry_job_t *j = &q->buf[q->nbuf];
@@ -581,18 +587,23 @@ static int autoclaim(ferry_queue_t *q)
     return FERRY_OK;
 }
 
-/* Pop the first buffered job (event jobs were put first). */
+/* Pop the first buffered event job, else the first job (event jobs were put first, so that is
+ * the head: no copying of the rest, which made taking a batch of n jobs cost n^2/2 copies). */
 static int pop(ferry_queue_t *q, ferry_job_t *job)
 {
-    int best = 0;
-    for (int i = 0; i < q->nbuf; i++)
+    int best = q->head, end = q->head + q->nbuf;
+    for (int i = q->head; i < end; i++)
         if (q->buf[i].kind == FERRY_QUEUE_EVENT) {
             best = i;
             break;
         }
     *job = q->buf[best];
-    memmove(&q->buf[best], &q->buf[best + 1], sizeof(ferry_job_t) * (size_t)(q->nbuf - best - 1));
-    q->nbuf--;
+    if (best == q->head)
+        q->head++;
+    else
+        memmove(&q->buf[best], &q->buf[best + 1], sizeof(ferry_job_t) * (size_t)(end - best - 1));
+    if (--q->nbuf == 0)
+        q->head = 0;
     return FERRY_OK;
 }
 
