@@ -1010,8 +1010,14 @@ const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)
 {
     if (!r || !name)
         return NULL;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (!strcasecmp(r->headers[i].name, name))
-            return r->headers[i].value;
+    /* on_header stores each name lowercased with its value right behind it in the arena, so a
+     * name's length is value - name - 1: most headers are ruled out by their length, without
+     * a string compare (a 16 KiB copy looked up ~30 headers among ~10, 2% of a worker) */
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const ferry_kv_t *h = &r->headers[i];
+        if ((size_t)(h->value - h->name) == n + 1 && !strncasecmp(h->name, name, n))
+            return h->value;
+    }
     return NULL;
 }
