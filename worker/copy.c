@@ -345,13 +345,20 @@ typedef struct recheck_batch_s {
     const char *bucket; /* borrowed from the members' env */
     ferry_copy_t *m[RECHECK_MAX];
     unsigned char seen[RECHECK_MAX];
+    /* what the listing said of each member seen, applied once the listing ended well (it is
+     * parsed once, so entries of a page that turns out bad have been seen) */
+    struct {
+        int64_t size, mtime_s;
+        char etag[FERRY_ETAG_MAX + 1];
+    } listed[RECHECK_MAX];
     size_t n;
     uv_timer_t timer;
     ferry_s3_op_t *op;
     const char *max_key; /* the largest member's key (a member's, borrowed) */
     size_t max_len;
-    char *last_key; /* the last key the listing gave (owned) */
+    char last_key[FERRY_S3XML_KEY_MAX + 1]; /* the last key the listing gave */
     size_t last_len;
+    int has_last;
     int flushed;
     uint64_t t0; /* when the first member joined (loop ms) */
 } recheck_batch_t;
@@ -371,7 +378,6 @@ static int member_cmp(const void *x, const void *y)
 static void batch_free(uv_handle_t *h)
 {
     recheck_batch_t *b = h->data;
-    free(b->last_key);
     free(b);
 }
 
@@ -385,6 +391,8 @@ static void batch_end(recheck_batch_t *b, int listed_ok)
         int decided = listed_ok && b->seen[i]; /* not listed: its HEAD says */
         by_list += decided;
         c->batch = NULL; /* the batch goes below */
+        if (decided)
+            recheck_compare(c, b->listed[i].etag, b->listed[i].size, b->listed[i].mtime_s);
         if (!decided && !c->canceled)
             start_recheck_head(c);
         else
@@ -421,22 +429,21 @@ static ssize_t member_find(recheck_batch_t *b, const char *k, size_t kn)
 static int batch_on_object(void *arg, const ferry_s3xml_object_t *o)
 {
     recheck_batch_t *b = arg;
-    if (b->last_key && key_cmp(o->key, o->key_len, b->last_key, b->last_len) <= 0)
+    if (b->has_last && key_cmp(o->key, o->key_len, b->last_key, b->last_len) <= 0)
         return FERRY_EPARSE; /* not in order: this listing cannot settle anything (HEADs) */
     if (key_cmp(o->key, o->key_len, b->max_key, b->max_len) > 0)
         return RECHECK_PAST; /* every member is behind */
-    char *lk = realloc(b->last_key, o->key_len + 1);
-    if (lk == NULL)
-        return FERRY_ENOMEM;
-    memcpy(lk, o->key, o->key_len);
-    lk[o->key_len] = '\0';
-    b->last_key = lk;
+    if (o->key_len >= sizeof(b->last_key))
+        return FERRY_EPARSE; /* longer than a key can be (the parser caps it): HEADs */
+    memcpy(b->last_key, o->key, o->key_len);
     b->last_len = o->key_len;
+    b->has_last = 1;
     ssize_t i = member_find(b, o->key, o->key_len);
     if (i >= 0) {
         b->seen[i] = 1;
-        recheck_compare(b->m[i], o->etag, o->size,
-                        o->last_modified_ms >= 0 ? o->last_modified_ms / 1000 : 0);
+        b->listed[i].size = o->size;
+        b->listed[i].mtime_s = o->last_modified_ms >= 0 ? o->last_modified_ms / 1000 : 0;
+        snprintf(b->listed[i].etag, sizeof(b->listed[i].etag), "%s", o->etag);
     }
     return FERRY_OK;
 }
@@ -504,6 +511,7 @@ static void batch_flush(recheck_batch_t *b)
         la.max_pages = RECHECK_PAGES;
         la.on_object = batch_on_object;
         la.arg = b;
+        la.provisional = 1; /* one parse; batch_end applies what it saw only if it ended well */
         rc = ferry_s3_list(b->src, &la, batch_listed, b, &b->op, &e);
     }
     free(prefix);

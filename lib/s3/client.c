@@ -1035,6 +1035,16 @@ static int done_parse(ferry_s3_op_t *op, const ferry_http_resp_t *resp, ferry_s3
         prc = ferry_s3xml_finish(*px);
     if (!prc)
         return 0;
+    if (op->cb_stopped) { /* a provisional listing's callback stopped it: the op ends there */
+        op->cb_stopped = 0;
+        ferry_s3xml_free(*px);
+        *px = NULL;
+        if (!op->res.err.code)
+            ferry_error_set(&op->res.err, prc, "%s %s://%s stopped: %s", op->method, c->prof.scheme,
+                            op->bucket, ferry_strerror(prc));
+        op_finish(op, resp);
+        return 1;
+    }
     if (op->res.err.code != prc) { /* else: the page check said why */
         const ferry_error_t *pe = *px ? ferry_s3xml_last_error(*px) : NULL;
         ferry_error_set(&op->res.err, prc, "%s %s://%s at %s: unreadable reply (%s)", op->method,

@@ -86,11 +86,14 @@ struct sock_s {
     ferry_list_t link; /* in h->socks */
 };
 
-#define SOCK_FD_MAX (1u << 20)
+#define SOCK_FD_MAX  (1u << 20)
+#define HDR_LINE_MAX 16384 /* a request header line, "Name: value" */
 
 struct ferry_http_req_s {
     ferry_http_t *h;
     CURL *easy;
+    /* the request headers: one malloc block, the list's nodes then their text (curl only reads
+     * the list), so free() it, never curl_slist_free_all */
     struct curl_slist *hdrs;
     ferry_list_t link;      /* in h->reqs */
     ferry_http_reqopts_t o; /* copy; strings below are owned copies */
@@ -368,7 +371,7 @@ static void req_free(ferry_http_req_t *r)
     if (!r)
         return;
     easy_put(r->h, r->easy);
-    curl_slist_free_all(r->hdrs);
+    free(r->hdrs);
     curl_slist_free_all(r->connect_to_list);
     free(r->hdr_arena);
     ferry_buf_free(&r->body);
@@ -661,10 +664,8 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
 {
     const ferry_http_reqopts_t *o = &r->o;
     CURL *e = r->easy;
-    ferry_buf_t line;
     int rc = FERRY_OK;
 
-    ferry_buf_init(&line, 16384);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -735,40 +736,51 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
     }
 
     /* No "Expect: 100-continue" round trip, and no header the signature does not cover
-     * beyond curl's harmless defaults. */
-    struct curl_slist *l = curl_slist_append(NULL, "Expect:");
+     * beyond curl's harmless defaults. curl would add "Content-Type:
+     * application/x-www-form-urlencoded" to a POSTFIELDS request, and S3 would store it as
+     * the object's type: "Content-Type:" removes it. "Name;" sends an empty header; "Name:"
+     * would remove it. The list is built in one block (two allocations per header with
+     * curl_slist_append, ~30 per copy). */
+    int no_ctype = r->inline_body && !has_header(o, "Content-Type");
+    size_t nn = 1 + (size_t)no_ctype + o->nheaders,
+           text = sizeof("Expect:") + sizeof("Content-Type:");
+    for (size_t i = 0; i < o->nheaders; i++) {
+        const char *v = o->headers[i].value ? o->headers[i].value : "";
+        size_t ln = strlen(o->headers[i].name) + 2 + strlen(v) + 1;
+        if (ln > HDR_LINE_MAX) {
+            rc = FERRY_ETOOBIG;
+            goto out;
+        }
+        text += ln;
+    }
+    struct curl_slist *l = malloc(nn * sizeof(*l) + text);
     if (!l) {
         rc = FERRY_ENOMEM;
         goto out;
     }
     r->hdrs = l;
-    if (r->inline_body && !has_header(o, "Content-Type")) {
-        /* curl would add "Content-Type: application/x-www-form-urlencoded" to a POSTFIELDS
-         * request, and S3 would store it as the object's type */
-        if ((l = curl_slist_append(r->hdrs, "Content-Type:")) == NULL) {
-            rc = FERRY_ENOMEM;
-            goto out;
-        }
-        r->hdrs = l;
+    char *t = (char *)(l + nn);
+    size_t k = 0;
+#define HDR_NEXT()                                                                                 \
+    do {                                                                                           \
+        l[k].data = t;                                                                             \
+        l[k].next = k + 1 < nn ? &l[k + 1] : NULL;                                                 \
+        k++;                                                                                       \
+    } while (0)
+    HDR_NEXT();
+    t += sprintf(t, "Expect:") + 1;
+    if (no_ctype) {
+        HDR_NEXT();
+        t += sprintf(t, "Content-Type:") + 1;
     }
     for (size_t i = 0; i < o->nheaders; i++) {
-        ferry_buf_reset(&line);
         const char *v = o->headers[i].value ? o->headers[i].value : "";
-        /* "Name;" sends an empty header; "Name:" would remove it. */
-        if ((rc = ferry_buf_adds(&line, o->headers[i].name)) ||
-            (rc = *v ? ferry_buf_add(&line, ": ", 2) : ferry_buf_add(&line, ";", 1)) ||
-            (rc = ferry_buf_adds(&line, v)))
-            goto out;
-        l = curl_slist_append(r->hdrs, ferry_buf_cstr(&line));
-        if (!l) {
-            rc = FERRY_ENOMEM;
-            goto out;
-        }
-        r->hdrs = l;
+        HDR_NEXT();
+        t += sprintf(t, *v ? "%s: %s" : "%s;%s", o->headers[i].name, v) + 1;
     }
+#undef HDR_NEXT
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 out:
-    ferry_buf_free(&line);
     return rc;
 }
 
@@ -1010,8 +1022,14 @@ const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)
 {
     if (!r || !name)
         return NULL;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (!strcasecmp(r->headers[i].name, name))
-            return r->headers[i].value;
+    /* on_header stores each name lowercased with its value right behind it in the arena, so a
+     * name's length is value - name - 1: most headers are ruled out by their length, without
+     * a string compare (a 16 KiB copy looked up ~30 headers among ~10, 2% of a worker) */
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const ferry_kv_t *h = &r->headers[i];
+        if ((size_t)(h->value - h->name) == n + 1 && !strncasecmp(h->name, name, n))
+            return h->value;
+    }
     return NULL;
 }

@@ -255,6 +255,25 @@ static int chk_prefix(void *ud, const char *p, size_t n)
     return chk_entry(ud, p, n, 1);
 }
 
+/* la.provisional: the check, then the caller's callback, in the one pass. */
+static int chk_deliver_object(void *ud, const ferry_s3xml_object_t *o)
+{
+    ferry_s3_op_t *op = ud;
+    int rc = chk_entry(op, o->key, o->key_len, 0);
+    if (rc == FERRY_OK && op->la.on_object && (rc = op->la.on_object(op->la.arg, o)) != FERRY_OK)
+        op->cb_stopped = 1;
+    return rc;
+}
+
+static int chk_deliver_prefix(void *ud, const char *p, size_t n)
+{
+    ferry_s3_op_t *op = ud;
+    int rc = chk_entry(op, p, n, 1);
+    if (rc == FERRY_OK && op->la.on_prefix && (rc = op->la.on_prefix(op->la.arg, p, n)) != FERRY_OK)
+        op->cb_stopped = 1;
+    return rc;
+}
+
 const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *cbs)
 {
     ferry_s3_list_guard_t *g = op->guard;
@@ -267,8 +286,9 @@ const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *
     memcpy(g->pg_pfx, g->last, g->last_len + 1);
     memset(cbs, 0, sizeof(*cbs));
     cbs->ud = op;
-    cbs->on_object = chk_object;
-    cbs->on_prefix = chk_prefix;
+    cbs->on_object = op->la.provisional ? chk_deliver_object : chk_object;
+    cbs->on_prefix = op->la.provisional ? chk_deliver_prefix : chk_prefix;
+    op->cb_stopped = 0;
     return cbs;
 }
 
@@ -402,31 +422,37 @@ static int set_str(char **dst, const char *s, size_t n)
     return FERRY_OK;
 }
 
-/* A listing page that parsed: deliver its entries (second pass, now that the page is known
- * good), then move the paging state on. */
-static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, int *more)
+/* A listing page that parsed (xr: the first pass's result): deliver its entries (second pass,
+ * now that the page is known good; a provisional listing had them in the first), then move the
+ * paging state on. */
+static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
+                     const ferry_s3xml_result_t *xr, int *more)
 {
     ferry_s3_t *c = op->c;
-    ferry_s3xml_opts_t xo = {.expect = op->expect,
-                             .list_version = op->list_version,
-                             .plus_literal = !c->prof.list_plus_is_space};
-    ferry_s3xml_cbs_t cbs = {.ud = op,
-                             .on_object = cb_object,
-                             .on_prefix = cb_prefix,
-                             .on_part = cb_part,
-                             .on_upload = cb_upload,
-                             .on_deleted = cb_deleted};
     ferry_s3xml_t *px = NULL;
-    int rc = ferry_s3xml_new(&xo, &cbs, &px);
-    if (!rc)
-        rc = ferry_s3xml_feed(px, resp->body, resp->body_len);
-    if (!rc)
-        rc = ferry_s3xml_finish(px);
-    if (rc) {
-        ferry_s3xml_free(px);
-        return rc; /* a callback stopped it (the page itself parsed before) */
+    const ferry_s3xml_result_t *r = xr;
+    int rc = FERRY_OK;
+    if (!(op->kind == OP_LIST && op->la.provisional && op->guard && xr)) {
+        ferry_s3xml_opts_t xo = {.expect = op->expect,
+                                 .list_version = op->list_version,
+                                 .plus_literal = !c->prof.list_plus_is_space};
+        ferry_s3xml_cbs_t cbs = {.ud = op,
+                                 .on_object = cb_object,
+                                 .on_prefix = cb_prefix,
+                                 .on_part = cb_part,
+                                 .on_upload = cb_upload,
+                                 .on_deleted = cb_deleted};
+        rc = ferry_s3xml_new(&xo, &cbs, &px);
+        if (!rc)
+            rc = ferry_s3xml_feed(px, resp->body, resp->body_len);
+        if (!rc)
+            rc = ferry_s3xml_finish(px);
+        if (rc) {
+            ferry_s3xml_free(px);
+            return rc; /* a callback stopped it (the page itself parsed before) */
+        }
+        r = ferry_s3xml_result(px);
     }
-    const ferry_s3xml_result_t *r = ferry_s3xml_result(px);
     ferry_s3_result_t *res = &op->res;
     res->pages++;
     res->entries += r->objects;
@@ -513,7 +539,7 @@ int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry
     case OP_LIST_PARTS:
     case OP_LIST_UPLOADS:
     case OP_DELETE_OBJECTS:
-        return list_page(op, resp, more);
+        return list_page(op, resp, xr, more);
     case OP_CREATE_MPU:
         if (!xr || !xr->upload_id[0])
             return ferry_error_set(&op->res.err, FERRY_EPARSE,

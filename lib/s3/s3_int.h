@@ -117,6 +117,7 @@ struct ferry_s3_op_s {
     int redirected;
     int canceled;
     int finishing;
+    int cb_stopped; /* la.provisional: the caller's callback stopped the parse of the page */
     ferry_s3_result_t res;
     ferry_s3_done_cb done;
     void *done_arg;

@@ -302,7 +302,13 @@ int ferry_sigv4_string_to_sign(const char *amz_date, const char *region, const c
     char hex[65];
     if (!amz_date || strlen(amz_date) != 16 || !region || !service)
         return FERRY_EINVAL;
-    SHA256((const unsigned char *)creq, creq_len, d);
+    /* SHA256_Init/Update/Final, not the one-shot SHA256(): OpenSSL 3 routes that through
+     * EVP_Q_digest, which looks the algorithm up in its providers on every call (3x the hash
+     * itself for a ~300-byte canonical request) */
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, creq, creq_len);
+    SHA256_Final(d, &c);
     ferry_hex_lower(d, 32, hex);
     int rc;
     if ((rc = ferry_buf_add(out, "AWS4-HMAC-SHA256\n", 17)) ||

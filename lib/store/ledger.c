@@ -1067,23 +1067,26 @@ typedef struct {
     uint8_t crc[8];
 } enq_args_t;
 
+/* Keys per enqueue script call (one shard's): 13 arguments each, under EVAL_MAX_ARGS. */
+#define ENQ_CALL 64
+
 static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry_item_t *items,
                          size_t n, int *results, enq_args_t *a)
 {
     long long nowms = (long long)ferry_wall_ms();
+    char now[24], nows[24];
+    snprintf(now, sizeof(now), "%lld", nowms / 1000);
+    snprintf(nows, sizeof(nows), "%lld", nowms);
     int rc = ferry_redis_script_load(l->r, &LUA_ENQUEUE);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
         const ferry_item_t *it = &items[i];
         enq_args_t *x = &a[i];
-        const led_shard_t *h = shard_of(l, it->key);
         key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
         snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
         snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
         snprintf(x->origin, sizeof(x->origin), "%d", it->origin);
-        snprintf(x->now, sizeof(x->now), "%lld", nowms / 1000);
-        snprintf(x->nowms, sizeof(x->nowms), "%lld", nowms);
         x->etag_n = ferry_etag_pack(it->etag, x->etag, sizeof(x->etag));
         x->crctext[0] = '\0';
         if (it->has_crc64) {
@@ -1091,35 +1094,108 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
                 x->crc[j] = (uint8_t)(it->crc64 >> (56 - 8 * j));
             snprintf(x->crctext, sizeof(x->crctext), "%" PRIu64, it->crc64);
         }
-        const char *argv[19] = {x->bucket,
-                                h->k_pending,
-                                h->k_failed,
-                                h->k_cnt,
-                                h->k_q[kind],
-                                it->key,
-                                x->size,
-                                x->mtime,
-                                (const char *)x->etag,
-                                (const char *)x->crc,
-                                it->seq ? it->seq : "",
-                                x->origin,
-                                it->force ? "1" : "0",
-                                x->now,
-                                it->op_delete ? "delete" : "copy",
-                                x->nowms,
-                                it->etag ? it->etag : "",
-                                x->crctext,
-                                ferry_origin_name(it->origin)};
-        size_t lens[19];
-        for (int j = 0; j < 19; j++) /* 8 and 9 are binary, not NUL-terminated */
-            lens[j] = j == 8 || j == 9 ? 0 : strlen(argv[j]);
-        lens[8] = x->etag_n;
-        lens[9] = it->has_crc64 ? 8 : 0;
-        rc = ferry_redis_eval_append(l->r, &LUA_ENQUEUE, 5, 19, argv, lens);
-        if (rc)
-            return rc;
     }
-    return read_int_replies(l, items, n, "enqueue", results);
+    /* One call per shard and ENQ_CALL keys (KEYS: the shard's pending failed counters stream,
+     * then each key's bucket; ARGV: now now_ms, then 12 per key), in item order within a shard,
+     * all in one pipeline; call c's keys are items[idx[c's first] …]. */
+    size_t *idx = malloc(n * sizeof(*idx)), *first = malloc((n + 1) * sizeof(*first));
+    unsigned char *done = calloc(n ? n : 1, 1);
+    uint32_t *shard = malloc((n ? n : 1) * sizeof(*shard));
+    const char **argv = malloc((6 + 13 * ENQ_CALL) * sizeof(*argv));
+    size_t *lens = malloc((6 + 13 * ENQ_CALL) * sizeof(*lens));
+    if (!idx || !first || !done || !shard || !argv || !lens) {
+        rc = FERRY_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        shard[i] = ferry_ledger_shard_of(l, items[i].key);
+    size_t calls = 0, ni = 0;
+    for (size_t s = 0; s < n && rc == FERRY_OK; s++) {
+        if (done[s])
+            continue;
+        uint32_t sh = shard[s];
+        const led_shard_t *h = &l->sh[sh];
+        for (size_t i = s; i < n && rc == FERRY_OK;) {
+            size_t k = 0, call0 = ni;
+            for (; i < n && k < ENQ_CALL; i++)
+                if (!done[i] && shard[i] == sh) {
+                    done[i] = 1;
+                    idx[ni++] = i;
+                    k++;
+                }
+            if (k == 0)
+                break;
+            int ac = 0;
+#define ARG(p, len) (argv[ac] = (p), lens[ac] = (len), ac++)
+#define SARG(p)     ARG((p), strlen(p))
+            SARG(h->k_pending);
+            SARG(h->k_failed);
+            SARG(h->k_cnt);
+            SARG(h->k_q[kind]);
+            for (size_t j = call0; j < ni; j++)
+                SARG(a[idx[j]].bucket);
+            SARG(now);
+            SARG(nows);
+            for (size_t j = call0; j < ni; j++) {
+                const ferry_item_t *it = &items[idx[j]];
+                const enq_args_t *x = &a[idx[j]];
+                SARG(it->key);
+                SARG(x->size);
+                SARG(x->mtime);
+                ARG((const char *)x->etag, x->etag_n); /* binary, not NUL-terminated */
+                ARG((const char *)x->crc, it->has_crc64 ? 8 : 0);
+                SARG(it->seq ? it->seq : "");
+                SARG(x->origin);
+                SARG(it->force ? "1" : "0");
+                SARG(it->op_delete ? "delete" : "copy");
+                SARG(it->etag ? it->etag : "");
+                SARG(x->crctext);
+                SARG(ferry_origin_name(it->origin));
+            }
+#undef SARG
+#undef ARG
+            first[calls++] = call0;
+            rc = ferry_redis_eval_append(l->r, &LUA_ENQUEUE, 4 + (int)k, ac, argv, lens);
+        }
+    }
+    first[calls] = ni;
+    /* Replies: one array per call (an error reply names the key; every reply is read so the
+     * pipeline stays in step, a lost connection is returned at once). */
+    int first_err = FERRY_OK;
+    for (size_t c = 0; c < calls && rc == FERRY_OK; c++) {
+        redisReply *rep;
+        int r2 = ferry_redis_read(l->r, &rep);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        size_t k = first[c + 1] - first[c];
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                            "enqueue %s: %s", items[idx[first[c]]].key, rep->str);
+        } else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != k) {
+            if (!first_err)
+                first_err = ferry_error_set((ferry_error_t *)ferry_redis_error(l->r), FERRY_EREDIS,
+                                            "enqueue %s: a reply of %zu values for %zu keys",
+                                            items[idx[first[c]]].key,
+                                            rep->type == REDIS_REPLY_ARRAY ? rep->elements : 0, k);
+        } else if (results) {
+            for (size_t j = 0; j < k; j++)
+                results[idx[first[c] + j]] = (int)ferry_redis_reply_int(rep->element[j], 0);
+        }
+        freeReplyObject(rep);
+    }
+    if (rc == FERRY_OK)
+        rc = first_err;
+out:
+    free(idx);
+    free(first);
+    free(done);
+    free(shard);
+    free(argv);
+    free(lens);
+    return rc;
 }
 
 int ferry_item_validate(const ferry_item_t *it, char *why, size_t n)

@@ -40,7 +40,8 @@ struct ferry_queue_s {
     int seen[2];             /* entries of each stream in the last reply */
     char last_id[2][48];     /* the last entry id of each stream in the last reply */
     long long last_claim_ms; /* last XAUTOCLAIM sweep */
-    ferry_job_t *buf;        /* jobs delivered but not yet handed out */
+    ferry_job_t *buf;        /* jobs delivered but not yet handed out: buf[head, head + nbuf) */
+    int head;
     int nbuf;
 };
 
@@ -321,35 +322,44 @@ void ferry_queue_free(ferry_queue_t *q)
 
 /* Queue bytes (ferry_queue_bytes): the counters hash's field "qbytes:<stream>" holds the
  * source bytes of the jobs in the stream. The ledger's enqueue script adds a job's size with
- * its XADD; qdel removes entries and subtracts the sizes they carry (read from the entries
- * themselves, so a repeated ack subtracts nothing), and forgets the field when the stream is
- * empty (any drift ends when a stream drains). S stream, C counters hash, ids a table. */
+ * its XADD; qdel removes entries and subtracts their sizes, and forgets the field when the
+ * stream is empty (any drift ends when a stream drains). The client passes each entry's size
+ * (the job it was handed carries the entry's "s"): subtracted only when that entry's XDEL
+ * removed it, so a repeated ack subtracts nothing. An unknown size ('': a malformed entry that
+ * could not be decoded) is read from the entry itself. S stream, C counters hash, A ARGV,
+ * entries from A[i]: id, size pairs. */
 #define LUA_QDEL                                                                                   \
-    "local function qdel(S, C, ids)\n"                                                             \
-    "  local b = 0\n"                                                                              \
-    "  for i = 1, #ids do\n"                                                                       \
-    "    local e = redis.call('XRANGE', S, ids[i], ids[i])\n"                                      \
-    "    local f = e[1] and e[1][2] or {}\n"                                                       \
-    "    for j = 1, #f - 1, 2 do if f[j] == 's' then b = b + (tonumber(f[j + 1]) or 0) end end\n"  \
+    "local function qdel(S, C, A, i)\n"                                                            \
+    "  local b, n = 0, 0\n"                                                                        \
+    "  for j = i, #A - 1, 2 do\n"                                                                  \
+    "    local z = tonumber(A[j + 1])\n"                                                           \
+    "    if not z then\n"                                                                          \
+    "      z = 0\n"                                                                                \
+    "      local e = redis.call('XRANGE', S, A[j], A[j])\n"                                        \
+    "      local f = e[1] and e[1][2] or {}\n"                                                     \
+    "      for k = 1, #f - 1, 2 do if f[k] == 's' then z = tonumber(f[k + 1]) or 0 end end\n"      \
+    "    end\n"                                                                                    \
+    "    if redis.call('XDEL', S, A[j]) == 1 then n = n + 1; b = b + z end\n"                      \
     "  end\n"                                                                                      \
-    "  local n = redis.call('XDEL', S, unpack(ids))\n"                                             \
     "  local F = 'qbytes:' .. string.match(S, '[^:]+$')\n"                                         \
     "  if redis.call('XLEN', S) == 0 then redis.call('HDEL', C, F)\n"                              \
     "  elseif b > 0 then redis.call('HINCRBY', C, F, -b) end\n"                                    \
     "  return n\n"                                                                                 \
     "end\n"
 
-/* KEYS: stream counters; ARGV: group id */
+/* KEYS: stream counters; ARGV: group id size */
 static const ferry_redis_script_t LUA_ACK = {"ack", LUA_QDEL
                                              "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                                             "return qdel(KEYS[1], KEYS[2], {ARGV[2]})\n"};
+                                             "return qdel(KEYS[1], KEYS[2], ARGV, 2)\n"};
 
-/* KEYS: stream counters; ARGV: group id…: ack and delete many entries of one stream in one
- * call. */
+/* KEYS: stream counters; ARGV: group, then id size pairs: ack and delete many entries of one
+ * stream in one call. */
 static const ferry_redis_script_t LUA_ACK_MANY = {
-    "ack_many", LUA_QDEL "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))\n"
-                         "return qdel(KEYS[1], KEYS[2], {unpack(ARGV, 2)})\n"};
-#define ACK_CHUNK 256 /* ids per call (Lua's unpack limit is ~8,000) */
+    "ack_many", LUA_QDEL "local ids = {}\n"
+                         "for j = 2, #ARGV - 1, 2 do ids[#ids + 1] = ARGV[j] end\n"
+                         "redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))\n"
+                         "return qdel(KEYS[1], KEYS[2], ARGV, 2)\n"};
+#define ACK_CHUNK 256 /* entries per call (Lua's unpack limit is ~8,000) */
 
 /* Reset the idle time only while we own the entry (XCLAIM would otherwise steal it back). */
 static const ferry_redis_script_t LUA_REFRESH = {
@@ -359,19 +369,22 @@ static const ferry_redis_script_t LUA_REFRESH = {
     "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'JUSTID')\n"
     "return 1\n"};
 
-/* KEYS: stream dead counters; ARGV: group id field value … */
+/* KEYS: stream dead counters; ARGV: group id size ('' unknown) field value … */
 static const ferry_redis_script_t LUA_DEAD = {"dead", LUA_QDEL
                                               "local f = {}\n"
-                                              "for i = 3, #ARGV do f[#f + 1] = ARGV[i] end\n"
+                                              "for i = 4, #ARGV do f[#f + 1] = ARGV[i] end\n"
                                               "redis.call('XADD', KEYS[2], '*', unpack(f))\n"
                                               "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                                              "qdel(KEYS[1], KEYS[3], {ARGV[2]})\n"
+                                              "qdel(KEYS[1], KEYS[3], {ARGV[2], ARGV[3]}, 1)\n"
                                               "return 1\n"};
 
-static int ack_id(ferry_queue_t *q, uint32_t sh, int kind, const char *id)
+/* size: the entry's "s" as the job decoded it (what its XDEL takes off the queue bytes). */
+static int ack_id(ferry_queue_t *q, uint32_t sh, int kind, const char *id, uint64_t size)
 {
-    const char *argv[4] = {q->sh[sh].k_q[kind], q->sh[sh].k_cnt, KEYS_GROUP, id};
-    return ferry_redis_eval(q->r, &LUA_ACK, 2, 4, argv, NULL, NULL);
+    char sz[24];
+    snprintf(sz, sizeof(sz), "%" PRIu64, size);
+    const char *argv[5] = {q->sh[sh].k_q[kind], q->sh[sh].k_cnt, KEYS_GROUP, id, sz};
+    return ferry_redis_eval(q->r, &LUA_ACK, 2, 5, argv, NULL, NULL);
 }
 
 /* Delivery count of one pending entry, from XPENDING; 1 if unknown. */
@@ -397,6 +410,11 @@ static int take_entries(ferry_queue_t *q, uint32_t sh, int kind, const redisRepl
     if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
         return FERRY_OK;
     const qshard_t *h = &q->sh[sh];
+    if (q->head) { /* new entries go after the buffered ones: move those to the front */
+        if (q->nbuf)
+            memmove(q->buf, &q->buf[q->head], sizeof(ferry_job_t) * (size_t)q->nbuf);
+        q->head = 0;
+    }
     for (size_t i = 0; i < entries->elements; i++) {
         ferry_error_t e;
         ferry_job_t *j = &q->buf[q->nbuf];
@@ -412,7 +430,7 @@ static int take_entries(ferry_queue_t *q, uint32_t sh, int kind, const redisRepl
         j->shard = sh;
         if (rc == FERRY_ENOTFOUND) {
             /* Deleted body still pending (acked-then-crashed): drop it, leave no orphan. */
-            ack_id(q, sh, kind, j->id);
+            ack_id(q, sh, kind, j->id, 0); /* no entry: nothing to take off */
             continue;
         }
         if (rc) {
@@ -425,9 +443,10 @@ static int take_entries(ferry_queue_t *q, uint32_t sh, int kind, const redisRepl
                 char idb[48];
                 memcpy(idb, id->str, id->len);
                 idb[id->len] = '\0';
-                const char *argv[9] = {h->k_q[kind], h->k_dead, h->k_cnt, KEYS_GROUP, idb,
-                                       "error",      e.msg,     "id",     idb};
-                ferry_redis_eval(q->r, &LUA_DEAD, 3, 9, argv, NULL, NULL);
+                /* its size is unknown (''): the script reads it from the entry */
+                const char *argv[10] = {h->k_q[kind], h->k_dead, h->k_cnt, KEYS_GROUP, idb,
+                                        "",           "error",   e.msg,    "id",       idb};
+                ferry_redis_eval(q->r, &LUA_DEAD, 3, 10, argv, NULL, NULL);
             }
             ferry_log(FERRY_LOG_WARN, "queue.bad_job", "task", ferry_ledger_task(q->l), "error",
                       e.msg, NULL);
@@ -568,18 +587,23 @@ static int autoclaim(ferry_queue_t *q)
     return FERRY_OK;
 }
 
-/* Pop the first buffered job (event jobs were put first). */
+/* Pop the first buffered event job, else the first job (event jobs were put first, so that is
+ * the head: no copying of the rest, which made taking a batch of n jobs cost n^2/2 copies). */
 static int pop(ferry_queue_t *q, ferry_job_t *job)
 {
-    int best = 0;
-    for (int i = 0; i < q->nbuf; i++)
+    int best = q->head, end = q->head + q->nbuf;
+    for (int i = q->head; i < end; i++)
         if (q->buf[i].kind == FERRY_QUEUE_EVENT) {
             best = i;
             break;
         }
     *job = q->buf[best];
-    memmove(&q->buf[best], &q->buf[best + 1], sizeof(ferry_job_t) * (size_t)(q->nbuf - best - 1));
-    q->nbuf--;
+    if (best == q->head)
+        q->head++;
+    else
+        memmove(&q->buf[best], &q->buf[best + 1], sizeof(ferry_job_t) * (size_t)(end - best - 1));
+    if (--q->nbuf == 0)
+        q->head = 0;
     return FERRY_OK;
 }
 
@@ -758,22 +782,26 @@ static int job_ok(ferry_queue_t *q, const ferry_job_t *job)
 int ferry_queue_ack(ferry_queue_t *q, const ferry_job_t *job)
 {
     int rc = job_ok(q, job);
-    return rc ? rc : ack_id(q, job->shard, job->kind, job->id);
+    return rc ? rc : ack_id(q, job->shard, job->kind, job->id, job->size);
 }
 
 int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_t n)
 {
-    /* One call per stream (shard and kind) and ACK_CHUNK ids (KEYS[1] stream, ARGV group
-     * id...), all in one pipeline. */
+    /* One call per stream (shard and kind) and ACK_CHUNK entries (KEYS[1] stream, ARGV group
+     * then id size pairs), all in one pipeline. */
     for (size_t i = 0; i < n; i++) {
         int rc = job_ok(q, jobs[i]);
         if (rc)
             return rc;
     }
-    const char *av[3 + ACK_CHUNK];
+    const char *av[3 + 2 * ACK_CHUNK];
     unsigned char *done = n ? calloc(n, 1) : NULL;
-    if (n && done == NULL)
+    char(*sz)[24] = n ? malloc(n * sizeof(*sz)) : NULL;
+    if (n && (done == NULL || sz == NULL)) {
+        free(done);
+        free(sz);
         return FERRY_ENOMEM;
+    }
     int rc = n ? ferry_redis_script_load(q->r, &LUA_ACK_MANY) : FERRY_OK, first = FERRY_OK;
     size_t calls = 0;
     for (size_t s = 0; s < n && rc == FERRY_OK; s++) {
@@ -787,10 +815,12 @@ int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_
         av[2] = KEYS_GROUP;
         for (size_t i = s; i <= n && rc == FERRY_OK; i++) {
             if (i < n && !done[i] && jobs[i]->shard == sh && (int)jobs[i]->kind == kind) {
+                snprintf(sz[i], sizeof(sz[i]), "%" PRIu64, jobs[i]->size);
                 av[ac++] = jobs[i]->id;
+                av[ac++] = sz[i];
                 done[i] = 1;
             }
-            if (ac > 3 && (i == n || ac == 3 + ACK_CHUNK)) {
+            if (ac > 3 && (i == n || ac == 3 + 2 * ACK_CHUNK)) {
                 rc = ferry_redis_eval_append(q->r, &LUA_ACK_MANY, 2, ac, av, NULL);
                 if (rc == FERRY_OK)
                     calls++;
@@ -798,6 +828,7 @@ int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_
             }
         }
     }
+    free(sz);
     free(done);
     for (size_t i = 0; i < calls; i++) {
         redisReply *rep;
@@ -863,11 +894,12 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
         snprintf(crc, sizeof(crc), "%" PRIu64, job->crc64);
     snprintf(t, sizeof(t), "%" PRId64, job->enqueued_ms);
     snprintf(dl, sizeof(dl), "%lld", job->deliveries);
-    const char *argv[29] = {h->k_q[job->kind],
+    const char *argv[30] = {h->k_q[job->kind],
                             h->k_dead,
                             h->k_cnt,
                             KEYS_GROUP,
                             job->id,
+                            size,
                             "k",
                             job->key,
                             "s",
@@ -892,7 +924,7 @@ int ferry_queue_dead(ferry_queue_t *q, const ferry_job_t *job, const char *error
                             dl,
                             "error",
                             error ? error : ""};
-    return ferry_redis_eval(q->r, &LUA_DEAD, 3, 29, argv, NULL, NULL);
+    return ferry_redis_eval(q->r, &LUA_DEAD, 3, 30, argv, NULL, NULL);
 }
 
 static int backlog_once(ferry_ledger_t *l, long long *event, long long *bulk, long long *dead)

@@ -128,17 +128,24 @@ for u,c,n,p in sorted(rows,reverse=True)[:10]: print('  %-22s %6.2f/obj %8.2f us
     } >&2
     if [[ -n ${FERRY_CPU_SLOWLOG:-} ]]; then
       redis-cli -p "$RPORT" config set slowlog-log-slower-than 10000 >/dev/null
-      # per command (EVALSHA: per script, named by its first key's last part and its arity)
+      # per command (EVALSHA: per script, named by its sha's first 8 digits, the last part of
+      # its first key and of its 4th — the first per-object key of the ledger's batch scripts);
+      # the log's arguments are bytes (packed etags), hence latin-1
       redis-cli -p "$RPORT" --json slowlog get -1 | python3 -c "import json,sys
+def tail(k):
+    p=k.split(':')
+    return p[-1] if not p[-1].isdigit() or len(p)<2 else p[-2]
 d={}
-for e in json.load(sys.stdin):
+for e in json.loads(sys.stdin.buffer.read().decode('latin-1')):
     a=e[3]
+    if not a: continue
     c=a[0].lower()
-    if c in ('evalsha','eval'):
-        c='%s %s'%(c,a[1][:8])
+    if c in ('evalsha','eval') and len(a)>3:
+        ks=a[3:3+int(a[2])] if a[2].isdigit() else []
+        c='%s %s [%s%s]'%(c,a[1][:8],tail(ks[0]) if ks else '',(' '+tail(ks[3])) if len(ks)>3 else '')
     t=d.setdefault(c,[0,0,0]); t[0]+=1; t[1]+=e[2]; t[2]+=len(a)
 for c,(k,u,na) in sorted(d.items(),key=lambda x:-x[1][1])[:16]:
-    print('  slowlog %-34s %7d calls %6.2f/obj %8.1f us/call %7.1f ms total, %.1f args/call'%(c,k,k/$N,u/k,u/1000,na/k))" >&2
+    print('  slowlog %-44s %7d calls %6.2f/obj %8.1f us/call %7.1f ms total, %.1f args/call'%(c,k,k/$N,u/k,u/1000,na/k))" >&2
       redis-cli -p "$RPORT" slowlog reset >/dev/null
     fi
     python3 -c "import sys

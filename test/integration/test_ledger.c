@@ -1085,6 +1085,65 @@ static void test_lua_consts(ferry_redis_t *r)
     ferry_buf_free(&src);
 }
 
+/* One enqueue of many items over several shards (the script takes up to 64 keys of one shard
+ * per call): every item's own result comes back in place (a stale one, a repeat of an earlier
+ * item of the same batch), every queued key has its record and its job, and the queue-bytes
+ * counters hold the sizes of the jobs queued. */
+static void test_enqueue_batch(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open_sharded(r, "eb", 64, 3, &l) == FERRY_OK);
+    ferry_item_t pre = item("k7", 7, 200, "e7");
+    int res = 9;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &pre, 1, &res) == FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    enum { N = 201 };
+    static char keys[N][16];
+    ferry_item_t it[N];
+    int out[N];
+    long long want_bytes = 7;
+    for (int i = 0; i < N; i++) {
+        if (i == N - 1)
+            snprintf(keys[i], sizeof(keys[i]), "k3"); /* k3 again, same version */
+        else
+            snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        it[i] = item(keys[i], i == N - 1 ? 4 : (uint64_t)i + 1, 100, "e");
+        out[i] = 9;
+        if (i != 7 && i != N - 1)
+            want_bytes += i + 1;
+    }
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, it, N, out) == FERRY_OK);
+    for (int i = 0; i < N; i++) {
+        int want = i == 7 ? FERRY_ENQ_STALE : i == N - 1 ? FERRY_ENQ_UNCHANGED : FERRY_ENQ_QUEUED;
+        if (out[i] != want)
+            fprintf(stderr, "item %d (%s): %d, want %d\n", i, keys[i], out[i], want);
+        CHECK_INT(out[i], want);
+    }
+    long long jobs = 0, bytes = 0;
+    for (uint32_t s = 0; s < 3; s++) {
+        char k[128];
+        redisReply *rep;
+        REQUIRE(ferry_ledger_shard_key(l, s, "q:bulk", k, sizeof(k)) == FERRY_OK);
+        REQUIRE(ferry_redis_cmd(r, &rep, "XLEN %s", k) == FERRY_OK);
+        jobs += rep->integer;
+        freeReplyObject(rep);
+        REQUIRE(ferry_ledger_shard_key(l, s, "cnt", k, sizeof(k)) == FERRY_OK);
+        REQUIRE(ferry_redis_cmd(r, &rep, "HGET %s qbytes:bulk", k) == FERRY_OK);
+        if (rep->type == REDIS_REPLY_STRING)
+            bytes += strtoll(rep->str, NULL, 10);
+        freeReplyObject(rep);
+    }
+    CHECK_INT(jobs, N - 1); /* k7 once (before), k3 once */
+    CHECK_INT(bytes, want_bytes);
+    for (int i = 0; i < N - 1; i += 37) {
+        ferry_record_t rec;
+        REQUIRE(ferry_ledger_get(l, keys[i], &rec) == FERRY_OK);
+        CHECK_INT(rec.state, FERRY_STATE_QUEUED);
+        CHECK_INT(rec.size, i == 7 ? 7 : i + 1);
+    }
+    ferry_ledger_free(l);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -1103,6 +1162,7 @@ int main(void)
     test_checks(r);
     test_list_state_decode(r);
     test_lua_consts(r);
+    test_enqueue_batch(r);
     ferry_redis_free(r);
     return test_summary();
 }

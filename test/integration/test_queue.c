@@ -72,6 +72,107 @@ static int complete(ferry_queue_t *q, ferry_ledger_t *l, const ferry_job_t *j, c
     return ferry_queue_ack(q, j);
 }
 
+/* The queue-bytes counter of one stream ("qbytes:<kind>" in the counters hash; 0 when absent). */
+static long long qbytes(ferry_redis_t *r, const char *task, const char *kind)
+{
+    redisReply *rep;
+    if (ferry_redis_cmd(r, &rep, "HGET ferry:{%s}:cnt qbytes:%s", task, kind) != FERRY_OK)
+        return -1;
+    long long n = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10)
+                  : rep->type == REDIS_REPLY_NIL  ? 0
+                                                  : -1;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* The queue-bytes counters stay exact while entries remain (a stream that drains forgets its
+ * counter, so only a partly acked stream shows a wrong size): acks one by one and in batches,
+ * a repeated ack, a nack and its re-delivery, a dead letter and a malformed entry each take off
+ * exactly the sizes of the entries they remove, and nothing twice. */
+static void test_qbytes_exact(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "qb", 8, &l) == FERRY_OK);
+    static const uint64_t SZ[8] = {1000, 2200, 3300, 4400, 5500, 6600, 7, 11};
+    for (int i = 0; i < 8; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        ferry_item_t it = {.key = k, .size = SZ[i], .mtime = 100};
+        int res;
+        REQUIRE(ferry_ledger_enqueue(l, i < 6 ? FERRY_QUEUE_BULK : FERRY_QUEUE_EVENT, &it, 1,
+                                     &res) == FERRY_OK);
+    }
+    /* a malformed entry (no key), with its size: dead-lettered on read, its size taken off */
+    redisReply *rep;
+    REQUIRE(ferry_redis_cmd(r, &rep, "XADD ferry:{qb}:q:bulk * s 900") == FERRY_OK);
+    freeReplyObject(rep);
+    REQUIRE(ferry_redis_cmd(r, &rep, "HINCRBY ferry:{qb}:cnt qbytes:bulk 900") == FERRY_OK);
+    freeReplyObject(rep);
+    long long bulk = 1000 + 2200 + 3300 + 4400 + 5500 + 6600, ev = 18;
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk + 900);
+    CHECK_INT(qbytes(r, "qb", "event"), ev);
+    ferry_queue_t *q;
+    ferry_queue_opts_t o = {.consumer = "qb/1", .visibility_ms = 200};
+    REQUIRE(ferry_queue_open(l, &o, &q) == FERRY_OK);
+    ferry_job_t j[16];
+    int n = 0;
+    while (n < 8) {
+        int got = 0;
+        int rc = ferry_queue_next_batch(q, j + n, 16 - n, 200, &got);
+        REQUIRE(rc == FERRY_OK || rc == FERRY_ETIMEOUT);
+        if (rc == FERRY_ETIMEOUT)
+            break;
+        n += got;
+    }
+    REQUIRE(n == 8); /* the malformed one went to the dead letters */
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk);
+    ferry_job_t *by[8] = {0};
+    for (int i = 0; i < n; i++)
+        by[j[i].key[1] - '0'] = &j[i];
+    for (int i = 0; i < 8; i++)
+        REQUIRE(by[i] != NULL && by[i]->size == SZ[i]);
+    /* one ack, then the same ack again: taken off once */
+    REQUIRE(ferry_queue_ack(q, by[0]) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk -= 1000);
+    REQUIRE(ferry_queue_ack(q, by[0]) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk);
+    /* a batch of two, one of them already acked, and an event */
+    const ferry_job_t *batch[4] = {by[1], by[2], by[0], by[6]};
+    REQUIRE(ferry_queue_ack_many(q, batch, 4) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk -= 2200 + 3300);
+    CHECK_INT(qbytes(r, "qb", "event"), ev -= 7);
+    /* a nack leaves it counted; its re-delivery is acked once */
+    REQUIRE(ferry_queue_nack(q, by[3], 0) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk);
+    ferry_job_t again;
+    int rc = FERRY_ETIMEOUT;
+    for (int i = 0; i < 20 && rc == FERRY_ETIMEOUT; i++)
+        rc = ferry_queue_next(q, &again, 100);
+    REQUIRE(rc == FERRY_OK);
+    CHECK(strcmp(again.key, "k3") == 0);
+    CHECK(again.deliveries >= 2);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk);
+    const ferry_job_t *both[2] = {&again, by[3]};
+    REQUIRE(ferry_queue_ack_many(q, both, 2) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk -= 4400);
+    /* a dead letter takes its size off too */
+    REQUIRE(ferry_queue_dead(q, by[4], "test: given up") == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), bulk -= 5500);
+    CHECK_INT(bulk, 6600); /* what is left: k5 */
+    long long e2, b2, d2;
+    REQUIRE(ferry_queue_backlog(l, &e2, &b2, &d2) == FERRY_OK);
+    CHECK_INT(b2, 1);
+    CHECK_INT(e2, 1);
+    CHECK_INT(d2, 2);
+    /* the last entries: the streams drain and forget their counters */
+    REQUIRE(ferry_queue_ack(q, by[5]) == FERRY_OK);
+    REQUIRE(ferry_queue_ack(q, by[7]) == FERRY_OK);
+    CHECK_INT(qbytes(r, "qb", "bulk"), 0);
+    CHECK_INT(qbytes(r, "qb", "event"), 0);
+    ferry_queue_free(q);
+    ferry_ledger_free(l);
+}
+
 static void test_crash_reclaim(ferry_redis_t *r)
 {
     ferry_ledger_t *l;
@@ -583,6 +684,7 @@ int main(void)
     test_full_pel_reclaim(r);
     test_lease_takeover(r);
     test_consumer_claim(r);
+    test_qbytes_exact(r);
     ferry_redis_free(r);
     return test_summary();
 }

@@ -266,6 +266,12 @@ typedef struct ferry_s3_list_args_s {
     int (*on_part)(void *arg, const ferry_s3xml_part_t *p);
     int (*on_upload)(void *arg, const ferry_s3xml_upload_t *u);
     void *arg;
+    /* ListObjects: 0 (the default) parses each page twice and delivers its entries only once
+     * the whole page is known good (well-formed, in order); 1 delivers each entry as the one
+     * parse meets it (half the XML work), so entries of a page that then turns out bad have
+     * been delivered: the caller keeps what it learns until done says FERRY_OK (or its own
+     * stop code) and drops it otherwise. */
+    int provisional;
 } ferry_s3_list_args_t;
 
 /* ListObjectsV2 or V1 (per version / profile), all pages; on_object / on_prefix per entry.

@@ -1,16 +1,24 @@
--- Every argument of an enqueue or skip, checked before the script's first write (Redis does
--- not roll a script back): an error reply, nothing changed. ARGV 1..6: key size mtime
--- etag(packed) crc(8 bytes or '') sequencer. The size and mtime are digit strings short
--- enough that tonumber() is exact (a 1e17 never becomes a float).
-local function bad(what)
-  return redis.error_reply('ERR ferry: bad ' .. what .. ' for ' .. string.sub(ARGV[1], 1, 64))
+-- The arguments of one enqueue or skip, checked before the script's first write (Redis does
+-- not roll a script back). argcheck(A, o): A[o + 1 .. o + 6] are key size mtime
+-- etag(packed) crc(8 bytes or '') sequencer; nil when they are good, else an error reply
+-- (nothing changed). The size and mtime are digit strings short enough that tonumber() is
+-- exact (a 1e17 never becomes a float).
+local function bad(k, what)
+  return redis.error_reply('ERR ferry: bad ' .. what .. ' for ' .. string.sub(k, 1, 64))
 end
-if #ARGV[1] == 0 or #ARGV[1] > KEY_MAX then return bad('key') end
-if not string.match(ARGV[2], '^%d+$') or #ARGV[2] > #tostring(SIZE_MAX) or
-   tonumber(ARGV[2]) > SIZE_MAX then return bad('size') end
-if not string.match(ARGV[3], '^%d+$') or #ARGV[3] > #tostring(MTIME_MAX) or
-   tonumber(ARGV[3]) > MTIME_MAX then return bad('mtime') end
--- packed: a tag byte, then the text (or half as many bytes of hex)
-if #ARGV[4] > ETAG_MAX + 1 then return bad('etag') end
-if #ARGV[5] ~= 0 and #ARGV[5] ~= 8 then return bad('crc64') end
-if #ARGV[6] > SEQ_MAX or string.match(ARGV[6], '[^0-9A-Fa-f]') then return bad('sequencer') end
+local function argcheck(A, o)
+  local k = A[o + 1]
+  if #k == 0 or #k > KEY_MAX then return bad(k, 'key') end
+  local s, m = A[o + 2], A[o + 3]
+  if not string.match(s, '^%d+$') or #s > #tostring(SIZE_MAX) or
+     tonumber(s) > SIZE_MAX then return bad(k, 'size') end
+  if not string.match(m, '^%d+$') or #m > #tostring(MTIME_MAX) or
+     tonumber(m) > MTIME_MAX then return bad(k, 'mtime') end
+  -- packed: a tag byte, then the text (or half as many bytes of hex)
+  if #A[o + 4] > ETAG_MAX + 1 then return bad(k, 'etag') end
+  if #A[o + 5] ~= 0 and #A[o + 5] ~= 8 then return bad(k, 'crc64') end
+  if #A[o + 6] > SEQ_MAX or string.match(A[o + 6], '[^0-9A-Fa-f]') then
+    return bad(k, 'sequencer')
+  end
+  return nil
+end

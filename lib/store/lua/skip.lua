@@ -3,6 +3,8 @@
 -- KEYS: bucket pending failed counters
 -- ARGV: key size mtime etag(packed) crc(8 bytes|'') seq origin now reason
 -- Returns 1 recorded, 0 already skipped at this version, -1 stale, -2 queued/copying.
+local err = argcheck(ARGV, 0)
+if err then return err end
 local k = ARGV[1]
 local size, m = tonumber(ARGV[2]), tonumber(ARGV[3])
 local e, crc, q = ARGV[4], ARGV[5], ARGV[6]
