@@ -1,0 +1,288 @@
+/* ferry worker — the whole-object MD5 of a multipart copy, formed in source order (see
+ * copy_int.h and docs/internals/worker.md "Plain-MD5 sources above the threshold").
+ *
+ * A source whose one check is its plain MD5 ETag is copied in parallel parts like any other;
+ * the MD5 of all its bytes is still formed, in order: parts[oidx] is the part the hash waits
+ * for. Its stream hashes its bytes as they arrive; the streams of later parts copy theirs into
+ * blocks held by their part; when parts[oidx] is all hashed, the hash moves to the next part
+ * and first hashes what that part holds. Held bytes are bounded process-wide (pool hold_max):
+ * a chunk that would pass the cap pauses its GET (curl pause) until held bytes drain, and
+ * parts after the one the hash waits for do not start while the cap is reached. The part the
+ * hash waits for never holds, never waits for the cap, and starts even above parts_per_job and
+ * the stream pool's max (copy.c start_units), so the hash always progresses: no deadlock.
+ *
+ * A part read twice (its first stream failed after some of its bytes were hashed, or its
+ * upload failed after all of them were): the bytes already hashed cannot be taken out of the
+ * MD5, so the second read's bytes up to that point are compared with the first read's by
+ * CRC32C (part_t.ocrc): the bytes uploaded are then the bytes hashed, or the copy fails
+ * (FERRY_ECHECKSUM, retried as a whole). */
+#include "copy_int.h"
+
+#include "ferry/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hold_max(const ferry_copy_pool_t *p)
+{
+    return p->hold_max ? p->hold_max : HOLD_DEFAULT;
+}
+
+int copy_md5_begin(ferry_copy_t *c)
+{
+    if (c->omd5_open)
+        return FERRY_OK;
+    int rc = ferry_md5_init(&c->omd5);
+    if (rc != FERRY_OK)
+        return rc;
+    c->omd5_open = 1;
+    c->opos = 0;
+    c->oidx = 0;
+    return FERRY_OK;
+}
+
+int copy_md5_next_part(const ferry_copy_t *c)
+{
+    if (!c->omd5_open || c->parts == NULL || c->oidx >= c->plan.parts)
+        return -1;
+    return (int)c->oidx;
+}
+
+int copy_md5_room(const ferry_copy_t *c)
+{
+    return c->env.pool->held < hold_max(c->env.pool);
+}
+
+/* Wake every unit whose GET waits for held bytes to drain: each takes its chunk or pauses
+ * again (ferry_s3_unpause is deferred when called from inside a curl callback). */
+static void hold_wake(ferry_copy_pool_t *pool)
+{
+    unit_t *u = pool->hold_wait;
+    pool->hold_wait = NULL;
+    while (u != NULL) {
+        unit_t *next = u->hnext;
+        u->hnext = u->hprev = NULL;
+        u->hold_wait = 0;
+        if (u->get_op)
+            ferry_s3_unpause(u->get_op);
+        u = next;
+    }
+}
+
+void copy_md5_unit_gone(unit_t *u)
+{
+    if (!u->hold_wait)
+        return;
+    ferry_copy_pool_t *pool = u->c->env.pool;
+    if (u->hprev)
+        u->hprev->hnext = u->hnext;
+    else
+        pool->hold_wait = u->hnext;
+    if (u->hnext)
+        u->hnext->hprev = u->hprev;
+    u->hnext = u->hprev = NULL;
+    u->hold_wait = 0;
+}
+
+/* Bytes of parts[oidx] into the MD5 (and the part's CRC32C of what was hashed). */
+static void hash_in(ferry_copy_t *c, part_t *p, const char *d, size_t n)
+{
+    ferry_md5_update(&c->omd5, d, n);
+    p->ocrc = ferry_crc32c_update(p->ocrc, d, n);
+    p->ohashed += n;
+    c->opos += n;
+}
+
+static void held_sub(ferry_copy_t *c, uint64_t n)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    pool->held = pool->held > n ? pool->held - n : 0;
+    c->oheld = c->oheld > n ? c->oheld - n : 0;
+}
+
+/* Free what p holds (hashed into the MD5 first when hash is set). */
+static void hold_drain(ferry_copy_t *c, part_t *p, int hash)
+{
+    hold_blk_t *b = p->hold;
+    while (b != NULL) {
+        hold_blk_t *next = b->next;
+        if (hash)
+            hash_in(c, p, b->data, b->len);
+        free(b);
+        b = next;
+    }
+    held_sub(c, p->held);
+    p->hold = p->hold_tail = NULL;
+    p->held = 0;
+}
+
+/* parts[oidx] is all hashed: move on, hashing what the next parts hold, as far as it goes; wake
+ * the units waiting for held bytes (one of them may be the next part's); the next part may
+ * be waiting to start. */
+static void advance(ferry_copy_t *c)
+{
+    while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
+        c->oidx++;
+        if (c->oidx < c->plan.parts)
+            hold_drain(c, &c->parts[c->oidx], 1);
+    }
+    hold_wake(c->env.pool);
+    if (c->oidx < c->plan.parts && c->parts[c->oidx].state == PART_PENDING)
+        copy_kick(c);
+}
+
+/* The bytes of a unit's next n that are new to the hash (not a second read of hashed ones). */
+static size_t new_bytes(const unit_t *u, size_t n)
+{
+    const part_t *p = &u->c->parts[u->pidx];
+    if (u->got >= p->ohashed)
+        return n;
+    uint64_t again = p->ohashed - u->got;
+    return again >= n ? 0 : n - (size_t)again;
+}
+
+int copy_md5_admit(unit_t *u, size_t n)
+{
+    ferry_copy_t *c = u->c;
+    if (!u->omd5_on || !c->omd5_open || (uint32_t)u->pidx == c->oidx)
+        return 1;
+    size_t h = new_bytes(u, n);
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (h == 0 || pool->held + h <= hold_max(pool))
+        return 1;
+    if (!u->hold_wait) {
+        u->hold_wait = 1;
+        u->hprev = NULL;
+        u->hnext = pool->hold_wait;
+        if (pool->hold_wait)
+            pool->hold_wait->hprev = u;
+        pool->hold_wait = u;
+    }
+    return 0;
+}
+
+static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    size_t left = n;
+    while (left > 0) {
+        hold_blk_t *b = p->hold_tail;
+        if (b == NULL || b->len == HOLD_BLK) {
+            b = malloc(sizeof(*b) + HOLD_BLK);
+            if (b == NULL)
+                return FERRY_ENOMEM;
+            b->next = NULL;
+            b->len = 0;
+            if (p->hold_tail)
+                p->hold_tail->next = b;
+            else
+                p->hold = b;
+            p->hold_tail = b;
+        }
+        size_t k = HOLD_BLK - b->len < left ? HOLD_BLK - b->len : left;
+        memcpy(b->data + b->len, d, k);
+        b->len += k;
+        d += k;
+        left -= k;
+        p->held += k;
+        pool->held += k;
+    }
+    c->oheld += n;
+    if (pool->held > pool->held_peak)
+        pool->held_peak = pool->held;
+    if (c->oheld > c->oheld_peak)
+        c->oheld_peak = c->oheld;
+    return FERRY_OK;
+}
+
+int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
+{
+    ferry_copy_t *c = u->c;
+    if (!u->omd5_on || !c->omd5_open || n == 0)
+        return FERRY_OK;
+    part_t *p = &c->parts[u->pidx];
+    if (u->got < p->ohashed) {
+        /* read before and hashed then: these bytes must be the same ones */
+        uint64_t again = p->ohashed - u->got;
+        size_t k = again < n ? (size_t)again : n;
+        u->orecrc = ferry_crc32c_update(u->orecrc, d, k);
+        if (u->got + k == p->ohashed && u->orecrc != p->ocrc) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "part %d of the source read differently the second time (its "
+                                   "first %llu bytes: CRC32C %08x, first read %08x): the store "
+                                   "returned changing bytes; nothing is kept and the copy is "
+                                   "retried",
+                                   u->pidx + 1, (unsigned long long)p->ohashed, u->orecrc, p->ocrc);
+        }
+        d += k;
+        n -= k;
+        if (n == 0)
+            return FERRY_OK;
+    }
+    if ((uint32_t)u->pidx == c->oidx) {
+        hash_in(c, p, d, n);
+        if (p->ohashed == p->len)
+            advance(c);
+        return FERRY_OK;
+    }
+    if (hold_add(c, p, d, n) != FERRY_OK)
+        return ferry_error_set(err, FERRY_ENOMEM,
+                               "out of memory holding %zu bytes for the ordered MD5; retrying", n);
+    return FERRY_OK;
+}
+
+void copy_md5_part_reset(ferry_copy_t *c, part_t *p)
+{
+    if (p->held == 0)
+        return;
+    hold_drain(c, p, 0);
+    hold_wake(c->env.pool);
+}
+
+int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
+{
+    uint8_t d[16];
+    char hex[33];
+    if (!c->omd5_open || c->opos != c->res.size)
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "internal: the ordered MD5 covers %llu of %llu bytes; nothing is "
+                               "kept and the copy is retried",
+                               (unsigned long long)c->opos, (unsigned long long)c->res.size);
+    ferry_md5_final(&c->omd5, d);
+    c->omd5_open = 0;
+    ferry_hex_lower(d, 16, hex);
+    char held[24], peak[24];
+    snprintf(held, sizeof(held), "%llu", (unsigned long long)c->oheld_peak);
+    snprintf(peak, sizeof(peak), "%llu", (unsigned long long)c->env.pool->held_peak);
+    ferry_log(FERRY_LOG_INFO, "copy.md5_ordered", "key", c->src_key, "md5", hex, "held_peak", held,
+              "process_held_peak", peak, NULL);
+    if (!ferry_etag_eq(hex, c->res.etag)) {
+        c->res.checksum_failures++;
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "the MD5 of the bytes read, in source order over the parts (%s), "
+                               "differs from the source's ETag (%s): the read was corrupted (or "
+                               "the store's ETag is not the MD5 of the object); the upload is "
+                               "discarded and the copy retried",
+                               hex, c->res.etag);
+    }
+    copy_add_check(c, "src:md5");
+    return FERRY_OK;
+}
+
+void copy_md5_end(ferry_copy_t *c)
+{
+    int dropped = 0;
+    for (uint32_t i = 0; c->parts != NULL && i < c->plan.parts; i++)
+        if (c->parts[i].held > 0 || c->parts[i].hold != NULL) {
+            hold_drain(c, &c->parts[i], 0);
+            dropped = 1;
+        }
+    if (dropped)
+        hold_wake(c->env.pool);
+    if (c->omd5_open) {
+        ferry_md5_free(&c->omd5);
+        c->omd5_open = 0;
+    }
+}
