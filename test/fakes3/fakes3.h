@@ -228,6 +228,8 @@ typedef struct fakes3_fault_rule_s {
     int sse_kms;         /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
     char list_omit[257]; /* ListObjects(V2): leave keys with this prefix (<= 256 bytes) out */
     int64_t range_start; /* -1, or: only a request whose Range starts at this byte */
+    int64_t skip;        /* let the first N requests the rule applies to pass (0) */
+    int64_t skipped;
 } fakes3_fault_rule_t;
 
 typedef struct fakes3_faults_s {

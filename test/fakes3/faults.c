@@ -122,6 +122,8 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
         } else if (strcmp(k, "list_omit") == 0 && json_is_string(v) && json_string_length(v) >= 1 &&
                    json_string_length(v) <= 256) {
             snprintf(r->list_omit, sizeof(r->list_omit), "%s", json_string_value(v));
+        } else if (strcmp(k, "skip") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
+            r->skip = json_integer_value(v);
         } else if (strcmp(k, "range_start") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 0) {
             r->range_start = json_integer_value(v);
@@ -225,6 +227,8 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "sse_kms", json_true());
         if (r->range_start >= 0)
             json_object_set_new(o, "range_start", json_integer((json_int_t)r->range_start));
+        if (r->skip > 0)
+            json_object_set_new(o, "skip", json_integer((json_int_t)r->skip));
         json_array_append_new(arr, o);
     }
     pthread_mutex_unlock(&f->mu);
@@ -268,6 +272,10 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
             continue;
         if (r->rate < 1.0 && next_unit(f) >= r->rate)
             continue;
+        if (r->skipped < r->skip) {
+            r->skipped++;
+            continue;
+        }
         r->fired++;
         hit->fired = 1;
         if (!hit->error)

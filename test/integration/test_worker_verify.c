@@ -25,6 +25,9 @@
  *     checksum: parallel parts and the MD5 of all the bytes formed in source order (src:md5);
  *     a byte flipped in part 2's GET, or an ETag that is not the bytes' MD5: `failed`; part 1
  *     arriving last: done, with the bytes held for the hash under --md5-hold.
+ *  8b. a part whose bytes were hashed is read again (its upload failed): the second read is
+ *     compared with the first (CRC32C); a flipped byte in it: the copy is retried, never done
+ *     with bytes the MD5 did not see.
  *  9. (item 10) a multipart source with a COMPOSITE CRC32C: src:crc32c on its own parts too.
  * 10. (item 10) SSE-KMS sources (ETag no MD5) with a stored CRC32C: src:crc32c; a single
  *     streamed PUT holds its last byte until the CRC32C matched.
@@ -377,6 +380,49 @@ int main(void)
     expect_done(&w, "vk2", "k/good");
     CHECK_STR(done_checks("vk2.log", "k/good"), "dst:crc32c-echo,src:md5");
     CHECK_INT(wt_compare(&w, &w.d, "k/good", "k2/good"), 0);
+
+    /* ---- 8b. a part read twice (its UploadPart answered 500 after its bytes were hashed):
+     * the second read must give the bytes the MD5 took. t/reread: the same bytes, done, src:md5.
+     * t/twice: the second read of part 1 has a flipped byte (fakes3 skip: the rule lets the
+     * first read pass): the copy fails and is retried, then done and byte-identical; never a
+     * done copy whose part differs from what was hashed. --parts-per-job 1: part 1 is the first
+     * UploadPart of each object. ---- */
+    wt_put(&w, "t/reread", 20u << 20, 27);
+    wt_put(&w, "t/twice", 20u << 20, 28);
+    wt_task(&w, "vt", "t/", NULL, "t/", mpopts);
+    wt_enqueue_prefix(&w, "vt", "t/");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"error\":500,\"count\":1,"
+                       "\"key_prefix\":\"t/reread\"},{\"op\":\"UploadPart\",\"error\":500,"
+                       "\"count\":1,\"key_prefix\":\"t/twice\"}]}") == 0);
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,\"skip\":1,"
+                       "\"count\":1,\"range_start\":0,\"key_prefix\":\"t/twice\"}]}") == 0);
+    const char *ppj1[] = {"--exit-when-idle",
+                          "--max-deliveries",
+                          "2",
+                          "--ring",
+                          "1MiB",
+                          "--parts-per-job",
+                          "1",
+                          NULL};
+    pid_t tp = wt_worker(&w, "vt", "vt.log", ppj1);
+    CHECK_INT(wt_wait(tp, 120), 0);
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_done(&w, "vt", "t/reread");
+    CHECK_INT(wt_compare(&w, &w.d, "t/reread", "t/reread"), 0);
+    CHECK_STR(done_checks("vt.log", "t/reread"), "dst:crc32c-echo,src:md5");
+    expect_done(&w, "vt", "t/twice");
+    CHECK_INT(wt_compare(&w, &w.d, "t/twice", "t/twice"), 0);
+    CHECK_STR(done_checks("vt.log", "t/twice"), "dst:crc32c-echo,src:md5");
+    CHECK(wt_log_count("vt.log", "copy.part_retry") >= 2);
+    CHECK_INT(wt_log_count("vt.log", "read differently the second time"), 1);
+    {
+        ferry_record_t rec;
+        CHECK_INT(wt_record(&w, "vt", "t/twice", &rec), FERRY_OK);
+        CHECK_INT(rec.attempts, 2);
+    }
 
     /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
      * composite is recomputed on the source's part boundaries as well as its ETag ---- */
