@@ -46,6 +46,9 @@ typedef struct ferry_copy_pool_s {
     uint64_t hold_max;
     uint64_t held, held_peak;
     struct unit_s *hold_wait; /* copy_md5.c: units whose GET waits for held bytes to drain */
+    void *hold_free;          /* copy_md5.c: spare hold blocks (with the held bytes at most
+                                 hold_max), freed when nothing is held */
+    uint64_t hold_nfree;
 } ferry_copy_pool_t;
 
 /* What a copy works with. Borrowed: everything must outlive every copy started with it. */
