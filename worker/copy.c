@@ -700,8 +700,8 @@ static int start_one(ferry_copy_t *c, uint32_t i, int forced)
 /* Start a unit for each pending part whose backoff has passed, while the copy is under
  * parts_per_job and the pool has a stream. With an ordered MD5 (copy_md5.c) the part the hash
  * waits for starts first, whatever those limits say, and the parts after it start only while
- * the bytes held for the hash are under the cap. Returns the loop time of the earliest backoff
- * still to wait for (0: none); now is set to the loop time used. */
+ * their length fits under the cap on held bytes (copy_md5_room). Returns the loop time of the
+ * earliest backoff still to wait for (0: none); now is set to the loop time used. */
 static uint64_t start_units(ferry_copy_t *c, uint64_t *now)
 {
     uint64_t wake = 0;
@@ -723,10 +723,13 @@ static uint64_t start_units(ferry_copy_t *c, uint64_t *now)
                 wake = p->not_before;
             continue;
         }
-        if (next >= 0 && i > (uint32_t)next && !copy_md5_room(c))
-            break; /* ahead of the hash, and the held bytes are at the cap */
+        int ahead = next >= 0 && i > (uint32_t)next;
+        if (ahead && !copy_md5_room(c, i))
+            break; /* ahead of the hash, and no room under the cap on held bytes */
         if (start_one(c, i, 0) != FERRY_OK)
             break;
+        if (ahead)
+            copy_md5_started_ahead(c, i);
     }
     return wake;
 }

@@ -45,6 +45,7 @@ typedef struct ferry_copy_pool_s {
      * 64 MiB; set it before the first copy). held / held_peak: now and the most so far. */
     uint64_t hold_max;
     uint64_t held, held_peak;
+    uint64_t hold_committed;  /* copy_md5.c: lengths of the parts started ahead of their hash */
     struct unit_s *hold_wait; /* copy_md5.c: units whose GET waits for held bytes to drain */
     void *hold_free;          /* copy_md5.c: spare hold blocks (with the held bytes at most
                                  hold_max), freed when nothing is held */

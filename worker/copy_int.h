@@ -69,6 +69,7 @@ typedef struct part_s {
      * ahead of the hash and wait in hold (owned, counted in the pool's held). */
     uint64_t ohashed, held;
     uint32_t ocrc;
+    uint8_t hold_mark; /* started ahead of the hash: 1 its length reserved, 2 the loose one */
     hold_blk_t *hold, *hold_tail;
 } part_t;
 
@@ -201,6 +202,7 @@ struct ferry_copy_s {
     uint64_t opos;
     uint32_t oidx;
     uint64_t oheld, oheld_peak; /* bytes this copy holds now, and the most at once */
+    unsigned oloose;            /* parts started ahead past the reservations (0 or 1) */
 };
 
 /* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest
@@ -297,8 +299,11 @@ int copy_src_check_possible(const ferry_copy_t *c);
 int copy_md5_begin(ferry_copy_t *c);
 /* The part the hash waits for (its index), or -1 when none (no ordered MD5, or all hashed). */
 int copy_md5_next_part(const ferry_copy_t *c);
-/* May a part after the one the hash waits for start now (held bytes under the cap)? */
-int copy_md5_room(const ferry_copy_t *c);
+/* May part i, after the one the hash waits for, start now (its length reserved within the cap
+ * on held bytes, or the copy's one part allowed past it)? Then, once it started,
+ * copy_md5_started_ahead takes the reservation. */
+int copy_md5_room(const ferry_copy_t *c, uint32_t i);
+void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i);
 /* A unit's next n bytes arrive (before they are taken): 1 to take them, 0 when they would pass
  * the cap on held bytes: the unit's GET must pause (it is woken when held bytes drain). */
 int copy_md5_admit(unit_t *u, size_t n);

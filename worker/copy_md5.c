@@ -49,9 +49,46 @@ int copy_md5_next_part(const ferry_copy_t *c)
     return (int)c->oidx;
 }
 
-int copy_md5_room(const ferry_copy_t *c)
+/* Parts ahead of the hash are started against the cap: each reserves its whole length
+ * (pool hold_committed), so the bytes they will hold fit and their GETs need not pause. A part
+ * longer than what is left still starts when the copy has no other such part ahead ("loose":
+ * at most one per copy, which may pause at the cap), so that huge parts (a 1 TiB object has
+ * 105 MiB parts) are not read one at a time. A reservation ends when the hash reaches the part
+ * or the part is read again. */
+int copy_md5_room(const ferry_copy_t *c, uint32_t i)
 {
-    return c->env.pool->held < hold_max(c->env.pool);
+    const ferry_copy_pool_t *pool = c->env.pool;
+    const part_t *p = &c->parts[i];
+    if (pool->hold_committed + p->len <= hold_max(pool))
+        return 1;
+    return c->oloose == 0 && pool->held < hold_max(pool);
+}
+
+void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    part_t *p = &c->parts[i];
+    if (p->hold_mark)
+        return;
+    if (pool->hold_committed + p->len <= hold_max(pool)) {
+        p->hold_mark = 1;
+        pool->hold_committed += p->len;
+    } else {
+        p->hold_mark = 2;
+        c->oloose++;
+    }
+}
+
+/* The part no longer needs its reservation (the hash reached it, it is read again, the copy
+ * ends). */
+static void unmark(ferry_copy_t *c, part_t *p)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (p->hold_mark == 1)
+        pool->hold_committed = pool->hold_committed > p->len ? pool->hold_committed - p->len : 0;
+    else if (p->hold_mark == 2 && c->oloose > 0)
+        c->oloose--;
+    p->hold_mark = 0;
 }
 
 /* Wake every unit whose GET waits for held bytes to drain: each takes its chunk or pauses
@@ -169,8 +206,10 @@ static void advance(ferry_copy_t *c)
 {
     while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
         c->oidx++;
-        if (c->oidx < c->plan.parts)
+        if (c->oidx < c->plan.parts) {
+            unmark(c, &c->parts[c->oidx]);
             hold_drain(c, &c->parts[c->oidx], 1);
+        }
     }
     hold_wake(c->env.pool);
     if (c->oidx < c->plan.parts && c->parts[c->oidx].state == PART_PENDING)
@@ -277,6 +316,7 @@ int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
 
 void copy_md5_part_reset(ferry_copy_t *c, part_t *p)
 {
+    unmark(c, p);
     if (p->held == 0)
         return;
     hold_drain(c, p, 0);
@@ -316,11 +356,13 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
 void copy_md5_end(ferry_copy_t *c)
 {
     int dropped = 0;
-    for (uint32_t i = 0; c->parts != NULL && i < c->plan.parts; i++)
+    for (uint32_t i = 0; c->parts != NULL && i < c->plan.parts; i++) {
+        unmark(c, &c->parts[i]);
         if (c->parts[i].held > 0 || c->parts[i].hold != NULL) {
             hold_drain(c, &c->parts[i], 0);
             dropped = 1;
         }
+    }
     if (dropped)
         hold_wake(c->env.pool);
     blk_trim(c->env.pool);
