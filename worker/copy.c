@@ -103,6 +103,8 @@ static void on_timer(uv_timer_t *t)
 {
     ferry_copy_t *c = t->data;
     c->timer_armed = 0;
+    if (c->phase == PH_PARTS && !c->failing && copy_md5_step(c))
+        copy_kick(c); /* more held bytes to hash: the next step after the loop's I/O */
     copy_pump(c);
 }
 

@@ -317,6 +317,10 @@ void copy_md5_part_reset(ferry_copy_t *c, part_t *p);
 void copy_md5_unit_gone(unit_t *u);
 /* Every part uploaded: the MD5 of all the bytes against the source's ETag (src:md5). */
 int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err);
+/* Hash a step (MD5_STEP bytes) of what the part the hash waits for holds (from the copy's
+ * timer). 1 when more is held there: call again from the loop. */
+#define MD5_STEP (2ull << 20)
+int copy_md5_step(ferry_copy_t *c);
 /* The copy ends: drop everything held, free the MD5. Idempotent. */
 void copy_md5_end(ferry_copy_t *c);
 

@@ -5,11 +5,14 @@
  * the MD5 of all its bytes is still formed, in order: parts[oidx] is the part the hash waits
  * for. Its stream hashes its bytes as they arrive; the streams of later parts copy theirs into
  * blocks held by their part; when parts[oidx] is all hashed, the hash moves to the next part
- * and first hashes what that part holds. Held bytes are bounded process-wide (pool hold_max):
- * a chunk that would pass the cap pauses its GET (curl pause) until held bytes drain, and
- * parts after the one the hash waits for do not start while the cap is reached. The part the
- * hash waits for never holds, never waits for the cap, and starts even above parts_per_job and
- * the stream pool's max (copy.c start_units), so the hash always progresses: no deadlock.
+ * and hashes what that part holds a step (MD5_STEP) per loop iteration, from the copy's timer,
+ * so that no stream of the process waits behind a long burst of MD5; that part's new bytes are
+ * held behind them until it holds nothing, then hashed as they arrive. Held bytes are bounded
+ * process-wide (pool hold_max): a chunk that would pass the cap pauses its GET (curl pause)
+ * until held bytes drain, and a part after the one the hash waits for starts only when its
+ * length fits under the cap (copy_md5_room). No deadlock: the hashing of held bytes depends on
+ * no stream (the timer drives it), and the part the hash waits for, when it has not started,
+ * starts even above parts_per_job and the stream pool's max (copy.c start_units).
  *
  * A part read twice (its first stream failed after some of its bytes were hashed, or its
  * upload failed after all of them were): the bytes already hashed cannot be taken out of the
@@ -183,14 +186,12 @@ static void held_sub(ferry_copy_t *c, uint64_t n)
     c->oheld = c->oheld > n ? c->oheld - n : 0;
 }
 
-/* Free what p holds (hashed into the MD5 first when hash is set). */
-static void hold_drain(ferry_copy_t *c, part_t *p, int hash)
+/* Drop what p holds (it is read again, or the copy ends). */
+static void hold_drop(ferry_copy_t *c, part_t *p)
 {
     hold_blk_t *b = p->hold;
     while (b != NULL) {
         hold_blk_t *next = b->next;
-        if (hash)
-            hash_in(c, p, b->data, b->len);
         blk_put(c->env.pool, b);
         b = next;
     }
@@ -199,21 +200,61 @@ static void hold_drain(ferry_copy_t *c, part_t *p, int hash)
     p->held = 0;
 }
 
-/* parts[oidx] is all hashed: move on, hashing what the next parts hold, as far as it goes; wake
- * the units waiting for held bytes (one of them may be the next part's); the next part may
- * be waiting to start. */
+/* parts[oidx] is all hashed: move on to the next part not all hashed. What it holds is hashed
+ * a step at a time from the loop (copy_md5_step, through the copy's timer), not at once: a
+ * burst of tens of MiB of MD5 (~25 ms per 16 MiB) would stall every stream of the process.
+ * Wake the units waiting for held bytes (one of them may be the next part's); the next part
+ * may be waiting to start. */
 static void advance(ferry_copy_t *c)
 {
     while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
         c->oidx++;
-        if (c->oidx < c->plan.parts) {
+        if (c->oidx < c->plan.parts)
             unmark(c, &c->parts[c->oidx]);
-            hold_drain(c, &c->parts[c->oidx], 1);
-        }
     }
     hold_wake(c->env.pool);
-    if (c->oidx < c->plan.parts && c->parts[c->oidx].state == PART_PENDING)
+    if (c->oidx < c->plan.parts &&
+        (c->parts[c->oidx].state == PART_PENDING || c->parts[c->oidx].hold != NULL))
         copy_kick(c);
+}
+
+/* Hash up to budget bytes (whole blocks) of what parts[oidx] holds, moving on as parts are all
+ * hashed. 1 when held bytes of parts[oidx] remain to hash. */
+static int drain_some(ferry_copy_t *c, uint64_t budget)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    int drained = 0;
+    while (c->oidx < c->plan.parts && budget > 0) {
+        part_t *p = &c->parts[c->oidx];
+        hold_blk_t *b = p->hold;
+        if (b == NULL)
+            break;
+        /* the tail block too: the part's next bytes then start a new block */
+        p->hold = b->next;
+        if (p->hold == NULL)
+            p->hold_tail = NULL;
+        hash_in(c, p, b->data, b->len);
+        p->held -= b->len;
+        held_sub(c, b->len);
+        budget = budget > b->len ? budget - b->len : 0;
+        blk_put(pool, b);
+        drained = 1;
+        if (p->ohashed == p->len) {
+            c->oidx++;
+            if (c->oidx < c->plan.parts)
+                unmark(c, &c->parts[c->oidx]);
+        }
+    }
+    if (drained)
+        hold_wake(pool);
+    return c->oidx < c->plan.parts && c->parts[c->oidx].hold != NULL;
+}
+
+int copy_md5_step(ferry_copy_t *c)
+{
+    if (!c->omd5_open || c->parts == NULL)
+        return 0;
+    return drain_some(c, MD5_STEP);
 }
 
 /* The bytes of a unit's next n that are new to the hash (not a second read of hashed ones). */
@@ -229,8 +270,9 @@ static size_t new_bytes(const unit_t *u, size_t n)
 int copy_md5_admit(unit_t *u, size_t n)
 {
     ferry_copy_t *c = u->c;
-    if (!u->omd5_on || !c->omd5_open || (uint32_t)u->pidx == c->oidx)
-        return 1;
+    if (!u->omd5_on || !c->omd5_open ||
+        ((uint32_t)u->pidx == c->oidx && c->parts[u->pidx].hold == NULL))
+        return 1; /* hashed as it arrives */
     size_t h = new_bytes(u, n);
     ferry_copy_pool_t *pool = c->env.pool;
     if (h == 0 || pool->held + h <= hold_max(pool))
@@ -302,7 +344,7 @@ int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
         if (n == 0)
             return FERRY_OK;
     }
-    if ((uint32_t)u->pidx == c->oidx) {
+    if ((uint32_t)u->pidx == c->oidx && p->hold == NULL) {
         hash_in(c, p, d, n);
         if (p->ohashed == p->len)
             advance(c);
@@ -319,7 +361,7 @@ void copy_md5_part_reset(ferry_copy_t *c, part_t *p)
     unmark(c, p);
     if (p->held == 0)
         return;
-    hold_drain(c, p, 0);
+    hold_drop(c, p);
     hold_wake(c->env.pool);
 }
 
@@ -327,6 +369,8 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
 {
     uint8_t d[16];
     char hex[33];
+    if (c->omd5_open)
+        drain_some(c, UINT64_MAX); /* what is still held, at once: every part is uploaded */
     if (!c->omd5_open || c->opos != c->res.size)
         return ferry_error_set(err, FERRY_ECHECKSUM,
                                "internal: the ordered MD5 covers %llu of %llu bytes; nothing is "
@@ -359,7 +403,7 @@ void copy_md5_end(ferry_copy_t *c)
     for (uint32_t i = 0; c->parts != NULL && i < c->plan.parts; i++) {
         unmark(c, &c->parts[i]);
         if (c->parts[i].held > 0 || c->parts[i].hold != NULL) {
-            hold_drain(c, &c->parts[i], 0);
+            hold_drop(c, &c->parts[i]);
             dropped = 1;
         }
     }
