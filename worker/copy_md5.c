@@ -54,17 +54,19 @@ int copy_md5_next_part(const ferry_copy_t *c)
 
 /* Parts ahead of the hash are started against the cap: each reserves its whole length
  * (pool hold_committed), so the bytes they will hold fit and their GETs need not pause. A part
- * longer than what is left still starts when the copy has no other such part ahead ("loose":
+ * longer than the cap itself still starts when the copy has no other such part ahead ("loose":
  * at most one per copy, which may pause at the cap), so that huge parts (a 1 TiB object has
  * 105 MiB parts) are not read one at a time. A reservation ends when the hash reaches the part
- * or the part is read again. */
+ * or the part is read again. Many plain-MD5 objects at once thus share the cap's worth of
+ * parts ahead and otherwise run one stream each (measured: parts ahead beyond that only added
+ * server threads competing for the cores, and memory). */
 int copy_md5_room(const ferry_copy_t *c, uint32_t i)
 {
     const ferry_copy_pool_t *pool = c->env.pool;
     const part_t *p = &c->parts[i];
     if (pool->hold_committed + p->len <= hold_max(pool))
         return 1;
-    return c->oloose == 0 && pool->held < hold_max(pool);
+    return p->len > hold_max(pool) && c->oloose == 0 && pool->held < hold_max(pool);
 }
 
 void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i)
