@@ -199,6 +199,9 @@ static const opt_t OPTS[] = {
      "how often the janitor looks (default 1h)"},
     {O_RING, "--ring", K_SIZE, 256 * 1024, 1LL << 30, "SIZE", NULL, NULL, C_WORKER, 0,
      "bytes per transfer stream, 256KiB..1GiB (default 2MiB)"},
+    {O_MD5_HOLD, "--md5-hold", K_SIZE, 1LL << 20, 1LL << 36, "SIZE", NULL, NULL, C_WORKER, 0,
+     "bytes read ahead of a whole-object MD5 (parts of a plain-MD5 source) held in memory at "
+     "most, per process (default 64MiB)"},
     {O_LOG_LEVEL, "--log-level", K_CHOICE, 0, 0, "L", NULL, "debug|info|warn|error|off", C_WORKER,
      0, "log at L and above (default info)"},
     {O_DOWNLOAD, "--download", K_FLAG, 0, 0, NULL, NULL, NULL, C_CHECK, 0,

@@ -87,6 +87,7 @@ typedef enum {
     O_JANITOR_AGE,
     O_JANITOR_EVERY,
     O_RING,
+    O_MD5_HOLD,
     O_LOG_LEVEL,
     O_DOWNLOAD,
     O_UP_WORKERS,

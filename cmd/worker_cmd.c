@@ -46,6 +46,7 @@ int cmd_worker(cli_t *g, const cli_args_t *a)
     o.janitor_age_ms = a->v[O_JANITOR_AGE].word ? -1 : a->v[O_JANITOR_AGE].num;
     o.janitor_every_ms = a->v[O_JANITOR_EVERY].num;
     o.ring_size = (size_t)a->v[O_RING].size;
+    o.md5_hold = (uint64_t)a->v[O_MD5_HOLD].size;
     if (a->v[O_SLOT].word)
         o.slot_auto = 1;
     else

@@ -103,12 +103,24 @@ static void on_timer(uv_timer_t *t)
 {
     ferry_copy_t *c = t->data;
     c->timer_armed = 0;
+    if (c->phase == PH_PARTS && !c->failing && copy_md5_step(c))
+        copy_kick(c); /* more held bytes to hash: the next step after the loop's I/O */
     copy_pump(c);
+}
+
+void copy_kick(ferry_copy_t *c)
+{
+    if (c->phase == PH_END)
+        return;
+    uv_timer_stop(&c->timer);
+    c->timer_armed = 1;
+    uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
 static void after_close(uv_handle_t *h)
 {
     ferry_copy_t *c = h->data;
+    copy_md5_end(c);
     for (size_t i = 0; i < c->nh; i++) {
         free(c->hname[i]);
         free(c->hval[i]);
@@ -147,6 +159,7 @@ void copy_finish(ferry_copy_t *c, ferry_copy_status_t st, const ferry_error_t *e
     }
     c->phase = PH_END;
     copy_pool_unwait(c);
+    copy_md5_end(c); /* what an ordered MD5 held */
     uv_timer_stop(&c->timer);
     c->done(c->arg, &c->res);
     uv_close((uv_handle_t *)&c->timer, after_close);
@@ -668,13 +681,49 @@ static void start_complete(ferry_copy_t *c)
     }
 }
 
+/* Start a unit on part i (PART_PENDING, backoff passed) with a stream taken (forced: the part
+ * an ordered MD5 waits for, even above the pool's max). FERRY_OK, or the copy is failing. */
+static int start_one(ferry_copy_t *c, uint32_t i, int forced)
+{
+    part_t *p = &c->parts[i];
+    if (forced)
+        copy_pool_take_force(c);
+    else if (!copy_pool_take(c))
+        return FERRY_EBUSY;
+    unit_mode_t m = c->plan.kind == FERRY_PLAN_SERVER_PARTS ? UM_PCOPY
+                    : p->listed                             ? UM_VERIFY
+                    : p->len == 0                           ? UM_EMPTY
+                    : p->len <= c->env.ring_size            ? UM_BUF
+                                                            : UM_STREAM;
+    p->state = PART_RUNNING;
+    int rc = copy_unit_start(c, (int)i, m, p->first, p->len);
+    if (rc != FERRY_OK) {
+        p->state = PART_PENDING;
+        copy_pool_give(c->env.pool);
+        ferry_error_t e;
+        ferry_error_set(&e, rc, "cannot start a part: %s", ferry_strerror(rc));
+        copy_fail(c, FERRY_COPY_RETRY, &e);
+    }
+    return c->failing ? FERRY_ECANCELED : FERRY_OK;
+}
+
 /* Start a unit for each pending part whose backoff has passed, while the copy is under
- * parts_per_job and the pool has a stream. Returns the loop time of the earliest backoff still
- * to wait for (0: none); now is set to the loop time used. */
+ * parts_per_job and the pool has a stream. With an ordered MD5 (copy_md5.c) the part the hash
+ * waits for starts first, whatever those limits say, and the parts after it start only while
+ * their length fits under the cap on held bytes (copy_md5_room). Returns the loop time of the
+ * earliest backoff still to wait for (0: none); now is set to the loop time used. */
 static uint64_t start_units(ferry_copy_t *c, uint64_t *now)
 {
     uint64_t wake = 0;
     *now = copy_now_ms(c);
+    int next = copy_md5_next_part(c);
+    if (next >= 0 && c->parts[next].state == PART_PENDING) {
+        part_t *p = &c->parts[next];
+        if (p->not_before > *now)
+            wake = p->not_before;
+        else if (start_one(c, (uint32_t)next, 1) != FERRY_OK)
+            return wake;
+    }
     for (uint32_t i = 0; i < c->plan.parts && c->running < c->env.parts_per_job; i++) {
         part_t *p = &c->parts[i];
         if (p->state != PART_PENDING)
@@ -684,25 +733,13 @@ static uint64_t start_units(ferry_copy_t *c, uint64_t *now)
                 wake = p->not_before;
             continue;
         }
-        if (!copy_pool_take(c))
+        int ahead = next >= 0 && i > (uint32_t)next;
+        if (ahead && !copy_md5_room(c, i))
+            break; /* ahead of the hash, and no room under the cap on held bytes */
+        if (start_one(c, i, 0) != FERRY_OK)
             break;
-        unit_mode_t m = c->plan.kind == FERRY_PLAN_SERVER_PARTS ? UM_PCOPY
-                        : p->listed                             ? UM_VERIFY
-                        : p->len == 0                           ? UM_EMPTY
-                        : p->len <= c->env.ring_size            ? UM_BUF
-                                                                : UM_STREAM;
-        p->state = PART_RUNNING;
-        int rc = copy_unit_start(c, (int)i, m, p->first, p->len);
-        if (rc != FERRY_OK) {
-            p->state = PART_PENDING;
-            copy_pool_give(c->env.pool);
-            ferry_error_t e;
-            ferry_error_set(&e, rc, "cannot start a part: %s", ferry_strerror(rc));
-            copy_fail(c, FERRY_COPY_RETRY, &e);
-            break;
-        }
-        if (c->failing)
-            break;
+        if (ahead)
+            copy_md5_started_ahead(c, i);
     }
     return wake;
 }

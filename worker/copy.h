@@ -11,7 +11,8 @@
  * objects and parts no larger than the ring are read whole into a buffer of their own size and
  * sent from memory with Content-MD5 (and x-amz-checksum-crc32c to S3), larger ones flow
  * through a ring of ring_size bytes. The pool caps streams per process, so memory is about
- * streams x ring_size whatever the object size.
+ * streams x ring_size whatever the object size, plus at most the pool's hold_max bytes read
+ * ahead of an ordered MD5 (a multipart copy whose source's one check is its plain MD5 ETag).
  */
 #ifndef FERRY_WORKER_COPY_H
 #define FERRY_WORKER_COPY_H
@@ -39,6 +40,16 @@ typedef struct ferry_copy_pool_s {
     void *recheck; /* copy.c: the re-checks being gathered into one listing, or NULL (start it
                       zeroed) */
     unsigned recheck_heads; /* copy.c: re-checks to make by HEAD before batching again */
+    /* The ordered MD5 of multipart copies whose source's one check is its MD5 (copy_md5.c):
+     * bytes read ahead of the hash are held in memory, at most hold_max in the process (0:
+     * 64 MiB; set it before the first copy). held / held_peak: now and the most so far. */
+    uint64_t hold_max;
+    uint64_t held, held_peak;
+    uint64_t hold_committed;  /* copy_md5.c: lengths of the parts started ahead of their hash */
+    struct unit_s *hold_wait; /* copy_md5.c: units whose GET waits for held bytes to drain */
+    void *hold_free;          /* copy_md5.c: spare hold blocks (with the held bytes at most
+                                 hold_max), freed when nothing is held */
+    uint64_t hold_nfree;
 } ferry_copy_pool_t;
 
 /* What a copy works with. Borrowed: everything must outlive every copy started with it. */
@@ -54,10 +65,9 @@ typedef struct ferry_copy_env_s {
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
-    /* A plain-MD5 source (s3/s3c ETag, no CRC-64, no stored FULL_OBJECT CRC32C) above the
-     * threshold is copied as one streamed PUT (<= 5 GiB) so its MD5 can be checked (src:md5):
-     * one stream instead of parts_per_job. Set (task option --md5-parts) to copy it in parallel
-     * parts instead, unchecked (src:unverified). */
+    /* Ignored (task option --md5-parts, kept for compatibility): a plain-MD5 source above the
+     * threshold is copied in parallel parts and its MD5 formed in source order (src:md5)
+     * whether it is set or not. */
     int md5_parts;
     ferry_copy_pool_t *pool; /* required */
 } ferry_copy_env_t;

@@ -39,22 +39,19 @@ static unsigned source_checks(const ferry_copy_ck_in_t *in)
     if (in->src_crc64)
         ck |= CK_SRC_CRC64;
     if (single && in->src_md5_etag)
-        ck |= CK_SRC_MD5; /* an MD5 cannot be formed over parts read in parallel */
+        ck |= CK_SRC_MD5;
     if (in->src_crc == CK_CRC_FULL || (in->src_crc == CK_CRC_COMPOSITE && in->src_crc_known))
         ck |= CK_SRC_CRC32C;
     if (in->src_mp_known)
         ck |= CK_SRC_MPETAG;
     if (in->src_etag_qetag && ((single && in->src_qetag_kind) || (multi && in->src_qetag_parts)))
         ck |= CK_SRC_QETAG;
+    /* Parts read in parallel: one MD5 of all the bytes is formed in source order (bytes of later
+     * parts held until the hash reaches them, copy_md5.c). It costs a pass of MD5 over every
+     * byte and memory for what is held, so it runs only when it is the source's one check. */
+    if (multi && in->src_md5_etag && ck == 0)
+        ck |= CK_SRC_MD5;
     return ck;
-}
-
-int ferry_copy_checks_md5_only(const ferry_copy_ck_in_t *in)
-{
-    ferry_copy_ck_in_t one = *in, parts = *in;
-    one.plan = FERRY_PLAN_SINGLE;
-    parts.plan = FERRY_PLAN_MULTIPART;
-    return source_checks(&one) == CK_SRC_MD5 && source_checks(&parts) == 0;
 }
 
 void ferry_copy_checks(const ferry_copy_ck_in_t *in, ferry_copy_ck_t *out)
@@ -78,6 +75,7 @@ void ferry_copy_checks(const ferry_copy_ck_in_t *in, ferry_copy_ck_t *out)
     out->mp_on = in->src_mp_known && reads;
     out->scrc_on = in->src_crc == CK_CRC_FULL && reads;
     out->qetag_on = (single && in->src_qetag_kind) || (multi && in->src_qetag_parts && reads);
+    out->omd5_on = multi && reads && (source_checks(in) & CK_SRC_MD5);
     out->holdback =
         single && in->stream == CK_STREAM_PIPE &&
         (in->src_crc64 || out->qetag_on || in->src_md5_etag || out->mp_on || out->scrc_on);

@@ -78,6 +78,8 @@ typedef struct ferry_copy_ck_s {
     unsigned char mp_on;    /* one MD5 (and CRC32C) per source part (multipart source) */
     unsigned char qetag_on; /* qetag of the bytes read (single) or their block digests */
     unsigned char holdback; /* piped single PUT: hold the last byte until the source matched */
+    unsigned char omd5_on;  /* a part: feed the copy's whole-object MD5, formed in source order
+                               (src:md5 over parts read in parallel; copy_md5.c) */
     /* What the PUT / UploadPart carries. */
     unsigned char send_md5;    /* Content-MD5 (piped: the source's MD5 ETag) */
     unsigned char send_crc32c; /* x-amz-checksum-crc32c (header, or trailer when piped) */
@@ -85,11 +87,6 @@ typedef struct ferry_copy_ck_s {
 
 /* The choice. Pure: no I/O, no allocation. */
 void ferry_copy_checks(const ferry_copy_ck_in_t *in, ferry_copy_ck_t *out);
-
-/* The source's only possible check is the MD5 of all its bytes: a single request checks it
- * (src:md5), parts read in parallel could check nothing. The plan then prefers one streamed PUT
- * (see ferry_copy_env_t.md5_parts). in->plan and in->stream are not read. */
-int ferry_copy_checks_md5_only(const ferry_copy_ck_in_t *in);
 
 /* The tags of bits, comma-separated in the order of the CK_* enum, into buf (always
  * NUL-terminated); returns buf. */

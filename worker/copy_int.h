@@ -44,6 +44,13 @@ typedef enum {
     PART_DONE         /* uploaded and checked (or, on a resume, re-read and compared) */
 } part_state_t;
 
+/* Bytes of a part held for the ordered MD5 (copy_md5.c): a chain of blocks in source order. */
+typedef struct hold_blk_s {
+    struct hold_blk_s *next;
+    size_t len;  /* bytes in data */
+    char data[]; /* HOLD_BLK bytes */
+} hold_blk_t;
+
 typedef struct part_s {
     uint64_t first, len;
     part_state_t state;
@@ -57,6 +64,13 @@ typedef struct part_s {
     char *listed_etag;      /* ListParts (owned) */
     char crc32c[16];        /* base64 CRC32C the destination verified (trailer mode) */
     char listed_crc32c[16]; /* ListParts' <ChecksumCRC32C> */
+    /* The ordered MD5 (copy_md5.c): the part's first ohashed bytes are in the copy's MD5 (ocrc:
+     * their CRC32C, to check a second read of them against); the next held bytes were read
+     * ahead of the hash and wait in hold (owned, counted in the pool's held). */
+    uint64_t ohashed, held;
+    uint32_t ocrc;
+    uint8_t hold_mark; /* started ahead of the hash: 1 its length reserved, 2 the loose one */
+    hold_blk_t *hold, *hold_tail;
 } part_t;
 
 typedef struct unit_s unit_t;
@@ -91,6 +105,13 @@ struct unit_s {
     uint32_t scrc;
     int qetag_on;
     ferry_qetag_t qetag;
+    /* The ordered MD5 (copy_md5.c): this part's bytes go to the copy's whole-object MD5, are
+     * held until the hash reaches them, or (below the part's ohashed: read before) are checked
+     * against the first read by CRC32C (orecrc). hold_wait: the GET is paused in the pool's
+     * list until held bytes drain (hnext, hprev). */
+    int omd5_on, hold_wait;
+    uint32_t orecrc;
+    unit_t *hnext, *hprev;
     uint8_t md5_bin[16];
     char md5_b64[32], crc32c_b64[16];
     unsigned checks;           /* CK_* of this stream's own request (ferry_copy_checks) */
@@ -174,6 +195,14 @@ struct ferry_copy_s {
     int no_ck_mode;     /* the source refused x-amz-checksum-mode (400): ask without it */
     ferry_copy_ck_t ck; /* the copy's checks, chosen once the plan is known (choose_checks) */
     struct recheck_batch_s *batch; /* PH_RECHECK by listing: the batch it waits in (copy.c) */
+    /* The whole-object MD5 of a multipart copy formed in source order (copy_md5.c): opos bytes
+     * hashed so far, all of the parts before oidx and the first ohashed of parts[oidx]. */
+    ferry_md5_t omd5;
+    int omd5_open;
+    uint64_t opos;
+    uint32_t oidx;
+    uint64_t oheld, oheld_peak; /* bytes this copy holds now, and the most at once */
+    unsigned oloose;            /* parts started ahead past the reservations (0 or 1) */
 };
 
 /* Block digests kept for a Kodo multipart qetag: 20 bytes per 4 MiB block, so the largest
@@ -225,6 +254,8 @@ void copy_start_parts(ferry_copy_t *c);
 void copy_start_create(ferry_copy_t *c);
 void copy_start_scopy(ferry_copy_t *c);
 int copy_start_listparts(ferry_copy_t *c);
+/* Pump c from the loop soon (not from inside a curl callback). */
+void copy_kick(ferry_copy_t *c);
 
 /* ---- copy_source.c: the source version and the plan */
 /* HEAD the source (with x-amz-checksum-mode where it has one). */
@@ -234,6 +265,7 @@ int copy_get1_start(ferry_copy_t *c);
 
 /* ---- copy_unit.c: the stream pool and units */
 int copy_pool_take(ferry_copy_t *c);
+void copy_pool_take_force(ferry_copy_t *c);
 void copy_pool_unwait(ferry_copy_t *c);
 void copy_pool_give(ferry_copy_pool_t *p);
 /* A unit failed (the first error is kept) or is stopped: cancel its requests. */
@@ -249,13 +281,47 @@ int copy_dst_etag_is_md5(const ferry_copy_t *c);
 int copy_qblk_wanted(const ferry_copy_t *c);
 void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out);
 void copy_choose_checks(ferry_copy_t *c);
-/* Before the plan: is the source's only possible check its MD5 (ferry_copy_checks_md5_only)? */
-int copy_md5_only(const ferry_copy_t *c);
 int copy_unit_verify_whole(unit_t *u, ferry_error_t *err);
 int copy_unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err);
 int copy_unit_check_dst(unit_t *u, ferry_error_t *err);
 int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err);
 int copy_complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
 int copy_src_check_possible(const ferry_copy_t *c);
+
+/* ---- copy_md5.c: the whole-object MD5 of a multipart copy, formed in source order.
+ * Parts are read in parallel; the stream whose part is next in order hashes as its bytes
+ * arrive, bytes of later parts are held (in memory, process-wide at most the pool's hold_max)
+ * until the hash reaches them. The part the hash waits for can always start (copy.c
+ * start_units) and never waits for held bytes, so the hash always progresses. */
+#define HOLD_BLK     (1u << 20)
+#define HOLD_DEFAULT (64ull << 20)
+/* Start the MD5 (the plan is multipart and c->ck has CK_SRC_MD5). FERRY_OK or FERRY_ENOMEM. */
+int copy_md5_begin(ferry_copy_t *c);
+/* The part the hash waits for (its index), or -1 when none (no ordered MD5, or all hashed). */
+int copy_md5_next_part(const ferry_copy_t *c);
+/* May part i, after the one the hash waits for, start now (its length reserved within the cap
+ * on held bytes, or the copy's one part allowed past it)? Then, once it started,
+ * copy_md5_started_ahead takes the reservation. */
+int copy_md5_room(const ferry_copy_t *c, uint32_t i);
+void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i);
+/* A unit's next n bytes arrive (before they are taken): 1 to take them, 0 when they would pass
+ * the cap on held bytes: the unit's GET must pause (it is woken when held bytes drain). */
+int copy_md5_admit(unit_t *u, size_t n);
+/* Take the unit's next n bytes (at part offset u->got): hash, hold, or check against the first
+ * read. FERRY_OK, or FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
+int copy_md5_feed(unit_t *u, const char *p, size_t n, ferry_error_t *err);
+/* The part goes back to pending (its unit failed, or a resumed part is sent again): drop what
+ * it held (it is read again). */
+void copy_md5_part_reset(ferry_copy_t *c, part_t *p);
+/* A unit ends: out of the pool's wait list. */
+void copy_md5_unit_gone(unit_t *u);
+/* Every part uploaded: the MD5 of all the bytes against the source's ETag (src:md5). */
+int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err);
+/* Hash a step (MD5_STEP bytes) of what the part the hash waits for holds (from the copy's
+ * timer). 1 when more is held there: call again from the loop. */
+#define MD5_STEP (2ull << 20)
+int copy_md5_step(ferry_copy_t *c);
+/* The copy ends: drop everything held, free the MD5. Idempotent. */
+void copy_md5_end(ferry_copy_t *c);
 
 #endif

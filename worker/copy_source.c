@@ -422,26 +422,6 @@ static int refuse_unverifiable(ferry_copy_t *c)
     return 1;
 }
 
-/* A source whose only possible check is the MD5 of all its bytes (a plain-MD5 ETag, no CRC-64,
- * no stored FULL_OBJECT CRC32C) cannot be checked over parallel parts: copy it as one streamed
- * PUT (up to S3's 5 GiB) that hashes as it goes, whatever the threshold, unless the task
- * chose parallel parts (env.md5_parts) or a multipart upload of it is already open (resume id
- * from the ledger: resumed as parts, src:unverified, rather than left open). The multipart
- * threshold to plan with. */
-static uint64_t plan_threshold(const ferry_copy_t *c)
-{
-    uint64_t t = c->env.threshold ? c->env.threshold : 64 * FERRY_MIB;
-    if (copy_md5_only(c) && !c->env.server_side && !c->env.md5_parts && !c->resume_id[0] &&
-        c->res.size > t && c->res.size <= FERRY_S3_MAX_PUT) {
-        ferry_log(FERRY_LOG_INFO, "copy.single_stream_for_md5", "key", c->src_key, "reason",
-                  "the source's only checksum is its MD5 ETag: one streamed PUT, not parallel "
-                  "parts",
-                  NULL);
-        return FERRY_S3_MAX_PUT;
-    }
-    return t;
-}
-
 static void plan_and_start(ferry_copy_t *c)
 {
     ferry_error_t e;
@@ -452,8 +432,9 @@ static void plan_and_start(ferry_copy_t *c)
         if (want % FERRY_QETAG_BLOCK)
             want = (want / FERRY_QETAG_BLOCK + 1) * FERRY_QETAG_BLOCK;
     }
-    int rc = ferry_plan_make_aligned(c->res.size, plan_threshold(c), want, c->env.server_side,
-                                     align, &c->plan, &e);
+    uint64_t threshold = c->env.threshold ? c->env.threshold : 64 * FERRY_MIB;
+    int rc = ferry_plan_make_aligned(c->res.size, threshold, want, c->env.server_side, align,
+                                     &c->plan, &e);
     if (rc == FERRY_OK && mp_plan(c) != FERRY_OK)
         rc = ferry_error_set(&e, FERRY_ENOMEM, "out of memory");
     if (rc != FERRY_OK) {
@@ -469,6 +450,8 @@ static void plan_and_start(ferry_copy_t *c)
         return;
     }
     int prc = copy_setup_parts(c);
+    if (prc == FERRY_OK && c->plan.kind == FERRY_PLAN_MULTIPART && (c->ck.checks & CK_SRC_MD5))
+        prc = copy_md5_begin(c); /* the MD5 of all the bytes, formed in source order */
     if (prc == FERRY_OK && copy_qblk_wanted(c)) {
         uint64_t nblk = (c->res.size + FERRY_QETAG_BLOCK - 1) / FERRY_QETAG_BLOCK;
         c->qblk = calloc((size_t)nblk, 20);

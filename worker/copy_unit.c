@@ -33,6 +33,13 @@ int copy_pool_take(ferry_copy_t *c)
     return 0;
 }
 
+/* A stream for the part an ordered MD5 waits for: taken even above the pool's max, so that
+ * the hash (and the streams of later parts waiting for it) always progress (copy_md5.c). */
+void copy_pool_take_force(ferry_copy_t *c)
+{
+    c->env.pool->used++;
+}
+
 /* Take c out of the pool's wait list (a copy that ends). */
 void copy_pool_unwait(ferry_copy_t *c)
 {
@@ -68,6 +75,7 @@ void copy_pool_give(ferry_copy_pool_t *p)
 
 static void unit_free(unit_t *u)
 {
+    copy_md5_unit_gone(u);
     ferry_ring_free_cached(&u->ring);
     free(u->buf);
     ferry_md5_free(&u->md5);
@@ -151,6 +159,8 @@ static int unit_sink(void *arg, const char *p, size_t n)
         return FERRY_ECANCELED;
     if (u->got + n > u->len)
         return FERRY_ERANGE;
+    if (u->omd5_on && !copy_md5_admit(u, n))
+        return FERRY_HTTP_PAUSE; /* held bytes at the cap: woken when they drain */
     if (u->mode == UM_STREAM) {
         size_t w = ferry_ring_write(&u->ring, p, n);
         if (w == (size_t)-1)
@@ -163,6 +173,14 @@ static int unit_sink(void *arg, const char *p, size_t n)
         memcpy(u->buf + u->got, p, n);
     }
     unit_hash(u, p, n);
+    if (u->omd5_on) {
+        ferry_error_t e;
+        int rc = copy_md5_feed(u, p, n, &e);
+        if (rc != FERRY_OK) {
+            copy_unit_error(u, rc, &e);
+            return FERRY_ECANCELED;
+        }
+    }
     u->got += n;
     if (u->mode == UM_STREAM && u->put_paused && u->put_op) {
         u->put_paused = 0;
@@ -387,6 +405,7 @@ static int unit_hashers(unit_t *u, ferry_copy_ck_stream_t stream)
     u->md5_on = k.md5_on;
     u->mp_on = k.mp_on;
     u->scrc_on = k.scrc_on;
+    u->omd5_on = k.omd5_on && u->c->omd5_open;
     u->holdback = k.holdback;
     u->sent_md5 = k.send_md5;
     u->sent_crc32c = k.send_crc32c;
@@ -451,8 +470,10 @@ static void unit_settle(unit_t *u)
         rc = copy_unit_check_resumed(u, p, &err);
     else if (rc == FERRY_OK && u->mode != UM_PCOPY)
         rc = copy_unit_check_dst(u, &err);
-    if (rc == UNIT_RESEND) /* an uploaded part to send again */
+    if (rc == UNIT_RESEND) { /* an uploaded part to send again */
+        copy_md5_part_reset(c, p);
         goto release;
+    }
     if (rc == FERRY_OK) {
         if (u->mode != UM_VERIFY)
             c->res.bytes_moved += u->mode == UM_PCOPY ? 0 : u->len;
@@ -482,6 +503,7 @@ static void unit_settle(unit_t *u)
             tries < c->env.part_tries) {
             /* Retry this part alone, after a short backoff. */
             p->state = PART_PENDING;
+            copy_md5_part_reset(c, p);
             p->not_before = copy_now_ms(c) + 200u * (1u << (tries < 6 ? tries : 6));
             ferry_log(FERRY_LOG_WARN, "copy.part_retry", "key", c->src_key, "error", err.msg, NULL);
         } else {

@@ -81,13 +81,6 @@ void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_
     ferry_copy_checks(&in, out);
 }
 
-int copy_md5_only(const ferry_copy_t *c)
-{
-    ferry_copy_ck_in_t in;
-    checks_in(c, CK_COPY, &in);
-    return ferry_copy_checks_md5_only(&in);
-}
-
 /* The plan is made (and the source's part boundaries known): choose the copy's checks. */
 void copy_choose_checks(ferry_copy_t *c)
 {
@@ -318,7 +311,8 @@ int copy_unit_check_dst(unit_t *u, ferry_error_t *err)
 
 /* The parts of a multipart copy are all uploaded: compare what they read with the source
  * (CRC-64 and CRC32C combined in part order, the multipart ETag on the source's boundaries,
- * the qetag of the block digests) before Complete can commit them. FERRY_OK, or
+ * the MD5 formed in source order, the qetag of the block digests) before Complete can commit
+ * them. FERRY_OK, or
  * FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
 int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err)
 {
@@ -338,6 +332,8 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err)
     int rc = crc_and_parts_verify(c, crc, err);
     if (rc != FERRY_OK)
         return rc;
+    if ((ck & CK_SRC_MD5) && (rc = copy_md5_verify(c, err)) != FERRY_OK)
+        return rc; /* the MD5 of all the bytes, formed in source order (copy_md5.c) */
     if (ck & CK_SRC_QETAG) {
         char q[29];
         if (ferry_qetag_of_blocks(c->qblk, c->qblk_n, q) != FERRY_OK)

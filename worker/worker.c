@@ -1873,6 +1873,7 @@ static int worker_new(const ferry_worker_opts_t *opts, worker_t **out, ferry_err
     }
     opts_defaults(&w->o);
     w->pool.max = w->o.streams;
+    w->pool.hold_max = w->o.md5_hold;
     w->hand = calloc(w->o.concurrency + 1, sizeof(*w->hand));
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -72,6 +72,7 @@ typedef struct ferry_worker_opts_s {
     unsigned parts_per_job;   /* streams one multipart copy may hold [4] */
     unsigned streams;         /* streams per process [min(concurrency * parts_per_job, 64)] */
     size_t ring_size;         /* bytes per stream [2 MiB], at least 256 KiB */
+    uint64_t md5_hold;        /* bytes held for ordered MD5s, per process [64 MiB] (copy.h) */
     int exit_when_idle;       /* exit 0 once the streams served are empty and nothing runs */
     int64_t grace_ms;         /* SIGTERM: finish in-flight copies within this [30 s] */
     int64_t lease_ms;         /* per-key copy lease, renewed every third [60 s] */

@@ -233,7 +233,9 @@ static const struct {
       "fail copies whose source bytes could not be checked (src:unverified)"}},
     {TO_MD5_PARTS,
      0,
-     {"--md5-parts", NULL, 0, "copy large plain-MD5 sources in parallel parts (src:unverified)"}},
+     {"--md5-parts", NULL, 0,
+      "kept for compatibility, changes nothing: large plain-MD5 sources are copied in parallel "
+      "parts and still checked (src:md5)"}},
     {TO_LEDGER_BUCKETS,
      0,
      {"--ledger-buckets", "N", 0, "hash buckets of the ledger, 1..16777216 (fixed at creation)"}},

@@ -220,12 +220,16 @@ typedef struct fakes3_fault_rule_s {
     uint64_t bandwidth;
     int error_body;
     int flip_byte;
-    int wrong_etag;      /* PUT/UploadPart/Complete: 200 with an ETag that is not the content's */
+    int wrong_etag;      /* PUT/UploadPart/Complete: 200 with an ETag that is not the content's;
+                            HEAD/GET: the object's ETag (and If-Match) is not its content's */
     int no_etag;         /* PUT/UploadPart: 200 with no ETag, and nothing stored */
     int wrong_crc32c;    /* PUT/UploadPart/Complete: echo a CRC32C that is not the content's */
     int upload_id_len;   /* CreateMultipartUpload: answer an UploadId this long, create nothing */
     int sse_kms;         /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
     char list_omit[257]; /* ListObjects(V2): leave keys with this prefix (<= 256 bytes) out */
+    int64_t range_start; /* -1, or: only a request whose Range starts at this byte */
+    int64_t skip;        /* let the first N requests the rule applies to pass (0) */
+    int64_t skipped;
 } fakes3_fault_rule_t;
 
 typedef struct fakes3_faults_s {
@@ -259,8 +263,10 @@ void fakes3_faults_free(fakes3_faults_t *f);
 int fakes3_faults_set(fakes3_faults_t *f, const char *json, size_t n, char *err, size_t errlen);
 /* The rules as JSON into out. */
 int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out);
+/* The rules that apply to a request of op on key (NULL: none) whose Range header starts at
+ * range_start (-1: no Range, or not of the form bytes=N-[M]), into hit. */
 void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, size_t klen,
-                         fakes3_fault_hit_t *hit);
+                         int64_t range_start, fakes3_fault_hit_t *hit);
 
 /* ---- stats ------------------------------------------------------------------------------- */
 

@@ -63,6 +63,7 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
     r->rate = 1.0;
     r->count = -1;
     r->reset_after = -1;
+    r->range_start = -1;
     strcpy(r->op, "*");
     if (!json_is_object(j)) {
         snprintf(err, errlen, "a rule must be a JSON object");
@@ -121,6 +122,11 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
         } else if (strcmp(k, "list_omit") == 0 && json_is_string(v) && json_string_length(v) >= 1 &&
                    json_string_length(v) <= 256) {
             snprintf(r->list_omit, sizeof(r->list_omit), "%s", json_string_value(v));
+        } else if (strcmp(k, "skip") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
+            r->skip = json_integer_value(v);
+        } else if (strcmp(k, "range_start") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) >= 0) {
+            r->range_start = json_integer_value(v);
         } else if (strcmp(k, "upload_id_len") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 4096) {
             r->upload_id_len = (int)json_integer_value(v);
@@ -219,6 +225,10 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "upload_id_len", json_integer(r->upload_id_len));
         if (r->sse_kms)
             json_object_set_new(o, "sse_kms", json_true());
+        if (r->range_start >= 0)
+            json_object_set_new(o, "range_start", json_integer((json_int_t)r->range_start));
+        if (r->skip > 0)
+            json_object_set_new(o, "skip", json_integer((json_int_t)r->skip));
         json_array_append_new(arr, o);
     }
     pthread_mutex_unlock(&f->mu);
@@ -242,7 +252,7 @@ static double next_unit(fakes3_faults_t *f)
 }
 
 void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, size_t klen,
-                         fakes3_fault_hit_t *hit)
+                         int64_t range_start, fakes3_fault_hit_t *hit)
 {
     memset(hit, 0, sizeof(*hit));
     hit->reset_after = -1;
@@ -256,10 +266,16 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
             if (key == NULL || klen < pl || memcmp(key, r->key_prefix, pl) != 0)
                 continue;
         }
+        if (r->range_start >= 0 && r->range_start != range_start)
+            continue;
         if (r->count >= 0 && r->fired >= r->count)
             continue;
         if (r->rate < 1.0 && next_unit(f) >= r->rate)
             continue;
+        if (r->skipped < r->skip) {
+            r->skipped++;
+            continue;
+        }
         r->fired++;
         hit->fired = 1;
         if (!hit->error)

@@ -680,15 +680,21 @@ static void op_get_object(fakes3_ctx_t *ctx, int head)
     }
     char lm[40];
     http_date(o->mtime_ms, lm);
+    /* wrong_etag: the store claims an ETag that is not the content's, consistently (If-Match
+     * is compared with the claimed one), as a store whose ETags are not MD5s would */
+    char etag[sizeof(o->etag)];
+    snprintf(etag, sizeof(etag), "%s", o->etag);
+    if (ctx->fault.wrong_etag)
+        mangle_etag(etag);
     const char *im = fakes3_http_header(ctx->req, "if-match");
     const char *inm = fakes3_http_header(ctx->req, "if-none-match");
-    if (im != NULL && !etag_list_match(im, o->etag)) {
+    if (im != NULL && !etag_list_match(im, etag)) {
         fakes3_ctx_error(ctx, 412, "PreconditionFailed",
                          "At least one of the pre-conditions you specified did not hold");
         goto out;
     }
-    if (inm != NULL && etag_list_match(inm, o->etag)) {
-        ferry_buf_addf(&h, "ETag: %s\r\nLast-Modified: %s\r\n", o->etag, lm);
+    if (inm != NULL && etag_list_match(inm, etag)) {
+        ferry_buf_addf(&h, "ETag: %s\r\nLast-Modified: %s\r\n", etag, lm);
         fakes3_ctx_reply(ctx, 304, h.data, NULL, "", 0);
         goto out;
     }
@@ -774,8 +780,8 @@ static void op_get_object(fakes3_ctx_t *ctx, int head)
             goto out;
         }
     }
-    int rc = ferry_buf_addf(&h, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
-                            o->etag, lm);
+    int rc =
+        ferry_buf_addf(&h, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", etag, lm);
     if (rc == FERRY_OK && status == 206)
         rc =
             ferry_buf_addf(&h, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)start,

@@ -8,6 +8,7 @@
 #include "ferry/log.h"
 #include "ferry/sigv4.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,6 +789,19 @@ static const char *provider_name(fakes3_personality_t p)
     }
 }
 
+/* Where the request's Range header starts (bytes=N-[M]), for fault rules' range_start; -1 when
+ * it has none of that form. */
+static int64_t range_start(const fakes3_ctx_t *ctx)
+{
+    const char *r = fakes3_http_header(ctx->req, "range");
+    if (r == NULL || strncmp(r, "bytes=", 6) != 0 || !isdigit((unsigned char)r[6]))
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(r + 6, &end, 10);
+    return errno == 0 && end != NULL && *end == '-' && v <= INT64_MAX ? (int64_t)v : -1;
+}
+
 /* Judge the headers of an aws-chunked request (Content-Encoding: aws-chunked, x-amz-trailer or
  * a STREAMING-* payload hash) before the operation runs, and prepare ctx to decode its body.
  * FERRY_OK (also for ordinary requests); otherwise the error was sent. */
@@ -1054,7 +1068,7 @@ static void serve_one(fakes3_server_t *srv, fakes3_conn_t *conn, fakes3_http_req
     if (check_aws_chunked(ctx) != FERRY_OK)
         goto done;
     fakes3_faults_match(&srv->faults, fakes3_op_name(ctx->op), ctx->has_key ? ctx->key : NULL,
-                        ctx->klen, &ctx->fault);
+                        ctx->klen, range_start(ctx), &ctx->fault);
     if (ctx->fault.fired) {
         atomic_fetch_add(&srv->stats.op[ctx->op].faults, 1);
         if (ctx->fault.latency_ms > 0) {

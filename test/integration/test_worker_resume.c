@@ -15,6 +15,9 @@
  *  4. --dst-checksum changed between a killed run (md5) and the next (auto: CRC32C parts): the
  *     upload left open cannot be completed with CRC32C parts, so it is aborted and a new one
  *     made; the copy ends byte-identical.
+ *  5. kill -9 in the middle of the multipart copy of a plain-MD5 S3 source: the next worker
+ *     re-reads the parts already uploaded in order into the whole-object MD5 (src:md5,
+ *     resume:crc32c), sending only the missing parts.
  */
 #include "test_worker_util.h"
 
@@ -274,6 +277,49 @@ int main(void)
             "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_omit\":\"sm/00000007\"}]}", NULL);
         printf("S3 source, listing hiding the changed key: %ld HEADs\n", heads);
         CHECK(heads >= 1 && heads < 41);
+
+        /* ---- 5. (issue 16) kill -9 mid-multipart of a plain-MD5 source (its one check is
+         * the MD5 of all its bytes, formed in source order over the parts): the next worker
+         * re-reads the parts already uploaded (resume:crc32c) and feeds them to the MD5 in
+         * order, so the resumed copy is still src:md5; no stored part is sent again ---- */
+        seed(&w3, "{\"bucket\":\"src\",\"prefix\":\"q/\",\"count\":1,\"size\":83886080,"
+                  "\"seed\":31}");
+        const char *qopts[] = {"--part-size", "5MiB", "--multipart-threshold", "8MiB", NULL};
+        wt_task(&w3, "md5r", "q/", NULL, "q/", qopts);
+        wt_enqueue_prefix(&w3, "md5r", "q/");
+        char qout[512];
+        REQUIRE(s3t_control(&w3.d, w3.dst.url, "POST", "/_fakes3/faults",
+                            "[{\"op\":\"UploadPart\",\"key_prefix\":\"q/\",\"latency_ms\":300}]",
+                            qout, sizeof(qout)) == 200);
+        const char *qw[] = {"--slot",          "5", "--lease",          "2s",
+                            "--parts-per-job", "2", "--exit-when-idle", NULL};
+        long q0 = wt_stat(&w3.d, w3.dst.url, "UploadPart", "count");
+        pid_t qp = wt_worker(&w3, "md5r", "md5r1.log", qw);
+        REQUIRE(wait_stat(&w3, "UploadPart", q0 + 4, 120));
+        kill(qp, SIGKILL);
+        CHECK_INT(wt_wait(qp, 10), 128 + SIGKILL);
+        REQUIRE(s3t_control(&w3.d, w3.dst.url, "DELETE", "/_fakes3/faults", NULL, qout,
+                            sizeof(qout)) == 200);
+        ferry_record_t qr;
+        REQUIRE(wt_record(&w3, "md5r", "q/00000000", &qr) == FERRY_OK);
+        CHECK_INT(qr.state, FERRY_STATE_COPYING);
+        REQUIRE(qr.upload_id[0] != '\0');
+        usleep(500 * 1000); /* parts whose bodies had arrived are stored by now */
+        int qthere = wt_count_parts(&w3.d, "q/00000000", qr.upload_id);
+        long qsent = wt_stat(&w3.d, w3.dst.url, "UploadPart", "count");
+        qp = wt_worker(&w3, "md5r", "md5r2.log", qw);
+        CHECK_INT(wt_wait(qp, 300), 0);
+        printf("plain-MD5 resume: %d parts there of 16, %ld sent again\n", qthere,
+               wt_stat(&w3.d, w3.dst.url, "UploadPart", "count") - qsent);
+        CHECK(qthere >= 1 && qthere < 16);
+        CHECK_INT(wt_stat(&w3.d, w3.dst.url, "UploadPart", "count") - qsent, 16 - qthere);
+        CHECK_INT(wt_log_count("md5r2.log", "event=copy.resume "), 1);
+        REQUIRE(wt_record(&w3, "md5r", "q/00000000", &qr) == FERRY_OK);
+        CHECK_INT(qr.state, FERRY_STATE_DONE);
+        CHECK(strstr(qr.checks, "src:md5") != NULL);
+        CHECK(strstr(qr.checks, "resume:crc32c") != NULL);
+        CHECK(strstr(qr.checks, "src:unverified") == NULL);
+        CHECK_INT(wt_compare(&w3, &w3.d, "q/", "q/"), 0);
         wt_stop(&w3);
     }
     return test_summary();

@@ -21,8 +21,13 @@
  *  7. (item 10) a single-part s3:// source with a stored FULL_OBJECT CRC32C above the
  *     threshold: parallel parts, their CRC32Cs combined = the stored one (src:crc32c); a
  *     flipped byte: `failed` naming CRC32C.
- *  8. (item 10) a 20 MiB single-part MD5 source, --multipart-threshold 8MiB, no stored
- *     checksum: one streamed PUT checked by MD5 (src:md5); a flipped byte: `failed`.
+ *  8. (issue 16) 20 MiB single-part MD5 sources, --multipart-threshold 8MiB, no stored
+ *     checksum: parallel parts and the MD5 of all the bytes formed in source order (src:md5);
+ *     a byte flipped in part 2's GET, or an ETag that is not the bytes' MD5: `failed`; part 1
+ *     arriving last: done, with the bytes held for the hash under --md5-hold.
+ *  8b. a part whose bytes were hashed is read again (its upload failed): the second read is
+ *     compared with the first (CRC32C); a flipped byte in it: the copy is retried, never done
+ *     with bytes the MD5 did not see.
  *  9. (item 10) a multipart source with a COMPOSITE CRC32C: src:crc32c on its own parts too.
  * 10. (item 10) SSE-KMS sources (ETag no MD5) with a stored CRC32C: src:crc32c; a single
  *     streamed PUT holds its last byte until the CRC32C matched.
@@ -54,6 +59,26 @@ static const char *done_checks(const char *logname, const char *key)
     }
     fclose(f);
     return out;
+}
+
+/* The number in field name= of the last line of a log with event and " key=KEY ", or -1. */
+static long log_field_num(const char *logname, const char *event, const char *key, const char *name)
+{
+    char path[1024], line[16384], kk[600], nn[80];
+    long v = -1;
+    snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), logname);
+    snprintf(kk, sizeof(kk), " key=%s ", key);
+    snprintf(nn, sizeof(nn), " %s=", name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *c;
+        if (strstr(line, event) && strstr(line, kk) && (c = strstr(line, nn)) != NULL)
+            v = strtol(c + strlen(nn), NULL, 10);
+    }
+    fclose(f);
+    return v;
 }
 
 static void expect_failed(wt_t *w, const char *task, const char *key, const char *reason)
@@ -286,8 +311,8 @@ int main(void)
     CHECK_STR(done_checks("vj.log", "j/good"), "dst:crc32c-echo,src:crc32c");
     expect_failed(&w, "vj", "j/bad", "CRC32C");
     expect_retried(&w, "vj", "j/bad");
-    expect_done(&w, "vj", "j/refuse");
-    CHECK_STR(done_checks("vj.log", "j/refuse"), "src:md5,dst:etag,dst:content-md5");
+    expect_done(&w, "vj", "j/refuse"); /* an MD5 source then: parts, the MD5 in order */
+    CHECK_STR(done_checks("vj.log", "j/refuse"), "dst:crc32c-echo,src:md5");
     CHECK_INT(wt_log_count("vj.log", "copy.checksum_mode_refused"), 1);
     expect_done(&w, "vj", "j/small"); /* the one-GET path asks for it too */
     CHECK_STR(done_checks("vj.log", "j/small"),
@@ -296,27 +321,55 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "j/small", "j/small"), 0);
     CHECK_INT(s3t_head(&w.d, "dst", "j/bad", 5, &x), FERRY_ENOTFOUND);
 
-    /* ---- 8. (item 10) a single-part MD5 source above the threshold, no stored checksum:
-     * one streamed PUT whose MD5 is compared with the ETag (src:md5), not parallel parts
-     * (src:unverified); a flipped byte: never done ---- */
+    /* ---- 8. (issue 16) a single-part MD5 source above the threshold, no stored checksum:
+     * parallel parts (4 of 5 MiB), and the MD5 of all the bytes formed in source order and
+     * compared with the ETag before Complete (src:md5). One byte of one ranged GET corrupted
+     * (part 2, not the first): never done. A source whose ETag is not the MD5 of its bytes
+     * (the store says so consistently, HEAD, GET and If-Match): never done. Part 1's GET held
+     * back 1.5 s, so parts 2-4 arrive first and wait for the hash, with --md5-hold 6MiB: still
+     * src:md5, byte-identical, and the bytes held never passed the cap. ---- */
     wt_put(&w, "k/good", 20u << 20, 17);
     wt_put(&w, "k/bad", 20u << 20, 18);
+    wt_put(&w, "k/etag", 20u << 20, 25);
+    wt_put(&w, "k/late", 20u << 20, 26);
     wt_task(&w, "vk", "k/", NULL, "k/", mpopts);
     wt_enqueue_prefix(&w, "vk", "k/");
     REQUIRE(s3t_faults(&w.s, w.src.url,
                        "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,"
-                       "\"key_prefix\":\"k/bad\"}]}") == 0);
+                       "\"key_prefix\":\"k/bad\",\"range_start\":5242880},"
+                       "{\"op\":\"*\",\"wrong_etag\":true,\"key_prefix\":\"k/etag\"},"
+                       "{\"op\":\"GetObject\",\"latency_ms\":1500,\"key_prefix\":\"k/late\","
+                       "\"range_start\":0}]}") == 0);
     parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
-    run_worker(&w, "vk", "vk.log");
+    long puts0 = wt_stat(&w.d, w.dst.url, "PutObject", "count");
+    const char *holdopts[] = {
+        "--exit-when-idle", "--max-deliveries", "2", "--ring", "1MiB", "--md5-hold", "6MiB", NULL};
+    pid_t kp = wt_worker(&w, "vk", "vk.log", holdopts);
+    CHECK_INT(wt_wait(kp, 120), 0);
     s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
-    CHECK_INT(wt_stat(&w.d, w.dst.url, "UploadPart", "count"), parts0); /* one PUT each */
+    CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") >= parts0 + 8); /* parallel parts */
+    CHECK_INT(wt_stat(&w.d, w.dst.url, "PutObject", "count"), puts0);     /* no single PUT */
     expect_done(&w, "vk", "k/good");
     CHECK_INT(wt_compare(&w, &w.d, "k/good", "k/good"), 0);
-    CHECK_STR(done_checks("vk.log", "k/good"), "src:md5,dst:etag,dst:content-md5");
+    CHECK_STR(done_checks("vk.log", "k/good"), "dst:crc32c-echo,src:md5");
     expect_failed(&w, "vk", "k/bad", "MD5");
     expect_retried(&w, "vk", "k/bad");
     CHECK_INT(s3t_head(&w.d, "dst", "k/bad", 5, &x), FERRY_ENOTFOUND);
-    /* the task may ask for speed instead: --md5-parts, parallel parts, src:unverified */
+    expect_failed(&w, "vk", "k/etag", "differs from the source's ETag");
+    expect_retried(&w, "vk", "k/etag");
+    CHECK_INT(s3t_head(&w.d, "dst", "k/etag", 6, &x), FERRY_ENOTFOUND);
+    expect_done(&w, "vk", "k/late");
+    CHECK_INT(wt_compare(&w, &w.d, "k/late", "k/late"), 0);
+    CHECK_STR(done_checks("vk.log", "k/late"), "dst:crc32c-echo,src:md5");
+    long late_held = log_field_num("vk.log", "event=copy.md5_ordered", "k/late", "held_peak");
+    long proc_held =
+        log_field_num("vk.log", "event=copy.md5_ordered", "k/late", "process_held_peak");
+    printf("k/late: %ld bytes held at most for its MD5 (process: %ld, cap %d)\n", late_held,
+           proc_held, 6 << 20);
+    CHECK(late_held >= 1 << 20);                  /* later parts came first and were held */
+    CHECK(proc_held > 0 && proc_held <= 6 << 20); /* never past --md5-hold */
+    CHECK(late_held <= proc_held);
+    /* --md5-parts is kept for compatibility and changes nothing: parts, src:md5 */
     const char *mdopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB",
                             "--md5-parts",           NULL};
     wt_task(&w, "vk2", "k/good", NULL, "k2/good", mdopts);
@@ -325,8 +378,51 @@ int main(void)
     run_worker(&w, "vk2", "vk2.log");
     CHECK(wt_stat(&w.d, w.dst.url, "UploadPart", "count") > parts0);
     expect_done(&w, "vk2", "k/good");
-    CHECK_STR(done_checks("vk2.log", "k/good"), "dst:crc32c-echo,src:unverified");
+    CHECK_STR(done_checks("vk2.log", "k/good"), "dst:crc32c-echo,src:md5");
     CHECK_INT(wt_compare(&w, &w.d, "k/good", "k2/good"), 0);
+
+    /* ---- 8b. a part read twice (its UploadPart answered 500 after its bytes were hashed):
+     * the second read must give the bytes the MD5 took. t/reread: the same bytes, done, src:md5.
+     * t/twice: the second read of part 1 has a flipped byte (fakes3 skip: the rule lets the
+     * first read pass): the copy fails and is retried, then done and byte-identical; never a
+     * done copy whose part differs from what was hashed. --parts-per-job 1: part 1 is the first
+     * UploadPart of each object. ---- */
+    wt_put(&w, "t/reread", 20u << 20, 27);
+    wt_put(&w, "t/twice", 20u << 20, 28);
+    wt_task(&w, "vt", "t/", NULL, "t/", mpopts);
+    wt_enqueue_prefix(&w, "vt", "t/");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"error\":500,\"count\":1,"
+                       "\"key_prefix\":\"t/reread\"},{\"op\":\"UploadPart\",\"error\":500,"
+                       "\"count\":1,\"key_prefix\":\"t/twice\"}]}") == 0);
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"flip_byte\":true,\"skip\":1,"
+                       "\"count\":1,\"range_start\":0,\"key_prefix\":\"t/twice\"}]}") == 0);
+    const char *ppj1[] = {"--exit-when-idle",
+                          "--max-deliveries",
+                          "2",
+                          "--ring",
+                          "1MiB",
+                          "--parts-per-job",
+                          "1",
+                          NULL};
+    pid_t tp = wt_worker(&w, "vt", "vt.log", ppj1);
+    CHECK_INT(wt_wait(tp, 120), 0);
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    expect_done(&w, "vt", "t/reread");
+    CHECK_INT(wt_compare(&w, &w.d, "t/reread", "t/reread"), 0);
+    CHECK_STR(done_checks("vt.log", "t/reread"), "dst:crc32c-echo,src:md5");
+    expect_done(&w, "vt", "t/twice");
+    CHECK_INT(wt_compare(&w, &w.d, "t/twice", "t/twice"), 0);
+    CHECK_STR(done_checks("vt.log", "t/twice"), "dst:crc32c-echo,src:md5");
+    CHECK(wt_log_count("vt.log", "copy.part_retry") >= 2);
+    CHECK_INT(wt_log_count("vt.log", "read differently the second time"), 1);
+    {
+        ferry_record_t rec;
+        CHECK_INT(wt_record(&w, "vt", "t/twice", &rec), FERRY_OK);
+        CHECK_INT(rec.attempts, 2);
+    }
 
     /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
      * composite is recomputed on the source's part boundaries as well as its ETag ---- */

@@ -41,9 +41,13 @@ static const row_t rows[] = {
     {"kodo multipart, no digests", {MULTI, CK_COPY, KODO, DST_S3}, "dst:crc32c-echo", NULL},
     {"kodo, ETag not a qetag", {SINGLE, CK_COPY, .src_qetag_kind = 1, DST_S3}, "", NULL},
     {"s3 plain single", {SINGLE, CK_COPY, S3_PLAIN, DST_S3}, "src:md5", NULL},
-    {"s3 plain multipart (--md5-parts)",
+    {"s3 plain multipart: the MD5 formed in source order",
      {MULTI, CK_COPY, S3_PLAIN, DST_S3},
-     "dst:crc32c-echo",
+     "src:md5,dst:crc32c-echo",
+     NULL},
+    {"s3 plain multipart, --dst-checksum md5",
+     {MULTI, CK_COPY, S3_PLAIN, DST_S3MD5},
+     "src:md5,dst:etag",
      NULL},
     {"s3 plain + FULL_OBJECT crc32c, single",
      {SINGLE, CK_COPY, S3_PLAIN, CRC_FULL, DST_S3},
@@ -114,7 +118,19 @@ static const row_t rows[] = {
     {"part piped, --dst-checksum md5",
      {MULTI, CK_STREAM_PIPE, S3_PLAIN, DST_S3MD5},
      "dst:etag",
-     "md5"},
+     "md5 omd5"},
+    {"part piped, plain MD5 source, CRC32C trailer",
+     {MULTI, CK_STREAM_PIPE, S3_PLAIN, DST_S3},
+     "dst:crc32c-echo",
+     "crc omd5 scrc32c"},
+    {"part buffered, plain MD5 source",
+     {MULTI, CK_STREAM_BUF, S3_PLAIN, DST_S3},
+     "dst:crc32c-echo",
+     "crc omd5 scrc32c"},
+    {"part piped, plain MD5 + FULL_OBJECT crc32c: no whole MD5",
+     {MULTI, CK_STREAM_PIPE, S3_PLAIN, CRC_FULL, DST_S3},
+     "dst:crc32c-echo",
+     "crc scrc scrc32c"},
     {"part buffered, --dst-checksum md5",
      {MULTI, CK_STREAM_BUF, OSS, DST_S3MD5},
      "dst:content-md5,dst:crc32c-echo,dst:etag",
@@ -134,14 +150,19 @@ static const row_t rows[] = {
     {"resume, CRC32C upload", {MULTI, CK_STREAM_VERIFY, OSS, DST_S3}, "resume:crc32c", "crc"},
     {"resume, MD5 ETags", {MULTI, CK_STREAM_VERIFY, OSS, DST_S3MD5}, "resume:md5", "md5"},
     {"resume, opaque ETags", {MULTI, CK_STREAM_VERIFY, OSS, DST_COS}, "", "md5"},
+    {"resume, plain MD5 source: re-read in order",
+     {MULTI, CK_STREAM_VERIFY, S3_PLAIN, DST_S3},
+     "resume:crc32c",
+     "crc omd5"},
     {"UploadPartCopy", {SPARTS, CK_STREAM_PCOPY, OSS, DST_S3}, "", "md5"},
+    {"UploadPartCopy, plain MD5 source", {SPARTS, CK_STREAM_PCOPY, S3_PLAIN, DST_S3}, "", "md5"},
 };
 
 static const char *flags(const ferry_copy_ck_t *k, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s%s%s%s%s%s", k->crc_mode ? "crc " : "", k->md5_on ? "md5 " : "",
+    snprintf(buf, cap, "%s%s%s%s%s%s%s%s%s", k->crc_mode ? "crc " : "", k->md5_on ? "md5 " : "",
              k->scrc_on ? "scrc " : "", k->mp_on ? "mp " : "", k->qetag_on ? "qetag " : "",
-             k->holdback ? "hold " : "", k->send_md5 ? "smd5 " : "",
+             k->omd5_on ? "omd5 " : "", k->holdback ? "hold " : "", k->send_md5 ? "smd5 " : "",
              k->send_crc32c ? "scrc32c " : "");
     size_t l = strlen(buf);
     if (l > 0)
@@ -173,25 +194,29 @@ static void test_rows(void)
     }
 }
 
-/* The plan prefers one streamed PUT exactly when the MD5 is the source's only check. */
-static void test_md5_only(void)
+/* Parts read in parallel form the whole-object MD5 in source order exactly when it is the
+ * source's one check (any other source check makes it unneeded: it is not paid for). */
+static void test_md5_over_parts(void)
 {
     static const struct {
         ferry_copy_ck_in_t in;
         int want;
     } cases[] = {
-        {{.src_md5_etag = 1}, 1},
-        {{.src_md5_etag = 1, .src_crc = CK_CRC_COMPOSITE}, 1}, /* boundaries not known yet */
-        {{.src_md5_etag = 1, .src_crc = CK_CRC_FULL}, 0},      /* parts check the CRC32C */
-        {{.src_md5_etag = 1, .src_crc64 = 1}, 0},
-        {{.src_md5_etag = 1, .src_mp_known = 1}, 0},
-        {{0}, 0}, /* nothing to check at all */
-        {{.src_qetag_kind = 1, .src_etag_qetag = 1, .src_qetag_parts = 1}, 0},
+        {{MULTI, CK_COPY, .src_md5_etag = 1}, 1},
+        {{MULTI, CK_COPY, .src_md5_etag = 1, .src_crc = CK_CRC_COMPOSITE}, 1}, /* unknown parts */
+        {{MULTI, CK_COPY, .src_md5_etag = 1, .src_crc = CK_CRC_FULL}, 0},
+        {{MULTI, CK_COPY, .src_md5_etag = 1, .src_crc64 = 1}, 0},
+        {{MULTI, CK_COPY, .src_md5_etag = 1, .src_mp_known = 1}, 0},
+        {{MULTI, CK_COPY, .src_md5_etag = 0}, 0}, /* nothing to check at all */
+        {{SPARTS, CK_COPY, .src_md5_etag = 1}, 0},
+        {{SINGLE, CK_COPY, .src_md5_etag = 1, .src_crc = CK_CRC_FULL}, 1}, /* one stream: both */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (ferry_copy_checks_md5_only(&cases[i].in) != cases[i].want)
-            fprintf(stderr, "md5_only case %zu\n", i);
-        CHECK(ferry_copy_checks_md5_only(&cases[i].in) == cases[i].want);
+        ferry_copy_ck_t k;
+        ferry_copy_checks(&cases[i].in, &k);
+        if (((k.checks & CK_SRC_MD5) != 0) != cases[i].want)
+            fprintf(stderr, "md5 over parts, case %zu\n", i);
+        CHECK(((k.checks & CK_SRC_MD5) != 0) == cases[i].want);
     }
 }
 
@@ -210,7 +235,7 @@ static void test_tags(void)
 int main(void)
 {
     test_rows();
-    test_md5_only();
+    test_md5_over_parts();
     test_tags();
     return test_summary();
 }

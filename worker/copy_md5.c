@@ -1,0 +1,419 @@
+/* ferry worker — the whole-object MD5 of a multipart copy, formed in source order (see
+ * copy_int.h and docs/internals/worker.md "Plain-MD5 sources above the threshold").
+ *
+ * A source whose one check is its plain MD5 ETag is copied in parallel parts like any other;
+ * the MD5 of all its bytes is still formed, in order: parts[oidx] is the part the hash waits
+ * for. Its stream hashes its bytes as they arrive; the streams of later parts copy theirs into
+ * blocks held by their part; when parts[oidx] is all hashed, the hash moves to the next part
+ * and hashes what that part holds a step (MD5_STEP) per loop iteration, from the copy's timer,
+ * so that no stream of the process waits behind a long burst of MD5; that part's new bytes are
+ * held behind them until it holds nothing, then hashed as they arrive. Held bytes are bounded
+ * process-wide (pool hold_max): a chunk that would pass the cap pauses its GET (curl pause)
+ * until held bytes drain, and a part after the one the hash waits for starts only when its
+ * length fits under the cap (copy_md5_room). No deadlock: the hashing of held bytes depends on
+ * no stream (the timer drives it), and the part the hash waits for, when it has not started,
+ * starts even above parts_per_job and the stream pool's max (copy.c start_units).
+ *
+ * A part read twice (its first stream failed after some of its bytes were hashed, or its
+ * upload failed after all of them were): the bytes already hashed cannot be taken out of the
+ * MD5, so the second read's bytes up to that point are compared with the first read's by
+ * CRC32C (part_t.ocrc): the bytes uploaded are then the bytes hashed, or the copy fails
+ * (FERRY_ECHECKSUM, retried as a whole). */
+#include "copy_int.h"
+
+#include "ferry/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hold_max(const ferry_copy_pool_t *p)
+{
+    return p->hold_max ? p->hold_max : HOLD_DEFAULT;
+}
+
+int copy_md5_begin(ferry_copy_t *c)
+{
+    if (c->omd5_open)
+        return FERRY_OK;
+    int rc = ferry_md5_init(&c->omd5);
+    if (rc != FERRY_OK)
+        return rc;
+    c->omd5_open = 1;
+    c->opos = 0;
+    c->oidx = 0;
+    return FERRY_OK;
+}
+
+int copy_md5_next_part(const ferry_copy_t *c)
+{
+    if (!c->omd5_open || c->parts == NULL || c->oidx >= c->plan.parts)
+        return -1;
+    return (int)c->oidx;
+}
+
+/* Parts ahead of the hash are started against the cap: each reserves its whole length
+ * (pool hold_committed), so the bytes they will hold fit and their GETs need not pause. A part
+ * longer than the cap itself still starts when the copy has no other such part ahead ("loose":
+ * at most one per copy, which may pause at the cap), so that huge parts (a 1 TiB object has
+ * 105 MiB parts) are not read one at a time. A reservation ends when the hash reaches the part
+ * or the part is read again. Many plain-MD5 objects at once thus share the cap's worth of
+ * parts ahead and otherwise run one stream each (measured: parts ahead beyond that only added
+ * server threads competing for the cores, and memory). */
+int copy_md5_room(const ferry_copy_t *c, uint32_t i)
+{
+    const ferry_copy_pool_t *pool = c->env.pool;
+    const part_t *p = &c->parts[i];
+    if (pool->hold_committed + p->len <= hold_max(pool))
+        return 1;
+    return p->len > hold_max(pool) && c->oloose == 0 && pool->held < hold_max(pool);
+}
+
+void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    part_t *p = &c->parts[i];
+    if (p->hold_mark)
+        return;
+    if (pool->hold_committed + p->len <= hold_max(pool)) {
+        p->hold_mark = 1;
+        pool->hold_committed += p->len;
+    } else {
+        p->hold_mark = 2;
+        c->oloose++;
+    }
+}
+
+/* The part no longer needs its reservation (the hash reached it, it is read again, the copy
+ * ends). */
+static void unmark(ferry_copy_t *c, part_t *p)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (p->hold_mark == 1)
+        pool->hold_committed = pool->hold_committed > p->len ? pool->hold_committed - p->len : 0;
+    else if (p->hold_mark == 2 && c->oloose > 0)
+        c->oloose--;
+    p->hold_mark = 0;
+}
+
+/* Wake every unit whose GET waits for held bytes to drain: each takes its chunk or pauses
+ * again. The list is detached first: outside a curl callback ferry_s3_unpause delivers the
+ * paused chunk at once (unit_sink may then put its unit on the new list); inside one it is
+ * deferred. No unit is freed from within an unpause (units settle from done callbacks). */
+static void hold_wake(ferry_copy_pool_t *pool)
+{
+    unit_t *u = pool->hold_wait;
+    pool->hold_wait = NULL;
+    while (u != NULL) {
+        unit_t *next = u->hnext;
+        u->hnext = u->hprev = NULL;
+        u->hold_wait = 0;
+        if (u->get_op)
+            ferry_s3_unpause(u->get_op);
+        u = next;
+    }
+}
+
+void copy_md5_unit_gone(unit_t *u)
+{
+    if (!u->hold_wait)
+        return;
+    ferry_copy_pool_t *pool = u->c->env.pool;
+    if (u->hprev)
+        u->hprev->hnext = u->hnext;
+    else
+        pool->hold_wait = u->hnext;
+    if (u->hnext)
+        u->hnext->hprev = u->hprev;
+    u->hnext = u->hprev = NULL;
+    u->hold_wait = 0;
+}
+
+/* Hold blocks come from and go back to the pool's spare list: a block of fresh memory costs
+ * its page faults and zeroing on every use (a few percent of the worker's CPU at 4 GiB). Spares
+ * and held bytes together stay within the cap; the spares are freed whenever nothing is held. */
+static hold_blk_t *blk_get(ferry_copy_pool_t *pool)
+{
+    hold_blk_t *b = pool->hold_free;
+    if (b != NULL) {
+        pool->hold_free = b->next;
+        pool->hold_nfree--;
+    } else if ((b = malloc(sizeof(*b) + HOLD_BLK)) == NULL) {
+        return NULL;
+    }
+    b->next = NULL;
+    b->len = 0;
+    return b;
+}
+
+static void blk_put(ferry_copy_pool_t *pool, hold_blk_t *b)
+{
+    if ((pool->hold_nfree + 1) * HOLD_BLK + pool->held > hold_max(pool)) {
+        free(b);
+        return;
+    }
+    b->next = pool->hold_free;
+    pool->hold_free = b;
+    pool->hold_nfree++;
+}
+
+/* Nothing is held: give the spare blocks back. */
+static void blk_trim(ferry_copy_pool_t *pool)
+{
+    if (pool->held > 0)
+        return;
+    hold_blk_t *b = pool->hold_free;
+    while (b != NULL) {
+        hold_blk_t *next = b->next;
+        free(b);
+        b = next;
+    }
+    pool->hold_free = NULL;
+    pool->hold_nfree = 0;
+}
+
+/* Bytes of parts[oidx] into the MD5 (and the part's CRC32C of what was hashed). */
+static void hash_in(ferry_copy_t *c, part_t *p, const char *d, size_t n)
+{
+    ferry_md5_update(&c->omd5, d, n);
+    p->ocrc = ferry_crc32c_update(p->ocrc, d, n);
+    p->ohashed += n;
+    c->opos += n;
+}
+
+static void held_sub(ferry_copy_t *c, uint64_t n)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    pool->held = pool->held > n ? pool->held - n : 0;
+    c->oheld = c->oheld > n ? c->oheld - n : 0;
+}
+
+/* Drop what p holds (it is read again, or the copy ends). */
+static void hold_drop(ferry_copy_t *c, part_t *p)
+{
+    hold_blk_t *b = p->hold;
+    while (b != NULL) {
+        hold_blk_t *next = b->next;
+        blk_put(c->env.pool, b);
+        b = next;
+    }
+    held_sub(c, p->held);
+    p->hold = p->hold_tail = NULL;
+    p->held = 0;
+}
+
+/* parts[oidx] is all hashed: move on to the next part not all hashed. What it holds is hashed
+ * a step at a time from the loop (copy_md5_step, through the copy's timer), not at once: a
+ * burst of tens of MiB of MD5 (~25 ms per 16 MiB) would stall every stream of the process.
+ * Wake the units waiting for held bytes (one of them may be the next part's); the next part
+ * may be waiting to start. */
+static void advance(ferry_copy_t *c)
+{
+    while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
+        c->oidx++;
+        if (c->oidx < c->plan.parts)
+            unmark(c, &c->parts[c->oidx]);
+    }
+    hold_wake(c->env.pool);
+    if (c->oidx < c->plan.parts &&
+        (c->parts[c->oidx].state == PART_PENDING || c->parts[c->oidx].hold != NULL))
+        copy_kick(c);
+}
+
+/* Hash up to budget bytes (whole blocks) of what parts[oidx] holds, moving on as parts are all
+ * hashed. 1 when held bytes of parts[oidx] remain to hash. */
+static int drain_some(ferry_copy_t *c, uint64_t budget)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    int drained = 0;
+    while (c->oidx < c->plan.parts && budget > 0) {
+        part_t *p = &c->parts[c->oidx];
+        hold_blk_t *b = p->hold;
+        if (b == NULL)
+            break;
+        /* the tail block too: the part's next bytes then start a new block */
+        p->hold = b->next;
+        if (p->hold == NULL)
+            p->hold_tail = NULL;
+        hash_in(c, p, b->data, b->len);
+        p->held -= b->len;
+        held_sub(c, b->len);
+        budget = budget > b->len ? budget - b->len : 0;
+        blk_put(pool, b);
+        drained = 1;
+        if (p->ohashed == p->len) {
+            c->oidx++;
+            if (c->oidx < c->plan.parts)
+                unmark(c, &c->parts[c->oidx]);
+        }
+    }
+    if (drained)
+        hold_wake(pool);
+    return c->oidx < c->plan.parts && c->parts[c->oidx].hold != NULL;
+}
+
+int copy_md5_step(ferry_copy_t *c)
+{
+    if (!c->omd5_open || c->parts == NULL)
+        return 0;
+    return drain_some(c, MD5_STEP);
+}
+
+/* The bytes of a unit's next n that are new to the hash (not a second read of hashed ones). */
+static size_t new_bytes(const unit_t *u, size_t n)
+{
+    const part_t *p = &u->c->parts[u->pidx];
+    if (u->got >= p->ohashed)
+        return n;
+    uint64_t again = p->ohashed - u->got;
+    return again >= n ? 0 : n - (size_t)again;
+}
+
+int copy_md5_admit(unit_t *u, size_t n)
+{
+    ferry_copy_t *c = u->c;
+    if (!u->omd5_on || !c->omd5_open ||
+        ((uint32_t)u->pidx == c->oidx && c->parts[u->pidx].hold == NULL))
+        return 1; /* hashed as it arrives */
+    size_t h = new_bytes(u, n);
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (h == 0 || pool->held + h <= hold_max(pool))
+        return 1;
+    if (!u->hold_wait) {
+        u->hold_wait = 1;
+        u->hprev = NULL;
+        u->hnext = pool->hold_wait;
+        if (pool->hold_wait)
+            pool->hold_wait->hprev = u;
+        pool->hold_wait = u;
+    }
+    return 0;
+}
+
+static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    size_t left = n;
+    while (left > 0) {
+        hold_blk_t *b = p->hold_tail;
+        if (b == NULL || b->len == HOLD_BLK) {
+            if ((b = blk_get(pool)) == NULL)
+                return FERRY_ENOMEM;
+            if (p->hold_tail)
+                p->hold_tail->next = b;
+            else
+                p->hold = b;
+            p->hold_tail = b;
+        }
+        size_t k = HOLD_BLK - b->len < left ? HOLD_BLK - b->len : left;
+        memcpy(b->data + b->len, d, k);
+        b->len += k;
+        d += k;
+        left -= k;
+        p->held += k;
+        pool->held += k;
+    }
+    c->oheld += n;
+    if (pool->held > pool->held_peak)
+        pool->held_peak = pool->held;
+    if (c->oheld > c->oheld_peak)
+        c->oheld_peak = c->oheld;
+    return FERRY_OK;
+}
+
+int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
+{
+    ferry_copy_t *c = u->c;
+    if (!u->omd5_on || !c->omd5_open || n == 0)
+        return FERRY_OK;
+    part_t *p = &c->parts[u->pidx];
+    if (u->got < p->ohashed) {
+        /* read before and hashed then: these bytes must be the same ones */
+        uint64_t again = p->ohashed - u->got;
+        size_t k = again < n ? (size_t)again : n;
+        u->orecrc = ferry_crc32c_update(u->orecrc, d, k);
+        if (u->got + k == p->ohashed && u->orecrc != p->ocrc) {
+            c->res.checksum_failures++;
+            return ferry_error_set(err, FERRY_ECHECKSUM,
+                                   "part %d of the source read differently the second time (its "
+                                   "first %llu bytes: CRC32C %08x, first read %08x): the store "
+                                   "returned changing bytes; nothing is kept and the copy is "
+                                   "retried",
+                                   u->pidx + 1, (unsigned long long)p->ohashed, u->orecrc, p->ocrc);
+        }
+        d += k;
+        n -= k;
+        if (n == 0)
+            return FERRY_OK;
+    }
+    if ((uint32_t)u->pidx == c->oidx && p->hold == NULL) {
+        hash_in(c, p, d, n);
+        if (p->ohashed == p->len)
+            advance(c);
+        return FERRY_OK;
+    }
+    if (hold_add(c, p, d, n) != FERRY_OK)
+        return ferry_error_set(err, FERRY_ENOMEM,
+                               "out of memory holding %zu bytes for the ordered MD5; retrying", n);
+    return FERRY_OK;
+}
+
+void copy_md5_part_reset(ferry_copy_t *c, part_t *p)
+{
+    unmark(c, p);
+    if (p->held == 0)
+        return;
+    hold_drop(c, p);
+    hold_wake(c->env.pool);
+}
+
+int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
+{
+    uint8_t d[16];
+    char hex[33];
+    if (c->omd5_open)
+        drain_some(c, UINT64_MAX); /* what is still held, at once: every part is uploaded */
+    if (!c->omd5_open || c->opos != c->res.size)
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "internal: the ordered MD5 covers %llu of %llu bytes; nothing is "
+                               "kept and the copy is retried",
+                               (unsigned long long)c->opos, (unsigned long long)c->res.size);
+    ferry_md5_final(&c->omd5, d);
+    c->omd5_open = 0;
+    ferry_hex_lower(d, 16, hex);
+    char held[24], peak[24];
+    snprintf(held, sizeof(held), "%llu", (unsigned long long)c->oheld_peak);
+    snprintf(peak, sizeof(peak), "%llu", (unsigned long long)c->env.pool->held_peak);
+    ferry_log(FERRY_LOG_INFO, "copy.md5_ordered", "key", c->src_key, "md5", hex, "held_peak", held,
+              "process_held_peak", peak, NULL);
+    if (!ferry_etag_eq(hex, c->res.etag)) {
+        c->res.checksum_failures++;
+        return ferry_error_set(err, FERRY_ECHECKSUM,
+                               "the MD5 of the bytes read, in source order over the parts (%s), "
+                               "differs from the source's ETag (%s): the read was corrupted (or "
+                               "the store's ETag is not the MD5 of the object); the upload is "
+                               "discarded and the copy retried",
+                               hex, c->res.etag);
+    }
+    copy_add_check(c, "src:md5");
+    return FERRY_OK;
+}
+
+void copy_md5_end(ferry_copy_t *c)
+{
+    int dropped = 0;
+    for (uint32_t i = 0; c->parts != NULL && i < c->plan.parts; i++) {
+        unmark(c, &c->parts[i]);
+        if (c->parts[i].held > 0 || c->parts[i].hold != NULL) {
+            hold_drop(c, &c->parts[i]);
+            dropped = 1;
+        }
+    }
+    if (dropped)
+        hold_wake(c->env.pool);
+    blk_trim(c->env.pool);
+    if (c->omd5_open) {
+        ferry_md5_free(&c->omd5);
+        c->omd5_open = 0;
+    }
+}
