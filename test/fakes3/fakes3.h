@@ -227,6 +227,7 @@ typedef struct fakes3_fault_rule_s {
     int upload_id_len;   /* CreateMultipartUpload: answer an UploadId this long, create nothing */
     int sse_kms;         /* HeadObject/GetObject: say x-amz-server-side-encryption: aws:kms */
     char list_omit[257]; /* ListObjects(V2): leave keys with this prefix (<= 256 bytes) out */
+    int list_repeat;     /* ListObjects(V2): send the page's Nth <Contents> twice (out of order) */
     int64_t range_start; /* -1, or: only a request whose Range starts at this byte */
     int64_t skip;        /* let the first N requests the rule applies to pass (0) */
     int64_t skipped;
@@ -254,6 +255,7 @@ typedef struct fakes3_fault_hit_s {
     int upload_id_len;
     int sse_kms;
     char list_omit[257]; /* "": none */
+    int list_repeat;     /* 0: none */
 } fakes3_fault_hit_t;
 
 void fakes3_faults_init(fakes3_faults_t *f, uint64_t seed);

@@ -122,6 +122,9 @@ static int parse_rule(json_t *j, fakes3_fault_rule_t *r, char *err, size_t errle
         } else if (strcmp(k, "list_omit") == 0 && json_is_string(v) && json_string_length(v) >= 1 &&
                    json_string_length(v) <= 256) {
             snprintf(r->list_omit, sizeof(r->list_omit), "%s", json_string_value(v));
+        } else if (strcmp(k, "list_repeat") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) >= 1 && json_integer_value(v) <= 1000) {
+            r->list_repeat = (int)json_integer_value(v);
         } else if (strcmp(k, "skip") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
             r->skip = json_integer_value(v);
         } else if (strcmp(k, "range_start") == 0 && json_is_integer(v) &&
@@ -221,6 +224,8 @@ int fakes3_faults_dump(fakes3_faults_t *f, ferry_buf_t *out)
             json_object_set_new(o, "wrong_crc32c", json_true());
         if (r->list_omit[0])
             json_object_set_new(o, "list_omit", json_string(r->list_omit));
+        if (r->list_repeat)
+            json_object_set_new(o, "list_repeat", json_integer(r->list_repeat));
         if (r->upload_id_len)
             json_object_set_new(o, "upload_id_len", json_integer(r->upload_id_len));
         if (r->sse_kms)
@@ -296,6 +301,8 @@ void fakes3_faults_match(fakes3_faults_t *f, const char *op, const char *key, si
         hit->sse_kms |= r->sse_kms;
         if (!hit->list_omit[0] && r->list_omit[0])
             memcpy(hit->list_omit, r->list_omit, sizeof(hit->list_omit));
+        if (!hit->list_repeat)
+            hit->list_repeat = r->list_repeat;
     }
     pthread_mutex_unlock(&f->mu);
 }

@@ -517,6 +517,7 @@ static void op_list_objects(fakes3_ctx_t *ctx, int v2)
     char last[FAKES3_KEY_MAX + 8];
     size_t lastlen = 0;
     uint64_t count = 0;
+    int contents = 0; /* <Contents> entries so far (fault list_repeat) */
     int truncated = 0;
     pthread_rwlock_rdlock(&bk->lock);
     const fakes3_map_node_t *n;
@@ -571,6 +572,7 @@ static void op_list_objects(fakes3_ctx_t *ctx, int v2)
         const fakes3_obj_t *o = fakes3_map_val(n);
         char t[32];
         iso8601(o->mtime_ms, t);
+        size_t at = items.len;
         rc = ferry_buf_adds(&items, "<Contents>");
         if (rc == FERRY_OK)
             rc = put_elem(&items, "Key", k, kl, enc);
@@ -580,6 +582,15 @@ static void op_list_objects(fakes3_ctx_t *ctx, int v2)
                                 "<Size>%llu</Size>%s<StorageClass>%s</StorageClass></Contents>",
                                 t, (int)strlen(o->etag) - 2, o->etag + 1,
                                 (unsigned long long)o->size, v2 ? "" : OWNER, o->sclass);
+        if (rc == FERRY_OK && ++contents == ctx->fault.list_repeat) {
+            /* fault list_repeat: this entry again, so the page is out of order */
+            size_t one = items.len - at;
+            char *dup = ferry_buf_reserve(&items, one, &rc); /* may move items.data */
+            if (dup != NULL) {
+                memcpy(dup, items.data + at, one);
+                ferry_buf_commit(&items, one);
+            }
+        }
         memcpy(last, k, kl);
         lastlen = kl;
         count++;

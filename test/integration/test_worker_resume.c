@@ -277,6 +277,13 @@ int main(void)
             "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_omit\":\"sm/00000007\"}]}", NULL);
         printf("S3 source, listing hiding the changed key: %ld HEADs\n", heads);
         CHECK(heads >= 1 && heads < 41);
+        /* a listing page that turns out bad (out of order) after its first two entries: what
+         * it said of the keys before is not used, every copy of it gets its HEAD (and the
+         * listings that follow back off to HEADs) */
+        heads = small_overwrite(&w3, "small6", "small6.log",
+                                "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_repeat\":2}]}", NULL);
+        printf("S3 source, listing out of order after 2 entries: %ld HEADs\n", heads);
+        CHECK(heads >= 41);
 
         /* ---- 5. (issue 16) kill -9 mid-multipart of a plain-MD5 source (its one check is
          * the MD5 of all its bytes, formed in source order over the parts): the next worker
