@@ -501,6 +501,17 @@ static void test_put(uv_loop_t *loop, ferry_http_t *h)
      * form Content-Type must not appear, a given one must; a larger one takes the read path */
     CHECK_STR(m.ctype, "-");
     CHECK_STR(z.ctype, "-");
+    /* a header line over 16 KiB is refused before anything is sent (and nothing leaks) */
+    static char longv[17000];
+    memset(longv, 'a', sizeof(longv) - 1);
+    ferry_kv_t lh[] = {{"x-test", "hello"}, {"x-long", longv}};
+    ferry_http_reqopts_t o7 = {.method = "PUT",
+                               .url = url("/echo"),
+                               .headers = lh,
+                               .nheaders = 2,
+                               .done = done_cb,
+                               .arg = &z};
+    CHECK_INT(ferry_http_submit(h, &o7, NULL), FERRY_ETOOBIG);
     static char big[200000];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (char)pattern_byte(i);
