@@ -281,6 +281,10 @@ int copy_dst_etag_is_md5(const ferry_copy_t *c);
 int copy_qblk_wanted(const ferry_copy_t *c);
 void copy_checks_of(const ferry_copy_t *c, ferry_copy_ck_stream_t stream, ferry_copy_ck_t *out);
 void copy_choose_checks(ferry_copy_t *c);
+/* A check failed: count it in res.checksum_failures, set err (FERRY_ECHECKSUM, the message
+ * formatted) and return FERRY_ECHECKSUM. */
+int copy_mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int copy_unit_verify_whole(unit_t *u, ferry_error_t *err);
 int copy_unit_check_resumed(unit_t *u, part_t *p, ferry_error_t *err);
 int copy_unit_check_dst(unit_t *u, ferry_error_t *err);

@@ -333,13 +333,12 @@ int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
         size_t k = again < n ? (size_t)again : n;
         u->orecrc = ferry_crc32c_update(u->orecrc, d, k);
         if (u->got + k == p->ohashed && u->orecrc != p->ocrc) {
-            c->res.checksum_failures++;
-            return ferry_error_set(err, FERRY_ECHECKSUM,
-                                   "part %d of the source read differently the second time (its "
-                                   "first %llu bytes: CRC32C %08x, first read %08x): the store "
-                                   "returned changing bytes; nothing is kept and the copy is "
-                                   "retried",
-                                   u->pidx + 1, (unsigned long long)p->ohashed, u->orecrc, p->ocrc);
+            return copy_mismatch(c, err,
+                                 "part %d of the source read differently the second time (its "
+                                 "first %llu bytes: CRC32C %08x, first read %08x): the store "
+                                 "returned changing bytes; nothing is kept and the copy is "
+                                 "retried",
+                                 u->pidx + 1, (unsigned long long)p->ohashed, u->orecrc, p->ocrc);
         }
         d += k;
         n -= k;
@@ -387,13 +386,12 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
     ferry_log(FERRY_LOG_INFO, "copy.md5_ordered", "key", c->src_key, "md5", hex, "held_peak", held,
               "process_held_peak", peak, NULL);
     if (!ferry_etag_eq(hex, c->res.etag)) {
-        c->res.checksum_failures++;
-        return ferry_error_set(err, FERRY_ECHECKSUM,
-                               "the MD5 of the bytes read, in source order over the parts (%s), "
-                               "differs from the source's ETag (%s): the read was corrupted (or "
-                               "the store's ETag is not the MD5 of the object); the upload is "
-                               "discarded and the copy retried",
-                               hex, c->res.etag);
+        return copy_mismatch(c, err,
+                             "the MD5 of the bytes read, in source order over the parts (%s), "
+                             "differs from the source's ETag (%s): the read was corrupted (or "
+                             "the store's ETag is not the MD5 of the object); the upload is "
+                             "discarded and the copy retried",
+                             hex, c->res.etag);
     }
     copy_add_check(c, "src:md5");
     return FERRY_OK;

@@ -14,9 +14,7 @@ static int is_qetag(const char *e);
 
 /* A comparison failed: count it and set err (FERRY_ECHECKSUM: retried, then failed with this
  * message). Returns FERRY_ECHECKSUM. */
-static int mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
+int copy_mismatch(ferry_copy_t *c, ferry_error_t *err, const char *fmt, ...)
 {
     char msg[sizeof(err->msg)];
     va_list ap;
@@ -111,11 +109,11 @@ static int mp_verify(ferry_copy_t *c, ferry_error_t *err)
     ferry_hex_lower(d, 16, want);
     snprintf(want + 32, sizeof(want) - 32, "-%u", c->mp_n);
     if (!ferry_etag_eq(want, c->res.etag)) {
-        return mismatch(c, err,
-                        "the multipart ETag of the bytes read, on the source's own %u "
-                        "parts (%s), differs from the source's (%s): the read was "
-                        "corrupted; nothing is kept and the copy is retried",
-                        c->mp_n, want, c->res.etag);
+        return copy_mismatch(c, err,
+                             "the multipart ETag of the bytes read, on the source's own %u "
+                             "parts (%s), differs from the source's (%s): the read was "
+                             "corrupted; nothing is kept and the copy is retried",
+                             c->mp_n, want, c->res.etag);
     }
     copy_add_check(c, "src:multipart-etag");
     return FERRY_OK;
@@ -143,12 +141,12 @@ static int src_crc_verify(ferry_copy_t *c, uint32_t crc, ferry_error_t *err)
         return FERRY_OK;
     }
     if (strcmp(got, c->src_crc_b64) != 0) {
-        return mismatch(c, err,
-                        "the CRC32C of the bytes read (%s) differs from the one the "
-                        "source stored (%s, %s): the read was corrupted; nothing is kept "
-                        "and the copy is retried",
-                        got, c->src_crc_b64,
-                        c->src_crc_kind == CK_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
+        return copy_mismatch(c, err,
+                             "the CRC32C of the bytes read (%s) differs from the one the "
+                             "source stored (%s, %s): the read was corrupted; nothing is kept "
+                             "and the copy is retried",
+                             got, c->src_crc_b64,
+                             c->src_crc_kind == CK_CRC_FULL ? "FULL_OBJECT" : "COMPOSITE");
     }
     copy_add_check(c, "src:crc32c");
     return FERRY_OK;
@@ -174,10 +172,10 @@ static int read_etag_verify(ferry_copy_t *c, const char *what, const char *got, 
                             const char *tag, ferry_error_t *err)
 {
     if (!ferry_etag_eq(got, c->res.etag)) {
-        return mismatch(c, err,
-                        "the %s of the bytes read (%s) differs from the %s (%s): the read was "
-                        "corrupted; nothing was committed and the copy is retried",
-                        what, got, theirs, c->res.etag);
+        return copy_mismatch(c, err,
+                             "the %s of the bytes read (%s) differs from the %s (%s): the read was "
+                             "corrupted; nothing was committed and the copy is retried",
+                             what, got, theirs, c->res.etag);
     }
     copy_add_check(c, tag);
     return FERRY_OK;
@@ -191,11 +189,12 @@ int copy_unit_verify_whole(unit_t *u, ferry_error_t *err)
     unsigned ck = c->ck.checks;
     if (ck & CK_SRC_CRC64) {
         if (u->crc64 != c->res.src_crc64) {
-            return mismatch(c, err,
-                            "CRC-64 of the bytes read (%llu) differs from the source's "
-                            "(%llu): the read was corrupted; nothing was committed and "
-                            "the copy is retried",
-                            (unsigned long long)u->crc64, (unsigned long long)c->res.src_crc64);
+            return copy_mismatch(c, err,
+                                 "CRC-64 of the bytes read (%llu) differs from the source's "
+                                 "(%llu): the read was corrupted; nothing was committed and "
+                                 "the copy is retried",
+                                 (unsigned long long)u->crc64,
+                                 (unsigned long long)c->res.src_crc64);
         }
         copy_add_check(c, "src:crc64");
     }
@@ -266,25 +265,25 @@ int copy_unit_check_dst(unit_t *u, ferry_error_t *err)
     ferry_copy_t *c = u->c;
     const char *what = c->plan.kind == FERRY_PLAN_SINGLE ? "the object" : "a part";
     if (u->etag[0] == '\0') {
-        return mismatch(c, err,
-                        "the destination answered 2xx without an ETag for %s: it may "
-                        "not have stored it; retrying",
-                        what);
+        return copy_mismatch(c, err,
+                             "the destination answered 2xx without an ETag for %s: it may "
+                             "not have stored it; retrying",
+                             what);
     }
     if (u->checks & CK_DST_CRC32C_ECHO) {
         const char *ours = u->crc32c_b64;
         if (u->echo[0] == '\0' && u->crc_mode) {
-            return mismatch(c, err,
-                            "the destination did not echo the CRC32C of %s: nothing "
-                            "confirms it stored these bytes; retrying (a store that "
-                            "ignores checksums needs --dst-checksum md5)",
-                            what);
+            return copy_mismatch(c, err,
+                                 "the destination did not echo the CRC32C of %s: nothing "
+                                 "confirms it stored these bytes; retrying (a store that "
+                                 "ignores checksums needs --dst-checksum md5)",
+                                 what);
         }
         if (u->echo[0] != '\0' && strcmp(u->echo, ours) != 0) {
-            return mismatch(c, err,
-                            "the destination echoed CRC32C %s for %s, we sent %s: "
-                            "corrupted in transit; retrying",
-                            u->echo, what, ours);
+            return copy_mismatch(c, err,
+                                 "the destination echoed CRC32C %s for %s, we sent %s: "
+                                 "corrupted in transit; retrying",
+                                 u->echo, what, ours);
         }
         if (u->echo[0] != '\0')
             copy_add_check(c, "dst:crc32c-echo");
@@ -295,11 +294,11 @@ int copy_unit_check_dst(unit_t *u, ferry_error_t *err)
         ferry_hex_lower(u->md5_bin, 16, hex);
         if ((u->checks & CK_DST_ETAG) && strchr(u->etag, '-') == NULL) {
             if (!ferry_etag_eq(u->etag, hex)) {
-                return mismatch(c, err,
-                                "the destination's ETag %s for %s does not match the "
-                                "MD5 %s of the bytes sent: corrupted in transit; "
-                                "retrying",
-                                u->etag, what, hex);
+                return copy_mismatch(c, err,
+                                     "the destination's ETag %s for %s does not match the "
+                                     "MD5 %s of the bytes sent: corrupted in transit; "
+                                     "retrying",
+                                     u->etag, what, hex);
             }
             copy_add_check(c, "dst:etag");
         }
@@ -318,11 +317,12 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err)
 {
     unsigned ck = c->ck.checks;
     if ((ck & CK_SRC_CRC64) && c->res.crc64 != c->res.src_crc64) {
-        return mismatch(c, err,
-                        "CRC-64 of the bytes copied (%llu) differs from the source's "
-                        "(%llu): the read was corrupted; the upload is discarded and "
-                        "the copy retried",
-                        (unsigned long long)c->res.crc64, (unsigned long long)c->res.src_crc64);
+        return copy_mismatch(c, err,
+                             "CRC-64 of the bytes copied (%llu) differs from the source's "
+                             "(%llu): the read was corrupted; the upload is discarded and "
+                             "the copy retried",
+                             (unsigned long long)c->res.crc64,
+                             (unsigned long long)c->res.src_crc64);
     }
     if (ck & CK_SRC_CRC64)
         copy_add_check(c, "src:crc64");
@@ -339,11 +339,12 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err)
         if (ferry_qetag_of_blocks(c->qblk, c->qblk_n, q) != FERRY_OK)
             return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         if (!ferry_etag_eq(q, c->res.etag)) {
-            return mismatch(c, err,
-                            "the qetag of the bytes copied (%s) differs from the source's (%s): "
-                            "the read was corrupted; the upload is discarded and the copy "
-                            "retried",
-                            q, c->res.etag);
+            return copy_mismatch(
+                c, err,
+                "the qetag of the bytes copied (%s) differs from the source's (%s): "
+                "the read was corrupted; the upload is discarded and the copy "
+                "retried",
+                q, c->res.etag);
         }
         copy_add_check(c, "src:qetag");
     }

@@ -407,24 +407,9 @@ static int prov_prefix(void *arg, const char *pfx, size_t n)
 static int prov_list(s3t_t *t, const char *bucket, const char *prefix, const char *delim,
                      int version, unsigned max_keys, int provisional, prov_t *v, s3t_res_t *x)
 {
-    ferry_s3_list_args_t a;
-    ferry_error_t err;
-    memset(x, 0, sizeof(*x));
-    memset(&a, 0, sizeof(a));
-    a.bucket = bucket;
-    a.prefix = prefix;
-    a.delimiter = delim;
-    a.version = version;
-    a.max_keys = max_keys;
-    a.on_object = prov_object;
-    a.on_prefix = prov_prefix;
-    a.arg = v;
-    a.provisional = provisional;
-    int rc = ferry_s3_list(t->c, &a, s3t_done, x, NULL, &err);
-    if (rc)
-        return rc;
-    s3t_wait(t, x);
-    return x->r.rc;
+    ferry_s3_list_args_t a = {
+        .on_object = prov_object, .on_prefix = prov_prefix, .arg = v, .provisional = provisional};
+    return s3t_list_with(t, bucket, prefix, delim, version, max_keys, &a, x);
 }
 
 /* The one-pass (provisional) listing gives what the two-pass one gives: the same entries with

@@ -289,28 +289,33 @@ static inline void s3t_list_free(s3t_list_t *l)
     memset(l, 0, sizeof(*l));
 }
 
-static inline int s3t_list(s3t_t *t, const char *bucket, const char *prefix, const char *delim,
-                           int version, unsigned max_keys, s3t_list_t *l, s3t_res_t *x)
+/* A listing with the caller's callbacks (a->on_object, a->on_prefix, a->arg and any other
+ * field set; bucket, prefix, delimiter, version and max_keys are set here), waited for. */
+static inline int s3t_list_with(s3t_t *t, const char *bucket, const char *prefix, const char *delim,
+                                int version, unsigned max_keys, ferry_s3_list_args_t *a,
+                                s3t_res_t *x)
 {
-    ferry_s3_list_args_t a;
     ferry_error_t err;
     memset(x, 0, sizeof(*x));
-    memset(&a, 0, sizeof(a));
-    a.bucket = bucket;
-    a.prefix = prefix;
-    a.delimiter = delim;
-    a.version = version;
-    a.max_keys = max_keys;
-    a.on_object = s3t_on_object;
-    a.on_prefix = s3t_on_prefix;
-    a.arg = l;
-    int rc = ferry_s3_list(t->c, &a, s3t_done, x, NULL, &err);
+    a->bucket = bucket;
+    a->prefix = prefix;
+    a->delimiter = delim;
+    a->version = version;
+    a->max_keys = max_keys;
+    int rc = ferry_s3_list(t->c, a, s3t_done, x, NULL, &err);
     if (rc) {
         fprintf(stderr, "list: %s\n", err.msg);
         return rc;
     }
     s3t_wait(t, x);
     return x->r.rc;
+}
+
+static inline int s3t_list(s3t_t *t, const char *bucket, const char *prefix, const char *delim,
+                           int version, unsigned max_keys, s3t_list_t *l, s3t_res_t *x)
+{
+    ferry_s3_list_args_t a = {.on_object = s3t_on_object, .on_prefix = s3t_on_prefix, .arg = l};
+    return s3t_list_with(t, bucket, prefix, delim, version, max_keys, &a, x);
 }
 
 /* A control request to fakes3 (unsigned): POST /_fakes3/faults, GET /_fakes3/stats, ...
