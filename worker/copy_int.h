@@ -15,6 +15,7 @@
 
 #include "copy.h"
 #include "copy_checks.h"
+#include "hasher.h"
 #include "plan.h"
 #include "ring.h"
 
@@ -44,10 +45,24 @@ typedef enum {
     PART_DONE         /* uploaded and checked (or, on a resume, re-read and compared) */
 } part_state_t;
 
-/* Bytes of a part held for the ordered MD5 (copy_md5.c): a chain of blocks in source order. */
+/* The ordered MD5 of one copy (copy_md5.c), apart from the copy so that it can outlive it:
+ * md5 belongs to the hasher thread while blocks of it are out (out > 0), to the loop otherwise.
+ * c is the copy, or NULL once the copy ended: then the last block handed back frees this.
+ * out and c are touched by the loop thread only. */
+typedef struct ohash_s {
+    ferry_md5_t md5;
+    unsigned out; /* blocks at the hasher */
+    ferry_copy_t *c;
+} ohash_t;
+
+/* Bytes of a part held for the ordered MD5 (copy_md5.c): a chain of blocks in source order.
+ * A block handed to the hasher is off its part's chain and belongs to the hasher until it is
+ * handed back (hi, oh). */
 typedef struct hold_blk_s {
     struct hold_blk_s *next;
-    size_t len;  /* bytes in data */
+    size_t len; /* bytes in data */
+    ferry_hasher_item_t hi;
+    ohash_t *oh;
     char data[]; /* HOLD_BLK bytes */
 } hold_blk_t;
 
@@ -197,8 +212,9 @@ struct ferry_copy_s {
     struct recheck_batch_s *batch; /* PH_RECHECK by listing: the batch it waits in (copy.c) */
     /* The whole-object MD5 of a multipart copy formed in source order (copy_md5.c): opos bytes
      * hashed so far, all of the parts before oidx and the first ohashed of parts[oidx]. */
-    ferry_md5_t omd5;
+    ohash_t *oh; /* owned, see ohash_t */
     int omd5_open;
+    int owait; /* every part uploaded: the verification waits for the hasher (copy_md5_settled) */
     uint64_t opos;
     uint32_t oidx;
     uint64_t oheld, oheld_peak; /* bytes this copy holds now, and the most at once */
@@ -319,12 +335,13 @@ int copy_md5_feed(unit_t *u, const char *p, size_t n, ferry_error_t *err);
 void copy_md5_part_reset(ferry_copy_t *c, part_t *p);
 /* A unit ends: out of the pool's wait list. */
 void copy_md5_unit_gone(unit_t *u);
-/* Every part uploaded: the MD5 of all the bytes against the source's ETag (src:md5). */
+/* Every part uploaded: hand what is still held to the hasher; 1 when the hasher has handed
+ * every block of the copy back (copy_md5_verify may run), 0 when the copy must wait: it is
+ * kicked (copy_kick) when the last block comes back. */
+int copy_md5_settled(ferry_copy_t *c);
+/* Every part uploaded and settled: the MD5 of all the bytes against the source's ETag
+ * (src:md5). */
 int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err);
-/* Hash a step (MD5_STEP bytes) of what the part the hash waits for holds (from the copy's
- * timer). 1 when more is held there: call again from the loop. */
-#define MD5_STEP (2ull << 20)
-int copy_md5_step(ferry_copy_t *c);
 /* The copy ends: drop everything held, free the MD5. Idempotent. */
 void copy_md5_end(ferry_copy_t *c);
 

@@ -23,6 +23,7 @@
 
 #include "ferry/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +33,42 @@ static uint64_t hold_max(const ferry_copy_pool_t *p)
     return p->hold_max ? p->hold_max : HOLD_DEFAULT;
 }
 
+/* Bytes later parts may hold: the cap less a block's worth kept for the part the hash waits
+ * for (see the top of this file). */
+static uint64_t ahead_max(const ferry_copy_pool_t *p)
+{
+    uint64_t m = hold_max(p);
+    return m - (m >= 2 * HOLD_BLK ? HOLD_BLK : m / 2);
+}
+
+static void hashed(void *arg, ferry_hasher_item_t *it);
+
 int copy_md5_begin(ferry_copy_t *c)
 {
     if (c->omd5_open)
         return FERRY_OK;
-    int rc = ferry_md5_init(&c->omd5);
-    if (rc != FERRY_OK)
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (pool->hasher == NULL) {
+        ferry_error_t e;
+        ferry_hasher_t *h;
+        int rc = ferry_hasher_start(c->env.loop, hashed, pool, &h, &e);
+        if (rc != FERRY_OK) {
+            ferry_log(FERRY_LOG_ERROR, "copy.md5_thread_failed", "error", e.msg, NULL);
+            return rc;
+        }
+        pool->hasher = h;
+    }
+    ohash_t *oh = calloc(1, sizeof(*oh));
+    if (oh == NULL)
+        return FERRY_ENOMEM;
+    int rc = ferry_md5_init(&oh->md5);
+    if (rc != FERRY_OK) {
+        free(oh);
         return rc;
+    }
+    oh->c = c;
+    c->oh = oh;
+    c->owait = 0;
     c->omd5_open = 1;
     c->opos = 0;
     c->oidx = 0;
@@ -172,15 +202,6 @@ static void blk_trim(ferry_copy_pool_t *pool)
     pool->hold_nfree = 0;
 }
 
-/* Bytes of parts[oidx] into the MD5 (and the part's CRC32C of what was hashed). */
-static void hash_in(ferry_copy_t *c, part_t *p, const char *d, size_t n)
-{
-    ferry_md5_update(&c->omd5, d, n);
-    p->ocrc = ferry_crc32c_update(p->ocrc, d, n);
-    p->ohashed += n;
-    c->opos += n;
-}
-
 static void held_sub(ferry_copy_t *c, uint64_t n)
 {
     ferry_copy_pool_t *pool = c->env.pool;
@@ -188,7 +209,8 @@ static void held_sub(ferry_copy_t *c, uint64_t n)
     c->oheld = c->oheld > n ? c->oheld - n : 0;
 }
 
-/* Drop what p holds (it is read again, or the copy ends). */
+/* Drop what p holds (it is read again, or the copy ends). Blocks at the hasher are not on the
+ * chain: they come back through hashed(). */
 static void hold_drop(ferry_copy_t *c, part_t *p)
 {
     hold_blk_t *b = p->hold;
@@ -202,61 +224,96 @@ static void hold_drop(ferry_copy_t *c, part_t *p)
     p->held = 0;
 }
 
-/* parts[oidx] is all hashed: move on to the next part not all hashed. What it holds is hashed
- * a step at a time from the loop (copy_md5_step, through the copy's timer), not at once: a
- * burst of tens of MiB of MD5 (~25 ms per 16 MiB) would stall every stream of the process.
- * Wake the units waiting for held bytes (one of them may be the next part's); the next part
- * may be waiting to start. */
-static void advance(ferry_copy_t *c)
+/* The hasher hands a block back (loop thread): its bytes are in the MD5. They stop counting as
+ * held; the units waiting for held bytes to drain are woken; the copy waiting to verify
+ * (owait) is kicked when its last block is back; a copy that ended leaves its ohash_t to be
+ * freed here with its last block. */
+static void hashed(void *arg, ferry_hasher_item_t *it)
 {
-    while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
+    ferry_copy_pool_t *pool = arg;
+    hold_blk_t *b = (hold_blk_t *)((char *)it - offsetof(hold_blk_t, hi));
+    ohash_t *oh = b->oh;
+    ferry_copy_t *c = oh->c;
+    b->oh = NULL;
+    oh->out--;
+    pool->held = pool->held > b->len ? pool->held - b->len : 0;
+    if (c != NULL)
+        c->oheld = c->oheld > b->len ? c->oheld - b->len : 0;
+    blk_put(pool, b);
+    if (c == NULL && oh->out == 0) {
+        ferry_md5_free(&oh->md5);
+        free(oh);
+        blk_trim(pool);
+    }
+    hold_wake(pool);
+    if (c != NULL && c->owait && oh->out == 0) {
+        c->owait = 0;
+        copy_kick(c);
+    }
+}
+
+void ferry_copy_pool_close(ferry_copy_pool_t *pool)
+{
+    ferry_hasher_stop(pool->hasher); /* hands back (hashed()) what it still had */
+    pool->hasher = NULL;
+    blk_trim(pool);
+}
+
+/* Hand the blocks of parts[oidx] to the hasher, in source order, moving on as parts are all
+ * handed: a block once full, or the part's last one, or (flush: its unit pauses) the one being
+ * filled. What is handed cannot be taken back: it counts as hashed for the part (ohashed and
+ * its CRC32C ocrc, to check a second read against) and the copy (opos). Wake the units waiting
+ * for held bytes when the hash moved to another part (one may be that part's); the part may be
+ * waiting to start. */
+static void submit(ferry_copy_t *c, int flush)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    int moved = 0;
+    while (c->oidx < c->plan.parts) {
+        part_t *p = &c->parts[c->oidx];
+        hold_blk_t *b;
+        while ((b = p->hold) != NULL) {
+            if (b->next == NULL && b->len < HOLD_BLK && !flush && p->ohashed + p->held < p->len)
+                break; /* being filled */
+            p->hold = b->next;
+            if (p->hold == NULL)
+                p->hold_tail = NULL;
+            p->ocrc = ferry_crc32c_update(p->ocrc, b->data, b->len);
+            p->ohashed += b->len;
+            p->held -= b->len;
+            c->opos += b->len;
+            b->next = NULL;
+            b->oh = c->oh;
+            b->hi.md5 = &c->oh->md5;
+            b->hi.data = b->data;
+            b->hi.len = b->len;
+            c->oh->out++;
+            ferry_hasher_push(pool->hasher, &b->hi);
+        }
+        if (p->ohashed < p->len)
+            break;
         c->oidx++;
         if (c->oidx < c->plan.parts)
             unmark(c, &c->parts[c->oidx]);
+        flush = 0;
+        moved = 1;
     }
-    hold_wake(c->env.pool);
-    if (c->oidx < c->plan.parts &&
-        (c->parts[c->oidx].state == PART_PENDING || c->parts[c->oidx].hold != NULL))
+    if (!moved)
+        return;
+    hold_wake(pool);
+    if (c->oidx < c->plan.parts && c->parts[c->oidx].state == PART_PENDING)
         copy_kick(c);
 }
 
-/* Hash up to budget bytes (whole blocks) of what parts[oidx] holds, moving on as parts are all
- * hashed. 1 when held bytes of parts[oidx] remain to hash. */
-static int drain_some(ferry_copy_t *c, uint64_t budget)
+int copy_md5_settled(ferry_copy_t *c)
 {
-    ferry_copy_pool_t *pool = c->env.pool;
-    int drained = 0;
-    while (c->oidx < c->plan.parts && budget > 0) {
-        part_t *p = &c->parts[c->oidx];
-        hold_blk_t *b = p->hold;
-        if (b == NULL)
-            break;
-        /* the tail block too: the part's next bytes then start a new block */
-        p->hold = b->next;
-        if (p->hold == NULL)
-            p->hold_tail = NULL;
-        hash_in(c, p, b->data, b->len);
-        p->held -= b->len;
-        held_sub(c, b->len);
-        budget = budget > b->len ? budget - b->len : 0;
-        blk_put(pool, b);
-        drained = 1;
-        if (p->ohashed == p->len) {
-            c->oidx++;
-            if (c->oidx < c->plan.parts)
-                unmark(c, &c->parts[c->oidx]);
-        }
-    }
-    if (drained)
-        hold_wake(pool);
-    return c->oidx < c->plan.parts && c->parts[c->oidx].hold != NULL;
-}
-
-int copy_md5_step(ferry_copy_t *c)
-{
-    if (!c->omd5_open || c->parts == NULL)
-        return 0;
-    return drain_some(c, MD5_STEP);
+    if (!c->omd5_open || c->oh == NULL)
+        return 1;
+    submit(c, 0); /* every part is uploaded: their last blocks are complete */
+    if (c->oh->out == 0)
+        return 1;
+    c->owait = 1;
+    return 0;
 }
 
 /* The bytes of a unit's next n that are new to the hash (not a second read of hashed ones). */
@@ -272,13 +329,15 @@ static size_t new_bytes(const unit_t *u, size_t n)
 int copy_md5_admit(unit_t *u, size_t n)
 {
     ferry_copy_t *c = u->c;
-    if (!u->omd5_on || !c->omd5_open ||
-        ((uint32_t)u->pidx == c->oidx && c->parts[u->pidx].hold == NULL))
-        return 1; /* hashed as it arrives */
+    if (!u->omd5_on || !c->omd5_open)
+        return 1;
     size_t h = new_bytes(u, n);
     ferry_copy_pool_t *pool = c->env.pool;
-    if (h == 0 || pool->held + h <= hold_max(pool))
+    int front = (uint32_t)u->pidx == c->oidx;
+    if (h == 0 || pool->held + h <= (front ? hold_max(pool) : ahead_max(pool)))
         return 1;
+    if (front)
+        submit(c, 1); /* its block being filled too: the hasher hands it back, which wakes u */
     if (!u->hold_wait) {
         u->hold_wait = 1;
         u->hprev = NULL;
@@ -345,15 +404,11 @@ int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
         if (n == 0)
             return FERRY_OK;
     }
-    if ((uint32_t)u->pidx == c->oidx && p->hold == NULL) {
-        hash_in(c, p, d, n);
-        if (p->ohashed == p->len)
-            advance(c);
-        return FERRY_OK;
-    }
     if (hold_add(c, p, d, n) != FERRY_OK)
         return ferry_error_set(err, FERRY_ENOMEM,
                                "out of memory holding %zu bytes for the ordered MD5; retrying", n);
+    if ((uint32_t)u->pidx == c->oidx)
+        submit(c, 0);
     return FERRY_OK;
 }
 
@@ -370,14 +425,12 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
 {
     uint8_t d[16];
     char hex[33];
-    if (c->omd5_open)
-        drain_some(c, UINT64_MAX); /* what is still held, at once: every part is uploaded */
-    if (!c->omd5_open || c->opos != c->res.size)
+    if (!c->omd5_open || c->oh == NULL || c->oh->out != 0 || c->opos != c->res.size)
         return ferry_error_set(err, FERRY_ECHECKSUM,
                                "internal: the ordered MD5 covers %llu of %llu bytes; nothing is "
                                "kept and the copy is retried",
                                (unsigned long long)c->opos, (unsigned long long)c->res.size);
-    ferry_md5_final(&c->omd5, d);
+    ferry_md5_final(&c->oh->md5, d);
     c->omd5_open = 0;
     ferry_hex_lower(d, 16, hex);
     char held[24], peak[24];
@@ -409,9 +462,17 @@ void copy_md5_end(ferry_copy_t *c)
     }
     if (dropped)
         hold_wake(c->env.pool);
-    blk_trim(c->env.pool);
-    if (c->omd5_open) {
-        ferry_md5_free(&c->omd5);
-        c->omd5_open = 0;
+    ohash_t *oh = c->oh;
+    c->oh = NULL;
+    c->omd5_open = 0;
+    c->owait = 0;
+    if (oh != NULL) {
+        if (oh->out == 0) {
+            ferry_md5_free(&oh->md5);
+            free(oh);
+        } else {
+            oh->c = NULL; /* the hasher still has blocks of it: the last one back frees it */
+        }
     }
+    blk_trim(c->env.pool);
 }
