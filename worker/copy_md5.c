@@ -471,6 +471,10 @@ void copy_md5_end(ferry_copy_t *c)
             ferry_md5_free(&oh->md5);
             free(oh);
         } else {
+            char n[16];
+            snprintf(n, sizeof(n), "%u", oh->out);
+            ferry_log(FERRY_LOG_INFO, "copy.md5_abandoned", "key", c->src_key, "blocks_out", n,
+                      NULL);
             oh->c = NULL; /* the hasher still has blocks of it: the last one back frees it */
         }
     }

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct ferry_hasher_s {
     uv_async_t async; /* first: the close callback gets the hasher back */
@@ -16,6 +17,7 @@ struct ferry_hasher_s {
     /* loop thread */
     ferry_hasher_done_cb done;
     void *arg;
+    long delay_ms; /* tests only (FERRY_TEST_HASHER_DELAY_MS): a slow thread */
 };
 
 static void append(ferry_hasher_item_t **head, ferry_hasher_item_t **tail, ferry_hasher_item_t *it)
@@ -41,8 +43,17 @@ static void *hasher_main(void *arg)
         h->q_head = it->next;
         if (h->q_head == NULL)
             h->q_tail = NULL;
+        int skip = h->stop; /* stopping: every copy ended, no MD5 is read any more */
         pthread_mutex_unlock(&h->mu);
-        ferry_md5_update(it->md5, it->data, it->len);
+        if (skip) {
+            /* handed back unhashed */
+        } else if (h->delay_ms > 0) {
+            struct timespec ts = {h->delay_ms / 1000, (h->delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            ferry_md5_update(it->md5, it->data, it->len);
+        } else {
+            ferry_md5_update(it->md5, it->data, it->len);
+        }
         pthread_mutex_lock(&h->mu);
         int wake = h->done_head == NULL; /* else a wake-up is pending already */
         append(&h->done_head, &h->done_tail, it);
@@ -81,6 +92,9 @@ int ferry_hasher_start(uv_loop_t *loop, ferry_hasher_done_cb done, void *arg, fe
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory starting the MD5 thread");
     h->done = done;
     h->arg = arg;
+    const char *d = getenv("FERRY_TEST_HASHER_DELAY_MS");
+    if (d != NULL && (h->delay_ms = strtol(d, NULL, 10)) > 1000)
+        h->delay_ms = 1000;
     if (pthread_mutex_init(&h->mu, NULL) != 0) {
         free(h);
         return ferry_error_set(err, FERRY_ENOMEM, "cannot create the MD5 thread's mutex");

@@ -6,7 +6,8 @@
  * order. Ownership: from ferry_hasher_push until its done callback an item, its bytes and its
  * MD5 belong to the hasher; the loop must neither touch nor free them (a copy that ends
  * meanwhile leaves them to the done callback, copy_md5.c). Everything but the thread's own
- * work runs on the loop thread. */
+ * work runs on the loop thread. Tests only: FERRY_TEST_HASHER_DELAY_MS=N (at most 1000) makes
+ * the thread sleep N ms before each item, so that copies end with items still out. */
 #ifndef FERRY_WORKER_HASHER_H
 #define FERRY_WORKER_HASHER_H
 
@@ -33,7 +34,8 @@ int ferry_hasher_start(uv_loop_t *loop, ferry_hasher_done_cb done, void *arg, fe
                        ferry_error_t *err);
 /* Queue one item (loop thread). */
 void ferry_hasher_push(ferry_hasher_t *h, ferry_hasher_item_t *it);
-/* Stop (loop thread): the thread hashes what is queued and is joined, every item not yet
+/* Stop (loop thread, every copy ended): the thread hands what is queued back unhashed and is
+ * joined, every item not yet
  * handed back is handed back now (done, synchronously), the wake-up handle is closed and h is
  * freed when the loop runs its close callback. NULL: nothing. */
 void ferry_hasher_stop(ferry_hasher_t *h);
