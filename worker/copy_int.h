@@ -308,11 +308,12 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err);
 int copy_complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
 int copy_src_check_possible(const ferry_copy_t *c);
 
-/* ---- copy_md5.c: the whole-object MD5 of a multipart copy, formed in source order.
- * Parts are read in parallel; the stream whose part is next in order hashes as its bytes
- * arrive, bytes of later parts are held (in memory, process-wide at most the pool's hold_max)
- * until the hash reaches them. The part the hash waits for can always start (copy.c
- * start_units) and never waits for held bytes, so the hash always progresses. */
+/* ---- copy_md5.c: the whole-object MD5 of a multipart copy, formed in source order on the
+ * process's MD5 thread. Parts are read in parallel into hold blocks (in memory, process-wide at
+ * most the pool's hold_max, blocks at the thread included); the blocks of the part next in
+ * order go to the thread as they fill. The part the hash waits for can always start (copy.c
+ * start_units) and its stream is never kept waiting by later parts' held bytes, so the hash
+ * always progresses (the argument: the top of copy_md5.c). */
 #define HOLD_BLK     (1u << 20)
 #define HOLD_DEFAULT (64ull << 20)
 /* Start the MD5 (the plan is multipart and c->ck has CK_SRC_MD5). FERRY_OK or FERRY_ENOMEM. */
@@ -327,8 +328,8 @@ void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i);
 /* A unit's next n bytes arrive (before they are taken): 1 to take them, 0 when they would pass
  * the cap on held bytes: the unit's GET must pause (it is woken when held bytes drain). */
 int copy_md5_admit(unit_t *u, size_t n);
-/* Take the unit's next n bytes (at part offset u->got): hash, hold, or check against the first
- * read. FERRY_OK, or FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
+/* Take the unit's next n bytes (at part offset u->got): hold (and hand to the MD5 thread), or
+ * check against the first read. FERRY_OK, or FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
 int copy_md5_feed(unit_t *u, const char *p, size_t n, ferry_error_t *err);
 /* The part goes back to pending (its unit failed, or a resumed part is sent again): drop what
  * it held (it is read again). */

@@ -2,23 +2,45 @@
  * copy_int.h and docs/internals/worker.md "Plain-MD5 sources above the threshold").
  *
  * A source whose one check is its plain MD5 ETag is copied in parallel parts like any other;
- * the MD5 of all its bytes is still formed, in order: parts[oidx] is the part the hash waits
- * for. Its stream hashes its bytes as they arrive; the streams of later parts copy theirs into
- * blocks held by their part; when parts[oidx] is all hashed, the hash moves to the next part
- * and hashes what that part holds a step (MD5_STEP) per loop iteration, from the copy's timer,
- * so that no stream of the process waits behind a long burst of MD5; that part's new bytes are
- * held behind them until it holds nothing, then hashed as they arrive. Held bytes are bounded
- * process-wide (pool hold_max): a chunk that would pass the cap pauses its GET (curl pause)
- * until held bytes drain, and a part after the one the hash waits for starts only when its
- * length fits under the cap (copy_md5_room). No deadlock: the hashing of held bytes depends on
- * no stream (the timer drives it), and the part the hash waits for, when it has not started,
- * starts even above parts_per_job and the stream pool's max (copy.c start_units).
+ * the MD5 of all its bytes is still formed, in order, on the process's MD5 thread (hasher.h),
+ * so that the loop only moves bytes. parts[oidx] is the part the hash waits for. Every part's
+ * stream copies its bytes into 1 MiB blocks held by its part; the blocks of parts[oidx] are
+ * handed to the thread in source order (submit: a block once full, the part's last one, or the
+ * one being filled when its stream must pause), and when parts[oidx] is all handed the hash
+ * moves to the next part and hands what it holds at once. The thread updates the copy's MD5
+ * and hands each block back to the loop (hashed), where it is recycled.
  *
- * A part read twice (its first stream failed after some of its bytes were hashed, or its
- * upload failed after all of them were): the bytes already hashed cannot be taken out of the
- * MD5, so the second read's bytes up to that point are compared with the first read's by
- * CRC32C (part_t.ocrc): the bytes uploaded are then the bytes hashed, or the copy fails
- * (FERRY_ECHECKSUM, retried as a whole). */
+ * Memory: held bytes — blocks of parts and blocks at the thread alike — are bounded process-
+ * wide by the pool's hold_max (--md5-hold). A part after the one the hash waits for starts only
+ * when its length fits under the cap (copy_md5_room), and its chunks are taken only while the
+ * held bytes stay under the cap less one block (ahead_max); a chunk of parts[oidx] is taken
+ * while they stay under the cap itself. A chunk that would pass its limit pauses its GET (curl
+ * pause) until held bytes drain (hold_wake: a block is handed back, a part's blocks are dropped,
+ * or the hash moves on).
+ *
+ * No deadlock: the thread depends on nothing but its queue, so every block handed to it comes
+ * back. A stream of parts[oidx] that pauses first hands its block being filled to the thread,
+ * so once the thread's queue is empty the held bytes are those of later parts (at most the cap
+ * less one block, ahead_max) and the blocks being filled by the running streams of other
+ * copies' hash parts (they fill them, hand them over, or pause and hand them over): the paused
+ * chunk (at most 256 KiB, curl's buffer) then fits under the cap. The part the hash waits for,
+ * when it has not started, starts even above parts_per_job and the stream pool's max (copy.c
+ * start_units). Every part uploaded, the copy waits (copy_md5_settled, owait) until the thread
+ * has handed all its blocks back before the MD5 is final and compared (copy_md5_verify).
+ *
+ * Ownership across the thread: a block handed over is off its part's chain and belongs to the
+ * thread until hashed() takes it back; the copy's MD5 state (ohash_t, copy_int.h) belongs to the
+ * thread while any of its blocks is out. A copy that ends (fails, is cancelled, the worker
+ * drains) with blocks out drops only what its parts still hold and leaves its ohash_t to the
+ * last block handed back, which frees it (copy.md5_abandoned); the blocks go to the pool's
+ * spares. ferry_copy_pool_close stops the thread at worker exit (it hands what is queued back
+ * unhashed) after every copy ended.
+ *
+ * A part read twice (its first stream failed after some of its bytes were handed to the hash,
+ * or its upload failed after all of them were): the bytes already handed cannot be taken out of
+ * the MD5, so the second read's bytes up to that point are compared with the first read's by
+ * CRC32C (part_t.ocrc, formed on the loop as blocks are handed over): the bytes uploaded are
+ * then the bytes hashed, or the copy fails (FERRY_ECHECKSUM, retried as a whole). */
 #include "copy_int.h"
 
 #include "ferry/log.h"
