@@ -44,7 +44,8 @@ typedef struct ferry_copy_pool_s {
     unsigned recheck_heads; /* copy.c: re-checks to make by HEAD before batching again */
     /* The ordered MD5 of multipart copies whose source's one check is its MD5 (copy_md5.c):
      * bytes read ahead of the hash are held in memory, at most hold_max in the process (0:
-     * 64 MiB; set it before the first copy). held / held_peak: now and the most so far. */
+     * 64 MiB; set it before the first copy). held / held_peak: now and the most so far, in
+     * whole 1 MiB blocks (the memory they take; blocks queued at the MD5 thread included). */
     uint64_t hold_max;
     uint64_t held, held_peak;
     uint64_t hold_committed;  /* copy_md5.c: lengths of the parts started ahead of their hash */

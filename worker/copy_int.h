@@ -217,7 +217,7 @@ struct ferry_copy_s {
     int owait; /* every part uploaded: the verification waits for the hasher (copy_md5_settled) */
     uint64_t opos;
     uint32_t oidx;
-    uint64_t oheld, oheld_peak; /* bytes this copy holds now, and the most at once */
+    uint64_t oheld, oheld_peak; /* memory this copy holds now (whole blocks), and the most */
     unsigned oloose;            /* parts started ahead past the reservations (0 or 1) */
 };
 

@@ -10,23 +10,24 @@
  * moves to the next part and hands what it holds at once. The thread updates the copy's MD5
  * and hands each block back to the loop (hashed), where it is recycled.
  *
- * Memory: held bytes — blocks of parts and blocks at the thread alike — are bounded process-
- * wide by the pool's hold_max (--md5-hold). A part after the one the hash waits for starts only
- * when its length fits under the cap (copy_md5_room), and its chunks are taken only while the
- * held bytes stay under the cap less one block (ahead_max); a chunk of parts[oidx] is taken
- * while they stay under the cap itself. A chunk that would pass its limit pauses its GET (curl
- * pause) until held bytes drain (hold_wake: a block is handed back, a part's blocks are dropped,
- * or the hash moves on).
+ * Memory: held bytes — blocks of parts and blocks at the thread alike, counted as whole
+ * blocks (a partly filled block handed over when its stream pauses takes a whole block) — are
+ * bounded process-wide by the pool's hold_max (--md5-hold). A part after the one the hash waits for
+ * starts only when its length fits under the cap (copy_md5_room), and its chunks are taken only
+ * while the held bytes stay under the cap less one block (ahead_max); a chunk of parts[oidx] is
+ * taken while they stay under the cap itself. A chunk that would pass its limit pauses its GET
+ * (curl pause) until held bytes drain (hold_wake: a block is handed back, a part's blocks are
+ * dropped, or the hash moves on).
  *
  * No deadlock: the thread depends on nothing but its queue, so every block handed to it comes
  * back. A stream of parts[oidx] that pauses first hands its block being filled to the thread,
  * so once the thread's queue is empty the held bytes are those of later parts (at most the cap
  * less one block, ahead_max) and the blocks being filled by the running streams of other
  * copies' hash parts (they fill them, hand them over, or pause and hand them over): the paused
- * chunk (at most 256 KiB, curl's buffer) then fits under the cap. The part the hash waits for,
- * when it has not started, starts even above parts_per_job and the stream pool's max (copy.c
- * start_units). Every part uploaded, the copy waits (copy_md5_settled, owait) until the thread
- * has handed all its blocks back before the MD5 is final and compared (copy_md5_verify).
+ * chunk (at most 256 KiB, curl's buffer: one new block) then fits under the cap. The part the hash
+ * waits for, when it has not started, starts even above parts_per_job and the stream pool's max
+ * (copy.c start_units). Every part uploaded, the copy waits (copy_md5_settled, owait) until the
+ * thread has handed all its blocks back before the MD5 is final and compared (copy_md5_verify).
  *
  * Ownership across the thread: a block handed over is off its part's chain and belongs to the
  * thread until hashed() takes it back; the copy's MD5 state (ohash_t, copy_int.h) belongs to the
@@ -236,12 +237,14 @@ static void held_sub(ferry_copy_t *c, uint64_t n)
 static void hold_drop(ferry_copy_t *c, part_t *p)
 {
     hold_blk_t *b = p->hold;
+    uint64_t nb = 0;
     while (b != NULL) {
         hold_blk_t *next = b->next;
         blk_put(c->env.pool, b);
         b = next;
+        nb++;
     }
-    held_sub(c, p->held);
+    held_sub(c, nb * HOLD_BLK);
     p->hold = p->hold_tail = NULL;
     p->held = 0;
 }
@@ -258,20 +261,22 @@ static void hashed(void *arg, ferry_hasher_item_t *it)
     ferry_copy_t *c = oh->c;
     b->oh = NULL;
     oh->out--;
-    pool->held = pool->held > b->len ? pool->held - b->len : 0;
+    pool->held = pool->held > HOLD_BLK ? pool->held - HOLD_BLK : 0;
     if (c != NULL)
-        c->oheld = c->oheld > b->len ? c->oheld - b->len : 0;
+        c->oheld = c->oheld > HOLD_BLK ? c->oheld - HOLD_BLK : 0;
     blk_put(pool, b);
+    int kick = c != NULL && c->owait && oh->out == 0;
+    if (kick)
+        c->owait = 0;
     if (c == NULL && oh->out == 0) {
         ferry_md5_free(&oh->md5);
         free(oh);
         blk_trim(pool);
     }
+    /* oh is not looked at after this: a wake may deliver a chunk whose copy then ends */
     hold_wake(pool);
-    if (c != NULL && c->owait && oh->out == 0) {
-        c->owait = 0;
-        copy_kick(c);
-    }
+    if (kick)
+        copy_kick(c); /* c is freed only from its timer's close callback, never in here */
 }
 
 void ferry_copy_pool_close(ferry_copy_pool_t *pool)
@@ -355,8 +360,13 @@ int copy_md5_admit(unit_t *u, size_t n)
         return 1;
     size_t h = new_bytes(u, n);
     ferry_copy_pool_t *pool = c->env.pool;
+    const hold_blk_t *t = c->parts[u->pidx].hold_tail;
+    size_t room = t != NULL ? HOLD_BLK - t->len : 0; /* in the block being filled */
+    if (h <= room)
+        return 1;
+    uint64_t need = (h - room + HOLD_BLK - 1) / HOLD_BLK * HOLD_BLK; /* new blocks */
     int front = (uint32_t)u->pidx == c->oidx;
-    if (h == 0 || pool->held + h <= (front ? hold_max(pool) : ahead_max(pool)))
+    if (pool->held + need <= (front ? hold_max(pool) : ahead_max(pool)))
         return 1;
     if (front)
         submit(c, 1); /* its block being filled too: the hasher hands it back, which wakes u */
@@ -385,6 +395,8 @@ static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
             else
                 p->hold = b;
             p->hold_tail = b;
+            pool->held += HOLD_BLK; /* held counts whole blocks: the memory they take */
+            c->oheld += HOLD_BLK;
         }
         size_t k = HOLD_BLK - b->len < left ? HOLD_BLK - b->len : left;
         memcpy(b->data + b->len, d, k);
@@ -392,9 +404,7 @@ static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
         d += k;
         left -= k;
         p->held += k;
-        pool->held += k;
     }
-    c->oheld += n;
     if (pool->held > pool->held_peak)
         pool->held_peak = pool->held;
     if (c->oheld > c->oheld_peak)
