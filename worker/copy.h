@@ -53,6 +53,8 @@ typedef struct ferry_copy_pool_s {
     void *hold_free;          /* copy_md5.c: spare hold blocks (with the held bytes at most
                                  hold_max), freed when nothing is held */
     uint64_t hold_nfree;
+    uint64_t hold_nblk, hold_nblk_peak; /* copy_md5.c: hold blocks allocated (held, at the MD5
+                                           thread or spare), now and the most */
     /* copy_md5.c: the process's MD5 thread (hasher.h), started at the first ordered MD5 and
      * stopped by ferry_copy_pool_close; NULL until then. Blocks at it count in held. */
     void *hasher;

@@ -193,6 +193,8 @@ static hold_blk_t *blk_get(ferry_copy_pool_t *pool)
         pool->hold_nfree--;
     } else if ((b = malloc(sizeof(*b) + HOLD_BLK)) == NULL) {
         return NULL;
+    } else if (++pool->hold_nblk > pool->hold_nblk_peak) {
+        pool->hold_nblk_peak = pool->hold_nblk;
     }
     b->next = NULL;
     b->len = 0;
@@ -203,6 +205,7 @@ static void blk_put(ferry_copy_pool_t *pool, hold_blk_t *b)
 {
     if ((pool->hold_nfree + 1) * HOLD_BLK + pool->held > hold_max(pool)) {
         free(b);
+        pool->hold_nblk--;
         return;
     }
     b->next = pool->hold_free;
@@ -219,6 +222,7 @@ static void blk_trim(ferry_copy_pool_t *pool)
     while (b != NULL) {
         hold_blk_t *next = b->next;
         free(b);
+        pool->hold_nblk--;
         b = next;
     }
     pool->hold_free = NULL;
@@ -465,11 +469,12 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
     ferry_md5_final(&c->oh->md5, d);
     c->omd5_open = 0;
     ferry_hex_lower(d, 16, hex);
-    char held[24], peak[24];
+    char held[24], peak[24], nblk[24];
     snprintf(held, sizeof(held), "%llu", (unsigned long long)c->oheld_peak);
     snprintf(peak, sizeof(peak), "%llu", (unsigned long long)c->env.pool->held_peak);
+    snprintf(nblk, sizeof(nblk), "%llu", (unsigned long long)c->env.pool->hold_nblk_peak);
     ferry_log(FERRY_LOG_INFO, "copy.md5_ordered", "key", c->src_key, "md5", hex, "held_peak", held,
-              "process_held_peak", peak, NULL);
+              "process_held_peak", peak, "process_blocks_peak", nblk, NULL);
     if (!ferry_etag_eq(hex, c->res.etag)) {
         return copy_mismatch(c, err,
                              "the MD5 of the bytes read, in source order over the parts (%s), "

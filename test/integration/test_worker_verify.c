@@ -371,6 +371,11 @@ int main(void)
     CHECK(late_held >= 1 << 20);                  /* later parts came first and were held */
     CHECK(proc_held > 0 && proc_held <= 6 << 20); /* never past --md5-hold */
     CHECK(late_held <= proc_held);
+    /* the memory behind it: every hold block allocated (held, at the MD5 thread, spare) */
+    long proc_blocks =
+        log_field_num("vk.log", "event=copy.md5_ordered", "k/late", "process_blocks_peak");
+    printf("k/late: %ld hold blocks of 1 MiB allocated at most in the process\n", proc_blocks);
+    CHECK(proc_blocks > 0 && proc_blocks <= 6);
     /* --md5-parts is kept for compatibility and changes nothing: parts, src:md5 */
     const char *mdopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB",
                             "--md5-parts",           NULL};
