@@ -103,8 +103,6 @@ static void on_timer(uv_timer_t *t)
 {
     ferry_copy_t *c = t->data;
     c->timer_armed = 0;
-    if (c->phase == PH_PARTS && !c->failing && copy_md5_step(c))
-        copy_kick(c); /* more held bytes to hash: the next step after the loop's I/O */
     copy_pump(c);
 }
 
@@ -768,6 +766,8 @@ void copy_pump(ferry_copy_t *c)
         }
         if (c->parts_done == c->plan.parts && c->running == 0) {
             c->in_pump = 0;
+            if (!copy_md5_settled(c))
+                return; /* the MD5 thread has bytes of it still: kicked when they are back */
             committed(c);
             if (!c->failing && c->phase == PH_PARTS && c->plan.kind != FERRY_PLAN_SINGLE)
                 start_complete(c);

@@ -13,6 +13,8 @@
  * through a ring of ring_size bytes. The pool caps streams per process, so memory is about
  * streams x ring_size whatever the object size, plus at most the pool's hold_max bytes read
  * ahead of an ordered MD5 (a multipart copy whose source's one check is its plain MD5 ETag).
+ * That MD5 is formed on a thread of its own (copy_md5.c, hasher.h); everything else here runs
+ * on the loop.
  */
 #ifndef FERRY_WORKER_COPY_H
 #define FERRY_WORKER_COPY_H
@@ -42,7 +44,8 @@ typedef struct ferry_copy_pool_s {
     unsigned recheck_heads; /* copy.c: re-checks to make by HEAD before batching again */
     /* The ordered MD5 of multipart copies whose source's one check is its MD5 (copy_md5.c):
      * bytes read ahead of the hash are held in memory, at most hold_max in the process (0:
-     * 64 MiB; set it before the first copy). held / held_peak: now and the most so far. */
+     * 64 MiB; set it before the first copy). held / held_peak: now and the most so far, in
+     * whole 1 MiB blocks (the memory they take; blocks queued at the MD5 thread included). */
     uint64_t hold_max;
     uint64_t held, held_peak;
     uint64_t hold_committed;  /* copy_md5.c: lengths of the parts started ahead of their hash */
@@ -50,7 +53,17 @@ typedef struct ferry_copy_pool_s {
     void *hold_free;          /* copy_md5.c: spare hold blocks (with the held bytes at most
                                  hold_max), freed when nothing is held */
     uint64_t hold_nfree;
+    uint64_t hold_nblk, hold_nblk_peak; /* copy_md5.c: hold blocks allocated (held, at the MD5
+                                           thread or spare), now and the most */
+    /* copy_md5.c: the process's MD5 thread (hasher.h), started at the first ordered MD5 and
+     * stopped by ferry_copy_pool_close; NULL until then. Blocks at it count in held. */
+    void *hasher;
 } ferry_copy_pool_t;
+
+/* The process ends (loop thread, every copy finished): stop the MD5 thread if it started
+ * (joined; what it still held is handed back and freed) and free the spare hold blocks. The
+ * loop must run afterwards to close the thread's wake-up handle. */
+void ferry_copy_pool_close(ferry_copy_pool_t *pool);
 
 /* What a copy works with. Borrowed: everything must outlive every copy started with it. */
 typedef struct ferry_copy_env_s {

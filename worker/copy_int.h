@@ -15,6 +15,7 @@
 
 #include "copy.h"
 #include "copy_checks.h"
+#include "hasher.h"
 #include "plan.h"
 #include "ring.h"
 
@@ -44,10 +45,24 @@ typedef enum {
     PART_DONE         /* uploaded and checked (or, on a resume, re-read and compared) */
 } part_state_t;
 
-/* Bytes of a part held for the ordered MD5 (copy_md5.c): a chain of blocks in source order. */
+/* The ordered MD5 of one copy (copy_md5.c), apart from the copy so that it can outlive it:
+ * md5 belongs to the hasher thread while blocks of it are out (out > 0), to the loop otherwise.
+ * c is the copy, or NULL once the copy ended: then the last block handed back frees this.
+ * out and c are touched by the loop thread only. */
+typedef struct ohash_s {
+    ferry_md5_t md5;
+    unsigned out; /* blocks at the hasher */
+    ferry_copy_t *c;
+} ohash_t;
+
+/* Bytes of a part held for the ordered MD5 (copy_md5.c): a chain of blocks in source order.
+ * A block handed to the hasher is off its part's chain and belongs to the hasher until it is
+ * handed back (hi, oh). */
 typedef struct hold_blk_s {
     struct hold_blk_s *next;
-    size_t len;  /* bytes in data */
+    size_t len; /* bytes in data */
+    ferry_hasher_item_t hi;
+    ohash_t *oh;
     char data[]; /* HOLD_BLK bytes */
 } hold_blk_t;
 
@@ -197,11 +212,12 @@ struct ferry_copy_s {
     struct recheck_batch_s *batch; /* PH_RECHECK by listing: the batch it waits in (copy.c) */
     /* The whole-object MD5 of a multipart copy formed in source order (copy_md5.c): opos bytes
      * hashed so far, all of the parts before oidx and the first ohashed of parts[oidx]. */
-    ferry_md5_t omd5;
+    ohash_t *oh; /* owned, see ohash_t */
     int omd5_open;
+    int owait; /* every part uploaded: the verification waits for the hasher (copy_md5_settled) */
     uint64_t opos;
     uint32_t oidx;
-    uint64_t oheld, oheld_peak; /* bytes this copy holds now, and the most at once */
+    uint64_t oheld, oheld_peak; /* memory this copy holds now (whole blocks), and the most */
     unsigned oloose;            /* parts started ahead past the reservations (0 or 1) */
 };
 
@@ -292,11 +308,12 @@ int copy_verify_parts(ferry_copy_t *c, ferry_error_t *err);
 int copy_complete_check(ferry_copy_t *c, const ferry_s3_result_t *r, ferry_error_t *err);
 int copy_src_check_possible(const ferry_copy_t *c);
 
-/* ---- copy_md5.c: the whole-object MD5 of a multipart copy, formed in source order.
- * Parts are read in parallel; the stream whose part is next in order hashes as its bytes
- * arrive, bytes of later parts are held (in memory, process-wide at most the pool's hold_max)
- * until the hash reaches them. The part the hash waits for can always start (copy.c
- * start_units) and never waits for held bytes, so the hash always progresses. */
+/* ---- copy_md5.c: the whole-object MD5 of a multipart copy, formed in source order on the
+ * process's MD5 thread. Parts are read in parallel into hold blocks (in memory, process-wide at
+ * most the pool's hold_max, blocks at the thread included); the blocks of the part next in
+ * order go to the thread as they fill. The part the hash waits for can always start (copy.c
+ * start_units) and its stream is never kept waiting by later parts' held bytes, so the hash
+ * always progresses (the argument: the top of copy_md5.c). */
 #define HOLD_BLK     (1u << 20)
 #define HOLD_DEFAULT (64ull << 20)
 /* Start the MD5 (the plan is multipart and c->ck has CK_SRC_MD5). FERRY_OK or FERRY_ENOMEM. */
@@ -311,20 +328,21 @@ void copy_md5_started_ahead(ferry_copy_t *c, uint32_t i);
 /* A unit's next n bytes arrive (before they are taken): 1 to take them, 0 when they would pass
  * the cap on held bytes: the unit's GET must pause (it is woken when held bytes drain). */
 int copy_md5_admit(unit_t *u, size_t n);
-/* Take the unit's next n bytes (at part offset u->got): hash, hold, or check against the first
- * read. FERRY_OK, or FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
+/* Take the unit's next n bytes (at part offset u->got): hold (and hand to the MD5 thread), or
+ * check against the first read. FERRY_OK, or FERRY_ECHECKSUM / FERRY_ENOMEM with err set. */
 int copy_md5_feed(unit_t *u, const char *p, size_t n, ferry_error_t *err);
 /* The part goes back to pending (its unit failed, or a resumed part is sent again): drop what
  * it held (it is read again). */
 void copy_md5_part_reset(ferry_copy_t *c, part_t *p);
 /* A unit ends: out of the pool's wait list. */
 void copy_md5_unit_gone(unit_t *u);
-/* Every part uploaded: the MD5 of all the bytes against the source's ETag (src:md5). */
+/* Every part uploaded: hand what is still held to the hasher; 1 when the hasher has handed
+ * every block of the copy back (copy_md5_verify may run), 0 when the copy must wait: it is
+ * kicked (copy_kick) when the last block comes back. */
+int copy_md5_settled(ferry_copy_t *c);
+/* Every part uploaded and settled: the MD5 of all the bytes against the source's ETag
+ * (src:md5). */
 int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err);
-/* Hash a step (MD5_STEP bytes) of what the part the hash waits for holds (from the copy's
- * timer). 1 when more is held there: call again from the loop. */
-#define MD5_STEP (2ull << 20)
-int copy_md5_step(ferry_copy_t *c);
 /* The copy ends: drop everything held, free the MD5. Idempotent. */
 void copy_md5_end(ferry_copy_t *c);
 

@@ -2,27 +2,51 @@
  * copy_int.h and docs/internals/worker.md "Plain-MD5 sources above the threshold").
  *
  * A source whose one check is its plain MD5 ETag is copied in parallel parts like any other;
- * the MD5 of all its bytes is still formed, in order: parts[oidx] is the part the hash waits
- * for. Its stream hashes its bytes as they arrive; the streams of later parts copy theirs into
- * blocks held by their part; when parts[oidx] is all hashed, the hash moves to the next part
- * and hashes what that part holds a step (MD5_STEP) per loop iteration, from the copy's timer,
- * so that no stream of the process waits behind a long burst of MD5; that part's new bytes are
- * held behind them until it holds nothing, then hashed as they arrive. Held bytes are bounded
- * process-wide (pool hold_max): a chunk that would pass the cap pauses its GET (curl pause)
- * until held bytes drain, and a part after the one the hash waits for starts only when its
- * length fits under the cap (copy_md5_room). No deadlock: the hashing of held bytes depends on
- * no stream (the timer drives it), and the part the hash waits for, when it has not started,
- * starts even above parts_per_job and the stream pool's max (copy.c start_units).
+ * the MD5 of all its bytes is still formed, in order, on the process's MD5 thread (hasher.h),
+ * so that the loop only moves bytes. parts[oidx] is the part the hash waits for. Every part's
+ * stream copies its bytes into 1 MiB blocks held by its part; the blocks of parts[oidx] are
+ * handed to the thread in source order (submit: a block once full, the part's last one, or the
+ * one being filled when its stream must pause), and when parts[oidx] is all handed the hash
+ * moves to the next part and hands what it holds at once. The thread updates the copy's MD5
+ * and hands each block back to the loop (hashed), where it is recycled.
  *
- * A part read twice (its first stream failed after some of its bytes were hashed, or its
- * upload failed after all of them were): the bytes already hashed cannot be taken out of the
- * MD5, so the second read's bytes up to that point are compared with the first read's by
- * CRC32C (part_t.ocrc): the bytes uploaded are then the bytes hashed, or the copy fails
- * (FERRY_ECHECKSUM, retried as a whole). */
+ * Memory: held bytes — blocks of parts and blocks at the thread alike, counted as whole
+ * blocks (a partly filled block handed over when its stream pauses takes a whole block) — are
+ * bounded process-wide by the pool's hold_max (--md5-hold). A part after the one the hash waits for
+ * starts only when its length fits under the cap (copy_md5_room), and its chunks are taken only
+ * while the held bytes stay under the cap less one block (ahead_max); a chunk of parts[oidx] is
+ * taken while they stay under the cap itself. A chunk that would pass its limit pauses its GET
+ * (curl pause) until held bytes drain (hold_wake: a block is handed back, a part's blocks are
+ * dropped, or the hash moves on).
+ *
+ * No deadlock: the thread depends on nothing but its queue, so every block handed to it comes
+ * back. A stream of parts[oidx] that pauses first hands its block being filled to the thread,
+ * so once the thread's queue is empty the held bytes are those of later parts (at most the cap
+ * less one block, ahead_max) and the blocks being filled by the running streams of other
+ * copies' hash parts (they fill them, hand them over, or pause and hand them over): the paused
+ * chunk (at most 256 KiB, curl's buffer: one new block) then fits under the cap. The part the hash
+ * waits for, when it has not started, starts even above parts_per_job and the stream pool's max
+ * (copy.c start_units). Every part uploaded, the copy waits (copy_md5_settled, owait) until the
+ * thread has handed all its blocks back before the MD5 is final and compared (copy_md5_verify).
+ *
+ * Ownership across the thread: a block handed over is off its part's chain and belongs to the
+ * thread until hashed() takes it back; the copy's MD5 state (ohash_t, copy_int.h) belongs to the
+ * thread while any of its blocks is out. A copy that ends (fails, is cancelled, the worker
+ * drains) with blocks out drops only what its parts still hold and leaves its ohash_t to the
+ * last block handed back, which frees it (copy.md5_abandoned); the blocks go to the pool's
+ * spares. ferry_copy_pool_close stops the thread at worker exit (it hands what is queued back
+ * unhashed) after every copy ended.
+ *
+ * A part read twice (its first stream failed after some of its bytes were handed to the hash,
+ * or its upload failed after all of them were): the bytes already handed cannot be taken out of
+ * the MD5, so the second read's bytes up to that point are compared with the first read's by
+ * CRC32C (part_t.ocrc, formed on the loop as blocks are handed over): the bytes uploaded are
+ * then the bytes hashed, or the copy fails (FERRY_ECHECKSUM, retried as a whole). */
 #include "copy_int.h"
 
 #include "ferry/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +56,42 @@ static uint64_t hold_max(const ferry_copy_pool_t *p)
     return p->hold_max ? p->hold_max : HOLD_DEFAULT;
 }
 
+/* Bytes later parts may hold: the cap less a block's worth kept for the part the hash waits
+ * for (see the top of this file). */
+static uint64_t ahead_max(const ferry_copy_pool_t *p)
+{
+    uint64_t m = hold_max(p);
+    return m - (m >= 2 * HOLD_BLK ? HOLD_BLK : m / 2);
+}
+
+static void hashed(void *arg, ferry_hasher_item_t *it);
+
 int copy_md5_begin(ferry_copy_t *c)
 {
     if (c->omd5_open)
         return FERRY_OK;
-    int rc = ferry_md5_init(&c->omd5);
-    if (rc != FERRY_OK)
+    ferry_copy_pool_t *pool = c->env.pool;
+    if (pool->hasher == NULL) {
+        ferry_error_t e;
+        ferry_hasher_t *h;
+        int rc = ferry_hasher_start(c->env.loop, hashed, pool, &h, &e);
+        if (rc != FERRY_OK) {
+            ferry_log(FERRY_LOG_ERROR, "copy.md5_thread_failed", "error", e.msg, NULL);
+            return rc;
+        }
+        pool->hasher = h;
+    }
+    ohash_t *oh = calloc(1, sizeof(*oh));
+    if (oh == NULL)
+        return FERRY_ENOMEM;
+    int rc = ferry_md5_init(&oh->md5);
+    if (rc != FERRY_OK) {
+        free(oh);
         return rc;
+    }
+    oh->c = c;
+    c->oh = oh;
+    c->owait = 0;
     c->omd5_open = 1;
     c->opos = 0;
     c->oidx = 0;
@@ -140,6 +193,8 @@ static hold_blk_t *blk_get(ferry_copy_pool_t *pool)
         pool->hold_nfree--;
     } else if ((b = malloc(sizeof(*b) + HOLD_BLK)) == NULL) {
         return NULL;
+    } else if (++pool->hold_nblk > pool->hold_nblk_peak) {
+        pool->hold_nblk_peak = pool->hold_nblk;
     }
     b->next = NULL;
     b->len = 0;
@@ -150,6 +205,7 @@ static void blk_put(ferry_copy_pool_t *pool, hold_blk_t *b)
 {
     if ((pool->hold_nfree + 1) * HOLD_BLK + pool->held > hold_max(pool)) {
         free(b);
+        pool->hold_nblk--;
         return;
     }
     b->next = pool->hold_free;
@@ -166,19 +222,11 @@ static void blk_trim(ferry_copy_pool_t *pool)
     while (b != NULL) {
         hold_blk_t *next = b->next;
         free(b);
+        pool->hold_nblk--;
         b = next;
     }
     pool->hold_free = NULL;
     pool->hold_nfree = 0;
-}
-
-/* Bytes of parts[oidx] into the MD5 (and the part's CRC32C of what was hashed). */
-static void hash_in(ferry_copy_t *c, part_t *p, const char *d, size_t n)
-{
-    ferry_md5_update(&c->omd5, d, n);
-    p->ocrc = ferry_crc32c_update(p->ocrc, d, n);
-    p->ohashed += n;
-    c->opos += n;
 }
 
 static void held_sub(ferry_copy_t *c, uint64_t n)
@@ -188,75 +236,115 @@ static void held_sub(ferry_copy_t *c, uint64_t n)
     c->oheld = c->oheld > n ? c->oheld - n : 0;
 }
 
-/* Drop what p holds (it is read again, or the copy ends). */
+/* Drop what p holds (it is read again, or the copy ends). Blocks at the hasher are not on the
+ * chain: they come back through hashed(). */
 static void hold_drop(ferry_copy_t *c, part_t *p)
 {
     hold_blk_t *b = p->hold;
+    uint64_t nb = 0;
     while (b != NULL) {
         hold_blk_t *next = b->next;
         blk_put(c->env.pool, b);
         b = next;
+        nb++;
     }
-    held_sub(c, p->held);
+    held_sub(c, nb * HOLD_BLK);
     p->hold = p->hold_tail = NULL;
     p->held = 0;
 }
 
-/* parts[oidx] is all hashed: move on to the next part not all hashed. What it holds is hashed
- * a step at a time from the loop (copy_md5_step, through the copy's timer), not at once: a
- * burst of tens of MiB of MD5 (~25 ms per 16 MiB) would stall every stream of the process.
- * Wake the units waiting for held bytes (one of them may be the next part's); the next part
- * may be waiting to start. */
-static void advance(ferry_copy_t *c)
+/* The hasher hands a block back (loop thread): its bytes are in the MD5. They stop counting as
+ * held; the units waiting for held bytes to drain are woken; the copy waiting to verify
+ * (owait) is kicked when its last block is back; a copy that ended leaves its ohash_t to be
+ * freed here with its last block. */
+static void hashed(void *arg, ferry_hasher_item_t *it)
 {
-    while (c->oidx < c->plan.parts && c->parts[c->oidx].ohashed == c->parts[c->oidx].len) {
+    ferry_copy_pool_t *pool = arg;
+    hold_blk_t *b = (hold_blk_t *)((char *)it - offsetof(hold_blk_t, hi));
+    ohash_t *oh = b->oh;
+    ferry_copy_t *c = oh->c;
+    b->oh = NULL;
+    oh->out--;
+    pool->held = pool->held > HOLD_BLK ? pool->held - HOLD_BLK : 0;
+    if (c != NULL)
+        c->oheld = c->oheld > HOLD_BLK ? c->oheld - HOLD_BLK : 0;
+    blk_put(pool, b);
+    int kick = c != NULL && c->owait && oh->out == 0;
+    if (kick)
+        c->owait = 0;
+    if (c == NULL && oh->out == 0) {
+        ferry_md5_free(&oh->md5);
+        free(oh);
+        blk_trim(pool);
+    }
+    /* oh is not looked at after this: a wake may deliver a chunk whose copy then ends */
+    hold_wake(pool);
+    if (kick)
+        copy_kick(c); /* c is freed only from its timer's close callback, never in here */
+}
+
+void ferry_copy_pool_close(ferry_copy_pool_t *pool)
+{
+    ferry_hasher_stop(pool->hasher); /* hands back (hashed()) what it still had */
+    pool->hasher = NULL;
+    blk_trim(pool);
+}
+
+/* Hand the blocks of parts[oidx] to the hasher, in source order, moving on as parts are all
+ * handed: a block once full, or the part's last one, or (flush: its unit pauses) the one being
+ * filled. What is handed cannot be taken back: it counts as hashed for the part (ohashed and
+ * its CRC32C ocrc, to check a second read against) and the copy (opos). Wake the units waiting
+ * for held bytes when the hash moved to another part (one may be that part's); the part may be
+ * waiting to start. */
+static void submit(ferry_copy_t *c, int flush)
+{
+    ferry_copy_pool_t *pool = c->env.pool;
+    int moved = 0;
+    while (c->oidx < c->plan.parts) {
+        part_t *p = &c->parts[c->oidx];
+        hold_blk_t *b;
+        while ((b = p->hold) != NULL) {
+            if (b->next == NULL && b->len < HOLD_BLK && !flush && p->ohashed + p->held < p->len)
+                break; /* being filled */
+            p->hold = b->next;
+            if (p->hold == NULL)
+                p->hold_tail = NULL;
+            p->ocrc = ferry_crc32c_update(p->ocrc, b->data, b->len);
+            p->ohashed += b->len;
+            p->held -= b->len;
+            c->opos += b->len;
+            b->next = NULL;
+            b->oh = c->oh;
+            b->hi.md5 = &c->oh->md5;
+            b->hi.data = b->data;
+            b->hi.len = b->len;
+            c->oh->out++;
+            ferry_hasher_push(pool->hasher, &b->hi);
+        }
+        if (p->ohashed < p->len)
+            break;
         c->oidx++;
         if (c->oidx < c->plan.parts)
             unmark(c, &c->parts[c->oidx]);
+        flush = 0;
+        moved = 1;
     }
-    hold_wake(c->env.pool);
-    if (c->oidx < c->plan.parts &&
-        (c->parts[c->oidx].state == PART_PENDING || c->parts[c->oidx].hold != NULL))
+    if (!moved)
+        return;
+    hold_wake(pool);
+    if (c->oidx < c->plan.parts && c->parts[c->oidx].state == PART_PENDING)
         copy_kick(c);
 }
 
-/* Hash up to budget bytes (whole blocks) of what parts[oidx] holds, moving on as parts are all
- * hashed. 1 when held bytes of parts[oidx] remain to hash. */
-static int drain_some(ferry_copy_t *c, uint64_t budget)
+int copy_md5_settled(ferry_copy_t *c)
 {
-    ferry_copy_pool_t *pool = c->env.pool;
-    int drained = 0;
-    while (c->oidx < c->plan.parts && budget > 0) {
-        part_t *p = &c->parts[c->oidx];
-        hold_blk_t *b = p->hold;
-        if (b == NULL)
-            break;
-        /* the tail block too: the part's next bytes then start a new block */
-        p->hold = b->next;
-        if (p->hold == NULL)
-            p->hold_tail = NULL;
-        hash_in(c, p, b->data, b->len);
-        p->held -= b->len;
-        held_sub(c, b->len);
-        budget = budget > b->len ? budget - b->len : 0;
-        blk_put(pool, b);
-        drained = 1;
-        if (p->ohashed == p->len) {
-            c->oidx++;
-            if (c->oidx < c->plan.parts)
-                unmark(c, &c->parts[c->oidx]);
-        }
-    }
-    if (drained)
-        hold_wake(pool);
-    return c->oidx < c->plan.parts && c->parts[c->oidx].hold != NULL;
-}
-
-int copy_md5_step(ferry_copy_t *c)
-{
-    if (!c->omd5_open || c->parts == NULL)
-        return 0;
-    return drain_some(c, MD5_STEP);
+    if (!c->omd5_open || c->oh == NULL)
+        return 1;
+    submit(c, 0); /* every part is uploaded: their last blocks are complete */
+    if (c->oh->out == 0)
+        return 1;
+    c->owait = 1;
+    return 0;
 }
 
 /* The bytes of a unit's next n that are new to the hash (not a second read of hashed ones). */
@@ -272,13 +360,20 @@ static size_t new_bytes(const unit_t *u, size_t n)
 int copy_md5_admit(unit_t *u, size_t n)
 {
     ferry_copy_t *c = u->c;
-    if (!u->omd5_on || !c->omd5_open ||
-        ((uint32_t)u->pidx == c->oidx && c->parts[u->pidx].hold == NULL))
-        return 1; /* hashed as it arrives */
+    if (!u->omd5_on || !c->omd5_open)
+        return 1;
     size_t h = new_bytes(u, n);
     ferry_copy_pool_t *pool = c->env.pool;
-    if (h == 0 || pool->held + h <= hold_max(pool))
+    const hold_blk_t *t = c->parts[u->pidx].hold_tail;
+    size_t room = t != NULL ? HOLD_BLK - t->len : 0; /* in the block being filled */
+    if (h <= room)
         return 1;
+    uint64_t need = (h - room + HOLD_BLK - 1) / HOLD_BLK * HOLD_BLK; /* new blocks */
+    int front = (uint32_t)u->pidx == c->oidx;
+    if (pool->held + need <= (front ? hold_max(pool) : ahead_max(pool)))
+        return 1;
+    if (front)
+        submit(c, 1); /* its block being filled too: the hasher hands it back, which wakes u */
     if (!u->hold_wait) {
         u->hold_wait = 1;
         u->hprev = NULL;
@@ -304,6 +399,8 @@ static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
             else
                 p->hold = b;
             p->hold_tail = b;
+            pool->held += HOLD_BLK; /* held counts whole blocks: the memory they take */
+            c->oheld += HOLD_BLK;
         }
         size_t k = HOLD_BLK - b->len < left ? HOLD_BLK - b->len : left;
         memcpy(b->data + b->len, d, k);
@@ -311,9 +408,7 @@ static int hold_add(ferry_copy_t *c, part_t *p, const char *d, size_t n)
         d += k;
         left -= k;
         p->held += k;
-        pool->held += k;
     }
-    c->oheld += n;
     if (pool->held > pool->held_peak)
         pool->held_peak = pool->held;
     if (c->oheld > c->oheld_peak)
@@ -345,15 +440,11 @@ int copy_md5_feed(unit_t *u, const char *d, size_t n, ferry_error_t *err)
         if (n == 0)
             return FERRY_OK;
     }
-    if ((uint32_t)u->pidx == c->oidx && p->hold == NULL) {
-        hash_in(c, p, d, n);
-        if (p->ohashed == p->len)
-            advance(c);
-        return FERRY_OK;
-    }
     if (hold_add(c, p, d, n) != FERRY_OK)
         return ferry_error_set(err, FERRY_ENOMEM,
                                "out of memory holding %zu bytes for the ordered MD5; retrying", n);
+    if ((uint32_t)u->pidx == c->oidx)
+        submit(c, 0);
     return FERRY_OK;
 }
 
@@ -370,21 +461,20 @@ int copy_md5_verify(ferry_copy_t *c, ferry_error_t *err)
 {
     uint8_t d[16];
     char hex[33];
-    if (c->omd5_open)
-        drain_some(c, UINT64_MAX); /* what is still held, at once: every part is uploaded */
-    if (!c->omd5_open || c->opos != c->res.size)
+    if (!c->omd5_open || c->oh == NULL || c->oh->out != 0 || c->opos != c->res.size)
         return ferry_error_set(err, FERRY_ECHECKSUM,
                                "internal: the ordered MD5 covers %llu of %llu bytes; nothing is "
                                "kept and the copy is retried",
                                (unsigned long long)c->opos, (unsigned long long)c->res.size);
-    ferry_md5_final(&c->omd5, d);
+    ferry_md5_final(&c->oh->md5, d);
     c->omd5_open = 0;
     ferry_hex_lower(d, 16, hex);
-    char held[24], peak[24];
+    char held[24], peak[24], nblk[24];
     snprintf(held, sizeof(held), "%llu", (unsigned long long)c->oheld_peak);
     snprintf(peak, sizeof(peak), "%llu", (unsigned long long)c->env.pool->held_peak);
+    snprintf(nblk, sizeof(nblk), "%llu", (unsigned long long)c->env.pool->hold_nblk_peak);
     ferry_log(FERRY_LOG_INFO, "copy.md5_ordered", "key", c->src_key, "md5", hex, "held_peak", held,
-              "process_held_peak", peak, NULL);
+              "process_held_peak", peak, "process_blocks_peak", nblk, NULL);
     if (!ferry_etag_eq(hex, c->res.etag)) {
         return copy_mismatch(c, err,
                              "the MD5 of the bytes read, in source order over the parts (%s), "
@@ -409,9 +499,21 @@ void copy_md5_end(ferry_copy_t *c)
     }
     if (dropped)
         hold_wake(c->env.pool);
-    blk_trim(c->env.pool);
-    if (c->omd5_open) {
-        ferry_md5_free(&c->omd5);
-        c->omd5_open = 0;
+    ohash_t *oh = c->oh;
+    c->oh = NULL;
+    c->omd5_open = 0;
+    c->owait = 0;
+    if (oh != NULL) {
+        if (oh->out == 0) {
+            ferry_md5_free(&oh->md5);
+            free(oh);
+        } else {
+            char n[16];
+            snprintf(n, sizeof(n), "%u", oh->out);
+            ferry_log(FERRY_LOG_INFO, "copy.md5_abandoned", "key", c->src_key, "blocks_out", n,
+                      NULL);
+            oh->c = NULL; /* the hasher still has blocks of it: the last one back frees it */
+        }
     }
+    blk_trim(c->env.pool);
 }

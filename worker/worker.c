@@ -1769,7 +1769,8 @@ static void loop_close(worker_t *w)
     uv_timer_stop(&w->grace);
     uv_timer_stop(&w->janitor);
     uv_timer_stop(&w->stats);
-    stats_flush_all(w); /* the last outcomes, before the process goes */
+    ferry_copy_pool_close(&w->pool); /* the MD5 thread, if a copy started it: joined */
+    stats_flush_all(w);              /* the last outcomes, before the process goes */
     if (w->claimed && ferry_stats_heartbeat_clear(w->r, w->o.consumer) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "worker.heartbeat_failed", "error", ferry_redis_error(w->r)->msg,
                   NULL);

@@ -28,6 +28,8 @@
  *  8b. a part whose bytes were hashed is read again (its upload failed): the second read is
  *     compared with the first (CRC32C); a flipped byte in it: the copy is retried, never done
  *     with bytes the MD5 did not see.
+ *  8c. a copy that fails while blocks of its MD5 are still queued at the MD5 thread: no
+ *     crash, no leak, `failed`, never done.
  *  9. (item 10) a multipart source with a COMPOSITE CRC32C: src:crc32c on its own parts too.
  * 10. (item 10) SSE-KMS sources (ETag no MD5) with a stored CRC32C: src:crc32c; a single
  *     streamed PUT holds its last byte until the CRC32C matched.
@@ -369,6 +371,11 @@ int main(void)
     CHECK(late_held >= 1 << 20);                  /* later parts came first and were held */
     CHECK(proc_held > 0 && proc_held <= 6 << 20); /* never past --md5-hold */
     CHECK(late_held <= proc_held);
+    /* the memory behind it: every hold block allocated (held, at the MD5 thread, spare) */
+    long proc_blocks =
+        log_field_num("vk.log", "event=copy.md5_ordered", "k/late", "process_blocks_peak");
+    printf("k/late: %ld hold blocks of 1 MiB allocated at most in the process\n", proc_blocks);
+    CHECK(proc_blocks > 0 && proc_blocks <= 6);
     /* --md5-parts is kept for compatibility and changes nothing: parts, src:md5 */
     const char *mdopts[] = {"--multipart-threshold", "8MiB", "--part-size", "5MiB",
                             "--md5-parts",           NULL};
@@ -423,6 +430,34 @@ int main(void)
         CHECK_INT(wt_record(&w, "vt", "t/twice", &rec), FERRY_OK);
         CHECK_INT(rec.attempts, 2);
     }
+
+    /* ---- 8c. a copy that fails while blocks of its MD5 are still at the MD5 thread (made
+     * slow: FERRY_TEST_HASHER_DELAY_MS, 1 s a block): every UploadPart answers 500, so the copy
+     * fails after its tries with most of its 20 blocks queued. The worker neither crashes nor
+     * leaks (ASan: it exits 0), the copy's MD5 state outlives it until the thread is done with
+     * it (copy.md5_abandoned), and the record is failed, never done. --ring 8MiB: each 5 MiB
+     * part is read whole before its UploadPart, so all its bytes reach the hash. ---- */
+    wt_put(&w, "q/fail", 20u << 20, 29);
+    wt_task(&w, "vq", "q/", NULL, "q/", mpopts);
+    wt_enqueue_prefix(&w, "vq", "q/");
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"error\":500,"
+                       "\"key_prefix\":\"q/\"}]}") == 0);
+    setenv("FERRY_TEST_HASHER_DELAY_MS", "1000", 1);
+    const char *q1[] = {"--exit-when-idle", "--max-deliveries", "1", "--ring", "8MiB", NULL};
+    pid_t qp = wt_worker(&w, "vq", "vq.log", q1);
+    unsetenv("FERRY_TEST_HASHER_DELAY_MS");
+    CHECK_INT(wt_wait(qp, 120), 0);
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    {
+        ferry_record_t rec;
+        CHECK_INT(wt_record(&w, "vq", "q/fail", &rec), FERRY_OK);
+        if (rec.state != FERRY_STATE_FAILED)
+            fprintf(stderr, "q/fail: state %d error \"%s\"\n", rec.state, rec.error);
+        CHECK_INT(rec.state, FERRY_STATE_FAILED);
+    }
+    CHECK(wt_log_count("vq.log", "copy.md5_abandoned") >= 1);
+    CHECK_INT(s3t_head(&w.d, "dst", "q/fail", 6, &x), FERRY_ENOTFOUND);
 
     /* ---- 9. (item 10) a multipart source uploaded with CRC32C (COMPOSITE b64-N): the
      * composite is recomputed on the source's part boundaries as well as its ETag ---- */

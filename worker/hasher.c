@@ -1,0 +1,153 @@
+/* ferry worker — the hasher thread (see hasher.h). */
+#include "hasher.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct ferry_hasher_s {
+    uv_async_t async; /* first: the close callback gets the hasher back */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* under mu */
+    ferry_hasher_item_t *q_head, *q_tail;       /* to hash, in push order */
+    ferry_hasher_item_t *done_head, *done_tail; /* hashed, to hand back */
+    int stop;
+    /* loop thread */
+    ferry_hasher_done_cb done;
+    void *arg;
+    long delay_ms; /* tests only (FERRY_TEST_HASHER_DELAY_MS): a slow thread */
+};
+
+static void append(ferry_hasher_item_t **head, ferry_hasher_item_t **tail, ferry_hasher_item_t *it)
+{
+    it->next = NULL;
+    if (*tail)
+        (*tail)->next = it;
+    else
+        *head = it;
+    *tail = it;
+}
+
+static void *hasher_main(void *arg)
+{
+    ferry_hasher_t *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (h->q_head == NULL && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        if (h->q_head == NULL)
+            break; /* stop, and nothing queued */
+        ferry_hasher_item_t *it = h->q_head;
+        h->q_head = it->next;
+        if (h->q_head == NULL)
+            h->q_tail = NULL;
+        int skip = h->stop; /* stopping: every copy ended, no MD5 is read any more */
+        pthread_mutex_unlock(&h->mu);
+        if (skip) {
+            /* handed back unhashed */
+        } else if (h->delay_ms > 0) {
+            struct timespec ts = {h->delay_ms / 1000, (h->delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            ferry_md5_update(it->md5, it->data, it->len);
+        } else {
+            ferry_md5_update(it->md5, it->data, it->len);
+        }
+        pthread_mutex_lock(&h->mu);
+        int wake = h->done_head == NULL; /* else a wake-up is pending already */
+        append(&h->done_head, &h->done_tail, it);
+        if (wake)
+            uv_async_send(&h->async);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* Hand back what is hashed (loop thread). */
+static void deliver(ferry_hasher_t *h)
+{
+    pthread_mutex_lock(&h->mu);
+    ferry_hasher_item_t *it = h->done_head;
+    h->done_head = h->done_tail = NULL;
+    pthread_mutex_unlock(&h->mu);
+    while (it != NULL) {
+        ferry_hasher_item_t *next = it->next;
+        it->next = NULL;
+        h->done(h->arg, it);
+        it = next;
+    }
+}
+
+static void on_async(uv_async_t *a)
+{
+    deliver((ferry_hasher_t *)a);
+}
+
+int ferry_hasher_start(uv_loop_t *loop, ferry_hasher_done_cb done, void *arg, ferry_hasher_t **out,
+                       ferry_error_t *err)
+{
+    ferry_hasher_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return ferry_error_set(err, FERRY_ENOMEM, "out of memory starting the MD5 thread");
+    h->done = done;
+    h->arg = arg;
+    const char *d = getenv("FERRY_TEST_HASHER_DELAY_MS");
+    if (d != NULL && (h->delay_ms = strtol(d, NULL, 10)) > 1000)
+        h->delay_ms = 1000;
+    if (pthread_mutex_init(&h->mu, NULL) != 0) {
+        free(h);
+        return ferry_error_set(err, FERRY_ENOMEM, "cannot create the MD5 thread's mutex");
+    }
+    if (pthread_cond_init(&h->cv, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return ferry_error_set(err, FERRY_ENOMEM, "cannot create the MD5 thread's condition");
+    }
+    if (uv_async_init(loop, &h->async, on_async) != 0) {
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return ferry_error_set(err, FERRY_ENOMEM, "cannot create the MD5 thread's wake-up");
+    }
+    if (pthread_create(&h->thread, NULL, hasher_main, h) != 0) {
+        /* the handle is on the loop: closed, h freed in its close callback */
+        h->stop = -1;
+        ferry_hasher_stop(h);
+        return ferry_error_set(err, FERRY_ENOMEM,
+                               "cannot start the MD5 thread (out of threads or memory?)");
+    }
+    *out = h;
+    return FERRY_OK;
+}
+
+void ferry_hasher_push(ferry_hasher_t *h, ferry_hasher_item_t *it)
+{
+    pthread_mutex_lock(&h->mu);
+    append(&h->q_head, &h->q_tail, it);
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void on_closed(uv_handle_t *a)
+{
+    ferry_hasher_t *h = (ferry_hasher_t *)a;
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+void ferry_hasher_stop(ferry_hasher_t *h)
+{
+    if (h == NULL)
+        return;
+    if (h->stop != -1) { /* -1: the thread never started */
+        pthread_mutex_lock(&h->mu);
+        h->stop = 1;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->thread, NULL);
+        deliver(h); /* the thread hashed everything queued before it ended */
+    }
+    uv_close((uv_handle_t *)&h->async, on_closed);
+}
