@@ -57,7 +57,7 @@ typedef struct ferry_copy_pool_s {
                                            thread or spare), now and the most */
     /* copy_md5.c: the process's MD5 thread (hasher.h), started at the first ordered MD5 and
      * stopped by ferry_copy_pool_close; NULL until then. Blocks at it count in held. */
-    void *hasher;
+    struct ferry_hasher_s *hasher;
 } ferry_copy_pool_t;
 
 /* The process ends (loop thread, every copy finished): stop the MD5 thread if it started

@@ -349,18 +349,6 @@ static void tasks_on_three_nodes(wt_t *w)
     }
 }
 
-/* Run the ferry binary against the cluster; returns its exit code, stdout in out. */
-static int ferry_cli(wt_t *w, const char *args, char *out, size_t n)
-{
-    char cmd[2048], err[4096];
-    const char *dir = getenv("FERRY_BIN_DIR");
-    snprintf(cmd, sizeof(cmd), "'%s/ferry' --redis '%s' %s", dir ? dir : ".", w->redis.url, args);
-    int rc = harness_run(cmd, out, n, err, sizeof(err));
-    if (rc)
-        fprintf(stderr, "ferry %s: exit %d: %s\n", args, rc, err);
-    return rc;
-}
-
 /* The CLI on a cluster: a scan under the task's lease (ferry task run), a worker, wait, ls,
  * status, task rm (SCAN on the task's hash tag + UNLINK). */
 static void cli(wt_t *w)
@@ -369,30 +357,30 @@ static void cli(wt_t *w)
     task_on(2, "cli", name, sizeof(name));
     wt_task(w, name, "p/", NULL, "cli/", NULL);
     snprintf(args, sizeof(args), "task run %s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     const char *wopts[] = {"--exit-when-idle", "--slot", "7", NULL};
     CHECK_INT(wt_wait(wt_worker(w, name, "cli.log", wopts), 300), 0);
     snprintf(args, sizeof(args), "wait %s --timeout 60s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     snprintf(args, sizeof(args), "ls %s --state done --limit 1000", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     int lines = 0;
     for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
     CHECK_INT(lines, 120);
     snprintf(args, sizeof(args), "status %s p/00000003", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     CHECK(strstr(out, "done") != NULL);
-    CHECK_INT(ferry_cli(w, "task ls", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, "task ls", out, sizeof(out)), 0);
     CHECK(strstr(out, name) != NULL);
     CHECK_INT(wt_compare(w, &w->d, "p/", "cli/"), 0);
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "CLUSTER COUNTKEYSINSLOT %u", task_slot(name));
     CHECK(node_int(2, cmd) > 0);
     snprintf(args, sizeof(args), "task rm %s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     CHECK_INT(node_int(2, cmd), 0);
-    CHECK_INT(ferry_cli(w, "task ls", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, "task ls", out, sizeof(out)), 0);
     CHECK(strstr(out, name) == NULL);
 }
 
@@ -647,7 +635,7 @@ static void sharded_task(wt_t *w)
     wt_task(w, name, "sh/", NULL, "sh/", extra);
     long long before = commands_total(), before_top = commands_top();
     snprintf(args, sizeof(args), "task run %s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
 
     /* Where the shards are: each tag's slot (CLUSTER KEYSLOT agrees with the client's), keys
      * in each slot, and all three masters used. */
@@ -720,12 +708,12 @@ static void sharded_task(wt_t *w)
     CHECK_INT(node_int(from, cmd), 0);
     CHECK(node_int(to, cmd) > 0);
     snprintf(args, sizeof(args), "ls %s --state done --limit 1000", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
 
     /* task rm: no key of the task is left in any shard's slot (other tests' keys may share
      * a slot). */
     snprintf(args, sizeof(args), "task rm %s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     int left = 0;
     for (int s = 0; s < S; s++) {
         redisContext *rc = ctx(owner(slot[s]));

@@ -14,17 +14,6 @@
 #define GOOD 300
 #define BAD  10
 
-static int ferry_cli(wt_t *w, const char *args, char *out, size_t n)
-{
-    char cmd[2048], err[4096];
-    const char *dir = getenv("FERRY_BIN_DIR");
-    snprintf(cmd, sizeof(cmd), "'%s/ferry' --redis '%s' %s", dir ? dir : ".", w->redis.url, args);
-    int rc = harness_run(cmd, out, n, err, sizeof(err));
-    if (rc)
-        fprintf(stderr, "ferry %s: exit %d: %s\n", args, rc, err);
-    return rc;
-}
-
 static long long count_keys(wt_t *w, const char *pattern)
 {
     redisReply *rep = NULL;
@@ -118,7 +107,7 @@ static void copy_one(wt_t *w, const char *name, const char *dp, const char *shar
     const char *extra[] = {"--ledger-buckets", "64", "--ledger-shards", shards, NULL};
     wt_task(w, name, "", NULL, dp, extra);
     snprintf(args, sizeof(args), "task run %s", name);
-    CHECK_INT(ferry_cli(w, args, out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(w, args, out, sizeof(out)), 0);
     /* the backlog and the stream statistics (what /v1/scale and KEDA read) sum the shards */
     ferry_ledger_t *l = NULL;
     REQUIRE(ferry_status_ledger(w->r, name, &l) == FERRY_OK);
@@ -249,7 +238,7 @@ int main(void)
     list_all(&w, "s4", FERRY_STATE_DONE, 1000, &b);
     CHECK_INT(b.n, GOOD);
     /* the CLI's ls prints the failed keys too */
-    CHECK_INT(ferry_cli(&w, "ls s4 --state failed --format jsonl", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(&w, "ls s4 --state failed --format jsonl", out, sizeof(out)), 0);
     int lines = 0;
     for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
@@ -258,7 +247,7 @@ int main(void)
 
     /* retry: the failed records go back to their shards' streams and get copied. */
     set_faults(&w, "[]");
-    CHECK_INT(ferry_cli(&w, "retry s4", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(&w, "retry s4", out, sizeof(out)), 0);
     ferry_ledger_t *l = NULL;
     REQUIRE(ferry_status_ledger(w.r, "s4", &l) == FERRY_OK);
     long long ev, bulk, dead, p, f;
@@ -300,7 +289,7 @@ int main(void)
         fclose(fp);
         char args[1200];
         snprintf(args, sizeof(args), "event s4 '%s'", path);
-        CHECK_INT(ferry_cli(&w, args, out, sizeof(out)), 0);
+        CHECK_INT(wt_cli(&w, args, out, sizeof(out)), 0);
         REQUIRE(ferry_status_ledger(w.r, "s4", &l) == FERRY_OK);
         REQUIRE(ferry_queue_backlog(l, &ev, &bulk, &dead) == FERRY_OK);
         CHECK_INT(ev, NEV);
@@ -320,14 +309,14 @@ int main(void)
                  "--dst-endpoint %s --src-region us-east-1 --dst-region us-east-1 "
                  "--src-path-style --dst-path-style --ledger-shards 4 --workers 1",
                  w.src.url, w.dst.url);
-        CHECK_INT(ferry_cli(&w, args, out, sizeof(out)), 0);
+        CHECK_INT(wt_cli(&w, args, out, sizeof(out)), 0);
         CHECK_INT(wt_compare(&w, &w.d, "p/", "sync/"), 0);
         REQUIRE(ferry_status_ledger(w.r, "sy4", &l) == FERRY_OK);
         CHECK_INT(ferry_ledger_shards(l), 4);
         REQUIRE(ferry_ledger_counters(l, &c) == FERRY_OK);
         CHECK_INT(c.objects[FERRY_STATE_DONE], GOOD);
         ferry_ledger_free(l);
-        CHECK_INT(ferry_cli(&w, "task rm sy4", out, sizeof(out)), 0);
+        CHECK_INT(wt_cli(&w, "task rm sy4", out, sizeof(out)), 0);
         CHECK_INT(count_keys(&w, "ferry:{sy4*"), 0);
     }
 
@@ -342,7 +331,7 @@ int main(void)
         const char *extra[] = {"--ledger-shards",       "4",    "--part-size", "5MiB",
                                "--multipart-threshold", "5MiB", "--md5-parts", NULL};
         wt_task(&w, "m4", "big/", NULL, "big/", extra);
-        CHECK_INT(ferry_cli(&w, "task run m4", out, sizeof(out)), 0);
+        CHECK_INT(wt_cli(&w, "task run m4", out, sizeof(out)), 0);
         long parts0 = wt_stat(&w.d, w.dst.url, "UploadPart", "count");
         long done0 = wt_stat(&w.d, w.dst.url, "CompleteMultipartUpload", "count");
         run_worker(&w, "m4", "m4.log", "22");
@@ -354,18 +343,18 @@ int main(void)
         ferry_ledger_free(l);
         CHECK_INT(wt_compare(&w, &w.d, "big/", "big/"), 0);
         CHECK_INT(count_keys(&w, "ferry:{m4*:uploads"), 0);
-        CHECK_INT(ferry_cli(&w, "task rm m4", out, sizeof(out)), 0);
+        CHECK_INT(wt_cli(&w, "task rm m4", out, sizeof(out)), 0);
         CHECK_INT(count_keys(&w, "ferry:{m4*"), 0);
     }
 
     /* task show names the shards */
-    CHECK_INT(ferry_cli(&w, "task show s4", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(&w, "task show s4", out, sizeof(out)), 0);
     CHECK(strstr(out, "\"ledger_shards\"") != NULL);
 
     /* task rm: nothing of either task is left, in any shard. */
-    CHECK_INT(ferry_cli(&w, "task rm s4", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(&w, "task rm s4", out, sizeof(out)), 0);
     CHECK_INT(count_keys(&w, "ferry:{s4*"), 0);
-    CHECK_INT(ferry_cli(&w, "task rm s1", out, sizeof(out)), 0);
+    CHECK_INT(wt_cli(&w, "task rm s1", out, sizeof(out)), 0);
     CHECK_INT(count_keys(&w, "ferry:{s1*"), 0);
     free(a.k);
     free(b.k);

@@ -183,6 +183,19 @@ static inline void wt_enqueue_key(wt_t *w, const char *task, const char *key, ui
     ferry_ledger_free(led);
 }
 
+/* Run the ferry binary with args (shell words) against w's Redis; its exit code, stdout in out
+ * (n bytes). A non-zero exit prints the command's stderr. */
+static inline int wt_cli(wt_t *w, const char *args, char *out, size_t n)
+{
+    char cmd[2048], err[4096];
+    const char *dir = getenv("FERRY_BIN_DIR");
+    snprintf(cmd, sizeof(cmd), "'%s/ferry' --redis '%s' %s", dir ? dir : ".", w->redis.url, args);
+    int rc = harness_run(cmd, out, n, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "ferry %s: exit %d: %s\n", args, rc, err);
+    return rc;
+}
+
 /* Start `ferry worker` for task with extra options; stderr to LOGNAME in the temp dir. */
 static inline pid_t wt_worker(wt_t *w, const char *task, const char *logname,
                               const char *const *extra)
