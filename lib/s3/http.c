@@ -767,16 +767,30 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
         l[k].next = k + 1 < nn ? &l[k + 1] : NULL;                                                 \
         k++;                                                                                       \
     } while (0)
+    /* the text by memcpy (sprintf was ~900 instructions a line, ~6 lines a request) */
     HDR_NEXT();
-    t += sprintf(t, "Expect:") + 1;
+    memcpy(t, "Expect:", sizeof("Expect:"));
+    t += sizeof("Expect:");
     if (no_ctype) {
         HDR_NEXT();
-        t += sprintf(t, "Content-Type:") + 1;
+        memcpy(t, "Content-Type:", sizeof("Content-Type:"));
+        t += sizeof("Content-Type:");
     }
     for (size_t i = 0; i < o->nheaders; i++) {
         const char *v = o->headers[i].value ? o->headers[i].value : "";
+        size_t nl = strlen(o->headers[i].name), vl = strlen(v);
         HDR_NEXT();
-        t += sprintf(t, *v ? "%s: %s" : "%s;%s", o->headers[i].name, v) + 1;
+        memcpy(t, o->headers[i].name, nl);
+        t += nl;
+        if (vl) { /* "Name: value" */
+            memcpy(t, ": ", 2);
+            t += 2;
+        } else { /* "Name;": an empty header (see above) */
+            *t++ = ';';
+        }
+        memcpy(t, v, vl);
+        t += vl;
+        *t++ = '\0';
     }
 #undef HDR_NEXT
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
