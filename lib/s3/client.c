@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,27 @@ static const char *dot_segment(const char *key, size_t len)
     return NULL;
 }
 
+/* s[0..n) and a NUL in the op's arena when it fits, else malloc'd; NULL when out of memory. */
+static char *op_strndup(ferry_s3_op_t *op, const char *s, size_t n)
+{
+    if (n < sizeof(op->arena) - op->arena_used) {
+        char *p = op->arena + op->arena_used;
+        memcpy(p, s, n);
+        p[n] = '\0';
+        op->arena_used += n + 1;
+        return p;
+    }
+    return s3_strndup(s, n);
+}
+
+/* Free a string from op_strndup (one in the arena is left alone). */
+static void op_str_free(ferry_s3_op_t *op, char *p)
+{
+    uintptr_t a = (uintptr_t)op->arena, x = (uintptr_t)p;
+    if (x < a || x >= a + sizeof(op->arena))
+        free(p);
+}
+
 ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, const char *key,
                          size_t key_len, ferry_error_t *err, int *rc)
 {
@@ -225,11 +247,12 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
             return NULL;
         }
     }
-    op = calloc(1, sizeof(*op));
+    op = malloc(sizeof(*op));
     if (!op) {
         *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         return NULL;
     }
+    memset(op, 0, offsetof(ferry_s3_op_t, arena)); /* the arena's bytes are written before use */
     ferry_list_init(&op->link);
     op->c = c;
     op->kind = kind;
@@ -237,11 +260,11 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
     op->first_total = -1;
     op->part_marker = -1;
     ferry_buf_init(&op->query, 64 * 1024);
-    op->bucket = strdup(bucket);
+    op->bucket = op_strndup(op, bucket, strlen(bucket));
     if (key) {
         if (!key_len)
             key_len = strlen(key);
-        op->key = s3_strndup(key, key_len);
+        op->key = op_strndup(op, key, key_len);
         op->key_len = key_len;
     }
     if (!op->bucket || (key && !op->key)) {
@@ -260,10 +283,12 @@ int s3_op_header(ferry_s3_op_t *op, const char *name, const char *value)
     if (!name || !*name || strpbrk(name, " \t\r\n:()<>@,;\\\"/[]?={}") ||
         (value && strpbrk(value, "\r\n")))
         return FERRY_EINVAL;
-    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!value)
+        value = "";
+    char *n = op_strndup(op, name, strlen(name)), *v = op_strndup(op, value, strlen(value));
     if (!n || !v) {
-        free(n);
-        free(v);
+        op_str_free(op, n);
+        op_str_free(op, v);
         return FERRY_ENOMEM;
     }
     op->hdrs[op->nhdrs].name = n;
@@ -277,12 +302,12 @@ void s3_op_discard(ferry_s3_op_t *op)
     if (!op)
         return;
     for (size_t i = 0; i < op->nhdrs; i++) {
-        free((char *)op->hdrs[i].name);
-        free((char *)op->hdrs[i].value);
+        op_str_free(op, (char *)op->hdrs[i].name);
+        op_str_free(op, (char *)op->hdrs[i].value);
     }
     ferry_buf_free(&op->query);
-    free(op->bucket);
-    free(op->key);
+    op_str_free(op, op->bucket);
+    op_str_free(op, op->key);
     free(op->own_body);
     free(op->if_match);
     free(op->prefix);
