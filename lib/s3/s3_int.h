@@ -35,6 +35,9 @@ struct ferry_s3_s {
     char *access_key, *secret_key, *token;
     ferry_creds_t creds;
     ferry_sigv4_key_t sigkey; /* derived signing key for today's scope; wiped with the secret */
+    ferry_buf_t scratch[3];   /* op_send's URL, Host, Authorization, kept between requests */
+    int scratch_busy;         /* scratch in use (op_send on the stack) */
+    ferry_sigv4_scratch_t sigscratch; /* signing's buffers, with scratch */
     ferry_retry_policy_t pol;
     ferry_retry_rng_t rng;
     char role[32];
