@@ -802,7 +802,10 @@ static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
     const char *sp = t->task.src.parsed.prefix, *dp = t->task.dst.parsed.prefix;
     size_t sl = strlen(sp);
     const char *rest = strncmp(key, sp, sl) == 0 ? key + sl : key;
-    snprintf(out, n, "%s%s", dp, rest);
+    size_t len = 0; /* snprintf(out, n, "%s%s", dp, rest) without its formatting */
+    out[0] = '\0';
+    cat_bytes(out, n, &len, dp, strlen(dp));
+    cat_bytes(out, n, &len, rest, strlen(rest));
 }
 
 /* ---- statistics (loop thread) -------------------------------------------------------------- */
@@ -1153,10 +1156,14 @@ static int64_t outcome_judge(wjob_t *j, const ferry_copy_result_t *res, uint64_t
 {
     worker_t *w = j->w;
     char ms[32], bytes[32];
+    size_t nl;
     switch (res->status) {
     case FERRY_COPY_DONE:
-        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
-        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
+        nl = 0; /* "%llu" without snprintf: one line per object */
+        ms[0] = bytes[0] = '\0';
+        cat_u64(ms, sizeof(ms), &nl, (unsigned long long)dur);
+        nl = 0;
+        cat_u64(bytes, sizeof(bytes), &nl, (unsigned long long)res->size);
         o->state = FERRY_STATE_DONE;
         w->n_done++;
         stat_result(j->t, "done");
