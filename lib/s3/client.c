@@ -366,6 +366,7 @@ void s3_op_discard(ferry_s3_op_t *op)
     free(op->upload_id_marker);
     free(op->upload_id);
     ferry_s3_list_guard_free(op->own_guard);
+    ferry_buf_free(&op->held);
     free(op);
 }
 
