@@ -4,6 +4,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/log.h"
+#include "ferry/text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -123,8 +124,16 @@ static void src_crc_parse(ferry_copy_t *c, const ferry_s3_result_t *r)
 static void take_source_version(ferry_copy_t *c, const ferry_s3_result_t *r, uint64_t size)
 {
     c->res.size = size;
-    c->res.mtime = ferry_copy_http_time(ferry_s3_result_header(r, "last-modified"));
-    snprintf(c->res.etag, sizeof(c->res.etag), "%s", r->etag);
+    /* Stores send IMF-fixdate: parsed here without curl_getdate's sscanf calls (~8 per date),
+     * which stays the fallback for any other form. */
+    const char *lm = ferry_s3_result_header(r, "last-modified");
+    int64_t t;
+    c->res.mtime = ferry_http_date_imf(lm, &t) == FERRY_OK ? t : ferry_copy_http_time(lm);
+    size_t el = strlen(r->etag); /* both FERRY_ETAG_MAX + 1 bytes: snprintf's "%s" copy */
+    if (el >= sizeof(c->res.etag))
+        el = sizeof(c->res.etag) - 1;
+    memcpy(c->res.etag, r->etag, el);
+    c->res.etag[el] = '\0';
     if (r->crc64[0] && ferry_crc64_parse(r->crc64, &c->res.src_crc64) == FERRY_OK)
         c->res.src_has_crc64 = 1;
     c->src_md5_etag = src_etag_is_md5(c, r);

@@ -182,6 +182,37 @@ struct worker_s {
     ferry_error_t err;
 };
 
+/* s into out[cap] (cap >= 1), cut to cap - 1 bytes, NUL-terminated: snprintf(out, cap, "%s", s)
+ * without its formatting, for the strings copied per job. */
+static void copy_cstr(char *out, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Append s (n bytes) to out[cap] at *len, cut at cap - 1; out stays NUL-terminated. */
+static void cat_bytes(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (n > cap - 1 - *len)
+        n = cap - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+}
+
+/* Append v in decimal (the copy-lease token's parts). */
+static void cat_u64(char *out, size_t cap, size_t *len, unsigned long long v)
+{
+    char d[24];
+    size_t k = sizeof(d);
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    cat_bytes(out, cap, len, d + k, sizeof(d) - k);
+}
+
 static void maybe_exit(worker_t *w);
 
 /* Move the state forward (never back) and wake the feeder and the committer to look at it. */
@@ -232,10 +263,10 @@ static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job, c
 {
     pthread_mutex_lock(&w->mu);
     handoff_t *h = &w->hand[w->nhand++];
-    snprintf(h->task, sizeof(h->task), "%s", task);
+    copy_cstr(h->task, sizeof(h->task), task);
     h->job = *job;
-    snprintf(h->token, sizeof(h->token), "%s", token);
-    snprintf(h->upload_id, sizeof(h->upload_id), "%s", rec->upload_id);
+    copy_cstr(h->token, sizeof(h->token), token);
+    copy_cstr(h->upload_id, sizeof(h->upload_id), rec->upload_id);
     h->attempts = rec->attempts;
     h->had_copy = rec->dst_etag[0] != '\0';
     w->busy++;
@@ -284,7 +315,16 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
         return;
     }
     for (int i = 0; i < n; i++) {
-        snprintf(tokens[i], sizeof(tokens[i]), "%s/%d/f%llu", w->o.consumer, w->pid, ++*seq);
+        size_t tl = 0; /* "consumer/pid/fSEQ", as snprintf "%s/%d/f%llu" would write it */
+        tokens[i][0] = '\0';
+        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, w->o.consumer, strlen(w->o.consumer));
+        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "/", 1);
+        if (w->pid < 0)
+            cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "-", 1);
+        cat_u64(tokens[i], sizeof(tokens[i]), &tl,
+                w->pid < 0 ? 0ull - (unsigned long long)w->pid : (unsigned long long)w->pid);
+        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "/f", 2);
+        cat_u64(tokens[i], sizeof(tokens[i]), &tl, ++*seq);
         recs[i].upload_id[0] = '\0';
         recs[i].dst_etag[0] = '\0';
         recs[i].attempts = 0;
@@ -762,7 +802,10 @@ static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
     const char *sp = t->task.src.parsed.prefix, *dp = t->task.dst.parsed.prefix;
     size_t sl = strlen(sp);
     const char *rest = strncmp(key, sp, sl) == 0 ? key + sl : key;
-    snprintf(out, n, "%s%s", dp, rest);
+    size_t len = 0; /* snprintf(out, n, "%s%s", dp, rest) without its formatting */
+    out[0] = '\0';
+    cat_bytes(out, n, &len, dp, strlen(dp));
+    cat_bytes(out, n, &len, rest, strlen(rest));
 }
 
 /* ---- statistics (loop thread) -------------------------------------------------------------- */
@@ -1113,10 +1156,14 @@ static int64_t outcome_judge(wjob_t *j, const ferry_copy_result_t *res, uint64_t
 {
     worker_t *w = j->w;
     char ms[32], bytes[32];
+    size_t nl;
     switch (res->status) {
     case FERRY_COPY_DONE:
-        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)dur);
-        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)res->size);
+        nl = 0; /* "%llu" without snprintf: one line per object */
+        ms[0] = bytes[0] = '\0';
+        cat_u64(ms, sizeof(ms), &nl, (unsigned long long)dur);
+        nl = 0;
+        cat_u64(bytes, sizeof(bytes), &nl, (unsigned long long)res->size);
         o->state = FERRY_STATE_DONE;
         w->n_done++;
         stat_result(j->t, "done");
@@ -1158,25 +1205,25 @@ static commit_t *commit_new(const wjob_t *j, const ferry_outcome_t *o, int64_t d
     if (c == NULL)
         return NULL;
     c->next = NULL;
-    snprintf(c->task, sizeof(c->task), "%s", j->t->task.name);
+    copy_cstr(c->task, sizeof(c->task), j->t->task.name);
     c->job = j->job;
-    snprintf(c->token, sizeof(c->token), "%s", j->token);
+    copy_cstr(c->token, sizeof(c->token), j->token);
     c->delay = delay;
     c->o = *o;
-    snprintf(c->etag, sizeof(c->etag), "%s", o->etag ? o->etag : "");
-    snprintf(c->dst_etag, sizeof(c->dst_etag), "%s", o->dst_etag ? o->dst_etag : "");
-    snprintf(c->seq, sizeof(c->seq), "%s", o->seq ? o->seq : "");
-    snprintf(c->error, sizeof(c->error), "%s", o->error ? o->error : "");
+    copy_cstr(c->etag, sizeof(c->etag), o->etag ? o->etag : "");
+    copy_cstr(c->dst_etag, sizeof(c->dst_etag), o->dst_etag ? o->dst_etag : "");
+    copy_cstr(c->seq, sizeof(c->seq), o->seq ? o->seq : "");
+    copy_cstr(c->error, sizeof(c->error), o->error ? o->error : "");
     c->o.etag = o->etag ? c->etag : NULL;
     c->o.dst_etag = o->dst_etag ? c->dst_etag : NULL;
     c->o.seq = o->seq ? c->seq : NULL;
     c->o.error = o->error ? c->error : NULL;
-    snprintf(c->checks, sizeof(c->checks), "%s", o->checks ? o->checks : "");
+    copy_cstr(c->checks, sizeof(c->checks), o->checks ? o->checks : "");
     c->o.checks = o->checks ? c->checks : NULL;
     c->requeue = res->status == FERRY_COPY_DONE && res->changed_after;
     c->new_size = res->new_size;
     c->new_mtime = res->new_mtime;
-    snprintf(c->new_etag, sizeof(c->new_etag), "%s", res->new_etag);
+    copy_cstr(c->new_etag, sizeof(c->new_etag), res->new_etag);
     return c;
 }
 
@@ -1381,7 +1428,7 @@ static wjob_t *job_new(worker_t *w, const handoff_t *h)
     j->t0 = j->renewed = uv_now(&w->loop);
     ferry_list_insert_head(&w->jobs, &j->link);
     w->njobs++;
-    snprintf(j->token, sizeof(j->token), "%s", h->token);
+    copy_cstr(j->token, sizeof(j->token), h->token);
     j->attempts = h->attempts ? h->attempts : 1;
     j->had_copy = h->had_copy;
     return j;
@@ -1394,7 +1441,7 @@ static void job_copy(wjob_t *j, const handoff_t *h, const char *dkey)
     const ferry_job_t *job = &j->job;
     if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
         if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
-            snprintf(j->upload_id, sizeof(j->upload_id), "%s", h->upload_id);
+            copy_cstr(j->upload_id, sizeof(j->upload_id), h->upload_id);
     ferry_copy_req_t req = {.src_key = job->key,
                             .dst_key = dkey,
                             .resume_upload_id = h->upload_id,

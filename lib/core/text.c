@@ -131,3 +131,45 @@ int ferry_parse_size(const char *s, uint64_t *bytes)
     *bytes = v * mul;
     return FERRY_OK;
 }
+
+/* Two decimal digits at p, or -1. */
+static int two_digits(const char *p)
+{
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+        return -1;
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+int ferry_http_date_imf(const char *s, int64_t *secs)
+{
+    static const char wdays[] = "MonTueWedThuFriSatSun";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if (s == NULL || strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' ||
+        memcmp(s + 26, "GMT", 3) != 0)
+        return FERRY_EPARSE;
+    int wd = -1, mon = -1;
+    for (int i = 0; i < 7; i++)
+        if (memcmp(s, wdays + 3 * i, 3) == 0)
+            wd = i;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(s + 8, months + 3 * i, 3) == 0)
+            mon = i + 1;
+    int day = two_digits(s + 5), yh = two_digits(s + 12), yl = two_digits(s + 14),
+        h = two_digits(s + 17), mi = two_digits(s + 20), se = two_digits(s + 23);
+    if (wd < 0 || mon < 0 || day < 1 || yh < 0 || yl < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        se < 0 || se > 59)
+        return FERRY_EPARSE;
+    int64_t y = yh * 100 + yl;
+    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || day > mdays[mon - 1] + (mon == 2 && leap))
+        return FERRY_EPARSE;
+    /* days from 1970-01-01 to y-mon-day (civil calendar, March-based year) */
+    int64_t yy = y - (mon <= 2);
+    int64_t era = yy / 400, yoe = yy - era * 400;
+    int64_t doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    *secs = days * 86400 + h * 3600 + mi * 60 + se;
+    return FERRY_OK;
+}

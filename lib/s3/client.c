@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,20 @@ static int64_t real_now_ms(void *ud)
 
 /* ---- client ------------------------------------------------------------------------------ */
 
+/* op_send's three buffers: URL, Host, Authorization (their caps as before). */
+static void scratch_init(ferry_buf_t sb[3])
+{
+    ferry_buf_init(&sb[0], 16384);
+    ferry_buf_init(&sb[1], 1024);
+    ferry_buf_init(&sb[2], 1024);
+}
+
+static void scratch_free(ferry_buf_t sb[3])
+{
+    for (int i = 0; i < 3; i++)
+        ferry_buf_free(&sb[i]);
+}
+
 int ferry_s3_new(uv_loop_t *loop, const ferry_s3_config_t *cfg, ferry_s3_t **out,
                  ferry_error_t *err)
 {
@@ -61,6 +76,8 @@ int ferry_s3_new(uv_loop_t *loop, const ferry_s3_config_t *cfg, ferry_s3_t **out
     if (!c)
         return ferry_error_set(err, FERRY_ENOMEM, "out of memory");
     ferry_list_init(&c->ops);
+    scratch_init(c->scratch);
+    ferry_sigv4_scratch_init(&c->sigscratch);
     c->loop = loop;
     c->prof = *cfg->profile;
     c->access_key = strdup(cfg->creds.access_key);
@@ -112,6 +129,8 @@ fail:
     free(c->access_key);
     free(c->secret_key);
     free(c->token);
+    scratch_free(c->scratch);
+    ferry_sigv4_scratch_free(&c->sigscratch);
     free(c);
     return rc;
 }
@@ -135,6 +154,8 @@ static void client_maybe_free(ferry_s3_t *c)
     if (c->secret_key)
         memset(c->secret_key, 0, strlen(c->secret_key));
     ferry_sigv4_key_wipe(&c->sigkey);
+    scratch_free(c->scratch);
+    ferry_sigv4_scratch_free(&c->sigscratch);
     free(c->access_key);
     free(c->secret_key);
     free(c->token);
@@ -190,6 +211,55 @@ static const char *dot_segment(const char *key, size_t len)
     return NULL;
 }
 
+/* Zero a new op, but not the bytes no one reads before writing: the arena, and the result's
+ * two long strings (5 KiB: a listing's resume point) past their first byte. Zeroing all 10 KiB
+ * per operation cost more than the rest of s3_op_new and flushed a quarter of L1. */
+_Static_assert(offsetof(ferry_s3_result_t, next_marker) > offsetof(ferry_s3_result_t, next_token) &&
+                   offsetof(ferry_s3_result_t, deleted_errors) -
+                           offsetof(ferry_s3_result_t, next_token) <
+                       sizeof(((ferry_s3_result_t *)0)->next_token) +
+                           sizeof(((ferry_s3_result_t *)0)->next_marker) + 16,
+               "op_clear: next_token and next_marker must be the result's last strings, "
+               "followed by deleted_errors");
+_Static_assert(offsetof(ferry_s3_op_t, done) - offsetof(ferry_s3_op_t, res) <
+                       sizeof(ferry_s3_result_t) + 8 &&
+                   offsetof(ferry_s3_op_t, arena) + sizeof(((ferry_s3_op_t *)0)->arena) ==
+                       sizeof(ferry_s3_op_t),
+               "op_clear: res must be followed by done, and the arena must be the op's last field");
+static void op_clear(ferry_s3_op_t *op)
+{
+    ferry_s3_result_t *r = &op->res;
+    size_t tail = offsetof(ferry_s3_result_t, deleted_errors);
+    memset(op, 0, offsetof(ferry_s3_op_t, res));
+    memset(r, 0, offsetof(ferry_s3_result_t, next_token));
+    r->next_token[0] = '\0';
+    r->next_marker[0] = '\0';
+    memset((char *)r + tail, 0, sizeof(*r) - tail);
+    memset((char *)op + offsetof(ferry_s3_op_t, done), 0,
+           offsetof(ferry_s3_op_t, arena) - offsetof(ferry_s3_op_t, done));
+}
+
+/* s[0..n) and a NUL in the op's arena when it fits, else malloc'd; NULL when out of memory. */
+static char *op_strndup(ferry_s3_op_t *op, const char *s, size_t n)
+{
+    if (n < sizeof(op->arena) - op->arena_used) {
+        char *p = op->arena + op->arena_used;
+        memcpy(p, s, n);
+        p[n] = '\0';
+        op->arena_used += n + 1;
+        return p;
+    }
+    return s3_strndup(s, n);
+}
+
+/* Free a string from op_strndup (one in the arena is left alone). */
+static void op_str_free(ferry_s3_op_t *op, char *p)
+{
+    uintptr_t a = (uintptr_t)op->arena, x = (uintptr_t)p;
+    if (x < a || x >= a + sizeof(op->arena))
+        free(p);
+}
+
 ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, const char *key,
                          size_t key_len, ferry_error_t *err, int *rc)
 {
@@ -225,11 +295,12 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
             return NULL;
         }
     }
-    op = calloc(1, sizeof(*op));
+    op = malloc(sizeof(*op));
     if (!op) {
         *rc = ferry_error_set(err, FERRY_ENOMEM, "out of memory");
         return NULL;
     }
+    op_clear(op);
     ferry_list_init(&op->link);
     op->c = c;
     op->kind = kind;
@@ -237,11 +308,11 @@ ferry_s3_op_t *s3_op_new(ferry_s3_t *c, op_kind_t kind, const char *bucket, cons
     op->first_total = -1;
     op->part_marker = -1;
     ferry_buf_init(&op->query, 64 * 1024);
-    op->bucket = strdup(bucket);
+    op->bucket = op_strndup(op, bucket, strlen(bucket));
     if (key) {
         if (!key_len)
             key_len = strlen(key);
-        op->key = s3_strndup(key, key_len);
+        op->key = op_strndup(op, key, key_len);
         op->key_len = key_len;
     }
     if (!op->bucket || (key && !op->key)) {
@@ -260,10 +331,12 @@ int s3_op_header(ferry_s3_op_t *op, const char *name, const char *value)
     if (!name || !*name || strpbrk(name, " \t\r\n:()<>@,;\\\"/[]?={}") ||
         (value && strpbrk(value, "\r\n")))
         return FERRY_EINVAL;
-    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!value)
+        value = "";
+    char *n = op_strndup(op, name, strlen(name)), *v = op_strndup(op, value, strlen(value));
     if (!n || !v) {
-        free(n);
-        free(v);
+        op_str_free(op, n);
+        op_str_free(op, v);
         return FERRY_ENOMEM;
     }
     op->hdrs[op->nhdrs].name = n;
@@ -277,12 +350,12 @@ void s3_op_discard(ferry_s3_op_t *op)
     if (!op)
         return;
     for (size_t i = 0; i < op->nhdrs; i++) {
-        free((char *)op->hdrs[i].name);
-        free((char *)op->hdrs[i].value);
+        op_str_free(op, (char *)op->hdrs[i].name);
+        op_str_free(op, (char *)op->hdrs[i].value);
     }
     ferry_buf_free(&op->query);
-    free(op->bucket);
-    free(op->key);
+    op_str_free(op, op->bucket);
+    op_str_free(op, op->key);
     free(op->own_body);
     free(op->if_match);
     free(op->prefix);
@@ -293,6 +366,7 @@ void s3_op_discard(ferry_s3_op_t *op)
     free(op->upload_id_marker);
     free(op->upload_id);
     ferry_s3_list_guard_free(op->own_guard);
+    ferry_buf_free(&op->held);
     free(op);
 }
 
@@ -840,32 +914,42 @@ static const char *url_path(const char *url)
 static int op_send(ferry_s3_op_t *op)
 {
     ferry_s3_t *c = op->c;
-    ferry_buf_t url, host, auth;
+    ferry_buf_t local[3], *sb = c->scratch;
     ferry_kv_t hv[OP_MAX_HDRS + 10];
     size_t nh = 0;
     char amz_date[17], range[64];
     int rc;
 
-    ferry_buf_init(&url, 16384);
-    ferry_buf_init(&host, 1024);
-    ferry_buf_init(&auth, 1024);
+    /* The URL, Host and Authorization are built in the client's buffers, kept from one
+     * request to the next (curl and the transport copy what they keep); a nested send, which
+     * nothing does today, would get buffers of its own. */
+    int own_scratch = c->scratch_busy;
+    if (own_scratch) {
+        sb = local;
+        scratch_init(sb);
+    } else {
+        c->scratch_busy = 1;
+        for (int i = 0; i < 3; i++)
+            ferry_buf_reset(&sb[i]);
+    }
+    ferry_buf_t *url = &sb[0], *host = &sb[1], *auth = &sb[2];
     ferry_buf_reset(&op->query);
     if ((rc = s3_ops_build_query(op)))
         goto out;
-    if ((rc = ferry_profile_bucket_url(&c->prof, op->bucket, &url, &op->res.err)) ||
-        (rc = ferry_profile_bucket_host(&c->prof, op->bucket, &host, &op->res.err)))
+    if ((rc = ferry_profile_bucket_url(&c->prof, op->bucket, url, &op->res.err)) ||
+        (rc = ferry_profile_bucket_host(&c->prof, op->bucket, host, &op->res.err)))
         goto out;
-    if ((rc = ferry_buf_adds(&url, "/")))
+    if ((rc = ferry_buf_adds(url, "/")))
         goto out;
-    if (op->key && (rc = ferry_uri_encode(op->key, op->key_len, 1, &url)))
+    if (op->key && (rc = ferry_uri_encode(op->key, op->key_len, 1, url)))
         goto out;
-    if (op->query.len && ((rc = ferry_buf_adds(&url, "?")) ||
-                          (rc = ferry_buf_add(&url, op->query.data, op->query.len))))
+    if (op->query.len && ((rc = ferry_buf_adds(url, "?")) ||
+                          (rc = ferry_buf_add(url, op->query.data, op->query.len))))
         goto out;
 
     int64_t now = c->now_ms(c->now_ud);
     ferry_sigv4_amz_date((time_t)(now / 1000), amz_date);
-    hv[nh++] = (ferry_kv_t){"Host", ferry_buf_cstr(&host)};
+    hv[nh++] = (ferry_kv_t){"Host", ferry_buf_cstr(host)};
     hv[nh++] = (ferry_kv_t){"x-amz-date", amz_date};
     hv[nh++] = (ferry_kv_t){"x-amz-content-sha256", op->payload_hash};
     if (c->token)
@@ -889,7 +973,7 @@ static int op_send(ferry_s3_op_t *op)
     }
     ferry_sigv4_req_t sr = {
         .method = op->method,
-        .path = url_path(ferry_buf_cstr(&url)),
+        .path = url_path(ferry_buf_cstr(url)),
         .query = op->query.len ? ferry_buf_cstr(&op->query) : NULL,
         .headers = hv,
         .nheaders = nh,
@@ -900,17 +984,18 @@ static int op_send(ferry_s3_op_t *op)
     };
     /* sr.path runs on into the query: the canonical request stops the path at the first '?'
      * (a '?' in a key is percent-encoded). The signing key is derived once a day per region. */
-    rc = ferry_sigv4_authorization_cached(&sr, &c->creds, &c->sigkey, &auth);
+    rc = ferry_sigv4_authorization_scratch(&sr, &c->creds, &c->sigkey,
+                                           own_scratch ? NULL : &c->sigscratch, auth);
     if (rc) {
         ferry_error_set(&op->res.err, rc, "cannot sign %s %s://%s: %s", op->method, c->prof.scheme,
                         op->bucket, ferry_strerror(rc));
         goto out;
     }
-    hv[nh++] = (ferry_kv_t){"Authorization", ferry_buf_cstr(&auth)};
+    hv[nh++] = (ferry_kv_t){"Authorization", ferry_buf_cstr(auth)};
 
     ferry_http_reqopts_t ro = {
         .method = op->method,
-        .url = ferry_buf_cstr(&url),
+        .url = ferry_buf_cstr(url),
         .headers = hv,
         .nheaders = nh,
         .body = op->source ? NULL : op->body,
@@ -935,9 +1020,10 @@ out:
     if (rc && !op->res.err.code)
         ferry_error_set(&op->res.err, rc, "cannot build %s %s://%s: %s", op->method, c->prof.scheme,
                         op->bucket, ferry_strerror(rc));
-    ferry_buf_free(&url);
-    ferry_buf_free(&host);
-    ferry_buf_free(&auth);
+    if (own_scratch)
+        scratch_free(local);
+    else
+        c->scratch_busy = 0;
     return rc;
 }
 

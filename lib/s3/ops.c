@@ -245,14 +245,75 @@ static int chk_entry(ferry_s3_op_t *op, const char *k, size_t n, int is_prefix)
     return FERRY_OK;
 }
 
+/* A held entry (op->held): this header, then the key or prefix's len bytes and a NUL, the
+ * whole padded to 16 bytes. For an object, o is the entry as parsed, its key pointer stale. */
+typedef struct {
+    int is_prefix;
+    size_t len;
+    ferry_s3xml_object_t o;
+} held_t;
+
+#define HELD_MAX   (64u << 20) /* past this (a page is at most 8 MiB of XML): parse again */
+#define HELD_ALIGN 16
+
+static void hold(ferry_s3_op_t *op, const ferry_s3xml_object_t *o, const char *k, size_t n)
+{
+    if (!op->held_ok)
+        return;
+    held_t h;
+    memset(&h, 0, sizeof(h));
+    h.is_prefix = o == NULL;
+    h.len = n;
+    if (o)
+        h.o = *o;
+    size_t need = (sizeof(h) + n + 1 + HELD_ALIGN - 1) / HELD_ALIGN * HELD_ALIGN;
+    int rc;
+    char *d = ferry_buf_reserve(&op->held, need, &rc);
+    if (d == NULL) {
+        op->held_ok = 0; /* delivered by a second parse instead */
+        return;
+    }
+    memcpy(d, &h, sizeof(h));
+    memcpy(d + sizeof(h), k, n);
+    memset(d + sizeof(h) + n, 0, need - sizeof(h) - n);
+    ferry_buf_commit(&op->held, need);
+}
+
+/* Deliver the held entries of a good page, in document order; a callback's code stops it. */
+static int deliver_held(ferry_s3_op_t *op)
+{
+    const char *p = op->held.data, *end = p ? p + op->held.len : NULL;
+    int rc = FERRY_OK;
+    while (p && p < end && rc == FERRY_OK) {
+        held_t h;
+        memcpy(&h, p, sizeof(h));
+        const char *k = p + sizeof(h);
+        if (h.is_prefix) {
+            if (op->la.on_prefix)
+                rc = op->la.on_prefix(op->la.arg, k, h.len);
+        } else if (op->la.on_object) {
+            h.o.key = k;
+            rc = op->la.on_object(op->la.arg, &h.o);
+        }
+        p += (sizeof(h) + h.len + 1 + HELD_ALIGN - 1) / HELD_ALIGN * HELD_ALIGN;
+    }
+    return rc;
+}
+
 static int chk_object(void *ud, const ferry_s3xml_object_t *o)
 {
-    return chk_entry(ud, o->key, o->key_len, 0);
+    int rc = chk_entry(ud, o->key, o->key_len, 0);
+    if (rc == FERRY_OK)
+        hold(ud, o, o->key, o->key_len);
+    return rc;
 }
 
 static int chk_prefix(void *ud, const char *p, size_t n)
 {
-    return chk_entry(ud, p, n, 1);
+    int rc = chk_entry(ud, p, n, 1);
+    if (rc == FERRY_OK)
+        hold(ud, NULL, p, n);
+    return rc;
 }
 
 /* la.provisional: the check, then the caller's callback, in the one pass. */
@@ -289,6 +350,12 @@ const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *
     cbs->on_object = op->la.provisional ? chk_deliver_object : chk_object;
     cbs->on_prefix = op->la.provisional ? chk_deliver_prefix : chk_prefix;
     op->cb_stopped = 0;
+    if (!op->la.provisional) { /* the page's entries are recorded as they pass the check */
+        if (op->held.max == 0)
+            ferry_buf_init(&op->held, HELD_MAX);
+        ferry_buf_reset(&op->held);
+        op->held_ok = 1;
+    }
     return cbs;
 }
 
@@ -422,9 +489,9 @@ static int set_str(char **dst, const char *s, size_t n)
     return FERRY_OK;
 }
 
-/* A listing page that parsed (xr: the first pass's result): deliver its entries (second pass,
- * now that the page is known good; a provisional listing had them in the first), then move the
- * paging state on. */
+/* A listing page that parsed (xr: the first pass's result): deliver its entries (a ListObjects
+ * page from what its checking pass recorded; other listings by a second pass, now that the page
+ * is known good; a provisional listing had them in the first), then move the paging state on. */
 static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
                      const ferry_s3xml_result_t *xr, int *more)
 {
@@ -432,7 +499,14 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
     ferry_s3xml_t *px = NULL;
     const ferry_s3xml_result_t *r = xr;
     int rc = FERRY_OK;
-    if (!(op->kind == OP_LIST && op->la.provisional && op->guard && xr)) {
+    int held = op->kind == OP_LIST && op->guard && xr && !op->la.provisional && op->held_ok;
+    op->held_ok = 0;
+    if (held) { /* checked in the first pass, entries recorded there: no second parse */
+        rc = deliver_held(op);
+        ferry_buf_reset(&op->held);
+        if (rc)
+            return rc; /* a callback stopped it */
+    } else if (!(op->kind == OP_LIST && op->la.provisional && op->guard && xr)) {
         ferry_s3xml_opts_t xo = {.expect = op->expect,
                                  .list_version = op->list_version,
                                  .plus_literal = !c->prof.list_plus_is_space};

@@ -35,6 +35,9 @@ struct ferry_s3_s {
     char *access_key, *secret_key, *token;
     ferry_creds_t creds;
     ferry_sigv4_key_t sigkey; /* derived signing key for today's scope; wiped with the secret */
+    ferry_buf_t scratch[3];   /* op_send's URL, Host, Authorization, kept between requests */
+    int scratch_busy;         /* scratch in use (op_send on the stack) */
+    ferry_sigv4_scratch_t sigscratch; /* signing's buffers, with scratch */
     ferry_retry_policy_t pol;
     ferry_retry_rng_t rng;
     char role[32];
@@ -106,6 +109,12 @@ struct ferry_s3_op_s {
     size_t marker_len;
     ferry_s3_list_guard_t *guard; /* ListObjects: borrowed (la.guard) or own_guard */
     ferry_s3_list_guard_t *own_guard;
+    /* ListObjects (not provisional): the entries of the page being checked, recorded by the
+     * checking pass and delivered from here once the page is known good, instead of a second
+     * parse of the XML (~18k instructions an entry with expat). held_ok = 0: nothing usable
+     * was recorded (too large, out of memory), the page is parsed again to deliver. */
+    ferry_buf_t held;
+    int held_ok;
     long part_marker;
     unsigned max_keys;
     int (*on_deleted)(void *, const ferry_s3xml_deleted_t *);
@@ -121,6 +130,11 @@ struct ferry_s3_op_s {
     ferry_s3_result_t res;
     ferry_s3_done_cb done;
     void *done_arg;
+    /* Bucket, key and the fixed headers' names and values of a typical operation live here,
+     * in the op's own block, instead of two mallocs per string (~10 per operation); a string
+     * that does not fit is malloc'd. s3_op_discard frees only those (op_str_free). */
+    size_t arena_used;
+    char arena[1024];
 };
 
 /* client.c */

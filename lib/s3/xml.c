@@ -330,11 +330,25 @@ static const char *local_name(const char *name)
     return c ? c + 1 : name;
 }
 
+/* One of Key, Prefix, NextMarker, Marker, StartAfter, NextKeyMarker, KeyMarker, Delimiter.
+ * Asked twice for every element of every listing: by length first, then one compare (eight
+ * strcmp calls were ~240 instructions an element). */
 static int is_keyish(const char *n)
 {
-    return !strcmp(n, "Key") || !strcmp(n, "Prefix") || !strcmp(n, "NextMarker") ||
-           !strcmp(n, "Marker") || !strcmp(n, "StartAfter") || !strcmp(n, "NextKeyMarker") ||
-           !strcmp(n, "KeyMarker") || !strcmp(n, "Delimiter");
+    switch (strlen(n)) {
+    case 3:
+        return !memcmp(n, "Key", 3);
+    case 6:
+        return !memcmp(n, "Prefix", 6) || !memcmp(n, "Marker", 6);
+    case 9:
+        return !memcmp(n, "KeyMarker", 9) || !memcmp(n, "Delimiter", 9);
+    case 10:
+        return !memcmp(n, "NextMarker", 10) || !memcmp(n, "StartAfter", 10);
+    case 13:
+        return !memcmp(n, "NextKeyMarker", 13);
+    default:
+        return 0;
+    }
 }
 
 static ferry_s3xml_kind_t root_kind(const char *n)
@@ -413,7 +427,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         return;
     }
     if (p->depth == 2) {
-        snprintf(p->child, sizeof(p->child), "%s", n);
+        size_t cl = strnlen(n, sizeof(p->child) - 1); /* snprintf's "%s" cut, without it */
+        memcpy(p->child, n, cl);
+        p->child[cl] = '\0';
         memset(&p->obj, 0, sizeof(p->obj));
         p->obj.size = -1;
         p->obj.last_modified_ms = -1;

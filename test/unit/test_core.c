@@ -7,6 +7,7 @@
 #include "ferry/text.h"
 #include "test.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -276,8 +277,74 @@ static void test_utf8(void)
     CHECK_INT(ferry_utf8_is_control("a", 1), 0);
 }
 
+/* The IMF-fixdate fast path gives curl_getdate's value for every date it takes (the worker
+ * falls back to curl_getdate for the rest), and takes nothing else. */
+static void test_http_date(void)
+{
+    static const time_t edges[] = {0,          59,         86399,      86400,
+                                   951782399,  951782400,  951868799,  951868800,
+                                   1700000000, 4107542399, 4107542400, 253402300799};
+    int bad = 0, n = 0;
+    for (int64_t t = 0; t <= 253402300799; t += 9999991 + (t % 7) * 3607) {
+        for (int pass = 0; pass < 2; pass++) {
+            time_t tt = pass ? edges[n % 12] : (time_t)t;
+            struct tm tm;
+            char s[64];
+            gmtime_r(&tt, &tm);
+            strftime(s, sizeof(s), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+            int64_t got = -1;
+            if (ferry_http_date_imf(s, &got) != FERRY_OK || got != (int64_t)tt ||
+                (int64_t)curl_getdate(s, NULL) != got) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  %s: got %" PRId64 ", want %lld (curl %lld)\n", s, got,
+                            (long long)tt, (long long)curl_getdate(s, NULL));
+            }
+        }
+        n++;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(n > 20000);
+    static const char *const no[] = {
+        "",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 nov 1994 08:49:37 GMT",
+        "sun, 06 Nov 1994 08:49:37 GMT",
+        "Xyz, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT ",
+        " Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 8:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:60 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:60:00 GMT",
+        "Sun, 00 Nov 1994 08:49:37 GMT",
+        "Sun, 31 Nov 1994 08:49:37 GMT",
+        "Thu, 29 Feb 1900 00:00:00 GMT",
+        "Sun, 29 Feb 2026 00:00:00 GMT",
+        "Wed, 31 Dec 1969 23:59:59 GMT",
+        "Sun, 06 Nov +994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:4a:37 GMT",
+        "Sun; 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+        "1994-11-06T08:49:37Z",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        int64_t v = 42;
+        CHECK_INT(ferry_http_date_imf(no[i], &v), FERRY_EPARSE);
+        CHECK(v == 42);
+    }
+    int64_t v = 42;
+    CHECK_INT(ferry_http_date_imf(NULL, &v), FERRY_EPARSE);
+    CHECK_INT(ferry_http_date_imf("Tue, 29 Feb 2000 23:59:59 GMT", &v), FERRY_OK);
+    CHECK(v == 951868799);
+    CHECK_INT(ferry_http_date_imf("Sun, 06 Nov 1994 08:49:37 GMT", &v), FERRY_OK);
+    CHECK(v == 784111777);
+}
+
 int main(void)
 {
+    test_http_date();
     test_utf8();
     test_creds_wiped_on_error();
     test_creds_file_mode();

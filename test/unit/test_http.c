@@ -157,6 +157,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         MHD_add_response_header(resp, "x-echo-test", ct ? ct : "");
         ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
         MHD_add_response_header(resp, "x-echo-ctype", ct ? ct : "-");
+        char seen[160]; /* the request's x-empty and x-two headers, "-" when absent */
+        const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-empty"),
+                   *two = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-two");
+        snprintf(seen, sizeof(seen), "[%s][%s]", e ? e : "-", two ? two : "-");
+        MHD_add_response_header(resp, "x-echo-seen", seen);
         ret = MHD_queue_response(c, 200, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -224,6 +229,8 @@ typedef struct {
     char rid[64];
     char meta[64];
     char ctype[64]; /* /echo: the Content-Type the server received ("-" when none) */
+    char test[64];  /* /echo: its x-test header */
+    char seen[160]; /* /echo: "[x-empty][x-two]" as received ("-" when absent) */
     char body[512];
     size_t body_len;
     int truncated;
@@ -264,6 +271,10 @@ static void done_cb(void *arg, int rc, const ferry_error_t *err, const ferry_htt
         snprintf(c->meta, sizeof(c->meta), "%s", v);
     if ((v = ferry_http_resp_header(r, "x-echo-ctype")))
         snprintf(c->ctype, sizeof(c->ctype), "%s", v);
+    if ((v = ferry_http_resp_header(r, "x-echo-test")))
+        snprintf(c->test, sizeof(c->test), "%s", v);
+    if ((v = ferry_http_resp_header(r, "x-echo-seen")))
+        snprintf(c->seen, sizeof(c->seen), "%s", v);
     if ((v = ferry_http_resp_header(r, "x-oss-hash-crc64ecma")))
         snprintf(c->meta, sizeof(c->meta), "%s", v);
     snprintf(c->body, sizeof(c->body), "%s", r->body);
@@ -501,6 +512,24 @@ static void test_put(uv_loop_t *loop, ferry_http_t *h)
      * form Content-Type must not appear, a given one must; a larger one takes the read path */
     CHECK_STR(m.ctype, "-");
     CHECK_STR(z.ctype, "-");
+    /* header lines as given: "Name: value", and an empty value sent as an empty header */
+    ctx_t hx;
+    ctx_init(loop, &hx);
+    ferry_kv_t hh[] = {{"x-test", "a b:c"}, {"x-empty", ""}, {"x-two", "2"}};
+    ferry_http_reqopts_t o8 = {.method = "PUT",
+                               .url = url("/echo"),
+                               .headers = hh,
+                               .nheaders = 3,
+                               .body = "xy",
+                               .body_len = 2,
+                               .done = done_cb,
+                               .arg = &hx};
+    REQUIRE(ferry_http_submit(h, &o8, NULL) == FERRY_OK);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_STR(hx.test, "a b:c");
+    CHECK_STR(hx.seen, "[][2]");
+    CHECK_STR(hx.ctype, "-");
+    ctx_close(&hx);
     /* a header line over 16 KiB is refused before anything is sent (and nothing leaks) */
     static char longv[17000];
     memset(longv, 'a', sizeof(longv) - 1);

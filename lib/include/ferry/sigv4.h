@@ -112,6 +112,21 @@ typedef struct ferry_sigv4_key_s {
 int ferry_sigv4_authorization_cached(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
                                      ferry_sigv4_key_t *cache, ferry_buf_t *out);
 
+/* Buffers for the canonical request, the signed headers and the string to sign, kept between
+ * signatures so that signing allocates nothing once they have grown (ferry_s3_t keeps one; they
+ * hold nothing secret). Init before use, free when done. */
+typedef struct ferry_sigv4_scratch_s {
+    ferry_buf_t creq, sh, sts;
+} ferry_sigv4_scratch_t;
+void ferry_sigv4_scratch_init(ferry_sigv4_scratch_t *s);
+void ferry_sigv4_scratch_free(ferry_sigv4_scratch_t *s);
+
+/* ferry_sigv4_authorization_cached building in *scratch (NULL: buffers of its own, freed before
+ * it returns). Same output and codes. */
+int ferry_sigv4_authorization_scratch(const ferry_sigv4_req_t *r, const ferry_creds_t *creds,
+                                      ferry_sigv4_key_t *cache, ferry_sigv4_scratch_t *scratch,
+                                      ferry_buf_t *out);
+
 /* Zero a cached key (NULL accepted). */
 void ferry_sigv4_key_wipe(ferry_sigv4_key_t *cache);
 

@@ -40,6 +40,14 @@ int ferry_parse_duration(const char *s, int64_t *ms);
  * FERRY_ERANGE (larger than 2^64-1), *bytes untouched. */
 int ferry_parse_size(const char *s, uint64_t *bytes);
 
+/* An HTTP date in the one form RFC 9110 says senders must use (IMF-fixdate, exactly 29 bytes:
+ * "Sun, 06 Nov 1994 08:49:37 GMT"), years 1970..9999, a real calendar day, seconds 0..59.
+ * FERRY_OK and *secs (seconds since the epoch) set; FERRY_EPARSE for anything else, *secs
+ * untouched: the caller may then try a lenient parser (curl_getdate, which gives the same
+ * value for every string accepted here — test_core compares them). No sscanf: this runs for
+ * every object copied (Last-Modified). */
+int ferry_http_date_imf(const char *s, int64_t *secs);
+
 #ifdef __cplusplus
 }
 #endif
