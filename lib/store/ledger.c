@@ -1146,7 +1146,7 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
                 ARG((const char *)x->crc, it->has_crc64 ? 8 : 0);
                 SARG(it->seq ? it->seq : "");
                 SARG(x->origin);
-                SARG(it->force ? "1" : "0");
+                SARG(it->force == FERRY_FORCE_IDLE ? "2" : it->force ? "1" : "0");
                 SARG(it->op_delete ? "delete" : "copy");
                 SARG(it->etag ? it->etag : "");
                 SARG(x->crctext);

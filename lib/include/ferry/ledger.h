@@ -225,8 +225,20 @@ typedef struct ferry_item_s {
     uint64_t crc64;
     int origin;    /* ferry_origin_t */
     int op_delete; /* 1: the source object was deleted */
-    int force;     /* 1: re-queue even an unchanged done record (retry) */
+    int force;     /* ferry_force_t */
 } ferry_item_t;
+
+/* What an enqueue does with an item at the version the record already has (an older one is
+ * always STALE, a newer one always queued). */
+typedef enum {
+    FERRY_FORCE_NO = 0,     /* nothing (UNCHANGED), except a delete over a record it has not
+                               reached (see ferry_ledger_enqueue) */
+    FERRY_FORCE_ALWAYS = 1, /* re-queue it, whatever its state (retry) */
+    FERRY_FORCE_IDLE = 2    /* re-queue it unless a job for it is on its way (queued or copying:
+                               UNCHANGED) — the scan's "copy it again" when its destination
+                               differs; here the same version compares etags as ferry_etag_eq
+                               does (quotes and hex case aside), not byte for byte */
+} ferry_force_t;
 
 /* The bounds ferry_ledger_enqueue and ferry_ledger_skip check, for a producer that would
  * rather skip one bad item (a listing entry with an impossible size) than fail the batch:

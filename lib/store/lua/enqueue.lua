@@ -5,8 +5,22 @@
 -- KEYS: pending failed counters stream, then per key: bucket
 -- ARGV: now now_ms, then per key 12 values: key size mtime etag(packed) crc(8 bytes|'') seq
 --       origin force op etag_text crc_text origin_name
+--       force: '0' no, '1' re-queue the same version whatever its state, '2' re-queue it
+--       unless queued/copying (the scan; the same version's etag compared as ferry_etag_eq)
 -- Returns one code per key: 1 queued, 0 unchanged, -1 stale (older than the record).
 local NA = 12
+-- ferry_etag_eq on packed etags: esame, and a text etag's letter case aside too.
+local function esame_ci(a, b)
+  if esame(a, b) then return true end
+  if a == '' or b == '' then return false end
+  local ta, tb = string.byte(a, 1), string.byte(b, 1)
+  if (ta >= 1 and ta <= 4) or (tb >= 1 and tb <= 4) then return false end
+  local function bare(x)
+    if string.byte(x, 1) == 0 then x = string.sub(x, 2) end
+    return string.lower((string.gsub(x, '^"(.*)"$', '%1')))
+  end
+  return bare(a) == bare(b)
+end
 local n = #KEYS - 4
 for i = 1, n do
   local o = 2 + (i - 1) * NA
@@ -20,6 +34,7 @@ local function enqueue(B, o)
   local size, m = tonumber(A(2)), tonumber(A(3))
   local e, crc, q = A(4), A(5), A(6)
   local force = A(8) == '1'
+  local idle = A(8) == '2'
   local del = A(9) == 'delete'
   local r = load(B, k)
   local os, osz = nil, 0
@@ -33,11 +48,20 @@ local function enqueue(B, o)
     else
       local c = vcmp(m, e, q, r)
       if c < 0 then return -1, 0 end
+      -- the scan's same version also when the etags differ in quotes or case only (a job on
+      -- its way is left alone; otherwise it is queued as a newer version, as force '1' would)
+      if c > 0 and idle and (os == S_QUEUED or os == S_COPYING) and q == '' and
+         m == (r[F_MTIME] or 0) and esame_ci(e, r[F_ETAG] or '') then
+        return 0, 0
+      end
       if c == 0 then
         changed = false
-        -- the same version: nothing to do, except a delete over a record it has not reached
-        if not force and
+        if idle then
+          -- the scan: the destination differs; a job on its way will copy it
+          if os == S_QUEUED or os == S_COPYING then return 0, 0 end
+        elseif not force and
            not (del and os ~= S_QUEUED and os ~= S_COPYING and os ~= S_DELETED) then
+          -- the same version: nothing to do, except a delete over a record it has not reached
           return 0, 0
         end
       end
