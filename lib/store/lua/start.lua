@@ -28,10 +28,12 @@ for i = 1, (#KEYS - 3) / 2 do
     local s = r[F_STATE]
     if final(s) then code = 0; v = raw
     else
-      local cur = redis.call('GET', L)
+      -- take the lease if it is free, else see who holds it: one command (Redis >= 7.0)
+      local cur = redis.call('SET', L, tok, 'NX', 'PX', ARGV[2], 'GET')
       if cur and cur ~= tok and not dead_holder(cur, tok, ARGV[1]) then code = -2
       else
-        redis.call('SET', L, tok, 'PX', ARGV[2])
+        -- ours already (a resent call) or a dead process's: renewed / taken over
+        if cur then redis.call('SET', L, tok, 'PX', ARGV[2]) end
         r[F_STATE] = S_COPYING; r[F_ATTEMPTS] = (r[F_ATTEMPTS] or 0) + 1
         r[F_STARTED_AFTER] = math.max(0, now - (r[F_QUEUED_AT] or now))
         r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
