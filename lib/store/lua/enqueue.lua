@@ -77,7 +77,7 @@ local function enqueue(B, o)
   r[F_STATE] = S_QUEUED; r[F_ATTEMPTS] = 0; r[F_ORIGIN] = tonumber(A(7))
   r[F_QUEUED_AT] = tonumber(ARGV[1])
   r[F_STARTED_AFTER] = nil; r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
-  r[F_ERROR] = nil; r[F_WORKER] = nil
+  r[F_ERROR] = nil; r[F_WORKER] = nil; r[F_LEASE] = nil
   save(B, k, r)
   account(KEYS[1], KEYS[2], k, os, osz, S_QUEUED, r[F_SIZE] or 0)
   redis.call('XADD', KEYS[4], '*', 'k', k, 's', A(2), 'm', A(3), 'e', A(10),

@@ -10,8 +10,13 @@ local function finish(B, L, o)
   local k = A(1)
   local r = load(B, k)
   if not r then return -3 end
-  local cur = redis.call('GET', L)
-  if cur and cur ~= A(2) then return -2 end
+  -- the lease: ours (or lapsed) when the record says it was last started under our token
+  -- (ltok); else read the key
+  local cur = r[F_LEASE] ~= nil and r[F_LEASE] == ltok(A(2), r[F_WORKER] or '')
+  if not cur then
+    cur = redis.call('GET', L)
+    if cur and cur ~= A(2) then return -2 end
+  end
   local os, osz = r[F_STATE], r[F_SIZE] or 0
   local m = tonumber(A(5))
   if m ~= 0 then
@@ -35,7 +40,7 @@ local function finish(B, L, o)
   local ns = tonumber(A(3))
   local now = tonumber(A(11))
   local uv0 = uvc(os, r[F_CHECKS])
-  r[F_STATE] = ns
+  r[F_STATE] = ns; r[F_LEASE] = nil
   -- a done outcome without checks (a refused delete going back to done) keeps the checks of
   -- the copy it leaves in place
   if A(13) ~= '' or ns ~= S_DONE then r[F_CHECKS] = opt(A(13)) end

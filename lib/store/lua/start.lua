@@ -37,7 +37,7 @@ for i = 1, (#KEYS - 3) / 2 do
         r[F_STATE] = S_COPYING; r[F_ATTEMPTS] = (r[F_ATTEMPTS] or 0) + 1
         r[F_STARTED_AFTER] = math.max(0, now - (r[F_QUEUED_AT] or now))
         r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
-        r[F_WORKER] = ARGV[1]
+        r[F_WORKER] = ARGV[1]; r[F_LEASE] = ltok(tok, ARGV[1])
         code = 1; v = save(B, k, r)
         account(KEYS[1], KEYS[2], k, s, r[F_SIZE] or 0, S_COPYING, r[F_SIZE] or 0)
       end
