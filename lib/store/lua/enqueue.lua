@@ -28,8 +28,12 @@ for i = 1, n do
   if err then return err end
   if #ARGV[o + 10] > ETAG_MAX then return bad(ARGV[o + 1], 'etag') end
 end
+local NOW = tonumber(ARGV[1])
+-- ARGV[O + j]: the j-th value of the key being done (one closure per run, not per key)
+local O = 0
+local function A(j) return ARGV[O + j] end
 local function enqueue(B, o)
-  local function A(j) return ARGV[o + j] end
+  O = o
   local k = A(1)
   local size, m = tonumber(A(2)), tonumber(A(3))
   local e, crc, q = A(4), A(5), A(6)
@@ -75,7 +79,7 @@ local function enqueue(B, o)
     r[F_SEQ] = opt(q); r[F_DST_ETAG] = nil; r[F_UPLOAD_ID] = nil
   end
   r[F_STATE] = S_QUEUED; r[F_ATTEMPTS] = 0; r[F_ORIGIN] = tonumber(A(7))
-  r[F_QUEUED_AT] = tonumber(ARGV[1])
+  r[F_QUEUED_AT] = NOW
   r[F_STARTED_AFTER] = nil; r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
   r[F_ERROR] = nil; r[F_WORKER] = nil; r[F_LEASE] = nil
   save(B, k, r)
@@ -92,6 +96,6 @@ end
 flush(KEYS[3])
 -- queue bytes, "qbytes:event|bulk" (queue.c's LUA_QDEL takes them off at the ack)
 if qb > 0 then
-  redis.call('HINCRBY', KEYS[3], 'qbytes:' .. string.match(KEYS[4], '[^:]+$'), qb)
+  redis.call('HINCRBY', KEYS[3], 'qbytes:' .. string.match(KEYS[4], '[^:]+$'), int(qb))
 end
 return out

@@ -5,8 +5,11 @@
 --       checks
 -- Returns one code per key: 1 recorded, -1 a newer version is queued, -2 another token holds
 -- the lease, -3 no record.
+-- ARGV[O + j]: the j-th value of the key being done (one closure per run, not per key)
+local O = 0
+local function A(j) return ARGV[O + j] end
 local function finish(B, L, o)
-  local function A(j) return ARGV[o + j] end
+  O = o
   local k = A(1)
   local r = load(B, k)
   if not r then return -3 end

@@ -36,24 +36,41 @@ local function pend(s) return s == S_QUEUED or s == S_COPYING or s == S_FAILED e
 -- States a copy ends in; a job that meets one is acked without copying.
 local function final(s) return s == S_DONE or s == S_SKIPPED or s == S_DELETED end
 
+-- A Lua number as the decimal integer Redis reads ('%d': concatenating or passing a number
+-- formats it as a float with sprintf, the costliest step of a small script).
+local function int(v) return string.format('%d', v) end
+
 -- Counter changes, summed over the script and written once (flush).
 local CD = {}
 local function cadd(f, v) CD[f] = (CD[f] or 0) + v end
 local function flush(C)
-  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, v) end end
+  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, int(v)) end end
   CD = {}
+end
+
+-- The counter fields of state s, 'n<s>' and 'b<s>', made once per script run.
+local NF, BF = {}, {}
+local function nf(s)
+  local v = NF[s]
+  if v == nil then v = 'n' .. s; NF[s] = v end
+  return v
+end
+local function bf(s)
+  local v = BF[s]
+  if v == nil then v = 'b' .. s; BF[s] = v end
+  return v
 end
 
 -- Key k moves from state os (nil: new record) of size osz to state ns of size nsz: the
 -- counters n<state>/b<state> and the pending (P) and failed (F) indexes follow.
 local function account(P, F, k, os, osz, ns, nsz)
-  if os ~= nil then cadd('n' .. os, -1); cadd('b' .. os, -osz) end
-  cadd('n' .. ns, 1); cadd('b' .. ns, nsz)
+  if os ~= nil then cadd(nf(os), -1); cadd(bf(os), -osz) end
+  cadd(nf(ns), 1); cadd(bf(ns), nsz)
   local op = os ~= nil and pend(os)
   local np = pend(ns)
-  if np and not op then redis.call('ZADD', P, 0, k)
+  if np and not op then redis.call('ZADD', P, '0', k)
   elseif op and not np then redis.call('ZREM', P, k) end
-  if ns == S_FAILED and os ~= S_FAILED then redis.call('ZADD', F, 0, k)
+  if ns == S_FAILED and os ~= S_FAILED then redis.call('ZADD', F, '0', k)
   elseif os == S_FAILED and ns ~= S_FAILED then redis.call('ZREM', F, k) end
 end
 
