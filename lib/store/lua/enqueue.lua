@@ -29,17 +29,14 @@ for i = 1, n do
   if #ARGV[o + 10] > ETAG_MAX then return bad(ARGV[o + 1], 'etag') end
 end
 local NOW = tonumber(ARGV[1])
--- ARGV[O + j]: the j-th value of the key being done (one closure per run, not per key)
-local O = 0
-local function A(j) return ARGV[O + j] end
 local function enqueue(B, o)
-  O = o
-  local k = A(1)
-  local size, m = tonumber(A(2)), tonumber(A(3))
-  local e, crc, q = A(4), A(5), A(6)
-  local force = A(8) == '1'
-  local idle = A(8) == '2'
-  local del = A(9) == 'delete'
+  -- this key's 12 values, as locals
+  local k, a_size, a_mtime, e, crc, q, a_origin, a_force, a_op, a_etag_text, a_crc_text,
+    a_origin_name = unpack(ARGV, o + 1, o + 12)
+  local size, m = tonumber(a_size), tonumber(a_mtime)
+  local force = a_force == '1'
+  local idle = a_force == '2'
+  local del = a_op == 'delete'
   local r = load(B, k)
   local os, osz = nil, 0
   local changed = true
@@ -72,20 +69,21 @@ local function enqueue(B, o)
     end
     cadd('uv', -uvc(os, r[F_CHECKS]))
   else
-    r = {}
+    -- a new record: its array part sized for every slot at once (no rehash per slot set)
+    r = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
   end
   if changed or r[F_MTIME] == nil then
     r[F_SIZE] = size; r[F_MTIME] = m; r[F_ETAG] = opt(e); r[F_CRC64] = opt(crc)
     r[F_SEQ] = opt(q); r[F_DST_ETAG] = nil; r[F_UPLOAD_ID] = nil
   end
-  r[F_STATE] = S_QUEUED; r[F_ATTEMPTS] = 0; r[F_ORIGIN] = tonumber(A(7))
+  r[F_STATE] = S_QUEUED; r[F_ATTEMPTS] = 0; r[F_ORIGIN] = tonumber(a_origin)
   r[F_QUEUED_AT] = NOW
   r[F_STARTED_AFTER] = nil; r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
   r[F_ERROR] = nil; r[F_WORKER] = nil; r[F_LEASE] = nil
   save(B, k, r)
   account(KEYS[1], KEYS[2], k, os, osz, S_QUEUED, r[F_SIZE] or 0)
-  redis.call('XADD', KEYS[4], '*', 'k', k, 's', A(2), 'm', A(3), 'e', A(10),
-    'c', A(11), 'q', q, 'o', A(12), 'op', A(9), 't', ARGV[2])
+  redis.call('XADD', KEYS[4], '*', 'k', k, 's', a_size, 'm', a_mtime, 'e', a_etag_text,
+    'c', a_crc_text, 'q', q, 'o', a_origin_name, 'op', a_op, 't', ARGV[2])
   return 1, size
 end
 local out, qb = {}, 0
