@@ -40,34 +40,26 @@ local function final(s) return s == S_DONE or s == S_SKIPPED or s == S_DELETED e
 -- formats it as a float with sprintf, the costliest step of a small script).
 local function int(v) return string.format('%d', v) end
 
--- Counter changes, summed over the script and written once (flush).
-local CD = {}
+-- Counter changes, summed over the script and written once (flush): objects (DN) and bytes
+-- (DB) by state number (their fields 'n<state>', 'b<state>' are named at the flush only), and
+-- other fields (CD).
+local CD, DN, DB = {}, {}, {}
 local function cadd(f, v) CD[f] = (CD[f] or 0) + v end
 local function flush(C)
+  for s, v in pairs(DN) do if v ~= 0 then redis.call('HINCRBY', C, 'n' .. s, int(v)) end end
+  for s, v in pairs(DB) do if v ~= 0 then redis.call('HINCRBY', C, 'b' .. s, int(v)) end end
   for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, int(v)) end end
-  CD = {}
-end
-
--- The counter fields of state s, 'n<s>' and 'b<s>', made once per script run.
-local NF, BF = {}, {}
-local function nf(s)
-  local v = NF[s]
-  if v == nil then v = 'n' .. s; NF[s] = v end
-  return v
-end
-local function bf(s)
-  local v = BF[s]
-  if v == nil then v = 'b' .. s; BF[s] = v end
-  return v
+  CD, DN, DB = {}, {}, {}
 end
 
 -- Key k moves from state os (nil: new record) of size osz to state ns of size nsz: the
--- counters n<state>/b<state> and the pending (P) and failed (F) indexes follow.
+-- counters n<state>/b<state> and the pending (P) and failed (F) indexes follow (pend()
+-- written out: this runs for every key of every script).
 local function account(P, F, k, os, osz, ns, nsz)
-  if os ~= nil then cadd(nf(os), -1); cadd(bf(os), -osz) end
-  cadd(nf(ns), 1); cadd(bf(ns), nsz)
-  local op = os ~= nil and pend(os)
-  local np = pend(ns)
+  if os ~= nil then DN[os] = (DN[os] or 0) - 1; DB[os] = (DB[os] or 0) - osz end
+  DN[ns] = (DN[ns] or 0) + 1; DB[ns] = (DB[ns] or 0) + nsz
+  local op = os == S_QUEUED or os == S_COPYING or os == S_FAILED
+  local np = ns == S_QUEUED or ns == S_COPYING or ns == S_FAILED
   if np and not op then redis.call('ZADD', P, '0', k)
   elseif op and not np then redis.call('ZREM', P, k) end
   if ns == S_FAILED and os ~= S_FAILED then redis.call('ZADD', F, '0', k)
