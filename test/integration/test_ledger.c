@@ -1223,6 +1223,24 @@ static void test_lease_in_record(ferry_redis_t *r)
     o.mtime = 79;
     CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f4", &o), FERRY_ECONFLICT);
     CHECK_INT(redis_int(r, "EXISTS %s", lk), 0);
+    /* 6. a record that fits Redis's default hash-max-listpack-value (64 bytes) without the
+     * token but not with it is written without it (the bucket stays a listpack); the lease
+     * key still guards the copy */
+    char w[64], tok[96];
+    memset(w, 'w', 40); /* 40 bytes: the copying record is 60 without the token, 71 with it */
+    w[40] = '\0';
+    snprintf(tok, sizeof(tok), "%s/100/f9", w);
+    it.mtime = 90;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "k", w, tok, 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    REQUIRE(ferry_redis_cmd(r, &rep, "HGET %s k", bk) == FERRY_OK);
+    CHECK(rep->type == REDIS_REPLY_STRING && rep->len <= 64);
+    freeReplyObject(rep);
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f9", &o), FERRY_EBUSY);
+    o.mtime = 90;
+    CHECK_INT(ferry_ledger_finish(l, "k", tok, &o), FERRY_OK);
+    CHECK_INT(redis_int(r, "EXISTS %s", lk), 0);
     ferry_ledger_free(l);
 }
 

@@ -10,11 +10,16 @@ local function load(B, k)
   return {cmsgpack.unpack(v)}
 end
 
--- Write record r of key k, trailing nils dropped (ferry_record_encode does the same).
-local function save(B, k, r)
+-- Record r packed, trailing nils dropped (ferry_record_encode does the same).
+local function enc(r)
   local n = N_SLOTS
   while n > 0 and r[n] == nil do n = n - 1 end
-  local v = cmsgpack.pack(unpack(r, 1, n))
+  return cmsgpack.pack(unpack(r, 1, n))
+end
+
+-- Write record r of key k; returns the packed value.
+local function save(B, k, r)
+  local v = enc(r)
   redis.call('HSET', B, k, v)
   return v
 end
