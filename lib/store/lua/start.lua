@@ -41,8 +41,9 @@ for i = 1, (#KEYS - 3) / 2 do
         v = enc(r)
         -- a Redis with the default hash-max-listpack-value (64) keeps a bucket compact only
         -- while all its values fit: the lease slot alone never pushes a record past 64 bytes
-        -- (then finish reads the lease key instead)
-        if #v > 64 and #v <= 68 + #r[F_LEASE] then
+        -- (then finish reads the lease key instead; the slot is at most 5 + #lease bytes:
+        -- its header, the token, the nil slots before it)
+        if #v > 64 and #v <= 69 + #r[F_LEASE] then
           local l = r[F_LEASE]
           r[F_LEASE] = nil
           local w = enc(r)
