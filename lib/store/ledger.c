@@ -467,6 +467,9 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
         copy_str(V(SEQ), rec->seq, sizeof(rec->seq)) ||
         copy_str(V(CHECKS), rec->checks, sizeof(rec->checks)))
         return FERRY_EPARSE;
+    /* the copy lease's token, kept for the scripts only (finish.lua): a string or nothing */
+    if (V(LEASE)->t != MP_STR && V(LEASE)->t != MP_NIL && V(LEASE)->t != MP_ABSENT)
+        return FERRY_EPARSE;
 #undef V
     return FERRY_OK;
 }
@@ -1146,7 +1149,7 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
                 ARG((const char *)x->crc, it->has_crc64 ? 8 : 0);
                 SARG(it->seq ? it->seq : "");
                 SARG(x->origin);
-                SARG(it->force ? "1" : "0");
+                SARG(it->force == FERRY_FORCE_IDLE ? "2" : it->force ? "1" : "0");
                 SARG(it->op_delete ? "delete" : "copy");
                 SARG(it->etag ? it->etag : "");
                 SARG(x->crctext);

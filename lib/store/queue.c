@@ -343,7 +343,7 @@ void ferry_queue_free(ferry_queue_t *q)
     "  end\n"                                                                                      \
     "  local F = 'qbytes:' .. string.match(S, '[^:]+$')\n"                                         \
     "  if redis.call('XLEN', S) == 0 then redis.call('HDEL', C, F)\n"                              \
-    "  elseif b > 0 then redis.call('HINCRBY', C, F, -b) end\n"                                    \
+    "  elseif b > 0 then redis.call('HINCRBY', C, F, string.format('%d', -b)) end\n"               \
     "  return n\n"                                                                                 \
     "end\n"
 

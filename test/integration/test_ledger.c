@@ -1144,6 +1144,106 @@ static void test_enqueue_batch(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+/* finish reads the lease key only when the record does not say that the copy was last started
+ * under the finishing token (slot LEASE, written by start with the key): the record's word may
+ * save that GET but must never let a finish through another holder's lease. */
+static void test_lease_in_record(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "lrec", 1, &l) == FERRY_OK); /* one bucket: led:0 */
+    const char *lk = "ferry:{lrec}:lk:k", *bk = "ferry:{lrec}:led:0";
+    ferry_item_t it = item("k", 10, 77, NULL);
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    int sr;
+    ferry_outcome_t o = {.state = FERRY_STATE_DONE, .size = 10, .mtime = 77, .duration_ms = 1};
+    /* 1. one process, two jobs of one key: job 1's lease lapsed and job 2 took it */
+    REQUIRE(ferry_ledger_start(l, "k", "h/1", "h/1/100/f1", 200, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    REQUIRE(ferry_ledger_start(l, "k", "h/1", "h/1/100/f2", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_BUSY); /* same pid: not a dead holder */
+    usleep(350 * 1000);
+    REQUIRE(ferry_ledger_start(l, "k", "h/1", "h/1/100/f2", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f1", &o), FERRY_EBUSY);
+    CHECK_INT(ferry_ledger_lease_renew(l, "k", "h/1/100/f2", 60000), FERRY_OK);
+    /* 2. an older ferry's start (it sets the lease key and writes the record without the
+     * LEASE slot): job 2's finish must read the key and find another holder */
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_get(l, "k", &rec) == FERRY_OK);
+    snprintf(rec.worker, sizeof(rec.worker), "h/2");
+    ferry_buf_t b;
+    ferry_buf_init(&b, 4096);
+    REQUIRE(ferry_record_encode(&rec, &b) == FERRY_OK);
+    redisReply *rep;
+    const char *hs[4] = {"HSET", bk, "k", (const char *)b.data};
+    size_t hl[4] = {4, strlen(bk), 1, b.len};
+    REQUIRE(ferry_redis_argv(r, 4, hs, hl, &rep) == FERRY_OK);
+    freeReplyObject(rep);
+    ferry_buf_free(&b);
+    const char *set[5] = {"SET", lk, "h/2/7/f1", "PX", "60000"};
+    REQUIRE(ferry_redis_argv(r, 5, set, NULL, &rep) == FERRY_OK);
+    freeReplyObject(rep);
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f2", &o), FERRY_EBUSY);
+    REQUIRE(ferry_redis_cmd(r, &rep, "GET %s", lk) == FERRY_OK);
+    CHECK(rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "h/2/7/f1") == 0);
+    freeReplyObject(rep);
+    /* 3. a lease that lapsed with nobody taking it: the finish is recorded (as it always was),
+     * and the record at rest keeps no lease (the C encoder, which has no LEASE slot, writes
+     * the same bytes) */
+    CHECK_INT(redis_int(r, "DEL %s", lk), 1);
+    REQUIRE(ferry_ledger_start(l, "k", "h/1", "h/1/100/f3", 200, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    usleep(350 * 1000);
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f3", &o), FERRY_OK);
+    REQUIRE(ferry_ledger_get(l, "k", &rec) == FERRY_OK);
+    CHECK_INT(rec.state, FERRY_STATE_DONE);
+    ferry_buf_init(&b, 4096);
+    REQUIRE(ferry_record_encode(&rec, &b) == FERRY_OK);
+    REQUIRE(ferry_redis_cmd(r, &rep, "HGET %s k", bk) == FERRY_OK);
+    CHECK(rep->type == REDIS_REPLY_STRING && rep->len == b.len &&
+          memcmp(rep->str, b.data, b.len) == 0);
+    freeReplyObject(rep);
+    ferry_buf_free(&b);
+    /* 4. a token that does not start with the worker name; the finish releases the key */
+    it.mtime = 78;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "k", "w", "A", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    CHECK_INT(ferry_ledger_finish(l, "k", "B", &o), FERRY_EBUSY);
+    o.mtime = 78;
+    CHECK_INT(ferry_ledger_finish(l, "k", "A", &o), FERRY_OK);
+    CHECK_INT(redis_int(r, "EXISTS %s", lk), 0);
+    /* 5. a newer version queued during the copy: CONFLICT, and the lease is released */
+    it.mtime = 79;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "k", "h/1", "h/1/100/f4", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    it.mtime = 80;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    o.mtime = 79;
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f4", &o), FERRY_ECONFLICT);
+    CHECK_INT(redis_int(r, "EXISTS %s", lk), 0);
+    /* 6. a record that fits Redis's default hash-max-listpack-value (64 bytes) without the
+     * token but not with it is written without it (the bucket stays a listpack); the lease
+     * key still guards the copy */
+    char w[64], tok[96];
+    memset(w, 'w', 40); /* 40 bytes: the copying record is 60 without the token, 71 with it */
+    w[40] = '\0';
+    snprintf(tok, sizeof(tok), "%s/100/f9", w);
+    it.mtime = 90;
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, &it, 1, NULL) == FERRY_OK);
+    REQUIRE(ferry_ledger_start(l, "k", w, tok, 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    REQUIRE(ferry_redis_cmd(r, &rep, "HGET %s k", bk) == FERRY_OK);
+    CHECK(rep->type == REDIS_REPLY_STRING && rep->len <= 64);
+    freeReplyObject(rep);
+    CHECK_INT(ferry_ledger_finish(l, "k", "h/1/100/f9", &o), FERRY_EBUSY);
+    o.mtime = 90;
+    CHECK_INT(ferry_ledger_finish(l, "k", tok, &o), FERRY_OK);
+    CHECK_INT(redis_int(r, "EXISTS %s", lk), 0);
+    ferry_ledger_free(l);
+}
+
 int main(void)
 {
     REQUIRE(harness_init() == 0);
@@ -1154,6 +1254,7 @@ int main(void)
     test_cas_concurrent();
     test_cas_newest_wins();
     test_lease(r);
+    test_lease_in_record(r);
     test_counters_exact(r);
     test_queries(r);
     test_many(r);

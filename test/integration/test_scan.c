@@ -32,6 +32,7 @@
 #include "ferry/queue.h"
 #include "ferry/task.h"
 
+#include <ctype.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1054,6 +1055,95 @@ static void test_s3rver_deep(void)
     harness_stop(&dst, 15);
 }
 
+/* ---- the rescan's decisions, made by the enqueue script ------------------------------------ */
+
+/* The scan sends a key the destination lacks straight to the enqueue script
+ * (FERRY_FORCE_IDLE) instead of reading its record first: the script must decide as the scan
+ * did. At the listed version: queued or copying → left alone (in flight, no second job);
+ * done, failed → queued again; the same etag in quotes or another case is the same version. */
+static void test_rescan_inflight(void)
+{
+    printf("== rescan: jobs on their way are left alone, done records the destination lacks are "
+           "queued again\n");
+    harness_server_t src, dst;
+    const char *sx[] = {"--bucket", "src", "--path-style-ok", NULL};
+    const char *dx[] = {"--bucket", "dst", NULL};
+    REQUIRE(harness_fakes3_start("s3", sx, &src) == 0);
+    REQUIRE(harness_fakes3_start("s3", dx, &dst) == 0);
+    set_creds(&src, &dst);
+    s3t_t cs;
+    REQUIRE(s3t_open(&cs, "s3", src.url, src.access_key, src.secret_key, FERRY_TRI_ON, "source") ==
+            0);
+    const char *keys[] = {"in/queued", "in/copying", "in/done", "in/failed", "in/upper"};
+    for (size_t i = 0; i < 5; i++)
+        put(&cs, "src", keys[i], strlen(keys[i]), 10 + i);
+    ferry_task_t t;
+    mk_task(&t, "rescan", "s3://src/in/", "s3://dst/out/", &src, &dst, 0);
+    ferry_scan_opts_t o = {0};
+    ferry_scan_report_t rep;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.queued, 5);
+    CHECK_INT(xlen("rescan", "bulk"), 5);
+    ferry_ledger_t *led;
+    REQUIRE(ferry_ledger_open(R, "rescan", t.ledger_buckets, &led) == FERRY_OK);
+    int sr;
+    REQUIRE(ferry_ledger_start(led, "in/copying", "h/0", "h/0/1/f1", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    ferry_record_t rec;
+    REQUIRE(ferry_ledger_start(led, "in/done", "h/0", "h/0/1/f2", 60000, &sr, &rec) == FERRY_OK);
+    CHECK_INT(sr, FERRY_START_COPY);
+    ferry_outcome_t od = {.state = FERRY_STATE_DONE,
+                          .size = rec.size,
+                          .mtime = rec.src_mtime,
+                          .etag = rec.src_etag,
+                          .duration_ms = 1};
+    CHECK_INT(ferry_ledger_finish(led, "in/done", "h/0/1/f2", &od), FERRY_OK);
+    REQUIRE(ferry_ledger_start(led, "in/failed", "h/0", "h/0/1/f3", 60000, &sr, NULL) == FERRY_OK);
+    CHECK_INT(ferry_ledger_fail(led, "in/failed", "gave up"), FERRY_OK);
+    /* in/upper: the same version recorded with its etag bare and upper case (as an OSS event
+     * sends it) and still queued */
+    REQUIRE(ferry_ledger_get(led, "in/upper", &rec) == FERRY_OK);
+    char up[FERRY_ETAG_MAX + 1];
+    size_t n = 0;
+    for (const char *p = rec.src_etag; *p && n < sizeof(up) - 1; p++)
+        if (*p != '"')
+            up[n++] = (char)toupper((unsigned char)*p);
+    up[n] = '\0';
+    CHECK(strcmp(up, rec.src_etag) != 0);
+    ferry_item_t ev = {.key = "in/upper",
+                       .size = rec.size,
+                       .mtime = rec.src_mtime,
+                       .etag = up,
+                       .origin = FERRY_ORIGIN_EVENT,
+                       .force = FERRY_FORCE_ALWAYS};
+    int res;
+    CHECK_INT(ferry_ledger_enqueue(led, FERRY_QUEUE_EVENT, &ev, 1, &res), FERRY_OK);
+    CHECK_INT(res, FERRY_ENQ_QUEUED);
+    long long jobs = xlen("rescan", "bulk");
+    /* the destination still lacks all five */
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.new_, 5);
+    CHECK_INT(rep.queued, 2);    /* done and failed */
+    CHECK_INT(rep.in_flight, 3); /* queued, copying, upper */
+    CHECK_INT(xlen("rescan", "bulk"), jobs + 2);
+    const int want[5] = {FERRY_STATE_QUEUED, FERRY_STATE_COPYING, FERRY_STATE_QUEUED,
+                         FERRY_STATE_QUEUED, FERRY_STATE_QUEUED};
+    for (size_t i = 0; i < 5; i++) {
+        REQUIRE(ferry_ledger_get(led, keys[i], &rec) == FERRY_OK);
+        CHECK_INT(rec.state, want[i]);
+    }
+    /* a dry run reads the records and says the same, writing nothing */
+    o.dry_run = 1;
+    CHECK_INT(scan(&t, &o, &rep), FERRY_OK);
+    CHECK_INT(rep.in_flight, 5);
+    CHECK_INT(xlen("rescan", "bulk"), jobs + 2);
+    ferry_ledger_free(led);
+    ferry_task_clear(&t);
+    s3t_close(&cs);
+    harness_stop(&src, 15);
+    harness_stop(&dst, 15);
+}
+
 int main(void)
 {
     setlocale(LC_ALL, "");
@@ -1066,6 +1156,7 @@ int main(void)
     test_hostile_listings();
     test_s3rver_deep();
     test_lease();
+    test_rescan_inflight();
     test_hostile("oss");
     test_hostile("cos");
     test_hostile("kodo");

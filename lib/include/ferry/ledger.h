@@ -72,7 +72,8 @@ extern "C" {
     X(WORKER, 14)         /* consumer name */                                                      \
     X(UPLOAD_ID, 15)      /* open multipart upload */                                              \
     X(SEQ, 16)            /* source S3 sequencer */                                                \
-    X(CHECKS, 17)         /* comma-separated checks of the last copy */
+    X(CHECKS, 17)         /* comma-separated checks of the last copy */                            \
+    X(LEASE, 18)          /* while copying: the copy lease's token (opaque to C, ledger.md) */
 
 #define FERRY_LIST_ENUM_(prefix, name, val) prefix##name = (val),
 #define FERRY_LIST_ONE_(...)                +1
@@ -225,8 +226,20 @@ typedef struct ferry_item_s {
     uint64_t crc64;
     int origin;    /* ferry_origin_t */
     int op_delete; /* 1: the source object was deleted */
-    int force;     /* 1: re-queue even an unchanged done record (retry) */
+    int force;     /* ferry_force_t */
 } ferry_item_t;
+
+/* What an enqueue does with an item at the version the record already has (an older one is
+ * always STALE, a newer one always queued). */
+typedef enum {
+    FERRY_FORCE_NO = 0,     /* nothing (UNCHANGED), except a delete over a record it has not
+                               reached (see ferry_ledger_enqueue) */
+    FERRY_FORCE_ALWAYS = 1, /* re-queue it, whatever its state (retry) */
+    FERRY_FORCE_IDLE = 2    /* re-queue it unless a job for it is on its way (queued or copying:
+                               UNCHANGED) — the scan's "copy it again" when its destination
+                               differs; here the same version compares etags as ferry_etag_eq
+                               does (quotes and hex case aside), not byte for byte */
+} ferry_force_t;
 
 /* The bounds ferry_ledger_enqueue and ferry_ledger_skip check, for a producer that would
  * rather skip one bad item (a listing entry with an impossible size) than fail the batch:

@@ -6,21 +6,27 @@
 -- Returns one code per key: 1 recorded, -1 a newer version is queued, -2 another token holds
 -- the lease, -3 no record.
 local function finish(B, L, o)
-  local function A(j) return ARGV[o + j] end
-  local k = A(1)
+  -- this key's 13 values, as locals
+  local k, a_tok, a_state, a_size, a_mtime, a_etag, a_crc, a_seq, a_dst, a_err, a_now, a_dur,
+    a_checks = unpack(ARGV, o + 1, o + 13)
   local r = load(B, k)
   if not r then return -3 end
-  local cur = redis.call('GET', L)
-  if cur and cur ~= A(2) then return -2 end
+  -- the lease: ours (or lapsed) when the record says it was last started under our token
+  -- (ltok); else read the key
+  local cur = r[F_LEASE] ~= nil and r[F_LEASE] == ltok(a_tok, r[F_WORKER] or '')
+  if not cur then
+    cur = redis.call('GET', L)
+    if cur and cur ~= a_tok then return -2 end
+  end
   local os, osz = r[F_STATE], r[F_SIZE] or 0
-  local m = tonumber(A(5))
+  local m = tonumber(a_mtime)
   if m ~= 0 then
-    local c = vcmp(m, A(6), A(8), r)
+    local c = vcmp(m, a_etag, a_seq, r)
     -- still copying what an event named, and the HEAD found that object (same etag, quotes
     -- and hex case aside, or same sequencer, or the event named none): the event's time is
     -- not the object's Last-Modified, the HEAD is the truth
     if c < 0 and os == S_COPYING and r[F_ORIGIN] == O_EVENT and
-       (r[F_ETAG] == nil or esame(r[F_ETAG], A(6)) or (A(8) ~= '' and A(8) == r[F_SEQ])) then
+       (r[F_ETAG] == nil or esame(r[F_ETAG], a_etag) or (a_seq ~= '' and a_seq == r[F_SEQ])) then
       c = 0
     end
     if c < 0 then
@@ -28,28 +34,28 @@ local function finish(B, L, o)
       return -1
     end
     if c > 0 then r[F_DST_ETAG] = nil; r[F_UPLOAD_ID] = nil end
-    r[F_SIZE] = tonumber(A(4)); r[F_MTIME] = m; r[F_ETAG] = opt(A(6))
-    if A(7) ~= '' then r[F_CRC64] = A(7) end
-    if A(8) ~= '' then r[F_SEQ] = A(8) end
+    r[F_SIZE] = tonumber(a_size); r[F_MTIME] = m; r[F_ETAG] = opt(a_etag)
+    if a_crc ~= '' then r[F_CRC64] = a_crc end
+    if a_seq ~= '' then r[F_SEQ] = a_seq end
   end
-  local ns = tonumber(A(3))
-  local now = tonumber(A(11))
+  local ns = tonumber(a_state)
+  local now = tonumber(a_now)
   local uv0 = uvc(os, r[F_CHECKS])
-  r[F_STATE] = ns
+  r[F_STATE] = ns; r[F_LEASE] = nil
   -- a done outcome without checks (a refused delete going back to done) keeps the checks of
   -- the copy it leaves in place
-  if A(13) ~= '' or ns ~= S_DONE then r[F_CHECKS] = opt(A(13)) end
+  if a_checks ~= '' or ns ~= S_DONE then r[F_CHECKS] = opt(a_checks) end
   cadd('uv', uvc(ns, r[F_CHECKS]) - uv0)
   -- '=': the destination etag is the source MD5, quoted (stored as true)
-  if A(9) == '=' then r[F_DST_ETAG] = true elseif A(9) ~= '' then r[F_DST_ETAG] = A(9) end
+  if a_dst == '=' then r[F_DST_ETAG] = true elseif a_dst ~= '' then r[F_DST_ETAG] = a_dst end
   -- the error: why it failed (or will be retried), or why it was skipped (the source is gone)
-  if ns == S_FAILED or ns == S_QUEUED or ns == S_SKIPPED then r[F_ERROR] = opt(A(10))
+  if ns == S_FAILED or ns == S_QUEUED or ns == S_SKIPPED then r[F_ERROR] = opt(a_err)
   else r[F_ERROR] = nil end
   if final(ns) then r[F_UPLOAD_ID] = nil end
   local q = r[F_QUEUED_AT] or now
   local st = q + (r[F_STARTED_AFTER] or 0)
   if ns ~= S_QUEUED then r[F_FINISHED_AFTER] = math.max(0, now - st) end
-  if A(12) ~= '' then r[F_DURATION_MS] = tonumber(A(12)) end
+  if a_dur ~= '' then r[F_DURATION_MS] = tonumber(a_dur) end
   save(B, k, r)
   account(KEYS[1], KEYS[2], k, os, osz, ns, r[F_SIZE] or 0)
   if cur then redis.call('DEL', L) end

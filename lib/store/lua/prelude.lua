@@ -1,6 +1,6 @@
 -- ferry ledger: the helpers of every script that changes records. Before this text each
 -- script gets the constants generated from lib/include/ferry/ledger.h and limits.h:
--- S_QUEUED … (states), O_SCAN … (origins), F_STATE … F_CHECKS (record slots), N_SLOTS, and
+-- S_QUEUED … (states), O_SCAN … (origins), F_STATE … F_LEASE (record slots), N_SLOTS, and
 -- the bounds KEY_MAX, ETAG_MAX, SEQ_MAX, UPLOAD_ID_MAX, SIZE_MAX, MTIME_MAX.
 
 -- The record of key k in bucket hash B, as a table indexed by slot; nil when there is none.
@@ -10,13 +10,29 @@ local function load(B, k)
   return {cmsgpack.unpack(v)}
 end
 
--- Write record r of key k, trailing nils dropped (ferry_record_encode does the same).
-local function save(B, k, r)
+-- Record r packed, trailing nils dropped (ferry_record_encode does the same).
+local function enc(r)
   local n = N_SLOTS
   while n > 0 and r[n] == nil do n = n - 1 end
-  local v = cmsgpack.pack(unpack(r, 1, n))
+  return cmsgpack.pack(unpack(r, 1, n))
+end
+
+-- Write record r of key k; returns the packed value.
+local function save(B, k, r)
+  local v = enc(r)
   redis.call('HSET', B, k, v)
   return v
+end
+
+-- The copy lease's token as a record keeps it while copying (slot F_LEASE; start writes it
+-- when it takes the lease key, finish clears it): the part after the worker name w when the
+-- token is the worker's usual "<w>/<pid>/f<n>" ("\0<pid>/f<n>": a token holds no NUL), else
+-- the whole token. A record whose slot matches a token was last started under that token, so
+-- the lease key holds that token or has lapsed: finish then needs no GET of the lease key.
+local function ltok(tok, w)
+  local p = w .. '/'
+  if w ~= '' and tok:sub(1, #p) == p then return '\0' .. tok:sub(#p + 1) end
+  return tok
 end
 
 -- States whose keys are in the pending index (a prefix is complete when none is left).
@@ -25,24 +41,33 @@ local function pend(s) return s == S_QUEUED or s == S_COPYING or s == S_FAILED e
 -- States a copy ends in; a job that meets one is acked without copying.
 local function final(s) return s == S_DONE or s == S_SKIPPED or s == S_DELETED end
 
--- Counter changes, summed over the script and written once (flush).
-local CD = {}
+-- A Lua number as the decimal integer Redis reads ('%d': concatenating or passing a number
+-- formats it as a float with sprintf, the costliest step of a small script).
+local function int(v) return string.format('%d', v) end
+
+-- Counter changes, summed over the script and written once (flush): objects (DN) and bytes
+-- (DB) by state number (their fields 'n<state>', 'b<state>' are named at the flush only), and
+-- other fields (CD).
+local CD, DN, DB = {}, {}, {}
 local function cadd(f, v) CD[f] = (CD[f] or 0) + v end
 local function flush(C)
-  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, v) end end
-  CD = {}
+  for s, v in pairs(DN) do if v ~= 0 then redis.call('HINCRBY', C, 'n' .. s, int(v)) end end
+  for s, v in pairs(DB) do if v ~= 0 then redis.call('HINCRBY', C, 'b' .. s, int(v)) end end
+  for f, v in pairs(CD) do if v ~= 0 then redis.call('HINCRBY', C, f, int(v)) end end
+  CD, DN, DB = {}, {}, {}
 end
 
 -- Key k moves from state os (nil: new record) of size osz to state ns of size nsz: the
--- counters n<state>/b<state> and the pending (P) and failed (F) indexes follow.
+-- counters n<state>/b<state> and the pending (P) and failed (F) indexes follow (pend()
+-- written out: this runs for every key of every script).
 local function account(P, F, k, os, osz, ns, nsz)
-  if os ~= nil then cadd('n' .. os, -1); cadd('b' .. os, -osz) end
-  cadd('n' .. ns, 1); cadd('b' .. ns, nsz)
-  local op = os ~= nil and pend(os)
-  local np = pend(ns)
-  if np and not op then redis.call('ZADD', P, 0, k)
+  if os ~= nil then DN[os] = (DN[os] or 0) - 1; DB[os] = (DB[os] or 0) - osz end
+  DN[ns] = (DN[ns] or 0) + 1; DB[ns] = (DB[ns] or 0) + nsz
+  local op = os == S_QUEUED or os == S_COPYING or os == S_FAILED
+  local np = ns == S_QUEUED or ns == S_COPYING or ns == S_FAILED
+  if np and not op then redis.call('ZADD', P, '0', k)
   elseif op and not np then redis.call('ZREM', P, k) end
-  if ns == S_FAILED and os ~= S_FAILED then redis.call('ZADD', F, 0, k)
+  if ns == S_FAILED and os ~= S_FAILED then redis.call('ZADD', F, '0', k)
   elseif os == S_FAILED and ns ~= S_FAILED then redis.call('ZREM', F, k) end
 end
 
