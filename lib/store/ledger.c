@@ -467,9 +467,6 @@ int ferry_record_decode(const char *key, size_t klen, const void *buf, size_t n,
         copy_str(V(SEQ), rec->seq, sizeof(rec->seq)) ||
         copy_str(V(CHECKS), rec->checks, sizeof(rec->checks)))
         return FERRY_EPARSE;
-    /* the copy lease's token, kept for the scripts only (finish.lua): a string or nothing */
-    if (V(LEASE)->t != MP_STR && V(LEASE)->t != MP_NIL && V(LEASE)->t != MP_ABSENT)
-        return FERRY_EPARSE;
 #undef V
     return FERRY_OK;
 }

@@ -72,8 +72,7 @@ extern "C" {
     X(WORKER, 14)         /* consumer name */                                                      \
     X(UPLOAD_ID, 15)      /* open multipart upload */                                              \
     X(SEQ, 16)            /* source S3 sequencer */                                                \
-    X(CHECKS, 17)         /* comma-separated checks of the last copy */                            \
-    X(LEASE, 18)          /* while copying: the copy lease's token (opaque to C, ledger.md) */
+    X(CHECKS, 17)         /* comma-separated checks of the last copy */
 
 #define FERRY_LIST_ENUM_(prefix, name, val) prefix##name = (val),
 #define FERRY_LIST_ONE_(...)                +1

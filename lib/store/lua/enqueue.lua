@@ -79,7 +79,7 @@ local function enqueue(B, o)
   r[F_STATE] = S_QUEUED; r[F_ATTEMPTS] = 0; r[F_ORIGIN] = tonumber(a_origin)
   r[F_QUEUED_AT] = NOW
   r[F_STARTED_AFTER] = nil; r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
-  r[F_ERROR] = nil; r[F_WORKER] = nil; r[F_LEASE] = nil
+  r[F_ERROR] = nil; r[F_WORKER] = nil
   save(B, k, r)
   account(KEYS[1], KEYS[2], k, os, osz, S_QUEUED, r[F_SIZE] or 0)
   redis.call('XADD', KEYS[4], '*', 'k', k, 's', a_size, 'm', a_mtime, 'e', a_etag_text,

@@ -11,13 +11,8 @@ local function finish(B, L, o)
     a_checks = unpack(ARGV, o + 1, o + 13)
   local r = load(B, k)
   if not r then return -3 end
-  -- the lease: ours (or lapsed) when the record says it was last started under our token
-  -- (ltok); else read the key
-  local cur = r[F_LEASE] ~= nil and r[F_LEASE] == ltok(a_tok, r[F_WORKER] or '')
-  if not cur then
-    cur = redis.call('GET', L)
-    if cur and cur ~= a_tok then return -2 end
-  end
+  local cur = redis.call('GET', L)
+  if cur and cur ~= a_tok then return -2 end
   local os, osz = r[F_STATE], r[F_SIZE] or 0
   local m = tonumber(a_mtime)
   if m ~= 0 then
@@ -41,7 +36,7 @@ local function finish(B, L, o)
   local ns = tonumber(a_state)
   local now = tonumber(a_now)
   local uv0 = uvc(os, r[F_CHECKS])
-  r[F_STATE] = ns; r[F_LEASE] = nil
+  r[F_STATE] = ns
   -- a done outcome without checks (a refused delete going back to done) keeps the checks of
   -- the copy it leaves in place
   if a_checks ~= '' or ns ~= S_DONE then r[F_CHECKS] = opt(a_checks) end

@@ -1,6 +1,6 @@
 -- ferry ledger: the helpers of every script that changes records. Before this text each
 -- script gets the constants generated from lib/include/ferry/ledger.h and limits.h:
--- S_QUEUED … (states), O_SCAN … (origins), F_STATE … F_LEASE (record slots), N_SLOTS, and
+-- S_QUEUED … (states), O_SCAN … (origins), F_STATE … F_CHECKS (record slots), N_SLOTS, and
 -- the bounds KEY_MAX, ETAG_MAX, SEQ_MAX, UPLOAD_ID_MAX, SIZE_MAX, MTIME_MAX.
 
 -- The record of key k in bucket hash B, as a table indexed by slot; nil when there is none.
@@ -10,29 +10,13 @@ local function load(B, k)
   return {cmsgpack.unpack(v)}
 end
 
--- Record r packed, trailing nils dropped (ferry_record_encode does the same).
-local function enc(r)
+-- Write record r of key k, trailing nils dropped (ferry_record_encode does the same).
+local function save(B, k, r)
   local n = N_SLOTS
   while n > 0 and r[n] == nil do n = n - 1 end
-  return cmsgpack.pack(unpack(r, 1, n))
-end
-
--- Write record r of key k; returns the packed value.
-local function save(B, k, r)
-  local v = enc(r)
+  local v = cmsgpack.pack(unpack(r, 1, n))
   redis.call('HSET', B, k, v)
   return v
-end
-
--- The copy lease's token as a record keeps it while copying (slot F_LEASE; start writes it
--- when it takes the lease key, finish clears it): the part after the worker name w when the
--- token is the worker's usual "<w>/<pid>/f<n>" ("\0<pid>/f<n>": a token holds no NUL), else
--- the whole token. A record whose slot matches a token was last started under that token, so
--- the lease key holds that token or has lapsed: finish then needs no GET of the lease key.
-local function ltok(tok, w)
-  local p = w .. '/'
-  if w ~= '' and tok:sub(1, #p) == p then return '\0' .. tok:sub(#p + 1) end
-  return tok
 end
 
 -- States whose keys are in the pending index (a prefix is complete when none is left).

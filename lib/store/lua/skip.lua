@@ -36,7 +36,7 @@ end
 cadd('uv', -uvc(os, r[F_CHECKS]))
 r[F_STATE] = S_SKIPPED; r[F_ATTEMPTS] = r[F_ATTEMPTS] or 0; r[F_ORIGIN] = tonumber(ARGV[7])
 r[F_QUEUED_AT] = nil; r[F_STARTED_AFTER] = nil; r[F_FINISHED_AFTER] = tonumber(ARGV[8])
-r[F_DURATION_MS] = nil; r[F_ERROR] = why; r[F_WORKER] = nil; r[F_LEASE] = nil
+r[F_DURATION_MS] = nil; r[F_ERROR] = why; r[F_WORKER] = nil
 save(KEYS[1], k, r)
 account(KEYS[2], KEYS[3], k, os, osz, S_SKIPPED, r[F_SIZE] or 0)
 flush(KEYS[4])

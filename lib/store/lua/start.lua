@@ -37,20 +37,8 @@ for i = 1, (#KEYS - 3) / 2 do
         r[F_STATE] = S_COPYING; r[F_ATTEMPTS] = (r[F_ATTEMPTS] or 0) + 1
         r[F_STARTED_AFTER] = math.max(0, now - (r[F_QUEUED_AT] or now))
         r[F_FINISHED_AFTER] = nil; r[F_DURATION_MS] = nil
-        r[F_WORKER] = ARGV[1]; r[F_LEASE] = ltok(tok, ARGV[1])
-        v = enc(r)
-        -- a Redis with the default hash-max-listpack-value (64) keeps a bucket compact only
-        -- while all its values fit: the lease slot alone never pushes a record past 64 bytes
-        -- (then finish reads the lease key instead; the slot is at most 5 + #lease bytes:
-        -- its header, the token, the nil slots before it)
-        if #v > 64 and #v <= 69 + #r[F_LEASE] then
-          local l = r[F_LEASE]
-          r[F_LEASE] = nil
-          local w = enc(r)
-          if #w <= 64 then v = w else r[F_LEASE] = l end
-        end
-        redis.call('HSET', B, k, v)
-        code = 1
+        r[F_WORKER] = ARGV[1]
+        code = 1; v = save(B, k, r)
         account(KEYS[1], KEYS[2], k, s, r[F_SIZE] or 0, S_COPYING, r[F_SIZE] or 0)
       end
     end
