@@ -182,9 +182,18 @@ static int unit_sink(void *arg, const char *p, size_t n)
         }
     }
     u->got += n;
-    if (u->mode == UM_STREAM && u->put_paused && u->put_op) {
+    if (u->mode != UM_STREAM)
+        return FERRY_OK;
+    if (u->put_paused && u->put_op) {
         u->put_paused = 0;
         ferry_s3_unpause(u->put_op);
+    }
+    /* Pause before the ring is too full for what curl may read next: refusing a chunk later
+     * (above) would make curl copy the rest of its receive buffer into a fresh allocation — a
+     * third copy of those bytes, and new pages, at every fill of the ring. */
+    if (u->got < u->len && u->ring.cap - ferry_ring_used(&u->ring) < FERRY_HTTP_RECV_MAX) {
+        u->get_paused = 1;
+        return FERRY_HTTP_PAUSE_AFTER;
     }
     return FERRY_OK;
 }
@@ -199,7 +208,11 @@ static ssize_t unit_source(void *arg, char *buf, size_t n)
     size_t r = n ? ferry_ring_read(&u->ring, buf, n) : 0;
     u->sent += r;
     if (r > 0) {
-        if (u->get_paused && u->get_op) {
+        /* The GET goes on once the ring has room for a whole receive (see unit_sink): the PUT
+         * drains it, so that comes. */
+        if (u->get_paused && u->get_op &&
+            (u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX ||
+             ferry_ring_used(&u->ring) == 0)) {
             u->get_paused = 0;
             ferry_s3_unpause(u->get_op);
         }

@@ -563,7 +563,7 @@ static int op_sink(void *arg, const char *p, size_t n)
     if (op->canceled)
         return FERRY_ECANCELED;
     int rc = op->sink(op->uarg, p, n);
-    if (rc == FERRY_OK)
+    if (rc == FERRY_OK || rc == FERRY_HTTP_PAUSE_AFTER)
         op->delivered += (int64_t)n;
     return rc;
 }
