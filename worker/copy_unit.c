@@ -142,10 +142,17 @@ static void unit_hash(unit_t *u, const char *p, size_t n)
     u->crc64 = ferry_crc64_update(u->crc64, p, n);
     if (u->md5_on)
         ferry_md5_update(&u->md5, p, n);
-    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode))
+    /* One CRC32C pass serves every use: the request's (header, or the trailer of a piped part:
+     * the client takes it from here, see unit_start_put), a resumed part's, and the source's
+     * FULL_OBJECT check (scrc) — all of them over the unit's bytes from its first. */
+    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode) ||
+        (u->mode == UM_STREAM && u->sent_crc32c)) {
         u->crc32c = ferry_crc32c_update(u->crc32c, p, n);
-    if (u->scrc_on)
+        if (u->scrc_on)
+            u->scrc = u->crc32c;
+    } else if (u->scrc_on) {
         u->scrc = ferry_crc32c_update(u->scrc, p, n);
+    }
     if (u->qetag_on)
         ferry_qetag_update(&u->qetag, p, n);
     if (u->mp_on)
@@ -279,6 +286,11 @@ static int unit_start_put(unit_t *u)
     } else {
         a.source = unit_source;
         a.trailer_crc32c = u->sent_crc32c;
+        /* The bytes the GET gave are the bytes sent (the ring passes them unchanged): their
+         * CRC32C, taken at the sink (unit_hash), is the trailer's — one pass instead of two, and
+         * a byte the ring damaged would be refused by the store (BadDigest). */
+        if (u->sent_crc32c)
+            a.trailer_crc32c_of = &u->crc32c;
         /* A streamed single PUT whose source ETag is its MD5: the destination checks it. */
         if (u->sent_md5) {
             uint8_t d[16];
