@@ -189,20 +189,27 @@ static int unit_sink(void *arg, const char *p, size_t n)
         }
     }
     u->got += n;
-    if (u->mode != UM_STREAM)
-        return FERRY_OK;
-    if (u->put_paused && u->put_op) {
+    if (u->mode == UM_STREAM && u->put_paused && u->put_op) {
         u->put_paused = 0;
         ferry_s3_unpause(u->put_op);
     }
-    /* Pause before the ring is too full for what curl may read next: refusing a chunk later
-     * (above) would make curl copy the rest of its receive buffer into a fresh allocation — a
-     * third copy of those bytes, and new pages, at every fill of the ring. */
-    if (u->got < u->len && u->ring.cap - ferry_ring_used(&u->ring) < FERRY_HTTP_RECV_MAX) {
+    if (u->got >= u->len)
+        return FERRY_OK;
+    /* Pause before what curl may still hand over from its last read (FERRY_HTTP_RECV_MAX at
+     * most) could be refused: a refused chunk (above) makes curl copy the rest of its receive
+     * buffer into a fresh allocation and hand it over again — a third copy of those bytes, and
+     * new pages, each time. Two reasons, each woken on its own side: the ring's room (the PUT
+     * resumes the GET, unit_source) and held bytes for the ordered MD5 (hold_wake); the one
+     * that clears last resumes the GET. */
+    int pause = 0;
+    if (u->mode == UM_STREAM && u->ring.cap - ferry_ring_used(&u->ring) < FERRY_HTTP_RECV_MAX) {
         u->get_paused = 1;
-        return FERRY_HTTP_PAUSE_AFTER;
+        pause = 1;
     }
-    return FERRY_OK;
+    uint64_t next = u->len - u->got < FERRY_HTTP_RECV_MAX ? u->len - u->got : FERRY_HTTP_RECV_MAX;
+    if (u->omd5_on && !copy_md5_admit(u, (size_t)next))
+        pause = 1; /* u waits in the pool's list: held bytes draining wake it */
+    return pause ? FERRY_HTTP_PAUSE_AFTER : FERRY_OK;
 }
 
 static ssize_t unit_source(void *arg, char *buf, size_t n)
@@ -217,11 +224,11 @@ static ssize_t unit_source(void *arg, char *buf, size_t n)
     if (r > 0) {
         /* The GET goes on once the ring has room for a whole receive (see unit_sink): the PUT
          * drains it, so that comes. */
-        if (u->get_paused && u->get_op &&
-            (u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX ||
-             ferry_ring_used(&u->ring) == 0)) {
+        if (u->get_paused && (u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX ||
+                              ferry_ring_used(&u->ring) == 0)) {
             u->get_paused = 0;
-            ferry_s3_unpause(u->get_op);
+            if (u->get_op && !u->hold_wait) /* else hold_wake resumes it */
+                ferry_s3_unpause(u->get_op);
         }
         return (ssize_t)r;
     }
