@@ -149,21 +149,62 @@ static void unmark(ferry_copy_t *c, part_t *p)
     p->hold_mark = 0;
 }
 
-/* Wake every unit whose GET waits for held bytes to drain: each takes its chunk or pauses
- * again. The list is detached first: outside a curl callback ferry_s3_unpause delivers the
- * paused chunk at once (unit_sink may then put its unit on the new list); inside one it is
- * deferred. No unit is freed from within an unpause (units settle from done callbacks). */
+/* Wake units whose GET waits for held bytes to drain, the longest waiting first: each takes
+ * its chunk or pauses again. Only as many as the room allows, a block each — under the cap for
+ * units of a part the hash waits for, under ahead_max for later parts — and always one unit of
+ * a part the hash waits for when one waits. Waking every unit at every block handed back made
+ * each read up to a receive of curl's, and most then had a chunk refused (held bytes at the cap
+ * again), which curl copies aside: at 8 x 256 MiB, 3.9 GB copied per 2 GiB. The others stay in
+ * the list for the next wake. Liveness is the argument at the top of this file: when a unit of
+ * a hash part woken here cannot take its chunk, held bytes are above ahead_max, so blocks are
+ * out at the thread or being filled by a running hash part's stream, and each comes back
+ * through hashed(), which wakes again. The list is detached first: outside a curl callback
+ * ferry_s3_unpause delivers a paused chunk at once (unit_sink may then put its unit on the list
+ * again); inside one it is deferred. No unit is freed from within an unpause (units settle
+ * from done callbacks). */
 static void hold_wake(ferry_copy_pool_t *pool)
 {
-    unit_t *u = pool->hold_wait;
+    unit_t *u = pool->hold_wait, *old = NULL, *wake = NULL;
     pool->hold_wait = NULL;
-    while (u != NULL) {
+    while (u != NULL) { /* newest first: reverse it */
         unit_t *next = u->hnext;
-        u->hnext = u->hprev = NULL;
-        u->hold_wait = 0;
-        if (u->get_op)
-            ferry_s3_unpause(u->get_op);
+        u->hnext = old;
+        old = u;
         u = next;
+    }
+    uint64_t cap = hold_max(pool), am = ahead_max(pool);
+    uint64_t room_front = cap > pool->held ? cap - pool->held : 0;
+    uint64_t room_ahead = am > pool->held ? am - pool->held : 0;
+    int fronts = 0;
+    for (u = old; u != NULL;) {
+        unit_t *next = u->hnext;
+        int front = (uint32_t)u->pidx == u->c->oidx;
+        uint64_t *room = front ? &room_front : &room_ahead;
+        if (*room >= HOLD_BLK || (front && fronts == 0)) {
+            *room = *room >= HOLD_BLK ? *room - HOLD_BLK : 0;
+            if (front)
+                fronts++;
+            else
+                room_front = room_front >= HOLD_BLK ? room_front - HOLD_BLK : 0;
+            u->hold_wait = 0;
+            u->hprev = NULL;
+            u->hnext = wake;
+            wake = u;
+        } else { /* back on the list */
+            u->hprev = NULL;
+            u->hnext = pool->hold_wait;
+            if (pool->hold_wait)
+                pool->hold_wait->hprev = u;
+            pool->hold_wait = u;
+        }
+        u = next;
+    }
+    while (wake != NULL) {
+        unit_t *next = wake->hnext;
+        wake->hnext = NULL;
+        if (wake->get_op && !wake->get_paused) /* else the ring is full: its PUT resumes it */
+            ferry_s3_unpause(wake->get_op);
+        wake = next;
     }
 }
 

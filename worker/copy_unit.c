@@ -142,10 +142,17 @@ static void unit_hash(unit_t *u, const char *p, size_t n)
     u->crc64 = ferry_crc64_update(u->crc64, p, n);
     if (u->md5_on)
         ferry_md5_update(&u->md5, p, n);
-    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode))
+    /* One CRC32C pass serves every use: the request's (header, or the trailer of a piped part:
+     * the client takes it from here, see unit_start_put), a resumed part's, and the source's
+     * FULL_OBJECT check (scrc) — all of them over the unit's bytes from its first. */
+    if (u->mode == UM_BUF || (u->mode == UM_VERIFY && u->crc_mode) ||
+        (u->mode == UM_STREAM && u->sent_crc32c)) {
         u->crc32c = ferry_crc32c_update(u->crc32c, p, n);
-    if (u->scrc_on)
+        if (u->scrc_on)
+            u->scrc = u->crc32c;
+    } else if (u->scrc_on) {
         u->scrc = ferry_crc32c_update(u->scrc, p, n);
+    }
     if (u->qetag_on)
         ferry_qetag_update(&u->qetag, p, n);
     if (u->mp_on)
@@ -186,7 +193,23 @@ static int unit_sink(void *arg, const char *p, size_t n)
         u->put_paused = 0;
         ferry_s3_unpause(u->put_op);
     }
-    return FERRY_OK;
+    if (u->got >= u->len)
+        return FERRY_OK;
+    /* Pause before what curl may still hand over from its last read (FERRY_HTTP_RECV_MAX at
+     * most) could be refused: a refused chunk (above) makes curl copy the rest of its receive
+     * buffer into a fresh allocation and hand it over again — a third copy of those bytes, and
+     * new pages, each time. Two reasons, each woken on its own side: the ring's room (the PUT
+     * resumes the GET, unit_source) and held bytes for the ordered MD5 (hold_wake); the one
+     * that clears last resumes the GET. */
+    int pause = 0;
+    if (u->mode == UM_STREAM && u->ring.cap - ferry_ring_used(&u->ring) < FERRY_HTTP_RECV_MAX) {
+        u->get_paused = 1;
+        pause = 1;
+    }
+    uint64_t next = u->len - u->got < FERRY_HTTP_RECV_MAX ? u->len - u->got : FERRY_HTTP_RECV_MAX;
+    if (u->omd5_on && !copy_md5_admit(u, (size_t)next))
+        pause = 1; /* u waits in the pool's list: held bytes draining wake it */
+    return pause ? FERRY_HTTP_PAUSE_AFTER : FERRY_OK;
 }
 
 static ssize_t unit_source(void *arg, char *buf, size_t n)
@@ -199,9 +222,13 @@ static ssize_t unit_source(void *arg, char *buf, size_t n)
     size_t r = n ? ferry_ring_read(&u->ring, buf, n) : 0;
     u->sent += r;
     if (r > 0) {
-        if (u->get_paused && u->get_op) {
+        /* The GET goes on once the ring has room for a whole receive (see unit_sink): the PUT
+         * drains it, so that comes. */
+        if (u->get_paused && (u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX ||
+                              ferry_ring_used(&u->ring) == 0)) {
             u->get_paused = 0;
-            ferry_s3_unpause(u->get_op);
+            if (u->get_op && !u->hold_wait) /* else hold_wake resumes it */
+                ferry_s3_unpause(u->get_op);
         }
         return (ssize_t)r;
     }
@@ -266,6 +293,11 @@ static int unit_start_put(unit_t *u)
     } else {
         a.source = unit_source;
         a.trailer_crc32c = u->sent_crc32c;
+        /* The bytes the GET gave are the bytes sent (the ring passes them unchanged): their
+         * CRC32C, taken at the sink (unit_hash), is the trailer's — one pass instead of two, and
+         * a byte the ring damaged would be refused by the store (BadDigest). */
+        if (u->sent_crc32c)
+            a.trailer_crc32c_of = &u->crc32c;
         /* A streamed single PUT whose source ETag is its MD5: the destination checks it. */
         if (u->sent_md5) {
             uint8_t d[16];

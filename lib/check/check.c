@@ -22,54 +22,40 @@ uint64_t ferry_crc64_update(uint64_t crc, const void *p, size_t n)
     return crc64_ecma_refl(crc, (const unsigned char *)p, (uint64_t)n);
 }
 
-/* zlib's crc32_combine, for any reflected CRC of width bits (32 or 64) with the reflected
- * polynomial poly: the CRC of A||B from crc(A), crc(B) and len(B), by applying len(B) zero
- * bytes to crc(A) as a GF(2) matrix squared up bit by bit. */
-static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
+/* The CRC of A||B from crc(A), crc(B) and len(B), for any reflected CRC of width bits (32 or
+ * 64) with the reflected polynomial poly: crc(A) times x^(8 len(B)) modulo the polynomial,
+ * plus crc(B) (zlib 1.2.12's crc32_combine, generalised). x^(8 len) is formed by squaring,
+ * about 2 log2(len) products of width steps each: a 16 MiB part costs ~3,000 steps, where
+ * zlib's older method (a width x width matrix squared per bit of len) cost ~200,000; a
+ * multipart copy combines two CRCs per part. */
+static uint64_t mulmodp(uint64_t poly, int width, uint64_t a, uint64_t b)
 {
-    uint64_t sum = 0;
-    while (vec) {
-        if (vec & 1)
-            sum ^= *mat;
-        vec >>= 1;
-        mat++;
+    uint64_t m = (uint64_t)1 << (width - 1), p = 0; /* m: x^0 in reflected order */
+    for (; m != 0; m >>= 1) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        b = b & 1 ? (b >> 1) ^ poly : b >> 1; /* b times x */
     }
-    return sum;
-}
-
-static void gf2_square(uint64_t *square, const uint64_t *mat, int width)
-{
-    for (int n = 0; n < width; n++)
-        square[n] = gf2_times(mat, mat[n]);
+    return p;
 }
 
 static uint64_t crc_combine(uint64_t poly, int width, uint64_t crc_a, uint64_t crc_b,
                             uint64_t len_b)
 {
-    uint64_t even[64], odd[64];
-    if (len_b == 0)
-        return crc_a;
-    odd[0] = poly; /* the operator for one zero bit */
-    uint64_t row = 1;
-    for (int n = 1; n < width; n++) {
-        odd[n] = row;
-        row <<= 1;
+    uint64_t top = (uint64_t)1 << (width - 1);
+    uint64_t sq = top >> 8; /* x^8: one zero byte */
+    uint64_t op = top;      /* x^0 */
+    while (len_b) {
+        if (len_b & 1)
+            op = mulmodp(poly, width, sq, op);
+        len_b >>= 1;
+        if (len_b)
+            sq = mulmodp(poly, width, sq, sq);
     }
-    gf2_square(even, odd, width); /* two zero bits */
-    gf2_square(odd, even, width); /* four zero bits */
-    do {
-        gf2_square(even, odd, width);
-        if (len_b & 1)
-            crc_a = gf2_times(even, crc_a);
-        len_b >>= 1;
-        if (len_b == 0)
-            break;
-        gf2_square(odd, even, width);
-        if (len_b & 1)
-            crc_a = gf2_times(odd, crc_a);
-        len_b >>= 1;
-    } while (len_b);
-    return crc_a ^ crc_b;
+    return mulmodp(poly, width, op, crc_a) ^ crc_b;
 }
 
 uint64_t ferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)

@@ -637,7 +637,7 @@ static int op_sink(void *arg, const char *p, size_t n)
     if (op->canceled)
         return FERRY_ECANCELED;
     int rc = op->sink(op->uarg, p, n);
-    if (rc == FERRY_OK)
+    if (rc == FERRY_OK || rc == FERRY_HTTP_PAUSE_AFTER)
         op->delivered += (int64_t)n;
     return rc;
 }
@@ -809,7 +809,9 @@ int s3_chunked_init(ferry_s3_op_t *op, int64_t len)
 
 static void chunked_rewind(ferry_s3_op_t *op)
 {
+    const uint32_t *of = op->ch.of;
     chunked_reset(op, op->ch.len);
+    op->ch.of = of;
     op->res.checksum_crc32c[0] = '\0'; /* the next reply's, not this one's */
 }
 
@@ -836,7 +838,8 @@ static ssize_t chunked_source(ferry_s3_op_t *op, char *buf, size_t n)
                 return out > 0 && r == FERRY_HTTP_PAUSE ? (ssize_t)out : r;
             if (r == 0 || (size_t)r > want)
                 return FERRY_ERANGE; /* the source ended early, or overran */
-            op->ch.crc = ferry_crc32c_update(op->ch.crc, buf + out, (size_t)r);
+            if (op->ch.of == NULL)
+                op->ch.crc = ferry_crc32c_update(op->ch.crc, buf + out, (size_t)r);
             op->ch.sent += r;
             op->ch.chunk_left -= r;
             out += (size_t)r;
@@ -859,7 +862,7 @@ static ssize_t chunked_source(ferry_s3_op_t *op, char *buf, size_t n)
         }
         if (op->ch.ended)
             break;
-        ferry_crc32c_b64(op->ch.crc, op->ch.b64);
+        ferry_crc32c_b64(op->ch.of ? *op->ch.of : op->ch.crc, op->ch.b64);
         op->ch.frame_len = (size_t)snprintf(op->ch.frame, sizeof(op->ch.frame),
                                             TRAILER_HEAD "%s\r\n\r\n", op->ch.b64);
         op->ch.frame_off = 0;

@@ -593,6 +593,15 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         r->paused = 1;
         return CURL_WRITEFUNC_PAUSE;
     }
+    if (rc == FERRY_HTTP_PAUSE_AFTER) {
+        /* Both directions: pausing only RECV makes curl 7.88 schedule the transfer again at
+         * once as readable, and that read would go to the pause buffer (a copy). Only GETs
+         * have sinks, so there is no send to stop; CURLPAUSE_CONT resumes both. */
+        r->paused = 1;
+        curl_easy_pause(r->easy, CURLPAUSE_ALL);
+        r->received += (int64_t)len;
+        return len;
+    }
     if (rc != FERRY_OK) {
         r->abort_rc = rc;
         return 0;
@@ -695,7 +704,7 @@ static int req_setup(ferry_http_t *h, ferry_http_req_t *r)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_sock);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)FERRY_HTTP_RECV_MAX);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->opts.insecure ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->opts.insecure ? 0L : 2L);
     if (h->ca_file)

@@ -704,7 +704,11 @@ static int set_body(ferry_s3_op_t *op, const ferry_s3_args_t *a, ferry_error_t *
             return ferry_error_set(err, FERRY_EINVAL,
                                    "a trailing checksum (aws-chunked) cannot be sent with a "
                                    "Content-Encoding header");
+    if (a->trailer_crc32c_of && a->rewind)
+        return ferry_error_set(err, FERRY_EINVAL,
+                               "a caller's trailing checksum cannot follow a rewound body");
     int rc = s3_chunked_init(op, a->body_len);
+    op->ch.of = a->trailer_crc32c_of;
     if (!rc)
         rc = s3_op_header(op, "Content-Encoding", "aws-chunked");
     char n[24];

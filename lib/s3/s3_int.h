@@ -85,6 +85,7 @@ struct ferry_s3_op_s {
         int64_t sent;       /* decoded bytes taken from the source */
         int64_t chunk_left; /* of the current chunk */
         uint32_t crc;       /* CRC32C of the bytes so far */
+        const uint32_t *of; /* args.trailer_crc32c_of: the caller's CRC32C of the body, or NULL */
         int ended;          /* the last chunk and trailer are queued */
         char frame[64];     /* chunk header, CRLF, or last chunk + trailer, pending output */
         size_t frame_len, frame_off;

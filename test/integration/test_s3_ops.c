@@ -891,6 +891,41 @@ static void test_trailer(s3t_t *t, const char *base, const pers_t *p)
         CHECK_INT(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err), FERRY_EINVAL);
         uv_run(&t->loop, UV_RUN_NOWAIT);
     }
+    /* the caller's CRC32C as the trailer (trailer_crc32c_of): sent as given — the store keeps
+     * the right one and refuses a wrong one — and not with a rewind */
+    {
+        ferry_s3_args_t a;
+        ferry_error_t err;
+        uint32_t given = ferry_crc32c_update(0, big, sizeof(big));
+        ferry_s3_args_init(&a);
+        a.bucket = p->bucket;
+        a.key = "tr/given";
+        a.source = s3t_src_read;
+        a.arg = &src;
+        a.body_len = (int64_t)sizeof(big);
+        a.trailer_crc32c = 1;
+        a.trailer_crc32c_of = &given;
+        src = (s3t_src_t){.data = big, .len = sizeof(big), .piece = 5000};
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+        s3t_wait(t, &x);
+        CHECK_INT(x.r.rc, FERRY_OK);
+        ferry_crc32c_b64(given, want);
+        CHECK_STR(x.r.checksum_crc32c, want);
+        CHECK_INT(s3t_get(t, p->bucket, "tr/given", 0, -1, -1, &sink, &x), FERRY_OK);
+        CHECK(sink.len == sizeof(big) && memcmp(sink.data, big, sizeof(big)) == 0);
+        given ^= 1; /* not the bytes' CRC32C: the store refuses them, nothing is stored */
+        a.key = "tr/given-bad";
+        src = (s3t_src_t){.data = big, .len = sizeof(big)};
+        memset(&x, 0, sizeof(x));
+        REQUIRE(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err) == FERRY_OK);
+        s3t_wait(t, &x);
+        CHECK(x.r.rc != FERRY_OK);
+        CHECK(s3t_get(t, p->bucket, "tr/given-bad", 0, -1, -1, &sink, &x) == FERRY_ENOTFOUND);
+        a.rewind = s3t_src_rewind;
+        CHECK_INT(ferry_s3_put(t->c, &a, s3t_done, &x, NULL, &err), FERRY_EINVAL);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
 
     /* multipart with CRC32C: parts by trailer, ListParts shows them, Complete's composite */
     ferry_s3_args_t a;

@@ -21,6 +21,8 @@
  *  7. (item 10) a single-part s3:// source with a stored FULL_OBJECT CRC32C above the
  *     threshold: parallel parts, their CRC32Cs combined = the stored one (src:crc32c); a
  *     flipped byte: `failed` naming CRC32C.
+ *  7b. (issue 16) the smallest ring (one curl receive): CRC32C sources in parts with a part's
+ *     upload failing once and a GET reset mid-body: done, byte-identical, src:crc32c.
  *  8. (issue 16) 20 MiB single-part MD5 sources, --multipart-threshold 8MiB, no stored
  *     checksum: parallel parts and the MD5 of all the bytes formed in source order (src:md5);
  *     a byte flipped in part 2's GET, or an ETag that is not the bytes' MD5: `failed`; part 1
@@ -322,6 +324,37 @@ int main(void)
     CHECK_INT(wt_compare(&w, &w.d, "j/refuse", "j/refuse"), 0);
     CHECK_INT(wt_compare(&w, &w.d, "j/small", "j/small"), 0);
     CHECK_INT(s3t_head(&w.d, "dst", "j/bad", 5, &x), FERRY_ENOTFOUND);
+
+    /* ---- 7b. (issue 16) the smallest ring, 256 KiB = one curl receive (the GET pauses after
+     * every receive, FERRY_HTTP_PAUSE_AFTER, and resumes once the ring is empty), with rings
+     * reused from the cache: three 20 MiB CRC32C sources in 5 MiB parts, one UploadPart
+     * answering 500 (that part's stream is run again alone, on a reused ring) and one GET reset
+     * mid-body (the client resumes it with a Range): done, byte-identical, src:crc32c (the
+     * parts' trailer CRC32Cs are the ones formed at the sink, dst:crc32c-echo). ---- */
+    wt_put_crc32c(&w, "r/a", 20u << 20, 31);
+    wt_put_crc32c(&w, "r/b", 20u << 20, 32);
+    wt_put_crc32c(&w, "r/c", 20u << 20, 33);
+    wt_task(&w, "vr", "r/", NULL, "r/", mpopts);
+    wt_enqueue_prefix(&w, "vr", "r/");
+    REQUIRE(s3t_faults(&w.s, w.src.url,
+                       "{\"rules\":[{\"op\":\"GetObject\",\"reset_after\":3000000,\"count\":1,"
+                       "\"key_prefix\":\"r/b\"}]}") == 0);
+    REQUIRE(s3t_faults(&w.d, w.dst.url,
+                       "{\"rules\":[{\"op\":\"UploadPart\",\"error\":500,\"count\":1,"
+                       "\"key_prefix\":\"r/c\"}]}") == 0);
+    const char *smallring[] = {"--exit-when-idle", "--max-deliveries", "2",
+                               "--ring",           "256KiB",           NULL};
+    pid_t rp = wt_worker(&w, "vr", "vr.log", smallring);
+    CHECK_INT(wt_wait(rp, 120), 0);
+    s3t_faults(&w.s, w.src.url, "{\"rules\":[]}");
+    s3t_faults(&w.d, w.dst.url, "{\"rules\":[]}");
+    const char *rkeys[] = {"r/a", "r/b", "r/c"};
+    for (int i = 0; i < 3; i++) {
+        expect_done(&w, "vr", rkeys[i]);
+        CHECK_INT(wt_compare(&w, &w.d, rkeys[i], rkeys[i]), 0);
+        CHECK_STR(done_checks("vr.log", rkeys[i]), "dst:crc32c-echo,src:crc32c");
+    }
+    CHECK(wt_log_count("vr.log", "copy.part_retry") >= 1);
 
     /* ---- 8. (issue 16) a single-part MD5 source above the threshold, no stored checksum:
      * parallel parts (4 of 5 MiB), and the MD5 of all the bytes formed in source order and

@@ -4,6 +4,8 @@
 #include "ferry/error.h"
 #include "test.h"
 
+#include <stdlib.h>
+
 static void test_crc64(void)
 {
     CHECK(ferry_crc64_update(0, "123456789", 9) == 0x995DC9BBDF1939FAULL);
@@ -30,6 +32,27 @@ static void test_crc64(void)
     CHECK_INT(ferry_crc64_parse("-1", &v), FERRY_EPARSE);
     CHECK_INT(ferry_crc64_parse("12x", &v), FERRY_EPARSE);
     CHECK_INT(ferry_crc64_parse("", &v), FERRY_EPARSE);
+}
+
+/* Combining at part sizes (16 MiB and odd lengths around it): the same as one pass. */
+static void test_combine_large(void)
+{
+    size_t n = (16u << 20) + 4099;
+    unsigned char *buf = malloc(n);
+    REQUIRE(buf != NULL);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)((i * 2654435761u) >> 11);
+    uint64_t w64 = ferry_crc64_update(0, buf, n);
+    uint32_t w32 = ferry_crc32c_update(0, buf, n);
+    size_t cuts[] = {1, 4099, 5u << 20, n - (16u << 20), n - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        size_t k = cuts[i];
+        CHECK(ferry_crc64_combine(ferry_crc64_update(0, buf, k),
+                                  ferry_crc64_update(0, buf + k, n - k), n - k) == w64);
+        CHECK(ferry_crc32c_combine(ferry_crc32c_update(0, buf, k),
+                                   ferry_crc32c_update(0, buf + k, n - k), n - k) == w32);
+    }
+    free(buf);
 }
 
 static void test_crc32c(void)
@@ -211,6 +234,7 @@ int main(void)
     test_crc64();
     test_crc32c();
     test_crc32c_combine();
+    test_combine_large();
     test_md5_hex_b64();
     test_qetag();
     return test_summary();

@@ -364,6 +364,68 @@ static void test_get_stream(uv_loop_t *loop, ferry_http_t *h)
     uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* FERRY_HTTP_PAUSE_AFTER: the chunk is taken, and until the unpause the sink gets at most
+ * FERRY_HTTP_RECV_MAX more bytes (what curl had read already) — the room worker/copy_unit.c
+ * keeps in its ring so that it never refuses a chunk. */
+typedef struct {
+    ctx_t c;
+    uint64_t since;            /* accepted since the last pause ended */
+    uint64_t after, after_max; /* accepted while paused (the current pause, the most) */
+    int paused, pauses;
+} pa_ctx_t;
+
+static void pa_resume(uv_timer_t *t)
+{
+    pa_ctx_t *a = t->data;
+    a->paused = 0;
+    a->since = 0;
+    if (a->c.req)
+        ferry_http_unpause(a->c.req);
+}
+
+static int pa_sink(void *arg, const char *p, size_t n)
+{
+    pa_ctx_t *a = arg;
+    a->c.sink_calls++;
+    a->c.sum = fnv_update(a->c.sum, p, n);
+    a->c.got += n;
+    if (a->paused) {
+        a->after += n;
+        if (a->after > a->after_max)
+            a->after_max = a->after;
+        return FERRY_HTTP_PAUSE_AFTER;
+    }
+    a->since += n;
+    if (a->since < 300 * 1024)
+        return FERRY_OK;
+    a->paused = 1;
+    a->after = 0;
+    a->pauses++;
+    uv_timer_start(&a->c.t, pa_resume, 2, 0);
+    return FERRY_HTTP_PAUSE_AFTER;
+}
+
+static void test_get_pause_after(uv_loop_t *loop, ferry_http_t *h)
+{
+    pa_ctx_t a;
+    memset(&a, 0, sizeof(a));
+    ctx_init(loop, &a.c);
+    a.c.t.data = &a;
+    ferry_http_reqopts_t o = {
+        .method = "GET", .url = url("/data/12000000"), .sink = pa_sink, .done = done_cb, .arg = &a};
+    REQUIRE(ferry_http_submit(h, &o, &a.c.req) == FERRY_OK);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_INT(a.c.calls, 1);
+    CHECK_INT(a.c.rc, FERRY_OK);
+    CHECK_INT(a.c.status, 200);
+    CHECK_INT(a.c.got, 12000000);
+    CHECK(a.c.sum == pattern_sum(12000000));
+    CHECK(a.pauses > 5);
+    CHECK(a.after_max <= FERRY_HTTP_RECV_MAX);
+    ctx_close(&a.c);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static void test_captured_and_errors(uv_loop_t *loop, ferry_http_t *h)
 {
     ctx_t a, b, d, e, f;
@@ -1042,6 +1104,7 @@ int main(void)
     REQUIRE(ferry_http_new(&loop, NULL, &h) == FERRY_OK);
     test_bad_args(h);
     test_get_stream(&loop, h);
+    test_get_pause_after(&loop, h);
     test_captured_and_errors(&loop, h);
     test_put(&loop, h);
     test_pipe(&loop, h);

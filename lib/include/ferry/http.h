@@ -72,6 +72,14 @@ const char *ferry_http_resp_header(const ferry_http_resp_t *r, const char *name)
 
 /* Returned by source and sink callbacks to pause the transfer until ferry_http_unpause(). */
 #define FERRY_HTTP_PAUSE (-1000)
+/* Returned by a sink: the chunk WAS consumed; pause receiving now, before curl reads more from
+ * the socket (resume with ferry_http_unpause). Bytes curl already read still reach the sink
+ * first, FERRY_HTTP_RECV_MAX at most, so a sink that keeps that much room when it answers this
+ * never has to refuse a chunk. Refusing one (FERRY_HTTP_PAUSE) makes curl copy the rest of its
+ * receive buffer aside, in a fresh allocation, and hand it over again later. */
+#define FERRY_HTTP_PAUSE_AFTER (-1001)
+/* curl's receive buffer (CURLOPT_BUFFERSIZE): the most a sink is handed from one read. */
+#define FERRY_HTTP_RECV_MAX (256u * 1024)
 
 /* Request body source. Fill buf with up to n bytes and return how many (> 0), 0 at the end of
  * the body, FERRY_HTTP_PAUSE to pause sending (then call ferry_http_unpause when data is
@@ -82,7 +90,8 @@ typedef ssize_t (*ferry_http_source_cb)(void *arg, char *buf, size_t n);
 /* Response body sink, called per chunk of a 2xx response body (error bodies are captured,
  * never passed to the sink). Return FERRY_OK when the chunk was consumed, FERRY_HTTP_PAUSE to
  * pause receiving — the chunk is then NOT consumed and is passed again (possibly with more
- * data appended) after ferry_http_unpause — or a negative ferry code to abort. */
+ * data appended) after ferry_http_unpause —, FERRY_HTTP_PAUSE_AFTER (consumed, then pause), or
+ * a negative ferry code to abort. */
 typedef int (*ferry_http_sink_cb)(void *arg, const char *p, size_t n);
 
 /* Called once, when the headers of the final response are complete and before any body

@@ -164,6 +164,11 @@ typedef struct ferry_s3_args_s {
      * AWS S3 only: OSS, COS and Kodo refuse aws-chunked (docs/providers.md §1b). Needs source; not
      * with content_md5, checksum_crc32c or a Content-Encoding header (FERRY_EINVAL). */
     int trailer_crc32c;
+    /* With trailer_crc32c: the CRC32C of the body that the caller computes itself over the bytes
+     * it gives the source (final by the time the source has given its last byte; borrowed, valid
+     * until the completion callback), so the client does not run a second CRC32C over the same
+     * bytes. NULL: the client computes it. Not with rewind (FERRY_EINVAL). */
+    const uint32_t *trailer_crc32c_of;
     /* CreateMultipartUpload: x-amz-checksum-algorithm (e.g. "CRC32C"), or NULL. S3 then wants
      * that checksum on every part and in Complete (ferry_s3xml_cpart_t.checksum_crc32c). */
     const char *checksum_algorithm;
