@@ -225,6 +225,18 @@ static int needs_record(const ferry_scan_t *s, const cand_t *c)
     return s->o.dry_run || c->archive || c->kind == FERRY_DIFF_UNCHANGED;
 }
 
+/* Item it (zeroed first) for candidate c, as the scan queues or skips it; returns it. */
+static ferry_item_t *scan_item(ferry_item_t *it, const cand_t *c)
+{
+    memset(it, 0, sizeof(*it));
+    it->key = c->key;
+    it->size = c->size;
+    it->mtime = c->mtime;
+    it->etag = c->etag[0] ? c->etag : NULL;
+    it->origin = FERRY_ORIGIN_SCAN;
+    return it;
+}
+
 static int flush(ferry_scan_t *s)
 {
     size_t n = s->ncand, m = 0, k = 0;
@@ -250,13 +262,7 @@ static int flush(ferry_scan_t *s)
     for (size_t i = 0; i < n; i++) {
         cand_t *c = &s->cands[i];
         if (!needs_record(s, c)) {
-            ferry_item_t *it = &s->items[m];
-            memset(it, 0, sizeof(*it));
-            it->key = c->key;
-            it->size = c->size;
-            it->mtime = c->mtime;
-            it->etag = c->etag[0] ? c->etag : NULL;
-            it->origin = FERRY_ORIGIN_SCAN;
+            ferry_item_t *it = scan_item(&s->items[m], c);
             it->force = FERRY_FORCE_IDLE;
             s->ikind[m++] = c->kind;
             continue;
@@ -287,13 +293,7 @@ static int flush(ferry_scan_t *s)
                 continue;
             if (s->o.dry_run)
                 continue;
-            ferry_item_t *it = &s->sitems[k];
-            memset(it, 0, sizeof(*it));
-            it->key = c->key;
-            it->size = c->size;
-            it->mtime = c->mtime;
-            it->etag = c->etag[0] ? c->etag : NULL;
-            it->origin = FERRY_ORIGIN_SCAN;
+            scan_item(&s->sitems[k], c);
             s->sreasons[k++] = c->reason;
             continue;
         }
@@ -303,13 +303,7 @@ static int flush(ferry_scan_t *s)
         }
         if (s->o.dry_run)
             continue;
-        ferry_item_t *it = &s->items[m];
-        memset(it, 0, sizeof(*it));
-        it->key = c->key;
-        it->size = c->size;
-        it->mtime = c->mtime;
-        it->etag = c->etag[0] ? c->etag : NULL;
-        it->origin = FERRY_ORIGIN_SCAN;
+        ferry_item_t *it = scan_item(&s->items[m], c);
         /* The ledger says this version is done, but the destination lacks it or differs:
          * copy it again (a plain enqueue would be a no-op for an unchanged done record). */
         it->force = same ? FERRY_FORCE_ALWAYS : FERRY_FORCE_NO;
