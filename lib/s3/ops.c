@@ -256,6 +256,18 @@ typedef struct {
 #define HELD_MAX   (64u << 20) /* past this (a page is at most 8 MiB of XML): parse again */
 #define HELD_ALIGN 16
 
+/* The cap on one page's held entries: HELD_MAX, or for tests FERRY_TEST_LIST_HOLD_MAX bytes
+ * (smaller only), which drives the fallback to a second parse with small pages. */
+static size_t held_max(void)
+{
+    const char *t = getenv("FERRY_TEST_LIST_HOLD_MAX");
+    if (t == NULL || *t == '\0')
+        return HELD_MAX;
+    char *end;
+    unsigned long v = strtoul(t, &end, 10);
+    return *end == '\0' && v > 0 && v < HELD_MAX ? (size_t)v : HELD_MAX;
+}
+
 static void hold(ferry_s3_op_t *op, const ferry_s3xml_object_t *o, const char *k, size_t n)
 {
     if (!op->held_ok)
@@ -352,7 +364,7 @@ const ferry_s3xml_cbs_t *s3_ops_check_cbs(ferry_s3_op_t *op, ferry_s3xml_cbs_t *
     op->cb_stopped = 0;
     if (!op->la.provisional) { /* the page's entries are recorded as they pass the check */
         if (op->held.max == 0)
-            ferry_buf_init(&op->held, HELD_MAX);
+            ferry_buf_init(&op->held, held_max());
         ferry_buf_reset(&op->held);
         op->held_ok = 1;
     }
