@@ -303,14 +303,26 @@ static int connect_once(ferry_redis_t *r)
     return FERRY_OK;
 }
 
-/* Ask the first node whether it is part of a Redis Cluster (INFO cluster: cluster_enabled:1)
- * and if so become a cluster client from its CLUSTER SLOTS. A server that refuses INFO (a
- * proxy, an ACL) or answers something else is taken as one node, unless ?cluster=yes. */
-static int detect_cluster(ferry_redis_t *r)
+/* The major version in an INFO reply's "redis_version:MAJOR.…" line, or -1 when absent. */
+static int info_major(const char *info)
 {
-    if (r->url.cluster == FERRY_REDIS_CLUSTER_NO)
-        return FERRY_OK;
-    redisReply *rep = redisCommand(r->c, "INFO cluster");
+    const char *v = strstr(info, "redis_version:");
+    if (v == NULL)
+        return -1;
+    v += strlen("redis_version:");
+    int major = 0, digits = 0;
+    for (; *v >= '0' && *v <= '9' && digits < 4; v++, digits++)
+        major = major * 10 + (*v - '0');
+    return digits ? major : -1;
+}
+
+/* INFO once, at connect: the server's version (the ledger's scripts need Redis 7.0: SET … NX
+ * GET) and whether it is part of a Redis Cluster (cluster_enabled:1); if so, become a cluster
+ * client from its CLUSTER SLOTS. A server that refuses INFO (a proxy, an ACL) or does not say
+ * is not refused for its version and is taken as one node, unless ?cluster=yes. */
+static int check_server(ferry_redis_t *r)
+{
+    redisReply *rep = redisCommand(r->c, "INFO");
     if (rep == NULL) {
         char why[160];
         lower_first(why, sizeof(why), r->c->errstr);
@@ -319,9 +331,18 @@ static int detect_cluster(ferry_redis_t *r)
                                "speaks TLS only, put a TLS tunnel in front (docs/redis.md)",
                                r->where, why);
     }
-    int enabled = rep->type == REDIS_REPLY_STRING && rep->str &&
-                  strstr(rep->str, "cluster_enabled:1") != NULL;
+    int is_info = rep->type == REDIS_REPLY_STRING;
+    int major = is_info && rep->str ? info_major(rep->str) : -1;
+    int enabled = is_info && rep->str && strstr(rep->str, "cluster_enabled:1") != NULL;
     freeReplyObject(rep);
+    if (major >= 0 && major < 7)
+        return ferry_error_set(&r->err, FERRY_EUNSUPPORTED,
+                               "Redis at %s is version %d; ferry needs Redis 7.0 or later (its "
+                               "ledger scripts use SET … NX GET) — upgrade the server or point "
+                               "--redis at a 7.x one (docs/redis.md, \"Which Redis\")",
+                               r->where, major);
+    if (r->url.cluster == FERRY_REDIS_CLUSTER_NO)
+        return FERRY_OK;
     if (!enabled)
         return r->url.cluster == FERRY_REDIS_CLUSTER_YES
                    ? ferry_error_set(&r->err, FERRY_EREDIS,
@@ -390,7 +411,7 @@ int ferry_redis_connect(const char *url, const ferry_redis_opts_t *opts, ferry_r
     ferry_redis_url_describe(&r->url, r->where, sizeof(r->where));
     rc = connect_once(r);
     if (rc == FERRY_OK)
-        rc = detect_cluster(r);
+        rc = check_server(r);
     if (rc) {
         if (err)
             *err = r->err;
