@@ -32,3 +32,16 @@ bench_fakes3() {
   PORT=$(awk '/^ready/{print $2}' "$out")
   [[ -n $PORT ]] || { echo "bench: fakes3 $1 did not start:" >&2; cat "$TMP/fakes3-$1.err" >&2; exit 1; }
 }
+
+# cpu_of PID: the user+system clock ticks a process has used so far (0 once it is gone).
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# rclone_remote NAME ENDPOINT CRED: an rclone S3 remote NAME (environment only) on a fakes3
+# started by bench_fakes3 with the keys AK<CRED>/SK<CRED>.
+rclone_remote() {
+  local n=${1^^}
+  export "RCLONE_CONFIG_${n}_TYPE=s3" "RCLONE_CONFIG_${n}_PROVIDER=Other" \
+    "RCLONE_CONFIG_${n}_ACCESS_KEY_ID=AK$3" "RCLONE_CONFIG_${n}_SECRET_ACCESS_KEY=SK$3" \
+    "RCLONE_CONFIG_${n}_ENDPOINT=$2" "RCLONE_CONFIG_${n}_REGION=us-east-1" \
+    "RCLONE_CONFIG_${n}_FORCE_PATH_STYLE=true"
+}

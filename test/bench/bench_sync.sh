@@ -65,18 +65,10 @@ if [[ " $SCEN " == *" ttfb "* ]]; then # these log every request with the time i
   start_fakes3 tsrc s3 src --verbose; TSRC=http://127.0.0.1:$PORT
 fi
 
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # ticks
 servers_ticks() { echo "$(cpu_of "$REDIS_PID") $(cpu_of "$SRC_PID") $(cpu_of "$DST_PID")"; }
 HZ=$(getconf CLK_TCK)
 
 export FERRY_SRC_ACCESS_KEY_ID=AKsrc FERRY_SRC_SECRET_ACCESS_KEY=SKsrc
-rclone_remote() { # NAME ENDPOINT USER
-  local n=${1^^}
-  export "RCLONE_CONFIG_${n}_TYPE=s3" "RCLONE_CONFIG_${n}_PROVIDER=Other" \
-    "RCLONE_CONFIG_${n}_ACCESS_KEY_ID=AK$3" "RCLONE_CONFIG_${n}_SECRET_ACCESS_KEY=SK$3" \
-    "RCLONE_CONFIG_${n}_ENDPOINT=$2" "RCLONE_CONFIG_${n}_REGION=us-east-1" \
-    "RCLONE_CONFIG_${n}_FORCE_PATH_STYLE=true"
-}
 rclone_remote fsrc "$SRC" src
 rclone_remote fdst "$DST" dst
 [[ -n ${TDST:-} ]] && rclone_remote ftdst "$TDST" dst && rclone_remote ftsrc "$TSRC" src

@@ -56,13 +56,10 @@ bench_fakes3 src s3 src src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
 bench_fakes3 dst s3 dst dst; DST=http://127.0.0.1:$PORT DST_PID=$SPID
 curl -sf -X POST "$SRC/_fakes3/seed" \
   -d "{\"bucket\":\"src\",\"prefix\":\"c/\",\"count\":$N,\"size\":$SIZE,\"seed\":7}" >/dev/null
-export RCLONE_CONFIG_FDST_TYPE=s3 RCLONE_CONFIG_FDST_PROVIDER=Other RCLONE_CONFIG_FDST_ACCESS_KEY_ID=AKdst \
-  RCLONE_CONFIG_FDST_SECRET_ACCESS_KEY=SKdst RCLONE_CONFIG_FDST_ENDPOINT=$DST \
-  RCLONE_CONFIG_FDST_REGION=us-east-1 RCLONE_CONFIG_FDST_FORCE_PATH_STYLE=true
+rclone_remote fdst "$DST" dst # for the purge after each run
 export FERRY_SRC_ACCESS_KEY_ID=AKsrc FERRY_SRC_SECRET_ACCESS_KEY=SKsrc
 export FERRY_DST_ACCESS_KEY_ID=AKdst FERRY_DST_SECRET_ACCESS_KEY=SKdst
 
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 reqs() { # a server's requests by operation so far, "op=n ..."
   curl -sf "$1/_fakes3/stats" | python3 -c 'import json,sys
 d=json.load(sys.stdin)
