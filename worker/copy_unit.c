@@ -159,6 +159,12 @@ static void unit_hash(unit_t *u, const char *p, size_t n)
         unit_mp_hash(u, p, n);
 }
 
+/* Whether the ring has room for all that one receive of curl's can hand over. */
+static int ring_takes_recv(const unit_t *u)
+{
+    return u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX;
+}
+
 static int unit_sink(void *arg, const char *p, size_t n)
 {
     unit_t *u = arg;
@@ -202,7 +208,7 @@ static int unit_sink(void *arg, const char *p, size_t n)
      * resumes the GET, unit_source) and held bytes for the ordered MD5 (hold_wake); the one
      * that clears last resumes the GET. */
     int pause = 0;
-    if (u->mode == UM_STREAM && u->ring.cap - ferry_ring_used(&u->ring) < FERRY_HTTP_RECV_MAX) {
+    if (u->mode == UM_STREAM && !ring_takes_recv(u)) {
         u->get_paused = 1;
         pause = 1;
     }
@@ -224,8 +230,7 @@ static ssize_t unit_source(void *arg, char *buf, size_t n)
     if (r > 0) {
         /* The GET goes on once the ring has room for a whole receive (see unit_sink): the PUT
          * drains it, so that comes. */
-        if (u->get_paused && (u->ring.cap - ferry_ring_used(&u->ring) >= FERRY_HTTP_RECV_MAX ||
-                              ferry_ring_used(&u->ring) == 0)) {
+        if (u->get_paused && (ring_takes_recv(u) || ferry_ring_used(&u->ring) == 0)) {
             u->get_paused = 0;
             if (u->get_op && !u->hold_wait) /* else hold_wake resumes it */
                 ferry_s3_unpause(u->get_op);
