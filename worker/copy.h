@@ -78,10 +78,6 @@ typedef struct ferry_copy_env_s {
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
-    /* Ignored (task option --md5-parts, kept for compatibility): a plain-MD5 source above the
-     * threshold is copied in parallel parts and its MD5 formed in source order (src:md5)
-     * whether it is set or not. */
-    int md5_parts;
     ferry_copy_pool_t *pool; /* required */
 } ferry_copy_env_t;
 
