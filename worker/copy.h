@@ -78,7 +78,7 @@ typedef struct ferry_copy_env_s {
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
-    ferry_copy_pool_t *pool; /* required */
+    ferry_copy_pool_t *pool;   /* required */
 } ferry_copy_env_t;
 
 /* One copy request. Strings are copied by ferry_copy_start. */
