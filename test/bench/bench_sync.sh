@@ -24,6 +24,9 @@
 # child it waited for: ferry sync + its workers; rclone), CPU s/GB, peak RSS (the largest single
 # process, from /usr/bin/time, and the sum over the process tree, sampled every 50 ms), the
 # servers' CPU (redis, source, destination) during the run, and the destination's requests.
+# Per pair, the ratios, and "machine CPU rclone/ferry": all CPU the run cost this machine (the
+# tool, Redis and both servers), rclone's over ferry's — on a machine whose cores are all busy the
+# speed ratio cannot pass it. With more than one pair, a last row gives the medians (min-max).
 # FERRY_BENCH_REDIS_STATS=1 prints Redis's command statistics after each ferry run (stderr).
 # FERRY_BENCH_WRAP prefixes ferry's command line (e.g. "perf record -g -o F --"); FERRY_BENCH_KEEP=DIR
 # keeps the logs. Output: Markdown tables on stdout, progress on stderr.
@@ -241,7 +244,7 @@ print(' '.join('%s %d'%(k,int(b[k])-int(a.get(k,0))) for k in sorted(b) if int(b
     "$(echo "$n / $W" | bc -l)" "$(echo "${BYTES[$sc]} / 1000000 / $W" | bc -l)" "$C" \
     "$(echo "$C / $gb" | bc -l)" "$(echo "$R / 1024" | bc -l)" "$(echo "$RS / 1024" | bc -l)" "$sr" "$ss" "$sd" \
     >>"$TMP/rows.$sc"
-  echo "$sc $tool${nw:+-w$nw} $W $C $R $RS" >>"$TMP/raw"
+  echo "$sc $tool${nw:+-w$nw} $W $C $R $RS $sr $ss $sd" >>"$TMP/raw"
   say "$sc rep $rep $label: ${W}s, CPU ${C}s, servers (redis/src/dst) $SV; dst requests: $reqs"
 }
 
@@ -256,10 +259,21 @@ import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
 f = [r for r in rows if r[1] == "ferry"]
 r = [x for x in rows if x[1] == "rclone"]
+def machine(x):  # CPU s of the tool and of the three servers during its run
+    return sum(float(v) for v in x[3:4] + x[6:9])
+sp, mc = [], []
 for i, (a, b) in enumerate(zip(f, r), 1):
-    print("| %s | %d | ratio ferry/rclone | speed %.2fx | | | CPU %.2fx | | RSS %.2fx | RSS %.2fx | |" % (
-        sys.argv[2], i, float(b[2]) / float(a[2]), float(a[3]) / float(b[3]),
-        float(a[4]) / float(b[4]), float(a[5]) / float(b[5])))
+    sp.append(float(b[2]) / float(a[2]))
+    mc.append(machine(b) / machine(a))
+    print("| %s | %d | ratio ferry/rclone | speed %.2fx | | | CPU %.2fx | | RSS %.2fx | RSS %.2fx | machine CPU rclone/ferry %.2fx |" % (
+        sys.argv[2], i, sp[-1], float(a[3]) / float(b[3]),
+        float(a[4]) / float(b[4]), float(a[5]) / float(b[5]), mc[-1]))
+if len(sp) > 1:
+    def med(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print("| %s | all %d | median ratio | speed %.2fx (%.2f-%.2f) | | | | | | | machine CPU %.2fx (%.2f-%.2f) |" % (
+        sys.argv[2], len(sp), med(sp), min(sp), max(sp), med(mc), min(mc), max(mc)))
 EOF
 }
 
