@@ -15,6 +15,69 @@ typedef struct {
 
 typedef struct ferry_cluster_s ferry_cluster_t;
 
+/* A RESP command being written: buf[0..len) of cap bytes (owned, malloc'd; NULL when cap is 0).
+ * One per connection, reused from command to command (shrunk back after a big one). */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} redis_fmt_t;
+
+/* Largest command ferry formats (the whole RESP text): Redis refuses a query over 1 GiB
+ * (client-query-buffer-limit) and a bulk string over 512 MiB (proto-max-bulk-len). */
+#define REDIS_CMD_MAX ((size_t)1 << 30)
+
+/* A buffer grown past this is freed after its command rather than kept. */
+#define REDIS_FMT_KEEP ((size_t)1 << 20)
+
+/* Start a command of argc arguments ("*argc\r\n"); FERRY_OK, FERRY_EINVAL (argc < 0) or
+ * FERRY_ENOMEM. */
+int redis_int_fmt_begin(redis_fmt_t *f, int argc);
+
+/* Append one argument ("$n\r\n" s[0..n) "\r\n"; any bytes). FERRY_OK, FERRY_ERANGE when the
+ * command would pass REDIS_CMD_MAX, or FERRY_ENOMEM. */
+int redis_int_fmt_arg(redis_fmt_t *f, const char *s, size_t n);
+
+/* Drop a buffer grown past REDIS_FMT_KEEP (call when its command was sent); len becomes 0. */
+void redis_int_fmt_done(redis_fmt_t *f);
+
+/* Free the buffer. */
+void redis_int_fmt_free(redis_fmt_t *f);
+
+/* argv as one RESP command, byte for byte what hiredis' redisFormatCommandArgv writes (lens may
+ * be NULL: NUL-terminated strings): f->buf[0..f->len). FERRY_OK, or an error code as above. */
+int redis_int_format(redis_fmt_t *f, int argc, const char **argv, const size_t *lens);
+
+/* Decimal digits of v at dst (1..20 bytes, no NUL); returns how many. Pure. */
+static inline size_t redis_int_utoa(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* v in decimal, NUL-terminated, at dst (at least 21 bytes); returns dst (for argv). What
+ * snprintf "%" PRIu64 / "%" PRId64 write. Pure. */
+static inline const char *redis_int_u64(char *dst, uint64_t v)
+{
+    dst[redis_int_utoa(dst, v)] = '\0';
+    return dst;
+}
+
+static inline const char *redis_int_i64(char *dst, int64_t v)
+{
+    if (v >= 0)
+        return redis_int_u64(dst, (uint64_t)v);
+    dst[0] = '-';
+    dst[1 + redis_int_utoa(dst + 1, 0 - (uint64_t)v)] = '\0';
+    return dst;
+}
+
 struct ferry_redis_s {
     redisContext *c; /* single node: the connection; cluster: NULL (cl holds one per node) */
     ferry_redis_url_t url;
@@ -28,6 +91,7 @@ struct ferry_redis_s {
     ferry_cluster_t *cl; /* non-NULL in cluster mode (owned) */
     long long client_id; /* CLIENT ID of connection gen client_id_gen; 0: not asked */
     unsigned client_id_gen;
+    redis_fmt_t fmt; /* the command being sent, formatted (owned; reused between commands) */
 };
 
 /* Open one connection to host:port (or the URL's unix socket when host is NULL) with the
