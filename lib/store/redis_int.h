@@ -5,6 +5,8 @@
 
 #include "ferry/redis.h"
 
+#include <string.h>
+
 #define REDIS_SCRIPT_SLOTS 32
 
 typedef struct {
@@ -107,5 +109,43 @@ void redis_int_lower_first(char *dst, size_t n, const char *src);
 
 /* s[0..n) as a decimal 0..max (1..10 digits, nothing else): 0 and *out set, or -1. Pure. */
 int redis_int_parse_uint(const char *s, size_t n, long max, long *out);
+
+/* Bounded string building without snprintf (ledger and queue arguments, key names): pieces are
+ * appended at p, never past end - 1, and the text is always NUL-terminated and cut where
+ * snprintf into the same buffer would cut it. */
+typedef struct {
+    char *p, *end;
+} redis_sb_t;
+
+static inline redis_sb_t redis_sb(char *buf, size_t n)
+{
+    redis_sb_t b = {buf, buf + n};
+    if (n)
+        buf[0] = '\0';
+    return b;
+}
+
+static inline void redis_sb_mem(redis_sb_t *b, const char *s, size_t n)
+{
+    if (b->p >= b->end)
+        return;
+    size_t room = (size_t)(b->end - b->p) - 1;
+    if (n > room)
+        n = room;
+    memcpy(b->p, s, n);
+    b->p += n;
+    *b->p = '\0';
+}
+
+static inline void redis_sb_str(redis_sb_t *b, const char *s)
+{
+    redis_sb_mem(b, s, strlen(s));
+}
+
+static inline void redis_sb_u64(redis_sb_t *b, uint64_t v)
+{
+    char d[20];
+    redis_sb_mem(b, d, redis_int_utoa(d, v));
+}
 
 #endif

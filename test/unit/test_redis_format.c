@@ -29,6 +29,21 @@ static void check_decimal(uint64_t u, int64_t i)
     CHECK_STR(redis_int_i64(got, i), want);
 }
 
+/* The string builder cuts where snprintf into the same buffer cuts. */
+static void check_sb(size_t n)
+{
+    char got[64], want[64];
+    memset(got, 'X', sizeof(got));
+    memset(want, 'X', sizeof(want));
+    snprintf(want, n, "ferry:{%s}:led:%u", "task/3.1", 4294967295u);
+    redis_sb_t b = redis_sb(got, n);
+    redis_sb_mem(&b, "ferry:{", 7);
+    redis_sb_str(&b, "task/3.1");
+    redis_sb_mem(&b, "}:led:", 6);
+    redis_sb_u64(&b, 4294967295u);
+    CHECK(memcmp(got, want, sizeof(got)) == 0);
+}
+
 int main(void)
 {
     redis_fmt_t f = {0};
@@ -111,6 +126,8 @@ int main(void)
         check_decimal(p - 1, -(int64_t)(p / 2) - 1);
         check_decimal(p + 1, (int64_t)(p / 3));
     }
+    for (size_t n = 0; n <= 40; n++)
+        check_sb(n); /* 0: nothing written; 1: ""; ... 31 bytes fit in 32 */
     char d[24];
     CHECK_INT(redis_int_utoa(d, 12345), 5);
     CHECK(memcmp(d, "12345", 5) == 0);
