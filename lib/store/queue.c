@@ -508,18 +508,18 @@ static int read_group(ferry_queue_t *q, uint32_t sh, int streams, const char *id
     for (int k = 0; k < 2; k++)
         if (streams & (1 << k))
             argv[n++] = id;
-    redisReply *rep = NULL;
+    /* The page is only read (decoded into jobs): a scratch reply, freed at the next read */
+    const redisReply *rep = NULL;
     q->seen[0] = q->seen[1] = 0;
-    int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+    int rc = redis_int_argv_scratch(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
         if (ensure_group(q->r, h->k_q[0]) == FERRY_OK && ensure_group(q->r, h->k_q[1]) == FERRY_OK)
-            rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+            rc = redis_int_argv_scratch(q->r, n, argv, NULL, &rep);
     }
     if (rc)
         return rc;
     take_read_reply(q, sh, rep, fetch_count);
-    freeReplyObject(rep);
     return FERRY_OK;
 }
 

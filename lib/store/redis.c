@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <stdalign.h>
+#include <stddef.h>
 
 /* ---- URL ---------------------------------------------------------------------------------- */
 
@@ -263,6 +265,159 @@ static int fmt_error(ferry_redis_t *r, int rc, int argc)
     if (rc == FERRY_EINVAL)
         return ferry_error_set(&r->err, FERRY_EINVAL, "a Redis command needs 0 or more arguments");
     return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command: out of memory");
+}
+
+/* ---- scratch replies ----------------------------------------------------------------------- */
+
+/* hiredis builds a reply tree with two allocations per string and frees it node by node; a
+ * 64-entry XREADGROUP page is ~2,700 of each. A scratch reply is built by these functions
+ * instead (the same redisReply nodes, hiredis' own reader) in chunks freed all at once. */
+
+#define SCRATCH_CHUNK ((size_t)64 * 1024)
+
+struct redis_chunk_s {
+    redis_chunk_t *next;
+    size_t cap, used;
+    alignas(max_align_t) unsigned char data[];
+};
+
+static void *arena_alloc(redis_arena_t *a, size_t n)
+{
+    n = (n + (alignof(max_align_t) - 1)) & ~(alignof(max_align_t) - 1);
+    if (n > REDIS_SCRATCH_MAX || a->total > REDIS_SCRATCH_MAX - n)
+        return NULL; /* the reader reports it as out of memory */
+    redis_chunk_t *c = a->head;
+    if (c == NULL || c->cap - c->used < n) {
+        size_t cap = n > SCRATCH_CHUNK ? n : SCRATCH_CHUNK;
+        c = malloc(sizeof(*c) + cap);
+        if (c == NULL)
+            return NULL;
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    a->total += n;
+    return p;
+}
+
+/* Forget every reply: keep one standard chunk for the next, free the others. */
+static void arena_reset(redis_arena_t *a)
+{
+    if (a->owned) {
+        freeReplyObject(a->owned);
+        a->owned = NULL;
+    }
+    redis_chunk_t *keep = NULL;
+    for (redis_chunk_t *c = a->head, *next; c; c = next) {
+        next = c->next;
+        if (keep == NULL && c->cap == SCRATCH_CHUNK) {
+            keep = c;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(c);
+        }
+    }
+    a->head = keep;
+    a->total = 0;
+}
+
+void redis_int_arena_free(redis_arena_t *a)
+{
+    arena_reset(a);
+    free(a->head);
+    a->head = NULL;
+}
+
+/* A node linked into its parent as hiredis' createReplyObject + parent link does. */
+static redisReply *arena_node(const redisReadTask *task, int type)
+{
+    redis_arena_t *a = task->privdata;
+    redisReply *r = a ? arena_alloc(a, sizeof(*r)) : NULL;
+    if (r == NULL)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        if (parent == NULL || parent->type != REDIS_REPLY_ARRAY || task->idx < 0 ||
+            (size_t)task->idx >= parent->elements)
+            return NULL;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
+static void *arena_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = arena_node(task, task->type);
+    char *buf = r ? arena_alloc(task->privdata, len + 1) : NULL;
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, str, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *task, int elements)
+{
+    redisReply *r = arena_node(task, REDIS_REPLY_ARRAY);
+    if (r == NULL)
+        return NULL;
+    if (elements > 0) {
+        r->element = arena_alloc(task->privdata, sizeof(*r->element) * (size_t)elements);
+        if (r->element == NULL)
+            return NULL;
+        memset(r->element, 0, sizeof(*r->element) * (size_t)elements);
+    }
+    r->elements = elements > 0 ? (size_t)elements : 0;
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = arena_node(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *task)
+{
+    return arena_node(task, REDIS_REPLY_NIL);
+}
+
+static void arena_free_object(void *reply)
+{
+    (void)reply; /* the arena holds it; freed at the next reset */
+}
+
+static redisReplyObjectFunctions arena_functions = {arena_string, arena_array, arena_integer,
+                                                    arena_nil, arena_free_object};
+
+int redis_int_arena_parse(redis_arena_t *a, const char *buf, size_t len, const redisReply **reply)
+{
+    *reply = NULL;
+    arena_reset(a);
+    redisReader *rd = redisReaderCreateWithFunctions(&arena_functions);
+    if (rd == NULL)
+        return FERRY_ENOMEM;
+    rd->privdata = a;
+    void *rep = NULL;
+    int rc = FERRY_OK;
+    if (redisReaderFeed(rd, buf, len) != REDIS_OK || redisReaderGetReply(rd, &rep) != REDIS_OK)
+        rc = rd->err == REDIS_ERR_OOM ? FERRY_ENOMEM : FERRY_EPARSE;
+    else if (rep == NULL)
+        rc = FERRY_ERETRY;
+    rd->reply = NULL; /* a partial tree is the arena's */
+    redisReaderFree(rd);
+    *reply = rc == FERRY_OK ? rep : NULL;
+    return rc;
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
@@ -517,6 +672,7 @@ fail:
         redisFree(r->c);
     ferry_cluster_free(r->cl);
     redis_int_fmt_free(&r->fmt);
+    redis_int_arena_free(&r->scratch);
     free(r);
     return rc;
 }
@@ -529,6 +685,7 @@ void ferry_redis_free(ferry_redis_t *r)
         redisFree(r->c);
     ferry_cluster_free(r->cl);
     redis_int_fmt_free(&r->fmt);
+    redis_int_arena_free(&r->scratch);
     memset(r->url.password, 0, sizeof(r->url.password));
     free(r);
 }
@@ -636,6 +793,76 @@ int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t
         *reply = NULL;
     int rc = redis_int_format(&r->fmt, argc, argv, lens);
     rc = rc ? fmt_error(r, rc, argc) : exec_fmt(r, reply);
+    redis_int_fmt_done(&r->fmt);
+    return rc;
+}
+
+/* One round of the command in r->fmt with its reply built in r->scratch: 1 and *rep, or 0 with
+ * the connection's error (c->err set). */
+static int scratch_round(ferry_redis_t *r, redisReply **rep)
+{
+    redisReader *rd = r->c->reader;
+    redisReplyObjectFunctions *fn = rd->fn;
+    void *priv = rd->privdata;
+    rd->fn = &arena_functions;
+    rd->privdata = &r->scratch;
+    void *got = NULL;
+    int ok = redisAppendFormattedCommand(r->c, r->fmt.buf, r->fmt.len) == REDIS_OK &&
+             redisGetReply(r->c, &got) == REDIS_OK && got;
+    /* A tree cut short (lost connection, bad reply, cap) is the arena's too: the reader must not
+     * hand it to freeReplyObject when it is freed or reused. */
+    rd->reply = NULL;
+    rd->fn = fn;
+    rd->privdata = priv;
+    *rep = ok ? got : NULL;
+    return ok;
+}
+
+int redis_int_argv_scratch(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                           const redisReply **reply)
+{
+    *reply = NULL;
+    arena_reset(&r->scratch);
+    if (r->cl) {
+        redisReply *own = NULL;
+        int rc = ferry_redis_argv(r, argc, argv, lens, &own);
+        r->scratch.owned = own;
+        *reply = own;
+        return rc;
+    }
+    int rc = redis_int_format(&r->fmt, argc, argv, lens);
+    if (rc) {
+        rc = fmt_error(r, rc, argc);
+        redis_int_fmt_done(&r->fmt);
+        return rc;
+    }
+    rc = FERRY_ENET;
+    for (int round = 0; round < 2; round++) {
+        if (r->c == NULL || conn_lost(r->c)) {
+            rc = ferry_redis_reset(r);
+            if (rc)
+                break;
+        }
+        redisReply *rep = NULL;
+        if (scratch_round(r, &rep)) {
+            rc = FERRY_OK;
+            if (rep->type == REDIS_REPLY_ERROR)
+                rc = ferry_error_set(&r->err, FERRY_EREDIS, "Redis at %s: %s", r->where, rep->str);
+            else
+                *reply = rep;
+            break;
+        }
+        arena_reset(&r->scratch);
+        rc = io_error(r);
+        if (!conn_lost(r->c)) {
+            /* out of memory or a protocol error: the connection is out of step, open a new one
+             * at the next command */
+            redisFree(r->c);
+            r->c = NULL;
+            break;
+        }
+        /* Lost mid-command: reconnect and send it once more (at-least-once). */
+    }
     redis_int_fmt_done(&r->fmt);
     return rc;
 }

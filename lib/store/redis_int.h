@@ -17,6 +17,15 @@ typedef struct {
 
 typedef struct ferry_cluster_s ferry_cluster_t;
 
+/* Memory for reply trees read in one piece (redis_int_argv_scratch): bump allocation from
+ * chunks, freed all at once. Owned by its connection. */
+typedef struct redis_chunk_s redis_chunk_t;
+typedef struct {
+    redis_chunk_t *head; /* chunk being filled; older ones follow */
+    size_t total;        /* bytes handed out since the last reset */
+    redisReply *owned;   /* cluster mode: the last scratch reply, an ordinary one */
+} redis_arena_t;
+
 /* A RESP command being written: buf[0..len) of cap bytes (owned, malloc'd; NULL when cap is 0).
  * One per connection, reused from command to command (shrunk back after a big one). */
 typedef struct {
@@ -93,8 +102,29 @@ struct ferry_redis_s {
     ferry_cluster_t *cl; /* non-NULL in cluster mode (owned) */
     long long client_id; /* CLIENT ID of connection gen client_id_gen; 0: not asked */
     unsigned client_id_gen;
-    redis_fmt_t fmt; /* the command being sent, formatted (owned; reused between commands) */
+    redis_fmt_t fmt;       /* the command being sent, formatted (owned; reused between commands) */
+    redis_arena_t scratch; /* the last reply of redis_int_argv_scratch */
 };
+
+/* Largest reply redis_int_argv_scratch reads (the whole tree in memory): past it the read fails
+ * with FERRY_ENOMEM. */
+#define REDIS_SCRATCH_MAX ((size_t)1 << 30)
+
+/* ferry_redis_argv for a reply the caller only reads: the reply tree is built in r's scratch
+ * arena (a few allocations per reply instead of two per string) and *reply is borrowed — valid
+ * until the next redis_int_argv_scratch on r or ferry_redis_free, never passed to
+ * freeReplyObject. Errors, reconnects and the error reply as ferry_redis_argv (FERRY_EREDIS with
+ * the server's message). Not inside a pipeline. In cluster mode the reply is an ordinary one
+ * kept and freed by r. */
+int redis_int_argv_scratch(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                           const redisReply **reply);
+
+/* Parse RESP text into an arena tree the way redis_int_argv_scratch does (for tests and fuzz
+ * targets): FERRY_OK and *reply (borrowed from a, valid until redis_int_arena_free(a)),
+ * FERRY_ERETRY when buf holds no complete reply, FERRY_EPARSE on a protocol error,
+ * FERRY_ENOMEM. */
+int redis_int_arena_parse(redis_arena_t *a, const char *buf, size_t len, const redisReply **reply);
+void redis_int_arena_free(redis_arena_t *a);
 
 /* Open one connection to host:port (or the URL's unix socket when host is NULL) with the
  * connection's timeouts and password. FERRY_OK and *out, or an error written on r->err that
