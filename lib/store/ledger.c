@@ -134,6 +134,18 @@ int ferry_time_parse(const char *s, int64_t *out)
 /* ---- etag packing -----------------------------------------------------------------------------
  */
 
+/* ferry_hex_val, inline: every finish packs two etags */
+static inline int hex_val(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
 {
     if (etag == NULL || *etag == '\0')
@@ -150,7 +162,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
     int lower = 0, upper = 0, ok = hn >= 2 && hn % 2 == 0 && hn / 2 + 1 <= cap;
     for (size_t i = 0; ok && i < hn; i++) {
         int c = (unsigned char)h[i];
-        if (ferry_hex_val(c) < 0)
+        if (hex_val(c) < 0)
             ok = 0;
         else if (c >= 'a' && c <= 'f')
             lower = 1;
@@ -161,7 +173,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
         /* tag: 1 lower, 2 upper, +2 when quoted (all-digit hex counts as lower) */
         out[0] = (uint8_t)((upper ? 2 : 1) + (quoted ? 2 : 0));
         for (size_t i = 0; i < hn / 2; i++)
-            out[1 + i] = (uint8_t)(ferry_hex_val(h[2 * i]) << 4 | ferry_hex_val(h[2 * i + 1]));
+            out[1 + i] = (uint8_t)(hex_val(h[2 * i]) << 4 | hex_val(h[2 * i + 1]));
         return hn / 2 + 1;
     }
     /* Text form. A tag byte 0 marks text that would otherwise start with a tag value. */
@@ -211,15 +223,22 @@ int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap)
     return FERRY_OK;
 }
 
-/* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5. */
-static int dst_same_as_src(const char *src, const char *dst)
+/* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5.
+ * a[0..na), b[0..nb): the two etags packed (ferry_etag_pack). */
+static int dst_same_as_src(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    return na == nb && na > 1 && a[0] >= 1 && a[0] <= 4 && b[0] == 3 &&
+           memcmp(a + 1, b + 1, na - 1) == 0;
+}
+
+/* The same for two etags as text. */
+static int dst_same_as_src_text(const char *src, const char *dst)
 {
     uint8_t a[FERRY_ETAG_MAX + 2], b[FERRY_ETAG_MAX + 2];
     if (!src || !dst || !*src || !*dst)
         return 0;
     size_t na = ferry_etag_pack(src, a, sizeof(a)), nb = ferry_etag_pack(dst, b, sizeof(b));
-    return na == nb && na > 1 && a[0] >= 1 && a[0] <= 4 && b[0] == 3 &&
-           memcmp(a + 1, b + 1, na - 1) == 0;
+    return dst_same_as_src(a, na, b, nb);
 }
 
 /* ---- record codec: a run of MessagePack values (what Lua's cmsgpack.pack(...) writes) ------- */
@@ -549,7 +568,7 @@ int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
         rc |= mp_str(SLOT(CRC64), c, 8);
     }
     if (rec->dst_etag[0]) {
-        if (dst_same_as_src(rec->src_etag, rec->dst_etag)) {
+        if (dst_same_as_src_text(rec->src_etag, rec->dst_etag)) {
             uint8_t t = 0xc3;
             rc |= ferry_buf_add(SLOT(DST_ETAG), &t, 1);
         } else {
@@ -1707,11 +1726,12 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
     size_t en = ferry_etag_pack(o->etag, f->etag, sizeof(f->etag));
     size_t dn = 0;
     if (o->dst_etag && *o->dst_etag) {
-        if (dst_same_as_src(o->etag, o->dst_etag)) {
+        /* the source's etag packed once (f->etag), the destination's once */
+        dn = ferry_etag_pack(o->dst_etag, f->dst, sizeof(f->dst));
+        if (en && dst_same_as_src(f->etag, en, f->dst, dn)) {
             f->dst[0] = '=';
             dn = 1;
         } else {
-            dn = ferry_etag_pack(o->dst_etag, f->dst, sizeof(f->dst));
             if (dn == 1 &&
                 f->dst[0] == '=') { /* a text etag "=": keep it distinct from the marker */
                 f->dst[0] = 0;
