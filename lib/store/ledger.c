@@ -134,6 +134,18 @@ int ferry_time_parse(const char *s, int64_t *out)
 /* ---- etag packing -----------------------------------------------------------------------------
  */
 
+/* ferry_hex_val, inline: every finish packs two etags */
+static inline int hex_val(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
 {
     if (etag == NULL || *etag == '\0')
@@ -150,7 +162,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
     int lower = 0, upper = 0, ok = hn >= 2 && hn % 2 == 0 && hn / 2 + 1 <= cap;
     for (size_t i = 0; ok && i < hn; i++) {
         int c = (unsigned char)h[i];
-        if (ferry_hex_val(c) < 0)
+        if (hex_val(c) < 0)
             ok = 0;
         else if (c >= 'a' && c <= 'f')
             lower = 1;
@@ -161,7 +173,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
         /* tag: 1 lower, 2 upper, +2 when quoted (all-digit hex counts as lower) */
         out[0] = (uint8_t)((upper ? 2 : 1) + (quoted ? 2 : 0));
         for (size_t i = 0; i < hn / 2; i++)
-            out[1 + i] = (uint8_t)(ferry_hex_val(h[2 * i]) << 4 | ferry_hex_val(h[2 * i + 1]));
+            out[1 + i] = (uint8_t)(hex_val(h[2 * i]) << 4 | hex_val(h[2 * i + 1]));
         return hn / 2 + 1;
     }
     /* Text form. A tag byte 0 marks text that would otherwise start with a tag value. */
@@ -211,15 +223,22 @@ int ferry_etag_unpack(const uint8_t *in, size_t n, char *out, size_t cap)
     return FERRY_OK;
 }
 
-/* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5. */
-static int dst_same_as_src(const char *src, const char *dst)
+/* dst etag "same as source": S3's quoted lower-case MD5 of a source whose etag is a bare MD5.
+ * a[0..na), b[0..nb): the two etags packed (ferry_etag_pack). */
+static int dst_same_as_src(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    return na == nb && na > 1 && a[0] >= 1 && a[0] <= 4 && b[0] == 3 &&
+           memcmp(a + 1, b + 1, na - 1) == 0;
+}
+
+/* The same for two etags as text. */
+static int dst_same_as_src_text(const char *src, const char *dst)
 {
     uint8_t a[FERRY_ETAG_MAX + 2], b[FERRY_ETAG_MAX + 2];
     if (!src || !dst || !*src || !*dst)
         return 0;
     size_t na = ferry_etag_pack(src, a, sizeof(a)), nb = ferry_etag_pack(dst, b, sizeof(b));
-    return na == nb && na > 1 && a[0] >= 1 && a[0] <= 4 && b[0] == 3 &&
-           memcmp(a + 1, b + 1, na - 1) == 0;
+    return dst_same_as_src(a, na, b, nb);
 }
 
 /* ---- record codec: a run of MessagePack values (what Lua's cmsgpack.pack(...) writes) ------- */
@@ -549,7 +568,7 @@ int ferry_record_encode(const ferry_record_t *rec, ferry_buf_t *out)
         rc |= mp_str(SLOT(CRC64), c, 8);
     }
     if (rec->dst_etag[0]) {
-        if (dst_same_as_src(rec->src_etag, rec->dst_etag)) {
+        if (dst_same_as_src_text(rec->src_etag, rec->dst_etag)) {
             uint8_t t = 0xc3;
             rc |= ferry_buf_add(SLOT(DST_ETAG), &t, 1);
         } else {
@@ -923,7 +942,12 @@ static const led_shard_t *shard_of(const ferry_ledger_t *l, const char *key)
 
 static void bucket_key(const ferry_ledger_t *l, uint32_t b, char *buf, size_t n)
 {
-    snprintf(buf, n, "ferry:{%s}:led:%" PRIu32, l->sh[b % l->shards].tag, b);
+    /* "ferry:{TAG}:led:B", per object: built without snprintf */
+    redis_sb_t s = redis_sb(buf, n);
+    redis_sb_mem(&s, "ferry:{", 7);
+    redis_sb_str(&s, l->sh[b % l->shards].tag);
+    redis_sb_mem(&s, "}:led:", 6);
+    redis_sb_u64(&s, b);
 }
 
 static void key_bucket(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
@@ -933,7 +957,12 @@ static void key_bucket(const ferry_ledger_t *l, const char *key, char *buf, size
 
 static void lease_key(const ferry_ledger_t *l, const char *key, char *buf, size_t n)
 {
-    snprintf(buf, n, "ferry:{%s}:lk:%s", shard_of(l, key)->tag, key);
+    /* "ferry:{TAG}:lk:KEY" */
+    redis_sb_t s = redis_sb(buf, n);
+    redis_sb_mem(&s, "ferry:{", 7);
+    redis_sb_str(&s, shard_of(l, key)->tag);
+    redis_sb_mem(&s, "}:lk:", 5);
+    redis_sb_str(&s, key);
 }
 
 static int key_ok(ferry_ledger_t *l, const char *key)
@@ -1059,6 +1088,14 @@ static int read_int_replies(ferry_ledger_t *l, const ferry_item_t *items, size_t
     return first_err;
 }
 
+/* An origin's number as text, cut to n - 1 bytes (what snprintf "%d" wrote). */
+static void origin_text(char *buf, size_t n, int origin)
+{
+    char d[24];
+    redis_sb_t b = redis_sb(buf, n);
+    redis_sb_str(&b, redis_int_i64(d, origin));
+}
+
 typedef struct {
     char bucket[160];
     char size[24], mtime[24], origin[4], now[24], nowms[24], crctext[24];
@@ -1075,8 +1112,8 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
 {
     long long nowms = (long long)ferry_wall_ms();
     char now[24], nows[24];
-    snprintf(now, sizeof(now), "%lld", nowms / 1000);
-    snprintf(nows, sizeof(nows), "%lld", nowms);
+    redis_int_i64(now, nowms / 1000);
+    redis_int_i64(nows, nowms);
     int rc = ferry_redis_script_load(l->r, &LUA_ENQUEUE);
     if (rc)
         return rc;
@@ -1084,15 +1121,15 @@ static int enqueue_chunk(ferry_ledger_t *l, ferry_queue_kind_t kind, const ferry
         const ferry_item_t *it = &items[i];
         enq_args_t *x = &a[i];
         key_bucket(l, it->key, x->bucket, sizeof(x->bucket));
-        snprintf(x->size, sizeof(x->size), "%" PRIu64, it->size);
-        snprintf(x->mtime, sizeof(x->mtime), "%" PRId64, it->mtime > 0 ? it->mtime : 0);
-        snprintf(x->origin, sizeof(x->origin), "%d", it->origin);
+        redis_int_u64(x->size, it->size);
+        redis_int_i64(x->mtime, it->mtime > 0 ? it->mtime : 0);
+        origin_text(x->origin, sizeof(x->origin), it->origin);
         x->etag_n = ferry_etag_pack(it->etag, x->etag, sizeof(x->etag));
         x->crctext[0] = '\0';
         if (it->has_crc64) {
             for (int j = 0; j < 8; j++)
                 x->crc[j] = (uint8_t)(it->crc64 >> (56 - 8 * j));
-            snprintf(x->crctext, sizeof(x->crctext), "%" PRIu64, it->crc64);
+            redis_int_u64(x->crctext, it->crc64);
         }
     }
     /* One call per shard and ENQ_CALL keys (KEYS: the shard's pending failed counters stream,
@@ -1605,8 +1642,8 @@ int ferry_ledger_start_many(ferry_ledger_t *l, ferry_start_item_t *items, size_t
                             const char *worker, int64_t lease_ms)
 {
     char ms[24], now[24];
-    snprintf(ms, sizeof(ms), "%lld", (long long)(lease_ms > 0 ? lease_ms : 60000));
-    snprintf(now, sizeof(now), "%lld", (long long)now_s());
+    redis_int_i64(ms, lease_ms > 0 ? lease_ms : 60000);
+    redis_int_i64(now, now_s());
     for (size_t i = 0; i < n; i++)
         items[i].rc = FERRY_ERETRY;
     if (n == 0)
@@ -1660,7 +1697,7 @@ int ferry_ledger_lease_release(ferry_ledger_t *l, const char *key, const char *t
 
 /* The arguments of one key in a finish script call. */
 typedef struct {
-    char b[160], lk[FERRY_KEY_MAX + 160], st[8], size[24], mtime[24], now[24], dur[24];
+    char b[160], lk[FERRY_KEY_MAX + 160], st[24], size[24], mtime[24], now[24], dur[24];
     uint8_t etag[FERRY_ETAG_MAX + 2], dst[FERRY_ETAG_MAX + 2], crc[8];
     char err[FERRY_ERRMSG_MAX + 1];
     char checks[FERRY_CHECKS_MAX + 1];
@@ -1679,21 +1716,22 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
                                "finish: bad target state");
     key_bucket(l, key, f->b, sizeof(f->b));
     lease_key(l, key, f->lk, sizeof(f->lk));
-    snprintf(f->st, sizeof(f->st), "%d", o->state);
-    snprintf(f->size, sizeof(f->size), "%" PRIu64, o->size);
-    snprintf(f->mtime, sizeof(f->mtime), "%" PRId64, o->mtime > 0 ? o->mtime : 0);
-    snprintf(f->now, sizeof(f->now), "%lld", (long long)now_s());
+    redis_int_i64(f->st, o->state); /* 0..FERRY_STATE_COUNT-1, checked above */
+    redis_int_u64(f->size, o->size);
+    redis_int_i64(f->mtime, o->mtime > 0 ? o->mtime : 0);
+    redis_int_i64(f->now, now_s());
     f->dur[0] = '\0';
     if (o->duration_ms >= 0)
-        snprintf(f->dur, sizeof(f->dur), "%lld", (long long)o->duration_ms);
+        redis_int_i64(f->dur, o->duration_ms);
     size_t en = ferry_etag_pack(o->etag, f->etag, sizeof(f->etag));
     size_t dn = 0;
     if (o->dst_etag && *o->dst_etag) {
-        if (dst_same_as_src(o->etag, o->dst_etag)) {
+        /* the source's etag packed once (f->etag), the destination's once */
+        dn = ferry_etag_pack(o->dst_etag, f->dst, sizeof(f->dst));
+        if (en && dst_same_as_src(f->etag, en, f->dst, dn)) {
             f->dst[0] = '=';
             dn = 1;
         } else {
-            dn = ferry_etag_pack(o->dst_etag, f->dst, sizeof(f->dst));
             if (dn == 1 &&
                 f->dst[0] == '=') { /* a text etag "=": keep it distinct from the marker */
                 f->dst[0] = 0;
@@ -1705,8 +1743,10 @@ static int finish_args(ferry_ledger_t *l, const char *key, const char *token,
     if (o->has_crc64)
         for (int j = 0; j < 8; j++)
             f->crc[j] = (uint8_t)(o->crc64 >> (56 - 8 * j));
-    snprintf(f->err, sizeof(f->err), "%s", o->error ? o->error : "");
-    snprintf(f->checks, sizeof(f->checks), "%s", o->checks ? o->checks : "");
+    redis_sb_t eb = redis_sb(f->err, sizeof(f->err));
+    redis_sb_str(&eb, o->error ? o->error : "");
+    redis_sb_t cb = redis_sb(f->checks, sizeof(f->checks));
+    redis_sb_str(&cb, o->checks ? o->checks : "");
     const char *argv[13] = {key,
                             token ? token : "",
                             f->st,

@@ -13,6 +13,7 @@
 
 #include "ferry/log.h"
 #include "keys_int.h"
+#include "redis_int.h"
 
 #define BUF_MAX 64
 
@@ -382,7 +383,7 @@ static const ferry_redis_script_t LUA_DEAD = {"dead", LUA_QDEL
 static int ack_id(ferry_queue_t *q, uint32_t sh, int kind, const char *id, uint64_t size)
 {
     char sz[24];
-    snprintf(sz, sizeof(sz), "%" PRIu64, size);
+    redis_int_u64(sz, size);
     const char *argv[5] = {q->sh[sh].k_q[kind], q->sh[sh].k_cnt, KEYS_GROUP, id, sz};
     return ferry_redis_eval(q->r, &LUA_ACK, 2, 5, argv, NULL, NULL);
 }
@@ -485,9 +486,9 @@ static int read_group(ferry_queue_t *q, uint32_t sh, int streams, const char *id
                       int block_ms, int fetch_count)
 {
     const qshard_t *h = &q->sh[sh];
-    char cnt[16], blk[16];
-    snprintf(cnt, sizeof(cnt), "%d", count);
-    snprintf(blk, sizeof(blk), "%d", block_ms);
+    char cnt[24], blk[24];
+    redis_int_i64(cnt, count);
+    redis_int_i64(blk, block_ms);
     const char *argv[13];
     int n = 0;
     argv[n++] = "XREADGROUP";
@@ -507,18 +508,18 @@ static int read_group(ferry_queue_t *q, uint32_t sh, int streams, const char *id
     for (int k = 0; k < 2; k++)
         if (streams & (1 << k))
             argv[n++] = id;
-    redisReply *rep = NULL;
+    /* The page is only read (decoded into jobs): a scratch reply, freed at the next read */
+    const redisReply *rep = NULL;
     q->seen[0] = q->seen[1] = 0;
-    int rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+    int rc = redis_int_argv_scratch(q->r, n, argv, NULL, &rep);
     if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "NOGROUP")) {
         /* The streams were deleted (task removed, or FLUSHALL): recreate the groups. */
         if (ensure_group(q->r, h->k_q[0]) == FERRY_OK && ensure_group(q->r, h->k_q[1]) == FERRY_OK)
-            rc = ferry_redis_argv(q->r, n, argv, NULL, &rep);
+            rc = redis_int_argv_scratch(q->r, n, argv, NULL, &rep);
     }
     if (rc)
         return rc;
     take_read_reply(q, sh, rep, fetch_count);
-    freeReplyObject(rep);
     return FERRY_OK;
 }
 
@@ -815,7 +816,7 @@ int ferry_queue_ack_many(ferry_queue_t *q, const ferry_job_t *const *jobs, size_
         av[2] = KEYS_GROUP;
         for (size_t i = s; i <= n && rc == FERRY_OK; i++) {
             if (i < n && !done[i] && jobs[i]->shard == sh && (int)jobs[i]->kind == kind) {
-                snprintf(sz[i], sizeof(sz[i]), "%" PRIu64, jobs[i]->size);
+                redis_int_u64(sz[i], jobs[i]->size);
                 av[ac++] = jobs[i]->id;
                 av[ac++] = sz[i];
                 done[i] = 1;

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <stdalign.h>
+#include <stddef.h>
 
 /* ---- URL ---------------------------------------------------------------------------------- */
 
@@ -170,6 +172,252 @@ void ferry_redis_url_describe(const ferry_redis_url_t *u, char *buf, size_t n)
         snprintf(buf, n, "[%s]:%d", u->host, u->port);
     else
         snprintf(buf, n, "%s:%d", u->host, u->port);
+}
+
+/* ---- command formatting ------------------------------------------------------------------- */
+
+/* Make room for need more bytes. */
+static int fmt_room(redis_fmt_t *f, size_t need)
+{
+    if (need > REDIS_CMD_MAX - f->len)
+        return FERRY_ERANGE;
+    if (f->len + need <= f->cap)
+        return FERRY_OK;
+    size_t cap = f->cap ? f->cap : 4096;
+    while (cap < f->len + need)
+        cap *= 2;
+    char *b = realloc(f->buf, cap);
+    if (b == NULL)
+        return FERRY_ENOMEM;
+    f->buf = b;
+    f->cap = cap;
+    return FERRY_OK;
+}
+
+int redis_int_fmt_begin(redis_fmt_t *f, int argc)
+{
+    f->len = 0;
+    if (argc < 0)
+        return FERRY_EINVAL;
+    int rc = fmt_room(f, 1 + 20 + 2);
+    if (rc)
+        return rc;
+    char *p = f->buf;
+    *p++ = '*';
+    p += redis_int_utoa(p, (uint64_t)argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    f->len = (size_t)(p - f->buf);
+    return FERRY_OK;
+}
+
+int redis_int_fmt_arg(redis_fmt_t *f, const char *s, size_t n)
+{
+    if (n > REDIS_CMD_MAX)
+        return FERRY_ERANGE;
+    int rc = fmt_room(f, 1 + 20 + 2 + n + 2);
+    if (rc)
+        return rc;
+    char *p = f->buf + f->len;
+    *p++ = '$';
+    p += redis_int_utoa(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (n)
+        memcpy(p, s, n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    f->len = (size_t)(p - f->buf);
+    return FERRY_OK;
+}
+
+void redis_int_fmt_done(redis_fmt_t *f)
+{
+    f->len = 0;
+    if (f->cap > REDIS_FMT_KEEP)
+        redis_int_fmt_free(f);
+}
+
+void redis_int_fmt_free(redis_fmt_t *f)
+{
+    free(f->buf);
+    f->buf = NULL;
+    f->len = f->cap = 0;
+}
+
+int redis_int_format(redis_fmt_t *f, int argc, const char **argv, const size_t *lens)
+{
+    int rc = redis_int_fmt_begin(f, argc);
+    for (int i = 0; i < argc && rc == FERRY_OK; i++)
+        rc = redis_int_fmt_arg(f, argv[i], lens ? lens[i] : strlen(argv[i]));
+    return rc;
+}
+
+/* The error of a command that could not be formatted (rc from redis_int_format). */
+static int fmt_error(ferry_redis_t *r, int rc, int argc)
+{
+    if (rc == FERRY_ERANGE)
+        return ferry_error_set(&r->err, FERRY_ERANGE,
+                               "a Redis command of %d arguments would be over 1 GiB, more than "
+                               "Redis accepts — send fewer or smaller items per call",
+                               argc);
+    if (rc == FERRY_EINVAL)
+        return ferry_error_set(&r->err, FERRY_EINVAL, "a Redis command needs 0 or more arguments");
+    return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command: out of memory");
+}
+
+/* ---- scratch replies ----------------------------------------------------------------------- */
+
+/* hiredis builds a reply tree with two allocations per string and frees it node by node; a
+ * 64-entry XREADGROUP page is ~2,700 of each. A scratch reply is built by these functions
+ * instead (the same redisReply nodes, hiredis' own reader) in chunks freed all at once. */
+
+#define SCRATCH_CHUNK ((size_t)64 * 1024)
+
+struct redis_chunk_s {
+    redis_chunk_t *next;
+    size_t cap, used;
+    alignas(max_align_t) unsigned char data[];
+};
+
+static void *arena_alloc(redis_arena_t *a, size_t n)
+{
+    n = (n + (alignof(max_align_t) - 1)) & ~(alignof(max_align_t) - 1);
+    if (n > REDIS_SCRATCH_MAX || a->total > REDIS_SCRATCH_MAX - n)
+        return NULL; /* the reader reports it as out of memory */
+    redis_chunk_t *c = a->head;
+    if (c == NULL || c->cap - c->used < n) {
+        size_t cap = n > SCRATCH_CHUNK ? n : SCRATCH_CHUNK;
+        c = malloc(sizeof(*c) + cap);
+        if (c == NULL)
+            return NULL;
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    a->total += n;
+    return p;
+}
+
+/* Forget every reply: keep one standard chunk for the next, free the others. */
+static void arena_reset(redis_arena_t *a)
+{
+    if (a->owned) {
+        freeReplyObject(a->owned);
+        a->owned = NULL;
+    }
+    redis_chunk_t *keep = NULL;
+    for (redis_chunk_t *c = a->head, *next; c; c = next) {
+        next = c->next;
+        if (keep == NULL && c->cap == SCRATCH_CHUNK) {
+            keep = c;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(c);
+        }
+    }
+    a->head = keep;
+    a->total = 0;
+}
+
+void redis_int_arena_free(redis_arena_t *a)
+{
+    arena_reset(a);
+    free(a->head);
+    a->head = NULL;
+}
+
+/* A node linked into its parent as hiredis' createReplyObject + parent link does. */
+static redisReply *arena_node(const redisReadTask *task, int type)
+{
+    redis_arena_t *a = task->privdata;
+    redisReply *r = a ? arena_alloc(a, sizeof(*r)) : NULL;
+    if (r == NULL)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        if (parent == NULL || parent->type != REDIS_REPLY_ARRAY || task->idx < 0 ||
+            (size_t)task->idx >= parent->elements)
+            return NULL;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
+static void *arena_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = arena_node(task, task->type);
+    char *buf = r ? arena_alloc(task->privdata, len + 1) : NULL;
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, str, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *task, int elements)
+{
+    redisReply *r = arena_node(task, REDIS_REPLY_ARRAY);
+    if (r == NULL)
+        return NULL;
+    if (elements > 0) {
+        r->element = arena_alloc(task->privdata, sizeof(*r->element) * (size_t)elements);
+        if (r->element == NULL)
+            return NULL;
+        memset(r->element, 0, sizeof(*r->element) * (size_t)elements);
+    }
+    r->elements = elements > 0 ? (size_t)elements : 0;
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = arena_node(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *task)
+{
+    return arena_node(task, REDIS_REPLY_NIL);
+}
+
+static void arena_free_object(void *reply)
+{
+    (void)reply; /* the arena holds it; freed at the next reset */
+}
+
+static redisReplyObjectFunctions arena_functions = {arena_string, arena_array, arena_integer,
+                                                    arena_nil, arena_free_object};
+
+int redis_int_arena_parse(redis_arena_t *a, const char *buf, size_t len, const redisReply **reply)
+{
+    *reply = NULL;
+    arena_reset(a);
+    redisReader *rd = redisReaderCreateWithFunctions(&arena_functions);
+    if (rd == NULL)
+        return FERRY_ENOMEM;
+    rd->privdata = a;
+    void *rep = NULL;
+    int rc = FERRY_OK;
+    if (redisReaderFeed(rd, buf, len) != REDIS_OK || redisReaderGetReply(rd, &rep) != REDIS_OK)
+        rc = rd->err == REDIS_ERR_OOM ? FERRY_ENOMEM : FERRY_EPARSE;
+    else if (rep == NULL)
+        rc = FERRY_ERETRY;
+    rd->reply = NULL; /* a partial tree is the arena's */
+    redisReaderFree(rd);
+    *reply = rc == FERRY_OK ? rep : NULL;
+    return rc;
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
@@ -423,6 +671,8 @@ fail:
     if (r->c)
         redisFree(r->c);
     ferry_cluster_free(r->cl);
+    redis_int_fmt_free(&r->fmt);
+    redis_int_arena_free(&r->scratch);
     free(r);
     return rc;
 }
@@ -434,6 +684,8 @@ void ferry_redis_free(ferry_redis_t *r)
     if (r->c)
         redisFree(r->c);
     ferry_cluster_free(r->cl);
+    redis_int_fmt_free(&r->fmt);
+    redis_int_arena_free(&r->scratch);
     memset(r->url.password, 0, sizeof(r->url.password));
     free(r);
 }
@@ -510,28 +762,21 @@ static int check_reply(ferry_redis_t *r, redisReply *rep, redisReply **out)
     return FERRY_OK;
 }
 
-int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
-                     redisReply **reply)
+/* Send the command formatted in r->fmt and read its reply; ferry_redis_argv's contract. */
+static int exec_fmt(ferry_redis_t *r, redisReply **reply)
 {
-    if (reply)
-        *reply = NULL;
-    if (r->cl) {
-        char *cmd = NULL;
-        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-        if (len < 0)
-            return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
-        int rc = ferry_cluster_exec(r, cmd, (size_t)len, reply);
-        redisFreeCommand(cmd);
-        return rc;
-    }
+    if (r->cl)
+        return ferry_cluster_exec(r, r->fmt.buf, r->fmt.len, reply);
     for (int round = 0; round < 2; round++) {
         if (r->c == NULL || conn_lost(r->c)) {
             int rc = ferry_redis_reset(r);
             if (rc)
                 return rc;
         }
-        redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
-        if (rep)
+        /* What redisCommandArgv does, without formatting the command again */
+        redisReply *rep = NULL;
+        if (redisAppendFormattedCommand(r->c, r->fmt.buf, r->fmt.len) == REDIS_OK &&
+            redisGetReply(r->c, (void **)&rep) == REDIS_OK && rep)
             return check_reply(r, rep, reply);
         int rc = io_error(r);
         if (!conn_lost(r->c) || round == 1)
@@ -539,6 +784,87 @@ int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t
         /* Lost mid-command: reconnect and send it once more (at-least-once). */
     }
     return FERRY_ENET;
+}
+
+int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                     redisReply **reply)
+{
+    if (reply)
+        *reply = NULL;
+    int rc = redis_int_format(&r->fmt, argc, argv, lens);
+    rc = rc ? fmt_error(r, rc, argc) : exec_fmt(r, reply);
+    redis_int_fmt_done(&r->fmt);
+    return rc;
+}
+
+/* One round of the command in r->fmt with its reply built in r->scratch: 1 and *rep, or 0 with
+ * the connection's error (c->err set). */
+static int scratch_round(ferry_redis_t *r, redisReply **rep)
+{
+    redisReader *rd = r->c->reader;
+    redisReplyObjectFunctions *fn = rd->fn;
+    void *priv = rd->privdata;
+    rd->fn = &arena_functions;
+    rd->privdata = &r->scratch;
+    void *got = NULL;
+    int ok = redisAppendFormattedCommand(r->c, r->fmt.buf, r->fmt.len) == REDIS_OK &&
+             redisGetReply(r->c, &got) == REDIS_OK && got;
+    /* A tree cut short (lost connection, bad reply, cap) is the arena's too: the reader must not
+     * hand it to freeReplyObject when it is freed or reused. */
+    rd->reply = NULL;
+    rd->fn = fn;
+    rd->privdata = priv;
+    *rep = ok ? got : NULL;
+    return ok;
+}
+
+int redis_int_argv_scratch(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
+                           const redisReply **reply)
+{
+    *reply = NULL;
+    arena_reset(&r->scratch);
+    if (r->cl) {
+        redisReply *own = NULL;
+        int rc = ferry_redis_argv(r, argc, argv, lens, &own);
+        r->scratch.owned = own;
+        *reply = own;
+        return rc;
+    }
+    int rc = redis_int_format(&r->fmt, argc, argv, lens);
+    if (rc) {
+        rc = fmt_error(r, rc, argc);
+        redis_int_fmt_done(&r->fmt);
+        return rc;
+    }
+    rc = FERRY_ENET;
+    for (int round = 0; round < 2; round++) {
+        if (r->c == NULL || conn_lost(r->c)) {
+            rc = ferry_redis_reset(r);
+            if (rc)
+                break;
+        }
+        redisReply *rep = NULL;
+        if (scratch_round(r, &rep)) {
+            rc = FERRY_OK;
+            if (rep->type == REDIS_REPLY_ERROR)
+                rc = ferry_error_set(&r->err, FERRY_EREDIS, "Redis at %s: %s", r->where, rep->str);
+            else
+                *reply = rep;
+            break;
+        }
+        arena_reset(&r->scratch);
+        rc = io_error(r);
+        if (!conn_lost(r->c)) {
+            /* out of memory or a protocol error: the connection is out of step, open a new one
+             * at the next command */
+            redisFree(r->c);
+            r->c = NULL;
+            break;
+        }
+        /* Lost mid-command: reconnect and send it once more (at-least-once). */
+    }
+    redis_int_fmt_done(&r->fmt);
+    return rc;
 }
 
 int ferry_redis_client_id(ferry_redis_t *r, long long *id)
@@ -626,30 +952,27 @@ int ferry_redis_cmd(ferry_redis_t *r, redisReply **reply, const char *fmt, ...)
     return rc;
 }
 
-static int cluster_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
-                          const ferry_redis_script_t *script)
-{
-    char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0)
-        return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command");
-    int rc = ferry_cluster_append(r, cmd, (size_t)len, script);
-    redisFreeCommand(cmd);
-    return rc;
-}
-
-int ferry_redis_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens)
+/* Queue the command formatted in r->fmt (script: the EVALSHA's script, for a cluster). */
+static int append_fmt(ferry_redis_t *r, const ferry_redis_script_t *script)
 {
     if (r->cl)
-        return cluster_append(r, argc, argv, lens, NULL);
+        return ferry_cluster_append(r, r->fmt.buf, r->fmt.len, script);
     if (r->c == NULL || conn_lost(r->c)) {
         int rc = ferry_redis_reset(r);
         if (rc)
             return rc;
     }
-    if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK)
+    if (redisAppendFormattedCommand(r->c, r->fmt.buf, r->fmt.len) != REDIS_OK)
         return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot queue a Redis command");
     return FERRY_OK;
+}
+
+int ferry_redis_append(ferry_redis_t *r, int argc, const char **argv, const size_t *lens)
+{
+    int rc = redis_int_format(&r->fmt, argc, argv, lens);
+    rc = rc ? fmt_error(r, rc, argc) : append_fmt(r, NULL);
+    redis_int_fmt_done(&r->fmt);
+    return rc;
 }
 
 int ferry_redis_read(ferry_redis_t *r, redisReply **reply)
@@ -743,23 +1066,26 @@ int ferry_redis_script_load(ferry_redis_t *r, const ferry_redis_script_t *s)
 
 #define EVAL_MAX_ARGS 1100
 
-static int build_eval(const char *verb, const char *body, int nkeys, int argc, const char **argv,
-                      const size_t *lens, const char **av, size_t *al, char *nk, size_t nkn)
+/* VERB body nkeys argv… into r->fmt (VERB is EVALSHA with the SHA1 or EVAL with the source).
+ * FERRY_OK or an error on r->err. */
+static int format_eval(ferry_redis_t *r, const char *verb, const char *body, int nkeys, int argc,
+                       const char **argv, const size_t *lens)
 {
-    if (argc + 3 > EVAL_MAX_ARGS)
-        return -1;
-    snprintf(nk, nkn, "%d", nkeys);
-    av[0] = verb;
-    al[0] = strlen(verb);
-    av[1] = body;
-    al[1] = strlen(body);
-    av[2] = nk;
-    al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
-    }
-    return argc + 3;
+    if (argc < 0 || argc + 3 > EVAL_MAX_ARGS)
+        return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
+    char nk[24];
+    redis_int_i64(nk, nkeys);
+    size_t nkl = strlen(nk);
+    int rc = redis_int_fmt_begin(&r->fmt, argc + 3);
+    if (rc == FERRY_OK)
+        rc = redis_int_fmt_arg(&r->fmt, verb, strlen(verb));
+    if (rc == FERRY_OK)
+        rc = redis_int_fmt_arg(&r->fmt, body, strlen(body));
+    if (rc == FERRY_OK)
+        rc = redis_int_fmt_arg(&r->fmt, nk, nkl);
+    for (int i = 0; i < argc && rc == FERRY_OK; i++)
+        rc = redis_int_fmt_arg(&r->fmt, argv[i], lens ? lens[i] : strlen(argv[i]));
+    return rc ? fmt_error(r, rc, argc + 3) : FERRY_OK;
 }
 
 int ferry_redis_eval_append(ferry_redis_t *r, const ferry_redis_script_t *s, int nkeys, int argc,
@@ -769,36 +1095,32 @@ int ferry_redis_eval_append(ferry_redis_t *r, const ferry_redis_script_t *s, int
     if (rc)
         return rc;
     redis_script_slot_t *sl = slot_for(r, s);
-    const char *av[EVAL_MAX_ARGS];
-    size_t al[EVAL_MAX_ARGS];
-    char nk[16];
-    int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
-    if (n < 0)
-        return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
-    if (r->cl)
-        return cluster_append(r, n, av, al, s);
-    return ferry_redis_append(r, n, av, al);
+    rc = format_eval(r, "EVALSHA", sl->sha, nkeys, argc, argv, lens);
+    if (rc == FERRY_OK)
+        rc = append_fmt(r, s);
+    redis_int_fmt_done(&r->fmt);
+    return rc;
 }
 
 int ferry_redis_eval(ferry_redis_t *r, const ferry_redis_script_t *s, int nkeys, int argc,
                      const char **argv, const size_t *lens, redisReply **reply)
 {
-    const char *av[EVAL_MAX_ARGS];
-    size_t al[EVAL_MAX_ARGS];
-    char nk[16];
+    if (reply)
+        *reply = NULL;
     int rc = ferry_redis_script_load(r, s);
     if (rc)
         return rc;
     redis_script_slot_t *sl = slot_for(r, s);
-    int n = build_eval("EVALSHA", sl->sha, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
-    if (n < 0)
-        return ferry_error_set(&r->err, FERRY_ERANGE, "too many script arguments");
-    rc = ferry_redis_argv(r, n, av, al, reply);
+    rc = format_eval(r, "EVALSHA", sl->sha, nkeys, argc, argv, lens);
+    if (rc == FERRY_OK)
+        rc = exec_fmt(r, reply);
     if (rc == FERRY_EREDIS && strstr(r->err.msg, "NOSCRIPT")) {
         /* The server forgot the script (restart, SCRIPT FLUSH, failover): EVAL loads it. */
         sl->gen = 0;
-        n = build_eval("EVAL", s->src, nkeys, argc, argv, lens, av, al, nk, sizeof(nk));
-        rc = ferry_redis_argv(r, n, av, al, reply);
+        rc = format_eval(r, "EVAL", s->src, nkeys, argc, argv, lens);
+        if (rc == FERRY_OK)
+            rc = exec_fmt(r, reply);
     }
+    redis_int_fmt_done(&r->fmt);
     return rc;
 }

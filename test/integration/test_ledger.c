@@ -84,6 +84,22 @@ static void test_enqueue_semantics(ferry_redis_t *r)
                          .has_crc64 = 1,
                          .crc64 = 42};
     REQUIRE(ferry_ledger_finish(l, "a/b.jpg", "tok1", &o) == FERRY_OK);
+    {
+        /* the destination's etag is S3's quoted MD5 of the source's: stored as the one-byte
+         * "same as source" marker, so the packed digest is in the record once, not twice */
+        char bk[64], sfx[32];
+        snprintf(sfx, sizeof(sfx), "led:%u", ferry_ledger_bucket_of("a/b.jpg", 7, 64));
+        REQUIRE(ferry_ledger_shard_key(l, 0, sfx, bk, sizeof(bk)) == FERRY_OK);
+        redisReply *raw = NULL;
+        REQUIRE(ferry_redis_cmd(r, &raw, "HGET %s %s", bk, "a/b.jpg") == FERRY_OK);
+        REQUIRE(raw->type == REDIS_REPLY_STRING);
+        const unsigned char md5[4] = {0xd4, 0x1d, 0x8c, 0xd9};
+        int seen = 0;
+        for (size_t i = 0; i + 4 <= raw->len; i++)
+            seen += memcmp(raw->str + i, md5, 4) == 0;
+        CHECK_INT(seen, 1);
+        freeReplyObject(raw);
+    }
     REQUIRE(ferry_ledger_get(l, "a/b.jpg", &rec) == FERRY_OK);
     CHECK_INT(rec.state, FERRY_STATE_DONE);
     CHECK_STR(rec.dst_etag, "\"d41d8cd98f00b204e9800998ecf8427e\"");

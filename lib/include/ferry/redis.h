@@ -90,7 +90,10 @@ unsigned ferry_redis_reconnects(const ferry_redis_t *r);
 
 /* Run one command given as argv (lens may be NULL for NUL-terminated strings). On FERRY_OK
  * *reply is new (free with freeReplyObject) and is never an error reply: a Redis error reply
- * becomes FERRY_EREDIS with the server's message in the error. Reconnects as described above. */
+ * becomes FERRY_EREDIS with the server's message in the error. Reconnects as described above.
+ * The command is formatted by ferry into the connection's own buffer (the bytes hiredis'
+ * redisFormatCommandArgv writes); one over 1 GiB, more than Redis accepts, fails with
+ * FERRY_ERANGE before anything is sent (also for ferry_redis_append and the eval calls). */
 int ferry_redis_argv(ferry_redis_t *r, int argc, const char **argv, const size_t *lens,
                      redisReply **reply);
 
