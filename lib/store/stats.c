@@ -1,6 +1,7 @@
 /* ferry store — operational statistics and worker heartbeats (see ferry/stats.h). */
 #include "ferry/clock.h"
 #include "ferry/stats.h"
+#include "ferry/text.h"
 
 #include "ferry/error.h"
 #include "ferry/ledger.h"
@@ -49,7 +50,8 @@ const char *ferry_stats_status_class(long status)
     return "none"; /* no response: reset, timeout, TLS */
 }
 
-int ferry_stats_label_ok(const char *s)
+/* The length of s when it may be a label value (ferry_stats_label_ok), else 0. */
+static size_t label_len(const char *s)
 {
     size_t i = 0;
     if (s == NULL)
@@ -62,18 +64,20 @@ int ferry_stats_label_ok(const char *s)
               c == '_' || c == '.' || c == '-'))
             return 0;
     }
-    return i > 0;
+    return i;
 }
 
-static const char *label_or_other(const char *s)
+int ferry_stats_label_ok(const char *s)
 {
-    return ferry_stats_label_ok(s) ? s : "other";
+    return label_len(s) > 0;
 }
 
 /* ---- the accumulator ----------------------------------------------------------------------- */
 
 typedef struct slot_s {
     char field[FERRY_STATS_FIELD_MAX];
+    size_t len;    /* strlen(field) */
+    uint32_t hash; /* field_hash(field, len) */
     long long delta;
 } slot_t;
 
@@ -111,11 +115,23 @@ unsigned long long ferry_stats_dropped(const ferry_stats_t *s)
     return s->dropped;
 }
 
-/* Linear search: a worker's fields are a few dozen, and adds happen a few times per copy. */
-static int add_field(ferry_stats_t *s, const char *field, long long d)
+/* FNV-1a: tells the slots apart before comparing bytes. */
+static uint32_t field_hash(const char *f, size_t len)
 {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)f[i]) * 16777619u;
+    return h;
+}
+
+/* Linear search by hash: a worker's fields are a few dozen, and adds happen a few times per
+ * copy. field is len bytes (len < FERRY_STATS_FIELD_MAX), NUL-terminated. */
+static int add_field(ferry_stats_t *s, const char *field, size_t len, long long d)
+{
+    uint32_t h = field_hash(field, len);
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->slots[i].field, field) == 0) {
+        if (s->slots[i].hash == h && s->slots[i].len == len &&
+            memcmp(s->slots[i].field, field, len) == 0) {
             s->slots[i].delta += d;
             return FERRY_OK;
         }
@@ -123,30 +139,87 @@ static int add_field(ferry_stats_t *s, const char *field, long long d)
         s->dropped++;
         return FERRY_ETOOBIG;
     }
-    snprintf(s->slots[s->n].field, sizeof(s->slots[s->n].field), "%s", field);
-    s->slots[s->n].delta = d;
+    slot_t *sl = &s->slots[s->n];
+    memcpy(sl->field, field, len + 1);
+    sl->len = len;
+    sl->hash = h;
+    sl->delta = d;
     s->n++;
     return FERRY_OK;
 }
 
-static int counter_field(char *buf, size_t n, const char *name, const char *l1, const char *l2,
-                         const char *l3)
+/* Append label l ("" for NULL, "other" when it is not a short name) and, when sep, a '|'. */
+static void cat_label(char *buf, size_t n, size_t *len, int *cut, const char *l, int sep)
 {
-    if (!ferry_stats_label_ok(name))
+    if (l) {
+        size_t ll = label_len(l);
+        if (ll == 0)
+            l = "other", ll = 5;
+        *cut |= ferry_str_cat(buf, n, len, l, ll);
+    }
+    if (sep)
+        *cut |= ferry_str_cat(buf, n, len, "|", 1);
+}
+
+int ferry_stats_counter_field(char *buf, size_t n, size_t *len, const char *name, const char *l1,
+                              const char *l2, const char *l3)
+{
+    size_t nl = label_len(name), l = 0;
+    int cut = 0;
+    if (nl == 0)
         return FERRY_EINVAL;
-    int len = snprintf(buf, n, "c|%s|%s|%s|%s", name, l1 ? label_or_other(l1) : "",
-                       l2 ? label_or_other(l2) : "", l3 ? label_or_other(l3) : "");
-    return len > 0 && (size_t)len < n ? FERRY_OK : FERRY_ETOOBIG;
+    if (n == 0)
+        return FERRY_ETOOBIG;
+    buf[0] = '\0';
+    cut |= ferry_str_cat(buf, n, &l, "c|", 2);
+    cut |= ferry_str_cat(buf, n, &l, name, nl);
+    cut |= ferry_str_cat(buf, n, &l, "|", 1);
+    cat_label(buf, n, &l, &cut, l1, 1);
+    cat_label(buf, n, &l, &cut, l2, 1);
+    cat_label(buf, n, &l, &cut, l3, 0);
+    if (len)
+        *len = l;
+    return cut ? FERRY_ETOOBIG : FERRY_OK;
+}
+
+int ferry_stats_hist_field(char *buf, size_t n, size_t *len, int h, long bucket)
+{
+    const ferry_hist_def_t *def = ferry_stats_hist(h);
+    if (def == NULL || bucket < -1 || bucket > (long)def->n)
+        return FERRY_EINVAL;
+    if (n == 0)
+        return FERRY_ETOOBIG;
+    char num[FERRY_DEC_MAX];
+    size_t l = 0, nn = bucket < 0 ? 0 : ferry_fmt_u64(num, (uint64_t)bucket);
+    int cut = 0;
+    buf[0] = '\0';
+    cut |= ferry_str_cat(buf, n, &l, "h|", 2);
+    cut |= ferry_str_cat(buf, n, &l, def->id, strlen(def->id));
+    cut |= ferry_str_cat(buf, n, &l, "|", 1);
+    cut |= bucket < 0 ? ferry_str_cat(buf, n, &l, "sum", 3) : ferry_str_cat(buf, n, &l, num, nn);
+    if (len)
+        *len = l;
+    return cut ? FERRY_ETOOBIG : FERRY_OK;
 }
 
 int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
                       const char *l3, long long d)
 {
     char f[FERRY_STATS_FIELD_MAX];
-    int rc = counter_field(f, sizeof(f), name, l1, l2, l3);
+    size_t len = 0;
+    int rc = ferry_stats_counter_field(f, sizeof(f), &len, name, l1, l2, l3);
     if (rc)
         return rc;
-    return d ? add_field(s, f, d) : FERRY_OK;
+    return d ? add_field(s, f, len, d) : FERRY_OK;
+}
+
+/* The bucket of v in histogram def. */
+static size_t hist_bucket(const ferry_hist_def_t *def, double v)
+{
+    size_t b = 0;
+    while (b < def->n && v > def->le[b])
+        b++;
+    return b;
 }
 
 int ferry_stats_observe(ferry_stats_t *s, int h, double v)
@@ -154,17 +227,17 @@ int ferry_stats_observe(ferry_stats_t *s, int h, double v)
     const ferry_hist_def_t *def = ferry_stats_hist(h);
     if (def == NULL || !(v >= 0) || isinf(v))
         return FERRY_EINVAL;
-    size_t b = 0;
-    while (b < def->n && v > def->le[b])
-        b++;
     char f[FERRY_STATS_FIELD_MAX];
-    snprintf(f, sizeof(f), "h|%s|%zu", def->id, b);
-    int rc = add_field(s, f, 1);
+    size_t len = 0;
+    int rc = ferry_stats_hist_field(f, sizeof(f), &len, h, (long)hist_bucket(def, v));
+    if (rc == FERRY_OK)
+        rc = add_field(s, f, len, 1);
     double units = v * def->scale;
     if (units > 9e15)
         units = 9e15; /* a clock gone wild must not overflow the sum */
-    snprintf(f, sizeof(f), "h|%s|sum", def->id);
-    int rc2 = add_field(s, f, (long long)llround(units));
+    int rc2 = ferry_stats_hist_field(f, sizeof(f), &len, h, -1);
+    if (rc2 == FERRY_OK)
+        rc2 = add_field(s, f, len, (long long)llround(units));
     if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
         ferry_stats_tput_add(s, ferry_wall_ms() / 1000, 1,
                              v > 9e15 ? (long long)9e15 : (long long)v);
@@ -217,13 +290,13 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
     size_t sent = 0;
     int rc = s->ntput ? ferry_redis_script_load(r, &LUA_TPUT) : FERRY_OK;
     for (size_t i = 0; i < s->ntput && rc == FERRY_OK; i++) {
-        char t[24], o[24], b[24], step[16], pts[16], ttl[16];
-        snprintf(t, sizeof(t), "%lld", (long long)s->tput[i].t);
-        snprintf(o, sizeof(o), "%lld", s->tput[i].objects);
-        snprintf(b, sizeof(b), "%lld", s->tput[i].bytes);
-        snprintf(step, sizeof(step), "%d", FERRY_TPUT_STEP_S);
-        snprintf(pts, sizeof(pts), "%d", FERRY_TPUT_POINTS);
-        snprintf(ttl, sizeof(ttl), "%d", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
+        char t[FERRY_DEC_MAX], o[FERRY_DEC_MAX], b[FERRY_DEC_MAX], step[16], pts[16], ttl[16];
+        ferry_fmt_i64(t, s->tput[i].t);
+        ferry_fmt_i64(o, s->tput[i].objects);
+        ferry_fmt_i64(b, s->tput[i].bytes);
+        ferry_fmt_i64(step, FERRY_TPUT_STEP_S);
+        ferry_fmt_i64(pts, FERRY_TPUT_POINTS);
+        ferry_fmt_i64(ttl, FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
         const char *argv[7] = {s->tkey, t, o, b, step, pts, ttl};
         rc = ferry_redis_eval_append(r, &LUA_TPUT, 1, 7, argv, NULL);
         if (rc == FERRY_OK)
@@ -232,8 +305,8 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
     for (size_t i = 0; i < s->n && rc == FERRY_OK; i++) {
         if (s->slots[i].delta == 0)
             continue;
-        char d[32];
-        snprintf(d, sizeof(d), "%lld", s->slots[i].delta);
+        char d[FERRY_DEC_MAX];
+        ferry_fmt_i64(d, s->slots[i].delta);
         const char *argv[4] = {"HINCRBY", s->key, s->slots[i].field, d};
         rc = ferry_redis_append(r, 4, argv, NULL);
         if (rc == FERRY_OK)
@@ -281,7 +354,8 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
         return FERRY_OK;
     char key[FERRY_TASK_NAME_MAX + 32], f[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, channel);
+    int rc = ferry_stats_counter_field(f, sizeof(f), NULL, "events", format ? format : "other",
+                                       result, channel);
     if (rc)
         return rc;
     snprintf(d, sizeof(d), "%lld", n);
@@ -333,16 +407,16 @@ int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
     const ferry_hist_def_t *def = ferry_stats_hist(h);
     if (task == NULL || !keys_task_name_ok(task) || def == NULL || !(v >= 0) || isinf(v))
         return FERRY_EINVAL;
-    size_t b = 0;
-    while (b < def->n && v > def->le[b])
-        b++;
     double units = v * def->scale;
     if (units > 9e15)
         units = 9e15;
     char key[FERRY_TASK_NAME_MAX + 32], fb[FERRY_STATS_FIELD_MAX], fs[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    snprintf(fb, sizeof(fb), "h|%s|%zu", def->id, b);
-    snprintf(fs, sizeof(fs), "h|%s|sum", def->id);
+    int rc = ferry_stats_hist_field(fb, sizeof(fb), NULL, h, (long)hist_bucket(def, v));
+    if (rc == FERRY_OK)
+        rc = ferry_stats_hist_field(fs, sizeof(fs), NULL, h, -1);
+    if (rc)
+        return rc;
     snprintf(d, sizeof(d), "%lld", (long long)llround(units));
     const char *a1[4] = {"HINCRBY", key, fb, "1"};
     const char *a2[4] = {"HINCRBY", key, fs, d};
