@@ -50,20 +50,27 @@ const char *ferry_stats_status_class(long status)
     return "none"; /* no response: reset, timeout, TLS */
 }
 
+/* The characters of a label value: [A-Za-z0-9_.-]. */
+static const unsigned char label_chars[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+    ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1,
+    ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1};
+
 /* The length of s when it may be a label value (ferry_stats_label_ok), else 0. */
 static size_t label_len(const char *s)
 {
     size_t i = 0;
     if (s == NULL)
         return 0;
-    for (; s[i]; i++) {
-        char c = s[i];
-        if (i >= FERRY_STATS_LABEL_MAX)
+    for (; s[i]; i++)
+        if (i >= FERRY_STATS_LABEL_MAX || !label_chars[(unsigned char)s[i]])
             return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
     return i;
 }
 
@@ -148,35 +155,42 @@ static int add_field(ferry_stats_t *s, const char *field, size_t len, long long 
     return FERRY_OK;
 }
 
-/* Append label l ("" for NULL, "other" when it is not a short name) and, when sep, a '|'. */
-static void cat_label(char *buf, size_t n, size_t *len, int *cut, const char *l, int sep)
+/* A label's text as filed: "" for NULL, "other" when it is not a short name. */
+static const char *label_shown(const char *l, size_t *len)
 {
-    if (l) {
-        size_t ll = label_len(l);
-        if (ll == 0)
-            l = "other", ll = 5;
-        *cut |= ferry_str_cat(buf, n, len, l, ll);
+    if (l == NULL) {
+        *len = 0;
+        return "";
     }
-    if (sep)
-        *cut |= ferry_str_cat(buf, n, len, "|", 1);
+    if ((*len = label_len(l)) == 0) {
+        *len = 5;
+        return "other";
+    }
+    return l;
 }
 
 int ferry_stats_counter_field(char *buf, size_t n, size_t *len, const char *name, const char *l1,
                               const char *l2, const char *l3)
 {
-    size_t nl = label_len(name), l = 0;
-    int cut = 0;
-    if (nl == 0)
+    size_t pl[8];
+    const char *pc[8] = {"c|", name, "|", NULL, "|", NULL, "|", NULL};
+    pl[0] = 2, pl[2] = pl[4] = pl[6] = 1;
+    if ((pl[1] = label_len(name)) == 0)
         return FERRY_EINVAL;
     if (n == 0)
         return FERRY_ETOOBIG;
-    buf[0] = '\0';
-    cut |= ferry_str_cat(buf, n, &l, "c|", 2);
-    cut |= ferry_str_cat(buf, n, &l, name, nl);
-    cut |= ferry_str_cat(buf, n, &l, "|", 1);
-    cat_label(buf, n, &l, &cut, l1, 1);
-    cat_label(buf, n, &l, &cut, l2, 1);
-    cat_label(buf, n, &l, &cut, l3, 0);
+    pc[3] = label_shown(l1, &pl[3]);
+    pc[5] = label_shown(l2, &pl[5]);
+    pc[7] = label_shown(l3, &pl[7]);
+    /* "c|%s|%s|%s|%s" by memcpy: this runs several times per object */
+    size_t l = 0;
+    int cut = 0;
+    for (int i = 0; i < 8; i++) {
+        size_t k = pl[i] <= n - 1 - l ? pl[i] : (cut = 1, n - 1 - l);
+        memcpy(buf + l, pc[i], k);
+        l += k;
+    }
+    buf[l] = '\0';
     if (len)
         *len = l;
     return cut ? FERRY_ETOOBIG : FERRY_OK;

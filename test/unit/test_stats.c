@@ -101,6 +101,12 @@ int main(void)
     CHECK(!ferry_stats_label_ok("quote\""));
     CHECK(!ferry_stats_label_ok("012345678901234567890123456789012")); /* 33 bytes */
     CHECK(ferry_stats_label_ok("01234567890123456789012345678901"));   /* 32 bytes */
+    for (int ch = 1; ch < 256; ch++) { /* every byte, against the rule as written */
+        char one[2] = {(char)ch, 0};
+        int want = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+        CHECK_INT(ferry_stats_label_ok(one), want);
+    }
 
     /* Field names split back into their labels. */
     char buf[FERRY_STATS_FIELD_MAX];
