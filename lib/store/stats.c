@@ -81,6 +81,8 @@ int ferry_stats_label_ok(const char *s)
 
 /* ---- the accumulator ----------------------------------------------------------------------- */
 
+#define HIST_FIELDS 24 /* per histogram: its sum and up to 23 buckets (the most now: 18) */
+
 typedef struct slot_s {
     char field[FERRY_STATS_FIELD_MAX];
     size_t len;    /* strlen(field) */
@@ -96,7 +98,16 @@ struct ferry_stats_s {
     ferry_tput_point_t tput[FERRY_TPUT_PENDING]; /* throughput points not yet flushed */
     size_t ntput;
     unsigned long long dropped;
+    /* slot + 1 of each histogram field (0 its sum, b + 1 bucket b), 0 while it has none: an
+     * observation then needs no name; emptied with the slots */
+    unsigned short hslot[FERRY_HIST_COUNT][HIST_FIELDS];
 };
+_Static_assert(FERRY_STATS_SLOTS < 65535, "a slot number + 1 fits hslot");
+_Static_assert(sizeof(size_le) / sizeof(size_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(copy_le) / sizeof(copy_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(event_le) / sizeof(event_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(scan_le) / sizeof(scan_le[0]) + 2 <= HIST_FIELDS,
+               "every bucket of every histogram has a cached slot");
 
 int ferry_stats_new(const char *task, ferry_stats_t **out)
 {
@@ -133,13 +144,14 @@ static uint32_t field_hash(const char *f, size_t len)
 
 /* Linear search by hash: a worker's fields are a few dozen, and adds happen a few times per
  * copy. field is len bytes (len < FERRY_STATS_FIELD_MAX), NUL-terminated. */
-static int add_field(ferry_stats_t *s, const char *field, size_t len, long long d)
+static int add_field(ferry_stats_t *s, const char *field, size_t len, long long d, size_t *at)
 {
     uint32_t h = field_hash(field, len);
     for (size_t i = 0; i < s->n; i++)
         if (s->slots[i].hash == h && s->slots[i].len == len &&
             memcmp(s->slots[i].field, field, len) == 0) {
             s->slots[i].delta += d;
+            *at = i;
             return FERRY_OK;
         }
     if (s->n >= FERRY_STATS_SLOTS) {
@@ -151,7 +163,7 @@ static int add_field(ferry_stats_t *s, const char *field, size_t len, long long 
     sl->len = len;
     sl->hash = h;
     sl->delta = d;
-    s->n++;
+    *at = s->n++;
     return FERRY_OK;
 }
 
@@ -224,7 +236,8 @@ int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const 
     int rc = ferry_stats_counter_field(f, sizeof(f), &len, name, l1, l2, l3);
     if (rc)
         return rc;
-    return d ? add_field(s, f, len, d) : FERRY_OK;
+    size_t at;
+    return d ? add_field(s, f, len, d, &at) : FERRY_OK;
 }
 
 /* The bucket of v in histogram def. */
@@ -236,22 +249,32 @@ static size_t hist_bucket(const ferry_hist_def_t *def, double v)
     return b;
 }
 
+/* Add d to histogram h's bucket b (b -1: its sum), by the cached slot once it has one. */
+static int add_hist(ferry_stats_t *s, int h, long b, long long d)
+{
+    unsigned short *c = b + 1 < HIST_FIELDS ? &s->hslot[h][b + 1] : NULL;
+    if (c && *c) {
+        s->slots[*c - 1].delta += d;
+        return FERRY_OK;
+    }
+    char f[FERRY_STATS_FIELD_MAX];
+    size_t len = 0, at = 0;
+    int rc = ferry_stats_hist_field(f, sizeof(f), &len, h, b);
+    if (rc == FERRY_OK && (rc = add_field(s, f, len, d, &at)) == FERRY_OK && c)
+        *c = (unsigned short)(at + 1);
+    return rc;
+}
+
 int ferry_stats_observe(ferry_stats_t *s, int h, double v)
 {
     const ferry_hist_def_t *def = ferry_stats_hist(h);
     if (def == NULL || !(v >= 0) || isinf(v))
         return FERRY_EINVAL;
-    char f[FERRY_STATS_FIELD_MAX];
-    size_t len = 0;
-    int rc = ferry_stats_hist_field(f, sizeof(f), &len, h, (long)hist_bucket(def, v));
-    if (rc == FERRY_OK)
-        rc = add_field(s, f, len, 1);
+    int rc = add_hist(s, h, (long)hist_bucket(def, v), 1);
     double units = v * def->scale;
     if (units > 9e15)
         units = 9e15; /* a clock gone wild must not overflow the sum */
-    int rc2 = ferry_stats_hist_field(f, sizeof(f), &len, h, -1);
-    if (rc2 == FERRY_OK)
-        rc2 = add_field(s, f, len, (long long)llround(units));
+    int rc2 = add_hist(s, h, -1, (long long)llround(units));
     if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
         ferry_stats_tput_add(s, ferry_wall_ms() / 1000, 1,
                              v > 9e15 ? (long long)9e15 : (long long)v);
@@ -349,6 +372,7 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         return rc ? rc : FERRY_EREDIS;
     }
     s->n = 0;
+    memset(s->hslot, 0, sizeof(s->hslot));
     s->ntput = 0;
     return FERRY_OK;
 }
