@@ -26,6 +26,7 @@
 #include "copy_int.h"
 
 #include "ferry/log.h"
+#include "ferry/text.h"
 
 #include <stdarg.h>
 #include <curl/curl.h>
@@ -73,9 +74,11 @@ ferry_copy_status_t copy_classify(int rc, const ferry_error_t *e)
 void copy_add_check(ferry_copy_t *c, const char *what)
 {
     size_t l = strlen(c->res.checks);
-    if (strstr(c->res.checks, what) != NULL)
+    if (strstr(c->res.checks, what) != NULL || l + 1 >= sizeof(c->res.checks))
         return;
-    snprintf(c->res.checks + l, sizeof(c->res.checks) - l, "%s%s", l ? "," : "", what);
+    if (l) /* "%s%s" of "," and what, without snprintf: this runs a few times per object */
+        ferry_str_cat(c->res.checks, sizeof(c->res.checks), &l, ",", 1);
+    ferry_str_cat(c->res.checks, sizeof(c->res.checks), &l, what, strlen(what));
 }
 
 void copy_args_base(ferry_copy_t *c, ferry_s3_args_t *a, int dst)
@@ -304,7 +307,7 @@ static void recheck_compare(ferry_copy_t *c, const char *etag, int64_t size, int
         c->res.changed_after = 1;
         c->res.new_size = size >= 0 ? (uint64_t)size : 0;
         c->res.new_mtime = mtime_s;
-        snprintf(c->res.new_etag, sizeof(c->res.new_etag), "%s", etag);
+        ferry_str_copy(c->res.new_etag, sizeof(c->res.new_etag), etag);
     }
 }
 
@@ -454,7 +457,7 @@ static int batch_on_object(void *arg, const ferry_s3xml_object_t *o)
         b->seen[i] = 1;
         b->listed[i].size = o->size;
         b->listed[i].mtime_s = o->last_modified_ms >= 0 ? o->last_modified_ms / 1000 : 0;
-        snprintf(b->listed[i].etag, sizeof(b->listed[i].etag), "%s", o->etag);
+        ferry_str_copy(b->listed[i].etag, sizeof(b->listed[i].etag), o->etag);
     }
     return FERRY_OK;
 }
@@ -606,8 +609,8 @@ static void committed(ferry_copy_t *c)
     if (c->plan.kind == FERRY_PLAN_SINGLE) {
         c->res.has_crc64 = 1;
         c->res.crc64 = c->parts[0].crc64;
-        snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s",
-                 c->parts[0].etag ? c->parts[0].etag : "");
+        ferry_str_copy(c->res.dst_etag, sizeof(c->res.dst_etag),
+                       c->parts[0].etag ? c->parts[0].etag : "");
         start_recheck(c);
     } else if (c->plan.kind == FERRY_PLAN_MULTIPART) {
         uint64_t crc = 0;
@@ -635,7 +638,7 @@ static void complete_done(void *arg, const ferry_s3_result_t *r)
         return;
     }
     c->upload_open = 0;
-    snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
+    ferry_str_copy(c->res.dst_etag, sizeof(c->res.dst_etag), r->etag);
     ferry_error_t ce;
     if (copy_complete_check(c, r, &ce) != FERRY_OK) {
         /* The object is committed but not what we sent: the copy is retried (it replaces it);
@@ -833,7 +836,7 @@ static void create_done(void *arg, const ferry_s3_result_t *r)
             copy_finish(c, c->res.status, NULL);
         return;
     }
-    snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
+    ferry_str_copy(c->upload_id, sizeof(c->upload_id), r->upload_id);
     c->upload_open = 1;
     if (c->on_upload && c->on_upload(c->arg, c->upload_id) != FERRY_OK) {
         ferry_error_t e;
@@ -882,7 +885,7 @@ static int on_listed_part(void *arg, const ferry_s3xml_part_t *lp)
         return FERRY_OK; /* wrong size: upload it again (same part number replaces it) */
     if (copy_crc_parts(c) && !lp->checksum_crc32c[0])
         return FERRY_OK; /* no checksum to verify it by, and Complete will want one */
-    snprintf(p->listed_crc32c, sizeof(p->listed_crc32c), "%s", lp->checksum_crc32c);
+    ferry_str_copy(p->listed_crc32c, sizeof(p->listed_crc32c), lp->checksum_crc32c);
     p->listed_etag = strdup(lp->etag);
     if (p->listed_etag == NULL)
         return FERRY_ENOMEM;
@@ -954,7 +957,7 @@ static void scopy_done(void *arg, const ferry_s3_result_t *r)
         copy_finish_op_error(c, r);
         return;
     }
-    snprintf(c->res.dst_etag, sizeof(c->res.dst_etag), "%s", r->etag);
+    ferry_str_copy(c->res.dst_etag, sizeof(c->res.dst_etag), r->etag);
     if ((c->ck.checks & CK_DST_ETAG) && r->etag[0]) {
         if (!ferry_etag_eq(r->etag, c->res.etag)) {
             copy_finish_msg(c, FERRY_COPY_RETRY, FERRY_ECHECKSUM,
@@ -995,7 +998,7 @@ int copy_start_listparts(ferry_copy_t *c)
 {
     ferry_s3_list_args_t la;
     ferry_error_t e;
-    snprintf(c->upload_id, sizeof(c->upload_id), "%s", c->resume_id);
+    ferry_str_copy(c->upload_id, sizeof(c->upload_id), c->resume_id);
     c->upload_open = 1;
     memset(&la, 0, sizeof(la));
     la.bucket = c->env.dst_bucket;
@@ -1039,7 +1042,7 @@ int ferry_copy_start(const ferry_copy_env_t *env, const ferry_copy_req_t *req,
     memcpy(c->dst_key, req->dst_key, c->dst_len);
     c->dst_key[c->dst_len] = '\0';
     if (req->resume_upload_id)
-        snprintf(c->resume_id, sizeof(c->resume_id), "%s", req->resume_upload_id);
+        ferry_str_copy(c->resume_id, sizeof(c->resume_id), req->resume_upload_id);
     c->on_upload = req->on_upload;
     c->done = done;
     c->arg = arg;

@@ -4,6 +4,7 @@
 #include "copy_int.h"
 
 #include "ferry/log.h"
+#include "ferry/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,10 +254,10 @@ static void unit_put_done(void *arg, const ferry_s3_result_t *r)
     if (r->rc != FERRY_OK)
         copy_unit_error(u, r->rc, &r->err);
     else {
-        snprintf(u->etag, sizeof(u->etag), "%s", r->etag);
-        snprintf(u->echo, sizeof(u->echo), "%s", r->checksum_crc32c);
+        ferry_str_copy(u->etag, sizeof(u->etag), r->etag);
+        ferry_str_copy(u->echo, sizeof(u->echo), r->checksum_crc32c);
         if (u->mode == UM_STREAM && u->crc_mode) /* the client checked it equals what it sent */
-            snprintf(u->crc32c_b64, sizeof(u->crc32c_b64), "%s", r->checksum_crc32c);
+            ferry_str_copy(u->crc32c_b64, sizeof(u->crc32c_b64), r->checksum_crc32c);
     }
     if (u->ops == 0)
         unit_settle(u);
@@ -307,11 +308,8 @@ static int unit_start_put(unit_t *u)
         if (u->sent_md5) {
             uint8_t d[16];
             const char *s = c->res.etag;
-            for (int i = 0; i < 16; i++) {
-                unsigned v;
-                sscanf(s + 2 * i, "%2x", &v);
-                d[i] = (uint8_t)v;
-            }
+            for (int i = 0; i < 16; i++) /* 32 hex digits (src_etag_is_md5): no sscanf */
+                d[i] = (uint8_t)(ferry_hex_val(s[2 * i]) << 4 | ferry_hex_val(s[2 * i + 1]));
             ferry_b64(d, 16, u->md5_b64);
             a.content_md5 = u->md5_b64;
         }
@@ -524,7 +522,7 @@ static void unit_settle(unit_t *u)
             p->crc64 = u->crc64;
             p->scrc = u->scrc;
             memcpy(p->md5, u->md5_bin, 16);
-            snprintf(p->crc32c, sizeof(p->crc32c), "%s", u->crc32c_b64);
+            ferry_str_copy(p->crc32c, sizeof(p->crc32c), u->crc32c_b64);
             free(p->etag);
             p->etag = strdup(u->mode == UM_VERIFY ? p->listed_etag : u->etag);
             if (p->etag == NULL) {

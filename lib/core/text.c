@@ -173,3 +173,48 @@ int ferry_http_date_imf(const char *s, int64_t *secs)
     *secs = days * 86400 + h * 3600 + mi * 60 + se;
     return FERRY_OK;
 }
+
+size_t ferry_str_copy(char *out, size_t cap, const char *s)
+{
+    if (cap == 0)
+        return 0;
+    size_t n = strnlen(s, cap - 1);
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return n;
+}
+
+int ferry_str_cat(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    int cut = 0;
+    if (n > cap - 1 - *len) {
+        n = cap - 1 - *len;
+        cut = -1;
+    }
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+    return cut;
+}
+
+size_t ferry_fmt_u64(char *out, uint64_t v)
+{
+    char tmp[FERRY_DEC_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t ferry_fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return ferry_fmt_u64(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + ferry_fmt_u64(out + 1, 0 - (uint64_t)v);
+}

@@ -7,6 +7,7 @@
 #include "ferry/check.h"
 #include "ferry/clock.h"
 #include "ferry/log.h"
+#include "ferry/text.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -692,14 +693,14 @@ static int check_get_range(ferry_s3_op_t *op, const ferry_http_resp_t *resp)
     const char *cl = ferry_http_resp_header(resp, "content-length");
     const char *et = ferry_http_resp_header(resp, "etag");
     int64_t s = -1, e = -1, total = -1;
-    char asked[64];
-    if (want_end >= 0)
-        snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-%" PRId64, want_start, want_end);
-    else
-        snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-", want_start);
+    char asked[64]; /* formatted only when the reply is refused (every GET passes here) */
 #define RANGE_FAIL(code, ...)                                                                      \
     do {                                                                                           \
         char why_[300];                                                                            \
+        if (want_end >= 0)                                                                         \
+            snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-%" PRId64, want_start, want_end);    \
+        else                                                                                       \
+            snprintf(asked, sizeof(asked), "bytes=%" PRId64 "-", want_start);                      \
         snprintf(why_, sizeof(why_), __VA_ARGS__);                                                 \
         ferry_log(FERRY_LOG_WARN, "s3.bad_range", "bucket", op->bucket, "asked", asked, "why",     \
                   why_, NULL);                                                                     \
@@ -761,7 +762,7 @@ static int op_headers(void *arg, const ferry_http_resp_t *resp)
             op->first_total = strtoll(cl, NULL, 10);
     }
     if (et && !op->first_etag[0])
-        snprintf(op->first_etag, sizeof(op->first_etag), "%s", et);
+        ferry_str_copy(op->first_etag, sizeof(op->first_etag), et);
     if (op->on_headers && !op->headers_reported) {
         op->headers_reported = 1;
         return op->on_headers(op->uarg, resp);
@@ -802,8 +803,8 @@ int s3_chunked_init(ferry_s3_op_t *op, int64_t len)
     if (rest)
         enc += hex_digits(rest) + 4;
     op->body_len = enc + (int64_t)strlen(TRAILER_HEAD) + 8 + 4;
-    snprintf(op->payload_hash, sizeof(op->payload_hash), "%s",
-             "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    ferry_str_copy(op->payload_hash, sizeof(op->payload_hash),
+                   "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
     return FERRY_OK;
 }
 
@@ -1334,13 +1335,13 @@ int s3_op_start(ferry_s3_op_t *op, ferry_s3_done_cb done, void *arg, ferry_s3_op
         /* A memory body under a signed checksum header is not hashed a second time: the store
          * checks that header against the bytes, as it does for streamed bodies. */
         if (op->source || (op->body && op->body_len > 0 && op->body_checked))
-            snprintf(op->payload_hash, sizeof(op->payload_hash), "%s", FERRY_SIGV4_UNSIGNED);
+            ferry_str_copy(op->payload_hash, sizeof(op->payload_hash), FERRY_SIGV4_UNSIGNED);
         else if (op->body && op->body_len > 0) {
             uint8_t d[32];
             ferry_sha256(op->body, (size_t)op->body_len, d);
             ferry_hex_lower(d, 32, op->payload_hash);
         } else
-            snprintf(op->payload_hash, sizeof(op->payload_hash), "%s", FERRY_SIGV4_EMPTY_SHA256);
+            ferry_str_copy(op->payload_hash, sizeof(op->payload_hash), FERRY_SIGV4_EMPTY_SHA256);
     }
     int rc = op_send(op);
     if (rc) {

@@ -4,6 +4,7 @@
 #include "s3_int.h"
 
 #include "ferry/check.h"
+#include "ferry/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -546,8 +547,8 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
     res->truncated = 0;
     *more = 0;
     if (op->kind == OP_LIST_PARTS && r->checksum_algorithm[0])
-        snprintf(res->checksum_algorithm, sizeof(res->checksum_algorithm), "%s",
-                 r->checksum_algorithm);
+        ferry_str_copy(res->checksum_algorithm, sizeof(res->checksum_algorithm),
+                       r->checksum_algorithm);
     if (op->kind == OP_LIST && op->guard && (rc = guard_page(op, r)))
         goto out;
     if (op->kind == OP_DELETE_OBJECTS || !r->is_truncated)
@@ -565,7 +566,7 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
             }
             if ((rc = set_str(&op->token, r->next_token, strlen(r->next_token))))
                 goto out;
-            snprintf(res->next_token, sizeof(res->next_token), "%s", r->next_token);
+            ferry_str_copy(res->next_token, sizeof(res->next_token), r->next_token);
         } else {
             if (!r->next_marker_len || (op->marker && op->marker_len == r->next_marker_len &&
                                         !memcmp(op->marker, r->next_marker, r->next_marker_len))) {
@@ -578,7 +579,7 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
             if ((rc = set_str(&op->marker, r->next_marker, r->next_marker_len)))
                 goto out;
             op->marker_len = r->next_marker_len;
-            snprintf(res->next_marker, sizeof(res->next_marker), "%s", r->next_marker);
+            ferry_str_copy(res->next_marker, sizeof(res->next_marker), r->next_marker);
         }
         break;
     case OP_LIST_PARTS:
@@ -602,7 +603,7 @@ static int list_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp,
                           strlen(r->next_upload_id_marker))))
             goto out;
         op->marker_len = r->next_marker_len;
-        snprintf(res->next_marker, sizeof(res->next_marker), "%s", r->next_marker);
+        ferry_str_copy(res->next_marker, sizeof(res->next_marker), r->next_marker);
         break;
     default:
         break;
@@ -631,16 +632,16 @@ int s3_ops_on_page(ferry_s3_op_t *op, const ferry_http_resp_t *resp, const ferry
             return ferry_error_set(&op->res.err, FERRY_EPARSE,
                                    "%s://%s: CreateMultipartUpload reply has no UploadId",
                                    op->c->prof.scheme, op->bucket);
-        snprintf(op->res.upload_id, sizeof(op->res.upload_id), "%s", xr->upload_id);
+        ferry_str_copy(op->res.upload_id, sizeof(op->res.upload_id), xr->upload_id);
         return FERRY_OK;
     case OP_COMPLETE:
     case OP_COPY:
     case OP_UPLOAD_PART_COPY:
         if (xr && xr->etag[0])
-            snprintf(op->res.etag, sizeof(op->res.etag), "%s", xr->etag);
+            ferry_str_copy(op->res.etag, sizeof(op->res.etag), xr->etag);
         if (xr && xr->checksum_crc32c[0])
-            snprintf(op->res.checksum_crc32c, sizeof(op->res.checksum_crc32c), "%s",
-                     xr->checksum_crc32c);
+            ferry_str_copy(op->res.checksum_crc32c, sizeof(op->res.checksum_crc32c),
+                           xr->checksum_crc32c);
         return FERRY_OK;
     default:
         return FERRY_OK;

@@ -443,6 +443,23 @@ static int check_bucket(const ferry_profile_t *p, const char *bucket, ferry_erro
     return FERRY_OK;
 }
 
+/* Append the n pieces p[i] (l[i] bytes) to out, all or nothing (as ferry_buf_addf would, without
+ * its formatting: the URL is built for every request). */
+static int buf_cat(ferry_buf_t *out, size_t n, const char *const *p, const size_t *l)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += l[i];
+    int rc;
+    char *d = ferry_buf_reserve(out, total, &rc);
+    if (d == NULL)
+        return rc;
+    for (size_t i = 0, at = 0; i < n; at += l[i], i++)
+        memcpy(d + at, p[i], l[i]);
+    ferry_buf_commit(out, total);
+    return FERRY_OK;
+}
+
 int ferry_profile_bucket_host(const ferry_profile_t *p, const char *bucket, ferry_buf_t *out,
                               ferry_error_t *err)
 {
@@ -453,7 +470,9 @@ int ferry_profile_bucket_host(const ferry_profile_t *p, const char *bucket, ferr
     const char *h = url_host(p->endpoint, &hl);
     if (p->path_style)
         return ferry_buf_add(out, h, hl);
-    return ferry_buf_addf(out, "%s.%.*s", bucket, (int)hl, h);
+    const char *pc[3] = {bucket, ".", h}; /* "%s.%.*s" */
+    const size_t pl[3] = {strlen(bucket), 1, hl};
+    return buf_cat(out, 3, pc, pl);
 }
 
 int ferry_profile_bucket_url(const ferry_profile_t *p, const char *bucket, ferry_buf_t *out,
@@ -464,10 +483,14 @@ int ferry_profile_bucket_url(const ferry_profile_t *p, const char *bucket, ferry
         return rc;
     size_t hl;
     const char *h = url_host(p->endpoint, &hl);
-    int sl = (int)(h - p->endpoint);
-    if (p->path_style)
-        return ferry_buf_addf(out, "%s/%s", p->endpoint, bucket);
-    return ferry_buf_addf(out, "%.*s%s.%.*s", sl, p->endpoint, bucket, (int)hl, h);
+    if (p->path_style) { /* "%s/%s" */
+        const char *pc[3] = {p->endpoint, "/", bucket};
+        const size_t pl[3] = {strlen(p->endpoint), 1, strlen(bucket)};
+        return buf_cat(out, 3, pc, pl);
+    }
+    const char *pc[4] = {p->endpoint, bucket, ".", h}; /* "%.*s%s.%.*s" */
+    const size_t pl[4] = {(size_t)(h - p->endpoint), strlen(bucket), 1, hl};
+    return buf_cat(out, 4, pc, pl);
 }
 
 const char *ferry_profile_map_storage_class(const ferry_profile_t *p, const char *name,

@@ -1,6 +1,7 @@
 /* ferry store — operational statistics and worker heartbeats (see ferry/stats.h). */
 #include "ferry/clock.h"
 #include "ferry/stats.h"
+#include "ferry/text.h"
 
 #include "ferry/error.h"
 #include "ferry/ledger.h"
@@ -49,31 +50,43 @@ const char *ferry_stats_status_class(long status)
     return "none"; /* no response: reset, timeout, TLS */
 }
 
-int ferry_stats_label_ok(const char *s)
+/* The characters of a label value: [A-Za-z0-9_.-]. */
+static const unsigned char label_chars[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+    ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1,
+    ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1};
+
+/* The length of s when it may be a label value (ferry_stats_label_ok), else 0. */
+static size_t label_len(const char *s)
 {
     size_t i = 0;
     if (s == NULL)
         return 0;
-    for (; s[i]; i++) {
-        char c = s[i];
-        if (i >= FERRY_STATS_LABEL_MAX)
+    for (; s[i]; i++)
+        if (i >= FERRY_STATS_LABEL_MAX || !label_chars[(unsigned char)s[i]])
             return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return i > 0;
+    return i;
 }
 
-static const char *label_or_other(const char *s)
+int ferry_stats_label_ok(const char *s)
 {
-    return ferry_stats_label_ok(s) ? s : "other";
+    return label_len(s) > 0;
 }
 
 /* ---- the accumulator ----------------------------------------------------------------------- */
 
+#define HIST_FIELDS 24 /* per histogram: its sum and up to 23 buckets (the most now: 18) */
+
 typedef struct slot_s {
     char field[FERRY_STATS_FIELD_MAX];
+    size_t len;    /* strlen(field) */
+    uint32_t hash; /* field_hash(field, len) */
     long long delta;
 } slot_t;
 
@@ -85,7 +98,16 @@ struct ferry_stats_s {
     ferry_tput_point_t tput[FERRY_TPUT_PENDING]; /* throughput points not yet flushed */
     size_t ntput;
     unsigned long long dropped;
+    /* slot + 1 of each histogram field (0 its sum, b + 1 bucket b), 0 while it has none: an
+     * observation then needs no name; emptied with the slots */
+    unsigned short hslot[FERRY_HIST_COUNT][HIST_FIELDS];
 };
+_Static_assert(FERRY_STATS_SLOTS < 65535, "a slot number + 1 fits hslot");
+_Static_assert(sizeof(size_le) / sizeof(size_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(copy_le) / sizeof(copy_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(event_le) / sizeof(event_le[0]) + 2 <= HIST_FIELDS &&
+                   sizeof(scan_le) / sizeof(scan_le[0]) + 2 <= HIST_FIELDS,
+               "every bucket of every histogram has a cached slot");
 
 int ferry_stats_new(const char *task, ferry_stats_t **out)
 {
@@ -111,42 +133,136 @@ unsigned long long ferry_stats_dropped(const ferry_stats_t *s)
     return s->dropped;
 }
 
-/* Linear search: a worker's fields are a few dozen, and adds happen a few times per copy. */
-static int add_field(ferry_stats_t *s, const char *field, long long d)
+/* FNV-1a: tells the slots apart before comparing bytes. */
+static uint32_t field_hash(const char *f, size_t len)
 {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)f[i]) * 16777619u;
+    return h;
+}
+
+/* Linear search by hash: a worker's fields are a few dozen, and adds happen a few times per
+ * copy. field is len bytes (len < FERRY_STATS_FIELD_MAX), NUL-terminated. */
+static int add_field(ferry_stats_t *s, const char *field, size_t len, long long d, size_t *at)
+{
+    uint32_t h = field_hash(field, len);
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->slots[i].field, field) == 0) {
+        if (s->slots[i].hash == h && s->slots[i].len == len &&
+            memcmp(s->slots[i].field, field, len) == 0) {
             s->slots[i].delta += d;
+            *at = i;
             return FERRY_OK;
         }
     if (s->n >= FERRY_STATS_SLOTS) {
         s->dropped++;
         return FERRY_ETOOBIG;
     }
-    snprintf(s->slots[s->n].field, sizeof(s->slots[s->n].field), "%s", field);
-    s->slots[s->n].delta = d;
-    s->n++;
+    slot_t *sl = &s->slots[s->n];
+    memcpy(sl->field, field, len + 1);
+    sl->len = len;
+    sl->hash = h;
+    sl->delta = d;
+    *at = s->n++;
     return FERRY_OK;
 }
 
-static int counter_field(char *buf, size_t n, const char *name, const char *l1, const char *l2,
-                         const char *l3)
+/* A label's text as filed: "" for NULL, "other" when it is not a short name. */
+static const char *label_shown(const char *l, size_t *len)
 {
-    if (!ferry_stats_label_ok(name))
+    if (l == NULL) {
+        *len = 0;
+        return "";
+    }
+    if ((*len = label_len(l)) == 0) {
+        *len = 5;
+        return "other";
+    }
+    return l;
+}
+
+int ferry_stats_counter_field(char *buf, size_t n, size_t *len, const char *name, const char *l1,
+                              const char *l2, const char *l3)
+{
+    size_t pl[8];
+    const char *pc[8] = {"c|", name, "|", NULL, "|", NULL, "|", NULL};
+    pl[0] = 2, pl[2] = pl[4] = pl[6] = 1;
+    if ((pl[1] = label_len(name)) == 0)
         return FERRY_EINVAL;
-    int len = snprintf(buf, n, "c|%s|%s|%s|%s", name, l1 ? label_or_other(l1) : "",
-                       l2 ? label_or_other(l2) : "", l3 ? label_or_other(l3) : "");
-    return len > 0 && (size_t)len < n ? FERRY_OK : FERRY_ETOOBIG;
+    if (n == 0)
+        return FERRY_ETOOBIG;
+    pc[3] = label_shown(l1, &pl[3]);
+    pc[5] = label_shown(l2, &pl[5]);
+    pc[7] = label_shown(l3, &pl[7]);
+    /* "c|%s|%s|%s|%s" by memcpy: this runs several times per object */
+    size_t l = 0;
+    int cut = 0;
+    for (int i = 0; i < 8; i++) {
+        size_t k = pl[i] <= n - 1 - l ? pl[i] : (cut = 1, n - 1 - l);
+        memcpy(buf + l, pc[i], k);
+        l += k;
+    }
+    buf[l] = '\0';
+    if (len)
+        *len = l;
+    return cut ? FERRY_ETOOBIG : FERRY_OK;
+}
+
+int ferry_stats_hist_field(char *buf, size_t n, size_t *len, int h, long bucket)
+{
+    const ferry_hist_def_t *def = ferry_stats_hist(h);
+    if (def == NULL || bucket < -1 || bucket > (long)def->n)
+        return FERRY_EINVAL;
+    if (n == 0)
+        return FERRY_ETOOBIG;
+    char num[FERRY_DEC_MAX];
+    size_t l = 0, nn = bucket < 0 ? 0 : ferry_fmt_u64(num, (uint64_t)bucket);
+    int cut = 0;
+    buf[0] = '\0';
+    cut |= ferry_str_cat(buf, n, &l, "h|", 2);
+    cut |= ferry_str_cat(buf, n, &l, def->id, strlen(def->id));
+    cut |= ferry_str_cat(buf, n, &l, "|", 1);
+    cut |= bucket < 0 ? ferry_str_cat(buf, n, &l, "sum", 3) : ferry_str_cat(buf, n, &l, num, nn);
+    if (len)
+        *len = l;
+    return cut ? FERRY_ETOOBIG : FERRY_OK;
 }
 
 int ferry_stats_count(ferry_stats_t *s, const char *name, const char *l1, const char *l2,
                       const char *l3, long long d)
 {
     char f[FERRY_STATS_FIELD_MAX];
-    int rc = counter_field(f, sizeof(f), name, l1, l2, l3);
+    size_t len = 0;
+    int rc = ferry_stats_counter_field(f, sizeof(f), &len, name, l1, l2, l3);
     if (rc)
         return rc;
-    return d ? add_field(s, f, d) : FERRY_OK;
+    size_t at;
+    return d ? add_field(s, f, len, d, &at) : FERRY_OK;
+}
+
+/* The bucket of v in histogram def. */
+static size_t hist_bucket(const ferry_hist_def_t *def, double v)
+{
+    size_t b = 0;
+    while (b < def->n && v > def->le[b])
+        b++;
+    return b;
+}
+
+/* Add d to histogram h's bucket b (b -1: its sum), by the cached slot once it has one. */
+static int add_hist(ferry_stats_t *s, int h, long b, long long d)
+{
+    unsigned short *c = b + 1 < HIST_FIELDS ? &s->hslot[h][b + 1] : NULL;
+    if (c && *c) {
+        s->slots[*c - 1].delta += d;
+        return FERRY_OK;
+    }
+    char f[FERRY_STATS_FIELD_MAX];
+    size_t len = 0, at = 0;
+    int rc = ferry_stats_hist_field(f, sizeof(f), &len, h, b);
+    if (rc == FERRY_OK && (rc = add_field(s, f, len, d, &at)) == FERRY_OK && c)
+        *c = (unsigned short)(at + 1);
+    return rc;
 }
 
 int ferry_stats_observe(ferry_stats_t *s, int h, double v)
@@ -154,17 +270,11 @@ int ferry_stats_observe(ferry_stats_t *s, int h, double v)
     const ferry_hist_def_t *def = ferry_stats_hist(h);
     if (def == NULL || !(v >= 0) || isinf(v))
         return FERRY_EINVAL;
-    size_t b = 0;
-    while (b < def->n && v > def->le[b])
-        b++;
-    char f[FERRY_STATS_FIELD_MAX];
-    snprintf(f, sizeof(f), "h|%s|%zu", def->id, b);
-    int rc = add_field(s, f, 1);
+    int rc = add_hist(s, h, (long)hist_bucket(def, v), 1);
     double units = v * def->scale;
     if (units > 9e15)
         units = 9e15; /* a clock gone wild must not overflow the sum */
-    snprintf(f, sizeof(f), "h|%s|sum", def->id);
-    int rc2 = add_field(s, f, (long long)llround(units));
+    int rc2 = add_hist(s, h, -1, (long long)llround(units));
     if (h == FERRY_HIST_OBJECT_BYTES) /* one per object done: the throughput series too */
         ferry_stats_tput_add(s, ferry_wall_ms() / 1000, 1,
                              v > 9e15 ? (long long)9e15 : (long long)v);
@@ -217,13 +327,13 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
     size_t sent = 0;
     int rc = s->ntput ? ferry_redis_script_load(r, &LUA_TPUT) : FERRY_OK;
     for (size_t i = 0; i < s->ntput && rc == FERRY_OK; i++) {
-        char t[24], o[24], b[24], step[16], pts[16], ttl[16];
-        snprintf(t, sizeof(t), "%lld", (long long)s->tput[i].t);
-        snprintf(o, sizeof(o), "%lld", s->tput[i].objects);
-        snprintf(b, sizeof(b), "%lld", s->tput[i].bytes);
-        snprintf(step, sizeof(step), "%d", FERRY_TPUT_STEP_S);
-        snprintf(pts, sizeof(pts), "%d", FERRY_TPUT_POINTS);
-        snprintf(ttl, sizeof(ttl), "%d", FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
+        char t[FERRY_DEC_MAX], o[FERRY_DEC_MAX], b[FERRY_DEC_MAX], step[16], pts[16], ttl[16];
+        ferry_fmt_i64(t, s->tput[i].t);
+        ferry_fmt_i64(o, s->tput[i].objects);
+        ferry_fmt_i64(b, s->tput[i].bytes);
+        ferry_fmt_i64(step, FERRY_TPUT_STEP_S);
+        ferry_fmt_i64(pts, FERRY_TPUT_POINTS);
+        ferry_fmt_i64(ttl, FERRY_TPUT_STEP_S * FERRY_TPUT_POINTS);
         const char *argv[7] = {s->tkey, t, o, b, step, pts, ttl};
         rc = ferry_redis_eval_append(r, &LUA_TPUT, 1, 7, argv, NULL);
         if (rc == FERRY_OK)
@@ -232,8 +342,8 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
     for (size_t i = 0; i < s->n && rc == FERRY_OK; i++) {
         if (s->slots[i].delta == 0)
             continue;
-        char d[32];
-        snprintf(d, sizeof(d), "%lld", s->slots[i].delta);
+        char d[FERRY_DEC_MAX];
+        ferry_fmt_i64(d, s->slots[i].delta);
         const char *argv[4] = {"HINCRBY", s->key, s->slots[i].field, d};
         rc = ferry_redis_append(r, 4, argv, NULL);
         if (rc == FERRY_OK)
@@ -262,6 +372,7 @@ int ferry_stats_flush(ferry_stats_t *s, ferry_redis_t *r)
         return rc ? rc : FERRY_EREDIS;
     }
     s->n = 0;
+    memset(s->hslot, 0, sizeof(s->hslot));
     s->ntput = 0;
     return FERRY_OK;
 }
@@ -281,7 +392,8 @@ int ferry_stats_event(ferry_redis_t *r, const char *task, const char *format, co
         return FERRY_OK;
     char key[FERRY_TASK_NAME_MAX + 32], f[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    int rc = counter_field(f, sizeof(f), "events", format ? format : "other", result, channel);
+    int rc = ferry_stats_counter_field(f, sizeof(f), NULL, "events", format ? format : "other",
+                                       result, channel);
     if (rc)
         return rc;
     snprintf(d, sizeof(d), "%lld", n);
@@ -333,16 +445,16 @@ int ferry_stats_observe_now(ferry_redis_t *r, const char *task, int h, double v)
     const ferry_hist_def_t *def = ferry_stats_hist(h);
     if (task == NULL || !keys_task_name_ok(task) || def == NULL || !(v >= 0) || isinf(v))
         return FERRY_EINVAL;
-    size_t b = 0;
-    while (b < def->n && v > def->le[b])
-        b++;
     double units = v * def->scale;
     if (units > 9e15)
         units = 9e15;
     char key[FERRY_TASK_NAME_MAX + 32], fb[FERRY_STATS_FIELD_MAX], fs[FERRY_STATS_FIELD_MAX], d[32];
     keys_task(key, sizeof(key), task, "stats");
-    snprintf(fb, sizeof(fb), "h|%s|%zu", def->id, b);
-    snprintf(fs, sizeof(fs), "h|%s|sum", def->id);
+    int rc = ferry_stats_hist_field(fb, sizeof(fb), NULL, h, (long)hist_bucket(def, v));
+    if (rc == FERRY_OK)
+        rc = ferry_stats_hist_field(fs, sizeof(fs), NULL, h, -1);
+    if (rc)
+        return rc;
     snprintf(d, sizeof(d), "%lld", (long long)llround(units));
     const char *a1[4] = {"HINCRBY", key, fb, "1"};
     const char *a2[4] = {"HINCRBY", key, fs, d};

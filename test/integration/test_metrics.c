@@ -69,10 +69,63 @@ static size_t live_workers(wt_t *w)
     return n;
 }
 
+/* The value of field name in task's stats hash, or -1 when absent. */
+static long long stats_field(wt_t *w, const char *task, const char *name)
+{
+    ferry_stats_field_t *fs = NULL;
+    size_t nf = 0;
+    long long v = -1;
+    REQUIRE(ferry_stats_read(w->r, task, &fs, &nf) == FERRY_OK);
+    for (size_t i = 0; i < nf; i++)
+        if (strcmp(fs[i].name, name) == 0)
+            v = fs[i].value;
+    free(fs);
+    return v;
+}
+
+/* An accumulator's fields as stored, over three flushes: each flush empties it, and what is
+ * added after lands in its own fields again (the field names, the slots and the histograms'
+ * cached slots start over). */
+static void test_accumulator(wt_t *w)
+{
+    ferry_stats_t *s = NULL;
+    REQUIRE(ferry_stats_new("sa", &s) == FERRY_OK);
+    CHECK_INT(ferry_stats_count(s, "requests", "src", "GetObject", "2xx", 2), FERRY_OK);
+    CHECK_INT(ferry_stats_count(s, "results", "done", NULL, NULL, 1), FERRY_OK);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 0.01), FERRY_OK); /* bucket 0 */
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 0.2), FERRY_OK);  /* bucket 2 */
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 0.01), FERRY_OK);
+    CHECK_INT(ferry_stats_flush(s, w->r), FERRY_OK);
+    /* after the flush: other fields first, so the slots are taken in another order */
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_OBJECT_BYTES, 5000), FERRY_OK); /* bucket 2 */
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 0.2), FERRY_OK);
+    CHECK_INT(ferry_stats_count(s, "results", "failed", NULL, NULL, 1), FERRY_OK);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 1e9), FERRY_OK);       /* +Inf */
+    CHECK_INT(ferry_stats_count(s, "requests", "src", "a key", "2xx", 1), FERRY_OK); /* other */
+    CHECK_INT(ferry_stats_flush(s, w->r), FERRY_OK);
+    CHECK_INT(ferry_stats_observe(s, FERRY_HIST_COPY_SECONDS, 0.01), FERRY_OK);
+    CHECK_INT(ferry_stats_flush(s, w->r), FERRY_OK);
+    CHECK_INT(ferry_stats_flush(s, w->r), FERRY_OK); /* empty: nothing sent twice */
+    ferry_stats_free(s);
+    CHECK_INT(stats_field(w, "sa", "c|requests|src|GetObject|2xx"), 2);
+    CHECK_INT(stats_field(w, "sa", "c|requests|src|other|2xx"), 1);
+    CHECK_INT(stats_field(w, "sa", "c|results|done||"), 1);
+    CHECK_INT(stats_field(w, "sa", "c|results|failed||"), 1);
+    CHECK_INT(stats_field(w, "sa", "h|copy_seconds|0"), 3);
+    CHECK_INT(stats_field(w, "sa", "h|copy_seconds|2"), 2);
+    CHECK_INT(stats_field(w, "sa", "h|copy_seconds|16"), 1);
+    CHECK_INT(stats_field(w, "sa", "h|copy_seconds|1"), -1);
+    CHECK_INT(stats_field(w, "sa", "h|copy_seconds|sum"),
+              10 + 200 + 10 + 200 + 1000000000000LL + 10);
+    CHECK_INT(stats_field(w, "sa", "h|object_bytes|2"), 1);
+    CHECK_INT(stats_field(w, "sa", "h|object_bytes|sum"), 5000);
+}
+
 int main(void)
 {
     wt_t w;
     wt_start(&w, "s3", "s3");
+    test_accumulator(&w);
     char out[1024];
     char json[256];
     snprintf(json, sizeof(json),

@@ -4,7 +4,8 @@
  *
  *  1. (item 1) a byte flipped in every GET of a small s3:// object (the one-GET path): the MD5
  *     of the bytes read differs from the source's ETag, the object ends `failed`, nothing at
- *     the destination. A clean small object: checks src:md5, dst:content-md5, dst:etag.
+ *     the destination. A clean small object: checks src:md5, dst:content-md5, dst:etag; one
+ *     above the ring (a streamed PUT): Content-MD5 is the source's ETag, checked by the store.
  *  2. (item 1) PutObject answering 200 with a wrong ETag (always: `failed`; once: `done`
  *     after the retry, byte-identical).
  *  3. (item 1) PutObject answering 200 with no ETag and storing nothing: `failed`.
@@ -140,6 +141,7 @@ int main(void)
     /* ---- 1. one-GET path: flipped byte, and a clean object ---- */
     wt_put(&w, "a/bad", 3000, 1);
     wt_put(&w, "a/good", 5000, 2);
+    wt_put(&w, "a/piped", 1536 * 1024, 5); /* above --ring 1MiB: one streamed PUT */
     wt_task(&w, "va", "a/", NULL, "a/", NULL);
     wt_enqueue_prefix(&w, "va", "a/");
     REQUIRE(s3t_faults(&w.s, w.src.url,
@@ -151,6 +153,9 @@ int main(void)
     CHECK_INT(s3t_head(&w.d, "dst", "a/bad", 5, &x), FERRY_ENOTFOUND);
     expect_done(&w, "va", "a/good");
     CHECK_STR(done_checks("va.log", "a/good"), "src:md5,dst:crc32c-echo,dst:etag,dst:content-md5");
+    /* A streamed single PUT sends the source's MD5 ETag as Content-MD5 (the store checks it). */
+    expect_done(&w, "va", "a/piped");
+    CHECK(strstr(done_checks("va.log", "a/piped"), "dst:content-md5") != NULL);
     CHECK_INT(wt_log_count("va.log", "crc32c=dst"), 0);
 
     /* ---- 2. PUT 200 with a wrong ETag: always, and once ---- */

@@ -342,8 +342,58 @@ static void test_http_date(void)
     CHECK(v == 784111777);
 }
 
+/* The printf-free builders write what snprintf writes, over many values and every cut. */
+static void test_str_build(void)
+{
+    int bad = 0;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t u = i < 64 ? (uint64_t)1 << i : x >> (x % 64);
+        int64_t v = (int64_t)(i % 3 == 0 ? x : (i % 3 == 1 ? u : 0 - u));
+        if (i == 1)
+            v = INT64_MIN;
+        if (i == 2)
+            v = INT64_MAX, u = UINT64_MAX;
+        char a[FERRY_DEC_MAX], b[FERRY_DEC_MAX + 8];
+        size_t n = ferry_fmt_u64(a, u);
+        snprintf(b, sizeof(b), "%llu", (unsigned long long)u);
+        bad += strcmp(a, b) != 0 || n != strlen(b);
+        n = ferry_fmt_i64(a, v);
+        snprintf(b, sizeof(b), "%lld", (long long)v);
+        bad += strcmp(a, b) != 0 || n != strlen(b);
+    }
+    CHECK_INT(bad, 0);
+    const char *src[] = {"", "a", "etag-0123456789abcdef", "\"quoted\""};
+    for (size_t k = 0; k < sizeof(src) / sizeof(src[0]); k++)
+        for (size_t cap = 1; cap < 30; cap++) {
+            char a[32], b[32];
+            memset(a, 'x', sizeof(a));
+            memset(b, 'x', sizeof(b));
+            size_t n = ferry_str_copy(a, cap, src[k]);
+            snprintf(b, cap, "%s", src[k]);
+            CHECK(memcmp(a, b, sizeof(a)) == 0);
+            CHECK_INT((long long)n, (long long)strlen(b));
+            /* two appends give what one snprintf of both gives */
+            size_t len = 0;
+            memset(a, 'x', sizeof(a));
+            memset(b, 'x', sizeof(b));
+            a[0] = '\0';
+            int c1 = ferry_str_cat(a, cap, &len, src[k], strlen(src[k]));
+            int c2 = ferry_str_cat(a, cap, &len, "|tail", 5);
+            int want = snprintf(b, cap, "%s|tail", src[k]);
+            CHECK(strcmp(a, b) == 0);
+            CHECK_INT((long long)len, (long long)strlen(b));
+            CHECK_INT(c1 || c2 ? 1 : 0, (size_t)want >= cap ? 1 : 0);
+        }
+    char z[4] = "abc";
+    CHECK_INT((long long)ferry_str_copy(z, 0, "zz"), 0); /* cap 0: nothing written */
+    CHECK_STR(z, "abc");
+}
+
 int main(void)
 {
+    test_str_build();
     test_http_date();
     test_utf8();
     test_creds_wiped_on_error();

@@ -8,8 +8,88 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The old formatting of a counter's field (snprintf), the reference for the printf-free one. */
+static int old_counter_field(char *buf, size_t n, const char *name, const char *l1, const char *l2,
+                             const char *l3)
+{
+    if (!ferry_stats_label_ok(name))
+        return FERRY_EINVAL;
+#define OR_OTHER(l) ((l) ? (ferry_stats_label_ok(l) ? (l) : "other") : "")
+    int len = snprintf(buf, n, "c|%s|%s|%s|%s", name, OR_OTHER(l1), OR_OTHER(l2), OR_OTHER(l3));
+#undef OR_OTHER
+    return len > 0 && (size_t)len < n ? FERRY_OK : FERRY_ETOOBIG;
+}
+
+/* Field names as they were formatted with snprintf, over many label sets and buffer sizes. */
+static void test_field_names(void)
+{
+    static const char *const words[] = {NULL,
+                                        "",
+                                        "src",
+                                        "dst",
+                                        "GetObject",
+                                        "PutObject",
+                                        "2xx",
+                                        "none",
+                                        "a|b",
+                                        "a key",
+                                        "other",
+                                        "x",
+                                        "redirect-region",
+                                        "ok.v1_",
+                                        "quote\"",
+                                        "0123456789012345678901234567890",    /* 31 */
+                                        "01234567890123456789012345678901",   /* 32 */
+                                        "012345678901234567890123456789012"}; /* 33: other */
+    const size_t nw = sizeof(words) / sizeof(words[0]);
+    static const size_t caps[] = {FERRY_STATS_FIELD_MAX, 1, 2, 3, 10, 20, 40, 64, 200};
+    int bad = 0, n = 0;
+    for (size_t a = 0; a < nw; a++)
+        for (size_t b = 0; b < nw; b++)
+            for (size_t c = 0; c < nw; c++)
+                for (size_t d = 0; d < nw; d += (a + b + c) % 3 + 1)
+                    for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+                        char want[256], got[256];
+                        size_t len = 999;
+                        const char *name = words[(a + d) % nw] ? words[(a + d) % nw] : "results";
+                        int rw =
+                            old_counter_field(want, caps[k], name, words[b], words[c], words[d]);
+                        int rg = ferry_stats_counter_field(got, caps[k], &len, name, words[b],
+                                                           words[c], words[d]);
+                        n++;
+                        if (rw != rg ||
+                            (rw == FERRY_OK && (strcmp(want, got) != 0 || len != strlen(want)))) {
+                            if (bad++ < 5)
+                                fprintf(stderr, "  cap %zu: want %d '%s', got %d '%s'\n", caps[k],
+                                        rw, rw == FERRY_OK ? want : "", rg,
+                                        rg == FERRY_OK ? got : "");
+                        }
+                    }
+    CHECK_INT(bad, 0);
+    CHECK(n > 10000);
+    char f[FERRY_STATS_FIELD_MAX], want[FERRY_STATS_FIELD_MAX];
+    size_t len = 0;
+    for (int h = 0; h < FERRY_HIST_COUNT; h++) {
+        const ferry_hist_def_t *d = ferry_stats_hist(h);
+        for (long b = 0; b <= (long)d->n; b++) {
+            snprintf(want, sizeof(want), "h|%s|%ld", d->id, b);
+            CHECK_INT(ferry_stats_hist_field(f, sizeof(f), &len, h, b), FERRY_OK);
+            CHECK_STR(f, want);
+            CHECK_INT((long long)len, (long long)strlen(want));
+        }
+        snprintf(want, sizeof(want), "h|%s|sum", d->id);
+        CHECK_INT(ferry_stats_hist_field(f, sizeof(f), &len, h, -1), FERRY_OK);
+        CHECK_STR(f, want);
+        CHECK_INT(ferry_stats_hist_field(f, sizeof(f), NULL, h, (long)d->n + 1), FERRY_EINVAL);
+        CHECK_INT(ferry_stats_hist_field(f, sizeof(f), NULL, h, -2), FERRY_EINVAL);
+        CHECK_INT(ferry_stats_hist_field(f, 5, NULL, h, -1), FERRY_ETOOBIG);
+    }
+    CHECK_INT(ferry_stats_hist_field(f, sizeof(f), NULL, FERRY_HIST_COUNT, 0), FERRY_EINVAL);
+}
+
 int main(void)
 {
+    test_field_names();
     /* Labels: short names only. */
     CHECK(ferry_stats_label_ok("GetObject"));
     CHECK(ferry_stats_label_ok("redirect-region"));
@@ -21,6 +101,12 @@ int main(void)
     CHECK(!ferry_stats_label_ok("quote\""));
     CHECK(!ferry_stats_label_ok("012345678901234567890123456789012")); /* 33 bytes */
     CHECK(ferry_stats_label_ok("01234567890123456789012345678901"));   /* 32 bytes */
+    for (int ch = 1; ch < 256; ch++) { /* every byte, against the rule as written */
+        char one[2] = {(char)ch, 0};
+        int want = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+        CHECK_INT(ferry_stats_label_ok(one), want);
+    }
 
     /* Field names split back into their labels. */
     char buf[FERRY_STATS_FIELD_MAX];

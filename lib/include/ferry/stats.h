@@ -72,6 +72,18 @@ const char *ferry_stats_status_class(long status);
 /* 1 when s may be a label value: 1..FERRY_STATS_LABEL_MAX bytes of [A-Za-z0-9_.-]. Pure. */
 int ferry_stats_label_ok(const char *s);
 
+/* The field a counter NAME{l1,l2,l3} is kept under: "c|NAME|L1|L2|L3", a NULL label "", a label
+ * that is not a short name "other" (as ferry_stats_count files it) into buf[n], *len (may be
+ * NULL) its length. FERRY_OK; FERRY_EINVAL (name not a short name); FERRY_ETOOBIG (does not fit
+ * in n; buf then holds a cut copy). No printf: this runs several times per object. Pure. */
+int ferry_stats_counter_field(char *buf, size_t n, size_t *len, const char *name, const char *l1,
+                              const char *l2, const char *l3);
+
+/* The field of bucket b (0..n, n the +Inf bucket) of histogram h, "h|ID|B", or with b = -1 its
+ * sum's, "h|ID|sum", into buf[n], *len (may be NULL) its length. FERRY_OK, FERRY_EINVAL (h or
+ * b), FERRY_ETOOBIG (does not fit). Pure. */
+int ferry_stats_hist_field(char *buf, size_t n, size_t *len, int h, long b);
+
 /* ---- the accumulator a worker keeps in memory ------------------------------------------------ */
 
 typedef struct ferry_stats_s ferry_stats_t;

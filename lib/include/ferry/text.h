@@ -48,6 +48,23 @@ int ferry_parse_size(const char *s, uint64_t *bytes);
  * every object copied (Last-Modified). */
 int ferry_http_date_imf(const char *s, int64_t *secs);
 
+/* ---- string building without printf (paths run per object) --------------------------------- */
+
+/* s into out[cap], cut to cap - 1 bytes and NUL-terminated, as snprintf(out, cap, "%s", s)
+ * writes it (cap 0: nothing written). Returns the bytes written, without the NUL. */
+size_t ferry_str_copy(char *out, size_t cap, const char *s);
+
+/* Append s (n bytes) to out[cap] at *len (*len < cap), cut at cap - 1 bytes; out stays
+ * NUL-terminated. Returns 0, or -1 when s was cut (out then holds what fitted). */
+int ferry_str_cat(char *out, size_t cap, size_t *len, const char *s, size_t n);
+
+#define FERRY_DEC_MAX 21 /* bytes of the longest decimal of a 64-bit integer with its NUL */
+
+/* v in decimal into out (at least FERRY_DEC_MAX bytes), NUL-terminated, as "%llu" / "%lld"
+ * write it. Return the digits written (with the sign). */
+size_t ferry_fmt_u64(char *out, uint64_t v);
+size_t ferry_fmt_i64(char *out, int64_t v);
+
 #ifdef __cplusplus
 }
 #endif
