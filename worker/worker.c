@@ -17,6 +17,7 @@
 #include "ferry/side.h"
 #include "ferry/stats.h"
 #include "ferry/task.h"
+#include "ferry/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -182,35 +183,11 @@ struct worker_s {
     ferry_error_t err;
 };
 
-/* s into out[cap] (cap >= 1), cut to cap - 1 bytes, NUL-terminated: snprintf(out, cap, "%s", s)
- * without its formatting, for the strings copied per job. */
-static void copy_cstr(char *out, size_t cap, const char *s)
-{
-    size_t n = strnlen(s, cap - 1);
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
-/* Append s (n bytes) to out[cap] at *len, cut at cap - 1; out stays NUL-terminated. */
-static void cat_bytes(char *out, size_t cap, size_t *len, const char *s, size_t n)
-{
-    if (n > cap - 1 - *len)
-        n = cap - 1 - *len;
-    memcpy(out + *len, s, n);
-    *len += n;
-    out[*len] = '\0';
-}
-
 /* Append v in decimal (the copy-lease token's parts). */
 static void cat_u64(char *out, size_t cap, size_t *len, unsigned long long v)
 {
-    char d[24];
-    size_t k = sizeof(d);
-    do {
-        d[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    cat_bytes(out, cap, len, d + k, sizeof(d) - k);
+    char d[FERRY_DEC_MAX];
+    (void)ferry_str_cat(out, cap, len, d, ferry_utoa(d, v));
 }
 
 static void maybe_exit(worker_t *w);
@@ -263,10 +240,10 @@ static void feeder_push(worker_t *w, const char *task, const ferry_job_t *job, c
 {
     pthread_mutex_lock(&w->mu);
     handoff_t *h = &w->hand[w->nhand++];
-    copy_cstr(h->task, sizeof(h->task), task);
+    ferry_str_copy(h->task, sizeof(h->task), task);
     h->job = *job;
-    copy_cstr(h->token, sizeof(h->token), token);
-    copy_cstr(h->upload_id, sizeof(h->upload_id), rec->upload_id);
+    ferry_str_copy(h->token, sizeof(h->token), token);
+    ferry_str_copy(h->upload_id, sizeof(h->upload_id), rec->upload_id);
     h->attempts = rec->attempts;
     h->had_copy = rec->dst_etag[0] != '\0';
     w->busy++;
@@ -317,13 +294,14 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
     for (int i = 0; i < n; i++) {
         size_t tl = 0; /* "consumer/pid/fSEQ", as snprintf "%s/%d/f%llu" would write it */
         tokens[i][0] = '\0';
-        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, w->o.consumer, strlen(w->o.consumer));
-        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "/", 1);
+        (void)ferry_str_cat(tokens[i], sizeof(tokens[i]), &tl, w->o.consumer,
+                            strlen(w->o.consumer));
+        (void)ferry_str_cat(tokens[i], sizeof(tokens[i]), &tl, "/", 1);
         if (w->pid < 0)
-            cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "-", 1);
+            (void)ferry_str_cat(tokens[i], sizeof(tokens[i]), &tl, "-", 1);
         cat_u64(tokens[i], sizeof(tokens[i]), &tl,
                 w->pid < 0 ? 0ull - (unsigned long long)w->pid : (unsigned long long)w->pid);
-        cat_bytes(tokens[i], sizeof(tokens[i]), &tl, "/f", 2);
+        (void)ferry_str_cat(tokens[i], sizeof(tokens[i]), &tl, "/f", 2);
         cat_u64(tokens[i], sizeof(tokens[i]), &tl, ++*seq);
         recs[i].upload_id[0] = '\0';
         recs[i].dst_etag[0] = '\0';
@@ -804,8 +782,8 @@ static void dst_key_of(const wtask_t *t, const char *key, char *out, size_t n)
     const char *rest = strncmp(key, sp, sl) == 0 ? key + sl : key;
     size_t len = 0; /* snprintf(out, n, "%s%s", dp, rest) without its formatting */
     out[0] = '\0';
-    cat_bytes(out, n, &len, dp, strlen(dp));
-    cat_bytes(out, n, &len, rest, strlen(rest));
+    (void)ferry_str_cat(out, n, &len, dp, strlen(dp));
+    (void)ferry_str_cat(out, n, &len, rest, strlen(rest));
 }
 
 /* ---- statistics (loop thread) -------------------------------------------------------------- */
@@ -1204,25 +1182,25 @@ static commit_t *commit_new(const wjob_t *j, const ferry_outcome_t *o, int64_t d
     if (c == NULL)
         return NULL;
     c->next = NULL;
-    copy_cstr(c->task, sizeof(c->task), j->t->task.name);
+    ferry_str_copy(c->task, sizeof(c->task), j->t->task.name);
     c->job = j->job;
-    copy_cstr(c->token, sizeof(c->token), j->token);
+    ferry_str_copy(c->token, sizeof(c->token), j->token);
     c->delay = delay;
     c->o = *o;
-    copy_cstr(c->etag, sizeof(c->etag), o->etag ? o->etag : "");
-    copy_cstr(c->dst_etag, sizeof(c->dst_etag), o->dst_etag ? o->dst_etag : "");
-    copy_cstr(c->seq, sizeof(c->seq), o->seq ? o->seq : "");
-    copy_cstr(c->error, sizeof(c->error), o->error ? o->error : "");
+    ferry_str_copy(c->etag, sizeof(c->etag), o->etag ? o->etag : "");
+    ferry_str_copy(c->dst_etag, sizeof(c->dst_etag), o->dst_etag ? o->dst_etag : "");
+    ferry_str_copy(c->seq, sizeof(c->seq), o->seq ? o->seq : "");
+    ferry_str_copy(c->error, sizeof(c->error), o->error ? o->error : "");
     c->o.etag = o->etag ? c->etag : NULL;
     c->o.dst_etag = o->dst_etag ? c->dst_etag : NULL;
     c->o.seq = o->seq ? c->seq : NULL;
     c->o.error = o->error ? c->error : NULL;
-    copy_cstr(c->checks, sizeof(c->checks), o->checks ? o->checks : "");
+    ferry_str_copy(c->checks, sizeof(c->checks), o->checks ? o->checks : "");
     c->o.checks = o->checks ? c->checks : NULL;
     c->requeue = res->status == FERRY_COPY_DONE && res->changed_after;
     c->new_size = res->new_size;
     c->new_mtime = res->new_mtime;
-    copy_cstr(c->new_etag, sizeof(c->new_etag), res->new_etag);
+    ferry_str_copy(c->new_etag, sizeof(c->new_etag), res->new_etag);
     return c;
 }
 
@@ -1427,7 +1405,7 @@ static wjob_t *job_new(worker_t *w, const handoff_t *h)
     j->t0 = j->renewed = uv_now(&w->loop);
     ferry_list_insert_head(&w->jobs, &j->link);
     w->njobs++;
-    copy_cstr(j->token, sizeof(j->token), h->token);
+    ferry_str_copy(j->token, sizeof(j->token), h->token);
     j->attempts = h->attempts ? h->attempts : 1;
     j->had_copy = h->had_copy;
     return j;
@@ -1440,7 +1418,7 @@ static void job_copy(wjob_t *j, const handoff_t *h, const char *dkey)
     const ferry_job_t *job = &j->job;
     if (h->upload_id[0]) /* a resume: the id is ours (recorded), make sure the janitor knows */
         if (ferry_ledger_upload_track(t->led, h->upload_id) == FERRY_OK)
-            copy_cstr(j->upload_id, sizeof(j->upload_id), h->upload_id);
+            ferry_str_copy(j->upload_id, sizeof(j->upload_id), h->upload_id);
     ferry_copy_req_t req = {.src_key = job->key,
                             .dst_key = dkey,
                             .resume_upload_id = h->upload_id,

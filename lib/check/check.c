@@ -319,17 +319,6 @@ void ferry_qetag_free(ferry_qetag_t *q)
 
 /* ---- hex digits and ETags -------------------------------------------------------------- */
 
-int ferry_hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ferry_etag_eq(const char *a, const char *b)
 {
     while (*a == '"')

@@ -199,14 +199,7 @@ int ferry_str_cat(char *out, size_t cap, size_t *len, const char *s, size_t n)
 
 size_t ferry_fmt_u64(char *out, uint64_t v)
 {
-    char tmp[FERRY_DEC_MAX];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t n = ferry_utoa(out, v);
     out[n] = '\0';
     return n;
 }

@@ -134,18 +134,6 @@ int ferry_time_parse(const char *s, int64_t *out)
 /* ---- etag packing -----------------------------------------------------------------------------
  */
 
-/* ferry_hex_val, inline: every finish packs two etags */
-static inline int hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
 {
     if (etag == NULL || *etag == '\0')
@@ -162,7 +150,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
     int lower = 0, upper = 0, ok = hn >= 2 && hn % 2 == 0 && hn / 2 + 1 <= cap;
     for (size_t i = 0; ok && i < hn; i++) {
         int c = (unsigned char)h[i];
-        if (hex_val(c) < 0)
+        if (ferry_hex_val(c) < 0)
             ok = 0;
         else if (c >= 'a' && c <= 'f')
             lower = 1;
@@ -173,7 +161,7 @@ size_t ferry_etag_pack(const char *etag, uint8_t *out, size_t cap)
         /* tag: 1 lower, 2 upper, +2 when quoted (all-digit hex counts as lower) */
         out[0] = (uint8_t)((upper ? 2 : 1) + (quoted ? 2 : 0));
         for (size_t i = 0; i < hn / 2; i++)
-            out[1 + i] = (uint8_t)(hex_val(h[2 * i]) << 4 | hex_val(h[2 * i + 1]));
+            out[1 + i] = (uint8_t)(ferry_hex_val(h[2 * i]) << 4 | ferry_hex_val(h[2 * i + 1]));
         return hn / 2 + 1;
     }
     /* Text form. A tag byte 0 marks text that would otherwise start with a tag value. */

@@ -204,7 +204,7 @@ int redis_int_fmt_begin(redis_fmt_t *f, int argc)
         return rc;
     char *p = f->buf;
     *p++ = '*';
-    p += redis_int_utoa(p, (uint64_t)argc);
+    p += ferry_utoa(p, (uint64_t)argc);
     *p++ = '\r';
     *p++ = '\n';
     f->len = (size_t)(p - f->buf);
@@ -220,7 +220,7 @@ int redis_int_fmt_arg(redis_fmt_t *f, const char *s, size_t n)
         return rc;
     char *p = f->buf + f->len;
     *p++ = '$';
-    p += redis_int_utoa(p, n);
+    p += ferry_utoa(p, n);
     *p++ = '\r';
     *p++ = '\n';
     if (n)

@@ -4,6 +4,7 @@
 #define FERRY_STORE_REDIS_INT_H
 
 #include "ferry/redis.h"
+#include "ferry/text.h"
 
 #include <string.h>
 
@@ -58,25 +59,11 @@ void redis_int_fmt_free(redis_fmt_t *f);
  * be NULL: NUL-terminated strings): f->buf[0..f->len). FERRY_OK, or an error code as above. */
 int redis_int_format(redis_fmt_t *f, int argc, const char **argv, const size_t *lens);
 
-/* Decimal digits of v at dst (1..20 bytes, no NUL); returns how many. Pure. */
-static inline size_t redis_int_utoa(char *dst, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* v in decimal, NUL-terminated, at dst (at least 21 bytes); returns dst (for argv). What
  * snprintf "%" PRIu64 / "%" PRId64 write. Pure. */
 static inline const char *redis_int_u64(char *dst, uint64_t v)
 {
-    dst[redis_int_utoa(dst, v)] = '\0';
+    dst[ferry_utoa(dst, v)] = '\0';
     return dst;
 }
 
@@ -85,7 +72,7 @@ static inline const char *redis_int_i64(char *dst, int64_t v)
     if (v >= 0)
         return redis_int_u64(dst, (uint64_t)v);
     dst[0] = '-';
-    dst[1 + redis_int_utoa(dst + 1, 0 - (uint64_t)v)] = '\0';
+    dst[1 + ferry_utoa(dst + 1, 0 - (uint64_t)v)] = '\0';
     return dst;
 }
 
@@ -175,7 +162,7 @@ static inline void redis_sb_str(redis_sb_t *b, const char *s)
 static inline void redis_sb_u64(redis_sb_t *b, uint64_t v)
 {
     char d[20];
-    redis_sb_mem(b, d, redis_int_utoa(d, v));
+    redis_sb_mem(b, d, ferry_utoa(d, v));
 }
 
 #endif

@@ -129,7 +129,7 @@ int main(void)
     for (size_t n = 0; n <= 40; n++)
         check_sb(n); /* 0: nothing written; 1: ""; ... 31 bytes fit in 32 */
     char d[24];
-    CHECK_INT(redis_int_utoa(d, 12345), 5);
+    CHECK_INT(ferry_utoa(d, 12345), 5);
     CHECK(memcmp(d, "12345", 5) == 0);
 
     free(blob);

@@ -83,8 +83,17 @@ void ferry_qetag_free(ferry_qetag_t *q);
  * FERRY_ENOMEM. */
 int ferry_qetag_of_blocks(const uint8_t *digests, uint64_t n, char out[29]);
 
-/* The value of one hex digit (either case), or -1. */
-int ferry_hex_val(int c);
+/* The value of one hex digit (either case), or -1. Inline: ETags are packed per object. */
+static inline int ferry_hex_val(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 /* True when two ETags name the same content: surrounding quotes ignored, case ignored (OSS
  * writes upper-case MD5 hex, S3 lower-case). An empty ETag equals nothing. */

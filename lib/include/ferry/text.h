@@ -60,6 +60,20 @@ int ferry_str_cat(char *out, size_t cap, size_t *len, const char *s, size_t n);
 
 #define FERRY_DEC_MAX 21 /* bytes of the longest decimal of a 64-bit integer with its NUL */
 
+/* The decimal digits of v at dst (1..20 bytes, no NUL); returns how many. Pure. */
+static inline size_t ferry_utoa(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* v in decimal into out (at least FERRY_DEC_MAX bytes), NUL-terminated, as "%llu" / "%lld"
  * write it. Return the digits written (with the sign). */
 size_t ferry_fmt_u64(char *out, uint64_t v);
