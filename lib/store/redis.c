@@ -332,6 +332,17 @@ void redis_int_arena_free(redis_arena_t *a)
     a->head = NULL;
 }
 
+/* The reply types that hold elements: RESP2's array; hiredis 1.x's RESP3 map, set and push
+ * too (ferry speaks RESP2, but the reader's table is the library's). */
+static int arena_aggregate(int type)
+{
+#if HIREDIS_MAJOR >= 1
+    if (type == REDIS_REPLY_MAP || type == REDIS_REPLY_SET || type == REDIS_REPLY_PUSH)
+        return 1;
+#endif
+    return type == REDIS_REPLY_ARRAY;
+}
+
 /* A node linked into its parent as hiredis' createReplyObject + parent link does. */
 static redisReply *arena_node(const redisReadTask *task, int type)
 {
@@ -343,7 +354,7 @@ static redisReply *arena_node(const redisReadTask *task, int type)
     r->type = type;
     if (task->parent) {
         redisReply *parent = task->parent->obj;
-        if (parent == NULL || parent->type != REDIS_REPLY_ARRAY || task->idx < 0 ||
+        if (parent == NULL || !arena_aggregate(parent->type) || task->idx < 0 ||
             (size_t)task->idx >= parent->elements)
             return NULL;
         parent->element[task->idx] = r;
@@ -364,20 +375,35 @@ static void *arena_string(const redisReadTask *task, char *str, size_t len)
     return r;
 }
 
-static void *arena_array(const redisReadTask *task, int elements)
+static void *arena_aggregate_node(const redisReadTask *task, size_t elements)
 {
-    redisReply *r = arena_node(task, REDIS_REPLY_ARRAY);
+    redisReply *r = arena_node(task, arena_aggregate(task->type) ? task->type : REDIS_REPLY_ARRAY);
     if (r == NULL)
         return NULL;
     if (elements > 0) {
-        r->element = arena_alloc(task->privdata, sizeof(*r->element) * (size_t)elements);
+        if (elements > REDIS_SCRATCH_MAX / sizeof(*r->element))
+            return NULL; /* past the cap: the reader reports it as out of memory */
+        r->element = arena_alloc(task->privdata, sizeof(*r->element) * elements);
         if (r->element == NULL)
             return NULL;
-        memset(r->element, 0, sizeof(*r->element) * (size_t)elements);
+        memset(r->element, 0, sizeof(*r->element) * elements);
     }
-    r->elements = elements > 0 ? (size_t)elements : 0;
+    r->elements = elements;
     return r;
 }
+
+/* The element count's type is the library's: int in hiredis 0.14, size_t in 1.x. */
+#if HIREDIS_MAJOR >= 1
+static void *arena_array(const redisReadTask *task, size_t elements)
+{
+    return arena_aggregate_node(task, elements);
+}
+#else
+static void *arena_array(const redisReadTask *task, int elements)
+{
+    return arena_aggregate_node(task, elements > 0 ? (size_t)elements : 0);
+}
+#endif
 
 static void *arena_integer(const redisReadTask *task, long long value)
 {
@@ -397,8 +423,31 @@ static void arena_free_object(void *reply)
     (void)reply; /* the arena holds it; freed at the next reset */
 }
 
+#if HIREDIS_MAJOR >= 1
+/* RESP3 only (ferry never sends HELLO 3), as hiredis 1.x builds them. */
+static void *arena_double(const redisReadTask *task, double value, char *str, size_t len)
+{
+    redisReply *r = arena_string(task, str, len);
+    if (r)
+        r->dval = value;
+    return r;
+}
+
+static void *arena_bool(const redisReadTask *task, int bval)
+{
+    redisReply *r = arena_node(task, REDIS_REPLY_BOOL);
+    if (r)
+        r->integer = bval != 0;
+    return r;
+}
+
+static redisReplyObjectFunctions arena_functions = {arena_string,     arena_array, arena_integer,
+                                                    arena_double,     arena_nil,   arena_bool,
+                                                    arena_free_object};
+#else
 static redisReplyObjectFunctions arena_functions = {arena_string, arena_array, arena_integer,
                                                     arena_nil, arena_free_object};
+#endif
 
 int redis_int_arena_parse(redis_arena_t *a, const char *buf, size_t len, const redisReply **reply)
 {
