@@ -202,6 +202,10 @@ static const opt_t OPTS[] = {
     {O_MD5_HOLD, "--md5-hold", K_SIZE, 1LL << 20, 1LL << 36, "SIZE", NULL, NULL, C_WORKER, 0,
      "bytes read ahead of a whole-object MD5 (parts of a plain-MD5 source) held in memory at "
      "most, per process (default 64MiB)"},
+    {O_PEERS, "--peers", K_INT, 1, 1024, "N", NULL, NULL, C_WORKER, 0,
+     "workers expected to share the tasks' jobs, this one included (default 1: those that have "
+     "read); near the end of a backlog a worker holds at most its share (ferry sync passes its "
+     "--workers)"},
     {O_LOG_LEVEL, "--log-level", K_CHOICE, 0, 0, "L", NULL, "debug|info|warn|error|off", C_WORKER,
      0, "log at L and above (default info)"},
     {O_DOWNLOAD, "--download", K_FLAG, 0, 0, NULL, NULL, NULL, C_CHECK, 0,

@@ -88,6 +88,7 @@ typedef enum {
     O_JANITOR_EVERY,
     O_RING,
     O_MD5_HOLD,
+    O_PEERS,
     O_LOG_LEVEL,
     O_DOWNLOAD,
     O_UP_WORKERS,

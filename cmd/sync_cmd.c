@@ -203,10 +203,15 @@ static void on_worker_exit(void *ud, const sup_exit_t *e)
 /* Start the x->nworkers workers. A worker that does not start counts as one that failed. */
 static void spawn_workers(sync_t *x)
 {
-    char *args[8];
+    char *args[10], peers[16];
     int n = 0;
     args[n++] = "--task";
     args[n++] = x->t.name;
+    /* The workers share the jobs from the first one (feeder_share in worker.c): a worker that
+     * reads before the others have started takes only its part of the first page. */
+    snprintf(peers, sizeof(peers), "%d", x->nworkers);
+    args[n++] = "--peers";
+    args[n++] = peers;
     /* The lowest slot no live worker holds: another ferry sync on this machine may hold
      * 0..N-1, and a slot whose worker died is taken over with its pending jobs. */
     args[n++] = "--slot";

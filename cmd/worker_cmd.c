@@ -47,6 +47,7 @@ int cmd_worker(cli_t *g, const cli_args_t *a)
     o.janitor_every_ms = a->v[O_JANITOR_EVERY].num;
     o.ring_size = (size_t)a->v[O_RING].size;
     o.md5_hold = (uint64_t)a->v[O_MD5_HOLD].size;
+    o.peers = a->v[O_PEERS].set ? (unsigned)a->v[O_PEERS].num : 1;
     if (a->v[O_SLOT].word)
         o.slot_auto = 1;
     else

@@ -325,14 +325,17 @@ static void feeder_start_all(worker_t *w, ftask_t *ft, const ferry_job_t *jobs, 
 /* The feeder thread's own state: feeder_main's, shared with its steps. */
 typedef struct feeder_s {
     worker_t *w;
-    ferry_redis_t *r;       /* its Redis connection */
-    ftask_t *ft;            /* the tasks it serves (TASKS_MAX) */
-    size_t nft, rr;         /* how many; where the next round-robin pass starts */
-    int64_t listed_at;      /* wall clock of the last read of the registry */
-    ferry_job_t *jobs;      /* concurrency entries: one read */
-    ferry_record_t *rec;    /* concurrency entries: their records */
-    unsigned long long seq; /* for lease tokens */
-    int no_unblock;         /* its connection has no CLIENT ID (cluster, ACL): never unblocked */
+    ferry_redis_t *r;        /* its Redis connection */
+    ftask_t *ft;             /* the tasks it serves (TASKS_MAX) */
+    size_t nft, rr;          /* how many; where the next round-robin pass starts */
+    int64_t listed_at;       /* wall clock of the last read of the registry */
+    ferry_job_t *jobs;       /* concurrency entries: one read */
+    ferry_record_t *rec;     /* concurrency entries: their records */
+    unsigned long long seq;  /* for lease tokens */
+    int no_unblock;          /* its connection has no CLIENT ID (cluster, ACL): never unblocked */
+    int share_off;           /* the load cannot be read (feeder_share): take what fits */
+    long long share_waiting; /* jobs waiting at the last look, and when (mono ms) */
+    long long share_at;
 } feeder_t;
 
 static int feeder_init(feeder_t *f, worker_t *w, ferry_error_t *err)
@@ -482,6 +485,49 @@ static void feeder_wait_work(feeder_t *f, int room)
     }
 }
 
+/* How long a worker holding its share waits before looking again, and how often the load is
+ * looked at while far more jobs wait than the workers hold. */
+#define SHARE_WAIT_MS 20
+#define SHARE_LOOK_MS 250
+
+/* Of room free slots, how many to fill now: at most this worker's share of the task's work.
+ * Without it the first worker to read takes up to its free slots whatever the jobs' sizes —
+ * 8 large objects all went to one of two workers (docs/internals/worker.md, "Sharing the
+ * jobs"). The share is the delivered and waiting jobs over the workers (the consumers that
+ * have read, or --peers if more), rounded up; a worker holding nothing may always take one.
+ * With one task only (several: every slot, as before), and not when the load cannot be read.
+ * 0: hold on (SHARE_WAIT_MS) and look again. */
+static int feeder_share(feeder_t *f, int room)
+{
+    worker_t *w = f->w;
+    if (f->nft != 1 || f->share_off)
+        return room;
+    long long now = ferry_mono_ms();
+    /* far more waiting than every worker could hold: no need to look often */
+    long long far = 4LL * (long long)w->o.concurrency * (w->o.peers > 1 ? w->o.peers : 2);
+    if (f->share_waiting > far && now - f->share_at < SHARE_LOOK_MS)
+        return room;
+    long long waiting, delivered, consumers;
+    int rc = ferry_queue_load(f->ft[0].q, &waiting, &delivered, &consumers);
+    if (rc == FERRY_EUNSUPPORTED)
+        f->share_off = 1;
+    if (rc != FERRY_OK)
+        return room;
+    f->share_waiting = waiting;
+    f->share_at = now;
+    long long peers = consumers > (long long)w->o.peers ? consumers : (long long)w->o.peers;
+    if (peers <= 1)
+        return room;
+    pthread_mutex_lock(&w->mu);
+    long long held = w->busy;
+    pthread_mutex_unlock(&w->mu);
+    long long share = (delivered + waiting + peers - 1) / peers;
+    long long take = share - held;
+    if (take < 1)
+        take = held == 0 ? 1 : 0;
+    return take < room ? (int)take : room;
+}
+
 /* Fill free slots until the worker drains, the feeder fails (err) or, with exit_when_idle,
  * there is nothing left to do. */
 static fend_t feeder_run(feeder_t *f, ferry_error_t *err)
@@ -492,6 +538,11 @@ static fend_t feeder_run(feeder_t *f, ferry_error_t *err)
             return FEEDER_STOPPED;
         if (feeder_load_tasks(f, err) != FERRY_OK)
             return FEEDER_FAILED;
+        room = feeder_share(f, room);
+        if (room == 0) {
+            usleep(SHARE_WAIT_MS * 1000);
+            continue;
+        }
         int errs = 0;
         if (feeder_fetch(f, room, &errs))
             continue;

@@ -74,6 +74,9 @@ typedef struct ferry_worker_opts_s {
     size_t ring_size;         /* bytes per stream [2 MiB], at least 256 KiB */
     uint64_t md5_hold;        /* bytes held for ordered MD5s, per process [64 MiB] (copy.h) */
     int exit_when_idle;       /* exit 0 once the streams served are empty and nothing runs */
+    unsigned peers;           /* workers expected to share the jobs, this one included [1]: a
+                                 worker holds at most its share of the task's delivered and
+                                 waiting jobs (the consumers that have read count too) */
     int64_t grace_ms;         /* SIGTERM: finish in-flight copies within this [30 s] */
     int64_t lease_ms;         /* per-key copy lease, renewed every third [60 s] */
     int64_t visibility_ms;    /* queue visibility timeout [300 s] */

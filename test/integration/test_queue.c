@@ -537,6 +537,55 @@ static void test_busy_not_counted(ferry_redis_t *r)
     ferry_ledger_free(l);
 }
 
+/* ferry_queue_load: what waits (lag), what is delivered and not acked, and how many consumers
+ * the group knows — the figures a worker's share is taken from (worker.c feeder_share). */
+static void test_load(ferry_redis_t *r)
+{
+    ferry_ledger_t *l;
+    REQUIRE(ferry_ledger_open(r, "load", 8, &l) == FERRY_OK);
+    ferry_queue_t *a, *b;
+    ferry_queue_opts_t oa = {.consumer = "l/1"}, ob = {.consumer = "l/2"};
+    REQUIRE(ferry_queue_open(l, &oa, &a) == FERRY_OK);
+    REQUIRE(ferry_queue_open(l, &ob, &b) == FERRY_OK);
+    long long wait = -1, del = -1, cons = -1;
+    ferry_job_t jobs[8];
+    int n = 0;
+    CHECK_INT(ferry_queue_next_batch(a, jobs, 8, 0, &n), FERRY_ETIMEOUT); /* a registers */
+    CHECK_INT(ferry_queue_load(a, &wait, &del, &cons), FERRY_OK);
+    CHECK_INT(wait, 0);
+    CHECK_INT(del, 0);
+    CHECK_INT(cons, 1);
+    CHECK_INT(ferry_queue_next_batch(b, jobs, 8, 0, &n), FERRY_ETIMEOUT); /* b too */
+    char key[8][16];
+    ferry_item_t it[8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key[i], sizeof(key[i]), "k%d", i);
+        it[i] = (ferry_item_t){.key = key[i], .size = 5, .mtime = 100};
+    }
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_BULK, it, 8, NULL) == FERRY_OK);
+    CHECK_INT(ferry_queue_load(b, &wait, &del, &cons), FERRY_OK);
+    CHECK_INT(wait, 8);
+    CHECK_INT(del, 0);
+    CHECK_INT(cons, 2);
+    REQUIRE(ferry_queue_next_batch(a, jobs, 3, 0, &n) == FERRY_OK);
+    CHECK_INT(n, 3);
+    CHECK_INT(ferry_queue_load(b, &wait, &del, &cons), FERRY_OK);
+    CHECK_INT(wait, 5);
+    CHECK_INT(del, 3);
+    REQUIRE(ferry_queue_ack(a, &jobs[0]) == FERRY_OK);
+    CHECK_INT(ferry_queue_load(a, &wait, &del, &cons), FERRY_OK);
+    CHECK_INT(wait, 5);
+    CHECK_INT(del, 2);
+    /* an event stream counts too */
+    ferry_item_t ev = {.key = "ev", .size = 5, .mtime = 100, .origin = FERRY_ORIGIN_EVENT};
+    REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &ev, 1, NULL) == FERRY_OK);
+    CHECK_INT(ferry_queue_load(a, &wait, &del, &cons), FERRY_OK);
+    CHECK_INT(wait, 6);
+    ferry_queue_free(a);
+    ferry_queue_free(b);
+    ferry_ledger_free(l);
+}
+
 /* Issue 12 item 15: a restarted worker takes back all of its pending jobs at once, not only
  * the first 32 (the rest used to wait for the visibility timeout). */
 static void test_full_pel_reclaim(ferry_redis_t *r)
@@ -685,6 +734,7 @@ int main(void)
     test_lease_takeover(r);
     test_consumer_claim(r);
     test_qbytes_exact(r);
+    test_load(r);
     ferry_redis_free(r);
     return test_summary();
 }

@@ -212,6 +212,38 @@ int main(void)
     CHECK_INT(wt_log_count("del2.log", "event=delete.refused_source_exists"), 1);
     CHECK_INT(wt_log_count("del2.log", "event=copy.deleted"), 1);
 
+    /* ---- 5. a worker expecting a peer holds its share, not every free slot ---- */
+    /* 8 jobs, --peers 2: the first read takes ceil(8 / 2) = 4 (without the share: all 8 in one
+     * read, jobs_per_lease_batch=8.0); the rest follow as the first ones are recorded. */
+    for (int i = 0; i < 8; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "share/%d", i);
+        wt_put(&w, k, 3000, (unsigned)(40 + i));
+    }
+    wt_task(&w, "share", "", NULL, "share/", NULL);
+    CHECK_INT(wt_enqueue_prefix(&w, "share", "share/"), 8);
+    const char *sopts[] = {"--exit-when-idle", "--peers", "2", NULL};
+    p = wt_worker(&w, "share", "share.log", sopts);
+    CHECK_INT(wt_wait(p, 60), 0);
+    ferry_counters_t sc;
+    wt_counters(&w, "share", &sc);
+    CHECK_INT(sc.objects[FERRY_STATE_DONE], 8);
+    {
+        char path[1024], line[4096];
+        snprintf(path, sizeof(path), "%s/share.log", harness_tmpdir());
+        FILE *lf = fopen(path, "r");
+        double batch = -1;
+        while (lf && fgets(line, sizeof(line), lf)) {
+            const char *b = strstr(line, "jobs_per_lease_batch=");
+            if (strstr(line, "event=worker.stopped") && b)
+                batch = strtod(b + strlen("jobs_per_lease_batch="), NULL);
+        }
+        if (lf)
+            fclose(lf);
+        printf("share: jobs per lease batch %.1f\n", batch);
+        CHECK(batch > 0 && batch <= 4.0);
+    }
+
     wt_stop(&w);
     return test_summary();
 }

@@ -85,6 +85,14 @@ int ferry_queue_open(ferry_ledger_t *l, const ferry_queue_opts_t *o, ferry_queue
 int ferry_queue_create_groups(ferry_redis_t *r, const char *task, uint32_t shards);
 void ferry_queue_free(ferry_queue_t *q);
 
+/* The load of q's streams, for sharing them among workers: *waiting entries not yet delivered
+ * (the group's lag), *delivered entries delivered and not acked (pending, every consumer's),
+ * *consumers the most consumers either stream's group knows (0 before any read). Two
+ * XINFO GROUPS per ledger shard. FERRY_OK; FERRY_EUNSUPPORTED when Redis cannot say (a nil lag,
+ * which Redis answers after some deletions, or more than 4 shards); or an error. */
+int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
+                     long long *consumers);
+
 /* "<host>/<slot>": host is FERRY_HOSTNAME, else gethostname(); NULL host looks it up. */
 int ferry_queue_consumer_name(char *buf, size_t n, const char *host, int slot);
 
