@@ -114,9 +114,14 @@ int ferry_redis_url_parse(const char *url, ferry_redis_url_t *out, ferry_error_t
             return ferry_error_set(
                 err, FERRY_EINVAL,
                 "Redis URL credentials must be \":password@\" or \"user:password@\"");
-        size_t pwl = (size_t)(at - colon - 1);
+        size_t pwl = (size_t)(at - colon - 1), ul = (size_t)(colon - cred);
         if (pwl >= sizeof(out->password))
             return ferry_error_set(err, FERRY_EINVAL, "Redis password too long");
+        if (ul >= sizeof(out->user))
+            return ferry_error_set(err, FERRY_EINVAL,
+                                   "Redis user name too long (at most %zu bytes)",
+                                   sizeof(out->user) - 1);
+        memcpy(out->user, cred, ul);
         memcpy(out->password, colon + 1, pwl);
         p = at + 1;
     }
@@ -546,7 +551,10 @@ int redis_int_open(ferry_redis_t *r, const char *host, int port, redisContext **
     if (r->opts.command_timeout_ms > 0)
         redisSetTimeout(c, tv_ms(r->opts.command_timeout_ms));
     if (r->url.password[0]) {
-        redisReply *rep = redisCommand(c, "AUTH %s", r->url.password);
+        /* an ACL user was dropped here before: its password went to the default user */
+        redisReply *rep = r->url.user[0]
+                              ? redisCommand(c, "AUTH %s %s", r->url.user, r->url.password)
+                              : redisCommand(c, "AUTH %s", r->url.password);
         if (rep == NULL) {
             char why[160];
             lower_first(why, sizeof(why), c->errstr);
@@ -558,7 +566,10 @@ int redis_int_open(ferry_redis_t *r, const char *host, int port, redisContext **
         }
         int bad = rep->type == REDIS_REPLY_ERROR;
         if (bad) {
-            ferry_error_set(&r->err, FERRY_EAUTH, "%s refused the password: %s", where,
+            ferry_error_set(&r->err, FERRY_EAUTH,
+                            "%s refused the password%s%s: %s — check the credentials in the "
+                            "Redis URL (redis://[user]:password@host:port)",
+                            where, r->url.user[0] ? " of user " : "", r->url.user,
                             rep ? rep->str : c->errstr);
             if (rep)
                 freeReplyObject(rep);

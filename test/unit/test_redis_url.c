@@ -19,6 +19,7 @@ int main(void)
     CHECK_STR(u.password, "");
     REQUIRE(ok("redis://:s3cr@t@host.example:7000/3", &u));
     CHECK_STR(u.password, "s3cr@t");
+    CHECK_STR(u.user, ""); /* ":password@": the default user */
     CHECK_STR(u.host, "host.example");
     CHECK_INT(u.port, 7000);
     CHECK_INT(u.db, 3);
@@ -27,6 +28,7 @@ int main(void)
     CHECK(strstr(d, "s3cr") == NULL);
     REQUIRE(ok("redis://user:pw@h", &u));
     CHECK_STR(u.password, "pw");
+    CHECK_STR(u.user, "user"); /* an ACL user, sent with AUTH user password */
     CHECK_INT(u.port, 6379);
     REQUIRE(ok("redis://[::1]:6380/1", &u));
     CHECK_STR(u.host, "::1");

@@ -28,7 +28,7 @@ extern "C" {
 /* Redis Cluster: ferry_redis_connect asks the node (INFO cluster) unless the URL says. */
 enum { FERRY_REDIS_CLUSTER_AUTO = 0, FERRY_REDIS_CLUSTER_YES = 1, FERRY_REDIS_CLUSTER_NO = 2 };
 
-/* A parsed Redis URL: redis://[:password@]host[:port][/db][?cluster=yes|no|auto] or
+/* A parsed Redis URL: redis://[[user]:password@]host[:port][/db][?cluster=yes|no|auto] or
  * unix:///path/to.sock[?db=N]. rediss:// (TLS) is refused with FERRY_EUNSUPPORTED and a message
  * pointing to a TLS tunnel (hiredis 0.14 has no TLS). */
 typedef struct ferry_redis_url_s {
@@ -36,6 +36,7 @@ typedef struct ferry_redis_url_s {
     char host[256];     /* hostname or IPv4/IPv6 literal (brackets removed) */
     int port;           /* default 6379 */
     char path[256];     /* unix socket path */
+    char user[128];     /* ACL user (Redis >= 6: AUTH user password); "": the default user */
     char password[256]; /* "" when none; never printed */
     int db;             /* 0..15 by default; any non-negative number is accepted */
     int cluster;        /* FERRY_REDIS_CLUSTER_*: AUTO unless ?cluster= says */
