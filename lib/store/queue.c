@@ -635,17 +635,6 @@ static long long every_ms(const ferry_queue_t *q)
  * (the turn then moves on past it, so a worker spreads its reads over the shards); a shard
  * whose stream was empty less than every_ms ago is skipped, so a busy worker does not poll
  * every empty stream for each job. */
-/* An integer field of an XINFO GROUPS entry (name, value, ...), or dflt (absent or nil). */
-static long long xinfo_field(const redisReply *g, const char *name, long long dflt)
-{
-    for (size_t i = 0; g->type == REDIS_REPLY_ARRAY && i + 1 < g->elements; i += 2) {
-        const redisReply *k = g->element[i], *v = g->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
-            return v->type == REDIS_REPLY_NIL ? dflt : ferry_redis_reply_int(v, dflt);
-    }
-    return dflt;
-}
-
 int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
                      long long *consumers)
 {
@@ -657,31 +646,24 @@ int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
             const char *argv[3] = {"XINFO", "GROUPS", q->sh[sh].k_q[kind]};
             redisReply *rep = NULL;
             int rc = ferry_redis_argv(q->r, 3, argv, NULL, &rep);
-            if (rc == FERRY_EREDIS)
+            if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "no such key"))
                 continue; /* no such stream yet: nothing waits there */
+            if (rc == FERRY_EREDIS)
+                return FERRY_EUNSUPPORTED; /* refused (an ACL without XINFO): cannot say */
             if (rc)
                 return rc;
-            for (size_t g = 0; rep->type == REDIS_REPLY_ARRAY && g < rep->elements; g++) {
-                const redisReply *e = rep->element[g];
-                const redisReply *nm = NULL;
-                for (size_t j = 0; e->type == REDIS_REPLY_ARRAY && j + 1 < e->elements; j += 2)
-                    if (e->element[j]->type == REDIS_REPLY_STRING &&
-                        strcmp(e->element[j]->str, "name") == 0)
-                        nm = e->element[j + 1];
-                if (nm == NULL || nm->type != REDIS_REPLY_STRING || strcmp(nm->str, KEYS_GROUP))
-                    continue;
-                long long lag = xinfo_field(e, "lag", -1);
-                long long c = xinfo_field(e, "consumers", 0);
-                if (lag < 0) {
-                    freeReplyObject(rep);
-                    return FERRY_EUNSUPPORTED;
-                }
+            const redisReply *e = redis_int_xinfo_group(rep, KEYS_GROUP);
+            long long lag = e ? redis_int_xinfo_int(e, "lag", -1) : 0;
+            if (e && lag >= 0) {
                 *waiting += lag;
-                *delivered += xinfo_field(e, "pending", 0);
+                *delivered += redis_int_xinfo_int(e, "pending", 0);
+                long long c = redis_int_xinfo_int(e, "consumers", 0);
                 if (c > *consumers)
                     *consumers = c;
             }
             freeReplyObject(rep);
+            if (lag < 0)
+                return FERRY_EUNSUPPORTED;
         }
     return FERRY_OK;
 }

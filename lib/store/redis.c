@@ -272,6 +272,36 @@ static int fmt_error(ferry_redis_t *r, int rc, int argc)
     return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command: out of memory");
 }
 
+/* ---- XINFO GROUPS -----------------------------------------------------------------------------
+ */
+
+static const redisReply *xinfo_value(const redisReply *entry, const char *field)
+{
+    for (size_t i = 0; entry->type == REDIS_REPLY_ARRAY && i + 1 < entry->elements; i += 2) {
+        const redisReply *k = entry->element[i];
+        if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
+            strcmp(k->str, field) == 0)
+            return entry->element[i + 1];
+    }
+    return NULL;
+}
+
+const redisReply *redis_int_xinfo_group(const redisReply *rep, const char *name)
+{
+    for (size_t g = 0; rep->type == REDIS_REPLY_ARRAY && g < rep->elements; g++) {
+        const redisReply *nm = xinfo_value(rep->element[g], "name");
+        if (nm && nm->type == REDIS_REPLY_STRING && strcmp(nm->str, name) == 0)
+            return rep->element[g];
+    }
+    return NULL;
+}
+
+long long redis_int_xinfo_int(const redisReply *entry, const char *field, long long dflt)
+{
+    const redisReply *v = xinfo_value(entry, field);
+    return v == NULL || v->type == REDIS_REPLY_NIL ? dflt : ferry_redis_reply_int(v, dflt);
+}
+
 /* ---- scratch replies ----------------------------------------------------------------------- */
 
 /* hiredis builds a reply tree with two allocations per string and frees it node by node; a

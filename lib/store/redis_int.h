@@ -127,6 +127,12 @@ void redis_int_lower_first(char *dst, size_t n, const char *src);
 /* s[0..n) as a decimal 0..max (1..10 digits, nothing else): 0 and *out set, or -1. Pure. */
 int redis_int_parse_uint(const char *s, size_t n, long max, long *out);
 
+/* XINFO GROUPS replies (stats.c, queue.c). The entry of group `name` (a flat name, value, …
+ * array), or NULL. Pure; the result is borrowed from rep. */
+const redisReply *redis_int_xinfo_group(const redisReply *rep, const char *name);
+/* An integer field of such an entry, or dflt when absent or nil. Pure. */
+long long redis_int_xinfo_int(const redisReply *entry, const char *field, long long dflt);
+
 /* Bounded string building without snprintf (ledger and queue arguments, key names): pieces are
  * appended at p, never past end - 1, and the text is always NUL-terminated and cut where
  * snprintf into the same buffer would cut it. */

@@ -6,6 +6,7 @@
 #include "ferry/error.h"
 #include "ferry/ledger.h"
 #include "keys_int.h"
+#include "redis_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -551,24 +552,6 @@ int ferry_stats_field_counter(const char *field, const char *name, char *buf, si
     return 1;
 }
 
-/* An integer field of an XINFO GROUPS entry (a flat array of name, value), or dflt. */
-static long long group_field(const redisReply *g, const char *name, long long dflt)
-{
-    if (g->type != REDIS_REPLY_ARRAY)
-        return dflt;
-    for (size_t i = 0; i + 1 < g->elements; i += 2) {
-        const redisReply *k = g->element[i];
-        if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
-            strcmp(k->str, name) == 0) {
-            const redisReply *v = g->element[i + 1];
-            if (v->type == REDIS_REPLY_NIL)
-                return dflt;
-            return ferry_redis_reply_int(v, dflt);
-        }
-    }
-    return dflt;
-}
-
 /* Append the STREAM_CMDS commands ferry_stats_streams reads (XLEN of event, bulk and dead,
  * XINFO GROUPS of event and bulk, the queue bytes kept in the counters hash). */
 #define STREAM_CMDS 6
@@ -617,17 +600,10 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
         /* No such stream (never written) answers an error: zeros. The group "workers"; no
          * group yet (no worker opened the queue): every entry waits, never delivered. */
         streams[i - 3].lag = streams[i - 3].length;
-        for (size_t g = 0; g < rep->elements; g++) {
-            const redisReply *e = rep->element[g];
-            const redisReply *nm = NULL;
-            for (size_t j = 0; e->type == REDIS_REPLY_ARRAY && j + 1 < e->elements; j += 2)
-                if (e->element[j]->type == REDIS_REPLY_STRING &&
-                    strcmp(e->element[j]->str, "name") == 0)
-                    nm = e->element[j + 1];
-            if (nm == NULL || nm->type != REDIS_REPLY_STRING || strcmp(nm->str, KEYS_GROUP))
-                continue;
-            streams[i - 3].pending = group_field(e, "pending", 0);
-            streams[i - 3].lag = group_field(e, "lag", -1);
+        const redisReply *e = redis_int_xinfo_group(rep, KEYS_GROUP);
+        if (e) {
+            streams[i - 3].pending = redis_int_xinfo_int(e, "pending", 0);
+            streams[i - 3].lag = redis_int_xinfo_int(e, "lag", -1);
         }
     } else {
         streams[i - 3].lag = 0; /* no stream: nothing waits */

@@ -581,6 +581,30 @@ static void test_load(ferry_redis_t *r)
     REQUIRE(ferry_ledger_enqueue(l, FERRY_QUEUE_EVENT, &ev, 1, NULL) == FERRY_OK);
     CHECK_INT(ferry_queue_load(a, &wait, &del, &cons), FERRY_OK);
     CHECK_INT(wait, 6);
+    /* A Redis user refused XINFO (an ACL) cannot say the load: FERRY_EUNSUPPORTED, so the
+     * worker takes every free slot as before — not zeros, which would read as "nothing waits,
+     * nobody shares" and hold a worker with --peers to one job at a time. */
+    redisReply *rep = NULL;
+    const char *acl[] = {"ACL", "SETUSER", "noxinfo", "on", ">pw", "~*", "&*", "+@all", "-xinfo"};
+    REQUIRE(ferry_redis_argv(r, 9, acl, NULL, &rep) == FERRY_OK);
+    freeReplyObject(rep);
+    char url[sizeof(srv.url) + 16];
+    snprintf(url, sizeof(url), "redis://noxinfo:pw@%.200s", srv.url + strlen("redis://"));
+    ferry_redis_t *rn = NULL;
+    ferry_error_t e;
+    ferry_redis_opts_t ro = {.retry_ms = 2000};
+    if (ferry_redis_connect(url, &ro, &rn, &e) != FERRY_OK)
+        fprintf(stderr, "connect as noxinfo: %s\n", e.msg);
+    REQUIRE(rn != NULL);
+    ferry_ledger_t *ln;
+    REQUIRE(ferry_ledger_open(rn, "load", 8, &ln) == FERRY_OK);
+    ferry_queue_t *c;
+    ferry_queue_opts_t oc = {.consumer = "l/3"};
+    REQUIRE(ferry_queue_open(ln, &oc, &c) == FERRY_OK);
+    CHECK_INT(ferry_queue_load(c, &wait, &del, &cons), FERRY_EUNSUPPORTED);
+    ferry_queue_free(c);
+    ferry_ledger_free(ln);
+    ferry_redis_free(rn);
     ferry_queue_free(a);
     ferry_queue_free(b);
     ferry_ledger_free(l);

@@ -88,8 +88,9 @@ void ferry_queue_free(ferry_queue_t *q);
 /* The load of q's streams, for sharing them among workers: *waiting entries not yet delivered
  * (the group's lag), *delivered entries delivered and not acked (pending, every consumer's),
  * *consumers the most consumers either stream's group knows (0 before any read). Two
- * XINFO GROUPS per ledger shard. FERRY_OK; FERRY_EUNSUPPORTED when Redis cannot say (a nil lag,
- * which Redis answers after some deletions, or more than 4 shards); or an error. */
+ * XINFO GROUPS per ledger shard. FERRY_OK; FERRY_EUNSUPPORTED when Redis cannot say (XINFO
+ * refused, as an ACL may; a nil lag, which Redis answers after some deletions; more than 4
+ * shards); or an error. */
 int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
                      long long *consumers);
 
