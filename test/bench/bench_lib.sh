@@ -4,6 +4,23 @@
 # BIN (a build's bin/) set. Each helper runs in the calling shell (not in $(…)), so the pid it
 # starts lands in PIDS.
 
+# bench_ab_args NAME BUILD_DIR FERRY_A [FERRY_B ...]: the arguments of an A/B script (cpu_sync.sh,
+# cpu_big.sh) checked, and what it needs installed. Sets BUILD and FERRYS; exits 2 with a usage
+# line when they are wrong.
+bench_ab_args() {
+  local me=$1
+  shift
+  BUILD=${1:?usage: $me.sh BUILD_DIR FERRY_A [FERRY_B ...]}
+  shift
+  (($# >= 1)) || { echo "$me: name at least one ferry binary" >&2; exit 2; }
+  FERRYS=("$@")
+  local f
+  for f in "${FERRYS[@]}" "$BUILD/bin/fakes3"; do
+    [[ -x $f ]] || { echo "$me: $f missing or not executable" >&2; exit 2; }
+  done
+  ferry_need redis-server redis-cli python3 curl bc rclone /usr/bin/time
+}
+
 bench_freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # bench_redis [redis-server flags...]: a private redis-server on a free loopback port, its files

@@ -21,14 +21,9 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
-BUILD=${1:?usage: cpu_big.sh BUILD_DIR FERRY_A [FERRY_B ...]}
-shift
-(($# >= 1)) || { echo "cpu_big: name at least one ferry binary" >&2; exit 2; }
-FERRYS=("$@")
-for f in "${FERRYS[@]}" "$BUILD/bin/fakes3"; do
-  [[ -x $f ]] || { echo "cpu_big: $f missing or not executable" >&2; exit 2; }
-done
-ferry_need redis-server redis-cli python3 curl bc rclone /usr/bin/time
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_ab_args cpu_big "$@"
 N=${FERRY_BIG_N:-8}
 SIZE=${FERRY_BIG_SIZE:-268435456}
 REPS=${FERRY_BIG_REPS:-3}
@@ -43,8 +38,6 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "cpu_big: $*" >&2; }
-# shellcheck source=test/bench/bench_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 BIN=$BUILD/bin
 bench_redis --appendonly no
 bench_fakes3 src s3 src src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
