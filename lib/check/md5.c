@@ -1,12 +1,13 @@
-/* ferry — MD5 (RFC 1321): a portable scalar block function, and an AVX2 kernel that runs 8
- * independent streams at once, one per 32-bit lane of a ymm register (the multi-buffer method
- * of ISA-L crypto's md5_mb, written here: ISA-L crypto is not packaged by Debian).
+/* ferry — MD5 (RFC 1321): a portable scalar block function, and AVX2 kernels that run 8
+ * independent streams at once, one per 32-bit lane of a ymm register, or 16 as two such groups
+ * interleaved (the multi-buffer method of ISA-L crypto's md5_mb, x8 and x8x2, written here:
+ * ISA-L crypto is not packaged by Debian).
  *
  * MD5 is one serial dependency chain per stream (~4.5 cycles a byte whatever the code), so a
  * single stream cannot go faster; a worker has many streams in flight (small copies, the
- * hasher thread), and ferry_md5_update_many advances up to 8 of them for roughly the price of
- * one or two. The AVX2 code is compiled with a per-function target attribute and chosen at run
- * time, so the binary still runs on a CPU without AVX2. */
+ * hasher thread), and ferry_md5_update_many advances up to 16 of them for roughly the price of
+ * three or four (bench_md5). The AVX2 code is compiled with a per-function target attribute and
+ * chosen at run time, so the binary still runs on a CPU without AVX2. */
 #include "ferry/check.h"
 #include "ferry/error.h"
 #include "md5_int.h"
@@ -223,7 +224,7 @@ void ferry_md5(const void *p, size_t n, uint8_t out[16])
     ferry_md5_final(&m, out);
 }
 
-/* ---- AVX2: 8 streams, one per lane ------------------------------------------------------- */
+/* ---- AVX2: 8 or 16 streams, one per lane ---------------------------------------------------- */
 
 /* The SIMD path: usable (the CPU has AVX2) and allowed (FERRY_MD5_SIMD is not 0, or the tests'
  * ferry_md5_set_simd). Set once by simd_init; the allowed flag is read atomically. */
@@ -256,27 +257,52 @@ int ferry_md5_set_simd(int on)
 
 #if MD5_HAVE_AVX2
 
-#define V_ROL(x, s)      _mm256_or_si256(_mm256_slli_epi32(x, s), _mm256_srli_epi32(x, 32 - (s)))
-#define V_K(k)           _mm256_set1_epi32((int)(uint32_t)(k))
-#define VC_F(a, b, c, d) _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)))
-#define VC_H(a, b, c, d) _mm256_xor_si256(_mm256_xor_si256(b, c), d)
-#define VC_I(a, b, c, d) _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, ones)))
-#define V_STEP(f, a, b, c, d, i, k, s)                                                             \
-    a = _mm256_add_epi32(a, _mm256_add_epi32(W[i], V_K(k)));                                       \
-    V_FN_##f(a, b, c, d) a = _mm256_add_epi32(V_ROL(a, s), b);
-#define V_FN_F(a, b, c, d) a = _mm256_add_epi32(a, VC_F(a, b, c, d));
-#define V_FN_H(a, b, c, d) a = _mm256_add_epi32(a, VC_H(a, b, c, d));
-#define V_FN_I(a, b, c, d) a = _mm256_add_epi32(a, VC_I(a, b, c, d));
+#define V_ROL(x, s)        _mm256_or_si256(_mm256_slli_epi32(x, s), _mm256_srli_epi32(x, 32 - (s)))
+#define V_K(k)             _mm256_set1_epi32((int)(uint32_t)(k))
+#define VC_F(b, c, d)      _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)))
+#define VC_H(b, c, d)      _mm256_xor_si256(_mm256_xor_si256(b, c), d)
+#define VC_I(b, c, d)      _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, ones)))
+#define V_FN_F(a, b, c, d) a = _mm256_add_epi32(a, VC_F(b, c, d));
+#define V_FN_H(a, b, c, d) a = _mm256_add_epi32(a, VC_H(b, c, d));
+#define V_FN_I(a, b, c, d) a = _mm256_add_epi32(a, VC_I(b, c, d));
 #define V_FN_G(a, b, c, d)                                                                         \
     a = _mm256_add_epi32(a, _mm256_andnot_si256(d, c));                                            \
     a = _mm256_add_epi32(a, _mm256_and_si256(b, d));
+#define V_STEPW(W, f, a, b, c, d, i, k, s)                                                         \
+    a = _mm256_add_epi32(a, _mm256_add_epi32(W[i], V_K(k)));                                       \
+    V_FN_##f(a, b, c, d) a = _mm256_add_epi32(V_ROL(a, s), b);
+/* One step of one group of 8 lanes (x8), or of two groups interleaved (x16: two independent
+ * dependency chains, so one group's latency hides behind the other's work). */
+#define V_STEP(f, a, b, c, d, i, k, s) V_STEPW(W, f, a, b, c, d, i, k, s)
+#define V_STEP2(f, a, b, c, d, i, k, s)                                                            \
+    V_STEPW(W, f, a, b, c, d, i, k, s) V_STEPW(W2, f, a##2, b##2, c##2, d##2, i, k, s)
 
-/* Compress nblk blocks of each of the 8 lanes: st[j][l] is word j of lane l's chaining value,
- * ptr[l] its data (each readable for nblk * 64 bytes; a lane with nothing to do points at
- * another lane's data and its result is ignored). Message words are gathered by 16-byte
+/* The 16 message words of lanes P[0..8) at byte off, W[j] holding word j of every lane: 16-byte
  * loads, lanes l and l + 4 in one register, and a 4x4 transpose within each 128-bit half. */
-__attribute__((target("avx2"))) static void md5_x8(uint32_t st[4][8], const uint8_t *const ptr[8],
-                                                   size_t nblk)
+#define V_LOAD(W, P, off)                                                                          \
+    for (int q = 0; q < 4; q++) {                                                                  \
+        __m256i r[4];                                                                              \
+        for (int l = 0; l < 4; l++)                                                                \
+            r[l] = _mm256_inserti128_si256(                                                        \
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(P[l] + off + 16 * q))),   \
+                _mm_loadu_si128((const __m128i *)(P[l + 4] + off + 16 * q)), 1);                   \
+        __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]);                                            \
+        __m256i t1 = _mm256_unpackhi_epi32(r[0], r[1]);                                            \
+        __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]);                                            \
+        __m256i t3 = _mm256_unpackhi_epi32(r[2], r[3]);                                            \
+        W[4 * q] = _mm256_unpacklo_epi64(t0, t2);                                                  \
+        W[4 * q + 1] = _mm256_unpackhi_epi64(t0, t2);                                              \
+        W[4 * q + 2] = _mm256_unpacklo_epi64(t1, t3);                                              \
+        W[4 * q + 3] = _mm256_unpackhi_epi64(t1, t3);                                              \
+    }
+
+#define LANES 16
+
+/* Compress nblk blocks of each of lanes 0..8: st[j][l] is word j of lane l's chaining value,
+ * ptr[l] its data (each readable for nblk * 64 bytes; a lane with nothing to do points at
+ * another lane's data and its result is ignored). */
+__attribute__((target("avx2"))) static void md5_x8(uint32_t st[4][LANES],
+                                                   const uint8_t *const ptr[LANES], size_t nblk)
 {
     __m256i a = _mm256_loadu_si256((const __m256i *)st[0]);
     __m256i b = _mm256_loadu_si256((const __m256i *)st[1]);
@@ -285,22 +311,7 @@ __attribute__((target("avx2"))) static void md5_x8(uint32_t st[4][8], const uint
     const __m256i ones = _mm256_set1_epi32(-1);
     for (size_t off = 0; off < nblk * 64; off += 64) {
         __m256i W[16];
-        for (int q = 0; q < 4; q++) {
-            __m256i r[4];
-            for (int l = 0; l < 4; l++)
-                r[l] = _mm256_inserti128_si256(
-                    _mm256_castsi128_si256(
-                        _mm_loadu_si128((const __m128i *)(ptr[l] + off + 16 * q))),
-                    _mm_loadu_si128((const __m128i *)(ptr[l + 4] + off + 16 * q)), 1);
-            __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]);
-            __m256i t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-            __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]);
-            __m256i t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-            W[4 * q] = _mm256_unpacklo_epi64(t0, t2);
-            W[4 * q + 1] = _mm256_unpackhi_epi64(t0, t2);
-            W[4 * q + 2] = _mm256_unpacklo_epi64(t1, t3);
-            W[4 * q + 3] = _mm256_unpackhi_epi64(t1, t3);
-        }
+        V_LOAD(W, ptr, off)
         __m256i a0 = a, b0 = b, c0 = c, d0 = d;
         MD5_ROUNDS(V_STEP)
         a = _mm256_add_epi32(a, a0);
@@ -314,8 +325,47 @@ __attribute__((target("avx2"))) static void md5_x8(uint32_t st[4][8], const uint
     _mm256_storeu_si256((__m256i *)st[3], d);
 }
 
+/* The same for all 16 lanes, as two groups of 8 whose steps interleave. */
+__attribute__((target("avx2"))) static void md5_x16(uint32_t st[4][LANES],
+                                                    const uint8_t *const ptr[LANES], size_t nblk)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)st[0]);
+    __m256i b = _mm256_loadu_si256((const __m256i *)st[1]);
+    __m256i c = _mm256_loadu_si256((const __m256i *)st[2]);
+    __m256i d = _mm256_loadu_si256((const __m256i *)st[3]);
+    __m256i a2 = _mm256_loadu_si256((const __m256i *)(st[0] + 8));
+    __m256i b2 = _mm256_loadu_si256((const __m256i *)(st[1] + 8));
+    __m256i c2 = _mm256_loadu_si256((const __m256i *)(st[2] + 8));
+    __m256i d2 = _mm256_loadu_si256((const __m256i *)(st[3] + 8));
+    const __m256i ones = _mm256_set1_epi32(-1);
+    for (size_t off = 0; off < nblk * 64; off += 64) {
+        __m256i W[16], W2[16];
+        V_LOAD(W, ptr, off)
+        V_LOAD(W2, (ptr + 8), off)
+        __m256i a0 = a, b0 = b, c0 = c, d0 = d, a02 = a2, b02 = b2, c02 = c2, d02 = d2;
+        MD5_ROUNDS(V_STEP2)
+        a = _mm256_add_epi32(a, a0);
+        b = _mm256_add_epi32(b, b0);
+        c = _mm256_add_epi32(c, c0);
+        d = _mm256_add_epi32(d, d0);
+        a2 = _mm256_add_epi32(a2, a02);
+        b2 = _mm256_add_epi32(b2, b02);
+        c2 = _mm256_add_epi32(c2, c02);
+        d2 = _mm256_add_epi32(d2, d02);
+    }
+    _mm256_storeu_si256((__m256i *)st[0], a);
+    _mm256_storeu_si256((__m256i *)st[1], b);
+    _mm256_storeu_si256((__m256i *)st[2], c);
+    _mm256_storeu_si256((__m256i *)st[3], d);
+    _mm256_storeu_si256((__m256i *)(st[0] + 8), a2);
+    _mm256_storeu_si256((__m256i *)(st[1] + 8), b2);
+    _mm256_storeu_si256((__m256i *)(st[2] + 8), c2);
+    _mm256_storeu_si256((__m256i *)(st[3] + 8), d2);
+}
+
 /* Below this many busy lanes (and none waiting) the rest is finished one stream at a time:
- * one kernel pass costs about as much as MD5_MB_MIN_LANES scalar blocks (bench_md5). */
+ * one 8-lane pass costs about 4.7 scalar blocks on the bench machine (bench_md5), so two
+ * streams still gain from it, one does not. */
 #define MD5_MB_MIN_LANES 2
 
 /* The next stream i >= *next with whole blocks left after the top-up that ferry_md5_update_many
@@ -339,59 +389,83 @@ static int next_job(ferry_md5_t *const *m, const void *const *p, const size_t *n
     return -1;
 }
 
-static void md5_many_x8(ferry_md5_t *const *m, const void *const *p, const size_t *n, size_t count)
+/* Lanes: job[l] the stream in lane l (-1: idle), ptr[l] its next block, left[l] its blocks
+ * still to do; the chaining values live in st while the stream is in a lane. */
+typedef struct lanes_s {
+    uint32_t st[4][LANES];
+    const uint8_t *ptr[LANES];
+    size_t left[LANES];
+    int job[LANES];
+} lanes_t;
+
+static int lane_fill(lanes_t *L, int l, ferry_md5_t *const *m, const void *const *p,
+                     const size_t *n, size_t count, size_t *next)
 {
-    uint32_t st[4][8];
-    const uint8_t *ptr[8];
-    size_t left[8];
-    int job[8];
+    L->job[l] = next_job(m, p, n, count, next, &L->ptr[l], &L->left[l]);
+    if (L->job[l] < 0)
+        return 0;
+    for (int j = 0; j < 4; j++)
+        L->st[j][l] = m[L->job[l]]->h[j];
+    return 1;
+}
+
+static void md5_many_simd(ferry_md5_t *const *m, const void *const *p, const size_t *n,
+                          size_t count)
+{
+    lanes_t L;
     size_t next = 0;
     int busy = 0;
-    for (int l = 0; l < 8; l++) {
-        job[l] = next_job(m, p, n, count, &next, &ptr[l], &left[l]);
-        if (job[l] >= 0) {
-            busy++;
-            for (int j = 0; j < 4; j++)
-                st[j][l] = m[job[l]]->h[j];
-        }
-    }
+    for (int l = 0; l < LANES; l++)
+        busy += lane_fill(&L, l, m, p, n, count, &next);
     while (busy > 0) {
         if (busy < MD5_MB_MIN_LANES && next >= count)
             break;
+        int width = busy > 8 ? 16 : 8;
+        if (width == 8) /* move the streams of lanes 8..16 down, into idle lanes */
+            for (int h = 8, l = 0; h < LANES; h++) {
+                if (L.job[h] < 0)
+                    continue;
+                while (L.job[l] >= 0)
+                    l++;
+                for (int j = 0; j < 4; j++)
+                    L.st[j][l] = L.st[j][h];
+                L.ptr[l] = L.ptr[h];
+                L.left[l] = L.left[h];
+                L.job[l] = L.job[h];
+                L.job[h] = -1;
+            }
         size_t step = SIZE_MAX;
         int any = -1;
-        for (int l = 0; l < 8; l++)
-            if (job[l] >= 0) {
-                step = left[l] < step ? left[l] : step;
+        for (int l = 0; l < width; l++)
+            if (L.job[l] >= 0) {
+                step = L.left[l] < step ? L.left[l] : step;
                 any = l;
             }
-        for (int l = 0; l < 8; l++)
-            if (job[l] < 0)
-                ptr[l] = ptr[any]; /* readable for step blocks; result ignored */
-        md5_x8(st, ptr, step);
-        for (int l = 0; l < 8; l++) {
-            if (job[l] < 0)
+        for (int l = 0; l < width; l++)
+            if (L.job[l] < 0)
+                L.ptr[l] = L.ptr[any]; /* readable for step blocks; result ignored */
+        if (width == 8)
+            md5_x8(L.st, L.ptr, step);
+        else
+            md5_x16(L.st, L.ptr, step);
+        for (int l = 0; l < width; l++) {
+            if (L.job[l] < 0)
                 continue;
-            ptr[l] += step * 64;
-            left[l] -= step;
-            if (left[l] > 0)
+            L.ptr[l] += step * 64;
+            L.left[l] -= step;
+            if (L.left[l] > 0)
                 continue;
             for (int j = 0; j < 4; j++)
-                m[job[l]]->h[j] = st[j][l];
+                m[L.job[l]]->h[j] = L.st[j][l];
             busy--;
-            job[l] = next_job(m, p, n, count, &next, &ptr[l], &left[l]);
-            if (job[l] >= 0) {
-                busy++;
-                for (int j = 0; j < 4; j++)
-                    st[j][l] = m[job[l]]->h[j];
-            }
+            busy += lane_fill(&L, l, m, p, n, count, &next);
         }
     }
-    for (int l = 0; l < 8; l++) /* the few left: one at a time */
-        if (job[l] >= 0) {
+    for (int l = 0; l < LANES; l++) /* the few left: one at a time */
+        if (L.job[l] >= 0) {
             for (int j = 0; j < 4; j++)
-                m[job[l]]->h[j] = st[j][l];
-            md5_blocks(m[job[l]]->h, ptr[l], left[l]);
+                m[L.job[l]]->h[j] = L.st[j][l];
+            md5_blocks(m[L.job[l]]->h, L.ptr[l], L.left[l]);
         }
 }
 
@@ -425,7 +499,7 @@ int ferry_md5_update_many(ferry_md5_t *const *m, const void *const *p, const siz
             if (tail > 0)
                 memcpy(m[i]->buf, q + n[i] - tail, tail);
         }
-        md5_many_x8(m, p, n, count);
+        md5_many_simd(m, p, n, count);
         return FERRY_OK;
     }
 #endif

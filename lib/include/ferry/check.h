@@ -2,9 +2,9 @@
  * (Content-MD5, S3 ETags), SHA-256 and HMAC-SHA256 (SigV4), qetag (Qiniu Kodo), and the
  * encodings they travel in (hex, base64, URL-safe base64).
  *
- * CRCs use ISA-L (memory speed); MD5 is ferry's own (scalar, and an AVX2 path for 8 streams at
- * once); SHA-256 and HMAC use OpenSSL's EVP. Streaming contexts are plain structs owned by the
- * caller; the *_free functions release OpenSSL state and accept zeroed or already-freed
+ * CRCs use ISA-L (memory speed); MD5 is ferry's own (scalar, and an AVX2 path for up to 16
+ * streams at once); SHA-256 and HMAC use OpenSSL's EVP. Streaming contexts are plain structs owned
+ * by the caller; the *_free functions release OpenSSL state and accept zeroed or already-freed
  * contexts. All functions are thread-safe on distinct contexts.
  */
 #ifndef FERRY_CHECK_H
@@ -57,8 +57,9 @@ void ferry_md5(const void *p, size_t n, uint8_t out[16]);
  * exactly what ferry_md5_update(m[i], p[i], n[i]) would do. The m[i] must be distinct and
  * non-NULL, and p[i] non-NULL when n[i] > 0; otherwise FERRY_EINVAL and no context changed
  * (the distinctness check is O(count^2): meant for tens of streams). On a CPU with AVX2
- * (checked once) up to 8 streams advance together, one per 32-bit lane; a stream left alone
- * runs the scalar code. Thread-safe on distinct contexts. FERRY_OK or FERRY_EINVAL. */
+ * (checked once) up to 16 streams advance together, one per 32-bit lane (two registers of 8);
+ * a stream left alone runs the scalar code. Thread-safe on distinct contexts. FERRY_OK or
+ * FERRY_EINVAL. */
 int ferry_md5_update_many(ferry_md5_t *const *m, const void *const *p, const size_t *n,
                           size_t count);
 
