@@ -364,14 +364,15 @@ __attribute__((target("avx2"))) static void md5_x16(uint32_t st[4][LANES],
 }
 
 /* Below this many busy lanes (and none waiting) the rest is finished one stream at a time:
- * one 8-lane pass costs about 4.7 scalar blocks on the bench machine (bench_md5), so two
- * streams still gain from it, one does not. */
+ * one 8-lane pass costs about 1.7 scalar blocks on the bench machine (bench_md5: 8 streams
+ * hash 4.7 times as fast as one), so two streams still gain from it, one does not. */
 #define MD5_MB_MIN_LANES 2
 
 /* The next stream i >= *next with whole blocks left after the top-up that ferry_md5_update_many
- * already did (m[i]->len counts n[i] already): its data and block count. */
-static int next_job(ferry_md5_t *const *m, const void *const *p, const size_t *n, size_t count,
-                    size_t *next, const uint8_t **q, size_t *nblk)
+ * already did (m[i]->len counts n[i] already): its context (NULL: none left), data and block
+ * count. */
+static ferry_md5_t *next_job(ferry_md5_t *const *m, const void *const *p, const size_t *n,
+                             size_t count, size_t *next, const uint8_t **q, size_t *nblk)
 {
     for (; *next < count; (*next)++) {
         size_t i = *next;
@@ -383,29 +384,29 @@ static int next_job(ferry_md5_t *const *m, const void *const *p, const size_t *n
             *q = (const uint8_t *)p[i] + skip;
             *nblk = blocks;
             (*next)++;
-            return (int)i;
+            return m[i];
         }
     }
-    return -1;
+    return NULL;
 }
 
-/* Lanes: job[l] the stream in lane l (-1: idle), ptr[l] its next block, left[l] its blocks
+/* Lanes: job[l] the stream in lane l (NULL: idle), ptr[l] its next block, left[l] its blocks
  * still to do; the chaining values live in st while the stream is in a lane. */
 typedef struct lanes_s {
     uint32_t st[4][LANES];
     const uint8_t *ptr[LANES];
     size_t left[LANES];
-    int job[LANES];
+    ferry_md5_t *job[LANES];
 } lanes_t;
 
 static int lane_fill(lanes_t *L, int l, ferry_md5_t *const *m, const void *const *p,
                      const size_t *n, size_t count, size_t *next)
 {
     L->job[l] = next_job(m, p, n, count, next, &L->ptr[l], &L->left[l]);
-    if (L->job[l] < 0)
+    if (L->job[l] == NULL)
         return 0;
     for (int j = 0; j < 4; j++)
-        L->st[j][l] = m[L->job[l]]->h[j];
+        L->st[j][l] = L->job[l]->h[j];
     return 1;
 }
 
@@ -423,49 +424,49 @@ static void md5_many_simd(ferry_md5_t *const *m, const void *const *p, const siz
         int width = busy > 8 ? 16 : 8;
         if (width == 8) /* move the streams of lanes 8..16 down, into idle lanes */
             for (int h = 8, l = 0; h < LANES; h++) {
-                if (L.job[h] < 0)
+                if (L.job[h] == NULL)
                     continue;
-                while (L.job[l] >= 0)
+                while (L.job[l] != NULL)
                     l++;
                 for (int j = 0; j < 4; j++)
                     L.st[j][l] = L.st[j][h];
                 L.ptr[l] = L.ptr[h];
                 L.left[l] = L.left[h];
                 L.job[l] = L.job[h];
-                L.job[h] = -1;
+                L.job[h] = NULL;
             }
         size_t step = SIZE_MAX;
         int any = -1;
         for (int l = 0; l < width; l++)
-            if (L.job[l] >= 0) {
+            if (L.job[l] != NULL) {
                 step = L.left[l] < step ? L.left[l] : step;
                 any = l;
             }
         for (int l = 0; l < width; l++)
-            if (L.job[l] < 0)
+            if (L.job[l] == NULL)
                 L.ptr[l] = L.ptr[any]; /* readable for step blocks; result ignored */
         if (width == 8)
             md5_x8(L.st, L.ptr, step);
         else
             md5_x16(L.st, L.ptr, step);
         for (int l = 0; l < width; l++) {
-            if (L.job[l] < 0)
+            if (L.job[l] == NULL)
                 continue;
             L.ptr[l] += step * 64;
             L.left[l] -= step;
             if (L.left[l] > 0)
                 continue;
             for (int j = 0; j < 4; j++)
-                m[L.job[l]]->h[j] = L.st[j][l];
+                L.job[l]->h[j] = L.st[j][l];
             busy--;
             busy += lane_fill(&L, l, m, p, n, count, &next);
         }
     }
     for (int l = 0; l < LANES; l++) /* the few left: one at a time */
-        if (L.job[l] >= 0) {
+        if (L.job[l] != NULL) {
             for (int j = 0; j < 4; j++)
-                m[L.job[l]]->h[j] = L.st[j][l];
-            md5_blocks(m[L.job[l]]->h, L.ptr[l], L.left[l]);
+                L.job[l]->h[j] = L.st[j][l];
+            md5_blocks(L.job[l]->h, L.ptr[l], L.left[l]);
         }
 }
 
