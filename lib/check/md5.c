@@ -120,7 +120,7 @@ static inline uint32_t rol32(uint32_t x, unsigned s)
     a += b & d;
 #define SC_H(a, b, c, d, x, k)                                                                     \
     a += (x) + (uint32_t)(k);                                                                      \
-    a += b ^ c ^ d;
+    a += b ^ (c ^ d);
 #define SC_I(a, b, c, d, x, k)                                                                     \
     a += (x) + (uint32_t)(k);                                                                      \
     a += c ^ (b | ~d);
