@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -221,12 +222,54 @@ static void test_einval(void)
     CHECK(memcmp(&a, &a0, sizeof(a)) == 0 && memcmp(&b, &b0, sizeof(b)) == 0);
 }
 
+/* Two threads hashing their own streams at once (the worker's loop and hasher thread): each
+ * gets OpenSSL's digests. Run first, so the two race to the one-time AVX2 check. */
+static void *thread_many(void *arg)
+{
+    const uint8_t *base = arg;
+    ferry_md5_t ctx[12], *mp[12];
+    const void *pp[12];
+    size_t nn[12];
+    int bad = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        for (int i = 0; i < 12; i++) {
+            ferry_md5_init(&ctx[i]);
+            mp[i] = &ctx[i];
+            pp[i] = base + 1000 * i + rep;
+            nn[i] = 4096 + 640 * (size_t)i + (size_t)rep;
+        }
+        if (ferry_md5_update_many(mp, pp, nn, 12) != FERRY_OK)
+            bad++;
+        for (int i = 0; i < 12; i++) {
+            uint8_t a[16], b[16];
+            unsigned int len = 16;
+            ferry_md5_final(&ctx[i], a);
+            EVP_Digest(pp[i], nn[i], b, &len, EVP_md5(), NULL);
+            bad += memcmp(a, b, 16) != 0;
+        }
+    }
+    return (void *)(intptr_t)bad;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        REQUIRE(pthread_create(&t[i], NULL, thread_many, pool + 100000 * (size_t)i) == 0);
+    for (int i = 0; i < 2; i++) {
+        void *bad = NULL;
+        REQUIRE(pthread_join(t[i], &bad) == 0);
+        CHECK_INT((intptr_t)bad, 0);
+    }
+}
+
 int main(void)
 {
     pool = malloc(POOL);
     REQUIRE(pool != NULL);
     for (size_t i = 0; i < POOL; i++)
         pool[i] = (uint8_t)(rnd() >> 56);
+    test_threads();
     test_rfc1321();
     test_update_random();
     test_update_many();
