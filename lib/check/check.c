@@ -97,24 +97,22 @@ int ferry_crc64_parse(const char *s, uint64_t *out)
 
 /* ---- hashes ---------------------------------------------------------------------------- */
 
-/* OpenSSL 3 looks EVP_md5() / EVP_sha256() up in its provider tables on every init, and the
+/* OpenSSL 3 looks EVP_sha256() up in its provider tables on every init, and the
  * one-shot HMAC() builds and frees an EVP_MAC context per call: 1.3-2.0 us per HMAC on the
  * bench machine, 0.56 us with the digests fetched once and HMAC composed from them (a short
  * SHA-256: 0.44-0.69 us, now 0.31). The fetched digests live until exit. */
-static EVP_MD *md_md5, *md_sha256;
+static EVP_MD *md_sha256;
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 
 static void md_fetch(void)
 {
-    md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
     md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static const EVP_MD *md_get(int sha)
+static const EVP_MD *md_get(void)
 {
     pthread_once(&md_once, md_fetch);
-    const EVP_MD *m = sha ? md_sha256 : md_md5;
-    return m ? m : sha ? EVP_sha256() : EVP_md5(); /* unfetchable: the slow path still works */
+    return md_sha256 ? md_sha256 : EVP_sha256(); /* unfetchable: the slow path still works */
 }
 
 static int md_init(void **ctx, const EVP_MD *md)
@@ -138,38 +136,10 @@ static void md_final(void **ctx, uint8_t *out)
     *ctx = NULL;
 }
 
-int ferry_md5_init(ferry_md5_t *m)
-{
-    m->ctx = NULL;
-    return md_init(&m->ctx, md_get(0));
-}
-
-void ferry_md5_update(ferry_md5_t *m, const void *p, size_t n)
-{
-    EVP_DigestUpdate((EVP_MD_CTX *)m->ctx, p, n);
-}
-
-void ferry_md5_final(ferry_md5_t *m, uint8_t out[16])
-{
-    md_final(&m->ctx, out);
-}
-
-void ferry_md5_free(ferry_md5_t *m)
-{
-    EVP_MD_CTX_free((EVP_MD_CTX *)m->ctx);
-    m->ctx = NULL;
-}
-
-void ferry_md5(const void *p, size_t n, uint8_t out[16])
-{
-    unsigned int len = 16;
-    EVP_Digest(p, n, out, &len, md_get(0), NULL);
-}
-
 void ferry_sha256(const void *p, size_t n, uint8_t out[32])
 {
     unsigned int len = 32;
-    EVP_Digest(p, n, out, &len, md_get(1), NULL);
+    EVP_Digest(p, n, out, &len, md_get(), NULL);
 }
 
 /* HMAC (RFC 2104) over the fetched SHA-256; out may alias key. */
@@ -177,7 +147,7 @@ void ferry_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, 
 {
     uint8_t k[64] = {0}, pad[64], inner[32];
     unsigned int len = 32;
-    const EVP_MD *md = md_get(1);
+    const EVP_MD *md = md_get();
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (keylen > sizeof(k))
         EVP_Digest(key, keylen, k, &len, md, NULL);
@@ -203,7 +173,7 @@ void ferry_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, 
 int ferry_sha256_init(ferry_sha256_t *s)
 {
     s->ctx = NULL;
-    return md_init(&s->ctx, md_get(1));
+    return md_init(&s->ctx, md_get());
 }
 
 void ferry_sha256_update(ferry_sha256_t *s, const void *p, size_t n)

@@ -2,9 +2,10 @@
  * (Content-MD5, S3 ETags), SHA-256 and HMAC-SHA256 (SigV4), qetag (Qiniu Kodo), and the
  * encodings they travel in (hex, base64, URL-safe base64).
  *
- * CRCs use ISA-L (memory speed); hashes use OpenSSL's EVP. Streaming contexts are plain structs
- * owned by the caller; the *_free functions release OpenSSL state and accept zeroed or
- * already-freed contexts. All functions are thread-safe on distinct contexts.
+ * CRCs use ISA-L (memory speed); MD5 is ferry's own (scalar, and an AVX2 path for up to 16
+ * streams at once); SHA-256 and HMAC use OpenSSL's EVP. Streaming contexts are plain structs owned
+ * by the caller; the *_free functions release OpenSSL state and accept zeroed or already-freed
+ * contexts. All functions are thread-safe on distinct contexts.
  */
 #ifndef FERRY_CHECK_H
 #define FERRY_CHECK_H
@@ -38,15 +39,29 @@ uint32_t ferry_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* Parse a decimal CRC-64 header value ("11051210869376104954"); FERRY_OK or FERRY_EPARSE. */
 int ferry_crc64_parse(const char *s, uint64_t *out);
 
-/* MD5, streaming. */
+/* MD5, streaming (RFC 1321; ferry's own code in lib/check/md5.c, no OpenSSL state): a plain
+ * struct owned by the caller, nothing allocated. h is the chaining value, len the bytes fed so
+ * far, buf the partial block (len % 64 bytes of it). */
 typedef struct ferry_md5_s {
-    void *ctx; /* EVP_MD_CTX *, owned */
+    uint32_t h[4];
+    uint64_t len;
+    uint8_t buf[64];
 } ferry_md5_t;
-int ferry_md5_init(ferry_md5_t *m); /* FERRY_OK or FERRY_ENOMEM */
+int ferry_md5_init(ferry_md5_t *m); /* FERRY_OK (cannot fail; an int for older callers) */
 void ferry_md5_update(ferry_md5_t *m, const void *p, size_t n);
-void ferry_md5_final(ferry_md5_t *m, uint8_t out[16]); /* also frees; m may be re-inited */
+void ferry_md5_final(ferry_md5_t *m, uint8_t out[16]); /* m may be re-inited */
+/* Nothing to free; valid on an inited, finalised or zeroed context (callers keep calling it). */
 void ferry_md5_free(ferry_md5_t *m);
 void ferry_md5(const void *p, size_t n, uint8_t out[16]);
+/* Many independent streams at once: for each i < count, m[i] updated with p[i][0..n[i]),
+ * exactly what ferry_md5_update(m[i], p[i], n[i]) would do. The m[i] must be distinct and
+ * non-NULL, and p[i] non-NULL when n[i] > 0; otherwise FERRY_EINVAL and no context changed
+ * (the distinctness check is O(count^2): meant for tens of streams). On a CPU with AVX2
+ * (checked once) up to 16 streams advance together, one per 32-bit lane (two registers of 8);
+ * a stream left alone runs the scalar code. Thread-safe on distinct contexts. FERRY_OK or
+ * FERRY_EINVAL. */
+int ferry_md5_update_many(ferry_md5_t *const *m, const void *const *p, const size_t *n,
+                          size_t count);
 
 /* SHA-256 and HMAC-SHA256 of contiguous data. */
 void ferry_sha256(const void *p, size_t n, uint8_t out[32]);
