@@ -58,11 +58,19 @@ typedef struct ferry_copy_pool_s {
     /* copy_md5.c: the process's MD5 thread (hasher.h), started at the first ordered MD5 and
      * stopped by ferry_copy_pool_close; NULL until then. Blocks at it count in held. */
     struct ferry_hasher_s *hasher;
+    /* copy_unit.c: small objects read whole whose MD5 waits to be formed together with the
+     * others' (ferry_md5_update_many) at the loop's next turn (md5_idle, an uv_idle_t started
+     * at the first one and closed by ferry_copy_pool_close), and how many were formed in how
+     * many batches (worker.stopped: md5_per_batch). */
+    struct unit_s *md5_head, *md5_tail;
+    void *md5_idle;
+    uint64_t md5_units, md5_batches;
 } ferry_copy_pool_t;
 
 /* The process ends (loop thread, every copy finished): stop the MD5 thread if it started
- * (joined; what it still held is handed back and freed) and free the spare hold blocks. The
- * loop must run afterwards to close the thread's wake-up handle. */
+ * (joined; what it still held is handed back and freed), free the spare hold blocks and close
+ * the small objects' MD5 batch handle. The loop must run afterwards to close the thread's
+ * wake-up handle and the batch handle. */
 void ferry_copy_pool_close(ferry_copy_pool_t *pool);
 
 /* What a copy works with. Borrowed: everything must outlive every copy started with it. */

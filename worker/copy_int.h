@@ -127,6 +127,9 @@ struct unit_s {
     int omd5_on, hold_wait;
     uint32_t orecrc;
     unit_t *hnext, *hprev;
+    /* A small object's MD5 waiting to be formed with others' (copy_get1_unit, the pool's
+     * md5_head list): the unit counts it in ops until mb_run has hashed it. */
+    unit_t *mb_next;
     uint8_t md5_bin[16];
     char md5_b64[32], crc32c_b64[16];
     unsigned checks;           /* CK_* of this stream's own request (ferry_copy_checks) */
@@ -230,6 +233,9 @@ struct ferry_copy_s {
     "stored CRC32C and no MD5 or multipart-MD5 ETag ferry can recompute): drop "                   \
     "--require-source-check to copy it as src:unverified, or copy it from a store that exposes "   \
     "a checksum"
+
+/* copy_unit.c: close the pool's small-object MD5 batch handle (ferry_copy_pool_close). */
+void copy_md5_batch_close(ferry_copy_pool_t *pool);
 
 /* The unit's MD5 of the bytes (final, taken once: md5_bin). */
 static inline void copy_unit_md5_final(unit_t *u)

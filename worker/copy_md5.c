@@ -326,9 +326,16 @@ static void hashed(void *arg, ferry_hasher_item_t *it)
 
 void ferry_copy_pool_close(ferry_copy_pool_t *pool)
 {
+    if (pool->hasher != NULL) { /* its batches count with the small objects' (md5_per_batch) */
+        uint64_t items, batches;
+        ferry_hasher_counts(pool->hasher, &items, &batches);
+        pool->md5_units += items;
+        pool->md5_batches += batches;
+    }
     ferry_hasher_stop(pool->hasher); /* hands back (hashed()) what it still had */
     pool->hasher = NULL;
     blk_trim(pool);
+    copy_md5_batch_close(pool);
 }
 
 /* Hand the blocks of parts[oidx] to the hasher, in source order, moving on as parts are all

@@ -14,6 +14,7 @@ struct ferry_hasher_s {
     ferry_hasher_item_t *q_head, *q_tail;       /* to hash, in push order */
     ferry_hasher_item_t *done_head, *done_tail; /* hashed, to hand back */
     int stop;
+    uint64_t items, batches; /* hashed so far, in how many ferry_md5_update_many calls */
     /* loop thread */
     ferry_hasher_done_cb done;
     void *arg;
@@ -30,33 +31,73 @@ static void append(ferry_hasher_item_t **head, ferry_hasher_item_t **tail, ferry
     *tail = it;
 }
 
+/* Items hashed together at most (ferry_md5_update_many: 8 side by side on AVX2). */
+#define HB_MAX 16
+
+/* Take from the queue (under mu) up to HB_MAX items of distinct MD5s, in push order: an item
+ * whose MD5 is taken already stays, and so do the later ones of that MD5 (behind it), so each
+ * MD5 still gets its bytes in push order. Returns how many went to out. */
+static size_t take_batch(ferry_hasher_t *h, ferry_hasher_item_t **out)
+{
+    size_t k = 0;
+    ferry_hasher_item_t *prev = NULL, *it = h->q_head;
+    while (it != NULL && k < HB_MAX) {
+        ferry_hasher_item_t *next = it->next;
+        int dup = 0;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = out[j]->md5 == it->md5;
+        if (dup) {
+            prev = it;
+        } else {
+            out[k++] = it;
+            if (prev)
+                prev->next = next;
+            else
+                h->q_head = next;
+            if (h->q_tail == it)
+                h->q_tail = prev;
+        }
+        it = next;
+    }
+    return k;
+}
+
 static void *hasher_main(void *arg)
 {
     ferry_hasher_t *h = arg;
+    ferry_hasher_item_t *b[HB_MAX];
+    ferry_md5_t *m[HB_MAX];
+    const void *p[HB_MAX];
+    size_t n[HB_MAX];
     pthread_mutex_lock(&h->mu);
     for (;;) {
         while (h->q_head == NULL && !h->stop)
             pthread_cond_wait(&h->cv, &h->mu);
         if (h->q_head == NULL)
             break; /* stop, and nothing queued */
-        ferry_hasher_item_t *it = h->q_head;
-        h->q_head = it->next;
-        if (h->q_head == NULL)
-            h->q_tail = NULL;
+        size_t k = take_batch(h, b);
         int skip = h->stop; /* stopping: every copy ended, no MD5 is read any more */
         pthread_mutex_unlock(&h->mu);
-        if (skip) {
-            /* handed back unhashed */
-        } else if (h->delay_ms > 0) {
-            struct timespec ts = {h->delay_ms / 1000, (h->delay_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            ferry_md5_update(it->md5, it->data, it->len);
-        } else {
-            ferry_md5_update(it->md5, it->data, it->len);
-        }
+        if (!skip) {
+            if (h->delay_ms > 0) {
+                struct timespec ts = {h->delay_ms / 1000, (h->delay_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            for (size_t i = 0; i < k; i++) {
+                m[i] = b[i]->md5;
+                p[i] = b[i]->data;
+                n[i] = b[i]->len;
+            }
+            (void)ferry_md5_update_many(m, p, n, k); /* distinct MD5s: cannot fail */
+        }                                            /* else handed back unhashed */
         pthread_mutex_lock(&h->mu);
+        if (!skip) {
+            h->items += k;
+            h->batches++;
+        }
         int wake = h->done_head == NULL; /* else a wake-up is pending already */
-        append(&h->done_head, &h->done_tail, it);
+        for (size_t i = 0; i < k; i++)
+            append(&h->done_head, &h->done_tail, b[i]);
         if (wake)
             uv_async_send(&h->async);
     }
@@ -126,6 +167,14 @@ void ferry_hasher_push(ferry_hasher_t *h, ferry_hasher_item_t *it)
     pthread_mutex_lock(&h->mu);
     append(&h->q_head, &h->q_tail, it);
     pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void ferry_hasher_counts(ferry_hasher_t *h, uint64_t *items, uint64_t *batches)
+{
+    pthread_mutex_lock(&h->mu);
+    *items = h->items;
+    *batches = h->batches;
     pthread_mutex_unlock(&h->mu);
 }
 

@@ -2041,14 +2041,17 @@ static void log_stopped(worker_t *w)
     snprintf(f, sizeof(f), "%llu", w->n_failed);
     snprintf(s, sizeof(s), "%llu", w->n_skipped);
     snprintf(r, sizeof(r), "%llu", w->n_retry);
-    char fb[24], cb[24], idle[24];
+    char fb[24], cb[24], idle[24], mb[24];
     snprintf(fb, sizeof(fb), "%.1f", w->feeds ? (double)w->fed / (double)w->feeds : 0.0);
+    snprintf(mb, sizeof(mb), "%.1f",
+             w->pool.md5_batches ? (double)w->pool.md5_units / (double)w->pool.md5_batches : 0.0);
     snprintf(cb, sizeof(cb), "%.1f", w->cbatches ? (double)w->cjobs / (double)w->cbatches : 0.0);
     uint64_t ran = uv_hrtime() - w->started_ns;
     snprintf(idle, sizeof(idle), "%.0f",
              ran ? 100.0 * (double)uv_metrics_idle_time(&w->loop) / (double)ran : 0.0);
     ferry_log(FERRY_LOG_INFO, "worker.stopped", "done", d, "failed", f, "skipped", s, "retried", r,
-              "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "loop_idle_pct", idle, NULL);
+              "jobs_per_lease_batch", fb, "jobs_per_commit_batch", cb, "md5_per_batch", mb,
+              "loop_idle_pct", idle, NULL);
 }
 
 static void tasks_free(worker_t *w)
