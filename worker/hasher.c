@@ -88,8 +88,11 @@ static void *hasher_main(void *arg)
                 p[i] = b[i]->data;
                 n[i] = b[i]->len;
             }
-            (void)ferry_md5_update_many(m, p, n, k); /* distinct MD5s: cannot fail */
-        }                                            /* else handed back unhashed */
+            /* distinct MD5s (take_batch): EINVAL would be a bug and changes nothing */
+            if (ferry_md5_update_many(m, p, n, k) != FERRY_OK)
+                for (size_t i = 0; i < k; i++)
+                    ferry_md5_update(m[i], p[i], n[i]);
+        } /* else handed back unhashed */
         pthread_mutex_lock(&h->mu);
         if (!skip) {
             h->items += k;
