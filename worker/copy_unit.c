@@ -584,12 +584,33 @@ static void get1_go(unit_t *u)
  * unit stopped meanwhile (its copy was cancelled or the worker drains) is settled unhashed. */
 #define MB_CHUNK 64 /* MD5s per ferry_md5_update_many call */
 
+/* Tests only: FERRY_TEST_MD5_CANCEL=TEXT stops every queued unit whose source key contains TEXT
+ * as if its copy were cancelled while its MD5 waited (the path a drain's grace or a lost lease
+ * takes, which timing alone rarely hits). Read once. */
+static void mb_test_cancel(unit_t *u)
+{
+    static const char *text;
+    static int read;
+    if (!read) {
+        text = getenv("FERRY_TEST_MD5_CANCEL");
+        read = 1;
+    }
+    if (text == NULL || !*text || u->stopping || u->c->src_key == NULL ||
+        strstr(u->c->src_key, text) == NULL)
+        return;
+    ferry_error_t e;
+    ferry_error_set(&e, FERRY_EIO, "test: stopped while its MD5 waited (FERRY_TEST_MD5_CANCEL)");
+    copy_unit_error(u, FERRY_EIO, &e);
+}
+
 static void mb_run(uv_idle_t *h)
 {
     ferry_copy_pool_t *pool = h->data;
     uv_idle_stop(h);
     unit_t *list = pool->md5_head;
     pool->md5_head = pool->md5_tail = NULL;
+    for (unit_t *u = list; u != NULL; u = u->mb_next)
+        mb_test_cancel(u);
     ferry_md5_t *m[MB_CHUNK];
     const void *p[MB_CHUNK];
     size_t n[MB_CHUNK];
