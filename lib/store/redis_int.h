@@ -59,20 +59,17 @@ void redis_int_fmt_free(redis_fmt_t *f);
  * be NULL: NUL-terminated strings): f->buf[0..f->len). FERRY_OK, or an error code as above. */
 int redis_int_format(redis_fmt_t *f, int argc, const char **argv, const size_t *lens);
 
-/* v in decimal, NUL-terminated, at dst (at least 21 bytes); returns dst (for argv). What
- * snprintf "%" PRIu64 / "%" PRId64 write. Pure. */
+/* v in decimal, NUL-terminated, at dst (at least FERRY_DEC_MAX bytes); returns dst (for argv).
+ * What snprintf "%" PRIu64 / "%" PRId64 write (ferry_fmt_u64 / _i64). Pure. */
 static inline const char *redis_int_u64(char *dst, uint64_t v)
 {
-    dst[ferry_utoa(dst, v)] = '\0';
+    ferry_fmt_u64(dst, v);
     return dst;
 }
 
 static inline const char *redis_int_i64(char *dst, int64_t v)
 {
-    if (v >= 0)
-        return redis_int_u64(dst, (uint64_t)v);
-    dst[0] = '-';
-    dst[1 + ferry_utoa(dst + 1, 0 - (uint64_t)v)] = '\0';
+    ferry_fmt_i64(dst, v);
     return dst;
 }
 
@@ -134,15 +131,16 @@ const redisReply *redis_int_xinfo_group(const redisReply *rep, const char *name)
 long long redis_int_xinfo_int(const redisReply *entry, const char *field, long long dflt);
 
 /* Bounded string building without snprintf (ledger and queue arguments, key names): pieces are
- * appended at p, never past end - 1, and the text is always NUL-terminated and cut where
- * snprintf into the same buffer would cut it. */
+ * appended at len (ferry_str_cat), never past cap - 1, and the text is always NUL-terminated and
+ * cut where snprintf into the same buffer would cut it. */
 typedef struct {
-    char *p, *end;
+    char *buf;
+    size_t cap, len;
 } redis_sb_t;
 
 static inline redis_sb_t redis_sb(char *buf, size_t n)
 {
-    redis_sb_t b = {buf, buf + n};
+    redis_sb_t b = {buf, n, 0};
     if (n)
         buf[0] = '\0';
     return b;
@@ -150,14 +148,8 @@ static inline redis_sb_t redis_sb(char *buf, size_t n)
 
 static inline void redis_sb_mem(redis_sb_t *b, const char *s, size_t n)
 {
-    if (b->p >= b->end)
-        return;
-    size_t room = (size_t)(b->end - b->p) - 1;
-    if (n > room)
-        n = room;
-    memcpy(b->p, s, n);
-    b->p += n;
-    *b->p = '\0';
+    if (b->cap)
+        (void)ferry_str_cat(b->buf, b->cap, &b->len, s, n);
 }
 
 static inline void redis_sb_str(redis_sb_t *b, const char *s)
