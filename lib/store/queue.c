@@ -630,11 +630,6 @@ static long long every_ms(const ferry_queue_t *q)
     return q->vt_ms / 4 < 1000 ? q->vt_ms / 4 : 1000;
 }
 
-/* New entries of one kind (kinds: bit 0 event, bit 1 bulk), at most want per stream, without
- * waiting. One shard: one read. Several: the shards in turn from q->cur until one has work
- * (the turn then moves on past it, so a worker spreads its reads over the shards); a shard
- * whose stream was empty less than every_ms ago is skipped, so a busy worker does not poll
- * every empty stream for each job. */
 int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
                      long long *consumers)
 {
@@ -668,6 +663,11 @@ int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
     return FERRY_OK;
 }
 
+/* New entries of one kind (kinds: bit 0 event, bit 1 bulk), at most want per stream, without
+ * waiting. One shard: one read. Several: the shards in turn from q->cur until one has work
+ * (the turn then moves on past it, so a worker spreads its reads over the shards); a shard
+ * whose stream was empty less than every_ms ago is skipped, so a busy worker does not poll
+ * every empty stream for each job. */
 static int read_new(ferry_queue_t *q, int kind, int want)
 {
     if (q->nsh == 1)

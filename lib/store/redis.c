@@ -272,8 +272,7 @@ static int fmt_error(ferry_redis_t *r, int rc, int argc)
     return ferry_error_set(&r->err, FERRY_ENOMEM, "cannot format a Redis command: out of memory");
 }
 
-/* ---- XINFO GROUPS -----------------------------------------------------------------------------
- */
+/* ---- XINFO GROUPS ------------------------------------------------------------------------- */
 
 static const redisReply *xinfo_value(const redisReply *entry, const char *field)
 {
