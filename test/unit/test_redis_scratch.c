@@ -4,48 +4,32 @@
  * ASan) and the connection is opened again for the next command. The server is a small fake
  * speaking RESP: XREADGROUP gets the reply it is told (then, if told, the connection is closed),
  * INFO a 7.x version, anything else +OK. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "../../lib/store/redis_int.h"
+#include "fake_resp.h"
 #include "test.h"
 
 typedef struct {
-    int lfd;
     const char *reply; /* XREADGROUP's raw reply */
     int close_after;   /* 1: close the connection after sending it */
-    int accepts;
-} fake_t;
+} script_t;
 
-static void *serve(void *arg)
+/* XREADGROUP gets the reply it is told (then, if told, the connection is closed), INFO a 7.x
+ * version, anything else +OK. */
+static int answer(fake_resp_t *f, const char *cmds, char *rep, size_t cap)
 {
-    fake_t *f = arg;
-    for (;;) {
-        int c = accept(f->lfd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        f->accepts++;
-        char buf[4096];
-        ssize_t n;
-        while ((n = read(c, buf, sizeof(buf) - 1)) > 0) {
-            buf[n] = '\0';
-            const char *rep = "+OK\r\n";
-            int drop = 0;
-            if (strstr(buf, "INFO") != NULL)
-                rep = "$21\r\nredis_version:7.2.4\r\n\r\n";
-            else if (strstr(buf, "XREADGROUP") != NULL) {
-                rep = f->reply;
-                drop = f->close_after;
-            }
-            if (write(c, rep, strlen(rep)) < 0 || drop)
-                break;
-        }
-        close(c);
+    const script_t *sc = f->arg;
+    const char *r = "+OK\r\n";
+    int drop = 0;
+    if (strstr(cmds, "INFO") != NULL)
+        r = "$21\r\nredis_version:7.2.4\r\n\r\n";
+    else if (strstr(cmds, "XREADGROUP") != NULL) {
+        r = sc->reply;
+        drop = sc->close_after;
     }
+    snprintf(rep, cap, "%s", r);
+    return drop;
 }
 
 static const char *PAGE =
@@ -62,16 +46,10 @@ static int xread(ferry_redis_t *r, const redisReply **rep)
 
 int main(void)
 {
-    fake_t f = {.reply = ""};
-    f.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    REQUIRE(bind(f.lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(f.lfd, 8) == 0);
-    socklen_t al = sizeof(a);
-    REQUIRE(getsockname(f.lfd, (struct sockaddr *)&a, &al) == 0);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, serve, &f) == 0);
+    script_t sc = {.reply = ""};
+    fake_resp_t f = {0};
     char url[64];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", ntohs(a.sin_port));
+    fake_resp_start(&f, answer, &sc, url, sizeof(url));
     ferry_redis_opts_t o = {
         .connect_timeout_ms = 2000, .command_timeout_ms = 2000, .retry_ms = 2000};
     ferry_redis_t *r = NULL;
@@ -79,7 +57,7 @@ int main(void)
     REQUIRE(ferry_redis_connect(url, &o, &r, &e) == FERRY_OK);
 
     /* a whole page: the tree, still valid after other commands on the connection */
-    f.reply = PAGE;
+    sc.reply = PAGE;
     const redisReply *rep = NULL;
     CHECK_INT(xread(r, &rep), FERRY_OK);
     REQUIRE(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
@@ -96,7 +74,7 @@ int main(void)
     CHECK(rep != NULL && rep->elements == 1);
 
     /* an error reply: FERRY_EREDIS with the server's message, the connection kept */
-    f.reply = "-NOGROUP No such key 'q:bk'\r\n";
+    sc.reply = "-NOGROUP No such key 'q:bk'\r\n";
     CHECK_INT(xread(r, &rep), FERRY_EREDIS);
     CHECK(rep == NULL);
     CHECK(strstr(ferry_redis_error(r)->msg, "NOGROUP") != NULL);
@@ -104,31 +82,29 @@ int main(void)
 
     /* cut short: half a page, then the connection closes (every time): lost, sent once more
      * on a new connection, then FERRY_ENET; the partial trees are the arena's */
-    f.reply = "*1\r\n*2\r\n$4\r\nq:bk\r\n*2\r\n*2\r\n$3\r\n1-0\r\n";
-    f.close_after = 1;
+    sc.reply = "*1\r\n*2\r\n$4\r\nq:bk\r\n*2\r\n*2\r\n$3\r\n1-0\r\n";
+    sc.close_after = 1;
     CHECK_INT(xread(r, &rep), FERRY_ENET);
     CHECK(rep == NULL);
     CHECK_INT(ferry_redis_reconnects(r), rc0 + 1);
-    f.close_after = 0;
-    f.reply = PAGE;
+    sc.close_after = 0;
+    sc.reply = PAGE;
     CHECK_INT(xread(r, &rep), FERRY_OK); /* a new connection */
     CHECK(rep != NULL && rep->elements == 1);
 
     /* a protocol error mid-reply: an error, and the next command runs on a new connection */
-    f.reply = "*2\r\n*1\r\n?bad\r\n";
+    sc.reply = "*2\r\n*1\r\n?bad\r\n";
     int accepts = f.accepts;
     CHECK(xread(r, &rep) != FERRY_OK);
     CHECK(rep == NULL);
     CHECK_INT(ferry_redis_argv(r, 1, ping, NULL, &ok), FERRY_OK);
     freeReplyObject(ok);
     CHECK(f.accepts > accepts);
-    f.reply = PAGE;
+    sc.reply = PAGE;
     CHECK_INT(xread(r, &rep), FERRY_OK);
     CHECK(rep != NULL && rep->elements == 1);
 
     ferry_redis_free(r);
-    shutdown(f.lfd, SHUT_RDWR);
-    close(f.lfd);
-    pthread_join(th, NULL);
+    fake_resp_stop(&f);
     return test_summary();
 }
