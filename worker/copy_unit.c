@@ -609,13 +609,12 @@ static void mb_run(uv_idle_t *h)
     uv_idle_stop(h);
     unit_t *list = pool->md5_head;
     pool->md5_head = pool->md5_tail = NULL;
-    for (unit_t *u = list; u != NULL; u = u->mb_next)
-        mb_test_cancel(u);
     ferry_md5_t *m[MB_CHUNK];
     const void *p[MB_CHUNK];
     size_t n[MB_CHUNK];
     size_t k = 0;
     for (unit_t *u = list; u != NULL; u = u->mb_next) {
+        mb_test_cancel(u);
         if (!u->stopping) {
             m[k] = &u->md5;
             p[k] = u->buf;
