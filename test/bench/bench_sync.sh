@@ -14,7 +14,9 @@
 #   curve   ferry sync --workers 1, 2, 4, 8 on 10,000 x 16 KiB (one rclone run for reference)
 #
 # Both tools copy from one fakes3 (--personality s3; FERRY_BENCH_SRC_CRC32C=1 seeds objects
-# with a stored FULL_OBJECT CRC32C, otherwise their only source check is the MD5 ETag) to one
+# with a stored FULL_OBJECT CRC32C, otherwise their only source check is the MD5 ETag;
+# FERRY_BENCH_SRC=oss makes it --personality oss, ferry's source oss://, checked by the CRC-64
+# the store shows, as from Aliyun OSS — rclone reads it as a generic S3 store either way) to one
 # fakes3 s3 destination (prefaulted, see bench_copy.sh), with Redis for ferry's ledger, all on
 # this machine. Commands, without any tuning flag:
 #   ferry --redis URL sync --from s3://src/P/ --to s3://dst/ferry-P-i/ --src-endpoint … (FERRY_BENCH_SYNC_FLAGS added)
@@ -60,12 +62,14 @@ bench_redis --appendonly no
 start_fakes3() { # name personality bucket [extra flags...] -> sets PORT, SPID
   bench_fakes3 "$1" "$2" "$3" "${1#t}" "${@:4}" # tdst has dst's keys
 }
-start_fakes3 src s3 src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
+SRCKIND=${FERRY_BENCH_SRC:-s3}
+case $SRCKIND in s3 | oss) ;; *) echo "bench_sync: FERRY_BENCH_SRC=$SRCKIND: want s3 or oss" >&2; exit 2 ;; esac
+start_fakes3 src "$SRCKIND" src; SRC=http://127.0.0.1:$PORT SRC_PID=$SPID
 # 4.5 GiB prefaulted: scenario 4g's 4 GiB (each tool's output is purged after its run).
 start_fakes3 dst s3 dst --prefault "${FAKES3_DST_PREFAULT:-4831838208}"; DST=http://127.0.0.1:$PORT DST_PID=$SPID
 if [[ " $SCEN " == *" ttfb "* ]]; then # these log every request with the time it ended
   start_fakes3 tdst s3 dst --verbose; TDST=http://127.0.0.1:$PORT
-  start_fakes3 tsrc s3 src --verbose; TSRC=http://127.0.0.1:$PORT
+  start_fakes3 tsrc "$SRCKIND" src --verbose; TSRC=http://127.0.0.1:$PORT
 fi
 
 servers_ticks() { echo "$(cpu_of "$REDIS_PID") $(cpu_of "$SRC_PID") $(cpu_of "$DST_PID")"; }
@@ -134,7 +138,7 @@ timed() {
 
 ferry_cmd() { # name dst-prefix endpoint [sync flags...] -> FCMD (the command line)
   # shellcheck disable=SC2206
-  FCMD=(${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" sync --name "$1" --from "s3://src/$P/"
+  FCMD=(${FERRY_BENCH_WRAP:-} "$BIN/ferry" --redis "$REDIS" sync --name "$1" --from "$SRCKIND://src/$P/"
     --to "s3://dst/$2/" --src-endpoint "$SRC" --dst-endpoint "$3" --src-region us-east-1
     --dst-region us-east-1 --src-path-style --dst-path-style "${@:4}" ${FERRY_BENCH_SYNC_FLAGS:-})
 }
@@ -174,7 +178,7 @@ ferry_run() {
   if [[ -n ${FERRY_BENCH_EXT:-} ]]; then
     local ne=${nw:-$FERRY_BENCH_EXT}
     ferry_cmd "$1" "$2" "$3" --workers 0
-    "$BIN/ferry" --redis "$REDIS" task add "$1" --from "s3://src/$P/" --to "s3://dst/$2/" \
+    "$BIN/ferry" --redis "$REDIS" task add "$1" --from "$SRCKIND://src/$P/" --to "s3://dst/$2/" \
       --src-endpoint "$SRC" --dst-endpoint "$3" --src-region us-east-1 --dst-region us-east-1 \
       --src-path-style --dst-path-style >/dev/null 2>&1 || true # exists already (resync)
     RCMD=(env "EXT_WALL=$TMP/$1.wall" bash -c 'ext_sync "$@"' ext_sync "$ne" "$1" -- "${FCMD[@]}")
