@@ -26,6 +26,7 @@
 #include "copy_int.h"
 
 #include "ferry/log.h"
+#include "ferry/task.h"
 #include "ferry/text.h"
 
 #include <stdarg.h>
@@ -550,8 +551,13 @@ static int recheck_join(ferry_copy_t *c)
 {
     ferry_copy_pool_t *pool = c->env.pool;
     size_t bl = strlen(c->env.src_bucket);
-    if (c->canceled || c->sp == NULL || strcmp(c->sp->scheme, "s3") != 0 ||
-        memchr(c->src_key, '\0', c->src_len) != NULL || c->src_len > FERRY_S3XML_KEY_MAX ||
+    /* auto: listings only where they are documented strongly consistent (S3); --src-recheck
+     * list: on this source too; head: never */
+    int listable =
+        c->env.recheck == FERRY_RECHECK_LIST ||
+        (c->env.recheck == FERRY_RECHECK_AUTO && c->sp && strcmp(c->sp->scheme, "s3") == 0);
+    if (c->canceled || c->sp == NULL || !listable || memchr(c->src_key, '\0', c->src_len) != NULL ||
+        c->src_len > FERRY_S3XML_KEY_MAX ||
         (bl >= 6 && strcmp(c->env.src_bucket + bl - 6, "--x-s3") == 0))
         return 0; /* ("--x-s3": an S3 Express directory bucket, whose listings are not sorted) */
     if (pool->recheck_heads > 0) {

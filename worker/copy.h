@@ -86,6 +86,7 @@ typedef struct ferry_copy_env_s {
     unsigned parts_per_job;    /* streams one multipart copy may hold (> 0) */
     unsigned part_tries;       /* attempts per stream before the copy fails (> 0) */
     int require_source_check;  /* no source check possible: FAILED, not DONE + src:unverified */
+    int recheck;               /* ferry_recheck_mode_t (ferry/task.h): the re-check after a copy */
     ferry_copy_pool_t *pool;   /* required */
 } ferry_copy_env_t;
 

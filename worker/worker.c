@@ -1028,6 +1028,7 @@ static wtask_t *task_get(worker_t *w, const char *name)
         t->env.part_size = t->task.part_size;
         t->env.storage_class = t->task.storage_class;
         t->env.require_source_check = t->task.require_source_check;
+        t->env.recheck = t->task.src.recheck;
         t->env.ring_size = w->o.ring_size;
         t->env.parts_per_job = w->o.parts_per_job;
         t->env.part_tries = 4;

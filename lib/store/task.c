@@ -31,6 +31,18 @@ static int checksum_mode(const char *v, int *out)
         }
     return FERRY_EINVAL;
 }
+/* --src-recheck values, indexed by ferry_recheck_mode_t */
+static const char *const RECHECKS[] = {"auto", "head", "list"};
+
+static int recheck_mode(const char *v, int *out)
+{
+    for (int i = 0; i < (int)(sizeof(RECHECKS) / sizeof(RECHECKS[0])); i++)
+        if (strcmp(v, RECHECKS[i]) == 0) {
+            *out = i;
+            return FERRY_OK;
+        }
+    return FERRY_EINVAL;
+}
 static const char *const COMPARES[] = {"size", "size-mtime", "checksum"};
 /* --src-listing / --dst-listing values, indexed by ferry_task_side_t.listing */
 static const char *const LISTINGS[] = {"default", "delimiter", "flat"};
@@ -189,6 +201,7 @@ enum {
     TO_PATH_STYLE,
     TO_LISTING,
     TO_CHECKSUM,
+    TO_RECHECK,
 };
 
 /* id, side (0 none, 's' source, 'd' destination), entry */
@@ -248,6 +261,11 @@ static const struct {
     {TO_PROFILE, 's', {"--src-profile", "NAME", 0, "source credentials profile"}},
     {TO_PATH_STYLE, 's', {"--src-path-style", NULL, 0, "source: path-style URLs"}},
     {TO_LISTING, 's', {"--src-listing", "MODE", 0, "source listing: delimiter or flat"}},
+    {TO_RECHECK,
+     's',
+     {"--src-recheck", "MODE", 0,
+      "auto, head or list: how a copy re-checks the source afterwards (auto: listings on s3, "
+      "a HEAD each elsewhere)"}},
     {TO_ENDPOINT, 'd', {"--dst-endpoint", "URL", 0, "destination endpoint (http:// or https://)"}},
     {TO_REGION, 'd', {"--dst-region", "REGION", 0, "destination region"}},
     {TO_PROFILE, 'd', {"--dst-profile", "NAME", 0, "destination credentials profile"}},
@@ -303,6 +321,11 @@ static int apply_opt(ferry_task_t *t, size_t k, const char *v, int *saw_every, f
         if (checksum_mode(v, &t->dst.checksum) != FERRY_OK)
             rc = ferry_error_set(err, FERRY_EINVAL,
                                  "--dst-checksum: \"%.40s\" is not auto, trailer or md5", v);
+        break;
+    case TO_RECHECK:
+        if (recheck_mode(v, &sd->recheck) != FERRY_OK)
+            rc = ferry_error_set(err, FERRY_EINVAL,
+                                 "--src-recheck: \"%.40s\" is not auto, head or list", v);
         break;
     case TO_LISTING:
         if (listing_mode(v, &sd->listing) != FERRY_OK)
@@ -551,6 +574,10 @@ static void side_json(json_t *o, const char *pfx, const ferry_task_side_t *s)
         snprintf(k, sizeof(k), "%s_listing", pfx);
         json_object_set_new(o, k, json_string(LISTINGS[s->listing]));
     }
+    if (s->recheck > FERRY_RECHECK_AUTO && s->recheck <= FERRY_RECHECK_LIST) {
+        snprintf(k, sizeof(k), "%s_recheck", pfx);
+        json_object_set_new(o, k, json_string(RECHECKS[s->recheck]));
+    }
 }
 
 json_t *ferry_task_to_json(const ferry_task_t *t)
@@ -644,6 +671,11 @@ static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
     const char *li = json_string_value(json_object_get(j, k));
     s->listing = 0;
     if (li != NULL && listing_mode(li, &s->listing) != FERRY_OK)
+        bad = -1;
+    snprintf(k, sizeof(k), "%s_recheck", pfx);
+    const char *rk = json_string_value(json_object_get(j, k));
+    s->recheck = FERRY_RECHECK_AUTO;
+    if (rk != NULL && recheck_mode(rk, &s->recheck) != FERRY_OK)
         bad = -1;
     if (!bad)
         bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;

@@ -44,13 +44,13 @@ static int wait_stat(wt_t *w, const char *op, long at_least, double secs)
 }
 
 /* 2b: 40 small objects whose PUTs the destination holds for 1.5 s (so their commits come
- * together); one of them is overwritten after every GET. Returns the source's HeadObject
- * requests during the copy. */
+ * together); one of them is overwritten after every GET. task_opts: the task's options (NULL:
+ * none). Returns the source's HeadObject requests during the copy. */
 static long small_overwrite(wt_t *w, const char *task, const char *log, const char *src_faults,
-                            const char *dst_faults)
+                            const char *dst_faults, const char *const *task_opts)
 {
     seed(w, "{\"bucket\":\"src\",\"prefix\":\"sm/\",\"count\":40,\"size\":4096,\"seed\":21}");
-    wt_task(w, task, "sm/", NULL, "sm/", NULL);
+    wt_task(w, task, "sm/", NULL, "sm/", task_opts);
     REQUIRE(s3t_faults(&w->d, w->dst.url,
                        dst_faults ? dst_faults
                                   : "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/\","
@@ -158,7 +158,21 @@ int main(void)
 
     /* ---- 2b. small objects overwritten between their one GET and the commit (COS source: the
      * re-check is a HEAD; the S3 source at the end re-checks by listing) ---- */
-    CHECK(small_overwrite(&w, "small", "small.log", NULL, NULL) >= 41); /* a HEAD per copy */
+    CHECK(small_overwrite(&w, "small", "small.log", NULL, NULL, NULL) >= 41); /* a HEAD each */
+    /* --src-recheck list: this COS source is re-checked by listings too (COS documents its
+     * listings as eventually consistent: the user's choice), and the change is still caught */
+    {
+        const char *listed[] = {"--src-recheck", "list", NULL};
+        long l0 = wt_stat(&w.s, w.src.url, "ListObjects", "count") +
+                  wt_stat(&w.s, w.src.url, "ListObjectsV2", "count");
+        long heads = small_overwrite(&w, "smallL", "smallL.log", NULL, NULL, listed);
+        long lists = wt_stat(&w.s, w.src.url, "ListObjects", "count") +
+                     wt_stat(&w.s, w.src.url, "ListObjectsV2", "count") - l0;
+        printf("COS source, --src-recheck list: %ld HEADs and %ld listings re-checked 41 copies\n",
+               heads, lists);
+        CHECK(heads < 41);
+        CHECK(lists > 2); /* more than the enqueue's and the comparison's */
+    }
 
     /* ---- 3. SIGTERM ---- */
     seed(&w, "{\"bucket\":\"src\",\"prefix\":\"t/\",\"count\":40,\"seed\":9,\"sizes\":["
@@ -248,11 +262,22 @@ int main(void)
         wt_t w3;
         wt_start(&w3, "s3", "s3");
         long lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count");
-        long heads = small_overwrite(&w3, "small3", "small3.log", NULL, NULL);
+        long heads = small_overwrite(&w3, "small3", "small3.log", NULL, NULL, NULL);
         printf("S3 source: %ld HEADs and %ld listings re-checked 41 copies\n", heads,
                wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0);
         CHECK(heads < 41); /* not a HEAD per copy: batches of 8 or more were listed */
         CHECK(wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") > lists0);
+        /* --src-recheck head: a HEAD per copy even on S3, and no listing but the enqueue's and
+         * the comparison's */
+        {
+            const char *headed[] = {"--src-recheck", "head", NULL};
+            lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count");
+            heads = small_overwrite(&w3, "smallH", "smallH.log", NULL, NULL, headed);
+            long lists = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0;
+            printf("S3 source, --src-recheck head: %ld HEADs, %ld listings\n", heads, lists);
+            CHECK(heads >= 41);
+            CHECK(lists <= 2);
+        }
         /* credentials that may not list the bucket: the first listing's 403 turns the
          * re-checks back to HEADs, and the change is still caught */
         lists0 = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") + 2; /* + the enqueue's
@@ -264,7 +289,8 @@ int main(void)
             "{\"rules\":[{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000000\",\"latency_ms\":1500},"
             "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000001\",\"latency_ms\":3000},"
             "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000002\",\"latency_ms\":4500},"
-            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000003\",\"latency_ms\":6000}]}");
+            "{\"op\":\"PutObject\",\"key_prefix\":\"sm/0000003\",\"latency_ms\":6000}]}",
+            NULL);
         long lists = wt_stat(&w3.s, w3.src.url, "ListObjectsV2", "count") - lists0;
         printf("S3 source, listing refused: %ld HEADs, %ld listings\n", heads, lists);
         CHECK(lists >= 1 && lists <= 2);
@@ -274,14 +300,15 @@ int main(void)
          * re-queue); the other 39 are settled by the listings */
         heads = small_overwrite(
             &w3, "small5", "small5.log",
-            "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_omit\":\"sm/00000007\"}]}", NULL);
+            "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_omit\":\"sm/00000007\"}]}", NULL, NULL);
         printf("S3 source, listing hiding the changed key: %ld HEADs\n", heads);
         CHECK(heads >= 1 && heads < 41);
         /* a listing page that turns out bad (out of order) after its first two entries: what
          * it said of the keys before is not used, every copy of it gets its HEAD (and the
          * listings that follow back off to HEADs) */
         heads = small_overwrite(&w3, "small6", "small6.log",
-                                "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_repeat\":2}]}", NULL);
+                                "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_repeat\":2}]}", NULL,
+                                NULL);
         printf("S3 source, listing out of order after 2 entries: %ld HEADs\n", heads);
         CHECK(heads >= 41);
 

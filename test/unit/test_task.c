@@ -125,6 +125,7 @@ int main(void)
         {5, {"--from", "oss://a", "--to", "s3://b", "--every"}, "--every"},
         {6, {"--from", "oss://a", "--to", "s3://b", "--src-endpoint", "ftp://x"}, "--src-endpoint"},
         {6, {"--from", "oss://a", "--to", "s3://b", "--dst-checksum", "sha1"}, "--dst-checksum"},
+        {6, {"--from", "oss://a", "--to", "s3://b", "--src-recheck", "never"}, "--src-recheck"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = parse(&t, &e, bad[i].argc, bad[i].argv);
@@ -152,6 +153,35 @@ int main(void)
         cj = ferry_task_to_json(&t);
         CHECK(json_object_get(cj, "to_checksum") == NULL);
         json_decref(cj);
+        ferry_task_clear(&t);
+    }
+    /* --src-recheck: stored when not auto, read back; a stored value ferry does not know makes
+     * the task unreadable rather than silently auto */
+    {
+        char *ra[] = {"--from", "oss://a", "--to", "s3://b", "--src-recheck", "list"};
+        REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
+        CHECK_INT(t.src.recheck, FERRY_RECHECK_LIST);
+        json_t *rj = ferry_task_to_json(&t);
+        CHECK_STR(json_string_value(json_object_get(rj, "from_recheck")), "list");
+        ferry_task_t t3;
+        REQUIRE(ferry_task_from_json(rj, &t3, &e) == FERRY_OK);
+        CHECK_INT(t3.src.recheck, FERRY_RECHECK_LIST);
+        ferry_task_clear(&t3);
+        json_object_set_new(rj, "from_recheck", json_string("sometimes"));
+        CHECK(ferry_task_from_json(rj, &t3, &e) != FERRY_OK);
+        ferry_task_clear(&t3);
+        json_decref(rj);
+        ferry_task_clear(&t);
+        ra[5] = "head";
+        REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
+        CHECK_INT(t.src.recheck, FERRY_RECHECK_HEAD);
+        ferry_task_clear(&t);
+        ra[5] = "auto";
+        REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
+        CHECK_INT(t.src.recheck, FERRY_RECHECK_AUTO);
+        rj = ferry_task_to_json(&t);
+        CHECK(json_object_get(rj, "from_recheck") == NULL);
+        json_decref(rj);
         ferry_task_clear(&t);
     }
     /* size/age filters: parsed, stored in the JSON, read back; absent when unset */

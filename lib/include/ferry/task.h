@@ -48,6 +48,16 @@ typedef enum {
     FERRY_COMPARE_CHECKSUM
 } ferry_compare_t;
 
+/* How a worker re-checks the source after a single-request copy (--src-recheck): did the
+ * object change after it was read? */
+typedef enum {
+    FERRY_RECHECK_AUTO = 0, /* one listing per batch of copies where the store's listings are
+                               documented strongly consistent (s3), else a HEAD per copy */
+    FERRY_RECHECK_HEAD,     /* a HEAD per copy, on every store */
+    FERRY_RECHECK_LIST      /* one listing per batch on this store too (keys it does not show
+                               still get their HEAD) */
+} ferry_recheck_mode_t;
+
 #define FERRY_TASK_GLOBS_MAX 64
 
 typedef struct ferry_task_side_s {
@@ -60,6 +70,7 @@ typedef struct ferry_task_side_s {
     int checksum; /* ferry_checksum_mode_t (destination only: --dst-checksum) */
     int listing;  /* --src-listing / --dst-listing: 0 the scheme's default (ferry/profile.h
                      ferry_profile_t.listing_delimiter_ok), 1 delimiter, 2 flat */
+    int recheck;  /* ferry_recheck_mode_t (source only: --src-recheck) */
 } ferry_task_side_t;
 
 typedef struct ferry_task_s {
