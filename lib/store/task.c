@@ -20,41 +20,37 @@
 static const char *const SCHEMES[] = {"oss", "cos", "kodo", "s3", "s3c"};
 /* --dst-checksum values, indexed by ferry_checksum_mode_t */
 static const char *const CHECKSUM_MODES[] = {"auto", "trailer", "md5"};
-
-/* A --dst-checksum name to its mode; FERRY_OK or FERRY_EINVAL. */
-static int checksum_mode(const char *v, int *out)
-{
-    for (int i = 0; i < (int)(sizeof(CHECKSUM_MODES) / sizeof(CHECKSUM_MODES[0])); i++)
-        if (strcmp(v, CHECKSUM_MODES[i]) == 0) {
-            *out = i;
-            return FERRY_OK;
-        }
-    return FERRY_EINVAL;
-}
 /* --src-recheck values, indexed by ferry_recheck_mode_t */
 static const char *const RECHECKS[] = {"auto", "head", "list"};
-
-static int recheck_mode(const char *v, int *out)
-{
-    for (int i = 0; i < (int)(sizeof(RECHECKS) / sizeof(RECHECKS[0])); i++)
-        if (strcmp(v, RECHECKS[i]) == 0) {
-            *out = i;
-            return FERRY_OK;
-        }
-    return FERRY_EINVAL;
-}
 static const char *const COMPARES[] = {"size", "size-mtime", "checksum"};
 /* --src-listing / --dst-listing values, indexed by ferry_task_side_t.listing */
 static const char *const LISTINGS[] = {"default", "delimiter", "flat"};
 
-static int listing_mode(const char *v, int *out)
+/* The index of v among names[from..n-1] in *out: FERRY_OK, or FERRY_EINVAL when none. */
+static int mode_index(const char *const names[], int from, int n, const char *v, int *out)
 {
-    for (int i = 1; i < 3; i++)
-        if (strcmp(v, LISTINGS[i]) == 0) {
+    for (int i = from; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
             *out = i;
             return FERRY_OK;
         }
     return FERRY_EINVAL;
+}
+#define NAMES_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A --dst-checksum / --src-recheck / --src-listing value to its mode ("default" is not a
+ * listing one may name); FERRY_OK or FERRY_EINVAL. */
+static int checksum_mode(const char *v, int *out)
+{
+    return mode_index(CHECKSUM_MODES, 0, NAMES_N(CHECKSUM_MODES), v, out);
+}
+static int recheck_mode(const char *v, int *out)
+{
+    return mode_index(RECHECKS, 0, NAMES_N(RECHECKS), v, out);
+}
+static int listing_mode(const char *v, int *out)
+{
+    return mode_index(LISTINGS, 1, NAMES_N(LISTINGS), v, out);
 }
 
 const char *ferry_scheme_name(ferry_scheme_t s)
