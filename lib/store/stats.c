@@ -595,7 +595,7 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
         else if (dead)
             *dead = len;
     } else if (rep->type == REDIS_REPLY_ARRAY) {
-        /* No such stream (never written) answers an error: zeros. The group "workers"; no
+        /* No such stream (never written) answers an error (below). The group "workers"; no
          * group yet (no worker opened the queue): every entry waits, never delivered. */
         streams[i - 3].lag = streams[i - 3].length;
         const redisReply *e = redis_int_xinfo_group(rep, KEYS_GROUP);
@@ -603,6 +603,11 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
             streams[i - 3].pending = redis_int_xinfo_int(e, "pending", 0);
             streams[i - 3].lag = redis_int_xinfo_int(e, "lag", -1);
         }
+    } else if (rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
+               strstr(rep->str, "no such key") == NULL) {
+        /* refused (an ACL without XINFO): unknown, as on a Redis that has no lag — the policy
+         * then counts what is not pending as waiting, never "nothing waits" */
+        streams[i - 3].lag = -1;
     } else {
         streams[i - 3].lag = 0; /* no stream: nothing waits */
     }

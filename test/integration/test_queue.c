@@ -12,6 +12,7 @@
 
 #include "ferry/ledger.h"
 #include "ferry/queue.h"
+#include "ferry/stats.h"
 #include "ferry/status.h"
 #include "ferry/task.h"
 #include "harness.h"
@@ -602,6 +603,20 @@ static void test_load(ferry_redis_t *r)
     ferry_queue_opts_t oc = {.consumer = "l/3"};
     REQUIRE(ferry_queue_open(ln, &oc, &c) == FERRY_OK);
     CHECK_INT(ferry_queue_load(c, &wait, &del, &cons), FERRY_EUNSUPPORTED);
+    /* The same user's stream statistics (the autoscaler's and /metrics' source): the waiting
+     * jobs are unknown (-1, which the policy reads as "not pending: waiting"), never 0 — a 0
+     * would let the policy scale to zero workers with jobs queued. */
+    {
+        ferry_stream_stats_t full[2], refused[2];
+        long long dead = 0;
+        REQUIRE(ferry_stats_streams(r, "load", full, &dead) == FERRY_OK);
+        REQUIRE(ferry_stats_streams(rn, "load", refused, &dead) == FERRY_OK);
+        CHECK(full[0].length > 0 && full[0].lag > 0);
+        for (int i = 0; i < 2; i++) {
+            CHECK_INT(refused[i].length, full[i].length);
+            CHECK_INT(refused[i].lag, full[i].length > 0 ? -1 : 0);
+        }
+    }
     ferry_queue_free(c);
     ferry_ledger_free(ln);
     ferry_redis_free(rn);
