@@ -2,6 +2,7 @@
  * resume re-read, an UploadPartCopy) and the per-process stream pool. The per-chunk callbacks
  * (unit_sink, unit_source, unit_hash) are here and static. */
 #include "copy_int.h"
+#include "hasher.h"
 
 #include "ferry/log.h"
 #include "ferry/text.h"
@@ -622,11 +623,7 @@ static void mb_run(uv_idle_t *h)
             k++;
         }
         if (k == MB_CHUNK || (u->mb_next == NULL && k > 0)) {
-            /* distinct contexts and buffers: EINVAL would be a bug; it changes nothing, so the
-             * MD5s are then formed one by one (a wrong MD5 would fail the copy, never pass) */
-            if (ferry_md5_update_many(m, p, n, k) != FERRY_OK)
-                for (size_t i = 0; i < k; i++)
-                    ferry_md5_update(m[i], p[i], n[i]);
+            ferry_hasher_md5_many(m, p, n, k); /* distinct units: distinct contexts */
             pool->md5_units += k;
             pool->md5_batches++;
             k = 0;

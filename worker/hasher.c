@@ -31,7 +31,7 @@ static void append(ferry_hasher_item_t **head, ferry_hasher_item_t **tail, ferry
     *tail = it;
 }
 
-/* Items hashed together at most (ferry_md5_update_many: 8 side by side on AVX2). */
+/* Items hashed together at most (ferry_md5_update_many: 16 side by side on AVX2). */
 #define HB_MAX 16
 
 /* Take from the queue (under mu) up to HB_MAX items of distinct MD5s, in push order: an item
@@ -62,6 +62,14 @@ static size_t take_batch(ferry_hasher_t *h, ferry_hasher_item_t **out)
     return k;
 }
 
+void ferry_hasher_md5_many(ferry_md5_t *const *m, const void *const *p, const size_t *n,
+                           size_t count)
+{
+    if (ferry_md5_update_many(m, p, n, count) != FERRY_OK)
+        for (size_t i = 0; i < count; i++)
+            ferry_md5_update(m[i], p[i], n[i]);
+}
+
 static void *hasher_main(void *arg)
 {
     ferry_hasher_t *h = arg;
@@ -88,11 +96,8 @@ static void *hasher_main(void *arg)
                 p[i] = b[i]->data;
                 n[i] = b[i]->len;
             }
-            /* distinct MD5s (take_batch): EINVAL would be a bug and changes nothing */
-            if (ferry_md5_update_many(m, p, n, k) != FERRY_OK)
-                for (size_t i = 0; i < k; i++)
-                    ferry_md5_update(m[i], p[i], n[i]);
-        } /* else handed back unhashed */
+            ferry_hasher_md5_many(m, p, n, k); /* distinct MD5s: take_batch */
+        }                                      /* else handed back unhashed */
         pthread_mutex_lock(&h->mu);
         if (!skip) {
             h->items += k;

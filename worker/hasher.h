@@ -38,6 +38,12 @@ int ferry_hasher_start(uv_loop_t *loop, ferry_hasher_done_cb done, void *arg, fe
                        ferry_error_t *err);
 /* Queue one item (loop thread). */
 void ferry_hasher_push(ferry_hasher_t *h, ferry_hasher_item_t *it);
+/* ferry_md5_update_many(m, p, n, count) for callers whose contexts are distinct (the hasher
+ * thread, the small objects' batch on the loop): should it refuse them anyway (a caller's bug;
+ * it then changes nothing), the MD5s are formed one at a time, so a wrong MD5 can only fail a
+ * copy, never pass one. Any thread; distinct contexts per call. */
+void ferry_hasher_md5_many(ferry_md5_t *const *m, const void *const *p, const size_t *n,
+                           size_t count);
 /* Items hashed so far and the ferry_md5_update_many calls they took (loop thread). */
 void ferry_hasher_counts(ferry_hasher_t *h, uint64_t *items, uint64_t *batches);
 /* Stop (loop thread, every copy ended): the thread hands what is queued back unhashed and is
