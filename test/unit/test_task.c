@@ -11,6 +11,38 @@ static int parse(ferry_task_t *t, ferry_error_t *e, int argc, char **argv)
     return ferry_task_parse_args(t, argc, argv, e);
 }
 
+static int dst_checksum(const ferry_task_t *t)
+{
+    return t->dst.checksum;
+}
+
+static int src_recheck(const ferry_task_t *t)
+{
+    return t->src.recheck;
+}
+
+/* A mode option: `opt value` parses to mode want (get reads it from the task), is stored under
+ * key in the task JSON (absent when want is 0, the default) and read back the same. */
+static void mode_option(const char *opt, const char *value, const char *key, int want,
+                        int (*get)(const ferry_task_t *))
+{
+    ferry_task_t t, t2;
+    ferry_error_t e;
+    char *argv[] = {"--from", "oss://a", "--to", "s3://b", (char *)opt, (char *)value};
+    REQUIRE(parse(&t, &e, 6, argv) == FERRY_OK);
+    CHECK_INT(get(&t), want);
+    json_t *j = ferry_task_to_json(&t);
+    if (want == 0)
+        CHECK(json_object_get(j, key) == NULL);
+    else
+        CHECK_STR(json_string_value(json_object_get(j, key)), value);
+    REQUIRE(ferry_task_from_json(j, &t2, &e) == FERRY_OK);
+    CHECK_INT(get(&t2), want);
+    ferry_task_clear(&t2);
+    json_decref(j);
+    ferry_task_clear(&t);
+}
+
 int main(void)
 {
     ferry_location_t l;
@@ -135,52 +167,21 @@ int main(void)
         CHECK(strstr(e.msg, bad[i].opt) != NULL);
         ferry_task_clear(&t);
     }
-    /* --dst-checksum: stored when not auto, read back */
-    {
-        char *ca[] = {"--from", "oss://a", "--to", "s3://b", "--dst-checksum", "md5"};
-        REQUIRE(parse(&t, &e, 6, ca) == FERRY_OK);
-        CHECK_INT(t.dst.checksum, FERRY_CHECKSUM_MODE_MD5);
-        json_t *cj = ferry_task_to_json(&t);
-        CHECK_STR(json_string_value(json_object_get(cj, "to_checksum")), "md5");
-        ferry_task_t t3;
-        REQUIRE(ferry_task_from_json(cj, &t3, &e) == FERRY_OK);
-        CHECK_INT(t3.dst.checksum, FERRY_CHECKSUM_MODE_MD5);
-        ferry_task_clear(&t3);
-        json_decref(cj);
-        ferry_task_clear(&t);
-        ca[5] = "auto";
-        REQUIRE(parse(&t, &e, 6, ca) == FERRY_OK);
-        cj = ferry_task_to_json(&t);
-        CHECK(json_object_get(cj, "to_checksum") == NULL);
-        json_decref(cj);
-        ferry_task_clear(&t);
-    }
-    /* --src-recheck: stored when not auto, read back; a stored value ferry does not know makes
-     * the task unreadable rather than silently auto */
+    /* --dst-checksum and --src-recheck: stored when not auto, read back */
+    mode_option("--dst-checksum", "md5", "to_checksum", FERRY_CHECKSUM_MODE_MD5, dst_checksum);
+    mode_option("--dst-checksum", "auto", "to_checksum", FERRY_CHECKSUM_MODE_AUTO, dst_checksum);
+    mode_option("--src-recheck", "list", "from_recheck", FERRY_RECHECK_LIST, src_recheck);
+    mode_option("--src-recheck", "head", "from_recheck", FERRY_RECHECK_HEAD, src_recheck);
+    mode_option("--src-recheck", "auto", "from_recheck", FERRY_RECHECK_AUTO, src_recheck);
+    /* a stored value ferry does not know makes the task unreadable rather than silently auto */
     {
         char *ra[] = {"--from", "oss://a", "--to", "s3://b", "--src-recheck", "list"};
         REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
-        CHECK_INT(t.src.recheck, FERRY_RECHECK_LIST);
         json_t *rj = ferry_task_to_json(&t);
-        CHECK_STR(json_string_value(json_object_get(rj, "from_recheck")), "list");
-        ferry_task_t t3;
-        REQUIRE(ferry_task_from_json(rj, &t3, &e) == FERRY_OK);
-        CHECK_INT(t3.src.recheck, FERRY_RECHECK_LIST);
-        ferry_task_clear(&t3);
         json_object_set_new(rj, "from_recheck", json_string("sometimes"));
+        ferry_task_t t3;
         CHECK(ferry_task_from_json(rj, &t3, &e) != FERRY_OK);
         ferry_task_clear(&t3);
-        json_decref(rj);
-        ferry_task_clear(&t);
-        ra[5] = "head";
-        REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
-        CHECK_INT(t.src.recheck, FERRY_RECHECK_HEAD);
-        ferry_task_clear(&t);
-        ra[5] = "auto";
-        REQUIRE(parse(&t, &e, 6, ra) == FERRY_OK);
-        CHECK_INT(t.src.recheck, FERRY_RECHECK_AUTO);
-        rj = ferry_task_to_json(&t);
-        CHECK(json_object_get(rj, "from_recheck") == NULL);
         json_decref(rj);
         ferry_task_clear(&t);
     }
