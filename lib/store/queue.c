@@ -641,7 +641,7 @@ int ferry_queue_load(ferry_queue_t *q, long long *waiting, long long *delivered,
             const char *argv[3] = {"XINFO", "GROUPS", q->sh[sh].k_q[kind]};
             redisReply *rep = NULL;
             int rc = ferry_redis_argv(q->r, 3, argv, NULL, &rep);
-            if (rc == FERRY_EREDIS && strstr(qerr(q)->msg, "no such key"))
+            if (rc == FERRY_EREDIS && redis_int_no_such_key(qerr(q)->msg))
                 continue; /* no such stream yet: nothing waits there */
             if (rc == FERRY_EREDIS)
                 return FERRY_EUNSUPPORTED; /* refused (an ACL without XINFO): cannot say */

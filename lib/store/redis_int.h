@@ -129,6 +129,12 @@ int redis_int_parse_uint(const char *s, size_t n, long max, long *out);
 const redisReply *redis_int_xinfo_group(const redisReply *rep, const char *name);
 /* An integer field of such an entry, or dflt when absent or nil. Pure. */
 long long redis_int_xinfo_int(const redisReply *entry, const char *field, long long dflt);
+/* 1 when err (a Redis error's text) says the key does not exist ("ERR no such key": XINFO on a
+ * stream never written), which is not a refusal. Pure. */
+static inline int redis_int_no_such_key(const char *err)
+{
+    return err != NULL && strstr(err, "no such key") != NULL;
+}
 
 /* Bounded string building without snprintf (ledger and queue arguments, key names): pieces are
  * appended at len (ferry_str_cat), never past cap - 1, and the text is always NUL-terminated and

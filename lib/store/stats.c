@@ -603,8 +603,7 @@ static void streams_take(int i, const redisReply *rep, ferry_stream_stats_t stre
             streams[i - 3].pending = redis_int_xinfo_int(e, "pending", 0);
             streams[i - 3].lag = redis_int_xinfo_int(e, "lag", -1);
         }
-    } else if (rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
-               strstr(rep->str, "no such key") == NULL) {
+    } else if (rep->type == REDIS_REPLY_ERROR && !redis_int_no_such_key(rep->str)) {
         /* refused (an ACL without XINFO): unknown, as on a Redis that has no lag — the policy
          * then counts what is not pending as waiting, never "nothing waits" */
         streams[i - 3].lag = -1;
