@@ -8,7 +8,8 @@
  *     overwritten after its GET, while its PUT is held by the destination; the re-check after
  *     the commit sees the new version and re-queues it, and the destination ends equal to it
  *     (by HEAD; on S3 by listing; with the listing refused; with a listing that hides the
- *     changed key).
+ *     changed key; --src-recheck list on COS, with a well-behaved, a key-hiding and an
+ *     out-of-order listing; --src-recheck head on S3).
  *  3. SIGTERM while copies run, with a short grace period: the worker exits 0 at once, no job
  *     is lost (every record is done or still has its job), and a new worker finishes them;
  *     with a long grace period the in-flight copies are drained (finished) instead.
@@ -172,6 +173,20 @@ int main(void)
                heads, lists);
         CHECK(heads < 41);
         CHECK(lists > 2); /* more than the enqueue's and the comparison's */
+        /* the store's listing hides the overwritten key: its absence proves nothing, so it gets
+         * a HEAD, which sees the change (small_overwrite checks the re-queue) */
+        heads = small_overwrite(
+            &w, "smallL2", "smallL2.log",
+            "{\"rules\":[{\"op\":\"ListObjects\",\"list_omit\":\"sm/00000007\"}]}", NULL, listed);
+        printf("COS source, --src-recheck list, listing hiding the changed key: %ld HEADs\n",
+               heads);
+        CHECK(heads >= 1 && heads < 41);
+        /* a listing out of key order after 2 entries settles nothing: a HEAD each */
+        heads = small_overwrite(&w, "smallL3", "smallL3.log",
+                                "{\"rules\":[{\"op\":\"ListObjects\",\"list_repeat\":2}]}", NULL,
+                                listed);
+        printf("COS source, --src-recheck list, listing out of order: %ld HEADs\n", heads);
+        CHECK(heads >= 41);
     }
 
     /* ---- 3. SIGTERM ---- */
