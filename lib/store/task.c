@@ -646,7 +646,24 @@ static int jnonneg(const json_t *j, const char *k, int64_t *i, uint64_t *u)
     return 0;
 }
 
-static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
+/* The mode stored under "<pfx>_<what>" into *out (0, the default, when absent). 0, or -1 when
+ * the value is not one parse knows; the first such key is named in bad_key (bad_n bytes). */
+static int side_mode(const json_t *j, const char *pfx, const char *what,
+                     int (*parse)(const char *, int *), int *out, char *bad_key, size_t bad_n)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "%s_%s", pfx, what);
+    const char *v = json_string_value(json_object_get(j, k));
+    *out = 0;
+    if (v == NULL || parse(v, out) == FERRY_OK)
+        return 0;
+    if (bad_key[0] == '\0')
+        snprintf(bad_key, bad_n, "%s", k);
+    return -1;
+}
+
+static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s, char *bad_key,
+                     size_t bad_n)
 {
     char k[32];
     int bad = jstr(j, pfx, s->loc, sizeof(s->loc));
@@ -658,21 +675,9 @@ static int side_from(const json_t *j, const char *pfx, ferry_task_side_t *s)
     bad |= jstr(j, k, s->profile, sizeof(s->profile));
     snprintf(k, sizeof(k), "%s_path_style", pfx);
     s->path_style = json_is_true(json_object_get(j, k));
-    snprintf(k, sizeof(k), "%s_checksum", pfx);
-    const char *ck = json_string_value(json_object_get(j, k));
-    s->checksum = FERRY_CHECKSUM_MODE_AUTO;
-    if (ck != NULL && checksum_mode(ck, &s->checksum) != FERRY_OK)
-        bad = -1;
-    snprintf(k, sizeof(k), "%s_listing", pfx);
-    const char *li = json_string_value(json_object_get(j, k));
-    s->listing = 0;
-    if (li != NULL && listing_mode(li, &s->listing) != FERRY_OK)
-        bad = -1;
-    snprintf(k, sizeof(k), "%s_recheck", pfx);
-    const char *rk = json_string_value(json_object_get(j, k));
-    s->recheck = FERRY_RECHECK_AUTO;
-    if (rk != NULL && recheck_mode(rk, &s->recheck) != FERRY_OK)
-        bad = -1;
+    bad |= side_mode(j, pfx, "checksum", checksum_mode, &s->checksum, bad_key, bad_n);
+    bad |= side_mode(j, pfx, "listing", listing_mode, &s->listing, bad_key, bad_n);
+    bad |= side_mode(j, pfx, "recheck", recheck_mode, &s->recheck, bad_key, bad_n);
     if (!bad)
         bad = ferry_location_parse(s->loc, &s->parsed, NULL) ? -1 : 0;
     return bad;
@@ -684,8 +689,9 @@ int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
     if (!json_is_object(j))
         return ferry_error_set(err, FERRY_EPARSE, "task: not a JSON object");
     int bad = jstr(j, "name", t->name, sizeof(t->name));
-    bad |= side_from(j, "from", &t->src);
-    bad |= side_from(j, "to", &t->dst);
+    char bad_key[32] = "";
+    bad |= side_from(j, "from", &t->src, bad_key, sizeof(bad_key));
+    bad |= side_from(j, "to", &t->dst, bad_key, sizeof(bad_key));
     bad |= jstr(j, "cron", t->cron, sizeof(t->cron));
     bad |= jstr(j, "storage_class", t->storage_class, sizeof(t->storage_class));
     if (t->cron[0])
@@ -740,6 +746,12 @@ int ferry_task_from_json(const json_t *j, ferry_task_t *t, ferry_error_t *err)
                                    "task %s: \"%s\" in the stored definition must be a "
                                    "non-negative integer",
                                    t->name, FILTERS[k]);
+    if (bad_key[0])
+        return ferry_error_set(err, FERRY_EPARSE,
+                               "task %s: \"%s\" in the stored definition has a value this ferry "
+                               "does not know (a newer ferry may have written it): run that "
+                               "version, or remove the task (ferry task rm) and add it again",
+                               t->name, bad_key);
     if (bad)
         return ferry_error_set(err, FERRY_EPARSE, "task %s: malformed stored definition", t->name);
     return FERRY_OK;

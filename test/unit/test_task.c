@@ -181,6 +181,8 @@ int main(void)
         json_object_set_new(rj, "from_recheck", json_string("sometimes"));
         ferry_task_t t3;
         CHECK(ferry_task_from_json(rj, &t3, &e) != FERRY_OK);
+        CHECK(strstr(e.msg, "\"from_recheck\"") != NULL); /* names the field, */
+        CHECK(strstr(e.msg, "ferry task rm") != NULL);    /* and what to do */
         ferry_task_clear(&t3);
         json_decref(rj);
         ferry_task_clear(&t);
