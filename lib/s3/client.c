@@ -1301,7 +1301,7 @@ static void on_http_done(void *arg, int rc, const ferry_error_t *herr,
     }
     capture_headers(op, resp);
     if (c->on_attempt)
-        c->on_attempt(c->observe_ud, op->name, rc == FERRY_OK && resp ? resp->status : 0);
+        c->on_attempt(c->observe_ud, op->name, rc == FERRY_OK ? resp->status : 0);
     if (rc != FERRY_OK ? done_transport(op, rc, resp, &oc)
                        : done_reply(op, resp, &xe, region, sizeof(region), &oc))
         return;

@@ -45,8 +45,9 @@ int ferry_log_format_parse(const char *s, ferry_log_format_t *out);
 int ferry_log_level_parse(const char *s, ferry_log_level_t *out);
 
 /* Write one line: ferry_log(FERRY_LOG_INFO, "copy.done", "task", t, "key", k, NULL).
- * A NULL value is written as an empty string. Lines longer than 8 KiB are cut with "…". */
-void ferry_log(ferry_log_level_t level, const char *event, ...);
+ * A NULL value is written as an empty string. Lines longer than 8 KiB are cut with "…". The
+ * list ends with a null pointer (the compiler checks it: sentinel). */
+void ferry_log(ferry_log_level_t level, const char *event, ...) __attribute__((sentinel));
 
 /* True when a line at this level would be written (to skip costly formatting). */
 int ferry_log_enabled(ferry_log_level_t level);
