@@ -85,6 +85,31 @@ static long small_overwrite(wt_t *w, const char *task, const char *log, const ch
     return wt_stat(&w->s, w->src.url, "HeadObject", "count") - heads0;
 }
 
+/* The re-check by listing against a store whose listing misbehaves (op: the source's listing
+ * operation; tasks hide and order name the two runs):
+ *  - a listing that hides the overwritten key (a buggy store): its absence proves nothing, so
+ *    it gets a HEAD, which sees the change (small_overwrite checks the re-queue); the others
+ *    are settled by the listings;
+ *  - a listing page that turns out bad (out of key order) after its first two entries: what it
+ *    said of the keys before is not used, every copy of it gets its HEAD (and the listings that
+ *    follow back off to HEADs). */
+static void hostile_listings(wt_t *w, const char *what, const char *op, const char *hide,
+                             const char *order, const char *const *task_opts)
+{
+    char faults[160], log[64];
+    snprintf(faults, sizeof(faults), "{\"rules\":[{\"op\":\"%s\",\"list_omit\":\"sm/00000007\"}]}",
+             op);
+    snprintf(log, sizeof(log), "%s.log", hide);
+    long heads = small_overwrite(w, hide, log, faults, NULL, task_opts);
+    printf("%s, listing hiding the changed key: %ld HEADs\n", what, heads);
+    CHECK(heads >= 1 && heads < 41);
+    snprintf(faults, sizeof(faults), "{\"rules\":[{\"op\":\"%s\",\"list_repeat\":2}]}", op);
+    snprintf(log, sizeof(log), "%s.log", order);
+    heads = small_overwrite(w, order, log, faults, NULL, task_opts);
+    printf("%s, listing out of order after 2 entries: %ld HEADs\n", what, heads);
+    CHECK(heads >= 41);
+}
+
 int main(void)
 {
     wt_t w;
@@ -173,20 +198,8 @@ int main(void)
                heads, lists);
         CHECK(heads < 41);
         CHECK(lists > 2); /* more than the enqueue's and the comparison's */
-        /* the store's listing hides the overwritten key: its absence proves nothing, so it gets
-         * a HEAD, which sees the change (small_overwrite checks the re-queue) */
-        heads = small_overwrite(
-            &w, "smallL2", "smallL2.log",
-            "{\"rules\":[{\"op\":\"ListObjects\",\"list_omit\":\"sm/00000007\"}]}", NULL, listed);
-        printf("COS source, --src-recheck list, listing hiding the changed key: %ld HEADs\n",
-               heads);
-        CHECK(heads >= 1 && heads < 41);
-        /* a listing out of key order after 2 entries settles nothing: a HEAD each */
-        heads = small_overwrite(&w, "smallL3", "smallL3.log",
-                                "{\"rules\":[{\"op\":\"ListObjects\",\"list_repeat\":2}]}", NULL,
-                                listed);
-        printf("COS source, --src-recheck list, listing out of order: %ld HEADs\n", heads);
-        CHECK(heads >= 41);
+        hostile_listings(&w, "COS source, --src-recheck list", "ListObjects", "smallL2", "smallL3",
+                         listed);
     }
 
     /* ---- 3. SIGTERM ---- */
@@ -310,22 +323,7 @@ int main(void)
         printf("S3 source, listing refused: %ld HEADs, %ld listings\n", heads, lists);
         CHECK(lists >= 1 && lists <= 2);
         CHECK(heads >= 41 - 2 * 10);
-        /* a listing that hides the overwritten key (a buggy store): its absence proves
-         * nothing, so it gets a HEAD, which sees the change (small_overwrite checks the
-         * re-queue); the other 39 are settled by the listings */
-        heads = small_overwrite(
-            &w3, "small5", "small5.log",
-            "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_omit\":\"sm/00000007\"}]}", NULL, NULL);
-        printf("S3 source, listing hiding the changed key: %ld HEADs\n", heads);
-        CHECK(heads >= 1 && heads < 41);
-        /* a listing page that turns out bad (out of order) after its first two entries: what
-         * it said of the keys before is not used, every copy of it gets its HEAD (and the
-         * listings that follow back off to HEADs) */
-        heads = small_overwrite(&w3, "small6", "small6.log",
-                                "{\"rules\":[{\"op\":\"ListObjectsV2\",\"list_repeat\":2}]}", NULL,
-                                NULL);
-        printf("S3 source, listing out of order after 2 entries: %ld HEADs\n", heads);
-        CHECK(heads >= 41);
+        hostile_listings(&w3, "S3 source", "ListObjectsV2", "small5", "small6", NULL);
 
         /* ---- 5. (issue 16) kill -9 mid-multipart of a plain-MD5 source (its one check is
          * the MD5 of all its bytes, formed in source order over the parts): the next worker
